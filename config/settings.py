@@ -1,0 +1,188 @@
+"""Settings for each environment, chosen by PORTAL_ENV; every value can come from the environment.
+
+Each variable read here is documented in the README's configuration table. Settings are
+read when the app is created (not at import), so tests and the CLI can set the
+environment first.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+class ConfigurationError(RuntimeError):
+    """The environment is missing something this configuration cannot run without."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class BaseConfig:
+    """What every environment shares. Subclasses change defaults, never meaning."""
+
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+    DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}"
+    DEFAULT_SECRET_KEY: str | None = None
+    DEFAULT_MAIL_BACKEND = "file"
+    DEFAULT_FORCE_HTTPS = False
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = _env("SECRET_KEY", self.DEFAULT_SECRET_KEY)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            _env("DATABASE_URL", self.DEFAULT_DATABASE_URL)
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.INSTANCE_DIR = Path(_env("INSTANCE_DIR", str(INSTANCE_DIR)))
+
+        # Sessions: 30 minutes idle, then sign in again. Cookies never readable by scripts.
+        self.SESSION_TIMEOUT_MINUTES = _env_int("SESSION_TIMEOUT_MINUTES", 30)
+        self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=self.SESSION_TIMEOUT_MINUTES)
+        self.SESSION_REFRESH_EACH_REQUEST = True
+        self.FORCE_HTTPS = _env_bool("FORCE_HTTPS", self.DEFAULT_FORCE_HTTPS)
+        self.SESSION_COOKIE_NAME = "portal_session"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.FORCE_HTTPS
+        self.REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
+        self.WTF_CSRF_TIME_LIMIT = None  # the session timeout already bounds a form's life
+
+        # Sign-in protection.
+        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+        self.LOCKOUT_THRESHOLD = _env_int("LOCKOUT_THRESHOLD", 5)
+        self.LOCKOUT_MINUTES = _env_int("LOCKOUT_MINUTES", 15)
+        self.PASSWORD_RESET_MINUTES = _env_int("PASSWORD_RESET_MINUTES", 60)
+        self.INVITATION_DAYS = _env_int("INVITATION_DAYS", 7)
+        self.REDIS_URL = _env("REDIS_URL")
+        self.RATELIMIT_STORAGE_URI = _env(
+            "RATELIMIT_STORAGE_URI", self.REDIS_URL or "memory://"
+        )
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+
+        # Email. "file" writes each message to OUTBOX_DIR and prints it; "smtp" sends it.
+        self.MAIL_BACKEND = _env("MAIL_BACKEND", self.DEFAULT_MAIL_BACKEND)
+        self.OUTBOX_DIR = Path(_env("OUTBOX_DIR", str(self.INSTANCE_DIR / "outbox")))
+        self.MAIL_SERVER = _env("MAIL_SERVER", "localhost")
+        self.MAIL_PORT = _env_int("MAIL_PORT", 25)
+        self.MAIL_USERNAME = _env("MAIL_USERNAME")
+        self.MAIL_PASSWORD = _env("MAIL_PASSWORD")
+        self.MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+        self.MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+        self.MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Partner Portal <no-reply@partner-portal.example>")
+
+        # Links in emails and CLI output are absolute, so the portal must know its address.
+        self.BASE_URL = (_env("BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/")
+        self.TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+        self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+        self.AUDIT_PAGE_SIZE = 50
+
+    def validate(self) -> None:
+        """Refuse to run without what this environment needs."""
+
+
+class DevelopmentConfig(BaseConfig):
+    ENV_NAME = "development"
+    DEBUG = True
+    # A fixed development key keeps sessions across restarts; production refuses it.
+    DEFAULT_SECRET_KEY = "development-only-secret-key-not-for-production"
+
+
+class TestConfig(BaseConfig):
+    ENV_NAME = "test"
+    TESTING = True
+    DEFAULT_SECRET_KEY = "test-only-secret-key"
+    DEFAULT_MAIL_BACKEND = "memory"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            _env("TEST_DATABASE_URL")
+            or _env("DATABASE_URL")
+            or "sqlite:///" + str(self.INSTANCE_DIR / "test.sqlite3")
+        )
+        # Argon2 at production cost would make the suite crawl; tests check behaviour, not cost.
+        self.ARGON2_TIME_COST = 1
+        self.ARGON2_MEMORY_COST = 1024
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        # Every test signs in from 127.0.0.1; the rate-limit test lowers this itself.
+        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "1000 per minute")
+
+
+class ProductionConfig(BaseConfig):
+    ENV_NAME = "production"
+    DEFAULT_DATABASE_URL = None
+    DEFAULT_MAIL_BACKEND = "smtp"
+    DEFAULT_FORCE_HTTPS = True
+
+    def validate(self) -> None:
+        missing = [
+            name
+            for name, value in (
+                ("SECRET_KEY", self.SECRET_KEY),
+                ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigurationError(
+                "Production settings need these environment variables: " + ", ".join(missing)
+            )
+        if len(self.SECRET_KEY) < 32:
+            raise ConfigurationError("SECRET_KEY must be at least 32 characters in production")
+
+
+CONFIGS: dict[str, type[BaseConfig]] = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def normalise_database_url(url: str | None) -> str | None:
+    """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
+    if url is None:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(name: str | None = None) -> BaseConfig:
+    """The settings for `name` (or PORTAL_ENV, default development), validated."""
+    name = name or _env("PORTAL_ENV", "development")
+    try:
+        config_class = CONFIGS[name]
+    except KeyError as exc:
+        raise ConfigurationError(
+            f"PORTAL_ENV must be one of {', '.join(CONFIGS)}; got {name!r}"
+        ) from exc
+    config = config_class()
+    config.validate()
+    return config

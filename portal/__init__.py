@@ -1,0 +1,249 @@
+"""Partner Portal: the CRC's supply-chain portal. `create_app()` builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from pathlib import Path
+
+from flask import Flask, flash, g, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import load_config
+from portal.extensions import csrf, db, limiter, login_manager, mail, migrate, talisman, wtforms_helpers
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'none'",
+    "object-src": "'none'",
+}
+PERMISSIONS_POLICY = {
+    "camera": "()", "microphone": "()", "geolocation": "()", "payment": "()", "usb": "()",
+}
+
+
+def create_app(config_name: str | None = None) -> Flask:
+    config = load_config(config_name)
+    app = Flask(
+        __name__,
+        instance_path=str(config.INSTANCE_DIR),
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+    )
+    app.config.from_object(config)
+    app.config["ENV_NAME"] = config.ENV_NAME
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    configure_logging(app)
+    register_extensions(app)
+    register_templates(app)
+    register_request_hooks(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_shellcontext(app)
+    return app
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        from flask import has_request_context
+
+        record.request_id = getattr(g, "request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def configure_logging(app: Flask) -> None:
+    """key=value lines with the request id; never names, emails or CRNs."""
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s level=%(levelname)s logger=%(name)s request_id=%(request_id)s %(message)s")
+    )
+    root = logging.getLogger("portal")
+    root.handlers[:] = [handler]
+    root.setLevel(app.config["LOG_LEVEL"])
+    root.propagate = False
+
+
+def register_extensions(app: Flask) -> None:
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        count = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    wtforms_helpers.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.sign_in"
+    login_manager.login_message = "Sign in to continue"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    force_https = app.config["FORCE_HTTPS"]
+    talisman.init_app(
+        app,
+        force_https=force_https,
+        strict_transport_security=force_https,
+        strict_transport_security_max_age=31536000,
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=True,
+        session_cookie_samesite="Lax",
+        frame_options="DENY",
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        content_security_policy_nonce_in=["script-src"],
+        referrer_policy="strict-origin-when-cross-origin",
+        permissions_policy=PERMISSIONS_POLICY,
+        x_content_type_options=True,
+    )
+
+    # Models must be imported so that the mapper and Alembic see every table.
+    import portal.models  # noqa: F401
+
+    from portal.accounts.models import User
+
+    @login_manager.user_loader
+    def load_user(session_token: str) -> User | None:
+        from sqlalchemy import select
+
+        return db.session.scalars(
+            select(User).where(User.session_token == session_token, User.active.is_(True))
+        ).first()
+
+
+def register_templates(app: Flask) -> None:
+    from portal import formatting
+    from portal.navigation import navigation_for
+    from portal.web import form_error_summary
+
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(BASE_DIR / "templates")),
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters.update(
+        date=formatting.format_date,
+        datetime=formatting.format_datetime,
+        time=formatting.format_time,
+        money=formatting.format_money,
+    )
+    app.jinja_env.globals.update(
+        navigation_for=navigation_for, form_error_summary=form_error_summary, product_name="Partner Portal"
+    )
+
+
+def register_request_hooks(app: Flask) -> None:
+    log = logging.getLogger("portal.request")
+
+    @app.before_request
+    def start_request() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        g.started = time.perf_counter()
+
+    @app.before_request
+    def end_idle_sessions():  # type: ignore[no-untyped-def]
+        """Sign out after SESSION_TIMEOUT_MINUTES without a request."""
+        if request.endpoint == "static" or not current_user.is_authenticated:
+            return None
+        now = int(time.time())
+        last_seen = session.get("last_seen", now)
+        if now - last_seen > app.config["SESSION_TIMEOUT_MINUTES"] * 60:
+            from portal.accounts.service import record_session_expired
+
+            user = current_user._get_current_object()
+            logout_user()
+            session.clear()
+            record_session_expired(user)
+            flash("You were signed out because you had not done anything for "
+                  f"{app.config['SESSION_TIMEOUT_MINUTES']} minutes. Sign in again to continue.", "info")
+            return redirect(url_for("accounts.sign_in", next=request.full_path if request.method == "GET" else None))
+        session.permanent = True
+        session["last_seen"] = now
+        return None
+
+    @app.after_request
+    def finish_request(response):  # type: ignore[no-untyped-def]
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        if request.endpoint != "static":
+            # Pages hold personal and safeguarding data: never keep them in a cache.
+            response.headers["Cache-Control"] = "no-store"
+        if g.get("emails_queued"):
+            from portal.notifications.service import deliver_queued
+
+            try:
+                deliver_queued()
+            except Exception:  # noqa: BLE001 - the change is saved; the email stays queued for retry
+                log.exception("delivering queued email failed")
+        if request.endpoint != "static":
+            elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+            log.info("method=%s path=%s status=%s ms=%.1f", request.method, request.url_rule or request.path,
+                     response.status_code, elapsed_ms)
+        return response
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.accounts.views import bp as accounts_bp
+    from portal.audit.views import bp as audit_bp
+    from portal.main.views import bp as main_bp
+    from portal.organisations.views import bp as organisations_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(organisations_bp)
+    app.register_blueprint(audit_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from portal.web import register_error_pages
+
+    register_error_pages(app)
+
+
+def register_commands(app: Flask) -> None:
+    from portal.accounts.cli import user_cli
+    from portal.demo.cli import demo_data_command
+    from portal.notifications.cli import outbox_cli
+    from portal.organisations.cli import org_cli
+
+    app.cli.add_command(org_cli)
+    app.cli.add_command(user_cli)
+    app.cli.add_command(demo_data_command)
+    app.cli.add_command(outbox_cli)
+
+
+def register_shellcontext(app: Flask) -> None:
+    def shell_context() -> dict[str, object]:
+        import portal.models as models
+
+        return {"db": db, "models": models}
+
+    app.shell_context_processor(shell_context)

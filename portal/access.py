@@ -1,0 +1,147 @@
+"""The one place that decides what a user may see and do.
+
+Every query for records that belong to an organisation starts from `visible(Model, user)`
+or `get_visible_or_404(...)`; no view or API handler builds its own ownership filter.
+A record a user may not see is reported as missing (404), never as forbidden, so its
+existence does not leak. Permission to act (403) is decided by the `can_*` functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy import ColumnElement, Select, false, select, true
+
+from portal.accounts.models import CRC_ROLES, PARTNER_ROLES, Role, User
+from portal.audit.models import AuditEvent
+from portal.extensions import db
+from portal.organisations.models import Organisation, OrganisationKind
+
+M = TypeVar("M")
+
+# model -> function(user) -> WHERE clause limiting that model to what the user may see
+_VISIBILITY: dict[type, Callable[[User], ColumnElement[bool]]] = {}
+
+
+def visibility_rule(model: type) -> Callable:
+    def register(rule: Callable[[User], ColumnElement[bool]]) -> Callable:
+        _VISIBILITY[model] = rule
+        return rule
+
+    return register
+
+
+def visibility_clause(model: type, user: User) -> ColumnElement[bool]:
+    """The WHERE clause limiting `model` to the rows `user` may see.
+
+    A model with no rule is a programming error, not an open door.
+    """
+    if user is None or not getattr(user, "is_authenticated", False) or not user.active:
+        return false()
+    try:
+        rule = _VISIBILITY[model]
+    except KeyError as exc:  # pragma: no cover - caught by the access tests
+        raise LookupError(f"no visibility rule for {model.__name__}") from exc
+    return rule(user)
+
+
+def visible(model: type[M], user: User) -> Select[tuple[M]]:
+    """select(model) limited to what `user` may see; add filters, ordering and paging to it."""
+    return select(model).where(visibility_clause(model, user))
+
+
+def get_visible_or_404(
+    model: type[M], key: Any, user: User, *, column: Any = None, options: Iterable[Any] = ()
+) -> M:
+    """The record of `model` whose primary key (or `column`) equals `key`, if `user` may see it; else 404."""
+    column = column if column is not None else model.id  # type: ignore[attr-defined]
+    statement = visible(model, user).where(column == key).options(*options)
+    record = db.session.scalars(statement).first()
+    if record is None:
+        abort(404)
+    return record
+
+
+# --- who sees what -------------------------------------------------------------------------
+
+
+@visibility_rule(Organisation)
+def _organisations(user: User) -> ColumnElement[bool]:
+    if user.is_crc_user:
+        return true()
+    return Organisation.id == user.organisation_id
+
+
+@visibility_rule(User)
+def _users(user: User) -> ColumnElement[bool]:
+    if user.is_crc_user:
+        return true()
+    return User.organisation_id == user.organisation_id
+
+
+@visibility_rule(AuditEvent)
+def _audit_events(user: User) -> ColumnElement[bool]:
+    return true() if user.role == Role.ADMIN else false()
+
+
+# --- who may do what -----------------------------------------------------------------------
+
+
+def can_manage_users(user: User) -> bool:
+    """May see the user administration pages at all."""
+    return user.role in (Role.ADMIN, Role.PROVIDER_MANAGER)
+
+
+def can_manage_user(actor: User, target: User) -> bool:
+    """Admins manage everyone; partner managers manage their own organisation's partner users."""
+    if actor.role == Role.ADMIN:
+        return True
+    if actor.role == Role.PROVIDER_MANAGER:
+        return target.organisation_id == actor.organisation_id and target.role in PARTNER_ROLES
+    return False
+
+
+def assignable_roles(actor: User, organisation: Organisation) -> list[Role]:
+    """The roles `actor` may give a user of `organisation` (empty: may not add users there)."""
+    kind_roles = PARTNER_ROLES if organisation.kind == OrganisationKind.PARTNER else CRC_ROLES
+    if actor.role == Role.ADMIN:
+        allowed = kind_roles
+    elif actor.role == Role.PROVIDER_MANAGER and organisation.id == actor.organisation_id:
+        allowed = PARTNER_ROLES
+    else:
+        allowed = frozenset()
+    return [role for role in Role if role in allowed]
+
+
+def organisations_for_user_admin(actor: User) -> Select[tuple[Organisation]]:
+    """Organisations `actor` may add users to."""
+    if actor.role == Role.ADMIN:
+        return select(Organisation).order_by(Organisation.kind, Organisation.name)
+    return select(Organisation).where(Organisation.id == actor.organisation_id)
+
+
+def can_read_audit_log(user: User) -> bool:
+    return user.role == Role.ADMIN
+
+
+def roles_required(*roles: Role) -> Callable:
+    """View decorator: signed in with one of `roles`, else 403."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                from portal.extensions import login_manager
+
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,1 @@
+"""Accounts: users, roles, signing in and out, passwords and user administration."""

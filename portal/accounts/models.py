@@ -1,0 +1,108 @@
+"""The User record and the five roles of DESIGN.md."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import TimestampMixin, UtcDateTime, VersionedMixin, enum_type, utcnow
+from portal.extensions import db
+from portal.organisations.models import Organisation, OrganisationKind
+
+
+class Role(StrEnum):
+    PROVIDER_CASEWORKER = "provider_caseworker"
+    PROVIDER_MANAGER = "provider_manager"
+    CRC_REFERRER = "crc_referrer"
+    CONTRACT_MANAGER = "contract_manager"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+    @property
+    def organisation_kind(self) -> OrganisationKind:
+        return OrganisationKind.PARTNER if self in PARTNER_ROLES else OrganisationKind.CRC
+
+
+ROLE_LABELS = {
+    Role.PROVIDER_CASEWORKER: "Caseworker",
+    Role.PROVIDER_MANAGER: "Partner manager",
+    Role.CRC_REFERRER: "CRC referrer",
+    Role.CONTRACT_MANAGER: "Contract manager",
+    Role.ADMIN: "Administrator",
+}
+PARTNER_ROLES = frozenset({Role.PROVIDER_CASEWORKER, Role.PROVIDER_MANAGER})
+CRC_ROLES = frozenset({Role.CRC_REFERRER, Role.CONTRACT_MANAGER, Role.ADMIN})
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased, so the unique constraint is case-insensitive in effect.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(enum_type(Role))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Null until an invited user sets a password.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The identifier kept in the session cookie. Changing it (new password,
+    # deactivation) signs the user out everywhere at once.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="users", lazy="joined")
+
+    # Flask-Login
+    def get_id(self) -> str:
+        return self.session_token
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_partner_user(self) -> bool:
+        return self.role in PARTNER_ROLES
+
+    @property
+    def is_crc_user(self) -> bool:
+        return self.role in CRC_ROLES
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
+    @property
+    def status(self) -> str:
+        if not self.active:
+            return "Deactivated"
+        if not self.has_password:
+            return "Invited"
+        if self.is_locked():
+            return "Locked"
+        return "Active"
+
+    def is_locked(self, now: datetime | None = None) -> bool:
+        return self.locked_until is not None and self.locked_until > (now or utcnow())
+
+    def rotate_session_token(self) -> None:
+        self.session_token = new_session_token()
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"

@@ -1,0 +1,394 @@
+"""Operations on accounts: signing in, passwords, and user administration.
+
+Each function checks permission and state, makes the change, writes its audit event
+and commits — or raises a domain error and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from portal import access
+from portal.accounts.models import PARTNER_ROLES, Role, User
+from portal.accounts.passwords import (
+    hash_password,
+    make_password_token,
+    needs_rehash,
+    password_problems,
+    read_password_token,
+    token_matches,
+    verify_password,
+)
+from portal.audit.service import changes, record_event, snapshot
+from portal.db import utcnow
+from portal.errors import NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.extensions import db
+from portal.notifications.service import queue_email
+from portal.organisations.models import Organisation
+
+SIGN_IN_FAILED = (
+    "The email address or password is not right, or the account is locked. "
+    "Check them and try again, or reset your password."
+)
+
+
+class SignInFailed(Exception):
+    """One message for every failure, so nobody can learn which accounts exist."""
+
+    message = SIGN_IN_FAILED
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalars(select(User).where(User.email == normalise_email(email))).first()
+
+
+def absolute_url(endpoint: str, **values: object) -> str:
+    """A link for an email or the CLI, built on BASE_URL, never on the request's Host header
+    (which an attacker controls, and would otherwise choose where reset links point)."""
+    base = urlsplit(current_app.config["BASE_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+# --- signing in -----------------------------------------------------------------------------
+
+
+def authenticate(email: str, password: str) -> User:
+    """The user, if the credentials are right and the account may sign in; else SignInFailed.
+
+    Five wrong passwords in a row lock the account for LOCKOUT_MINUTES; while locked even
+    the right password fails. Every outcome is audited.
+    """
+    config = current_app.config
+    now = utcnow()
+    user = find_user_by_email(email)
+
+    if user is None:
+        verify_password(None, password)  # same work as a real check: no timing clue
+        record_event("auth.sign_in_failed", details={"reason": "unknown_email", "email": normalise_email(email)[:254]})
+        db.session.commit()
+        raise SignInFailed
+
+    if user.is_locked(now):
+        verify_password(None, password)
+        record_event("auth.sign_in_blocked", record=user, details={"reason": "locked", "locked_until": user.locked_until})
+        db.session.commit()
+        raise SignInFailed
+
+    if not verify_password(user.password_hash, password) or not user.active:
+        reason = "deactivated" if not user.active else ("no_password" if not user.has_password else "wrong_password")
+        if user.locked_until is not None and user.locked_until <= now:
+            user.failed_login_count = 0  # an expired lock starts a fresh count
+            user.locked_until = None
+        user.failed_login_count += 1
+        record_event("auth.sign_in_failed", record=user, details={"reason": reason, "failed_count": user.failed_login_count})
+        if user.failed_login_count >= config["LOCKOUT_THRESHOLD"]:
+            user.locked_until = now + timedelta(minutes=config["LOCKOUT_MINUTES"])
+            record_event("auth.account_locked", record=user, details={"locked_until": user.locked_until, "failed_count": user.failed_login_count})
+        db.session.commit()
+        raise SignInFailed
+
+    user.failed_login_count = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    record_event("auth.signed_in", actor=user, record=user)
+    db.session.commit()
+    return user
+
+
+def record_sign_out(user: User) -> None:
+    record_event("auth.signed_out", actor=user, record=user)
+    db.session.commit()
+
+
+def record_session_expired(user: User) -> None:
+    record_event("auth.session_expired", actor=user, record=user)
+    db.session.commit()
+
+
+# --- passwords -----------------------------------------------------------------------------
+
+
+def _check_new_password(user: User, password: str, confirm: str, field: str = "password") -> None:
+    errors: dict[str, list[str]] = {}
+    problems = password_problems(password, user_inputs=(user.email, user.name))
+    if problems:
+        errors[field] = problems
+    elif password != confirm:
+        errors[f"confirm_{field}"] = ["Passwords do not match"]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _set_password(user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.failed_login_count = 0
+    user.locked_until = None
+    # Signs the user out of every other session and spends any outstanding links.
+    user.rotate_session_token()
+
+
+def change_password(user: User, current_password: str, new_password: str, confirm: str) -> None:
+    if not verify_password(user.password_hash, current_password):
+        raise ValidationFailed.single("current_password", "Your current password is not right")
+    _check_new_password(user, new_password, confirm, field="new_password")
+    _set_password(user, new_password)
+    record_event("user.password_changed", actor=user, record=user)
+    db.session.commit()
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if the address belongs to an active account. The caller always
+    shows the same confirmation, whether or not it does."""
+    user = find_user_by_email(email)
+    if user is None or not user.active:
+        record_event("auth.password_reset_requested", details={"known": False})
+        db.session.commit()
+        return
+    link = absolute_url("accounts.reset_password", token=make_password_token(user, "reset"))
+    queue_email(
+        "password_reset",
+        user.email,
+        record=user,
+        user=user,
+        link=link,
+        minutes=current_app.config["PASSWORD_RESET_MINUTES"],
+    )
+    record_event("auth.password_reset_requested", record=user, details={"known": True})
+    db.session.commit()
+
+
+def user_for_password_token(token: str, purpose: str) -> User | None:
+    """The user a set-password link is for, if the link is genuine, in date and unused."""
+    payload = read_password_token(token, purpose)
+    if payload is None:
+        return None
+    user = db.session.get(User, payload.get("user"))
+    if user is None or not user.active or not token_matches(user, payload):
+        return None
+    return user
+
+
+def set_password_from_link(token: str, purpose: str, password: str, confirm: str) -> User:
+    user = user_for_password_token(token, purpose)
+    if user is None:
+        raise NotFound("This link has expired or has already been used")
+    _check_new_password(user, password, confirm)
+    first_time = not user.has_password
+    _set_password(user, password)
+    action = "user.password_set" if first_time else "user.password_reset"
+    record_event(action, actor=user, record=user, details={"via": purpose})
+    db.session.commit()
+    return user
+
+
+# --- user administration ----------------------------------------------------------------------
+
+USER_AUDIT_FIELDS = ("email", "name", "role", "organisation_id", "active")
+
+
+@dataclass(frozen=True)
+class NewUser:
+    user: User
+    set_password_link: str | None
+
+
+def _validate_email_address(email: str, field: str = "email") -> str:
+    email = normalise_email(email)
+    if not email:
+        raise ValidationFailed.single(field, "Enter an email address")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValidationFailed.single(
+            field, "Enter an email address in the correct format, like name@example.org"
+        ) from None
+    return email
+
+
+def create_user(
+    actor: User | None,
+    *,
+    email: str,
+    name: str,
+    role: Role | str,
+    organisation: Organisation,
+    password: str | None = None,
+    send_invitation: bool = True,
+) -> NewUser:
+    """Add a user. Without a password, the user gets an invitation link to set one.
+
+    `actor` None means an operator at the command line, who may add anyone.
+    """
+    errors: dict[str, list[str]] = {}
+    try:
+        email = _validate_email_address(email)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    name = name.strip()
+    if not name:
+        errors["name"] = ["Enter the person's full name"]
+    try:
+        role = Role(role)
+    except ValueError:
+        errors["role"] = ["Select a role"]
+    if "role" not in errors:
+        if actor is not None:
+            allowed = access.assignable_roles(actor, organisation)
+            if not allowed:
+                raise NotAllowed
+            if role not in allowed:
+                errors["role"] = ["Select a role this organisation's users can have"]
+        elif role.organisation_kind != organisation.kind:
+            errors["role"] = [f"A {organisation.kind.label} organisation cannot have the role {role.value}"]
+    if "email" not in errors and find_user_by_email(email) is not None:
+        errors["email"] = ["A user with this email address already exists"]
+    if password is not None and "email" not in errors:
+        problems = password_problems(password, user_inputs=(email, name))
+        if problems:
+            errors["password"] = problems
+    if errors:
+        raise ValidationFailed(errors)
+
+    user = User(email=email, name=name, role=role, organisation=organisation, active=True)
+    if password is not None:
+        user.password_hash = hash_password(password)
+        user.password_changed_at = utcnow()
+    db.session.add(user)
+    db.session.flush()
+    link = None
+    if password is None:
+        link = absolute_url("accounts.set_password", token=make_password_token(user, "invite"))
+        if send_invitation:
+            queue_email(
+                "invitation",
+                user.email,
+                record=user,
+                user=user,
+                link=link,
+                invited_by=actor,
+                days=current_app.config["INVITATION_DAYS"],
+            )
+    record_event(
+        "user.created",
+        actor=actor,
+        record=user,
+        details={**snapshot(user, USER_AUDIT_FIELDS), "invited": password is None, "via": "web" if actor else "cli"},
+    )
+    db.session.commit()
+    return NewUser(user=user, set_password_link=link)
+
+
+def _check_can_manage(actor: User, target: User) -> None:
+    if not access.can_manage_user(actor, target):
+        raise NotAllowed
+
+
+def _check_version(user: User, version: int | None) -> None:
+    if version is not None and int(version) != user.version:
+        raise StaleRecord(
+            "This user was changed by someone else while you were editing. "
+            "Check the latest details and try again."
+        )
+
+
+def update_user(actor: User, user: User, *, name: str, role: Role | str, version: int | None) -> User:
+    _check_can_manage(actor, user)
+    _check_version(user, version)
+    errors: dict[str, list[str]] = {}
+    name = name.strip()
+    if not name:
+        errors["name"] = ["Enter the person's full name"]
+    try:
+        role = Role(role)
+    except ValueError:
+        errors["role"] = ["Select a role"]
+    else:
+        if role not in access.assignable_roles(actor, user.organisation):
+            errors["role"] = ["Select a role this organisation's users can have"]
+        elif user.id == actor.id and role != actor.role:
+            errors["role"] = ["You cannot change your own role"]
+    if errors:
+        raise ValidationFailed(errors)
+    before = snapshot(user, USER_AUDIT_FIELDS)
+    user.name = name
+    user.role = role
+    after = snapshot(user, USER_AUDIT_FIELDS)
+    if before != after:
+        if before["role"] != after["role"]:
+            user.rotate_session_token()  # a new role takes effect at the next sign-in
+        record_event("user.updated", actor=actor, record=user, details={"changes": changes(before, after)})
+    db.session.commit()
+    return user
+
+
+def deactivate_user(actor: User, user: User, *, version: int | None = None) -> None:
+    _check_can_manage(actor, user)
+    _check_version(user, version)
+    if user.id == actor.id:
+        raise NotAllowed("You cannot deactivate your own account")
+    if not user.active:
+        return
+    user.active = False
+    user.rotate_session_token()  # ends their sessions now, not at their next request
+    record_event("user.deactivated", actor=actor, record=user)
+    db.session.commit()
+
+
+def reactivate_user(actor: User, user: User, *, version: int | None = None) -> None:
+    _check_can_manage(actor, user)
+    _check_version(user, version)
+    if user.active:
+        return
+    user.active = True
+    user.failed_login_count = 0
+    user.locked_until = None
+    record_event("user.reactivated", actor=actor, record=user)
+    db.session.commit()
+
+
+def unlock_user(actor: User, user: User) -> None:
+    _check_can_manage(actor, user)
+    if not user.is_locked():
+        return
+    user.failed_login_count = 0
+    user.locked_until = None
+    record_event("user.unlocked", actor=actor, record=user)
+    db.session.commit()
+
+
+def resend_invitation(actor: User, user: User) -> None:
+    _check_can_manage(actor, user)
+    if user.has_password or not user.active:
+        raise ValidationFailed.single("user", "Only invited users who have not yet set a password can be sent a new invitation")
+    user.rotate_session_token()  # the earlier link stops working
+    db.session.flush()
+    link = absolute_url("accounts.set_password", token=make_password_token(user, "invite"))
+    queue_email(
+        "invitation", user.email, record=user, user=user, link=link, invited_by=actor,
+        days=current_app.config["INVITATION_DAYS"],
+    )
+    record_event("user.invitation_resent", actor=actor, record=user)
+    db.session.commit()
+
+
+def count_users(organisation: Organisation) -> int:
+    return db.session.scalar(select(func.count()).select_from(User).where(User.organisation_id == organisation.id)) or 0
+
+
+def partner_roles() -> list[Role]:
+    return [role for role in Role if role in PARTNER_ROLES]

@@ -1,0 +1,321 @@
+"""Pages for signing in and out, passwords, the user's own account and user administration."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import or_, select
+
+from portal import access
+from portal.accounts import service
+from portal.accounts.forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    EditUserForm,
+    ForgotPasswordForm,
+    SetPasswordForm,
+    SignInForm,
+    UserFilterForm,
+    UserForm,
+)
+from portal.accounts.models import Role, User
+from portal.db import utcnow
+from portal.errors import NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.extensions import db, limiter
+from portal.organisations.models import Organisation
+from portal.web import apply_errors, paginate
+
+bp = Blueprint("accounts", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only ever redirect within the portal after signing in."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+# --- signing in and out ----------------------------------------------------------------------
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def sign_in():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = SignInForm()
+    if form.validate_on_submit():
+        try:
+            user = service.authenticate(form.email.data, form.password.data)
+        except service.SignInFailed as failure:
+            form.form_errors.append(failure.message)
+        else:
+            session.clear()  # a fresh session on sign-in: no fixation
+            login_user(user)
+            session.permanent = True
+            session["last_seen"] = int(utcnow().timestamp())
+            return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
+    return render_template("accounts/sign_in.html", form=form)
+
+
+@bp.route("/sign-out", methods=["POST"])
+@login_required
+def sign_out():  # type: ignore[no-untyped-def]
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = current_user._get_current_object()
+    logout_user()
+    session.clear()
+    service.record_sign_out(user)
+    flash("You have signed out.", "success")
+    return redirect(url_for("accounts.sign_in"))
+
+
+# --- passwords -----------------------------------------------------------------------------
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def forgot_password():  # type: ignore[no-untyped-def]
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        service.request_password_reset(form.email.data)
+        return render_template("accounts/reset_link_sent.html", email=form.email.data.strip(),
+                               minutes=current_app.config["PASSWORD_RESET_MINUTES"])
+    return render_template("accounts/forgot_password.html", form=form)
+
+
+def _set_password_page(token: str, purpose: str):  # type: ignore[no-untyped-def]
+    user = service.user_for_password_token(token, purpose)
+    if user is None:
+        return render_template("accounts/link_expired.html", purpose=purpose), 404
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.set_password_from_link(token, purpose, form.password.data, form.confirm_password.data)
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        except NotFound:
+            return render_template("accounts/link_expired.html", purpose=purpose), 404
+        else:
+            flash("Your password has been saved. Sign in with your new password.", "success")
+            return redirect(url_for("accounts.sign_in"))
+    return render_template("accounts/set_password.html", form=form, user=user, purpose=purpose)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):  # type: ignore[no-untyped-def]
+    return _set_password_page(token, "reset")
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):  # type: ignore[no-untyped-def]
+    return _set_password_page(token, "invite")
+
+
+# --- the user's own account --------------------------------------------------------------------
+
+
+@bp.route("/account")
+@login_required
+def account():  # type: ignore[no-untyped-def]
+    return render_template("accounts/account.html", user=current_user)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():  # type: ignore[no-untyped-def]
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            service.change_password(user, form.current_password.data, form.new_password.data,
+                                    form.confirm_new_password.data)
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            # The new session token signed out every other session; keep this one.
+            login_user(user)
+            session["last_seen"] = int(utcnow().timestamp())
+            flash("Your password has been changed. Other devices have been signed out.", "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/change_password.html", form=form)
+
+
+# --- user administration ------------------------------------------------------------------------
+
+
+def _require_user_admin() -> None:
+    if not current_user.is_authenticated:
+        abort(401)
+    if not access.can_manage_users(current_user):
+        abort(403)
+
+
+@bp.route("/users")
+@login_required
+def users():  # type: ignore[no-untyped-def]
+    _require_user_admin()
+    form = UserFilterForm(request.args)
+    organisations = db.session.scalars(
+        access.visible(Organisation, current_user).order_by(Organisation.name)
+    ).all()
+    form.organisation.choices = [("", "All organisations")] + [(str(o.id), o.name) for o in organisations]
+    form.role.choices = [("", "Any role")] + [(role.value, role.label) for role in Role]
+
+    statement = access.visible(User, current_user).join(User.organisation).order_by(Organisation.name, User.name)
+    if form.q.data:
+        term = f"%{form.q.data.strip().lower()}%"
+        statement = statement.where(or_(User.email.like(term), User.name.ilike(term)))
+    if form.organisation.data and form.organisation.data.isdigit():
+        statement = statement.where(User.organisation_id == int(form.organisation.data))
+    if form.role.data in {role.value for role in Role}:
+        statement = statement.where(User.role == Role(form.role.data))
+    now = utcnow()
+    match form.status.data:
+        case "active":
+            statement = statement.where(User.active.is_(True), User.password_hash.is_not(None),
+                                        or_(User.locked_until.is_(None), User.locked_until <= now))
+        case "invited":
+            statement = statement.where(User.active.is_(True), User.password_hash.is_(None))
+        case "locked":
+            statement = statement.where(User.locked_until > now)
+        case "deactivated":
+            statement = statement.where(User.active.is_(False))
+    page = paginate(statement, per_page=50)
+    return render_template("accounts/users.html", form=form, page=page,
+                           show_organisation=current_user.role == Role.ADMIN)
+
+
+def _load_managed_user(user_id: int) -> User:
+    """The user, if the current user may see them (else 404) and manage them (else 403)."""
+    _require_user_admin()
+    user = access.get_visible_or_404(User, user_id, current_user)
+    if not access.can_manage_user(current_user, user):
+        abort(403)
+    return user
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@login_required
+def new_user():  # type: ignore[no-untyped-def]
+    _require_user_admin()
+    form = UserForm()
+    organisations = db.session.scalars(access.organisations_for_user_admin(current_user)).all()
+    form.organisation_id.choices = [(o.id, o.name) for o in organisations]
+    if current_user.role != Role.ADMIN:
+        form.organisation_id.data = current_user.organisation_id
+    organisation = next((o for o in organisations if o.id == form.organisation_id.data), None)
+    roles = access.assignable_roles(current_user, organisation) if organisation else list(Role)
+    form.role.choices = [(role.value, role.label) for role in roles]
+    if request.method == "POST":
+        if current_user.role != Role.ADMIN:
+            form.organisation_id.data = current_user.organisation_id
+        if form.validate_on_submit():
+            try:
+                created = service.create_user(
+                    current_user, email=form.email.data, name=form.name.data, role=form.role.data,
+                    organisation=organisation,
+                )
+            except ValidationFailed as error:
+                apply_errors(form, error)
+            except NotAllowed:
+                abort(403)
+            else:
+                flash(f"An invitation has been sent to {created.user.email}.", "success")
+                return redirect(url_for("accounts.user", user_id=created.user.id))
+    return render_template("accounts/new_user.html", form=form,
+                           choose_organisation=current_user.role == Role.ADMIN)
+
+
+@bp.route("/users/<int:user_id>")
+@login_required
+def user(user_id: int):  # type: ignore[no-untyped-def]
+    _require_user_admin()
+    shown = access.get_visible_or_404(User, user_id, current_user)
+    return render_template("accounts/user.html", shown=shown, form=ConfirmForm(),
+                           can_manage=access.can_manage_user(current_user, shown), now=utcnow())
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_user(user_id: int):  # type: ignore[no-untyped-def]
+    shown = _load_managed_user(user_id)
+    form = EditUserForm(obj=shown)
+    form.role.choices = [(role.value, role.label) for role in access.assignable_roles(current_user, shown.organisation)]
+    if request.method == "GET":
+        form.role.data = shown.role.value
+    if form.validate_on_submit():
+        try:
+            service.update_user(current_user, shown, name=form.name.data, role=form.role.data,
+                                version=form.version.data)
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        except StaleRecord as error:
+            db.session.rollback()
+            form.form_errors.append(error.message)
+        else:
+            flash("Changes saved.", "success")
+            return redirect(url_for("accounts.user", user_id=shown.id))
+    return render_template("accounts/edit_user.html", form=form, shown=shown)
+
+
+USER_ACTIONS = {
+    "deactivate": (service.deactivate_user, "The account has been deactivated. They have been signed out."),
+    "reactivate": (service.reactivate_user, "The account has been reactivated."),
+}
+
+
+@bp.route("/users/<int:user_id>/<any(deactivate, reactivate):action>", methods=["GET", "POST"])
+@login_required
+def user_status(user_id: int, action: str):  # type: ignore[no-untyped-def]
+    shown = _load_managed_user(user_id)
+    form = ConfirmForm()
+    if request.method == "GET":
+        form.version.data = str(shown.version)
+    if form.validate_on_submit():
+        operation, message = USER_ACTIONS[action]
+        try:
+            operation(current_user, shown, version=int(form.version.data or shown.version))
+        except NotAllowed as error:
+            flash(error.message, "error")
+            return redirect(url_for("accounts.user", user_id=shown.id))
+        except StaleRecord as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for("accounts.user", user_id=shown.id))
+        flash(message, "success")
+        return redirect(url_for("accounts.user", user_id=shown.id))
+    return render_template("accounts/confirm_user_status.html", form=form, shown=shown, action=action)
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@login_required
+def unlock_user(user_id: int):  # type: ignore[no-untyped-def]
+    shown = _load_managed_user(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    service.unlock_user(current_user, shown)
+    flash("The account has been unlocked.", "success")
+    return redirect(url_for("accounts.user", user_id=shown.id))
+
+
+@bp.route("/users/<int:user_id>/resend-invitation", methods=["POST"])
+@login_required
+def resend_invitation(user_id: int):  # type: ignore[no-untyped-def]
+    shown = _load_managed_user(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        service.resend_invitation(current_user, shown)
+    except ValidationFailed as error:
+        flash(error.errors["user"][0], "error")
+    else:
+        flash(f"A new invitation has been sent to {shown.email}.", "success")
+    return redirect(url_for("accounts.user", user_id=shown.id))

@@ -1,0 +1,1 @@
+"""Audit: the append-only record of who did what, when, to which record."""

@@ -1,0 +1,35 @@
+"""`flask demo-data`: load the demo supply chain into an empty database and print the logins."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+
+from portal.demo.loader import database_is_empty, demo_logins, load_demo_data
+from portal.demo.supply_chain import DEMO_PASSWORD
+
+
+@click.command("demo-data", help="Load demo data into an empty database and print the demo logins.")
+def demo_data_command() -> None:
+    if current_app.config["ENV_NAME"] == "production":
+        click.echo("Error: demo data is never loaded under production settings (PORTAL_ENV=production).", err=True)
+        sys.exit(1)
+    if database_is_empty():
+        load_demo_data()
+        click.echo("Loaded demo data.")
+    else:
+        click.echo("The database already has data; demo data not loaded again.")
+    print_logins()
+
+
+def print_logins() -> None:
+    logins = demo_logins()
+    if not logins:
+        return
+    click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
+    width = max(len(login.email) for login in logins)
+    for login in logins:
+        click.echo(f"  {login.email.ljust(width)}  {login.role.label:<17} {login.organisation}")
+    click.echo("")

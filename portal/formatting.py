@@ -1,0 +1,53 @@
+"""How dates, times and money are shown: "3 March 2026", "2:15pm", "£1,234.56" (Europe/London)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def format_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_london(value)
+    return f"{value.day} {value:%B %Y}"
+
+
+def format_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = to_london(value)
+    hour = local.hour % 12 or 12
+    suffix = "am" if local.hour < 12 else "pm"
+    if local.hour == 12 and local.minute == 0:
+        return "midday"
+    if local.hour == 0 and local.minute == 0:
+        return "midnight"
+    return f"{hour}{suffix}" if local.minute == 0 else f"{hour}:{local.minute:02d}{suffix}"
+
+
+def format_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return f"{format_date(value)} at {format_time(value)}"
+
+
+def to_london(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: store and pass times as aware UTC")
+    return value.astimezone(LONDON)
+
+
+def format_money(pence: int | Decimal | None, *, blank: str = "") -> str:
+    """Pence as pounds: 123456 -> "£1,234.56"; negatives as "-£12.00" (credit notes)."""
+    if pence is None:
+        return blank
+    if isinstance(pence, float):
+        raise TypeError("money is never a float")
+    pounds = (Decimal(pence) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    sign = "-" if pounds < 0 else ""
+    return f"{sign}£{abs(pounds):,.2f}"

@@ -1,0 +1,6 @@
+"""Imports every model, so SQLAlchemy's mapper and Alembic's autogenerate see all tables."""
+
+from portal.accounts.models import User  # noqa: F401
+from portal.audit.models import AuditEvent  # noqa: F401
+from portal.notifications.models import OutboundEmail  # noqa: F401
+from portal.organisations.models import Organisation  # noqa: F401

@@ -1,0 +1,1 @@
+"""Notifications: every email the portal sends goes through here and is kept in the outbox table."""

@@ -1,0 +1,1 @@
+"""Organisations: the CRC and its partner charities."""

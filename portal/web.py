@@ -1,0 +1,122 @@
+"""Shared web-layer helpers: error pages, mapping domain errors onto forms, pagination."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from math import ceil
+from typing import Any
+
+from flask import Flask, render_template, request, url_for
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import Select, func, select
+from werkzeug.exceptions import HTTPException
+
+from portal.errors import ValidationFailed
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
+
+ERROR_PAGES = {400, 403, 404, 405, 413, 429, 500, 503}
+
+
+def register_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+        return render_template("errors/csrf.html"), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        code = error.code or 500
+        if code not in ERROR_PAGES:
+            return error
+        return render_template(f"errors/{code}.html", error=error), code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):  # type: ignore[no-untyped-def]
+        db.session.rollback()
+        log.exception("unhandled error")
+        return render_template("errors/500.html"), 500
+
+
+def apply_errors(form: FlaskForm, error: ValidationFailed) -> None:
+    """Show a service's validation errors against the form's fields (or the form itself)."""
+    for field_name, messages in error.errors.items():
+        field = getattr(form, field_name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + list(messages)
+        else:
+            form.form_errors.extend(messages)
+
+
+def form_error_summary(form: FlaskForm) -> list[dict[str, str]]:
+    """The GOV.UK error summary list for a form: each message linked to its field."""
+    items = []
+    visible_fields = [field for field in form if field.type not in {"CSRFTokenField", "HiddenField", "SubmitField"}
+                      and field.widget.__class__.__name__ != "HiddenInput"]
+    for message in form.form_errors:
+        # A form-level error (like a failed sign-in) points at the first field to correct.
+        first = f"#{visible_fields[0].id}" if visible_fields else "#main-content"
+        items.append({"text": message, "href": first})
+    for field in form:
+        for message in field.errors:
+            items.append({"text": message, "href": f"#{field.id}"})
+    return items
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.per_page))
+
+    @property
+    def first_index(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+    def pagination(self, endpoint: str, **values: Any) -> dict[str, Any] | None:
+        """Parameters for the GOV.UK pagination component, keeping the current filters."""
+        if self.pages <= 1:
+            return None
+        args = {key: value for key, value in request.args.items() if key != "page"}
+        args.update(values)
+
+        def href(number: int) -> str:
+            return url_for(endpoint, **args, page=number)
+
+        numbers = sorted({1, self.pages, self.page - 1, self.page, self.page + 1} & set(range(1, self.pages + 1)))
+        items: list[dict[str, Any]] = []
+        previous = 0
+        for number in numbers:
+            if number - previous > 1:
+                items.append({"ellipsis": True})
+            items.append({"number": number, "href": href(number), "current": number == self.page})
+            previous = number
+        params: dict[str, Any] = {"items": items}
+        if self.page > 1:
+            params["previous"] = {"href": href(self.page - 1)}
+        if self.page < self.pages:
+            params["next"] = {"href": href(self.page + 1)}
+        return params
+
+
+def paginate(statement: Select, *, per_page: int, page: int | None = None) -> Page:
+    """One page of `statement`'s rows and the total, in two queries whatever the page size."""
+    if page is None:
+        page = request.args.get("page", 1, type=int) or 1
+    page = max(1, page)
+    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    pages = max(1, ceil(total / per_page))
+    page = min(page, pages)
+    items = list(db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)).unique())
+    return Page(items=items, page=page, per_page=per_page, total=total)

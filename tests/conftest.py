@@ -1,0 +1,147 @@
+"""Shared fixtures: one app and one migrated database for the run, emptied after every test.
+
+Set TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run
+the suite on PostgreSQL; otherwise it runs on an SQLite file under instance/.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+os.environ["PORTAL_ENV"] = "test"
+os.environ.setdefault("INSTANCE_DIR", str(Path(__file__).resolve().parent.parent / "instance"))
+
+from portal import create_app  # noqa: E402
+from portal.extensions import db, limiter  # noqa: E402
+from portal.accounts.models import Role  # noqa: E402
+from tests.factories import CrcFactory, PartnerFactory, UserFactory  # noqa: E402
+from tests.helpers import Portal  # noqa: E402
+
+
+def _empty_database(app: Flask) -> None:
+    """Start from nothing, so the migrations themselves build the schema under test."""
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    else:
+        engine.dispose()
+        Path(engine.url.database).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[Flask]:
+    app = create_app("test")
+    with app.app_context():
+        _empty_database(app)
+        upgrade()
+    yield app
+
+
+def _clean_tables(app: Flask) -> None:
+    db.session.remove()
+    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # TRUNCATE skips row triggers, so the append-only audit log can be emptied here.
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(autouse=True)
+def _database(app: Flask) -> Iterator[None]:
+    """Every test runs in an app context on empty tables, and leaves them empty."""
+    with app.app_context():
+        yield
+        _clean_tables(app)
+    limiter.reset()
+
+
+@pytest.fixture
+def client(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def portal(client) -> Portal:  # type: ignore[no-untyped-def]
+    """A person at a browser: signs in, follows links, submits forms with their CSRF token."""
+    return Portal(client)
+
+
+@pytest.fixture
+def other_portal(app: Flask) -> Portal:
+    """A second person, with their own cookies."""
+    return Portal(app.test_client())
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+# --- the people in most stories: a CRC, two partners and someone in every role -------------
+
+
+@pytest.fixture
+def crc():  # type: ignore[no-untyped-def]
+    return CrcFactory(name="BeNCH CRC")
+
+
+@pytest.fixture
+def nacro():  # type: ignore[no-untyped-def]
+    return PartnerFactory(name="Nacro")
+
+
+@pytest.fixture
+def st_giles():  # type: ignore[no-untyped-def]
+    return PartnerFactory(name="St Giles Trust")
+
+
+@pytest.fixture
+def admin(crc):  # type: ignore[no-untyped-def]
+    return UserFactory(email="admin@crc.example", name="Ada Admin", role=Role.ADMIN, organisation=crc)
+
+
+@pytest.fixture
+def contract_manager(crc):  # type: ignore[no-untyped-def]
+    return UserFactory(email="contracts@crc.example", name="Connie Contracts", role=Role.CONTRACT_MANAGER,
+                       organisation=crc)
+
+
+@pytest.fixture
+def referrer(crc):  # type: ignore[no-untyped-def]
+    return UserFactory(email="referrer@crc.example", name="Rita Referrer", role=Role.CRC_REFERRER, organisation=crc)
+
+
+@pytest.fixture
+def nacro_manager(nacro):  # type: ignore[no-untyped-def]
+    return UserFactory(email="manager@nacro.example", name="Mo Manager", role=Role.PROVIDER_MANAGER,
+                       organisation=nacro)
+
+
+@pytest.fixture
+def nacro_caseworker(nacro):  # type: ignore[no-untyped-def]
+    return UserFactory(email="caseworker@nacro.example", name="Cas Worker", role=Role.PROVIDER_CASEWORKER,
+                       organisation=nacro)
+
+
+@pytest.fixture
+def st_giles_manager(st_giles):  # type: ignore[no-untyped-def]
+    return UserFactory(email="manager@stgiles.example", name="Sam Giles", role=Role.PROVIDER_MANAGER,
+                       organisation=st_giles)
+
+
+@pytest.fixture
+def st_giles_caseworker(st_giles):  # type: ignore[no-untyped-def]
+    return UserFactory(email="caseworker@stgiles.example", name="Steph Giles", role=Role.PROVIDER_CASEWORKER,
+                       organisation=st_giles)

@@ -1,0 +1,61 @@
+"""Test helpers that let tests read like a user's actions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.factories import PASSWORD
+
+CSRF_INPUT = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+class Portal:
+    """Wraps the test client like a person at a browser."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        self._csrf: str | None = None
+
+    def _remember_csrf(self, response: TestResponse) -> TestResponse:
+        if response.mimetype == "text/html":
+            match = CSRF_INPUT.search(response.get_data(as_text=True))
+            if match:
+                self._csrf = match.group(1)
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> TestResponse:
+        return self._remember_csrf(self.client.get(url, **kwargs))
+
+    def csrf_token(self) -> str:
+        if self._csrf is None:
+            self.get("/sign-in")
+        assert self._csrf, "no CSRF token found on the page"
+        return self._csrf
+
+    def post(self, url: str, data: dict[str, Any] | None = None, *, csrf: bool = True, **kwargs: Any) -> TestResponse:
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.csrf_token())
+        return self._remember_csrf(self.client.post(url, data=data, **kwargs))
+
+    def sign_in(self, user_or_email: Any, password: str = PASSWORD) -> TestResponse:
+        email = getattr(user_or_email, "email", user_or_email)
+        self.get("/sign-in")
+        response = self.post("/sign-in", {"email": email, "password": password})
+        if response.status_code == 302:
+            self.get(response.headers["Location"])
+        return response
+
+    def sign_out(self) -> TestResponse:
+        return self.post("/sign-out")
+
+
+def text_of(response: TestResponse) -> str:
+    """The page's text with tags and runs of white space removed, for asserting on what a user reads."""
+    html = response.get_data(as_text=True)
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
