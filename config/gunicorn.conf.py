@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from config.settings import ConfigurationError, load_config  # noqa: E402
+from config.settings import ConfigurationError, load_config
 
 # Refuse to start, with a message naming what is missing, rather than boot workers
 # that would fail one after another.

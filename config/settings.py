@@ -54,9 +54,7 @@ class BaseConfig:
 
     def __init__(self) -> None:
         self.SECRET_KEY = _env("SECRET_KEY", self.DEFAULT_SECRET_KEY)
-        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
-            _env("DATABASE_URL", self.DEFAULT_DATABASE_URL)
-        )
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(_env("DATABASE_URL", self.DEFAULT_DATABASE_URL))
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.INSTANCE_DIR = Path(_env("INSTANCE_DIR", str(INSTANCE_DIR)))
 
@@ -79,9 +77,7 @@ class BaseConfig:
         self.PASSWORD_RESET_MINUTES = _env_int("PASSWORD_RESET_MINUTES", 60)
         self.INVITATION_DAYS = _env_int("INVITATION_DAYS", 7)
         self.REDIS_URL = _env("REDIS_URL")
-        self.RATELIMIT_STORAGE_URI = _env(
-            "RATELIMIT_STORAGE_URI", self.REDIS_URL or "memory://"
-        )
+        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", self.REDIS_URL or "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
 
@@ -110,21 +106,19 @@ class DevelopmentConfig(BaseConfig):
     ENV_NAME = "development"
     DEBUG = True
     # A fixed development key keeps sessions across restarts; production refuses it.
-    DEFAULT_SECRET_KEY = "development-only-secret-key-not-for-production"
+    DEFAULT_SECRET_KEY = "development-only-secret-key-not-for-production"  # noqa: S105
 
 
 class TestConfig(BaseConfig):
     ENV_NAME = "test"
     TESTING = True
-    DEFAULT_SECRET_KEY = "test-only-secret-key"
+    DEFAULT_SECRET_KEY = "test-only-secret-key"  # noqa: S105
     DEFAULT_MAIL_BACKEND = "memory"
 
     def __init__(self) -> None:
         super().__init__()
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
-            _env("TEST_DATABASE_URL")
-            or _env("DATABASE_URL")
-            or "sqlite:///" + str(self.INSTANCE_DIR / "test.sqlite3")
+            _env("TEST_DATABASE_URL") or _env("DATABASE_URL") or "sqlite:///" + str(self.INSTANCE_DIR / "test.sqlite3")
         )
         # Argon2 at production cost would make the suite crawl; tests check behaviour, not cost.
         self.ARGON2_TIME_COST = 1
@@ -150,9 +144,7 @@ class ProductionConfig(BaseConfig):
             if not value
         ]
         if missing:
-            raise ConfigurationError(
-                "Production settings need these environment variables: " + ", ".join(missing)
-            )
+            raise ConfigurationError("Production settings need these environment variables: " + ", ".join(missing))
         if len(self.SECRET_KEY) < 32:
             raise ConfigurationError("SECRET_KEY must be at least 32 characters in production")
 
@@ -180,9 +172,7 @@ def load_config(name: str | None = None) -> BaseConfig:
     try:
         config_class = CONFIGS[name]
     except KeyError as exc:
-        raise ConfigurationError(
-            f"PORTAL_ENV must be one of {', '.join(CONFIGS)}; got {name!r}"
-        ) from exc
+        raise ConfigurationError(f"PORTAL_ENV must be one of {', '.join(CONFIGS)}; got {name!r}") from exc
     config = config_class()
     config.validate()
     return config

@@ -32,7 +32,11 @@ CONTENT_SECURITY_POLICY = {
     "object-src": "'none'",
 }
 PERMISSIONS_POLICY = {
-    "camera": "()", "microphone": "()", "geolocation": "()", "payment": "()", "usb": "()",
+    "camera": "()",
+    "microphone": "()",
+    "geolocation": "()",
+    "payment": "()",
+    "usb": "()",
 }
 
 
@@ -117,7 +121,6 @@ def register_extensions(app: Flask) -> None:
 
     # Models must be imported so that the mapper and Alembic see every table.
     import portal.models  # noqa: F401
-
     from portal.accounts.models import User
 
     @login_manager.user_loader
@@ -181,8 +184,11 @@ def register_request_hooks(app: Flask) -> None:
             logout_user()
             session.clear()
             record_session_expired(user)
-            flash("You were signed out because you had not done anything for "
-                  f"{app.config['SESSION_TIMEOUT_MINUTES']} minutes. Sign in again to continue.", "info")
+            flash(
+                "You were signed out because you had not done anything for "
+                f"{app.config['SESSION_TIMEOUT_MINUTES']} minutes. Sign in again to continue.",
+                "info",
+            )
             return redirect(url_for("accounts.sign_in", next=request.full_path if request.method == "GET" else None))
         session.permanent = True
         session["last_seen"] = now
@@ -201,12 +207,17 @@ def register_request_hooks(app: Flask) -> None:
 
             try:
                 deliver_queued()
-            except Exception:  # noqa: BLE001 - the change is saved; the email stays queued for retry
+            except Exception:
                 log.exception("delivering queued email failed")
         if request.endpoint != "static":
             elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-            log.info("method=%s path=%s status=%s ms=%.1f", request.method, request.url_rule or request.path,
-                     response.status_code, elapsed_ms)
+            log.info(
+                "method=%s path=%s status=%s ms=%.1f",
+                request.method,
+                request.url_rule or request.path,
+                response.status_code,
+                elapsed_ms,
+            )
         return response
 
 

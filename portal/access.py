@@ -54,9 +54,7 @@ def visible(model: type[M], user: User) -> Select[tuple[M]]:
     return select(model).where(visibility_clause(model, user))
 
 
-def get_visible_or_404(
-    model: type[M], key: Any, user: User, *, column: Any = None, options: Iterable[Any] = ()
-) -> M:
+def get_visible_or_404(model: type[M], key: Any, user: User, *, column: Any = None, options: Iterable[Any] = ()) -> M:
     """The record of `model` whose primary key (or `column`) equals `key`, if `user` may see it; else 404."""
     column = column if column is not None else model.id  # type: ignore[attr-defined]
     statement = visible(model, user).where(column == key).options(*options)

@@ -54,9 +54,7 @@ class UtcDateTime(TypeDecorator):
 
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(
-        UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False
-    )
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
 
 class VersionedMixin:
@@ -67,10 +65,15 @@ class VersionedMixin:
     """
 
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # False where some updates are bookkeeping that must not count as an edit: the
+    # service then raises `version` itself (UPDATEs still check it).
+    version_on_every_update = True
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - SQLAlchemy's convention
-        return {"version_id_col": cls.version}
+        if cls.version_on_every_update:
+            return {"version_id_col": cls.version}
+        return {"version_id_col": cls.version, "version_id_generator": False}
 
 
 def enum_type(enum_cls: type) -> Enum:

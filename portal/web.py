@@ -53,8 +53,12 @@ def apply_errors(form: FlaskForm, error: ValidationFailed) -> None:
 def form_error_summary(form: FlaskForm) -> list[dict[str, str]]:
     """The GOV.UK error summary list for a form: each message linked to its field."""
     items = []
-    visible_fields = [field for field in form if field.type not in {"CSRFTokenField", "HiddenField", "SubmitField"}
-                      and field.widget.__class__.__name__ != "HiddenInput"]
+    visible_fields = [
+        field
+        for field in form
+        if field.type not in {"CSRFTokenField", "HiddenField", "SubmitField"}
+        and field.widget.__class__.__name__ != "HiddenInput"
+    ]
     for message in form.form_errors:
         # A form-level error (like a failed sign-in) points at the first field to correct.
         first = f"#{visible_fields[0].id}" if visible_fields else "#main-content"

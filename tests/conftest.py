@@ -18,11 +18,11 @@ from sqlalchemy import text
 os.environ["PORTAL_ENV"] = "test"
 os.environ.setdefault("INSTANCE_DIR", str(Path(__file__).resolve().parent.parent / "instance"))
 
-from portal import create_app  # noqa: E402
-from portal.extensions import db, limiter  # noqa: E402
-from portal.accounts.models import Role  # noqa: E402
-from tests.factories import CrcFactory, PartnerFactory, UserFactory  # noqa: E402
-from tests.helpers import Portal  # noqa: E402
+from portal import create_app
+from portal.accounts.models import Role
+from portal.extensions import db, limiter
+from tests.factories import CrcFactory, PartnerFactory, UserFactory
+from tests.helpers import Portal
 
 
 def _empty_database(app: Flask) -> None:
@@ -39,11 +39,24 @@ def _empty_database(app: Flask) -> None:
 
 @pytest.fixture(scope="session")
 def app() -> Iterator[Flask]:
+    """The portal under test: requests, the CLI runner and the live server use this app."""
     app = create_app("test")
     with app.app_context():
         _empty_database(app)
         upgrade()
     yield app
+
+
+@pytest.fixture(scope="session")
+def observer_app(app: Flask) -> Flask:
+    """A second app on the same database, whose context the test code itself runs in.
+
+    Flask reuses an active context of the *same* app for test-client requests, which
+    would share `g` (Flask-Login's user, Flask-WTF's CSRF token) across requests. With
+    the test on its own app, every request gets a fresh context and its own session,
+    as it would in production, while factories and assertions see the same database.
+    """
+    return create_app("test")
 
 
 def _clean_tables(app: Flask) -> None:
@@ -59,11 +72,11 @@ def _clean_tables(app: Flask) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _database(app: Flask) -> Iterator[None]:
+def _database(app: Flask, observer_app: Flask) -> Iterator[None]:
     """Every test runs in an app context on empty tables, and leaves them empty."""
-    with app.app_context():
+    with observer_app.app_context():
         yield
-        _clean_tables(app)
+        _clean_tables(observer_app)
     limiter.reset()
 
 
@@ -85,8 +98,9 @@ def other_portal(app: Flask) -> Portal:
 
 
 @pytest.fixture
-def runner(app: Flask):  # type: ignore[no-untyped-def]
-    return app.test_cli_runner()
+def runner(observer_app: Flask):  # type: ignore[no-untyped-def]
+    """Runs `flask …` commands. Flask's CLI uses the active app context, which is the test's."""
+    return observer_app.test_cli_runner()
 
 
 # --- the people in most stories: a CRC, two partners and someone in every role -------------
@@ -114,8 +128,9 @@ def admin(crc):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def contract_manager(crc):  # type: ignore[no-untyped-def]
-    return UserFactory(email="contracts@crc.example", name="Connie Contracts", role=Role.CONTRACT_MANAGER,
-                       organisation=crc)
+    return UserFactory(
+        email="contracts@crc.example", name="Connie Contracts", role=Role.CONTRACT_MANAGER, organisation=crc
+    )
 
 
 @pytest.fixture
@@ -125,23 +140,25 @@ def referrer(crc):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def nacro_manager(nacro):  # type: ignore[no-untyped-def]
-    return UserFactory(email="manager@nacro.example", name="Mo Manager", role=Role.PROVIDER_MANAGER,
-                       organisation=nacro)
+    return UserFactory(email="manager@nacro.example", name="Mo Manager", role=Role.PROVIDER_MANAGER, organisation=nacro)
 
 
 @pytest.fixture
 def nacro_caseworker(nacro):  # type: ignore[no-untyped-def]
-    return UserFactory(email="caseworker@nacro.example", name="Cas Worker", role=Role.PROVIDER_CASEWORKER,
-                       organisation=nacro)
+    return UserFactory(
+        email="caseworker@nacro.example", name="Cas Worker", role=Role.PROVIDER_CASEWORKER, organisation=nacro
+    )
 
 
 @pytest.fixture
 def st_giles_manager(st_giles):  # type: ignore[no-untyped-def]
-    return UserFactory(email="manager@stgiles.example", name="Sam Giles", role=Role.PROVIDER_MANAGER,
-                       organisation=st_giles)
+    return UserFactory(
+        email="manager@stgiles.example", name="Sam Giles", role=Role.PROVIDER_MANAGER, organisation=st_giles
+    )
 
 
 @pytest.fixture
 def st_giles_caseworker(st_giles):  # type: ignore[no-untyped-def]
-    return UserFactory(email="caseworker@stgiles.example", name="Steph Giles", role=Role.PROVIDER_CASEWORKER,
-                       organisation=st_giles)
+    return UserFactory(
+        email="caseworker@stgiles.example", name="Steph Giles", role=Role.PROVIDER_CASEWORKER, organisation=st_giles
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -51,11 +52,14 @@ class Portal:
         return response
 
     def sign_out(self) -> TestResponse:
-        return self.post("/sign-out")
+        response = self.post("/sign-out")
+        if response.status_code == 302:
+            self.get(response.headers["Location"])  # as a browser would, picking up a fresh CSRF token
+        return response
 
 
 def text_of(response: TestResponse) -> str:
     """The page's text with tags and runs of white space removed, for asserting on what a user reads."""
     html = response.get_data(as_text=True)
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()

@@ -28,8 +28,13 @@ def create(email: str, name: str, role: str, org_name: str, password: str | None
         fail(f"no organisation is called {org_name!r}; create it with 'flask org create'")
     try:
         created = service.create_user(
-            None, email=email, name=name, role=role, organisation=organisation,
-            password=password, send_invitation=False,
+            None,
+            email=email,
+            name=name,
+            role=role,
+            organisation=organisation,
+            password=password,
+            send_invitation=False,
         )
     except ValidationFailed as error:
         fail_validation(error)

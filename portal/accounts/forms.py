@@ -94,6 +94,7 @@ class UserForm(FlaskForm):
         "Role",
         widget=GovRadioInput(),
         validators=[InputRequired(message="Select a role")],
+        validate_choice=False,  # the service decides which roles fit, with a clear message
     )
     version = IntegerField(widget=HiddenInput())
     submit = SubmitField("Send invitation", widget=GovSubmitInput())
@@ -109,6 +110,7 @@ class EditUserForm(FlaskForm):
         "Role",
         widget=GovRadioInput(),
         validators=[InputRequired(message="Select a role")],
+        validate_choice=False,  # the service decides which roles fit, with a clear message
     )
     version = IntegerField(widget=HiddenInput())
     submit = SubmitField("Save changes", widget=GovSubmitInput())
@@ -132,6 +134,12 @@ class UserFilterForm(FlaskForm):
         "Status",
         widget=GovSelect(),
         default="",
-        choices=[("", "Any status"), ("active", "Active"), ("invited", "Invited"), ("locked", "Locked"), ("deactivated", "Deactivated")],
+        choices={
+            "": "Any status",
+            "active": "Active",
+            "invited": "Invited",
+            "locked": "Locked",
+            "deactivated": "Deactivated",
+        },
     )
     submit = SubmitField("Filter", widget=GovSubmitInput())

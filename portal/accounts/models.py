@@ -48,6 +48,10 @@ def new_session_token() -> str:
 
 class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
     __tablename__ = "user_account"
+    # Signing in updates bookkeeping columns on this row; that must not make an
+    # administrator's open edit form stale. So the version moves only when the
+    # account itself is edited (accounts.service.bump_version), not on every UPDATE.
+    version_on_every_update = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored lower-cased, so the unique constraint is case-insensitive in effect.

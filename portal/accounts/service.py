@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-
-from email_validator import EmailNotValidError, validate_email
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -82,7 +81,9 @@ def authenticate(email: str, password: str) -> User:
 
     if user.is_locked(now):
         verify_password(None, password)
-        record_event("auth.sign_in_blocked", record=user, details={"reason": "locked", "locked_until": user.locked_until})
+        record_event(
+            "auth.sign_in_blocked", record=user, details={"reason": "locked", "locked_until": user.locked_until}
+        )
         db.session.commit()
         raise SignInFailed
 
@@ -91,11 +92,20 @@ def authenticate(email: str, password: str) -> User:
         if user.locked_until is not None and user.locked_until <= now:
             user.failed_login_count = 0  # an expired lock starts a fresh count
             user.locked_until = None
-        user.failed_login_count += 1
-        record_event("auth.sign_in_failed", record=user, details={"reason": reason, "failed_count": user.failed_login_count})
+        # Counted in SQL, so parallel attempts cannot overwrite each other's count.
+        user.failed_login_count = User.failed_login_count + 1
+        db.session.flush()
+        db.session.refresh(user, ["failed_login_count"])
+        record_event(
+            "auth.sign_in_failed", record=user, details={"reason": reason, "failed_count": user.failed_login_count}
+        )
         if user.failed_login_count >= config["LOCKOUT_THRESHOLD"]:
             user.locked_until = now + timedelta(minutes=config["LOCKOUT_MINUTES"])
-            record_event("auth.account_locked", record=user, details={"locked_until": user.locked_until, "failed_count": user.failed_login_count})
+            record_event(
+                "auth.account_locked",
+                record=user,
+                details={"locked_until": user.locked_until, "failed_count": user.failed_login_count},
+            )
         db.session.commit()
         raise SignInFailed
 
@@ -301,9 +311,13 @@ def _check_can_manage(actor: User, target: User) -> None:
 def _check_version(user: User, version: int | None) -> None:
     if version is not None and int(version) != user.version:
         raise StaleRecord(
-            "This user was changed by someone else while you were editing. "
-            "Check the latest details and try again."
+            "This user was changed by someone else while you were editing. Check the latest details and try again."
         )
+
+
+def _edited(user: User) -> None:
+    """Mark an administrative edit: the version the next edit form must match."""
+    user.version = user.version + 1
 
 
 def update_user(actor: User, user: User, *, name: str, role: Role | str, version: int | None) -> User:
@@ -329,6 +343,7 @@ def update_user(actor: User, user: User, *, name: str, role: Role | str, version
     user.role = role
     after = snapshot(user, USER_AUDIT_FIELDS)
     if before != after:
+        _edited(user)
         if before["role"] != after["role"]:
             user.rotate_session_token()  # a new role takes effect at the next sign-in
         record_event("user.updated", actor=actor, record=user, details={"changes": changes(before, after)})
@@ -345,6 +360,7 @@ def deactivate_user(actor: User, user: User, *, version: int | None = None) -> N
         return
     user.active = False
     user.rotate_session_token()  # ends their sessions now, not at their next request
+    _edited(user)
     record_event("user.deactivated", actor=actor, record=user)
     db.session.commit()
 
@@ -357,6 +373,7 @@ def reactivate_user(actor: User, user: User, *, version: int | None = None) -> N
     user.active = True
     user.failed_login_count = 0
     user.locked_until = None
+    _edited(user)
     record_event("user.reactivated", actor=actor, record=user)
     db.session.commit()
 
@@ -374,12 +391,19 @@ def unlock_user(actor: User, user: User) -> None:
 def resend_invitation(actor: User, user: User) -> None:
     _check_can_manage(actor, user)
     if user.has_password or not user.active:
-        raise ValidationFailed.single("user", "Only invited users who have not yet set a password can be sent a new invitation")
+        raise ValidationFailed.single(
+            "user", "Only invited users who have not yet set a password can be sent a new invitation"
+        )
     user.rotate_session_token()  # the earlier link stops working
     db.session.flush()
     link = absolute_url("accounts.set_password", token=make_password_token(user, "invite"))
     queue_email(
-        "invitation", user.email, record=user, user=user, link=link, invited_by=actor,
+        "invitation",
+        user.email,
+        record=user,
+        user=user,
+        link=link,
+        invited_by=actor,
         days=current_app.config["INVITATION_DAYS"],
     )
     record_event("user.invitation_resent", actor=actor, record=user)

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 
 from portal import access
 from portal.accounts import service
@@ -86,8 +86,11 @@ def forgot_password():  # type: ignore[no-untyped-def]
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         service.request_password_reset(form.email.data)
-        return render_template("accounts/reset_link_sent.html", email=form.email.data.strip(),
-                               minutes=current_app.config["PASSWORD_RESET_MINUTES"])
+        return render_template(
+            "accounts/reset_link_sent.html",
+            email=form.email.data.strip(),
+            minutes=current_app.config["PASSWORD_RESET_MINUTES"],
+        )
     return render_template("accounts/forgot_password.html", form=form)
 
 
@@ -135,8 +138,9 @@ def change_password():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         user = current_user._get_current_object()
         try:
-            service.change_password(user, form.current_password.data, form.new_password.data,
-                                    form.confirm_new_password.data)
+            service.change_password(
+                user, form.current_password.data, form.new_password.data, form.confirm_new_password.data
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
@@ -163,11 +167,9 @@ def _require_user_admin() -> None:
 def users():  # type: ignore[no-untyped-def]
     _require_user_admin()
     form = UserFilterForm(request.args)
-    organisations = db.session.scalars(
-        access.visible(Organisation, current_user).order_by(Organisation.name)
-    ).all()
-    form.organisation.choices = [("", "All organisations")] + [(str(o.id), o.name) for o in organisations]
-    form.role.choices = [("", "Any role")] + [(role.value, role.label) for role in Role]
+    organisations = db.session.scalars(access.visible(Organisation, current_user).order_by(Organisation.name)).all()
+    form.organisation.choices = {"": "All organisations"} | {str(o.id): o.name for o in organisations}
+    form.role.choices = {"": "Any role"} | {role.value: role.label for role in Role}
 
     statement = access.visible(User, current_user).join(User.organisation).order_by(Organisation.name, User.name)
     if form.q.data:
@@ -180,8 +182,11 @@ def users():  # type: ignore[no-untyped-def]
     now = utcnow()
     match form.status.data:
         case "active":
-            statement = statement.where(User.active.is_(True), User.password_hash.is_not(None),
-                                        or_(User.locked_until.is_(None), User.locked_until <= now))
+            statement = statement.where(
+                User.active.is_(True),
+                User.password_hash.is_not(None),
+                or_(User.locked_until.is_(None), User.locked_until <= now),
+            )
         case "invited":
             statement = statement.where(User.active.is_(True), User.password_hash.is_(None))
         case "locked":
@@ -189,8 +194,9 @@ def users():  # type: ignore[no-untyped-def]
         case "deactivated":
             statement = statement.where(User.active.is_(False))
     page = paginate(statement, per_page=50)
-    return render_template("accounts/users.html", form=form, page=page,
-                           show_organisation=current_user.role == Role.ADMIN)
+    return render_template(
+        "accounts/users.html", form=form, page=page, show_organisation=current_user.role == Role.ADMIN
+    )
 
 
 def _load_managed_user(user_id: int) -> User:
@@ -207,31 +213,34 @@ def _load_managed_user(user_id: int) -> User:
 def new_user():  # type: ignore[no-untyped-def]
     _require_user_admin()
     form = UserForm()
-    organisations = db.session.scalars(access.organisations_for_user_admin(current_user)).all()
-    form.organisation_id.choices = [(o.id, o.name) for o in organisations]
-    if current_user.role != Role.ADMIN:
-        form.organisation_id.data = current_user.organisation_id
-    organisation = next((o for o in organisations if o.id == form.organisation_id.data), None)
-    roles = access.assignable_roles(current_user, organisation) if organisation else list(Role)
-    form.role.choices = [(role.value, role.label) for role in roles]
-    if request.method == "POST":
-        if current_user.role != Role.ADMIN:
-            form.organisation_id.data = current_user.organisation_id
-        if form.validate_on_submit():
-            try:
-                created = service.create_user(
-                    current_user, email=form.email.data, name=form.name.data, role=form.role.data,
-                    organisation=organisation,
-                )
-            except ValidationFailed as error:
-                apply_errors(form, error)
-            except NotAllowed:
-                abort(403)
-            else:
-                flash(f"An invitation has been sent to {created.user.email}.", "success")
-                return redirect(url_for("accounts.user", user_id=created.user.id))
-    return render_template("accounts/new_user.html", form=form,
-                           choose_organisation=current_user.role == Role.ADMIN)
+    choose_organisation = current_user.role == Role.ADMIN
+    if choose_organisation:
+        organisations = db.session.scalars(access.organisations_for_user_admin(current_user)).all()
+        form.organisation_id.choices = {o.id: o.name for o in organisations}
+        organisation = next((o for o in organisations if o.id == form.organisation_id.data), None)
+        roles = list(Role)  # the service checks the role fits the organisation chosen
+    else:
+        del form.organisation_id  # partner managers add users to their own organisation only
+        organisation = current_user.organisation
+        roles = access.assignable_roles(current_user, organisation)
+    form.role.choices = {role.value: role.label for role in roles}
+    if form.validate_on_submit():
+        try:
+            created = service.create_user(
+                current_user,
+                email=form.email.data,
+                name=form.name.data,
+                role=form.role.data,
+                organisation=organisation,
+            )
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        except NotAllowed:
+            abort(403)
+        else:
+            flash(f"An invitation has been sent to {created.user.email}.", "success")
+            return redirect(url_for("accounts.user", user_id=created.user.id))
+    return render_template("accounts/new_user.html", form=form, choose_organisation=choose_organisation)
 
 
 @bp.route("/users/<int:user_id>")
@@ -239,8 +248,13 @@ def new_user():  # type: ignore[no-untyped-def]
 def user(user_id: int):  # type: ignore[no-untyped-def]
     _require_user_admin()
     shown = access.get_visible_or_404(User, user_id, current_user)
-    return render_template("accounts/user.html", shown=shown, form=ConfirmForm(),
-                           can_manage=access.can_manage_user(current_user, shown), now=utcnow())
+    return render_template(
+        "accounts/user.html",
+        shown=shown,
+        form=ConfirmForm(),
+        can_manage=access.can_manage_user(current_user, shown),
+        now=utcnow(),
+    )
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
@@ -248,13 +262,14 @@ def user(user_id: int):  # type: ignore[no-untyped-def]
 def edit_user(user_id: int):  # type: ignore[no-untyped-def]
     shown = _load_managed_user(user_id)
     form = EditUserForm(obj=shown)
-    form.role.choices = [(role.value, role.label) for role in access.assignable_roles(current_user, shown.organisation)]
+    form.role.choices = {role.value: role.label for role in access.assignable_roles(current_user, shown.organisation)}
     if request.method == "GET":
         form.role.data = shown.role.value
     if form.validate_on_submit():
         try:
-            service.update_user(current_user, shown, name=form.name.data, role=form.role.data,
-                                version=form.version.data)
+            service.update_user(
+                current_user, shown, name=form.name.data, role=form.role.data, version=form.version.data
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         except StaleRecord as error:

@@ -39,10 +39,12 @@ def index():  # type: ignore[no-untyped-def]
     form = AuditFilterForm(request.args)
     actions = db.session.scalars(select(distinct(AuditEvent.action)).order_by(AuditEvent.action)).all()
     record_types = db.session.scalars(
-        select(distinct(AuditEvent.record_type)).where(AuditEvent.record_type.is_not(None)).order_by(AuditEvent.record_type)
+        select(distinct(AuditEvent.record_type))
+        .where(AuditEvent.record_type.is_not(None))
+        .order_by(AuditEvent.record_type)
     ).all()
-    form.action.choices = [("", "Any action")] + [(action, action) for action in actions]
-    form.record_type.choices = [("", "Any record")] + [(kind, kind) for kind in record_types]
+    form.action.choices = {"": "Any action"} | {action: action for action in actions}
+    form.record_type.choices = {"": "Any record"} | {kind: kind for kind in record_types}
 
     statement = (
         access.visible(AuditEvent, current_user)
@@ -51,7 +53,9 @@ def index():  # type: ignore[no-untyped-def]
     )
     if form.validate():
         if form.user.data:
-            statement = statement.where(AuditEvent.actor_email.contains(form.user.data.strip().lower(), autoescape=True))
+            statement = statement.where(
+                AuditEvent.actor_email.contains(form.user.data.strip().lower(), autoescape=True)
+            )
         if form.action.data:
             statement = statement.where(AuditEvent.action == form.action.data)
         if form.record_type.data:

@@ -38,16 +38,22 @@ def database_is_empty() -> bool:
 def _create_org(demo: DemoOrganisation) -> Organisation:
     return create_organisation(
         None,
-        name=demo.name, kind=demo.kind, tier=demo.tier,
-        charity_number=demo.charity_number, company_number=demo.company_number, vat_number=demo.vat_number,
-        address_line_1="Demo House, 1 High Street", town=demo.town, postcode=demo.postcode,
-        contact_name=None, contact_email=email_for("contracts", demo.slug) if demo.kind == "partner" else None,
+        name=demo.name,
+        kind=demo.kind,
+        tier=demo.tier,
+        charity_number=demo.charity_number,
+        company_number=demo.company_number,
+        vat_number=demo.vat_number,
+        address_line_1="Demo House, 1 High Street",
+        town=demo.town,
+        postcode=demo.postcode,
+        contact_name=None,
+        contact_email=email_for("contracts", demo.slug) if demo.kind == "partner" else None,
     )
 
 
 def _add_user(email: str, name: str, role: Role, organisation: Organisation) -> User:
-    return create_user(None, email=email, name=name, role=role, organisation=organisation,
-                       password=DEMO_PASSWORD).user
+    return create_user(None, email=email, name=name, role=role, organisation=organisation, password=DEMO_PASSWORD).user
 
 
 def load_demo_data() -> list[DemoLogin]:
@@ -63,8 +69,10 @@ def load_demo_data() -> list[DemoLogin]:
         partner = _create_org(demo)
         managers_caseworkers, extra_caseworkers = PARTNER_PEOPLE[demo.slug]
         manager_name, caseworker_name = managers_caseworkers
-        for local, name, role in (("manager", manager_name, Role.PROVIDER_MANAGER),
-                                  ("caseworker", caseworker_name, Role.PROVIDER_CASEWORKER)):
+        for local, name, role in (
+            ("manager", manager_name, Role.PROVIDER_MANAGER),
+            ("caseworker", caseworker_name, Role.PROVIDER_CASEWORKER),
+        ):
             user = _add_user(email_for(local, demo.slug), name, role, partner)
             logins.append(DemoLogin(user.email, user.role, partner.name))
         for index, name in enumerate(extra_caseworkers, start=2):
@@ -72,8 +80,14 @@ def load_demo_data() -> list[DemoLogin]:
 
     # Accounts in the other states a user administrator meets.
     nacro = db.session.scalars(select(Organisation).where(Organisation.name == "Nacro")).one()
-    create_user(None, email=email_for("new.starter", "nacro"), name="Robert Nash",
-                role=Role.PROVIDER_CASEWORKER, organisation=nacro, send_invitation=False)
+    create_user(
+        None,
+        email=email_for("new.starter", "nacro"),
+        name="Robert Nash",
+        role=Role.PROVIDER_CASEWORKER,
+        organisation=nacro,
+        send_invitation=False,
+    )
     leaver = _add_user(email_for("leaver", "nacro"), "Ian Moss", Role.PROVIDER_CASEWORKER, nacro)
     leaver.active = False
     leaver.rotate_session_token()

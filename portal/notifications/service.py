@@ -36,9 +36,7 @@ def render_email(template: str, **context: Any) -> tuple[str, str, str]:
     return subject, body.strip() + "\n", html
 
 
-def queue_email(
-    template: str, recipient: str, *, record: Any = None, **context: Any
-) -> OutboundEmail:
+def queue_email(template: str, recipient: str, *, record: Any = None, **context: Any) -> OutboundEmail:
     subject, text, html = render_email(template, **context)
     email = OutboundEmail(
         template=template,

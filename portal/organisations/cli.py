@@ -34,14 +34,27 @@ def org_cli() -> None:
 @click.option("--vat-number")
 @click.option("--charity-number")
 @click.option("--company-number")
-def create(name: str, kind: str, tier: str | None, vat_number: str | None, charity_number: str | None,
-           company_number: str | None) -> None:
+def create(
+    name: str,
+    kind: str,
+    tier: str | None,
+    vat_number: str | None,
+    charity_number: str | None,
+    company_number: str | None,
+) -> None:
     try:
         organisation = service.create_organisation(
-            None, name=name, kind=kind, tier=tier, vat_number=vat_number,
-            charity_number=charity_number, company_number=company_number,
+            None,
+            name=name,
+            kind=kind,
+            tier=tier,
+            vat_number=vat_number,
+            charity_number=charity_number,
+            company_number=company_number,
         )
     except ValidationFailed as error:
         fail_validation(error)
     tier_text = f", tier {organisation.tier.value}" if organisation.tier else ""
-    click.echo(f"Created {organisation.kind.value} organisation {organisation.name!r} (id {organisation.id}{tier_text})")
+    click.echo(
+        f"Created {organisation.kind.value} organisation {organisation.name!r} (id {organisation.id}{tier_text})"
+    )

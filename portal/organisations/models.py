@@ -64,11 +64,7 @@ class Organisation(TimestampMixin, VersionedMixin, db.Model):
 
     @property
     def address_lines(self) -> list[str]:
-        return [
-            line
-            for line in (self.address_line_1, self.address_line_2, self.town, self.postcode)
-            if line
-        ]
+        return [line for line in (self.address_line_1, self.address_line_2, self.town, self.postcode) if line]
 
     def __repr__(self) -> str:
         return f"<Organisation {self.id} {self.kind}>"

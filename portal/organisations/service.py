@@ -13,9 +13,20 @@ from portal.extensions import db
 from portal.organisations.models import Organisation, OrganisationKind, Tier
 
 ORGANISATION_FIELDS = (
-    "name", "kind", "tier", "charity_number", "company_number", "vat_number",
-    "address_line_1", "address_line_2", "town", "postcode",
-    "contact_name", "contact_email", "contact_phone", "active",
+    "name",
+    "kind",
+    "tier",
+    "charity_number",
+    "company_number",
+    "vat_number",
+    "address_line_1",
+    "address_line_2",
+    "town",
+    "postcode",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "active",
 )
 
 VAT_NUMBER = re.compile(r"^GB(\d{9}|\d{12})$")
@@ -94,6 +105,4 @@ def create_organisation(actor: Any, **fields: Any) -> Organisation:
 
 
 def find_organisation_by_name(name: str) -> Organisation | None:
-    return db.session.scalars(
-        select(Organisation).where(func.lower(Organisation.name) == name.strip().lower())
-    ).first()
+    return db.session.scalars(select(Organisation).where(func.lower(Organisation.name) == name.strip().lower())).first()

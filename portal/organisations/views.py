@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_login import login_required, current_user
+from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from portal import access
@@ -45,5 +45,9 @@ def show(organisation_id: int):  # type: ignore[no-untyped-def]
         .where(User.organisation_id == organisation.id)
         .order_by(User.active.desc(), User.name)
     ).all()
-    return render_template("organisations/show.html", organisation=organisation, users=users,
-                           can_manage_users=access.can_manage_users(current_user))
+    return render_template(
+        "organisations/show.html",
+        organisation=organisation,
+        users=users,
+        can_manage_users=access.can_manage_users(current_user),
+    )

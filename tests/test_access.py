@@ -1,0 +1,81 @@
+"""Scoping in one place: a partner never reaches another partner's records, by any route."""
+
+import pytest
+
+from portal import access
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.organisations.models import Organisation
+
+# For every URL argument that names a record, which of St Giles Trust's records to try.
+# A new route with a new kind of argument fails the test below until it is added here.
+OTHER_PARTNERS_RECORD = {
+    "user_id": lambda people: people["st_giles_caseworker"].id,
+    "organisation_id": lambda people: people["st_giles"].id,
+    "token": lambda people: "not-a-real-token",
+    "action": None,  # filled from the rule's own choices
+}
+
+
+def _urls_naming_a_record(app, people):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or not rule.arguments:
+            continue
+        values = {}
+        for argument in rule.arguments:
+            if argument not in OTHER_PARTNERS_RECORD:
+                pytest.fail(f"{rule.rule}: add {argument!r} to OTHER_PARTNERS_RECORD so the route is checked")
+            if argument == "action":
+                converter = rule._converters[argument]
+                values[argument] = sorted(converter.items)[0] if hasattr(converter, "items") else "deactivate"
+            else:
+                values[argument] = OTHER_PARTNERS_RECORD[argument](people)
+        with app.test_request_context():
+            from flask import url_for
+
+            yield rule, url_for(rule.endpoint, **values)
+
+
+@pytest.mark.parametrize("who", ["nacro_manager", "nacro_caseworker"])
+def test_partner_users_cannot_reach_another_partners_records_by_any_route(
+    app, portal, request, who, st_giles, st_giles_caseworker
+):
+    people = {"st_giles": st_giles, "st_giles_caseworker": st_giles_caseworker}
+    user = request.getfixturevalue(who)
+    portal.sign_in(user)
+    checked = 0
+    for rule, url in _urls_naming_a_record(app, people):
+        if "token" in rule.arguments:
+            continue  # set-password links are checked by their own tests
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = portal.get(url) if method == "GET" else portal.post(url, {"version": "1", "name": "x"})
+            assert response.status_code in (403, 404), f"{who} {method} {url} -> {response.status_code}"
+            body = response.get_data(as_text=True)
+            assert st_giles_caseworker.email not in body, f"{who} {method} {url} leaked a St Giles user"
+            checked += 1
+    assert checked >= 5
+
+
+def test_partner_manager_gets_404_not_403_for_another_partners_user(portal, nacro_manager, st_giles_caseworker):
+    portal.sign_in(nacro_manager)
+    assert portal.get(f"/users/{st_giles_caseworker.id}").status_code == 404
+    assert portal.get("/users/999999").status_code == 404  # the same answer as for no such user
+
+
+def test_visible_limits_partners_to_their_own_organisation(
+    nacro_manager, st_giles_manager, admin, crc, nacro, st_giles
+):
+    def names(user, model, column):
+        return set(db.session.scalars(access.visible(model, user).with_only_columns(column)).all())
+
+    assert names(nacro_manager, Organisation, Organisation.name) == {"Nacro"}
+    assert names(st_giles_manager, Organisation, Organisation.name) == {"St Giles Trust"}
+    assert names(admin, Organisation, Organisation.name) == {"BeNCH CRC", "Nacro", "St Giles Trust"}
+    assert names(nacro_manager, User, User.email) == {nacro_manager.email}
+    assert st_giles_manager.email in names(admin, User, User.email)
+
+
+def test_a_signed_out_or_deactivated_user_sees_nothing(nacro_manager):
+    nacro_manager.active = False
+    db.session.commit()
+    assert db.session.scalars(access.visible(Organisation, nacro_manager)).all() == []
