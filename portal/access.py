@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, false, select, true
 
 from portal.accounts.models import CRC_ROLES, PARTNER_ROLES, Role, User
 from portal.audit.models import AuditEvent
+from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice
 from portal.extensions import db
 from portal.organisations.models import Organisation, OrganisationKind
 
@@ -81,6 +82,32 @@ def _users(user: User) -> ColumnElement[bool]:
     return User.organisation_id == user.organisation_id
 
 
+@visibility_rule(Contract)
+def _contracts(user: User) -> ColumnElement[bool]:
+    if user.is_crc_user:
+        return Contract.crc_id == user.organisation_id
+    return Contract.partner_id == user.organisation_id
+
+
+def _visible_contract_ids(user: User) -> Select[tuple[int]]:
+    return select(Contract.id).where(_contracts(user))
+
+
+@visibility_rule(RateCardItem)
+def _rate_card_items(user: User) -> ColumnElement[bool]:
+    return RateCardItem.contract_id.in_(_visible_contract_ids(user))
+
+
+@visibility_rule(OutcomeType)
+def _outcome_types(user: User) -> ColumnElement[bool]:
+    return OutcomeType.contract_id.in_(_visible_contract_ids(user))
+
+
+@visibility_rule(RateCardPrice)
+def _rate_card_prices(user: User) -> ColumnElement[bool]:
+    return RateCardPrice.item_id.in_(select(RateCardItem.id).where(_rate_card_items(user)))
+
+
 @visibility_rule(AuditEvent)
 def _audit_events(user: User) -> ColumnElement[bool]:
     return true() if user.role == Role.ADMIN else false()
@@ -120,6 +147,16 @@ def organisations_for_user_admin(actor: User) -> Select[tuple[Organisation]]:
     if actor.role == Role.ADMIN:
         return select(Organisation).order_by(Organisation.kind, Organisation.name)
     return select(Organisation).where(Organisation.id == actor.organisation_id)
+
+
+def can_manage_contracts(user: User) -> bool:
+    """Contract managers set up contracts and rate cards (for their own CRC's contracts)."""
+    return user.role == Role.CONTRACT_MANAGER
+
+
+def can_manage_partners(user: User) -> bool:
+    """Contract managers add and edit the partner organisations in the supply chain."""
+    return user.role == Role.CONTRACT_MANAGER
 
 
 def can_read_audit_log(user: User) -> bool:

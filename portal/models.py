@@ -2,5 +2,6 @@
 
 from portal.accounts.models import User  # noqa: F401
 from portal.audit.models import AuditEvent  # noqa: F401
+from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice  # noqa: F401
 from portal.notifications.models import OutboundEmail  # noqa: F401
 from portal.organisations.models import Organisation  # noqa: F401

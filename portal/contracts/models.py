@@ -1,0 +1,207 @@
+"""Contract, RateCardItem, RateCardPrice and OutcomeType, and the identifiers DESIGN.md fixes."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import TimestampMixin, VersionedMixin, enum_type
+from portal.extensions import db
+from portal.organisations.models import Organisation
+
+
+class Pathway(StrEnum):
+    ACCOMMODATION = "accommodation"
+    ETE = "ete"
+    HEALTH = "health"
+    DRUGS_ALCOHOL = "drugs_alcohol"
+    FINANCE_BENEFIT_DEBT = "finance_benefit_debt"
+    CHILDREN_FAMILIES = "children_families"
+    ATTITUDES_THINKING_BEHAVIOUR = "attitudes_thinking_behaviour"
+    WOMEN_ABUSE = "women_abuse"
+    WOMEN_SEX_WORK = "women_sex_work"
+
+    @property
+    def label(self) -> str:
+        return PATHWAY_LABELS[self]
+
+
+PATHWAY_LABELS = {
+    Pathway.ACCOMMODATION: "Accommodation",
+    Pathway.ETE: "Education, training and employment",
+    Pathway.HEALTH: "Health",
+    Pathway.DRUGS_ALCOHOL: "Drugs and alcohol",
+    Pathway.FINANCE_BENEFIT_DEBT: "Finance, benefit and debt",
+    Pathway.CHILDREN_FAMILIES: "Children and families",
+    Pathway.ATTITUDES_THINKING_BEHAVIOUR: "Attitudes, thinking and behaviour",
+    Pathway.WOMEN_ABUSE: "Women: abuse",
+    Pathway.WOMEN_SEX_WORK: "Women: sex work",
+}
+
+
+class Setting(StrEnum):
+    CUSTODY = "custody"
+    COMMUNITY = "community"
+    BOTH = "both"
+
+    @property
+    def label(self) -> str:
+        return {"custody": "Custody", "community": "Community", "both": "Custody and community"}[self.value]
+
+
+class Unit(StrEnum):
+    PER_REFERRAL = "per_referral"
+    PER_SESSION = "per_session"
+    PER_HOUR = "per_hour"
+    PER_RAR_DAY = "per_rar_day"
+    PER_OUTCOME = "per_outcome"
+    MONTHLY_FIXED = "monthly_fixed"
+
+    @property
+    def label(self) -> str:
+        return UNIT_LABELS[self]
+
+
+UNIT_LABELS = {
+    Unit.PER_REFERRAL: "Per referral started",
+    Unit.PER_SESSION: "Per attended session",
+    Unit.PER_HOUR: "Per attended hour",
+    Unit.PER_RAR_DAY: "Per RAR day delivered",
+    Unit.PER_OUTCOME: "Per verified outcome",
+    Unit.MONTHLY_FIXED: "Fixed monthly amount",
+}
+
+
+class ContractTier(StrEnum):
+    SUBCONTRACT = "subcontract"
+    GRANT = "grant"
+
+    @property
+    def label(self) -> str:
+        return {"subcontract": "Subcontract (Tier II)", "grant": "Grant (Tier III)"}[self.value]
+
+
+class ContractStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    ENDED = "ended"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+VAT_RATES_BASIS_POINTS = (0, 2000)  # 0% (most charities' services are exempt) or 20%
+
+
+class Contract(TimestampMixin, VersionedMixin, db.Model):
+    __tablename__ = "contract"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(30), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    crc_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    tier: Mapped[ContractTier] = mapped_column(enum_type(ContractTier))
+    status: Mapped[ContractStatus] = mapped_column(enum_type(ContractStatus), default=ContractStatus.DRAFT)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    value_cap_pence: Mapped[int] = mapped_column(Integer)
+    # Basis points, so the rate is exact: 2000 = 20%.
+    vat_rate_bp: Mapped[int] = mapped_column(Integer, default=0)
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
+    accept_sla_working_days: Mapped[int] = mapped_column(Integer, default=2)
+    first_contact_sla_working_days: Mapped[int] = mapped_column(Integer, default=5)
+    counties: Mapped[list[str]] = mapped_column(JSON, default=list)
+    prisons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str | None] = mapped_column(Text)
+
+    crc: Mapped[Organisation] = relationship(foreign_keys=[crc_id], lazy="joined", innerjoin=True)
+    partner: Mapped[Organisation] = relationship(foreign_keys=[partner_id], lazy="joined", innerjoin=True)
+    items: Mapped[list[RateCardItem]] = relationship(
+        back_populates="contract", order_by="RateCardItem.code", lazy="raise_on_sql"
+    )
+    outcome_types: Mapped[list[OutcomeType]] = relationship(
+        back_populates="contract", order_by="OutcomeType.code", lazy="raise_on_sql"
+    )
+
+    @property
+    def vat_rate(self) -> Decimal:
+        return Decimal(self.vat_rate_bp) / Decimal(10000)
+
+    @property
+    def vat_rate_label(self) -> str:
+        return f"{self.vat_rate_bp // 100}%"
+
+    def is_live_on(self, day: date) -> bool:
+        return self.status == ContractStatus.ACTIVE and self.start_date <= day <= self.end_date
+
+    def __repr__(self) -> str:
+        return f"<Contract {self.reference}>"
+
+
+class OutcomeType(TimestampMixin, db.Model):
+    """An outcome a contract recognises (and may pay for), tied to a pathway."""
+
+    __tablename__ = "outcome_type"
+    __table_args__ = (UniqueConstraint("contract_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"))
+    code: Mapped[str] = mapped_column(String(60))
+    name: Mapped[str] = mapped_column(String(200))
+    pathway: Mapped[Pathway] = mapped_column(enum_type(Pathway))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    contract: Mapped[Contract] = relationship(back_populates="outcome_types", lazy="raise_on_sql")
+
+
+class RateCardItem(TimestampMixin, VersionedMixin, db.Model):
+    """A priced service on a contract: what is billed, and by which unit."""
+
+    __tablename__ = "rate_card_item"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "code"),
+        Index("ix_rate_card_item_service", "contract_id", "service_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"))
+    code: Mapped[str] = mapped_column(String(40))
+    service_code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    pathway: Mapped[Pathway] = mapped_column(enum_type(Pathway))
+    setting: Mapped[Setting] = mapped_column(enum_type(Setting))
+    unit: Mapped[Unit] = mapped_column(enum_type(Unit))
+    outcome_type_id: Mapped[int | None] = mapped_column(ForeignKey("outcome_type.id"))
+    max_units_per_referral: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    contract: Mapped[Contract] = relationship(back_populates="items", lazy="raise_on_sql")
+    outcome_type: Mapped[OutcomeType | None] = relationship(lazy="joined")
+    prices: Mapped[list[RateCardPrice]] = relationship(
+        back_populates="item", order_by="RateCardPrice.effective_from", lazy="selectin"
+    )
+
+
+class RateCardPrice(TimestampMixin, VersionedMixin, db.Model):
+    """A unit price for an item over a period: from `effective_from` to `effective_to`
+    inclusive, or open-ended when `effective_to` is empty."""
+
+    __tablename__ = "rate_card_price"
+    __table_args__ = (UniqueConstraint("item_id", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("rate_card_item.id"), index=True)
+    unit_price_pence: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)
+
+    item: Mapped[RateCardItem] = relationship(back_populates="prices", lazy="raise_on_sql")
+
+    def covers(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)

@@ -1,0 +1,490 @@
+"""Rate cards as CSV: export, and all-or-nothing import with every error named by row and column.
+
+One row per price period of an item (an item with no prices has one row with the price
+columns empty). Rows are numbered as a spreadsheet shows them: the header is row 1.
+Importing makes the contract's rate card match the file for every item the file names:
+items are added or updated, and each item's prices become exactly the file's price rows.
+Items the file does not name are left as they are. A file exported from the portal imports
+back with no changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from portal.audit.service import changes, record_event, snapshot
+from portal.contracts.models import (
+    Contract,
+    ContractStatus,
+    OutcomeType,
+    Pathway,
+    RateCardItem,
+    RateCardPrice,
+    Setting,
+    Unit,
+)
+from portal.contracts.pricing import find_overlaps
+from portal.contracts.service import (
+    ITEM_CODE,
+    ITEM_FIELDS,
+    OUTCOME_CODE,
+    PRICE_FIELDS,
+    price_is_locked,
+    require_contract_manager,
+)
+from portal.errors import DomainError
+from portal.extensions import db
+from portal.money import NotAnAmount, parse_pounds, pounds
+
+COLUMNS = (
+    "code", "service_code", "name", "pathway", "setting", "unit", "outcome_type", "max_units_per_referral",
+    "unit_price", "effective_from", "effective_to",
+)
+ITEM_COLUMNS = COLUMNS[:8]
+MAX_BYTES = 1_000_000
+MAX_ROWS = 5_000
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PRICE = re.compile(r"^\d+(\.\d{1,2})?$")
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int | None  # None: about the file as a whole
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"Row {self.row}")
+        if self.column:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class RateCardImportFailed(DomainError):
+    message = "The rate card was not imported"
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"The rate card was not imported: {len(errors)} problem(s) found")
+        self.errors = errors
+
+
+@dataclass
+class ImportSummary:
+    items_added: int = 0
+    items_updated: int = 0
+    items_unchanged: int = 0
+    prices_added: int = 0
+    prices_changed: int = 0
+    prices_removed: int = 0
+    outcome_types_added: list[str] = field(default_factory=list)
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.items_added or self.items_updated or self.prices_added or self.prices_changed
+                    or self.prices_removed or self.outcome_types_added)
+
+    def describe(self) -> str:
+        parts = [
+            f"{self.items_added} item(s) added",
+            f"{self.items_updated} updated",
+            f"{self.items_unchanged} unchanged",
+            f"{self.prices_added} price(s) added",
+            f"{self.prices_changed} changed",
+            f"{self.prices_removed} removed",
+        ]
+        if self.outcome_types_added:
+            parts.append(f"outcome types added: {', '.join(self.outcome_types_added)}")
+        return "; ".join(parts)
+
+
+@dataclass
+class ParsedRow:
+    row: int
+    item: dict[str, Any]  # code, service_code, name, pathway, setting, unit, outcome_type, max_units_per_referral
+    price: dict[str, Any] | None  # unit_price_pence, effective_from, effective_to
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+def export_rate_card(contract: Contract) -> str:
+    """The contract's rate card as CSV text (UTF-8, header row, one row per price)."""
+    items = db.session.scalars(
+        select(RateCardItem).where(RateCardItem.contract_id == contract.id).order_by(RateCardItem.code)
+    ).all()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for item in items:
+        item_cells = [
+            item.code, item.service_code, item.name, item.pathway.value, item.setting.value, item.unit.value,
+            item.outcome_type.code if item.outcome_type else "",
+            "" if item.max_units_per_referral is None else str(item.max_units_per_referral),
+        ]
+        if not item.prices:
+            writer.writerow([*item_cells, "", "", ""])
+        for price in item.prices:
+            writer.writerow([
+                *item_cells, pounds(price.unit_price_pence), price.effective_from.isoformat(),
+                price.effective_to.isoformat() if price.effective_to else "",
+            ])
+    return buffer.getvalue()
+
+
+# --- reading a file ------------------------------------------------------------------------------
+
+
+def read_rate_card(data: bytes) -> list[ParsedRow]:
+    """Parse and check a file on its own (no database). Raises RateCardImportFailed listing
+    every problem found."""
+    if len(data) > MAX_BYTES:
+        raise RateCardImportFailed([RowError(None, None, f"The file must be smaller than {MAX_BYTES // 1_000_000} MB")])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RateCardImportFailed([RowError(None, None, "The file must be a CSV file saved as UTF-8 text")]) from None
+    if not text.strip():
+        raise RateCardImportFailed([RowError(None, None, "The file is empty")])
+    if "\x00" in text:
+        raise RateCardImportFailed([RowError(None, None, "The file must be a CSV file, not a spreadsheet or other document")])
+
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [cell.strip().lower() for cell in next(reader)]
+        raw_rows = []
+        for cells in reader:
+            if reader.line_num > MAX_ROWS + 1:
+                raise RateCardImportFailed([RowError(None, None, f"The file has more than {MAX_ROWS} rows")])
+            raw_rows.append((reader.line_num, cells))
+    except csv.Error as error:
+        raise RateCardImportFailed([RowError(reader.line_num, None, f"The file is not valid CSV: {error}")]) from None
+
+    missing = [column for column in COLUMNS if column not in header]
+    unknown = [column for column in header if column not in COLUMNS]
+    problems = []
+    if missing:
+        problems.append(RowError(1, None, f"The header row is missing the column(s): {', '.join(missing)}"))
+    if unknown:
+        problems.append(RowError(1, None, f"The header row has unknown column(s): {', '.join(unknown)}. "
+                                          f"The columns are: {','.join(COLUMNS)}"))
+    if len(set(header)) != len(header):
+        problems.append(RowError(1, None, "The header row names a column more than once"))
+    if problems:
+        raise RateCardImportFailed(problems)
+
+    errors: list[RowError] = []
+    parsed: list[ParsedRow] = []
+    # Spreadsheet row numbers: the header is row 1, whatever line breaks quoted cells hold.
+    for row_number, (_, cells) in enumerate(raw_rows, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue  # blank lines at the end of a file are common and harmless
+        if len(cells) != len(header):
+            errors.append(RowError(row_number, None, f"The row has {len(cells)} cells; the header has {len(header)}"))
+            continue
+        values = {column: cell.strip() for column, cell in zip(header, cells, strict=True)}
+        row = _parse_row(row_number, values, errors)
+        if row is not None:
+            parsed.append(row)
+    if not parsed and not errors:
+        errors.append(RowError(None, None, "The file has a header row but no rate card rows"))
+    errors.extend(_check_consistency(parsed))
+    if errors:
+        raise RateCardImportFailed(sorted(errors, key=lambda error: (error.row or 0, COLUMNS.index(error.column)
+                                                                     if error.column in COLUMNS else -1)))
+    return parsed
+
+
+def _choice(value: str, enum: type, row: int, column: str, errors: list[RowError]) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        shown = f"'{value}'" if value else "nothing"
+        errors.append(RowError(row, column, f"Unknown {column.replace('_', ' ')} {shown}: use one of {allowed}"))
+        return None
+
+
+def _parse_date(value: str, row: int, column: str, errors: list[RowError]) -> date | None:
+    if not ISO_DATE.match(value):
+        errors.append(RowError(row, column, f"'{value}' is not a date in the form YYYY-MM-DD"))
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        errors.append(RowError(row, column, f"'{value}' is not a real date"))
+        return None
+
+
+def _parse_row(row: int, values: dict[str, str], errors: list[RowError]) -> ParsedRow | None:
+    start = len(errors)
+    item: dict[str, Any] = {}
+    for column, example in (("code", "ACC-TTG-REF"), ("service_code", "ACC-TTG")):
+        value = values[column].upper()
+        if not ITEM_CODE.match(value):
+            errors.append(RowError(row, column, f"Enter 2 to 40 capital letters, numbers and hyphens, like {example}"))
+        item[column] = value
+    item["name"] = values["name"]
+    if not item["name"]:
+        errors.append(RowError(row, "name", "Enter the service's name"))
+    elif len(item["name"]) > 200:
+        errors.append(RowError(row, "name", "The name must be 200 characters or fewer"))
+    item["pathway"] = _choice(values["pathway"], Pathway, row, "pathway", errors)
+    item["setting"] = _choice(values["setting"], Setting, row, "setting", errors)
+    item["unit"] = _choice(values["unit"], Unit, row, "unit", errors)
+
+    outcome_type = values["outcome_type"].lower()
+    if item["unit"] == Unit.PER_OUTCOME:
+        if not outcome_type:
+            errors.append(RowError(row, "outcome_type", "An item billed per_outcome needs an outcome type"))
+        elif not OUTCOME_CODE.match(outcome_type):
+            errors.append(RowError(row, "outcome_type", "Use lower-case letters, numbers and underscores, "
+                                                        "like entered_employment"))
+    elif outcome_type and item["unit"] is not None:
+        errors.append(RowError(row, "outcome_type", "Only per_outcome items have an outcome type: leave it empty"))
+    item["outcome_type"] = outcome_type or None
+
+    maximum = values["max_units_per_referral"]
+    item["max_units_per_referral"] = None
+    if maximum:
+        if not maximum.isdigit() or int(maximum) < 1:
+            errors.append(RowError(row, "max_units_per_referral", f"'{maximum}' is not a whole number of 1 or more"))
+        elif item["unit"] == Unit.MONTHLY_FIXED:
+            errors.append(RowError(row, "max_units_per_referral",
+                                   "A monthly_fixed item belongs to the contract, not to referrals: leave it empty"))
+        else:
+            item["max_units_per_referral"] = int(maximum)
+
+    price = None
+    amount, start_text, end_text = values["unit_price"], values["effective_from"], values["effective_to"]
+    if amount or start_text or end_text:
+        price = {"unit_price_pence": None, "effective_from": None, "effective_to": None}
+        if not amount:
+            errors.append(RowError(row, "unit_price", "Enter the unit price in pounds, like 125.00"))
+        elif amount.startswith("-"):
+            errors.append(RowError(row, "unit_price", f"The unit price cannot be negative ({amount})"))
+        elif not PRICE.match(amount):
+            errors.append(RowError(row, "unit_price", f"'{amount}' is not a price in pounds, like 125.00"))
+        else:
+            try:
+                price["unit_price_pence"] = parse_pounds(amount)
+            except NotAnAmount:
+                errors.append(RowError(row, "unit_price", f"'{amount}' is not a price in pounds, like 125.00"))
+        if not start_text:
+            errors.append(RowError(row, "effective_from", "Enter the date the price applies from (YYYY-MM-DD)"))
+        else:
+            price["effective_from"] = _parse_date(start_text, row, "effective_from", errors)
+        if end_text:
+            price["effective_to"] = _parse_date(end_text, row, "effective_to", errors)
+            if price["effective_from"] and price["effective_to"] and price["effective_to"] < price["effective_from"]:
+                errors.append(RowError(row, "effective_to", "The price must end on or after the day it starts"))
+    if len(errors) > start:
+        return None
+    return ParsedRow(row=row, item=item, price=price)
+
+
+def _check_consistency(rows: list[ParsedRow]) -> list[RowError]:
+    """Across rows: one description per code, no duplicate or overlapping price periods."""
+    errors: list[RowError] = []
+    by_code: dict[str, list[ParsedRow]] = defaultdict(list)
+    for row in rows:
+        by_code[row.item["code"]].append(row)
+    for code, group in by_code.items():
+        first = group[0]
+        for row in group[1:]:
+            different = [column for column in ITEM_COLUMNS if row.item[column] != first.item[column]]
+            if different:
+                errors.append(RowError(row.row, different[0], f"Item {code} is described differently from row "
+                                                              f"{first.row} ({', '.join(different)}). Each code is "
+                                                              "one item: give its rows the same details"))
+        priced = [row for row in group if row.price is not None]
+        if priced and len(priced) != len(group):
+            for row in group:
+                if row.price is None:
+                    errors.append(RowError(row.row, "unit_price", f"Item {code} has prices in other rows: "
+                                                                  "give this row a price or remove it"))
+        if len([row for row in group if row.price is None]) > 1:
+            errors.append(RowError(group[1].row, "code", f"Item {code} appears more than once without a price"))
+        seen: dict[date, int] = {}
+        for row in priced:
+            start = row.price["effective_from"]
+            if start in seen:
+                errors.append(RowError(row.row, "effective_from",
+                                       f"Item {code} already has a price from {start.isoformat()} in row {seen[start]}"))
+            seen[start] = row.row
+        periods = [_Period(row) for row in priced]
+        for overlap in find_overlaps(periods):
+            errors.append(RowError(overlap.second.row, "effective_from",
+                                   f"This price of item {code} overlaps the price in row {overlap.first.row}"))
+    return errors
+
+
+@dataclass(frozen=True)
+class _Period:
+    source: ParsedRow
+
+    @property
+    def row(self) -> int:
+        return self.source.row
+
+    @property
+    def unit_price_pence(self) -> int:
+        return self.source.price["unit_price_pence"]
+
+    @property
+    def effective_from(self) -> date:
+        return self.source.price["effective_from"]
+
+    @property
+    def effective_to(self) -> date | None:
+        return self.source.price["effective_to"]
+
+
+# --- importing into a contract --------------------------------------------------------------------
+
+
+def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: str | None = None) -> ImportSummary:
+    """Make the contract's rate card match the file, all or nothing. `actor` None: the CLI."""
+    require_contract_manager(actor, contract)
+    if contract.status == ContractStatus.ENDED:
+        raise RateCardImportFailed([RowError(None, None, "This contract has ended and can no longer be changed")])
+    rows = read_rate_card(data)
+
+    existing_items = {item.code: item for item in db.session.scalars(
+        select(RateCardItem).where(RateCardItem.contract_id == contract.id)).all()}
+    outcome_types = {outcome.code: outcome for outcome in db.session.scalars(
+        select(OutcomeType).where(OutcomeType.contract_id == contract.id)).all()}
+
+    by_code: dict[str, list[ParsedRow]] = defaultdict(list)
+    for row in rows:
+        by_code[row.item["code"]].append(row)
+
+    errors = _check_locked_prices(by_code, existing_items)
+    if errors:
+        raise RateCardImportFailed(errors)
+
+    summary = ImportSummary()
+    try:
+        for code, group in by_code.items():
+            described = group[0].item
+            outcome_type = None
+            if described["outcome_type"]:
+                outcome_type = outcome_types.get(described["outcome_type"])
+                if outcome_type is None:
+                    outcome_type = OutcomeType(contract_id=contract.id, code=described["outcome_type"],
+                                               name=described["outcome_type"].replace("_", " ").capitalize(),
+                                               pathway=described["pathway"], active=True)
+                    db.session.add(outcome_type)
+                    db.session.flush()
+                    outcome_types[outcome_type.code] = outcome_type
+                    summary.outcome_types_added.append(outcome_type.code)
+                    record_event("outcome_type.created", actor=actor, record=outcome_type,
+                                 details={"contract": contract.reference, "via": "rate card import",
+                                          **snapshot(outcome_type, ("code", "name", "pathway"))})
+            fields = {
+                "code": code, "service_code": described["service_code"], "name": described["name"],
+                "pathway": described["pathway"], "setting": described["setting"], "unit": described["unit"],
+                "outcome_type_id": outcome_type.id if outcome_type else None,
+                "max_units_per_referral": described["max_units_per_referral"],
+            }
+            item = existing_items.get(code)
+            if item is None:
+                item = RateCardItem(contract_id=contract.id, active=True, **fields)
+                db.session.add(item)
+                db.session.flush()
+                summary.items_added += 1
+                record_event("rate_card_item.created", actor=actor, record=item,
+                             details={"contract": contract.reference, "via": "rate card import",
+                                      **snapshot(item, ITEM_FIELDS)})
+            else:
+                before = snapshot(item, ITEM_FIELDS)
+                for key, value in fields.items():
+                    setattr(item, key, value)
+                difference = changes(before, snapshot(item, ITEM_FIELDS))
+                if difference:
+                    summary.items_updated += 1
+                    record_event("rate_card_item.updated", actor=actor, record=item,
+                                 details={"contract": contract.reference, "code": code, "via": "rate card import",
+                                          "changes": difference})
+                else:
+                    summary.items_unchanged += 1
+            _sync_prices(actor, contract, item, [row.price for row in group if row.price], summary)
+        record_event("rate_card.imported", actor=actor, record=contract,
+                     details={"filename": filename, "rows": len(rows), "summary": summary.describe()})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return summary
+
+
+def _check_locked_prices(by_code: dict[str, list[ParsedRow]], existing_items: dict[str, RateCardItem]
+                         ) -> list[RowError]:
+    """A price used on a submitted invoice must stay in the file as it is (its end date may be brought forward)."""
+    errors = []
+    for code, group in by_code.items():
+        item = existing_items.get(code)
+        if item is None:
+            continue
+        wanted = {row.price["effective_from"]: row for row in group if row.price}
+        for price in item.prices:
+            if not price_is_locked(price):
+                continue
+            row = wanted.get(price.effective_from)
+            if row is None:
+                errors.append(RowError(None, None, f"Item {code}: the price from {price.effective_from.isoformat()} "
+                                                   "has been used on a submitted invoice, so it must stay in the file "
+                                                   "(end it instead of removing it)"))
+            elif row.price["unit_price_pence"] != price.unit_price_pence:
+                errors.append(RowError(row.row, "unit_price", "This price has been used on a submitted invoice, so "
+                                                              "it cannot change: end it and add a new price row"))
+            elif price.effective_to is not None and (row.price["effective_to"] is None
+                                                     or row.price["effective_to"] > price.effective_to):
+                errors.append(RowError(row.row, "effective_to", "This price has been used on a submitted invoice: "
+                                                                "its end date can only be brought forward"))
+    return errors
+
+
+def _sync_prices(actor: Any, contract: Contract, item: RateCardItem, wanted: list[dict[str, Any]],
+                 summary: ImportSummary) -> None:
+    current = {price.effective_from: price for price in item.prices}
+    wanted_by_start = {price["effective_from"]: price for price in wanted}
+    for start, price in current.items():
+        if start not in wanted_by_start:
+            record_event("rate_card_price.deleted", actor=actor, record=price,
+                         details={"contract": contract.reference, "item": item.code, "via": "rate card import",
+                                  **snapshot(price, PRICE_FIELDS)})
+            db.session.delete(price)
+            summary.prices_removed += 1
+    db.session.flush()
+    for start, values in wanted_by_start.items():
+        price = current.get(start)
+        if price is None:
+            price = RateCardPrice(item_id=item.id, **values)
+            db.session.add(price)
+            db.session.flush()
+            summary.prices_added += 1
+            record_event("rate_card_price.created", actor=actor, record=price,
+                         details={"contract": contract.reference, "item": item.code, "via": "rate card import",
+                                  **snapshot(price, PRICE_FIELDS)})
+            continue
+        before = snapshot(price, PRICE_FIELDS)
+        price.unit_price_pence = values["unit_price_pence"]
+        price.effective_to = values["effective_to"]
+        difference = changes(before, snapshot(price, PRICE_FIELDS))
+        if difference:
+            summary.prices_changed += 1
+            record_event("rate_card_price.updated", actor=actor, record=price,
+                         details={"contract": contract.reference, "item": item.code, "via": "rate card import",
+                                  "changes": difference})
+    db.session.flush()
+    db.session.expire(item, ["prices"])

@@ -1,0 +1,482 @@
+"""Operations on contracts, outcome types, rate-card items and prices.
+
+Every operation checks that the actor may manage the contract, validates, writes the
+change with an audit event holding before/after values, and commits; or raises a domain
+error and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from portal import access
+from portal.areas import COUNTIES, PRISONS
+from portal.audit.service import changes, record_event, snapshot
+from portal.contracts.models import (
+    VAT_RATES_BASIS_POINTS,
+    Contract,
+    ContractStatus,
+    ContractTier,
+    OutcomeType,
+    Pathway,
+    RateCardItem,
+    RateCardPrice,
+    Setting,
+    Unit,
+)
+from portal.contracts.pricing import find_overlaps
+from portal.errors import NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.extensions import db
+from portal.organisations.models import Organisation, OrganisationKind
+from portal.workflow import StateMachine, Transition
+
+REFERENCE = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,29}$")
+ITEM_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$")
+OUTCOME_CODE = re.compile(r"^[a-z][a-z0-9_]{2,59}$")
+
+CONTRACT_FIELDS = (
+    "reference", "title", "partner_id", "tier", "start_date", "end_date", "value_cap_pence", "vat_rate_bp",
+    "payment_terms_days", "accept_sla_working_days", "first_contact_sla_working_days", "counties", "prisons",
+    "description",
+)
+ITEM_FIELDS = (
+    "code", "service_code", "name", "pathway", "setting", "unit", "outcome_type_id", "max_units_per_referral",
+    "active",
+)
+PRICE_FIELDS = ("unit_price_pence", "effective_from", "effective_to")
+OUTCOME_TYPE_FIELDS = ("code", "name", "pathway", "active")
+
+CONTRACT_WORKFLOW = StateMachine(
+    "contract",
+    [
+        Transition("activate", frozenset({ContractStatus.DRAFT}), ContractStatus.ACTIVE,
+                   "Only a draft contract can be made active"),
+        Transition("end", frozenset({ContractStatus.ACTIVE}), ContractStatus.ENDED,
+                   "Only an active contract can be ended"),
+    ],
+)
+
+# Invoicing registers a check here: a price used on a submitted invoice is locked. Kept
+# as a hook so that contracts need not know about invoices.
+price_usage_checks: list[Callable[[RateCardPrice], bool]] = []
+
+
+def price_is_locked(price: RateCardPrice) -> bool:
+    """True once the price has been used on a submitted invoice: then it can only be ended."""
+    return price.id is not None and any(check(price) for check in price_usage_checks)
+
+
+# --- permission ------------------------------------------------------------------------------
+
+
+def require_contract_manager(actor: Any, contract: Contract | None = None) -> None:
+    """Contract managers manage their own CRC's contracts. `actor` None is an operator at the CLI."""
+    if actor is None:
+        return
+    if not access.can_manage_contracts(actor):
+        raise NotAllowed
+    if contract is not None and contract.crc_id != actor.organisation_id:
+        raise NotFound
+
+
+def _require_editable(contract: Contract) -> None:
+    if contract.status == ContractStatus.ENDED:
+        raise ValidationFailed.single("contract", "This contract has ended and can no longer be changed")
+
+
+def _check_version(record: Any, version: int | None, what: str) -> None:
+    if version is not None and int(version) != record.version:
+        raise StaleRecord(f"This {what} was changed by someone else while you were editing. "
+                          "Check the latest details and try again.")
+
+
+# --- contracts --------------------------------------------------------------------------------
+
+
+def validate_contract(fields: dict[str, Any], *, existing: Contract | None = None) -> dict[str, Any]:
+    data = dict(fields)
+    errors: dict[str, list[str]] = {}
+
+    reference = (data.get("reference") or "").strip().upper()
+    data["reference"] = reference
+    if not reference:
+        errors["reference"] = ["Enter a contract reference"]
+    elif not REFERENCE.match(reference):
+        errors["reference"] = ["Enter a reference of 3 to 30 capital letters, numbers and hyphens, like BENCH-ACC-01"]
+    else:
+        clash = select(Contract.id).where(Contract.reference == reference)
+        if existing is not None:
+            clash = clash.where(Contract.id != existing.id)
+        if db.session.scalar(clash) is not None:
+            errors["reference"] = ["A contract with this reference already exists"]
+
+    data["title"] = (data.get("title") or "").strip()
+    if not data["title"]:
+        errors["title"] = ["Enter the contract's title"]
+
+    partner = db.session.get(Organisation, data.get("partner_id")) if data.get("partner_id") else None
+    if partner is None or partner.kind != OrganisationKind.PARTNER:
+        errors["partner_id"] = ["Select the partner organisation"]
+    elif not partner.active and (existing is None or existing.partner_id != partner.id):
+        errors["partner_id"] = ["This partner is no longer active"]
+
+    try:
+        data["tier"] = ContractTier(data.get("tier"))
+    except ValueError:
+        errors["tier"] = ["Select whether this is a subcontract or a grant"]
+
+    start, end = data.get("start_date"), data.get("end_date")
+    if not isinstance(start, date):
+        errors["start_date"] = ["Enter the start date"]
+    if not isinstance(end, date):
+        errors["end_date"] = ["Enter the end date"]
+    elif isinstance(start, date) and end < start:
+        errors["end_date"] = ["The end date must be the same as or after the start date"]
+
+    cap = data.get("value_cap_pence")
+    if not isinstance(cap, int) or isinstance(cap, bool):
+        errors["value_cap_pence"] = ["Enter the contract's value cap in pounds, like 250000"]
+    elif cap <= 0:
+        errors["value_cap_pence"] = ["The value cap must be more than £0"]
+
+    if data.get("vat_rate_bp") not in VAT_RATES_BASIS_POINTS:
+        errors["vat_rate_bp"] = ["Select a VAT rate of 0% or 20%"]
+
+    for field, label, low, high in (
+        ("payment_terms_days", "Payment terms", 0, 120),
+        ("accept_sla_working_days", "Working days to accept or decline", 1, 30),
+        ("first_contact_sla_working_days", "Working days to first contact", 1, 60),
+    ):
+        value = data.get(field)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            errors[field] = [f"{label} must be a whole number from {low} to {high}"]
+
+    for field, allowed, label in (("counties", COUNTIES, "county"), ("prisons", PRISONS, "prison")):
+        values = list(data.get(field) or [])
+        unknown = [value for value in values if value not in allowed]
+        if unknown:
+            errors[field] = [f"Select a {label} from the list"]
+        data[field] = sorted(set(values))
+    if "counties" not in errors and "prisons" not in errors and not data["counties"] and not data["prisons"]:
+        errors["counties"] = ["Select at least one county or prison the contract serves"]
+
+    data["description"] = (data.get("description") or "").strip() or None
+    if errors:
+        raise ValidationFailed(errors)
+    return {key: data[key] for key in CONTRACT_FIELDS}
+
+
+def create_contract(actor: Any, **fields: Any) -> Contract:
+    require_contract_manager(actor)
+    data = validate_contract(fields)
+    contract = Contract(crc_id=actor.organisation_id, status=ContractStatus.DRAFT, **data)
+    db.session.add(contract)
+    db.session.flush()
+    record_event("contract.created", actor=actor, record=contract, details=snapshot(contract, CONTRACT_FIELDS))
+    db.session.commit()
+    return contract
+
+
+def update_contract(actor: Any, contract: Contract, *, version: int | None = None, **fields: Any) -> Contract:
+    require_contract_manager(actor, contract)
+    _check_version(contract, version, "contract")
+    _require_editable(contract)
+    data = validate_contract(fields, existing=contract)
+    if contract.status != ContractStatus.DRAFT and data["reference"] != contract.reference:
+        raise ValidationFailed.single("reference", "The reference cannot change once the contract is active")
+    before = snapshot(contract, CONTRACT_FIELDS)
+    for key, value in data.items():
+        setattr(contract, key, value)
+    difference = changes(before, snapshot(contract, CONTRACT_FIELDS))
+    if difference:
+        record_event("contract.updated", actor=actor, record=contract, details={"changes": difference})
+    db.session.commit()
+    return contract
+
+
+def activate_contract(actor: Any, contract: Contract, *, version: int | None = None) -> None:
+    require_contract_manager(actor, contract)
+    _check_version(contract, version, "contract")
+    CONTRACT_WORKFLOW.apply(contract, "activate", actor)
+    db.session.commit()
+
+
+def end_contract(actor: Any, contract: Contract, *, end_date: date | None, version: int | None = None) -> None:
+    """End an active contract, on `end_date` (today or its existing end date, or earlier)."""
+    require_contract_manager(actor, contract)
+    _check_version(contract, version, "contract")
+    if not isinstance(end_date, date):
+        raise ValidationFailed.single("end_date", "Enter the date the contract ends")
+    if end_date < contract.start_date:
+        raise ValidationFailed.single("end_date", "The end date must be on or after the contract's start date")
+    before_end = contract.end_date
+    contract.end_date = end_date
+    CONTRACT_WORKFLOW.apply(contract, "end", actor, details={"end_date": {"before": before_end, "after": end_date}})
+    db.session.commit()
+
+
+# --- outcome types -------------------------------------------------------------------------------
+
+
+def _outcome_type_data(fields: dict[str, Any], contract: Contract, existing: OutcomeType | None) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    data = dict(fields)
+    code = (data.get("code") or "").strip().lower()
+    data["code"] = code
+    if not OUTCOME_CODE.match(code):
+        errors["code"] = ["Enter a code of lower-case letters, numbers and underscores, like entered_employment"]
+    else:
+        clash = select(OutcomeType.id).where(OutcomeType.contract_id == contract.id, OutcomeType.code == code)
+        if existing is not None:
+            clash = clash.where(OutcomeType.id != existing.id)
+        if db.session.scalar(clash) is not None:
+            errors["code"] = ["This contract already has an outcome type with this code"]
+    data["name"] = (data.get("name") or "").strip() or code.replace("_", " ").capitalize()
+    try:
+        data["pathway"] = Pathway(data.get("pathway"))
+    except ValueError:
+        errors["pathway"] = ["Select the pathway this outcome belongs to"]
+    data["active"] = bool(data.get("active", True))
+    if errors:
+        raise ValidationFailed(errors)
+    return {key: data[key] for key in OUTCOME_TYPE_FIELDS}
+
+
+def add_outcome_type(actor: Any, contract: Contract, *, commit: bool = True, **fields: Any) -> OutcomeType:
+    require_contract_manager(actor, contract)
+    _require_editable(contract)
+    data = _outcome_type_data(fields, contract, None)
+    outcome_type = OutcomeType(contract_id=contract.id, **data)
+    db.session.add(outcome_type)
+    db.session.flush()
+    record_event("outcome_type.created", actor=actor, record=outcome_type,
+                 details={"contract": contract.reference, **snapshot(outcome_type, OUTCOME_TYPE_FIELDS)})
+    if commit:
+        db.session.commit()
+    return outcome_type
+
+
+def update_outcome_type(actor: Any, outcome_type: OutcomeType, contract: Contract, **fields: Any) -> OutcomeType:
+    require_contract_manager(actor, contract)
+    _require_editable(contract)
+    fields["code"] = outcome_type.code  # the code is what files and the API use: it never changes
+    data = _outcome_type_data(fields, contract, outcome_type)
+    before = snapshot(outcome_type, OUTCOME_TYPE_FIELDS)
+    for key, value in data.items():
+        setattr(outcome_type, key, value)
+    difference = changes(before, snapshot(outcome_type, OUTCOME_TYPE_FIELDS))
+    if difference:
+        record_event("outcome_type.updated", actor=actor, record=outcome_type,
+                     details={"contract": contract.reference, "changes": difference})
+    db.session.commit()
+    return outcome_type
+
+
+# --- rate-card items --------------------------------------------------------------------------------
+
+
+def validate_item(fields: dict[str, Any], contract: Contract, *, existing: RateCardItem | None = None) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    data = dict(fields)
+    for field, label, example in (("code", "an item code", "ACC-TTG-REF"), ("service_code", "a service code",
+                                                                            "ACC-TTG")):
+        value = (data.get(field) or "").strip().upper()
+        data[field] = value
+        if not ITEM_CODE.match(value):
+            errors[field] = [f"Enter {label} of capital letters, numbers and hyphens, like {example}"]
+    if "code" not in errors:
+        clash = select(RateCardItem.id).where(RateCardItem.contract_id == contract.id,
+                                              RateCardItem.code == data["code"])
+        if existing is not None:
+            clash = clash.where(RateCardItem.id != existing.id)
+        if db.session.scalar(clash) is not None:
+            errors["code"] = ["This rate card already has an item with this code"]
+    data["name"] = (data.get("name") or "").strip()
+    if not data["name"]:
+        errors["name"] = ["Enter the service's name"]
+    for field, enum, message in (("pathway", Pathway, "Select a pathway"), ("setting", Setting, "Select a setting"),
+                                 ("unit", Unit, "Select how the service is billed")):
+        try:
+            data[field] = enum(data.get(field))
+        except ValueError:
+            errors[field] = [message]
+
+    outcome_type_id = data.get("outcome_type_id")
+    if data.get("unit") == Unit.PER_OUTCOME:
+        outcome_type = db.session.get(OutcomeType, outcome_type_id) if outcome_type_id else None
+        if outcome_type is None or outcome_type.contract_id != contract.id:
+            errors["outcome_type_id"] = ["Select the outcome type this item pays for"]
+    elif outcome_type_id:
+        errors["outcome_type_id"] = ["Only items billed per verified outcome have an outcome type"]
+    else:
+        data["outcome_type_id"] = None
+
+    maximum = data.get("max_units_per_referral")
+    if maximum is not None and (not isinstance(maximum, int) or isinstance(maximum, bool) or maximum < 1):
+        errors["max_units_per_referral"] = ["The most units per referral must be a whole number, 1 or more"]
+    elif maximum is not None and data.get("unit") == Unit.MONTHLY_FIXED:
+        errors["max_units_per_referral"] = ["A fixed monthly amount belongs to the contract, not to referrals"]
+    data["active"] = bool(data.get("active", True))
+    if errors:
+        raise ValidationFailed(errors)
+    return {key: data.get(key) for key in ITEM_FIELDS}
+
+
+def add_item(actor: Any, contract: Contract, **fields: Any) -> RateCardItem:
+    require_contract_manager(actor, contract)
+    _require_editable(contract)
+    data = validate_item(fields, contract)
+    item = RateCardItem(contract_id=contract.id, **data)
+    db.session.add(item)
+    db.session.flush()
+    record_event("rate_card_item.created", actor=actor, record=item,
+                 details={"contract": contract.reference, **snapshot(item, ITEM_FIELDS)})
+    db.session.commit()
+    return item
+
+
+def update_item(actor: Any, item: RateCardItem, contract: Contract, *, version: int | None = None,
+                **fields: Any) -> RateCardItem:
+    require_contract_manager(actor, contract)
+    _check_version(item, version, "rate card item")
+    _require_editable(contract)
+    data = validate_item(fields, contract, existing=item)
+    before = snapshot(item, ITEM_FIELDS)
+    for key, value in data.items():
+        setattr(item, key, value)
+    difference = changes(before, snapshot(item, ITEM_FIELDS))
+    if difference:
+        record_event("rate_card_item.updated", actor=actor, record=item,
+                     details={"contract": contract.reference, "code": item.code, "changes": difference})
+    db.session.commit()
+    return item
+
+
+# --- prices -------------------------------------------------------------------------------------------
+
+
+def validate_price(fields: dict[str, Any], item: RateCardItem, *, existing: RateCardPrice | None = None
+                   ) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    amount = fields.get("unit_price_pence")
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        errors["unit_price_pence"] = ["Enter the unit price in pounds, like 125.00"]
+    elif amount < 0:
+        errors["unit_price_pence"] = ["The unit price cannot be negative"]
+    start, end = fields.get("effective_from"), fields.get("effective_to")
+    if not isinstance(start, date):
+        errors["effective_from"] = ["Enter the date the price applies from"]
+    if end is not None and not isinstance(end, date):
+        errors["effective_to"] = ["Enter a real date the price applies until, or leave it empty"]
+    elif isinstance(start, date) and isinstance(end, date) and end < start:
+        errors["effective_to"] = ["The price must end on or after the day it starts"]
+    if not errors:
+        proposed = RateCardPrice(unit_price_pence=amount, effective_from=start, effective_to=end)
+        others = [price for price in item.prices if existing is None or price.id != existing.id]
+        for overlap in find_overlaps([*others, proposed]):
+            other = overlap.second if overlap.first is proposed else overlap.first
+            errors["effective_from"] = [
+                f"This price overlaps the price from {_day(other.effective_from)}"
+                + (f" to {_day(other.effective_to)}" if other.effective_to else " with no end date")
+                + ". End that price first, or choose other dates"
+            ]
+            break
+    if errors:
+        raise ValidationFailed(errors)
+    return {"unit_price_pence": amount, "effective_from": start, "effective_to": end}
+
+
+def _day(value: date) -> str:
+    from portal.formatting import format_date
+
+    return format_date(value)
+
+
+def _price_details(price: RateCardPrice, item: RateCardItem, contract: Contract) -> dict[str, Any]:
+    return {"contract": contract.reference, "item": item.code, **snapshot(price, PRICE_FIELDS)}
+
+
+def add_price(actor: Any, item: RateCardItem, contract: Contract, **fields: Any) -> RateCardPrice:
+    require_contract_manager(actor, contract)
+    _require_editable(contract)
+    data = validate_price(fields, item)
+    price = RateCardPrice(item_id=item.id, **data)
+    db.session.add(price)
+    db.session.flush()
+    record_event("rate_card_price.created", actor=actor, record=price, details=_price_details(price, item, contract))
+    db.session.commit()
+    return price
+
+
+def update_price(actor: Any, price: RateCardPrice, item: RateCardItem, contract: Contract, *,
+                 version: int | None = None, **fields: Any) -> RateCardPrice:
+    require_contract_manager(actor, contract)
+    _check_version(price, version, "price")
+    _require_editable(contract)
+    if price_is_locked(price):
+        raise ValidationFailed.single(
+            "unit_price_pence", "This price has been used on a submitted invoice, so it cannot be changed. "
+                                "End it and add a new price instead")
+    data = validate_price(fields, item, existing=price)
+    before = snapshot(price, PRICE_FIELDS)
+    for key, value in data.items():
+        setattr(price, key, value)
+    difference = changes(before, snapshot(price, PRICE_FIELDS))
+    if difference:
+        record_event("rate_card_price.updated", actor=actor, record=price,
+                     details={"contract": contract.reference, "item": item.code, "changes": difference})
+    db.session.commit()
+    return price
+
+
+def end_price(actor: Any, price: RateCardPrice, item: RateCardItem, contract: Contract, *, effective_to: date | None,
+              version: int | None = None) -> RateCardPrice:
+    """Give an open-ended (or later-ending) price its last day; allowed even once invoiced."""
+    require_contract_manager(actor, contract)
+    _check_version(price, version, "price")
+    _require_editable(contract)
+    if not isinstance(effective_to, date):
+        raise ValidationFailed.single("effective_to", "Enter the last day the price applies")
+    if effective_to < price.effective_from:
+        raise ValidationFailed.single("effective_to", "The price must end on or after the day it starts")
+    if price.effective_to is not None and effective_to > price.effective_to:
+        raise ValidationFailed.single("effective_to", "Ending a price can only bring its last day forward")
+    before = snapshot(price, PRICE_FIELDS)
+    price.effective_to = effective_to
+    record_event("rate_card_price.ended", actor=actor, record=price,
+                 details={"contract": contract.reference, "item": item.code,
+                          "changes": changes(before, snapshot(price, PRICE_FIELDS))})
+    db.session.commit()
+    return price
+
+
+def delete_price(actor: Any, price: RateCardPrice, item: RateCardItem, contract: Contract) -> None:
+    require_contract_manager(actor, contract)
+    _require_editable(contract)
+    if price_is_locked(price):
+        raise ValidationFailed.single(
+            "price", "This price has been used on a submitted invoice, so it cannot be deleted. End it instead")
+    record_event("rate_card_price.deleted", actor=actor, record=price, details=_price_details(price, item, contract))
+    db.session.delete(price)
+    db.session.commit()
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def items_with_prices(contract: Contract) -> list[RateCardItem]:
+    return list(db.session.scalars(
+        select(RateCardItem).where(RateCardItem.contract_id == contract.id).order_by(RateCardItem.code)
+    ).all())
+
+
+def outcome_types_of(contract: Contract) -> list[OutcomeType]:
+    return list(db.session.scalars(
+        select(OutcomeType).where(OutcomeType.contract_id == contract.id).order_by(OutcomeType.pathway,
+                                                                                   OutcomeType.code)
+    ).all())

@@ -1,0 +1,34 @@
+"""Money is integer pence. These read amounts people type ("£1,234.50") and write them back."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+POUNDS = re.compile(r"^£?\s*(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$")
+
+
+class NotAnAmount(ValueError):
+    pass
+
+
+def parse_pounds(text: str) -> int:
+    """'1,234.5' -> 123450. Refuses negatives, fractions of a penny and anything else odd."""
+    cleaned = (text or "").strip()
+    match = POUNDS.match(cleaned)
+    if not match:
+        raise NotAnAmount(text)
+    whole = match.group(1).replace(",", "")
+    fraction = (match.group(3) or ".00")[1:].ljust(2, "0")
+    return int(whole) * 100 + int(fraction)
+
+
+def pounds(pence: int) -> str:
+    """123450 -> '1234.50' (for form fields and CSV files: no symbol, no thousands separator)."""
+    sign = "-" if pence < 0 else ""
+    return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
+
+
+def round_half_up(value: Decimal) -> int:
+    """To a whole number of pence, halves away from zero (HMRC and the billing rules)."""
+    return int(value.quantize(Decimal("1"), rounding=ROUND_HALF_UP))

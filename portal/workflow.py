@@ -1,0 +1,73 @@
+"""State machines as data: each record type lists its transitions; one helper checks,
+applies, stamps and audits them, so no service hand-rolls a status change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from portal.audit.service import record_event
+from portal.db import utcnow
+from portal.errors import InvalidTransition
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str  # the verb: "activate", "accept", "submit"
+    sources: frozenset[StrEnum]
+    target: StrEnum
+    # Shown when the record is in another state, e.g. "Only an active contract can be ended".
+    refusal: str
+
+
+class StateMachine:
+    def __init__(self, record_type: str, transitions: Iterable[Transition]) -> None:
+        self.record_type = record_type
+        self.transitions = {transition.name: transition for transition in transitions}
+
+    def allowed(self, record: Any, name: str) -> bool:
+        return record.status in self.transitions[name].sources
+
+    def available(self, record: Any) -> list[str]:
+        return [name for name, transition in self.transitions.items() if record.status in transition.sources]
+
+    def apply(self, record: Any, name: str, actor: Any, *, details: dict[str, Any] | None = None) -> None:
+        """Move `record` along transition `name`, stamping `<name>ed_at` / `<name>ed_by_id`
+        where the model has them, and write the audit event `<record_type>.<name>`."""
+        transition = self.transitions[name]
+        if record.status not in transition.sources:
+            raise InvalidTransition(transition.refusal)
+        before = record.status
+        record.status = transition.target
+        stamp = PAST_TENSE.get(name, f"{name}ed")
+        if hasattr(record, f"{stamp}_at"):
+            setattr(record, f"{stamp}_at", utcnow())
+        if hasattr(record, f"{stamp}_by_id"):
+            setattr(record, f"{stamp}_by_id", getattr(actor, "id", None))
+        record_event(
+            f"{self.record_type}.{PAST_TENSE.get(name, name + 'ed')}",
+            actor=actor,
+            record=record,
+            details={"status": {"before": before.value, "after": transition.target.value}, **(details or {})},
+        )
+
+
+PAST_TENSE = {
+    "activate": "activated",
+    "end": "ended",
+    "send": "sent",
+    "accept": "accepted",
+    "decline": "declined",
+    "withdraw": "withdrawn",
+    "start": "started",
+    "complete": "completed",
+    "verify": "verified",
+    "reject": "rejected",
+    "submit": "submitted",
+    "approve": "approved",
+    "query": "queried",
+    "pay": "paid",
+    "return": "returned",
+}
