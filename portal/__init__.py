@@ -224,12 +224,14 @@ def register_request_hooks(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
     from portal.audit.views import bp as audit_bp
+    from portal.contracts.views import bp as contracts_bp
     from portal.main.views import bp as main_bp
     from portal.organisations.views import bp as organisations_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(organisations_bp)
+    app.register_blueprint(contracts_bp)
     app.register_blueprint(audit_bp)
 
 
@@ -241,6 +243,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from portal.accounts.cli import user_cli
+    from portal.contracts.cli import rate_card_cli
     from portal.demo.cli import demo_data_command
     from portal.notifications.cli import outbox_cli
     from portal.organisations.cli import org_cli
@@ -249,6 +252,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(user_cli)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(rate_card_cli)
 
 
 def register_shellcontext(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 from typing import Protocol
 
 
@@ -37,7 +38,7 @@ def find_overlaps(periods: Iterable[PricePeriod]) -> list[Overlap]:
     """Pairs of neighbouring periods that share at least one day (an open end runs forever)."""
     ordered = sorted(periods, key=lambda period: period.effective_from)
     overlaps = []
-    for earlier, later in zip(ordered, ordered[1:], strict=False):
+    for earlier, later in pairwise(ordered):
         if earlier.effective_to is None or earlier.effective_to >= later.effective_from:
             overlaps.append(Overlap(earlier, later))
     return overlaps

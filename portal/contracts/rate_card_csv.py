@@ -45,8 +45,17 @@ from portal.extensions import db
 from portal.money import NotAnAmount, parse_pounds, pounds
 
 COLUMNS = (
-    "code", "service_code", "name", "pathway", "setting", "unit", "outcome_type", "max_units_per_referral",
-    "unit_price", "effective_from", "effective_to",
+    "code",
+    "service_code",
+    "name",
+    "pathway",
+    "setting",
+    "unit",
+    "outcome_type",
+    "max_units_per_referral",
+    "unit_price",
+    "effective_from",
+    "effective_to",
 )
 ITEM_COLUMNS = COLUMNS[:8]
 MAX_BYTES = 1_000_000
@@ -90,8 +99,14 @@ class ImportSummary:
 
     @property
     def changed_anything(self) -> bool:
-        return bool(self.items_added or self.items_updated or self.prices_added or self.prices_changed
-                    or self.prices_removed or self.outcome_types_added)
+        return bool(
+            self.items_added
+            or self.items_updated
+            or self.prices_added
+            or self.prices_changed
+            or self.prices_removed
+            or self.outcome_types_added
+        )
 
     def describe(self) -> str:
         parts = [
@@ -127,17 +142,26 @@ def export_rate_card(contract: Contract) -> str:
     writer.writerow(COLUMNS)
     for item in items:
         item_cells = [
-            item.code, item.service_code, item.name, item.pathway.value, item.setting.value, item.unit.value,
+            item.code,
+            item.service_code,
+            item.name,
+            item.pathway.value,
+            item.setting.value,
+            item.unit.value,
             item.outcome_type.code if item.outcome_type else "",
             "" if item.max_units_per_referral is None else str(item.max_units_per_referral),
         ]
         if not item.prices:
             writer.writerow([*item_cells, "", "", ""])
         for price in item.prices:
-            writer.writerow([
-                *item_cells, pounds(price.unit_price_pence), price.effective_from.isoformat(),
-                price.effective_to.isoformat() if price.effective_to else "",
-            ])
+            writer.writerow(
+                [
+                    *item_cells,
+                    pounds(price.unit_price_pence),
+                    price.effective_from.isoformat(),
+                    price.effective_to.isoformat() if price.effective_to else "",
+                ]
+            )
     return buffer.getvalue()
 
 
@@ -156,7 +180,9 @@ def read_rate_card(data: bytes) -> list[ParsedRow]:
     if not text.strip():
         raise RateCardImportFailed([RowError(None, None, "The file is empty")])
     if "\x00" in text:
-        raise RateCardImportFailed([RowError(None, None, "The file must be a CSV file, not a spreadsheet or other document")])
+        raise RateCardImportFailed(
+            [RowError(None, None, "The file must be a CSV file, not a spreadsheet or other document")]
+        )
 
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -175,8 +201,13 @@ def read_rate_card(data: bytes) -> list[ParsedRow]:
     if missing:
         problems.append(RowError(1, None, f"The header row is missing the column(s): {', '.join(missing)}"))
     if unknown:
-        problems.append(RowError(1, None, f"The header row has unknown column(s): {', '.join(unknown)}. "
-                                          f"The columns are: {','.join(COLUMNS)}"))
+        problems.append(
+            RowError(
+                1,
+                None,
+                f"The header row has unknown column(s): {', '.join(unknown)}. The columns are: {','.join(COLUMNS)}",
+            )
+        )
     if len(set(header)) != len(header):
         problems.append(RowError(1, None, "The header row names a column more than once"))
     if problems:
@@ -199,8 +230,12 @@ def read_rate_card(data: bytes) -> list[ParsedRow]:
         errors.append(RowError(None, None, "The file has a header row but no rate card rows"))
     errors.extend(_check_consistency(parsed))
     if errors:
-        raise RateCardImportFailed(sorted(errors, key=lambda error: (error.row or 0, COLUMNS.index(error.column)
-                                                                     if error.column in COLUMNS else -1)))
+        raise RateCardImportFailed(
+            sorted(
+                errors,
+                key=lambda error: (error.row or 0, COLUMNS.index(error.column) if error.column in COLUMNS else -1),
+            )
+        )
     return parsed
 
 
@@ -247,8 +282,11 @@ def _parse_row(row: int, values: dict[str, str], errors: list[RowError]) -> Pars
         if not outcome_type:
             errors.append(RowError(row, "outcome_type", "An item billed per_outcome needs an outcome type"))
         elif not OUTCOME_CODE.match(outcome_type):
-            errors.append(RowError(row, "outcome_type", "Use lower-case letters, numbers and underscores, "
-                                                        "like entered_employment"))
+            errors.append(
+                RowError(
+                    row, "outcome_type", "Use lower-case letters, numbers and underscores, like entered_employment"
+                )
+            )
     elif outcome_type and item["unit"] is not None:
         errors.append(RowError(row, "outcome_type", "Only per_outcome items have an outcome type: leave it empty"))
     item["outcome_type"] = outcome_type or None
@@ -259,8 +297,13 @@ def _parse_row(row: int, values: dict[str, str], errors: list[RowError]) -> Pars
         if not maximum.isdigit() or int(maximum) < 1:
             errors.append(RowError(row, "max_units_per_referral", f"'{maximum}' is not a whole number of 1 or more"))
         elif item["unit"] == Unit.MONTHLY_FIXED:
-            errors.append(RowError(row, "max_units_per_referral",
-                                   "A monthly_fixed item belongs to the contract, not to referrals: leave it empty"))
+            errors.append(
+                RowError(
+                    row,
+                    "max_units_per_referral",
+                    "A monthly_fixed item belongs to the contract, not to referrals: leave it empty",
+                )
+            )
         else:
             item["max_units_per_referral"] = int(maximum)
 
@@ -303,28 +346,49 @@ def _check_consistency(rows: list[ParsedRow]) -> list[RowError]:
         for row in group[1:]:
             different = [column for column in ITEM_COLUMNS if row.item[column] != first.item[column]]
             if different:
-                errors.append(RowError(row.row, different[0], f"Item {code} is described differently from row "
-                                                              f"{first.row} ({', '.join(different)}). Each code is "
-                                                              "one item: give its rows the same details"))
+                errors.append(
+                    RowError(
+                        row.row,
+                        different[0],
+                        f"Item {code} is described differently from row "
+                        f"{first.row} ({', '.join(different)}). Each code is "
+                        "one item: give its rows the same details",
+                    )
+                )
         priced = [row for row in group if row.price is not None]
         if priced and len(priced) != len(group):
             for row in group:
                 if row.price is None:
-                    errors.append(RowError(row.row, "unit_price", f"Item {code} has prices in other rows: "
-                                                                  "give this row a price or remove it"))
+                    errors.append(
+                        RowError(
+                            row.row,
+                            "unit_price",
+                            f"Item {code} has prices in other rows: give this row a price or remove it",
+                        )
+                    )
         if len([row for row in group if row.price is None]) > 1:
             errors.append(RowError(group[1].row, "code", f"Item {code} appears more than once without a price"))
         seen: dict[date, int] = {}
         for row in priced:
             start = row.price["effective_from"]
             if start in seen:
-                errors.append(RowError(row.row, "effective_from",
-                                       f"Item {code} already has a price from {start.isoformat()} in row {seen[start]}"))
+                errors.append(
+                    RowError(
+                        row.row,
+                        "effective_from",
+                        f"Item {code} already has a price from {start.isoformat()} in row {seen[start]}",
+                    )
+                )
             seen[start] = row.row
         periods = [_Period(row) for row in priced]
         for overlap in find_overlaps(periods):
-            errors.append(RowError(overlap.second.row, "effective_from",
-                                   f"This price of item {code} overlaps the price in row {overlap.first.row}"))
+            errors.append(
+                RowError(
+                    overlap.second.row,
+                    "effective_from",
+                    f"This price of item {code} overlaps the price in row {overlap.first.row}",
+                )
+            )
     return errors
 
 
@@ -359,10 +423,14 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
         raise RateCardImportFailed([RowError(None, None, "This contract has ended and can no longer be changed")])
     rows = read_rate_card(data)
 
-    existing_items = {item.code: item for item in db.session.scalars(
-        select(RateCardItem).where(RateCardItem.contract_id == contract.id)).all()}
-    outcome_types = {outcome.code: outcome for outcome in db.session.scalars(
-        select(OutcomeType).where(OutcomeType.contract_id == contract.id)).all()}
+    existing_items = {
+        item.code: item
+        for item in db.session.scalars(select(RateCardItem).where(RateCardItem.contract_id == contract.id)).all()
+    }
+    outcome_types = {
+        outcome.code: outcome
+        for outcome in db.session.scalars(select(OutcomeType).where(OutcomeType.contract_id == contract.id)).all()
+    }
 
     by_code: dict[str, list[ParsedRow]] = defaultdict(list)
     for row in rows:
@@ -380,19 +448,34 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
             if described["outcome_type"]:
                 outcome_type = outcome_types.get(described["outcome_type"])
                 if outcome_type is None:
-                    outcome_type = OutcomeType(contract_id=contract.id, code=described["outcome_type"],
-                                               name=described["outcome_type"].replace("_", " ").capitalize(),
-                                               pathway=described["pathway"], active=True)
+                    outcome_type = OutcomeType(
+                        contract_id=contract.id,
+                        code=described["outcome_type"],
+                        name=described["outcome_type"].replace("_", " ").capitalize(),
+                        pathway=described["pathway"],
+                        active=True,
+                    )
                     db.session.add(outcome_type)
                     db.session.flush()
                     outcome_types[outcome_type.code] = outcome_type
                     summary.outcome_types_added.append(outcome_type.code)
-                    record_event("outcome_type.created", actor=actor, record=outcome_type,
-                                 details={"contract": contract.reference, "via": "rate card import",
-                                          **snapshot(outcome_type, ("code", "name", "pathway"))})
+                    record_event(
+                        "outcome_type.created",
+                        actor=actor,
+                        record=outcome_type,
+                        details={
+                            "contract": contract.reference,
+                            "via": "rate card import",
+                            **snapshot(outcome_type, ("code", "name", "pathway")),
+                        },
+                    )
             fields = {
-                "code": code, "service_code": described["service_code"], "name": described["name"],
-                "pathway": described["pathway"], "setting": described["setting"], "unit": described["unit"],
+                "code": code,
+                "service_code": described["service_code"],
+                "name": described["name"],
+                "pathway": described["pathway"],
+                "setting": described["setting"],
+                "unit": described["unit"],
                 "outcome_type_id": outcome_type.id if outcome_type else None,
                 "max_units_per_referral": described["max_units_per_referral"],
             }
@@ -402,9 +485,12 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
                 db.session.add(item)
                 db.session.flush()
                 summary.items_added += 1
-                record_event("rate_card_item.created", actor=actor, record=item,
-                             details={"contract": contract.reference, "via": "rate card import",
-                                      **snapshot(item, ITEM_FIELDS)})
+                record_event(
+                    "rate_card_item.created",
+                    actor=actor,
+                    record=item,
+                    details={"contract": contract.reference, "via": "rate card import", **snapshot(item, ITEM_FIELDS)},
+                )
             else:
                 before = snapshot(item, ITEM_FIELDS)
                 for key, value in fields.items():
@@ -412,14 +498,26 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
                 difference = changes(before, snapshot(item, ITEM_FIELDS))
                 if difference:
                     summary.items_updated += 1
-                    record_event("rate_card_item.updated", actor=actor, record=item,
-                                 details={"contract": contract.reference, "code": code, "via": "rate card import",
-                                          "changes": difference})
+                    record_event(
+                        "rate_card_item.updated",
+                        actor=actor,
+                        record=item,
+                        details={
+                            "contract": contract.reference,
+                            "code": code,
+                            "via": "rate card import",
+                            "changes": difference,
+                        },
+                    )
                 else:
                     summary.items_unchanged += 1
             _sync_prices(actor, contract, item, [row.price for row in group if row.price], summary)
-        record_event("rate_card.imported", actor=actor, record=contract,
-                     details={"filename": filename, "rows": len(rows), "summary": summary.describe()})
+        record_event(
+            "rate_card.imported",
+            actor=actor,
+            record=contract,
+            details={"filename": filename, "rows": len(rows), "summary": summary.describe()},
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -427,8 +525,9 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
     return summary
 
 
-def _check_locked_prices(by_code: dict[str, list[ParsedRow]], existing_items: dict[str, RateCardItem]
-                         ) -> list[RowError]:
+def _check_locked_prices(
+    by_code: dict[str, list[ParsedRow]], existing_items: dict[str, RateCardItem]
+) -> list[RowError]:
     """A price used on a submitted invoice must stay in the file as it is (its end date may be brought forward)."""
     errors = []
     for code, group in by_code.items():
@@ -441,28 +540,55 @@ def _check_locked_prices(by_code: dict[str, list[ParsedRow]], existing_items: di
                 continue
             row = wanted.get(price.effective_from)
             if row is None:
-                errors.append(RowError(None, None, f"Item {code}: the price from {price.effective_from.isoformat()} "
-                                                   "has been used on a submitted invoice, so it must stay in the file "
-                                                   "(end it instead of removing it)"))
+                errors.append(
+                    RowError(
+                        None,
+                        None,
+                        f"Item {code}: the price from {price.effective_from.isoformat()} "
+                        "has been used on a submitted invoice, so it must stay in the file "
+                        "(end it instead of removing it)",
+                    )
+                )
             elif row.price["unit_price_pence"] != price.unit_price_pence:
-                errors.append(RowError(row.row, "unit_price", "This price has been used on a submitted invoice, so "
-                                                              "it cannot change: end it and add a new price row"))
-            elif price.effective_to is not None and (row.price["effective_to"] is None
-                                                     or row.price["effective_to"] > price.effective_to):
-                errors.append(RowError(row.row, "effective_to", "This price has been used on a submitted invoice: "
-                                                                "its end date can only be brought forward"))
+                errors.append(
+                    RowError(
+                        row.row,
+                        "unit_price",
+                        "This price has been used on a submitted invoice, so "
+                        "it cannot change: end it and add a new price row",
+                    )
+                )
+            elif price.effective_to is not None and (
+                row.price["effective_to"] is None or row.price["effective_to"] > price.effective_to
+            ):
+                errors.append(
+                    RowError(
+                        row.row,
+                        "effective_to",
+                        "This price has been used on a submitted invoice: its end date can only be brought forward",
+                    )
+                )
     return errors
 
 
-def _sync_prices(actor: Any, contract: Contract, item: RateCardItem, wanted: list[dict[str, Any]],
-                 summary: ImportSummary) -> None:
+def _sync_prices(
+    actor: Any, contract: Contract, item: RateCardItem, wanted: list[dict[str, Any]], summary: ImportSummary
+) -> None:
     current = {price.effective_from: price for price in item.prices}
     wanted_by_start = {price["effective_from"]: price for price in wanted}
     for start, price in current.items():
         if start not in wanted_by_start:
-            record_event("rate_card_price.deleted", actor=actor, record=price,
-                         details={"contract": contract.reference, "item": item.code, "via": "rate card import",
-                                  **snapshot(price, PRICE_FIELDS)})
+            record_event(
+                "rate_card_price.deleted",
+                actor=actor,
+                record=price,
+                details={
+                    "contract": contract.reference,
+                    "item": item.code,
+                    "via": "rate card import",
+                    **snapshot(price, PRICE_FIELDS),
+                },
+            )
             db.session.delete(price)
             summary.prices_removed += 1
     db.session.flush()
@@ -473,9 +599,17 @@ def _sync_prices(actor: Any, contract: Contract, item: RateCardItem, wanted: lis
             db.session.add(price)
             db.session.flush()
             summary.prices_added += 1
-            record_event("rate_card_price.created", actor=actor, record=price,
-                         details={"contract": contract.reference, "item": item.code, "via": "rate card import",
-                                  **snapshot(price, PRICE_FIELDS)})
+            record_event(
+                "rate_card_price.created",
+                actor=actor,
+                record=price,
+                details={
+                    "contract": contract.reference,
+                    "item": item.code,
+                    "via": "rate card import",
+                    **snapshot(price, PRICE_FIELDS),
+                },
+            )
             continue
         before = snapshot(price, PRICE_FIELDS)
         price.unit_price_pence = values["unit_price_pence"]
@@ -483,8 +617,16 @@ def _sync_prices(actor: Any, contract: Contract, item: RateCardItem, wanted: lis
         difference = changes(before, snapshot(price, PRICE_FIELDS))
         if difference:
             summary.prices_changed += 1
-            record_event("rate_card_price.updated", actor=actor, record=price,
-                         details={"contract": contract.reference, "item": item.code, "via": "rate card import",
-                                  "changes": difference})
+            record_event(
+                "rate_card_price.updated",
+                actor=actor,
+                record=price,
+                details={
+                    "contract": contract.reference,
+                    "item": item.code,
+                    "via": "rate card import",
+                    "changes": difference,
+                },
+            )
     db.session.flush()
     db.session.expire(item, ["prices"])

@@ -40,12 +40,30 @@ ITEM_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$")
 OUTCOME_CODE = re.compile(r"^[a-z][a-z0-9_]{2,59}$")
 
 CONTRACT_FIELDS = (
-    "reference", "title", "partner_id", "tier", "start_date", "end_date", "value_cap_pence", "vat_rate_bp",
-    "payment_terms_days", "accept_sla_working_days", "first_contact_sla_working_days", "counties", "prisons",
+    "reference",
+    "title",
+    "partner_id",
+    "tier",
+    "start_date",
+    "end_date",
+    "value_cap_pence",
+    "vat_rate_bp",
+    "payment_terms_days",
+    "accept_sla_working_days",
+    "first_contact_sla_working_days",
+    "counties",
+    "prisons",
     "description",
 )
 ITEM_FIELDS = (
-    "code", "service_code", "name", "pathway", "setting", "unit", "outcome_type_id", "max_units_per_referral",
+    "code",
+    "service_code",
+    "name",
+    "pathway",
+    "setting",
+    "unit",
+    "outcome_type_id",
+    "max_units_per_referral",
     "active",
 )
 PRICE_FIELDS = ("unit_price_pence", "effective_from", "effective_to")
@@ -54,10 +72,15 @@ OUTCOME_TYPE_FIELDS = ("code", "name", "pathway", "active")
 CONTRACT_WORKFLOW = StateMachine(
     "contract",
     [
-        Transition("activate", frozenset({ContractStatus.DRAFT}), ContractStatus.ACTIVE,
-                   "Only a draft contract can be made active"),
-        Transition("end", frozenset({ContractStatus.ACTIVE}), ContractStatus.ENDED,
-                   "Only an active contract can be ended"),
+        Transition(
+            "activate",
+            frozenset({ContractStatus.DRAFT}),
+            ContractStatus.ACTIVE,
+            "Only a draft contract can be made active",
+        ),
+        Transition(
+            "end", frozenset({ContractStatus.ACTIVE}), ContractStatus.ENDED, "Only an active contract can be ended"
+        ),
     ],
 )
 
@@ -91,8 +114,9 @@ def _require_editable(contract: Contract) -> None:
 
 def _check_version(record: Any, version: int | None, what: str) -> None:
     if version is not None and int(version) != record.version:
-        raise StaleRecord(f"This {what} was changed by someone else while you were editing. "
-                          "Check the latest details and try again.")
+        raise StaleRecord(
+            f"This {what} was changed by someone else while you were editing. Check the latest details and try again."
+        )
 
 
 # --- contracts --------------------------------------------------------------------------------
@@ -160,7 +184,7 @@ def validate_contract(fields: dict[str, Any], *, existing: Contract | None = Non
         values = list(data.get(field) or [])
         unknown = [value for value in values if value not in allowed]
         if unknown:
-            errors[field] = [f"Select a {label} from the list"]
+            errors[field] = [f"Select a {label} from the list"]  # noqa: S608 - a message, not SQL
         data[field] = sorted(set(values))
     if "counties" not in errors and "prisons" not in errors and not data["counties"] and not data["prisons"]:
         errors["counties"] = ["Select at least one county or prison the contract serves"]
@@ -254,8 +278,12 @@ def add_outcome_type(actor: Any, contract: Contract, *, commit: bool = True, **f
     outcome_type = OutcomeType(contract_id=contract.id, **data)
     db.session.add(outcome_type)
     db.session.flush()
-    record_event("outcome_type.created", actor=actor, record=outcome_type,
-                 details={"contract": contract.reference, **snapshot(outcome_type, OUTCOME_TYPE_FIELDS)})
+    record_event(
+        "outcome_type.created",
+        actor=actor,
+        record=outcome_type,
+        details={"contract": contract.reference, **snapshot(outcome_type, OUTCOME_TYPE_FIELDS)},
+    )
     if commit:
         db.session.commit()
     return outcome_type
@@ -271,8 +299,12 @@ def update_outcome_type(actor: Any, outcome_type: OutcomeType, contract: Contrac
         setattr(outcome_type, key, value)
     difference = changes(before, snapshot(outcome_type, OUTCOME_TYPE_FIELDS))
     if difference:
-        record_event("outcome_type.updated", actor=actor, record=outcome_type,
-                     details={"contract": contract.reference, "changes": difference})
+        record_event(
+            "outcome_type.updated",
+            actor=actor,
+            record=outcome_type,
+            details={"contract": contract.reference, "changes": difference},
+        )
     db.session.commit()
     return outcome_type
 
@@ -280,18 +312,23 @@ def update_outcome_type(actor: Any, outcome_type: OutcomeType, contract: Contrac
 # --- rate-card items --------------------------------------------------------------------------------
 
 
-def validate_item(fields: dict[str, Any], contract: Contract, *, existing: RateCardItem | None = None) -> dict[str, Any]:
+def validate_item(
+    fields: dict[str, Any], contract: Contract, *, existing: RateCardItem | None = None
+) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     data = dict(fields)
-    for field, label, example in (("code", "an item code", "ACC-TTG-REF"), ("service_code", "a service code",
-                                                                            "ACC-TTG")):
+    for field, label, example in (
+        ("code", "an item code", "ACC-TTG-REF"),
+        ("service_code", "a service code", "ACC-TTG"),
+    ):
         value = (data.get(field) or "").strip().upper()
         data[field] = value
         if not ITEM_CODE.match(value):
             errors[field] = [f"Enter {label} of capital letters, numbers and hyphens, like {example}"]
     if "code" not in errors:
-        clash = select(RateCardItem.id).where(RateCardItem.contract_id == contract.id,
-                                              RateCardItem.code == data["code"])
+        clash = select(RateCardItem.id).where(
+            RateCardItem.contract_id == contract.id, RateCardItem.code == data["code"]
+        )
         if existing is not None:
             clash = clash.where(RateCardItem.id != existing.id)
         if db.session.scalar(clash) is not None:
@@ -299,8 +336,11 @@ def validate_item(fields: dict[str, Any], contract: Contract, *, existing: RateC
     data["name"] = (data.get("name") or "").strip()
     if not data["name"]:
         errors["name"] = ["Enter the service's name"]
-    for field, enum, message in (("pathway", Pathway, "Select a pathway"), ("setting", Setting, "Select a setting"),
-                                 ("unit", Unit, "Select how the service is billed")):
+    for field, enum, message in (
+        ("pathway", Pathway, "Select a pathway"),
+        ("setting", Setting, "Select a setting"),
+        ("unit", Unit, "Select how the service is billed"),
+    ):
         try:
             data[field] = enum(data.get(field))
         except ValueError:
@@ -334,14 +374,19 @@ def add_item(actor: Any, contract: Contract, **fields: Any) -> RateCardItem:
     item = RateCardItem(contract_id=contract.id, **data)
     db.session.add(item)
     db.session.flush()
-    record_event("rate_card_item.created", actor=actor, record=item,
-                 details={"contract": contract.reference, **snapshot(item, ITEM_FIELDS)})
+    record_event(
+        "rate_card_item.created",
+        actor=actor,
+        record=item,
+        details={"contract": contract.reference, **snapshot(item, ITEM_FIELDS)},
+    )
     db.session.commit()
     return item
 
 
-def update_item(actor: Any, item: RateCardItem, contract: Contract, *, version: int | None = None,
-                **fields: Any) -> RateCardItem:
+def update_item(
+    actor: Any, item: RateCardItem, contract: Contract, *, version: int | None = None, **fields: Any
+) -> RateCardItem:
     require_contract_manager(actor, contract)
     _check_version(item, version, "rate card item")
     _require_editable(contract)
@@ -351,8 +396,12 @@ def update_item(actor: Any, item: RateCardItem, contract: Contract, *, version: 
         setattr(item, key, value)
     difference = changes(before, snapshot(item, ITEM_FIELDS))
     if difference:
-        record_event("rate_card_item.updated", actor=actor, record=item,
-                     details={"contract": contract.reference, "code": item.code, "changes": difference})
+        record_event(
+            "rate_card_item.updated",
+            actor=actor,
+            record=item,
+            details={"contract": contract.reference, "code": item.code, "changes": difference},
+        )
     db.session.commit()
     return item
 
@@ -360,8 +409,9 @@ def update_item(actor: Any, item: RateCardItem, contract: Contract, *, version: 
 # --- prices -------------------------------------------------------------------------------------------
 
 
-def validate_price(fields: dict[str, Any], item: RateCardItem, *, existing: RateCardPrice | None = None
-                   ) -> dict[str, Any]:
+def validate_price(
+    fields: dict[str, Any], item: RateCardItem, *, existing: RateCardPrice | None = None
+) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     amount = fields.get("unit_price_pence")
     if not isinstance(amount, int) or isinstance(amount, bool):
@@ -413,29 +463,49 @@ def add_price(actor: Any, item: RateCardItem, contract: Contract, **fields: Any)
     return price
 
 
-def update_price(actor: Any, price: RateCardPrice, item: RateCardItem, contract: Contract, *,
-                 version: int | None = None, **fields: Any) -> RateCardPrice:
+def update_price(
+    actor: Any,
+    price: RateCardPrice,
+    item: RateCardItem,
+    contract: Contract,
+    *,
+    version: int | None = None,
+    **fields: Any,
+) -> RateCardPrice:
     require_contract_manager(actor, contract)
     _check_version(price, version, "price")
     _require_editable(contract)
     if price_is_locked(price):
         raise ValidationFailed.single(
-            "unit_price_pence", "This price has been used on a submitted invoice, so it cannot be changed. "
-                                "End it and add a new price instead")
+            "unit_price_pence",
+            "This price has been used on a submitted invoice, so it cannot be changed. "
+            "End it and add a new price instead",
+        )
     data = validate_price(fields, item, existing=price)
     before = snapshot(price, PRICE_FIELDS)
     for key, value in data.items():
         setattr(price, key, value)
     difference = changes(before, snapshot(price, PRICE_FIELDS))
     if difference:
-        record_event("rate_card_price.updated", actor=actor, record=price,
-                     details={"contract": contract.reference, "item": item.code, "changes": difference})
+        record_event(
+            "rate_card_price.updated",
+            actor=actor,
+            record=price,
+            details={"contract": contract.reference, "item": item.code, "changes": difference},
+        )
     db.session.commit()
     return price
 
 
-def end_price(actor: Any, price: RateCardPrice, item: RateCardItem, contract: Contract, *, effective_to: date | None,
-              version: int | None = None) -> RateCardPrice:
+def end_price(
+    actor: Any,
+    price: RateCardPrice,
+    item: RateCardItem,
+    contract: Contract,
+    *,
+    effective_to: date | None,
+    version: int | None = None,
+) -> RateCardPrice:
     """Give an open-ended (or later-ending) price its last day; allowed even once invoiced."""
     require_contract_manager(actor, contract)
     _check_version(price, version, "price")
@@ -448,9 +518,16 @@ def end_price(actor: Any, price: RateCardPrice, item: RateCardItem, contract: Co
         raise ValidationFailed.single("effective_to", "Ending a price can only bring its last day forward")
     before = snapshot(price, PRICE_FIELDS)
     price.effective_to = effective_to
-    record_event("rate_card_price.ended", actor=actor, record=price,
-                 details={"contract": contract.reference, "item": item.code,
-                          "changes": changes(before, snapshot(price, PRICE_FIELDS))})
+    record_event(
+        "rate_card_price.ended",
+        actor=actor,
+        record=price,
+        details={
+            "contract": contract.reference,
+            "item": item.code,
+            "changes": changes(before, snapshot(price, PRICE_FIELDS)),
+        },
+    )
     db.session.commit()
     return price
 
@@ -460,7 +537,8 @@ def delete_price(actor: Any, price: RateCardPrice, item: RateCardItem, contract:
     _require_editable(contract)
     if price_is_locked(price):
         raise ValidationFailed.single(
-            "price", "This price has been used on a submitted invoice, so it cannot be deleted. End it instead")
+            "price", "This price has been used on a submitted invoice, so it cannot be deleted. End it instead"
+        )
     record_event("rate_card_price.deleted", actor=actor, record=price, details=_price_details(price, item, contract))
     db.session.delete(price)
     db.session.commit()
@@ -470,13 +548,18 @@ def delete_price(actor: Any, price: RateCardPrice, item: RateCardItem, contract:
 
 
 def items_with_prices(contract: Contract) -> list[RateCardItem]:
-    return list(db.session.scalars(
-        select(RateCardItem).where(RateCardItem.contract_id == contract.id).order_by(RateCardItem.code)
-    ).all())
+    return list(
+        db.session.scalars(
+            select(RateCardItem).where(RateCardItem.contract_id == contract.id).order_by(RateCardItem.code)
+        ).all()
+    )
 
 
 def outcome_types_of(contract: Contract) -> list[OutcomeType]:
-    return list(db.session.scalars(
-        select(OutcomeType).where(OutcomeType.contract_id == contract.id).order_by(OutcomeType.pathway,
-                                                                                   OutcomeType.code)
-    ).all())
+    return list(
+        db.session.scalars(
+            select(OutcomeType)
+            .where(OutcomeType.contract_id == contract.id)
+            .order_by(OutcomeType.pathway, OutcomeType.code)
+        ).all()
+    )
