@@ -162,3 +162,17 @@ def st_giles_caseworker(st_giles):  # type: ignore[no-untyped-def]
     return UserFactory(
         email="caseworker@stgiles.example", name="Steph Giles", role=Role.PROVIDER_CASEWORKER, organisation=st_giles
     )
+
+
+@pytest.fixture
+def nacro_contract(crc, nacro):  # type: ignore[no-untyped-def]
+    """An active contract between the CRC and Nacro (no rate card yet)."""
+    return ContractFactory(reference="BENCH-ACC-01", title="Through the Gate accommodation", crc=crc, partner=nacro,
+                           counties=["Bedfordshire", "Northamptonshire"], prisons=["HMP Bedford", "HMP Woodhill"])
+
+
+@pytest.fixture
+def st_giles_contract(crc, st_giles):  # type: ignore[no-untyped-def]
+    """An active contract between the CRC and St Giles Trust."""
+    return ContractFactory(reference="BENCH-ETE-02", title="Release planning and ETE", crc=crc, partner=st_giles,
+                           counties=["Cambridgeshire"], prisons=["HMP Peterborough (male)"])
