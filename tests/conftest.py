@@ -21,7 +21,7 @@ os.environ.setdefault("INSTANCE_DIR", str(Path(__file__).resolve().parent.parent
 from portal import create_app
 from portal.accounts.models import Role
 from portal.extensions import db, limiter
-from tests.factories import CrcFactory, PartnerFactory, UserFactory
+from tests.factories import ContractFactory, CrcFactory, PartnerFactory, UserFactory
 from tests.helpers import Portal
 
 
