@@ -369,6 +369,7 @@ def _check_consistency(rows: list[ParsedRow]) -> list[RowError]:
         if len([row for row in group if row.price is None]) > 1:
             errors.append(RowError(group[1].row, "code", f"Item {code} appears more than once without a price"))
         seen: dict[date, int] = {}
+        distinct = []
         for row in priced:
             start = row.price["effective_from"]
             if start in seen:
@@ -379,8 +380,10 @@ def _check_consistency(rows: list[ParsedRow]) -> list[RowError]:
                         f"Item {code} already has a price from {start.isoformat()} in row {seen[start]}",
                     )
                 )
+                continue
             seen[start] = row.row
-        periods = [_Period(row) for row in priced]
+            distinct.append(row)
+        periods = [_Period(row) for row in distinct]
         for overlap in find_overlaps(periods):
             errors.append(
                 RowError(
