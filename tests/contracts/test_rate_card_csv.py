@@ -11,7 +11,10 @@ from portal.errors import NotAllowed
 from portal.extensions import db
 from tests.factories import ContractFactory
 
-HEADER = "code,service_code,name,pathway,setting,unit,outcome_type,max_units_per_referral,unit_price,effective_from,effective_to\n"
+HEADER = (
+    "code,service_code,name,pathway,setting,unit,outcome_type,max_units_per_referral,"
+    "unit_price,effective_from,effective_to\n"
+)
 
 TTG_RATE_CARD = HEADER + (
     "ACC-TTG-REF,ACC-TTG,Through the Gate referral,accommodation,custody,per_referral,,1,150.00,2025-04-01,2026-03-31\n"
@@ -141,7 +144,7 @@ def test_outcome_type_only_on_per_outcome_items(contract_manager, nacro_contract
     [
         (b"", "The file is empty"),
         (b"   \n\n", "The file is empty"),
-        ("code,name\nA,B\n".encode(), "missing the column(s): service_code"),
+        (b"code,name\nA,B\n", "missing the column(s): service_code"),
         (HEADER.encode(), "no rate card rows"),
         (HEADER.replace("unit_price", "price").encode(), "unknown column(s): price"),
         ("Café,£".encode("latin-1"), "saved as UTF-8"),
