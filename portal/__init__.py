@@ -135,6 +135,7 @@ def register_extensions(app: Flask) -> None:
 def register_templates(app: Flask) -> None:
     from portal import formatting
     from portal.navigation import navigation_for
+    from portal.urls import absolute_url
     from portal.web import form_error_summary
 
     app.jinja_loader = ChoiceLoader(
@@ -157,7 +158,10 @@ def register_templates(app: Flask) -> None:
         money=formatting.format_money,
     )
     app.jinja_env.globals.update(
-        navigation_for=navigation_for, form_error_summary=form_error_summary, product_name="Partner Portal"
+        navigation_for=navigation_for,
+        form_error_summary=form_error_summary,
+        absolute_url=absolute_url,
+        product_name="Partner Portal",
     )
 
 
@@ -227,11 +231,13 @@ def register_blueprints(app: Flask) -> None:
     from portal.contracts.views import bp as contracts_bp
     from portal.main.views import bp as main_bp
     from portal.organisations.views import bp as organisations_bp
+    from portal.referrals.views import bp as referrals_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(organisations_bp)
     app.register_blueprint(contracts_bp)
+    app.register_blueprint(referrals_bp)
     app.register_blueprint(audit_bp)
 
 

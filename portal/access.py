@@ -14,13 +14,15 @@ from typing import Any, TypeVar
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, select, true
 
 from portal.accounts.models import CRC_ROLES, PARTNER_ROLES, Role, User
 from portal.audit.models import AuditEvent
 from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice
 from portal.extensions import db
 from portal.organisations.models import Organisation, OrganisationKind
+from portal.people.models import Person
+from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralStatus
 
 M = TypeVar("M")
 
@@ -108,6 +110,38 @@ def _rate_card_prices(user: User) -> ColumnElement[bool]:
     return RateCardPrice.item_id.in_(select(RateCardItem.id).where(_rate_card_items(user)))
 
 
+@visibility_rule(Referral)
+def _referrals(user: User) -> ColumnElement[bool]:
+    """The CRC sees its own referrals (drafts too); a partner sees sent referrals on its contracts."""
+    if user.is_crc_user:
+        return Referral.crc_id == user.organisation_id
+    return and_(
+        Referral.contract_id.in_(select(Contract.id).where(Contract.partner_id == user.organisation_id)),
+        Referral.status != ReferralStatus.DRAFT,
+    )
+
+
+def visible_referral_ids(user: User) -> Select[tuple[int]]:
+    return select(Referral.id).where(_referrals(user))
+
+
+@visibility_rule(Person)
+def _people(user: User) -> ColumnElement[bool]:
+    if user.is_crc_user:
+        return true()
+    return Person.id.in_(select(Referral.person_id).where(_referrals(user)))
+
+
+@visibility_rule(ReferralEvent)
+def _referral_events(user: User) -> ColumnElement[bool]:
+    return ReferralEvent.referral_id.in_(visible_referral_ids(user))
+
+
+@visibility_rule(CaseNote)
+def _case_notes(user: User) -> ColumnElement[bool]:
+    return CaseNote.referral_id.in_(visible_referral_ids(user))
+
+
 @visibility_rule(AuditEvent)
 def _audit_events(user: User) -> ColumnElement[bool]:
     return true() if user.role == Role.ADMIN else false()
@@ -157,6 +191,20 @@ def can_manage_contracts(user: User) -> bool:
 def can_manage_partners(user: User) -> bool:
     """Contract managers add and edit the partner organisations in the supply chain."""
     return user.role == Role.CONTRACT_MANAGER
+
+
+def can_refer(user: User) -> bool:
+    """CRC referrers create, amend and withdraw referrals."""
+    return user.role == Role.CRC_REFERRER
+
+
+def can_import_referrals(user: User) -> bool:
+    return user.role in (Role.CRC_REFERRER, Role.CONTRACT_MANAGER)
+
+
+def can_respond_to_referrals(user: User) -> bool:
+    """Partner managers accept, decline and assign (on their own organisation's contracts)."""
+    return user.role == Role.PROVIDER_MANAGER
 
 
 def can_read_audit_log(user: User) -> bool:

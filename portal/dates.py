@@ -27,6 +27,15 @@ def parse_user_date(text: str | None) -> date | None:
         return None
 
 
+def london_today() -> date:
+    """Today's date in England: the day SLA clocks and "future date" checks count from."""
+    return datetime.now(UTC).astimezone(LONDON).date()
+
+
+def london_date(moment: datetime) -> date:
+    return moment.astimezone(LONDON).date()
+
+
 def start_of_london_day(day: date) -> datetime:
     """The UTC moment a London calendar day begins (so BST days start at 23:00 UTC the day before)."""
     return datetime.combine(day, time.min, tzinfo=LONDON).astimezone(UTC)

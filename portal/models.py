@@ -5,3 +5,5 @@ from portal.audit.models import AuditEvent  # noqa: F401
 from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice  # noqa: F401
 from portal.notifications.models import OutboundEmail  # noqa: F401
 from portal.organisations.models import Organisation  # noqa: F401
+from portal.people.models import Person  # noqa: F401
+from portal.referrals.models import CaseNote, Referral, ReferralEvent  # noqa: F401

@@ -30,15 +30,20 @@ class StateMachine:
     def allowed(self, record: Any, name: str) -> bool:
         return record.status in self.transitions[name].sources
 
+    def check(self, record: Any, name: str) -> None:
+        """Raise InvalidTransition, with the transition's message, unless `name` is allowed now."""
+        transition = self.transitions[name]
+        if record.status not in transition.sources:
+            raise InvalidTransition(transition.refusal)
+
     def available(self, record: Any) -> list[str]:
         return [name for name, transition in self.transitions.items() if record.status in transition.sources]
 
     def apply(self, record: Any, name: str, actor: Any, *, details: dict[str, Any] | None = None) -> None:
         """Move `record` along transition `name`, stamping `<name>ed_at` / `<name>ed_by_id`
         where the model has them, and write the audit event `<record_type>.<name>`."""
+        self.check(record, name)
         transition = self.transitions[name]
-        if record.status not in transition.sources:
-            raise InvalidTransition(transition.refusal)
         before = record.status
         record.status = transition.target
         stamp = PAST_TENSE.get(name, f"{name}ed")

@@ -20,8 +20,11 @@ from portal.contracts.models import (
     Setting,
     Unit,
 )
+from portal.db import utcnow
 from portal.extensions import db
 from portal.organisations.models import Organisation, OrganisationKind, Tier
+from portal.people.models import Disability, Gender, Person
+from portal.referrals.models import Complexity, LocationType, Referral, ReferralStatus, RoshLevel
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -123,3 +126,48 @@ class RateCardPriceFactory(BaseFactory):
     unit_price_pence = 5000
     effective_from = date(2026, 4, 1)
     effective_to = None
+
+
+class PersonFactory(BaseFactory):
+    class Meta:
+        model = Person
+
+    crn = factory.Sequence(lambda n: f"X{100000 + n}")
+    given_name = factory.Faker("first_name", locale="en_GB")
+    family_name = factory.Faker("last_name", locale="en_GB")
+    date_of_birth = date(1988, 6, 15)
+    gender = Gender.MALE
+    ethnicity = "white_british"
+    disability = Disability.NO
+    prison_number = None
+    interpreter_language = None
+
+
+class ReferralFactory(BaseFactory):
+    """A referral already sent (give status= for others); contract and service must be given."""
+
+    class Meta:
+        model = Referral
+
+    reference = factory.Sequence(lambda n: f"AB{1000 + n:04d}CD")
+    status = ReferralStatus.SENT
+    contract = factory.SubFactory(ContractFactory)
+    crc_id = factory.LazyAttribute(lambda o: o.contract.crc_id)
+    service_code = "SERVICE-A"
+    person = factory.SubFactory(PersonFactory)
+    referrer = factory.SubFactory(UserFactory, role=Role.CRC_REFERRER,
+                                  organisation=factory.SelfAttribute("..contract.crc"))
+    location_type = LocationType.COMMUNITY
+    community_office = "Bedford probation office"
+    postcode = "MK40 1QJ"
+    rosh_level = RoshLevel.MEDIUM
+    risk_flags = factory.LazyFunction(lambda: ["domestic_abuse"])
+    risk_summary = "Known history of domestic abuse towards a former partner. Do not meet at home."
+    complexity = Complexity.MEDIUM
+    desired_outcomes = factory.LazyFunction(lambda: ["Find settled accommodation"])
+    reason = "Homeless on release and needs support to find accommodation."
+    rar_days = 10
+    sentence_end_date = date(2027, 6, 30)
+    urgent = False
+    sent_at = factory.LazyFunction(utcnow)
+    accept_due_on = date(2026, 12, 31)

@@ -6,15 +6,23 @@ from portal import access
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.organisations.models import Organisation
+from tests.factories import ReferralFactory
 
-# For every URL argument that names a record, which of St Giles Trust's records to try.
-# A new route with a new kind of argument fails the test below until it is added here.
+# For every URL argument that names a record, which of St Giles Trust's records to try:
+# keyed by (blueprint, argument) where the same name means different records, else by
+# argument. A new route with a new kind of argument fails the test below until it is added.
 OTHER_PARTNERS_RECORD = {
     "user_id": lambda people: people["st_giles_caseworker"].id,
     "organisation_id": lambda people: people["st_giles"].id,
     "token": lambda people: "not-a-real-token",
     "action": None,  # filled from the rule's own choices
+    ("referrals", "reference"): lambda people: people["st_giles_referral"].reference,
 }
+
+
+def _record_for(rule, argument):
+    blueprint = rule.endpoint.split(".")[0]
+    return OTHER_PARTNERS_RECORD.get((blueprint, argument), OTHER_PARTNERS_RECORD.get(argument, "missing"))
 
 
 def _urls_naming_a_record(app, people):
@@ -23,13 +31,13 @@ def _urls_naming_a_record(app, people):
             continue
         values = {}
         for argument in rule.arguments:
-            if argument not in OTHER_PARTNERS_RECORD:
+            if _record_for(rule, argument) == "missing":
                 pytest.fail(f"{rule.rule}: add {argument!r} to OTHER_PARTNERS_RECORD so the route is checked")
             if argument == "action":
                 converter = rule._converters[argument]
                 values[argument] = sorted(converter.items)[0] if hasattr(converter, "items") else "deactivate"
             else:
-                values[argument] = OTHER_PARTNERS_RECORD[argument](people)
+                values[argument] = _record_for(rule, argument)(people)
         with app.test_request_context():
             from flask import url_for
 
@@ -38,9 +46,13 @@ def _urls_naming_a_record(app, people):
 
 @pytest.mark.parametrize("who", ["nacro_manager", "nacro_caseworker"])
 def test_partner_users_cannot_reach_another_partners_records_by_any_route(
-    app, portal, request, who, st_giles, st_giles_caseworker
+    app, portal, request, who, st_giles, st_giles_caseworker, st_giles_contract
 ):
-    people = {"st_giles": st_giles, "st_giles_caseworker": st_giles_caseworker}
+    people = {
+        "st_giles": st_giles,
+        "st_giles_caseworker": st_giles_caseworker,
+        "st_giles_referral": ReferralFactory(contract=st_giles_contract, service_code="ETE-REL"),
+    }
     user = request.getfixturevalue(who)
     portal.sign_in(user)
     checked = 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -31,6 +30,7 @@ from portal.errors import NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.notifications.service import queue_email
 from portal.organisations.models import Organisation
+from portal.urls import absolute_url
 
 SIGN_IN_FAILED = (
     "The email address or password is not right, or the account is locked. "
@@ -50,14 +50,6 @@ def normalise_email(email: str) -> str:
 
 def find_user_by_email(email: str) -> User | None:
     return db.session.scalars(select(User).where(User.email == normalise_email(email))).first()
-
-
-def absolute_url(endpoint: str, **values: object) -> str:
-    """A link for an email or the CLI, built on BASE_URL, never on the request's Host header
-    (which an attacker controls, and would otherwise choose where reset links point)."""
-    base = urlsplit(current_app.config["BASE_URL"])
-    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
-    return adapter.build(endpoint, values, force_external=True)
 
 
 # --- signing in -----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from portal.audit.models import AuditEvent
 from portal.extensions import db
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Audit details are JSON: dates, money and enums become plain strings."""
     if isinstance(value, Enum):
         return value.value
@@ -22,9 +22,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(item) for item in value]
+        return [jsonable(item) for item in value]
     return value
 
 
@@ -60,7 +60,7 @@ def record_event(
         organisation_id=getattr(actor, "organisation_id", None),
         record_type=record_type,
         record_id=str(record_id) if record_id is not None else None,
-        details=_jsonable(details or {}),
+        details=jsonable(details or {}),
         ip_address=ip_address,
         request_id=request_id,
     )
@@ -71,7 +71,7 @@ def record_event(
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The fields that differ, as {"field": {"before": old, "after": new}}."""
     return {
-        key: {"before": _jsonable(before.get(key)), "after": _jsonable(after.get(key))}
+        key: {"before": jsonable(before.get(key)), "after": jsonable(after.get(key))}
         for key in sorted(set(before) | set(after))
         if before.get(key) != after.get(key)
     }

@@ -50,6 +50,8 @@ class Organisation(TimestampMixin, VersionedMixin, db.Model):
     contact_name: Mapped[str | None] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(254))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
+    # Where new referrals are announced (a shared mailbox), besides the partner's managers.
+    referral_email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     users: Mapped[list[User]] = relationship(back_populates="organisation", lazy="raise_on_sql")

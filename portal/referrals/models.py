@@ -1,0 +1,340 @@
+"""Referral, its timeline (ReferralEvent) and case notes, with the vocabularies API.md fixes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.accounts.models import User
+from portal.contracts.models import Contract
+from portal.db import TimestampMixin, UtcDateTime, VersionedMixin, enum_type, utcnow
+from portal.extensions import db
+from portal.people.models import Person
+
+
+class ReferralStatus(StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return {"in_progress": "In progress"}.get(self.value, self.value.capitalize())
+
+    @property
+    def colour(self) -> str:
+        return {
+            "draft": "grey",
+            "sent": "blue",
+            "accepted": "turquoise",
+            "declined": "red",
+            "in_progress": "green",
+            "completed": "purple",
+            "withdrawn": "orange",
+        }[self.value]
+
+
+OPEN_STATUSES = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS})
+LIVE_STATUSES = frozenset({ReferralStatus.SENT, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS})
+
+
+class RoshLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+
+    @property
+    def label(self) -> str:
+        return f"{self.value.capitalize()} risk of serious harm"
+
+
+class RiskFlag(StrEnum):
+    DOMESTIC_ABUSE = "domestic_abuse"
+    CHILD_SAFEGUARDING = "child_safeguarding"
+    VIOLENCE = "violence"
+    SELF_HARM = "self_harm"
+    ARSON = "arson"
+    SEXUAL_OFFENDING = "sexual_offending"
+
+    @property
+    def label(self) -> str:
+        return RISK_FLAG_LABELS[self]
+
+
+RISK_FLAG_LABELS = {
+    RiskFlag.DOMESTIC_ABUSE: "Domestic abuse",
+    RiskFlag.CHILD_SAFEGUARDING: "Child safeguarding",
+    RiskFlag.VIOLENCE: "Violence",
+    RiskFlag.SELF_HARM: "Self-harm",
+    RiskFlag.ARSON: "Arson",
+    RiskFlag.SEXUAL_OFFENDING: "Sexual offending",
+}
+
+
+class Complexity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class LocationType(StrEnum):
+    CUSTODY = "custody"
+    COMMUNITY = "community"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class ColourBand(StrEnum):
+    """The CRC operating model's bands and their minimum face-to-face hours (Annex 3)."""
+
+    GREEN = "green"
+    YELLOW = "yellow"
+    BLUE = "blue"
+    RED = "red"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def minimum_hours(self) -> int:
+        return {"green": 12, "yellow": 24, "blue": 35, "red": 35}[self.value]
+
+
+class DeclineReason(StrEnum):
+    NO_CAPACITY = "no_capacity"
+    OUTSIDE_AREA = "outside_area"
+    NOT_ELIGIBLE = "not_eligible"
+    RISK_TOO_HIGH = "risk_too_high"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return DECLINE_REASON_LABELS[self]
+
+
+DECLINE_REASON_LABELS = {
+    DeclineReason.NO_CAPACITY: "No capacity",
+    DeclineReason.OUTSIDE_AREA: "Outside our service area",
+    DeclineReason.NOT_ELIGIBLE: "Not eligible for the service",
+    DeclineReason.RISK_TOO_HIGH: "Risk too high for the service",
+    DeclineReason.DUPLICATE: "Duplicate referral",
+    DeclineReason.OTHER: "Other",
+}
+
+
+class WithdrawReason(StrEnum):
+    """Grouped as Refer and Monitor groups them: problem with referral, circumstances, sentence, other."""
+
+    INCORRECT_REFERRAL = "incorrect_referral"
+    MISSING_INFORMATION = "missing_information"
+    WRONG_SERVICE = "wrong_service"
+    ENGAGEMENT_WITH_ANOTHER_SERVICE = "engagement_with_another_service"
+    MOVED_OUT_OF_AREA = "moved_out_of_area"
+    IN_HOSPITAL = "in_hospital"
+    DIED = "died"
+    RECALLED = "recalled"
+    SENTENCE_ENDED = "sentence_ended"
+    SENTENCE_REVOKED = "sentence_revoked"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return WITHDRAW_REASONS[self][1]
+
+    @property
+    def group(self) -> str:
+        return WITHDRAW_REASONS[self][0]
+
+
+WITHDRAW_REASONS = {
+    WithdrawReason.INCORRECT_REFERRAL: ("Problem with the referral", "Referral made in error"),
+    WithdrawReason.MISSING_INFORMATION: ("Problem with the referral", "Information missing or wrong"),
+    WithdrawReason.WRONG_SERVICE: ("Problem with the referral", "Wrong service chosen"),
+    WithdrawReason.ENGAGEMENT_WITH_ANOTHER_SERVICE: (
+        "The person's circumstances changed",
+        "Now working with another service",
+    ),
+    WithdrawReason.MOVED_OUT_OF_AREA: ("The person's circumstances changed", "Moved out of the area"),
+    WithdrawReason.IN_HOSPITAL: ("The person's circumstances changed", "In hospital or unwell"),
+    WithdrawReason.DIED: ("The person's circumstances changed", "Died"),
+    WithdrawReason.RECALLED: ("The sentence changed", "Recalled to prison"),
+    WithdrawReason.SENTENCE_ENDED: ("The sentence changed", "Sentence or licence ended"),
+    WithdrawReason.SENTENCE_REVOKED: ("The sentence changed", "Order revoked or amended by the court"),
+    WithdrawReason.OTHER: ("Other", "Other"),
+}
+
+
+class Referral(TimestampMixin, VersionedMixin, db.Model):
+    __tablename__ = "referral"
+    __table_args__ = (
+        Index("ix_referral_contract_status", "contract_id", "status"),
+        Index("ix_referral_caseworker_id", "caseworker_id"),
+        Index("ix_referral_updated_at", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Null while a draft; given on sending.
+    reference: Mapped[str | None] = mapped_column(String(8), unique=True)
+    status: Mapped[ReferralStatus] = mapped_column(enum_type(ReferralStatus), default=ReferralStatus.DRAFT)
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contract.id"))
+    service_code: Mapped[str | None] = mapped_column(String(40))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    # The CRC organisation that owns the referral (set from the referrer on creation).
+    crc_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    referrer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+
+    # Where the person is.
+    location_type: Mapped[LocationType | None] = mapped_column(enum_type(LocationType))
+    prison: Mapped[str | None] = mapped_column(String(60))
+    expected_release_date: Mapped[date | None] = mapped_column(Date)
+    community_office: Mapped[str | None] = mapped_column(String(100))
+    postcode: Mapped[str | None] = mapped_column(String(10))
+    contact_details: Mapped[str | None] = mapped_column(Text)
+
+    # Risk first.
+    rosh_level: Mapped[RoshLevel | None] = mapped_column(enum_type(RoshLevel))
+    risk_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    risk_summary: Mapped[str | None] = mapped_column(Text)
+
+    # Needs.
+    complexity: Mapped[Complexity | None] = mapped_column(enum_type(Complexity))
+    desired_outcomes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reason: Mapped[str | None] = mapped_column(Text)
+    rar_days: Mapped[int | None] = mapped_column(Integer)
+    sentence_end_date: Mapped[date | None] = mapped_column(Date)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    colour_band: Mapped[ColourBand | None] = mapped_column(enum_type(ColourBand))
+
+    # The clocks and who moved the referral along.
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    accept_due_on: Mapped[date | None] = mapped_column(Date)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    risk_confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    risk_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    first_contact_due_on: Mapped[date | None] = mapped_column(Date)
+    first_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    declined_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    declined_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decline_reason: Mapped[DeclineReason | None] = mapped_column(enum_type(DeclineReason))
+    decline_detail: Mapped[str | None] = mapped_column(Text)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    withdraw_reason: Mapped[WithdrawReason | None] = mapped_column(enum_type(WithdrawReason))
+    withdraw_detail: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    caseworker_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    contract: Mapped[Contract | None] = relationship(lazy="raise_on_sql")
+    person: Mapped[Person | None] = relationship(lazy="raise_on_sql")
+    referrer: Mapped[User] = relationship(foreign_keys=[referrer_id], lazy="raise_on_sql")
+    caseworker: Mapped[User | None] = relationship(foreign_keys=[caseworker_id], lazy="raise_on_sql")
+
+    @property
+    def flags(self) -> list[RiskFlag]:
+        return [RiskFlag(flag) for flag in self.risk_flags or []]
+
+    @property
+    def is_custody(self) -> bool:
+        return self.location_type == LocationType.CUSTODY
+
+    def days_to_release(self, today: date) -> int | None:
+        if not self.is_custody or self.expected_release_date is None:
+            return None
+        return (self.expected_release_date - today).days
+
+    def accept_overdue(self, today: date) -> bool:
+        return self.status == ReferralStatus.SENT and self.accept_due_on is not None and today > self.accept_due_on
+
+    def first_contact_overdue(self, today: date) -> bool:
+        return (
+            self.status == ReferralStatus.ACCEPTED
+            and self.first_contact_at is None
+            and self.first_contact_due_on is not None
+            and today > self.first_contact_due_on
+        )
+
+    def overdue(self, today: date) -> bool:
+        return self.accept_overdue(today) or self.first_contact_overdue(today)
+
+    def __repr__(self) -> str:
+        return f"<Referral {self.reference or self.id} {self.status}>"
+
+
+class ReferralEventKind(StrEnum):
+    SENT = "sent"
+    AMENDED = "amended"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    ASSIGNED = "assigned"
+    WITHDRAWN = "withdrawn"
+    NOTE = "note"
+    SESSION = "session"
+    OUTCOME = "outcome"
+    COMPLETED = "completed"
+
+
+class ReferralEvent(db.Model):
+    """One line of a referral's timeline, written by the operation that made it happen.
+
+    The audit log is the security record for administrators; this is the case history
+    both sides read on the referral page.
+    """
+
+    __tablename__ = "referral_event"
+    __table_args__ = (Index("ix_referral_event_referral", "referral_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    kind: Mapped[ReferralEventKind] = mapped_column(enum_type(ReferralEventKind))
+    summary: Mapped[str] = mapped_column(String(300))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship(lazy="raise_on_sql")
+
+
+class CaseNote(db.Model):
+    """A note on a referral by either side. Notes are never edited or deleted."""
+
+    __tablename__ = "case_note"
+    __table_args__ = (Index("ix_case_note_referral", "referral_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    body: Mapped[str] = mapped_column(Text)
+
+    author: Mapped[User] = relationship(lazy="raise_on_sql")
+
+
+class CaseNotesAreFinal(RuntimeError):
+    pass
+
+
+@event.listens_for(CaseNote, "before_update")
+def _refuse_note_update(mapper: Any, connection: Any, target: CaseNote) -> None:
+    raise CaseNotesAreFinal("case notes cannot be edited")
+
+
+@event.listens_for(CaseNote, "before_delete")
+def _refuse_note_delete(mapper: Any, connection: Any, target: CaseNote) -> None:
+    raise CaseNotesAreFinal("case notes cannot be deleted")

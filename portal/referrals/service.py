@@ -1,0 +1,598 @@
+"""Operations on referrals: drafting and sending (CRC), accepting, declining and assigning
+(partner), withdrawing and amending (CRC), and case notes (both).
+
+Each operation checks who is acting and the referral's state, makes the change with its
+timeline entry and audit event, commits (a lost race becomes StaleRecord), then queues the
+emails that tell the other side.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal import access
+from portal.accounts.models import PARTNER_ROLES, Role, User
+from portal.audit.service import changes, jsonable, record_event
+from portal.contracts.models import Contract
+from portal.dates import london_date, london_today
+from portal.db import utcnow
+from portal.errors import NotAllowed, NotFound, ValidationFailed
+from portal.extensions import db
+from portal.notifications.service import queue_email
+from portal.people.models import Person
+from portal.persistence import check_version, commit, guards_versions
+from portal.referrals import validation
+from portal.referrals.models import (
+    CaseNote,
+    DeclineReason,
+    Referral,
+    ReferralEvent,
+    ReferralEventKind,
+    ReferralStatus,
+    WithdrawReason,
+)
+from portal.workflow import StateMachine, Transition
+from portal.working_days import add_working_days
+
+# Letters that cannot be mistaken for digits or each other when read out or typed.
+REFERENCE_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
+REFERENCE_DIGITS = "0123456789"
+
+REFERRAL_WORKFLOW = StateMachine(
+    "referral",
+    [
+        Transition(
+            "send", frozenset({ReferralStatus.DRAFT}), ReferralStatus.SENT, "This referral has already been sent"
+        ),
+        Transition(
+            "accept",
+            frozenset({ReferralStatus.SENT}),
+            ReferralStatus.ACCEPTED,
+            "Only a referral waiting for an answer can be accepted",
+        ),
+        Transition(
+            "decline",
+            frozenset({ReferralStatus.SENT}),
+            ReferralStatus.DECLINED,
+            "Only a referral waiting for an answer can be declined",
+        ),
+        Transition(
+            "start",
+            frozenset({ReferralStatus.ACCEPTED}),
+            ReferralStatus.IN_PROGRESS,
+            "Only an accepted referral can start",
+        ),
+        Transition(
+            "complete",
+            frozenset({ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS}),
+            ReferralStatus.COMPLETED,
+            "Only an open referral can be completed",
+        ),
+        Transition(
+            "withdraw",
+            frozenset({ReferralStatus.SENT, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS}),
+            ReferralStatus.WITHDRAWN,
+            "Only a referral that has been sent and is not finished can be withdrawn",
+        ),
+    ],
+)
+
+
+def new_reference() -> str:
+    """Like AB1234CD: 8 characters, about 2.7 billion possibilities, no I, O or Q."""
+    pick = secrets.choice
+    return (
+        "".join(pick(REFERENCE_LETTERS) for _ in range(2))
+        + "".join(pick(REFERENCE_DIGITS) for _ in range(4))
+        + "".join(pick(REFERENCE_LETTERS) for _ in range(2))
+    )
+
+
+def timeline(
+    referral: Referral, kind: ReferralEventKind, actor: Any, summary: str, details: dict[str, Any] | None = None
+) -> ReferralEvent:
+    """Add a line to the referral's timeline (in the caller's transaction)."""
+    event = ReferralEvent(
+        referral_id=referral.id,
+        kind=kind,
+        actor_id=getattr(actor, "id", None),
+        summary=summary[:300],
+        details=jsonable(details or {}),
+    )
+    db.session.add(event)
+    return event
+
+
+# --- who may act ----------------------------------------------------------------------------------
+
+
+def _require_referrer(actor: Any, referral: Referral | None = None) -> None:
+    if not access.can_refer(actor):
+        raise NotAllowed("Only CRC referrers can do this")
+    if referral is not None and referral.crc_id != actor.organisation_id:
+        raise NotFound
+
+
+def _require_partner_manager(actor: Any, referral: Referral) -> Contract:
+    contract = db.session.get(Contract, referral.contract_id) if referral.contract_id else None
+    if actor.is_crc_user and contract is not None and contract.crc_id == actor.organisation_id:
+        raise NotAllowed("Only the partner's managers can do this")
+    if contract is None or actor.organisation_id != contract.partner_id or referral.status == ReferralStatus.DRAFT:
+        raise NotFound
+    if actor.role != Role.PROVIDER_MANAGER:
+        raise NotAllowed("Only your organisation's managers can do this")
+    return contract
+
+
+def _partner_managers(contract: Contract) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.organisation_id == contract.partner_id, User.role == Role.PROVIDER_MANAGER, User.active.is_(True)
+            )
+            .order_by(User.id)
+        ).all()
+    )
+
+
+def _caseworker_for(contract: Contract, value: Any) -> User | None:
+    """The active partner user `value` names (a User, id or email), who may hold the case."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, User):
+        user = value
+    elif isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        user = db.session.get(User, int(value))
+    else:
+        user = db.session.scalars(select(User).where(User.email == str(value).strip().lower())).first()
+    if user is None or user.organisation_id != contract.partner_id or user.role not in PARTNER_ROLES or not user.active:
+        raise ValidationFailed.single("caseworker", "Select a caseworker from your organisation")
+    return user
+
+
+# --- drafting and sending (CRC referrer) -------------------------------------------------------------
+
+
+STEP_CHECKS = {
+    "service": lambda actor, fields: validation.check_service(actor, fields),
+    "person": lambda actor, fields: validation.check_person(fields),
+    "location": lambda actor, fields: validation.check_location(fields),
+    "risk": lambda actor, fields: validation.check_risk(fields),
+    "needs": lambda actor, fields: validation.check_needs(fields),
+}
+STEPS = tuple(STEP_CHECKS)
+
+
+def start_draft(actor: Any) -> Referral:
+    _require_referrer(actor)
+    referral = Referral(status=ReferralStatus.DRAFT, crc_id=actor.organisation_id, referrer_id=actor.id)
+    db.session.add(referral)
+    db.session.flush()
+    record_event("referral.draft_started", actor=actor, record=referral)
+    commit("referral")
+    return referral
+
+
+def find_person(crn: str) -> Person | None:
+    return db.session.scalars(select(Person).where(Person.crn == validation.normalise_crn(crn))).first()
+
+
+def _apply_person(actor: Any, data: dict[str, Any]) -> Person:
+    """Reuse the person with this CRN (bringing their details up to date) or create them."""
+    person = find_person(data["crn"])
+    if person is None:
+        person = Person(**data)
+        db.session.add(person)
+        db.session.flush()
+        record_event("person.created", actor=actor, record=person, details={"crn": person.crn})
+        return person
+    before = {field: getattr(person, field) for field in validation.PERSON_FIELDS}
+    for field, value in data.items():
+        setattr(person, field, value)
+    difference = changes(before, {field: getattr(person, field) for field in validation.PERSON_FIELDS})
+    if difference:
+        record_event("person.updated", actor=actor, record=person, details={"changes": difference})
+    return person
+
+
+@guards_versions("referral")
+def save_step(
+    actor: Any, referral: Referral, step: str, fields: dict[str, Any], *, version: int | None = None
+) -> Referral:
+    """Check one part of a draft and save it. Nothing is saved if any field is wrong."""
+    _require_referrer(actor, referral)
+    if referral.status != ReferralStatus.DRAFT:
+        raise ValidationFailed.single("referral", "This referral has been sent: use 'amend' to change it")
+    check_version(referral, version, "referral")
+    data = STEP_CHECKS[step](actor, fields)
+    if step == "person":
+        referral.person_id = _apply_person(actor, data).id
+    else:
+        for field, value in data.items():
+            setattr(referral, field, value)
+    record_event("referral.draft_saved", actor=actor, record=referral, details={"step": step})
+    commit("referral")
+    return referral
+
+
+def missing_steps(referral: Referral) -> list[str]:
+    """Parts of a draft not yet answered, in order."""
+    missing = []
+    if referral.contract_id is None or not referral.service_code:
+        missing.append("service")
+    if referral.person_id is None:
+        missing.append("person")
+    if referral.location_type is None:
+        missing.append("location")
+    if referral.rosh_level is None or not referral.risk_summary:
+        missing.append("risk")
+    if (
+        referral.complexity is None
+        or not referral.desired_outcomes
+        or not referral.reason
+        or referral.sentence_end_date is None
+    ):
+        missing.append("needs")
+    return missing
+
+
+def _draft_fields(referral: Referral) -> dict[str, Any]:
+    person = db.session.get(Person, referral.person_id) if referral.person_id else None
+    fields = {
+        field: getattr(referral, field)
+        for field in (
+            *validation.SERVICE_FIELDS,
+            *validation.LOCATION_FIELDS,
+            *validation.RISK_FIELDS,
+            *validation.NEEDS_FIELDS,
+        )
+    }
+    if person is not None:
+        fields.update({field: getattr(person, field) for field in validation.PERSON_FIELDS})
+    for key, value in list(fields.items()):
+        if hasattr(value, "value"):
+            fields[key] = value.value
+    return fields
+
+
+@guards_versions("referral")
+def send_referral(actor: Any, referral: Referral, *, version: int | None = None) -> Referral:
+    """Send a complete draft: it gets its reference, the SLA clock starts, the partner is told."""
+    _require_referrer(actor, referral)
+    check_version(referral, version, "referral")
+    REFERRAL_WORKFLOW.check(referral, "send")
+    missing = missing_steps(referral)
+    if missing:
+        raise ValidationFailed({step: [f"Complete the {step} section before sending"] for step in missing})
+    # Everything is checked again as a whole: a contract may have ended, a date passed.
+    validation.check_everything(actor, _draft_fields(referral))
+    return _send(actor, referral)
+
+
+def _send(actor: Any, referral: Referral) -> Referral:
+    contract = db.session.get(Contract, referral.contract_id)
+    now = utcnow()
+    for _attempt in range(5):
+        referral.reference = new_reference()
+        if db.session.scalar(select(Referral.id).where(Referral.reference == referral.reference)) is None:
+            break
+    REFERRAL_WORKFLOW.apply(referral, "send", actor, details={"reference": referral.reference})
+    referral.sent_at = now
+    referral.sent_by_id = actor.id
+    referral.accept_due_on = add_working_days(london_date(now), contract.accept_sla_working_days)
+    timeline(
+        referral,
+        ReferralEventKind.SENT,
+        actor,
+        f"Referral sent to {contract.partner.name} for {referral.service_code}",
+        {"accept_due_on": referral.accept_due_on},
+    )
+    _notify_partner(contract, referral, "referral_sent", include_mailbox=True)
+    try:
+        commit("referral")
+    except IntegrityError:  # two referrals drew the same reference at the same moment: astronomically rare
+        db.session.rollback()
+        raise
+    return referral
+
+
+@guards_versions("referral")
+def create_and_send(actor: Any, fields: dict[str, Any]) -> Referral:
+    """A whole referral at once (API, bulk import): all fields checked together, then sent."""
+    _require_referrer_or_importer(actor)
+    data = validation.check_everything(actor, fields)
+    person_data = {field: data.pop(field) for field in validation.PERSON_FIELDS}
+    referral = Referral(status=ReferralStatus.DRAFT, crc_id=actor.organisation_id, referrer_id=actor.id, **data)
+    db.session.add(referral)
+    referral.person_id = _apply_person(actor, person_data).id
+    db.session.flush()
+    return _send(actor, referral)
+
+
+def _require_referrer_or_importer(actor: Any) -> None:
+    if not (access.can_refer(actor) or access.can_import_referrals(actor)):
+        raise NotAllowed("Only CRC referrers and contract managers can send referrals")
+
+
+def discard_draft(actor: Any, referral: Referral) -> None:
+    _require_referrer(actor, referral)
+    if referral.status != ReferralStatus.DRAFT:
+        raise ValidationFailed.single("referral", "Only a draft can be discarded; withdraw a sent referral instead")
+    record_event("referral.draft_discarded", actor=actor, record=referral)
+    db.session.delete(referral)
+    commit("referral")
+
+
+# --- the partner's answer ----------------------------------------------------------------------------
+
+
+@guards_versions("referral")
+def accept_referral(
+    actor: Any, referral: Referral, *, risk_information_read: bool, caseworker: Any = None, version: int | None = None
+) -> Referral:
+    """Accept, having read the risk information (recorded), optionally naming the caseworker."""
+    contract = _require_partner_manager(actor, referral)
+    check_version(referral, version, "referral")
+    REFERRAL_WORKFLOW.check(referral, "accept")
+    if risk_information_read is not True:
+        raise ValidationFailed.single(
+            "risk_information_read", "Confirm you have read the risk information before accepting"
+        )
+    assignee = _caseworker_for(contract, caseworker)
+    now = utcnow()
+    REFERRAL_WORKFLOW.apply(referral, "accept", actor, details={"risk_information_read": True})
+    referral.accepted_at = now
+    referral.accepted_by_id = actor.id
+    referral.risk_confirmed_at = now
+    referral.risk_confirmed_by_id = actor.id
+    referral.first_contact_due_on = add_working_days(london_date(now), contract.first_contact_sla_working_days)
+    timeline(
+        referral,
+        ReferralEventKind.ACCEPTED,
+        actor,
+        f"Accepted by {actor.name}, who confirmed reading the risk information",
+        {"first_contact_due_on": referral.first_contact_due_on},
+    )
+    if assignee is not None:
+        _assign(actor, referral, assignee)
+    referrer = db.session.get(User, referral.referrer_id)
+    queue_email("referral_accepted", referrer.email, record=referral, referral=referral, contract=contract)
+    commit("referral")
+    return referral
+
+
+@guards_versions("referral")
+def decline_referral(
+    actor: Any, referral: Referral, *, reason_code: Any, detail: str, version: int | None = None
+) -> Referral:
+    contract = _require_partner_manager(actor, referral)
+    check_version(referral, version, "referral")
+    REFERRAL_WORKFLOW.check(referral, "decline")
+    errors: dict[str, list[str]] = {}
+    try:
+        reason = DeclineReason(reason_code)
+    except ValueError:
+        errors["reason_code"] = ["Select why you are declining the referral"]
+    detail = (detail or "").strip()
+    if not detail:
+        errors["detail"] = ["Explain why you are declining, so the referrer can find another service"]
+    elif len(detail) > validation.MAX_TEXT:
+        errors["detail"] = [f"The explanation must be {validation.MAX_TEXT} characters or fewer"]
+    if errors:
+        raise ValidationFailed(errors)
+    REFERRAL_WORKFLOW.apply(referral, "decline", actor, details={"reason_code": reason.value})
+    referral.declined_at = utcnow()
+    referral.declined_by_id = actor.id
+    referral.decline_reason = reason
+    referral.decline_detail = detail
+    timeline(referral, ReferralEventKind.DECLINED, actor, f"Declined: {reason.label}", {"detail": detail})
+    referrer = db.session.get(User, referral.referrer_id)
+    queue_email("referral_declined", referrer.email, record=referral, referral=referral, contract=contract)
+    commit("referral")
+    return referral
+
+
+def _assign(actor: Any, referral: Referral, caseworker: User | None) -> None:
+    previous = db.session.get(User, referral.caseworker_id) if referral.caseworker_id else None
+    referral.caseworker_id = caseworker.id if caseworker else None
+    summary = (f"Assigned to {caseworker.name}" if caseworker else "Caseworker removed") + (
+        f" (was {previous.name})" if previous else ""
+    )
+    timeline(
+        referral,
+        ReferralEventKind.ASSIGNED,
+        actor,
+        summary,
+        {"from": previous.email if previous else None, "to": caseworker.email if caseworker else None},
+    )
+    record_event(
+        "referral.assigned",
+        actor=actor,
+        record=referral,
+        details={
+            "caseworker": {
+                "before": previous.email if previous else None,
+                "after": caseworker.email if caseworker else None,
+            }
+        },
+    )
+    if caseworker is not None and caseworker.id != actor.id:
+        queue_email("referral_assigned", caseworker.email, record=referral, referral=referral, caseworker=caseworker)
+
+
+@guards_versions("referral")
+def assign_caseworker(actor: Any, referral: Referral, *, caseworker: Any, version: int | None = None) -> Referral:
+    contract = _require_partner_manager(actor, referral)
+    check_version(referral, version, "referral")
+    if referral.status not in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS):
+        raise ValidationFailed.single("caseworker", "Only an accepted, open referral can be assigned")
+    assignee = _caseworker_for(contract, caseworker)
+    if assignee is None:
+        raise ValidationFailed.single("caseworker", "Select a caseworker")
+    if assignee.id == referral.caseworker_id:
+        return referral
+    _assign(actor, referral, assignee)
+    commit("referral")
+    return referral
+
+
+# --- withdrawing and amending (CRC referrer) -------------------------------------------------------
+
+
+@guards_versions("referral")
+def withdraw_referral(
+    actor: Any, referral: Referral, *, reason_code: Any, detail: str, version: int | None = None
+) -> Referral:
+    _require_referrer(actor, referral)
+    check_version(referral, version, "referral")
+    REFERRAL_WORKFLOW.check(referral, "withdraw")
+    errors: dict[str, list[str]] = {}
+    try:
+        reason = WithdrawReason(reason_code)
+    except ValueError:
+        errors["reason_code"] = ["Select why you are withdrawing the referral"]
+    detail = (detail or "").strip()
+    if not detail:
+        errors["detail"] = ["Explain why you are withdrawing the referral"]
+    if errors:
+        raise ValidationFailed(errors)
+    REFERRAL_WORKFLOW.apply(referral, "withdraw", actor, details={"reason_code": reason.value})
+    referral.withdrawn_at = utcnow()
+    referral.withdrawn_by_id = actor.id
+    referral.withdraw_reason = reason
+    referral.withdraw_detail = detail
+    timeline(referral, ReferralEventKind.WITHDRAWN, actor, f"Withdrawn: {reason.label}", {"detail": detail})
+    contract = db.session.get(Contract, referral.contract_id)
+    _notify_partner(contract, referral, "referral_withdrawn")
+    commit("referral")
+    return referral
+
+
+@guards_versions("referral")
+def amend_referral(
+    actor: Any, referral: Referral, *, changes_wanted: dict[str, Any], reason: str, version: int | None = None
+) -> Referral:
+    """Change risk information, desired outcomes, RAR days, release date or contact details
+    after sending. Each amendment carries a reason and appears in the referral's changelog."""
+    _require_referrer(actor, referral)
+    check_version(referral, version, "referral")
+    if referral.status not in (ReferralStatus.SENT, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS):
+        raise ValidationFailed.single("referral", "Only a referral that is sent or open can be amended")
+    unknown = set(changes_wanted) - set(validation.AMENDABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed({field: ["This cannot be amended after sending"] for field in sorted(unknown)})
+    reason = (reason or "").strip()
+    merged = {field: getattr(referral, field) for field in validation.AMENDABLE_FIELDS}
+    merged = {key: (value.value if hasattr(value, "value") else value) for key, value in merged.items()}
+    merged.update(changes_wanted)
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    if {"rosh_level", "risk_flags", "risk_summary"} & set(changes_wanted):
+        try:
+            cleaned.update(validation.check_risk(merged))
+        except ValidationFailed as failure:
+            errors.update(failure.errors)
+    if {"desired_outcomes", "rar_days"} & set(changes_wanted):
+        needs = {
+            "complexity": "low",
+            "reason": "-",
+            "sentence_end_date": london_today(),
+            "desired_outcomes": merged["desired_outcomes"],
+            "rar_days": merged["rar_days"],
+        }
+        try:
+            checked = validation.check_needs(needs)
+            cleaned.update({key: checked[key] for key in ("desired_outcomes", "rar_days")})
+        except ValidationFailed as failure:
+            errors.update(
+                {key: value for key, value in failure.errors.items() if key in ("desired_outcomes", "rar_days")}
+            )
+    if "expected_release_date" in changes_wanted:
+        if not referral.is_custody:
+            errors["expected_release_date"] = ["Only a referral for someone in custody has a release date"]
+        else:
+            try:
+                location = validation.check_location(
+                    {
+                        "location_type": "custody",
+                        "prison": referral.prison,
+                        "expected_release_date": merged["expected_release_date"],
+                    }
+                )
+                cleaned["expected_release_date"] = location["expected_release_date"]
+            except ValidationFailed as failure:
+                errors.update({key: value for key, value in failure.errors.items() if key == "expected_release_date"})
+    if "contact_details" in changes_wanted:
+        cleaned["contact_details"] = (str(changes_wanted["contact_details"] or "")).strip() or None
+    if not reason:
+        errors["reason"] = ["Explain why you are amending the referral"]
+    if errors:
+        raise ValidationFailed(errors)
+    before = {field: getattr(referral, field) for field in cleaned}
+    for field, value in cleaned.items():
+        setattr(referral, field, value)
+    difference = changes(before, {field: getattr(referral, field) for field in cleaned})
+    if not difference:
+        raise ValidationFailed.single("referral", "Nothing has changed")
+    timeline(
+        referral,
+        ReferralEventKind.AMENDED,
+        actor,
+        "Amended: " + ", ".join(field.replace("_", " ") for field in difference),
+        {"changes": difference, "reason": reason},
+    )
+    record_event("referral.amended", actor=actor, record=referral, details={"changes": difference, "reason": reason})
+    contract = db.session.get(Contract, referral.contract_id)
+    _notify_partner(contract, referral, "referral_amended", fields=list(difference))
+    commit("referral")
+    return referral
+
+
+# --- case notes ----------------------------------------------------------------------------------------
+
+
+def add_case_note(actor: Any, referral: Referral, body: str) -> CaseNote:
+    """Either side may add a note to a referral it can see; notes are never edited or deleted."""
+    visible = db.session.scalar(
+        access.visible(Referral, actor).where(Referral.id == referral.id).with_only_columns(Referral.id)
+    )
+    if visible is None:
+        raise NotFound
+    if referral.status == ReferralStatus.DRAFT:
+        raise ValidationFailed.single("body", "Send the referral before adding case notes")
+    body = (body or "").strip()
+    if not body:
+        raise ValidationFailed.single("body", "Enter the note")
+    if len(body) > validation.MAX_TEXT:
+        raise ValidationFailed.single("body", f"The note must be {validation.MAX_TEXT} characters or fewer")
+    note = CaseNote(referral_id=referral.id, author_id=actor.id, body=body)
+    db.session.add(note)
+    db.session.flush()
+    timeline(referral, ReferralEventKind.NOTE, actor, f"Case note by {actor.name}", {"note_id": note.id})
+    record_event("case_note.created", actor=actor, record=note, details={"referral": referral.reference})
+    db.session.commit()
+    return note
+
+
+# --- notifications -------------------------------------------------------------------------------------
+
+
+def _notify_partner(
+    contract: Contract, referral: Referral, template: str, *, include_mailbox: bool = False, **context: Any
+) -> None:
+    """Tell the partner: its managers, the assigned caseworker and (for new referrals) its mailbox."""
+    recipients: list[str] = []
+    if include_mailbox and contract.partner.referral_email:
+        recipients.append(contract.partner.referral_email)
+    recipients += [manager.email for manager in _partner_managers(contract)]
+    if referral.caseworker_id:
+        caseworker = db.session.get(User, referral.caseworker_id)
+        if caseworker is not None and caseworker.active:
+            recipients.append(caseworker.email)
+    for recipient in dict.fromkeys(recipients):
+        queue_email(template, recipient, record=referral, referral=referral, contract=contract, **context)
