@@ -65,8 +65,15 @@ def form_error_summary(form: FlaskForm) -> list[dict[str, str]]:
         items.append({"text": message, "href": first})
     for field in form:
         for message in field.errors:
-            items.append({"text": message, "href": f"#{field.id}"})
+            items.append({"text": message, "href": f"#{_first_input_id(field)}"})
     return items
+
+
+def _first_input_id(field: Any) -> str:
+    """GOV.UK date inputs name their first box <id>-day; everything else uses the field's id."""
+    from govuk_frontend_wtf.wtforms_widgets import GovDateInput
+
+    return f"{field.id}-day" if isinstance(field.widget, GovDateInput) else field.id
 
 
 @dataclass

@@ -63,3 +63,34 @@ def text_of(response: TestResponse) -> str:
     html = response.get_data(as_text=True)
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+class QueryCounter:
+    """Counts the SQL statements the app under test sends while a block runs:
+
+    with QueryCounter(app) as queries:
+        portal.get("/audit/")
+    assert queries.count == ...
+    """
+
+    def __init__(self, app: Any) -> None:
+        with app.app_context():
+            from portal.extensions import db
+
+            self.engine = db.engine
+        self.count = 0
+
+    def _count(self, *args: Any) -> None:
+        self.count += 1
+
+    def __enter__(self) -> "QueryCounter":
+        from sqlalchemy import event
+
+        self.count = 0
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._count)

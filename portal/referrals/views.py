@@ -1,18 +1,320 @@
-"""Pages for referrals. (Being built: see the referrals issue.)"""
+"""The referral page and the actions on it: accept, decline, assign, withdraw, amend, case notes."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal import access
-from portal.referrals.models import Referral
+from portal.accounts.models import PARTNER_ROLES, User
+from portal.contracts.models import RateCardItem
+from portal.dates import london_today
+from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.extensions import db
+from portal.referrals import service
+from portal.referrals.forms import (
+    AcceptForm,
+    AmendForm,
+    AssignForm,
+    CaseNoteForm,
+    DeclineForm,
+    WithdrawForm,
+)
+from portal.referrals.models import (
+    LIVE_STATUSES,
+    OPEN_STATUSES,
+    CaseNote,
+    Referral,
+    ReferralEvent,
+    ReferralEventKind,
+    ReferralStatus,
+    WithdrawReason,
+)
+from portal.web import apply_errors
 
 bp = Blueprint("referrals", __name__, url_prefix="/referrals")
+
+
+def load_referral(reference: str) -> Referral:
+    """The referral with what its pages show, if the current user may see it; else 404."""
+    return access.get_visible_or_404(
+        Referral,
+        reference.upper(),
+        current_user,
+        column=Referral.reference,
+        options=[
+            joinedload(Referral.contract),
+            joinedload(Referral.person),
+            joinedload(Referral.referrer),
+            joinedload(Referral.caseworker),
+        ],
+    )
+
+
+def service_name(referral: Referral) -> str:
+    name = db.session.scalar(
+        select(RateCardItem.name)
+        .where(RateCardItem.contract_id == referral.contract_id, RateCardItem.service_code == referral.service_code)
+        .order_by(RateCardItem.code)
+        .limit(1)
+    )
+    return name or referral.service_code or ""
+
+
+def permissions(referral: Referral) -> dict[str, bool]:
+    """What the current user may do to this referral now (the buttons shown)."""
+    is_partner_manager = (
+        access.can_respond_to_referrals(current_user)
+        and referral.contract is not None
+        and referral.contract.partner_id == current_user.organisation_id
+    )
+    is_referrer = access.can_refer(current_user) and referral.crc_id == current_user.organisation_id
+    return {
+        "answer": is_partner_manager and referral.status == ReferralStatus.SENT,
+        "assign": is_partner_manager and referral.status in OPEN_STATUSES,
+        "withdraw": is_referrer and referral.status in LIVE_STATUSES,
+        "amend": is_referrer and referral.status in LIVE_STATUSES,
+        "note": referral.status != ReferralStatus.DRAFT,
+    }
+
+
+def caseworker_choices(referral: Referral) -> dict[str, str]:
+    users = db.session.scalars(
+        select(User)
+        .where(
+            User.organisation_id == referral.contract.partner_id, User.active.is_(True), User.role.in_(PARTNER_ROLES)
+        )
+        .order_by(User.name)
+    ).all()
+    return {"": "Choose a caseworker"} | {str(user.id): f"{user.name} ({user.role.label})" for user in users}
 
 
 @bp.route("/<reference>")
 @login_required
 def show(reference: str):  # type: ignore[no-untyped-def]
-    referral = access.get_visible_or_404(Referral, reference.upper(), current_user, column=Referral.reference)
-    return render_template("referrals/show.html", referral=referral)
+    referral = load_referral(reference)
+    events = db.session.scalars(
+        access.visible(ReferralEvent, current_user)
+        .where(ReferralEvent.referral_id == referral.id)
+        .options(joinedload(ReferralEvent.actor))
+        .order_by(ReferralEvent.occurred_at.desc(), ReferralEvent.id.desc())
+    ).all()
+    notes = db.session.scalars(
+        access.visible(CaseNote, current_user)
+        .where(CaseNote.referral_id == referral.id)
+        .options(joinedload(CaseNote.author))
+        .order_by(CaseNote.created_at.desc(), CaseNote.id.desc())
+    ).all()
+    return render_template(
+        "referrals/show.html",
+        referral=referral,
+        service_name=service_name(referral),
+        events=events,
+        amendments=[event for event in events if event.kind == ReferralEventKind.AMENDED],
+        notes=notes,
+        note_form=CaseNoteForm(),
+        can=permissions(referral),
+        today=london_today(),
+    )
+
+
+def _act(referral: Referral, form: Any, operation: Callable[[], Any], success: str, template: str, **context: Any):
+    """Run a referral operation from a submitted form: success → back to the referral with a
+    banner; a rule broken → the form again with field errors; a lost race or a wrong state →
+    the form again saying so. Nothing is changed unless the operation succeeds."""
+    if form.validate_on_submit():
+        try:
+            operation()
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        except (StaleRecord, InvalidTransition) as error:
+            db.session.rollback()
+            form.form_errors.append(error.message)
+        except NotAllowed:
+            abort(403)
+        except NotFound:
+            abort(404)
+        else:
+            flash(success, "success")
+            return redirect(url_for("referrals.show", reference=referral.reference))
+    elif request.method == "GET":
+        form.version.data = str(referral.version)
+    return render_template(
+        template, referral=referral, form=form, service_name=service_name(referral), today=london_today(), **context
+    )
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        abort(403)
+
+
+@bp.route("/<reference>/accept", methods=["GET", "POST"])
+@login_required
+def accept(reference: str):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_respond_to_referrals(current_user))
+    form = AcceptForm()
+    form.caseworker.choices = caseworker_choices(referral) | {"": "Assign later"}
+    return _act(
+        referral,
+        form,
+        lambda: service.accept_referral(
+            current_user,
+            referral,
+            risk_information_read=form.risk_information_read.data,
+            caseworker=form.caseworker.data or None,
+            version=form.version.data,
+        ),
+        f"You accepted referral {referral.reference}.",
+        "referrals/accept.html",
+    )
+
+
+@bp.route("/<reference>/decline", methods=["GET", "POST"])
+@login_required
+def decline(reference: str):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_respond_to_referrals(current_user))
+    form = DeclineForm()
+    return _act(
+        referral,
+        form,
+        lambda: service.decline_referral(
+            current_user,
+            referral,
+            reason_code=form.reason_code.data,
+            detail=form.detail.data,
+            version=form.version.data,
+        ),
+        f"You declined referral {referral.reference}. The referrer has been told.",
+        "referrals/decline.html",
+    )
+
+
+@bp.route("/<reference>/assign", methods=["GET", "POST"])
+@login_required
+def assign(reference: str):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_respond_to_referrals(current_user))
+    form = AssignForm()
+    form.caseworker.choices = caseworker_choices(referral)
+    if request.method == "GET" and referral.caseworker_id:
+        form.caseworker.data = str(referral.caseworker_id)
+    return _act(
+        referral,
+        form,
+        lambda: service.assign_caseworker(
+            current_user, referral, caseworker=form.caseworker.data or None, version=form.version.data
+        ),
+        f"Referral {referral.reference} has been assigned.",
+        "referrals/assign.html",
+    )
+
+
+@bp.route("/<reference>/withdraw", methods=["GET", "POST"])
+@login_required
+def withdraw(reference: str):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_refer(current_user))
+    form = WithdrawForm()
+    return _act(
+        referral,
+        form,
+        lambda: service.withdraw_referral(
+            current_user,
+            referral,
+            reason_code=form.reason_code.data,
+            detail=form.detail.data,
+            version=form.version.data,
+        ),
+        f"You withdrew referral {referral.reference}. The partner has been told.",
+        "referrals/withdraw.html",
+        reasons=list(WithdrawReason),
+    )
+
+
+AMEND_FIELDS = (
+    "rosh_level",
+    "risk_flags",
+    "risk_summary",
+    "desired_outcomes",
+    "rar_days",
+    "expected_release_date",
+    "contact_details",
+)
+
+
+def _amend_values(referral: Referral) -> dict[str, Any]:
+    return {
+        "rosh_level": referral.rosh_level.value if referral.rosh_level else "",
+        "risk_flags": list(referral.risk_flags or []),
+        "risk_summary": referral.risk_summary or "",
+        "desired_outcomes": "\n".join(referral.desired_outcomes or []),
+        "rar_days": "" if referral.rar_days is None else str(referral.rar_days),
+        "expected_release_date": referral.expected_release_date,
+        "contact_details": referral.contact_details or "",
+    }
+
+
+@bp.route("/<reference>/amend", methods=["GET", "POST"])
+@login_required
+def amend(reference: str):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_refer(current_user))
+    form = AmendForm()
+    current = _amend_values(referral)
+    if request.method == "GET":
+        for field, value in current.items():
+            getattr(form, field).data = value
+    if not referral.is_custody:
+        del form.expected_release_date
+
+    def changed() -> dict[str, Any]:
+        wanted = {}
+        for field in AMEND_FIELDS:
+            if field not in form:
+                continue
+            value = getattr(form, field).data
+            if field == "desired_outcomes":
+                value = "\n".join(line.strip() for line in (value or "").splitlines() if line.strip())
+            if field == "risk_flags":
+                value = sorted(value or [])
+                if value != sorted(current["risk_flags"]):
+                    wanted[field] = value
+                continue
+            if (value or "") != (current[field] or ""):
+                wanted[field] = value.splitlines() if field == "desired_outcomes" else value
+        return wanted
+
+    return _act(
+        referral,
+        form,
+        lambda: service.amend_referral(
+            current_user, referral, changes_wanted=changed(), reason=form.reason.data, version=form.version.data
+        ),
+        f"Referral {referral.reference} has been amended. The partner has been told.",
+        "referrals/amend.html",
+    )
+
+
+@bp.route("/<reference>/notes", methods=["POST"])
+@login_required
+def add_note(reference: str):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    form = CaseNoteForm()
+    if form.validate_on_submit():
+        try:
+            service.add_case_note(current_user, referral, form.body.data)
+        except ValidationFailed as error:
+            flash(next(iter(error.errors.values()))[0], "error")
+        else:
+            flash("Your case note has been added.", "success")
+    else:
+        flash(form.body.errors[0] if form.body.errors else "The note could not be added", "error")
+    return redirect(url_for("referrals.show", reference=referral.reference, _anchor="case-notes"))

@@ -36,32 +36,6 @@ from tests.factories import (
 TODAY = london_today()
 
 
-@pytest.fixture
-def ttg_service(nacro_contract):
-    """Nacro's Through the Gate accommodation service: a referral fee and an outcome payment."""
-    RateCardItemFactory(
-        contract=nacro_contract,
-        code="ACC-TTG-REF",
-        service_code="ACC-TTG",
-        name="Through the Gate accommodation",
-        unit=Unit.PER_REFERRAL,
-    )
-    RateCardItemFactory(
-        contract=nacro_contract,
-        code="ACC-TTG-NIGHT",
-        service_code="ACC-TTG",
-        name="Accommodation on the first night",
-        unit=Unit.PER_SESSION,
-    )
-    RateCardItemFactory(
-        contract=nacro_contract, code="GRANT", service_code="GRANT", name="Core grant", unit=Unit.MONTHLY_FIXED
-    )
-    RateCardItemFactory(contract=nacro_contract, code="OLD", service_code="OLD-SVC", name="Retired", active=False)
-    nacro_contract.partner.referral_email = "referrals@nacro.example"
-    db.session.commit()
-    return nacro_contract
-
-
 def whole_referral(contract, **overrides):
     fields = {
         "contract_id": contract.id,

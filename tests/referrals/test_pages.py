@@ -1,0 +1,188 @@
+"""The referral page and its actions, as each side uses them."""
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.referrals.models import CaseNote, ReferralStatus
+from tests.helpers import QueryCounter, text_of
+
+
+def test_every_side_sees_the_risk_banner_first(portal, nacro_referral, nacro_caseworker, referrer):
+    for user in (nacro_caseworker, referrer):
+        portal.sign_in(user)
+        page = portal.get(f"/referrals/{nacro_referral.reference}")
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200
+        banner = html.index("portal-risk-banner")
+        assert banner < html.index("<h1")
+        assert "Medium risk of serious harm" in text_of(page)
+        assert "Domestic abuse" in text_of(page)
+        portal.sign_out()
+
+
+def test_partner_manager_cannot_accept_without_confirming_the_risk_information(
+    portal, nacro_referral, nacro_manager, nacro_caseworker
+):
+    portal.sign_in(nacro_manager)
+    page = portal.get(f"/referrals/{nacro_referral.reference}/accept")
+    assert "I have read the risk information" in text_of(page)
+    refused = portal.post(
+        f"/referrals/{nacro_referral.reference}/accept",
+        {"version": nacro_referral.version, "caseworker": str(nacro_caseworker.id)},
+    )
+    assert refused.status_code == 200
+    assert "Confirm you have read the risk information before accepting" in text_of(refused)
+    assert 'href="#risk_information_read"' in refused.get_data(as_text=True)
+    db.session.refresh(nacro_referral)
+    assert nacro_referral.status == ReferralStatus.SENT
+
+    accepted = portal.post(
+        f"/referrals/{nacro_referral.reference}/accept",
+        {"version": nacro_referral.version, "risk_information_read": "y", "caseworker": str(nacro_caseworker.id)},
+    )
+    assert accepted.headers["Location"] == f"/referrals/{nacro_referral.reference}"
+    db.session.refresh(nacro_referral)
+    assert nacro_referral.status == ReferralStatus.ACCEPTED
+    assert nacro_referral.caseworker_id == nacro_caseworker.id
+    page = text_of(portal.get(f"/referrals/{nacro_referral.reference}"))
+    assert "You accepted referral NC2345AB" in page
+    assert "Accepted by Mo Manager, who confirmed reading the risk information" in page
+
+
+def test_two_managers_answering_the_same_referral_one_is_told_it_changed(
+    portal, other_portal, nacro_referral, nacro_manager, nacro
+):
+    from tests.factories import UserFactory
+
+    other = UserFactory(organisation=nacro, role=nacro_manager.role, email="deputy@nacro.example")
+    portal.sign_in(nacro_manager)
+    other_portal.sign_in(other)
+    portal.get(f"/referrals/{nacro_referral.reference}/accept")
+    other_portal.get(f"/referrals/{nacro_referral.reference}/decline")
+    version = nacro_referral.version
+    assert (
+        portal.post(
+            f"/referrals/{nacro_referral.reference}/accept", {"version": version, "risk_information_read": "y"}
+        ).status_code
+        == 302
+    )
+    late = other_portal.post(
+        f"/referrals/{nacro_referral.reference}/decline",
+        {"version": version, "reason_code": "no_capacity", "detail": "Full"},
+    )
+    assert late.status_code == 200
+    assert "This referral was changed by someone else" in text_of(late)
+    db.session.refresh(nacro_referral)
+    assert nacro_referral.status == ReferralStatus.ACCEPTED
+
+
+def test_decline_form_names_each_missing_answer(portal, nacro_referral, nacro_manager):
+    portal.sign_in(nacro_manager)
+    portal.get(f"/referrals/{nacro_referral.reference}/decline")
+    response = portal.post(f"/referrals/{nacro_referral.reference}/decline", {"version": nacro_referral.version})
+    page = text_of(response)
+    assert "Select why you are declining the referral" in page
+    assert "Explain why you are declining" in page
+
+
+def test_referrer_withdraws_with_a_grouped_reason(portal, nacro_referral, referrer):
+    portal.sign_in(referrer)
+    page = text_of(portal.get(f"/referrals/{nacro_referral.reference}/withdraw"))
+    assert "The sentence changed" in page and "Recalled to prison" in page
+    response = portal.post(
+        f"/referrals/{nacro_referral.reference}/withdraw",
+        {"version": nacro_referral.version, "reason_code": "recalled", "detail": "Recalled."},
+    )
+    assert response.status_code == 302
+    db.session.refresh(nacro_referral)
+    assert nacro_referral.status == ReferralStatus.WITHDRAWN
+
+
+def test_referrer_amends_the_risk_and_the_change_is_shown_with_its_reason(
+    portal, nacro_referral, referrer, nacro_caseworker
+):
+    portal.sign_in(referrer)
+    portal.get(f"/referrals/{nacro_referral.reference}/amend")
+    response = portal.post(
+        f"/referrals/{nacro_referral.reference}/amend",
+        {
+            "version": nacro_referral.version,
+            "rosh_level": "medium",
+            "risk_flags": ["domestic_abuse", "violence"],
+            "risk_summary": nacro_referral.risk_summary,
+            "desired_outcomes": "Find settled accommodation",
+            "rar_days": "10",
+            "contact_details": "",
+            "reason": "New police information",
+        },
+    )
+    assert response.status_code == 302, text_of(response)
+    portal.sign_out()
+    portal.sign_in(nacro_caseworker)
+    page = text_of(portal.get(f"/referrals/{nacro_referral.reference}"))
+    assert "Changes since sending" in page
+    assert "New police information" in page
+    assert "Violence" in page
+
+
+def test_amending_without_a_reason_is_refused(portal, nacro_referral, referrer):
+    portal.sign_in(referrer)
+    portal.get(f"/referrals/{nacro_referral.reference}/amend")
+    response = portal.post(
+        f"/referrals/{nacro_referral.reference}/amend",
+        {
+            "version": nacro_referral.version,
+            "rosh_level": "low",
+            "risk_summary": "x",
+            "desired_outcomes": "y",
+            "reason": "",
+        },
+    )
+    assert "Explain why you are amending the referral" in text_of(response)
+
+
+def test_both_sides_add_case_notes_that_both_read(portal, nacro_referral, referrer, nacro_caseworker):
+    portal.sign_in(nacro_caseworker)
+    portal.get(f"/referrals/{nacro_referral.reference}")
+    portal.post(f"/referrals/{nacro_referral.reference}/notes", {"body": "Met at the gate; going to hostel."})
+    portal.sign_out()
+    portal.sign_in(referrer)
+    page = text_of(portal.get(f"/referrals/{nacro_referral.reference}"))
+    assert "Met at the gate; going to hostel." in page
+    assert len(db.session.scalars(select(CaseNote)).all()) == 1
+
+
+@pytest.mark.parametrize("action", ["accept", "decline", "assign"])
+def test_caseworkers_and_the_crc_cannot_answer(portal, nacro_referral, nacro_caseworker, referrer, action):
+    for user in (nacro_caseworker, referrer):
+        portal.sign_in(user)
+        assert portal.get(f"/referrals/{nacro_referral.reference}/{action}").status_code == 403
+        portal.sign_out()
+
+
+@pytest.mark.parametrize("action", ["withdraw", "amend"])
+def test_partners_cannot_withdraw_or_amend(portal, nacro_referral, nacro_manager, action):
+    portal.sign_in(nacro_manager)
+    assert portal.get(f"/referrals/{nacro_referral.reference}/{action}").status_code == 403
+
+
+@pytest.mark.parametrize("path", ["", "/accept", "/decline", "/assign", "/withdraw", "/amend"])
+def test_another_partner_gets_404_for_the_referral_by_any_url(portal, nacro_referral, st_giles_manager, path):
+    portal.sign_in(st_giles_manager)
+    assert portal.get(f"/referrals/{nacro_referral.reference}{path}").status_code == 404
+    assert portal.post(f"/referrals/{nacro_referral.reference}/notes", {"body": "x"}).status_code == 404
+
+
+def test_referral_page_queries_do_not_grow_with_the_timeline(portal, nacro_referral, nacro_manager, app):
+    from portal.referrals import service
+
+    portal.sign_in(nacro_manager)
+    with QueryCounter(app) as few:
+        portal.get(f"/referrals/{nacro_referral.reference}")
+    for number in range(15):
+        service.add_case_note(nacro_manager, nacro_referral, f"Note {number}")
+    with QueryCounter(app) as many:
+        portal.get(f"/referrals/{nacro_referral.reference}")
+    assert few.count > 3
+    assert many.count == few.count
