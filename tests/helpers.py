@@ -83,7 +83,7 @@ class QueryCounter:
     def _count(self, *args: Any) -> None:
         self.count += 1
 
-    def __enter__(self) -> "QueryCounter":
+    def __enter__(self) -> QueryCounter:
         from sqlalchemy import event
 
         self.count = 0

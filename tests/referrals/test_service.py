@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.audit.models import AuditEvent
-from portal.contracts.models import ContractStatus, Unit
+from portal.contracts.models import ContractStatus
 from portal.dates import london_today
 from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
