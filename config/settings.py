@@ -47,16 +47,20 @@ class BaseConfig:
     ENV_NAME = "base"
     DEBUG = False
     TESTING = False
-    DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}"
+    # "sqlite-in-instance": an SQLite file in the instance folder (see __init__).
+    DEFAULT_DATABASE_URL: str | None = "sqlite-in-instance"
     DEFAULT_SECRET_KEY: str | None = None
     DEFAULT_MAIL_BACKEND = "file"
     DEFAULT_FORCE_HTTPS = False
 
     def __init__(self) -> None:
         self.SECRET_KEY = _env("SECRET_KEY", self.DEFAULT_SECRET_KEY)
-        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(_env("DATABASE_URL", self.DEFAULT_DATABASE_URL))
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.INSTANCE_DIR = Path(_env("INSTANCE_DIR", str(INSTANCE_DIR)))
+        default_database = self.DEFAULT_DATABASE_URL
+        if default_database == "sqlite-in-instance":
+            default_database = f"sqlite:///{self.INSTANCE_DIR / 'portal.sqlite3'}"
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(_env("DATABASE_URL", default_database))
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
         # Sessions: 30 minutes idle, then sign in again. Cookies never readable by scripts.
         self.SESSION_TIMEOUT_MINUTES = _env_int("SESSION_TIMEOUT_MINUTES", 30)
@@ -84,6 +88,8 @@ class BaseConfig:
         # Email. "file" writes each message to OUTBOX_DIR and prints it; "smtp" sends it.
         self.MAIL_BACKEND = _env("MAIL_BACKEND", self.DEFAULT_MAIL_BACKEND)
         self.OUTBOX_DIR = Path(_env("OUTBOX_DIR", str(self.INSTANCE_DIR / "outbox")))
+        # Uploaded evidence lives here, outside static/, served only through access-checked routes.
+        self.STORAGE_DIR = Path(_env("STORAGE_DIR", str(self.INSTANCE_DIR / "storage")))
         self.MAIL_SERVER = _env("MAIL_SERVER", "localhost")
         self.MAIL_PORT = _env_int("MAIL_PORT", 25)
         self.MAIL_USERNAME = _env("MAIL_USERNAME")
@@ -96,6 +102,9 @@ class BaseConfig:
         self.BASE_URL = (_env("BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/")
         self.TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+        # Background jobs: "rq" (needs REDIS_URL and `flask jobs worker`), "thread" or "sync".
+        self.JOBS_BACKEND = _env("JOBS_BACKEND", "rq" if self.REDIS_URL else "thread")
+        self.MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 25) * 1024 * 1024
         self.AUDIT_PAGE_SIZE = 50
 
     def validate(self) -> None:
@@ -124,6 +133,7 @@ class TestConfig(BaseConfig):
         self.ARGON2_TIME_COST = 1
         self.ARGON2_MEMORY_COST = 1024
         self.RATELIMIT_STORAGE_URI = "memory://"
+        self.JOBS_BACKEND = _env("JOBS_BACKEND", "sync")
         # Every test signs in from 127.0.0.1; the rate-limit test lowers this itself.
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "1000 per minute")
 

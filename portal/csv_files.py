@@ -1,0 +1,124 @@
+"""Reading uploaded CSV files the same way everywhere: UTF-8 (a BOM is fine), a header row,
+rows numbered as a spreadsheet shows them (the header is row 1), problems named by row and
+column, and nothing used unless the whole file is right."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from portal.errors import DomainError
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int | None  # None: about the file as a whole
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"Row {self.row}")
+        if self.column:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class FileRejected(DomainError):
+    """The file, or some of its rows, cannot be used. `errors` lists every problem found."""
+
+    message = "The file was not imported"
+
+    def __init__(self, errors: list[RowError], what: str = "file") -> None:
+        super().__init__(f"The {what} was not imported: {len(errors)} problem(s) found")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    number: int  # the spreadsheet's row number
+    values: dict[str, str]  # stripped cell text by column name
+
+
+def read_csv(
+    data: bytes,
+    columns: Sequence[str],
+    *,
+    max_bytes: int,
+    max_rows: int,
+    required_columns: Sequence[str] | None = None,
+    what: str = "file",
+) -> list[CsvRow]:
+    """The file's data rows, or FileRejected naming what is wrong with the file itself.
+
+    Every column in `required_columns` (default: all of `columns`) must be in the header, and
+    no column outside `columns` may be. Blank lines are skipped.
+    """
+    required = list(required_columns if required_columns is not None else columns)
+    if len(data) > max_bytes:
+        size = f"{max_bytes // 1_000_000} MB" if max_bytes >= 1_000_000 else f"{max_bytes // 1000} KB"
+        raise FileRejected([RowError(None, None, f"The file must be smaller than {size}")], what)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileRejected([RowError(None, None, "The file must be a CSV file saved as UTF-8 text")], what) from None
+    if not text.strip():
+        raise FileRejected([RowError(None, None, "The file is empty")], what)
+    if "\x00" in text:
+        raise FileRejected(
+            [RowError(None, None, "The file must be a CSV file, not a spreadsheet or other document")], what
+        )
+
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    raw_rows: list[list[str]] = []
+    try:
+        header = [cell.strip().lower() for cell in next(reader)]
+        for cells in reader:
+            raw_rows.append(cells)
+            if len(raw_rows) > max_rows:
+                raise FileRejected([RowError(None, None, f"The file has more than {max_rows} rows")], what)
+    except csv.Error as error:
+        raise FileRejected([RowError(reader.line_num, None, f"The file is not valid CSV: {error}")], what) from None
+
+    problems = []
+    missing = [column for column in required if column not in header]
+    unknown = [column for column in header if column not in columns]
+    if missing:
+        problems.append(RowError(1, None, f"The header row is missing the column(s): {', '.join(missing)}"))
+    if unknown:
+        problems.append(
+            RowError(
+                1,
+                None,
+                f"The header row has unknown column(s): {', '.join(unknown)}. The columns are: {','.join(columns)}",
+            )
+        )
+    if len(set(header)) != len(header):
+        problems.append(RowError(1, None, "The header row names a column more than once"))
+    if problems:
+        raise FileRejected(problems, what)
+
+    rows: list[CsvRow] = []
+    errors: list[RowError] = []
+    for number, cells in enumerate(raw_rows, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue  # blank lines at the end of a file are common and harmless
+        if len(cells) != len(header):
+            errors.append(RowError(number, None, f"The row has {len(cells)} cells; the header has {len(header)}"))
+            continue
+        values = dict.fromkeys(columns, "")
+        values.update({column: cell.strip() for column, cell in zip(header, cells, strict=True)})
+        rows.append(CsvRow(number, values))
+    if not rows and not errors:
+        errors.append(RowError(None, None, "The file has a header row but no data rows"))
+    if errors:
+        raise FileRejected(errors, what)
+    return rows
+
+
+def sort_errors(errors: list[RowError], columns: Sequence[str]) -> list[RowError]:
+    """File-level problems first, then by row, then in column order."""
+    return sorted(errors, key=lambda e: (e.row or 0, columns.index(e.column) if e.column in columns else -1))
