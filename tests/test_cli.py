@@ -132,6 +132,7 @@ def test_user_create_refuses_an_unknown_organisation_and_a_role_of_the_wrong_kin
 def test_demo_data_loads_the_annex_3_supply_chain_and_prints_the_logins(runner, portal):
     result = runner.invoke(args=["demo-data"])
     assert result.exit_code == 0, result.output
+    assert "Loaded demo data: 11 organisations, 30 users and 14 contracts." in result.output
     assert f"password for all: {DEMO_PASSWORD}" in result.output
     for email in (
         "admin@bench-crc.example",

@@ -7,7 +7,7 @@ import sys
 import click
 from flask import current_app
 
-from portal.demo.loader import database_is_empty, demo_logins, load_demo_data
+from portal.demo.loader import database_is_empty, demo_logins, describe_demo_data, load_demo_data
 from portal.demo.supply_chain import DEMO_PASSWORD
 
 
@@ -18,7 +18,7 @@ def demo_data_command() -> None:
         sys.exit(1)
     if database_is_empty():
         load_demo_data()
-        click.echo("Loaded demo data.")
+        click.echo(f"Loaded demo data: {describe_demo_data()}.")
     else:
         click.echo("The database already has data; demo data not loaded again.")
     print_logins()

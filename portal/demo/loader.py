@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from portal.accounts.models import Role, User
 from portal.accounts.service import create_user
 from portal.audit.service import record_event
+from portal.contracts import service as contracts
+from portal.contracts.models import Contract, ContractStatus
+from portal.contracts.rate_card_csv import import_rate_card
+from portal.demo.contracts import DEMO_CONTRACTS, OUTCOME_TYPES, DemoContract, rate_card_csv
 from portal.demo.supply_chain import (
     CRC,
     CRC_DOMAIN,
     CRC_USERS,
+    DEMO_CONTRACT_MANAGER,
     DEMO_PASSWORD,
     PARTNER_PEOPLE,
     PARTNERS,
@@ -35,29 +43,18 @@ def database_is_empty() -> bool:
     return not db.session.scalar(select(func.count()).select_from(Organisation))
 
 
-def _create_org(demo: DemoOrganisation) -> Organisation:
-    return create_organisation(
-        None,
-        name=demo.name,
-        kind=demo.kind,
-        tier=demo.tier,
-        charity_number=demo.charity_number,
-        company_number=demo.company_number,
-        vat_number=demo.vat_number,
-        address_line_1="Demo House, 1 High Street",
-        town=demo.town,
-        postcode=demo.postcode,
-        contact_name=None,
-        contact_email=email_for("contracts", demo.slug) if demo.kind == "partner" else None,
-    )
-
-
-def _add_user(email: str, name: str, role: Role, organisation: Organisation) -> User:
-    return create_user(None, email=email, name=name, role=role, organisation=organisation, password=DEMO_PASSWORD).user
-
-
 def load_demo_data() -> list[DemoLogin]:
-    """Create the demo CRC, partners and users. Returns the logins to print."""
+    """Create the demo CRC, its partners and their users, then the partners' contracts. Returns the logins to print."""
+    with _quick_password_hashes():
+        logins, partners = _load_organisations_and_users()
+    # Set up by the demo contract manager, so the audit log shows the contracts as their work.
+    manager = db.session.scalars(select(User).where(User.email == f"{DEMO_CONTRACT_MANAGER}@{CRC_DOMAIN}")).one()
+    for demo_contract in DEMO_CONTRACTS:
+        _create_contract(manager, demo_contract, partners[demo_contract.partner])
+    return logins
+
+
+def _load_organisations_and_users() -> tuple[list[DemoLogin], dict[str, Organisation]]:
     logins: list[DemoLogin] = []
 
     crc = _create_org(CRC)
@@ -65,8 +62,9 @@ def load_demo_data() -> list[DemoLogin]:
         user = _add_user(f"{local}@{CRC_DOMAIN}", name, Role(role), crc)
         logins.append(DemoLogin(user.email, user.role, crc.name))
 
+    partners: dict[str, Organisation] = {}
     for demo in PARTNERS:
-        partner = _create_org(demo)
+        partner = partners[demo.slug] = _create_org(demo)
         managers_caseworkers, extra_caseworkers = PARTNER_PEOPLE[demo.slug]
         manager_name, caseworker_name = managers_caseworkers
         for local, name, role in (
@@ -93,7 +91,115 @@ def load_demo_data() -> list[DemoLogin]:
     leaver.rotate_session_token()
     record_event("user.deactivated", record=leaver, details={"via": "demo-data"})
     db.session.commit()
-    return logins
+    return logins, partners
+
+
+def _create_org(demo: DemoOrganisation) -> Organisation:
+    is_partner = demo.kind == "partner"
+    return create_organisation(
+        None,
+        name=demo.name,
+        kind=demo.kind,
+        tier=demo.tier,
+        charity_number=demo.charity_number,
+        company_number=demo.company_number,
+        vat_number=demo.vat_number,
+        address_line_1=demo.street,
+        town=demo.town,
+        postcode=demo.postcode,
+        # A partner's main contact is its manager.
+        contact_name=PARTNER_PEOPLE[demo.slug][0][0] if is_partner else None,
+        contact_email=email_for("manager", demo.slug) if is_partner else None,
+        contact_phone=demo.phone,
+    )
+
+
+def _add_user(email: str, name: str, role: Role, organisation: Organisation) -> User:
+    return create_user(None, email=email, name=name, role=role, organisation=organisation, password=DEMO_PASSWORD).user
+
+
+@contextmanager
+def _quick_password_hashes() -> Iterator[None]:
+    """Hash the demo accounts' password at Argon2's lowest cost, so loading takes seconds, not
+    tens of seconds. The password is published in the README, so a costly hash would protect
+    nothing; each account's hash is upgraded to the configured cost when it first signs in."""
+    config = current_app.config
+    saved = {key: config[key] for key in ("ARGON2_TIME_COST", "ARGON2_MEMORY_COST") if key in config}
+    config.update(ARGON2_TIME_COST=1, ARGON2_MEMORY_COST=1024)
+    try:
+        yield
+    finally:
+        for key in ("ARGON2_TIME_COST", "ARGON2_MEMORY_COST"):
+            config.pop(key, None)
+        config.update(saved)
+
+
+def _create_contract(manager: User, demo: DemoContract, partner: Organisation) -> Contract:
+    """Set up a contract as a contract manager would: a draft, its outcome types and rate card
+    (item by item, or from a spreadsheet), then make it active (and end it, for an old one)."""
+    contract = contracts.create_contract(
+        manager,
+        reference=demo.reference,
+        title=demo.title,
+        partner_id=partner.id,
+        tier=demo.tier,
+        start_date=demo.start_date,
+        end_date=demo.end_date,
+        value_cap_pence=demo.cap_pounds * 100,
+        vat_rate_bp=demo.vat_rate_bp,
+        payment_terms_days=demo.payment_terms_days,
+        accept_sla_working_days=demo.accept_sla_working_days,
+        first_contact_sla_working_days=demo.first_contact_sla_working_days,
+        counties=list(demo.counties),
+        prisons=list(demo.prisons),
+        description=demo.description,
+    )
+    outcome_types = {}
+    for code in demo.outcome_type_codes:
+        name, pathway = OUTCOME_TYPES[code]
+        outcome_types[code] = contracts.add_outcome_type(
+            manager, contract, commit=False, code=code, name=name, pathway=pathway
+        )
+    db.session.commit()
+
+    if demo.imported_from_csv:
+        import_rate_card(manager, contract, rate_card_csv(demo).encode(), filename=f"{demo.reference}.csv")
+    else:
+        for demo_item in demo.items:
+            outcome_type = outcome_types.get(demo_item.outcome_type) if demo_item.outcome_type else None
+            item = contracts.add_item(
+                manager,
+                contract,
+                code=demo_item.code,
+                service_code=demo_item.service_code,
+                name=demo_item.name,
+                pathway=demo_item.pathway,
+                setting=demo_item.setting,
+                unit=demo_item.unit,
+                outcome_type_id=outcome_type.id if outcome_type else None,
+                max_units_per_referral=demo_item.max_units_per_referral,
+            )
+            for demo_price in demo_item.prices:
+                contracts.add_price(
+                    manager,
+                    item,
+                    contract,
+                    unit_price_pence=demo_price.unit_price_pence,
+                    effective_from=demo_price.effective_from,
+                    effective_to=demo_price.effective_to,
+                )
+
+    if demo.status != ContractStatus.DRAFT:
+        contracts.activate_contract(manager, contract)
+    if demo.status == ContractStatus.ENDED:
+        contracts.end_contract(manager, contract, end_date=demo.end_date)
+    return contract
+
+
+def describe_demo_data() -> str:
+    """What the database holds, in a few words: "11 organisations, 30 users and 14 contracts"."""
+    counts = [db.session.scalar(select(func.count()).select_from(model)) for model in (Organisation, User, Contract)]
+    return f"{counts[0]} organisations, {counts[1]} users and {counts[2]} contracts"
 
 
 def demo_logins() -> list[DemoLogin]:

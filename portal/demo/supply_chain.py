@@ -23,6 +23,8 @@ class DemoOrganisation:
     charity_number: str | None = None
     company_number: str | None = None
     vat_number: str | None = None
+    street: str = "1 High Street"
+    phone: str | None = None  # Ofcom's numbers for drama (01632 960xxx): never a real line
 
 
 CRC = DemoOrganisation(
@@ -35,6 +37,7 @@ CRC = DemoOrganisation(
     postcode="PE29 3SJ",
     company_number="08961217",
     vat_number="GB186203451",
+    street="Hub, 1 Princes Street",
 )
 
 PARTNERS = (
@@ -50,6 +53,8 @@ PARTNERS = (
         charity_number="226171",
         company_number="00781389",
         vat_number="GB243618254",
+        street="Kimbolton House, 14 Kimbolton Road",
+        phone="01632 960 101",
     ),
     DemoOrganisation(
         "st-giles-trust",
@@ -62,6 +67,8 @@ PARTNERS = (
         "PE1 1XJ",
         charity_number="801355",
         company_number="02276891",
+        street="Bridge House, 3 Bridge Street",
+        phone="01632 960 102",
     ),
     DemoOrganisation(
         "st-mungos",
@@ -73,6 +80,8 @@ PARTNERS = (
         "HP1 1BT",
         charity_number="1149085",
         company_number="08225808",
+        street="2 Marlowes Court, Marlowes",
+        phone="01632 960 103",
     ),
     DemoOrganisation(
         "bold-moves",
@@ -83,6 +92,8 @@ PARTNERS = (
         "Bedford",
         "MK42 9AE",
         charity_number="1138452",
+        street="Unit 4, Elstow Road Business Park",
+        phone="01632 960 104",
     ),
     DemoOrganisation(
         "ormiston-families",
@@ -94,6 +105,8 @@ PARTNERS = (
         "IP1 2LD",
         charity_number="1015896",
         company_number="02775728",
+        street="Unit 11, Boulton House, Civic Drive",
+        phone="01632 960 105",
     ),
     DemoOrganisation(
         "cambridge-womens-resource-centre",
@@ -104,6 +117,8 @@ PARTNERS = (
         "Cambridge",
         "CB4 3PW",
         charity_number="1111635",
+        street="Hooper Street",
+        phone="01632 960 106",
     ),
     DemoOrganisation(
         "family-groups-bedford",
@@ -114,6 +129,8 @@ PARTNERS = (
         "Bedford",
         "MK40 2NY",
         charity_number="1092357",
+        street="27 Harpur Street",
+        phone="01632 960 107",
     ),
     DemoOrganisation(
         "stepping-stones-luton",
@@ -124,6 +141,8 @@ PARTNERS = (
         "Luton",
         "LU1 2PJ",
         charity_number="1124612",
+        street="8 King Street",
+        phone="01632 960 108",
     ),
     DemoOrganisation(
         "c2c-social-action",
@@ -134,6 +153,8 @@ PARTNERS = (
         "Northampton",
         "NN1 2AQ",
         charity_number="1095213",
+        street="Guildhall Chambers, 6 Guildhall Road",
+        phone="01632 960 109",
     ),
     DemoOrganisation(
         "user-voice",
@@ -145,6 +166,8 @@ PARTNERS = (
         "SG1 1HN",
         charity_number="1117745",
         company_number="05915377",
+        street="Swingate House, Danestrete",
+        phone="01632 960 110",
     ),
 )
 
@@ -156,6 +179,9 @@ CRC_USERS = (
     ("referrer.luton", "Grace Mensah", "crc_referrer"),
     ("contracts.finance", "Tom Ellery", "contract_manager"),
 )
+
+# Sets up the demo contracts, so the audit log shows them as this person's work.
+DEMO_CONTRACT_MANAGER = "contracts"
 
 PARTNER_PEOPLE = {
     "nacro": (("Sarah Collins", "James Hartley"), ("Aisha Begum",)),

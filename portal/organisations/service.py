@@ -1,16 +1,20 @@
-"""Operations on organisations."""
+"""Operations on organisations: the CRC and its partners (create, edit), with their audit events."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from portal.audit.service import record_event, snapshot
-from portal.errors import ValidationFailed
+from portal import access
+from portal.audit.service import changes, record_event, snapshot
+from portal.errors import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.organisations.models import Organisation, OrganisationKind, Tier
+from portal.persistence import check_version, guards_versions
 
 ORGANISATION_FIELDS = (
     "name",
@@ -28,10 +32,33 @@ ORGANISATION_FIELDS = (
     "contact_phone",
     "active",
 )
+# What a contract manager may change on a partner's page; the kind never changes.
+EDITABLE_FIELDS = tuple(field for field in ORGANISATION_FIELDS if field not in ("kind", "active"))
 
 VAT_NUMBER = re.compile(r"^GB(\d{9}|\d{12})$")
 CHARITY_NUMBER = re.compile(r"^(SC|NI)?\d{5,8}(-\d{1,2})?$")
 COMPANY_NUMBER = re.compile(r"^([A-Z]{2}\d{6}|\d{8})$")
+# The shape of a UK postcode (outward code, space, inward code), BFPO and GIR 0AA aside.
+POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})$")
+PHONE = re.compile(r"^\+?[\d ()-]{7,25}$")
+
+# Longest value each text column holds, and how the field is named in a message.
+MAX_LENGTHS = {
+    "name": (200, "The organisation's name"),
+    "address_line_1": (200, "Address line 1"),
+    "address_line_2": (200, "Address line 2"),
+    "town": (100, "Town or city"),
+    "contact_name": (200, "The main contact's name"),
+    "contact_email": (254, "The main contact's email address"),
+}
+
+REQUIRED_CONTACT_DETAILS = {
+    "address_line_1": "Enter address line 1, typically the building and street",
+    "town": "Enter the town or city",
+    "postcode": "Enter the postcode",
+    "contact_name": "Enter the main contact's full name",
+    "contact_email": "Enter the main contact's email address",
+}
 
 
 def _clean(value: Any) -> Any:
@@ -41,14 +68,35 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def validate_organisation_fields(fields: dict[str, Any], *, existing: Organisation | None = None) -> dict[str, Any]:
-    """Normalised fields, or ValidationFailed naming every bad field."""
+def normalise_postcode(value: str) -> str:
+    """Upper case with one space before the inward code: mk401qj and MK40  1QJ are both MK40 1QJ."""
+    compact = re.sub(r"\s+", "", value).upper()
+    return f"{compact[:-3]} {compact[-3:]}" if len(compact) > 3 else compact
+
+
+def validate_organisation_fields(
+    fields: dict[str, Any], *, existing: Organisation | None = None, require_contact_details: bool = False
+) -> dict[str, Any]:
+    """Normalised fields, or ValidationFailed naming every bad field.
+
+    `require_contact_details`: an address and a main contact must be given (partners added or
+    changed in the portal: invoices and service returns need them).
+    """
     data = {key: _clean(value) for key, value in fields.items()}
     errors: dict[str, list[str]] = {}
 
+    if require_contact_details:
+        for field, message in REQUIRED_CONTACT_DETAILS.items():
+            if not data.get(field):
+                errors[field] = [message]
+
+    for field, (limit, label) in MAX_LENGTHS.items():
+        if data.get(field) and len(data[field]) > limit:
+            errors[field] = [f"{label} must be {limit} characters or fewer"]
+
     if not data.get("name"):
         errors["name"] = ["Enter the organisation's name"]
-    else:
+    elif "name" not in errors:
         clash = select(Organisation.id).where(func.lower(Organisation.name) == data["name"].lower())
         if existing is not None:
             clash = clash.where(Organisation.id != existing.id)
@@ -84,22 +132,89 @@ def validate_organisation_fields(fields: dict[str, Any], *, existing: Organisati
                 label = field.replace("_", " ").replace("vat", "VAT")
                 errors[field] = [f"Enter a {label} in the correct format, like {example}"]
 
+    postcode = data.get("postcode")
+    if postcode:
+        postcode = normalise_postcode(postcode)
+        data["postcode"] = postcode
+        if not POSTCODE.match(postcode):
+            errors["postcode"] = ["Enter a full UK postcode, like MK40 1QJ"]
+
+    email = data.get("contact_email")
+    if email and "contact_email" not in errors:
+        try:
+            data["contact_email"] = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError:
+            errors["contact_email"] = [
+                "Enter the main contact's email address in the correct format, like name@example.org"
+            ]
+
+    phone = data.get("contact_phone")
+    if phone and not PHONE.match(phone):
+        errors["contact_phone"] = ["Enter the main contact's phone number in the correct format, like 01632 960 001"]
+
     if errors:
         raise ValidationFailed(errors)
     return data
 
 
+def _require_partner_manager(actor: Any) -> None:
+    """`actor` None is an operator at the command line, who may do anything."""
+    if actor is not None and not access.can_manage_partners(actor):
+        raise NotAllowed
+
+
+def _flush_checking_name() -> None:
+    """Write the change now; of two people saving the same name at once, the second gets a field error."""
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ValidationFailed.single("name", "An organisation with this name already exists") from None
+
+
 def create_organisation(actor: Any, **fields: Any) -> Organisation:
-    data = validate_organisation_fields(fields)
+    """Add an organisation. From the web (an `actor`) only partners are added, by contract managers."""
+    _require_partner_manager(actor)
+    if actor is not None:
+        kind = fields.setdefault("kind", OrganisationKind.PARTNER)
+        if kind != OrganisationKind.PARTNER:
+            raise NotAllowed("Only partner organisations can be added in the portal")
+    data = validate_organisation_fields(fields, require_contact_details=actor is not None)
     organisation = Organisation(**{key: value for key, value in data.items() if key in ORGANISATION_FIELDS})
     db.session.add(organisation)
-    db.session.flush()
+    _flush_checking_name()
     record_event(
         "organisation.created",
         actor=actor,
         record=organisation,
         details={**snapshot(organisation, ORGANISATION_FIELDS), "via": "web" if actor else "cli"},
     )
+    db.session.commit()
+    return organisation
+
+
+@guards_versions("organisation")
+def update_organisation(actor: Any, organisation: Organisation, *, version: int | None, **fields: Any) -> Organisation:
+    """Change a partner's details. Fields not given keep their values; the kind never changes.
+
+    `version` is the one the editor read (None: don't check); an older one raises StaleRecord.
+    """
+    _require_partner_manager(actor)
+    if actor is not None and not organisation.is_partner:
+        raise NotAllowed("Only partner organisations can be changed in the portal")
+    check_version(organisation, version, "organisation")
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    before = snapshot(organisation, ORGANISATION_FIELDS)
+    proposed = {**{field: before[field] for field in EDITABLE_FIELDS}, **fields, "kind": organisation.kind}
+    data = validate_organisation_fields(proposed, existing=organisation, require_contact_details=actor is not None)
+    for field in EDITABLE_FIELDS:
+        setattr(organisation, field, data.get(field))
+    difference = changes(before, snapshot(organisation, ORGANISATION_FIELDS))
+    if difference:
+        _flush_checking_name()
+        record_event("organisation.updated", actor=actor, record=organisation, details={"changes": difference})
     db.session.commit()
     return organisation
 

@@ -1,0 +1,216 @@
+"""The demo supply chain's contracts: every Annex 3 partner has a live, realistic rate card.
+
+These tests only read the demo data, so they share one load of it (see the fixtures below).
+"""
+
+import re
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.areas import COUNTIES, PRISONS
+from portal.audit.models import AuditEvent
+from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, Unit
+from portal.contracts.pricing import find_overlaps, price_on
+from portal.demo.loader import load_demo_data
+from portal.demo.supply_chain import PARTNERS
+from portal.extensions import db
+from portal.organisations.models import Organisation
+from tests.conftest import _clean_tables
+
+
+@pytest.fixture(scope="module")
+def demo_data(observer_app):  # type: ignore[no-untyped-def]
+    with observer_app.app_context():
+        load_demo_data()
+    yield
+    with observer_app.app_context():
+        _clean_tables(observer_app)
+
+
+@pytest.fixture(autouse=True)
+def _database(observer_app, demo_data):  # type: ignore[no-untyped-def]
+    """Replaces the suite's per-test emptying: here every test reads the same demo data."""
+    with observer_app.app_context():
+        yield
+        db.session.rollback()
+
+
+def contracts(*statuses):
+    statement = select(Contract).order_by(Contract.reference)
+    if statuses:
+        statement = statement.where(Contract.status.in_(statuses))
+    return db.session.scalars(statement).all()
+
+
+def items_of(contract_list):
+    return db.session.scalars(
+        select(RateCardItem).where(RateCardItem.contract_id.in_([c.id for c in contract_list]))
+    ).all()
+
+
+def test_every_annex_3_partner_has_an_active_contract():
+    partners_with_active = {contract.partner.name for contract in contracts(ContractStatus.ACTIVE)}
+    assert partners_with_active == {demo.name for demo in PARTNERS}
+
+
+def test_a_partner_can_hold_several_contracts():
+    by_partner = {}
+    for contract in contracts(ContractStatus.ACTIVE):
+        by_partner.setdefault(contract.partner.name, []).append(contract.reference)
+    assert by_partner["Nacro"] == ["BENCH-ACC-01", "BENCH-ACC-02"]
+    assert by_partner["St Giles Trust"] == ["BENCH-ETE-01", "BENCH-ETE-02"]
+
+
+def test_there_is_a_draft_contract_and_an_ended_one():
+    assert [c.reference for c in contracts(ContractStatus.DRAFT)] == ["BENCH-VET-01"]
+    (ended,) = contracts(ContractStatus.ENDED)
+    assert ended.reference == "BENCH-ACC-P1" and ended.end_date == date(2025, 3, 31)
+
+
+def test_references_follow_the_crc_pattern_and_active_contracts_run_april_2025_to_march_2027():
+    for contract in contracts():
+        assert re.fullmatch(r"BENCH-[A-Z]{2,3}-[A-Z0-9]{2}", contract.reference)
+    for contract in contracts(ContractStatus.ACTIVE):
+        assert (contract.start_date, contract.end_date) == (date(2025, 4, 1), date(2027, 3, 31))
+
+
+def test_every_unit_appears_on_a_live_rate_card():
+    units = {item.unit for item in items_of(contracts(ContractStatus.ACTIVE))}
+    assert units == set(Unit)
+
+
+def test_rate_cards_mix_units_as_the_services_are_paid():
+    def units(reference):
+        (contract,) = [c for c in contracts() if c.reference == reference]
+        return {item.unit for item in items_of([contract])}
+
+    # Through the Gate accommodation: a referral fee and payments for outcomes.
+    assert {Unit.PER_REFERRAL, Unit.PER_OUTCOME} <= units("BENCH-ACC-01")
+    assert {Unit.PER_REFERRAL, Unit.PER_OUTCOME} <= units("BENCH-ACC-03")
+    assert units("BENCH-MEN-01") >= {Unit.PER_HOUR}  # peer mentoring by the hour
+    assert units("BENCH-DV-01") >= {Unit.PER_SESSION, Unit.PER_RAR_DAY}  # DV programme
+    assert units("BENCH-FAM-01") == {Unit.PER_SESSION, Unit.PER_OUTCOME}  # family support
+    for women_centre in ("BENCH-WOM-01", "BENCH-WOM-02", "BENCH-WOM-03", "BENCH-WOM-04"):
+        assert Unit.MONTHLY_FIXED in units(women_centre)  # grants paid monthly
+
+
+def test_price_periods_of_an_item_never_overlap_and_fall_within_the_contract():
+    for contract in contracts():
+        for item in items_of([contract]):
+            assert item.prices, item.code
+            assert find_overlaps(item.prices) == [], item.code
+            for period in item.prices:
+                assert contract.start_date <= period.effective_from <= contract.end_date
+                assert period.effective_to is None or period.effective_to <= contract.end_date
+
+
+def test_every_live_item_has_a_price_on_every_day_of_its_contract():
+    for contract in contracts(ContractStatus.ACTIVE):
+        for item in items_of([contract]):
+            for day in (contract.start_date, date(2026, 3, 31), date(2026, 4, 1), contract.end_date):
+                assert price_on(item, day) is not None, (item.code, day)
+
+
+def test_some_prices_change_on_1_april_2026():
+    changed = [
+        item.code
+        for item in items_of(contracts(ContractStatus.ACTIVE))
+        if price_on(item, date(2026, 3, 31)).unit_price_pence != price_on(item, date(2026, 4, 1)).unit_price_pence
+    ]
+    assert len(changed) >= 2
+    assert {"ACC-TTG-NIGHT", "MEN-PEER-HOUR"} <= set(changed)
+    night = db.session.scalars(select(RateCardItem).where(RateCardItem.code == "ACC-TTG-NIGHT")).one()
+    assert [(p.unit_price_pence, p.effective_from, p.effective_to) for p in night.prices] == [
+        (40000, date(2025, 4, 1), date(2026, 3, 31)),
+        (42500, date(2026, 4, 1), None),
+    ]
+
+
+def test_prices_and_caps_are_plausible():
+    for item in items_of(contracts()):
+        for period in item.prices:
+            assert 20_00 <= period.unit_price_pence <= 5_000_00, item.code
+    referral_fees = {item.prices[0].unit_price_pence for item in items_of(contracts()) if item.unit == "per_referral"}
+    assert 150_00 in referral_fees
+    for contract in contracts(ContractStatus.ACTIVE, ContractStatus.DRAFT):
+        assert 100_000_00 <= contract.value_cap_pence <= 600_000_00, contract.reference
+
+
+def test_some_items_limit_the_units_per_referral():
+    limited = [item for item in items_of(contracts()) if item.max_units_per_referral]
+    assert len(limited) >= 10
+    assert all(item.unit != Unit.MONTHLY_FIXED for item in limited)
+
+
+def test_each_per_outcome_item_pays_for_an_outcome_of_its_own_pathway():
+    for item in items_of(contracts()):
+        if item.unit == Unit.PER_OUTCOME:
+            assert item.outcome_type is not None, item.code
+            assert item.outcome_type.contract_id == item.contract_id
+            assert item.outcome_type.pathway == item.pathway, item.code
+        else:
+            assert item.outcome_type is None
+
+
+def test_contracts_recognise_a_realistic_set_of_outcomes():
+    codes = set(db.session.scalars(select(OutcomeType.code)).all())
+    assert {
+        "accommodation_secured_first_night",
+        "accommodation_sustained_13_weeks",
+        "entered_employment",
+        "entered_education_or_training",
+        "benefit_claim_made",
+        "bank_account_opened",
+        "debt_plan_agreed",
+        "programme_completed",
+    } <= codes
+    for contract in contracts():
+        assert db.session.scalars(select(OutcomeType).where(OutcomeType.contract_id == contract.id)).first()
+
+
+def test_only_nacro_charges_vat_and_it_has_a_vat_number():
+    for contract in contracts():
+        expected = 2000 if contract.partner.name == "Nacro" else 0
+        assert contract.vat_rate_bp == expected, contract.reference
+    nacro = db.session.scalars(select(Organisation).where(Organisation.name == "Nacro")).one()
+    assert nacro.vat_number
+
+
+def test_grants_go_to_tier_iii_partners_and_subcontracts_to_tier_ii():
+    for contract in contracts():
+        assert contract.tier.value == {"II": "subcontract", "III": "grant"}[contract.partner.tier.value]
+
+
+def test_service_areas_are_the_cpas_counties_and_prisons_as_in_annex_3():
+    for contract in contracts():
+        assert set(contract.counties) <= set(COUNTIES) and set(contract.prisons) <= set(PRISONS)
+        assert contract.counties or contract.prisons
+    by_reference = {contract.reference: contract for contract in contracts()}
+    assert by_reference["BENCH-ACC-01"].prisons == ["HMP Bedford", "HMP Woodhill"]
+    assert by_reference["BENCH-ACC-02"].counties == ["Bedfordshire", "Northamptonshire"]
+    assert by_reference["BENCH-ACC-03"].prisons == ["HMP The Mount"]
+    assert by_reference["BENCH-ACC-03"].counties == ["Hertfordshire"]
+    assert by_reference["BENCH-DV-01"].counties == list(COUNTIES)
+    assert "HMP Peterborough (male)" in by_reference["BENCH-DV-01"].prisons
+    assert by_reference["BENCH-WOM-04"].counties == ["Northamptonshire"]
+
+
+def test_the_demo_contract_manager_did_the_work_and_the_audit_log_shows_it():
+    manager = db.session.scalars(select(User).where(User.email == "contracts@bench-crc.example")).one()
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.record_type != "user")).all()
+    contract_events = [event for event in events if event.action.split(".")[0] != "organisation"]
+    assert {event.actor_id for event in contract_events} == {manager.id}
+    counts = {}
+    for event in contract_events:
+        counts[event.action] = counts.get(event.action, 0) + 1
+    assert counts["contract.created"] == len(contracts())
+    assert counts["contract.activated"] == len(contracts(ContractStatus.ACTIVE, ContractStatus.ENDED))
+    assert counts["contract.ended"] == 1
+    assert counts["outcome_type.created"] == db.session.query(OutcomeType).count()
+    assert counts["rate_card_item.created"] == db.session.query(RateCardItem).count()
+    assert counts["rate_card.imported"] >= 1  # most rate cards came from a spreadsheet
+    created = next(event for event in contract_events if event.action == "contract.created")
+    assert created.details["reference"].startswith("BENCH-") and created.details["value_cap_pence"] > 0
