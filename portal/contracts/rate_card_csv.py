@@ -40,7 +40,7 @@ from portal.contracts.service import (
     price_is_locked,
     require_contract_manager,
 )
-from portal.errors import DomainError
+from portal.csv_files import FileRejected, RowError, read_csv, sort_errors
 from portal.extensions import db
 from portal.money import NotAnAmount, parse_pounds, pounds
 
@@ -64,27 +64,8 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 PRICE = re.compile(r"^\d+(\.\d{1,2})?$")
 
 
-@dataclass(frozen=True)
-class RowError:
-    row: int | None  # None: about the file as a whole
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = []
-        if self.row is not None:
-            where.append(f"Row {self.row}")
-        if self.column:
-            where.append(f"column {self.column}")
-        return f"{', '.join(where)}: {self.message}" if where else self.message
-
-
-class RateCardImportFailed(DomainError):
-    message = "The rate card was not imported"
-
-    def __init__(self, errors: list[RowError]) -> None:
-        super().__init__(f"The rate card was not imported: {len(errors)} problem(s) found")
-        self.errors = errors
+# The rate card's own name for a rejected file, kept for readers of this module.
+RateCardImportFailed = FileRejected
 
 
 @dataclass
@@ -171,71 +152,12 @@ def export_rate_card(contract: Contract) -> str:
 def read_rate_card(data: bytes) -> list[ParsedRow]:
     """Parse and check a file on its own (no database). Raises RateCardImportFailed listing
     every problem found."""
-    if len(data) > MAX_BYTES:
-        raise RateCardImportFailed([RowError(None, None, f"The file must be smaller than {MAX_BYTES // 1_000_000} MB")])
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise RateCardImportFailed([RowError(None, None, "The file must be a CSV file saved as UTF-8 text")]) from None
-    if not text.strip():
-        raise RateCardImportFailed([RowError(None, None, "The file is empty")])
-    if "\x00" in text:
-        raise RateCardImportFailed(
-            [RowError(None, None, "The file must be a CSV file, not a spreadsheet or other document")]
-        )
-
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = [cell.strip().lower() for cell in next(reader)]
-        raw_rows = []
-        for cells in reader:
-            if reader.line_num > MAX_ROWS + 1:
-                raise RateCardImportFailed([RowError(None, None, f"The file has more than {MAX_ROWS} rows")])
-            raw_rows.append((reader.line_num, cells))
-    except csv.Error as error:
-        raise RateCardImportFailed([RowError(reader.line_num, None, f"The file is not valid CSV: {error}")]) from None
-
-    missing = [column for column in COLUMNS if column not in header]
-    unknown = [column for column in header if column not in COLUMNS]
-    problems = []
-    if missing:
-        problems.append(RowError(1, None, f"The header row is missing the column(s): {', '.join(missing)}"))
-    if unknown:
-        problems.append(
-            RowError(
-                1,
-                None,
-                f"The header row has unknown column(s): {', '.join(unknown)}. The columns are: {','.join(COLUMNS)}",
-            )
-        )
-    if len(set(header)) != len(header):
-        problems.append(RowError(1, None, "The header row names a column more than once"))
-    if problems:
-        raise RateCardImportFailed(problems)
-
+    rows = read_csv(data, COLUMNS, max_bytes=MAX_BYTES, max_rows=MAX_ROWS, what="rate card")
     errors: list[RowError] = []
-    parsed: list[ParsedRow] = []
-    # Spreadsheet row numbers: the header is row 1, whatever line breaks quoted cells hold.
-    for row_number, (_, cells) in enumerate(raw_rows, start=2):
-        if not any(cell.strip() for cell in cells):
-            continue  # blank lines at the end of a file are common and harmless
-        if len(cells) != len(header):
-            errors.append(RowError(row_number, None, f"The row has {len(cells)} cells; the header has {len(header)}"))
-            continue
-        values = {column: cell.strip() for column, cell in zip(header, cells, strict=True)}
-        row = _parse_row(row_number, values, errors)
-        if row is not None:
-            parsed.append(row)
-    if not parsed and not errors:
-        errors.append(RowError(None, None, "The file has a header row but no rate card rows"))
+    parsed = [row for row in (_parse_row(csv_row.number, csv_row.values, errors) for csv_row in rows) if row]
     errors.extend(_check_consistency(parsed))
     if errors:
-        raise RateCardImportFailed(
-            sorted(
-                errors,
-                key=lambda error: (error.row or 0, COLUMNS.index(error.column) if error.column in COLUMNS else -1),
-            )
-        )
+        raise RateCardImportFailed(sort_errors(errors, COLUMNS), "rate card")
     return parsed
 
 
@@ -423,7 +345,9 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
     """Make the contract's rate card match the file, all or nothing. `actor` None: the CLI."""
     require_contract_manager(actor, contract)
     if contract.status == ContractStatus.ENDED:
-        raise RateCardImportFailed([RowError(None, None, "This contract has ended and can no longer be changed")])
+        raise RateCardImportFailed(
+            [RowError(None, None, "This contract has ended and can no longer be changed")], "rate card"
+        )
     rows = read_rate_card(data)
 
     existing_items = {
@@ -441,7 +365,7 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
 
     errors = _check_locked_prices(by_code, existing_items)
     if errors:
-        raise RateCardImportFailed(errors)
+        raise RateCardImportFailed(errors, "rate card")
 
     summary = ImportSummary()
     try:

@@ -94,6 +94,16 @@ def price_is_locked(price: RateCardPrice) -> bool:
     return price.id is not None and any(check(price) for check in price_usage_checks)
 
 
+# Invoicing registers a function here giving a contract's spend in pence (its submitted and
+# approved invoices); until it does, nothing has been spent.
+spend_calculators: list[Callable[[Contract], int]] = []
+
+
+def spend_to_date(contract: Contract) -> int:
+    """Pence spent against the contract's value cap so far: submitted and approved invoices."""
+    return sum(calculate(contract) for calculate in spend_calculators)
+
+
 # --- permission ------------------------------------------------------------------------------
 
 
@@ -107,8 +117,13 @@ def require_contract_manager(actor: Any, contract: Contract | None = None) -> No
         raise NotFound
 
 
+def is_editable(contract: Contract) -> bool:
+    """An ended contract, its rate card and its outcome types can no longer change."""
+    return contract.status != ContractStatus.ENDED
+
+
 def _require_editable(contract: Contract) -> None:
-    if contract.status == ContractStatus.ENDED:
+    if not is_editable(contract):
         raise ValidationFailed.single("contract", "This contract has ended and can no longer be changed")
 
 
@@ -234,6 +249,7 @@ def end_contract(actor: Any, contract: Contract, *, end_date: date | None, versi
     """End an active contract, on `end_date` (today or its existing end date, or earlier)."""
     require_contract_manager(actor, contract)
     _check_version(contract, version, "contract")
+    CONTRACT_WORKFLOW.check(contract, "end")  # before anything changes, so a refusal leaves the contract as it was
     if not isinstance(end_date, date):
         raise ValidationFailed.single("end_date", "Enter the date the contract ends")
     if end_date < contract.start_date:

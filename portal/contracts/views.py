@@ -1,7 +1,668 @@
-"""Pages for contracts and their rate cards."""
+"""Pages for contracts and their rate cards: lists, details, the forms that change them, CSV files.
+
+Every page finds its records through `portal.access` (another CRC's or partner's contract is
+a 404), then checks the permission to change it (403 for all but contract managers); each
+form calls one operation in `portal.contracts.service`, whose errors name the fields.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response as BaseResponse
+
+from portal import access
+from portal.contracts import rate_card_csv, service
+from portal.contracts.forms import (
+    PATHWAY_CHOICES,
+    ConfirmForm,
+    ContractFilterForm,
+    ContractForm,
+    EndContractForm,
+    EndPriceForm,
+    ImportRateCardForm,
+    ItemForm,
+    OutcomeTypeForm,
+    PriceForm,
+)
+from portal.contracts.models import (
+    Contract,
+    ContractStatus,
+    OutcomeType,
+    RateCardItem,
+    RateCardPrice,
+)
+from portal.contracts.pricing import price_on
+from portal.dates import london_today
+from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.extensions import db
+from portal.formatting import format_date
+from portal.money import pounds
+from portal.organisations.models import Organisation, OrganisationKind
+from portal.web import apply_errors, paginate
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
+
+# The service names money in pence; the forms ask for pounds under another field name.
+FORM_FIELD_FOR = {"value_cap_pence": "value_cap", "vat_rate_bp": "vat_rate", "unit_price_pence": "unit_price"}
+
+
+# --- finding records -----------------------------------------------------------------------------
+
+
+def load_contract(reference: str) -> Contract:
+    """The contract, if the current user may see it; else 404."""
+    return access.get_visible_or_404(Contract, reference.upper(), current_user, column=Contract.reference)
+
+
+def load_item(contract: Contract, code: str) -> RateCardItem:
+    """The item of *this* contract with this code; else 404."""
+    item = db.session.scalars(
+        access.visible(RateCardItem, current_user).where(
+            RateCardItem.contract_id == contract.id, RateCardItem.code == code.upper()
+        )
+    ).first()
+    if item is None:
+        abort(404)
+    return item
+
+
+def load_price(item: RateCardItem, price_id: int) -> RateCardPrice:
+    """The price of *this* item with this id; else 404."""
+    price = db.session.scalars(
+        access.visible(RateCardPrice, current_user).where(
+            RateCardPrice.item_id == item.id, RateCardPrice.id == price_id
+        )
+    ).first()
+    if price is None:
+        abort(404)
+    return price
+
+
+def load_outcome_type(contract: Contract, outcome_type_id: int) -> OutcomeType:
+    outcome_type = db.session.scalars(
+        access.visible(OutcomeType, current_user).where(
+            OutcomeType.contract_id == contract.id, OutcomeType.id == outcome_type_id
+        )
+    ).first()
+    if outcome_type is None:
+        abort(404)
+    return outcome_type
+
+
+def require_contract_manager() -> None:
+    """Called after the record is found, so another partner's record stays a 404."""
+    if not access.can_manage_contracts(current_user):
+        abort(403)
+
+
+def managed_contract(reference: str) -> Contract:
+    contract = load_contract(reference)
+    require_contract_manager()
+    return contract
+
+
+# --- mapping the service's answers onto pages ------------------------------------------------------
+
+
+def show_errors(form: Any, error: ValidationFailed) -> None:
+    """The service's field errors beside the form's fields (money fields are named in pounds here)."""
+    db.session.rollback()
+    apply_errors(
+        form, ValidationFailed({FORM_FIELD_FOR.get(name, name): messages for name, messages in error.errors.items()})
+    )
+
+
+def show_stale(form: Any, error: StaleRecord) -> None:
+    db.session.rollback()
+    form.form_errors.append(error.message)
+
+
+def back_to(url: str, message: str) -> BaseResponse:
+    """A refusal that no field can fix (the contract moved on): say why on the page the user came from."""
+    db.session.rollback()
+    flash(message, "error")
+    return redirect(url)
+
+
+def refused(error: NotAllowed | NotFound) -> None:
+    db.session.rollback()
+    abort(403 if isinstance(error, NotAllowed) else 404)
+
+
+def contract_url(contract: Contract) -> str:
+    return url_for("contracts.show", reference=contract.reference)
+
+
+def item_url(contract: Contract, item: RateCardItem) -> str:
+    return url_for("contracts.item", reference=contract.reference, code=item.code)
+
+
+# --- what pages show --------------------------------------------------------------------------------
+
+
+@dataclass
+class RateCardRow:
+    """An item as the rate card table shows it: today's price and any prices still to come."""
+
+    item: RateCardItem
+    current: RateCardPrice | None
+    future: list[RateCardPrice] = field(default_factory=list)
+
+
+def rate_card_rows(items: list[RateCardItem], today: date) -> list[RateCardRow]:
+    return [
+        RateCardRow(
+            item=item,
+            current=price_on(item, today),  # type: ignore[arg-type]
+            future=[price for price in item.prices if price.effective_from > today],
+        )
+        for item in items
+    ]
+
+
+def price_period(price: RateCardPrice, today: date) -> str:
+    """'current', 'future' or 'past': which tag a price period wears on the item page."""
+    if price.effective_from > today:
+        return "future"
+    if price.effective_to is not None and price.effective_to < today:
+        return "past"
+    return "current"
+
+
+def contract_permissions(contract: Contract) -> dict[str, bool]:
+    """The buttons the current user sees on the contract's pages."""
+    manage = access.can_manage_contracts(current_user)
+    return {
+        "manage": manage,
+        "change": manage and service.is_editable(contract),
+        "activate": manage and service.CONTRACT_WORKFLOW.allowed(contract, "activate"),
+        "end": manage and service.CONTRACT_WORKFLOW.allowed(contract, "end"),
+    }
+
+
+def partner_choices(contract: Contract | None = None, *, for_filter: bool = False) -> dict[str, str]:
+    """Partners to choose from: the active ones (and the contract's own, even if no longer
+    active); a filter offers every partner, since old contracts name inactive ones."""
+    partners = db.session.scalars(
+        access.visible(Organisation, current_user)
+        .where(Organisation.kind == OrganisationKind.PARTNER)
+        .order_by(Organisation.name)
+    ).all()
+    keep = contract.partner_id if contract is not None else None
+    first = {"": "All partners"} if for_filter else {"": "Choose a partner"}
+    return first | {
+        str(partner.id): partner.name for partner in partners if for_filter or partner.active or partner.id == keep
+    }
+
+
+def contract_form_data(contract: Contract) -> dict[str, Any]:
+    return {
+        "reference": contract.reference,
+        "title": contract.title,
+        "partner_id": str(contract.partner_id),
+        "tier": contract.tier.value,
+        "start_date": contract.start_date,
+        "end_date": contract.end_date,
+        "value_cap": pounds(contract.value_cap_pence),
+        "vat_rate": str(contract.vat_rate_bp),
+        "payment_terms_days": str(contract.payment_terms_days),
+        "accept_sla_working_days": str(contract.accept_sla_working_days),
+        "first_contact_sla_working_days": str(contract.first_contact_sla_working_days),
+        "counties": list(contract.counties or []),
+        "prisons": list(contract.prisons or []),
+        "description": contract.description or "",
+        "version": str(contract.version),
+    }
+
+
+# --- contracts -----------------------------------------------------------------------------------------
+
+
+@bp.route("/")
+@login_required
+def index():  # type: ignore[no-untyped-def]
+    form = ContractFilterForm(request.args)
+    statement = access.visible(Contract, current_user).order_by(Contract.reference)
+    show_partner = current_user.is_crc_user
+    if show_partner:
+        form.partner.choices = partner_choices(for_filter=True)
+        if (form.partner.data or "").isdigit():
+            statement = statement.where(Contract.partner_id == int(form.partner.data))
+    else:
+        del form.partner  # partners see only their own organisation's contracts anyway
+    if form.status.data in {status.value for status in ContractStatus}:
+        statement = statement.where(Contract.status == ContractStatus(form.status.data))
+    page = paginate(statement, per_page=50)
+    return render_template(
+        "contracts/index.html",
+        filter_form=form,
+        page=page,
+        show_partner=show_partner,
+        can_manage=access.can_manage_contracts(current_user),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():  # type: ignore[no-untyped-def]
+    require_contract_manager()
+    form = ContractForm()
+    form.partner_id.choices = partner_choices()
+    if form.validate_on_submit():
+        try:
+            contract = service.create_contract(current_user, **form.fields_for_service())
+        except ValidationFailed as error:
+            show_errors(form, error)
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        else:
+            flash(
+                f"Contract {contract.reference} created as a draft. Add its rate card, then make it active.", "success"
+            )
+            return redirect(contract_url(contract))
+    return render_template("contracts/contract_form.html", form=form, contract=None)
+
+
+@bp.route("/<reference>")
+@login_required
+def show(reference: str):  # type: ignore[no-untyped-def]
+    contract = load_contract(reference)
+    today = london_today()
+    spent = service.spend_to_date(contract)
+    return render_template(
+        "contracts/show.html",
+        contract=contract,
+        rows=rate_card_rows(service.items_with_prices(contract), today),
+        spent=spent,
+        spent_percent=min(100, spent * 100 // contract.value_cap_pence) if contract.value_cap_pence > 0 else 0,
+        can=contract_permissions(contract),
+        link_partner=current_user.is_crc_user,
+        today=today,
+    )
+
+
+@bp.route("/<reference>/edit", methods=["GET", "POST"])
+@login_required
+def edit(reference: str):  # type: ignore[no-untyped-def]
+    contract = managed_contract(reference)
+    form = ContractForm(data=contract_form_data(contract) if request.method == "GET" else None)
+    form.partner_id.choices = partner_choices(contract)
+    if form.validate_on_submit():
+        try:
+            service.update_contract(current_user, contract, version=form.version_read, **form.fields_for_service())
+        except ValidationFailed as error:
+            show_errors(form, error)
+        except StaleRecord as error:
+            show_stale(form, error)
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        else:
+            flash("Changes saved.", "success")
+            return redirect(contract_url(contract))
+    return render_template("contracts/contract_form.html", form=form, contract=contract)
+
+
+@bp.route("/<reference>/activate", methods=["GET", "POST"])
+@login_required
+def activate(reference: str):  # type: ignore[no-untyped-def]
+    contract = managed_contract(reference)
+    form = ConfirmForm(data={"version": str(contract.version)} if request.method == "GET" else None)
+    if request.method == "GET" and not service.CONTRACT_WORKFLOW.allowed(contract, "activate"):
+        flash("Only a draft contract can be made active.", "error")
+        return redirect(contract_url(contract))
+    if form.validate_on_submit():
+        try:
+            service.activate_contract(current_user, contract, version=form.version_read)
+        except (InvalidTransition, StaleRecord) as error:
+            return back_to(contract_url(contract), error.message)
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        flash(f"Contract {contract.reference} is now active. Referrals can be sent under it.", "success")
+        return redirect(contract_url(contract))
+    return render_template("contracts/activate.html", form=form, contract=contract)
+
+
+@bp.route("/<reference>/end", methods=["GET", "POST"])
+@login_required
+def end(reference: str):  # type: ignore[no-untyped-def]
+    contract = managed_contract(reference)
+    if request.method == "GET" and not service.CONTRACT_WORKFLOW.allowed(contract, "end"):
+        flash("Only an active contract can be ended.", "error")
+        return redirect(contract_url(contract))
+    form = EndContractForm(
+        data={"end_date": contract.end_date, "version": str(contract.version)} if request.method == "GET" else None
+    )
+    if form.validate_on_submit():
+        try:
+            service.end_contract(current_user, contract, end_date=form.end_date.data, version=form.version_read)
+        except ValidationFailed as error:
+            show_errors(form, error)
+        except StaleRecord as error:
+            show_stale(form, error)
+        except InvalidTransition as error:
+            return back_to(contract_url(contract), error.message)
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        else:
+            flash(
+                f"Contract {contract.reference} has ended. Its last day is {format_date(contract.end_date)}.", "success"
+            )
+            return redirect(contract_url(contract))
+    return render_template("contracts/end.html", form=form, contract=contract)
+
+
+# --- outcome types -----------------------------------------------------------------------------------
+
+
+@bp.route("/<reference>/outcome-types", methods=["GET", "POST"])
+@login_required
+def outcome_types(reference: str):  # type: ignore[no-untyped-def]
+    contract = load_contract(reference)
+    if request.method == "POST":
+        require_contract_manager()
+    form = OutcomeTypeForm()
+    if form.validate_on_submit():
+        try:
+            added = service.add_outcome_type(
+                current_user, contract, code=form.code.data, name=form.name.data, pathway=form.pathway.data
+            )
+        except ValidationFailed as error:
+            show_errors(form, error)
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        else:
+            flash(f"Outcome type {added.code} added.", "success")
+            return redirect(url_for("contracts.outcome_types", reference=contract.reference))
+    return render_template(
+        "contracts/outcome_types.html",
+        form=form,
+        contract=contract,
+        outcome_types=service.outcome_types_of(contract),
+        can=contract_permissions(contract),
+    )
+
+
+@bp.route("/<reference>/outcome-types/<int:outcome_type_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_outcome_type(reference: str, outcome_type_id: int):  # type: ignore[no-untyped-def]
+    contract = load_contract(reference)
+    outcome_type = load_outcome_type(contract, outcome_type_id)
+    require_contract_manager()
+    form = OutcomeTypeForm(obj=outcome_type if request.method == "GET" else None)
+    if request.method == "GET":
+        form.pathway.data = outcome_type.pathway.value
+    if form.validate_on_submit():
+        try:
+            service.update_outcome_type(
+                current_user,
+                outcome_type,
+                contract,
+                name=form.name.data,
+                pathway=form.pathway.data,
+                active=bool(form.active.data),
+            )
+        except ValidationFailed as error:
+            show_errors(form, error)
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        else:
+            flash(f"Outcome type {outcome_type.code} saved.", "success")
+            return redirect(url_for("contracts.outcome_types", reference=contract.reference))
+    return render_template("contracts/edit_outcome_type.html", form=form, contract=contract, outcome_type=outcome_type)
+
+
+# --- rate-card items ------------------------------------------------------------------------------------
+
+
+@bp.route("/<reference>/items/new", methods=["GET", "POST"])
+@login_required
+def new_item(reference: str):  # type: ignore[no-untyped-def]
+    contract = managed_contract(reference)
+    form = ItemForm(outcome_types=service.outcome_types_of(contract))
+    if form.validate_on_submit():
+        try:
+            item = service.add_item(current_user, contract, **form.fields_for_service())
+        except ValidationFailed as error:
+            show_errors(form, error)
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        else:
+            flash(f"Item {item.code} added. Add its price.", "success")
+            return redirect(url_for("contracts.new_price", reference=contract.reference, code=item.code))
+    return render_template("contracts/item_form.html", form=form, contract=contract, item=None)
+
+
+@bp.route("/<reference>/items/<code>")
+@login_required
+def item(reference: str, code: str):  # type: ignore[no-untyped-def]
+    contract = load_contract(reference)
+    shown = load_item(contract, code)
+    today = london_today()
+    return render_template(
+        "contracts/item.html",
+        contract=contract,
+        item=shown,
+        current=price_on(shown, today),  # type: ignore[arg-type]
+        periods=[(price, price_period(price, today), service.price_is_locked(price)) for price in shown.prices],
+        can=contract_permissions(contract),
+    )
+
+
+@bp.route("/<reference>/items/<code>/edit", methods=["GET", "POST"])
+@login_required
+def edit_item(reference: str, code: str):  # type: ignore[no-untyped-def]
+    contract = load_contract(reference)
+    shown = load_item(contract, code)
+    require_contract_manager()
+    data = None
+    if request.method == "GET":
+        data = {
+            "code": shown.code,
+            "service_code": shown.service_code,
+            "name": shown.name,
+            "pathway": shown.pathway.value,
+            "setting": shown.setting.value,
+            "unit": shown.unit.value,
+            "outcome_type_id": str(shown.outcome_type_id or ""),
+            "max_units_per_referral": "" if shown.max_units_per_referral is None else str(shown.max_units_per_referral),
+            "active": shown.active,
+            "version": str(shown.version),
+        }
+    form = ItemForm(data=data, outcome_types=service.outcome_types_of(contract))
+    if form.validate_on_submit():
+        try:
+            service.update_item(current_user, shown, contract, version=form.version_read, **form.fields_for_service())
+        except ValidationFailed as error:
+            show_errors(form, error)
+        except StaleRecord as error:
+            show_stale(form, error)
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        else:
+            flash("Changes saved.", "success")
+            return redirect(item_url(contract, shown))
+    return render_template("contracts/item_form.html", form=form, contract=contract, item=shown)
+
+
+# --- prices -----------------------------------------------------------------------------------------------
+
+
+@bp.route("/<reference>/items/<code>/prices/new", methods=["GET", "POST"])
+@login_required
+def new_price(reference: str, code: str):  # type: ignore[no-untyped-def]
+    contract = load_contract(reference)
+    shown = load_item(contract, code)
+    require_contract_manager()
+    form = PriceForm()
+    if form.validate_on_submit():
+        try:
+            service.add_price(current_user, shown, contract, **form.fields_for_service())
+        except ValidationFailed as error:
+            show_errors(form, error)
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        else:
+            flash("Price added.", "success")
+            return redirect(item_url(contract, shown))
+    return render_template("contracts/price_form.html", form=form, contract=contract, item=shown, price=None)
+
+
+def _priced(reference: str, code: str, price_id: int) -> tuple[Contract, RateCardItem, RateCardPrice]:
+    contract = load_contract(reference)
+    shown = load_item(contract, code)
+    price = load_price(shown, price_id)
+    require_contract_manager()
+    return contract, shown, price
+
+
+@bp.route("/<reference>/items/<code>/prices/<int:price_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_price(reference: str, code: str, price_id: int):  # type: ignore[no-untyped-def]
+    contract, shown, price = _priced(reference, code, price_id)
+    data = None
+    if request.method == "GET":
+        data = {
+            "unit_price": pounds(price.unit_price_pence),
+            "effective_from": price.effective_from,
+            "effective_to": price.effective_to,
+            "version": str(price.version),
+        }
+    form = PriceForm(data=data)
+    if form.validate_on_submit():
+        try:
+            service.update_price(
+                current_user, price, shown, contract, version=form.version_read, **form.fields_for_service()
+            )
+        except ValidationFailed as error:
+            show_errors(form, error)
+        except StaleRecord as error:
+            show_stale(form, error)
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        else:
+            flash("Price saved.", "success")
+            return redirect(item_url(contract, shown))
+    return render_template(
+        "contracts/price_form.html",
+        form=form,
+        contract=contract,
+        item=shown,
+        price=price,
+        locked=service.price_is_locked(price),
+    )
+
+
+@bp.route("/<reference>/items/<code>/prices/<int:price_id>/end", methods=["GET", "POST"])
+@login_required
+def end_price(reference: str, code: str, price_id: int):  # type: ignore[no-untyped-def]
+    contract, shown, price = _priced(reference, code, price_id)
+    data = {"effective_to": price.effective_to, "version": str(price.version)} if request.method == "GET" else None
+    form = EndPriceForm(data=data)
+    if form.validate_on_submit():
+        try:
+            service.end_price(
+                current_user, price, shown, contract, effective_to=form.effective_to.data, version=form.version_read
+            )
+        except ValidationFailed as error:
+            show_errors(form, error)
+        except StaleRecord as error:
+            show_stale(form, error)
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        else:
+            flash("Price ended.", "success")
+            return redirect(item_url(contract, shown))
+    return render_template("contracts/end_price.html", form=form, contract=contract, item=shown, price=price)
+
+
+@bp.route("/<reference>/items/<code>/prices/<int:price_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete_price(reference: str, code: str, price_id: int):  # type: ignore[no-untyped-def]
+    contract, shown, price = _priced(reference, code, price_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            service.delete_price(current_user, price, shown, contract)
+        except ValidationFailed as error:
+            return back_to(item_url(contract, shown), _first_message(error))
+        except (NotAllowed, NotFound) as error:
+            refused(error)
+        flash("Price deleted.", "success")
+        return redirect(item_url(contract, shown))
+    return render_template(
+        "contracts/delete_price.html",
+        form=form,
+        contract=contract,
+        item=shown,
+        price=price,
+        locked=service.price_is_locked(price),
+    )
+
+
+def _first_message(error: ValidationFailed) -> str:
+    return next(iter(error.errors.values()))[0]
+
+
+# --- rate-card files ----------------------------------------------------------------------------------------
+
+
+@bp.route("/<reference>/rate-card/import", methods=["GET", "POST"])
+@login_required
+def import_rate_card(reference: str):  # type: ignore[no-untyped-def]
+    contract = managed_contract(reference)
+    form = ImportRateCardForm()
+    failure = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        if upload is None or not upload.filename:
+            form.file.errors = ["Select a CSV file"]
+        else:
+            # Read one byte past the limit, so a huge file is refused without holding it all.
+            data = upload.stream.read(rate_card_csv.MAX_BYTES + 1)
+            try:
+                summary = rate_card_csv.import_rate_card(current_user, contract, data, filename=upload.filename)
+            except rate_card_csv.RateCardImportFailed as error:
+                db.session.rollback()
+                failure = error
+                form.file.errors = [
+                    "The rate card was not imported. Nothing was saved. "
+                    f"Correct the {_problems(len(error.errors))} in the table below, then select the file again"
+                ]
+            except (NotAllowed, NotFound) as error:
+                refused(error)
+            else:
+                if summary.changed_anything:
+                    flash(f"Rate card imported from {upload.filename}: {summary.describe()}.", "success")
+                else:
+                    flash(f"The rate card already matched {upload.filename}: nothing changed.", "success")
+                return redirect(contract_url(contract))
+    return render_template(
+        "contracts/import.html",
+        form=form,
+        contract=contract,
+        failure=failure,
+        filename=form.file.data.filename if failure is not None else None,
+        columns=rate_card_csv.COLUMNS,
+        pathways=PATHWAY_CHOICES,
+        max_megabytes=rate_card_csv.MAX_BYTES // 1_000_000,
+    )
+
+
+def _problems(count: int) -> str:
+    return "problem" if count == 1 else f"{count} problems"
+
+
+@bp.route("/<reference>/rate-card.csv")
+@login_required
+def export_rate_card(reference: str):  # type: ignore[no-untyped-def]
+    contract = load_contract(reference)
+    return Response(
+        rate_card_csv.export_rate_card(contract),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{contract.reference}-rate-card.csv"'},
+    )

@@ -145,7 +145,7 @@ def test_outcome_type_only_on_per_outcome_items(contract_manager, nacro_contract
         (b"", "The file is empty"),
         (b"   \n\n", "The file is empty"),
         (b"code,name\nA,B\n", "missing the column(s): service_code"),
-        (HEADER.encode(), "no rate card rows"),
+        (HEADER.encode(), "no data rows"),
         (HEADER.replace("unit_price", "price").encode(), "unknown column(s): price"),
         ("Café,£".encode("latin-1"), "saved as UTF-8"),
         (b"PK\x03\x04\x00\x00binary spreadsheet", "not a spreadsheet"),
