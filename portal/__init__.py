@@ -121,6 +121,9 @@ def register_extensions(app: Flask) -> None:
 
     # Models must be imported so that the mapper and Alembic see every table.
     import portal.models  # noqa: F401
+    from portal.invoicing.service import register_hooks
+
+    register_hooks()
     from portal.accounts.models import User
 
     @login_manager.user_loader
@@ -156,6 +159,7 @@ def register_templates(app: Flask) -> None:
         datetime=formatting.format_datetime,
         time=formatting.format_time,
         money=formatting.format_money,
+        shown_value=formatting.shown_value,
     )
     app.jinja_env.globals.update(
         navigation_for=navigation_for,
@@ -229,15 +233,18 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
     from portal.audit.views import bp as audit_bp
     from portal.contracts.views import bp as contracts_bp
+    from portal.delivery.views import bp as delivery_bp
     from portal.main.views import bp as main_bp
     from portal.organisations.views import bp as organisations_bp
-    from portal.referrals.views import bp as referrals_bp
+    from portal.referrals import drafting, importing, lists, views  # noqa: F401 - their routes join the blueprint
+    from portal.referrals.blueprint import bp as referrals_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(organisations_bp)
     app.register_blueprint(contracts_bp)
     app.register_blueprint(referrals_bp)
+    app.register_blueprint(delivery_bp)
     app.register_blueprint(audit_bp)
 
 
@@ -251,6 +258,7 @@ def register_commands(app: Flask) -> None:
     from portal.accounts.cli import user_cli
     from portal.contracts.cli import rate_card_cli
     from portal.demo.cli import demo_data_command
+    from portal.jobs import jobs_cli
     from portal.notifications.cli import outbox_cli
     from portal.organisations.cli import org_cli
 
@@ -259,6 +267,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(rate_card_cli)
+    app.cli.add_command(jobs_cli)
 
 
 def register_shellcontext(app: Flask) -> None:

@@ -19,10 +19,12 @@ from sqlalchemy import ColumnElement, Select, and_, false, select, true
 from portal.accounts.models import CRC_ROLES, PARTNER_ROLES, Role, User
 from portal.audit.models import AuditEvent
 from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice
+from portal.delivery.models import Alert, EndOfServiceReport, EvidenceFile, GroupSession, Outcome, Session
 from portal.extensions import db
+from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine
 from portal.organisations.models import Organisation, OrganisationKind
 from portal.people.models import Person
-from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralStatus
+from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport, ReferralStatus
 
 M = TypeVar("M")
 
@@ -142,6 +144,61 @@ def _case_notes(user: User) -> ColumnElement[bool]:
     return CaseNote.referral_id.in_(visible_referral_ids(user))
 
 
+@visibility_rule(Session)
+def _sessions(user: User) -> ColumnElement[bool]:
+    return Session.referral_id.in_(visible_referral_ids(user))
+
+
+@visibility_rule(GroupSession)
+def _group_sessions(user: User) -> ColumnElement[bool]:
+    return GroupSession.contract_id.in_(_visible_contract_ids(user))
+
+
+@visibility_rule(Outcome)
+def _outcomes(user: User) -> ColumnElement[bool]:
+    return Outcome.referral_id.in_(visible_referral_ids(user))
+
+
+@visibility_rule(EvidenceFile)
+def _evidence_files(user: User) -> ColumnElement[bool]:
+    return EvidenceFile.outcome_id.in_(select(Outcome.id).where(_outcomes(user)))
+
+
+@visibility_rule(Alert)
+def _alerts(user: User) -> ColumnElement[bool]:
+    return Alert.referral_id.in_(visible_referral_ids(user))
+
+
+@visibility_rule(EndOfServiceReport)
+def _end_of_service_reports(user: User) -> ColumnElement[bool]:
+    return EndOfServiceReport.referral_id.in_(visible_referral_ids(user))
+
+
+@visibility_rule(Invoice)
+def _invoices(user: User) -> ColumnElement[bool]:
+    """The CRC sees its contracts' invoices (drafts too, to approve an excess over the cap); a
+    partner sees its own."""
+    if user.is_crc_user:
+        return Invoice.contract_id.in_(_visible_contract_ids(user))
+    return Invoice.partner_id == user.organisation_id
+
+
+@visibility_rule(InvoiceLine)
+def _invoice_lines(user: User) -> ColumnElement[bool]:
+    return InvoiceLine.invoice_id.in_(select(Invoice.id).where(_invoices(user)))
+
+
+@visibility_rule(InvoiceEvent)
+def _invoice_events(user: User) -> ColumnElement[bool]:
+    return InvoiceEvent.invoice_id.in_(select(Invoice.id).where(_invoices(user)))
+
+
+@visibility_rule(ReferralImport)
+def _referral_imports(user: User) -> ColumnElement[bool]:
+    """An imported file is seen only by the person who uploaded it."""
+    return ReferralImport.created_by_id == user.id if can_import_referrals(user) else false()
+
+
 @visibility_rule(AuditEvent)
 def _audit_events(user: User) -> ColumnElement[bool]:
     return true() if user.role == Role.ADMIN else false()
@@ -205,6 +262,24 @@ def can_import_referrals(user: User) -> bool:
 def can_respond_to_referrals(user: User) -> bool:
     """Partner managers accept, decline and assign (on their own organisation's contracts)."""
     return user.role == Role.PROVIDER_MANAGER
+
+
+def can_record_delivery(user: User) -> bool:
+    """Partner caseworkers and managers record sessions and claim outcomes (on their own referrals)."""
+    return user.role in PARTNER_ROLES
+
+
+def can_verify_outcomes(user: User) -> bool:
+    return user.role in (Role.CRC_REFERRER, Role.CONTRACT_MANAGER)
+
+
+def can_bill(user: User) -> bool:
+    """Partner managers generate and submit their organisation's invoices."""
+    return user.role == Role.PROVIDER_MANAGER
+
+
+def can_decide_invoices(user: User) -> bool:
+    return user.role == Role.CONTRACT_MANAGER
 
 
 def can_read_audit_log(user: User) -> bool:

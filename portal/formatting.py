@@ -51,3 +51,14 @@ def format_money(pence: int | Decimal | None, *, blank: str = "") -> str:
     pounds = (Decimal(pence) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     sign = "-" if pounds < 0 else ""
     return f"{sign}£{abs(pounds):,.2f}"
+
+
+def shown_value(value: object) -> str:
+    """A recorded value as a person reads it: lists joined, codes with spaces, nothing as 'none'."""
+    if value is None or value == "" or value == []:
+        return "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(shown_value(item) for item in value)
+    if isinstance(value, str) and value.isidentifier() and "_" in value:
+        return value.replace("_", " ")
+    return str(value)

@@ -3,7 +3,17 @@
 from portal.accounts.models import User  # noqa: F401
 from portal.audit.models import AuditEvent  # noqa: F401
 from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice  # noqa: F401
+from portal.delivery.models import (  # noqa: F401
+    Alert,
+    EndOfServiceReport,
+    EvidenceFile,
+    GroupSession,
+    Outcome,
+    Session,
+    SessionReschedule,
+)
+from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceSequence  # noqa: F401
 from portal.notifications.models import OutboundEmail  # noqa: F401
 from portal.organisations.models import Organisation  # noqa: F401
 from portal.people.models import Person  # noqa: F401
-from portal.referrals.models import CaseNote, Referral, ReferralEvent  # noqa: F401
+from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport  # noqa: F401

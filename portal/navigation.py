@@ -23,11 +23,24 @@ ALL_ROLES = frozenset(Role)
 NAVIGATION = (
     NavEntry("Home", "main.home", ALL_ROLES, "main."),
     NavEntry(
+        "Referrals",
+        "referrals.index",
+        frozenset({Role.CRC_REFERRER, Role.CONTRACT_MANAGER, Role.PROVIDER_MANAGER, Role.PROVIDER_CASEWORKER}),
+        "referrals.",
+    ),
+    NavEntry(
+        "My sessions",
+        "delivery.my_sessions",
+        frozenset({Role.PROVIDER_CASEWORKER, Role.PROVIDER_MANAGER}),
+        "delivery.my_sessions",
+    ),
+    NavEntry(
         "Organisations",
         "organisations.index",
         frozenset({Role.CONTRACT_MANAGER, Role.ADMIN, Role.CRC_REFERRER}),
         "organisations.",
     ),
+    NavEntry("Contracts", "contracts.index", ALL_ROLES, "contracts."),
     NavEntry("Users", "accounts.users", frozenset({Role.ADMIN, Role.PROVIDER_MANAGER}), "accounts.user"),
     NavEntry("Audit log", "audit.index", frozenset({Role.ADMIN}), "audit."),
 )

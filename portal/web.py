@@ -63,7 +63,16 @@ def form_error_summary(form: FlaskForm) -> list[dict[str, str]]:
         # A form-level error (like a failed sign-in) points at the first field to correct.
         first = f"#{visible_fields[0].id}" if visible_fields else "#main-content"
         items.append({"text": message, "href": first})
+    items.extend(_field_errors(form))
+    return items
+
+
+def _field_errors(form: Any) -> list[dict[str, str]]:
+    items = []
     for field in form:
+        if field.type in ("FieldList", "FormField"):
+            items.extend(_field_errors(field))  # a repeated or nested part of the form
+            continue
         for message in field.errors:
             items.append({"text": message, "href": f"#{_first_input_id(field)}"})
     return items

@@ -20,8 +20,16 @@ os.environ.setdefault("INSTANCE_DIR", str(Path(__file__).resolve().parent.parent
 
 from portal import create_app
 from portal.accounts.models import Role
+from portal.contracts.models import Unit
 from portal.extensions import db, limiter
-from tests.factories import ContractFactory, CrcFactory, PartnerFactory, UserFactory
+from tests.factories import (
+    ContractFactory,
+    CrcFactory,
+    PartnerFactory,
+    RateCardItemFactory,
+    ReferralFactory,
+    UserFactory,
+)
 from tests.helpers import Portal
 
 
@@ -167,12 +175,56 @@ def st_giles_caseworker(st_giles):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def nacro_contract(crc, nacro):  # type: ignore[no-untyped-def]
     """An active contract between the CRC and Nacro (no rate card yet)."""
-    return ContractFactory(reference="BENCH-ACC-01", title="Through the Gate accommodation", crc=crc, partner=nacro,
-                           counties=["Bedfordshire", "Northamptonshire"], prisons=["HMP Bedford", "HMP Woodhill"])
+    return ContractFactory(
+        reference="BENCH-ACC-01",
+        title="Through the Gate accommodation",
+        crc=crc,
+        partner=nacro,
+        counties=["Bedfordshire", "Northamptonshire"],
+        prisons=["HMP Bedford", "HMP Woodhill"],
+    )
 
 
 @pytest.fixture
 def st_giles_contract(crc, st_giles):  # type: ignore[no-untyped-def]
     """An active contract between the CRC and St Giles Trust."""
-    return ContractFactory(reference="BENCH-ETE-02", title="Release planning and ETE", crc=crc, partner=st_giles,
-                           counties=["Cambridgeshire"], prisons=["HMP Peterborough (male)"])
+    return ContractFactory(
+        reference="BENCH-ETE-02",
+        title="Release planning and ETE",
+        crc=crc,
+        partner=st_giles,
+        counties=["Cambridgeshire"],
+        prisons=["HMP Peterborough (male)"],
+    )
+
+
+@pytest.fixture
+def ttg_service(nacro_contract):
+    """Nacro's Through the Gate accommodation service: a referral fee and a per-session fee."""
+    RateCardItemFactory(
+        contract=nacro_contract,
+        code="ACC-TTG-REF",
+        service_code="ACC-TTG",
+        name="Through the Gate accommodation",
+        unit=Unit.PER_REFERRAL,
+    )
+    RateCardItemFactory(
+        contract=nacro_contract,
+        code="ACC-TTG-SESSION",
+        service_code="ACC-TTG",
+        name="Accommodation support session",
+        unit=Unit.PER_SESSION,
+    )
+    RateCardItemFactory(
+        contract=nacro_contract, code="GRANT", service_code="GRANT", name="Core grant", unit=Unit.MONTHLY_FIXED
+    )
+    RateCardItemFactory(contract=nacro_contract, code="OLD", service_code="OLD-SVC", name="Retired", active=False)
+    nacro_contract.partner.referral_email = "referrals@nacro.example"
+    db.session.commit()
+    return nacro_contract
+
+
+@pytest.fixture
+def nacro_referral(ttg_service, referrer):
+    """A referral sent to Nacro by the CRC's referrer, waiting for an answer."""
+    return ReferralFactory(reference="NC2345AB", contract=ttg_service, service_code="ACC-TTG", referrer=referrer)

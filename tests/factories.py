@@ -155,8 +155,9 @@ class ReferralFactory(BaseFactory):
     crc_id = factory.LazyAttribute(lambda o: o.contract.crc_id)
     service_code = "SERVICE-A"
     person = factory.SubFactory(PersonFactory)
-    referrer = factory.SubFactory(UserFactory, role=Role.CRC_REFERRER,
-                                  organisation=factory.SelfAttribute("..contract.crc"))
+    referrer = factory.SubFactory(
+        UserFactory, role=Role.CRC_REFERRER, organisation=factory.SelfAttribute("..contract.crc")
+    )
     location_type = LocationType.COMMUNITY
     community_office = "Bedford probation office"
     postcode = "MK40 1QJ"

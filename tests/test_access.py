@@ -1,12 +1,13 @@
 """Scoping in one place: a partner never reaches another partner's records, by any route."""
 
 import pytest
+from werkzeug.routing import AnyConverter
 
 from portal import access
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.organisations.models import Organisation
-from tests.factories import ReferralFactory
+from tests.factories import OutcomeTypeFactory, RateCardItemFactory, RateCardPriceFactory, ReferralFactory
 
 # For every URL argument that names a record, which of St Giles Trust's records to try:
 # keyed by (blueprint, argument) where the same name means different records, else by
@@ -15,8 +16,20 @@ OTHER_PARTNERS_RECORD = {
     "user_id": lambda people: people["st_giles_caseworker"].id,
     "organisation_id": lambda people: people["st_giles"].id,
     "token": lambda people: "not-a-real-token",
-    "action": None,  # filled from the rule's own choices
+    ("contracts", "reference"): lambda people: people["st_giles_contract"].reference,
+    ("contracts", "code"): lambda people: people["st_giles_item"].code,
+    ("contracts", "price_id"): lambda people: people["st_giles_price"].id,
+    ("contracts", "outcome_type_id"): lambda people: people["st_giles_outcome_type"].id,
     ("referrals", "reference"): lambda people: people["st_giles_referral"].reference,
+    ("referrals", "referral_id"): lambda people: people["st_giles_referral"].id,
+    ("referrals", "import_id"): lambda people: 1,
+    ("delivery", "reference"): lambda people: people["st_giles_referral"].reference,
+    ("delivery", "session_id"): lambda people: people["st_giles_session"].id,
+    # /<kind>/<record_id>/correction: the walker picks the first kind, "outcomes".
+    ("delivery", "record_id"): lambda people: people["st_giles_outcome"].id,
+    ("delivery", "outcome_id"): lambda people: people["st_giles_outcome"].id,
+    ("delivery", "file_id"): lambda people: people["st_giles_file"].id,
+    ("delivery", "alert_id"): lambda people: people["st_giles_alert"].id,
 }
 
 
@@ -31,13 +44,13 @@ def _urls_naming_a_record(app, people):
             continue
         values = {}
         for argument in rule.arguments:
+            converter = rule._converters[argument]
+            if isinstance(converter, AnyConverter):  # a fixed list of words, like an action or a step
+                values[argument] = sorted(converter.items)[0]
+                continue
             if _record_for(rule, argument) == "missing":
                 pytest.fail(f"{rule.rule}: add {argument!r} to OTHER_PARTNERS_RECORD so the route is checked")
-            if argument == "action":
-                converter = rule._converters[argument]
-                values[argument] = sorted(converter.items)[0] if hasattr(converter, "items") else "deactivate"
-            else:
-                values[argument] = _record_for(rule, argument)(people)
+            values[argument] = _record_for(rule, argument)(people)
         with app.test_request_context():
             from flask import url_for
 
@@ -48,11 +61,17 @@ def _urls_naming_a_record(app, people):
 def test_partner_users_cannot_reach_another_partners_records_by_any_route(
     app, portal, request, who, st_giles, st_giles_caseworker, st_giles_contract
 ):
+    st_giles_item = RateCardItemFactory(contract=st_giles_contract, code="ETE-REL", service_code="ETE-REL")
     people = {
         "st_giles": st_giles,
         "st_giles_caseworker": st_giles_caseworker,
         "st_giles_referral": ReferralFactory(contract=st_giles_contract, service_code="ETE-REL"),
+        "st_giles_contract": st_giles_contract,
+        "st_giles_item": st_giles_item,
+        "st_giles_price": RateCardPriceFactory(item=st_giles_item),
+        "st_giles_outcome_type": OutcomeTypeFactory(contract=st_giles_contract, code="entered_employment"),
     }
+    people.update(_st_giles_delivery(people["st_giles_referral"], st_giles_caseworker, people["st_giles_outcome_type"]))
     user = request.getfixturevalue(who)
     portal.sign_in(user)
     checked = 0
@@ -66,6 +85,46 @@ def test_partner_users_cannot_reach_another_partners_records_by_any_route(
             assert st_giles_caseworker.email not in body, f"{who} {method} {url} leaked a St Giles user"
             checked += 1
     assert checked >= 5
+
+
+def _st_giles_delivery(referral, caseworker, outcome_type):
+    """A session, an outcome with an evidence file, and an alert on St Giles' referral."""
+    from datetime import date, time
+
+    from portal.delivery.models import Alert, AlertKind, EvidenceFile, Outcome, Session, SessionKind
+
+    session = Session(
+        referral_id=referral.id,
+        date=date(2026, 10, 1),
+        start_time=time(10),
+        duration_minutes=60,
+        kind=SessionKind.ONE_TO_ONE,
+        recorded_by_id=caseworker.id,
+    )
+    outcome = Outcome(
+        referral_id=referral.id,
+        outcome_type_id=outcome_type.id,
+        achieved_on=date(2026, 10, 2),
+        evidence="Payslip seen.",
+        claimed_by_id=caseworker.id,
+    )
+    db.session.add_all([session, outcome])
+    db.session.flush()
+    file = EvidenceFile(
+        outcome_id=outcome.id,
+        original_name="payslip.pdf",
+        stored_name="0" * 32 + ".pdf",
+        content_type="application/pdf",
+        size_bytes=10,
+        sha256="0" * 64,
+        uploaded_by_id=caseworker.id,
+    )
+    alert = Alert(
+        referral_id=referral.id, session_id=session.id, kind=AlertKind.BEHAVIOUR_CONCERN, raised_by_id=caseworker.id
+    )
+    db.session.add_all([file, alert])
+    db.session.commit()
+    return {"st_giles_session": session, "st_giles_outcome": outcome, "st_giles_file": file, "st_giles_alert": alert}
 
 
 def test_partner_manager_gets_404_not_403_for_another_partners_user(portal, nacro_manager, st_giles_caseworker):

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
@@ -322,8 +322,16 @@ class CaseNote(db.Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     body: Mapped[str] = mapped_column(Text)
+    # A correction note is about a session or outcome that can no longer be edited (it is on a
+    # submitted invoice): the record stays as it was, and the note says what was wrong.
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("delivery_session.id", ondelete="SET NULL"))
+    outcome_id: Mapped[int | None] = mapped_column(ForeignKey("outcome.id", ondelete="SET NULL"))
 
     author: Mapped[User] = relationship(lazy="raise_on_sql")
+
+    @property
+    def is_correction(self) -> bool:
+        return self.session_id is not None or self.outcome_id is not None
 
 
 class CaseNotesAreFinal(RuntimeError):
@@ -338,3 +346,29 @@ def _refuse_note_update(mapper: Any, connection: Any, target: CaseNote) -> None:
 @event.listens_for(CaseNote, "before_delete")
 def _refuse_note_delete(mapper: Any, connection: Any, target: CaseNote) -> None:
     raise CaseNotesAreFinal("case notes cannot be deleted")
+
+
+class ImportStatus(StrEnum):
+    CHECKED = "checked"  # every row passed; waiting for the user to confirm
+    IMPORTING = "importing"
+    IMPORTED = "imported"
+    FAILED = "failed"
+
+
+class ReferralImport(TimestampMixin, db.Model):
+    """An uploaded CSV of referrals: checked in full, previewed, then imported all or nothing."""
+
+    __tablename__ = "referral_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crc_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    row_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[ImportStatus] = mapped_column(enum_type(ImportStatus), default=ImportStatus.CHECKED)
+    job_id: Mapped[str | None] = mapped_column(String(40))
+    # References created, or the errors that stopped the import.
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    created_by: Mapped[User] = relationship(lazy="raise_on_sql")

@@ -12,7 +12,6 @@ import secrets
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from portal import access
 from portal.accounts.models import PARTNER_ROLES, Role, User
@@ -274,7 +273,7 @@ def send_referral(actor: Any, referral: Referral, *, version: int | None = None)
     return _send(actor, referral)
 
 
-def _send(actor: Any, referral: Referral) -> Referral:
+def _send(actor: Any, referral: Referral, *, save: bool = True) -> Referral:
     contract = db.session.get(Contract, referral.contract_id)
     now = utcnow()
     for _attempt in range(5):
@@ -293,25 +292,29 @@ def _send(actor: Any, referral: Referral) -> Referral:
         {"accept_due_on": referral.accept_due_on},
     )
     _notify_partner(contract, referral, "referral_sent", include_mailbox=True)
-    try:
+    if save:
         commit("referral")
-    except IntegrityError:  # two referrals drew the same reference at the same moment: astronomically rare
-        db.session.rollback()
-        raise
     return referral
 
 
 @guards_versions("referral")
-def create_and_send(actor: Any, fields: dict[str, Any]) -> Referral:
-    """A whole referral at once (API, bulk import): all fields checked together, then sent."""
+def create_and_send(actor: Any, fields: dict[str, Any], *, save: bool = True) -> Referral:
+    """A whole referral at once (API, bulk import): all fields checked together, then sent.
+    With save=False the caller commits (the bulk import saves every row or none)."""
     _require_referrer_or_importer(actor)
     data = validation.check_everything(actor, fields)
+    return send_checked(actor, data, save=save)
+
+
+def send_checked(actor: Any, data: dict[str, Any], *, save: bool = True) -> Referral:
+    """Create and send a referral from fields already through validation.check_everything."""
+    data = dict(data)
     person_data = {field: data.pop(field) for field in validation.PERSON_FIELDS}
     referral = Referral(status=ReferralStatus.DRAFT, crc_id=actor.organisation_id, referrer_id=actor.id, **data)
     db.session.add(referral)
     referral.person_id = _apply_person(actor, person_data).id
     db.session.flush()
-    return _send(actor, referral)
+    return _send(actor, referral, save=save)
 
 
 def _require_referrer_or_importer(actor: Any) -> None:
@@ -548,7 +551,13 @@ def amend_referral(
     )
     record_event("referral.amended", actor=actor, record=referral, details={"changes": difference, "reason": reason})
     contract = db.session.get(Contract, referral.contract_id)
-    _notify_partner(contract, referral, "referral_amended", fields=list(difference))
+    _notify_partner(
+        contract,
+        referral,
+        "referral_amended",
+        fields=list(difference),
+        changed=[validation.FIELD_LABELS.get(field, field) for field in difference],
+    )
     commit("referral")
     return referral
 

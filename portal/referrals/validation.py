@@ -50,6 +50,16 @@ LOCATION_FIELDS = (
 RISK_FIELDS = ("rosh_level", "risk_flags", "risk_summary")
 NEEDS_FIELDS = ("complexity", "desired_outcomes", "reason", "rar_days", "sentence_end_date", "urgent", "colour_band")
 SERVICE_FIELDS = ("contract_id", "service_code")
+FIELD_LABELS = {
+    "rosh_level": "risk of serious harm",
+    "risk_flags": "risk flags",
+    "risk_summary": "risk summary",
+    "desired_outcomes": "desired outcomes",
+    "rar_days": "RAR days",
+    "expected_release_date": "expected release date",
+    "contact_details": "contact details",
+}
+
 # What a referrer may change after sending, each change with a reason.
 AMENDABLE_FIELDS = (
     "rosh_level",
@@ -335,12 +345,17 @@ def check_needs(fields: dict[str, Any], today: date | None = None) -> dict[str, 
     return data
 
 
-def check_everything(actor: Any, fields: dict[str, Any], today: date | None = None) -> dict[str, Any]:
-    """All parts at once (the API and bulk import): every bad field is reported together."""
+def check_everything(
+    actor: Any, fields: dict[str, Any], today: date | None = None, *, service_check: Any = None
+) -> dict[str, Any]:
+    """All parts at once (the API and bulk import): every bad field is reported together.
+    `service_check(fields)` may replace the database lookup of contract and service (the bulk
+    import looks its contracts up once, not once a row)."""
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
+    service_check = service_check or (lambda values: check_service(actor, values, today))
     for check in (
-        lambda: check_service(actor, fields, today),
+        lambda: service_check(fields),
         lambda: check_person(fields, today),
         lambda: check_location(fields, today),
         lambda: check_risk(fields),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import access
 from portal.accounts.models import PARTNER_ROLES, User
@@ -16,7 +16,8 @@ from portal.contracts.models import RateCardItem
 from portal.dates import london_today
 from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
-from portal.referrals import service
+from portal.referrals import service, validation
+from portal.referrals.blueprint import bp
 from portal.referrals.forms import (
     AcceptForm,
     AmendForm,
@@ -36,8 +37,6 @@ from portal.referrals.models import (
     WithdrawReason,
 )
 from portal.web import apply_errors
-
-bp = Blueprint("referrals", __name__, url_prefix="/referrals")
 
 
 def load_referral(reference: str) -> Referral:
@@ -80,6 +79,59 @@ def permissions(referral: Referral) -> dict[str, bool]:
         "withdraw": is_referrer and referral.status in LIVE_STATUSES,
         "amend": is_referrer and referral.status in LIVE_STATUSES,
         "note": referral.status != ReferralStatus.DRAFT,
+        "deliver": access.can_record_delivery(current_user)
+        and referral.contract is not None
+        and referral.contract.partner_id == current_user.organisation_id
+        and referral.status in OPEN_STATUSES,
+        "claim": access.can_record_delivery(current_user)
+        and referral.contract is not None
+        and referral.contract.partner_id == current_user.organisation_id
+        and referral.status in (*OPEN_STATUSES, ReferralStatus.COMPLETED),
+        "verify": access.can_verify_outcomes(current_user) and referral.crc_id == current_user.organisation_id,
+        "acknowledge": current_user.is_crc_user and referral.crc_id == current_user.organisation_id,
+    }
+
+
+def delivery_on(referral: Referral) -> dict[str, Any]:
+    """Sessions, outcomes, the end-of-service report and alerts shown on the referral page:
+    a fixed number of queries, however many there are."""
+    from portal.delivery import service as delivery_service
+    from portal.delivery.models import Alert, EndOfServiceReport, Outcome, Session
+
+    sessions = db.session.scalars(
+        access.visible(Session, current_user)
+        .where(Session.referral_id == referral.id)
+        .options(joinedload(Session.group_session))
+        .order_by(Session.date.desc(), Session.start_time.desc(), Session.id.desc())
+    ).all()
+    outcomes = db.session.scalars(
+        access.visible(Outcome, current_user)
+        .where(Outcome.referral_id == referral.id)
+        .options(joinedload(Outcome.outcome_type), selectinload(Outcome.files))
+        .order_by(Outcome.claimed_at.desc(), Outcome.id.desc())
+    ).all()
+    report = db.session.scalars(
+        access.visible(EndOfServiceReport, current_user)
+        .where(EndOfServiceReport.referral_id == referral.id)
+        .options(joinedload(EndOfServiceReport.submitted_by))
+    ).first()
+    alerts = db.session.scalars(
+        access.visible(Alert, current_user)
+        .where(Alert.referral_id == referral.id, Alert.acknowledged_at.is_(None))
+        .order_by(Alert.raised_at)
+    ).all()
+    rar_counted, rar_beyond = delivery_service.rar_days_counted(referral, list(sessions))
+    minutes = sum(session.duration_minutes for session in sessions if session.attended)
+    locked_sessions = {session.id for session in sessions if delivery_service.session_is_locked(session)}
+    return {
+        "sessions": sessions,
+        "outcomes": outcomes,
+        "report": report,
+        "alerts": alerts,
+        "rar_counted": rar_counted,
+        "rar_beyond": rar_beyond,
+        "hours_delivered": minutes / 60,
+        "locked_sessions": locked_sessions,
     }
 
 
@@ -110,8 +162,10 @@ def show(reference: str):  # type: ignore[no-untyped-def]
         .options(joinedload(CaseNote.author))
         .order_by(CaseNote.created_at.desc(), CaseNote.id.desc())
     ).all()
+    delivery = delivery_on(referral)
     return render_template(
         "referrals/show.html",
+        **delivery,
         referral=referral,
         service_name=service_name(referral),
         events=events,
@@ -120,6 +174,7 @@ def show(reference: str):  # type: ignore[no-untyped-def]
         note_form=CaseNoteForm(),
         can=permissions(referral),
         today=london_today(),
+        field_labels=validation.FIELD_LABELS,
     )
 
 

@@ -1,7 +1,32 @@
-// Starts GOV.UK Frontend and MoJ Frontend components once the page has loaded.
-// Loaded as a module, so it only runs in browsers that GOV.UK Frontend supports.
+// Starts GOV.UK Frontend and MoJ Frontend components once the page has loaded, and our own
+// few: a progress bar for background jobs. Loaded as a module, so it only runs in browsers
+// that GOV.UK Frontend supports.
 import { initAll as initGovuk } from "./govuk-frontend.min.js";
 import { initAll as initMoj } from "./moj-frontend.min.js";
 
 initGovuk();
 initMoj();
+
+// <div data-module="portal-job-progress" data-status-url="…"> polls the job's status and
+// moves its <progress>; when the job ends, the page reloads to show the result.
+for (const element of document.querySelectorAll('[data-module="portal-job-progress"]')) {
+  const bar = element.querySelector("progress");
+  const message = element.querySelector("[data-progress-message]");
+  const poll = async () => {
+    try {
+      const response = await fetch(element.dataset.statusUrl, { headers: { Accept: "application/json" } });
+      const status = await response.json();
+      bar.value = status.percent ?? 0;
+      bar.textContent = `${status.percent ?? 0}%`;
+      if (status.message) message.textContent = status.message;
+      if (status.import_status && status.import_status !== "importing") {
+        window.location.reload();
+        return;
+      }
+    } catch {
+      // A missed poll is not a failure: try again shortly.
+    }
+    window.setTimeout(poll, 1000);
+  };
+  poll();
+}

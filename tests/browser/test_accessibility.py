@@ -9,7 +9,7 @@ when the navigation grows, the role's test says which page to add.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
@@ -17,10 +17,30 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from portal.accounts.models import Role, User
+from portal.contracts.models import Contract, ContractStatus, Pathway, Unit
+from portal.dates import london_today
 from portal.db import utcnow
+from portal.delivery.models import (
+    Alert,
+    AlertKind,
+    Attendance,
+    NonAttendanceReason,
+    Outcome,
+    Session,
+    SessionKind,
+)
+from portal.extensions import db
 from portal.organisations.models import Organisation
+from portal.referrals.models import ColourBand, LocationType, ReferralStatus
 from tests.browser.conftest import TITLE_SUFFIX, assert_accessible, sign_in
-from tests.factories import UserFactory
+from tests.factories import (
+    ContractFactory,
+    OutcomeTypeFactory,
+    RateCardItemFactory,
+    RateCardPriceFactory,
+    ReferralFactory,
+    UserFactory,
+)
 from tests.helpers import Portal
 
 pytestmark = pytest.mark.browser
@@ -28,6 +48,68 @@ pytestmark = pytest.mark.browser
 ENDS_WITH_PRODUCT_NAME = re.compile(re.escape(f" {TITLE_SUFFIX}") + "$")
 
 # Paths name records by the keys of the `everyone` fixture.
+CONTRACT_PAGES = [
+    "/contracts/",
+    "/contracts/{nacro_contract.reference}",
+    "/contracts/{nacro_contract.reference}/items/{referral_fee.code}",
+    "/contracts/{nacro_contract.reference}/outcome-types",
+]
+CONTRACT_MANAGER_PAGES = [
+    "/contracts/?status=draft",
+    "/contracts/new",
+    "/contracts/{draft_contract.reference}",
+    "/contracts/{nacro_contract.reference}/edit",
+    "/contracts/{draft_contract.reference}/activate",
+    "/contracts/{nacro_contract.reference}/end",
+    "/contracts/{nacro_contract.reference}/outcome-types/{housed.id}/edit",
+    "/contracts/{nacro_contract.reference}/items/new",
+    "/contracts/{nacro_contract.reference}/items/{referral_fee.code}/edit",
+    "/contracts/{nacro_contract.reference}/items/{referral_fee.code}/prices/new",
+    "/contracts/{nacro_contract.reference}/items/{referral_fee.code}/prices/{fee_price.id}/edit",
+    "/contracts/{nacro_contract.reference}/items/{referral_fee.code}/prices/{fee_price.id}/end",
+    "/contracts/{nacro_contract.reference}/items/{referral_fee.code}/prices/{fee_price.id}/delete",
+    "/contracts/{nacro_contract.reference}/rate-card/import",
+]
+REFERRAL_PAGES = [
+    "/referrals/",
+    "/referrals/?tab=open&overdue=yes",
+    "/referrals/{referral.reference}",
+    "/referrals/{sent_referral.reference}",
+]
+REFERRER_PAGES = [
+    "/referrals/?tab=drafts",
+    "/referrals/new",
+    "/referrals/drafts/{draft.id}/service",
+    "/referrals/drafts/{draft.id}/person",
+    "/referrals/drafts/{draft.id}/person?crn=X999999",
+    "/referrals/drafts/{draft.id}/location",
+    "/referrals/drafts/{draft.id}/risk",
+    "/referrals/drafts/{draft.id}/needs",
+    "/referrals/drafts/{draft.id}/check",
+    "/referrals/{sent_referral.reference}/withdraw",
+    "/referrals/{referral.reference}/amend",
+    "/referrals/import",
+    "/referrals/{referral.reference}/outcomes/{outcome.id}/reject",
+]
+PARTNER_MANAGER_PAGES = [
+    "/referrals/{sent_referral.reference}/accept",
+    "/referrals/{sent_referral.reference}/decline",
+    "/referrals/{referral.reference}/assign",
+]
+DELIVERY_PAGES = [
+    "/my-sessions",
+    "/referrals/{referral.reference}/sessions/new",
+    "/referrals/{referral.reference}/sessions/{session.id}/edit",
+    "/referrals/{referral.reference}/sessions/{future_session.id}/reschedule",
+    "/referrals/{referral.reference}/sessions/{session.id}/delete",
+    "/referrals/{referral.reference}/sessions/{session.id}/correction",
+    "/referrals/{referral.reference}/outcomes/new",
+    "/referrals/{referral.reference}/outcomes/{outcome.id}/edit",
+    "/referrals/{referral.reference}/complete",
+    "/group-sessions/new",
+    "/group-sessions/new?contract={nacro_contract.reference}",
+]
+
 PAGES_BY_ROLE: dict[str, list[str]] = {
     "admin": [
         "/",
@@ -46,9 +128,29 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         "/organisations/{crc.id}",
         "/audit/",
         "/audit/?date_from=31/2/2026",
+        *CONTRACT_PAGES,
     ],
-    "contract_manager": ["/", "/account", "/organisations/", "/organisations/{nacro.id}"],
-    "referrer": ["/", "/account", "/organisations/", "/organisations/{nacro.id}"],
+    "contract_manager": [
+        "/",
+        "/account",
+        "/organisations/",
+        "/organisations/{nacro.id}",
+        "/organisations/new",
+        "/organisations/{nacro.id}/edit",
+        *CONTRACT_PAGES,
+        *CONTRACT_MANAGER_PAGES,
+        *REFERRAL_PAGES,
+        "/referrals/import",
+    ],
+    "referrer": [
+        "/",
+        "/account",
+        "/organisations/",
+        "/organisations/{nacro.id}",
+        *CONTRACT_PAGES,
+        *REFERRAL_PAGES,
+        *REFERRER_PAGES,
+    ],
     "nacro_manager": [
         "/",
         "/account",
@@ -56,8 +158,20 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         "/users/new",
         "/users/{nacro_caseworker.id}",
         "/users/{nacro_caseworker.id}/edit",
+        *CONTRACT_PAGES,
+        *REFERRAL_PAGES,
+        *PARTNER_MANAGER_PAGES,
+        "/my-sessions",
     ],
-    "nacro_caseworker": ["/", "/account", "/account/password"],
+    "nacro_caseworker": [
+        "/",
+        "/account",
+        "/account/password",
+        *CONTRACT_PAGES,
+        *REFERRAL_PAGES,
+        "/referrals/?tab=mine",
+        *DELIVERY_PAGES,
+    ],
 }
 SIGNED_OUT_PAGES = [("/sign-in", 200), ("/forgot-password", 200), ("/accessibility", 200), ("/no-such-page", 404)]
 
@@ -74,9 +188,122 @@ def everyone(
     nacro_caseworker: User,
     st_giles_manager: User,
     st_giles_caseworker: User,
+    nacro_contract: Contract,
 ) -> dict[str, Any]:
-    """A CRC and two partners with someone in every role, and users in every status a tag shows."""
+    """A CRC and two partners with someone in every role, and users in every status a tag shows;
+    a contract with a rate card (current and future prices, an outcome payment, an unpriced grant)
+    and a draft contract."""
+    today = london_today()
+    housed = OutcomeTypeFactory(
+        contract=nacro_contract, code="accommodation_secured_first_night", name="Accommodation secured on release"
+    )
+    referral_fee = RateCardItemFactory(
+        contract=nacro_contract,
+        code="ACC-TTG-REF",
+        service_code="ACC-TTG",
+        name="Through the Gate referral fee",
+        unit=Unit.PER_REFERRAL,
+        max_units_per_referral=1,
+    )
+    fee_price = RateCardPriceFactory(
+        item=referral_fee,
+        unit_price_pence=12_500,
+        effective_from=today - timedelta(days=100),
+        effective_to=today + timedelta(days=29),
+    )
+    RateCardPriceFactory(item=referral_fee, unit_price_pence=13_000, effective_from=today + timedelta(days=30))
+    outcome_payment = RateCardItemFactory(
+        contract=nacro_contract,
+        code="ACC-TTG-OUT",
+        service_code="ACC-TTG",
+        name="Accommodation outcome payment",
+        unit=Unit.PER_OUTCOME,
+        outcome_type=housed,
+    )
+    RateCardPriceFactory(item=outcome_payment, unit_price_pence=30_000, effective_from=today - timedelta(days=100))
+    RateCardItemFactory(
+        contract=nacro_contract,
+        code="WOM-GRANT",
+        service_code="WOM",
+        name="Women's centre grant",
+        pathway=Pathway.WOMEN_ABUSE,
+        unit=Unit.MONTHLY_FIXED,
+        active=False,
+    )
+    accepted_at = utcnow() - timedelta(days=7)
+    referral = ReferralFactory(
+        reference="AC2345DE",
+        contract=nacro_contract,
+        service_code="ACC-TTG",
+        referrer=referrer,
+        status=ReferralStatus.IN_PROGRESS,
+        accepted_at=accepted_at,
+        caseworker=nacro_caseworker,
+        rar_days=5,
+        colour_band=ColourBand.YELLOW,
+        location_type=LocationType.CUSTODY,
+        prison="HMP Bedford",
+        expected_release_date=today + timedelta(days=9),
+    )
+    session = Session(
+        referral_id=referral.id,
+        date=today - timedelta(days=2),
+        start_time=time(10),
+        duration_minutes=60,
+        kind=SessionKind.ONE_TO_ONE,
+        attendance=Attendance.DID_NOT_ATTEND,
+        non_attendance_reason=NonAttendanceReason.UNACCEPTABLE,
+        recorded_by_id=nacro_caseworker.id,
+    )
+    future_session = Session(
+        referral_id=referral.id,
+        date=today + timedelta(days=3),
+        start_time=time(14),
+        duration_minutes=60,
+        kind=SessionKind.VIDEO,
+        recorded_by_id=nacro_caseworker.id,
+    )
+    outcome = Outcome(
+        referral_id=referral.id,
+        outcome_type_id=housed.id,
+        achieved_on=today - timedelta(days=1),
+        evidence="Licence agreement seen.",
+        claimed_by_id=nacro_caseworker.id,
+    )
+    db.session.add_all([session, future_session, outcome])
+    db.session.flush()
+    db.session.add(
+        Alert(
+            referral_id=referral.id,
+            session_id=session.id,
+            kind=AlertKind.UNACCEPTABLE_ABSENCE,
+            detail="Did not attend",
+            raised_by_id=nacro_caseworker.id,
+        )
+    )
+    db.session.commit()
     return {
+        "referral": referral,
+        "sent_referral": ReferralFactory(
+            reference="SN2345DE",
+            contract=nacro_contract,
+            service_code="ACC-TTG",
+            referrer=referrer,
+            accept_due_on=today - timedelta(days=1),
+        ),
+        "draft": ReferralFactory(
+            reference=None, status=ReferralStatus.DRAFT, contract=nacro_contract, referrer=referrer, sent_at=None
+        ),
+        "session": session,
+        "future_session": future_session,
+        "outcome": outcome,
+        "nacro_contract": nacro_contract,
+        "draft_contract": ContractFactory(
+            reference="BENCH-MEN-03", title="Peer mentoring", crc=crc, partner=nacro, status=ContractStatus.DRAFT
+        ),
+        "housed": housed,
+        "referral_fee": referral_fee,
+        "fee_price": fee_price,
         "crc": crc,
         "nacro": nacro,
         "admin": admin,
@@ -173,3 +400,46 @@ def _make_audit_events(app: Flask) -> None:
     visitor.sign_in("manager@nacro.example")
     visitor.sign_out()
     Portal(app.test_client()).sign_in("caseworker@nacro.example", password="not-the-password")
+
+
+BAD_RATE_CARD = (
+    "code,service_code,name,pathway,setting,unit,outcome_type,max_units_per_referral,"
+    "unit_price,effective_from,effective_to\n"
+    "BAD-PATH,SVC,Bad pathway,housing,both,per_session,,,10.00,2026-04-01,\n"
+    "BAD-PRICE,SVC,Negative price,health,both,per_session,,,-5.00,2026-04-01,\n"
+    "NO-OUTCOME,SVC,Outcome without a type,health,both,per_outcome,,,10.00,2026-04-01,\n"
+)
+
+
+def test_contract_forms_showing_errors_are_accessible(
+    page: Page, live_server: str, everyone: dict[str, Any], subtests: pytest.Subtests
+) -> None:
+    """The contract manager's forms as they look after a mistake: error summary, messages by the fields."""
+    sign_in(page, live_server, everyone["contract_manager"])
+    contract = everyone["nacro_contract"].reference
+
+    with subtests.test(msg="an empty new contract"):
+        page.goto(f"{live_server}/contracts/new")
+        page.get_by_role("button", name="Add contract").click()
+        expect(page.locator(".govuk-error-summary")).to_be_visible()
+        expect(page).to_have_title(f"Error: Add a contract {TITLE_SUFFIX}")
+        check_page(page, "new contract (errors)")
+
+    with subtests.test(msg="an overlapping price"):
+        page.goto(f"{live_server}/contracts/{contract}/items/ACC-TTG-REF/prices/new")
+        page.get_by_label("Unit price").fill("140")
+        page.locator("#effective_from-day").fill("1")
+        page.locator("#effective_from-month").fill("1")
+        page.locator("#effective_from-year").fill("2020")
+        page.get_by_role("button", name="Add price").click()
+        expect(page.locator(".govuk-error-summary")).to_contain_text("This price overlaps the price from")
+        check_page(page, "new price (errors)")
+
+    with subtests.test(msg="a rate card file with errors"):
+        page.goto(f"{live_server}/contracts/{contract}/rate-card/import")
+        page.get_by_label("Rate card file").set_input_files(
+            files=[{"name": "broken.csv", "mimeType": "text/csv", "buffer": BAD_RATE_CARD.encode()}]
+        )
+        page.get_by_role("button", name="Import rate card").click()
+        expect(page.get_by_role("heading", name="3 problems in broken.csv")).to_be_visible()
+        check_page(page, "rate card import (errors)")

@@ -1,0 +1,588 @@
+"""Pages for recording delivery on a referral, group sessions, alerts, evidence and the caseworker's day."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal import access
+from portal.contracts.models import Contract, OutcomeType
+from portal.dates import london_today
+from portal.delivery import evidence, service
+from portal.delivery.forms import (
+    CompleteForm,
+    ConfirmForm,
+    NoteForm,
+    OutcomeForm,
+    RejectForm,
+    RescheduleForm,
+    SessionForm,
+)
+from portal.delivery.models import Alert, Attendance, EvidenceFile, Outcome, Session
+from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.extensions import db
+from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
+from portal.referrals.views import load_referral, service_name
+from portal.web import apply_errors
+
+bp = Blueprint("delivery", __name__)
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        abort(403)
+
+
+def _run(form: Any, operation: Any, *, success: str, back: str) -> Any:
+    """Run an operation from a valid form; a redirect on success, else None (the form shows why)."""
+    try:
+        result = operation()
+    except ValidationFailed as error:
+        apply_errors(form, error)
+    except (StaleRecord, InvalidTransition) as error:
+        db.session.rollback()
+        form.form_errors.append(error.message)
+    except NotAllowed:
+        abort(403)
+    except NotFound:
+        abort(404)
+    else:
+        for warning in getattr(result, "warnings", []):
+            flash(warning, "info")
+        flash(success, "success")
+        return redirect(back)
+    return None
+
+
+def _session_of(referral: Referral, session_id: int) -> Session:
+    session = access.get_visible_or_404(Session, session_id, current_user)
+    if session.referral_id != referral.id:
+        abort(404)
+    return session
+
+
+def _outcome_of(referral: Referral, outcome_id: int) -> Outcome:
+    outcome = access.get_visible_or_404(Outcome, outcome_id, current_user, options=[selectinload(Outcome.files)])
+    if outcome.referral_id != referral.id:
+        abort(404)
+    return outcome
+
+
+def _back(referral: Referral, anchor: str) -> str:
+    return url_for("referrals.show", reference=referral.reference, _anchor=anchor)
+
+
+def _session_fields(form: SessionForm) -> dict[str, Any]:
+    return {name: field.data for name, field in form._fields.items() if name not in {"csrf_token", "version"}}
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+@bp.route("/referrals/<reference>/sessions/new", methods=["GET", "POST"])
+@login_required
+def new_session(reference: str):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_record_delivery(current_user))
+    form = SessionForm()
+    if request.method == "GET":
+        form.date.data = london_today()
+        form.duration_minutes.data = "60"
+        form.kind.data = "one_to_one"
+    elif form.validate_on_submit():
+        response = _run(
+            form,
+            lambda: service.record_session(current_user, referral, _session_fields(form)),
+            success="The session has been saved.",
+            back=_back(referral, "sessions"),
+        )
+        if response:
+            return response
+    return render_template(
+        "delivery/session_form.html",
+        referral=referral,
+        form=form,
+        session=None,
+        service_name=service_name(referral),
+        title="Record a session",
+    )
+
+
+@bp.route("/referrals/<reference>/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_session(reference: str, session_id: int):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_record_delivery(current_user))
+    session = _session_of(referral, session_id)
+    locked = service.session_is_locked(session)
+    form = SessionForm(obj=session if request.method == "GET" else None)
+    if request.method == "GET":
+        form.version.data = str(session.version)
+        form.start_time.data = session.start_time.strftime("%H:%M")
+        form.duration_minutes.data = str(session.duration_minutes)
+        form.kind.data = session.kind.value
+        form.attendance.data = session.attendance.value if session.attendance else ""
+        form.non_attendance_reason.data = session.non_attendance_reason.value if session.non_attendance_reason else ""
+    elif form.validate_on_submit():
+        response = _run(
+            form,
+            lambda: service.update_session(current_user, session, _session_fields(form), version=form.version.data),
+            success="The session has been updated.",
+            back=_back(referral, "sessions"),
+        )
+        if response:
+            return response
+    title = "Record what happened" if session.awaiting_feedback else "Change a session"
+    return render_template(
+        "delivery/session_form.html",
+        referral=referral,
+        form=form,
+        session=session,
+        locked=locked,
+        service_name=service_name(referral),
+        title=title,
+    )
+
+
+@bp.route("/referrals/<reference>/sessions/<int:session_id>/reschedule", methods=["GET", "POST"])
+@login_required
+def reschedule_session(reference: str, session_id: int):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_record_delivery(current_user))
+    session = _session_of(referral, session_id)
+    form = RescheduleForm()
+    if request.method == "GET":
+        form.version.data = str(session.version)
+        form.date.data = session.date
+        form.start_time.data = session.start_time.strftime("%H:%M")
+    elif form.validate_on_submit():
+        response = _run(
+            form,
+            lambda: service.reschedule_session(
+                current_user,
+                session,
+                new_date=form.date.data,
+                new_time=form.start_time.data,
+                reason=form.reason.data,
+                version=form.version.data,
+            ),
+            success="The session has been moved.",
+            back=_back(referral, "sessions"),
+        )
+        if response:
+            return response
+    return render_template(
+        "delivery/reschedule.html", referral=referral, form=form, session=session, service_name=service_name(referral)
+    )
+
+
+@bp.route("/referrals/<reference>/sessions/<int:session_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete_session(reference: str, session_id: int):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_record_delivery(current_user))
+    session = _session_of(referral, session_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        response = _run(
+            form,
+            lambda: service.delete_session(current_user, session),
+            success="The session has been deleted.",
+            back=_back(referral, "sessions"),
+        )
+        if response:
+            return response
+    return render_template(
+        "delivery/confirm_delete.html",
+        referral=referral,
+        form=form,
+        what="session",
+        description=f"the session on {session.date:%d/%m/%Y}",
+        service_name=service_name(referral),
+    )
+
+
+@bp.route("/referrals/<reference>/<any(sessions, outcomes):kind>/<int:record_id>/correction", methods=["GET", "POST"])
+@login_required
+def correction(reference: str, kind: str, record_id: int):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_record_delivery(current_user))
+    record = _session_of(referral, record_id) if kind == "sessions" else _outcome_of(referral, record_id)
+    form = NoteForm()
+    if form.validate_on_submit():
+        target = {"session": record} if kind == "sessions" else {"outcome": record}
+        response = _run(
+            form,
+            lambda: service.add_correction_note(current_user, body=form.body.data, **target),
+            success="Your correction note has been added.",
+            back=_back(referral, "case-notes"),
+        )
+        if response:
+            return response
+    return render_template(
+        "delivery/correction.html",
+        referral=referral,
+        form=form,
+        kind=kind,
+        record=record,
+        service_name=service_name(referral),
+    )
+
+
+# --- group sessions ---------------------------------------------------------------------------------
+
+
+def _roster_from(form_data: Any, referrals: list[Referral]) -> list[dict[str, Any]]:
+    roster = []
+    for referral in referrals:
+        attendance = form_data.get(f"attendance-{referral.id}", "")
+        if attendance == "absent-from-group" or attendance == "":
+            continue
+        roster.append(
+            {
+                "referral_id": referral.id,
+                "attendance": None if attendance == "scheduled" else attendance,
+                "non_attendance_reason": form_data.get(f"reason-{referral.id}", ""),
+                "counts_as_rar_day": form_data.get(f"rar-{referral.id}") == "y",
+                "behaviour_concern": bool(form_data.get(f"concern-{referral.id}", "").strip()),
+                "concern_detail": form_data.get(f"concern-{referral.id}", ""),
+            }
+        )
+    return roster
+
+
+@bp.route("/group-sessions/new", methods=["GET", "POST"])
+@login_required
+def new_group_session():  # type: ignore[no-untyped-def]
+    _require(access.can_record_delivery(current_user))
+    contracts = db.session.scalars(access.visible(Contract, current_user).order_by(Contract.reference)).all()
+    contract = next((c for c in contracts if c.reference == request.values.get("contract", "").upper()), None)
+    if contract is None:
+        return render_template("delivery/group_choose_contract.html", contracts=contracts)
+    referrals = db.session.scalars(
+        access.visible(Referral, current_user)
+        .where(Referral.contract_id == contract.id, Referral.status.in_(OPEN_STATUSES))
+        .options(joinedload(Referral.person))
+        .order_by(Referral.reference)
+    ).all()
+    form = ConfirmForm()
+    problems: list[str] = []
+    values = request.form if request.method == "POST" else {}
+    if request.method == "POST" and form.validate_on_submit():
+        fields = {key: request.form.get(key, "") for key in ("title", "facilitator", "start_time", "duration_minutes")}
+        parts = [part.strip() for part in request.form.getlist("date")]
+        fields["date"] = "/".join(parts) if len(parts) == 3 and all(parts) else ""
+        roster = _roster_from(request.form, referrals)
+        try:
+            result = service.record_group_session(current_user, contract, fields, roster)
+        except ValidationFailed as error:
+            for messages in error.errors.values():
+                problems.extend(messages)
+        except (StaleRecord, InvalidTransition) as error:
+            db.session.rollback()
+            problems.append(error.message)
+        else:
+            for warning in result.warnings:
+                flash(warning, "info")
+            flash(f"The group session has been saved for {len(roster)} people.", "success")
+            return redirect(url_for("delivery.my_sessions"))
+    return render_template(
+        "delivery/group_session.html",
+        contract=contract,
+        referrals=referrals,
+        form=form,
+        problems=problems,
+        values=values,
+        today=london_today(),
+    )
+
+
+# --- outcomes -----------------------------------------------------------------------------------------
+
+
+def _outcome_type_choices(referral: Referral) -> dict[str, str]:
+    types = db.session.scalars(
+        select(OutcomeType)
+        .where(OutcomeType.contract_id == referral.contract_id, OutcomeType.active.is_(True))
+        .order_by(OutcomeType.name)
+    )
+    return {"": "Choose an outcome"} | {str(t.id): f"{t.name} ({t.pathway.label})" for t in types}
+
+
+def _uploads(form: OutcomeForm) -> list[tuple[str, bytes]]:
+    return [
+        (upload.filename, upload.read())
+        for upload in (form.evidence_files.data or [])
+        if upload is not None and getattr(upload, "filename", "")
+    ]
+
+
+def _outcome_fields(form: OutcomeForm) -> dict[str, Any]:
+    return {
+        "outcome_type_id": form.outcome_type_id.data,
+        "achieved_on": form.achieved_on.data,
+        "evidence": form.evidence.data,
+    }
+
+
+@bp.route("/referrals/<reference>/outcomes/new", methods=["GET", "POST"])
+@login_required
+def new_outcome(reference: str):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_record_delivery(current_user))
+    form = OutcomeForm()
+    form.outcome_type_id.choices = _outcome_type_choices(referral)
+    previous = None
+    if request.values.get("after"):
+        previous = _outcome_of(referral, request.values.get("after", type=int) or 0)
+        form.outcome_type_id.data = str(previous.outcome_type_id)
+    if form.validate_on_submit():
+
+        def operation() -> Any:
+            if previous is not None:
+                return service.reclaim_outcome(current_user, previous, _outcome_fields(form), _uploads(form))
+            return service.claim_outcome(current_user, referral, _outcome_fields(form), _uploads(form))
+
+        response = _run(
+            form,
+            operation,
+            success="The outcome has been claimed. The CRC will verify it.",
+            back=_back(referral, "outcomes"),
+        )
+        if response:
+            return response
+    return render_template(
+        "delivery/outcome_form.html",
+        referral=referral,
+        form=form,
+        previous=previous,
+        outcome=None,
+        service_name=service_name(referral),
+    )
+
+
+@bp.route("/referrals/<reference>/outcomes/<int:outcome_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_record_delivery(current_user))
+    outcome = _outcome_of(referral, outcome_id)
+    form = OutcomeForm()
+    form.outcome_type_id.choices = _outcome_type_choices(referral)
+    if request.method == "GET":
+        form.version.data = str(outcome.version)
+        form.outcome_type_id.data = str(outcome.outcome_type_id)
+        form.achieved_on.data = outcome.achieved_on
+        form.evidence.data = outcome.evidence
+    elif form.validate_on_submit():
+        response = _run(
+            form,
+            lambda: service.update_outcome(
+                current_user, outcome, _outcome_fields(form), _uploads(form), version=form.version.data
+            ),
+            success="The outcome claim has been updated.",
+            back=_back(referral, "outcomes"),
+        )
+        if response:
+            return response
+    return render_template(
+        "delivery/outcome_form.html",
+        referral=referral,
+        form=form,
+        previous=None,
+        outcome=outcome,
+        service_name=service_name(referral),
+    )
+
+
+@bp.route("/referrals/<reference>/outcomes/<int:outcome_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_record_delivery(current_user))
+    outcome = _outcome_of(referral, outcome_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        response = _run(
+            form,
+            lambda: service.delete_outcome(current_user, outcome),
+            success="The outcome claim has been withdrawn.",
+            back=_back(referral, "outcomes"),
+        )
+        if response:
+            return response
+    return render_template(
+        "delivery/confirm_delete.html",
+        referral=referral,
+        form=form,
+        what="outcome claim",
+        description="this outcome claim and its evidence files",
+        service_name=service_name(referral),
+    )
+
+
+@bp.route("/referrals/<reference>/outcomes/<int:outcome_id>/verify", methods=["POST"])
+@login_required
+def verify_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_verify_outcomes(current_user))
+    outcome = _outcome_of(referral, outcome_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        service.verify_outcome(current_user, outcome, version=form.version.data)
+    except (StaleRecord, InvalidTransition) as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    except NotAllowed:
+        abort(403)
+    else:
+        flash("The outcome has been verified.", "success")
+    return redirect(_back(referral, "outcomes"))
+
+
+@bp.route("/referrals/<reference>/outcomes/<int:outcome_id>/reject", methods=["GET", "POST"])
+@login_required
+def reject_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_verify_outcomes(current_user))
+    outcome = _outcome_of(referral, outcome_id)
+    form = RejectForm()
+    if request.method == "GET":
+        form.version.data = str(outcome.version)
+    elif form.validate_on_submit():
+        response = _run(
+            form,
+            lambda: service.reject_outcome(current_user, outcome, reason=form.reason.data, version=form.version.data),
+            success="The outcome claim has been rejected. The partner has been told.",
+            back=_back(referral, "outcomes"),
+        )
+        if response:
+            return response
+    return render_template(
+        "delivery/reject.html",
+        referral=referral,
+        form=form,
+        outcome=outcome,
+        outcome_type=db.session.get(OutcomeType, outcome.outcome_type_id),
+        service_name=service_name(referral),
+    )
+
+
+@bp.route("/evidence/<int:file_id>")
+@login_required
+def evidence_file(file_id: int):  # type: ignore[no-untyped-def]
+    """Evidence is only ever served here, after the same access check as its referral."""
+    record = access.get_visible_or_404(EvidenceFile, file_id, current_user)
+    path = evidence.path_of(record.stored_name)
+    if not path.exists():
+        abort(404)
+    return send_file(
+        path, mimetype=record.content_type, as_attachment=True, download_name=record.original_name, max_age=0
+    )
+
+
+# --- end of service -------------------------------------------------------------------------------------
+
+
+@bp.route("/referrals/<reference>/complete", methods=["GET", "POST"])
+@login_required
+def complete(reference: str):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    _require(access.can_record_delivery(current_user))
+    desired = list(referral.desired_outcomes or [])
+    form = CompleteForm()
+    while len(form.outcomes) < len(desired):
+        form.outcomes.append_entry()
+    if request.method == "GET":
+        form.version.data = str(referral.version)
+    elif form.validate_on_submit():
+        outcomes = [
+            {"desired_outcome": wanted, "achievement": entry.achievement.data, "comment": entry.comment.data}
+            for wanted, entry in zip(desired, form.outcomes, strict=False)
+        ]
+        response = _run(
+            form,
+            lambda: service.complete_referral(
+                current_user,
+                referral,
+                summary=form.summary.data,
+                outcomes=outcomes,
+                further_needs=form.further_needs.data,
+                version=form.version.data,
+            ),
+            success=f"Referral {referral.reference} is complete. The referrer has been told.",
+            back=_back(referral, "end-of-service"),
+        )
+        if response:
+            return response
+    return render_template(
+        "delivery/complete.html", referral=referral, form=form, desired=desired, service_name=service_name(referral)
+    )
+
+
+# --- alerts and the caseworker's day ----------------------------------------------------------------
+
+
+@bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
+@login_required
+def acknowledge_alert(alert_id: int):  # type: ignore[no-untyped-def]
+    alert = access.get_visible_or_404(Alert, alert_id, current_user)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        service.acknowledge_alert(current_user, alert)
+    except NotFound:
+        abort(403)
+    flash("The alert has been acknowledged.", "success")
+    return redirect(request.form.get("next") if request.form.get("next", "").startswith("/") else url_for("main.home"))
+
+
+@bp.route("/my-sessions")
+@login_required
+def my_sessions():  # type: ignore[no-untyped-def]
+    """A caseworker's day: sessions on their cases from a fortnight ago to a month ahead, and the
+    ones that have happened but still need their attendance recorded."""
+    _require(access.can_record_delivery(current_user))
+    today = london_today()
+    mine = access.visible(Referral, current_user).where(Referral.caseworker_id == current_user.id)
+    base = (
+        select(Session)
+        .join(Referral, Referral.id == Session.referral_id)
+        .where(Session.referral_id.in_(mine.with_only_columns(Referral.id)))
+        .options(joinedload(Session.referral).joinedload(Referral.person))
+    )
+    window = (
+        db.session.scalars(
+            base.where(Session.date >= today - timedelta(days=14), Session.date <= today + timedelta(days=31)).order_by(
+                Session.date, Session.start_time
+            )
+        )
+        .unique()
+        .all()
+    )
+    awaiting = (
+        db.session.scalars(
+            base.where(Session.attendance.is_(None), or_(Session.date < today, and_(Session.date == today))).order_by(
+                Session.date, Session.start_time
+            )
+        )
+        .unique()
+        .all()
+    )
+    awaiting = [s for s in awaiting if service.session_start(s.date, s.start_time) <= service.utcnow()]
+    return render_template(
+        "delivery/my_sessions.html",
+        upcoming=[s for s in window if s.date >= today],
+        recent=[s for s in window if s.date < today],
+        awaiting=awaiting,
+        today=today,
+        attendance=Attendance,
+        statuses=ReferralStatus,
+    )

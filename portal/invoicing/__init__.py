@@ -1,0 +1,1 @@
+"""Invoicing: rate-card invoices generated from delivery records, their approval, credit notes and PDFs."""

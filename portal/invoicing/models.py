@@ -1,0 +1,216 @@
+"""Invoice (and credit note), its lines and the billable events each line bills, and the
+per-partner number sequence."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.contracts.models import Contract, Unit
+from portal.db import TimestampMixin, UtcDateTime, VersionedMixin, enum_type
+from portal.extensions import db
+from portal.organisations.models import Organisation
+
+
+class InvoiceKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+    @property
+    def label(self) -> str:
+        return {"invoice": "Invoice", "credit_note": "Credit note"}[self.value]
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    QUERIED = "queried"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAID = "paid"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def colour(self) -> str:
+        return {
+            "draft": "grey",
+            "submitted": "blue",
+            "queried": "orange",
+            "approved": "turquoise",
+            "rejected": "red",
+            "paid": "green",
+        }[self.value]
+
+
+# On these, an invoice's events are spent: they can be billed on no other invoice.
+LIVE_STATUSES = frozenset({InvoiceStatus.SUBMITTED, InvoiceStatus.QUERIED, InvoiceStatus.APPROVED, InvoiceStatus.PAID})
+
+
+class InvoiceSequence(db.Model):
+    """The next number for a partner's invoices and credit notes: one row a partner, locked while
+    a number is taken, so numbers never repeat and never skip."""
+
+    __tablename__ = "invoice_sequence"
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(12), unique=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Invoice(TimestampMixin, VersionedMixin, db.Model):
+    __tablename__ = "invoice"
+    __table_args__ = (
+        Index("ix_invoice_contract_status", "contract_id", "status"),
+        Index("ix_invoice_partner_id", "partner_id"),
+        # A contract has at most one draft invoice at a time.
+        Index(
+            "uq_invoice_one_draft_per_contract",
+            "contract_id",
+            unique=True,
+            postgresql_where=text("status = 'draft' AND kind = 'invoice'"),
+            sqlite_where=text("status = 'draft' AND kind = 'invoice'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[InvoiceKind] = mapped_column(enum_type(InvoiceKind), default=InvoiceKind.INVOICE)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    number: Mapped[str | None] = mapped_column(String(24), unique=True)
+    period_start: Mapped[date] = mapped_column(Date)  # the first day of the month billed
+    status: Mapped[InvoiceStatus] = mapped_column(enum_type(InvoiceStatus), default=InvoiceStatus.DRAFT)
+    vat_rate_bp: Mapped[int] = mapped_column(Integer)
+    subtotal_pence: Mapped[int] = mapped_column(Integer, default=0)
+    vat_pence: Mapped[int] = mapped_column(Integer, default=0)
+    total_pence: Mapped[int] = mapped_column(Integer, default=0)
+    generated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    generated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    queried_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    queried_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    query_reason: Mapped[str | None] = mapped_column(Text)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rejected_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    paid_on: Mapped[date | None] = mapped_column(Date)
+    # Taking spend past the contract's cap needs a contract manager's explicit approval.
+    cap_excess_pence: Mapped[int] = mapped_column(Integer, default=0)
+    excess_approved_pence: Mapped[int | None] = mapped_column(Integer)
+    excess_approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    excess_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # Credit notes: which invoice they correct, why, and whether the work may be billed again.
+    credited_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    credit_reason: Mapped[str | None] = mapped_column(Text)
+    rebill: Mapped[bool] = mapped_column(Boolean, default=False)
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    contract: Mapped[Contract] = relationship(lazy="raise_on_sql")
+    partner: Mapped[Organisation] = relationship(lazy="raise_on_sql")
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", lazy="raise_on_sql", order_by="InvoiceLine.position"
+    )
+    credited_invoice: Mapped[Invoice | None] = relationship(remote_side=[id], lazy="raise_on_sql")
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == InvoiceKind.CREDIT_NOTE
+
+    @property
+    def vat_rate(self) -> Decimal:
+        return Decimal(self.vat_rate_bp) / Decimal(10000)
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    def overdue(self, today: date) -> bool:
+        return (
+            self.status in (InvoiceStatus.SUBMITTED, InvoiceStatus.QUERIED, InvoiceStatus.APPROVED)
+            and self.due_date is not None
+            and today > self.due_date
+        )
+
+    @property
+    def needs_excess_approval(self) -> bool:
+        return self.cap_excess_pence > 0 and (self.excess_approved_pence or 0) < self.cap_excess_pence
+
+
+class InvoiceLine(db.Model):
+    """One line: a rate-card item at one unit price, with the events it bills."""
+
+    __tablename__ = "invoice_line"
+    __table_args__ = (Index("ix_invoice_line_invoice", "invoice_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[int] = mapped_column(ForeignKey("rate_card_item.id"))
+    price_id: Mapped[int | None] = mapped_column(ForeignKey("rate_card_price.id"), index=True)
+    item_code: Mapped[str] = mapped_column(String(40))
+    service_code: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(300))
+    unit: Mapped[Unit] = mapped_column(enum_type(Unit))
+    # Hundredths, so a quantity like 12.50 hours is exact: 1250.
+    quantity_hundredths: Mapped[int] = mapped_column(Integer)
+    unit_price_pence: Mapped[int] = mapped_column(Integer)
+    amount_pence: Mapped[int] = mapped_column(Integer)
+    includes_earlier_work: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines", lazy="raise_on_sql")
+
+    @property
+    def quantity(self) -> Decimal:
+        return (Decimal(self.quantity_hundredths) / 100).quantize(Decimal("0.01"))
+
+
+class InvoiceEvent(db.Model):
+    """A billable event on an invoice line. `live` is true while the invoice is submitted,
+    queried, approved or paid: a unique index makes sure no event is ever live twice."""
+
+    __tablename__ = "invoice_event"
+    __table_args__ = (
+        Index("ix_invoice_event_line", "line_id"),
+        Index("ix_invoice_event_invoice", "invoice_id"),
+        Index("ix_invoice_event_session", "session_id"),
+        Index("ix_invoice_event_outcome", "outcome_id"),
+        Index("ix_invoice_event_referral_item", "referral_id", "item_id"),
+        Index(
+            "uq_invoice_event_live",
+            "item_id",
+            "event_key",
+            unique=True,
+            postgresql_where=text("live"),
+            sqlite_where=text("live = 1"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"))
+    line_id: Mapped[int] = mapped_column(ForeignKey("invoice_line.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("rate_card_item.id"))
+    # "referral:12", "session:40", "outcome:7" or "month:2026-03-01": the work, once per item.
+    event_key: Mapped[str] = mapped_column(String(40))
+    # SET NULL: a draft's event may point at a session since deleted (the draft is then stale and
+    # is refreshed on submission); a live event's session or outcome can no longer be deleted.
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id", ondelete="SET NULL"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("delivery_session.id", ondelete="SET NULL"))
+    outcome_id: Mapped[int | None] = mapped_column(ForeignKey("outcome.id", ondelete="SET NULL"))
+    event_date: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer, default=0)
+    live: Mapped[bool] = mapped_column(Boolean, default=False)
+    # On a credit note: the event it credits. On an invoice: the credit note that credited it.
+    credits_event_id: Mapped[int | None] = mapped_column(ForeignKey("invoice_event.id"))
+    credited_by_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))

@@ -1,0 +1,659 @@
+"""Operations on invoices and credit notes: generate, submit, approve, query, reject, mark paid,
+approve an excess over the cap, and credit.
+
+Figures come only from portal.invoicing.billing. Each operation checks who is acting and the
+invoice's state, writes the change with its audit event and commits, or raises a domain error
+and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import access
+from portal.accounts.models import Role
+from portal.audit.service import record_event
+from portal.contracts import service as contracts_service
+from portal.contracts.models import Contract, RateCardPrice
+from portal.dates import london_today, parse_user_date
+from portal.db import utcnow
+from portal.delivery import service as delivery_service
+from portal.delivery.models import Outcome, Session
+from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.extensions import db
+from portal.formatting import format_money
+from portal.invoicing import billing
+from portal.invoicing.models import (
+    LIVE_STATUSES,
+    Invoice,
+    InvoiceEvent,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceStatus,
+)
+from portal.money import round_half_up
+from portal.organisations.models import Organisation
+from portal.persistence import check_version, commit, guards_versions
+from portal.workflow import StateMachine, Transition
+
+S = InvoiceStatus
+INVOICE_WORKFLOW = StateMachine(
+    "invoice",
+    [
+        Transition(
+            "submit", frozenset({S.DRAFT, S.QUERIED}), S.SUBMITTED, "Only a draft or queried invoice can be submitted"
+        ),
+        Transition("approve", frozenset({S.SUBMITTED}), S.APPROVED, "Only a submitted invoice can be approved"),
+        Transition("query", frozenset({S.SUBMITTED}), S.QUERIED, "Only a submitted invoice can be queried"),
+        Transition("reject", frozenset({S.SUBMITTED}), S.REJECTED, "Only a submitted invoice can be rejected"),
+        Transition("pay", frozenset({S.APPROVED}), S.PAID, "Only an approved invoice can be marked paid"),
+    ],
+)
+CREDITABLE = frozenset({S.SUBMITTED, S.APPROVED, S.PAID})
+
+
+# --- who may act --------------------------------------------------------------------------------
+
+
+def _require_partner_manager(actor: Any, contract: Contract) -> None:
+    if actor.role == Role.PROVIDER_MANAGER and contract.partner_id == actor.organisation_id:
+        return
+    if actor.is_partner_user and contract.partner_id != actor.organisation_id:
+        raise NotFound
+    if actor.is_crc_user and contract.crc_id != actor.organisation_id:
+        raise NotFound
+    raise NotAllowed("Only the partner's managers generate and submit invoices")
+
+
+def _require_contract_manager(actor: Any, contract: Contract) -> None:
+    if actor.is_partner_user:
+        if contract.partner_id == actor.organisation_id:
+            raise NotAllowed("The CRC's contract managers decide on invoices, never the partner")
+        raise NotFound
+    if contract.crc_id != actor.organisation_id:
+        raise NotFound
+    if actor.role != Role.CONTRACT_MANAGER:
+        raise NotAllowed("Only contract managers decide on invoices")
+
+
+def _contract(invoice: Invoice) -> Contract:
+    return db.session.get(Contract, invoice.contract_id)
+
+
+# --- periods --------------------------------------------------------------------------------------
+
+
+PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_period(value: Any) -> date | None:
+    """ "2026-03" (or a date) as the first day of that month; None if it is not a month."""
+    if isinstance(value, date):
+        return value.replace(day=1)
+    match = PERIOD.match(str(value or "").strip())
+    if not match:
+        return None
+    year, month = int(match.group(1)), int(match.group(2))
+    return date(year, month, 1) if 1 <= month <= 12 else None
+
+
+def check_period(contract: Contract, period: Any) -> date:
+    start = parse_period(period)
+    if start is None:
+        raise ValidationFailed.single("period", "Enter the month as YYYY-MM, like 2026-03")
+    if start > london_today().replace(day=1):
+        raise ValidationFailed.single("period", "You cannot invoice for a month that has not started")
+    if billing.month_end(start) < contract.start_date:
+        raise ValidationFailed.single("period", "This month is before the contract started")
+    if start > contract.end_date:
+        raise ValidationFailed.single("period", "This month is after the contract ended")
+    if not billing.contract_can_be_billed(contract):
+        raise ValidationFailed.single("contract", "A draft contract cannot be invoiced: it must be active first")
+    return start
+
+
+# --- numbers ----------------------------------------------------------------------------------------
+
+
+def _prefix_for(partner: Organisation) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", partner.name)
+    base = words[0].upper()[:10] if len(words) == 1 else "".join(word[0] for word in words).upper()[:8]
+    candidate, suffix = base or "PARTNER", 1
+    while db.session.scalar(select(InvoiceSequence.partner_id).where(InvoiceSequence.prefix == candidate)) is not None:
+        suffix += 1
+        candidate = f"{base[:9]}{suffix}"
+    return candidate
+
+
+def ensure_sequence(partner: Organisation) -> None:
+    """Create the partner's number sequence the first time it is needed."""
+    if db.session.get(InvoiceSequence, partner.id) is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(InvoiceSequence(partner_id=partner.id, prefix=_prefix_for(partner), last_number=0))
+    except IntegrityError:
+        pass  # someone else created it a moment ago: theirs will do
+
+
+def take_number(partner_id: int) -> str:
+    """The partner's next number. One atomic UPDATE … RETURNING: concurrent submissions queue
+    on the row, and a rolled-back submission gives its number back, so there are no gaps."""
+    row = db.session.execute(
+        update(InvoiceSequence)
+        .where(InvoiceSequence.partner_id == partner_id)
+        .values(last_number=InvoiceSequence.last_number + 1)
+        .returning(InvoiceSequence.prefix, InvoiceSequence.last_number)
+    ).one()
+    return f"{row.prefix}-{row.last_number:06d}"
+
+
+# --- generating ----------------------------------------------------------------------------------------
+
+
+def _store_bill(invoice: Invoice, bill: billing.Bill) -> None:
+    """Replace the invoice's lines and events with the bill's."""
+    db.session.execute(delete(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id))
+    db.session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
+    for position, line in enumerate(bill.lines, start=1):
+        row = InvoiceLine(
+            invoice_id=invoice.id,
+            position=position,
+            item_id=line.item.id,
+            price_id=line.price.id,
+            item_code=line.item.code,
+            service_code=line.item.service_code,
+            description=line.description,
+            unit=line.item.unit,
+            quantity_hundredths=line.quantity_hundredths,
+            unit_price_pence=line.price.unit_price_pence,
+            amount_pence=line.amount_pence,
+            includes_earlier_work=line.includes_earlier_work,
+        )
+        db.session.add(row)
+        db.session.flush()
+        db.session.execute(
+            InvoiceEvent.__table__.insert(),
+            [
+                {
+                    "invoice_id": invoice.id,
+                    "line_id": row.id,
+                    "item_id": event.item_id,
+                    "event_key": event.event_key,
+                    "referral_id": event.referral_id,
+                    "session_id": event.session_id,
+                    "outcome_id": event.outcome_id,
+                    "event_date": event.event_date,
+                    "minutes": event.minutes,
+                    "live": invoice.is_live,
+                }
+                for event in line.events
+            ],
+        )
+    invoice.subtotal_pence, invoice.vat_pence, invoice.total_pence = (
+        bill.subtotal_pence,
+        bill.vat_pence,
+        bill.total_pence,
+    )
+    invoice.generated_at = utcnow()
+
+
+def _cap_excess(contract: Contract, invoice: Invoice) -> int:
+    """How far this invoice would take approved and submitted spend past the contract's cap."""
+    spent = billing.spend_pence(contract) - (invoice.subtotal_pence if invoice.is_live else 0)
+    return max(0, spent + invoice.subtotal_pence - contract.value_cap_pence)
+
+
+def generate_draft(actor: Any, contract: Contract, period: Any) -> Invoice:
+    """The draft invoice for a month, built from the records by the billing rules. A contract has
+    one draft at a time: generating again replaces it."""
+    _require_partner_manager(actor, contract)
+    period_start = check_period(contract, period)
+    partner = db.session.get(Organisation, contract.partner_id)
+    ensure_sequence(partner)
+    draft = db.session.scalars(
+        select(Invoice).where(
+            Invoice.contract_id == contract.id, Invoice.kind == InvoiceKind.INVOICE, Invoice.status == S.DRAFT
+        )
+    ).first()
+    replaced = draft is not None
+    if draft is None:
+        draft = Invoice(
+            kind=InvoiceKind.INVOICE,
+            contract_id=contract.id,
+            partner_id=contract.partner_id,
+            status=S.DRAFT,
+            vat_rate_bp=contract.vat_rate_bp,
+            period_start=period_start,
+        )
+        db.session.add(draft)
+        db.session.flush()
+    draft.period_start = period_start
+    draft.vat_rate_bp = contract.vat_rate_bp
+    draft.generated_by_id = actor.id
+    draft.excess_approved_pence = draft.excess_approved_at = draft.excess_approved_by_id = None
+    _store_bill(draft, billing.bill_for(contract, period_start))
+    draft.cap_excess_pence = _cap_excess(contract, draft)
+    record_event(
+        "invoice.generated",
+        actor=actor,
+        record=draft,
+        details={
+            "contract": contract.reference,
+            "period": period_start.strftime("%Y-%m"),
+            "replaced_draft": replaced,
+            "subtotal_pence": draft.subtotal_pence,
+            "total_pence": draft.total_pence,
+            "cap_excess_pence": draft.cap_excess_pence,
+        },
+    )
+    commit("invoice")
+    return draft
+
+
+@guards_versions("invoice")
+def revise_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) -> Invoice:
+    """A queried invoice is revised by generating its figures again (its own events count as
+    free); it keeps its number and is then resubmitted."""
+    contract = _contract(invoice)
+    _require_partner_manager(actor, contract)
+    check_version(invoice, version, "invoice")
+    if invoice.status != S.QUERIED:
+        raise InvalidTransition("Only a queried invoice can be revised")
+    db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=False))
+    db.session.flush()
+    _store_bill(invoice, billing.bill_for(contract, invoice.period_start, exclude_invoice_id=invoice.id))
+    db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=True))
+    invoice.cap_excess_pence = _cap_excess(contract, invoice)
+    invoice.generated_by_id = actor.id
+    record_event(
+        "invoice.revised",
+        actor=actor,
+        record=invoice,
+        details={"total_pence": invoice.total_pence, "subtotal_pence": invoice.subtotal_pence},
+    )
+    commit("invoice")
+    return invoice
+
+
+def _signature(invoice_id: int) -> tuple[Any, ...]:
+    rows = db.session.execute(
+        select(InvoiceEvent.item_id, InvoiceEvent.event_key, InvoiceEvent.minutes, InvoiceLine.unit_price_pence)
+        .join(InvoiceLine, InvoiceLine.id == InvoiceEvent.line_id)
+        .where(InvoiceEvent.invoice_id == invoice_id)
+    ).all()
+    return tuple(sorted(rows))
+
+
+def _bill_signature(bill: billing.Bill) -> tuple[Any, ...]:
+    return tuple(
+        sorted(
+            (event.item_id, event.event_key, event.minutes, line.price.unit_price_pence)
+            for line in bill.lines
+            for event in line.events
+        )
+    )
+
+
+@guards_versions("invoice")
+def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) -> Invoice:
+    """Submit a draft (or a revised, queried invoice): it takes its number, its figures are frozen
+    and its events can be billed on no other invoice. If the records changed since the draft
+    was made, the draft is brought up to date and nothing is submitted."""
+    contract = _contract(invoice)
+    _require_partner_manager(actor, contract)
+    check_version(invoice, version, "invoice")
+    INVOICE_WORKFLOW.check(invoice, "submit")
+    if invoice.is_credit_note:
+        raise InvalidTransition("Credit notes are submitted when they are raised")
+    exclude = invoice.id if invoice.status == S.QUERIED else None
+    current = billing.bill_for(contract, invoice.period_start, exclude_invoice_id=exclude)
+    if _bill_signature(current) != _signature(invoice.id) or current.total_pence != invoice.total_pence:
+        if invoice.status == S.DRAFT:
+            _store_bill(invoice, current)
+            invoice.cap_excess_pence = _cap_excess(contract, invoice)
+            commit("invoice")
+        raise ValidationFailed.single(
+            "invoice",
+            "The records changed since this invoice was generated. Check the updated figures, then submit again",
+        )
+    if not _has_lines(invoice):
+        raise ValidationFailed.single("invoice", "There is nothing to bill for this month")
+    invoice.cap_excess_pence = _cap_excess(contract, invoice)
+    if invoice.needs_excess_approval:
+        raise ValidationFailed.single(
+            "invoice",
+            f"This invoice takes spend {format_money(invoice.cap_excess_pence)} past the contract's "
+            "value cap. A contract manager must approve the excess before it can be submitted",
+        )
+    first_submission = invoice.number is None
+    if first_submission:
+        invoice.number = take_number(contract.partner_id)
+    INVOICE_WORKFLOW.apply(
+        invoice,
+        "submit",
+        actor,
+        details={"number": invoice.number, "total_pence": invoice.total_pence, "resubmitted": not first_submission},
+    )
+    invoice.submitted_at, invoice.submitted_by_id = utcnow(), actor.id
+    invoice.due_date = london_today() + timedelta(days=contract.payment_terms_days)
+    db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=True))
+    try:
+        commit("invoice")
+    except IntegrityError:
+        db.session.rollback()
+        raise StaleRecord(
+            "Some of this work was invoiced on another invoice a moment ago. "
+            "Generate the draft again to see what is left to bill"
+        ) from None
+    return invoice
+
+
+def _has_lines(invoice: Invoice) -> bool:
+    return db.session.scalar(select(exists().where(InvoiceLine.invoice_id == invoice.id))) or False
+
+
+# --- the CRC's decisions ----------------------------------------------------------------------------------
+
+
+@guards_versions("invoice")
+def approve_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) -> Invoice:
+    contract = _contract(invoice)
+    _require_contract_manager(actor, contract)
+    check_version(invoice, version, "invoice")
+    INVOICE_WORKFLOW.apply(
+        invoice, "approve", actor, details={"number": invoice.number, "total_pence": invoice.total_pence}
+    )
+    invoice.approved_at, invoice.approved_by_id = utcnow(), actor.id
+    if invoice.is_credit_note and invoice.rebill:
+        # The credited work may now be billed again.
+        db.session.execute(
+            update(InvoiceEvent)
+            .where(
+                InvoiceEvent.id.in_(select(InvoiceEvent.credits_event_id).where(InvoiceEvent.invoice_id == invoice.id))
+            )
+            .values(live=False)
+        )
+    commit("invoice")
+    return invoice
+
+
+def _reason(value: Any, message: str) -> str:
+    text = str(value or "").strip()
+    if not text:
+        raise ValidationFailed.single("reason", message)
+    return text[:2000]
+
+
+@guards_versions("invoice")
+def query_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | None = None) -> Invoice:
+    contract = _contract(invoice)
+    _require_contract_manager(actor, contract)
+    check_version(invoice, version, "invoice")
+    INVOICE_WORKFLOW.check(invoice, "query")
+    if invoice.is_credit_note:
+        raise InvalidTransition("A credit note is approved or rejected, not queried")
+    reason = _reason(reason, "Say what needs checking, so the partner can put it right")
+    INVOICE_WORKFLOW.apply(invoice, "query", actor, details={"number": invoice.number, "reason": reason})
+    invoice.queried_at, invoice.queried_by_id, invoice.query_reason = utcnow(), actor.id, reason
+    commit("invoice")
+    return invoice
+
+
+@guards_versions("invoice")
+def reject_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | None = None) -> Invoice:
+    """Reject: the invoice is void and its events can be billed again on a new one."""
+    contract = _contract(invoice)
+    _require_contract_manager(actor, contract)
+    check_version(invoice, version, "invoice")
+    INVOICE_WORKFLOW.check(invoice, "reject")
+    reason = _reason(reason, "Say why the invoice is rejected")
+    INVOICE_WORKFLOW.apply(invoice, "reject", actor, details={"number": invoice.number, "reason": reason})
+    invoice.rejected_at, invoice.rejected_by_id, invoice.rejection_reason = utcnow(), actor.id, reason
+    db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=False))
+    if invoice.is_credit_note:
+        db.session.execute(
+            update(InvoiceEvent).where(InvoiceEvent.credited_by_id == invoice.id).values(credited_by_id=None)
+        )
+    commit("invoice")
+    return invoice
+
+
+@guards_versions("invoice")
+def mark_paid(actor: Any, invoice: Invoice, *, paid_on: Any, version: int | None = None) -> Invoice:
+    contract = _contract(invoice)
+    _require_contract_manager(actor, contract)
+    check_version(invoice, version, "invoice")
+    INVOICE_WORKFLOW.check(invoice, "pay")
+    day = paid_on if isinstance(paid_on, date) else parse_user_date(str(paid_on or ""))
+    if day is None:
+        raise ValidationFailed.single("paid_on", "Enter the date it was paid, as a real date")
+    if day > london_today():
+        raise ValidationFailed.single("paid_on", "The payment date cannot be in the future")
+    if invoice.submitted_at is not None and day < invoice.submitted_at.date():
+        raise ValidationFailed.single("paid_on", "The payment date cannot be before the invoice was submitted")
+    INVOICE_WORKFLOW.apply(invoice, "pay", actor, details={"number": invoice.number, "paid_on": day})
+    invoice.paid_at, invoice.paid_by_id, invoice.paid_on = utcnow(), actor.id, day
+    commit("invoice")
+    return invoice
+
+
+@guards_versions("invoice")
+def approve_excess(actor: Any, invoice: Invoice, *, version: int | None = None) -> Invoice:
+    """A contract manager explicitly allows this invoice to take spend past the cap (recorded)."""
+    contract = _contract(invoice)
+    _require_contract_manager(actor, contract)
+    check_version(invoice, version, "invoice")
+    if invoice.status not in (S.DRAFT, S.QUERIED) or invoice.cap_excess_pence <= 0:
+        raise InvalidTransition("Only a draft that goes past the cap needs its excess approved")
+    invoice.excess_approved_pence = invoice.cap_excess_pence
+    invoice.excess_approved_at, invoice.excess_approved_by_id = utcnow(), actor.id
+    record_event(
+        "invoice.excess_approved",
+        actor=actor,
+        record=invoice,
+        details={
+            "contract": contract.reference,
+            "excess_pence": invoice.cap_excess_pence,
+            "cap_pence": contract.value_cap_pence,
+        },
+    )
+    commit("invoice")
+    return invoice
+
+
+# --- credit notes ---------------------------------------------------------------------------------------
+
+
+def creditable_events(invoice: Invoice) -> list[InvoiceEvent]:
+    return list(
+        db.session.scalars(
+            select(InvoiceEvent)
+            .where(
+                InvoiceEvent.invoice_id == invoice.id,
+                InvoiceEvent.credited_by_id.is_(None),
+                InvoiceEvent.credits_event_id.is_(None),
+            )
+            .order_by(InvoiceEvent.line_id, InvoiceEvent.event_date)
+        ).all()
+    )
+
+
+def raise_credit_note(actor: Any, invoice: Invoice, *, event_ids: list[int], reason: str, rebill: bool) -> Invoice:
+    """Credit chosen events of a submitted, approved or paid invoice. The credit note takes the next
+    number in the partner's sequence, has negative amounts and waits for a contract manager's
+    approval; with `rebill`, the credited work can be billed again once it is approved."""
+    contract = _contract(invoice)
+    if actor.role == Role.PROVIDER_MANAGER and contract.partner_id == actor.organisation_id:
+        pass
+    else:
+        _require_contract_manager(actor, contract)
+    if invoice.is_credit_note:
+        raise ValidationFailed.single("invoice", "A credit note cannot itself be credited")
+    if invoice.status not in CREDITABLE:
+        raise InvalidTransition("Only a submitted, approved or paid invoice can be credited")
+    reason = _reason(reason, "Say why the work is credited, for example a session recorded in error")
+    available = {event.id: event for event in creditable_events(invoice)}
+    chosen = [available.get(int(event_id)) for event_id in event_ids if str(event_id).isdigit()]
+    if not chosen or any(event is None for event in chosen):
+        raise ValidationFailed.single("event_ids", "Choose the work to credit from this invoice's uncredited lines")
+    lines = {
+        line.id: line
+        for line in db.session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)).all()
+    }
+    note = Invoice(
+        kind=InvoiceKind.CREDIT_NOTE,
+        contract_id=contract.id,
+        partner_id=contract.partner_id,
+        period_start=invoice.period_start,
+        status=S.SUBMITTED,
+        vat_rate_bp=invoice.vat_rate_bp,
+        credited_invoice_id=invoice.id,
+        credit_reason=reason,
+        rebill=bool(rebill),
+        raised_by_id=actor.id,
+        submitted_at=utcnow(),
+        submitted_by_id=actor.id,
+        due_date=london_today() + timedelta(days=contract.payment_terms_days),
+    )
+    db.session.add(note)
+    db.session.flush()
+    by_line: dict[int, list[InvoiceEvent]] = {}
+    for event in chosen:
+        by_line.setdefault(event.line_id, []).append(event)
+    amounts = []
+    for position, (line_id, events) in enumerate(sorted(by_line.items()), start=1):
+        line = lines[line_id]
+        if line.unit.value == "per_hour":
+            hundredths = billing.hours_hundredths(sum(event.minutes for event in events))
+        else:
+            hundredths = 100 * len(events)
+        amount = -round_half_up(Decimal(hundredths) / 100 * line.unit_price_pence)
+        credit_line = InvoiceLine(
+            invoice_id=note.id,
+            position=position,
+            item_id=line.item_id,
+            price_id=line.price_id,
+            item_code=line.item_code,
+            service_code=line.service_code,
+            description=f"Credit: {line.description}"[:300],
+            unit=line.unit,
+            quantity_hundredths=-hundredths,
+            unit_price_pence=line.unit_price_pence,
+            amount_pence=amount,
+        )
+        db.session.add(credit_line)
+        db.session.flush()
+        amounts.append(amount)
+        for event in events:
+            db.session.add(
+                InvoiceEvent(
+                    invoice_id=note.id,
+                    line_id=credit_line.id,
+                    item_id=event.item_id,
+                    event_key=event.event_key,
+                    referral_id=event.referral_id,
+                    session_id=event.session_id,
+                    outcome_id=event.outcome_id,
+                    event_date=event.event_date,
+                    minutes=event.minutes,
+                    live=False,
+                    credits_event_id=event.id,
+                )
+            )
+            event.credited_by_id = note.id
+    note.subtotal_pence, note.vat_pence, note.total_pence = billing.totals(amounts, note.vat_rate_bp)
+    already = (
+        db.session.scalar(
+            select(func.coalesce(func.sum(Invoice.total_pence), 0)).where(
+                Invoice.credited_invoice_id == invoice.id, Invoice.status != S.REJECTED, Invoice.id != note.id
+            )
+        )
+        or 0
+    )
+    if -(note.total_pence + already) > invoice.total_pence:
+        db.session.rollback()
+        raise ValidationFailed.single("event_ids", "A credit note cannot be larger than what is left of the invoice")
+    note.number = take_number(contract.partner_id)
+    record_event(
+        "invoice.credit_note_raised",
+        actor=actor,
+        record=note,
+        details={
+            "number": note.number,
+            "credits": invoice.number,
+            "total_pence": note.total_pence,
+            "rebill": note.rebill,
+            "reason": reason,
+            "events": [event.event_key for event in chosen],
+        },
+    )
+    commit("invoice")
+    return note
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+def events_of_line(line: InvoiceLine) -> list[InvoiceEvent]:
+    return list(
+        db.session.scalars(
+            select(InvoiceEvent)
+            .where(InvoiceEvent.line_id == line.id)
+            .order_by(InvoiceEvent.event_date, InvoiceEvent.event_key)
+        ).all()
+    )
+
+
+def visible_invoice(user: Any, invoice_id: int) -> Invoice:
+    invoice = db.session.scalars(access.visible(Invoice, user).where(Invoice.id == invoice_id)).first()
+    if invoice is None:
+        raise NotFound
+    return invoice
+
+
+# --- what other domains ask of invoicing -------------------------------------------------------------------
+
+
+def _price_on_live_invoice(price: RateCardPrice) -> bool:
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    InvoiceLine.price_id == price.id,
+                    InvoiceLine.invoice_id.in_(select(Invoice.id).where(Invoice.status.in_(LIVE_STATUSES))),
+                )
+            )
+        )
+    )
+
+
+def _session_on_live_invoice(session: Session) -> bool:
+    return bool(
+        db.session.scalar(select(exists().where(InvoiceEvent.session_id == session.id, InvoiceEvent.live.is_(True))))
+    )
+
+
+def _outcome_on_live_invoice(outcome: Outcome) -> bool:
+    return bool(
+        db.session.scalar(select(exists().where(InvoiceEvent.outcome_id == outcome.id, InvoiceEvent.live.is_(True))))
+    )
+
+
+def register_hooks() -> None:
+    """Tell contracts and delivery what invoicing knows: what is locked, and what is spent."""
+    for hooks, check in (
+        (contracts_service.price_usage_checks, _price_on_live_invoice),
+        (delivery_service.session_lock_checks, _session_on_live_invoice),
+        (delivery_service.outcome_lock_checks, _outcome_on_live_invoice),
+        (contracts_service.spend_calculators, billing.spend_pence),
+    ):
+        if check not in hooks:
+            hooks.append(check)

@@ -1,0 +1,133 @@
+"""Forms for the referral wizard, one per part. They parse what people type; the rules are in
+referrals.validation, so the same rules hold for the API and the bulk import."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovRadioInput,
+    GovSelect,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import Length
+
+from portal.areas import PRISONS
+from portal.forms import GovDateField
+from portal.people.models import ETHNICITIES, Disability, Gender
+from portal.referrals.models import ColourBand, Complexity, LocationType, RiskFlag, RoshLevel
+
+
+class StepForm(FlaskForm):
+    version = HiddenField()
+
+
+class ConfirmSendForm(StepForm):
+    """Starting, sending or discarding a draft: only the CSRF token and the version."""
+
+
+class ServiceForm(StepForm):
+    service = SelectField("Service", widget=GovSelect(), default="", validate_choice=False)
+
+
+class PersonForm(StepForm):
+    crn = StringField("CRN", widget=GovTextInput(), validators=[Length(max=20)])
+    prison_number = StringField("Prison number (optional)", widget=GovTextInput(), validators=[Length(max=20)])
+    given_name = StringField("First name", widget=GovTextInput(), validators=[Length(max=100)])
+    family_name = StringField("Last name", widget=GovTextInput(), validators=[Length(max=100)])
+    date_of_birth = GovDateField("Date of birth", name_in_messages="Date of birth")
+    gender = RadioField(
+        "Gender", widget=GovRadioInput(), choices={g.value: g.label for g in Gender}, validate_choice=False
+    )
+    ethnicity = SelectField(
+        "Ethnic group",
+        widget=GovSelect(),
+        default="",
+        validate_choice=False,
+        choices={"": "Choose an ethnic group"} | {code: label for code, _, label in ETHNICITIES},
+    )
+    disability = RadioField(
+        "Does the person have a disability?",
+        widget=GovRadioInput(),
+        choices={d.value: d.label for d in Disability},
+        validate_choice=False,
+    )
+    interpreter_language = StringField(
+        "Interpreter language (optional)", widget=GovTextInput(), validators=[Length(max=60)]
+    )
+
+
+class LocationForm(StepForm):
+    location_type = RadioField(
+        "Where is the person?",
+        widget=GovRadioInput(),
+        choices={t.value: t.label for t in LocationType},
+        validate_choice=False,
+    )
+    prison = SelectField(
+        "Prison",
+        widget=GovSelect(),
+        default="",
+        validate_choice=False,
+        choices={"": "Choose a prison"} | {prison: prison for prison in PRISONS},
+    )
+    expected_release_date = GovDateField("Expected release date", name_in_messages="Expected release date")
+    community_office = StringField("Probation office", widget=GovTextInput(), validators=[Length(max=100)])
+    postcode = StringField("Postcode (optional)", widget=GovTextInput(), validators=[Length(max=10)])
+    contact_details = TextAreaField("Contact details (optional)", widget=GovTextArea(), validators=[Length(max=5000)])
+
+
+class RiskForm(StepForm):
+    rosh_level = RadioField(
+        "Risk of serious harm",
+        widget=GovRadioInput(),
+        choices={level.value: level.label for level in RoshLevel},
+        validate_choice=False,
+    )
+    risk_flags = SelectMultipleField(
+        "Risk flags",
+        widget=GovCheckboxesInput(),
+        choices={flag.value: flag.label for flag in RiskFlag},
+        validate_choice=False,
+    )
+    risk_summary = TextAreaField("Risk summary", widget=GovTextArea(), validators=[Length(max=5000)])
+
+
+class NeedsForm(StepForm):
+    complexity = RadioField(
+        "How complex are the person's needs?",
+        widget=GovRadioInput(),
+        choices={c.value: c.label for c in Complexity},
+        validate_choice=False,
+    )
+    desired_outcomes = TextAreaField("Desired outcomes", widget=GovTextArea(), validators=[Length(max=6000)])
+    reason = TextAreaField("Reason for referral and needs", widget=GovTextArea(), validators=[Length(max=5000)])
+    rar_days = StringField("RAR days ordered (optional)", widget=GovTextInput(), validators=[Length(max=3)])
+    sentence_end_date = GovDateField("Sentence end date", name_in_messages="Sentence end date")
+    colour_band = RadioField(
+        "Colour band (optional)",
+        widget=GovRadioInput(),
+        validate_choice=False,
+        choices={"": "No band"} | {b.value: f"{b.label}: {b.minimum_hours} hours minimum" for b in ColourBand},
+    )
+    urgent = BooleanField("This referral is urgent", widget=GovCheckboxInput())
+
+
+FORMS = {
+    "service": ServiceForm,
+    "person": PersonForm,
+    "location": LocationForm,
+    "risk": RiskForm,
+    "needs": NeedsForm,
+}
+
+TITLES = {
+    "service": "Which service are you referring to?",
+    "person": "Who are you referring?",
+    "location": "Where is the person?",
+    "risk": "Risk information",
+    "needs": "Needs and desired outcomes",
+}

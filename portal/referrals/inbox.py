@@ -1,0 +1,207 @@
+"""Referral lists: the partner's inbox tabs and the CRC's lists, with filters, search and sorting.
+
+Everything here builds on access.visible(Referral, user), so a list can never show a
+referral its reader may not see; counts are single aggregate queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy.orm import joinedload
+
+from portal import access
+from portal.accounts.models import User
+from portal.contracts.models import Contract
+from portal.dates import london_today
+from portal.extensions import db
+from portal.people.models import Person
+from portal.referrals.models import LocationType, Referral, ReferralStatus
+
+S = ReferralStatus
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    statuses: frozenset[ReferralStatus]
+    mine: bool = False
+    unassigned: bool = False
+
+
+PARTNER_TABS = (
+    Tab("new", "New", frozenset({S.SENT})),
+    Tab("mine", "My cases", frozenset({S.ACCEPTED, S.IN_PROGRESS}), mine=True),
+    Tab("open", "All open", frozenset({S.ACCEPTED, S.IN_PROGRESS})),
+    Tab("unassigned", "Unassigned", frozenset({S.ACCEPTED, S.IN_PROGRESS}), unassigned=True),
+    Tab("completed", "Completed", frozenset({S.COMPLETED})),
+    Tab("closed", "Declined or withdrawn", frozenset({S.DECLINED, S.WITHDRAWN})),
+)
+CRC_TABS = (
+    Tab("drafts", "Drafts", frozenset({S.DRAFT}), mine=True),
+    Tab("sent", "Waiting for an answer", frozenset({S.SENT})),
+    Tab("open", "Open", frozenset({S.ACCEPTED, S.IN_PROGRESS})),
+    Tab("completed", "Completed", frozenset({S.COMPLETED})),
+    Tab("closed", "Declined or withdrawn", frozenset({S.DECLINED, S.WITHDRAWN})),
+)
+
+SORTS = {
+    "sent": Referral.sent_at,
+    "reference": Referral.reference,
+    "name": Person.family_name,
+    "due": func.coalesce(Referral.accept_due_on, Referral.first_contact_due_on),
+    "release": Referral.expected_release_date,
+    "status": Referral.status,
+}
+
+
+def tabs_for(user: User) -> tuple[Tab, ...]:
+    return CRC_TABS if user.is_crc_user else PARTNER_TABS
+
+
+def default_tab(user: User) -> str:
+    return "sent" if user.is_crc_user else "new"
+
+
+@dataclass
+class Filters:
+    service_code: str = ""
+    caseworker_id: str = ""
+    location: str = ""
+    overdue: bool = False
+    partner_id: str = ""
+    q: str = ""
+
+
+def overdue_clause(today: date) -> Any:
+    return or_(
+        and_(Referral.status == S.SENT, Referral.accept_due_on < today),
+        and_(Referral.status == S.ACCEPTED, Referral.first_contact_at.is_(None), Referral.first_contact_due_on < today),
+    )
+
+
+def _tab_clause(tab: Tab, user: User) -> Any:
+    clauses = [Referral.status.in_(tab.statuses)]
+    if tab.mine:
+        clauses.append(Referral.referrer_id == user.id if user.is_crc_user else Referral.caseworker_id == user.id)
+    if tab.unassigned:
+        clauses.append(Referral.caseworker_id.is_(None))
+    return and_(*clauses)
+
+
+def _filtered(statement: Select, filters: Filters, today: date) -> Select:
+    if filters.service_code:
+        statement = statement.where(Referral.service_code == filters.service_code)
+    if filters.caseworker_id.isdigit():
+        statement = statement.where(Referral.caseworker_id == int(filters.caseworker_id))
+    if filters.location in {member.value for member in LocationType}:
+        statement = statement.where(Referral.location_type == LocationType(filters.location))
+    if filters.overdue:
+        statement = statement.where(overdue_clause(today))
+    if filters.partner_id.isdigit():
+        statement = statement.where(
+            Referral.contract_id.in_(select(Contract.id).where(Contract.partner_id == int(filters.partner_id)))
+        )
+    term = filters.q.strip()
+    if term:
+        like = f"%{term.lower()}%"
+        statement = statement.where(
+            or_(
+                Referral.reference == term.upper(),
+                Person.crn == term.upper().replace(" ", ""),
+                func.lower(Person.given_name + " " + Person.family_name).like(like),
+                func.lower(Person.family_name).like(like),
+            )
+        )
+    return statement
+
+
+def referral_list(
+    user: User, tab_key: str, filters: Filters, sort: str, direction: str, today: date | None = None
+) -> Select:
+    """The rows of one tab, filtered and sorted, with what the table shows loaded eagerly."""
+    today = today or london_today()
+    tab = next((tab for tab in tabs_for(user) if tab.key == tab_key), tabs_for(user)[0])
+    statement = (
+        access.visible(Referral, user)
+        .outerjoin(Person, Person.id == Referral.person_id)
+        .where(_tab_clause(tab, user))
+        .options(joinedload(Referral.person), joinedload(Referral.caseworker), joinedload(Referral.contract))
+    )
+    statement = _filtered(statement, filters, today)
+    column = SORTS.get(sort, Referral.sent_at)
+    ordered = column.desc() if direction == "desc" else column.asc()
+    return statement.order_by(ordered.nulls_last(), Referral.id.desc())
+
+
+def tab_counts(user: User, filters: Filters, today: date | None = None) -> dict[str, int]:
+    """How many referrals each tab holds under the current filters: one query."""
+    today = today or london_today()
+    tabs = tabs_for(user)
+    columns = [func.count(case((_tab_clause(tab, user), 1))).label(tab.key) for tab in tabs]
+    statement = (
+        select(*columns)
+        .select_from(Referral)
+        .outerjoin(Person, Person.id == Referral.person_id)
+        .where(access.visibility_clause(Referral, user))
+    )
+    row = db.session.execute(_filtered(statement, filters, today)).one()
+    return {tab.key: getattr(row, tab.key) for tab in tabs}
+
+
+@dataclass(frozen=True)
+class OverdueCounts:
+    waiting: int  # sent, not yet answered
+    answer_overdue: int
+    first_contact_overdue: int
+
+    @property
+    def overdue(self) -> int:
+        return self.answer_overdue + self.first_contact_overdue
+
+
+def overdue_counts(user: User, today: date | None = None) -> OverdueCounts:
+    """The dashboard tile: referrals waiting for an answer and the SLA clocks run out."""
+    today = today or london_today()
+    row = db.session.execute(
+        select(
+            func.count(case((Referral.status == S.SENT, 1))),
+            func.count(case((and_(Referral.status == S.SENT, Referral.accept_due_on < today), 1))),
+            func.count(
+                case(
+                    (
+                        and_(
+                            Referral.status == S.ACCEPTED,
+                            Referral.first_contact_at.is_(None),
+                            Referral.first_contact_due_on < today,
+                        ),
+                        1,
+                    )
+                )
+            ),
+        ).where(access.visibility_clause(Referral, user))
+    ).one()
+    return OverdueCounts(*row)
+
+
+def service_choices(user: User) -> dict[str, str]:
+    codes = db.session.scalars(
+        select(Referral.service_code)
+        .where(access.visibility_clause(Referral, user), Referral.service_code.is_not(None))
+        .distinct()
+        .order_by(Referral.service_code)
+    ).all()
+    return {"": "All services"} | {code: code for code in codes}
+
+
+def caseworker_choices(user: User) -> dict[str, str]:
+    if user.is_crc_user:
+        return {}
+    users = db.session.scalars(
+        select(User).where(User.organisation_id == user.organisation_id, User.active.is_(True)).order_by(User.name)
+    ).all()
+    return {"": "Anyone"} | {str(person.id): person.name for person in users}

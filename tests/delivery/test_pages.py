@@ -1,0 +1,282 @@
+"""Recording delivery through the pages, as a caseworker's day goes; the CRC follows and decides."""
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.dates import london_today
+from portal.delivery.models import Alert, EvidenceFile, Outcome, OutcomeStatus, Session
+from portal.extensions import db
+from portal.referrals.models import ReferralStatus
+from tests.factories import OutcomeTypeFactory, ReferralFactory
+from tests.helpers import text_of
+
+TODAY = london_today()
+YESTERDAY = TODAY - timedelta(days=1)
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def parts(day):
+    return [str(day.day), str(day.month), str(day.year)]
+
+
+@pytest.fixture
+def accepted(nacro_referral, nacro_caseworker):
+    nacro_referral.status = ReferralStatus.ACCEPTED
+    nacro_referral.accepted_at = datetime.now(UTC) - timedelta(days=7)
+    nacro_referral.caseworker_id = nacro_caseworker.id
+    nacro_referral.rar_days = 1
+    db.session.commit()
+    return nacro_referral
+
+
+@pytest.fixture
+def storage(app, observer_app, tmp_path):
+    previous = app.config["STORAGE_DIR"]
+    app.config["STORAGE_DIR"] = observer_app.config["STORAGE_DIR"] = tmp_path
+    yield tmp_path
+    app.config["STORAGE_DIR"] = observer_app.config["STORAGE_DIR"] = previous
+
+
+def session_form(**overrides):
+    return {
+        "date": parts(YESTERDAY),
+        "start_time": "10:00",
+        "duration_minutes": "90",
+        "kind": "one_to_one",
+        "attendance": "attended",
+        "summary": "Bidding for council housing.",
+    } | overrides
+
+
+def post_session(portal, referral, **overrides):
+    portal.get(f"/referrals/{referral.reference}/sessions/new")
+    return portal.post(f"/referrals/{referral.reference}/sessions/new", session_form(**overrides))
+
+
+def test_caseworker_records_a_session_and_the_referral_shows_hours_and_rar_days(portal, accepted, nacro_caseworker):
+    accepted.colour_band = "green"
+    db.session.commit()
+    portal.sign_in(nacro_caseworker)
+    response = post_session(portal, accepted, counts_as_rar_day="y")
+    assert response.status_code == 302
+    page = text_of(portal.get(f"/referrals/{accepted.reference}"))
+    assert "The session has been saved" in page
+    assert "RAR days delivered 1 of 1" in page
+    assert "Green band: 1.5 hours delivered of 12 minimum" in page
+    db.session.refresh(accepted)
+    assert accepted.status == ReferralStatus.IN_PROGRESS
+
+
+def test_a_rar_day_beyond_the_order_is_saved_with_a_warning(portal, accepted, nacro_caseworker):
+    portal.sign_in(nacro_caseworker)
+    post_session(portal, accepted, counts_as_rar_day="y", date=parts(TODAY - timedelta(days=2)))
+    response = post_session(portal, accepted, counts_as_rar_day="y")
+    page = text_of(portal.get(response.headers["Location"]))
+    assert "will not count as RAR days" in page
+    assert "RAR days delivered 1 of 1 (1 more recorded beyond the order, not counted)" in page
+
+
+def test_session_form_names_each_problem(portal, accepted, nacro_caseworker):
+    portal.sign_in(nacro_caseworker)
+    response = post_session(portal, accepted, duration_minutes="0", start_time="noon", attendance="did_not_attend")
+    page = text_of(response)
+    assert "Enter the length in minutes, from 1 to 600" in page
+    assert "Enter the start time in the 24-hour clock" in page
+    assert "Select whether the absence was acceptable" in page
+    assert db.session.scalars(select(Session)).all() == []
+
+
+def test_a_future_session_is_scheduled_then_its_attendance_recorded_from_my_sessions(
+    portal, accepted, nacro_caseworker
+):
+    portal.sign_in(nacro_caseworker)
+    post_session(portal, accepted, date=parts(YESTERDAY), attendance="")
+    session = db.session.scalars(select(Session)).one()
+    day = text_of(portal.get("/my-sessions"))
+    assert "Awaiting feedback (1)" in day
+    edit = portal.get(f"/referrals/{accepted.reference}/sessions/{session.id}/edit")
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', edit.get_data(as_text=True)).group(1)
+    portal.post(
+        f"/referrals/{accepted.reference}/sessions/{session.id}/edit", session_form(version=version, attendance="late")
+    )
+    assert "Awaiting feedback (0)" in text_of(portal.get("/my-sessions"))
+
+
+def test_an_unacceptable_absence_shows_on_the_referrers_home_until_acknowledged(
+    portal, accepted, nacro_caseworker, referrer
+):
+    portal.sign_in(nacro_caseworker)
+    post_session(portal, accepted, attendance="did_not_attend", non_attendance_reason="unacceptable")
+    portal.sign_out()
+    portal.sign_in(referrer)
+    home = text_of(portal.get("/"))
+    assert "Unacceptable absence" in home and accepted.reference in home
+    alert = db.session.scalars(select(Alert)).one()
+    portal.post(f"/alerts/{alert.id}/acknowledge", {"next": "/"})
+    assert "Unacceptable absence" not in text_of(portal.get("/"))
+
+
+def test_group_session_for_three_people_in_one_form(portal, accepted, nacro_caseworker, ttg_service, referrer):
+    others = [
+        ReferralFactory(
+            contract=ttg_service,
+            service_code="ACC-TTG",
+            referrer=referrer,
+            status=ReferralStatus.IN_PROGRESS,
+            accepted_at=accepted.accepted_at,
+            reference=f"GR{n}000AA",
+        )
+        for n in range(2)
+    ]
+    portal.sign_in(nacro_caseworker)
+    portal.get(f"/group-sessions/new?contract={ttg_service.reference}")
+    response = portal.post(
+        f"/group-sessions/new?contract={ttg_service.reference}",
+        {
+            "title": "Tenancy skills",
+            "facilitator": "Cas Worker",
+            "date": parts(YESTERDAY),
+            "start_time": "13:00",
+            "duration_minutes": "120",
+            f"attendance-{accepted.id}": "attended",
+            f"rar-{accepted.id}": "y",
+            f"attendance-{others[0].id}": "late",
+            f"attendance-{others[1].id}": "did_not_attend",
+            f"reason-{others[1].id}": "unacceptable",
+        },
+    )
+    assert response.status_code == 302
+    assert len(db.session.scalars(select(Session)).all()) == 3
+    assert db.session.scalars(select(Alert.referral_id)).all() == [others[1].id]
+
+
+def test_claiming_an_outcome_with_a_pdf_then_the_referrer_verifies_it(
+    portal, accepted, nacro_caseworker, referrer, ttg_service, storage
+):
+    outcome_type = OutcomeTypeFactory(
+        contract=ttg_service, code="accommodation_secured_first_night", name="Accommodation on the first night"
+    )
+    portal.sign_in(nacro_caseworker)
+    portal.get(f"/referrals/{accepted.reference}/outcomes/new")
+    response = portal.post(
+        f"/referrals/{accepted.reference}/outcomes/new",
+        {
+            "outcome_type_id": str(outcome_type.id),
+            "achieved_on": parts(YESTERDAY),
+            "evidence": "Licence agreement signed.",
+            "evidence_files": (io.BytesIO(PDF), "licence.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, text_of(response)
+    file = db.session.scalars(select(EvidenceFile)).one()
+    download = portal.get(f"/evidence/{file.id}")
+    assert download.status_code == 200 and download.data == PDF
+    assert "attachment" in download.headers["Content-Disposition"]
+    portal.sign_out()
+
+    portal.sign_in(referrer)
+    assert portal.get(f"/evidence/{file.id}").status_code == 200
+    outcome = db.session.scalars(select(Outcome)).one()
+    portal.get(f"/referrals/{accepted.reference}")
+    portal.post(f"/referrals/{accepted.reference}/outcomes/{outcome.id}/verify", {"version": outcome.version})
+    db.session.refresh(outcome)
+    assert outcome.status == OutcomeStatus.VERIFIED
+
+
+def test_an_executable_renamed_pdf_is_refused(portal, accepted, nacro_caseworker, ttg_service, storage):
+    outcome_type = OutcomeTypeFactory(contract=ttg_service)
+    portal.sign_in(nacro_caseworker)
+    portal.get(f"/referrals/{accepted.reference}/outcomes/new")
+    response = portal.post(
+        f"/referrals/{accepted.reference}/outcomes/new",
+        {
+            "outcome_type_id": str(outcome_type.id),
+            "achieved_on": parts(YESTERDAY),
+            "evidence": "x",
+            "evidence_files": (io.BytesIO(b"MZ\x90\x00" + b"\x00" * 300), "evidence.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert "must be a PDF, JPEG, PNG or Word" in text_of(response)
+    assert db.session.scalars(select(Outcome)).all() == []
+    assert not list(storage.rglob("*.*"))
+
+
+def test_rejecting_needs_a_reason(portal, accepted, nacro_caseworker, referrer, ttg_service):
+    outcome = Outcome(
+        referral_id=accepted.id,
+        outcome_type_id=OutcomeTypeFactory(contract=ttg_service).id,
+        achieved_on=YESTERDAY,
+        evidence="seen",
+        claimed_by_id=nacro_caseworker.id,
+    )
+    db.session.add(outcome)
+    db.session.commit()
+    portal.sign_in(referrer)
+    portal.get(f"/referrals/{accepted.reference}/outcomes/{outcome.id}/reject")
+    response = portal.post(
+        f"/referrals/{accepted.reference}/outcomes/{outcome.id}/reject", {"version": outcome.version, "reason": ""}
+    )
+    assert "Say why the claim is rejected" in text_of(response)
+
+
+def test_caseworker_completes_the_end_of_service_report(portal, accepted, nacro_caseworker):
+    portal.sign_in(nacro_caseworker)
+    page = portal.get(f"/referrals/{accepted.reference}/complete")
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', page.get_data(as_text=True)).group(1)
+    response = portal.post(
+        f"/referrals/{accepted.reference}/complete",
+        {
+            "version": version,
+            "outcomes-0-achievement": "achieved",
+            "outcomes-0-comment": "Tenancy started.",
+            "summary": "Housed and settled.",
+            "further_needs": "",
+        },
+    )
+    assert response.status_code == 302, text_of(response)
+    page = text_of(portal.get(f"/referrals/{accepted.reference}"))
+    assert "End-of-service report" in page and "Tenancy started." in page
+    db.session.refresh(accepted)
+    assert accepted.status == ReferralStatus.COMPLETED
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/sessions/new",
+        "/outcomes/new",
+        "/complete",
+    ],
+)
+def test_another_partner_gets_404_on_every_delivery_page(portal, accepted, st_giles_caseworker, path):
+    portal.sign_in(st_giles_caseworker)
+    assert portal.get(f"/referrals/{accepted.reference}{path}").status_code == 404
+
+
+def test_another_partner_cannot_download_evidence(
+    portal, accepted, nacro_caseworker, st_giles_caseworker, ttg_service, storage
+):
+    from portal.delivery import service
+
+    outcome_type = OutcomeTypeFactory(contract=ttg_service)
+    outcome = service.claim_outcome(
+        nacro_caseworker,
+        accepted,
+        {"outcome_type_id": outcome_type.id, "achieved_on": YESTERDAY, "evidence": "x"},
+        [("a.pdf", PDF)],
+    )
+    file_id = db.session.scalars(select(EvidenceFile.id).where(EvidenceFile.outcome_id == outcome.id)).one()
+    portal.sign_in(st_giles_caseworker)
+    assert portal.get(f"/evidence/{file_id}").status_code == 404
+
+
+def test_the_crc_reads_delivery_but_cannot_record_it(portal, accepted, referrer):
+    portal.sign_in(referrer)
+    assert portal.get(f"/referrals/{accepted.reference}/sessions/new").status_code == 403
+    assert portal.get("/my-sessions").status_code == 403
