@@ -158,10 +158,12 @@ def take_number(partner_id: int) -> str:
 # --- generating ----------------------------------------------------------------------------------------
 
 
-def _store_bill(invoice: Invoice, bill: billing.Bill) -> None:
-    """Replace the invoice's lines and events with the bill's."""
+def _store_bill(invoice: Invoice, contract: Contract, bill: billing.Bill, *,
+                exclude_invoice_id: int | None = None) -> None:
+    """Replace the invoice's lines and events with the bill's (the events straight from the rules)."""
     db.session.execute(delete(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id))
     db.session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
+    line_ids: dict[tuple[int, int], int] = {}
     for position, line in enumerate(bill.lines, start=1):
         row = InvoiceLine(
             invoice_id=invoice.id,
@@ -179,24 +181,8 @@ def _store_bill(invoice: Invoice, bill: billing.Bill) -> None:
         )
         db.session.add(row)
         db.session.flush()
-        db.session.execute(
-            InvoiceEvent.__table__.insert(),
-            [
-                {
-                    "invoice_id": invoice.id,
-                    "line_id": row.id,
-                    "item_id": event.item_id,
-                    "event_key": event.event_key,
-                    "referral_id": event.referral_id,
-                    "session_id": event.session_id,
-                    "outcome_id": event.outcome_id,
-                    "event_date": event.event_date,
-                    "minutes": event.minutes,
-                    "live": invoice.is_live,
-                }
-                for event in line.events
-            ],
-        )
+        line_ids[(line.item.id, line.price.id)] = row.id
+    billing.store_events(invoice, contract, line_ids, exclude_invoice_id=exclude_invoice_id)
     invoice.subtotal_pence, invoice.vat_pence, invoice.total_pence = (
         bill.subtotal_pence,
         bill.vat_pence,
@@ -239,7 +225,7 @@ def generate_draft(actor: Any, contract: Contract, period: Any) -> Invoice:
     draft.vat_rate_bp = contract.vat_rate_bp
     draft.generated_by_id = actor.id
     draft.excess_approved_pence = draft.excess_approved_at = draft.excess_approved_by_id = None
-    _store_bill(draft, billing.bill_for(contract, period_start))
+    _store_bill(draft, contract, billing.bill_for(contract, period_start))
     draft.cap_excess_pence = _cap_excess(contract, draft)
     record_event(
         "invoice.generated",
@@ -269,7 +255,8 @@ def revise_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
         raise InvalidTransition("Only a queried invoice can be revised")
     db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=False))
     db.session.flush()
-    _store_bill(invoice, billing.bill_for(contract, invoice.period_start, exclude_invoice_id=invoice.id))
+    _store_bill(invoice, contract, billing.bill_for(contract, invoice.period_start, exclude_invoice_id=invoice.id),
+                exclude_invoice_id=invoice.id)
     db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=True))
     invoice.cap_excess_pence = _cap_excess(contract, invoice)
     invoice.generated_by_id = actor.id
@@ -281,25 +268,6 @@ def revise_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     )
     commit("invoice")
     return invoice
-
-
-def _signature(invoice_id: int) -> tuple[Any, ...]:
-    rows = db.session.execute(
-        select(InvoiceEvent.item_id, InvoiceEvent.event_key, InvoiceEvent.minutes, InvoiceLine.unit_price_pence)
-        .join(InvoiceLine, InvoiceLine.id == InvoiceEvent.line_id)
-        .where(InvoiceEvent.invoice_id == invoice_id)
-    ).all()
-    return tuple(sorted(rows))
-
-
-def _bill_signature(bill: billing.Bill) -> tuple[Any, ...]:
-    return tuple(
-        sorted(
-            (event.item_id, event.event_key, event.minutes, line.price.unit_price_pence)
-            for line in bill.lines
-            for event in line.events
-        )
-    )
 
 
 @guards_versions("invoice")
@@ -314,10 +282,9 @@ def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     if invoice.is_credit_note:
         raise InvalidTransition("Credit notes are submitted when they are raised")
     exclude = invoice.id if invoice.status == S.QUERIED else None
-    current = billing.bill_for(contract, invoice.period_start, exclude_invoice_id=exclude)
-    if _bill_signature(current) != _signature(invoice.id) or current.total_pence != invoice.total_pence:
+    if billing.differs_from_stored(invoice, contract, exclude_invoice_id=exclude):
         if invoice.status == S.DRAFT:
-            _store_bill(invoice, current)
+            _store_bill(invoice, contract, billing.bill_for(contract, invoice.period_start))
             invoice.cap_excess_pence = _cap_excess(contract, invoice)
             commit("invoice")
         raise ValidationFailed.single(
@@ -344,8 +311,8 @@ def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     )
     invoice.submitted_at, invoice.submitted_by_id = utcnow(), actor.id
     invoice.due_date = london_today() + timedelta(days=contract.payment_terms_days)
-    db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=True))
     try:
+        db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=True))
         commit("invoice")
     except IntegrityError:
         db.session.rollback()

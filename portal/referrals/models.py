@@ -225,6 +225,9 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     accept_due_on: Mapped[date | None] = mapped_column(Date)
     accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The London calendar day of acceptance: the date a per-referral fee is billed by. Kept in
+    # step with accepted_at by the listener below, so SQL never needs time-zone arithmetic.
+    accepted_on: Mapped[date | None] = mapped_column(Date)
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     risk_confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     risk_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -372,3 +375,11 @@ class ReferralImport(TimestampMixin, db.Model):
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     created_by: Mapped[User] = relationship(lazy="raise_on_sql")
+
+
+@event.listens_for(Referral, "before_insert")
+@event.listens_for(Referral, "before_update")
+def _keep_accepted_on(mapper: Any, connection: Any, target: Referral) -> None:
+    from portal.dates import london_date
+
+    target.accepted_on = london_date(target.accepted_at) if target.accepted_at else None

@@ -1,0 +1,200 @@
+"""Benchmark: a draft invoice for one partner-month with 50,000 billable events.
+
+Reports, in one run on the same database:
+  - the billing rules (billing.bill_for: read the records, apply the rules, price the lines),
+  - the whole generate_draft (the same, plus storing the draft's lines and its 50,000 events),
+  - the equivalent raw SQL aggregate (counts and minutes per item, excluding live events),
+  - peak Python memory (tracemalloc) and the process's peak RSS.
+Target: the billing rules within 3x the raw SQL, peak memory under 300 MB.
+
+Usage:  .venv/bin/python bench/invoice.py [--events 50000] [--database-url URL]
+Without --database-url it uses a throwaway SQLite file under instance/bench/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+import tracemalloc
+from datetime import UTC, date, datetime
+from datetime import time as clock
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+
+    bench_dir = ROOT / "instance" / "bench"
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    url = args.database_url or f"sqlite:///{bench_dir / 'invoice.sqlite3'}"
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    os.environ["PORTAL_ENV"] = "test"
+    os.environ["TEST_DATABASE_URL"] = url
+    os.environ["INSTANCE_DIR"] = str(bench_dir)
+
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from portal import create_app
+    from portal.extensions import db
+
+    app = create_app("test")
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        contract, manager = seed(args.events)
+        report(contract, manager, args.events, db.engine.dialect.name)
+
+
+def seed(events: int):  # noqa: ANN201
+    """A partner, a contract with a per-session item, and `events` attended sessions in March 2026."""
+    from portal.accounts.models import Role, User
+    from portal.contracts.models import (
+        Contract,
+        ContractStatus,
+        ContractTier,
+        Pathway,
+        RateCardItem,
+        RateCardPrice,
+        Setting,
+        Unit,
+    )
+    from portal.delivery.models import Session
+    from portal.extensions import db
+    from portal.organisations.models import Organisation, OrganisationKind, Tier
+    from portal.people.models import Person
+    from portal.referrals.models import Referral
+
+    crc = Organisation(name="Bench CRC", kind=OrganisationKind.CRC)
+    partner = Organisation(name="Bench Partner", kind=OrganisationKind.PARTNER, tier=Tier.II)
+    db.session.add_all([crc, partner])
+    db.session.flush()
+    manager = User(email="manager@bench.example", name="Bench Manager", role=Role.PROVIDER_MANAGER,
+                   organisation_id=partner.id)
+    referrer = User(email="referrer@bench.example", name="Bench Referrer", role=Role.CRC_REFERRER,
+                    organisation_id=crc.id)
+    db.session.add_all([manager, referrer])
+    contract = Contract(reference="BENCH-INV-01", title="Benchmark", crc_id=crc.id, partner_id=partner.id,
+                        tier=ContractTier.SUBCONTRACT, status=ContractStatus.ACTIVE, start_date=date(2025, 4, 1),
+                        end_date=date(2027, 3, 31), value_cap_pence=10**12, vat_rate_bp=2000,
+                        counties=["Bedfordshire"], prisons=[])
+    db.session.add(contract)
+    db.session.flush()
+    for code, unit in (("SES", Unit.PER_SESSION), ("HR", Unit.PER_HOUR)):
+        item = RateCardItem(contract_id=contract.id, code=code, service_code="SVC", name=code,
+                            pathway=Pathway.ACCOMMODATION, setting=Setting.BOTH, unit=unit)
+        db.session.add(item)
+        db.session.flush()
+        db.session.add(RateCardPrice(item_id=item.id, unit_price_pence=4500, effective_from=date(2025, 4, 1)))
+    db.session.flush()
+
+    sessions_per_referral = 20
+    referral_count = max(1, events // sessions_per_referral // 2)  # two items bill each session
+    accepted = datetime(2026, 2, 1, 9, tzinfo=UTC)
+    db.session.execute(Person.__table__.insert(), [
+        {"crn": f"B{n:06d}", "given_name": "Bench", "family_name": f"Person{n}", "date_of_birth": date(1990, 1, 1),
+         "gender": "male", "ethnicity": "not_stated", "disability": "not_stated", "version": 1,
+         "created_at": accepted, "updated_at": accepted}
+        for n in range(referral_count)])
+    people = [row[0] for row in db.session.execute(db.select(Person.id).order_by(Person.id))]
+    db.session.execute(Referral.__table__.insert(), [
+        {"reference": f"BE{n:06d}", "status": "in_progress", "contract_id": contract.id, "service_code": "SVC",
+         "person_id": person_id, "crc_id": crc.id, "referrer_id": referrer.id, "risk_flags": [],
+         "desired_outcomes": ["x"], "urgent": False, "accepted_at": accepted, "accepted_on": accepted.date(),
+         "version": 1,
+         "created_at": accepted, "updated_at": accepted}
+        for n, person_id in enumerate(people)])
+    referrals = [row[0] for row in db.session.execute(db.select(Referral.id).order_by(Referral.id))]
+    rows = []
+    for referral_id in referrals:
+        for n in range(sessions_per_referral):
+            rows.append({"referral_id": referral_id, "date": date(2026, 3, 1 + n), "start_time": clock(10),
+                         "duration_minutes": 45 + n, "kind": "one_to_one", "attendance": "attended",
+                         "counts_as_rar_day": False, "behaviour_concern": False, "recorded_by_id": manager.id,
+                         "version": 1, "created_at": accepted, "updated_at": accepted})
+    for start in range(0, len(rows), 10_000):
+        db.session.execute(Session.__table__.insert(), rows[start:start + 10_000])
+    db.session.commit()
+    print(f"Seeded {len(referrals)} referrals and {len(rows)} sessions: {2 * len(rows)} billable events")
+    return contract, manager
+
+
+RAW_SQL = """
+SELECT i.id, i.unit, COUNT(*) AS events, SUM(s.duration_minutes) AS minutes
+FROM delivery_session s
+JOIN referral r ON r.id = s.referral_id
+JOIN rate_card_item i ON i.contract_id = r.contract_id AND i.service_code = r.service_code
+WHERE r.contract_id = :contract_id
+  AND s.attendance IN ('attended', 'late')
+  AND s.date <= :period_end
+  AND i.unit IN ('per_session', 'per_hour')
+  AND NOT EXISTS (
+      SELECT 1 FROM invoice_event e
+      WHERE e.item_id = i.id AND e.live AND e.event_key = 'session:' || CAST(s.id AS VARCHAR(20))
+  )
+GROUP BY i.id, i.unit
+"""
+
+
+def timed(function, repeat: int = 3):  # noqa: ANN001, ANN201
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def report(contract, manager, events: int, dialect: str) -> None:  # noqa: ANN001
+    from sqlalchemy import text
+
+    from portal.extensions import db
+    from portal.invoicing import billing, service
+
+    period = date(2026, 3, 1)
+    raw_time, raw_rows = timed(lambda: db.session.execute(
+        text(RAW_SQL), {"contract_id": contract.id, "period_end": date(2026, 3, 31)}).all())
+    db.session.rollback()
+
+    rules_time, bill = timed(lambda: billing.bill_for(contract, period))
+    started = time.perf_counter()
+    draft = service.generate_draft(manager, contract, "2026-03")
+    generate_time = time.perf_counter() - started
+
+    # Memory is measured on separate runs: tracemalloc slows Python down, so it must not be timed.
+    tracemalloc.start()
+    billing.bill_for(contract, period)
+    _, peak_rules = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    service.generate_draft(manager, contract, "2026-03")
+    _, peak_generate = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    billed = sum(line.events for line in bill.lines)
+    assert billed == sum(row.events for row in raw_rows), "the rules and the raw SQL disagree on the events"
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"Database: {dialect}; billable events: {billed} (asked for {events})")
+    print(f"Raw SQL aggregate:              {raw_time * 1000:8.1f} ms (best of 3)")
+    print(f"Billing rules (bill_for):       {rules_time * 1000:8.1f} ms (best of 3)"
+          f"  = {rules_time / raw_time:4.1f}x the raw SQL (target within 3x)")
+    print(f"generate_draft incl. storing:   {generate_time * 1000:8.1f} ms "
+          f"(draft total £{draft.total_pence / 100:,.2f})")
+    print(f"Peak Python memory: rules {peak_rules / 2**20:.1f} MB, generate {peak_generate / 2**20:.1f} MB; "
+          f"process peak RSS {rss_mb:.0f} MB (target under 300 MB)")
+
+
+if __name__ == "__main__":
+    main()
