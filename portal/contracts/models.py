@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import TimestampMixin, VersionedMixin, enum_type
+from portal.db import Money, TimestampMixin, VersionedMixin, enum_type
 from portal.extensions import db
 from portal.organisations.models import Organisation
 
@@ -110,7 +110,7 @@ class Contract(TimestampMixin, VersionedMixin, db.Model):
     status: Mapped[ContractStatus] = mapped_column(enum_type(ContractStatus), default=ContractStatus.DRAFT)
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
-    value_cap_pence: Mapped[int] = mapped_column(Integer)
+    value_cap_pence: Mapped[int] = mapped_column(Money)
     # Basis points, so the rate is exact: 2000 = 20%.
     vat_rate_bp: Mapped[int] = mapped_column(Integer, default=0)
     payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
@@ -197,7 +197,7 @@ class RateCardPrice(TimestampMixin, VersionedMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("rate_card_item.id"), index=True)
-    unit_price_pence: Mapped[int] = mapped_column(Integer)
+    unit_price_pence: Mapped[int] = mapped_column(Money)
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
 

@@ -1,8 +1,9 @@
 """The billing rules of API.md, in one place, as set-based queries over the database.
 
 `billable_events` is the rules: one SELECT naming every event the draft for a month bills, with
-its price. The figures (`bill_for`) aggregate it; a draft's events are stored from it in one
-INSERT … SELECT (`store_events`); a submission checks it has not moved (`differs_from_stored`).
+its price. The figures (`bill_for`) aggregate it; a draft stores only its lines, and a submission
+checks their signature has not moved (`stored_signature`) and freezes the events in one
+INSERT … SELECT (`store_events`).
 Keeping the rules in SQL keeps a 50,000-event month as fast as the database (see
 bench/invoice.py). The tests check it against an independent, row-by-row calculation
 (tests/invoicing/oracle.py) over worked examples and random histories.
@@ -14,7 +15,8 @@ per_session and per_hour (attended or late sessions), per_rar_day (those that co
 never more per referral than the days ordered), per_outcome (verified outcomes of the item's
 type, by the date achieved), monthly_fixed (each month the contract runs, the month's first
 day). An item's max_units_per_referral caps a referral's events, counting those already invoiced,
-oldest first. The price is the one effective on the event's date. One line per (item, price);
+oldest first. The price is the one effective on the event's date (the SQL twin of
+portal.contracts.pricing.price_on, which the oracle uses). One line per (item, price);
 quantity is the event count, or for per_hour total minutes / 60 rounded half up to 2 places;
 amount = round half up (quantity x price); VAT = round half up (subtotal x rate).
 """
@@ -29,6 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     Integer,
     Select,
@@ -37,12 +40,14 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    false,
     func,
     insert,
     literal,
     null,
     or_,
     select,
+    true,
     union_all,
 )
 
@@ -56,6 +61,7 @@ from portal.referrals.models import Referral
 
 HUNDRED = Decimal(100)
 SESSION_UNITS = (Unit.PER_SESSION, Unit.PER_HOUR, Unit.PER_RAR_DAY)
+EVENT_COLUMNS = ("item_id", "event_key", "event_date", "referral_id", "session_id", "outcome_id", "minutes")
 
 
 # --- plain arithmetic -------------------------------------------------------------------------------
@@ -95,116 +101,6 @@ def totals(line_amounts: Iterable[int], vat_rate_bp: int) -> tuple[int, int, int
 # --- the rules as one query ---------------------------------------------------------------------------
 
 
-def _session_events(contract_id: int, period_end: date) -> Select:
-    r, s, i = Referral, Session, RateCardItem
-    return (
-        select(i.id.label("item_id"), (literal("session:") + cast(s.id, String)).label("event_key"),
-               s.date.label("event_date"), s.referral_id.label("referral_id"), s.id.label("session_id"),
-               cast(null(), Integer).label("outcome_id"),
-               case((i.unit == Unit.PER_HOUR, s.duration_minutes), else_=0).label("minutes"))
-        .select_from(s)
-        .join(r, r.id == s.referral_id)
-        .join(i, and_(i.contract_id == r.contract_id, i.service_code == r.service_code))
-        .where(r.contract_id == contract_id, s.attendance.in_(ATTENDED), s.date <= period_end,
-               i.unit.in_(SESSION_UNITS), or_(i.unit != Unit.PER_RAR_DAY, s.counts_as_rar_day.is_(True)))
-    )
-
-
-def _referral_events(contract_id: int, period_end: date) -> Select:
-    r, i = Referral, RateCardItem
-    return (
-        select(i.id, literal("referral:") + cast(r.id, String), r.accepted_on, r.id, cast(null(), Integer),
-               cast(null(), Integer), literal(0))
-        .select_from(r)
-        .join(i, and_(i.contract_id == r.contract_id, i.service_code == r.service_code))
-        .where(r.contract_id == contract_id, i.unit == Unit.PER_REFERRAL, r.accepted_on.is_not(None),
-               r.accepted_on <= period_end)
-    )
-
-
-def _outcome_events(contract_id: int, period_end: date) -> Select:
-    r, o, i = Referral, Outcome, RateCardItem
-    return (
-        select(i.id, literal("outcome:") + cast(o.id, String), o.achieved_on, o.referral_id, cast(null(), Integer),
-               o.id, literal(0))
-        .select_from(o)
-        .join(r, r.id == o.referral_id)
-        .join(i, and_(i.contract_id == r.contract_id, i.service_code == r.service_code,
-                      i.outcome_type_id == o.outcome_type_id))
-        .where(r.contract_id == contract_id, i.unit == Unit.PER_OUTCOME, o.status == OutcomeStatus.VERIFIED,
-               o.achieved_on <= period_end)
-    )
-
-
-def _monthly_events(contract: Contract, period_end: date) -> list[Select]:
-    """One event per fixed-amount item per month the contract runs, up to this month."""
-    items = db.session.scalars(select(RateCardItem.id).where(RateCardItem.contract_id == contract.id,
-                                                             RateCardItem.unit == Unit.MONTHLY_FIXED)).all()
-    months = months_between(contract.start_date, min(period_end, contract.end_date))
-    if not items or not months:
-        return []
-    # A handful of rows (items x months), written as literal SELECTs: portable to SQLite and PostgreSQL.
-    return [
-        select(literal(item_id, Integer), literal(f"month:{month.isoformat()}", String), literal(month, Date),
-               cast(null(), Integer), cast(null(), Integer), cast(null(), Integer), literal(0, Integer))
-        for item_id in items for month in months
-    ]
-
-
-def billable_events(contract: Contract, period_end: date, *, exclude_invoice_id: int | None = None) -> Select:
-    """Every event the draft for the month ending `period_end` bills, with its price (price_id is
-    NULL for work no price covers). `exclude_invoice_id`: an invoice being revised, whose own
-    events count as free."""
-    parts = [_session_events(contract.id, period_end), _referral_events(contract.id, period_end),
-             _outcome_events(contract.id, period_end)]
-    parts += _monthly_events(contract, period_end)
-    candidate = union_all(*parts).subquery("candidate")
-
-    live = select(InvoiceEvent.item_id, InvoiceEvent.event_key, InvoiceEvent.referral_id).where(
-        InvoiceEvent.live.is_(True))
-    if exclude_invoice_id is not None:
-        live = live.where(InvoiceEvent.invoice_id != exclude_invoice_id)
-    live = live.subquery("live")
-    live_per_referral = (select(live.c.item_id, live.c.referral_id, func.count().label("already"))
-                         .where(live.c.referral_id.is_not(None))
-                         .group_by(live.c.item_id, live.c.referral_id).subquery("already_billed"))
-
-    item, referral = RateCardItem, Referral
-    ordered = func.coalesce(referral.rar_days, 0)
-    limit = case(
-        (item.unit == Unit.PER_RAR_DAY,
-         case((and_(item.max_units_per_referral.is_not(None), item.max_units_per_referral < ordered),
-               item.max_units_per_referral), else_=ordered)),
-        else_=item.max_units_per_referral,
-    )
-    fresh = (
-        select(candidate, limit.label("unit_limit"),
-               func.coalesce(live_per_referral.c.already, 0).label("already"),
-               func.row_number().over(partition_by=(candidate.c.item_id, candidate.c.referral_id),
-                                      order_by=(candidate.c.event_date, candidate.c.event_key)).label("position"))
-        .join(item, item.id == candidate.c.item_id)
-        .outerjoin(referral, referral.id == candidate.c.referral_id)
-        .outerjoin(live_per_referral, and_(live_per_referral.c.item_id == candidate.c.item_id,
-                                           live_per_referral.c.referral_id == candidate.c.referral_id))
-        .where(~exists().where(live.c.item_id == candidate.c.item_id, live.c.event_key == candidate.c.event_key))
-        .subquery("fresh")
-    )
-    price = RateCardPrice
-    return (
-        select(fresh.c.item_id, fresh.c.event_key, fresh.c.event_date, fresh.c.referral_id, fresh.c.session_id,
-               fresh.c.outcome_id, fresh.c.minutes, price.id.label("price_id"),
-               price.unit_price_pence.label("unit_price_pence"))
-        .select_from(fresh)
-        .outerjoin(price, and_(price.item_id == fresh.c.item_id, price.effective_from <= fresh.c.event_date,
-                               or_(price.effective_to.is_(None), fresh.c.event_date <= price.effective_to)))
-        .where(or_(fresh.c.unit_limit.is_(None), fresh.c.referral_id.is_(None),
-                   fresh.c.position + fresh.c.already <= fresh.c.unit_limit))
-    )
-
-
-# --- figures ------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Item:
     id: int
@@ -212,6 +108,251 @@ class Item:
     service_code: str
     name: str
     unit: Unit
+    max_units_per_referral: int | None = None
+
+    @property
+    def limited_per_referral(self) -> bool:
+        """Whether a referral's events of this item are capped (so they must be counted in order)."""
+        return self.unit == Unit.PER_RAR_DAY or self.max_units_per_referral is not None
+
+
+def contract_items(contract: Contract) -> dict[int, Item]:
+    return {
+        row.id: Item(row.id, row.code, row.service_code, row.name, row.unit, row.max_units_per_referral)
+        for row in db.session.execute(
+            select(
+                RateCardItem.id,
+                RateCardItem.code,
+                RateCardItem.service_code,
+                RateCardItem.name,
+                RateCardItem.unit,
+                RateCardItem.max_units_per_referral,
+            ).where(RateCardItem.contract_id == contract.id)
+        )
+    }
+
+
+def _event_columns(
+    item_id: Any,
+    event_key: Any,
+    event_date: Any,
+    referral_id: Any = None,
+    session_id: Any = None,
+    outcome_id: Any = None,
+    minutes: Any = None,
+) -> list[Any]:
+    """One candidate event's columns, labelled alike in every part of the union."""
+    values = (item_id, event_key, event_date, referral_id, session_id, outcome_id, minutes)
+    defaults = (None, None, None, cast(null(), Integer), cast(null(), Integer), cast(null(), Integer), literal(0))
+    return [
+        (default if value is None else value).label(name)
+        for name, value, default in zip(EVENT_COLUMNS, values, defaults, strict=True)
+    ]
+
+
+def _session_events(item_ids: list[int], period_end: date) -> Select:
+    r, s, i = Referral, Session, RateCardItem
+    return (
+        select(
+            *_event_columns(
+                i.id,
+                literal("session:") + cast(s.id, String),
+                s.date,
+                referral_id=s.referral_id,
+                session_id=s.id,
+                minutes=case((i.unit == Unit.PER_HOUR, s.duration_minutes), else_=0),
+            )
+        )
+        .select_from(s)
+        .join(r, r.id == s.referral_id)
+        .join(i, and_(i.contract_id == r.contract_id, i.service_code == r.service_code))
+        .where(
+            i.id.in_(item_ids),
+            s.attendance.in_(ATTENDED),
+            s.date <= period_end,
+            i.unit.in_(SESSION_UNITS),
+            or_(i.unit != Unit.PER_RAR_DAY, s.counts_as_rar_day.is_(True)),
+        )
+    )
+
+
+def _referral_events(item_ids: list[int], period_end: date) -> Select:
+    r, i = Referral, RateCardItem
+    return (
+        select(*_event_columns(i.id, literal("referral:") + cast(r.id, String), r.accepted_on, referral_id=r.id))
+        .select_from(r)
+        .join(i, and_(i.contract_id == r.contract_id, i.service_code == r.service_code))
+        .where(i.id.in_(item_ids), i.unit == Unit.PER_REFERRAL, r.accepted_on.is_not(None), r.accepted_on <= period_end)
+    )
+
+
+def _outcome_events(item_ids: list[int], period_end: date) -> Select:
+    r, o, i = Referral, Outcome, RateCardItem
+    return (
+        select(
+            *_event_columns(
+                i.id,
+                literal("outcome:") + cast(o.id, String),
+                o.achieved_on,
+                referral_id=o.referral_id,
+                outcome_id=o.id,
+            )
+        )
+        .select_from(o)
+        .join(r, r.id == o.referral_id)
+        .join(
+            i,
+            and_(
+                i.contract_id == r.contract_id, i.service_code == r.service_code, i.outcome_type_id == o.outcome_type_id
+            ),
+        )
+        .where(
+            i.id.in_(item_ids),
+            i.unit == Unit.PER_OUTCOME,
+            o.status == OutcomeStatus.VERIFIED,
+            o.achieved_on <= period_end,
+        )
+    )
+
+
+def _monthly_events(contract: Contract, items: list[Item], period_end: date) -> list[Select]:
+    """One event per fixed-amount item per month the contract runs, up to this month."""
+    months = months_between(contract.start_date, min(period_end, contract.end_date))
+    # A handful of rows (items x months), written as literal SELECTs: portable to SQLite and PostgreSQL.
+    return [
+        select(
+            *_event_columns(
+                literal(item.id, Integer), literal(f"month:{month.isoformat()}", String), literal(month, Date)
+            )
+        )
+        for item in items
+        if item.unit == Unit.MONTHLY_FIXED
+        for month in months
+    ]
+
+
+def _candidates(contract: Contract, items: list[Item], period_end: date) -> Any:
+    """Every event `items` could bill up to `period_end`, before exclusions and limits."""
+    by_unit: dict[str, list[int]] = {}
+    for item in items:
+        by_unit.setdefault("session" if item.unit in SESSION_UNITS else item.unit.value, []).append(item.id)
+    parts: list[Select] = []
+    if "session" in by_unit:
+        parts.append(_session_events(by_unit["session"], period_end))
+    if Unit.PER_REFERRAL.value in by_unit:
+        parts.append(_referral_events(by_unit[Unit.PER_REFERRAL.value], period_end))
+    if Unit.PER_OUTCOME.value in by_unit:
+        parts.append(_outcome_events(by_unit[Unit.PER_OUTCOME.value], period_end))
+    parts += _monthly_events(contract, items, period_end)
+    if not parts:
+        return None
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+
+
+def billable_events(
+    contract: Contract, period_end: date, *, exclude_invoice_id: int | None = None, items: dict[int, Item] | None = None
+) -> Select:
+    """Every event the draft for the month ending `period_end` bills, with its price (price_id is
+    NULL for work no price covers). `exclude_invoice_id`: an invoice being revised, whose own
+    events count as free."""
+    items = contract_items(contract) if items is None else items
+    # `live = 1` (not `live IS 1`) so both databases answer from the partial unique index on
+    # (item_id, event_key) WHERE live: without it SQLite scans every stored event per candidate.
+    is_live: ColumnElement[bool] = InvoiceEvent.live == true()
+    if exclude_invoice_id is not None:
+        is_live = and_(is_live, InvoiceEvent.invoice_id != exclude_invoice_id)
+
+    def not_yet_billed(candidate: Any) -> ColumnElement[bool]:
+        return ~exists().where(
+            InvoiceEvent.item_id == candidate.c.item_id, InvoiceEvent.event_key == candidate.c.event_key, is_live
+        )
+
+    branches: list[Select] = []
+    # Items without a per-referral limit: every fresh event counts, in any order.
+    unlimited = _candidates(contract, [item for item in items.values() if not item.limited_per_referral], period_end)
+    if unlimited is not None:
+        branches.append(select(*(unlimited.c[name] for name in EVENT_COLUMNS)).where(not_yet_billed(unlimited)))
+    # Items with one: a referral's fresh events, oldest first, up to the limit less what is billed already.
+    limited = _candidates(contract, [item for item in items.values() if item.limited_per_referral], period_end)
+    if limited is not None:
+        live_per_referral = (
+            select(InvoiceEvent.item_id, InvoiceEvent.referral_id, func.count().label("already"))
+            .where(
+                is_live,
+                InvoiceEvent.referral_id.is_not(None),
+                InvoiceEvent.item_id.in_([item.id for item in items.values() if item.limited_per_referral]),
+            )
+            .group_by(InvoiceEvent.item_id, InvoiceEvent.referral_id)
+            .subquery("already_billed")
+        )
+        item, referral = RateCardItem, Referral
+        ordered = func.coalesce(referral.rar_days, 0)
+        unit_limit = case(
+            (
+                item.unit == Unit.PER_RAR_DAY,
+                case(
+                    (
+                        and_(item.max_units_per_referral.is_not(None), item.max_units_per_referral < ordered),
+                        item.max_units_per_referral,
+                    ),
+                    else_=ordered,
+                ),
+            ),
+            else_=item.max_units_per_referral,
+        )
+        ranked = (
+            select(
+                *(limited.c[name] for name in EVENT_COLUMNS),
+                unit_limit.label("unit_limit"),
+                func.coalesce(live_per_referral.c.already, 0).label("already"),
+                func.row_number()
+                .over(
+                    partition_by=(limited.c.item_id, limited.c.referral_id),
+                    order_by=(limited.c.event_date, limited.c.event_key),
+                )
+                .label("position"),
+            )
+            .join(item, item.id == limited.c.item_id)
+            .outerjoin(referral, referral.id == limited.c.referral_id)
+            .outerjoin(
+                live_per_referral,
+                and_(
+                    live_per_referral.c.item_id == limited.c.item_id,
+                    live_per_referral.c.referral_id == limited.c.referral_id,
+                ),
+            )
+            .where(not_yet_billed(limited))
+            .subquery("ranked")
+        )
+        branches.append(
+            select(*(ranked.c[name] for name in EVENT_COLUMNS)).where(
+                or_(ranked.c.referral_id.is_(None), ranked.c.position + ranked.c.already <= ranked.c.unit_limit)
+            )
+        )
+    price = RateCardPrice
+    if not branches:
+        empty = select(*(cast(null(), Integer).label(name) for name in EVENT_COLUMNS)).where(false())
+        branches.append(empty)
+    fresh = (branches[0] if len(branches) == 1 else union_all(*branches)).subquery("fresh")
+    return (
+        select(
+            *(fresh.c[name] for name in EVENT_COLUMNS),
+            price.id.label("price_id"),
+            price.unit_price_pence.label("unit_price_pence"),
+        )
+        .select_from(fresh)
+        .outerjoin(
+            price,
+            and_(
+                price.item_id == fresh.c.item_id,
+                price.effective_from <= fresh.c.event_date,
+                or_(price.effective_to.is_(None), fresh.c.event_date <= price.effective_to),
+            ),
+        )
+    )
+
+
+# --- figures ------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -256,6 +397,11 @@ class Line:
             text += f" (includes work before {format_date(self.period_start).split(' ', 1)[1]})"
         return text[:300]
 
+    @property
+    def signature(self) -> tuple[int, int, int, int]:
+        """What the line was counted from: the same signature means the same figures."""
+        return (self.item.id, self.price.id, self.events, self.minutes)
+
 
 @dataclass(frozen=True)
 class Unpriced:
@@ -270,9 +416,14 @@ class Bill:
 
     lines: list[Line] = field(default_factory=list)
     unpriced: list[Unpriced] = field(default_factory=list)
+    unpriced_count: int = 0
     subtotal_pence: int = 0
     vat_pence: int = 0
     total_pence: int = 0
+
+    @property
+    def signature(self) -> list[tuple[int, int, int, int]]:
+        return sorted(line.signature for line in self.lines)
 
 
 def _as_date(value: Any) -> date:
@@ -280,73 +431,169 @@ def _as_date(value: Any) -> date:
 
 
 def bill_for(contract: Contract, period_start: date, *, exclude_invoice_id: int | None = None) -> Bill:
-    """The figures of the draft for `period_start`'s month: one aggregate over billable_events."""
-    events = billable_events(contract, month_end(period_start), exclude_invoice_id=exclude_invoice_id).subquery()
-    items = {row.id: Item(row.id, row.code, row.service_code, row.name, row.unit) for row in db.session.execute(
-        select(RateCardItem.id, RateCardItem.code, RateCardItem.service_code, RateCardItem.name, RateCardItem.unit)
-        .where(RateCardItem.contract_id == contract.id))}
+    """The figures of the draft for `period_start`'s month: one aggregate over billable_events
+    (plus, only when there are any, the months of fixed items and the work no price covers)."""
+    items = contract_items(contract)
+    events = billable_events(
+        contract, month_end(period_start), exclude_invoice_id=exclude_invoice_id, items=items
+    ).subquery()
     grouped = db.session.execute(
-        select(events.c.item_id, events.c.price_id, events.c.unit_price_pence, func.count().label("events"),
-               func.coalesce(func.sum(events.c.minutes), 0).label("minutes"),
-               func.min(events.c.event_date).label("first_date"))
-        .where(events.c.price_id.is_not(None))
-        .group_by(events.c.item_id, events.c.price_id, events.c.unit_price_pence)
+        select(
+            events.c.item_id,
+            events.c.price_id,
+            events.c.unit_price_pence,
+            func.count().label("events"),
+            func.coalesce(func.sum(events.c.minutes), 0).label("minutes"),
+            func.min(events.c.event_date).label("first_date"),
+        ).group_by(events.c.item_id, events.c.price_id, events.c.unit_price_pence)
     ).all()
-    effective = dict(db.session.execute(
-        select(RateCardPrice.id, RateCardPrice.effective_from).where(
-            RateCardPrice.id.in_([row.price_id for row in grouped]))).all()) if grouped else {}
-    lines = [Line(item=items[row.item_id], price=Price(row.price_id, row.unit_price_pence, effective[row.price_id]),
-                  events=row.events, minutes=int(row.minutes), first_date=_as_date(row.first_date),
-                  period_start=period_start) for row in grouped]
-    monthly = [line for line in lines if line.item.unit == Unit.MONTHLY_FIXED]
+    priced = [row for row in grouped if row.price_id is not None]
+    effective = (
+        dict(
+            db.session.execute(
+                select(RateCardPrice.id, RateCardPrice.effective_from).where(
+                    RateCardPrice.id.in_([row.price_id for row in priced])
+                )
+            ).all()
+        )
+        if priced
+        else {}
+    )
+    lines = [
+        Line(
+            item=items[row.item_id],
+            price=Price(row.price_id, row.unit_price_pence, effective[row.price_id]),
+            events=row.events,
+            minutes=int(row.minutes),
+            first_date=_as_date(row.first_date),
+            period_start=period_start,
+        )
+        for row in priced
+    ]
+    monthly = {(line.item.id, line.price.id): line for line in lines if line.item.unit == Unit.MONTHLY_FIXED}
     if monthly:
         for item_id, price_id, event_date in db.session.execute(
-                select(events.c.item_id, events.c.price_id, events.c.event_date)
-                .where(events.c.item_id.in_([line.item.id for line in monthly]))
-                .order_by(events.c.event_date)):
-            next(line for line in monthly if (line.item.id, line.price.id) == (item_id, price_id)).months.append(
-                _as_date(event_date))
+            select(events.c.item_id, events.c.price_id, events.c.event_date)
+            .where(events.c.item_id.in_({item_id for item_id, _ in monthly}))
+            .order_by(events.c.event_date)
+        ):
+            if (item_id, price_id) in monthly:
+                monthly[(item_id, price_id)].months.append(_as_date(event_date))
     lines.sort(key=lambda line: (line.item.code, line.price.effective_from))
-    unpriced = [Unpriced(items[row.item_id], row.event_key, _as_date(row.event_date)) for row in db.session.execute(
-        select(events.c.item_id, events.c.event_key, events.c.event_date).where(events.c.price_id.is_(None))
-        .order_by(events.c.event_date).limit(200))]
+    unpriced_count = sum(row.events for row in grouped if row.price_id is None)
+    unpriced = (
+        [
+            Unpriced(items[row.item_id], row.event_key, _as_date(row.event_date))
+            for row in db.session.execute(
+                select(events.c.item_id, events.c.event_key, events.c.event_date)
+                .where(events.c.price_id.is_(None))
+                .order_by(events.c.event_date)
+                .limit(200)
+            )
+        ]
+        if unpriced_count
+        else []
+    )
     subtotal, vat, total = totals((line.amount_pence for line in lines), contract.vat_rate_bp)
-    return Bill(lines=lines, unpriced=unpriced, subtotal_pence=subtotal, vat_pence=vat, total_pence=total)
+    return Bill(
+        lines=lines,
+        unpriced=unpriced,
+        unpriced_count=unpriced_count,
+        subtotal_pence=subtotal,
+        vat_pence=vat,
+        total_pence=total,
+    )
 
 
-def store_events(invoice: Invoice, contract: Contract, line_ids: dict[tuple[int, int], int], *,
-                 exclude_invoice_id: int | None = None) -> None:
-    """Store the invoice's events straight from billable_events: one INSERT … SELECT."""
-    if not line_ids:
-        return
-    events = billable_events(contract, month_end(invoice.period_start),
-                             exclude_invoice_id=exclude_invoice_id).subquery()
-    line_id = case(*[(and_(events.c.item_id == item_id, events.c.price_id == price_id), line)
-                     for (item_id, price_id), line in line_ids.items()])
-    db.session.execute(insert(InvoiceEvent).from_select(
-        ["invoice_id", "line_id", "item_id", "event_key", "referral_id", "session_id", "outcome_id", "event_date",
-         "minutes", "live", "credits_event_id", "credited_by_id"],
-        select(literal(invoice.id), line_id, events.c.item_id, events.c.event_key, events.c.referral_id,
-               events.c.session_id, events.c.outcome_id, events.c.event_date, events.c.minutes,
-               literal(invoice.is_live), cast(null(), Integer), cast(null(), Integer))
-        .where(events.c.price_id.is_not(None)),
-    ))
+def stored_signature(invoice: Invoice) -> list[tuple[int, int, int, int]]:
+    """The signature of the lines stored on an invoice, to compare with a fresh Bill's."""
+    return sorted(
+        tuple(row)
+        for row in db.session.execute(
+            select(InvoiceLine.item_id, InvoiceLine.price_id, InvoiceLine.event_count, InvoiceLine.minutes).where(
+                InvoiceLine.invoice_id == invoice.id
+            )
+        )
+    )
 
 
-def differs_from_stored(invoice: Invoice, contract: Contract, *, exclude_invoice_id: int | None = None) -> bool:
-    """True if the records have moved since the invoice's events were stored: any event, minutes
-    or price in one and not the other."""
-    events = billable_events(contract, month_end(invoice.period_start),
-                             exclude_invoice_id=exclude_invoice_id).subquery()
-    now = select(events.c.item_id, events.c.event_key, events.c.minutes, events.c.price_id).where(
-        events.c.price_id.is_not(None))
-    stored = (select(InvoiceEvent.item_id, InvoiceEvent.event_key, InvoiceEvent.minutes, InvoiceLine.price_id)
-              .join(InvoiceLine, InvoiceLine.id == InvoiceEvent.line_id)
-              .where(InvoiceEvent.invoice_id == invoice.id))
-    for difference in (now.except_(stored), stored.except_(now)):
-        if db.session.scalar(select(func.count()).select_from(difference.subquery())):
-            return True
-    return False
+def store_events(invoice: Invoice, contract: Contract, *, exclude_invoice_id: int | None = None) -> bool:
+    """Freeze the events the invoice's lines bill, live, in one INSERT … SELECT from the rules.
+    Returns False if what was stored no longer matches the lines (the records moved in between):
+    the caller rolls back."""
+    events = billable_events(
+        contract, month_end(invoice.period_start), exclude_invoice_id=exclude_invoice_id
+    ).subquery()
+    line = InvoiceLine
+    db.session.execute(
+        insert(InvoiceEvent).from_select(
+            [
+                "invoice_id",
+                "line_id",
+                "item_id",
+                "event_key",
+                "referral_id",
+                "session_id",
+                "outcome_id",
+                "event_date",
+                "minutes",
+                "live",
+                "credits_event_id",
+                "credited_by_id",
+            ],
+            select(
+                literal(invoice.id),
+                line.id,
+                events.c.item_id,
+                events.c.event_key,
+                events.c.referral_id,
+                events.c.session_id,
+                events.c.outcome_id,
+                events.c.event_date,
+                events.c.minutes,
+                literal(True),
+                cast(null(), Integer),
+                cast(null(), Integer),
+            ).join(
+                line,
+                and_(
+                    line.invoice_id == invoice.id, line.item_id == events.c.item_id, line.price_id == events.c.price_id
+                ),
+            ),
+        )
+    )
+    stored = sorted(
+        tuple(row)
+        for row in db.session.execute(
+            select(
+                line.item_id,
+                line.price_id,
+                func.count(InvoiceEvent.id),
+                func.coalesce(func.sum(InvoiceEvent.minutes), 0),
+            )
+            .outerjoin(InvoiceEvent, InvoiceEvent.line_id == line.id)
+            .where(line.invoice_id == invoice.id)
+            .group_by(line.id, line.item_id, line.price_id)
+        )
+    )
+    return stored == stored_signature(invoice)
+
+
+def line_events(line: InvoiceLine, invoice: Invoice, contract: Contract) -> Select:
+    """The events a line bills, as rows with the columns of EVENT_COLUMNS: frozen ones once the
+    invoice has been submitted, otherwise what the rules give now (a draft stores no events)."""
+    if invoice.status != InvoiceStatus.DRAFT or invoice.is_credit_note:
+        return (
+            select(*(getattr(InvoiceEvent, name).label(name) for name in EVENT_COLUMNS))
+            .where(InvoiceEvent.line_id == line.id)
+            .order_by(InvoiceEvent.event_date, InvoiceEvent.event_key)
+        )
+    events = billable_events(contract, month_end(invoice.period_start)).subquery()
+    return (
+        select(*(events.c[name] for name in EVENT_COLUMNS))
+        .where(events.c.item_id == line.item_id, events.c.price_id == line.price_id)
+        .order_by(events.c.event_date, events.c.event_key)
+    )
 
 
 # --- spend ---------------------------------------------------------------------------------------------
@@ -355,14 +602,19 @@ def differs_from_stored(invoice: Invoice, contract: Contract, *, exclude_invoice
 def spend_pence(contract: Contract) -> int:
     """Spend against the cap, before VAT: invoices submitted, queried, approved or paid, less
     approved credit notes."""
-    return db.session.scalar(
-        select(func.coalesce(func.sum(Invoice.subtotal_pence), 0)).where(
-            Invoice.contract_id == contract.id,
-            ((Invoice.kind == InvoiceKind.INVOICE) & Invoice.status.in_(LIVE_STATUSES))
-            | ((Invoice.kind == InvoiceKind.CREDIT_NOTE)
-               & Invoice.status.in_((InvoiceStatus.APPROVED, InvoiceStatus.PAID))),
+    return (
+        db.session.scalar(
+            select(func.coalesce(func.sum(Invoice.subtotal_pence), 0)).where(
+                Invoice.contract_id == contract.id,
+                ((Invoice.kind == InvoiceKind.INVOICE) & Invoice.status.in_(LIVE_STATUSES))
+                | (
+                    (Invoice.kind == InvoiceKind.CREDIT_NOTE)
+                    & Invoice.status.in_((InvoiceStatus.APPROVED, InvoiceStatus.PAID))
+                ),
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def contract_can_be_billed(contract: Contract) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.contracts.models import Contract, Unit
-from portal.db import TimestampMixin, UtcDateTime, VersionedMixin, enum_type
+from portal.db import Money, TimestampMixin, UtcDateTime, VersionedMixin, enum_type
 from portal.extensions import db
 from portal.organisations.models import Organisation
 
@@ -87,9 +87,9 @@ class Invoice(TimestampMixin, VersionedMixin, db.Model):
     period_start: Mapped[date] = mapped_column(Date)  # the first day of the month billed
     status: Mapped[InvoiceStatus] = mapped_column(enum_type(InvoiceStatus), default=InvoiceStatus.DRAFT)
     vat_rate_bp: Mapped[int] = mapped_column(Integer)
-    subtotal_pence: Mapped[int] = mapped_column(Integer, default=0)
-    vat_pence: Mapped[int] = mapped_column(Integer, default=0)
-    total_pence: Mapped[int] = mapped_column(Integer, default=0)
+    subtotal_pence: Mapped[int] = mapped_column(Money, default=0)
+    vat_pence: Mapped[int] = mapped_column(Money, default=0)
+    total_pence: Mapped[int] = mapped_column(Money, default=0)
     generated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     generated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -107,8 +107,8 @@ class Invoice(TimestampMixin, VersionedMixin, db.Model):
     paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     paid_on: Mapped[date | None] = mapped_column(Date)
     # Taking spend past the contract's cap needs a contract manager's explicit approval.
-    cap_excess_pence: Mapped[int] = mapped_column(Integer, default=0)
-    excess_approved_pence: Mapped[int | None] = mapped_column(Integer)
+    cap_excess_pence: Mapped[int] = mapped_column(Money, default=0)
+    excess_approved_pence: Mapped[int | None] = mapped_column(Money)
     excess_approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     excess_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # Credit notes: which invoice they correct, why, and whether the work may be billed again.
@@ -164,9 +164,12 @@ class InvoiceLine(db.Model):
     description: Mapped[str] = mapped_column(String(300))
     unit: Mapped[Unit] = mapped_column(enum_type(Unit))
     # Hundredths, so a quantity like 12.50 hours is exact: 1250.
-    quantity_hundredths: Mapped[int] = mapped_column(Integer)
-    unit_price_pence: Mapped[int] = mapped_column(Integer)
-    amount_pence: Mapped[int] = mapped_column(Integer)
+    quantity_hundredths: Mapped[int] = mapped_column(Money)
+    unit_price_pence: Mapped[int] = mapped_column(Money)
+    amount_pence: Mapped[int] = mapped_column(Money)
+    # What the quantity was counted from, so a submission can tell whether the records moved.
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    minutes: Mapped[int] = mapped_column(Integer, default=0)
     includes_earlier_work: Mapped[bool] = mapped_column(Boolean, default=False)
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines", lazy="raise_on_sql")
@@ -187,6 +190,10 @@ class InvoiceEvent(db.Model):
         Index("ix_invoice_event_session", "session_id"),
         Index("ix_invoice_event_outcome", "outcome_id"),
         Index("ix_invoice_event_referral_item", "referral_id", "item_id"),
+        # Foreign keys into this table need their own indexes, or deleting a draft's events
+        # checks every other event for a reference to each one (minutes for a big month).
+        Index("ix_invoice_event_credits_event", "credits_event_id"),
+        Index("ix_invoice_event_credited_by", "credited_by_id"),
         Index(
             "uq_invoice_event_live",
             "item_id",

@@ -9,6 +9,7 @@ and changes nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from portal.contracts.models import Contract, RateCardPrice
 from portal.dates import london_today, parse_user_date
 from portal.db import utcnow
 from portal.delivery import service as delivery_service
-from portal.delivery.models import Outcome, Session
+from portal.delivery.models import Outcome
 from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_money
@@ -158,14 +159,13 @@ def take_number(partner_id: int) -> str:
 # --- generating ----------------------------------------------------------------------------------------
 
 
-def _store_bill(invoice: Invoice, contract: Contract, bill: billing.Bill, *,
-                exclude_invoice_id: int | None = None) -> None:
-    """Replace the invoice's lines and events with the bill's (the events straight from the rules)."""
+def _store_lines(invoice: Invoice, bill: billing.Bill) -> None:
+    """Replace the invoice's lines (and any events it had) with the bill's. A draft stores only
+    its lines: its events are what the rules give, and are frozen when it is submitted."""
     db.session.execute(delete(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id))
     db.session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
-    line_ids: dict[tuple[int, int], int] = {}
-    for position, line in enumerate(bill.lines, start=1):
-        row = InvoiceLine(
+    db.session.add_all(
+        InvoiceLine(
             invoice_id=invoice.id,
             position=position,
             item_id=line.item.id,
@@ -178,17 +178,34 @@ def _store_bill(invoice: Invoice, contract: Contract, bill: billing.Bill, *,
             unit_price_pence=line.price.unit_price_pence,
             amount_pence=line.amount_pence,
             includes_earlier_work=line.includes_earlier_work,
+            event_count=line.events,
+            minutes=line.minutes,
         )
-        db.session.add(row)
-        db.session.flush()
-        line_ids[(line.item.id, line.price.id)] = row.id
-    billing.store_events(invoice, contract, line_ids, exclude_invoice_id=exclude_invoice_id)
+        for position, line in enumerate(bill.lines, start=1)
+    )
+    db.session.flush()
     invoice.subtotal_pence, invoice.vat_pence, invoice.total_pence = (
         bill.subtotal_pence,
         bill.vat_pence,
         bill.total_pence,
     )
     invoice.generated_at = utcnow()
+
+
+def _freeze_events(invoice: Invoice, contract: Contract) -> None:
+    """Store the invoice's events, live, so no other invoice can bill them; roll back if the
+    records moved while they were being stored, or another invoice took some of the work."""
+    try:
+        matches = billing.store_events(invoice, contract)
+        db.session.flush()
+    except IntegrityError:
+        matches = False
+    if not matches:
+        db.session.rollback()
+        raise StaleRecord(
+            "Some of this work changed, or was invoiced on another invoice, a moment ago. "
+            "Generate the invoice again to see what is left to bill"
+        )
 
 
 def _cap_excess(contract: Contract, invoice: Invoice) -> int:
@@ -225,7 +242,7 @@ def generate_draft(actor: Any, contract: Contract, period: Any) -> Invoice:
     draft.vat_rate_bp = contract.vat_rate_bp
     draft.generated_by_id = actor.id
     draft.excess_approved_pence = draft.excess_approved_at = draft.excess_approved_by_id = None
-    _store_bill(draft, contract, billing.bill_for(contract, period_start))
+    _store_lines(draft, billing.bill_for(contract, period_start))
     draft.cap_excess_pence = _cap_excess(contract, draft)
     record_event(
         "invoice.generated",
@@ -253,11 +270,9 @@ def revise_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     check_version(invoice, version, "invoice")
     if invoice.status != S.QUERIED:
         raise InvalidTransition("Only a queried invoice can be revised")
-    db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=False))
-    db.session.flush()
-    _store_bill(invoice, contract, billing.bill_for(contract, invoice.period_start, exclude_invoice_id=invoice.id),
-                exclude_invoice_id=invoice.id)
-    db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=True))
+    # Its own events count as free while it is counted again: they are replaced by the new ones.
+    _store_lines(invoice, billing.bill_for(contract, invoice.period_start, exclude_invoice_id=invoice.id))
+    _freeze_events(invoice, contract)
     invoice.cap_excess_pence = _cap_excess(contract, invoice)
     invoice.generated_by_id = actor.id
     record_event(
@@ -281,15 +296,21 @@ def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     INVOICE_WORKFLOW.check(invoice, "submit")
     if invoice.is_credit_note:
         raise InvalidTransition("Credit notes are submitted when they are raised")
-    exclude = invoice.id if invoice.status == S.QUERIED else None
-    if billing.differs_from_stored(invoice, contract, exclude_invoice_id=exclude):
-        if invoice.status == S.DRAFT:
-            _store_bill(invoice, contract, billing.bill_for(contract, invoice.period_start))
+    queried = invoice.status == S.QUERIED
+    current = billing.bill_for(contract, invoice.period_start, exclude_invoice_id=invoice.id if queried else None)
+    if current.signature != billing.stored_signature(invoice):
+        if not queried:
+            _store_lines(invoice, current)
             invoice.cap_excess_pence = _cap_excess(contract, invoice)
             commit("invoice")
         raise ValidationFailed.single(
             "invoice",
-            "The records changed since this invoice was generated. Check the updated figures, then submit again",
+            "The records changed since this invoice was generated. "
+            + (
+                "Revise it to see the updated figures, then submit again"
+                if queried
+                else "Check the updated figures, then submit again"
+            ),
         )
     if not _has_lines(invoice):
         raise ValidationFailed.single("invoice", "There is nothing to bill for this month")
@@ -311,15 +332,9 @@ def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     )
     invoice.submitted_at, invoice.submitted_by_id = utcnow(), actor.id
     invoice.due_date = london_today() + timedelta(days=contract.payment_terms_days)
-    try:
-        db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=True))
-        commit("invoice")
-    except IntegrityError:
-        db.session.rollback()
-        raise StaleRecord(
-            "Some of this work was invoiced on another invoice a moment ago. "
-            "Generate the draft again to see what is left to bill"
-        ) from None
+    if not queried:
+        _freeze_events(invoice, contract)
+    commit("invoice")
     return invoice
 
 
@@ -569,14 +584,11 @@ def raise_credit_note(actor: Any, invoice: Invoice, *, event_ids: list[int], rea
 # --- reading -------------------------------------------------------------------------------------------
 
 
-def events_of_line(line: InvoiceLine) -> list[InvoiceEvent]:
-    return list(
-        db.session.scalars(
-            select(InvoiceEvent)
-            .where(InvoiceEvent.line_id == line.id)
-            .order_by(InvoiceEvent.event_date, InvoiceEvent.event_key)
-        ).all()
-    )
+def events_of_line(line: InvoiceLine) -> list[Any]:
+    """The events a line bills (rows with item_id, event_key, event_date, referral_id, session_id,
+    outcome_id, minutes): frozen once submitted, as the rules give them now on a draft."""
+    invoice = db.session.get(Invoice, line.invoice_id)
+    return list(db.session.execute(billing.line_events(line, invoice, _contract(invoice))).all())
 
 
 def visible_invoice(user: Any, invoice_id: int) -> Invoice:
@@ -602,9 +614,13 @@ def _price_on_live_invoice(price: RateCardPrice) -> bool:
     )
 
 
-def _session_on_live_invoice(session: Session) -> bool:
-    return bool(
-        db.session.scalar(select(exists().where(InvoiceEvent.session_id == session.id, InvoiceEvent.live.is_(True))))
+def _sessions_on_live_invoices(session_ids: Collection[int]) -> set[int]:
+    return set(
+        db.session.scalars(
+            select(InvoiceEvent.session_id)
+            .where(InvoiceEvent.session_id.in_(list(session_ids)), InvoiceEvent.live.is_(True))
+            .distinct()
+        ).all()
     )
 
 
@@ -618,7 +634,7 @@ def register_hooks() -> None:
     """Tell contracts and delivery what invoicing knows: what is locked, and what is spent."""
     for hooks, check in (
         (contracts_service.price_usage_checks, _price_on_live_invoice),
-        (delivery_service.session_lock_checks, _session_on_live_invoice),
+        (delivery_service.session_lock_checks, _sessions_on_live_invoices),
         (delivery_service.outcome_lock_checks, _outcome_on_live_invoice),
         (contracts_service.spend_calculators, billing.spend_pence),
     ):

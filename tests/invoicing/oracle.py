@@ -17,6 +17,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 
 from portal.contracts.models import Contract, RateCardItem, Unit
+
+# The tested helper that chooses a price by the day of the work (issue 3): the SQL's price join
+# must choose exactly what it chooses.
+from portal.contracts.pricing import price_on
 from portal.delivery.models import ATTENDED, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.formatting import format_date
@@ -247,13 +251,6 @@ def select_billable(
     return chosen
 
 
-def price_on(item: Item, day: date) -> Price | None:
-    for price in item.prices:
-        if price.effective_from <= day and (price.effective_to is None or day <= price.effective_to):
-            return price
-    return None
-
-
 def price_lines(items: Sequence[Item], events: Iterable[Event], period_start: date) -> tuple[list[Line], list[Event]]:
     """One line per (item, unit price), in rate-card order; and the events no price covers."""
     item_by_id = {item.id: item for item in items}
@@ -321,6 +318,6 @@ def oracle_lines(contract: Contract, period_start: date, *, exclude_invoice_id: 
     return lines
 
 
-def summary(lines) -> list[tuple[str, str, int, int]]:  # noqa: ANN001
+def summary(lines) -> list[tuple[str, str, int, int]]:
     """(item code, quantity, unit price, amount) per line, in rate-card order."""
     return [(line.item.code, str(line.quantity), line.price.unit_price_pence, line.amount_pence) for line in lines]

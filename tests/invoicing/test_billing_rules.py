@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from portal.contracts.models import Unit
 from portal.delivery.models import Attendance, Outcome, OutcomeStatus, Session, SessionKind
 from portal.extensions import db

@@ -56,6 +56,34 @@ def test_a_draft_bills_every_unit_by_the_rules(september_work, nacro_manager, pr
     assert "invoice.generated" in db.session.scalars(select(AuditEvent.action)).all()
 
 
+def test_a_draft_keeps_its_lines_and_drills_down_to_what_the_rules_bill_now(september_work, nacro_manager, priced):
+    draft = service.generate_draft(nacro_manager, priced, "2026-09")
+    # Nothing is spent by a draft: its events are frozen only when it is submitted.
+    assert db.session.scalar(select(func.count()).select_from(InvoiceEvent)) == 0
+    hours = next(line for line in _lines(draft) if line.item_code == "TTG-HOUR")
+    events = service.events_of_line(hours)
+    assert [(event.event_date, event.minutes) for event in events] == [(date(2026, 9, 3), 90), (date(2026, 9, 10), 45)]
+    assert (hours.event_count, hours.minutes) == (2, 135)
+
+    service.submit_invoice(nacro_manager, draft)
+    frozen = service.events_of_line(hours)
+    assert [(event.event_date, event.minutes) for event in frozen] == [(date(2026, 9, 3), 90), (date(2026, 9, 10), 45)]
+
+
+def test_a_record_changed_since_the_draft_was_made_stops_the_submission(
+    september_work, nacro_manager, priced, work
+):
+    draft = service.generate_draft(nacro_manager, priced, "2026-09")
+    work.session(september_work, date(2026, 9, 24), 30)
+    with pytest.raises(ValidationFailed) as failure:
+        service.submit_invoice(nacro_manager, draft)
+    assert "records changed" in failure.value.errors["invoice"][0]
+    refreshed = db.session.get(Invoice, draft.id)
+    assert refreshed.status == InvoiceStatus.DRAFT and refreshed.number is None
+    assert ("TTG-SESSION", "3.00", 4500, 13500) in lines_of(refreshed)  # brought up to date
+    assert service.submit_invoice(nacro_manager, refreshed).number == "NACRO-000001"
+
+
 def test_generating_again_replaces_the_draft(september_work, nacro_manager, priced):
     first = service.generate_draft(nacro_manager, priced, "2026-09")
     second = service.generate_draft(nacro_manager, priced, "2026-09")
