@@ -256,7 +256,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from portal.accounts.cli import user_cli
-    from portal.contracts.cli import rate_card_cli
+    from portal.contracts.cli import contract_cli, rate_card_cli
     from portal.demo.cli import demo_data_command
     from portal.jobs import jobs_cli
     from portal.notifications.cli import outbox_cli
@@ -266,6 +266,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(user_cli)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(contract_cli)
     app.cli.add_command(rate_card_cli)
     app.cli.add_command(jobs_cli)
 

@@ -210,10 +210,18 @@ def validate_contract(fields: dict[str, Any], *, existing: Contract | None = Non
     return {key: data[key] for key in CONTRACT_FIELDS}
 
 
-def create_contract(actor: Any, **fields: Any) -> Contract:
+def create_contract(actor: Any, *, crc: Organisation | None = None, **fields: Any) -> Contract:
+    """A draft contract between the actor's CRC and a partner. An operator at the CLI (`actor`
+    None) names the CRC instead."""
     require_contract_manager(actor)
+    if actor is not None:
+        crc_id = actor.organisation_id
+    elif crc is None or crc.kind != OrganisationKind.CRC:
+        raise ValidationFailed.single("crc", "Name the CRC that holds the contract")
+    else:
+        crc_id = crc.id
     data = validate_contract(fields)
-    contract = Contract(crc_id=actor.organisation_id, status=ContractStatus.DRAFT, **data)
+    contract = Contract(crc_id=crc_id, status=ContractStatus.DRAFT, **data)
     db.session.add(contract)
     db.session.flush()
     record_event("contract.created", actor=actor, record=contract, details=snapshot(contract, CONTRACT_FIELDS))
