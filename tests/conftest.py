@@ -16,6 +16,8 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 os.environ["PORTAL_ENV"] = "test"
+# The suite empties its database: never let it pick up a DATABASE_URL exported for a real one.
+os.environ.pop("DATABASE_URL", None)
 os.environ.setdefault("INSTANCE_DIR", str(Path(__file__).resolve().parent.parent / "instance"))
 
 from portal import create_app
