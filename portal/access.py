@@ -269,6 +269,11 @@ def can_record_delivery(user: User) -> bool:
     return user.role in PARTNER_ROLES
 
 
+def can_acknowledge_alerts(user: User) -> bool:
+    """Referrers decide on enforcement, so they (not managers) take an alert off their list."""
+    return user.role == Role.CRC_REFERRER
+
+
 def can_verify_outcomes(user: User) -> bool:
     return user.role in (Role.CRC_REFERRER, Role.CONTRACT_MANAGER)
 

@@ -1,4 +1,4 @@
-"""Absolute links for emails and the command line."""
+"""Links: absolute ones for emails and the command line, and safe places to go back to."""
 
 from __future__ import annotations
 
@@ -13,3 +13,14 @@ def absolute_url(endpoint: str, **values: object) -> str:
     base = urlsplit(current_app.config["BASE_URL"])
     adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
     return adapter.build(endpoint, values, force_external=True)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path within the portal, else None: never redirect to another site
+    ("//evil.example" and "https://…" are refused), whatever a form or link says."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target

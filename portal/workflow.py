@@ -67,6 +67,7 @@ PAST_TENSE = {
     "decline": "declined",
     "withdraw": "withdrawn",
     "start": "started",
+    "unstart": "first_contact_undone",
     "complete": "completed",
     "verify": "verified",
     "reject": "rejected",

@@ -71,3 +71,11 @@ def test_no_page_can_be_framed_or_cached(client):
     response = client.get("/sign-in")
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_links_back_never_lead_to_another_site():
+    from portal.urls import safe_next
+
+    assert safe_next("/referrals/?tab=new") == "/referrals/?tab=new"
+    for outside in ("//evil.example/", "https://evil.example/", "/\\evil.example", "evil.example", "", None):
+        assert safe_next(outside) is None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import or_
@@ -25,19 +23,10 @@ from portal.db import utcnow
 from portal.errors import NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db, limiter
 from portal.organisations.models import Organisation
+from portal.urls import safe_next
 from portal.web import apply_errors, paginate
 
 bp = Blueprint("accounts", __name__)
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only ever redirect within the portal after signing in."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 # --- signing in and out ----------------------------------------------------------------------
@@ -59,7 +48,7 @@ def sign_in():  # type: ignore[no-untyped-def]
             login_user(user)
             session.permanent = True
             session["last_seen"] = int(utcnow().timestamp())
-            return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
+            return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
     return render_template("accounts/sign_in.html", form=form)
 
 

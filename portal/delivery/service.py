@@ -7,7 +7,7 @@ only until it appears on a submitted invoice; after that a correction note is th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -22,6 +22,7 @@ from portal.dates import london_date, london_today, parse_user_date
 from portal.db import utcnow
 from portal.delivery import evidence
 from portal.delivery.models import (
+    ATTENDED,
     Achievement,
     Alert,
     AlertKind,
@@ -81,12 +82,20 @@ OUTCOME_WORKFLOW = StateMachine(
 )
 
 # Invoicing registers checks here: a session or outcome on a submitted invoice is locked.
-session_lock_checks: list[Callable[[Session], bool]] = []
+# Each check takes session ids and answers which of them are locked, so a page of sessions is
+# checked in one query, not one a session.
+session_lock_checks: list[Callable[[Collection[int]], set[int]]] = []
 outcome_lock_checks: list[Callable[[Outcome], bool]] = []
 
 
+def locked_sessions(session_ids: Collection[int]) -> set[int]:
+    """Which of these sessions may no longer be edited or deleted (they are on a live invoice)."""
+    ids = set(session_ids)
+    return set().union(*(check(ids) for check in session_lock_checks)) if ids else set()
+
+
 def session_is_locked(session: Session) -> bool:
-    return any(check(session) for check in session_lock_checks)
+    return session.id in locked_sessions([session.id])
 
 
 def outcome_is_locked(outcome: Outcome) -> bool:
@@ -261,28 +270,62 @@ def sessions_of(referral: Referral) -> list[Session]:
     )
 
 
-def _after_recording(actor: Any, referral: Referral, session: Session, *, first_time_attendance: bool) -> list[str]:
-    """First contact, alerts and the RAR warning that follow a session's attendance."""
+def _recount_first_contact(actor: Any, referral: Referral) -> None:
+    """After a session is corrected or deleted: first contact is the earliest attended session
+    left. With none left, the referral goes back to waiting for first contact, clock running."""
+    db.session.flush()
+    earliest = db.session.execute(
+        select(Session.date, Session.start_time)
+        .where(Session.referral_id == referral.id, Session.attendance.in_(ATTENDED))
+        .order_by(Session.date, Session.start_time)
+        .limit(1)
+    ).first()
+    if earliest is not None:
+        referral.first_contact_at = session_start(earliest.date, earliest.start_time)
+        return
+    if referral.first_contact_at is None:
+        return
+    referral.first_contact_at = None
+    if referral.status == ReferralStatus.IN_PROGRESS:
+        REFERRAL_WORKFLOW.apply(referral, "unstart", actor)
+    timeline(referral, ReferralEventKind.SESSION, actor, "No attended session is left: waiting for first contact again")
+
+
+def _alerts_due(session: Session) -> set[AlertKind]:
+    """What the referrer must hear about at once: an unacceptable absence, a behaviour concern."""
+    due = set()
+    if (
+        session.attendance == Attendance.DID_NOT_ATTEND
+        and session.non_attendance_reason == NonAttendanceReason.UNACCEPTABLE
+    ):
+        due.add(AlertKind.UNACCEPTABLE_ABSENCE)
+    if session.behaviour_concern:
+        due.add(AlertKind.BEHAVIOUR_CONCERN)
+    return due
+
+
+def _after_recording(
+    actor: Any, referral: Referral, session: Session, *, alerted_before: frozenset[AlertKind] = frozenset()
+) -> list[str]:
+    """First contact, alerts and the RAR warning that follow a session's attendance. An alert is
+    raised whenever its cause newly appears: when the session is recorded or on a later edit."""
     warnings: list[str] = []
     if session.attended and referral.first_contact_at is None:
         referral.first_contact_at = session_start(session.date, session.start_time)
         if referral.status == ReferralStatus.ACCEPTED:
             REFERRAL_WORKFLOW.apply(referral, "start", actor, details={"first_contact": session.date})
         timeline(referral, ReferralEventKind.SESSION, actor, f"First contact: session on {format_date(session.date)}")
-    if first_time_attendance:
-        if (
-            session.attendance == Attendance.DID_NOT_ATTEND
-            and session.non_attendance_reason == NonAttendanceReason.UNACCEPTABLE
-        ):
-            _raise_alert(
-                actor,
-                referral,
-                session,
-                AlertKind.UNACCEPTABLE_ABSENCE,
-                f"Did not attend the session on {format_date(session.date)}: unacceptable absence",
-            )
-        if session.behaviour_concern:
-            _raise_alert(actor, referral, session, AlertKind.BEHAVIOUR_CONCERN, session.concern_detail)
+    new_alerts = _alerts_due(session) - alerted_before
+    if AlertKind.UNACCEPTABLE_ABSENCE in new_alerts:
+        _raise_alert(
+            actor,
+            referral,
+            session,
+            AlertKind.UNACCEPTABLE_ABSENCE,
+            f"Did not attend the session on {format_date(session.date)}: unacceptable absence",
+        )
+    if AlertKind.BEHAVIOUR_CONCERN in new_alerts:
+        _raise_alert(actor, referral, session, AlertKind.BEHAVIOUR_CONCERN, session.concern_detail)
     if session.counts_as_rar_day and session.attended:
         db.session.flush()
         counted, beyond = rar_days_counted(referral, sessions_of(referral))
@@ -326,7 +369,7 @@ def record_session(actor: Any, referral: Referral, fields: dict[str, Any]) -> Re
         f"{verb}: {format_date(session.date)}, {session.kind.label.lower()}"
         + (f", {session.attendance.label.lower()}" if session.attendance else ""),
     )
-    warnings = _after_recording(actor, referral, session, first_time_attendance=data["attendance"] is not None)
+    warnings = _after_recording(actor, referral, session)
     record_event(
         "session.created",
         actor=actor,
@@ -352,6 +395,7 @@ def update_session(actor: Any, session: Session, fields: dict[str, Any], *, vers
     check_version(session, version, "session")
     _require_unlocked(session)
     had_attendance = session.attendance is not None
+    alerted_before = frozenset(_alerts_due(session))
     data = check_session(referral, fields)
     before = snapshot(session, SESSION_FIELDS)
     for key, value in data.items():
@@ -368,9 +412,8 @@ def update_session(actor: Any, session: Session, fields: dict[str, Any], *, vers
             f"Session on {format_date(session.date)} updated",
             {"changes": difference},
         )
-        warnings = _after_recording(
-            actor, referral, session, first_time_attendance=not had_attendance and data["attendance"] is not None
-        )
+        _recount_first_contact(actor, referral)
+        warnings = _after_recording(actor, referral, session, alerted_before=alerted_before)
         record_event(
             "session.updated",
             actor=actor,
@@ -462,6 +505,7 @@ def delete_session(actor: Any, session: Session) -> None:
     timeline(referral, ReferralEventKind.SESSION, actor, f"Session on {format_date(session.date)} deleted")
     db.session.execute(SessionReschedule.__table__.delete().where(SessionReschedule.session_id == session.id))
     db.session.delete(session)
+    _recount_first_contact(actor, referral)
     db.session.commit()
 
 
@@ -540,12 +584,7 @@ def record_group_session(
             f"Group session '{title}' on {format_date(session.date)}"
             + (f": {session.attendance.label.lower()}" if session.attendance else ""),
         )
-        warnings += [
-            f"{referral.reference}: {warning}"
-            for warning in _after_recording(
-                actor, referral, session, first_time_attendance=data["attendance"] is not None
-            )
-        ]
+        warnings += [f"{referral.reference}: {warning}" for warning in _after_recording(actor, referral, session)]
     record_event(
         "group_session.created",
         actor=actor,
@@ -560,9 +599,13 @@ def record_group_session(
 
 
 def acknowledge_alert(actor: Any, alert: Alert) -> None:
+    """The referrer acknowledges an alert: enforcement is their decision, so no one else can
+    take it off their list."""
     referral = db.session.get(Referral, alert.referral_id)
     if not actor.is_crc_user or referral.crc_id != actor.organisation_id:
         raise NotFound
+    if not access.can_acknowledge_alerts(actor):
+        raise NotAllowed("Only the CRC's referrers acknowledge alerts: enforcement is their decision")
     if alert.acknowledged_at is not None:
         return
     alert.acknowledged_at = utcnow()
@@ -592,7 +635,7 @@ def open_alerts(actor: Any) -> list[Alert]:
 # --- outcomes ---------------------------------------------------------------------------------------------
 
 
-def _check_outcome(referral: Referral, fields: dict[str, Any]) -> dict[str, Any]:
+def _check_outcome(referral: Referral, fields: dict[str, Any], *, editing: Outcome | None = None) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     outcome_type = None
     value = fields.get("outcome_type_id")
@@ -623,6 +666,20 @@ def _check_outcome(referral: Referral, fields: dict[str, Any]) -> dict[str, Any]
         errors["evidence"] = ["Describe the evidence for the outcome, for example a tenancy agreement seen"]
     elif len(text) > MAX_TEXT:
         errors["evidence"] = [f"The evidence description must be {MAX_TEXT} characters or fewer"]
+    if not errors:
+        # The same outcome claimed twice would be paid twice wherever the rate card has no limit.
+        twin = select(Outcome.id).where(
+            Outcome.referral_id == referral.id,
+            Outcome.outcome_type_id == outcome_type.id,
+            Outcome.achieved_on == achieved,
+            Outcome.status != OutcomeStatus.REJECTED,
+        )
+        if editing is not None:
+            twin = twin.where(Outcome.id != editing.id)
+        if db.session.scalar(twin.limit(1)) is not None:
+            errors["outcome_type_id"] = [
+                f"This outcome is already claimed for this referral, achieved on {format_date(achieved)}"
+            ]
     if errors:
         raise ValidationFailed(errors)
     return {"outcome_type_id": outcome_type.id, "achieved_on": achieved, "evidence": text}
@@ -741,7 +798,7 @@ def update_outcome(
     check_version(outcome, version, "outcome")
     if outcome.status != OutcomeStatus.CLAIMED or outcome_is_locked(outcome):
         raise ValidationFailed.single("outcome", "Only a claimed outcome that has not been decided can be changed")
-    data = _check_outcome(referral, fields)
+    data = _check_outcome(referral, fields, editing=outcome)
     staged = evidence.stage(files or [])
     before = snapshot(outcome, OUTCOME_FIELDS)
     for key, value in data.items():

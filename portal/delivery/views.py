@@ -26,8 +26,10 @@ from portal.delivery.forms import (
 from portal.delivery.models import Alert, Attendance, EvidenceFile, Outcome, Session
 from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
+from portal.formatting import format_date
 from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
 from portal.referrals.views import load_referral, service_name
+from portal.urls import safe_next
 from portal.web import apply_errors
 
 bp = Blueprint("delivery", __name__)
@@ -202,7 +204,7 @@ def delete_session(reference: str, session_id: int):  # type: ignore[no-untyped-
         referral=referral,
         form=form,
         what="session",
-        description=f"the session on {session.date:%d/%m/%Y}",
+        description=f"the session on {format_date(session.date)}",
         service_name=service_name(referral),
     )
 
@@ -539,9 +541,11 @@ def acknowledge_alert(alert_id: int):  # type: ignore[no-untyped-def]
     try:
         service.acknowledge_alert(current_user, alert)
     except NotFound:
+        abort(404)
+    except NotAllowed:
         abort(403)
     flash("The alert has been acknowledged.", "success")
-    return redirect(request.form.get("next") if request.form.get("next", "").startswith("/") else url_for("main.home"))
+    return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
 
 
 @bp.route("/my-sessions")

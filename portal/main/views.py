@@ -30,6 +30,7 @@ def home():  # type: ignore[no-untyped-def]
         can_manage_users=access.can_manage_users(user),
         can_read_audit_log=access.can_read_audit_log(user),
         alerts=open_alerts(user),
+        can_acknowledge_alerts=access.can_acknowledge_alerts(user),
         referral_counts=overdue_counts(user) if shows_referrals else None,
     )
 

@@ -65,6 +65,14 @@ REFERRAL_WORKFLOW = StateMachine(
             ReferralStatus.IN_PROGRESS,
             "Only an accepted referral can start",
         ),
+        # A correction: the only attended session was deleted or marked as missed, so there has
+        # been no first contact after all and its SLA clock runs again.
+        Transition(
+            "unstart",
+            frozenset({ReferralStatus.IN_PROGRESS}),
+            ReferralStatus.ACCEPTED,
+            "Only a referral in progress can go back to waiting for first contact",
+        ),
         Transition(
             "complete",
             frozenset({ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS}),
@@ -190,6 +198,16 @@ def _apply_person(actor: Any, data: dict[str, Any]) -> Person:
         db.session.flush()
         record_event("person.created", actor=actor, record=person, details={"crn": person.crn})
         return person
+    if data.get("date_of_birth") != person.date_of_birth and (
+        (data.get("family_name") or "").strip().lower() != (person.family_name or "").strip().lower()
+    ):
+        # Neither the surname nor the date of birth matches: most likely a mistyped CRN, and
+        # saving would rewrite someone else's record for every partner working with them.
+        raise ValidationFailed.single(
+            "crn",
+            f"CRN {person.crn} is already recorded for someone with a different surname and date of birth. "
+            "Check the CRN",
+        )
     before = {field: getattr(person, field) for field in validation.PERSON_FIELDS}
     for field, value in data.items():
         setattr(person, field, value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -88,7 +89,7 @@ def permissions(referral: Referral) -> dict[str, bool]:
         and referral.contract.partner_id == current_user.organisation_id
         and referral.status in (*OPEN_STATUSES, ReferralStatus.COMPLETED),
         "verify": access.can_verify_outcomes(current_user) and referral.crc_id == current_user.organisation_id,
-        "acknowledge": current_user.is_crc_user and referral.crc_id == current_user.organisation_id,
+        "acknowledge": access.can_acknowledge_alerts(current_user) and referral.crc_id == current_user.organisation_id,
     }
 
 
@@ -122,7 +123,7 @@ def delivery_on(referral: Referral) -> dict[str, Any]:
     ).all()
     rar_counted, rar_beyond = delivery_service.rar_days_counted(referral, list(sessions))
     minutes = sum(session.duration_minutes for session in sessions if session.attended)
-    locked_sessions = {session.id for session in sessions if delivery_service.session_is_locked(session)}
+    locked_sessions = delivery_service.locked_sessions([session.id for session in sessions])
     return {
         "sessions": sessions,
         "outcomes": outcomes,
@@ -130,7 +131,7 @@ def delivery_on(referral: Referral) -> dict[str, Any]:
         "alerts": alerts,
         "rar_counted": rar_counted,
         "rar_beyond": rar_beyond,
-        "hours_delivered": minutes / 60,
+        "hours_delivered": (Decimal(minutes) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP),
         "locked_sessions": locked_sessions,
     }
 

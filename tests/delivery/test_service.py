@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from portal.audit.models import AuditEvent
 from portal.contracts.models import Unit
-from portal.dates import london_today
+from portal.dates import london_date, london_today
 from portal.delivery import evidence, service
 from portal.delivery.models import (
     Alert,
@@ -151,6 +151,44 @@ def test_a_behaviour_concern_alerts_the_referrer(accepted, nacro_caseworker, ref
     assert db.session.scalars(select(Alert.kind)).all() == [AlertKind.BEHAVIOUR_CONCERN]
 
 
+def test_a_concern_added_on_a_later_edit_alerts_the_referrer_once(accepted, nacro_caseworker):
+    session = service.record_session(nacro_caseworker, accepted, session_fields()).record
+    assert db.session.scalars(select(Alert)).all() == []
+    service.update_session(
+        nacro_caseworker, session, session_fields(behaviour_concern=True, concern_detail="Shouted at reception.")
+    )
+    assert db.session.scalars(select(Alert.kind)).all() == [AlertKind.BEHAVIOUR_CONCERN]
+    # Editing it again (the summary, say) does not raise the same alert twice.
+    service.update_session(
+        nacro_caseworker,
+        session,
+        session_fields(behaviour_concern=True, concern_detail="Shouted at reception.", summary="Mentoring."),
+    )
+    assert db.session.scalars(select(Alert.kind)).all() == [AlertKind.BEHAVIOUR_CONCERN]
+
+
+def test_changing_attendance_to_an_unacceptable_absence_alerts_the_referrer(accepted, nacro_caseworker):
+    session = service.record_session(nacro_caseworker, accepted, session_fields(attendance="late")).record
+    service.update_session(
+        nacro_caseworker, session, session_fields(attendance="did_not_attend", non_attendance_reason="unacceptable")
+    )
+    assert db.session.scalars(select(Alert.kind)).all() == [AlertKind.UNACCEPTABLE_ABSENCE]
+
+
+def test_only_referrers_acknowledge_alerts_so_none_disappears_from_the_referrers_list(
+    accepted, nacro_caseworker, referrer, contract_manager, admin
+):
+    service.record_session(
+        nacro_caseworker, accepted, session_fields(attendance="did_not_attend", non_attendance_reason="unacceptable")
+    )
+    alert = db.session.scalars(select(Alert)).one()
+    assert [a.id for a in service.open_alerts(contract_manager)] == [alert.id]  # managers see them
+    for someone_else in (contract_manager, admin):
+        with pytest.raises(NotAllowed):
+            service.acknowledge_alert(someone_else, alert)
+    assert [a.id for a in service.open_alerts(referrer)] == [alert.id]
+
+
 def test_rescheduling_keeps_the_history(accepted, nacro_caseworker):
     session = service.record_session(
         nacro_caseworker, accepted, session_fields(date=TODAY + timedelta(days=2), attendance="")
@@ -179,7 +217,7 @@ def test_edits_are_audited_with_before_and_after_until_the_session_is_invoiced(a
     service.update_session(nacro_caseworker, session, session_fields(duration_minutes=90))
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "session.updated")).one()
     assert event.details["changes"]["duration_minutes"] == {"before": 60, "after": 90}
-    monkeypatch.setattr(service, "session_lock_checks", [lambda s: s.id == session.id])
+    monkeypatch.setattr(service, "session_lock_checks", [lambda ids: {session.id} & set(ids)])
     with pytest.raises(ValidationFailed):
         service.update_session(nacro_caseworker, session, session_fields(duration_minutes=30))
     with pytest.raises(ValidationFailed):
@@ -335,6 +373,19 @@ def test_an_outcome_type_must_be_on_the_contract_and_the_date_sensible(
         assert field in failure.value.errors
 
 
+def test_the_same_outcome_cannot_be_claimed_twice_for_the_same_day(accepted, nacro_caseworker, first_night, storage):
+    first = claim(nacro_caseworker, accepted, first_night)
+    with pytest.raises(ValidationFailed) as failure:
+        claim(nacro_caseworker, accepted, first_night)
+    assert "already claimed for this referral" in failure.value.errors["outcome_type_id"][0]
+    # Its own edit is not a duplicate of itself.
+    service.update_outcome(
+        nacro_caseworker,
+        first,
+        {"outcome_type_id": first_night.id, "achieved_on": first.achieved_on, "evidence": "Seen."},
+    )
+
+
 def test_the_crc_verifies_or_rejects_with_a_reason_and_a_rejected_claim_can_be_made_again(
     accepted, nacro_caseworker, referrer, contract_manager, first_night, storage
 ):
@@ -417,3 +468,25 @@ def test_case_notes_with_corrections_are_still_never_edited(accepted, nacro_case
     session = service.record_session(nacro_caseworker, accepted, session_fields()).record
     note = service.add_correction_note(nacro_caseworker, session=session, body="Wrong room recorded.")
     assert db.session.get(CaseNote, note.id).session_id == session.id
+
+
+def test_deleting_the_only_attended_session_undoes_first_contact_and_restarts_its_clock(accepted, nacro_caseworker):
+    session = service.record_session(nacro_caseworker, accepted, session_fields()).record
+    assert accepted.status == ReferralStatus.IN_PROGRESS and accepted.first_contact_at is not None
+    service.delete_session(nacro_caseworker, session)
+    db.session.refresh(accepted)
+    assert accepted.status == ReferralStatus.ACCEPTED and accepted.first_contact_at is None
+    assert "referral.first_contact_undone" in db.session.scalars(select(AuditEvent.action)).all()
+
+
+def test_marking_the_first_session_missed_moves_first_contact_to_the_next_attended_one(accepted, nacro_caseworker):
+    first = service.record_session(nacro_caseworker, accepted, session_fields(date=TODAY - timedelta(days=3))).record
+    service.record_session(nacro_caseworker, accepted, session_fields(date=TODAY - timedelta(days=1)))
+    service.update_session(
+        nacro_caseworker,
+        first,
+        session_fields(date=TODAY - timedelta(days=3), attendance="did_not_attend", non_attendance_reason="acceptable"),
+    )
+    db.session.refresh(accepted)
+    assert accepted.status == ReferralStatus.IN_PROGRESS
+    assert london_date(accepted.first_contact_at) == TODAY - timedelta(days=1)

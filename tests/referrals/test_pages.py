@@ -186,3 +186,34 @@ def test_referral_page_queries_do_not_grow_with_the_timeline(portal, nacro_refer
         portal.get(f"/referrals/{nacro_referral.reference}")
     assert few.count > 3
     assert many.count == few.count
+
+
+def test_referral_page_queries_do_not_grow_with_its_sessions(portal, nacro_referral, nacro_manager, app):
+    from datetime import date, time
+
+    from portal.delivery.models import Attendance, Session, SessionKind
+    from portal.extensions import db
+
+    def add_sessions(count: int, start: int) -> None:
+        db.session.add_all(
+            Session(
+                referral_id=nacro_referral.id,
+                date=date(2026, 10, 1 + day),
+                start_time=time(10),
+                duration_minutes=60,
+                kind=SessionKind.ONE_TO_ONE,
+                attendance=Attendance.ATTENDED,
+                recorded_by_id=nacro_manager.id,
+            )
+            for day in range(start, start + count)
+        )
+        db.session.commit()
+
+    portal.sign_in(nacro_manager)
+    add_sessions(1, 0)
+    with QueryCounter(app) as few:
+        portal.get(f"/referrals/{nacro_referral.reference}")
+    add_sessions(12, 1)
+    with QueryCounter(app) as many:
+        assert portal.get(f"/referrals/{nacro_referral.reference}").status_code == 200
+    assert many.count == few.count

@@ -125,6 +125,19 @@ def test_a_referral_to_an_existing_crn_reuses_the_person(referrer, ttg_service):
     assert len(db.session.scalars(select(Person)).all()) == 1
 
 
+def test_a_mistyped_crn_cannot_rewrite_someone_elses_record(referrer, ttg_service):
+    first = service.create_and_send(referrer, whole_referral(ttg_service))
+    someone_else = whole_referral(ttg_service, family_name="Okonkwo", date_of_birth=date(1971, 2, 3))
+    with pytest.raises(ValidationFailed) as failure:
+        service.create_and_send(referrer, someone_else)
+    assert "already recorded for someone with a different surname and date of birth" in failure.value.errors["crn"][0]
+    person = db.session.get(Person, first.person_id)
+    assert person.family_name != "Okonkwo"
+    # A correction of one of them (a typo in the date of birth, a new surname) is still allowed.
+    service.create_and_send(referrer, whole_referral(ttg_service, date_of_birth=date(1971, 2, 3)))
+    assert db.session.get(Person, first.person_id).date_of_birth == date(1971, 2, 3)
+
+
 @pytest.mark.parametrize(
     ("override", "field", "message"),
     [
