@@ -53,6 +53,7 @@ def create_app(config_name: str | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     configure_logging(app)
+    warn_about_production_gaps(app)
     register_extensions(app)
     register_templates(app)
     register_request_hooks(app)
@@ -82,6 +83,16 @@ def configure_logging(app: Flask) -> None:
     root.handlers[:] = [handler]
     root.setLevel(app.config["LOG_LEVEL"])
     root.propagate = False
+
+
+def warn_about_production_gaps(app: Flask) -> None:
+    """Production runs without Redis, but several gunicorn workers then keep their own login
+    rate limits and run imports in their own threads: say so loudly at start-up."""
+    if app.config["ENV_NAME"] == "production" and not app.config.get("REDIS_URL"):
+        logging.getLogger("portal").warning(
+            "REDIS_URL is not set: login rate limits are counted per worker and bulk imports run in web "
+            "worker threads; set REDIS_URL and run `flask jobs worker` for production"
+        )
 
 
 def register_extensions(app: Flask) -> None:

@@ -258,6 +258,23 @@ def _roster_from(form_data: Any, referrals: list[Referral]) -> list[dict[str, An
     return roster
 
 
+GROUP_FIELD_IDS = {"date": "date-day", "roster": "roster"}
+
+
+def _group_error_summary(errors: dict[str | int, list[str]], referrals: list[Referral]) -> list[dict[str, str]]:
+    """The GOV.UK error summary, each message linked to its field or to the person's row."""
+    order = ["title", "facilitator", "date", "start_time", "duration_minutes", "roster"]
+    order += [referral.id for referral in referrals]
+    return [
+        {
+            "text": message,
+            "href": f"#attendance-{key}" if isinstance(key, int) else f"#{GROUP_FIELD_IDS.get(key, key)}",
+        }
+        for key in sorted(errors, key=lambda key: order.index(key) if key in order else len(order))
+        for message in errors[key]
+    ]
+
+
 @bp.route("/group-sessions/new", methods=["GET", "POST"])
 @login_required
 def new_group_session():  # type: ignore[no-untyped-def]
@@ -273,7 +290,8 @@ def new_group_session():  # type: ignore[no-untyped-def]
         .order_by(Referral.reference)
     ).all()
     form = ConfirmForm()
-    problems: list[str] = []
+    # Each message against the field it is about: "title", "date", …, or a person's row by referral id.
+    errors: dict[str | int, list[str]] = {}
     values = request.form if request.method == "POST" else {}
     if request.method == "POST" and form.validate_on_submit():
         fields = {key: request.form.get(key, "") for key in ("title", "facilitator", "start_time", "duration_minutes")}
@@ -283,11 +301,14 @@ def new_group_session():  # type: ignore[no-untyped-def]
         try:
             result = service.record_group_session(current_user, contract, fields, roster)
         except ValidationFailed as error:
-            for messages in error.errors.values():
-                problems.extend(messages)
+            for key, messages in error.errors.items():
+                if key.startswith("roster-") and key.removeprefix("roster-").isdigit():
+                    index = int(key.removeprefix("roster-"))
+                    key = roster[index]["referral_id"] if index < len(roster) else "roster"
+                errors.setdefault(key, []).extend(messages)
         except (StaleRecord, InvalidTransition) as error:
             db.session.rollback()
-            problems.append(error.message)
+            errors.setdefault("roster", []).append(error.message)
         else:
             for warning in result.warnings:
                 flash(warning, "info")
@@ -298,7 +319,8 @@ def new_group_session():  # type: ignore[no-untyped-def]
         contract=contract,
         referrals=referrals,
         form=form,
-        problems=problems,
+        errors=errors,
+        error_summary=_group_error_summary(errors, referrals),
         values=values,
         today=london_today(),
     )

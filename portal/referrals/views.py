@@ -97,7 +97,7 @@ def delivery_on(referral: Referral) -> dict[str, Any]:
     """Sessions, outcomes, the end-of-service report and alerts shown on the referral page:
     a fixed number of queries, however many there are."""
     from portal.delivery import service as delivery_service
-    from portal.delivery.models import Alert, EndOfServiceReport, Outcome, Session
+    from portal.delivery.models import Alert, EndOfServiceReport, Outcome, Session, SessionReschedule
 
     sessions = db.session.scalars(
         access.visible(Session, current_user)
@@ -124,6 +124,14 @@ def delivery_on(referral: Referral) -> dict[str, Any]:
     rar_counted, rar_beyond = delivery_service.rar_days_counted(referral, list(sessions))
     minutes = sum(session.duration_minutes for session in sessions if session.attended)
     locked_sessions = delivery_service.locked_sessions([session.id for session in sessions])
+    moves: dict[int, list[SessionReschedule]] = {}
+    if sessions:
+        for move in db.session.scalars(
+            select(SessionReschedule)
+            .where(SessionReschedule.session_id.in_([session.id for session in sessions]))
+            .order_by(SessionReschedule.moved_at)
+        ):
+            moves.setdefault(move.session_id, []).append(move)
     return {
         "sessions": sessions,
         "outcomes": outcomes,
@@ -133,6 +141,7 @@ def delivery_on(referral: Referral) -> dict[str, Any]:
         "rar_beyond": rar_beyond,
         "hours_delivered": (Decimal(minutes) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP),
         "locked_sessions": locked_sessions,
+        "moves": moves,
     }
 
 

@@ -280,3 +280,51 @@ def test_the_crc_reads_delivery_but_cannot_record_it(portal, accepted, referrer)
     portal.sign_in(referrer)
     assert portal.get(f"/referrals/{accepted.reference}/sessions/new").status_code == 403
     assert portal.get("/my-sessions").status_code == 403
+
+
+def test_a_group_session_with_mistakes_shows_each_beside_its_field_and_keeps_what_was_typed(
+    portal, accepted, nacro_caseworker, ttg_service
+):
+    accepted.risk_flags = ["violence"]
+    db.session.commit()
+    portal.sign_in(nacro_caseworker)
+    url = f"/group-sessions/new?contract={ttg_service.reference}"
+    page = portal.get(url).get_data(as_text=True)
+    assert "Violence" in page  # each person's risk beside their name, before the session is recorded
+    response = portal.post(
+        url,
+        {
+            "title": "",
+            "facilitator": "Cas Worker",
+            "date": parts(YESTERDAY),
+            "start_time": "13:00",
+            "duration_minutes": "0",
+            f"attendance-{accepted.id}": "did_not_attend",
+        },
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'href="#title"' in body and "Enter the group session&#39;s title" in body
+    assert 'href="#duration_minutes"' in body
+    assert f'href="#attendance-{accepted.id}"' in body  # the person's own problem links to their row
+    assert 'id="facilitator" name="facilitator" type="text" value="Cas Worker"' in body
+    assert db.session.scalars(select(Session)).all() == []
+
+
+def test_a_moved_session_shows_when_it_was_and_why_it_moved_on_the_referral(portal, accepted, nacro_caseworker):
+    from datetime import timedelta
+
+    from portal.delivery import service
+
+    planned = YESTERDAY + timedelta(days=3)
+    session = service.record_session(
+        nacro_caseworker,
+        accepted,
+        {"date": planned, "start_time": "10:00", "duration_minutes": 60, "kind": "one_to_one", "attendance": ""},
+    ).record
+    service.reschedule_session(
+        nacro_caseworker, session, new_date=planned + timedelta(days=1), new_time="11:00", reason="Court date clash"
+    )
+    portal.sign_in(nacro_caseworker)
+    page = text_of(portal.get(f"/referrals/{accepted.reference}"))
+    assert "Court date clash" in page and "10:00" in page

@@ -285,34 +285,58 @@ def totals(line_amounts: Iterable[int], vat_rate_bp: int) -> tuple[int, int, int
     return subtotal, vat, subtotal + vat
 
 
-
-
 def oracle_lines(contract: Contract, period_start: date, *, exclude_invoice_id: int | None = None) -> list[Line]:
     """The lines the rules give, read row by row from the database."""
     period_end = month_end(period_start)
     items = [
-        Item(id=item.id, code=item.code, service_code=item.service_code, name=item.name, unit=item.unit,
-             outcome_type_id=item.outcome_type_id, max_units_per_referral=item.max_units_per_referral,
-             prices=tuple(Price(p.id, p.unit_price_pence, p.effective_from, p.effective_to) for p in item.prices))
-        for item in db.session.scalars(select(RateCardItem).where(RateCardItem.contract_id == contract.id)
-                                       .order_by(RateCardItem.code))
+        Item(
+            id=item.id,
+            code=item.code,
+            service_code=item.service_code,
+            name=item.name,
+            unit=item.unit,
+            outcome_type_id=item.outcome_type_id,
+            max_units_per_referral=item.max_units_per_referral,
+            prices=tuple(Price(p.id, p.unit_price_pence, p.effective_from, p.effective_to) for p in item.prices),
+        )
+        for item in db.session.scalars(
+            select(RateCardItem).where(RateCardItem.contract_id == contract.id).order_by(RateCardItem.code)
+        )
     ]
-    referrals = [ReferralRow(r.id, r.service_code, r.accepted_on, r.rar_days) for r in db.session.scalars(
-        select(Referral).where(Referral.contract_id == contract.id, Referral.accepted_at.is_not(None)))]
+    referrals = [
+        ReferralRow(r.id, r.service_code, r.accepted_on, r.rar_days)
+        for r in db.session.scalars(
+            select(Referral).where(Referral.contract_id == contract.id, Referral.accepted_at.is_not(None))
+        )
+    ]
     ids = [r.id for r in referrals]
-    sessions = [SessionRow(s.id, s.referral_id, s.date, s.duration_minutes, s.counts_as_rar_day)
-                for s in db.session.scalars(select(Session).where(Session.referral_id.in_(ids),
-                                                                  Session.attendance.in_(ATTENDED)))]
-    outcomes = [OutcomeRow(o.id, o.referral_id, o.outcome_type_id, o.achieved_on)
-                for o in db.session.scalars(select(Outcome).where(Outcome.referral_id.in_(ids),
-                                                                  Outcome.status == OutcomeStatus.VERIFIED))]
-    live_query = select(InvoiceEvent).where(InvoiceEvent.live.is_(True),
-                                            InvoiceEvent.item_id.in_([item.id for item in items]))
+    sessions = [
+        SessionRow(s.id, s.referral_id, s.date, s.duration_minutes, s.counts_as_rar_day)
+        for s in db.session.scalars(
+            select(Session).where(Session.referral_id.in_(ids), Session.attendance.in_(ATTENDED))
+        )
+    ]
+    outcomes = [
+        OutcomeRow(o.id, o.referral_id, o.outcome_type_id, o.achieved_on)
+        for o in db.session.scalars(
+            select(Outcome).where(Outcome.referral_id.in_(ids), Outcome.status == OutcomeStatus.VERIFIED)
+        )
+    ]
+    live_query = select(InvoiceEvent).where(
+        InvoiceEvent.live.is_(True), InvoiceEvent.item_id.in_([item.id for item in items])
+    )
     if exclude_invoice_id is not None:
         live_query = live_query.where(InvoiceEvent.invoice_id != exclude_invoice_id)
     live = [LiveEvent(e.item_id, e.event_key, e.referral_id) for e in db.session.scalars(live_query)]
-    candidates = candidate_events(items, referrals, sessions, outcomes, contract_start=contract.start_date,
-                                  contract_end=contract.end_date, period_end=period_end)
+    candidates = candidate_events(
+        items,
+        referrals,
+        sessions,
+        outcomes,
+        contract_start=contract.start_date,
+        contract_end=contract.end_date,
+        period_end=period_end,
+    )
     events = select_billable(items, candidates, live, {r.id: r.rar_days for r in referrals})
     lines, _ = price_lines(items, events, period_start)
     return lines

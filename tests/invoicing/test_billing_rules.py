@@ -36,54 +36,103 @@ class Scenario:
 
     def item(self, unit, pence=10000, *, service="SVC", outcome_type=None, maximum=None, prices=None):
         self.codes += 1
-        item = RateCardItemFactory(contract=self.contract, code=f"ITEM-{self.codes}", name=f"Item {self.codes}",
-                                   service_code=service, unit=unit, outcome_type=outcome_type,
-                                   max_units_per_referral=maximum)
+        item = RateCardItemFactory(
+            contract=self.contract,
+            code=f"ITEM-{self.codes}",
+            name=f"Item {self.codes}",
+            service_code=service,
+            unit=unit,
+            outcome_type=outcome_type,
+            max_units_per_referral=maximum,
+        )
         for start, end, amount in prices or [(date(2025, 4, 1), None, pence)]:
             RateCardPriceFactory(item=item, unit_price_pence=amount, effective_from=start, effective_to=end)
         db.session.expire(item, ["prices"])
         return item
 
     def referral(self, accepted_on, *, service="SVC", rar_days=None):
-        return ReferralFactory(contract=self.contract, service_code=service, referrer=self.referrer,
-                               status=ReferralStatus.IN_PROGRESS, rar_days=rar_days,
-                               accepted_at=datetime.combine(accepted_on, time(11), tzinfo=UTC))
+        return ReferralFactory(
+            contract=self.contract,
+            service_code=service,
+            referrer=self.referrer,
+            status=ReferralStatus.IN_PROGRESS,
+            rar_days=rar_days,
+            accepted_at=datetime.combine(accepted_on, time(11), tzinfo=UTC),
+        )
 
     def session(self, referral, day, minutes=60, *, rar=False, attendance=Attendance.ATTENDED):
-        session = Session(referral_id=referral.id, date=day, start_time=time(10), duration_minutes=minutes,
-                          kind=SessionKind.ONE_TO_ONE, attendance=attendance, counts_as_rar_day=rar,
-                          recorded_by_id=self.caseworker.id)
+        session = Session(
+            referral_id=referral.id,
+            date=day,
+            start_time=time(10),
+            duration_minutes=minutes,
+            kind=SessionKind.ONE_TO_ONE,
+            attendance=attendance,
+            counts_as_rar_day=rar,
+            recorded_by_id=self.caseworker.id,
+        )
         db.session.add(session)
         db.session.commit()
         return session
 
     def outcome(self, referral, outcome_type, day, *, status=OutcomeStatus.VERIFIED):
-        outcome = Outcome(referral_id=referral.id, outcome_type_id=outcome_type.id, achieved_on=day, evidence="x",
-                          claimed_by_id=self.caseworker.id, status=status)
+        outcome = Outcome(
+            referral_id=referral.id,
+            outcome_type_id=outcome_type.id,
+            achieved_on=day,
+            evidence="x",
+            claimed_by_id=self.caseworker.id,
+            status=status,
+        )
         db.session.add(outcome)
         db.session.commit()
         return outcome
 
     def already_invoiced(self, item, event_key, referral=None, *, on=date(2026, 2, 1)):
         """A submitted invoice that bills `event_key` for `item`."""
-        invoice = Invoice(kind=InvoiceKind.INVOICE, contract_id=self.contract.id, partner_id=self.contract.partner_id,
-                          status=InvoiceStatus.SUBMITTED, vat_rate_bp=0, period_start=on.replace(day=1))
+        invoice = Invoice(
+            kind=InvoiceKind.INVOICE,
+            contract_id=self.contract.id,
+            partner_id=self.contract.partner_id,
+            status=InvoiceStatus.SUBMITTED,
+            vat_rate_bp=0,
+            period_start=on.replace(day=1),
+        )
         db.session.add(invoice)
         db.session.flush()
-        line = InvoiceLine(invoice_id=invoice.id, position=1, item_id=item.id, item_code=item.code,
-                           service_code=item.service_code, description="earlier", unit=item.unit,
-                           quantity_hundredths=100, unit_price_pence=1, amount_pence=1)
+        line = InvoiceLine(
+            invoice_id=invoice.id,
+            position=1,
+            item_id=item.id,
+            item_code=item.code,
+            service_code=item.service_code,
+            description="earlier",
+            unit=item.unit,
+            quantity_hundredths=100,
+            unit_price_pence=1,
+            amount_pence=1,
+        )
         db.session.add(line)
         db.session.flush()
-        db.session.add(InvoiceEvent(invoice_id=invoice.id, line_id=line.id, item_id=item.id, event_key=event_key,
-                                    referral_id=getattr(referral, "id", None), event_date=on, live=True))
+        db.session.add(
+            InvoiceEvent(
+                invoice_id=invoice.id,
+                line_id=line.id,
+                item_id=item.id,
+                event_key=event_key,
+                referral_id=getattr(referral, "id", None),
+                event_date=on,
+                live=True,
+            )
+        )
         db.session.commit()
 
     def check(self, period=MARCH):
         """The month's lines from the SQL, after checking the oracle agrees line for line."""
         bill = billing.bill_for(self.contract, period)
-        by_sql = [(line.item.code, str(line.quantity), line.price.unit_price_pence, line.amount_pence)
-                  for line in bill.lines]
+        by_sql = [
+            (line.item.code, str(line.quantity), line.price.unit_price_pence, line.amount_pence) for line in bill.lines
+        ]
         assert by_sql == oracle.summary(oracle.oracle_lines(self.contract, period)), "SQL and oracle disagree"
         return by_sql
 
@@ -188,8 +237,9 @@ def test_monthly_fixed_stops_when_the_contract_ends(scenario):
 
 
 def test_a_mid_month_price_change_makes_a_line_for_each_price(scenario):
-    scenario.item(Unit.PER_SESSION, prices=[(date(2025, 4, 1), date(2026, 3, 14), 4500),
-                                            (date(2026, 3, 15), None, 5000)])
+    scenario.item(
+        Unit.PER_SESSION, prices=[(date(2025, 4, 1), date(2026, 3, 14), 4500), (date(2026, 3, 15), None, 5000)]
+    )
     referral = scenario.referral(date(2026, 3, 1))
     for day in (14, 15, 30):
         scenario.session(referral, date(2026, 3, day))
@@ -245,8 +295,11 @@ def test_one_session_can_be_billed_by_several_items_of_its_service(scenario):
     scenario.item(Unit.PER_HOUR, 3000)
     scenario.item(Unit.PER_RAR_DAY, 5000)
     scenario.session(scenario.referral(date(2026, 3, 1), rar_days=2), date(2026, 3, 2), 90, rar=True)
-    assert scenario.check() == [("ITEM-1", "1.00", 2000, 2000), ("ITEM-2", "1.50", 3000, 4500),
-                                ("ITEM-3", "1.00", 5000, 5000)]
+    assert scenario.check() == [
+        ("ITEM-1", "1.00", 2000, 2000),
+        ("ITEM-2", "1.50", 3000, 4500),
+        ("ITEM-3", "1.00", 5000, 5000),
+    ]
 
 
 # --- VAT ---------------------------------------------------------------------------------------------------
@@ -268,36 +321,58 @@ def test_vat_is_the_subtotal_times_the_rate_rounded_half_up(amounts_pence, vat_b
 
 def test_months_between_spans_years():
     assert billing.months_between(date(2025, 11, 15), date(2026, 2, 1)) == [
-        date(2025, 11, 1), date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1)]
+        date(2025, 11, 1),
+        date(2025, 12, 1),
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+    ]
 
 
 # --- the SQL and the oracle agree on random months ---------------------------------------------------------
 
 months_of_work = st.lists(
-    st.tuples(st.integers(0, 3), st.integers(1, 28), st.integers(1, 300), st.booleans(),
-              st.sampled_from([Attendance.ATTENDED, Attendance.LATE, Attendance.DID_NOT_ATTEND])),
+    st.tuples(
+        st.integers(0, 3),
+        st.integers(1, 28),
+        st.integers(1, 300),
+        st.booleans(),
+        st.sampled_from([Attendance.ATTENDED, Attendance.LATE, Attendance.DID_NOT_ATTEND]),
+    ),
     max_size=30,
 )
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(sessions=months_of_work, rar_days=st.one_of(st.none(), st.integers(0, 5)),
-       maximum=st.one_of(st.none(), st.integers(1, 5)), already=st.sets(st.integers(0, 29), max_size=6),
-       outcome_days=st.lists(st.integers(1, 28), max_size=4))
-def test_the_sql_and_the_oracle_agree(crc, referrer, nacro_caseworker, sessions, rar_days, maximum, already,
-                                      outcome_days):
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    sessions=months_of_work,
+    rar_days=st.one_of(st.none(), st.integers(0, 5)),
+    maximum=st.one_of(st.none(), st.integers(1, 5)),
+    already=st.sets(st.integers(0, 29), max_size=6),
+    outcome_days=st.lists(st.integers(1, 28), max_size=4),
+)
+def test_the_sql_and_the_oracle_agree(
+    crc, referrer, nacro_caseworker, sessions, rar_days, maximum, already, outcome_days
+):
     contract = ContractFactory(crc=crc, partner=PartnerFactory(), start_date=date(2025, 4, 1))
     scenario = Scenario(contract, referrer, nacro_caseworker)
     housed = OutcomeTypeFactory(contract=contract)
-    items = [scenario.item(Unit.PER_SESSION, 4550, maximum=maximum), scenario.item(Unit.PER_HOUR, 3125),
-             scenario.item(Unit.PER_RAR_DAY, 11000, maximum=maximum), scenario.item(Unit.PER_REFERRAL, 15000),
-             scenario.item(Unit.PER_OUTCOME, 40000, outcome_type=housed),
-             scenario.item(Unit.PER_SESSION, prices=[(date(2025, 4, 1), date(2026, 3, 15), 100),
-                                                     (date(2026, 3, 16), None, 200)])]
+    items = [
+        scenario.item(Unit.PER_SESSION, 4550, maximum=maximum),
+        scenario.item(Unit.PER_HOUR, 3125),
+        scenario.item(Unit.PER_RAR_DAY, 11000, maximum=maximum),
+        scenario.item(Unit.PER_REFERRAL, 15000),
+        scenario.item(Unit.PER_OUTCOME, 40000, outcome_type=housed),
+        scenario.item(
+            Unit.PER_SESSION, prices=[(date(2025, 4, 1), date(2026, 3, 15), 100), (date(2026, 3, 16), None, 200)]
+        ),
+    ]
     referrals = [scenario.referral(date(2026, 2, 1), rar_days=rar_days) for _ in range(4)]
-    recorded = [scenario.session(referrals[r], date(2026, 3, day), minutes, rar=rar, attendance=attendance)
-                for r, day, minutes, rar, attendance in sessions]
+    recorded = [
+        scenario.session(referrals[r], date(2026, 3, day), minutes, rar=rar, attendance=attendance)
+        for r, day, minutes, rar, attendance in sessions
+    ]
     for index, day in enumerate(outcome_days):
         scenario.outcome(referrals[index % 4], housed, date(2026, 3, day))
     for index in already:

@@ -52,41 +52,64 @@ def _contract(crc, referrer):
     caseworker = UserFactory(organisation=partner)
     contract = ContractFactory(crc=crc, partner=partner, start_date=date(2026, 4, 1), vat_rate_bp=2000)
     outcome_type = OutcomeTypeFactory(contract=contract, code="entered_employment")
-    for code, unit, pence, extra in (("REF", Unit.PER_REFERRAL, 15000, {}),
-                                     ("SES", Unit.PER_SESSION, 4550, {"max_units_per_referral": 4}),
-                                     ("HR", Unit.PER_HOUR, 3125, {}),
-                                     ("RAR", Unit.PER_RAR_DAY, 11000, {}),
-                                     ("OUT", Unit.PER_OUTCOME, 40000, {"outcome_type": outcome_type}),
-                                     ("FIX", Unit.MONTHLY_FIXED, 99999, {})):
+    for code, unit, pence, extra in (
+        ("REF", Unit.PER_REFERRAL, 15000, {}),
+        ("SES", Unit.PER_SESSION, 4550, {"max_units_per_referral": 4}),
+        ("HR", Unit.PER_HOUR, 3125, {}),
+        ("RAR", Unit.PER_RAR_DAY, 11000, {}),
+        ("OUT", Unit.PER_OUTCOME, 40000, {"outcome_type": outcome_type}),
+        ("FIX", Unit.MONTHLY_FIXED, 99999, {}),
+    ):
         item = RateCardItemFactory(contract=contract, code=code, service_code="SVC", unit=unit, **extra)
-        RateCardPriceFactory(item=item, unit_price_pence=pence, effective_from=date(2026, 4, 1),
-                             effective_to=date(2026, 7, 15))
+        RateCardPriceFactory(
+            item=item, unit_price_pence=pence, effective_from=date(2026, 4, 1), effective_to=date(2026, 7, 15)
+        )
         RateCardPriceFactory(item=item, unit_price_pence=pence + 500, effective_from=date(2026, 7, 16))
-    referral = ReferralFactory(contract=contract, service_code="SVC", referrer=referrer,
-                               status=ReferralStatus.IN_PROGRESS, rar_days=3,
-                               accepted_at=datetime(2026, 4, 1, 9, tzinfo=UTC))
+    referral = ReferralFactory(
+        contract=contract,
+        service_code="SVC",
+        referrer=referrer,
+        status=ReferralStatus.IN_PROGRESS,
+        rar_days=3,
+        accepted_at=datetime(2026, 4, 1, 9, tzinfo=UTC),
+    )
     return contract, manager, caseworker, referral, outcome_type
 
 
 def _apply(action, contract, manager, caseworker, contract_manager, referral, outcome_type):
     kind = action[0]
-    invoices = db.session.scalars(select(Invoice).where(Invoice.contract_id == contract.id)
-                                  .order_by(Invoice.id)).all()
+    invoices = db.session.scalars(select(Invoice).where(Invoice.contract_id == contract.id).order_by(Invoice.id)).all()
 
     def latest(kind_, *statuses):
         return next((i for i in reversed(invoices) if i.kind == kind_ and i.status in statuses), None)
 
     if kind == "session":
         _, month, day, minutes, rar = action
-        db.session.add(Session(referral_id=referral.id, date=MONTHS[month].replace(day=day), start_time=time(9),
-                               duration_minutes=minutes, kind=SessionKind.ONE_TO_ONE,
-                               attendance=Attendance.ATTENDED, counts_as_rar_day=rar, recorded_by_id=caseworker.id))
+        db.session.add(
+            Session(
+                referral_id=referral.id,
+                date=MONTHS[month].replace(day=day),
+                start_time=time(9),
+                duration_minutes=minutes,
+                kind=SessionKind.ONE_TO_ONE,
+                attendance=Attendance.ATTENDED,
+                counts_as_rar_day=rar,
+                recorded_by_id=caseworker.id,
+            )
+        )
         db.session.commit()
     elif kind == "outcome":
         _, month, day = action
-        db.session.add(Outcome(referral_id=referral.id, outcome_type_id=outcome_type.id,
-                               achieved_on=MONTHS[month].replace(day=day), evidence="seen",
-                               claimed_by_id=caseworker.id, status=OutcomeStatus.VERIFIED))
+        db.session.add(
+            Outcome(
+                referral_id=referral.id,
+                outcome_type_id=outcome_type.id,
+                achieved_on=MONTHS[month].replace(day=day),
+                evidence="seen",
+                claimed_by_id=caseworker.id,
+                status=OutcomeStatus.VERIFIED,
+            )
+        )
         db.session.commit()
     elif kind == "generate":
         service.generate_draft(manager, contract, MONTHS[action[1]])
@@ -96,8 +119,7 @@ def _apply(action, contract, manager, caseworker, contract_manager, referral, ou
         service.approve_invoice(contract_manager, invoice)
     elif kind == "reject" and (invoice := latest(InvoiceKind.INVOICE, InvoiceStatus.SUBMITTED)):
         service.reject_invoice(contract_manager, invoice, reason="Checking")
-    elif kind == "credit" and (invoice := latest(InvoiceKind.INVOICE, InvoiceStatus.SUBMITTED,
-                                                 InvoiceStatus.APPROVED)):
+    elif kind == "credit" and (invoice := latest(InvoiceKind.INVOICE, InvoiceStatus.SUBMITTED, InvoiceStatus.APPROVED)):
         events = service.creditable_events(invoice)
         if events:
             service.raise_credit_note(manager, invoice, event_ids=[events[0].id], reason="error", rebill=action[1])
@@ -110,22 +132,29 @@ def _check_invariants(contract):
         select(InvoiceEvent.item_id, InvoiceEvent.event_key, func.count())
         .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
         .where(Invoice.contract_id == contract.id, InvoiceEvent.live.is_(True))
-        .group_by(InvoiceEvent.item_id, InvoiceEvent.event_key).having(func.count() > 1)
+        .group_by(InvoiceEvent.item_id, InvoiceEvent.event_key)
+        .having(func.count() > 1)
     ).all()
     assert twice == [], f"events live on two invoices: {twice}"
     on_two_live_invoices = db.session.execute(
         select(InvoiceEvent.item_id, InvoiceEvent.event_key, func.count(func.distinct(Invoice.id)))
         .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
-        .where(Invoice.contract_id == contract.id, Invoice.kind == InvoiceKind.INVOICE,
-               Invoice.status.in_([InvoiceStatus.SUBMITTED, InvoiceStatus.QUERIED, InvoiceStatus.APPROVED,
-                                   InvoiceStatus.PAID]),
-               InvoiceEvent.credited_by_id.is_(None))
-        .group_by(InvoiceEvent.item_id, InvoiceEvent.event_key).having(func.count(func.distinct(Invoice.id)) > 1)
+        .where(
+            Invoice.contract_id == contract.id,
+            Invoice.kind == InvoiceKind.INVOICE,
+            Invoice.status.in_(
+                [InvoiceStatus.SUBMITTED, InvoiceStatus.QUERIED, InvoiceStatus.APPROVED, InvoiceStatus.PAID]
+            ),
+            InvoiceEvent.credited_by_id.is_(None),
+        )
+        .group_by(InvoiceEvent.item_id, InvoiceEvent.event_key)
+        .having(func.count(func.distinct(Invoice.id)) > 1)
     ).all()
     assert on_two_live_invoices == [], f"uncredited work on two live invoices: {on_two_live_invoices}"
 
-    for invoice in db.session.scalars(select(Invoice).where(Invoice.contract_id == contract.id,
-                                                            Invoice.status == InvoiceStatus.APPROVED)):
+    for invoice in db.session.scalars(
+        select(Invoice).where(Invoice.contract_id == contract.id, Invoice.status == InvoiceStatus.APPROVED)
+    ):
         subtotal = 0
         for line in db.session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)):
             events = db.session.scalars(select(InvoiceEvent).where(InvoiceEvent.line_id == line.id)).all()
@@ -143,11 +172,13 @@ def _check_invariants(contract):
         assert (invoice.vat_pence, invoice.total_pence) == (vat, subtotal + vat)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(history=actions)
-def test_no_event_is_ever_on_two_live_invoices_and_approved_amounts_are_their_events(history, crc, referrer,
-                                                                                    contract_manager):
+def test_no_event_is_ever_on_two_live_invoices_and_approved_amounts_are_their_events(
+    history, crc, referrer, contract_manager
+):
     contract, manager, caseworker, referral, outcome_type = _contract(crc, referrer)
     for action in history:
         try:

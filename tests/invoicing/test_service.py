@@ -70,9 +70,7 @@ def test_a_draft_keeps_its_lines_and_drills_down_to_what_the_rules_bill_now(sept
     assert [(event.event_date, event.minutes) for event in frozen] == [(date(2026, 9, 3), 90), (date(2026, 9, 10), 45)]
 
 
-def test_a_record_changed_since_the_draft_was_made_stops_the_submission(
-    september_work, nacro_manager, priced, work
-):
+def test_a_record_changed_since_the_draft_was_made_stops_the_submission(september_work, nacro_manager, priced, work):
     draft = service.generate_draft(nacro_manager, priced, "2026-09")
     work.session(september_work, date(2026, 9, 24), 30)
     with pytest.raises(ValidationFailed) as failure:
