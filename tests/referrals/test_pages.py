@@ -1,5 +1,7 @@
 """The referral page and its actions, as each side uses them."""
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -217,3 +219,43 @@ def test_referral_page_queries_do_not_grow_with_its_sessions(portal, nacro_refer
     with QueryCounter(app) as many:
         assert portal.get(f"/referrals/{nacro_referral.reference}").status_code == 200
     assert many.count == few.count
+
+
+def test_a_partner_managers_home_counts_what_is_waiting_and_what_is_overdue(portal, ttg_service, nacro_manager):
+    from datetime import timedelta
+
+    from portal.dates import london_today
+    from portal.referrals.models import ReferralStatus
+    from tests.factories import ReferralFactory
+
+    today = london_today()
+    ReferralFactory(contract=ttg_service, service_code="ACC-TTG", accept_due_on=today + timedelta(days=1))
+    ReferralFactory(contract=ttg_service, service_code="ACC-TTG", accept_due_on=today - timedelta(days=1))
+    ReferralFactory(
+        contract=ttg_service,
+        service_code="ACC-TTG",
+        status=ReferralStatus.ACCEPTED,
+        first_contact_due_on=today - timedelta(days=2),
+    )
+    portal.sign_in(nacro_manager)
+    home = portal.get("/").get_data(as_text=True)
+    tiles = re.findall(
+        r'portal-tile__number">(\d+)</p>\s*<p class="govuk-body"><a class="govuk-link" href="([^"]+)">([^<]+)', home
+    )
+    assert [(number, text) for number, _, text in tiles] == [
+        ("2", "referrals waiting for an answer"),
+        ("1", "overdue for an answer"),
+        ("1", "overdue for first contact"),
+    ]
+    assert "overdue=yes" in tiles[2][1]
+
+
+def test_the_inbox_filters_by_service(portal, ttg_service, nacro_manager):
+    from tests.factories import RateCardItemFactory, ReferralFactory
+
+    RateCardItemFactory(contract=ttg_service, code="ETE-MEN", service_code="ETE-MEN")
+    housing = ReferralFactory(contract=ttg_service, service_code="ACC-TTG")
+    mentoring = ReferralFactory(contract=ttg_service, service_code="ETE-MEN")
+    portal.sign_in(nacro_manager)
+    page = portal.get("/referrals/?tab=new&service_code=ETE-MEN").get_data(as_text=True)
+    assert mentoring.reference in page and housing.reference not in page
