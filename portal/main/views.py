@@ -20,17 +20,21 @@ log = logging.getLogger(__name__)
 def home():  # type: ignore[no-untyped-def]
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.sign_in"))
+    from portal.dates import london_today
     from portal.delivery.service import open_alerts
+    from portal.invoicing.queries import home_counts
     from portal.referrals.inbox import overdue_counts
 
     user = current_user._get_current_object()
     shows_referrals = access.can_respond_to_referrals(user) or access.can_import_referrals(user)
+    shows_invoices = access.can_bill(user) or access.can_decide_invoices(user)
     return render_template(
         "main/home.html",
         can_manage_users=access.can_manage_users(user),
         can_read_audit_log=access.can_read_audit_log(user),
         alerts=open_alerts(user),
         referral_counts=overdue_counts(user) if shows_referrals else None,
+        invoice_counts=home_counts(user, london_today()) if shows_invoices else None,
     )
 
 
