@@ -165,6 +165,15 @@ class CreditNoteForm(VersionedForm):
     )
     submit = SubmitField("Raise credit note", widget=GovSubmitInput())
 
+    # Asked here too (the service asks again), so every missing answer shows at once.
+    def validate_event_ids(self, field: Field) -> None:
+        if not field.data and not self.line_ids.data:
+            raise StopValidation("Choose the work to credit from this invoice's uncredited lines")
+
+    def validate_reason(self, field: Field) -> None:
+        if not (field.data or "").strip():
+            raise StopValidation("Say why the work is credited, for example a session recorded in error")
+
 
 class InvoiceFilterForm(FlaskForm):
     class Meta:

@@ -231,9 +231,13 @@ class UnpricedWork:
     @property
     def what(self) -> str:
         kind = self.event_key.split(":", 1)[0]
-        return {"session": "Session", "referral": "Referral accepted", "outcome": "Outcome", "month": "Month"}.get(
-            kind, kind
-        )
+        labels = {
+            "session": "Session",
+            "referral": "Referral accepted",
+            "outcome": "Verified outcome",
+            "month": "Fixed amount for the month",
+        }
+        return labels.get(kind, kind)
 
 
 def unpriced_work(invoice: Invoice, *, limit: int = 50) -> tuple[list[UnpricedWork], int]:
