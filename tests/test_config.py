@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for name in ("PORTAL_ENV", "SECRET_KEY", "DATABASE_URL", "TEST_DATABASE_URL", "REDIS_URL"):
+    for name in ("PORTAL_ENV", "SECRET_KEY", "DATABASE_URL", "TEST_DATABASE_URL", "REDIS_URL", "INSTANCE_DIR"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 

@@ -250,7 +250,6 @@ def _render_invoice(invoice: Invoice, *, form: Any = None, status: int = 200) ->
             invoice.raised_by_id,
         }
     )
-    version = {"version": str(invoice.version)}
     return (
         render_template(
             "invoicing/show.html",
@@ -268,7 +267,6 @@ def _render_invoice(invoice: Invoice, *, form: Any = None, status: int = 200) ->
             actions=service.actions_for(user, invoice),
             overdue=service.is_overdue(invoice, today),
             vat_rate=vat_rate_label(invoice.vat_rate_bp),
-            confirm=ConfirmForm(formdata=None, data=version),
             form=form,
             today=today,
         ),
