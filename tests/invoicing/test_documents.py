@@ -169,3 +169,13 @@ def test_a_paid_invoice_says_when_it_was_paid(app, work, nacro_manager, contract
     service.mark_paid(contract_manager, invoice, paid_on=london_today())
     text = " ".join(pdf_text(render(app, invoice))[0])
     assert f"Status Paid on {format_date(london_today())}" in text
+
+
+def test_the_pdf_renders_in_an_app_context_alone_as_the_api_will_call_it(work, nacro_manager, priced):
+    """No request needed: the test already runs inside an app context, and nothing more."""
+    from flask import has_request_context
+
+    september_of(work)
+    draft = service.generate_draft(nacro_manager, priced, "2026-09")
+    assert not has_request_context()
+    assert invoice_pdf(draft).startswith(b"%PDF-")
