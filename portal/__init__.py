@@ -245,6 +245,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.audit.views import bp as audit_bp
     from portal.contracts.views import bp as contracts_bp
     from portal.delivery.views import bp as delivery_bp
+    from portal.invoicing.views import bp as invoicing_bp
     from portal.main.views import bp as main_bp
     from portal.organisations.views import bp as organisations_bp
     from portal.referrals import drafting, importing, lists, views  # noqa: F401 - their routes join the blueprint
@@ -256,6 +257,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(contracts_bp)
     app.register_blueprint(referrals_bp)
     app.register_blueprint(delivery_bp)
+    app.register_blueprint(invoicing_bp)
     app.register_blueprint(audit_bp)
 
 

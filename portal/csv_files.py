@@ -1,13 +1,16 @@
 """Reading uploaded CSV files the same way everywhere: UTF-8 (a BOM is fine), a header row,
 rows numbered as a spreadsheet shows them (the header is row 1), problems named by row and
-column, and nothing used unless the whole file is right."""
+column, and nothing used unless the whole file is right. Writing them safely: no cell a
+spreadsheet would run as a formula."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 
 from portal.errors import DomainError
 
@@ -122,3 +125,32 @@ def read_csv(
 def sort_errors(errors: list[RowError], columns: Sequence[str]) -> list[RowError]:
     """File-level problems first, then by row, then in column order."""
     return sorted(errors, key=lambda e: (e.row or 0, columns.index(e.column) if e.column in columns else -1))
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+# A cell a spreadsheet would read as a formula (or as the start of one, after a tab or return).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A cell's text, with text that a spreadsheet would run as a formula ("=HYPERLINK(…)",
+    "-2+3", "@SUM(…)") prefixed by an apostrophe, as OWASP advises. Numbers, dates and
+    None are written as themselves: only text people typed can carry a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | Decimal | date):
+        return value.isoformat() if isinstance(value, date) else str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A CSV file (UTF-8 text, header row, \\n line ends) with every text cell spreadsheet-safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+    return buffer.getvalue()

@@ -41,6 +41,8 @@ NAVIGATION = (
         "organisations.",
     ),
     NavEntry("Contracts", "contracts.index", ALL_ROLES, "contracts."),
+    # Those who bill and those who pay; others reach an invoice by a link, read-only.
+    NavEntry("Invoices", "invoicing.index", frozenset({Role.PROVIDER_MANAGER, Role.CONTRACT_MANAGER}), "invoicing."),
     NavEntry("Users", "accounts.users", frozenset({Role.ADMIN, Role.PROVIDER_MANAGER}), "accounts.user"),
     NavEntry("Audit log", "audit.index", frozenset({Role.ADMIN}), "audit."),
 )

@@ -30,6 +30,8 @@ OTHER_PARTNERS_RECORD = {
     ("delivery", "outcome_id"): lambda people: people["st_giles_outcome"].id,
     ("delivery", "file_id"): lambda people: people["st_giles_file"].id,
     ("delivery", "alert_id"): lambda people: people["st_giles_alert"].id,
+    ("invoicing", "invoice_id"): lambda people: people["st_giles_invoice"].id,
+    ("invoicing", "line_id"): lambda people: people["st_giles_invoice_line"].id,
 }
 
 
@@ -72,6 +74,7 @@ def test_partner_users_cannot_reach_another_partners_records_by_any_route(
         "st_giles_outcome_type": OutcomeTypeFactory(contract=st_giles_contract, code="entered_employment"),
     }
     people.update(_st_giles_delivery(people["st_giles_referral"], st_giles_caseworker, people["st_giles_outcome_type"]))
+    people.update(_st_giles_invoice(st_giles_contract, st_giles_item, people["st_giles_price"]))
     user = request.getfixturevalue(who)
     portal.sign_in(user)
     checked = 0
@@ -125,6 +128,42 @@ def _st_giles_delivery(referral, caseworker, outcome_type):
     db.session.add_all([file, alert])
     db.session.commit()
     return {"st_giles_session": session, "st_giles_outcome": outcome, "st_giles_file": file, "st_giles_alert": alert}
+
+
+def _st_giles_invoice(contract, item, price):
+    """A submitted invoice of St Giles Trust with one line."""
+    from datetime import date
+
+    from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+
+    invoice = Invoice(
+        contract_id=contract.id,
+        partner_id=contract.partner_id,
+        number="SGT-000001",
+        period_start=date(2026, 10, 1),
+        status=InvoiceStatus.SUBMITTED,
+        vat_rate_bp=0,
+        subtotal_pence=5000,
+        total_pence=5000,
+    )
+    db.session.add(invoice)
+    db.session.flush()
+    line = InvoiceLine(
+        invoice_id=invoice.id,
+        position=1,
+        item_id=item.id,
+        price_id=price.id,
+        item_code=item.code,
+        service_code=item.service_code,
+        description=item.name,
+        unit=item.unit,
+        quantity_hundredths=100,
+        unit_price_pence=5000,
+        amount_pence=5000,
+    )
+    db.session.add(line)
+    db.session.commit()
+    return {"st_giles_invoice": invoice, "st_giles_invoice_line": line}
 
 
 def test_partner_manager_gets_404_not_403_for_another_partners_user(portal, nacro_manager, st_giles_caseworker):

@@ -579,21 +579,25 @@ def store_events(invoice: Invoice, contract: Contract, *, exclude_invoice_id: in
     return stored == stored_signature(invoice)
 
 
-def line_events(line: InvoiceLine, invoice: Invoice, contract: Contract) -> Select:
-    """The events a line bills, as rows with the columns of EVENT_COLUMNS: frozen ones once the
-    invoice has been submitted, otherwise what the rules give now (a draft stores no events)."""
+def line_events(line: InvoiceLine, invoice: Invoice) -> Select:
+    """The events a line bills: the frozen ones once the invoice has been submitted, otherwise
+    what the rules give now (a draft stores no events). Columns: id, line_id, credited_by_id
+    (NULL on a draft) and those of EVENT_COLUMNS."""
     if invoice.status != InvoiceStatus.DRAFT or invoice.is_credit_note:
-        return (
-            select(*(getattr(InvoiceEvent, name).label(name) for name in EVENT_COLUMNS))
-            .where(InvoiceEvent.line_id == line.id)
-            .order_by(InvoiceEvent.event_date, InvoiceEvent.event_key)
-        )
+        return select(
+            InvoiceEvent.id,
+            InvoiceEvent.line_id,
+            InvoiceEvent.credited_by_id,
+            *(getattr(InvoiceEvent, name).label(name) for name in EVENT_COLUMNS),
+        ).where(InvoiceEvent.line_id == line.id)
+    contract = db.session.get(Contract, invoice.contract_id)
     events = billable_events(contract, month_end(invoice.period_start)).subquery()
-    return (
-        select(*(events.c[name] for name in EVENT_COLUMNS))
-        .where(events.c.item_id == line.item_id, events.c.price_id == line.price_id)
-        .order_by(events.c.event_date, events.c.event_key)
-    )
+    return select(
+        cast(null(), Integer).label("id"),
+        literal(line.id, Integer).label("line_id"),
+        cast(null(), Integer).label("credited_by_id"),
+        *(events.c[name] for name in EVENT_COLUMNS),
+    ).where(events.c.item_id == line.item_id, events.c.price_id == line.price_id)
 
 
 # --- spend ---------------------------------------------------------------------------------------------

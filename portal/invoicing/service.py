@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import access
@@ -261,6 +262,13 @@ def generate_draft(actor: Any, contract: Contract, period: Any) -> Invoice:
     return draft
 
 
+def regenerate_draft(actor: Any, invoice: Invoice) -> Invoice:
+    """Generate a draft again for its own month (the records may have changed since)."""
+    if invoice.status != S.DRAFT or invoice.is_credit_note:
+        raise InvalidTransition("Only a draft invoice is generated again: this one has been submitted")
+    return generate_draft(actor, _contract(invoice), invoice.period_start)
+
+
 @guards_versions("invoice")
 def revise_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) -> Invoice:
     """A queried invoice is revised by generating its figures again (its own events count as
@@ -468,15 +476,19 @@ def creditable_events(invoice: Invoice) -> list[InvoiceEvent]:
     )
 
 
-def raise_credit_note(actor: Any, invoice: Invoice, *, event_ids: list[int], reason: str, rebill: bool) -> Invoice:
+def raise_credit_note(
+    actor: Any, invoice: Invoice, *, event_ids: list[int], reason: str, rebill: bool, version: int | None = None
+) -> Invoice:
     """Credit chosen events of a submitted, approved or paid invoice. The credit note takes the next
     number in the partner's sequence, has negative amounts and waits for a contract manager's
-    approval; with `rebill`, the credited work can be billed again once it is approved."""
+    approval; with `rebill`, the credited work can be billed again once it is approved. `version`:
+    the invoice's version the user read (a form), so a decision taken meanwhile is noticed."""
     contract = _contract(invoice)
     if actor.role == Role.PROVIDER_MANAGER and contract.partner_id == actor.organisation_id:
         pass
     else:
         _require_contract_manager(actor, contract)
+    check_version(invoice, version, "invoice")
     if invoice.is_credit_note:
         raise ValidationFailed.single("invoice", "A credit note cannot itself be credited")
     if invoice.status not in CREDITABLE:
@@ -530,6 +542,8 @@ def raise_credit_note(actor: Any, invoice: Invoice, *, event_ids: list[int], rea
             quantity_hundredths=-hundredths,
             unit_price_pence=line.unit_price_pence,
             amount_pence=amount,
+            event_count=len(events),
+            minutes=sum(event.minutes for event in events),
         )
         db.session.add(credit_line)
         db.session.flush()
@@ -588,7 +602,8 @@ def events_of_line(line: InvoiceLine) -> list[Any]:
     """The events a line bills (rows with item_id, event_key, event_date, referral_id, session_id,
     outcome_id, minutes): frozen once submitted, as the rules give them now on a draft."""
     invoice = db.session.get(Invoice, line.invoice_id)
-    return list(db.session.execute(billing.line_events(line, invoice, _contract(invoice))).all())
+    events = billing.line_events(line, invoice).subquery()
+    return list(db.session.execute(select(events).order_by(events.c.event_date, events.c.event_key)).all())
 
 
 def visible_invoice(user: Any, invoice_id: int) -> Invoice:
@@ -640,3 +655,95 @@ def register_hooks() -> None:
     ):
         if check not in hooks:
             hooks.append(check)
+
+
+# --- what the pages ask --------------------------------------------------------------------------------
+
+# An invoice is overdue while it is unpaid past its due date; a credit note is never overdue.
+UNPAID_STATUSES = frozenset({S.SUBMITTED, S.QUERIED, S.APPROVED})
+
+
+def overdue_clause(today: date) -> ColumnElement[bool]:
+    """SQL for "unpaid past its due date", so lists and counts agree with `is_overdue`."""
+    return and_(
+        Invoice.kind == InvoiceKind.INVOICE,
+        Invoice.status.in_(UNPAID_STATUSES),
+        Invoice.due_date.is_not(None),
+        Invoice.due_date < today,
+    )
+
+
+def is_overdue(invoice: Invoice, today: date) -> bool:
+    return not invoice.is_credit_note and invoice.overdue(today)
+
+
+def actions_for(actor: Any, invoice: Invoice) -> frozenset[str]:
+    """What `actor` may do to `invoice` now (an invoice they can see): the buttons a page offers.
+    The operations check again; this only keeps pages from offering what would be refused."""
+    mine = actor.role == Role.PROVIDER_MANAGER and invoice.partner_id == actor.organisation_id
+    deciding = actor.role == Role.CONTRACT_MANAGER
+    actions: set[str] = set()
+    if invoice.is_credit_note:
+        if deciding and invoice.status == S.SUBMITTED:
+            actions |= {"approve", "reject"}
+        return frozenset(actions)
+    if mine:
+        if invoice.status == S.DRAFT:
+            actions |= {"regenerate", "submit"}
+        if invoice.status == S.QUERIED:
+            actions |= {"revise", "submit"}
+    if deciding:
+        if invoice.status == S.SUBMITTED:
+            actions |= {"approve", "query", "reject"}
+        if invoice.status == S.APPROVED:
+            actions.add("pay")
+        if invoice.status in (S.DRAFT, S.QUERIED) and invoice.needs_excess_approval:
+            actions.add("approve_excess")
+    if (mine or deciding) and invoice.status in CREDITABLE:
+        actions.add("credit")
+    return frozenset(actions)
+
+
+def refusal(invoice: Invoice, action: str) -> str:
+    """Why `action` (a name `actions_for` gives) is not open on this invoice now."""
+    if action == "credit":
+        if invoice.is_credit_note:
+            return "A credit note cannot itself be credited"
+        return "Only a submitted, approved or paid invoice can be credited"
+    if action == "query" and invoice.is_credit_note:
+        return "A credit note is approved or rejected, not queried"
+    if action == "approve_excess":
+        return "Only a draft that goes past the cap needs its excess approved"
+    transition = INVOICE_WORKFLOW.transitions.get(action)
+    return transition.refusal if transition else "This cannot be done to the invoice now"
+
+
+@dataclass(frozen=True)
+class CapPosition:
+    """Where an invoice leaves the contract's spend against its value cap (pence, before VAT)."""
+
+    cap_pence: int
+    spent_pence: int  # by other live invoices, less approved credit notes
+    this_invoice_pence: int
+    excess_pence: int
+    excess_approved_pence: int | None
+    excess_approved_at: datetime | None
+    excess_approved_by_id: int | None
+
+    @property
+    def excess_approved(self) -> bool:
+        return self.excess_pence > 0 and (self.excess_approved_pence or 0) >= self.excess_pence
+
+
+def cap_position(invoice: Invoice) -> CapPosition:
+    contract = _contract(invoice)
+    counted = invoice.subtotal_pence if invoice.is_live and not invoice.is_credit_note else 0
+    return CapPosition(
+        cap_pence=contract.value_cap_pence,
+        spent_pence=billing.spend_pence(contract) - counted,
+        this_invoice_pence=invoice.subtotal_pence,
+        excess_pence=invoice.cap_excess_pence,
+        excess_approved_pence=invoice.excess_approved_pence,
+        excess_approved_at=invoice.excess_approved_at,
+        excess_approved_by_id=invoice.excess_approved_by_id,
+    )

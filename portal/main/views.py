@@ -20,11 +20,14 @@ log = logging.getLogger(__name__)
 def home():  # type: ignore[no-untyped-def]
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.sign_in"))
+    from portal.dates import london_today
     from portal.delivery.service import open_alerts
+    from portal.invoicing.queries import home_counts
     from portal.referrals.inbox import overdue_counts
 
     user = current_user._get_current_object()
     shows_referrals = access.can_respond_to_referrals(user) or access.can_import_referrals(user)
+    shows_invoices = access.can_bill(user) or access.can_decide_invoices(user)
     return render_template(
         "main/home.html",
         can_manage_users=access.can_manage_users(user),
@@ -32,6 +35,7 @@ def home():  # type: ignore[no-untyped-def]
         alerts=open_alerts(user),
         can_acknowledge_alerts=access.can_acknowledge_alerts(user),
         referral_counts=overdue_counts(user) if shows_referrals else None,
+        invoice_counts=home_counts(user, london_today()) if shows_invoices else None,
     )
 
 

@@ -141,6 +141,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *CONTRACT_MANAGER_PAGES,
         *REFERRAL_PAGES,
         "/referrals/import",
+        "/invoices/",
     ],
     "referrer": [
         "/",
@@ -162,6 +163,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *REFERRAL_PAGES,
         *PARTNER_MANAGER_PAGES,
         "/my-sessions",
+        "/invoices/",
     ],
     "nacro_caseworker": [
         "/",
@@ -443,3 +445,127 @@ def test_contract_forms_showing_errors_are_accessible(
         page.get_by_role("button", name="Import rate card").click()
         expect(page.get_by_role("heading", name="3 problems in broken.csv")).to_be_visible()
         check_page(page, "rate card import (errors)")
+
+
+# --- invoices (issue 6) ------------------------------------------------------------------------------
+
+INVOICE_PAGES = [
+    "/invoices/{submitted.id}",
+    "/invoices/{submitted.id}/lines/{submitted_line.id}",
+    "/invoices/{approved.id}",
+    "/invoices/{credit_note.id}",
+    "/invoices/{draft.id}",
+]
+INVOICE_PAGES_BY_ROLE: dict[str, list[str]] = {
+    "nacro_manager": [
+        "/invoices/",
+        "/invoices/?status=submitted",
+        "/invoices/new",
+        *INVOICE_PAGES,
+        "/invoices/{approved.id}/credit-note",
+    ],
+    "contract_manager": [
+        "/invoices/",
+        "/invoices/?overdue=yes",
+        "/invoices/queue",
+        *INVOICE_PAGES,
+        "/invoices/{submitted.id}/query",
+        "/invoices/{submitted.id}/reject",
+        "/invoices/{approved.id}/mark-paid",
+        "/invoices/{approved.id}/credit-note",
+    ],
+    "nacro_caseworker": ["/invoices/", *INVOICE_PAGES],
+}
+
+
+@pytest.fixture
+def invoices(everyone: dict[str, Any]) -> dict[str, Any]:
+    """Nacro's invoices in every state a page shows: submitted (overdue), approved with a credit
+    note, and a draft that takes spend past the contract's cap."""
+    from portal.invoicing import service
+    from portal.invoicing.models import InvoiceLine
+
+    contract, manager = everyone["nacro_contract"], everyone["nacro_manager"]
+    month = london_today().strftime("%Y-%m")
+
+    def accepted_referral(reference: str) -> None:
+        ReferralFactory(
+            reference=reference,
+            contract=contract,
+            service_code="ACC-TTG",
+            referrer=everyone["referrer"],
+            status=ReferralStatus.ACCEPTED,
+            accepted_at=utcnow() - timedelta(days=1),
+        )
+
+    submitted = service.submit_invoice(manager, service.generate_draft(manager, contract, month))
+    submitted.due_date = london_today() - timedelta(days=1)
+    db.session.commit()
+    accepted_referral("IN2345AA")
+    accepted_referral("IN2345AC")
+    approved = service.submit_invoice(manager, service.generate_draft(manager, contract, month))
+    service.approve_invoice(everyone["contract_manager"], approved)
+    credit_note = service.raise_credit_note(
+        manager, approved, event_ids=[service.creditable_events(approved)[0].id], reason="Recorded twice", rebill=True
+    )
+    accepted_referral("IN2345BB")
+    contract.value_cap_pence = 30_000
+    db.session.commit()
+    draft = service.generate_draft(manager, contract, month)
+    line = db.session.scalars(db.select(InvoiceLine).where(InvoiceLine.invoice_id == submitted.id)).first()
+    return everyone | {
+        "submitted": submitted,
+        "submitted_line": line,
+        "approved": approved,
+        "credit_note": credit_note,
+        "draft": draft,
+    }
+
+
+@pytest.mark.parametrize("role", INVOICE_PAGES_BY_ROLE)
+def test_every_invoice_page_a_role_can_reach_is_accessible(
+    page: Page, live_server: str, invoices: dict[str, Any], subtests: pytest.Subtests, role: str
+) -> None:
+    sign_in(page, live_server, invoices[role])
+    for path in INVOICE_PAGES_BY_ROLE[role]:
+        where = f"{role} {path}"
+        with subtests.test(msg=where):
+            visit(page, f"{live_server}{path.format(**invoices)}", 200, where)
+            check_page(page, where)
+
+
+def test_invoice_forms_showing_errors_are_accessible(
+    page: Page, live_server: str, invoices: dict[str, Any], subtests: pytest.Subtests
+) -> None:
+    """Generating a month not yet started; deciding and crediting with nothing filled in."""
+    sign_in(page, live_server, invoices["nacro_manager"])
+    with subtests.test(msg="a future month"):
+        page.goto(f"{live_server}/invoices/new")
+        group = page.get_by_role("group", name="Month to invoice")
+        group.get_by_label("Month").fill("1")
+        group.get_by_label("Year").fill(str(london_today().year + 2))
+        page.get_by_role("button", name="Generate draft invoice").click()
+        expect(page.locator(".govuk-error-summary")).to_contain_text("a month that has not started")
+        check_page(page, "generate (errors)")
+    with subtests.test(msg="submitting past the cap"):
+        page.goto(f"{live_server}/invoices/{invoices['draft'].id}")
+        page.get_by_role("button", name="Submit invoice").click()
+        expect(page.locator(".govuk-error-summary")).to_contain_text("past the contract's value cap")
+        check_page(page, "submit (errors)")
+    with subtests.test(msg="an empty credit note"):
+        page.goto(f"{live_server}/invoices/{invoices['approved'].id}/credit-note")
+        page.get_by_role("button", name="Raise credit note").click()
+        expect(page.locator(".govuk-error-summary")).to_contain_text("Choose the work to credit")
+        check_page(page, "credit note (errors)")
+    page.get_by_role("banner").get_by_role("button", name="Sign out").click()
+    sign_in(page, live_server, invoices["contract_manager"])
+    with subtests.test(msg="a query with no reason"):
+        page.goto(f"{live_server}/invoices/{invoices['submitted'].id}/query")
+        page.get_by_role("button", name="Query invoice").click()
+        expect(page.locator(".govuk-error-summary")).to_contain_text("Say what needs checking")
+        check_page(page, "query (errors)")
+    with subtests.test(msg="a payment with no date"):
+        page.goto(f"{live_server}/invoices/{invoices['approved'].id}/mark-paid")
+        page.get_by_role("button", name="Mark as paid").click()
+        expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the date it was paid")
+        check_page(page, "mark paid (errors)")

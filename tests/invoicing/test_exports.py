@@ -1,0 +1,121 @@
+"""CSV files of invoices, their lines and a line's events: text/csv, figures as stored, the
+filtered list only, and no cell a spreadsheet would run as a formula."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from sqlalchemy import select
+
+from portal.csv_files import csv_text, spreadsheet_safe
+from portal.extensions import db
+from portal.invoicing import service
+from portal.invoicing.models import InvoiceLine
+from portal.people.models import Person
+from tests.invoicing.stories import september_of
+
+
+def rows_of(response):
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv" and response.mimetype_params["charset"] == "utf-8"
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=")
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def lines_of(invoice):
+    return db.session.scalars(
+        select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
+    ).all()
+
+
+def test_cells_that_a_spreadsheet_would_run_are_defused_and_numbers_are_left_alone():
+    from decimal import Decimal
+
+    assert spreadsheet_safe('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert [spreadsheet_safe(v) for v in ("+1", "-2+3", "@SUM(A1)", "\tx", "plain")] == [
+        "'+1",
+        "'-2+3",
+        "'@SUM(A1)",
+        "'\tx",
+        "plain",
+    ]
+    assert spreadsheet_safe(Decimal("-12.50")) == "-12.50" and spreadsheet_safe(-3) == "-3"
+    assert spreadsheet_safe(date(2026, 9, 1)) == "2026-09-01" and spreadsheet_safe(None) == ""
+    assert csv_text(["a"], [["=1+1"]]) == "a\n'=1+1\n"
+
+
+def test_the_invoice_list_exports_what_the_filters_show(portal, work, nacro_manager, contract_manager, priced):
+    september_of(work)
+    invoice = service.submit_invoice(nacro_manager, service.generate_draft(nacro_manager, priced, "2026-09"))
+    note = service.raise_credit_note(
+        nacro_manager, invoice, event_ids=[service.creditable_events(invoice)[0].id], reason="x", rebill=False
+    )
+    service.generate_draft(nacro_manager, priced, "2026-10")
+    portal.sign_in(contract_manager)
+    rows = rows_of(portal.get("/invoices/export.csv"))
+    numbers = [row["number"] for row in rows]
+    assert numbers[0].startswith("draft ") and numbers[1:] == [note.number, "NACRO-000001"]
+    first = next(row for row in rows if row["number"] == "NACRO-000001")
+    assert first == first | {
+        "kind": "invoice",
+        "status": "submitted",
+        "partner": "Nacro",
+        "contract": "BENCH-ACC-01",
+        "period": "2026-09",
+        "subtotal": "817.50",
+        "vat_rate": "20",
+        "vat": "163.50",
+        "total": "981.00",
+        "due_date": invoice.due_date.isoformat(),
+        "overdue": "no",
+    }
+    credit = next(row for row in rows if row["number"] == "NACRO-000002")
+    assert (
+        credit["kind"] == "credit_note"
+        and credit["total"].startswith("-")
+        and credit["credits_invoice"] == ("NACRO-000001")
+    )
+    only_submitted = rows_of(portal.get("/invoices/export.csv?status=submitted"))
+    assert {row["number"] for row in only_submitted} == {"NACRO-000001", "NACRO-000002"}
+
+
+def test_lines_export_with_text_made_safe(portal, work, nacro_manager, priced):
+    from portal.contracts.models import RateCardItem
+
+    september_of(work)
+    item = db.session.scalars(select(RateCardItem).where(RateCardItem.code == "TTG-REF")).one()
+    item.name = '=HYPERLINK("http://evil.example","Click")'
+    db.session.commit()
+    invoice = service.submit_invoice(nacro_manager, service.generate_draft(nacro_manager, priced, "2026-09"))
+    portal.sign_in(nacro_manager)
+    for url in ("/invoices/lines.csv", f"/invoices/{invoice.id}/lines.csv"):
+        rows = rows_of(portal.get(url))
+        assert [row["item_code"] for row in rows] == [line.item_code for line in lines_of(invoice)]
+        item_line = next(row for row in rows if row["item_code"] == "TTG-REF")
+        assert item_line["description"].startswith("'=HYPERLINK")
+        hours = next(row for row in rows if row["item_code"] == "TTG-HOUR")
+        assert (hours["quantity"], hours["unit_price"], hours["amount"]) == ("2.25", "30.00", "67.50")
+
+
+def test_a_lines_events_export_matches_the_drill_down(portal, work, nacro_manager, contract_manager, priced):
+    referral = september_of(work)
+    person = db.session.get(Person, referral.person_id)
+    person.given_name = "@SUM(1+1)"
+    db.session.commit()
+    invoice = service.submit_invoice(nacro_manager, service.generate_draft(nacro_manager, priced, "2026-09"))
+    line = next(line for line in lines_of(invoice) if line.item_code == "TTG-HOUR")
+    portal.sign_in(contract_manager)
+    rows = rows_of(portal.get(f"/invoices/{invoice.id}/lines/{line.id}.csv"))
+    assert [(row["session_date"], row["start_time"], row["duration_minutes"], row["attendance"]) for row in rows] == [
+        ("2026-09-03", "10:00", "90", "attended"),
+        ("2026-09-10", "10:00", "45", "attended"),
+    ]
+    assert {row["referral"] for row in rows} == {referral.reference}
+    assert {row["crn"] for row in rows} == {person.crn}
+    assert {row["person"] for row in rows} == {f"'@SUM(1+1) {person.family_name}"}
+    assert {row["month"] for row in rows} == {"2026-09"} and {row["referral_accepted_on"] for row in rows} == {
+        "2026-09-02"
+    }
+    assert sum(int(row["minutes_billed"]) for row in rows) == 135  # 2.25 hours: the line's quantity
