@@ -89,6 +89,9 @@ def register_extensions(app: Flask) -> None:
         count = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
+    from portal.api.paths import NoCookieSessionForTheApi
+
+    app.session_interface = NoCookieSessionForTheApi()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
     csrf.init_app(app)
@@ -181,7 +184,7 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def end_idle_sessions():  # type: ignore[no-untyped-def]
         """Sign out after SESSION_TIMEOUT_MINUTES without a request."""
-        from portal.api.problems import is_api_request
+        from portal.api.paths import is_api_request
 
         if request.endpoint == "static" or is_api_request():  # the API reads its token, never the cookie
             return None

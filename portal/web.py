@@ -13,7 +13,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import Select, func, select
 from werkzeug.exceptions import HTTPException
 
-from portal.api.problems import is_api_request, problem_for, problem_response
+from portal.api.paths import is_api_request
+from portal.api.problems import problem_for, problem_response
 from portal.errors import ValidationFailed
 from portal.extensions import db
 

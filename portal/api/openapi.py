@@ -121,6 +121,8 @@ def _operation(endpoint: Endpoint, refs: dict[tuple[type[BaseModel], str], Any],
 
 
 def build_document() -> dict[str, Any]:
+    from portal.api import routes  # noqa: F401 - every endpoint registered, whoever asks first
+
     refs, top = models_json_schema(_models(), ref_template=REF)
     components: dict[str, Any] = dict(top.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}

@@ -23,7 +23,6 @@ from portal.errors import DomainError, InvalidTransition, NotAllowed, NotFound, 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-API_PREFIX = "/api/v1"
 
 # slug: (status, title). The type of each problem is the docs page's anchor for it.
 PROBLEMS = {
@@ -58,11 +57,6 @@ SLUG_FOR_STATUS = {
 # Keys by which services name the record itself rather than an input field.
 RECORD_KEYS = frozenset({"referral", "session", "outcome", "invoice", "user", "service_return"})
 REPEATED_FIELD = re.compile(r"^(\w+)-(\d+)$")  # "outcomes-2" → "outcomes.2"
-
-
-def is_api_request() -> bool:
-    path = request.path
-    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
 class ApiProblem(Exception):
@@ -158,3 +152,4 @@ def problem_for(error: BaseException, rename: Mapping[str, str] | None = None) -
         return problem_response(slug, detail, headers=headers)
     log.error("unhandled error answering an API request", exc_info=error)
     return problem_response("server-error", "Something went wrong. Quote the request id if you report it.")
+

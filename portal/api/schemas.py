@@ -83,13 +83,22 @@ class SyncQuery(PageQuery):
         "2026-10-01T00:00:00Z). For a sync, use the time your previous sync started.",
     )
 
-    @field_validator("updated_since")
+    @field_validator("updated_since", mode="before")
     @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
+    def _iso_8601(cls, value: Any) -> Any:
+        """Only an ISO 8601 timestamp: pydantic alone would also take a number as seconds since 1970."""
         if value is None:
             return None
         try:
-            return value.astimezone(UTC)
+            moment = datetime.fromisoformat(value) if isinstance(value, str) and "T" in value else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise ValueError("Give an ISO 8601 timestamp with an offset, like 2026-10-01T00:00:00Z")
+        if moment.tzinfo is None:
+            raise ValueError("Give the timestamp's offset from UTC, like 2026-10-01T00:00:00+01:00 or …Z")
+        try:
+            return moment.astimezone(UTC)
         except (OverflowError, ValueError):
             raise ValueError("Give a moment between the years 1 and 9999") from None
 
