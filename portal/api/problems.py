@@ -152,4 +152,3 @@ def problem_for(error: BaseException, rename: Mapping[str, str] | None = None) -
         return problem_response(slug, detail, headers=headers)
     log.error("unhandled error answering an API request", exc_info=error)
     return problem_response("server-error", "Something went wrong. Quote the request id if you report it.")
-

@@ -32,7 +32,9 @@ def assert_problem(response, status: int) -> dict:
 
 def test_malformed_json_is_a_400_and_changes_nothing(world: World):
     before = audit_count()
-    response = world["nacro_manager"].post(f"/referrals/{world.sent.reference}/accept", data='{"risk_information_read": tr')
+    response = world["nacro_manager"].post(
+        f"/referrals/{world.sent.reference}/accept", data='{"risk_information_read": tr'
+    )
     problem = assert_problem(response, 400)
     assert "not valid JSON" in problem["detail"]
     assert audit_count() == before
@@ -157,7 +159,9 @@ def test_a_stale_version_is_a_409_and_changes_nothing(world: World):
 
 
 def test_accepting_without_reading_the_risk_is_refused(world: World):
-    response = world["nacro_manager"].post(f"/referrals/{world.sent.reference}/accept", {"risk_information_read": False})
+    response = world["nacro_manager"].post(
+        f"/referrals/{world.sent.reference}/accept", {"risk_information_read": False}
+    )
     problem = assert_problem(response, 422)
     assert problem["errors"] == {
         "risk_information_read": ["Confirm you have read the risk information before accepting"]

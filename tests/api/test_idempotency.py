@@ -55,9 +55,7 @@ def test_the_same_key_with_a_different_request_is_refused(world: World):
     body = {"date": yesterday(), "start_time": "10:00", "duration_minutes": 45, "kind": "phone"}
     assert client.post(f"/referrals/{world.open.reference}/sessions", body, headers=KEY).status_code == 201
     before = count(Session)
-    changed = client.post(
-        f"/referrals/{world.open.reference}/sessions", {**body, "duration_minutes": 50}, headers=KEY
-    )
+    changed = client.post(f"/referrals/{world.open.reference}/sessions", {**body, "duration_minutes": 50}, headers=KEY)
     assert changed.status_code == 422
     assert changed.get_json()["type"].endswith("#problem-idempotency-key-reused")
     elsewhere = client.post(f"/referrals/{world.other_open.reference}/sessions", body, headers=KEY)

@@ -127,7 +127,9 @@ CASES = {
             "attendance": "attended",
         },
     ),
-    "GET /referrals/{reference}/sessions": Case("GET", lambda w, r: f"/referrals/{w.open.reference}/sessions", EVERYONE),
+    "GET /referrals/{reference}/sessions": Case(
+        "GET", lambda w, r: f"/referrals/{w.open.reference}/sessions", EVERYONE
+    ),
     "POST /referrals/{reference}/outcomes": Case(
         "POST",
         lambda w, r: f"/referrals/{w.open.reference}/outcomes",
@@ -138,7 +140,9 @@ CASES = {
             "evidence": "Tenancy agreement seen.",
         },
     ),
-    "GET /referrals/{reference}/outcomes": Case("GET", lambda w, r: f"/referrals/{w.open.reference}/outcomes", EVERYONE),
+    "GET /referrals/{reference}/outcomes": Case(
+        "GET", lambda w, r: f"/referrals/{w.open.reference}/outcomes", EVERYONE
+    ),
     "GET /outcomes": Case("GET", lambda w, r: "/outcomes", EVERYONE),
     "GET /outcomes/{id}": Case("GET", lambda w, r: f"/outcomes/{w.outcome.id}", EVERYONE),
     "POST /outcomes/{id}/verify": Case(
@@ -168,7 +172,9 @@ CASES = {
     ),
     "GET /invoices": Case("GET", lambda w, r: "/invoices", EVERYONE),
     "GET /invoices/{id}": Case("GET", lambda w, r: f"/invoices/{w.submitted.id}", EVERYONE),
-    "POST /invoices/{id}/submit": Case("POST", lambda w, r: f"/invoices/{w.draft.id}/submit", only({"nacro_manager": 200})),
+    "POST /invoices/{id}/submit": Case(
+        "POST", lambda w, r: f"/invoices/{w.draft.id}/submit", only({"nacro_manager": 200})
+    ),
     "POST /invoices/{id}/approve": Case(
         "POST", lambda w, r: f"/invoices/{w.submitted.id}/approve", only({"contract_manager": 200})
     ),
