@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, current_app, render_template
+from markupsafe import Markup, escape
 
 from portal.api import routes  # noqa: F401 - every endpoint registered
 from portal.api.blueprint import MAX_BODY_BYTES, api
@@ -70,6 +71,16 @@ def documented_endpoints() -> dict[str, list[Documented]]:
     return by_tag
 
 
+def with_code(text: str) -> Markup:
+    """Descriptions are Markdown-ish for the OpenAPI document: show their `code` as code here."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: show the text as it is
+        return escape(text)
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if index % 2 else escape(part) for index, part in enumerate(parts)
+    )
+
+
 @bp.route("/api/docs")
 def index():  # type: ignore[no-untyped-def]
     return render_template(
@@ -79,4 +90,5 @@ def index():  # type: ignore[no-untyped-def]
         max_body_kb=MAX_BODY_BYTES // 1024,
         rate_limit=current_app.config["API_RATE_LIMIT"],
         base_url=current_app.config["BASE_URL"],
+        with_code=with_code,
     )
