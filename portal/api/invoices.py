@@ -4,9 +4,12 @@ managers approve, query, reject and mark paid. Figures come only from portal.inv
 The PDF (`GET /invoices/{id}.pdf`) joins this module when portal.invoicing.documents exists:
 
     @api.route("GET", f"/invoices/<{ID}:invoice_id>.pdf", load=load_invoice, response=None,
-               media_type="application/pdf", who="Partner (own), CRC", tag="Invoices", summary="The invoice as PDF")
-    def invoice_pdf(user, record):
-        return pdf_response(documents.invoice_pdf(record), f"{record.number or 'draft'}.pdf")
+               media_type="application/pdf", who="Partner (own invoices), CRC", tag="Invoices",
+               summary="Get an invoice as PDF")
+    def get_invoice_pdf(user, record):
+        return file_response(documents.invoice_pdf(record), f"{record.number or f'draft-{record.id}'}.pdf")
+
+(and a case for it in tests/api/test_roles.py, which fails until every documented route has one).
 """
 
 from __future__ import annotations

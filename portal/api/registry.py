@@ -204,6 +204,13 @@ def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | 
     return response
 
 
+def file_response(content: bytes, filename: str, media_type: str = "application/pdf") -> Response:
+    """A document to download (declare the endpoint with response=None and its media_type)."""
+    response = Response(content, status=200, mimetype=media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 def _view_for(endpoint: Endpoint) -> Callable[..., Response]:
     def respond(path_values: dict[str, Any]) -> Response:
         user = g.api_user

@@ -97,6 +97,7 @@ class World:
     approved: Invoice
     st_giles: dict[str, Any] = field(default_factory=dict)
     months: dict[str, date] = field(default_factory=dict)
+    people: dict[str, User] = field(default_factory=dict)
 
     def __getitem__(self, role: str) -> ApiClient:
         return self.clients[role]
@@ -256,4 +257,5 @@ def world(
             "invoice": st_giles_invoice,
         },
         months=months,
+        people=people,
     )
