@@ -238,6 +238,8 @@ def _view_for(endpoint: Endpoint) -> Callable[..., Response]:
             return problem_for(error)
 
     def view(**path_values: Any) -> Response:
+        if any(isinstance(value, str) and "\x00" in value for value in path_values.values()):
+            return problem_for(ApiProblem("not-found"))  # no record is named so; a database would refuse it
         if endpoint.method == "POST":
             try:
                 return idempotency.respond_once(g.api_user, lambda: respond(path_values))

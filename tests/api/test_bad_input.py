@@ -117,6 +117,14 @@ def test_text_no_database_can_hold_is_refused(world: World):
     assert list(problem["errors"]) == ["person.given_name"]
 
 
+def test_text_longer_than_its_column_is_a_422_not_a_database_error(world: World):
+    body = new_referral(world, "referrer")
+    body["location"]["community_office"] = "Bedford " * 20
+    problem = assert_problem(world["referrer"].post("/referrals", body), 422)
+    assert problem["errors"] == {"location.community_office": ["The probation office must be 100 characters or fewer"]}
+    assert_problem(world["referrer"].get("/referrals/AB%00CD"), 404)
+
+
 def test_a_body_over_a_megabyte_is_a_413(world: World):
     body = new_referral(world, "referrer")
     body["reason"] = "x" * (1024 * 1024)
