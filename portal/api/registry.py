@@ -14,7 +14,6 @@ is kept when it fails: the session is rolled back.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,8 +28,6 @@ from portal.api import idempotency
 from portal.api.problems import ApiProblem, problem_for
 from portal.errors import DomainError
 from portal.extensions import db
-
-log = logging.getLogger(__name__)
 
 JSON_TYPES = ("application/json",)
 PATH_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
@@ -232,9 +229,8 @@ def _view_for(endpoint: Endpoint) -> Callable[..., Response]:
         except (ApiProblem, DomainError, HTTPException) as error:
             db.session.rollback()
             return problem_for(error, endpoint.rename)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - a 500 problem, logged with its traceback by problem_for
             db.session.rollback()
-            log.exception("unhandled error in API endpoint %s", endpoint.name)
             return problem_for(error)
 
     def view(**path_values: Any) -> Response:
