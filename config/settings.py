@@ -84,6 +84,8 @@ class BaseConfig:
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", self.REDIS_URL or "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+        # Requests each API token may make ("120 per minute", or several: "120 per minute;5000 per day").
+        self.API_RATE_LIMIT = _env("API_RATE_LIMIT", "120 per minute")
 
         # Email. "file" writes each message to OUTBOX_DIR and prints it; "smtp" sends it.
         self.MAIL_BACKEND = _env("MAIL_BACKEND", self.DEFAULT_MAIL_BACKEND)
@@ -136,6 +138,8 @@ class TestConfig(BaseConfig):
         self.JOBS_BACKEND = _env("JOBS_BACKEND", "sync")
         # Every test signs in from 127.0.0.1; the rate-limit test lowers this itself.
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "1000 per minute")
+        # The API's rate-limit test lowers this itself; the schema fuzzing must not hit it.
+        self.API_RATE_LIMIT = _env("API_RATE_LIMIT", "100000 per minute")
 
 
 class ProductionConfig(BaseConfig):

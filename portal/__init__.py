@@ -100,6 +100,9 @@ def register_extensions(app: Flask) -> None:
         count = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
+    from portal.api.paths import NoCookieSessionForTheApi
+
+    app.session_interface = NoCookieSessionForTheApi()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
     csrf.init_app(app)
@@ -192,7 +195,11 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def end_idle_sessions():  # type: ignore[no-untyped-def]
         """Sign out after SESSION_TIMEOUT_MINUTES without a request."""
-        if request.endpoint == "static" or not current_user.is_authenticated:
+        from portal.api.paths import is_api_request
+
+        if request.endpoint == "static" or is_api_request():  # the API reads its token, never the cookie
+            return None
+        if not current_user.is_authenticated:
             return None
         now = int(time.time())
         last_seen = session.get("last_seen", now)
@@ -242,6 +249,9 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
+    from portal.api.docs import bp as api_docs_bp
+    from portal.api.routes import bp as api_bp
+    from portal.api.token_views import bp as api_tokens_bp
     from portal.audit.views import bp as audit_bp
     from portal.contracts.views import bp as contracts_bp
     from portal.delivery.views import bp as delivery_bp
@@ -259,6 +269,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(delivery_bp)
     app.register_blueprint(invoicing_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(api_docs_bp)
+    app.register_blueprint(api_tokens_bp)
+    csrf.exempt(api_bp)  # token authentication, no cookies: nothing for a cross-site request to ride on
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -269,6 +283,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from portal.accounts.cli import user_cli
+    from portal.api.cli import api_token_cli
     from portal.contracts.cli import contract_cli, rate_card_cli
     from portal.demo.cli import demo_data_command
     from portal.jobs import jobs_cli
@@ -282,6 +297,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(contract_cli)
     app.cli.add_command(rate_card_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(api_token_cli)
 
 
 def register_shellcontext(app: Flask) -> None:

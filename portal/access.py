@@ -17,6 +17,7 @@ from flask_login import current_user
 from sqlalchemy import ColumnElement, Select, and_, false, select, true
 
 from portal.accounts.models import CRC_ROLES, PARTNER_ROLES, Role, User
+from portal.api.models import ApiToken
 from portal.audit.models import AuditEvent
 from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice
 from portal.delivery.models import Alert, EndOfServiceReport, EvidenceFile, GroupSession, Outcome, Session
@@ -199,6 +200,12 @@ def _referral_imports(user: User) -> ColumnElement[bool]:
     return ReferralImport.created_by_id == user.id if can_import_referrals(user) else false()
 
 
+@visibility_rule(ApiToken)
+def _api_tokens(user: User) -> ColumnElement[bool]:
+    """People see their own API tokens; administrators see everyone's, to revoke them."""
+    return true() if user.role == Role.ADMIN else ApiToken.user_id == user.id
+
+
 @visibility_rule(AuditEvent)
 def _audit_events(user: User) -> ColumnElement[bool]:
     return true() if user.role == Role.ADMIN else false()
@@ -285,6 +292,16 @@ def can_bill(user: User) -> bool:
 
 def can_decide_invoices(user: User) -> bool:
     return user.role == Role.CONTRACT_MANAGER
+
+
+def can_see_api_tokens_of(actor: User, user: User) -> bool:
+    """People see their own API tokens; administrators see anyone's (on the user's page)."""
+    return actor.role == Role.ADMIN or actor.id == user.id
+
+
+def can_revoke_api_token(actor: User, token: ApiToken) -> bool:
+    """A token's owner revokes it; administrators revoke anyone's."""
+    return actor.role == Role.ADMIN or token.user_id == actor.id
 
 
 def can_read_audit_log(user: User) -> bool:

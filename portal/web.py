@@ -13,6 +13,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import Select, func, select
 from werkzeug.exceptions import HTTPException
 
+from portal.api.paths import is_api_request
+from portal.api.problems import problem_for, problem_response
 from portal.errors import ValidationFailed
 from portal.extensions import db
 
@@ -28,6 +30,8 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        if is_api_request():  # the API answers in JSON, never with an HTML page
+            return problem_for(error)
         code = error.code or 500
         if code not in ERROR_PAGES:
             return error
@@ -37,6 +41,8 @@ def register_error_pages(app: Flask) -> None:
     def unexpected_error(error: Exception):  # type: ignore[no-untyped-def]
         db.session.rollback()
         log.exception("unhandled error")
+        if is_api_request():
+            return problem_response("server-error", "Something went wrong. Quote the request id if you report it.")
         return render_template("errors/500.html"), 500
 
 

@@ -5,6 +5,7 @@ from werkzeug.routing import AnyConverter
 
 from portal import access
 from portal.accounts.models import User
+from portal.api.tokens import create_token
 from portal.extensions import db
 from portal.organisations.models import Organisation
 from tests.factories import OutcomeTypeFactory, RateCardItemFactory, RateCardPriceFactory, ReferralFactory
@@ -32,6 +33,7 @@ OTHER_PARTNERS_RECORD = {
     ("delivery", "alert_id"): lambda people: people["st_giles_alert"].id,
     ("invoicing", "invoice_id"): lambda people: people["st_giles_invoice"].id,
     ("invoicing", "line_id"): lambda people: people["st_giles_invoice_line"].id,
+    ("api_tokens", "token_id"): lambda people: people["st_giles_token"].id,
 }
 
 
@@ -43,6 +45,10 @@ def _record_for(rule, argument):
 def _urls_naming_a_record(app, people):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static" or not rule.arguments:
+            continue
+        if rule.endpoint.startswith("api."):
+            # The JSON API answers a session cookie with 401: its routes are walked with other
+            # partners' tokens by tests/api/test_scoping.py.
             continue
         values = {}
         for argument in rule.arguments:
@@ -75,6 +81,7 @@ def test_partner_users_cannot_reach_another_partners_records_by_any_route(
     }
     people.update(_st_giles_delivery(people["st_giles_referral"], st_giles_caseworker, people["st_giles_outcome_type"]))
     people.update(_st_giles_invoice(st_giles_contract, st_giles_item, people["st_giles_price"]))
+    people["st_giles_token"] = create_token(None, st_giles_caseworker, name="St Giles case system").token
     user = request.getfixturevalue(who)
     portal.sign_in(user)
     checked = 0

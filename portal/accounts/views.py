@@ -19,6 +19,7 @@ from portal.accounts.forms import (
     UserForm,
 )
 from portal.accounts.models import Role, User
+from portal.api.tokens import tokens_of
 from portal.db import utcnow
 from portal.errors import NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db, limiter
@@ -243,6 +244,7 @@ def user(user_id: int):  # type: ignore[no-untyped-def]
         form=ConfirmForm(),
         can_manage=access.can_manage_user(current_user, shown),
         now=utcnow(),
+        api_tokens=tokens_of(shown) if access.can_see_api_tokens_of(current_user, shown) else None,
     )
 
 

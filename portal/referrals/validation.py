@@ -239,6 +239,8 @@ def check_location(fields: dict[str, Any], today: date | None = None) -> dict[st
         office = _text(fields.get("community_office"))
         if not office:
             errors["community_office"] = ["Enter the probation office the person reports to"]
+        elif len(office) > 100:
+            errors["community_office"] = ["The probation office must be 100 characters or fewer"]
         data["community_office"] = office
         postcode = _text(fields.get("postcode")).upper()
         postcode = re.sub(r"\s+", " ", postcode)

@@ -17,6 +17,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from portal.accounts.models import Role, User
+from portal.api.tokens import create_token
 from portal.contracts.models import Contract, ContractStatus, Pathway, Unit
 from portal.dates import london_today
 from portal.db import utcnow
@@ -110,6 +111,9 @@ DELIVERY_PAGES = [
     "/group-sessions/new?contract={nacro_contract.reference}",
 ]
 
+# Everyone may make API tokens: their list and the form (the shown-once page is in test_api_tokens_journey).
+API_TOKEN_PAGES = ["/account/api-tokens", "/account/api-tokens/new"]
+
 PAGES_BY_ROLE: dict[str, list[str]] = {
     "admin": [
         "/",
@@ -129,6 +133,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         "/audit/",
         "/audit/?date_from=31/2/2026",
         *CONTRACT_PAGES,
+        *API_TOKEN_PAGES,
     ],
     "contract_manager": [
         "/",
@@ -142,6 +147,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *REFERRAL_PAGES,
         "/referrals/import",
         "/invoices/",
+        *API_TOKEN_PAGES,
     ],
     "referrer": [
         "/",
@@ -151,6 +157,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *CONTRACT_PAGES,
         *REFERRAL_PAGES,
         *REFERRER_PAGES,
+        *API_TOKEN_PAGES,
     ],
     "nacro_manager": [
         "/",
@@ -164,6 +171,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *PARTNER_MANAGER_PAGES,
         "/my-sessions",
         "/invoices/",
+        *API_TOKEN_PAGES,
     ],
     "nacro_caseworker": [
         "/",
@@ -173,9 +181,17 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *REFERRAL_PAGES,
         "/referrals/?tab=mine",
         *DELIVERY_PAGES,
+        *API_TOKEN_PAGES,
+        "/account/api-tokens/{caseworker_token.id}/revoke",
     ],
 }
-SIGNED_OUT_PAGES = [("/sign-in", 200), ("/forgot-password", 200), ("/accessibility", 200), ("/no-such-page", 404)]
+SIGNED_OUT_PAGES = [
+    ("/sign-in", 200),
+    ("/forgot-password", 200),
+    ("/accessibility", 200),
+    ("/no-such-page", 404),
+    ("/api/docs", 200),
+]
 
 
 @pytest.fixture
@@ -313,6 +329,8 @@ def everyone(
         "referrer": referrer,
         "nacro_manager": nacro_manager,
         "nacro_caseworker": nacro_caseworker,
+        # A token to list, revoke, and show on the administrator's page for the caseworker.
+        "caseworker_token": create_token(None, nacro_caseworker, name="Case management system").token,
         "invited_user": UserFactory(
             email="invited@nacro.example", name="Ivy Invited", organisation=nacro, invited=True
         ),

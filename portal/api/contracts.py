@@ -1,0 +1,110 @@
+"""GET /contracts and /contracts/{reference}: what the caller's organisation has contracted, with rate cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from portal import access
+from portal.accounts.models import User
+from portal.api import schemas
+from portal.api.blueprint import api
+from portal.api.registry import paginate
+from portal.contracts.models import Contract, OutcomeType, RateCardItem
+from portal.extensions import db
+
+
+def contract_fields(contract: Contract) -> dict[str, Any]:
+    return {
+        "reference": contract.reference,
+        "title": contract.title,
+        "crc": contract.crc.name,
+        "partner": contract.partner.name,
+        "tier": contract.tier,
+        "status": contract.status,
+        "start_date": contract.start_date,
+        "end_date": contract.end_date,
+        "value_cap_pence": contract.value_cap_pence,
+        "vat_rate": schemas.decimal_string(contract.vat_rate, "0.0001"),
+        "payment_terms_days": contract.payment_terms_days,
+        "version": contract.version,
+        "updated_at": contract.updated_at,
+    }
+
+
+def find_contract(user: User, reference: Any) -> Contract | None:
+    """The contract with this reference, if the user may see it."""
+    if not isinstance(reference, str) or not reference.strip():
+        return None
+    return db.session.scalars(
+        access.visible(Contract, user).where(Contract.reference == reference.strip().upper())
+    ).first()
+
+
+def load_contract(user: User, reference: str) -> Contract:
+    return access.get_visible_or_404(Contract, reference.strip().upper(), user, column=Contract.reference)
+
+
+@api.route(
+    "GET",
+    "/contracts",
+    query=schemas.ContractQuery,
+    response=schemas.ContractPage,
+    who="Everyone",
+    tag="Contracts",
+    summary="List the contracts you can see",
+    description="A partner sees its own contracts; the CRC sees all of its contracts.",
+)
+def list_contracts(user: User, query: schemas.ContractQuery) -> Any:
+    statement = access.visible(Contract, user).order_by(Contract.id)
+    if query.status is not None:
+        statement = statement.where(Contract.status == query.status)
+    if query.updated_since is not None:
+        statement = statement.where(Contract.updated_at >= query.updated_since)
+    page = paginate(statement, query)
+    return schemas.ContractPage(
+        items=[schemas.Contract(**contract_fields(contract)) for contract in page.items],
+        page=page.page,
+        per_page=page.per_page,
+        total=page.total,
+    )
+
+
+@api.route(
+    "GET",
+    "/contracts/<reference>",
+    load=load_contract,
+    response=schemas.ContractWithRateCard,
+    who="Everyone",
+    tag="Contracts",
+    summary="Get a contract with its rate card and outcome types",
+    description="Each rate-card item has its prices, each effective from a date (to a date, or open-ended). "
+    "Outcomes are claimed by an outcome type's code.",
+)
+def get_contract(user: User, record: Contract) -> Any:
+    items = db.session.scalars(
+        access.visible(RateCardItem, user).where(RateCardItem.contract_id == record.id).order_by(RateCardItem.code)
+    ).all()
+    outcome_types = db.session.scalars(
+        select(OutcomeType).where(OutcomeType.contract_id == record.id).order_by(OutcomeType.code)
+    ).all()
+    return schemas.ContractWithRateCard(
+        **contract_fields(record),
+        rate_card=[
+            schemas.RateCardItem(
+                code=item.code,
+                service_code=item.service_code,
+                name=item.name,
+                pathway=item.pathway,
+                setting=item.setting,
+                unit=item.unit,
+                outcome_type=item.outcome_type.code if item.outcome_type else None,
+                max_units_per_referral=item.max_units_per_referral,
+                active=item.active,
+                prices=[schemas.Price.model_validate(price) for price in item.prices],
+            )
+            for item in items
+        ],
+        outcome_types=[schemas.OutcomeType.model_validate(outcome_type) for outcome_type in outcome_types],
+    )

@@ -1,0 +1,202 @@
+"""Invoices: the partner generates (re-posting replaces the draft) and submits; the CRC's contract
+managers approve, query, reject and mark paid. Figures come only from portal.invoicing.
+
+The PDF (`GET /invoices/{id}.pdf`) joins this module when portal.invoicing.documents exists:
+
+    @api.route("GET", f"/invoices/<{ID}:invoice_id>.pdf", load=load_invoice, response=None,
+               media_type="application/pdf", who="Partner (own invoices), CRC", tag="Invoices",
+               summary="Get an invoice as PDF")
+    def get_invoice_pdf(user, record):
+        return file_response(documents.invoice_pdf(record), f"{record.number or f'draft-{record.id}'}.pdf")
+
+(and a case for it in tests/api/test_roles.py, which fails until every documented route has one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal import access
+from portal.accounts.models import User
+from portal.api import schemas
+from portal.api.blueprint import api
+from portal.api.contracts import find_contract
+from portal.api.problems import ApiProblem
+from portal.api.registry import ID, paginate
+from portal.contracts.models import Contract
+from portal.invoicing import service
+from portal.invoicing.models import Invoice
+
+INVOICE_OPTIONS = (joinedload(Invoice.contract), selectinload(Invoice.lines))
+
+
+def load_invoice(user: User, invoice_id: int) -> Invoice:
+    return access.get_visible_or_404(Invoice, invoice_id, user, options=INVOICE_OPTIONS)
+
+
+def present(invoice: Invoice) -> schemas.Invoice:
+    return schemas.Invoice(
+        id=invoice.id,
+        kind=invoice.kind,
+        number=invoice.number,
+        contract=invoice.contract.reference,
+        period=invoice.period_start.strftime("%Y-%m"),
+        status=invoice.status,
+        lines=[
+            schemas.InvoiceLine(
+                item_code=line.item_code,
+                service_code=line.service_code,
+                description=line.description,
+                unit=line.unit,
+                quantity=schemas.decimal_string(line.quantity),
+                unit_price_pence=line.unit_price_pence,
+                amount_pence=line.amount_pence,
+                includes_earlier_work=line.includes_earlier_work,
+            )
+            for line in invoice.lines
+        ],
+        subtotal_pence=invoice.subtotal_pence,
+        vat_rate=schemas.decimal_string(invoice.vat_rate, "0.0001"),
+        vat_pence=invoice.vat_pence,
+        total_pence=invoice.total_pence,
+        due_date=invoice.due_date,
+        submitted_at=invoice.submitted_at,
+        approved_at=invoice.approved_at,
+        paid_on=invoice.paid_on,
+        query_reason=invoice.query_reason,
+        rejection_reason=invoice.rejection_reason,
+        cap_excess_pence=invoice.cap_excess_pence,
+        needs_excess_approval=invoice.needs_excess_approval,
+        credited_invoice_id=invoice.credited_invoice_id,
+        version=invoice.version,
+        created_at=invoice.created_at,
+        updated_at=invoice.updated_at,
+    )
+
+
+def invoice_now(user: User, invoice_id: int) -> schemas.Invoice:
+    return present(load_invoice(user, invoice_id))
+
+
+@api.route(
+    "POST",
+    "/invoices",
+    body=schemas.NewInvoice,
+    response=schemas.Invoice,
+    status=201,
+    location=lambda result: url_for("api.get_invoice", invoice_id=result.id),
+    errors=(403,),
+    who="Partner manager",
+    tag="Invoices",
+    summary="Generate the draft invoice for a month",
+    description="Bills every billable event dated on or before the month's last day that no live invoice "
+    "has billed. A contract has one draft at a time: posting again replaces it (the answer carries the "
+    "draft's `id`).",
+)
+def generate_invoice(user: User, body: schemas.NewInvoice) -> Any:
+    contract = find_contract(user, body.contract)
+    if contract is None:
+        raise ApiProblem("validation", errors={"contract": ["Enter the reference of a contract you can see"]})
+    draft = service.generate_draft(user, contract, body.period)
+    return invoice_now(user, draft.id)
+
+
+@api.route(
+    "GET",
+    "/invoices",
+    query=schemas.InvoiceQuery,
+    response=schemas.InvoicePage,
+    who="Partner (own invoices), CRC",
+    tag="Invoices",
+    summary="List invoices and credit notes",
+)
+def list_invoices(user: User, query: schemas.InvoiceQuery) -> Any:
+    statement = access.visible(Invoice, user)
+    if query.status is not None:
+        statement = statement.where(Invoice.status == query.status)
+    if query.contract is not None:
+        statement = statement.where(
+            Invoice.contract_id.in_(select(Contract.id).where(Contract.reference == query.contract.strip().upper()))
+        )
+    if query.period is not None:
+        start = service.parse_period(query.period)
+        if start is None:
+            raise ApiProblem("validation", errors={"period": ["Enter the month as YYYY-MM, like 2026-03"]})
+        statement = statement.where(Invoice.period_start == start)
+    if query.updated_since is not None:
+        statement = statement.where(Invoice.updated_at >= query.updated_since)
+    page = paginate(statement.options(*INVOICE_OPTIONS).order_by(Invoice.id), query)
+    return schemas.InvoicePage(
+        items=[present(invoice) for invoice in page.items], page=page.page, per_page=page.per_page, total=page.total
+    )
+
+
+@api.route(
+    "GET",
+    f"/invoices/<{ID}:invoice_id>",
+    load=load_invoice,
+    response=schemas.Invoice,
+    who="Partner (own invoices), CRC",
+    tag="Invoices",
+    summary="Get an invoice with its lines",
+)
+def get_invoice(user: User, record: Invoice) -> Any:
+    return present(record)
+
+
+def _action(name: str, summary: str, who: str, body: type, description: str = "", **options: Any) -> Any:
+    return api.route(
+        "POST",
+        f"/invoices/<{ID}:invoice_id>/{name}",
+        load=load_invoice,
+        body=body,
+        response=schemas.Invoice,
+        errors=(403, 409),
+        who=who,
+        tag="Invoices",
+        summary=summary,
+        description=description,
+        **options,
+    )
+
+
+@_action(
+    "submit",
+    "Submit an invoice",
+    "Partner manager",
+    schemas.InvoiceAction,
+    "It takes its number and its figures are frozen. If the records changed since the draft was generated, "
+    "the draft is brought up to date and the answer is 409: check the figures and submit again.",
+    body_required=False,
+)
+def submit_invoice(user: User, record: Invoice, body: schemas.InvoiceAction) -> Any:
+    service.submit_invoice(user, record, version=body.version)
+    return invoice_now(user, record.id)
+
+
+@_action("approve", "Approve an invoice", "Contract manager", schemas.InvoiceAction, body_required=False)
+def approve_invoice(user: User, record: Invoice, body: schemas.InvoiceAction) -> Any:
+    service.approve_invoice(user, record, version=body.version)
+    return invoice_now(user, record.id)
+
+
+@_action("query", "Query an invoice", "Contract manager", schemas.InvoiceReason, "The partner revises and resubmits.")
+def query_invoice(user: User, record: Invoice, body: schemas.InvoiceReason) -> Any:
+    service.query_invoice(user, record, reason=body.reason, version=body.version)
+    return invoice_now(user, record.id)
+
+
+@_action("reject", "Reject an invoice", "Contract manager", schemas.InvoiceReason, "Its work can be billed again.")
+def reject_invoice(user: User, record: Invoice, body: schemas.InvoiceReason) -> Any:
+    service.reject_invoice(user, record, reason=body.reason, version=body.version)
+    return invoice_now(user, record.id)
+
+
+@_action("mark-paid", "Mark an invoice paid", "Contract manager", schemas.MarkPaid)
+def mark_invoice_paid(user: User, record: Invoice, body: schemas.MarkPaid) -> Any:
+    service.mark_paid(user, record, paid_on=body.paid_on, version=body.version)
+    return invoice_now(user, record.id)

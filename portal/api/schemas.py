@@ -1,0 +1,659 @@
+"""The API's request and response bodies as pydantic models: they parse JSON, name every bad field,
+and are where the OpenAPI document's schemas come from.
+
+Request models forbid unknown fields and take JSON strictly (no "10" for 10). They check only
+shape and type, with the domain's own enums; every rule about values (a CRN's format, a date in
+the past, a state) is the service's, so the web and the API cannot disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    create_model,
+    field_validator,
+)
+
+from portal.contracts.models import ContractStatus, ContractTier, Pathway, Setting, Unit
+from portal.delivery.models import Achievement, Attendance, NonAttendanceReason, OutcomeStatus, SessionKind
+from portal.invoicing.models import InvoiceKind, InvoiceStatus
+from portal.people.models import ETHNICITY_CODES, Disability, Gender
+from portal.referrals.models import (
+    ColourBand,
+    Complexity,
+    DeclineReason,
+    LocationType,
+    ReferralStatus,
+    RiskFlag,
+    RoshLevel,
+    WithdrawReason,
+)
+
+MAX_PER_PAGE = 200
+MAX_PAGE = 100_000
+
+# Timestamps go out as ISO 8601 with an explicit offset: 2026-10-14T09:30:00+00:00.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(lambda value: value.astimezone(UTC).isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-10-14T09:30:00+00:00"]}),
+]
+Ethnicity = Literal[ETHNICITY_CODES]  # type: ignore[valid-type]
+Version = Annotated[
+    int | None,
+    Field(description="The `version` you read the record at: if it has changed since, the answer is 409."),
+]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, and JSON types are taken as they are."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- pages and problems ----------------------------------------------------------------------
+
+
+class PageQuery(BaseModel):
+    """?page=N&per_page=M: lists come in pages, oldest record first (by id), so pages never shift."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="Which page, from 1.")
+    per_page: int = Field(50, ge=1, le=MAX_PER_PAGE, description=f"Records a page, at most {MAX_PER_PAGE}.")
+
+
+class SyncQuery(PageQuery):
+    updated_since: AwareDatetime | None = Field(
+        None,
+        description="Only records changed at or after this moment (ISO 8601 with an offset, e.g. "
+        "2026-10-01T00:00:00Z). For a sync, use the time your previous sync started.",
+    )
+
+    @field_validator("updated_since", mode="before")
+    @classmethod
+    def _iso_8601(cls, value: Any) -> Any:
+        """Only an ISO 8601 timestamp: pydantic alone would also take a number as seconds since 1970."""
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value) if isinstance(value, str) and "T" in value else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise ValueError("Give an ISO 8601 timestamp with an offset, like 2026-10-01T00:00:00Z")
+        if moment.tzinfo is None:
+            raise ValueError("Give the timestamp's offset from UTC, like 2026-10-01T00:00:00+01:00 or …Z")
+        try:
+            return moment.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValueError("Give a moment between the years 1 and 9999") from None
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 application/problem+json."""
+
+    type: str = Field(description="A URI naming the kind of problem: its anchor on /api/docs explains it.")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = Field(None, description="Quote this if you report a problem.")
+    errors: dict[str, list[str]] | None = Field(
+        None, description="For 422: every bad field (dotted for nested ones, like person.crn) and what is wrong."
+    )
+
+
+def page_of(model: type[BaseModel]) -> type[BaseModel]:
+    """The list page model for `model`: {"items", "page", "per_page", "total"}."""
+    return create_model(
+        f"{model.__name__}Page",
+        __base__=Out,
+        items=(list[model], ...),  # type: ignore[valid-type]
+        page=(int, ...),
+        per_page=(int, ...),
+        total=(int, Field(description="Records matching the filters, on every page.")),
+    )
+
+
+# --- contracts and rate cards ---------------------------------------------------------------------
+
+
+class ContractQuery(SyncQuery):
+    status: ContractStatus | None = None
+
+
+class Price(Out):
+    unit_price_pence: int
+    effective_from: date
+    effective_to: date | None = Field(description="Inclusive; null while the price is open-ended.")
+
+
+class RateCardItem(Out):
+    code: str = Field(description="Unique within the contract.")
+    service_code: str = Field(description="Several items may price one service (a referral fee and a session fee).")
+    name: str
+    pathway: Pathway
+    setting: Setting
+    unit: Unit
+    outcome_type: str | None = Field(description="For per_outcome items: the outcome type's code.")
+    max_units_per_referral: int | None
+    active: bool
+    prices: list[Price]
+
+
+class OutcomeType(Out):
+    code: str
+    name: str
+    pathway: Pathway
+    active: bool
+
+
+class Contract(Out):
+    reference: str
+    title: str
+    crc: str = Field(description="The CRC's name.")
+    partner: str = Field(description="The partner's name.")
+    tier: ContractTier
+    status: ContractStatus
+    start_date: date
+    end_date: date
+    value_cap_pence: int
+    vat_rate: str = Field(description="As a decimal, e.g. 0.2000 for 20%.", examples=["0.2000"])
+    payment_terms_days: int
+    version: int
+    updated_at: Timestamp
+
+
+class ContractWithRateCard(Contract):
+    rate_card: list[RateCardItem]
+    outcome_types: list[OutcomeType]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reference": "BENCH-ACC-01",
+                    "title": "Through the Gate accommodation",
+                    "crc": "BeNCH CRC",
+                    "partner": "Nacro",
+                    "tier": "subcontract",
+                    "status": "active",
+                    "start_date": "2026-04-01",
+                    "end_date": "2028-03-31",
+                    "value_cap_pence": 25000000,
+                    "vat_rate": "0.0000",
+                    "payment_terms_days": 30,
+                    "version": 3,
+                    "updated_at": "2026-09-01T08:00:00+00:00",
+                    "rate_card": [
+                        {
+                            "code": "ACC-TTG-REF",
+                            "service_code": "ACC-TTG",
+                            "name": "Through the Gate referral fee",
+                            "pathway": "accommodation",
+                            "setting": "both",
+                            "unit": "per_referral",
+                            "outcome_type": None,
+                            "max_units_per_referral": 1,
+                            "active": True,
+                            "prices": [
+                                {"unit_price_pence": 15000, "effective_from": "2026-04-01", "effective_to": None}
+                            ],
+                        }
+                    ],
+                    "outcome_types": [
+                        {
+                            "code": "accommodation_secured_first_night",
+                            "name": "Accommodation on the first night",
+                            "pathway": "accommodation",
+                            "active": True,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+
+# --- referrals -------------------------------------------------------------------------------------
+
+
+class PersonIn(Body):
+    crn: str = Field(description="nDelius case reference number: a letter and six digits.", examples=["X123456"])
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    gender: Gender
+    ethnicity: Ethnicity = Field(description="An ONS 2021 category code, or not_stated.")
+    disability: Disability
+    prison_number: str | None = Field(None, examples=["A1234BC"])
+    interpreter_language: str | None = None
+
+
+class LocationIn(Body):
+    type: LocationType
+    prison: str | None = Field(None, description="In custody: the prison.", examples=["HMP Peterborough (male)"])
+    expected_release_date: date | None = Field(None, description="In custody: when the person is due out.")
+    community_office: str | None = Field(None, description="In the community: the probation office they report to.")
+    postcode: str | None = None
+    contact_details: str | None = None
+
+
+class NewReferral(Body):
+    contract: str = Field(description="The contract's reference.", examples=["BENCH-ACC-01"])
+    service_code: str = Field(examples=["ACC-TTG"])
+    person: PersonIn
+    location: LocationIn
+    rosh_level: RoshLevel
+    risk_flags: list[RiskFlag] = Field(default_factory=list)
+    risk_summary: str = Field(description="The risk information the partner must read before accepting.")
+    complexity: Complexity
+    desired_outcomes: list[str]
+    reason: str = Field(description="Why the person is referred; what they need.")
+    rar_days: int | None = None
+    sentence_end_date: date
+    urgent: bool = False
+    colour_band: ColourBand | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contract": "BENCH-ACC-01",
+                    "service_code": "ACC-TTG",
+                    "person": {
+                        "crn": "X123456",
+                        "given_name": "Sam",
+                        "family_name": "Smith",
+                        "date_of_birth": "1990-04-01",
+                        "gender": "male",
+                        "ethnicity": "white_british",
+                        "disability": "no",
+                        "prison_number": "A1234BC",
+                        "interpreter_language": None,
+                    },
+                    "location": {
+                        "type": "custody",
+                        "prison": "HMP Bedford",
+                        "expected_release_date": "2026-12-01",
+                    },
+                    "rosh_level": "medium",
+                    "risk_flags": ["domestic_abuse"],
+                    "risk_summary": "History of domestic abuse towards a former partner. Do not meet at home.",
+                    "complexity": "medium",
+                    "desired_outcomes": ["Find settled accommodation"],
+                    "reason": "Homeless on release and needs support to find accommodation.",
+                    "rar_days": 10,
+                    "sentence_end_date": "2027-06-30",
+                    "urgent": False,
+                }
+            ]
+        }
+    )
+
+
+class ReferralQuery(SyncQuery):
+    status: ReferralStatus | None = None
+    contract: str | None = Field(None, description="A contract's reference.")
+    service_code: str | None = None
+
+
+class Person(Out):
+    crn: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    gender: Gender
+    ethnicity: str
+    disability: Disability
+    prison_number: str | None
+    interpreter_language: str | None
+
+
+class Location(Out):
+    type: LocationType
+    prison: str | None
+    expected_release_date: date | None
+    community_office: str | None
+    postcode: str | None
+    contact_details: str | None
+
+
+class StaffMember(Out):
+    name: str
+    email: str
+
+
+class EndOfServiceOutcome(Out):
+    desired_outcome: str
+    achievement: Achievement
+    comment: str | None
+
+
+class EndOfServiceReport(Out):
+    summary: str
+    outcomes: list[EndOfServiceOutcome]
+    further_needs: str | None
+    submitted_at: Timestamp
+
+
+class Referral(Out):
+    reference: str
+    status: ReferralStatus
+    version: int
+    contract: str = Field(description="The contract's reference.")
+    service_code: str
+    person: Person
+    location: Location
+    rosh_level: RoshLevel
+    risk_flags: list[RiskFlag]
+    risk_summary: str
+    complexity: Complexity
+    desired_outcomes: list[str]
+    reason: str
+    rar_days: int | None
+    sentence_end_date: date
+    urgent: bool
+    colour_band: ColourBand | None
+    referrer: StaffMember
+    caseworker: StaffMember | None
+    sent_at: Timestamp | None
+    accept_due_on: date | None
+    accepted_at: Timestamp | None
+    first_contact_due_on: date | None
+    first_contact_at: Timestamp | None
+    declined_at: Timestamp | None
+    decline_reason_code: DeclineReason | None
+    decline_detail: str | None
+    withdrawn_at: Timestamp | None
+    withdraw_reason_code: WithdrawReason | None
+    withdraw_detail: str | None
+    completed_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ReferralWithReport(Referral):
+    end_of_service_report: EndOfServiceReport | None
+
+
+class AcceptReferral(Body):
+    risk_information_read: bool = Field(description="Must be true: you have read the referral's risk information.")
+    caseworker_email: str | None = Field(None, description="A caseworker of yours to hold the case.")
+    version: Version = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"risk_information_read": True, "caseworker_email": "cas@nacro.example"}]}
+    )
+
+
+class DeclineReferral(Body):
+    reason_code: DeclineReason
+    detail: str
+    version: Version = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason_code": "no_capacity", "detail": "Our caseload is full until March."}]}
+    )
+
+
+class WithdrawReferral(Body):
+    reason_code: WithdrawReason
+    detail: str
+    version: Version = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason_code": "recalled", "detail": "Recalled to custody on 3 October."}]}
+    )
+
+
+class EndOfServiceOutcomeIn(Body):
+    desired_outcome: str = Field(description="One of the referral's desired outcomes, word for word.")
+    achievement: Achievement
+    comment: str | None = None
+
+
+class CompleteReferral(Body):
+    summary: str
+    outcomes: list[EndOfServiceOutcomeIn] = Field(description="One for each of the referral's desired outcomes.")
+    further_needs: str | None = None
+    version: Version = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "summary": "Housed in supported accommodation and linked with a GP.",
+                    "outcomes": [
+                        {
+                            "desired_outcome": "Find settled accommodation",
+                            "achievement": "achieved",
+                            "comment": "Tenancy signed.",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+
+# --- sessions and outcomes -------------------------------------------------------------------------
+
+
+class NewSession(Body):
+    date: date
+    start_time: str = Field(description="24-hour clock, London time.", examples=["10:30"])
+    duration_minutes: int
+    kind: SessionKind
+    attendance: Attendance | None = Field(None, description="Null or absent: scheduled, not yet held.")
+    non_attendance_reason: NonAttendanceReason | None = Field(
+        None, description="For did_not_attend and session_did_not_happen."
+    )
+    counts_as_rar_day: bool = False
+    summary: str | None = None
+    behaviour_concern: bool = False
+    concern_detail: str | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "date": "2026-10-14",
+                    "start_time": "10:30",
+                    "duration_minutes": 60,
+                    "kind": "one_to_one",
+                    "attendance": "attended",
+                    "counts_as_rar_day": True,
+                    "summary": "Completed a housing application together.",
+                    "behaviour_concern": False,
+                }
+            ]
+        }
+    )
+
+
+class Session(Out):
+    id: int
+    referral: str = Field(description="The referral's reference.")
+    date: date
+    start_time: Annotated[
+        time,
+        PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str),
+        WithJsonSchema({"type": "string"}),
+    ]
+    duration_minutes: int
+    kind: SessionKind
+    attendance: Attendance | None
+    non_attendance_reason: NonAttendanceReason | None
+    counts_as_rar_day: bool
+    summary: str | None
+    behaviour_concern: bool
+    concern_detail: str | None
+    group_session: bool = Field(description="True if recorded as part of a group session.")
+    version: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class RecordedSession(Session):
+    warnings: list[str] = Field(description="Things to know, e.g. RAR-day sessions beyond the order.")
+
+
+class NewOutcome(Body):
+    outcome_type: str = Field(description="An outcome type's code on the referral's contract.")
+    achieved_on: date
+    evidence: str = Field(description="What evidence you have seen.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome_type": "accommodation_secured_first_night",
+                    "achieved_on": "2026-10-20",
+                    "evidence": "Tenancy agreement seen and copied to the case file.",
+                }
+            ]
+        }
+    )
+
+
+class OutcomeQuery(SyncQuery):
+    status: OutcomeStatus | None = None
+    contract: str | None = Field(None, description="A contract's reference.")
+    referral: str | None = Field(None, description="A referral's reference.")
+
+
+class Outcome(Out):
+    id: int
+    referral: str = Field(description="The referral's reference.")
+    outcome_type: str = Field(description="The outcome type's code.")
+    achieved_on: date
+    evidence: str
+    status: OutcomeStatus
+    claimed_at: Timestamp
+    verified_at: Timestamp | None
+    rejected_at: Timestamp | None
+    rejection_reason: str | None
+    version: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class VerifyOutcome(Body):
+    version: Version = None
+
+
+class RejectOutcome(Body):
+    reason: str
+    version: Version = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "The tenancy agreement is not signed: send the signed copy."}]}
+    )
+
+
+# --- invoices ---------------------------------------------------------------------------------------
+
+
+class NewInvoice(Body):
+    contract: str = Field(description="The contract's reference.", examples=["BENCH-ACC-01"])
+    period: str = Field(description="The month billed, YYYY-MM.", examples=["2026-10"])
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"contract": "BENCH-ACC-01", "period": "2026-10"}]})
+
+
+class InvoiceQuery(SyncQuery):
+    status: InvoiceStatus | None = None
+    contract: str | None = Field(None, description="A contract's reference.")
+    period: str | None = Field(None, description="YYYY-MM", examples=["2026-10"])
+
+
+class InvoiceLine(Out):
+    item_code: str
+    service_code: str
+    description: str
+    unit: Unit
+    quantity: str = Field(description="A decimal string with two places, e.g. 12.50 (hours).", examples=["12.50"])
+    unit_price_pence: int
+    amount_pence: int
+    includes_earlier_work: bool = Field(description="True if some of the work is from before the period.")
+
+
+class Invoice(Out):
+    id: int
+    kind: InvoiceKind
+    number: str | None = Field(description="Null until submitted.")
+    contract: str = Field(description="The contract's reference.")
+    period: str = Field(description="YYYY-MM", examples=["2026-10"])
+    status: InvoiceStatus
+    lines: list[InvoiceLine]
+    subtotal_pence: int
+    vat_rate: str = Field(description="As a decimal, e.g. 0.2000 for 20%.")
+    vat_pence: int
+    total_pence: int
+    due_date: date | None
+    submitted_at: Timestamp | None
+    approved_at: Timestamp | None
+    paid_on: date | None
+    query_reason: str | None
+    rejection_reason: str | None
+    cap_excess_pence: int = Field(description="How far the invoice takes spend past the contract's value cap.")
+    needs_excess_approval: bool
+    credited_invoice_id: int | None = Field(description="On a credit note: the invoice it corrects.")
+    version: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class InvoiceAction(Body):
+    version: Version = None
+
+
+class InvoiceReason(Body):
+    reason: str
+    version: Version = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Line 2 bills a session that was cancelled: please check."}]}
+    )
+
+
+class MarkPaid(Body):
+    paid_on: date
+    version: Version = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"paid_on": "2026-11-28"}]})
+
+
+def decimal_string(value: Decimal, places: str = "0.01") -> str:
+    return str(value.quantize(Decimal(places)))
+
+
+def as_json_schema_example(model: type[BaseModel]) -> Any:
+    """The first example a model declares, if any (for the docs page)."""
+    extra = model.model_config.get("json_schema_extra") or {}
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    return examples[0] if examples else None
+
+
+# --- list pages (made once, so the OpenAPI document names them steadily) ----------------------------
+
+ContractPage = page_of(Contract)
+ReferralPage = page_of(Referral)
+SessionPage = page_of(Session)
+OutcomePage = page_of(Outcome)
+InvoicePage = page_of(Invoice)

@@ -1,0 +1,244 @@
+"""Every endpoint, for every role: the API lets each role do exactly what the pages let it do, and a
+refused request changes nothing (no record, no audit event)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.audit.models import AuditEvent
+from portal.dates import london_today
+from portal.extensions import db
+from tests.api.conftest import ROLES, World
+
+CRC_ROLES = ("admin", "contract_manager", "referrer")
+PARTNER_ROLES = ("nacro_manager", "nacro_caseworker")
+EVERYONE = {role: 200 for role in ROLES}
+
+
+def only(allowed: dict[str, int]) -> dict[str, int]:
+    """The roles given succeed with their status; every other role is refused (403)."""
+    return {role: allowed.get(role, 403) for role in ROLES}
+
+
+def new_referral(world: World, role: str) -> dict[str, Any]:
+    today = london_today()
+    return {
+        "contract": world.contract.reference,
+        "service_code": "ACC-TTG",
+        "person": {
+            "crn": {"referrer": "X200001", "contract_manager": "X200002"}.get(role, "X200009"),
+            "given_name": "Sam",
+            "family_name": "Smith",
+            "date_of_birth": "1990-04-01",
+            "gender": "male",
+            "ethnicity": "white_british",
+            "disability": "no",
+        },
+        "location": {"type": "community", "community_office": "Bedford probation office", "postcode": "MK40 1QJ"},
+        "rosh_level": "medium",
+        "risk_flags": ["domestic_abuse"],
+        "risk_summary": "History of domestic abuse towards a former partner.",
+        "complexity": "medium",
+        "desired_outcomes": ["Find settled accommodation"],
+        "reason": "Homeless and needs support to find accommodation.",
+        "rar_days": 5,
+        "sentence_end_date": (today + timedelta(days=365)).isoformat(),
+    }
+
+
+def yesterday() -> str:
+    return (london_today() - timedelta(days=1)).isoformat()
+
+
+@dataclass
+class Case:
+    method: str
+    path: Callable[[World, str], str]
+    expected: dict[str, int]
+    body: Callable[[World, str], Any] = field(default=lambda world, role: None)
+
+    def call(self, world: World, role: str) -> Any:
+        client = world[role]
+        path = self.path(world, role)
+        if self.method == "GET":
+            return client.get(path)
+        return client.post(path, self.body(world, role) or {})
+
+
+def first_or_second(first: Callable[[World], Any], second: Callable[[World], Any], second_roles: tuple[str, ...]):
+    """Where two roles may both act, each acts on its own record."""
+    return lambda world, role: second(world) if role in second_roles else first(world)
+
+
+CASES = {
+    "GET /contracts": Case("GET", lambda w, r: "/contracts", EVERYONE),
+    "GET /contracts/{reference}": Case("GET", lambda w, r: f"/contracts/{w.contract.reference}", EVERYONE),
+    "POST /referrals": Case(
+        "POST", lambda w, r: "/referrals", only({"referrer": 201, "contract_manager": 201}), new_referral
+    ),
+    "GET /referrals": Case("GET", lambda w, r: "/referrals", EVERYONE),
+    "GET /referrals/{reference}": Case("GET", lambda w, r: f"/referrals/{w.open.reference}", EVERYONE),
+    "POST /referrals/{reference}/accept": Case(
+        "POST",
+        lambda w, r: f"/referrals/{w.sent.reference}/accept",
+        only({"nacro_manager": 200}),
+        lambda w, r: {"risk_information_read": True},
+    ),
+    "POST /referrals/{reference}/decline": Case(
+        "POST",
+        lambda w, r: f"/referrals/{w.sent.reference}/decline",
+        only({"nacro_manager": 200}),
+        lambda w, r: {"reason_code": "no_capacity", "detail": "Our caseload is full."},
+    ),
+    "POST /referrals/{reference}/withdraw": Case(
+        "POST",
+        lambda w, r: f"/referrals/{w.sent.reference}/withdraw",
+        only({"referrer": 200}),
+        lambda w, r: {"reason_code": "recalled", "detail": "Recalled to custody."},
+    ),
+    "POST /referrals/{reference}/complete": Case(
+        "POST",
+        first_or_second(
+            lambda w: f"/referrals/{w.open.reference}/complete",
+            lambda w: f"/referrals/{w.other_open.reference}/complete",
+            ("nacro_caseworker",),
+        ),
+        only({"nacro_manager": 200, "nacro_caseworker": 200}),
+        lambda w, r: {
+            "summary": "Housed in supported accommodation.",
+            "outcomes": [{"desired_outcome": "Find settled accommodation", "achievement": "achieved"}],
+        },
+    ),
+    "POST /referrals/{reference}/sessions": Case(
+        "POST",
+        lambda w, r: f"/referrals/{w.open.reference}/sessions",
+        only({"nacro_manager": 201, "nacro_caseworker": 201}),
+        lambda w, r: {
+            "date": yesterday(),
+            "start_time": "10:00",
+            "duration_minutes": 60,
+            "kind": "one_to_one",
+            "attendance": "attended",
+        },
+    ),
+    "GET /referrals/{reference}/sessions": Case(
+        "GET", lambda w, r: f"/referrals/{w.open.reference}/sessions", EVERYONE
+    ),
+    "POST /referrals/{reference}/outcomes": Case(
+        "POST",
+        lambda w, r: f"/referrals/{w.open.reference}/outcomes",
+        only({"nacro_manager": 201, "nacro_caseworker": 201}),
+        # Each role claims a different day: the same outcome twice for one day is refused.
+        lambda w, r: {
+            "outcome_type": "accommodation_secured_first_night",
+            "achieved_on": (london_today() - timedelta(days=2 if r == "nacro_caseworker" else 1)).isoformat(),
+            "evidence": "Tenancy agreement seen.",
+        },
+    ),
+    "GET /referrals/{reference}/outcomes": Case(
+        "GET", lambda w, r: f"/referrals/{w.open.reference}/outcomes", EVERYONE
+    ),
+    "GET /outcomes": Case("GET", lambda w, r: "/outcomes", EVERYONE),
+    "GET /outcomes/{id}": Case("GET", lambda w, r: f"/outcomes/{w.outcome.id}", EVERYONE),
+    "POST /outcomes/{id}/verify": Case(
+        "POST",
+        first_or_second(
+            lambda w: f"/outcomes/{w.outcome.id}/verify",
+            lambda w: f"/outcomes/{w.other_outcome.id}/verify",
+            ("contract_manager",),
+        ),
+        only({"referrer": 200, "contract_manager": 200}),
+    ),
+    "POST /outcomes/{id}/reject": Case(
+        "POST",
+        first_or_second(
+            lambda w: f"/outcomes/{w.outcome.id}/reject",
+            lambda w: f"/outcomes/{w.other_outcome.id}/reject",
+            ("contract_manager",),
+        ),
+        only({"referrer": 200, "contract_manager": 200}),
+        lambda w, r: {"reason": "The agreement is not signed."},
+    ),
+    "POST /invoices": Case(
+        "POST",
+        lambda w, r: "/invoices",
+        only({"nacro_manager": 201}),
+        lambda w, r: {"contract": w.contract.reference, "period": w.months["m1"].strftime("%Y-%m")},
+    ),
+    "GET /invoices": Case("GET", lambda w, r: "/invoices", EVERYONE),
+    "GET /invoices/{id}": Case("GET", lambda w, r: f"/invoices/{w.submitted.id}", EVERYONE),
+    "POST /invoices/{id}/submit": Case(
+        "POST", lambda w, r: f"/invoices/{w.draft.id}/submit", only({"nacro_manager": 200})
+    ),
+    "POST /invoices/{id}/approve": Case(
+        "POST", lambda w, r: f"/invoices/{w.submitted.id}/approve", only({"contract_manager": 200})
+    ),
+    "POST /invoices/{id}/query": Case(
+        "POST",
+        lambda w, r: f"/invoices/{w.submitted.id}/query",
+        only({"contract_manager": 200}),
+        lambda w, r: {"reason": "Line 1 looks high."},
+    ),
+    "POST /invoices/{id}/reject": Case(
+        "POST",
+        lambda w, r: f"/invoices/{w.submitted.id}/reject",
+        only({"contract_manager": 200}),
+        lambda w, r: {"reason": "Billed to the wrong contract."},
+    ),
+    "POST /invoices/{id}/mark-paid": Case(
+        "POST",
+        lambda w, r: f"/invoices/{w.approved.id}/mark-paid",
+        only({"contract_manager": 200}),
+        lambda w, r: {"paid_on": london_today().isoformat()},
+    ),
+}
+
+
+def audit_count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+def test_every_api_route_has_a_case_for_every_role(app):
+    documented = {
+        f"{method} {path}".replace("{outcome_id}", "{id}").replace("{invoice_id}", "{id}")
+        for path, operations in app.test_client().get("/api/v1/openapi.json").get_json()["paths"].items()
+        for method in (name.upper() for name in operations)
+    }
+    assert documented == set(CASES), f"add cases for {sorted(documented - set(CASES))}"
+
+
+def test_every_role_reads_what_it_may_see(world: World):
+    """Reading changes nothing, so one world serves every GET."""
+    for name, case in CASES.items():
+        if case.method != "GET":
+            continue
+        for role in ROLES:
+            response = case.call(world, role)
+            assert response.status_code == case.expected[role], f"{role} {name}: {response.get_json()}"
+            assert response.mimetype == "application/json"
+
+
+@pytest.mark.parametrize("name", [name for name, case in CASES.items() if case.method == "POST"])
+def test_each_role_may_do_exactly_what_the_pages_let_it(world: World, name: str):
+    case = CASES[name]
+    refused = [role for role in ROLES if case.expected[role] >= 400]
+    allowed = [role for role in ROLES if case.expected[role] < 400]
+    for role in refused:  # first, so the record is still in the state the action needs
+        before = audit_count()
+        response = case.call(world, role)
+        assert response.status_code == case.expected[role], f"{role}: {response.get_json()}"
+        assert response.mimetype == "application/problem+json"
+        assert audit_count() == before, f"{role}'s refused {name} wrote something"
+    for role in allowed:
+        before = audit_count()
+        response = case.call(world, role)
+        assert response.status_code == case.expected[role], f"{role}: {response.get_json()}"
+        assert response.mimetype == "application/json"
+        assert audit_count() > before, f"{role}'s {name} was not audited"

@@ -1,0 +1,92 @@
+"""A partner never reaches another partner's records through the API: every route that names a
+record answers 404 for another partner's (as for one that does not exist), and no list, search
+or body reference lets one through. (The web route walker, tests/test_access.py, signs in with a
+cookie, which the API ignores; this is its API counterpart.)"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.accounts.models import Role
+from portal.api import tokens
+from portal.extensions import db
+from portal.invoicing.models import Invoice
+from portal.people.models import Person
+from tests.api.conftest import ApiClient, World
+from tests.factories import CrcFactory, UserFactory
+
+# For every argument of an API route, by the route's first segment, which of Nacro's records to
+# try (the callers are St Giles'). A new route with a new argument fails until it is added here.
+NACRO_RECORD = {
+    ("contracts", "reference"): lambda world: world.contract.reference,
+    ("referrals", "reference"): lambda world: world.open.reference,
+    ("outcomes", "outcome_id"): lambda world: world.outcome.id,
+    ("invoices", "invoice_id"): lambda world: world.submitted.id,
+}
+
+
+def api_routes_naming_a_record(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("api.") and rule.arguments:
+            yield rule
+
+
+@pytest.mark.parametrize("who", ["st_giles_manager", "st_giles_caseworker"])
+def test_another_partners_records_are_not_found_by_any_api_route(app, world: World, who: str):
+    client = world[who]
+    crn = db.session.get(Person, world.open.person_id).crn
+    checked = 0
+    for rule in api_routes_naming_a_record(app):
+        path = rule.rule.removeprefix("/api/v1")
+        segment = path.split("/")[1]
+        missing = {argument for argument in rule.arguments if (segment, argument) not in NACRO_RECORD}
+        assert not missing, f"{rule.rule}: add {sorted(missing)} to NACRO_RECORD so the route is checked"
+        for argument in rule.arguments:
+            value = str(NACRO_RECORD[(segment, argument)](world))
+            path = re.sub(rf"<(?:[^>:]+:)?{argument}>", value, path)
+        assert "<" not in path, path
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.get(path) if method == "GET" else client.post(path, {})
+            assert response.status_code == 404, f"{who} {method} {path} -> {response.status_code}"
+            problem = response.get_json()
+            said = f"{problem['title']} {problem['detail']} {problem.get('errors')}"
+            assert "Nacro" not in said and crn not in said, f"{who} {method} {path} leaked"
+            checked += 1
+    assert checked >= 19  # every record-naming route of API.md and ours
+
+
+@pytest.mark.parametrize("who", ["st_giles_manager", "st_giles_caseworker"])
+def test_lists_hold_only_the_callers_own_records(world: World, who: str):
+    client = world[who]
+    for path in ("/contracts", "/referrals", "/outcomes", "/invoices"):
+        body = client.get(path, per_page=200).get_json()
+        text = str(body)
+        assert body["total"] >= 1, path
+        assert "AC1000AA" not in text and "BENCH-ACC-01" not in text and "Nacro" not in text, f"{path} leaked"
+    # Filtering by another partner's contract or referral finds nothing, rather than an error that says it exists.
+    assert client.get("/referrals", contract="BENCH-ACC-01").get_json()["total"] == 0
+    assert client.get("/outcomes", referral="AC1000AA").get_json()["total"] == 0
+    assert client.get("/invoices", contract="BENCH-ACC-01").get_json()["total"] == 0
+
+
+def test_a_partner_cannot_invoice_another_partners_contract(world: World):
+    before = db.session.scalar(select(func.count()).select_from(Invoice))
+    response = world["st_giles_manager"].post("/invoices", {"contract": "BENCH-ACC-01", "period": "2026-01"})
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == ["contract"]
+    assert db.session.scalar(select(func.count()).select_from(Invoice)) == before
+
+
+def test_another_crcs_referrer_sees_none_of_this_crcs_work(app, world: World):
+    other_crc = CrcFactory(name="Other CRC")
+    stranger = UserFactory(email="referrer@other.example", role=Role.CRC_REFERRER, organisation=other_crc)
+    client = ApiClient(app.test_client(), tokens.create_token(None, stranger, name="Theirs").secret)
+    assert client.get(f"/referrals/{world.open.reference}").status_code == 404
+    assert client.get(f"/contracts/{world.contract.reference}").status_code == 404
+    assert client.get(f"/outcomes/{world.outcome.id}").status_code == 404
+    assert client.post(f"/outcomes/{world.outcome.id}/verify").status_code == 404
+    assert client.get(f"/invoices/{world.submitted.id}").status_code == 404
+    assert client.get("/referrals").get_json()["total"] == 0
