@@ -661,7 +661,7 @@ def compute_figures(
         "columns": {
             "period": {"label": _window_label(period.window), **windows["period"].as_json()},
             "previous": {"label": _window_label(windows["previous"]), **windows["previous"].as_json()},
-            "ytd": {"label": "Year to date", **windows["ytd"].as_json()},
+            "ytd": {"label": f"Year to date, {_window_label(windows['ytd'])}", **windows["ytd"].as_json()},
         },
         "sections": [
             {"key": "referrals", "title": "Referrals", "rows": referral_rows},
