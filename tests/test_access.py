@@ -30,6 +30,8 @@ OTHER_PARTNERS_RECORD = {
     ("delivery", "outcome_id"): lambda people: people["st_giles_outcome"].id,
     ("delivery", "file_id"): lambda people: people["st_giles_file"].id,
     ("delivery", "alert_id"): lambda people: people["st_giles_alert"].id,
+    ("returns", "return_id"): lambda people: people["st_giles_return"].id,
+    ("returns", "job_id"): lambda people: "not-a-job",
 }
 
 
@@ -72,6 +74,7 @@ def test_partner_users_cannot_reach_another_partners_records_by_any_route(
         "st_giles_outcome_type": OutcomeTypeFactory(contract=st_giles_contract, code="entered_employment"),
     }
     people.update(_st_giles_delivery(people["st_giles_referral"], st_giles_caseworker, people["st_giles_outcome_type"]))
+    people["st_giles_return"] = _st_giles_return(st_giles_contract, st_giles_caseworker)
     user = request.getfixturevalue(who)
     portal.sign_in(user)
     checked = 0
@@ -125,6 +128,20 @@ def _st_giles_delivery(referral, caseworker, outcome_type):
     db.session.add_all([file, alert])
     db.session.commit()
     return {"st_giles_session": session, "st_giles_outcome": outcome, "st_giles_file": file, "st_giles_alert": alert}
+
+
+def _st_giles_return(contract, author):
+    from datetime import date
+
+    from portal.returns.models import ServiceReturn
+
+    service_return = ServiceReturn(
+        contract_id=contract.id, period_kind="month", period_start=date(2026, 5, 1), period_end=date(2026, 5, 31),
+        created_by_id=author.id,
+    )
+    db.session.add(service_return)
+    db.session.commit()
+    return service_return
 
 
 def test_partner_manager_gets_404_not_403_for_another_partners_user(portal, nacro_manager, st_giles_caseworker):
