@@ -110,6 +110,16 @@ DELIVERY_PAGES = [
     "/group-sessions/new?contract={nacro_contract.reference}",
 ]
 
+RETURN_PAGES = [
+    "/dashboard/",
+    "/dashboard/?period=2026-Q3&pathway=accommodation",
+    "/service-returns/",
+    "/service-returns/{service_return.id}",
+    "/service-returns/{submitted_return.id}",
+]
+PARTNER_RETURN_PAGES = ["/service-returns/new", "/service-returns/{service_return.id}/narrative"]
+CONTRACT_MANAGER_RETURN_PAGES = ["/service-returns/{submitted_return.id}/return", "/service-returns/bulk"]
+
 PAGES_BY_ROLE: dict[str, list[str]] = {
     "admin": [
         "/",
@@ -141,6 +151,8 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *CONTRACT_MANAGER_PAGES,
         *REFERRAL_PAGES,
         "/referrals/import",
+        *RETURN_PAGES,
+        *CONTRACT_MANAGER_RETURN_PAGES,
     ],
     "referrer": [
         "/",
@@ -162,6 +174,8 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *REFERRAL_PAGES,
         *PARTNER_MANAGER_PAGES,
         "/my-sessions",
+        *RETURN_PAGES,
+        *PARTNER_RETURN_PAGES,
     ],
     "nacro_caseworker": [
         "/",
@@ -282,7 +296,21 @@ def everyone(
         )
     )
     db.session.commit()
+    from datetime import date
+
+    from portal.returns.models import ReturnStatus, ServiceReturn
+
+    service_return = ServiceReturn(contract_id=nacro_contract.id, period_kind="quarter", period_start=date(2026, 7, 1),
+                                   period_end=date(2026, 9, 30), created_by_id=nacro_manager.id)
+    submitted_return = ServiceReturn(contract_id=nacro_contract.id, period_kind="quarter",
+                                     period_start=date(2026, 4, 1), period_end=date(2026, 6, 30),
+                                     status=ReturnStatus.SUBMITTED, submitted_at=utcnow(),
+                                     submitted_by_id=nacro_manager.id, created_by_id=nacro_manager.id)
+    db.session.add_all([service_return, submitted_return])
+    db.session.commit()
     return {
+        "service_return": service_return,
+        "submitted_return": submitted_return,
         "referral": referral,
         "sent_referral": ReferralFactory(
             reference="SN2345DE",
