@@ -32,10 +32,12 @@ Definitions (also shown under the figures):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -161,6 +163,48 @@ class Labels:
     withdraw_reasons: dict[str, str] = field(default_factory=dict)
 
 
+class DateIndex:
+    """The rows of a list sorted by one of their dates, to count or take those in a window by
+    bisection: every figure asks about several windows and twelve months, over thousands of rows."""
+
+    def __init__(self, rows: Iterable[Any], attribute: str) -> None:
+        dated = sorted(
+            ((getattr(row, attribute), index, row) for index, row in enumerate(rows) if getattr(row, attribute)),
+            key=lambda item: (item[0], item[1]),
+        )
+        self.days = [day for day, _, _ in dated]
+        self.rows = [row for _, _, row in dated]
+
+    def _bounds(self, window: Window) -> tuple[int, int]:
+        return bisect_left(self.days, window.start), bisect_right(self.days, window.end)
+
+    def count(self, window: Window) -> int:
+        low, high = self._bounds(window)
+        return high - low
+
+    def within(self, window: Window) -> list[Any]:
+        low, high = self._bounds(window)
+        return self.rows[low:high]
+
+
+class Rows(list):  # type: ignore[type-arg]
+    """A list of rows that keeps its DateIndexes, so each is built once however many figures ask."""
+
+    def __init__(self, rows: Iterable[Any] = ()) -> None:
+        super().__init__(rows)
+        self.indexes: dict[str, DateIndex] = {}
+
+
+def indexed(rows: list[Any], attribute: str) -> DateIndex:
+    """The DateIndex of `rows` by `attribute`: kept on a Rows list, built afresh for a plain list."""
+    if not isinstance(rows, Rows):
+        return DateIndex(rows, attribute)
+    index = rows.indexes.get(attribute)
+    if index is None:
+        index = rows.indexes[attribute] = DateIndex(rows, attribute)
+    return index
+
+
 # --- small pure helpers ---------------------------------------------------------------------------
 
 
@@ -257,23 +301,27 @@ def _count(rows: Iterable[Any], day: Callable[[Any], date | None], window: Windo
 
 def referral_figures(referrals: list[ReferralRow], window: Window, today: date) -> dict[str, Any]:
     """The referral, SLA and caseload figures for one window."""
-    answer_due = [r for r in referrals if r.accept_due_on in window and _answer_counts(r, today)]
-    contact_due = [r for r in referrals if r.first_contact_due_on in window and _contact_counts(r, today)]
     from portal.working_days import working_days_between
 
-    to_accept = [working_days_between(r.sent_on, r.accepted_on) for r in referrals if r.accepted_on in window and r.sent_on]
-    to_contact = [
-        working_days_between(r.accepted_on, r.first_contact_on)
-        for r in referrals
-        if r.first_contact_on in window and r.accepted_on
-    ]
+    def inside(attribute: str) -> list[ReferralRow]:
+        return indexed(referrals, attribute).within(window)
+
+    answer_due = [r for r in inside("accept_due_on") if _answer_counts(r, today)]
+    contact_due = [r for r in inside("first_contact_due_on") if _contact_counts(r, today)]
+    accepted = inside("accepted_on")
+    contacted = inside("first_contact_on")
+    declined = inside("declined_on")
+    withdrawn = inside("withdrawn_on")
+    to_accept = [working_days_between(r.sent_on, r.accepted_on) for r in accepted if r.sent_on]
+    to_contact = [working_days_between(r.accepted_on, r.first_contact_on) for r in contacted if r.accepted_on]
+    open_cases = indexed(referrals, "accepted_on").rows
     return {
-        "received": _count(referrals, lambda r: r.sent_on, window),
-        "accepted": _count(referrals, lambda r: r.accepted_on, window),
-        "declined": _count(referrals, lambda r: r.declined_on, window),
-        "declined_by_reason": Counter(r.decline_reason or "other" for r in referrals if r.declined_on in window),
-        "withdrawn": _count(referrals, lambda r: r.withdrawn_on, window),
-        "withdrawn_by_reason": Counter(r.withdraw_reason or "other" for r in referrals if r.withdrawn_on in window),
+        "received": indexed(referrals, "sent_on").count(window),
+        "accepted": len(accepted),
+        "declined": len(declined),
+        "declined_by_reason": Counter(r.decline_reason or "other" for r in declined),
+        "withdrawn": len(withdrawn),
+        "withdrawn_by_reason": Counter(r.withdraw_reason or "other" for r in withdrawn),
         "answered_within_sla": percent(
             sum(1 for r in answer_due if r.answered_on is not None and r.answered_on <= r.accept_due_on),  # type: ignore[operator]
             len(answer_due),
@@ -288,11 +336,11 @@ def referral_figures(referrals: list[ReferralRow], window: Window, today: date) 
         ),
         "median_days_to_accept": _decimal_text(median(to_accept)),
         "median_days_to_first_contact": _decimal_text(median(to_contact)),
-        "caseload_start": sum(1 for r in referrals if _open_at_start_of(r, window.start)),
-        "caseload_end": sum(1 for r in referrals if _open_at_end_of(r, window.end)),
-        "starts": _count(referrals, lambda r: r.first_contact_on, window),
-        "completions": _count(referrals, lambda r: r.completed_on, window),
-        "early_endings": sum(1 for r in referrals if r.withdrawn_on in window and r.accepted_on is not None),
+        "caseload_start": sum(1 for r in open_cases if _open_at_start_of(r, window.start)),
+        "caseload_end": sum(1 for r in open_cases if _open_at_end_of(r, window.end)),
+        "starts": len(contacted),
+        "completions": indexed(referrals, "completed_on").count(window),
+        "early_endings": sum(1 for r in withdrawn if r.accepted_on is not None),
     }
 
 
@@ -329,7 +377,7 @@ def _open_at_end_of(r: ReferralRow, day: date) -> bool:
 
 
 def session_figures(sessions: list[SessionCount], referrals: list[ReferralRow], window: Window) -> dict[str, Any]:
-    inside = [s for s in sessions if s.day in window]
+    inside = indexed(sessions, "day").within(window)
 
     def total(predicate: Callable[[SessionCount], bool]) -> int:
         return sum(s.sessions for s in inside if predicate(s))
@@ -337,7 +385,7 @@ def session_figures(sessions: list[SessionCount], referrals: list[ReferralRow], 
     attended = total(lambda s: s.attendance == "attended")
     late = total(lambda s: s.attendance == "late")
     missed = total(lambda s: s.attendance == "did_not_attend")
-    ended = [r for r in referrals if r.ended_on in window and r.rar_days > 0]
+    ended = [r for r in indexed(referrals, "ended_on").within(window) if r.rar_days > 0]
     return {
         "scheduled": total(lambda s: True),
         "held": total(lambda s: s.attendance in ("attended", "late", "did_not_attend")),
@@ -360,16 +408,16 @@ def session_figures(sessions: list[SessionCount], referrals: list[ReferralRow], 
 
 
 def outcome_figures(outcomes: list[OutcomeRow], reports: list[EndOfServiceRow], window: Window) -> dict[str, Any]:
-    achievements = Counter(a for report in reports if report.submitted_on in window for a in report.achievements)
+    achievements = Counter(a for report in indexed(reports, "submitted_on").within(window) for a in report.achievements)
     achieved, partly, not_achieved = (
         achievements["achieved"],
         achievements["partially_achieved"],
         achievements["not_achieved"],
     )
     return {
-        "claimed": _count(outcomes, lambda o: o.claimed_on, window),
-        "verified": _count(outcomes, lambda o: o.verified_on, window),
-        "rejected": _count(outcomes, lambda o: o.rejected_on, window),
+        "claimed": indexed(outcomes, "claimed_on").count(window),
+        "verified": indexed(outcomes, "verified_on").count(window),
+        "rejected": indexed(outcomes, "rejected_on").count(window),
         "desired_outcomes_assessed": achieved + partly + not_achieved,
         "desired_achieved": achieved,
         "desired_partially_achieved": partly,
@@ -436,7 +484,7 @@ def spend_to(invoices: list[InvoiceRow], day: date) -> int:
 
 
 def location_figures(referrals: list[ReferralRow], window: Window) -> dict[str, Any]:
-    received = [r for r in referrals if r.sent_on in window]
+    received = indexed(referrals, "sent_on").within(window)
     return {
         "custody": sum(1 for r in received if r.location_type == "custody"),
         "community": sum(1 for r in received if r.location_type == "community"),
@@ -448,7 +496,7 @@ def location_figures(referrals: list[ReferralRow], window: Window) -> dict[str, 
 
 
 def equality_counts(referrals: list[ReferralRow], window: Window) -> dict[str, dict[str, int]]:
-    starting = [r for r in referrals if r.first_contact_on in window]
+    starting = indexed(referrals, "first_contact_on").within(window)
     gender = Counter(r.gender for r in starting)
     ethnicity = Counter(r.ethnicity_group for r in starting)
     ages = Counter(age_band(r.date_of_birth, r.first_contact_on) for r in starting)  # type: ignore[arg-type]
@@ -513,15 +561,15 @@ def monthly_series(records: Records, months: list[date]) -> list[dict[str, Any]]
     series = []
     for month in months:
         window = Period(PeriodKind.MONTH, month).window
-        inside = [s for s in records.sessions if s.day in window]
+        inside = indexed(records.sessions, "day").within(window)
         series.append(
             {
                 "month": f"{month:%Y-%m}",
                 "label": month_label(month),
-                "received": _count(records.referrals, lambda r: r.sent_on, window),
-                "accepted": _count(records.referrals, lambda r: r.accepted_on, window),
-                "outcomes_claimed": _count(records.outcomes, lambda o: o.claimed_on, window),
-                "outcomes_verified": _count(records.outcomes, lambda o: o.verified_on, window),
+                "received": indexed(records.referrals, "sent_on").count(window),
+                "accepted": indexed(records.referrals, "accepted_on").count(window),
+                "outcomes_claimed": indexed(records.outcomes, "claimed_on").count(window),
+                "outcomes_verified": indexed(records.outcomes, "verified_on").count(window),
                 "attended": sum(s.sessions for s in inside if s.attendance == "attended"),
                 "late": sum(s.sessions for s in inside if s.attendance == "late"),
                 "missed": sum(s.sessions for s in inside if s.attendance == "did_not_attend"),
@@ -561,6 +609,14 @@ def compute_figures(
     """Every figure of a return for `period`, with the previous period and the year to date beside
     it, as plain JSON (ints, strings, lists, dicts): what is frozen on submission."""
     labels = labels or Labels()
+    records = Records(
+        referrals=Rows(records.referrals),
+        sessions=Rows(records.sessions),
+        outcomes=Rows(records.outcomes),
+        end_of_service=Rows(records.end_of_service),
+        invoices=records.invoices,
+        cap_pence=records.cap_pence,
+    )
     windows = _windows(period, contract_start)
     referrals = {name: referral_figures(records.referrals, window, today) for name, window in windows.items()}
     sessions = {name: session_figures(records.sessions, records.referrals, window) for name, window in windows.items()}
@@ -716,8 +772,15 @@ def figure(figures: dict[str, Any], key: str, column: str = "period") -> Any:
 
 
 def london_day(moment: datetime | None) -> date | None:
+    """The London calendar day of a UTC moment. London's offset from UTC is a whole number of hours
+    and changes on the hour, so the answer depends only on the UTC day and hour: cached by those."""
     if moment is None:
         return None
+    return _london_day_of_hour(moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None))
+
+
+@lru_cache(maxsize=65_536)
+def _london_day_of_hour(hour: datetime) -> date:
     from portal.dates import london_date
 
-    return london_date(moment)
+    return london_date(hour.replace(tzinfo=UTC))

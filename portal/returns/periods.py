@@ -32,7 +32,7 @@ class Window:
     end: date
 
     def __contains__(self, day: object) -> bool:
-        return isinstance(day, date) and self.start <= day <= self.end
+        return day is not None and self.start <= day <= self.end  # type: ignore[operator]
 
     def as_json(self) -> dict[str, str]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat()}

@@ -108,7 +108,8 @@ def _referrals(ids: list[int], start: date, first: Any, after: Any, end: date, p
         .order_by(r.id)
     )
     rows = []
-    for row in db.session.execute(_referral_filters(statement, pathway, area)):
+    # Core execution: these are plain columns, and the ORM's per-row bookkeeping would double the time.
+    for row in db.session.connection().execute(_referral_filters(statement, pathway, area)):
         rows.append(
             ReferralRow(
                 id=row[0],
@@ -158,7 +159,7 @@ def _sessions(ids: list[int], start: date, end: date, pathway: str | None, area:
             sessions=row[5],
             minutes=int(row[6]),
         )
-        for row in db.session.execute(_referral_filters(statement, pathway, area))
+        for row in db.session.connection().execute(_referral_filters(statement, pathway, area))
     ]
 
 
