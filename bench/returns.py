@@ -59,12 +59,20 @@ def main() -> None:
         report(service_return, db.engine.dialect.name)
 
 
-def seed(referral_count: int, session_count: int):  # noqa: ANN201
+def seed(referral_count: int, session_count: int):
     """A contract with `referral_count` referrals across the year to date and `session_count`
     sessions, most in the quarter July to September 2026; a draft return for that quarter."""
     from portal.accounts.models import Role, User
-    from portal.contracts.models import Contract, ContractStatus, ContractTier, OutcomeType, Pathway, RateCardItem
-    from portal.contracts.models import Setting, Unit
+    from portal.contracts.models import (
+        Contract,
+        ContractStatus,
+        ContractTier,
+        OutcomeType,
+        Pathway,
+        RateCardItem,
+        Setting,
+        Unit,
+    )
     from portal.delivery.models import Outcome, Session
     from portal.extensions import db
     from portal.organisations.models import Organisation, OrganisationKind, Tier
@@ -72,36 +80,69 @@ def seed(referral_count: int, session_count: int):  # noqa: ANN201
     from portal.referrals.models import Referral
     from portal.returns.models import ServiceReturn
 
-    rng = random.Random(2026)
+    rng = random.Random(2026)  # noqa: S311 - made-up benchmark data, not secrets
     crc = Organisation(name="Bench CRC", kind=OrganisationKind.CRC)
     partner = Organisation(name="Bench Partner", kind=OrganisationKind.PARTNER, tier=Tier.II)
     db.session.add_all([crc, partner])
     db.session.flush()
-    manager = User(email="manager@bench.example", name="Bench Manager", role=Role.PROVIDER_MANAGER,
-                   organisation_id=partner.id)
-    referrer = User(email="referrer@bench.example", name="Bench Referrer", role=Role.CRC_REFERRER,
-                    organisation_id=crc.id)
+    manager = User(
+        email="manager@bench.example", name="Bench Manager", role=Role.PROVIDER_MANAGER, organisation_id=partner.id
+    )
+    referrer = User(
+        email="referrer@bench.example", name="Bench Referrer", role=Role.CRC_REFERRER, organisation_id=crc.id
+    )
     db.session.add_all([manager, referrer])
-    contract = Contract(reference="BENCH-RET-01", title="Benchmark", crc_id=crc.id, partner_id=partner.id,
-                        tier=ContractTier.SUBCONTRACT, status=ContractStatus.ACTIVE, start_date=date(2025, 4, 1),
-                        end_date=date(2027, 3, 31), value_cap_pence=10**11, vat_rate_bp=0,
-                        counties=["Bedfordshire"], prisons=["HMP Bedford"])
+    contract = Contract(
+        reference="BENCH-RET-01",
+        title="Benchmark",
+        crc_id=crc.id,
+        partner_id=partner.id,
+        tier=ContractTier.SUBCONTRACT,
+        status=ContractStatus.ACTIVE,
+        start_date=date(2025, 4, 1),
+        end_date=date(2027, 3, 31),
+        value_cap_pence=10**11,
+        vat_rate_bp=0,
+        counties=["Bedfordshire"],
+        prisons=["HMP Bedford"],
+    )
     db.session.add(contract)
     db.session.flush()
-    db.session.add(RateCardItem(contract_id=contract.id, code="SES", service_code="SVC", name="Session",
-                                pathway=Pathway.ACCOMMODATION, setting=Setting.BOTH, unit=Unit.PER_SESSION))
+    db.session.add(
+        RateCardItem(
+            contract_id=contract.id,
+            code="SES",
+            service_code="SVC",
+            name="Session",
+            pathway=Pathway.ACCOMMODATION,
+            setting=Setting.BOTH,
+            unit=Unit.PER_SESSION,
+        )
+    )
     outcome_type = OutcomeType(contract_id=contract.id, code="housed", name="Housed", pathway=Pathway.ACCOMMODATION)
     db.session.add(outcome_type)
     db.session.flush()
 
     now = datetime(2026, 10, 1, tzinfo=UTC)
     first_day = date(2026, 1, 1)
-    db.session.execute(Person.__table__.insert(), [
-        {"crn": f"B{n:06d}", "given_name": "Bench", "family_name": f"Person{n}",
-         "date_of_birth": date(1960 + n % 45, 1 + n % 12, 1), "gender": rng.choice(["male", "female", "other"]),
-         "ethnicity": rng.choice(ETHNICITY_CODES), "disability": rng.choice(["yes", "no", "not_stated"]),
-         "version": 1, "created_at": now, "updated_at": now}
-        for n in range(referral_count)])
+    db.session.execute(
+        Person.__table__.insert(),
+        [
+            {
+                "crn": f"B{n:06d}",
+                "given_name": "Bench",
+                "family_name": f"Person{n}",
+                "date_of_birth": date(1960 + n % 45, 1 + n % 12, 1),
+                "gender": rng.choice(["male", "female", "other"]),
+                "ethnicity": rng.choice(ETHNICITY_CODES),
+                "disability": rng.choice(["yes", "no", "not_stated"]),
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for n in range(referral_count)
+        ],
+    )
     people = [row[0] for row in db.session.execute(db.select(Person.id).order_by(Person.id))]
     referral_rows = []
     for n, person_id in enumerate(people):
@@ -110,50 +151,93 @@ def seed(referral_count: int, session_count: int):  # noqa: ANN201
         accepted = sent + timedelta(days=rng.randrange(0, 4))
         contact = accepted + timedelta(days=rng.randrange(1, 9))
         custody = n % 3 == 0
-        referral_rows.append({
-            "reference": f"BR{n:06d}", "status": "in_progress", "contract_id": contract.id, "service_code": "SVC",
-            "person_id": person_id, "crc_id": crc.id, "referrer_id": referrer.id, "risk_flags": [],
-            "desired_outcomes": ["x"], "urgent": False, "rar_days": 10, "sent_at": sent_at,
-            "accept_due_on": sent + timedelta(days=2), "accepted_at": datetime.combine(accepted, clock(11), tzinfo=UTC),
-            "accepted_on": accepted, "first_contact_due_on": accepted + timedelta(days=7),
-            "first_contact_at": datetime.combine(contact, clock(10), tzinfo=UTC),
-            "location_type": "custody" if custody else "community",
-            "prison": "HMP Bedford" if custody else None,
-            "community_office": None if custody else rng.choice(["Bedford office", "Luton office", "Kettering office"]),
-            "version": 1, "created_at": now, "updated_at": now,
-        })
+        referral_rows.append(
+            {
+                "reference": f"BR{n:06d}",
+                "status": "in_progress",
+                "contract_id": contract.id,
+                "service_code": "SVC",
+                "person_id": person_id,
+                "crc_id": crc.id,
+                "referrer_id": referrer.id,
+                "risk_flags": [],
+                "desired_outcomes": ["x"],
+                "urgent": False,
+                "rar_days": 10,
+                "sent_at": sent_at,
+                "accept_due_on": sent + timedelta(days=2),
+                "accepted_at": datetime.combine(accepted, clock(11), tzinfo=UTC),
+                "accepted_on": accepted,
+                "first_contact_due_on": accepted + timedelta(days=7),
+                "first_contact_at": datetime.combine(contact, clock(10), tzinfo=UTC),
+                "location_type": "custody" if custody else "community",
+                "prison": "HMP Bedford" if custody else None,
+                "community_office": None
+                if custody
+                else rng.choice(["Bedford office", "Luton office", "Kettering office"]),
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     db.session.execute(Referral.__table__.insert(), referral_rows)
     referrals = [row[0] for row in db.session.execute(db.select(Referral.id).order_by(Referral.id))]
     attendance = ["attended"] * 7 + ["late", "did_not_attend", "session_did_not_happen"]
     rows = []
     for n in range(session_count):
-        rows.append({"referral_id": referrals[n % len(referrals)],
-                     "date": date(2026, 7, 1) + timedelta(days=rng.randrange(0, 92)), "start_time": clock(10),
-                     "duration_minutes": 30 + 15 * (n % 5), "kind": "one_to_one", "attendance": rng.choice(attendance),
-                     "counts_as_rar_day": n % 4 == 0, "behaviour_concern": False, "recorded_by_id": manager.id,
-                     "version": 1, "created_at": now, "updated_at": now})
+        rows.append(
+            {
+                "referral_id": referrals[n % len(referrals)],
+                "date": date(2026, 7, 1) + timedelta(days=rng.randrange(0, 92)),
+                "start_time": clock(10),
+                "duration_minutes": 30 + 15 * (n % 5),
+                "kind": "one_to_one",
+                "attendance": rng.choice(attendance),
+                "counts_as_rar_day": n % 4 == 0,
+                "behaviour_concern": False,
+                "recorded_by_id": manager.id,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     for start in range(0, len(rows), 10_000):
-        db.session.execute(Session.__table__.insert(), rows[start:start + 10_000])
+        db.session.execute(Session.__table__.insert(), rows[start : start + 10_000])
     outcome_rows = [
-        {"referral_id": referrals[n], "outcome_type_id": outcome_type.id, "achieved_on": date(2026, 8, 1),
-         "evidence": "x", "status": "verified" if n % 3 else "claimed", "claimed_by_id": manager.id,
-         "claimed_at": datetime(2026, 8, 2, 9, tzinfo=UTC),
-         "verified_at": datetime(2026, 8, 9, 9, tzinfo=UTC) if n % 3 else None,
-         "version": 1, "created_at": now, "updated_at": now}
+        {
+            "referral_id": referrals[n],
+            "outcome_type_id": outcome_type.id,
+            "achieved_on": date(2026, 8, 1),
+            "evidence": "x",
+            "status": "verified" if n % 3 else "claimed",
+            "claimed_by_id": manager.id,
+            "claimed_at": datetime(2026, 8, 2, 9, tzinfo=UTC),
+            "verified_at": datetime(2026, 8, 9, 9, tzinfo=UTC) if n % 3 else None,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
         for n in range(0, len(referrals), 4)
     ]
     db.session.execute(Outcome.__table__.insert(), outcome_rows)
-    service_return = ServiceReturn(contract_id=contract.id, period_kind="quarter", period_start=date(2026, 7, 1),
-                                   period_end=date(2026, 9, 30), created_by_id=manager.id,
-                                   achievements="Benchmark narrative. " * 40, challenges="None.",
-                                   case_study="Anonymised. " * 60, safeguarding_concerns=0)
+    service_return = ServiceReturn(
+        contract_id=contract.id,
+        period_kind="quarter",
+        period_start=date(2026, 7, 1),
+        period_end=date(2026, 9, 30),
+        created_by_id=manager.id,
+        achievements="Benchmark narrative. " * 40,
+        challenges="None.",
+        case_study="Anonymised. " * 60,
+        safeguarding_concerns=0,
+    )
     db.session.add(service_return)
     db.session.commit()
     print(f"Seeded {len(referrals)} referrals, {len(rows)} sessions and {len(outcome_rows)} outcomes")
     return service_return
 
 
-def timed(function, repeat: int = 3):  # noqa: ANN001, ANN201
+def timed(function, repeat: int = 3):
     best, result = float("inf"), None
     for _ in range(repeat):
         started = time.perf_counter()
@@ -162,7 +246,7 @@ def timed(function, repeat: int = 3):  # noqa: ANN001, ANN201
     return best, result
 
 
-def report(service_return, dialect: str) -> None:  # noqa: ANN001
+def report(service_return, dialect: str) -> None:
     from io import BytesIO
 
     from pypdf import PdfReader

@@ -29,8 +29,16 @@ class Series:
     colour: str | None = None
 
 
-def _text(x: float, y: float, content: str, *, size: int = 12, anchor: str = "middle", weight: str = "normal",
-          fill: str = TEXT) -> str:
+def _text(
+    x: float,
+    y: float,
+    content: str,
+    *,
+    size: int = 12,
+    anchor: str = "middle",
+    weight: str = "normal",
+    fill: str = TEXT,
+) -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-family="{FONT}" font-size="{size}" font-weight="{weight}" '
         f'text-anchor="{anchor}" fill="{fill}">{escape(content)}</text>'
@@ -39,7 +47,8 @@ def _text(x: float, y: float, content: str, *, size: int = 12, anchor: str = "mi
 
 def _frame(chart_id: str, title: str, description: str, height: int, body: list[str]) -> Markup:
     title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
-    return Markup(
+    # Every piece of text in `body`, the title and the description went through escape() above.
+    return Markup(  # noqa: S704
         f'<svg xmlns="http://www.w3.org/2000/svg" id={quoteattr(chart_id)} class="portal-chart" role="img" '
         f'viewBox="0 0 {WIDTH} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
         f'aria-labelledby="{title_id} {desc_id}">'
@@ -79,7 +88,9 @@ def _axis(top: int, plot_top: float, plot_bottom: float, left: float, right: flo
         y = plot_bottom - fraction * (plot_bottom - plot_top)
         value = top * fraction
         label = f"{value:g}" if value == int(value) else f"{value:.1f}"
-        parts.append(f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{right:.1f}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')
+        parts.append(
+            f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{right:.1f}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>'
+        )
         parts.append(_text(left - 6, y + 4, label, anchor="end", fill=AXIS))
     return parts
 
@@ -95,8 +106,15 @@ def _category_label(x: float, y: float, label: str) -> str:
     )
 
 
-def bar_chart(chart_id: str, title: str, description: str, categories: Sequence[str], series: Sequence[Series],
-              *, stacked: bool = False) -> Markup:
+def bar_chart(
+    chart_id: str,
+    title: str,
+    description: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    *,
+    stacked: bool = False,
+) -> Markup:
     """Vertical bars per category: side by side for each series, or stacked."""
     height, left, right, plot_top, plot_bottom = 300, 48.0, WIDTH - 12.0, 40.0, 240.0
     totals = [sum(item.values[index] for item in series) for index in range(len(categories))]
@@ -117,8 +135,10 @@ def bar_chart(chart_id: str, title: str, description: str, categories: Sequence[
                 colour = item.colour or COLOURS[number % len(COLOURS)]
                 bar_height = value * scale
                 y -= bar_height
-                body.append(f'<rect x="{x0 + band * 0.2:.1f}" y="{y:.1f}" width="{bar_width:.1f}" '
-                            f'height="{bar_height:.1f}" fill="{colour}"/>')
+                body.append(
+                    f'<rect x="{x0 + band * 0.2:.1f}" y="{y:.1f}" width="{bar_width:.1f}" '
+                    f'height="{bar_height:.1f}" fill="{colour}"/>'
+                )
             body.append(_text(x0 + band / 2, y - 4, str(totals[index]), size=11))
         else:
             count = max(1, len(series))
@@ -128,12 +148,16 @@ def bar_chart(chart_id: str, title: str, description: str, categories: Sequence[
                 colour = item.colour or COLOURS[number % len(COLOURS)]
                 bar_height = value * scale
                 x = x0 + band * 0.1 + number * bar_width
-                body.append(f'<rect x="{x:.1f}" y="{plot_bottom - bar_height:.1f}" width="{bar_width - 1:.1f}" '
-                            f'height="{bar_height:.1f}" fill="{colour}"/>')
+                body.append(
+                    f'<rect x="{x:.1f}" y="{plot_bottom - bar_height:.1f}" width="{bar_width - 1:.1f}" '
+                    f'height="{bar_height:.1f}" fill="{colour}"/>'
+                )
                 body.append(_text(x + bar_width / 2, plot_bottom - bar_height - 3, str(value), size=10))
         body.append(_category_label(x0 + band / 2, plot_bottom + 16, category))
-    body.append(f'<line x1="{left:.1f}" y1="{plot_bottom:.1f}" x2="{right:.1f}" y2="{plot_bottom:.1f}" '
-                f'stroke="{TEXT}" stroke-width="1"/>')
+    body.append(
+        f'<line x1="{left:.1f}" y1="{plot_bottom:.1f}" x2="{right:.1f}" y2="{plot_bottom:.1f}" '
+        f'stroke="{TEXT}" stroke-width="1"/>'
+    )
     return _frame(chart_id, title, description, height, body)
 
 
@@ -150,10 +174,15 @@ def horizontal_bars(chart_id: str, title: str, description: str, rows: Sequence[
         body.append(_text(left - 8, y + 15, label, anchor="end"))
         width = (count or 0) * scale
         if count:
-            body.append(f'<rect x="{left:.1f}" y="{y + 3:.1f}" width="{width:.1f}" height="{row_height - 8}" '
-                        f'fill="{COLOURS[0]}"/>')
-        body.append(_text(left + width + 6, y + 15, shown, anchor="start", size=12,
-                          weight="bold" if count is None else "normal"))
+            body.append(
+                f'<rect x="{left:.1f}" y="{y + 3:.1f}" width="{width:.1f}" height="{row_height - 8}" '
+                f'fill="{COLOURS[0]}"/>'
+            )
+        body.append(
+            _text(
+                left + width + 6, y + 15, shown, anchor="start", size=12, weight="bold" if count is None else "normal"
+            )
+        )
     body.append(f'<line x1="{left:.1f}" y1="4" x2="{left:.1f}" y2="{height - 4}" stroke="{TEXT}" stroke-width="1"/>')
     return _frame(chart_id, title, description, height, body)
 
@@ -213,6 +242,11 @@ def equality(table: dict, column: str = "period", chart_id: str | None = None) -
             rows.append((row["label"], cell["count"], f"{cell['count']} ({cell['percent']}%)"))
         else:
             rows.append((row["label"], None, cell["count"]))
-    description = f"People starting, by {table['title'].lower()}: " + "; ".join(f"{label}: {shown}" for label, _, shown in rows) + "."
-    return horizontal_bars(chart_id or f"chart-equality-{table['key']}", f"People starting: {table['title']}",
-                           description, rows)
+    description = (
+        f"People starting, by {table['title'].lower()}: "
+        + "; ".join(f"{label}: {shown}" for label, _, shown in rows)
+        + "."
+    )
+    return horizontal_bars(
+        chart_id or f"chart-equality-{table['key']}", f"People starting: {table['title']}", description, rows
+    )

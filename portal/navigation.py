@@ -42,9 +42,7 @@ NAVIGATION = (
     ),
     NavEntry("Contracts", "contracts.index", ALL_ROLES, "contracts."),
     NavEntry("Dashboard", "dashboards.index", frozenset({Role.CONTRACT_MANAGER, Role.PROVIDER_MANAGER}), "dashboards."),
-    NavEntry(
-        "Service returns", "returns.index", frozenset({Role.CONTRACT_MANAGER, Role.PROVIDER_MANAGER}), "returns."
-    ),
+    NavEntry("Service returns", "returns.index", frozenset({Role.CONTRACT_MANAGER, Role.PROVIDER_MANAGER}), "returns."),
     NavEntry("Users", "accounts.users", frozenset({Role.ADMIN, Role.PROVIDER_MANAGER}), "accounts.user"),
     NavEntry("Audit log", "audit.index", frozenset({Role.ADMIN}), "audit."),
 )

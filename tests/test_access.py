@@ -136,7 +136,10 @@ def _st_giles_return(contract, author):
     from portal.returns.models import ServiceReturn
 
     service_return = ServiceReturn(
-        contract_id=contract.id, period_kind="month", period_start=date(2026, 5, 1), period_end=date(2026, 5, 31),
+        contract_id=contract.id,
+        period_kind="month",
+        period_start=date(2026, 5, 1),
+        period_end=date(2026, 5, 31),
         created_by_id=author.id,
     )
     db.session.add(service_return)

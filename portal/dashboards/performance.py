@@ -86,8 +86,9 @@ def _end_state(status: ReferralStatus) -> str:
     }.get(status, "open")
 
 
-def rows(contract_ids: Sequence[int], start: date, end: date, *, pathway: str | None = None,
-         area: str | None = None) -> Iterator[list[str]]:
+def rows(
+    contract_ids: Sequence[int], start: date, end: date, *, pathway: str | None = None, area: str | None = None
+) -> Iterator[list[str]]:
     if not contract_ids:
         return
     first, after = start_of_london_day(start), end_of_london_day(end)
@@ -118,8 +119,9 @@ def rows(contract_ids: Sequence[int], start: date, end: date, *, pathway: str | 
         select(
             InvoiceEvent.referral_id.label("referral_id"),
             func.sum(case((InvoiceLine.unit == Unit.PER_HOUR, 0), else_=InvoiceLine.unit_price_pence)).label("units"),
-            func.sum(case((InvoiceLine.unit == Unit.PER_HOUR, InvoiceEvent.minutes * InvoiceLine.unit_price_pence),
-                          else_=0)).label("minute_pence"),
+            func.sum(
+                case((InvoiceLine.unit == Unit.PER_HOUR, InvoiceEvent.minutes * InvoiceLine.unit_price_pence), else_=0)
+            ).label("minute_pence"),
         )
         .join(InvoiceLine, InvoiceLine.id == InvoiceEvent.line_id)
         .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
@@ -129,10 +131,20 @@ def rows(contract_ids: Sequence[int], start: date, end: date, *, pathway: str | 
     )
     r = Referral
     statement = (
-        select(r, Person.crn, Contract.reference.label("contract_reference"), Contract.end_date.label("contract_end"),
-               Organisation.name.label("partner_name"), User.name.label("caseworker_name"),
-               sessions, verified.c.verified, EndOfServiceReport.submitted_at.label("eos_at"),
-               EndOfServiceReport.outcomes.label("eos_outcomes"), invoiced.c.units, invoiced.c.minute_pence)
+        select(
+            r,
+            Person.crn,
+            Contract.reference.label("contract_reference"),
+            Contract.end_date.label("contract_end"),
+            Organisation.name.label("partner_name"),
+            User.name.label("caseworker_name"),
+            sessions,
+            verified.c.verified,
+            EndOfServiceReport.submitted_at.label("eos_at"),
+            EndOfServiceReport.outcomes.label("eos_outcomes"),
+            invoiced.c.units,
+            invoiced.c.minute_pence,
+        )
         .select_from(r)
         .join(Contract, Contract.id == r.contract_id)
         .join(Organisation, Organisation.id == Contract.partner_id)
@@ -206,8 +218,9 @@ def _line(m: Any) -> list[str]:
         _iso(r.accept_due_on),
         _yes_no(None if answered is None or r.accept_due_on is None else answered <= r.accept_due_on),
         _iso(r.first_contact_due_on),
-        _yes_no(None if first_contact is None or r.first_contact_due_on is None
-                else first_contact <= r.first_contact_due_on),
+        _yes_no(
+            None if first_contact is None or r.first_contact_due_on is None else first_contact <= r.first_contact_due_on
+        ),
         str(r.rar_days or 0),
         str(min(m["rar"] or 0, r.rar_days or 0)),
         pounds(invoiced),

@@ -79,8 +79,13 @@ class Filters:
         return {key: value for key, value in args.items() if value}
 
     def as_args(self) -> dict[str, str]:
-        args = {"partner": self.partner, "contract": self.contract, "pathway": self.pathway, "area": self.area,
-                "period": self.period.code}
+        args = {
+            "partner": self.partner,
+            "contract": self.contract,
+            "pathway": self.pathway,
+            "area": self.area,
+            "period": self.period.code,
+        }
         return {key: value for key, value in args.items() if value}
 
 
@@ -169,7 +174,9 @@ def index():  # type: ignore[no-untyped-def]
         partners = {
             str(o.id): o.name
             for o in db.session.scalars(
-                select(Organisation).where(Organisation.id.in_({c.partner_id for c in contracts})).order_by(Organisation.name)
+                select(Organisation)
+                .where(Organisation.id.in_({c.partner_id for c in contracts}))
+                .order_by(Organisation.name)
             )
         }
     filters = Filters(request.args, contracts, partners)
@@ -180,8 +187,11 @@ def index():  # type: ignore[no-untyped-def]
     ytd = period.year_to_date(earliest)
     months = period.charted_months(earliest)
     records = load_records(
-        ids, min(period.previous().start, ytd.start, months[0]), period.end,
-        pathway=filters.pathway or None, area=filters.area or None,
+        ids,
+        min(period.previous().start, ytd.start, months[0]),
+        period.end,
+        pathway=filters.pathway or None,
+        area=filters.area or None,
     )
     figures = compute_figures(records, period, today=london_today(), contract_start=earliest, labels=default_labels())
     spend = _spend_by_contract(ids)
@@ -189,8 +199,11 @@ def index():  # type: ignore[no-untyped-def]
     links = {
         key: {
             column: url_for(
-                "referrals.index", tab="all", sent_from=figures["columns"][column]["start"],
-                sent_to=figures["columns"][column]["end"], **referral_args,
+                "referrals.index",
+                tab="all",
+                sent_from=figures["columns"][column]["start"],
+                sent_to=figures["columns"][column]["end"],
+                **referral_args,
             )
             for column in ("period", "previous", "ytd")
         }
@@ -236,8 +249,13 @@ def performance_csv():  # type: ignore[no-untyped-def]
         writer = csv.writer(buffer, lineterminator="\n")
         buffer.write("\ufeff")
         writer.writerow(performance.COLUMNS)
-        for row in performance.rows([c.id for c in chosen], filters.period.start, filters.period.end,
-                                    pathway=filters.pathway or None, area=filters.area or None):
+        for row in performance.rows(
+            [c.id for c in chosen],
+            filters.period.start,
+            filters.period.end,
+            pathway=filters.pathway or None,
+            area=filters.area or None,
+        ):
             writer.writerow(row)
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()

@@ -37,7 +37,8 @@ NARRATIVE = {
 
 def _first(role: Role, organisation_id: int) -> User | None:
     return db.session.scalars(
-        select(User).where(User.role == role, User.organisation_id == organisation_id, User.active.is_(True))
+        select(User)
+        .where(User.role == role, User.organisation_id == organisation_id, User.active.is_(True))
         .order_by(User.id)
     ).first()
 

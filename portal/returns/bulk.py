@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
 
 from portal import access
 from portal.accounts.models import User

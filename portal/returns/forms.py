@@ -13,7 +13,10 @@ class NewReturnForm(FlaskForm):
         "Contract", widget=GovSelect(), validate_choice=False, validators=[InputRequired("Select a contract")]
     )
     period = SelectField(
-        "Period", widget=GovSelect(), validate_choice=False, validators=[InputRequired("Select the period to report on")]
+        "Period",
+        widget=GovSelect(),
+        validate_choice=False,
+        validators=[InputRequired("Select the period to report on")],
     )
 
 
@@ -25,8 +28,9 @@ class NarrativeForm(FlaskForm):
     safeguarding_concerns = StringField(
         "Safeguarding concerns raised", widget=GovTextInput(), validators=[Length(max=6)]
     )
-    safeguarding_note = TextAreaField("About the safeguarding concerns", widget=GovTextArea(),
-                                      validators=[Length(max=5000)])
+    safeguarding_note = TextAreaField(
+        "About the safeguarding concerns", widget=GovTextArea(), validators=[Length(max=5000)]
+    )
     complaints = TextAreaField("Complaints (optional)", widget=GovTextArea(), validators=[Length(max=5000)])
     staffing = TextAreaField("Staffing (optional)", widget=GovTextArea(), validators=[Length(max=5000)])
 

@@ -37,8 +37,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from portal.formatting import format_date
@@ -391,11 +391,15 @@ def session_figures(sessions: list[SessionCount], referrals: list[ReferralRow], 
         "held": total(lambda s: s.attendance in ("attended", "late", "did_not_attend")),
         "attended": attended,
         "late": late,
-        "missed_acceptable": total(lambda s: s.attendance == "did_not_attend" and s.non_attendance_reason == "acceptable"),
+        "missed_acceptable": total(
+            lambda s: s.attendance == "did_not_attend" and s.non_attendance_reason == "acceptable"
+        ),
         "missed_unacceptable": total(
             lambda s: s.attendance == "did_not_attend" and s.non_attendance_reason not in ("acceptable", "logistics")
         ),
-        "missed_logistics": total(lambda s: s.attendance == "did_not_attend" and s.non_attendance_reason == "logistics"),
+        "missed_logistics": total(
+            lambda s: s.attendance == "did_not_attend" and s.non_attendance_reason == "logistics"
+        ),
         "did_not_happen": total(lambda s: s.attendance == "session_did_not_happen"),
         "awaiting_feedback": total(lambda s: s.attendance is None),
         "attendance_rate": percent(attended + late, attended + late + missed),
@@ -472,15 +476,15 @@ def money_figures(invoices: list[InvoiceRow], window: Window) -> dict[str, int]:
 
 def spend_to(invoices: list[InvoiceRow], day: date) -> int:
     """Spend against the cap at the end of `day`: as billing.spend_pence counts it today."""
-    total = 0
-    for i in invoices:
-        if i.kind == "invoice" and i.status in ("submitted", "queried", "approved", "paid"):
-            if i.submitted_on is not None and i.submitted_on <= day:
-                total += i.subtotal_pence
-        elif i.kind == "credit_note" and i.status in ("approved", "paid"):
-            if i.approved_on is not None and i.approved_on <= day:
-                total += i.subtotal_pence
-    return total
+
+    def counts(i: InvoiceRow) -> bool:
+        if i.kind == "invoice":
+            live = i.status in ("submitted", "queried", "approved", "paid")
+            return live and i.submitted_on is not None and i.submitted_on <= day
+        approved = i.status in ("approved", "paid")
+        return approved and i.approved_on is not None and i.approved_on <= day
+
+    return sum(i.subtotal_pence for i in invoices if counts(i))
 
 
 def location_figures(referrals: list[ReferralRow], window: Window) -> dict[str, Any]:
@@ -678,7 +682,13 @@ def compute_figures(
         ),
     )
     for row in session_rows:
-        row["indent"] = row["key"] in {"attended", "late", "missed_acceptable", "missed_unacceptable", "missed_logistics"}
+        row["indent"] = row["key"] in {
+            "attended",
+            "late",
+            "missed_acceptable",
+            "missed_unacceptable",
+            "missed_logistics",
+        }
     outcome_rows = rows(
         outcomes,
         (
@@ -693,8 +703,13 @@ def compute_figures(
         ),
     )
     for row in outcome_rows:
-        row["indent"] = row["key"] in {"verified", "rejected", "desired_achieved", "desired_partially_achieved",
-                                       "desired_not_achieved"}
+        row["indent"] = row["key"] in {
+            "verified",
+            "rejected",
+            "desired_achieved",
+            "desired_partially_achieved",
+            "desired_not_achieved",
+        }
     location_rows = [_row("custody", "Referrals from custody", "count", values(locations, "custody"))]
     location_rows += _place_rows("prison", locations, "prisons")
     location_rows.append(_row("community", "Referrals in the community", "count", values(locations, "community")))
@@ -708,9 +723,7 @@ def compute_figures(
         ),
     )
     spend = spend_to(records.invoices, period.end)
-    equality = equality_tables(
-        {name: equality_counts(records.referrals, window) for name, window in windows.items()}
-    )
+    equality = equality_tables({name: equality_counts(records.referrals, window) for name, window in windows.items()})
     figures = {
         "schema": SCHEMA_VERSION,
         "period": {"code": period.code, "kind": period.kind.value, "label": period.label, **period.window.as_json()},

@@ -73,8 +73,9 @@ def load_records(
     )
 
 
-def _referrals(ids: list[int], start: date, first: Any, after: Any, end: date, pathway: str | None,
-               area: str | None) -> list[ReferralRow]:
+def _referrals(
+    ids: list[int], start: date, first: Any, after: Any, end: date, pathway: str | None, area: str | None
+) -> list[ReferralRow]:
     r = Referral
     rar = (
         select(Session.referral_id, func.count().label("delivered"))
@@ -95,10 +96,26 @@ def _referrals(ids: list[int], start: date, first: Any, after: Any, end: date, p
     )
     statement = (
         select(
-            r.id, r.contract_id, r.sent_at, r.accept_due_on, r.accepted_on, r.declined_at, r.decline_reason,
-            r.withdrawn_at, r.withdraw_reason, r.first_contact_due_on, r.first_contact_at, r.completed_at,
-            r.location_type, r.prison, r.community_office, r.rar_days,
-            Person.gender, Person.ethnicity, Person.date_of_birth, Person.disability,
+            r.id,
+            r.contract_id,
+            r.sent_at,
+            r.accept_due_on,
+            r.accepted_on,
+            r.declined_at,
+            r.decline_reason,
+            r.withdrawn_at,
+            r.withdraw_reason,
+            r.first_contact_due_on,
+            r.first_contact_at,
+            r.completed_at,
+            r.location_type,
+            r.prison,
+            r.community_office,
+            r.rar_days,
+            Person.gender,
+            Person.ethnicity,
+            Person.date_of_birth,
+            Person.disability,
             func.coalesce(rar.c.delivered, 0),
         )
         .select_from(r)
@@ -142,8 +159,13 @@ def _sessions(ids: list[int], start: date, end: date, pathway: str | None, area:
     s = Session
     statement = (
         select(
-            Referral.contract_id, s.date, s.attendance, s.non_attendance_reason, s.counts_as_rar_day,
-            func.count(), func.coalesce(func.sum(s.duration_minutes), 0),
+            Referral.contract_id,
+            s.date,
+            s.attendance,
+            s.non_attendance_reason,
+            s.counts_as_rar_day,
+            func.count(),
+            func.coalesce(func.sum(s.duration_minutes), 0),
         )
         .join(Referral, Referral.id == s.referral_id)
         .where(Referral.contract_id.in_(ids), s.date >= start, s.date <= end)
@@ -193,8 +215,9 @@ def _outcomes(ids: list[int], first: Any, after: Any, pathway: str | None, area:
     ]
 
 
-def _end_of_service(ids: list[int], first: Any, after: Any, pathway: str | None,
-                    area: str | None) -> list[EndOfServiceRow]:
+def _end_of_service(
+    ids: list[int], first: Any, after: Any, pathway: str | None, area: str | None
+) -> list[EndOfServiceRow]:
     e = EndOfServiceReport
     statement = (
         select(Referral.contract_id, e.submitted_at, e.outcomes)
@@ -213,9 +236,9 @@ def _end_of_service(ids: list[int], first: Any, after: Any, pathway: str | None,
 
 def _invoices(ids: list[int], after: Any) -> list[InvoiceRow]:
     i = Invoice
-    statement = select(i.contract_id, i.kind, i.status, i.subtotal_pence, i.submitted_at, i.approved_at, i.paid_on).where(
-        i.contract_id.in_(ids), i.submitted_at.is_not(None), i.submitted_at < after
-    )
+    statement = select(
+        i.contract_id, i.kind, i.status, i.subtotal_pence, i.submitted_at, i.approved_at, i.paid_on
+    ).where(i.contract_id.in_(ids), i.submitted_at.is_not(None), i.submitted_at < after)
     return [
         InvoiceRow(
             contract_id=row[0],

@@ -89,9 +89,7 @@ def check_period(contract: Contract, value: Any, *, today: date | None = None) -
     today = today or london_today()
     period = value if isinstance(value, Period) else parse_period(value)
     if period is None:
-        raise ValidationFailed.single(
-            "period", "Enter the period as a month, like 2026-05, or a quarter, like 2026-Q2"
-        )
+        raise ValidationFailed.single("period", "Enter the period as a month, like 2026-05, or a quarter, like 2026-Q2")
     if period.start > today:
         raise ValidationFailed.single("period", f"{period.label} has not started yet: you cannot report on the future")
     if period.end < contract.start_date:
@@ -240,7 +238,11 @@ def submit_return(
         service_return,
         "submit",
         actor,
-        details={"period": service_return.period.code, "figures_sha256": fingerprint(figures), "resubmitted": resubmitted},
+        details={
+            "period": service_return.period.code,
+            "figures_sha256": fingerprint(figures),
+            "resubmitted": resubmitted,
+        },
     )
     commit("service return")
     return service_return

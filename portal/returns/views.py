@@ -126,9 +126,7 @@ def index():  # type: ignore[no-untyped-def]
         statement = statement.join(Contract, Contract.id == ServiceReturn.contract_id).where(
             Contract.reference == contract_reference
         )
-    page = paginate(
-        statement.order_by(ServiceReturn.period_start.desc(), ServiceReturn.id.desc()), per_page=PAGE_SIZE
-    )
+    page = paginate(statement.order_by(ServiceReturn.period_start.desc(), ServiceReturn.id.desc()), per_page=PAGE_SIZE)
     contracts = db.session.scalars(access.visible(Contract, current_user).order_by(Contract.reference)).all()
     return render_template(
         "returns/index.html",
@@ -180,8 +178,12 @@ def new():  # type: ignore[no-untyped-def]
 
 def _show(service_return: ServiceReturn, *, form: Any = None, status: int = 200):  # type: ignore[no-untyped-def]
     figures = service.figures_of(service_return)
-    names = _names(service_return.submitted_by_id, service_return.accepted_by_id, service_return.returned_by_id,
-                   service_return.created_by_id)
+    names = _names(
+        service_return.submitted_by_id,
+        service_return.accepted_by_id,
+        service_return.returned_by_id,
+        service_return.created_by_id,
+    )
     user = current_user
     workflow = service.RETURN_WORKFLOW
     return (
@@ -250,7 +252,9 @@ def submit(return_id: int):  # type: ignore[no-untyped-def]
         response = _run(
             form,
             lambda: service.submit_return(current_user, service_return, version=form.version.data),
-            success="The return has been submitted. Its figures are now fixed; the CRC's contract manager will review it.",
+            success=(
+                "The return has been submitted. Its figures are now fixed; the CRC's contract manager will review it."
+            ),
             back=url_for("returns.show", return_id=service_return.id),
         )
         if response is not None:
@@ -337,8 +341,10 @@ def figure_rows(figures: dict[str, Any]) -> list[list[str]]:
             cells = [row["values"][column] for column in ("period", "previous", "ytd")]
             rows.append(
                 [f"Equality: {table['title']}", row["label"]]
-                + [str(cell["count"]) if cell["percent"] is None else f"{cell['count']} ({cell['percent']}%)"
-                   for cell in cells]
+                + [
+                    str(cell["count"]) if cell["percent"] is None else f"{cell['count']} ({cell['percent']}%)"
+                    for cell in cells
+                ]
             )
     return rows
 
@@ -358,8 +364,9 @@ def bulk_download():  # type: ignore[no-untyped-def]
         if period is None:
             form.period.errors = ["Select a period"]
         else:
-            state = start_job("returns_zip", "portal.returns.bulk:run", current_user.id, period.code,
-                              owner_id=current_user.id)
+            state = start_job(
+                "returns_zip", "portal.returns.bulk:run", current_user.id, period.code, owner_id=current_user.id
+            )
             return redirect(url_for("returns.bulk_status", job_id=state.id))
     return render_template("returns/bulk.html", form=form)
 

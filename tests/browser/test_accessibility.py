@@ -300,12 +300,23 @@ def everyone(
 
     from portal.returns.models import ReturnStatus, ServiceReturn
 
-    service_return = ServiceReturn(contract_id=nacro_contract.id, period_kind="quarter", period_start=date(2026, 7, 1),
-                                   period_end=date(2026, 9, 30), created_by_id=nacro_manager.id)
-    submitted_return = ServiceReturn(contract_id=nacro_contract.id, period_kind="quarter",
-                                     period_start=date(2026, 4, 1), period_end=date(2026, 6, 30),
-                                     status=ReturnStatus.SUBMITTED, submitted_at=utcnow(),
-                                     submitted_by_id=nacro_manager.id, created_by_id=nacro_manager.id)
+    service_return = ServiceReturn(
+        contract_id=nacro_contract.id,
+        period_kind="quarter",
+        period_start=date(2026, 7, 1),
+        period_end=date(2026, 9, 30),
+        created_by_id=nacro_manager.id,
+    )
+    submitted_return = ServiceReturn(
+        contract_id=nacro_contract.id,
+        period_kind="quarter",
+        period_start=date(2026, 4, 1),
+        period_end=date(2026, 6, 30),
+        status=ReturnStatus.SUBMITTED,
+        submitted_at=utcnow(),
+        submitted_by_id=nacro_manager.id,
+        created_by_id=nacro_manager.id,
+    )
     db.session.add_all([service_return, submitted_return])
     db.session.commit()
     return {

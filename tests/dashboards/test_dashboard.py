@@ -12,17 +12,23 @@ from portal.dashboards.views import invoices_url
 from portal.returns.models import ServiceReturn
 from tests.factories import ReferralFactory
 from tests.helpers import QueryCounter, text_of
-from tests.returns.conftest import at, quarter  # noqa: F401 - the worked example
+from tests.returns.conftest import at
 
 
 @pytest.fixture
 def st_giles_work(st_giles_contract, referrer):
     for n in range(3):
-        ReferralFactory(contract=st_giles_contract, service_code="ETE-REL", referrer=referrer,
-                        reference=f"SG{n:04d}ZZ", sent_at=at(date(2026, 8, 10)), prison="HMP The Mount")
+        ReferralFactory(
+            contract=st_giles_contract,
+            service_code="ETE-REL",
+            referrer=referrer,
+            reference=f"SG{n:04d}ZZ",
+            sent_at=at(date(2026, 8, 10)),
+            prison="HMP The Mount",
+        )
 
 
-def test_a_contract_manager_sees_every_partners_contracts(portal, quarter, st_giles_work, contract_manager):  # noqa: F811
+def test_a_contract_manager_sees_every_partners_contracts(portal, quarter, st_giles_work, contract_manager):
     portal.sign_in(contract_manager)
     response = portal.get("/dashboard/?period=2026-Q3")
     assert response.status_code == 200
@@ -34,7 +40,7 @@ def test_a_contract_manager_sees_every_partners_contracts(portal, quarter, st_gi
     assert "/referrals/?tab=all&amp;sent_from=2026-07-01&amp;sent_to=2026-09-30" in html
 
 
-def test_filters_narrow_the_figures_to_one_partner(portal, quarter, st_giles_work, contract_manager, st_giles):  # noqa: F811
+def test_filters_narrow_the_figures_to_one_partner(portal, quarter, st_giles_work, contract_manager, st_giles):
     portal.sign_in(contract_manager)
     html = portal.get(f"/dashboard/?period=2026-Q3&partner={st_giles.id}").get_data(as_text=True)
     assert '<p class="portal-tile__number">3</p>' in html
@@ -45,7 +51,7 @@ def test_filters_narrow_the_figures_to_one_partner(portal, quarter, st_giles_wor
     assert '<p class="portal-tile__number">4</p>' in html  # St Giles' service has no rate card item
 
 
-def test_a_partner_manager_sees_only_their_own_contracts(portal, quarter, st_giles_work, nacro_manager, st_giles):  # noqa: F811
+def test_a_partner_manager_sees_only_their_own_contracts(portal, quarter, st_giles_work, nacro_manager, st_giles):
     portal.sign_in(nacro_manager)
     response = portal.get(f"/dashboard/?period=2026-Q3&partner={st_giles.id}&contract=BENCH-ETE-02")
     text = text_of(response)
@@ -58,25 +64,44 @@ def test_caseworkers_and_referrers_have_no_dashboard(portal, nacro_caseworker):
     assert portal.get("/dashboard/").status_code == 403
 
 
-def test_the_dashboard_takes_the_same_queries_for_few_or_many_records(app, portal, quarter, contract_manager,  # noqa: F811
-                                                                     referrer, st_giles_contract):
+def test_the_dashboard_takes_the_same_queries_for_few_or_many_records(
+    app,
+    portal,
+    quarter,
+    contract_manager,
+    referrer,
+    st_giles_contract,
+):
     portal.sign_in(contract_manager)
     portal.get("/dashboard/?period=2026-Q3")
     with QueryCounter(app) as few:
         portal.get("/dashboard/?period=2026-Q3")
     for n in range(40):
-        ReferralFactory(contract=st_giles_contract if n % 2 else quarter["contract"], service_code="ACC-TTG",
-                        referrer=referrer, reference=f"DQ{n:04d}AA", sent_at=at(date(2026, 8, 3)))
+        ReferralFactory(
+            contract=st_giles_contract if n % 2 else quarter["contract"],
+            service_code="ACC-TTG",
+            referrer=referrer,
+            reference=f"DQ{n:04d}AA",
+            sent_at=at(date(2026, 8, 3)),
+        )
     with QueryCounter(app) as many:
         portal.get("/dashboard/?period=2026-Q3")
     assert many.count == few.count
 
 
-def test_waiting_work_links_to_the_invoices_and_returns_behind_it(portal, quarter, contract_manager, nacro_manager):  # noqa: F811
+def test_waiting_work_links_to_the_invoices_and_returns_behind_it(portal, quarter, contract_manager, nacro_manager):
     from portal.extensions import db
 
-    db.session.add(ServiceReturn(contract_id=quarter["contract"].id, period_kind="month", period_start=date(2026, 7, 1),
-                                 period_end=date(2026, 7, 31), status="submitted", created_by_id=nacro_manager.id))
+    db.session.add(
+        ServiceReturn(
+            contract_id=quarter["contract"].id,
+            period_kind="month",
+            period_start=date(2026, 7, 1),
+            period_end=date(2026, 7, 31),
+            status="submitted",
+            created_by_id=nacro_manager.id,
+        )
+    )
     db.session.commit()
     portal.sign_in(contract_manager)
     html = portal.get("/dashboard/?period=2026-Q3").get_data(as_text=True)
@@ -89,7 +114,7 @@ def test_the_invoice_link_uses_the_invoice_list_once_it_exists(app):
         assert invoices_url(status="submitted", contract="", overdue="yes") == "/invoices/?status=submitted&overdue=yes"
 
 
-def test_the_performance_export_has_the_refer_and_monitor_columns_and_our_own(portal, quarter, nacro_manager):  # noqa: F811
+def test_the_performance_export_has_the_refer_and_monitor_columns_and_our_own(portal, quarter, nacro_manager):
     portal.sign_in(nacro_manager)
     response = portal.get("/dashboard/performance.csv?period=2026-Q3")
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
@@ -105,4 +130,7 @@ def test_the_performance_export_has_the_refer_and_monitor_columns_and_our_own(po
     assert by_reference["QD0004DD"]["end_state"] == "cancelled"
     e = by_reference["QE0005EE"]
     assert (e["end_state"], e["outcomes_achieved_score"], e["end_of_service_report_submitted_at"]) == (
-        "completed", "1.5", "2026-08-20")
+        "completed",
+        "1.5",
+        "2026-08-20",
+    )

@@ -63,8 +63,15 @@ def test_two_people_starting_are_both_hidden_as_fewer_than_5_and_so_is_the_total
 def test_outcomes_are_listed_by_pathway_and_type(quarter):
     figures = figures_for(quarter["contract"], parse_period("2026-Q3"), today=TODAY)
     assert figures["outcomes_by_type"] == [
-        {"pathway": "accommodation", "pathway_label": "Accommodation", "outcome_type": "housed_on_release",
-         "label": "Housed on release", "claimed": 2, "verified": 1, "rejected": 1}
+        {
+            "pathway": "accommodation",
+            "pathway_label": "Accommodation",
+            "outcome_type": "housed_on_release",
+            "label": "Housed on release",
+            "claimed": 2,
+            "verified": 1,
+            "rejected": 1,
+        }
     ]
 
 
@@ -91,8 +98,13 @@ def test_loading_the_records_takes_the_same_few_queries_for_few_or_many_rows(app
     with QueryCounter(app) as few:
         load_records([contract.id], date(2026, 4, 1), date(2026, 9, 30))
     for n in range(30):
-        ReferralFactory(contract=contract, service_code="ACC-TTG", referrer=referrer, reference=f"MN{n:04d}AA",
-                        sent_at=quarter["a"].sent_at)
+        ReferralFactory(
+            contract=contract,
+            service_code="ACC-TTG",
+            referrer=referrer,
+            reference=f"MN{n:04d}AA",
+            sent_at=quarter["a"].sent_at,
+        )
     with QueryCounter(app) as many:
         records = load_records([contract.id], date(2026, 4, 1), date(2026, 9, 30))
     assert len(records.referrals) == 35

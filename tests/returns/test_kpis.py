@@ -99,9 +99,15 @@ def test_a_referral_not_yet_due_is_left_out_of_the_sla_figure():
 
 def test_first_contact_within_sla_and_its_exclusions():
     rows = [
-        referral(id=1, accepted_on=date(2026, 7, 1), first_contact_due_on=date(2026, 7, 8), first_contact_on=date(2026, 7, 8)),
-        referral(id=2, accepted_on=date(2026, 7, 1), first_contact_due_on=date(2026, 7, 8), first_contact_on=date(2026, 7, 9)),
-        referral(id=3, accepted_on=date(2026, 7, 1), first_contact_due_on=date(2026, 7, 8), withdrawn_on=date(2026, 7, 2)),
+        referral(
+            id=1, accepted_on=date(2026, 7, 1), first_contact_due_on=date(2026, 7, 8), first_contact_on=date(2026, 7, 8)
+        ),
+        referral(
+            id=2, accepted_on=date(2026, 7, 1), first_contact_due_on=date(2026, 7, 8), first_contact_on=date(2026, 7, 9)
+        ),
+        referral(
+            id=3, accepted_on=date(2026, 7, 1), first_contact_due_on=date(2026, 7, 8), withdrawn_on=date(2026, 7, 2)
+        ),
         referral(id=4, accepted_on=date(2026, 7, 1), first_contact_due_on=date(2026, 7, 8)),
     ]
     assert referral_figures(rows, JULY, TODAY)["first_contact_within_sla"] == {"n": 1, "d": 3}
@@ -166,7 +172,9 @@ def test_attendance_leaves_out_sessions_that_did_not_happen_or_await_feedback():
 
 def test_rar_days_against_ordered_caps_each_case_at_the_days_ordered():
     rows = [
-        referral(id=1, accepted_on=date(2026, 5, 1), completed_on=date(2026, 7, 20), rar_days=10, rar_days_delivered=12),
+        referral(
+            id=1, accepted_on=date(2026, 5, 1), completed_on=date(2026, 7, 20), rar_days=10, rar_days_delivered=12
+        ),
         referral(id=2, accepted_on=date(2026, 5, 1), withdrawn_on=date(2026, 7, 21), rar_days=10, rar_days_delivered=4),
         referral(id=3, accepted_on=date(2026, 5, 1), rar_days=10, rar_days_delivered=1),  # still open: not counted
     ]
@@ -183,8 +191,12 @@ def test_hours_are_rounded_half_up_to_one_place(minutes, shown):
 
 def test_outcome_decisions_count_in_the_period_they_were_made():
     rows = [
-        OutcomeRow(1, "housed", "Housed", "accommodation", "Accommodation", date(2026, 6, 30), verified_on=date(2026, 7, 2)),
-        OutcomeRow(1, "housed", "Housed", "accommodation", "Accommodation", date(2026, 7, 3), rejected_on=date(2026, 8, 1)),
+        OutcomeRow(
+            1, "housed", "Housed", "accommodation", "Accommodation", date(2026, 6, 30), verified_on=date(2026, 7, 2)
+        ),
+        OutcomeRow(
+            1, "housed", "Housed", "accommodation", "Accommodation", date(2026, 7, 3), rejected_on=date(2026, 8, 1)
+        ),
     ]
     figures = outcome_figures(rows, [], JULY)
     assert (figures["claimed"], figures["verified"], figures["rejected"]) == (1, 1, 0)
@@ -251,10 +263,12 @@ def test_no_hidden_count_can_be_worked_out_from_what_is_shown(counts):
 
 
 def test_equality_tables_never_carry_a_small_number_or_its_percentage():
-    counts = {"gender": {"male": 12, "female": 3, "other": 0, "not_stated": 0},
-              "ethnicity": {g: 0 for g in ("Asian", "Black", "Mixed", "White", "Other", "Not stated")},
-              "age": {k: 0 for k in ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")},
-              "disability": {"yes": 0, "no": 15, "not_stated": 0}}
+    counts = {
+        "gender": {"male": 12, "female": 3, "other": 0, "not_stated": 0},
+        "ethnicity": {g: 0 for g in ("Asian", "Black", "Mixed", "White", "Other", "Not stated")},
+        "age": {k: 0 for k in ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")},
+        "disability": {"yes": 0, "no": 15, "not_stated": 0},
+    }
     gender = equality_tables({"period": counts})[0]
     cells = {row["key"]: row["values"]["period"] for row in gender["rows"]}
     assert cells["female"] == {"count": SUPPRESSED, "percent": None}
@@ -264,8 +278,12 @@ def test_equality_tables_never_carry_a_small_number_or_its_percentage():
 
 @pytest.mark.parametrize(
     ("born", "on", "band"),
-    [(date(2000, 7, 2), date(2024, 7, 1), "18-24"), (date(2000, 7, 1), date(2025, 7, 1), "25-34"),
-     (date(1950, 1, 1), date(2026, 1, 1), "65+"), (None, date(2026, 1, 1), "not_stated")],
+    [
+        (date(2000, 7, 2), date(2024, 7, 1), "18-24"),
+        (date(2000, 7, 1), date(2025, 7, 1), "25-34"),
+        (date(1950, 1, 1), date(2026, 1, 1), "65+"),
+        (None, date(2026, 1, 1), "not_stated"),
+    ],
 )
 def test_age_bands_use_the_age_on_the_day_of_starting(born, on, band):
     assert age_band(born, on) == band
@@ -281,7 +299,9 @@ days = st.dates(min_value=date(2026, 4, 1), max_value=date(2026, 12, 31))
 def referral_rows(draw):
     sent = draw(days)
     accepted = draw(st.none() | st.integers(0, 10).map(lambda n: sent + timedelta(days=n)))
-    contact = None if accepted is None else draw(st.none() | st.integers(0, 15).map(lambda n: accepted + timedelta(days=n)))
+    contact = (
+        None if accepted is None else draw(st.none() | st.integers(0, 15).map(lambda n: accepted + timedelta(days=n)))
+    )
     return ReferralRow(
         id=draw(st.integers(1, 10**6)),
         contract_id=1,
@@ -300,7 +320,9 @@ def referral_rows(draw):
 @given(st.lists(referral_rows(), max_size=40), st.sampled_from(["2026-Q2", "2026-Q3", "2026-07", "2026-11"]))
 def test_for_any_records_the_figures_are_consistent(rows, code):
     period = parse_period(code)
-    figures = compute_figures(Records(referrals=rows, cap_pence=100), period, today=TODAY, contract_start=date(2026, 4, 1))
+    figures = compute_figures(
+        Records(referrals=rows, cap_pence=100), period, today=TODAY, contract_start=date(2026, 4, 1)
+    )
     window = period.window
     assert figure(figures, "received") == sum(1 for r in rows if r.sent_on in window)
     assert figure(figures, "received", "ytd") >= figure(figures, "received")

@@ -29,8 +29,11 @@ NARRATIVE = {
 @pytest.fixture
 def q3_return(quarter, nacro_manager):
     service_return = ServiceReturn(
-        contract_id=quarter["contract"].id, period_kind="quarter", period_start=date(2026, 7, 1),
-        period_end=date(2026, 9, 30), created_by_id=nacro_manager.id,
+        contract_id=quarter["contract"].id,
+        period_kind="quarter",
+        period_start=date(2026, 7, 1),
+        period_end=date(2026, 9, 30),
+        created_by_id=nacro_manager.id,
     )
     db.session.add(service_return)
     db.session.commit()
@@ -94,7 +97,9 @@ def test_submitting_without_the_required_narrative_names_what_is_missing(portal,
 
 def _write_and_submit(portal, service_return):
     portal.get(f"/service-returns/{service_return.id}/narrative")
-    response = portal.post(f"/service-returns/{service_return.id}/narrative", {**NARRATIVE, "version": service_return.version})
+    response = portal.post(
+        f"/service-returns/{service_return.id}/narrative", {**NARRATIVE, "version": service_return.version}
+    )
     assert response.status_code == 302, text_of(response)
     db.session.refresh(service_return)
     portal.get(f"/service-returns/{service_return.id}")
@@ -116,8 +121,13 @@ def test_submission_freezes_the_figures_so_later_edits_do_not_change_the_pdf(
     from tests.factories import ReferralFactory
     from tests.returns.conftest import at
 
-    ReferralFactory(contract=quarter["contract"], service_code="ACC-TTG", sent_at=at(date(2026, 8, 12)),
-                    reference="LATE0001", referrer=quarter["a"].referrer)
+    ReferralFactory(
+        contract=quarter["contract"],
+        service_code="ACC-TTG",
+        sent_at=at(date(2026, 8, 12)),
+        reference="LATE0001",
+        referrer=quarter["a"].referrer,
+    )
     db.session.commit()
     after = pdf_text(portal.get(f"/service-returns/{q3_return.id}.pdf").data)
     assert after == before
@@ -149,10 +159,13 @@ def test_a_contract_manager_returns_it_with_a_reason_then_accepts_the_resubmissi
     _write_and_submit(portal, q3_return)
     other_portal.sign_in(contract_manager)
     other_portal.get(f"/service-returns/{q3_return.id}/return")
-    response = other_portal.post(f"/service-returns/{q3_return.id}/return", {"reason": "", "version": q3_return.version})
+    response = other_portal.post(
+        f"/service-returns/{q3_return.id}/return", {"reason": "", "version": q3_return.version}
+    )
     assert "Enter why the return needs changes" in text_of(response)
     response = other_portal.post(
-        f"/service-returns/{q3_return.id}/return", {"reason": "Say more about the vacancies.", "version": q3_return.version}
+        f"/service-returns/{q3_return.id}/return",
+        {"reason": "Say more about the vacancies.", "version": q3_return.version},
     )
     assert response.status_code == 302
     db.session.refresh(q3_return)
@@ -195,8 +208,11 @@ def test_caseworkers_and_referrers_do_not_see_returns(portal, q3_return, nacro_c
 
 def test_another_partners_return_is_not_found(portal, q3_return, st_giles_manager):
     portal.sign_in(st_giles_manager)
-    for url in (f"/service-returns/{q3_return.id}", f"/service-returns/{q3_return.id}.pdf",
-                f"/service-returns/{q3_return.id}/figures.csv"):
+    for url in (
+        f"/service-returns/{q3_return.id}",
+        f"/service-returns/{q3_return.id}.pdf",
+        f"/service-returns/{q3_return.id}/figures.csv",
+    ):
         assert portal.get(url).status_code == 404
     assert "BENCH-ACC-01" not in portal.get("/service-returns/").get_data(as_text=True)
 
@@ -210,8 +226,9 @@ def test_the_figures_download_as_csv(portal, q3_return, nacro_manager):
     assert "Equality: Gender,Male,fewer than 5" in text
 
 
-def test_the_return_page_takes_the_same_queries_for_few_or_many_records(app, portal, q3_return, quarter,
-                                                                       nacro_manager, referrer):
+def test_the_return_page_takes_the_same_queries_for_few_or_many_records(
+    app, portal, q3_return, quarter, nacro_manager, referrer
+):
     from tests.factories import ReferralFactory
 
     portal.sign_in(nacro_manager)
@@ -220,15 +237,21 @@ def test_the_return_page_takes_the_same_queries_for_few_or_many_records(app, por
     with QueryCounter(app) as few:
         assert portal.get(url).status_code == 200
     for n in range(25):
-        ReferralFactory(contract=quarter["contract"], service_code="ACC-TTG", referrer=referrer,
-                        reference=f"MQ{n:04d}AA", sent_at=quarter["b"].sent_at)
+        ReferralFactory(
+            contract=quarter["contract"],
+            service_code="ACC-TTG",
+            referrer=referrer,
+            reference=f"MQ{n:04d}AA",
+            sent_at=quarter["b"].sent_at,
+        )
     with QueryCounter(app) as many:
         assert portal.get(url).status_code == 200
     assert many.count == few.count
 
 
-def test_a_contract_manager_downloads_a_periods_accepted_returns_as_one_zip(portal, q3_return, contract_manager,
-                                                                           app, tmp_path):
+def test_a_contract_manager_downloads_a_periods_accepted_returns_as_one_zip(
+    portal, q3_return, contract_manager, app, tmp_path
+):
     import zipfile
 
     app.config["STORAGE_DIR"] = tmp_path

@@ -76,8 +76,9 @@ def test_who_may_do_what(draft, nacro_caseworker, contract_manager, st_giles_man
         service.accept_return(nacro_manager, draft)
 
 
-def test_returning_needs_a_reason_and_resubmitting_freezes_the_figures_again(draft, nacro_manager, contract_manager,
-                                                                             quarter):
+def test_returning_needs_a_reason_and_resubmitting_freezes_the_figures_again(
+    draft, nacro_manager, contract_manager, quarter
+):
     service.submit_return(nacro_manager, draft)
     with pytest.raises(ValidationFailed):
         service.return_return(contract_manager, draft, reason="  ")
@@ -86,8 +87,13 @@ def test_returning_needs_a_reason_and_resubmitting_freezes_the_figures_again(dra
     from tests.factories import ReferralFactory
     from tests.returns.conftest import at
 
-    ReferralFactory(contract=quarter["contract"], service_code="ACC-TTG", sent_at=at(date(2026, 9, 20)),
-                    reference="RS0001AA", referrer=quarter["a"].referrer)
+    ReferralFactory(
+        contract=quarter["contract"],
+        service_code="ACC-TTG",
+        sent_at=at(date(2026, 9, 20)),
+        reference="RS0001AA",
+        referrer=quarter["a"].referrer,
+    )
     service.submit_return(nacro_manager, draft)
     from portal.returns.kpis import figure
 
