@@ -24,6 +24,7 @@ from portal.invoicing.models import LIVE_STATUSES, Invoice, InvoiceKind, Invoice
 from portal.organisations.models import Organisation
 from portal.referrals.inbox import overdue_clause
 from portal.referrals.models import Referral
+from portal.returns import spreadsheet
 from portal.returns.kpis import (
     Records,
     compute_figures,
@@ -158,9 +159,8 @@ def _per_contract(records: Records, contracts: list[Contract], period: Period, s
     return rows
 
 
-@bp.route("/")
-@login_required
-def index():  # type: ignore[no-untyped-def]
+def _scope() -> tuple[Any, Filters, list[Contract], list[Contract], dict[str, str]]:
+    """The signed-in user, the filters, the contracts they may see and those the filters choose."""
     if not access.can_see_dashboard(current_user):
         abort(403)
     user = current_user._get_current_object()
@@ -180,20 +180,32 @@ def index():  # type: ignore[no-untyped-def]
             )
         }
     filters = Filters(request.args, contracts, partners)
-    chosen = filters.contracts(contracts)
-    ids = [c.id for c in chosen]
+    return user, filters, contracts, filters.contracts(contracts), partners
+
+
+def _figures(filters: Filters, chosen: list[Contract]) -> tuple[Records, dict[str, Any]]:
     period = filters.period
     earliest = min((c.start_date for c in chosen), default=period.start)
     ytd = period.year_to_date(earliest)
     months = period.charted_months(earliest)
     records = load_records(
-        ids,
+        [c.id for c in chosen],
         min(period.previous().start, ytd.start, months[0]),
         period.end,
         pathway=filters.pathway or None,
         area=filters.area or None,
     )
     figures = compute_figures(records, period, today=london_today(), contract_start=earliest, labels=default_labels())
+    return records, figures
+
+
+@bp.route("/")
+@login_required
+def index():  # type: ignore[no-untyped-def]
+    user, filters, contracts, chosen, partners = _scope()
+    ids = [c.id for c in chosen]
+    period = filters.period
+    records, figures = _figures(filters, chosen)
     spend = _spend_by_contract(ids)
     referral_args = filters.referral_args()
     links = {
@@ -230,6 +242,36 @@ def index():  # type: ignore[no-untyped-def]
         export_args=filters.as_args(),
         is_crc=user.is_crc_user,
     )
+
+
+@bp.route("/figures.csv")
+@login_required
+def figures_csv():  # type: ignore[no-untyped-def]
+    return _figures_file("csv")
+
+
+@bp.route("/figures.xlsx")
+@login_required
+def figures_xlsx():  # type: ignore[no-untyped-def]
+    return _figures_file("xlsx")
+
+
+def _figures_file(kind: str) -> Response:
+    """The dashboard's figures, as filtered, as CSV or XLSX."""
+    _user, filters, _contracts, chosen, _partners = _scope()
+    _records, figures = _figures(filters, chosen)
+    name = f"dashboard-figures-{filters.period.code}.{kind}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if kind == "xlsx":
+        title = f"Dashboard: {', '.join(c.reference for c in chosen) or 'no contracts'}, {filters.period.label}"
+        return Response(
+            spreadsheet.xlsx(figures, title),
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers=headers,
+        )
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(spreadsheet.text_rows(figures))
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv", headers=headers)
 
 
 @bp.route("/performance.csv")

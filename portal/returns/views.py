@@ -26,7 +26,7 @@ from portal.extensions import db
 from portal.formatting import format_money
 from portal.jobs import job_status, start_job
 from portal.pdf import pdf_response
-from portal.returns import bulk, service
+from portal.returns import bulk, service, spreadsheet
 from portal.returns.documents import service_return_pdf
 from portal.returns.forms import BulkForm, ConfirmForm, NarrativeForm, NewReturnForm, ReturnForm
 from portal.returns.kpis import percent_text
@@ -316,7 +316,7 @@ def figures_csv(return_id: int):  # type: ignore[no-untyped-def]
     figures = service.figures_of(service_return)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    for row in figure_rows(figures):
+    for row in spreadsheet.text_rows(figures):
         writer.writerow(row)
     name = service_return.filename.removesuffix(".pdf") + ".csv"
     return Response(
@@ -326,27 +326,18 @@ def figures_csv(return_id: int):  # type: ignore[no-untyped-def]
     )
 
 
-def figure_rows(figures: dict[str, Any]) -> list[list[str]]:
-    """The figures as spreadsheet rows: section, figure, then the period, previous period and year to date."""
-    columns = figures["columns"]
-    rows = [["section", "figure", columns["period"]["label"], columns["previous"]["label"], columns["ytd"]["label"]]]
-    for section in figures["sections"]:
-        for row in section["rows"]:
-            rows.append(
-                [section["title"], row["label"]]
-                + [figure_text(row["values"][column], row["kind"]) for column in ("period", "previous", "ytd")]
-            )
-    for table in figures["equality"]:
-        for row in table["rows"]:
-            cells = [row["values"][column] for column in ("period", "previous", "ytd")]
-            rows.append(
-                [f"Equality: {table['title']}", row["label"]]
-                + [
-                    str(cell["count"]) if cell["percent"] is None else f"{cell['count']} ({cell['percent']}%)"
-                    for cell in cells
-                ]
-            )
-    return rows
+@bp.route("/<int:return_id>/figures.xlsx")
+@login_required
+def figures_xlsx(return_id: int):  # type: ignore[no-untyped-def]
+    service_return = load_return(return_id)
+    title = f"Service return: {service_return.contract.reference}, {service_return.period.label}"
+    data = spreadsheet.xlsx(service.figures_of(service_return), title)
+    name = service_return.filename.removesuffix(".pdf") + ".xlsx"
+    return Response(
+        data,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 # --- bulk downloads ------------------------------------------------------------------------------------

@@ -134,3 +134,15 @@ def test_the_performance_export_has_the_refer_and_monitor_columns_and_our_own(po
         "1.5",
         "2026-08-20",
     )
+
+
+def test_the_dashboard_figures_download_as_csv_and_xlsx(portal, quarter, nacro_manager):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    portal.sign_in(nacro_manager)
+    text = portal.get("/dashboard/figures.csv?period=2026-Q3").get_data(as_text=True)
+    assert "Referrals,Referrals received,4,1,5" in text
+    workbook = load_workbook(BytesIO(portal.get("/dashboard/figures.xlsx?period=2026-Q3").data))
+    assert workbook["Figures"]["A1"].value == "Dashboard: BENCH-ACC-01, July to September 2026"

@@ -226,6 +226,20 @@ def test_the_figures_download_as_csv(portal, q3_return, nacro_manager):
     assert "Equality: Gender,Male,fewer than 5" in text
 
 
+def test_the_figures_download_as_a_spreadsheet_with_numbers_as_numbers(portal, q3_return, nacro_manager):
+    from openpyxl import load_workbook
+
+    portal.sign_in(nacro_manager)
+    response = portal.get(f"/service-returns/{q3_return.id}/figures.xlsx")
+    assert response.headers["Content-Disposition"].endswith('2026-Q3.xlsx"')
+    sheet = load_workbook(BytesIO(response.data))["Figures"]
+    rows = {row[1]: row[2:] for row in sheet.iter_rows(min_row=3, values_only=True)}
+    assert rows["Referrals received"] == (4, 1, 5)
+    assert float(rows["Attendance rate"][0]) == 66.7
+    assert float(rows["Invoiced (before VAT)"][0]) == 1000
+    assert rows["Male"][0] == "fewer than 5"
+
+
 def test_the_return_page_takes_the_same_queries_for_few_or_many_records(
     app, portal, q3_return, quarter, nacro_manager, referrer
 ):
