@@ -295,3 +295,14 @@ def test_a_return_cannot_be_submitted_before_its_period_ends(portal, quarter, na
         with pytest.raises(service.ValidationFailed) as refused:
             service.submit_return(nacro_manager, service_return)
     assert "You can submit this return from 1 October 2026" in refused.value.errors["return"][0]
+
+
+def test_the_return_page_links_the_contract_and_shows_the_narrative_as_written(portal, q3_return, nacro_manager):
+    from portal.returns import service
+
+    service.update_narrative(nacro_manager, q3_return, {"achievements": "<b>Housed</b> & settled"})
+    portal.sign_in(nacro_manager)
+    html = portal.get(f"/service-returns/{q3_return.id}").get_data(as_text=True)
+    assert '<a class="govuk-link" href="/contracts/BENCH-ACC-01">BENCH-ACC-01</a>' in html
+    assert "&lt;b&gt;Housed&lt;/b&gt; &amp; settled" in html
+    assert "&lt;span" not in html and "&lt;a class" not in html
