@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from portal.formatting import format_date
@@ -66,7 +67,7 @@ ATTENDED = ("attended", "late")
 # --- the plain rows ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ReferralRow:
     id: int
     contract_id: int
@@ -102,7 +103,7 @@ class ReferralRow:
         return self.completed_on or self.withdrawn_on
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SessionCount:
     """Sessions of one contract on one day with one attendance: counted in SQL."""
 
@@ -115,7 +116,7 @@ class SessionCount:
     minutes: int = 60
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OutcomeRow:
     contract_id: int
     outcome_type: str
@@ -127,14 +128,14 @@ class OutcomeRow:
     rejected_on: date | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EndOfServiceRow:
     contract_id: int
     submitted_on: date
     achievements: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class InvoiceRow:
     contract_id: int
     kind: str  # invoice, credit_note
@@ -168,12 +169,11 @@ class DateIndex:
     bisection: every figure asks about several windows and twelve months, over thousands of rows."""
 
     def __init__(self, rows: Iterable[Any], attribute: str) -> None:
-        dated = sorted(
-            ((getattr(row, attribute), index, row) for index, row in enumerate(rows) if getattr(row, attribute)),
-            key=lambda item: (item[0], item[1]),
-        )
-        self.days = [day for day, _, _ in dated]
-        self.rows = [row for _, _, row in dated]
+        # A stable sort on the day alone keeps rows of the same day in their loaded order.
+        dated = [(day, row) for row in rows if (day := getattr(row, attribute)) is not None]
+        dated.sort(key=itemgetter(0))
+        self.days = [day for day, _ in dated]
+        self.rows = [row for _, row in dated]
 
     def _bounds(self, window: Window) -> tuple[int, int]:
         return bisect_left(self.days, window.start), bisect_right(self.days, window.end)
@@ -301,8 +301,6 @@ def _count(rows: Iterable[Any], day: Callable[[Any], date | None], window: Windo
 
 def referral_figures(referrals: list[ReferralRow], window: Window, today: date) -> dict[str, Any]:
     """The referral, SLA and caseload figures for one window."""
-    from portal.working_days import working_days_between
-
     def inside(attribute: str) -> list[ReferralRow]:
         return indexed(referrals, attribute).within(window)
 
@@ -342,6 +340,15 @@ def referral_figures(referrals: list[ReferralRow], window: Window, today: date) 
         "completions": indexed(referrals, "completed_on").count(window),
         "early_endings": sum(1 for r in withdrawn if r.accepted_on is not None),
     }
+
+
+@lru_cache(maxsize=65_536)
+def working_days_between(start: date, end: date) -> int:
+    """portal.working_days.working_days_between, remembered: thousands of referrals share a few
+    hundred (sent, accepted) pairs of days."""
+    from portal.working_days import working_days_between as count
+
+    return count(start, end)
 
 
 def _decimal_text(value: Decimal | None) -> str | None:
