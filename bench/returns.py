@@ -101,7 +101,7 @@ def seed(referral_count: int, session_count: int):
         status=ContractStatus.ACTIVE,
         start_date=date(2025, 4, 1),
         end_date=date(2027, 3, 31),
-        value_cap_pence=10**11,
+        value_cap_pence=2_000_000_000,
         vat_rate_bp=0,
         counties=["Bedfordshire"],
         prisons=["HMP Bedford"],
