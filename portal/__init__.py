@@ -254,12 +254,14 @@ def register_blueprints(app: Flask) -> None:
     from portal.api.token_views import bp as api_tokens_bp
     from portal.audit.views import bp as audit_bp
     from portal.contracts.views import bp as contracts_bp
+    from portal.dashboards.views import bp as dashboards_bp
     from portal.delivery.views import bp as delivery_bp
     from portal.invoicing.views import bp as invoicing_bp
     from portal.main.views import bp as main_bp
     from portal.organisations.views import bp as organisations_bp
     from portal.referrals import drafting, importing, lists, views  # noqa: F401 - their routes join the blueprint
     from portal.referrals.blueprint import bp as referrals_bp
+    from portal.returns.views import bp as returns_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -273,6 +275,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_docs_bp)
     app.register_blueprint(api_tokens_bp)
     csrf.exempt(api_bp)  # token authentication, no cookies: nothing for a cross-site request to ride on
+    app.register_blueprint(returns_bp)
+    app.register_blueprint(dashboards_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -26,6 +26,7 @@ from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine
 from portal.organisations.models import Organisation, OrganisationKind
 from portal.people.models import Person
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport, ReferralStatus
+from portal.returns.models import ServiceReturn
 
 M = TypeVar("M")
 
@@ -194,6 +195,12 @@ def _invoice_events(user: User) -> ColumnElement[bool]:
     return InvoiceEvent.invoice_id.in_(select(Invoice.id).where(_invoices(user)))
 
 
+@visibility_rule(ServiceReturn)
+def _service_returns(user: User) -> ColumnElement[bool]:
+    """Partners see their own contracts' returns (drafts too); the CRC its contracts' returns."""
+    return ServiceReturn.contract_id.in_(_visible_contract_ids(user))
+
+
 @visibility_rule(ReferralImport)
 def _referral_imports(user: User) -> ColumnElement[bool]:
     """An imported file is seen only by the person who uploaded it."""
@@ -302,6 +309,25 @@ def can_see_api_tokens_of(actor: User, user: User) -> bool:
 def can_revoke_api_token(actor: User, token: ApiToken) -> bool:
     """A token's owner revokes it; administrators revoke anyone's."""
     return actor.role == Role.ADMIN or token.user_id == actor.id
+
+
+def can_write_returns(user: User) -> bool:
+    """Partner managers create, write and submit their organisation's service returns."""
+    return user.role == Role.PROVIDER_MANAGER
+
+
+def can_decide_returns(user: User) -> bool:
+    """Contract managers accept service returns or send them back."""
+    return user.role == Role.CONTRACT_MANAGER
+
+
+def can_see_returns(user: User) -> bool:
+    return user.role in (Role.PROVIDER_MANAGER, Role.CONTRACT_MANAGER)
+
+
+def can_see_dashboard(user: User) -> bool:
+    """Management information: contract managers across partners, partner managers their own."""
+    return user.role in (Role.PROVIDER_MANAGER, Role.CONTRACT_MANAGER)
 
 
 def can_read_audit_log(user: User) -> bool:

@@ -43,6 +43,8 @@ NAVIGATION = (
     NavEntry("Contracts", "contracts.index", ALL_ROLES, "contracts."),
     # Those who bill and those who pay; others reach an invoice by a link, read-only.
     NavEntry("Invoices", "invoicing.index", frozenset({Role.PROVIDER_MANAGER, Role.CONTRACT_MANAGER}), "invoicing."),
+    NavEntry("Dashboard", "dashboards.index", frozenset({Role.CONTRACT_MANAGER, Role.PROVIDER_MANAGER}), "dashboards."),
+    NavEntry("Service returns", "returns.index", frozenset({Role.CONTRACT_MANAGER, Role.PROVIDER_MANAGER}), "returns."),
     NavEntry("Users", "accounts.users", frozenset({Role.ADMIN, Role.PROVIDER_MANAGER}), "accounts.user"),
     NavEntry("Audit log", "audit.index", frozenset({Role.ADMIN}), "audit."),
 )

@@ -34,6 +34,8 @@ OTHER_PARTNERS_RECORD = {
     ("invoicing", "invoice_id"): lambda people: people["st_giles_invoice"].id,
     ("invoicing", "line_id"): lambda people: people["st_giles_invoice_line"].id,
     ("api_tokens", "token_id"): lambda people: people["st_giles_token"].id,
+    ("returns", "return_id"): lambda people: people["st_giles_return"].id,
+    ("returns", "job_id"): lambda people: "not-a-job",
 }
 
 
@@ -82,6 +84,7 @@ def test_partner_users_cannot_reach_another_partners_records_by_any_route(
     people.update(_st_giles_delivery(people["st_giles_referral"], st_giles_caseworker, people["st_giles_outcome_type"]))
     people.update(_st_giles_invoice(st_giles_contract, st_giles_item, people["st_giles_price"]))
     people["st_giles_token"] = create_token(None, st_giles_caseworker, name="St Giles case system").token
+    people["st_giles_return"] = _st_giles_return(st_giles_contract, st_giles_caseworker)
     user = request.getfixturevalue(who)
     portal.sign_in(user)
     checked = 0
@@ -171,6 +174,23 @@ def _st_giles_invoice(contract, item, price):
     db.session.add(line)
     db.session.commit()
     return {"st_giles_invoice": invoice, "st_giles_invoice_line": line}
+
+
+def _st_giles_return(contract, author):
+    from datetime import date
+
+    from portal.returns.models import ServiceReturn
+
+    service_return = ServiceReturn(
+        contract_id=contract.id,
+        period_kind="month",
+        period_start=date(2026, 5, 1),
+        period_end=date(2026, 5, 31),
+        created_by_id=author.id,
+    )
+    db.session.add(service_return)
+    db.session.commit()
+    return service_return
 
 
 def test_partner_manager_gets_404_not_403_for_another_partners_user(portal, nacro_manager, st_giles_caseworker):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from portal import access
 from portal.accounts.models import User
-from portal.contracts.models import Contract
+from portal.contracts.models import Contract, Pathway, RateCardItem
 from portal.dates import london_today
 from portal.extensions import db
 from portal.people.models import Person
@@ -40,6 +40,7 @@ PARTNER_TABS = (
     Tab("unassigned", "Unassigned", frozenset({S.ACCEPTED, S.IN_PROGRESS}), unassigned=True),
     Tab("completed", "Completed", frozenset({S.COMPLETED})),
     Tab("closed", "Declined or withdrawn", frozenset({S.DECLINED, S.WITHDRAWN})),
+    Tab("all", "All", frozenset(set(S) - {S.DRAFT})),
 )
 CRC_TABS = (
     Tab("drafts", "Drafts", frozenset({S.DRAFT}), mine=True),
@@ -47,6 +48,7 @@ CRC_TABS = (
     Tab("open", "Open", frozenset({S.ACCEPTED, S.IN_PROGRESS})),
     Tab("completed", "Completed", frozenset({S.COMPLETED})),
     Tab("closed", "Declined or withdrawn", frozenset({S.DECLINED, S.WITHDRAWN})),
+    Tab("all", "All", frozenset(set(S) - {S.DRAFT})),
 )
 
 SORTS = {
@@ -75,6 +77,13 @@ class Filters:
     overdue: bool = False
     partner_id: str = ""
     q: str = ""
+    # From the dashboards' and returns' links: a contract (reference), the London days a
+    # referral was sent between (YYYY-MM-DD), a pathway (of its service) and an area (prison or office).
+    contract: str = ""
+    sent_from: str = ""
+    sent_to: str = ""
+    pathway: str = ""
+    area: str = ""
 
 
 def overdue_clause(today: date) -> Any:
@@ -106,6 +115,23 @@ def _filtered(statement: Select, filters: Filters, today: date) -> Select:
         statement = statement.where(
             Referral.contract_id.in_(select(Contract.id).where(Contract.partner_id == int(filters.partner_id)))
         )
+    if filters.contract:
+        statement = statement.where(
+            Referral.contract_id.in_(select(Contract.id).where(Contract.reference == filters.contract.upper()))
+        )
+    statement = _sent_between(statement, filters.sent_from, filters.sent_to)
+    if filters.pathway in {member.value for member in Pathway}:
+        statement = statement.where(
+            select(RateCardItem.id)
+            .where(
+                RateCardItem.contract_id == Referral.contract_id,
+                RateCardItem.service_code == Referral.service_code,
+                RateCardItem.pathway == Pathway(filters.pathway),
+            )
+            .exists()
+        )
+    if filters.area:
+        statement = statement.where(or_(Referral.prison == filters.area, Referral.community_office == filters.area))
     term = filters.q.strip()
     if term:
         like = f"%{term.lower()}%"
@@ -117,6 +143,17 @@ def _filtered(statement: Select, filters: Filters, today: date) -> Select:
                 func.lower(Person.family_name).like(like),
             )
         )
+    return statement
+
+
+def _sent_between(statement: Select, sent_from: str, sent_to: str) -> Select:
+    from portal.dates import end_of_london_day, parse_user_date, start_of_london_day
+
+    first, last = parse_user_date(sent_from), parse_user_date(sent_to)
+    if first:
+        statement = statement.where(Referral.sent_at >= start_of_london_day(first))
+    if last:
+        statement = statement.where(Referral.sent_at < end_of_london_day(last))
     return statement
 
 

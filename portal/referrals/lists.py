@@ -27,6 +27,11 @@ def _filters() -> inbox.Filters:
         overdue=args.get("overdue") == "yes",
         partner_id=args.get("partner_id", ""),
         q=args.get("q", "")[:100],
+        contract=args.get("contract", "")[:30],
+        sent_from=args.get("sent_from", "")[:10],
+        sent_to=args.get("sent_to", "")[:10],
+        pathway=args.get("pathway", "")[:40],
+        area=args.get("area", "")[:100],
     )
 
 

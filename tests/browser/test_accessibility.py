@@ -114,6 +114,16 @@ DELIVERY_PAGES = [
 # Everyone may make API tokens: their list and the form (the shown-once page is in test_api_tokens_journey).
 API_TOKEN_PAGES = ["/account/api-tokens", "/account/api-tokens/new"]
 
+RETURN_PAGES = [
+    "/dashboard/",
+    "/dashboard/?period=2026-Q3&pathway=accommodation",
+    "/service-returns/",
+    "/service-returns/{service_return.id}",
+    "/service-returns/{submitted_return.id}",
+]
+PARTNER_RETURN_PAGES = ["/service-returns/new", "/service-returns/{service_return.id}/narrative"]
+CONTRACT_MANAGER_RETURN_PAGES = ["/service-returns/{submitted_return.id}/return", "/service-returns/bulk"]
+
 PAGES_BY_ROLE: dict[str, list[str]] = {
     "admin": [
         "/",
@@ -148,6 +158,8 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         "/referrals/import",
         "/invoices/",
         *API_TOKEN_PAGES,
+        *RETURN_PAGES,
+        *CONTRACT_MANAGER_RETURN_PAGES,
     ],
     "referrer": [
         "/",
@@ -172,6 +184,8 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         "/my-sessions",
         "/invoices/",
         *API_TOKEN_PAGES,
+        *RETURN_PAGES,
+        *PARTNER_RETURN_PAGES,
     ],
     "nacro_caseworker": [
         "/",
@@ -300,7 +314,32 @@ def everyone(
         )
     )
     db.session.commit()
+    from datetime import date
+
+    from portal.returns.models import ReturnStatus, ServiceReturn
+
+    service_return = ServiceReturn(
+        contract_id=nacro_contract.id,
+        period_kind="quarter",
+        period_start=date(2026, 7, 1),
+        period_end=date(2026, 9, 30),
+        created_by_id=nacro_manager.id,
+    )
+    submitted_return = ServiceReturn(
+        contract_id=nacro_contract.id,
+        period_kind="quarter",
+        period_start=date(2026, 4, 1),
+        period_end=date(2026, 6, 30),
+        status=ReturnStatus.SUBMITTED,
+        submitted_at=utcnow(),
+        submitted_by_id=nacro_manager.id,
+        created_by_id=nacro_manager.id,
+    )
+    db.session.add_all([service_return, submitted_return])
+    db.session.commit()
     return {
+        "service_return": service_return,
+        "submitted_return": submitted_return,
         "referral": referral,
         "sent_referral": ReferralFactory(
             reference="SN2345DE",

@@ -1,0 +1,1 @@
+"""Dashboards: the figures across contracts, for contract managers and for partners."""

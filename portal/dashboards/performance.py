@@ -1,0 +1,229 @@
+"""The per-referral performance export: the 27 columns of HMPPS Refer and Monitor's provider
+performance report (as far as the portal records them), then our own. One query, with sessions,
+outcomes and invoiced amounts aggregated in SQL per referral."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+
+from portal.accounts.models import User
+from portal.contracts.models import Contract, Unit
+from portal.dates import end_of_london_day, start_of_london_day
+from portal.delivery.models import Attendance, EndOfServiceReport, Outcome, OutcomeStatus, Session
+from portal.extensions import db
+from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceLine
+from portal.money import pounds, round_half_up
+from portal.organisations.models import Organisation
+from portal.people.models import Person
+from portal.referrals.models import DECLINE_REASON_LABELS, Referral, ReferralStatus
+from portal.returns.kpis import london_day
+from portal.returns.records import _referral_filters
+
+COLUMNS = (
+    # Refer and Monitor's provider performance report
+    "referral_ref",
+    "contract_ref",
+    "organisation",
+    "caseworker",
+    "crn",
+    "date_received",
+    "date_first_appointment_arranged",
+    "date_first_appointment_scheduled_for",
+    "date_first_appointment_not_attended",
+    "date_first_appointment_held",
+    "first_appointment_attended_on_time",
+    "date_first_session_held",
+    "outcomes_to_be_achieved",
+    "outcomes_achieved_score",
+    "outcomes_verified",
+    "sessions_expected",
+    "sessions_attended",
+    "sessions_not_attended",
+    "end_requested_at",
+    "end_requested_reason",
+    "end_of_service_report_submitted_at",
+    "concluded_at",
+    "end_state",
+    "completion_deadline",
+    "sentence_end_date",
+    "service_code",
+    "status",
+    # our own
+    "date_accepted",
+    "date_declined",
+    "decline_reason",
+    "accept_due_on",
+    "answered_within_sla",
+    "first_contact_due_on",
+    "first_contact_within_sla",
+    "rar_days_ordered",
+    "rar_days_delivered",
+    "invoiced_before_vat",
+    "location",
+    "prison_or_office",
+)
+ATTENDED = (Attendance.ATTENDED, Attendance.LATE)
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
+
+
+def _yes_no(met: bool | None) -> str:
+    return "" if met is None else ("yes" if met else "no")
+
+
+def _end_state(status: ReferralStatus) -> str:
+    return {
+        ReferralStatus.COMPLETED: "completed",
+        ReferralStatus.WITHDRAWN: "cancelled",
+        ReferralStatus.DECLINED: "declined",
+    }.get(status, "open")
+
+
+def rows(
+    contract_ids: Sequence[int], start: date, end: date, *, pathway: str | None = None, area: str | None = None
+) -> Iterator[list[str]]:
+    if not contract_ids:
+        return
+    first, after = start_of_london_day(start), end_of_london_day(end)
+    s = Session
+    sessions = (
+        select(
+            s.referral_id.label("referral_id"),
+            func.count().label("expected"),
+            func.count(case((s.attendance.in_(ATTENDED), 1))).label("attended"),
+            func.count(case((s.attendance == Attendance.DID_NOT_ATTEND, 1))).label("missed"),
+            func.min(s.created_at).label("first_arranged"),
+            func.min(s.date).label("first_scheduled"),
+            func.min(case((s.attendance == Attendance.DID_NOT_ATTEND, s.date))).label("first_missed"),
+            func.min(case((s.attendance.in_(ATTENDED), s.date))).label("first_held"),
+            func.min(case((s.attendance == Attendance.ATTENDED, s.date))).label("first_on_time"),
+            func.count(case((and_(s.attendance.in_(ATTENDED), s.counts_as_rar_day.is_(True)), 1))).label("rar"),
+        )
+        .group_by(s.referral_id)
+        .subquery()
+    )
+    verified = (
+        select(Outcome.referral_id.label("referral_id"), func.count().label("verified"))
+        .where(Outcome.status == OutcomeStatus.VERIFIED)
+        .group_by(Outcome.referral_id)
+        .subquery()
+    )
+    invoiced = (
+        select(
+            InvoiceEvent.referral_id.label("referral_id"),
+            func.sum(case((InvoiceLine.unit == Unit.PER_HOUR, 0), else_=InvoiceLine.unit_price_pence)).label("units"),
+            func.sum(
+                case((InvoiceLine.unit == Unit.PER_HOUR, InvoiceEvent.minutes * InvoiceLine.unit_price_pence), else_=0)
+            ).label("minute_pence"),
+        )
+        .join(InvoiceLine, InvoiceLine.id == InvoiceEvent.line_id)
+        .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
+        .where(InvoiceEvent.live.is_(True), Invoice.kind == InvoiceKind.INVOICE)
+        .group_by(InvoiceEvent.referral_id)
+        .subquery()
+    )
+    r = Referral
+    statement = (
+        select(
+            r,
+            Person.crn,
+            Contract.reference.label("contract_reference"),
+            Contract.end_date.label("contract_end"),
+            Organisation.name.label("partner_name"),
+            User.name.label("caseworker_name"),
+            sessions,
+            verified.c.verified,
+            EndOfServiceReport.submitted_at.label("eos_at"),
+            EndOfServiceReport.outcomes.label("eos_outcomes"),
+            invoiced.c.units,
+            invoiced.c.minute_pence,
+        )
+        .select_from(r)
+        .join(Contract, Contract.id == r.contract_id)
+        .join(Organisation, Organisation.id == Contract.partner_id)
+        .outerjoin(Person, Person.id == r.person_id)
+        .outerjoin(User, User.id == r.caseworker_id)
+        .outerjoin(sessions, sessions.c.referral_id == r.id)
+        .outerjoin(verified, verified.c.referral_id == r.id)
+        .outerjoin(EndOfServiceReport, EndOfServiceReport.referral_id == r.id)
+        .outerjoin(invoiced, invoiced.c.referral_id == r.id)
+        .where(
+            r.contract_id.in_(contract_ids),
+            r.sent_at.is_not(None),
+            r.sent_at < after,
+            or_(r.declined_at.is_(None), r.declined_at >= first),
+            or_(r.withdrawn_at.is_(None), r.withdrawn_at >= first),
+            or_(r.completed_at.is_(None), r.completed_at >= first),
+        )
+        .order_by(Contract.reference, r.sent_at, r.id)
+    )
+    statement = _referral_filters(statement, pathway, area)
+    for row in db.session.execute(statement):
+        yield _line(row._mapping)
+
+
+def _line(m: Any) -> list[str]:
+    r: Referral = m[Referral]
+    eos_outcomes = m["eos_outcomes"] or []
+    score = sum(
+        {"achieved": Decimal(1), "partially_achieved": Decimal("0.5")}.get(item.get("achievement"), Decimal(0))
+        for item in eos_outcomes
+    )
+    accepted_on = r.accepted_on
+    declined_on = london_day(r.declined_at)
+    answered = accepted_on or declined_on
+    first_contact = london_day(r.first_contact_at)
+    deadlines = [day for day in (r.sentence_end_date, m["contract_end"]) if day is not None]
+    deadline = min(deadlines) if deadlines else None
+    concluded = london_day(r.completed_at or r.withdrawn_at or r.declined_at)
+    invoiced = (m["units"] or 0) + round_half_up(Decimal(m["minute_pence"] or 0) / 60)
+    return [
+        r.reference or "",
+        m["contract_reference"],
+        m["partner_name"],
+        m["caseworker_name"] or "",
+        m["crn"] or "",
+        _iso(london_day(r.sent_at)),
+        _iso(london_day(m["first_arranged"])),
+        _iso(m["first_scheduled"]),
+        _iso(m["first_missed"]),
+        _iso(m["first_held"]),
+        _yes_no(None if m["first_held"] is None else m["first_on_time"] == m["first_held"]),
+        _iso(first_contact),
+        str(len(r.desired_outcomes or [])),
+        str(score) if eos_outcomes else "",
+        str(m["verified"] or 0),
+        str(m["expected"] or 0),
+        str(m["attended"] or 0),
+        str(m["missed"] or 0),
+        _iso(london_day(r.withdrawn_at)),
+        r.withdraw_reason.label if r.withdraw_reason else "",
+        _iso(london_day(m["eos_at"])),
+        _iso(concluded),
+        _end_state(r.status),
+        _iso(deadline),
+        _iso(r.sentence_end_date),
+        r.service_code or "",
+        r.status.label,
+        _iso(accepted_on),
+        _iso(declined_on),
+        DECLINE_REASON_LABELS[r.decline_reason] if r.decline_reason else "",
+        _iso(r.accept_due_on),
+        _yes_no(None if answered is None or r.accept_due_on is None else answered <= r.accept_due_on),
+        _iso(r.first_contact_due_on),
+        _yes_no(
+            None if first_contact is None or r.first_contact_due_on is None else first_contact <= r.first_contact_due_on
+        ),
+        str(r.rar_days or 0),
+        str(min(m["rar"] or 0, r.rar_days or 0)),
+        pounds(invoiced),
+        r.location_type.label if r.location_type else "",
+        r.prison or r.community_office or "",
+    ]

@@ -1,0 +1,313 @@
+"""The dashboard: the figures of every contract a user can see (a contract manager's across
+partners, a partner manager's own), filtered by partner, contract, pathway, area and period, with
+charts, and each figure linking to the records behind it. Also the per-referral performance
+export. The number of queries is the same however many records there are."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import and_, case, func, or_, select
+
+from portal import access, charts
+from portal.contracts.models import PATHWAY_LABELS, Contract, ContractStatus, Pathway
+from portal.dashboards import performance
+from portal.dates import london_today
+from portal.extensions import db
+from portal.invoicing.models import LIVE_STATUSES, Invoice, InvoiceKind, InvoiceStatus
+from portal.organisations.models import Organisation
+from portal.referrals.inbox import overdue_clause
+from portal.referrals.models import Referral
+from portal.returns import spreadsheet
+from portal.returns.kpis import (
+    Records,
+    compute_figures,
+    percent_text,
+    referral_figures,
+    session_figures,
+    verified_by_pathway,
+)
+from portal.returns.models import ReturnStatus, ServiceReturn
+from portal.returns.periods import Period, PeriodKind, parse_period
+from portal.returns.records import default_labels, load_records
+from portal.returns.views import recent_periods
+
+bp = Blueprint("dashboards", __name__, url_prefix="/dashboard")
+
+
+def invoices_url(**args: Any) -> str:
+    """A link to the invoice list (another branch builds it as `invoicing.index`): by url_for once
+    that endpoint exists, until then by its agreed path."""
+    args = {key: value for key, value in args.items() if value not in (None, "")}
+    if "invoicing.index" in current_app.view_functions:
+        return url_for("invoicing.index", **args)
+    return "/invoices/" + (f"?{urlencode(args)}" if args else "")
+
+
+def _current_quarter() -> Period:
+    today = london_today()
+    return Period(PeriodKind.QUARTER, today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1))
+
+
+class Filters:
+    """The dashboard's filters from the query string, each checked against what the user may see."""
+
+    def __init__(self, args: Any, contracts: list[Contract], partners: dict[str, str]) -> None:
+        self.partner = args.get("partner", "") if args.get("partner", "") in partners else ""
+        references = {c.reference for c in contracts}
+        self.contract = args.get("contract", "").upper() if args.get("contract", "").upper() in references else ""
+        self.pathway = args.get("pathway", "") if args.get("pathway", "") in {p.value for p in Pathway} else ""
+        self.area = args.get("area", "")[:100]
+        self.period = parse_period(args.get("period", "")) or _current_quarter()
+
+    def contracts(self, contracts: list[Contract]) -> list[Contract]:
+        return [
+            c
+            for c in contracts
+            if (not self.partner or str(c.partner_id) == self.partner)
+            and (not self.contract or c.reference == self.contract)
+        ]
+
+    def referral_args(self) -> dict[str, str]:
+        """The same filters, as the referral list names them."""
+        args = {"contract": self.contract, "partner_id": self.partner, "pathway": self.pathway, "area": self.area}
+        return {key: value for key, value in args.items() if value}
+
+    def as_args(self) -> dict[str, str]:
+        args = {
+            "partner": self.partner,
+            "contract": self.contract,
+            "pathway": self.pathway,
+            "area": self.area,
+            "period": self.period.code,
+        }
+        return {key: value for key, value in args.items() if value}
+
+
+def _area_choices(contract_ids: list[int]) -> dict[str, str]:
+    """Prisons and probation offices that referrals on these contracts name: one query."""
+    places = db.session.execute(
+        select(Referral.prison, Referral.community_office)
+        .where(Referral.contract_id.in_(contract_ids), Referral.sent_at.is_not(None))
+        .distinct()
+    ).all()
+    names = sorted({name for row in places for name in row if name})
+    return {"": "All areas"} | {name: name for name in names}
+
+
+def _spend_by_contract(contract_ids: list[int]) -> dict[int, int]:
+    """Spend against the cap per contract, as billing.spend_pence counts it: one grouped query."""
+    counted = or_(
+        and_(Invoice.kind == InvoiceKind.INVOICE, Invoice.status.in_(LIVE_STATUSES)),
+        and_(Invoice.kind == InvoiceKind.CREDIT_NOTE, Invoice.status.in_((InvoiceStatus.APPROVED, InvoiceStatus.PAID))),
+    )
+    rows = db.session.execute(
+        select(Invoice.contract_id, func.coalesce(func.sum(Invoice.subtotal_pence), 0))
+        .where(Invoice.contract_id.in_(contract_ids), counted)
+        .group_by(Invoice.contract_id)
+    ).all()
+    return {contract_id: int(total) for contract_id, total in rows}
+
+
+def _waiting(contract_ids: list[int]) -> dict[str, int]:
+    """Referrals overdue now, invoices awaiting approval and returns awaiting acceptance: two queries."""
+    today = london_today()
+    overdue = db.session.scalar(
+        select(func.count()).select_from(Referral).where(Referral.contract_id.in_(contract_ids), overdue_clause(today))
+    )
+    invoices = db.session.scalar(
+        select(func.count())
+        .select_from(Invoice)
+        .where(Invoice.contract_id.in_(contract_ids), Invoice.status == InvoiceStatus.SUBMITTED)
+    )
+    returns = db.session.scalar(
+        select(func.count(case((ServiceReturn.status == ReturnStatus.SUBMITTED, 1))))
+        .select_from(ServiceReturn)
+        .where(ServiceReturn.contract_id.in_(contract_ids))
+    )
+    return {"overdue": overdue or 0, "invoices": invoices or 0, "returns": returns or 0}
+
+
+def _per_contract(records: Records, contracts: list[Contract], period: Period, spend: dict[int, int]) -> list[dict]:
+    today = london_today()
+    rows = []
+    for contract in contracts:
+        referrals = [r for r in records.referrals if r.contract_id == contract.id]
+        sessions = [s for s in records.sessions if s.contract_id == contract.id]
+        figures = referral_figures(referrals, period.window, today)
+        session = session_figures(sessions, referrals, period.window)
+        verified = sum(1 for o in records.outcomes if o.contract_id == contract.id and o.verified_on in period.window)
+        spent = spend.get(contract.id, 0)
+        rows.append(
+            {
+                "contract": contract,
+                "received": figures["received"],
+                "accepted": figures["accepted"],
+                "answered_within_sla": percent_text(figures["answered_within_sla"]),
+                "attendance": percent_text(session["attendance_rate"]),
+                "verified": verified,
+                "spend_pence": spent,
+                "spend_percent": percent_text({"n": spent, "d": contract.value_cap_pence}),
+            }
+        )
+    return rows
+
+
+def _scope() -> tuple[Any, Filters, list[Contract], list[Contract], dict[str, str]]:
+    """The signed-in user, the filters, the contracts they may see and those the filters choose."""
+    if not access.can_see_dashboard(current_user):
+        abort(403)
+    user = current_user._get_current_object()
+    contracts = list(
+        db.session.scalars(
+            access.visible(Contract, user).where(Contract.status != ContractStatus.DRAFT).order_by(Contract.reference)
+        )
+    )
+    partners: dict[str, str] = {}
+    if user.is_crc_user:
+        partners = {
+            str(o.id): o.name
+            for o in db.session.scalars(
+                select(Organisation)
+                .where(Organisation.id.in_({c.partner_id for c in contracts}))
+                .order_by(Organisation.name)
+            )
+        }
+    filters = Filters(request.args, contracts, partners)
+    return user, filters, contracts, filters.contracts(contracts), partners
+
+
+def _figures(filters: Filters, chosen: list[Contract]) -> tuple[Records, dict[str, Any]]:
+    period = filters.period
+    earliest = min((c.start_date for c in chosen), default=period.start)
+    ytd = period.year_to_date(earliest)
+    months = period.charted_months(earliest)
+    records = load_records(
+        [c.id for c in chosen],
+        min(period.previous().start, ytd.start, months[0]),
+        period.end,
+        pathway=filters.pathway or None,
+        area=filters.area or None,
+    )
+    figures = compute_figures(records, period, today=london_today(), contract_start=earliest, labels=default_labels())
+    return records, figures
+
+
+@bp.route("/")
+@login_required
+def index():  # type: ignore[no-untyped-def]
+    user, filters, contracts, chosen, partners = _scope()
+    ids = [c.id for c in chosen]
+    period = filters.period
+    records, figures = _figures(filters, chosen)
+    spend = _spend_by_contract(ids)
+    referral_args = filters.referral_args()
+    links = {
+        key: {
+            column: url_for(
+                "referrals.index",
+                tab="all",
+                sent_from=figures["columns"][column]["start"],
+                sent_to=figures["columns"][column]["end"],
+                **referral_args,
+            )
+            for column in ("period", "previous", "ytd")
+        }
+        for key in ("received",)
+    }
+    return render_template(
+        "dashboards/index.html",
+        figures=figures,
+        charts=charts,
+        filters=filters,
+        partners=partners,
+        contracts={"": "All contracts"} | {c.reference: f"{c.reference}: {c.title}" for c in contracts},
+        pathways={"": "All pathways"} | {p.value: PATHWAY_LABELS[p] for p in Pathway},
+        areas=_area_choices([c.id for c in contracts]),
+        periods=recent_periods(min((c.start_date for c in contracts), default=period.start), london_today()),
+        waiting=_waiting(ids),
+        verified_by_pathway=verified_by_pathway(records.outcomes, period.window),
+        per_contract=_per_contract(records, chosen, period, spend),
+        links=links,
+        overdue_url=url_for("referrals.index", tab="all", overdue="yes", **referral_args),
+        invoices_url=invoices_url(status="submitted", contract=filters.contract, partner=filters.partner),
+        returns_url=url_for("returns.index", status="submitted", contract=filters.contract or None),
+        referral_args=referral_args,
+        export_args=filters.as_args(),
+        is_crc=user.is_crc_user,
+    )
+
+
+@bp.route("/figures.csv")
+@login_required
+def figures_csv():  # type: ignore[no-untyped-def]
+    return _figures_file("csv")
+
+
+@bp.route("/figures.xlsx")
+@login_required
+def figures_xlsx():  # type: ignore[no-untyped-def]
+    return _figures_file("xlsx")
+
+
+def _figures_file(kind: str) -> Response:
+    """The dashboard's figures, as filtered, as CSV or XLSX."""
+    _user, filters, _contracts, chosen, _partners = _scope()
+    _records, figures = _figures(filters, chosen)
+    name = f"dashboard-figures-{filters.period.code}.{kind}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if kind == "xlsx":
+        title = f"Dashboard: {', '.join(c.reference for c in chosen) or 'no contracts'}, {filters.period.label}"
+        return Response(
+            spreadsheet.xlsx(figures, title),
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers=headers,
+        )
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(spreadsheet.text_rows(figures))
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv", headers=headers)
+
+
+@bp.route("/performance.csv")
+@login_required
+def performance_csv():  # type: ignore[no-untyped-def]
+    """Every referral on the filtered contracts that was live during the period, one row each."""
+    if not access.can_see_dashboard(current_user):
+        abort(403)
+    user = current_user._get_current_object()
+    contracts = list(db.session.scalars(access.visible(Contract, user).order_by(Contract.reference)))
+    partners = {str(c.partner_id): "" for c in contracts} if user.is_crc_user else {}
+    filters = Filters(request.args, contracts, partners)
+    chosen = filters.contracts(contracts)
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        buffer.write("\ufeff")
+        writer.writerow(performance.COLUMNS)
+        for row in performance.rows(
+            [c.id for c in chosen],
+            filters.period.start,
+            filters.period.end,
+            pathway=filters.pathway or None,
+            area=filters.area or None,
+        ):
+            writer.writerow(row)
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    name = f"referral-performance-{filters.period.code}.csv"
+    return Response(
+        stream_with_context(lines()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

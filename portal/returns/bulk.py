@@ -1,0 +1,64 @@
+"""The bulk download: every accepted return of a period that a contract manager can see, as one ZIP
+of PDFs, made by a background job (portal.jobs) that reports its progress."""
+
+from __future__ import annotations
+
+import re
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+
+from portal import access
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.jobs import report_progress
+from portal.returns.documents import service_return_pdf
+from portal.returns.models import ReturnStatus, ServiceReturn
+from portal.returns.periods import parse_period
+
+SAFE_NAME = re.compile(r"^[0-9a-f]{32}\.zip$")
+
+
+def export_path(name: str) -> Path:
+    if not SAFE_NAME.match(name):
+        raise ValueError("not an export file name")
+    folder = Path(current_app.config["STORAGE_DIR"]) / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+def accepted_returns(user: User, period_code: str) -> list[ServiceReturn]:
+    """The accepted returns for exactly this period (a month or a quarter) that `user` may see."""
+    period = parse_period(period_code)
+    if period is None:
+        return []
+    return list(
+        db.session.scalars(
+            access.visible(ServiceReturn, user)
+            .where(
+                ServiceReturn.status == ReturnStatus.ACCEPTED,
+                ServiceReturn.period_kind == period.kind,
+                ServiceReturn.period_start == period.start,
+            )
+            .order_by(ServiceReturn.id)
+        )
+    )
+
+
+def run(user_id: int, period_code: str) -> dict[str, Any]:
+    """The job: render each PDF into the ZIP, reporting progress after each."""
+    user = db.session.get(User, user_id)
+    if user is None or not access.can_decide_returns(user):
+        raise PermissionError("only contract managers download returns in bulk")
+    returns = accepted_returns(user, period_code)
+    name = f"{uuid.uuid4().hex}.zip"
+    path = export_path(name)
+    report_progress(0, len(returns), f"Preparing {len(returns)} returns")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for done, service_return in enumerate(returns, start=1):
+            archive.writestr(service_return.filename, service_return_pdf(service_return))
+            report_progress(done, len(returns), f"{done} of {len(returns)} returns ready")
+    return {"file": name, "download_name": f"service-returns-{period_code}.zip", "count": len(returns)}

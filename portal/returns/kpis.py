@@ -1,0 +1,806 @@
+"""The figures of a service return and of the dashboards.
+
+Two halves:
+- `load_records` reads, for some contracts and a range of days, the plain rows the figures
+  need, in a fixed number of queries whatever the data size: a row per relevant referral
+  (with its person's equality data and its RAR days delivered, aggregated in SQL), sessions
+  already counted in SQL per (contract, day, attendance, reason, RAR day), outcome decisions,
+  end-of-service reports and invoices.
+- `compute_figures` and the functions below it are pure: plain rows in, a JSON-ready dict out.
+  No Flask, no session, no floats; tested with worked examples and Hypothesis.
+
+Definitions (also shown under the figures):
+- A referral is received on the London day it was sent; accepted, declined, withdrawn and
+  completed on the London day that happened; it starts on its first contact (first attended
+  session).
+- Answered within SLA: of the referrals whose answer fell due in the period, the share accepted
+  or declined on or before the due date. A referral withdrawn before it was answered and before
+  its due date, or one not yet due, is left out. First contact within SLA likewise, by the
+  first-contact due date.
+- Caseload: referrals accepted and not yet completed or withdrawn.
+- Attendance rate: attended (on time or late) out of attended plus did not attend; sessions that
+  did not happen, or are still waiting for feedback, are left out.
+- RAR days against ordered: for cases that ended in the period, RAR days delivered (at most the
+  days ordered) out of the days ordered.
+- End-of-service score: each desired outcome achieved counts 1, partially achieved 0.5.
+- Equality monitoring is of people starting. Counts from 1 to 4 are shown as "fewer than 5"; if
+  that hides only one count in a table, the next smallest count is hidden too, so no hidden
+  count can be worked out from the total (a total under 5 is hidden as well).
+- Money is before VAT (as the contract cap is): invoiced on submission, approved on approval,
+  paid on the day paid; credit notes count against the cap once approved.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any
+
+from portal.formatting import format_date
+from portal.returns.periods import Period, Window, month_label
+
+SCHEMA_VERSION = 1
+SUPPRESSED = "fewer than 5"
+SMALL_NUMBER = 5
+COLUMNS = ("period", "previous", "ytd")
+
+GENDERS = (("male", "Male"), ("female", "Female"), ("other", "Other"), ("not_stated", "Not stated"))
+DISABILITIES = (("yes", "Disabled"), ("no", "Not disabled"), ("not_stated", "Not stated"))
+ETHNIC_GROUPS = ("Asian", "Black", "Mixed", "White", "Other", "Not stated")
+AGE_BANDS = (
+    ("18-24", "18 to 24", 0, 24),
+    ("25-34", "25 to 34", 25, 34),
+    ("35-44", "35 to 44", 35, 44),
+    ("45-54", "45 to 54", 45, 54),
+    ("55-64", "55 to 64", 55, 64),
+    ("65+", "65 and over", 65, 200),
+)
+ATTENDED = ("attended", "late")
+
+
+# --- the plain rows ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ReferralRow:
+    id: int
+    contract_id: int
+    sent_on: date | None
+    accept_due_on: date | None = None
+    accepted_on: date | None = None
+    declined_on: date | None = None
+    decline_reason: str | None = None
+    withdrawn_on: date | None = None
+    withdraw_reason: str | None = None
+    first_contact_due_on: date | None = None
+    first_contact_on: date | None = None
+    completed_on: date | None = None
+    location_type: str | None = None
+    prison: str | None = None
+    community_office: str | None = None
+    gender: str = "not_stated"
+    ethnicity_group: str = "Not stated"
+    date_of_birth: date | None = None
+    disability: str = "not_stated"
+    rar_days: int = 0
+    rar_days_delivered: int = 0
+
+    @property
+    def answered_on(self) -> date | None:
+        return self.accepted_on or self.declined_on
+
+    @property
+    def ended_on(self) -> date | None:
+        """The day an accepted case ended (completed, or withdrawn after acceptance)."""
+        if self.accepted_on is None:
+            return None
+        return self.completed_on or self.withdrawn_on
+
+
+@dataclass(slots=True)
+class SessionCount:
+    """Sessions of one contract on one day with one attendance: counted in SQL."""
+
+    contract_id: int
+    day: date
+    attendance: str | None
+    non_attendance_reason: str | None = None
+    counts_as_rar_day: bool = False
+    sessions: int = 1
+    minutes: int = 60
+
+
+@dataclass(slots=True)
+class OutcomeRow:
+    contract_id: int
+    outcome_type: str
+    outcome_name: str
+    pathway: str
+    pathway_label: str
+    claimed_on: date
+    verified_on: date | None = None
+    rejected_on: date | None = None
+
+
+@dataclass(slots=True)
+class EndOfServiceRow:
+    contract_id: int
+    submitted_on: date
+    achievements: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class InvoiceRow:
+    contract_id: int
+    kind: str  # invoice, credit_note
+    status: str
+    subtotal_pence: int
+    submitted_on: date | None = None
+    approved_on: date | None = None
+    paid_on: date | None = None
+
+
+@dataclass
+class Records:
+    referrals: list[ReferralRow] = field(default_factory=list)
+    sessions: list[SessionCount] = field(default_factory=list)
+    outcomes: list[OutcomeRow] = field(default_factory=list)
+    end_of_service: list[EndOfServiceRow] = field(default_factory=list)
+    invoices: list[InvoiceRow] = field(default_factory=list)
+    cap_pence: int = 0
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What codes are called: decline and withdrawal reasons."""
+
+    decline_reasons: dict[str, str] = field(default_factory=dict)
+    withdraw_reasons: dict[str, str] = field(default_factory=dict)
+
+
+class DateIndex:
+    """The rows of a list sorted by one of their dates, to count or take those in a window by
+    bisection: every figure asks about several windows and twelve months, over thousands of rows."""
+
+    def __init__(self, rows: Iterable[Any], attribute: str) -> None:
+        # A stable sort on the day alone keeps rows of the same day in their loaded order.
+        dated = [(day, row) for row in rows if (day := getattr(row, attribute)) is not None]
+        dated.sort(key=itemgetter(0))
+        self.days = [day for day, _ in dated]
+        self.rows = [row for _, row in dated]
+
+    def _bounds(self, window: Window) -> tuple[int, int]:
+        return bisect_left(self.days, window.start), bisect_right(self.days, window.end)
+
+    def count(self, window: Window) -> int:
+        low, high = self._bounds(window)
+        return high - low
+
+    def within(self, window: Window) -> list[Any]:
+        low, high = self._bounds(window)
+        return self.rows[low:high]
+
+
+class Rows(list):  # type: ignore[type-arg]
+    """A list of rows that keeps its DateIndexes, so each is built once however many figures ask."""
+
+    def __init__(self, rows: Iterable[Any] = ()) -> None:
+        super().__init__(rows)
+        self.indexes: dict[str, DateIndex] = {}
+
+
+def indexed(rows: list[Any], attribute: str) -> DateIndex:
+    """The DateIndex of `rows` by `attribute`: kept on a Rows list, built afresh for a plain list."""
+    if not isinstance(rows, Rows):
+        return DateIndex(rows, attribute)
+    index = rows.indexes.get(attribute)
+    if index is None:
+        index = rows.indexes[attribute] = DateIndex(rows, attribute)
+    return index
+
+
+# --- small pure helpers ---------------------------------------------------------------------------
+
+
+def percent(numerator: int, denominator: int) -> dict[str, int]:
+    return {"n": numerator, "d": denominator}
+
+
+def percent_value(value: dict[str, int] | None) -> Decimal | None:
+    """n/d as a percentage to one decimal place (half up); None when there is nothing to divide."""
+    if not value or not value.get("d"):
+        return None
+    return (Decimal(value["n"]) * 100 / Decimal(value["d"])).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def percent_text(value: dict[str, int] | None) -> str:
+    shown = percent_value(value)
+    return "no data" if shown is None else f"{shown}%"
+
+
+def median(values: Sequence[int]) -> Decimal | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return Decimal(ordered[middle])
+    return (Decimal(ordered[middle - 1] + ordered[middle]) / 2).quantize(Decimal("0.1"))
+
+
+def hours(minutes: int) -> str:
+    """Minutes as hours to one decimal place, rounded half up: 95 -> "1.6"."""
+    return str((Decimal(minutes) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def age_on(date_of_birth: date, day: date) -> int:
+    years = day.year - date_of_birth.year
+    if (day.month, day.day) < (date_of_birth.month, date_of_birth.day):
+        years -= 1
+    return years
+
+
+def age_band(date_of_birth: date | None, day: date) -> str:
+    if date_of_birth is None:
+        return "not_stated"
+    age = age_on(date_of_birth, day)
+    for key, _label, low, high in AGE_BANDS:
+        if low <= age <= high:
+            return key
+    return AGE_BANDS[0][0]
+
+
+def suppress(counts: dict[str, int]) -> tuple[dict[str, int | None], bool]:
+    """Hide small numbers: (shown counts with None for hidden ones, whether the total is hidden).
+
+    Counts from 1 to 4 are hidden. If that hides exactly one count, the smallest other non-zero
+    count is hidden too, so the hidden one cannot be found by subtracting the others from the
+    total; if there is no other, the total is hidden (it would give the hidden count away).
+    """
+    shown: dict[str, int | None] = {key: (None if 0 < value < SMALL_NUMBER else value) for key, value in counts.items()}
+    total = sum(counts.values())
+    hidden = [key for key, value in shown.items() if value is None]
+    total_hidden = 0 < total < SMALL_NUMBER
+    if len(hidden) == 1:
+        others = [(value, key) for key, value in counts.items() if key not in hidden and value > 0]
+        if others:
+            shown[min(others)[1]] = None
+        else:
+            total_hidden = True
+    return shown, total_hidden
+
+
+# --- the figures ---------------------------------------------------------------------------------------
+
+
+def _windows(period: Period, contract_start: date | None) -> dict[str, Window]:
+    return {
+        "period": period.window,
+        "previous": period.previous().window,
+        "ytd": period.year_to_date(contract_start),
+    }
+
+
+def _by_window(windows: dict[str, Window], count: Callable[[Window], Any]) -> dict[str, Any]:
+    return {name: count(window) for name, window in windows.items()}
+
+
+def _row(key: str, label: str, kind: str, values: dict[str, Any], *, indent: bool = False) -> dict[str, Any]:
+    return {"key": key, "label": label, "kind": kind, "values": values, "indent": indent}
+
+
+def _count(rows: Iterable[Any], day: Callable[[Any], date | None], window: Window) -> int:
+    return sum(1 for row in rows if day(row) in window)
+
+
+def referral_figures(referrals: list[ReferralRow], window: Window, today: date) -> dict[str, Any]:
+    """The referral, SLA and caseload figures for one window."""
+    def inside(attribute: str) -> list[ReferralRow]:
+        return indexed(referrals, attribute).within(window)
+
+    answer_due = [r for r in inside("accept_due_on") if _answer_counts(r, today)]
+    contact_due = [r for r in inside("first_contact_due_on") if _contact_counts(r, today)]
+    accepted = inside("accepted_on")
+    contacted = inside("first_contact_on")
+    declined = inside("declined_on")
+    withdrawn = inside("withdrawn_on")
+    to_accept = [working_days_between(r.sent_on, r.accepted_on) for r in accepted if r.sent_on]
+    to_contact = [working_days_between(r.accepted_on, r.first_contact_on) for r in contacted if r.accepted_on]
+    open_cases = indexed(referrals, "accepted_on").rows
+    return {
+        "received": indexed(referrals, "sent_on").count(window),
+        "accepted": len(accepted),
+        "declined": len(declined),
+        "declined_by_reason": Counter(r.decline_reason or "other" for r in declined),
+        "withdrawn": len(withdrawn),
+        "withdrawn_by_reason": Counter(r.withdraw_reason or "other" for r in withdrawn),
+        "answered_within_sla": percent(
+            sum(1 for r in answer_due if r.answered_on is not None and r.answered_on <= r.accept_due_on),  # type: ignore[operator]
+            len(answer_due),
+        ),
+        "first_contact_within_sla": percent(
+            sum(
+                1
+                for r in contact_due
+                if r.first_contact_on is not None and r.first_contact_on <= r.first_contact_due_on  # type: ignore[operator]
+            ),
+            len(contact_due),
+        ),
+        "median_days_to_accept": _decimal_text(median(to_accept)),
+        "median_days_to_first_contact": _decimal_text(median(to_contact)),
+        "caseload_start": sum(1 for r in open_cases if _open_at_start_of(r, window.start)),
+        "caseload_end": sum(1 for r in open_cases if _open_at_end_of(r, window.end)),
+        "starts": len(contacted),
+        "completions": indexed(referrals, "completed_on").count(window),
+        "early_endings": sum(1 for r in withdrawn if r.accepted_on is not None),
+    }
+
+
+@lru_cache(maxsize=65_536)
+def working_days_between(start: date, end: date) -> int:
+    """portal.working_days.working_days_between, remembered: thousands of referrals share a few
+    hundred (sent, accepted) pairs of days."""
+    from portal.working_days import working_days_between as count
+
+    return count(start, end)
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _answer_counts(r: ReferralRow, today: date) -> bool:
+    """Whether a referral whose answer fell due belongs in the SLA figure."""
+    assert r.accept_due_on is not None
+    if r.answered_on is not None:
+        return True
+    if r.withdrawn_on is not None and r.withdrawn_on <= r.accept_due_on:
+        return False  # withdrawn while there was still time to answer
+    return r.accept_due_on < today  # not answered and the time has run out
+
+
+def _contact_counts(r: ReferralRow, today: date) -> bool:
+    assert r.first_contact_due_on is not None
+    if r.first_contact_on is not None:
+        return True
+    ended = r.completed_on or r.withdrawn_on
+    if ended is not None and ended <= r.first_contact_due_on:
+        return False
+    return r.first_contact_due_on < today
+
+
+def _open_at_start_of(r: ReferralRow, day: date) -> bool:
+    return r.accepted_on is not None and r.accepted_on < day and (r.ended_on is None or r.ended_on >= day)
+
+
+def _open_at_end_of(r: ReferralRow, day: date) -> bool:
+    return r.accepted_on is not None and r.accepted_on <= day and (r.ended_on is None or r.ended_on > day)
+
+
+def session_figures(sessions: list[SessionCount], referrals: list[ReferralRow], window: Window) -> dict[str, Any]:
+    inside = indexed(sessions, "day").within(window)
+
+    def total(predicate: Callable[[SessionCount], bool]) -> int:
+        return sum(s.sessions for s in inside if predicate(s))
+
+    attended = total(lambda s: s.attendance == "attended")
+    late = total(lambda s: s.attendance == "late")
+    missed = total(lambda s: s.attendance == "did_not_attend")
+    ended = [r for r in indexed(referrals, "ended_on").within(window) if r.rar_days > 0]
+    return {
+        "scheduled": total(lambda s: True),
+        "held": total(lambda s: s.attendance in ("attended", "late", "did_not_attend")),
+        "attended": attended,
+        "late": late,
+        "missed_acceptable": total(
+            lambda s: s.attendance == "did_not_attend" and s.non_attendance_reason == "acceptable"
+        ),
+        "missed_unacceptable": total(
+            lambda s: s.attendance == "did_not_attend" and s.non_attendance_reason not in ("acceptable", "logistics")
+        ),
+        "missed_logistics": total(
+            lambda s: s.attendance == "did_not_attend" and s.non_attendance_reason == "logistics"
+        ),
+        "did_not_happen": total(lambda s: s.attendance == "session_did_not_happen"),
+        "awaiting_feedback": total(lambda s: s.attendance is None),
+        "attendance_rate": percent(attended + late, attended + late + missed),
+        "hours_delivered": hours(sum(s.minutes for s in inside if s.attendance in ATTENDED)),
+        "rar_days_delivered": total(lambda s: s.counts_as_rar_day and s.attendance in ATTENDED),
+        "rar_days_against_ordered": percent(
+            sum(min(r.rar_days_delivered, r.rar_days) for r in ended), sum(r.rar_days for r in ended)
+        ),
+    }
+
+
+def outcome_figures(outcomes: list[OutcomeRow], reports: list[EndOfServiceRow], window: Window) -> dict[str, Any]:
+    achievements = Counter(a for report in indexed(reports, "submitted_on").within(window) for a in report.achievements)
+    achieved, partly, not_achieved = (
+        achievements["achieved"],
+        achievements["partially_achieved"],
+        achievements["not_achieved"],
+    )
+    return {
+        "claimed": indexed(outcomes, "claimed_on").count(window),
+        "verified": indexed(outcomes, "verified_on").count(window),
+        "rejected": indexed(outcomes, "rejected_on").count(window),
+        "desired_outcomes_assessed": achieved + partly + not_achieved,
+        "desired_achieved": achieved,
+        "desired_partially_achieved": partly,
+        "desired_not_achieved": not_achieved,
+        # achieved 1, partially 0.5: in halves, so the percentage stays exact.
+        "achievement_score": percent(2 * achieved + partly, 2 * (achieved + partly + not_achieved)),
+    }
+
+
+def outcomes_by_type(outcomes: list[OutcomeRow], window: Window) -> list[dict[str, Any]]:
+    """A row per outcome type with any claim or decision in the window, by pathway then name."""
+    kinds: dict[tuple[str, str], dict[str, Any]] = {}
+    for o in outcomes:
+        events = (o.claimed_on in window, o.verified_on in window, o.rejected_on in window)
+        if not any(events):
+            continue
+        row = kinds.setdefault(
+            (o.pathway_label, o.outcome_name),
+            {
+                "pathway": o.pathway,
+                "pathway_label": o.pathway_label,
+                "outcome_type": o.outcome_type,
+                "label": o.outcome_name,
+                "claimed": 0,
+                "verified": 0,
+                "rejected": 0,
+            },
+        )
+        row["claimed"] += events[0]
+        row["verified"] += events[1]
+        row["rejected"] += events[2]
+    return [kinds[key] for key in sorted(kinds)]
+
+
+def verified_by_pathway(outcomes: list[OutcomeRow], window: Window) -> list[dict[str, Any]]:
+    counts: Counter[tuple[str, str]] = Counter(
+        (o.pathway_label, o.pathway) for o in outcomes if o.verified_on in window
+    )
+    return [{"pathway": key, "label": label, "verified": counts[(label, key)]} for label, key in sorted(counts)]
+
+
+def money_figures(invoices: list[InvoiceRow], window: Window) -> dict[str, int]:
+    live = ("submitted", "queried", "approved", "paid")
+    return {
+        "invoiced_pence": sum(i.subtotal_pence for i in invoices if i.submitted_on in window and i.status in live),
+        "approved_pence": sum(
+            i.subtotal_pence for i in invoices if i.approved_on in window and i.status in ("approved", "paid")
+        ),
+        "paid_pence": sum(i.subtotal_pence for i in invoices if i.paid_on in window and i.status == "paid"),
+    }
+
+
+def spend_to(invoices: list[InvoiceRow], day: date) -> int:
+    """Spend against the cap at the end of `day`: as billing.spend_pence counts it today."""
+
+    def counts(i: InvoiceRow) -> bool:
+        if i.kind == "invoice":
+            live = i.status in ("submitted", "queried", "approved", "paid")
+            return live and i.submitted_on is not None and i.submitted_on <= day
+        approved = i.status in ("approved", "paid")
+        return approved and i.approved_on is not None and i.approved_on <= day
+
+    return sum(i.subtotal_pence for i in invoices if counts(i))
+
+
+def location_figures(referrals: list[ReferralRow], window: Window) -> dict[str, Any]:
+    received = indexed(referrals, "sent_on").within(window)
+    return {
+        "custody": sum(1 for r in received if r.location_type == "custody"),
+        "community": sum(1 for r in received if r.location_type == "community"),
+        "prisons": Counter(r.prison or "Prison not recorded" for r in received if r.location_type == "custody"),
+        "offices": Counter(
+            r.community_office or "Office not recorded" for r in received if r.location_type == "community"
+        ),
+    }
+
+
+def equality_counts(referrals: list[ReferralRow], window: Window) -> dict[str, dict[str, int]]:
+    starting = indexed(referrals, "first_contact_on").within(window)
+    gender = Counter(r.gender for r in starting)
+    ethnicity = Counter(r.ethnicity_group for r in starting)
+    ages = Counter(age_band(r.date_of_birth, r.first_contact_on) for r in starting)  # type: ignore[arg-type]
+    disability = Counter(r.disability for r in starting)
+    return {
+        "gender": {key: gender[key] for key, _ in GENDERS},
+        "ethnicity": {group: ethnicity[group] for group in ETHNIC_GROUPS},
+        "age": {key: ages[key] for key, *_ in AGE_BANDS},
+        "disability": {key: disability[key] for key, _ in DISABILITIES},
+    }
+
+
+EQUALITY_TABLES = (
+    ("gender", "Gender", GENDERS),
+    ("ethnicity", "Ethnic group (ONS 2021 groups)", tuple((group, group) for group in ETHNIC_GROUPS)),
+    ("age", "Age when starting", tuple((key, label) for key, label, *_ in AGE_BANDS)),
+    ("disability", "Disability", DISABILITIES),
+)
+
+
+def equality_tables(counts_by_window: dict[str, dict[str, dict[str, int]]]) -> list[dict[str, Any]]:
+    """Each equality table with small numbers already hidden: the raw counts never leave here."""
+    tables = []
+    for key, title, categories in EQUALITY_TABLES:
+        shown_by_window = {}
+        for column, counts in counts_by_window.items():
+            shown, total_hidden = suppress(counts[key])
+            total = sum(counts[key].values())
+            shown_by_window[column] = {
+                "cells": {
+                    category: (
+                        {"count": SUPPRESSED, "percent": None}
+                        if value is None
+                        else {"count": value, "percent": str(percent_value(percent(value, total)) or Decimal("0.0"))}
+                    )
+                    for category, value in shown.items()
+                },
+                "total": SUPPRESSED if total_hidden else total,
+            }
+        rows = [
+            {
+                "key": category,
+                "label": label,
+                "values": {column: shown_by_window[column]["cells"][category] for column in counts_by_window},
+            }
+            for category, label in categories
+        ]
+        tables.append(
+            {
+                "key": key,
+                "title": title,
+                "rows": rows,
+                "totals": {column: shown_by_window[column]["total"] for column in counts_by_window},
+            }
+        )
+    return tables
+
+
+def monthly_series(records: Records, months: list[date]) -> list[dict[str, Any]]:
+    from portal.returns.periods import Period, PeriodKind
+
+    series = []
+    for month in months:
+        window = Period(PeriodKind.MONTH, month).window
+        inside = indexed(records.sessions, "day").within(window)
+        series.append(
+            {
+                "month": f"{month:%Y-%m}",
+                "label": month_label(month),
+                "received": indexed(records.referrals, "sent_on").count(window),
+                "accepted": indexed(records.referrals, "accepted_on").count(window),
+                "outcomes_claimed": indexed(records.outcomes, "claimed_on").count(window),
+                "outcomes_verified": indexed(records.outcomes, "verified_on").count(window),
+                "attended": sum(s.sessions for s in inside if s.attendance == "attended"),
+                "late": sum(s.sessions for s in inside if s.attendance == "late"),
+                "missed": sum(s.sessions for s in inside if s.attendance == "did_not_attend"),
+                "did_not_happen": sum(s.sessions for s in inside if s.attendance == "session_did_not_happen"),
+            }
+        )
+    return series
+
+
+def _reason_rows(
+    prefix: str, by_window: dict[str, dict[str, Any]], field_name: str, labels: dict[str, str]
+) -> list[dict[str, Any]]:
+    keys: set[str] = set()
+    for figures in by_window.values():
+        keys |= set(figures[field_name])
+    ordered = sorted(keys, key=lambda key: (labels.get(key, key) == "Other", labels.get(key, key)))
+    return [
+        _row(
+            f"{prefix}_{key}",
+            labels.get(key, key.replace("_", " ").capitalize()),
+            "count",
+            {column: figures[field_name].get(key, 0) for column, figures in by_window.items()},
+            indent=True,
+        )
+        for key in ordered
+    ]
+
+
+def compute_figures(
+    records: Records,
+    period: Period,
+    *,
+    today: date,
+    contract_start: date | None = None,
+    labels: Labels | None = None,
+) -> dict[str, Any]:
+    """Every figure of a return for `period`, with the previous period and the year to date beside
+    it, as plain JSON (ints, strings, lists, dicts): what is frozen on submission."""
+    labels = labels or Labels()
+    records = Records(
+        referrals=Rows(records.referrals),
+        sessions=Rows(records.sessions),
+        outcomes=Rows(records.outcomes),
+        end_of_service=Rows(records.end_of_service),
+        invoices=records.invoices,
+        cap_pence=records.cap_pence,
+    )
+    windows = _windows(period, contract_start)
+    referrals = {name: referral_figures(records.referrals, window, today) for name, window in windows.items()}
+    sessions = {name: session_figures(records.sessions, records.referrals, window) for name, window in windows.items()}
+    outcomes = {
+        name: outcome_figures(records.outcomes, records.end_of_service, window) for name, window in windows.items()
+    }
+    money = {name: money_figures(records.invoices, window) for name, window in windows.items()}
+    locations = {name: location_figures(records.referrals, window) for name, window in windows.items()}
+
+    def values(source: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
+        return {name: figures[key] for name, figures in source.items()}
+
+    def rows(source: dict[str, dict[str, Any]], spec: Sequence[tuple[str, str, str]]) -> list[dict[str, Any]]:
+        return [_row(key, label, kind, values(source, key)) for key, label, kind in spec]
+
+    referral_rows = [
+        _row("received", "Referrals received", "count", values(referrals, "received")),
+        _row("accepted", "Accepted", "count", values(referrals, "accepted")),
+        _row("declined", "Declined", "count", values(referrals, "declined")),
+        *_reason_rows("declined", referrals, "declined_by_reason", labels.decline_reasons),
+        _row("withdrawn", "Withdrawn", "count", values(referrals, "withdrawn")),
+        *_reason_rows("withdrawn", referrals, "withdrawn_by_reason", labels.withdraw_reasons),
+        *rows(
+            referrals,
+            (
+                ("answered_within_sla", "Answered within SLA", "percent"),
+                ("first_contact_within_sla", "First contact within SLA", "percent"),
+                ("median_days_to_accept", "Median working days, sent to accepted", "decimal"),
+                ("median_days_to_first_contact", "Median working days, accepted to first contact", "decimal"),
+            ),
+        ),
+    ]
+    caseload_rows = rows(
+        referrals,
+        (
+            ("caseload_start", "Caseload at the start", "count"),
+            ("caseload_end", "Caseload at the end", "count"),
+            ("starts", "Starts (first contact)", "count"),
+            ("completions", "Completions", "count"),
+            ("early_endings", "Early endings (withdrawn after acceptance)", "count"),
+        ),
+    )
+    session_rows = rows(
+        sessions,
+        (
+            ("scheduled", "Sessions scheduled", "count"),
+            ("held", "Held", "count"),
+            ("attended", "Attended on time", "count"),
+            ("late", "Attended late", "count"),
+            ("missed_acceptable", "Did not attend: acceptable absence", "count"),
+            ("missed_unacceptable", "Did not attend: unacceptable absence", "count"),
+            ("missed_logistics", "Did not attend: logistics", "count"),
+            ("did_not_happen", "Did not happen", "count"),
+            ("awaiting_feedback", "Waiting for attendance to be recorded", "count"),
+            ("attendance_rate", "Attendance rate", "percent"),
+            ("hours_delivered", "Hours delivered", "decimal"),
+            ("rar_days_delivered", "RAR days delivered", "count"),
+            ("rar_days_against_ordered", "RAR days delivered against ordered (cases ended)", "percent"),
+        ),
+    )
+    for row in session_rows:
+        row["indent"] = row["key"] in {
+            "attended",
+            "late",
+            "missed_acceptable",
+            "missed_unacceptable",
+            "missed_logistics",
+        }
+    outcome_rows = rows(
+        outcomes,
+        (
+            ("claimed", "Outcomes claimed", "count"),
+            ("verified", "Verified", "count"),
+            ("rejected", "Rejected", "count"),
+            ("desired_outcomes_assessed", "Desired outcomes assessed at end of service", "count"),
+            ("desired_achieved", "Achieved", "count"),
+            ("desired_partially_achieved", "Partially achieved", "count"),
+            ("desired_not_achieved", "Not achieved", "count"),
+            ("achievement_score", "End-of-service achievement score", "percent"),
+        ),
+    )
+    for row in outcome_rows:
+        row["indent"] = row["key"] in {
+            "verified",
+            "rejected",
+            "desired_achieved",
+            "desired_partially_achieved",
+            "desired_not_achieved",
+        }
+    location_rows = [_row("custody", "Referrals from custody", "count", values(locations, "custody"))]
+    location_rows += _place_rows("prison", locations, "prisons")
+    location_rows.append(_row("community", "Referrals in the community", "count", values(locations, "community")))
+    location_rows += _place_rows("office", locations, "offices")
+    money_rows = rows(
+        money,
+        (
+            ("invoiced_pence", "Invoiced (before VAT)", "money"),
+            ("approved_pence", "Approved", "money"),
+            ("paid_pence", "Paid", "money"),
+        ),
+    )
+    spend = spend_to(records.invoices, period.end)
+    equality = equality_tables({name: equality_counts(records.referrals, window) for name, window in windows.items()})
+    figures = {
+        "schema": SCHEMA_VERSION,
+        "period": {"code": period.code, "kind": period.kind.value, "label": period.label, **period.window.as_json()},
+        "columns": {
+            "period": {"label": _window_label(period.window), **windows["period"].as_json()},
+            "previous": {"label": _window_label(windows["previous"]), **windows["previous"].as_json()},
+            "ytd": {"label": f"Year to date, {_window_label(windows['ytd'])}", **windows["ytd"].as_json()},
+        },
+        "sections": [
+            {"key": "referrals", "title": "Referrals", "rows": referral_rows},
+            {"key": "caseload", "title": "Caseload", "rows": caseload_rows},
+            {"key": "sessions", "title": "Sessions", "rows": session_rows},
+            {"key": "outcomes", "title": "Outcomes", "rows": outcome_rows},
+            {"key": "locations", "title": "Custody and community", "rows": location_rows},
+            {"key": "money", "title": "Money", "rows": money_rows},
+        ],
+        "outcomes_by_type": outcomes_by_type(records.outcomes, windows["period"]),
+        "equality": equality,
+        "spend": {
+            "to_period_end_pence": spend,
+            "cap_pence": records.cap_pence,
+            "percent_of_cap": percent(spend, records.cap_pence),
+        },
+        "months": monthly_series(records, period.charted_months(contract_start)),
+    }
+    from portal.returns.targets import headline_kpis
+
+    figures["headline"] = headline_kpis(figures)
+    return figures
+
+
+def _place_rows(prefix: str, locations: dict[str, dict[str, Any]], field_name: str) -> list[dict[str, Any]]:
+    places: set[str] = set()
+    for figures in locations.values():
+        places |= set(figures[field_name])
+    return [
+        _row(
+            f"{prefix}:{place}",
+            place,
+            "count",
+            {name: figures[field_name].get(place, 0) for name, figures in locations.items()},
+            indent=True,
+        )
+        for place in sorted(places)
+    ]
+
+
+def _window_label(window: Window) -> str:
+    return f"{format_date(window.start)} to {format_date(window.end)}"
+
+
+def figure(figures: dict[str, Any], key: str, column: str = "period") -> Any:
+    """One figure of a computed (or frozen) set by its row key: figure(f, "received")."""
+    for section in figures["sections"]:
+        for row in section["rows"]:
+            if row["key"] == key:
+                return row["values"][column]
+    raise KeyError(key)
+
+
+def london_day(moment: datetime | None) -> date | None:
+    """The London calendar day of a UTC moment. London's offset from UTC is a whole number of hours
+    and changes on the hour, so the answer depends only on the UTC day and hour: cached by those."""
+    if moment is None:
+        return None
+    return _london_day_of_hour(moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None))
+
+
+@lru_cache(maxsize=65_536)
+def _london_day_of_hour(hour: datetime) -> date:
+    from portal.dates import london_date
+
+    return london_date(hour.replace(tzinfo=UTC))

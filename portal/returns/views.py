@@ -1,0 +1,398 @@
+"""Pages for service returns: the list, starting one, the return with its figures and charts, its
+narrative, submitting, the contract manager's accept or return, the PDF, the figures as CSV and
+the bulk download of a period's accepted returns.
+
+Every page finds the return through `portal.access` (another partner's return is a 404), then
+checks the permission to act (403); each form calls one operation in `portal.returns.service`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal import access, charts
+from portal.accounts.models import User
+from portal.contracts.models import Contract, ContractStatus
+from portal.dates import london_today
+from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.extensions import db
+from portal.formatting import format_money
+from portal.jobs import job_status, start_job
+from portal.pdf import pdf_response
+from portal.returns import bulk, service, spreadsheet
+from portal.returns.documents import service_return_pdf
+from portal.returns.forms import BulkForm, ConfirmForm, NarrativeForm, NewReturnForm, ReturnForm
+from portal.returns.kpis import percent_text
+from portal.returns.models import NARRATIVE_FIELDS, ReturnStatus, ServiceReturn
+from portal.returns.periods import Period, PeriodKind, add_months
+from portal.returns.targets import STATUS_LABELS
+from portal.web import apply_errors, paginate
+
+bp = Blueprint("returns", __name__, url_prefix="/service-returns")
+PAGE_SIZE = 50
+
+
+# --- helpers shared with the templates ------------------------------------------------------------
+
+
+@bp.app_template_filter("figure")
+def figure_text(value: Any, kind: str = "count") -> str:
+    """A figure as a person reads it: counts, "95.0%", "2.5", "£1,234.00" or "no data"."""
+    if kind == "percent":
+        return percent_text(value)
+    if kind == "money":
+        return format_money(value, blank="no data")
+    if value is None:
+        return "no data"
+    return str(value)
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        abort(403)
+
+
+def load_return(return_id: int) -> ServiceReturn:
+    _require(access.can_see_returns(current_user))
+    return access.get_visible_or_404(ServiceReturn, return_id, current_user)
+
+
+def _run(form: Any, operation: Any, *, success: str, back: str) -> Any:
+    try:
+        operation()
+    except ValidationFailed as error:
+        db.session.rollback()
+        apply_errors(form, error)
+    except (StaleRecord, InvalidTransition) as error:
+        db.session.rollback()
+        form.form_errors.append(error.message)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    else:
+        flash(success, "success")
+        return redirect(back)
+    return None
+
+
+def recent_periods(earliest: date, today: date, *, count: int = 24) -> dict[str, str]:
+    """Quarters and months that have started, newest first, none before `earliest`'s month."""
+    choices: dict[str, str] = {}
+    month = today.replace(day=1)
+    floor = max(earliest.replace(day=1), add_months(month, -count))
+    while month >= floor:
+        if month.month in (1, 4, 7, 10):
+            quarter = Period(PeriodKind.QUARTER, month)
+            choices[quarter.code] = f"{quarter.label} (quarter {quarter.code})"
+        single = Period(PeriodKind.MONTH, month)
+        choices[single.code] = f"{single.label} (month)"
+        month = add_months(month, -1)
+    return choices
+
+
+def _names(*user_ids: int | None) -> dict[int, str]:
+    ids = {user_id for user_id in user_ids if user_id}
+    if not ids:
+        return {}
+    return {user.id: user.name for user in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+# --- the list ---------------------------------------------------------------------------------------------
+
+
+STATUS_FILTERS = {"": "Any status"} | {status.value: status.label for status in ReturnStatus}
+
+
+@bp.route("/")
+@login_required
+def index():  # type: ignore[no-untyped-def]
+    _require(access.can_see_returns(current_user))
+    status = request.args.get("status", "")
+    contract_reference = request.args.get("contract", "")[:30].upper()
+    statement = access.visible(ServiceReturn, current_user)
+    if status in {s.value for s in ReturnStatus}:
+        statement = statement.where(ServiceReturn.status == ReturnStatus(status))
+    if contract_reference:
+        statement = statement.join(Contract, Contract.id == ServiceReturn.contract_id).where(
+            Contract.reference == contract_reference
+        )
+    page = paginate(statement.order_by(ServiceReturn.period_start.desc(), ServiceReturn.id.desc()), per_page=PAGE_SIZE)
+    contracts = db.session.scalars(access.visible(Contract, current_user).order_by(Contract.reference)).all()
+    return render_template(
+        "returns/index.html",
+        page=page,
+        status=status,
+        statuses=STATUS_FILTERS,
+        contract=contract_reference,
+        contracts={"": "All contracts"} | {c.reference: f"{c.reference}: {c.title}" for c in contracts},
+        can_write=access.can_write_returns(current_user),
+        can_decide=access.can_decide_returns(current_user),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():  # type: ignore[no-untyped-def]
+    _require(access.can_write_returns(current_user))
+    contracts = db.session.scalars(
+        access.visible(Contract, current_user)
+        .where(Contract.status != ContractStatus.DRAFT)
+        .order_by(Contract.reference)
+    ).all()
+    today = london_today()
+    form = NewReturnForm()
+    form.contract.choices = {"": "Choose a contract"} | {c.reference: f"{c.reference}: {c.title}" for c in contracts}
+    earliest = min((c.start_date for c in contracts), default=today)
+    form.period.choices = {"": "Choose a period"} | recent_periods(earliest, today)
+    if request.method == "GET":
+        form.contract.data = request.args.get("contract", "")
+    if form.validate_on_submit():
+        contract = next((c for c in contracts if c.reference == form.contract.data), None)
+        if contract is None:
+            form.contract.errors = ["Select a contract"]
+        else:
+            created: list[ServiceReturn] = []
+            response = _run(
+                form,
+                lambda: created.append(service.create_return(current_user, contract, form.period.data)),
+                success="The return has been started. Check the figures, then write the narrative.",
+                back="",
+            )
+            if response is not None:
+                return redirect(url_for("returns.show", return_id=created[0].id))
+    return render_template("returns/new.html", form=form, has_contracts=bool(contracts))
+
+
+# --- one return ----------------------------------------------------------------------------------------
+
+
+def _show(service_return: ServiceReturn, *, form: Any = None, status: int = 200):  # type: ignore[no-untyped-def]
+    figures = service.figures_of(service_return)
+    names = _names(
+        service_return.submitted_by_id,
+        service_return.accepted_by_id,
+        service_return.returned_by_id,
+        service_return.created_by_id,
+    )
+    user = current_user
+    workflow = service.RETURN_WORKFLOW
+    return (
+        render_template(
+            "returns/show.html",
+            service_return=service_return,
+            contract=service_return.contract,
+            figures=figures,
+            charts=charts,
+            names=names,
+            form=form or ConfirmForm(version=str(service_return.version)),
+            missing=service.missing_narrative(service_return) if service_return.is_editable else {},
+            target_statuses=STATUS_LABELS,
+            today=london_today(),
+            can={
+                "write": access.can_write_returns(user) and service_return.is_editable,
+                "submit": access.can_write_returns(user) and workflow.allowed(service_return, "submit"),
+                "accept": access.can_decide_returns(user) and workflow.allowed(service_return, "accept"),
+                "return": access.can_decide_returns(user) and workflow.allowed(service_return, "return"),
+            },
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:return_id>")
+@login_required
+def show(return_id: int):  # type: ignore[no-untyped-def]
+    return _show(load_return(return_id))
+
+
+@bp.route("/<int:return_id>/narrative", methods=["GET", "POST"])
+@login_required
+def narrative(return_id: int):  # type: ignore[no-untyped-def]
+    service_return = load_return(return_id)
+    _require(access.can_write_returns(current_user))
+    if not service_return.is_editable:
+        flash("This return has been submitted: its narrative can no longer change.", "info")
+        return redirect(url_for("returns.show", return_id=service_return.id))
+    form = NarrativeForm()
+    if request.method == "GET":
+        form.version.data = str(service_return.version)
+        for name in NARRATIVE_FIELDS:
+            value = getattr(service_return, name)
+            getattr(form, name).data = "" if value is None else str(value)
+    elif form.validate_on_submit():
+        fields = {name: getattr(form, name).data for name in NARRATIVE_FIELDS}
+        response = _run(
+            form,
+            lambda: service.update_narrative(current_user, service_return, fields, version=form.version.data),
+            success="The narrative has been saved.",
+            back=url_for("returns.show", return_id=service_return.id, _anchor="narrative"),
+        )
+        if response is not None:
+            return response
+    return render_template("returns/narrative.html", service_return=service_return, form=form)
+
+
+@bp.route("/<int:return_id>/submit", methods=["POST"])
+@login_required
+def submit(return_id: int):  # type: ignore[no-untyped-def]
+    service_return = load_return(return_id)
+    _require(access.can_write_returns(current_user))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        response = _run(
+            form,
+            lambda: service.submit_return(current_user, service_return, version=form.version.data),
+            success=(
+                "The return has been submitted. Its figures are now fixed; the CRC's contract manager will review it."
+            ),
+            back=url_for("returns.show", return_id=service_return.id),
+        )
+        if response is not None:
+            return response
+    return _show(service_return, form=form, status=400)
+
+
+@bp.route("/<int:return_id>/accept", methods=["POST"])
+@login_required
+def accept(return_id: int):  # type: ignore[no-untyped-def]
+    service_return = load_return(return_id)
+    _require(access.can_decide_returns(current_user))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        response = _run(
+            form,
+            lambda: service.accept_return(current_user, service_return, version=form.version.data),
+            success="The return has been accepted.",
+            back=url_for("returns.show", return_id=service_return.id),
+        )
+        if response is not None:
+            return response
+    return _show(service_return, form=form, status=400)
+
+
+@bp.route("/<int:return_id>/return", methods=["GET", "POST"])
+@login_required
+def send_back(return_id: int):  # type: ignore[no-untyped-def]
+    service_return = load_return(return_id)
+    _require(access.can_decide_returns(current_user))
+    form = ReturnForm()
+    if request.method == "GET":
+        form.version.data = str(service_return.version)
+    elif form.validate_on_submit():
+        response = _run(
+            form,
+            lambda: service.return_return(
+                current_user, service_return, reason=form.reason.data, version=form.version.data
+            ),
+            success="The return has been sent back to the partner with your reason.",
+            back=url_for("returns.show", return_id=service_return.id),
+        )
+        if response is not None:
+            return response
+    return render_template("returns/return.html", service_return=service_return, form=form)
+
+
+@bp.route("/<int:return_id>.pdf")
+@login_required
+def pdf(return_id: int):  # type: ignore[no-untyped-def]
+    service_return = load_return(return_id)
+    return pdf_response(service_return_pdf(service_return), service_return.filename)
+
+
+@bp.route("/<int:return_id>/figures.csv")
+@login_required
+def figures_csv(return_id: int):  # type: ignore[no-untyped-def]
+    service_return = load_return(return_id)
+    figures = service.figures_of(service_return)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in spreadsheet.text_rows(figures):
+        writer.writerow(row)
+    name = service_return.filename.removesuffix(".pdf") + ".csv"
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/<int:return_id>/figures.xlsx")
+@login_required
+def figures_xlsx(return_id: int):  # type: ignore[no-untyped-def]
+    service_return = load_return(return_id)
+    title = f"Service return: {service_return.contract.reference}, {service_return.period.label}"
+    data = spreadsheet.xlsx(service.figures_of(service_return), title)
+    name = service_return.filename.removesuffix(".pdf") + ".xlsx"
+    return Response(
+        data,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# --- bulk downloads ------------------------------------------------------------------------------------
+
+
+@bp.route("/bulk", methods=["GET", "POST"])
+@login_required
+def bulk_download():  # type: ignore[no-untyped-def]
+    _require(access.can_decide_returns(current_user))
+    today = london_today()
+    form = BulkForm()
+    form.period.choices = {"": "Choose a period"} | recent_periods(add_months(today, -36), today, count=36)
+    if form.validate_on_submit():
+        period = service.parse_period(form.period.data)
+        if period is None:
+            form.period.errors = ["Select a period"]
+        else:
+            state = start_job(
+                "returns_zip", "portal.returns.bulk:run", current_user.id, period.code, owner_id=current_user.id
+            )
+            return redirect(url_for("returns.bulk_status", job_id=state.id))
+    return render_template("returns/bulk.html", form=form)
+
+
+def _own_job(job_id: str) -> Any:
+    _require(access.can_decide_returns(current_user))
+    state = job_status(job_id)
+    if state is None or state.owner_id != current_user.id or state.kind != "returns_zip":
+        abort(404)
+    return state
+
+
+@bp.route("/bulk/<job_id>")
+@login_required
+def bulk_status(job_id: str):  # type: ignore[no-untyped-def]
+    return render_template("returns/bulk_status.html", job=_own_job(job_id))
+
+
+@bp.route("/bulk/<job_id>/status.json")
+@login_required
+def bulk_progress(job_id: str):  # type: ignore[no-untyped-def]
+    state = _own_job(job_id)
+    payload = state.as_json()
+    # The shared progress script reloads the page once "import_status" is no longer "importing".
+    payload["import_status"] = "importing" if state.status in ("queued", "running") else state.status
+    return jsonify(payload)
+
+
+@bp.route("/bulk/<job_id>/download")
+@login_required
+def bulk_file(job_id: str):  # type: ignore[no-untyped-def]
+    state = _own_job(job_id)
+    if state.status != "finished" or not state.result.get("file"):
+        abort(404)
+    path = bulk.export_path(state.result["file"])
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=state.result["download_name"])

@@ -1,0 +1,148 @@
+"""The dashboard: contract managers across partners, partner managers their own; filters; links to
+the records; a bounded number of queries; the per-referral performance export."""
+
+import csv
+import io
+from datetime import date
+
+import pytest
+
+from portal.dashboards.performance import COLUMNS
+from portal.dashboards.views import invoices_url
+from portal.returns.models import ServiceReturn
+from tests.factories import ReferralFactory
+from tests.helpers import QueryCounter, text_of
+from tests.returns.conftest import at
+
+
+@pytest.fixture
+def st_giles_work(st_giles_contract, referrer):
+    for n in range(3):
+        ReferralFactory(
+            contract=st_giles_contract,
+            service_code="ETE-REL",
+            referrer=referrer,
+            reference=f"SG{n:04d}ZZ",
+            sent_at=at(date(2026, 8, 10)),
+            prison="HMP The Mount",
+        )
+
+
+def test_a_contract_manager_sees_every_partners_contracts(portal, quarter, st_giles_work, contract_manager):
+    portal.sign_in(contract_manager)
+    response = portal.get("/dashboard/?period=2026-Q3")
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "BENCH-ACC-01" in text and "BENCH-ETE-02" in text
+    html = response.get_data(as_text=True)
+    # 4 Nacro referrals and 3 St Giles referrals received in the quarter, linked to the list
+    assert '<p class="portal-tile__number">7</p>' in html
+    assert "/referrals/?tab=all&amp;sent_from=2026-07-01&amp;sent_to=2026-09-30" in html
+
+
+def test_filters_narrow_the_figures_to_one_partner(portal, quarter, st_giles_work, contract_manager, st_giles):
+    portal.sign_in(contract_manager)
+    html = portal.get(f"/dashboard/?period=2026-Q3&partner={st_giles.id}").get_data(as_text=True)
+    assert '<p class="portal-tile__number">3</p>' in html
+    assert f"partner_id={st_giles.id}" in html
+    html = portal.get("/dashboard/?period=2026-Q3&area=HMP+The+Mount").get_data(as_text=True)
+    assert '<p class="portal-tile__number">3</p>' in html
+    html = portal.get("/dashboard/?period=2026-Q3&pathway=accommodation").get_data(as_text=True)
+    assert '<p class="portal-tile__number">4</p>' in html  # St Giles' service has no rate card item
+
+
+def test_a_partner_manager_sees_only_their_own_contracts(portal, quarter, st_giles_work, nacro_manager, st_giles):
+    portal.sign_in(nacro_manager)
+    response = portal.get(f"/dashboard/?period=2026-Q3&partner={st_giles.id}&contract=BENCH-ETE-02")
+    text = text_of(response)
+    assert "BENCH-ETE-02" not in text and "St Giles" not in text
+    assert '<p class="portal-tile__number">4</p>' in response.get_data(as_text=True)
+
+
+def test_caseworkers_and_referrers_have_no_dashboard(portal, nacro_caseworker):
+    portal.sign_in(nacro_caseworker)
+    assert portal.get("/dashboard/").status_code == 403
+
+
+def test_the_dashboard_takes_the_same_queries_for_few_or_many_records(
+    app,
+    portal,
+    quarter,
+    contract_manager,
+    referrer,
+    st_giles_contract,
+):
+    portal.sign_in(contract_manager)
+    portal.get("/dashboard/?period=2026-Q3")
+    with QueryCounter(app) as few:
+        portal.get("/dashboard/?period=2026-Q3")
+    for n in range(40):
+        ReferralFactory(
+            contract=st_giles_contract if n % 2 else quarter["contract"],
+            service_code="ACC-TTG",
+            referrer=referrer,
+            reference=f"DQ{n:04d}AA",
+            sent_at=at(date(2026, 8, 3)),
+        )
+    with QueryCounter(app) as many:
+        portal.get("/dashboard/?period=2026-Q3")
+    assert many.count == few.count
+
+
+def test_waiting_work_links_to_the_invoices_and_returns_behind_it(portal, quarter, contract_manager, nacro_manager):
+    from portal.extensions import db
+
+    db.session.add(
+        ServiceReturn(
+            contract_id=quarter["contract"].id,
+            period_kind="month",
+            period_start=date(2026, 7, 1),
+            period_end=date(2026, 7, 31),
+            status="submitted",
+            created_by_id=nacro_manager.id,
+        )
+    )
+    db.session.commit()
+    portal.sign_in(contract_manager)
+    html = portal.get("/dashboard/?period=2026-Q3").get_data(as_text=True)
+    assert 'href="/invoices/?status=submitted"' in html
+    assert 'href="/service-returns/?status=submitted"' in html
+
+
+def test_the_invoice_link_uses_the_invoice_list_once_it_exists(app):
+    with app.test_request_context():
+        assert invoices_url(status="submitted", contract="", overdue="yes") == "/invoices/?status=submitted&overdue=yes"
+
+
+def test_the_performance_export_has_the_refer_and_monitor_columns_and_our_own(portal, quarter, nacro_manager):
+    portal.sign_in(nacro_manager)
+    response = portal.get("/dashboard/performance.csv?period=2026-Q3")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0] == list(COLUMNS) and len(COLUMNS) >= 27 + 10
+    by_reference = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert set(by_reference) == {"QA0001AA", "QB0002BB", "QC0003CC", "QD0004DD", "QE0005EE"}
+    a = by_reference["QA0001AA"]
+    assert (a["sessions_expected"], a["sessions_attended"], a["sessions_not_attended"]) == ("4", "2", "2")
+    assert (a["date_first_appointment_held"], a["first_appointment_attended_on_time"]) == ("2026-07-10", "yes")
+    assert (a["answered_within_sla"], a["first_contact_within_sla"], a["rar_days_delivered"]) == ("yes", "yes", "2")
+    assert by_reference["QB0002BB"]["answered_within_sla"] == "no"
+    assert by_reference["QC0003CC"]["decline_reason"] == "No capacity"
+    assert by_reference["QD0004DD"]["end_state"] == "cancelled"
+    e = by_reference["QE0005EE"]
+    assert (e["end_state"], e["outcomes_achieved_score"], e["end_of_service_report_submitted_at"]) == (
+        "completed",
+        "1.5",
+        "2026-08-20",
+    )
+
+
+def test_the_dashboard_figures_download_as_csv_and_xlsx(portal, quarter, nacro_manager):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    portal.sign_in(nacro_manager)
+    text = portal.get("/dashboard/figures.csv?period=2026-Q3").get_data(as_text=True)
+    assert "Referrals,Referrals received,4,1,5" in text
+    workbook = load_workbook(BytesIO(portal.get("/dashboard/figures.xlsx?period=2026-Q3").data))
+    assert workbook["Figures"]["A1"].value == "Dashboard: BENCH-ACC-01, July to September 2026"
