@@ -4,18 +4,22 @@ accepts or returns it; every refusal is the status API.md gives it and changes n
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
 from portal.audit.models import AuditEvent
 from portal.dates import london_today
 from portal.extensions import db
+from portal.returns import service as returns
 from portal.returns.models import ServiceReturn
 from tests.api.conftest import NARRATIVE, World, month_start
 from tests.api.test_bad_input import assert_problem
+from tests.returns.conftest import quarter  # noqa: F401 - the worked quarter, as a fixture here
 
 
 def audit_count() -> int:
@@ -234,3 +238,18 @@ def test_an_invoice_pdf_is_named_as_on_the_pages(world: World):
     assert submitted.headers["Content-Disposition"] == f'attachment; filename="{world.submitted.number}.pdf"'
     assert "DRAFT" in PdfReader(BytesIO(draft.data)).pages[0].extract_text()
     assert_problem(world["nacro_manager"].get("/invoices/999999.pdf"), 404)
+
+
+@pytest.mark.usefixtures("quarter")
+def test_the_kpis_are_every_figure_of_the_return_nothing_lost_or_changed(api_as, nacro_manager):
+    """The worked quarter of tests/returns (declines and withdrawals by reason, prisons, outcomes by type,
+    equality tables with small numbers hidden): the JSON is the figures the page and the PDF show."""
+    client = api_as(nacro_manager)
+    body = client.post("/service-returns", {"contract": "BENCH-ACC-01", "period": "2026-Q3"}).get_json()
+    service_return = db.session.get(ServiceReturn, body["id"])
+    assert body["kpis"] == json.loads(json.dumps(returns.figures_of(service_return)))
+    assert figure(body, "declined_no_capacity") == 1 and figure(body, "prison:HMP Bedford") == 3
+    assert {"count": "fewer than 5", "percent": None} in [
+        row["values"]["period"] for table in body["kpis"]["equality"] for row in table["rows"]
+    ]
+    assert body["kpis"]["outcomes_by_type"][0]["outcome_type"] == "housed_on_release"
