@@ -18,7 +18,9 @@ from portal.api.schemas import as_json_schema_example
 
 bp = Blueprint("api_docs", __name__)
 
-EXAMPLE_PATH_VALUES = {"reference": "AB1234CD", "outcome_id": "42", "invoice_id": "7"}
+EXAMPLE_PATH_VALUES = {"reference": "AB1234CD", "outcome_id": "42", "invoice_id": "7", "return_id": "12"}
+# What a downloaded document is saved as, in the curl examples.
+EXAMPLE_FILE_NAMES = {"get_invoice_pdf": "invoice.pdf", "get_service_return_pdf": "service-return.pdf"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ def _curl(endpoint: Endpoint, base: str, example: Any) -> str:
         f'curl -X {endpoint.method} "{base}/api/v1{_example_path(endpoint)}"',
         '  -H "Authorization: Bearer $TOKEN"',
     ]
+    if endpoint.response is None:  # a document: save it to a file
+        lines.append(f'  -o "{EXAMPLE_FILE_NAMES.get(endpoint.name, "download")}"')
     if example is not None:
         lines += [
             '  -H "Content-Type: application/json"',

@@ -1,15 +1,6 @@
 """Invoices: the partner generates (re-posting replaces the draft) and submits; the CRC's contract
-managers approve, query, reject and mark paid. Figures come only from portal.invoicing.
-
-The PDF (`GET /invoices/{id}.pdf`) joins this module when portal.invoicing.documents exists:
-
-    @api.route("GET", f"/invoices/<{ID}:invoice_id>.pdf", load=load_invoice, response=None,
-               media_type="application/pdf", who="Partner (own invoices), CRC", tag="Invoices",
-               summary="Get an invoice as PDF")
-    def get_invoice_pdf(user, record):
-        return file_response(documents.invoice_pdf(record), f"{record.number or f'draft-{record.id}'}.pdf")
-
-(and a case for it in tests/api/test_roles.py, which fails until every documented route has one).
+managers approve, query, reject and mark paid. Figures come only from portal.invoicing, and the PDF
+is portal.invoicing.documents', as on the invoice pages.
 """
 
 from __future__ import annotations
@@ -26,9 +17,10 @@ from portal.api import schemas
 from portal.api.blueprint import api
 from portal.api.contracts import find_contract
 from portal.api.problems import ApiProblem
-from portal.api.registry import ID, paginate
+from portal.api.registry import ID, file_response, paginate
 from portal.contracts.models import Contract
 from portal.invoicing import service
+from portal.invoicing.documents import invoice_pdf, pdf_filename
 from portal.invoicing.models import Invoice
 
 INVOICE_OPTIONS = (joinedload(Invoice.contract), selectinload(Invoice.lines))
@@ -146,6 +138,22 @@ def list_invoices(user: User, query: schemas.InvoiceQuery) -> Any:
 )
 def get_invoice(user: User, record: Invoice) -> Any:
     return present(record)
+
+
+@api.route(
+    "GET",
+    f"/invoices/<{ID}:invoice_id>.pdf",
+    load=load_invoice,
+    response=None,
+    media_type="application/pdf",
+    who="Partner (own invoices), CRC",
+    tag="Invoices",
+    summary="Get an invoice as PDF",
+    description="The invoice or credit note as the pages give it: a draft is marked as not valid for payment; "
+    "a submitted invoice's figures never change.",
+)
+def get_invoice_pdf(user: User, record: Invoice) -> Any:
+    return file_response(invoice_pdf(record), pdf_filename(record))
 
 
 def _action(name: str, summary: str, who: str, body: type, description: str = "", **options: Any) -> Any:

@@ -133,7 +133,8 @@ def build_document() -> dict[str, Any]:
         "info": {
             "title": "Partner Portal API",
             "version": "1.0.0",
-            "description": "The CRC's supply chain: referrals, sessions, outcomes and invoices. Authenticate with "
+            "description": "The CRC's supply chain: referrals, sessions, outcomes, invoices and service returns "
+            "(with their PDFs). Authenticate with "
             "`Authorization: Bearer <token>` (create a token on your account page). Money is integer pence "
             "in fields named `*_pence`; dates are YYYY-MM-DD; timestamps ISO 8601 with an offset. Errors are "
             "application/problem+json. A guide with examples is at /api/docs.",

@@ -55,7 +55,7 @@ SLUG_FOR_STATUS = {
     500: "server-error",
 }
 # Keys by which services name the record itself rather than an input field.
-RECORD_KEYS = frozenset({"referral", "session", "outcome", "invoice", "user", "service_return"})
+RECORD_KEYS = frozenset({"referral", "session", "outcome", "invoice", "user", "service_return", "return"})
 REPEATED_FIELD = re.compile(r"^(\w+)-(\d+)$")  # "outcomes-2" → "outcomes.2"
 
 

@@ -37,6 +37,8 @@ from portal.referrals.models import (
     RoshLevel,
     WithdrawReason,
 )
+from portal.returns.models import ReturnStatus
+from portal.returns.periods import PeriodKind
 
 MAX_PER_PAGE = 200
 MAX_PAGE = 100_000
@@ -117,10 +119,10 @@ class Problem(BaseModel):
     )
 
 
-def page_of(model: type[BaseModel]) -> type[BaseModel]:
+def page_of(model: type[BaseModel], name: str | None = None) -> type[BaseModel]:
     """The list page model for `model`: {"items", "page", "per_page", "total"}."""
     return create_model(
-        f"{model.__name__}Page",
+        name or f"{model.__name__}Page",
         __base__=Out,
         items=(list[model], ...),  # type: ignore[valid-type]
         page=(int, ...),
@@ -639,6 +641,255 @@ class MarkPaid(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [{"paid_on": "2026-11-28"}]})
 
 
+# --- service returns ---------------------------------------------------------------------------------
+
+
+class NewServiceReturn(Body):
+    contract: str = Field(description="The contract's reference.", examples=["BENCH-ACC-01"])
+    period: str = Field(
+        description="A month, YYYY-MM, or a calendar quarter, YYYY-Qn (2026-Q3 is July to September 2026).",
+        examples=["2026-Q3"],
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"contract": "BENCH-ACC-01", "period": "2026-Q3"}]})
+
+
+class ServiceReturnQuery(SyncQuery):
+    status: ReturnStatus | None = None
+    contract: str | None = Field(None, description="A contract's reference.")
+    period: str | None = Field(None, description="YYYY-MM or YYYY-Qn", examples=["2026-Q3"])
+
+
+class Narrative(Out):
+    achievements: str | None
+    challenges: str | None
+    case_study: str | None = Field(description="Anonymised: no names, CRNs or dates of birth.")
+    safeguarding_concerns: int | None = Field(description="How many safeguarding concerns were raised.")
+    safeguarding_note: str | None = Field(description="Needed when any safeguarding concern was raised.")
+    complaints: str | None
+    staffing: str | None
+
+
+class WriteNarrative(Body):
+    """Only the fields sent change; null (or "") clears one. Achievements, challenges, the case study
+    and the number of safeguarding concerns must be written before the return is submitted."""
+
+    achievements: str | None = None
+    challenges: str | None = None
+    case_study: str | None = Field(None, description="Anonymised: no names, CRNs or dates of birth.")
+    safeguarding_concerns: int | None = Field(None, description="A whole number, 0 if none.")
+    safeguarding_note: str | None = Field(None, description="Needed when any safeguarding concern was raised.")
+    complaints: str | None = None
+    staffing: str | None = None
+    version: Version = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "achievements": "Eleven people housed on release.",
+                    "challenges": "Two caseworker vacancies.",
+                    "case_study": "A man in his thirties, homeless on release, now holds a tenancy.",
+                    "safeguarding_concerns": 1,
+                    "safeguarding_note": "One concern about a child, passed to the referrer the same day.",
+                    "version": 1,
+                }
+            ]
+        }
+    )
+
+
+class Ratio(Out):
+    """n out of d: shown as a percentage of d to one decimal place, rounded half up (6 of 7 is
+    85.7%); no figure when d is 0."""
+
+    n: int
+    d: int
+
+
+FigureValue = Annotated[
+    int | Ratio | str | None,
+    Field(
+        description="By the row's `kind`: count, an integer; money, integer pence; percent, a ratio "
+        '{"n", "d"}; decimal, a decimal string like "2.5", or null when there is nothing to measure.'
+    ),
+]
+Suppressed = Literal["fewer than 5"]
+
+
+class FigureValues(Out):
+    period: FigureValue
+    previous: FigureValue
+    ytd: FigureValue
+
+
+class FigureRow(Out):
+    key: str = Field(description="Steady across returns, e.g. received, attendance_rate, invoiced_pence.")
+    label: str
+    kind: Literal["count", "percent", "decimal", "money"]
+    values: FigureValues
+    indent: bool = Field(description="A breakdown of the row above it.")
+
+
+class FigureSection(Out):
+    key: str
+    title: str
+    rows: list[FigureRow]
+
+
+class FigurePeriod(Out):
+    code: str = Field(examples=["2026-Q3"])
+    kind: PeriodKind
+    label: str = Field(examples=["July to September 2026"])
+    start: date
+    end: date
+
+
+class FigureColumn(Out):
+    label: str
+    start: date
+    end: date
+
+
+class FigureColumns(Out):
+    period: FigureColumn
+    previous: FigureColumn = Field(description="The period before, of the same length.")
+    ytd: FigureColumn = Field(description="The financial year to date (from 1 April, or the contract's start).")
+
+
+class OutcomeTypeFigures(Out):
+    pathway: str
+    pathway_label: str
+    outcome_type: str = Field(description="The outcome type's code.")
+    label: str
+    claimed: int
+    verified: int
+    rejected: int
+
+
+class EqualityCell(Out):
+    count: int | Suppressed = Field(
+        description='Counts from 1 to 4 (and any that would give one away) are "fewer than 5".'
+    )
+    percent: str | None = Field(description='Of the column\'s total, like "12.5"; null when hidden.')
+
+
+class EqualityValues(Out):
+    period: EqualityCell
+    previous: EqualityCell
+    ytd: EqualityCell
+
+
+class EqualityRow(Out):
+    key: str
+    label: str
+    values: EqualityValues
+
+
+class EqualityTotals(Out):
+    period: int | Suppressed
+    previous: int | Suppressed
+    ytd: int | Suppressed
+
+
+class EqualityTable(Out):
+    key: str = Field(description="gender, ethnicity, age or disability: of the people starting.")
+    title: str
+    rows: list[EqualityRow]
+    totals: EqualityTotals
+
+
+class SpendFigures(Out):
+    to_period_end_pence: int = Field(description="Spend against the cap (before VAT) at the end of the period.")
+    cap_pence: int
+    percent_of_cap: Ratio
+
+
+class MonthFigures(Out):
+    month: str = Field(examples=["2026-09"])
+    label: str
+    received: int
+    accepted: int
+    outcomes_claimed: int
+    outcomes_verified: int
+    attended: int
+    late: int
+    missed: int
+    did_not_happen: int
+
+
+class HeadlineFigure(Out):
+    key: str
+    label: str
+    value: Ratio
+    shown: str = Field(examples=["95.0%", "no data"])
+    target: str = Field(examples=["at least 95%"])
+    status: Literal["met", "not_met", "no_data"]
+
+
+class Figures(Out):
+    """A return's figures, for the period with the previous period and the year to date beside it:
+    the same figures the return's page and PDF show."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    schema_version: int = Field(alias="schema", description="The version of this layout of figures.")
+    period: FigurePeriod
+    columns: FigureColumns
+    headline: list[HeadlineFigure] = Field(description="The headline figures, each against its target.")
+    sections: list[FigureSection]
+    outcomes_by_type: list[OutcomeTypeFigures]
+    equality: list[EqualityTable] = Field(description="Equality monitoring of people starting, small numbers hidden.")
+    spend: SpendFigures
+    months: list[MonthFigures] = Field(description="Up to 12 months to the end of the period, for charts.")
+
+
+class ServiceReturnSummary(Out):
+    id: int
+    contract: str = Field(description="The contract's reference.")
+    period: str = Field(description="YYYY-MM or YYYY-Qn", examples=["2026-Q3"])
+    period_kind: PeriodKind
+    period_label: str = Field(examples=["July to September 2026"])
+    period_start: date
+    period_end: date
+    status: ReturnStatus
+    version: int
+    narrative: Narrative
+    missing_narrative: dict[str, list[str]] = Field(
+        description="While it can be edited: what must still be written before it is submitted, by narrative field."
+    )
+    return_reason: str | None = Field(description="Why the contract manager returned it for changes.")
+    submitted_at: Timestamp | None
+    submitted_by: StaffMember | None
+    returned_at: Timestamp | None
+    returned_by: StaffMember | None
+    accepted_at: Timestamp | None
+    accepted_by: StaffMember | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ServiceReturn(ServiceReturnSummary):
+    figures_frozen: bool = Field(
+        description="True once submitted: `kpis` are then the figures as they stood at submission, never "
+        "recomputed. Until then they are computed from the records as they are now."
+    )
+    kpis: Figures
+
+
+class ReturnAction(Body):
+    version: Version = None
+
+
+class ReturnReason(Body):
+    reason: str = Field(description="What needs to change: the partner is shown it.")
+    version: Version = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "The case study names the person: please anonymise it."}]}
+    )
+
+
 def decimal_string(value: Decimal, places: str = "0.01") -> str:
     return str(value.quantize(Decimal(places)))
 
@@ -657,3 +908,4 @@ ReferralPage = page_of(Referral)
 SessionPage = page_of(Session)
 OutcomePage = page_of(Outcome)
 InvoicePage = page_of(Invoice)
+ServiceReturnPage = page_of(ServiceReturnSummary, "ServiceReturnPage")

@@ -66,10 +66,11 @@ def load_records(
         outcomes=_outcomes(ids, first, after, pathway, area),
         end_of_service=_end_of_service(ids, first, after, pathway, area),
         invoices=_invoices(ids, after),
-        cap_pence=db.session.scalar(
-            select(func.coalesce(func.sum(Contract.value_cap_pence), 0)).where(Contract.id.in_(ids))
-        )
-        or 0,
+        # int(): PostgreSQL's SUM of a BIGINT is a NUMERIC (a Decimal), which the frozen JSON cannot hold.
+        cap_pence=int(
+            db.session.scalar(select(func.coalesce(func.sum(Contract.value_cap_pence), 0)).where(Contract.id.in_(ids)))
+            or 0
+        ),
     )
 
 

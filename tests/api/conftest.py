@@ -20,6 +20,8 @@ from portal.extensions import db
 from portal.invoicing import service as invoicing
 from portal.invoicing.models import Invoice
 from portal.referrals.models import Referral, ReferralStatus
+from portal.returns import service as returns
+from portal.returns.models import ServiceReturn
 from tests.factories import OutcomeTypeFactory, RateCardItemFactory, RateCardPriceFactory, ReferralFactory
 
 
@@ -95,6 +97,8 @@ class World:
     draft: Invoice
     submitted: Invoice
     approved: Invoice
+    draft_return: ServiceReturn  # last month's, its narrative written
+    submitted_return: ServiceReturn  # the month before's
     st_giles: dict[str, Any] = field(default_factory=dict)
     months: dict[str, date] = field(default_factory=dict)
     people: dict[str, User] = field(default_factory=dict)
@@ -102,6 +106,13 @@ class World:
     def __getitem__(self, role: str) -> ApiClient:
         return self.clients[role]
 
+
+NARRATIVE = {
+    "achievements": "Two people housed on release.",
+    "challenges": "A caseworker vacancy.",
+    "case_study": "A woman in her forties, homeless on release, now holds a tenancy.",
+    "safeguarding_concerns": "0",
+}
 
 ROLES = ("admin", "contract_manager", "referrer", "nacro_manager", "nacro_caseworker")
 
@@ -198,6 +209,11 @@ def world(
     submitted = invoicing.generate_draft(nacro_manager, nacro_contract, months["m2"].strftime("%Y-%m"))
     invoicing.submit_invoice(nacro_manager, submitted)
     draft = invoicing.generate_draft(nacro_manager, nacro_contract, months["m1"].strftime("%Y-%m"))
+    submitted_return = returns.create_return(nacro_manager, nacro_contract, months["m2"].strftime("%Y-%m"))
+    returns.update_narrative(nacro_manager, submitted_return, NARRATIVE)
+    returns.submit_return(nacro_manager, submitted_return)
+    draft_return = returns.create_return(nacro_manager, nacro_contract, months["m1"].strftime("%Y-%m"))
+    returns.update_narrative(nacro_manager, draft_return, NARRATIVE)
 
     # St Giles Trust: the same kinds of record, which no Nacro user may reach.
     st_giles_referral = ReferralFactory(
@@ -224,6 +240,7 @@ def world(
     db.session.add(st_giles_outcome)
     db.session.commit()
     st_giles_invoice = invoicing.generate_draft(st_giles_manager, st_giles_contract, months["m1"].strftime("%Y-%m"))
+    st_giles_return = returns.create_return(st_giles_manager, st_giles_contract, months["m1"].strftime("%Y-%m"))
 
     people = {
         "admin": admin,
@@ -249,12 +266,15 @@ def world(
         draft=draft,
         submitted=submitted,
         approved=approved,
+        draft_return=draft_return,
+        submitted_return=submitted_return,
         st_giles={
             "contract": st_giles_contract,
             "referral": st_giles_referral,
             "sent": st_giles_sent,
             "outcome": st_giles_outcome,
             "invoice": st_giles_invoice,
+            "return": st_giles_return,
         },
         months=months,
         people=people,

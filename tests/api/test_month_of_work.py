@@ -1,16 +1,20 @@
 """A month of work, through the API alone, as the CRC's and the partner's systems would do it:
-referral → accept → sessions → outcome → verify → invoice → submit → approve. The invoice's figures
-are checked against a calculation written here, from the sessions as recorded, independently of
-portal.invoicing."""
+referral → accept → sessions → outcome → verify → invoice → submit → approve → PDF, then the
+month's service return → narrative → submit → accept → PDF. The invoice's figures (and the total
+printed on its PDF) and the return's figures are checked against calculations written here, from
+the sessions as recorded, independently of portal.invoicing and portal.returns."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from io import BytesIO
 
 import pytest
 import time_machine
+from pypdf import PdfReader
 
 from portal.contracts.models import Unit
 from portal.extensions import db
@@ -19,6 +23,7 @@ from tests.api.conftest import ApiClient
 from tests.factories import OutcomeTypeFactory, RateCardItemFactory, RateCardPriceFactory
 
 PENNY = Decimal(1)
+TOTAL_DUE = re.compile(r"Total due\s+£([\d,]+\.\d\d)")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,40 @@ VAT_RATE = Decimal("0.20")
 
 def at(day: int, hour: int, month: int = 10):
     return time_machine.travel(datetime(2026, month, day, hour, tzinfo=LONDON), tick=False)
+
+
+def pdf_text(data: bytes) -> str:
+    return " ".join(page.extract_text() for page in PdfReader(BytesIO(data)).pages)
+
+
+def pounds_as_pence(text: str) -> int:
+    return int(Decimal(text.replace(",", "")) * 100)
+
+
+def expected_return_figures() -> dict[str, object]:
+    """October's session figures, counted here from the sessions above."""
+    attended = sum(1 for held in OCTOBER if held.attendance == "attended")
+    late = sum(1 for held in OCTOBER if held.attendance == "late")
+    missed = sum(1 for held in OCTOBER if held.attendance == "did_not_attend")
+    minutes = sum(held.minutes for held in OCTOBER if held.attendance in ("attended", "late"))
+    return {
+        "received": 1,
+        "accepted": 1,
+        "starts": 1,
+        "scheduled": len(OCTOBER),  # November's session is not October's
+        "attended": attended,
+        "late": late,
+        "attendance_rate": {"n": attended + late, "d": attended + late + missed},
+        "hours_delivered": str((Decimal(minutes) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)),
+        "rar_days_delivered": sum(1 for held in OCTOBER if held.rar and held.attendance in ("attended", "late")),
+        "claimed": 1,
+        "verified": 1,
+    }
+
+
+def period_figures(service_return: dict) -> dict[str, object]:
+    rows = [row for section in service_return["kpis"]["sections"] for row in section["rows"]]
+    return {row["key"]: row["values"]["period"] for row in rows}
 
 
 def price_on(code: str, day: date) -> int:
@@ -252,6 +291,62 @@ def test_a_month_of_work_is_invoiced_exactly_as_worked_out_by_hand(
 
         approved_list = partner_system.get("/invoices", contract="BENCH-ACC-01", status="approved").get_json()
         assert [item["number"] for item in approved_list["items"]] == [submitted["number"]]
+
+        # The PDF the partner's finance system files: the total it prints is the total in the JSON.
+        document = partner_system.get(f"/invoices/{invoice['id']}.pdf")
+        assert document.status_code == 200 and document.mimetype == "application/pdf"
+        assert document.headers["Content-Disposition"] == f'attachment; filename="{submitted["number"]}.pdf"'
+        text = pdf_text(document.data)
+        assert f"Invoice {submitted['number']}" in text
+        [printed_total] = TOTAL_DUE.findall(text)
+        assert pounds_as_pence(printed_total) == approved.get_json()["total_pence"] == expected["total_pence"]
+
+    with at(4, 10, month=11):  # The partner's system reports October; the CRC's contract manager accepts.
+        started = partner_system.post(
+            "/service-returns",
+            {"contract": "BENCH-ACC-01", "period": "2026-10"},
+            headers={"Idempotency-Key": "nacro-return-2026-10"},
+        )
+        assert started.status_code == 201, started.get_json()
+        service_return = started.get_json()
+        assert service_return["status"] == "draft" and service_return["period_label"] == "October 2026"
+        figures = period_figures(service_return)
+        assert {key: figures[key] for key in expected_return_figures()} == expected_return_figures()
+
+        written = partner_system.post(
+            f"/service-returns/{service_return['id']}/narrative",
+            {
+                "achievements": "The person referred is housed.",
+                "challenges": "Finding a landlord who accepts housing benefit.",
+                "case_study": "A woman in her thirties, sofa-surfing after a refuge, now has a tenancy.",
+                "safeguarding_concerns": 0,
+                "version": service_return["version"],
+            },
+        )
+        assert written.status_code == 200, written.get_json()
+        assert written.get_json()["missing_narrative"] == {}
+        handed_in = partner_system.post(
+            f"/service-returns/{service_return['id']}/submit", {"version": written.get_json()["version"]}
+        )
+        assert handed_in.status_code == 200, handed_in.get_json()
+        assert handed_in.get_json()["figures_frozen"] is True
+        assert period_figures(handed_in.get_json()) == figures
+
+        waiting = finance.get("/service-returns", status="submitted", contract="BENCH-ACC-01").get_json()
+        assert [item["id"] for item in waiting["items"]] == [service_return["id"]]
+        accepted_return = finance.post(
+            f"/service-returns/{service_return['id']}/accept", {"version": handed_in.get_json()["version"]}
+        )
+        assert accepted_return.status_code == 200, accepted_return.get_json()
+        assert accepted_return.get_json()["status"] == "accepted"
+
+        document = finance.get(f"/service-returns/{service_return['id']}.pdf")
+        assert document.status_code == 200 and document.mimetype == "application/pdf"
+        assert 'filename="service-return-BENCH-ACC-01-2026-10.pdf"' in document.headers["Content-Disposition"]
+        text = pdf_text(document.data)
+        rate = expected_return_figures()["attendance_rate"]
+        shown_rate = (Decimal(rate["n"]) * 100 / rate["d"]).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        assert "October 2026" in text and "BENCH-ACC-01" in text and f"{shown_rate}%" in text
 
     with at(2, 9, month=12):  # Nothing is billed twice: November's draft has none of October's work.
         november = partner_system.post("/invoices", {"contract": "BENCH-ACC-01", "period": "2026-11"}).get_json()

@@ -3,7 +3,7 @@ invalid, with a bounded number of examples) never get a 500 and never get a resp
 does not describe: its status, content type, headers and body schema.
 
 Each request is sent twice: with a partner manager's token and with a CRC token (a referrer's for
-referrals and outcomes, a contract manager's for contracts and invoices), so both sides' responses
+referrals and outcomes, a contract manager's for contracts, invoices and service returns), so both sides' responses
 are checked. Half the generated record references are swapped for
 real ones, so actions reach records in real states, not only 404s.
 """
@@ -25,7 +25,11 @@ schema = schemathesis.openapi.from_dict(build_document())
 # The tokens are ours to give (below): generated Authorization headers would only make false negatives.
 schema.config.generation.update(with_security_parameters=False)
 
-CRC_CALLER = {"Contracts": "contract_manager", "Invoices": "contract_manager"}  # else the referrer
+CRC_CALLER = {  # else the referrer
+    "Contracts": "contract_manager",
+    "Invoices": "contract_manager",
+    "Service returns": "contract_manager",
+}
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
@@ -63,6 +67,7 @@ def known_records(world: World):
         reference=[world.sent.reference, world.open.reference, world.other_sent.reference, world.contract.reference],
         outcome_id=[world.outcome.id, world.other_outcome.id],
         invoice_id=[world.draft.id, world.submitted.id, world.approved.id],
+        return_id=[world.draft_return.id, world.submitted_return.id],
     )
     yield world
     KNOWN.clear()

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 import pytest
 
+from portal.accounts.models import Role
 from portal.dates import london_today
 from portal.delivery.models import Outcome
 from portal.extensions import db
 from portal.invoicing import service as invoicing
 from portal.referrals.models import ReferralStatus
-from tests.api.conftest import World, _session
+from portal.returns import service as returns
+from tests.api.conftest import NARRATIVE, World, _session
 from tests.factories import ContractFactory, ReferralFactory, UserFactory
 from tests.helpers import QueryCounter
 
@@ -26,6 +28,8 @@ LISTS = [
     ("nacro_manager", "/referrals/AC1000AA/outcomes"),
     ("contract_manager", "/invoices"),
     ("nacro_manager", "/invoices"),
+    ("contract_manager", "/service-returns"),
+    ("nacro_manager", "/service-returns"),
 ]
 
 
@@ -61,7 +65,15 @@ def more_of_everything(world: World, crc, nacro) -> None:
                 claimed_by_id=caseworker.id,
             )
         )
-        ContractFactory(reference=f"BENCH-MORE-{number}", crc=crc, partner=nacro)
+        contract = ContractFactory(
+            reference=f"BENCH-MORE-{number}", crc=crc, partner=nacro, start_date=world.contract.start_date
+        )
+        writer = UserFactory(email=f"manager{number}@nacro.example", organisation=nacro, role=Role.PROVIDER_MANAGER)
+        service_return = returns.create_return(writer, contract, world.months["m1"].strftime("%Y-%m"))
+        returns.update_narrative(writer, service_return, NARRATIVE)
+        returns.submit_return(writer, service_return)
+        if number:
+            returns.accept_return(world.people["contract_manager"], service_return)
     db.session.commit()
     draft = invoicing.generate_draft(manager, world.contract, world.months["m1"].strftime("%Y-%m"))
     invoicing.submit_invoice(manager, draft)

@@ -3,6 +3,7 @@ refused request changes nothing (no record, no audit event)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,6 +20,7 @@ from tests.api.conftest import ROLES, World
 CRC_ROLES = ("admin", "contract_manager", "referrer")
 PARTNER_ROLES = ("nacro_manager", "nacro_caseworker")
 EVERYONE = {role: 200 for role in ROLES}
+RETURN_READERS = {"nacro_manager": 200, "contract_manager": 200}  # as on the return pages
 
 
 def only(allowed: dict[str, int]) -> dict[str, int]:
@@ -62,6 +64,7 @@ class Case:
     path: Callable[[World, str], str]
     expected: dict[str, int]
     body: Callable[[World, str], Any] = field(default=lambda world, role: None)
+    mimetype: str = "application/json"  # of a successful answer
 
     def call(self, world: World, role: str) -> Any:
         client = world[role]
@@ -173,6 +176,9 @@ CASES = {
     ),
     "GET /invoices": Case("GET", lambda w, r: "/invoices", EVERYONE),
     "GET /invoices/{id}": Case("GET", lambda w, r: f"/invoices/{w.submitted.id}", EVERYONE),
+    "GET /invoices/{id}.pdf": Case(
+        "GET", lambda w, r: f"/invoices/{w.submitted.id}.pdf", EVERYONE, mimetype="application/pdf"
+    ),
     "POST /invoices/{id}/submit": Case(
         "POST", lambda w, r: f"/invoices/{w.draft.id}/submit", only({"nacro_manager": 200})
     ),
@@ -197,6 +203,40 @@ CASES = {
         only({"contract_manager": 200}),
         lambda w, r: {"paid_on": london_today().isoformat()},
     ),
+    "POST /service-returns": Case(
+        "POST",
+        lambda w, r: "/service-returns",
+        only({"nacro_manager": 201}),
+        lambda w, r: {"contract": w.contract.reference, "period": w.months["m3"].strftime("%Y-%m")},
+    ),
+    "GET /service-returns": Case("GET", lambda w, r: "/service-returns", only(RETURN_READERS)),
+    "GET /service-returns/{id}": Case(
+        "GET", lambda w, r: f"/service-returns/{w.draft_return.id}", only(RETURN_READERS)
+    ),
+    "GET /service-returns/{id}.pdf": Case(
+        "GET",
+        lambda w, r: f"/service-returns/{w.submitted_return.id}.pdf",
+        only(RETURN_READERS),
+        mimetype="application/pdf",
+    ),
+    "POST /service-returns/{id}/narrative": Case(
+        "POST",
+        lambda w, r: f"/service-returns/{w.draft_return.id}/narrative",
+        only({"nacro_manager": 200}),
+        lambda w, r: {"staffing": "A new caseworker starts next month."},
+    ),
+    "POST /service-returns/{id}/submit": Case(
+        "POST", lambda w, r: f"/service-returns/{w.draft_return.id}/submit", only({"nacro_manager": 200})
+    ),
+    "POST /service-returns/{id}/accept": Case(
+        "POST", lambda w, r: f"/service-returns/{w.submitted_return.id}/accept", only({"contract_manager": 200})
+    ),
+    "POST /service-returns/{id}/return": Case(
+        "POST",
+        lambda w, r: f"/service-returns/{w.submitted_return.id}/return",
+        only({"contract_manager": 200}),
+        lambda w, r: {"reason": "The case study names the person."},
+    ),
 }
 
 
@@ -207,7 +247,7 @@ def audit_count() -> int:
 
 def test_every_api_route_has_a_case_for_every_role(app):
     documented = {
-        f"{method} {path}".replace("{outcome_id}", "{id}").replace("{invoice_id}", "{id}")
+        re.sub(r"\{(outcome|invoice|return)_id\}", "{id}", f"{method} {path}")
         for path, operations in app.test_client().get("/api/v1/openapi.json").get_json()["paths"].items()
         for method in (name.upper() for name in operations)
     }
@@ -222,7 +262,9 @@ def test_every_role_reads_what_it_may_see(world: World):
         for role in ROLES:
             response = case.call(world, role)
             assert response.status_code == case.expected[role], f"{role} {name}: {response.get_json()}"
-            assert response.mimetype == "application/json"
+            assert response.mimetype == (case.mimetype if response.status_code < 400 else "application/problem+json")
+            if response.mimetype == "application/pdf":
+                assert response.data.startswith(b"%PDF-"), f"{role} {name}"
 
 
 @pytest.mark.parametrize("name", [name for name, case in CASES.items() if case.method == "POST"])
