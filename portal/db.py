@@ -18,9 +18,16 @@ NAMING_CONVENTION = {
 }
 
 
-# Amounts of money in pence (and quantities in hundredths): 64-bit, because a 32-bit integer
-# ends at £21.4 million, which a contract's value cap can pass.
-Money = BigInteger
+class Money(TypeDecorator):
+    """Amounts of money in pence (and quantities in hundredths): 64-bit, because a 32-bit integer
+    ends at £21.4 million, which a contract's value cap can pass. Always read back as int, even as
+    an aggregate: PostgreSQL sums a BIGINT column as NUMERIC, which would arrive as a Decimal."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> int | None:
+        return None if value is None else int(value)
 
 
 class Base(DeclarativeBase):
