@@ -281,7 +281,9 @@ def _recount_first_contact(actor: Any, referral: Referral) -> None:
         .limit(1)
     ).first()
     if earliest is not None:
-        referral.first_contact_at = session_start(earliest.date, earliest.start_time)
+        # With no first contact yet, this is it: _after_recording starts the referral and says so.
+        if referral.first_contact_at is not None:
+            referral.first_contact_at = session_start(earliest.date, earliest.start_time)
         return
     if referral.first_contact_at is None:
         return

@@ -94,6 +94,15 @@ def test_a_session_can_be_scheduled_ahead_and_its_attendance_recorded_once_it_ha
     assert "has not happened yet" in failure.value.errors["attendance"][0]
 
 
+def test_attendance_recorded_on_a_booked_session_starts_the_referral(accepted, nacro_caseworker):
+    booked = service.record_session(nacro_caseworker, accepted, session_fields(attendance="")).record
+    assert accepted.status == ReferralStatus.ACCEPTED and accepted.first_contact_at is None
+    service.update_session(nacro_caseworker, booked, session_fields())
+    assert accepted.status == ReferralStatus.IN_PROGRESS
+    assert accepted.first_contact_at == service.session_start(YESTERDAY, time(10, 30))
+    assert "referral.started" in db.session.scalars(select(AuditEvent.action)).all()
+
+
 @pytest.mark.parametrize(
     ("override", "field"),
     [
