@@ -301,6 +301,7 @@ def _count(rows: Iterable[Any], day: Callable[[Any], date | None], window: Windo
 
 def referral_figures(referrals: list[ReferralRow], window: Window, today: date) -> dict[str, Any]:
     """The referral, SLA and caseload figures for one window."""
+
     def inside(attribute: str) -> list[ReferralRow]:
         return indexed(referrals, attribute).within(window)
 
