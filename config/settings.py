@@ -110,7 +110,22 @@ class BaseConfig:
         self.AUDIT_PAGE_SIZE = 50
 
     def validate(self) -> None:
-        """Refuse to run without what this environment needs."""
+        """Refuse to run without what this environment needs, or with a setting that would only
+        fail later (a rate limit that cannot be read would turn every sign-in into an error)."""
+        from limits import parse_many  # the rate limiter's own parser, so it reads them alike
+
+        for name in ("LOGIN_RATE_LIMIT", "API_RATE_LIMIT"):
+            try:
+                parse_many(getattr(self, name))
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"{name} must read like '120 per minute' (several: '120 per minute;5000 per day'); "
+                    f"got {getattr(self, name)!r}"
+                ) from exc
+        if self.JOBS_BACKEND not in {"rq", "thread", "sync"}:
+            raise ConfigurationError(f"JOBS_BACKEND must be rq, thread or sync; got {self.JOBS_BACKEND!r}")
+        if self.JOBS_BACKEND == "rq" and not self.REDIS_URL:
+            raise ConfigurationError("JOBS_BACKEND=rq needs REDIS_URL")
 
 
 class DevelopmentConfig(BaseConfig):
@@ -149,6 +164,7 @@ class ProductionConfig(BaseConfig):
     DEFAULT_FORCE_HTTPS = True
 
     def validate(self) -> None:
+        super().validate()
         missing = [
             name
             for name, value in (

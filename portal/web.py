@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import ceil
-from typing import Any
+from typing import Any, NamedTuple
 
-from flask import Flask, render_template, request, url_for
+from flask import Flask, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import Select, func, select
@@ -15,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal.api.paths import is_api_request
 from portal.api.problems import problem_for, problem_response
-from portal.errors import ValidationFailed
+from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,44 @@ def apply_errors(form: FlaskForm, error: ValidationFailed) -> None:
             field.errors = list(field.errors) + list(messages)
         else:
             form.form_errors.extend(messages)
+
+
+class Attempt(NamedTuple):
+    ok: bool
+    result: Any = None
+
+
+def attempt(form: FlaskForm, operation: Callable[[], Any]) -> Attempt:
+    """Run a service operation for a submitted form. A broken rule goes onto the form's fields, a
+    lost race or a wrong state onto the form itself, and nothing is kept (the session rolls
+    back); a refusal is a 403 and a record out of reach a 404, as for any other route."""
+    try:
+        return Attempt(True, operation())
+    except ValidationFailed as error:
+        db.session.rollback()
+        apply_errors(form, error)
+    except (StaleRecord, InvalidTransition) as error:
+        db.session.rollback()
+        form.form_errors.append(error.message)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    return Attempt(False)
+
+
+def attempt_and_redirect(form: FlaskForm, operation: Callable[[], Any], *, success: str, back: str) -> Any:
+    """`attempt`, then on success a banner (and any warnings the operation gave) and a redirect
+    to `back`; None when the form must be shown again with the reasons."""
+    outcome = attempt(form, operation)
+    if not outcome.ok:
+        return None
+    for warning in getattr(outcome.result, "warnings", None) or []:
+        flash(warning, "info")
+    flash(success, "success")
+    return redirect(back)
 
 
 def form_error_summary(form: FlaskForm) -> list[dict[str, str]]:

@@ -14,7 +14,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for name in ("PORTAL_ENV", "SECRET_KEY", "DATABASE_URL", "TEST_DATABASE_URL", "REDIS_URL", "INSTANCE_DIR"):
+    for name in (
+        "PORTAL_ENV",
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "TEST_DATABASE_URL",
+        "REDIS_URL",
+        "INSTANCE_DIR",
+        "API_RATE_LIMIT",
+        "LOGIN_RATE_LIMIT",
+        "JOBS_BACKEND",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -64,6 +74,26 @@ def test_production_refuses_a_short_secret_key(clean_env):
     clean_env.setenv("SECRET_KEY", "too-short")
     with pytest.raises(ConfigurationError, match="32 characters"):
         load_config("production")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("API_RATE_LIMIT", "lots", "API_RATE_LIMIT must read like"),
+        ("LOGIN_RATE_LIMIT", "10 a minute", "LOGIN_RATE_LIMIT must read like"),
+        ("JOBS_BACKEND", "celery", "JOBS_BACKEND must be rq, thread or sync"),
+        ("JOBS_BACKEND", "rq", "JOBS_BACKEND=rq needs REDIS_URL"),
+    ],
+)
+def test_a_setting_that_cannot_work_is_refused_at_start_naming_it(clean_env, variable, value, message):
+    clean_env.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=message):
+        load_config()
+
+
+def test_several_rate_limits_are_accepted(clean_env):
+    clean_env.setenv("API_RATE_LIMIT", "120 per minute;5000 per day")
+    assert load_config().API_RATE_LIMIT == "120 per minute;5000 per day"
 
 
 def test_production_cookies_are_secure_and_https_is_forced(clean_env):

@@ -50,9 +50,13 @@ def record_event(
         record_type = record_type or record_type_of(record)
         record_id = record_id if record_id is not None else record.id
     ip_address = request_id = None
+    details = dict(details or {})
     if has_request_context():
         ip_address = request.remote_addr
         request_id = getattr(g, "request_id", None)
+        # Which of the user's tokens did it, so a leaked token's work can be traced and undone.
+        if getattr(g, "api_token_id", None) is not None:
+            details.setdefault("api_token_id", g.api_token_id)
     event = AuditEvent(
         action=action,
         actor_id=getattr(actor, "id", None),
@@ -60,7 +64,7 @@ def record_event(
         organisation_id=getattr(actor, "organisation_id", None),
         record_type=record_type,
         record_id=str(record_id) if record_id is not None else None,
-        details=jsonable(details or {}),
+        details=jsonable(details),
         ip_address=ip_address,
         request_id=request_id,
     )

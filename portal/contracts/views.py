@@ -282,8 +282,19 @@ def show(reference: str):  # type: ignore[no-untyped-def]
         spent_percent=min(100, spent * 100 // contract.value_cap_pence) if contract.value_cap_pence > 0 else 0,
         can=contract_permissions(contract),
         link_partner=current_user.is_crc_user,
+        related=related_links(contract),
         today=today,
     )
+
+
+def related_links(contract: Contract) -> list[tuple[str, str]]:
+    """Where the contract's invoices, returns and figures are, for those who may see them."""
+    links = [("Invoices", url_for("invoicing.index", contract=contract.reference))]
+    if access.can_see_returns(current_user):
+        links.append(("Service returns", url_for("returns.index", contract=contract.reference)))
+    if access.can_see_dashboard(current_user):
+        links.append(("Dashboard", url_for("dashboards.index", contract=contract.reference)))
+    return links
 
 
 @bp.route("/<reference>/edit", methods=["GET", "POST"])

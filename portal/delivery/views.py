@@ -30,7 +30,7 @@ from portal.formatting import format_date
 from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
 from portal.referrals.views import load_referral, service_name
 from portal.urls import safe_next
-from portal.web import apply_errors
+from portal.web import attempt_and_redirect
 
 bp = Blueprint("delivery", __name__)
 
@@ -38,27 +38,6 @@ bp = Blueprint("delivery", __name__)
 def _require(allowed: bool) -> None:
     if not allowed:
         abort(403)
-
-
-def _run(form: Any, operation: Any, *, success: str, back: str) -> Any:
-    """Run an operation from a valid form; a redirect on success, else None (the form shows why)."""
-    try:
-        result = operation()
-    except ValidationFailed as error:
-        apply_errors(form, error)
-    except (StaleRecord, InvalidTransition) as error:
-        db.session.rollback()
-        form.form_errors.append(error.message)
-    except NotAllowed:
-        abort(403)
-    except NotFound:
-        abort(404)
-    else:
-        for warning in getattr(result, "warnings", []):
-            flash(warning, "info")
-        flash(success, "success")
-        return redirect(back)
-    return None
 
 
 def _session_of(referral: Referral, session_id: int) -> Session:
@@ -97,7 +76,7 @@ def new_session(reference: str):  # type: ignore[no-untyped-def]
         form.duration_minutes.data = "60"
         form.kind.data = "one_to_one"
     elif form.validate_on_submit():
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.record_session(current_user, referral, _session_fields(form)),
             success="The session has been saved.",
@@ -131,7 +110,7 @@ def edit_session(reference: str, session_id: int):  # type: ignore[no-untyped-de
         form.attendance.data = session.attendance.value if session.attendance else ""
         form.non_attendance_reason.data = session.non_attendance_reason.value if session.non_attendance_reason else ""
     elif form.validate_on_submit():
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.update_session(current_user, session, _session_fields(form), version=form.version.data),
             success="The session has been updated.",
@@ -163,7 +142,7 @@ def reschedule_session(reference: str, session_id: int):  # type: ignore[no-unty
         form.date.data = session.date
         form.start_time.data = session.start_time.strftime("%H:%M")
     elif form.validate_on_submit():
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.reschedule_session(
                 current_user,
@@ -191,7 +170,7 @@ def delete_session(reference: str, session_id: int):  # type: ignore[no-untyped-
     session = _session_of(referral, session_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.delete_session(current_user, session),
             success="The session has been deleted.",
@@ -218,7 +197,7 @@ def correction(reference: str, kind: str, record_id: int):  # type: ignore[no-un
     form = NoteForm()
     if form.validate_on_submit():
         target = {"session": record} if kind == "sessions" else {"outcome": record}
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.add_correction_note(current_user, body=form.body.data, **target),
             success="Your correction note has been added.",
@@ -372,7 +351,7 @@ def new_outcome(reference: str):  # type: ignore[no-untyped-def]
                 return service.reclaim_outcome(current_user, previous, _outcome_fields(form), _uploads(form))
             return service.claim_outcome(current_user, referral, _outcome_fields(form), _uploads(form))
 
-        response = _run(
+        response = attempt_and_redirect(
             form,
             operation,
             success="The outcome has been claimed. The CRC will verify it.",
@@ -404,7 +383,7 @@ def edit_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-de
         form.achieved_on.data = outcome.achieved_on
         form.evidence.data = outcome.evidence
     elif form.validate_on_submit():
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.update_outcome(
                 current_user, outcome, _outcome_fields(form), _uploads(form), version=form.version.data
@@ -432,7 +411,7 @@ def delete_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-
     outcome = _outcome_of(referral, outcome_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.delete_outcome(current_user, outcome),
             success="The outcome claim has been withdrawn.",
@@ -481,7 +460,7 @@ def reject_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-
     if request.method == "GET":
         form.version.data = str(outcome.version)
     elif form.validate_on_submit():
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.reject_outcome(current_user, outcome, reason=form.reason.data, version=form.version.data),
             success="The outcome claim has been rejected. The partner has been told.",
@@ -531,7 +510,7 @@ def complete(reference: str):  # type: ignore[no-untyped-def]
             {"desired_outcome": wanted, "achievement": entry.achievement.data, "comment": entry.comment.data}
             for wanted, entry in zip(desired, form.outcomes, strict=False)
         ]
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.complete_referral(
                 current_user,

@@ -20,7 +20,6 @@ from werkzeug.wrappers import Response as BaseResponse
 from portal import access
 from portal.contracts.models import Contract
 from portal.dates import london_today
-from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date, format_money
 from portal.invoicing import exports, queries, service
@@ -35,7 +34,7 @@ from portal.invoicing.forms import (
 )
 from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from portal.pdf import pdf_response
-from portal.web import Page, apply_errors, paginate
+from portal.web import Page, attempt, paginate
 
 bp = Blueprint("invoicing", __name__, url_prefix="/invoices")
 
@@ -79,21 +78,7 @@ def title_of(invoice: Invoice) -> str:
 
 def _run(form: Any, operation: Any) -> Any:
     """Run an operation for a valid form: its result, or None with the reason on the form."""
-    try:
-        return operation()
-    except ValidationFailed as error:
-        db.session.rollback()
-        apply_errors(form, error)
-    except (StaleRecord, InvalidTransition) as error:
-        db.session.rollback()
-        form.form_errors.append(error.message)
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    return None
+    return attempt(form, operation).result
 
 
 def _require(allowed: bool) -> None:

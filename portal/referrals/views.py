@@ -15,7 +15,7 @@ from portal import access
 from portal.accounts.models import PARTNER_ROLES, User
 from portal.contracts.models import RateCardItem
 from portal.dates import london_today
-from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.referrals import service, validation
 from portal.referrals.blueprint import bp
@@ -37,7 +37,7 @@ from portal.referrals.models import (
     ReferralStatus,
     WithdrawReason,
 )
-from portal.web import apply_errors
+from portal.web import attempt_and_redirect
 
 
 def load_referral(reference: str) -> Referral:
@@ -193,20 +193,11 @@ def _act(referral: Referral, form: Any, operation: Callable[[], Any], success: s
     banner; a rule broken → the form again with field errors; a lost race or a wrong state →
     the form again saying so. Nothing is changed unless the operation succeeds."""
     if form.validate_on_submit():
-        try:
-            operation()
-        except ValidationFailed as error:
-            apply_errors(form, error)
-        except (StaleRecord, InvalidTransition) as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-        except NotAllowed:
-            abort(403)
-        except NotFound:
-            abort(404)
-        else:
-            flash(success, "success")
-            return redirect(url_for("referrals.show", reference=referral.reference))
+        done = attempt_and_redirect(
+            form, operation, success=success, back=url_for("referrals.show", reference=referral.reference)
+        )
+        if done:
+            return done
     elif request.method == "GET":
         form.version.data = str(referral.version)
     return render_template(

@@ -4,6 +4,7 @@ of PDFs, made by a background job (portal.jobs) that reports its progress."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -20,6 +21,9 @@ from portal.returns.models import ReturnStatus, ServiceReturn
 from portal.returns.periods import parse_period
 
 SAFE_NAME = re.compile(r"^[0-9a-f]{32}\.zip$")
+# As long as the job that made a ZIP is remembered (portal.jobs keeps a job's state a week);
+# after that no page links to the file, so it is only a copy of official-sensitive data.
+KEEP_EXPORTS_SECONDS = 7 * 24 * 3600
 
 
 def export_path(name: str) -> Path:
@@ -28,6 +32,17 @@ def export_path(name: str) -> Path:
     folder = Path(current_app.config["STORAGE_DIR"]) / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name
+
+
+def remove_old_exports(now: float | None = None) -> int:
+    """Delete the ZIPs older than a week; returns how many went."""
+    cutoff = (now if now is not None else time.time()) - KEEP_EXPORTS_SECONDS
+    removed = 0
+    for path in export_path(f"{'0' * 32}.zip").parent.glob("*.zip"):
+        if SAFE_NAME.match(path.name) and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def accepted_returns(user: User, period_code: str) -> list[ServiceReturn]:
@@ -54,6 +69,7 @@ def run(user_id: int, period_code: str) -> dict[str, Any]:
     if user is None or not access.can_decide_returns(user):
         raise PermissionError("only contract managers download returns in bulk")
     returns = accepted_returns(user, period_code)
+    remove_old_exports()
     name = f"{uuid.uuid4().hex}.zip"
     path = export_path(name)
     report_progress(0, len(returns), f"Preparing {len(returns)} returns")

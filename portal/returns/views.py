@@ -21,7 +21,6 @@ from portal import access, charts
 from portal.accounts.models import User
 from portal.contracts.models import Contract, ContractStatus
 from portal.dates import london_today
-from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_money
 from portal.jobs import job_status, start_job
@@ -33,7 +32,7 @@ from portal.returns.kpis import percent_text
 from portal.returns.models import NARRATIVE_FIELDS, ReturnStatus, ServiceReturn
 from portal.returns.periods import Period, PeriodKind, add_months
 from portal.returns.targets import STATUS_LABELS
-from portal.web import apply_errors, paginate
+from portal.web import attempt_and_redirect, paginate
 
 bp = Blueprint("returns", __name__, url_prefix="/service-returns")
 PAGE_SIZE = 50
@@ -62,27 +61,6 @@ def _require(allowed: bool) -> None:
 def load_return(return_id: int) -> ServiceReturn:
     _require(access.can_see_returns(current_user))
     return access.get_visible_or_404(ServiceReturn, return_id, current_user)
-
-
-def _run(form: Any, operation: Any, *, success: str, back: str) -> Any:
-    try:
-        operation()
-    except ValidationFailed as error:
-        db.session.rollback()
-        apply_errors(form, error)
-    except (StaleRecord, InvalidTransition) as error:
-        db.session.rollback()
-        form.form_errors.append(error.message)
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    else:
-        flash(success, "success")
-        return redirect(back)
-    return None
 
 
 def recent_periods(earliest: date, today: date, *, count: int = 24) -> dict[str, str]:
@@ -162,7 +140,7 @@ def new():  # type: ignore[no-untyped-def]
             form.contract.errors = ["Select a contract"]
         else:
             created: list[ServiceReturn] = []
-            response = _run(
+            response = attempt_and_redirect(
                 form,
                 lambda: created.append(service.create_return(current_user, contract, form.period.data)),
                 success="The return has been started. Check the figures, then write the narrative.",
@@ -231,7 +209,7 @@ def narrative(return_id: int):  # type: ignore[no-untyped-def]
             getattr(form, name).data = "" if value is None else str(value)
     elif form.validate_on_submit():
         fields = {name: getattr(form, name).data for name in NARRATIVE_FIELDS}
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.update_narrative(current_user, service_return, fields, version=form.version.data),
             success="The narrative has been saved.",
@@ -249,7 +227,7 @@ def submit(return_id: int):  # type: ignore[no-untyped-def]
     _require(access.can_write_returns(current_user))
     form = ConfirmForm()
     if form.validate_on_submit():
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.submit_return(current_user, service_return, version=form.version.data),
             success=(
@@ -269,7 +247,7 @@ def accept(return_id: int):  # type: ignore[no-untyped-def]
     _require(access.can_decide_returns(current_user))
     form = ConfirmForm()
     if form.validate_on_submit():
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.accept_return(current_user, service_return, version=form.version.data),
             success="The return has been accepted.",
@@ -289,7 +267,7 @@ def send_back(return_id: int):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         form.version.data = str(service_return.version)
     elif form.validate_on_submit():
-        response = _run(
+        response = attempt_and_redirect(
             form,
             lambda: service.return_return(
                 current_user, service_return, reason=form.reason.data, version=form.version.data

@@ -122,6 +122,16 @@ def test_a_token_acts_with_its_users_current_role(app, admin, nacro_caseworker, 
     assert client.post(accept, {"risk_information_read": True}).status_code == 200
 
 
+def test_work_done_through_a_token_is_audited_with_that_token(app, nacro_manager, nacro_referral):
+    created = tokens.create_token(None, nacro_manager, name="CMS")
+    client = ApiClient(app.test_client(), created.secret)
+    accept = f"/referrals/{nacro_referral.reference}/accept"
+    assert client.post(accept, {"risk_information_read": True}).status_code == 200
+    (accepted,) = events("referral.accepted")
+    assert accepted.actor_id == nacro_manager.id
+    assert accepted.details["api_token_id"] == db.session.scalars(select(ApiToken.id)).one()
+
+
 def test_unknown_and_malformed_tokens_are_401(app, nacro_manager):
     tokens.create_token(None, nacro_manager, name="CMS")
     for header in ("Bearer pp_" + "A" * 43, "Bearer ", "Basic dXNlcjpwYXNz", "pp_x", "Bearer " + "x" * 300):

@@ -232,6 +232,9 @@ def test_contract_page_shows_every_detail_spend_and_the_rate_card(portal, contra
     for button in ["Edit", "Add an item", "Import rate card", "Outcome types", "End contract"]:
         assert f">{button}</a>" in html, button
     assert ">Make active</a>" not in html  # it is active already
+    for href in ["/invoices/?contract=BENCH-ACC-01", "/service-returns/?contract=BENCH-ACC-01"]:
+        assert f'href="{href}"' in html, href
+    assert 'href="/dashboard/?contract=BENCH-ACC-01"' in html
 
 
 def test_a_draft_contract_offers_make_active_and_no_end(portal, contract_manager, crc, nacro):
@@ -301,6 +304,7 @@ def test_partner_manager_sees_own_contract_read_only(
     assert "Through the Gate referral fee" in page and "£125.00" in page
     assert "Download rate card (CSV)" in page
     assert "/organisations/" not in html  # partners have no organisation pages
+    assert 'href="/invoices/?contract=BENCH-ACC-01"' in html and "Service returns for this contract" in page
     for button in ["Edit", "Add an item", "Import rate card", "End contract", "Make active"]:
         assert f">{button}</a>" not in html, button
 

@@ -286,6 +286,21 @@ def test_a_contract_manager_downloads_a_periods_accepted_returns_as_one_zip(
     assert names == ["service-return-BENCH-ACC-01-2026-Q3.pdf"]
 
 
+def test_zip_exports_older_than_a_week_are_removed_when_the_next_is_made(app, tmp_path, monkeypatch):
+    import os
+
+    from portal.returns import bulk
+
+    monkeypatch.setitem(app.config, "STORAGE_DIR", tmp_path)
+    old, recent = bulk.export_path("a" * 32 + ".zip"), bulk.export_path("b" * 32 + ".zip")
+    for path in (old, recent):
+        path.write_bytes(b"PK")
+    eight_days_ago = old.stat().st_mtime - 8 * 24 * 3600
+    os.utime(old, (eight_days_ago, eight_days_ago))
+    assert bulk.remove_old_exports() == 1
+    assert not old.exists() and recent.exists()
+
+
 def test_a_return_cannot_be_submitted_before_its_period_ends(portal, quarter, nacro_manager):
     from portal.returns import service
 
