@@ -714,7 +714,7 @@ FigureValue = Annotated[
         '{"n", "d"}; decimal, a decimal string like "2.5", or null when there is nothing to measure.'
     ),
 ]
-Suppressed = Literal["fewer than 5"]
+Suppressed = Literal["fewer than 5", "hidden"]
 
 
 class FigureValues(Out):
@@ -769,7 +769,10 @@ class OutcomeTypeFigures(Out):
 
 class EqualityCell(Out):
     count: int | Suppressed = Field(
-        description='Counts from 1 to 4 (and any that would give one away) are "fewer than 5".'
+        description=(
+            'Counts from 1 to 4 are "fewer than 5"; where one alone would be given away by the total, '
+            'the next smallest count is "hidden" too.'
+        )
     )
     percent: str | None = Field(description='Of the column\'s total, like "12.5"; null when hidden.')
 

@@ -24,8 +24,9 @@ Definitions (also shown under the figures):
   days ordered) out of the days ordered.
 - End-of-service score: each desired outcome achieved counts 1, partially achieved 0.5.
 - Equality monitoring is of people starting. Counts from 1 to 4 are shown as "fewer than 5"; if
-  that hides only one count in a table, the next smallest count is hidden too, so no hidden
-  count can be worked out from the total (a total under 5 is hidden as well).
+  that hides only one count in a table, the next smallest count is shown as "hidden" too, so no
+  hidden count can be worked out from the total (a total under 5 is hidden as well). That second
+  count is never labelled "fewer than 5": it is not, and a reader would add it up wrongly.
 - Money is before VAT (as the contract cap is): invoiced on submission, approved on approval,
   paid on the day paid; credit notes count against the cap once approved.
 """
@@ -47,6 +48,7 @@ from portal.returns.periods import Period, Window, month_label
 
 SCHEMA_VERSION = 1
 SUPPRESSED = "fewer than 5"
+HIDDEN = "hidden"  # a count of 5 or more, hidden so that a small one cannot be worked out
 SMALL_NUMBER = 5
 COLUMNS = ("period", "previous", "ytd")
 
@@ -540,7 +542,7 @@ def equality_tables(counts_by_window: dict[str, dict[str, dict[str, int]]]) -> l
             shown_by_window[column] = {
                 "cells": {
                     category: (
-                        {"count": SUPPRESSED, "percent": None}
+                        {"count": SUPPRESSED if counts[key][category] < SMALL_NUMBER else HIDDEN, "percent": None}
                         if value is None
                         else {"count": value, "percent": str(percent_value(percent(value, total)) or Decimal("0.0"))}
                     )
