@@ -24,6 +24,7 @@ from typing import Any
 from unittest import mock
 
 import time_machine
+from flask import current_app
 from sqlalchemy import exists, func, select, text
 
 from portal.accounts.models import Role, User
@@ -38,6 +39,7 @@ from portal.extensions import db
 from portal.formatting import LONDON
 from portal.invoicing import service as invoicing
 from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+from portal.notifications.service import deliver_queued
 from portal.referrals import service as referrals
 from portal.referrals.models import DeclineReason, Referral, ReferralStatus, WithdrawReason
 from portal.returns.periods import add_months
@@ -340,6 +342,14 @@ class History:
                 if plan.group is not None:
                     self._plan_groups(contract, plan.group, first, last)
             self._plan_invoices(contract)
+        day = self.start_day
+        while day <= self.today:
+            self.at(moment(day, 18, 0), self.deliver_outbox)
+            day += timedelta(days=1)
+
+    def deliver_outbox(self) -> None:
+        """The day's emails, delivered that evening (by the memory backend: see load_demo_history)."""
+        self.counts["emails"] += deliver_queued(limit=10_000)
 
     def _services(self, contract: Contract) -> dict[str, set[Setting]]:
         services: dict[str, set[Setting]] = {}
@@ -976,6 +986,7 @@ class History:
             if contract.end_date < period:
                 continue
             invoicing.generate_draft(self.partners[contract.partner_id].manager, contract, period)
+        self.deliver_outbox()
         # And a referrer has two referrals half written.
         for case in self.drafts:
             draft = referrals.start_draft(case.referrer)
@@ -1015,13 +1026,22 @@ def _loading_session() -> Iterator[None]:
 
 
 def load_demo_history(now: datetime | None = None) -> Counter[str]:
-    """Load the year of history (after the contracts); returns what was made, by kind."""
+    """Load the year of history (after the contracts); returns what was made, by kind.
+
+    The history's emails are queued as the work is done and marked sent each evening by the memory
+    backend, which sends nothing: they were to people who do not exist, and a year of them must not
+    be delivered (or printed, in development) on the first page that queues an email."""
     now = now or datetime.now(UTC)
-    with _loading_session():
-        history = History(now)
-        with mock.patch.object(referrals, "secrets", _SeededReferences(history.rng)):
-            history.plan()
-            history.run()
+    config = current_app.config
+    backend, config["MAIL_BACKEND"] = config["MAIL_BACKEND"], "memory"
+    try:
+        with _loading_session():
+            history = History(now)
+            with mock.patch.object(referrals, "secrets", _SeededReferences(history.rng)):
+                history.plan()
+                history.run()
+    finally:
+        config["MAIL_BACKEND"] = backend
     return history.counts
 
 
