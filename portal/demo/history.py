@@ -515,12 +515,31 @@ class History:
         referral = case.referral
         if referral.status not in (ReferralStatus.SENT, *DELIVERING):
             return
+        booked_ahead = self._catch_up(case)
         reason = self.withdraw_reasons[self.counts["withdrawn"] % len(self.withdraw_reasons)]
         self.counts["withdrawn"] += 1
         referrals.withdraw_referral(
             case.referrer, referral, reason_code=reason.value, detail=f"{reason.label}. Discussed with the partner."
         )
-        case.booked.clear()  # its booked sessions stay on record as what was planned
+        self._cancel(case, booked_ahead)
+
+    def _catch_up(self, case: Case) -> list[Session]:
+        """Before a referral ends, its caseworker records how the booked sessions that have happened
+        went; returns those still ahead."""
+        ahead = []
+        for session_id in sorted(case.booked):
+            session = db.session.get(Session, session_id)
+            if delivery.session_start(session.date, session.start_time) < self.current:
+                self.record(case, session.date, session.start_time, session_id)
+            else:
+                ahead.append(session)
+        return ahead
+
+    def _cancel(self, case: Case, sessions: list[Session]) -> None:
+        """Sessions booked after the referral ended will not happen: the caseworker deletes them."""
+        for session in sessions:
+            delivery.delete_session(case.caseworker or case.partner.manager, session)
+            case.booked.discard(session.id)
 
     def today_now(self) -> date:
         return london_date(self.current)
@@ -534,7 +553,7 @@ class History:
         if case.fate == "no_contact":
             first_wait = rng.randint(12, 30)  # waiting for first contact, past the SLA
         group = case.plan.group if case.plan.group and case.plan.group.service_code == case.service_code else None
-        count = rng.randint(3, 5) if group else rng.randint(6, 18)
+        count = rng.randint(3, 5) if group else rng.randint(7, 20)
         day = add_working_days(accepted, first_wait)
         step = rng.choice((7, 7, 7, 14))
         withdraw_after = rng.randint(1, max(1, count - 2)) if case.fate == "withdraw_open" else None
@@ -661,6 +680,8 @@ class History:
             when = datetime.combine(new_day, start, tzinfo=LONDON).astimezone(UTC)
         # Most feedback the same day; some a week or more later (so some is still awaited).
         wait = rng.choices((2, 20, 72, 200), (60, 20, 12, 8))[0]
+        if (self.today - day).days < 10 and rng.random() < 0.5:
+            wait = 24 * 21  # this fortnight's feedback not written up yet
         self.at(when + timedelta(hours=wait), self.record, case, day, start, session.id)
 
     def reschedule(self, case: Case, session_id: int, new_day: date, start: time) -> None:
@@ -754,6 +775,7 @@ class History:
         if not self._delivering(case):
             return
         rng = self.rng
+        booked_ahead = self._catch_up(case)
         achievements = [
             {
                 "desired_outcome": wanted,
@@ -769,6 +791,7 @@ class History:
             outcomes=achievements,
             further_needs=rng.choice(("", "Would benefit from ongoing mental health support.")),
         )
+        self._cancel(case, booked_ahead)
         self.counts["completed"] += 1
 
     # --- outcomes ---------------------------------------------------------------------------------

@@ -130,6 +130,12 @@ def test_sessions_of_every_kind_and_attendance_some_ahead_and_some_awaiting_feed
     unrecorded = Session.attendance.is_(None)
     assert db.session.scalar(select(func.count()).select_from(Session).where(unrecorded, Session.date > today))
     assert db.session.scalar(select(func.count()).select_from(Session).where(unrecorded, Session.date < today))
+    delivering = [ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS]
+    open_referrals = select(Referral.id).where(Referral.status.in_(delivering))
+    # A referral that has ended has no session left booked or waiting for its feedback.
+    assert not db.session.scalar(
+        select(func.count()).select_from(Session).where(unrecorded, Session.referral_id.not_in(open_referrals))
+    )
     assert db.session.scalar(select(func.count()).select_from(Session).where(Session.counts_as_rar_day.is_(True)))
     assert db.session.scalar(select(func.count()).select_from(GroupSession)) >= 20
     assert db.session.scalar(select(func.count()).select_from(SessionReschedule))
