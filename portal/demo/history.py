@@ -248,11 +248,7 @@ class Case:
     caseworker: User | None = None
     group_from: date | None = None
     group_until: date | None = None
-    booked: set[int] = field(default_factory=set)
-
-    @property
-    def prefix(self) -> str:
-        return self.service_code.split("-")[0]
+    booked: set[int] = field(default_factory=set)  # sessions booked ahead, not yet recorded
 
 
 class _SeededReferences:
@@ -264,6 +260,8 @@ class _SeededReferences:
 
 
 class History:
+    """The queue of dated actions, the people acting, and what has been made (`counts`)."""
+
     def __init__(self, now: datetime) -> None:
         self.rng = random.Random(SEED)
         self.now = now
