@@ -1010,6 +1010,8 @@ class History:
         self.deliver_outbox()
         # And a referrer has two referrals half written.
         for case in self.drafts:
+            if not case.contract.start_date <= self.today <= case.contract.end_date:
+                continue  # a contract that has ended takes no new referrals
             draft = referrals.start_draft(case.referrer)
             referrals.save_step(case.referrer, draft, "service", case.fields)
             referrals.save_step(case.referrer, draft, "person", case.fields)
