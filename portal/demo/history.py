@@ -342,11 +342,12 @@ class History:
             self._plan_invoices(contract)
         day = self.start_day
         while day <= self.today:
-            self.at(moment(day, 18, 0), self.deliver_outbox)
+            if is_working_day(day):  # a weekend's few emails go out on Monday
+                self.at(moment(day, 18, 0), self.deliver_outbox)
             day += timedelta(days=1)
 
     def deliver_outbox(self) -> None:
-        """The day's emails, delivered that evening (by the memory backend: see load_demo_history)."""
+        """The day's emails, marked sent that evening (by the memory backend: see load_demo_history)."""
         self.counts["emails"] += deliver_queued(limit=10_000)
 
     def _services(self, contract: Contract) -> dict[str, set[Setting]]:
