@@ -130,7 +130,7 @@ def test_user_create_refuses_an_unknown_organisation_and_a_role_of_the_wrong_kin
 
 
 def test_demo_data_loads_the_annex_3_supply_chain_and_prints_the_logins(runner, portal):
-    result = runner.invoke(args=["demo-data"])
+    result = runner.invoke(args=["demo-data", "--no-history"])
     assert result.exit_code == 0, result.output
     assert "Loaded demo data: 11 organisations, 30 users and 14 contracts." in result.output
     assert f"password for all: {DEMO_PASSWORD}" in result.output
@@ -156,14 +156,14 @@ def test_demo_data_loads_the_annex_3_supply_chain_and_prints_the_logins(runner, 
     } <= names
     assert portal.sign_in("manager@nacro.example", DEMO_PASSWORD).status_code == 302
 
-    again = runner.invoke(args=["demo-data"])
+    again = runner.invoke(args=["demo-data", "--no-history"])
     assert again.exit_code == 0
     assert "already has data" in again.output
     assert len(names) == db.session.scalar(select(func.count()).select_from(Organisation))
 
 
 def test_every_demo_login_works(runner, app):
-    runner.invoke(args=["demo-data"])
+    runner.invoke(args=["demo-data", "--no-history"])
     emails = re.findall(r"^\s+(\S+@\S+\.example)\s", runner.invoke(args=["demo-data"]).output, flags=re.M)
     assert len(emails) >= 20
     for email in emails:

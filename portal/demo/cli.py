@@ -12,12 +12,18 @@ from portal.demo.supply_chain import DEMO_PASSWORD
 
 
 @click.command("demo-data", help="Load demo data into an empty database and print the demo logins.")
-def demo_data_command() -> None:
+@click.option(
+    "--history/--no-history",
+    default=True,
+    help="With a year of referrals, sessions, outcomes, invoices and service returns (the default), "
+    "or only the organisations, users and contracts (seconds faster).",
+)
+def demo_data_command(history: bool) -> None:
     if current_app.config["ENV_NAME"] == "production":
         click.echo("Error: demo data is never loaded under production settings (PORTAL_ENV=production).", err=True)
         sys.exit(1)
     if database_is_empty():
-        load_demo_data()
+        load_demo_data(history=history)
         click.echo(f"Loaded demo data: {describe_demo_data()}.")
     else:
         click.echo("The database already has data; demo data not loaded again.")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
+import time_machine
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -15,7 +16,10 @@ from portal.audit.service import record_event
 from portal.contracts import service as contracts
 from portal.contracts.models import Contract, ContractStatus
 from portal.contracts.rate_card_csv import import_rate_card
+from portal.db import utcnow
 from portal.demo.contracts import DEMO_CONTRACTS, OUTCOME_TYPES, DemoContract, rate_card_csv
+from portal.demo.history import describe_history, load_demo_history, setup_moment
+from portal.demo.returns import load_demo_returns
 from portal.demo.supply_chain import (
     CRC,
     CRC_DOMAIN,
@@ -30,6 +34,7 @@ from portal.demo.supply_chain import (
 from portal.extensions import db
 from portal.organisations.models import Organisation
 from portal.organisations.service import create_organisation
+from portal.referrals.models import Referral
 
 
 @dataclass(frozen=True)
@@ -43,14 +48,23 @@ def database_is_empty() -> bool:
     return not db.session.scalar(select(func.count()).select_from(Organisation))
 
 
-def load_demo_data() -> list[DemoLogin]:
-    """Create the demo CRC, its partners and their users, then the partners' contracts. Returns the logins to print."""
-    with _quick_password_hashes():
-        logins, partners = _load_organisations_and_users()
-    # Set up by the demo contract manager, so the audit log shows the contracts as their work.
-    manager = db.session.scalars(select(User).where(User.email == f"{DEMO_CONTRACT_MANAGER}@{CRC_DOMAIN}")).one()
-    for demo_contract in DEMO_CONTRACTS:
-        _create_contract(manager, demo_contract, partners[demo_contract.partner])
+def load_demo_data(*, history: bool = True) -> list[DemoLogin]:
+    """Create the demo CRC, its partners and their users, then the partners' contracts; with
+    `history`, then a year of referrals, delivery, invoices and service returns on them (most of
+    the loading time: tests that only need the logins and contracts leave it out). Returns the
+    logins to print."""
+    now = utcnow()
+    # With a history, the supply chain was set up before it began (so the audit log reads in order).
+    with time_machine.travel(setup_moment(now), tick=False) if history else nullcontext():
+        with _quick_password_hashes():
+            logins, partners = _load_organisations_and_users()
+        # Set up by the demo contract manager, so the audit log shows the contracts as their work.
+        manager = db.session.scalars(select(User).where(User.email == f"{DEMO_CONTRACT_MANAGER}@{CRC_DOMAIN}")).one()
+        for demo_contract in DEMO_CONTRACTS:
+            _create_contract(manager, demo_contract, partners[demo_contract.partner])
+    if history:
+        load_demo_history(now)
+        load_demo_returns()
     return logins
 
 
@@ -199,7 +213,10 @@ def _create_contract(manager: User, demo: DemoContract, partner: Organisation) -
 def describe_demo_data() -> str:
     """What the database holds, in a few words: "11 organisations, 30 users and 14 contracts"."""
     counts = [db.session.scalar(select(func.count()).select_from(model)) for model in (Organisation, User, Contract)]
-    return f"{counts[0]} organisations, {counts[1]} users and {counts[2]} contracts"
+    described = f"{counts[0]} organisations, {counts[1]} users and {counts[2]} contracts"
+    if db.session.scalar(select(func.count()).select_from(Referral)):
+        described += f", with a year of history: {describe_history()}"
+    return described
 
 
 def demo_logins() -> list[DemoLogin]:

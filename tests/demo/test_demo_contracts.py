@@ -24,7 +24,7 @@ from tests.conftest import _clean_tables
 @pytest.fixture(scope="module")
 def demo_data(observer_app):  # type: ignore[no-untyped-def]
     with observer_app.app_context():
-        load_demo_data()
+        load_demo_data(history=False)
     yield
     with observer_app.app_context():
         _clean_tables(observer_app)

@@ -21,7 +21,7 @@ from tests.helpers import text_of
 
 @pytest.fixture
 def contract_manager_of_the_demo():  # type: ignore[no-untyped-def]
-    load_demo_data()
+    load_demo_data(history=False)
     return db.session.scalars(select(User).where(User.email == "contracts@bench-crc.example")).one()
 
 
@@ -52,12 +52,12 @@ def test_the_demo_definitions_are_what_the_portal_exports(contract_manager_of_th
 
 def test_the_demo_data_loads_in_a_few_seconds():
     started = time.perf_counter()
-    load_demo_data()
+    load_demo_data(history=False)
     assert time.perf_counter() - started < 10
 
 
 def test_demo_password_hashes_are_upgraded_to_the_configured_cost_at_first_sign_in(portal, app):
-    load_demo_data()
+    load_demo_data(history=False)
     configured = app.config["ARGON2_TIME_COST"]
     app.config["ARGON2_TIME_COST"] = 2  # as if the portal's cost were higher than the demo hashes'
     try:
@@ -69,7 +69,7 @@ def test_demo_password_hashes_are_upgraded_to_the_configured_cost_at_first_sign_
 
 
 def test_the_contract_manager_sees_the_supply_chain_with_its_contracts(portal):
-    load_demo_data()
+    load_demo_data(history=False)
     portal.sign_in("contracts@bench-crc.example", DEMO_PASSWORD)
     organisations = text_of(portal.get("/organisations/"))
     assert "Nacro Partner Tier II (subcontract) 2 " in organisations

@@ -12,7 +12,7 @@ from portal.returns.models import ReturnStatus, ServiceReturn
 
 
 def test_demo_returns_cover_a_year_per_contract_in_every_status(observer_app):
-    load_demo_data()
+    load_demo_data(history=False)
     made = load_demo_returns()
     returns = db.session.scalars(select(ServiceReturn)).all()
     assert made == len(returns) > 0

@@ -1,0 +1,220 @@
+"""The demo history: a year of work on the demo contracts, made by the services on the days it happened.
+
+Loading it takes most of a minute, so this module loads it once, through `flask demo-data` as
+`make run` does, and its tests only read it (they replace the suite's per-test emptying; the
+module empties the database when it is done).
+"""
+
+import re
+from collections import Counter
+from datetime import timedelta
+from itertools import pairwise
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.audit.models import AuditEvent
+from portal.contracts.models import Contract
+from portal.dates import london_today
+from portal.db import utcnow
+from portal.delivery import evidence
+from portal.delivery.models import (
+    Alert,
+    Attendance,
+    EndOfServiceReport,
+    EvidenceFile,
+    GroupSession,
+    Outcome,
+    OutcomeStatus,
+    Session,
+    SessionKind,
+    SessionReschedule,
+)
+from portal.extensions import db
+from portal.invoicing.models import (
+    LIVE_STATUSES,
+    Invoice,
+    InvoiceEvent,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceStatus,
+)
+from portal.people.models import ETHNICITY_CODES, Person
+from portal.referrals.models import CaseNote, DeclineReason, Referral, ReferralStatus, WithdrawReason
+from portal.returns.models import ReturnStatus, ServiceReturn
+from tests.conftest import _clean_tables
+
+
+@pytest.fixture(scope="module")
+def loaded(observer_app):  # type: ignore[no-untyped-def]
+    with observer_app.app_context():
+        runner = observer_app.test_cli_runner()
+        first = runner.invoke(args=["demo-data"])
+        again = runner.invoke(args=["demo-data"])
+        counts = {model: db.session.scalar(select(func.count()).select_from(model)) for model in (Referral, Session)}
+    yield first, again, counts
+    with observer_app.app_context():
+        for stored_name in db.session.scalars(select(EvidenceFile.stored_name)).all():
+            evidence.path_of(stored_name).unlink(missing_ok=True)
+        _clean_tables(observer_app)
+
+
+@pytest.fixture(autouse=True)
+def _database(observer_app, loaded):  # type: ignore[no-untyped-def]
+    """Replaces the suite's per-test emptying: every test here reads the same history."""
+    with observer_app.app_context():
+        yield
+        db.session.rollback()
+
+
+def count_by(column, *where):
+    return Counter(dict(db.session.execute(select(column, func.count()).where(*where).group_by(column)).all()))
+
+
+def test_demo_data_loads_the_history_once_and_prints_the_logins(loaded):
+    first, again, counts = loaded
+    assert first.exit_code == 0, first.output
+    summary = re.search(r"with a year of history: ([\d,]+) referrals, ([\d,]+) sessions", first.output)
+    assert summary, first.output
+    assert "manager@nacro.example" in first.output
+    assert again.exit_code == 0 and "already has data" in again.output
+    assert counts[Referral] == int(summary.group(1).replace(",", ""))  # loading again added nothing
+    assert 250 <= counts[Referral] <= 350
+    assert counts[Session] >= 2000
+
+
+def test_every_referral_status_decline_and_withdrawal_reason_is_there():
+    assert set(count_by(Referral.status)) == set(ReferralStatus)
+    assert set(count_by(Referral.decline_reason, Referral.decline_reason.is_not(None))) == set(DeclineReason)
+    assert set(count_by(Referral.withdraw_reason, Referral.withdraw_reason.is_not(None))) == set(WithdrawReason)
+    today = london_today()
+    sent = db.session.scalars(select(Referral).where(Referral.status == ReferralStatus.SENT)).all()
+    assert any(r.accept_overdue(today) for r in sent) and any(not r.accept_overdue(today) for r in sent)
+    accepted = db.session.scalars(select(Referral).where(Referral.status == ReferralStatus.ACCEPTED)).all()
+    assert any(r.first_contact_overdue(today) for r in accepted)
+    completed = count_by(Referral.status)[ReferralStatus.COMPLETED]
+    assert db.session.scalar(select(func.count()).select_from(EndOfServiceReport)) == completed
+    assert db.session.scalar(select(func.count()).select_from(CaseNote))
+    events = count_by(AuditEvent.action)
+    assert events["referral.amended"] and events["referral.assigned"] > events["referral.accepted"]
+
+
+def test_people_look_like_a_real_caseload():
+    people = db.session.scalars(select(Person)).all()
+    assert all(re.fullmatch(r"X\d{6}", p.crn) for p in people)
+    assert len({p.crn for p in people}) == len(people)
+    assert all(p.ethnicity in ETHNICITY_CODES for p in people)
+    assert len({p.ethnicity for p in people}) >= 8
+    assert all(18 <= p.age_on(london_today()) <= 70 for p in people)
+    assert any(p.interpreter_language for p in people) and any(p.disability == "yes" for p in people)
+    custody = db.session.scalars(select(Referral).where(Referral.prison.is_not(None))).all()
+    assert custody and all(r.expected_release_date for r in custody)
+    contracts = {c.id: c for c in db.session.scalars(select(Contract)).all()}
+    assert all(r.prison in contracts[r.contract_id].prisons for r in custody)
+    assert db.session.scalar(select(func.count()).select_from(Referral).where(Referral.rar_days.is_not(None)))
+    assert db.session.scalar(select(func.count()).select_from(Referral).where(Referral.colour_band.is_not(None)))
+    assert db.session.scalar(select(func.count()).select_from(Referral).where(Referral.urgent.is_(True)))
+
+
+def test_sessions_of_every_kind_and_attendance_some_ahead_and_some_awaiting_feedback():
+    assert set(count_by(Session.attendance, Session.attendance.is_not(None))) == set(Attendance)
+    assert {
+        SessionKind.ONE_TO_ONE,
+        SessionKind.GROUP,
+        SessionKind.PHONE,
+        SessionKind.VIDEO,
+        SessionKind.IN_CUSTODY,
+    } <= set(count_by(Session.kind))
+    today = london_today()
+    unrecorded = Session.attendance.is_(None)
+    assert db.session.scalar(select(func.count()).select_from(Session).where(unrecorded, Session.date > today))
+    assert db.session.scalar(select(func.count()).select_from(Session).where(unrecorded, Session.date < today))
+    delivering = [ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS]
+    open_referrals = select(Referral.id).where(Referral.status.in_(delivering))
+    # A referral that has ended has no session left booked or waiting for its feedback.
+    assert not db.session.scalar(
+        select(func.count()).select_from(Session).where(unrecorded, Session.referral_id.not_in(open_referrals))
+    )
+    assert db.session.scalar(select(func.count()).select_from(Session).where(Session.counts_as_rar_day.is_(True)))
+    assert db.session.scalar(select(func.count()).select_from(GroupSession)) >= 20
+    assert db.session.scalar(select(func.count()).select_from(SessionReschedule))
+
+
+def test_alerts_open_and_acknowledged_and_outcomes_in_every_status():
+    alerts = db.session.scalars(select(Alert)).all()
+    assert any(a.acknowledged_at is None for a in alerts) and any(a.acknowledged_at for a in alerts)
+    assert set(count_by(Outcome.status)) == set(OutcomeStatus)
+    assert db.session.scalar(select(func.count()).select_from(Outcome).where(Outcome.previous_claim_id.is_not(None)))
+    rejected = db.session.scalars(select(Outcome).where(Outcome.status == OutcomeStatus.REJECTED)).all()
+    assert all(o.rejection_reason for o in rejected)
+    files = db.session.scalars(select(EvidenceFile)).all()
+    assert files and all(evidence.path_of(f.stored_name).is_file() for f in files)
+
+
+def test_every_invoice_status_and_an_approved_credit_note():
+    invoices = count_by(Invoice.status, Invoice.kind == InvoiceKind.INVOICE)
+    assert set(invoices) == set(InvoiceStatus)
+    assert invoices[InvoiceStatus.PAID] > sum(invoices.values()) / 2  # most are paid
+    assert 1 <= invoices[InvoiceStatus.SUBMITTED] <= 3
+    assert invoices[InvoiceStatus.QUERIED] == invoices[InvoiceStatus.REJECTED] == 1
+    notes = db.session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.CREDIT_NOTE)).all()
+    assert any(note.status == InvoiceStatus.APPROVED and note.total_pence < 0 for note in notes)
+    today = london_today()
+    assert any(i.overdue(today) for i in db.session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.INVOICE)))
+    assert any(line.includes_earlier_work for line in db.session.scalars(select(InvoiceLine)))
+
+
+def test_invoice_figures_add_up_and_numbers_have_no_gaps():
+    lines = dict(
+        db.session.execute(
+            select(InvoiceLine.invoice_id, func.sum(InvoiceLine.amount_pence)).group_by(InvoiceLine.invoice_id)
+        ).all()
+    )
+    for invoice in db.session.scalars(select(Invoice)).all():
+        assert invoice.subtotal_pence == int(lines.get(invoice.id, 0)), invoice.number
+        assert invoice.total_pence == invoice.subtotal_pence + invoice.vat_pence, invoice.number
+    for sequence in db.session.scalars(select(InvoiceSequence)).all():
+        numbers = db.session.scalars(select(Invoice.number).where(Invoice.partner_id == sequence.partner_id)).all()
+        taken = sorted(int(n.rsplit("-", 1)[1]) for n in numbers if n)
+        assert taken == list(range(1, sequence.last_number + 1))
+
+
+def test_billing_rules_hold_no_event_is_billed_twice_and_lines_count_their_events():
+    live_invoices = select(Invoice.id).where(Invoice.status.in_(LIVE_STATUSES), Invoice.kind == InvoiceKind.INVOICE)
+    twice = db.session.execute(
+        select(Invoice.contract_id, InvoiceEvent.item_id, InvoiceEvent.event_key, func.count())
+        .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
+        .where(InvoiceEvent.live.is_(True), InvoiceEvent.invoice_id.in_(live_invoices))
+        .group_by(Invoice.contract_id, InvoiceEvent.item_id, InvoiceEvent.event_key)
+        .having(func.count() > 1)
+    ).all()
+    assert twice == []
+    events = dict(db.session.execute(select(InvoiceEvent.line_id, func.count()).group_by(InvoiceEvent.line_id)).all())
+    frozen = db.session.scalars(
+        select(InvoiceLine)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.status != InvoiceStatus.DRAFT)
+    ).all()
+    assert frozen and all(events.get(line.id, 0) == line.event_count for line in frozen)
+    # Rejected work came back on a later invoice, and no session billed is one that did not happen.
+    billed_sessions = select(InvoiceEvent.session_id).where(InvoiceEvent.session_id.is_not(None))
+    assert not db.session.scalar(
+        select(func.count())
+        .select_from(Session)
+        .where(Session.id.in_(billed_sessions), Session.attendance.not_in([Attendance.ATTENDED, Attendance.LATE]))
+    )
+
+
+def test_every_return_status():
+    assert set(count_by(ServiceReturn.status)) == set(ReturnStatus)
+
+
+def test_the_history_happened_in_order_over_a_year():
+    times = db.session.scalars(select(AuditEvent.occurred_at).order_by(AuditEvent.id)).all()
+    assert all(earlier <= later for earlier, later in pairwise(times))
+    assert times[0] < utcnow() - timedelta(days=365)
+    sent = db.session.scalars(select(Referral.sent_at).where(Referral.sent_at.is_not(None))).all()
+    assert max(sent) - min(sent) > timedelta(days=300)
+    months = {moment.strftime("%Y-%m") for moment in sent}
+    assert len(months) >= 12
