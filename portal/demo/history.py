@@ -32,6 +32,7 @@ from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateC
 from portal.dates import london_date
 from portal.delivery import service as delivery
 from portal.delivery.models import Alert, Outcome, Session
+from portal.demo import returns as demo_returns
 from portal.demo.contracts import TERM_START
 from portal.demo.people import PeopleMaker, office_and_postcode, phone
 from portal.errors import ValidationFailed
@@ -42,7 +43,8 @@ from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from portal.notifications.service import deliver_queued
 from portal.referrals import service as referrals
 from portal.referrals.models import DeclineReason, Referral, ReferralStatus, WithdrawReason
-from portal.returns.periods import add_months
+from portal.returns.models import ServiceReturn
+from portal.returns.periods import Period, add_months
 from portal.working_days import add_working_days, is_working_day
 
 SEED = 20250401
@@ -340,6 +342,7 @@ class History:
                 if plan.group is not None:
                     self._plan_groups(contract, plan.group, first, last)
             self._plan_invoices(contract)
+            self._plan_returns(contract)
         day = self.start_day
         while day <= self.today:
             if is_working_day(day):  # a weekend's few emails go out on Monday
@@ -984,6 +987,26 @@ class History:
     def approve_credit(self, note_id: int) -> None:
         invoicing.approve_invoice(self.finance, db.session.get(Invoice, note_id))
         self.counts["credit_notes"] += 1
+
+    # --- service returns --------------------------------------------------------------------------
+
+    def _plan_returns(self, contract: Contract) -> None:
+        """Each month's return in the first fortnight of the next; last month's draft is begun by now."""
+        for period, stage in demo_returns.months_to_report(contract, self.today):
+            when = self.working_moment(add_working_days(period.end, self.rng.randint(4, 8)), 10, 15)
+            if stage == demo_returns.Stage.DRAFT:
+                when = min(when, self.now - timedelta(hours=1))
+            self.at(when, self.report, contract, period, stage)
+
+    def report(self, contract: Contract, period: Period, stage: demo_returns.Stage) -> None:
+        manager = self.partners[contract.partner_id].manager
+        written = demo_returns.write(manager, contract, period, stage)
+        self.counts["returns"] += 1
+        if stage not in (demo_returns.Stage.DRAFT, demo_returns.Stage.SUBMITTED):
+            self.at(self.later(self.rng.randint(3, 6), 10, 16), self.decide_return, written.id, stage)
+
+    def decide_return(self, return_id: int, stage: demo_returns.Stage) -> None:
+        demo_returns.decide(self.contract_manager, db.session.get(ServiceReturn, return_id), stage)
 
     def finish(self) -> None:
         """Now: each contract's partner has this month's draft open (or last month's, not yet sent)."""

@@ -19,7 +19,6 @@ from portal.contracts.rate_card_csv import import_rate_card
 from portal.db import utcnow
 from portal.demo.contracts import DEMO_CONTRACTS, OUTCOME_TYPES, DemoContract, rate_card_csv
 from portal.demo.history import describe_history, load_demo_history, setup_moment
-from portal.demo.returns import load_demo_returns
 from portal.demo.supply_chain import (
     CRC,
     CRC_DOMAIN,
@@ -64,7 +63,6 @@ def load_demo_data(*, history: bool = True) -> list[DemoLogin]:
             _create_contract(manager, demo_contract, partners[demo_contract.partner])
     if history:
         load_demo_history(now)
-        load_demo_returns()
     return logins
 
 

@@ -1,18 +1,15 @@
-"""Demo service returns: for each demo contract that has run, a year of monthly returns made from
-whatever records exist, in every status (accepted, returned for changes, submitted and a draft),
-through the same operations the pages use, so each step is audited. Call after the contracts,
-referrals, sessions and invoices are loaded: `load_demo_returns()`."""
+"""Demo service returns: for each active demo contract, its last twelve months reported in every
+status, through the same operations the pages use. The history (portal.demo.history) calls these
+on the days they happen: a month's return is written and submitted early in the next month and
+decided a few days later, so the audit log and the returns list read as real work did."""
 
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 
-from sqlalchemy import select
-
-from portal.accounts.models import Role, User
-from portal.contracts.models import Contract, ContractStatus
-from portal.dates import london_today
-from portal.extensions import db
+from portal.accounts.models import User
+from portal.contracts.models import Contract
 from portal.returns import service
 from portal.returns.models import ServiceReturn
 from portal.returns.periods import Period, PeriodKind, add_months
@@ -33,56 +30,41 @@ NARRATIVE = {
     "complaints": "None this month.",
     "staffing": "Fully staffed from the third week.",
 }
+RETURNED_REASON = "Please say how the vacancy is being covered, and resubmit."
 
 
-def _first(role: Role, organisation_id: int) -> User | None:
-    return db.session.scalars(
-        select(User)
-        .where(User.role == role, User.organisation_id == organisation_id, User.active.is_(True))
-        .order_by(User.id)
-    ).first()
+class Stage(StrEnum):
+    """Where a month's return has got to today."""
+
+    DRAFT = "draft"  # last month's: still being written
+    SUBMITTED = "submitted"  # the month before: waiting for the contract manager
+    RETURNED = "returned"  # the one before that: sent back for changes
+    ACCEPTED = "accepted"  # every earlier month
 
 
-def _months(contract: Contract, today: date) -> list[Period]:
-    """Up to twelve whole months the contract ran, ending with last month."""
-    last = add_months(min(today, contract.end_date).replace(day=1), -1 if contract.end_date >= today else 0)
+def months_to_report(contract: Contract, today: date) -> list[tuple[Period, Stage]]:
+    """Up to twelve whole months the contract ran before `today`, oldest first, each with its stage."""
+    last = add_months(today.replace(day=1), -1)
     months = [Period(PeriodKind.MONTH, add_months(last, -offset)) for offset in range(MONTHS - 1, -1, -1)]
-    return [month for month in months if month.end >= contract.start_date and month.end < today]
+    months = [m for m in months if m.start >= contract.start_date and m.end <= contract.end_date and m.end < today]
+    stages = {1: Stage.DRAFT, 2: Stage.SUBMITTED, 3: Stage.RETURNED}
+    return [(month, stages.get(len(months) - index, Stage.ACCEPTED)) for index, month in enumerate(months)]
 
 
-def load_demo_returns() -> int:
-    """Create the returns (skipping any period already reported); returns how many were made."""
-    today = london_today()
-    made = 0
-    contracts = db.session.scalars(
-        select(Contract).where(Contract.status != ContractStatus.DRAFT).order_by(Contract.reference)
-    ).all()
-    for contract in contracts:
-        manager = _first(Role.PROVIDER_MANAGER, contract.partner_id)
-        decider = _first(Role.CONTRACT_MANAGER, contract.crc_id)
-        if manager is None or decider is None:
-            continue
-        periods = _months(contract, today)
-        existing = set(
-            db.session.scalars(select(ServiceReturn.period_start).where(ServiceReturn.contract_id == contract.id))
-        )
-        for index, period in enumerate(periods):
-            if period.start in existing:
-                continue
-            from_end = len(periods) - index  # 1 for last month
-            service_return = service.create_return(manager, contract, period)
-            made += 1
-            if from_end == 1 and contract.status == ContractStatus.ACTIVE:
-                service.update_narrative(manager, service_return, {"achievements": NARRATIVE["achievements"]})
-                continue  # last month's return is still being written
-            service.update_narrative(manager, service_return, NARRATIVE)
-            service.submit_return(manager, service_return, today=today)
-            if from_end == 2 and contract.status == ContractStatus.ACTIVE:
-                continue  # waiting for the contract manager
-            if from_end == 3 and contract.status == ContractStatus.ACTIVE:
-                service.return_return(
-                    decider, service_return, reason="Please say how the vacancy is being covered, and resubmit."
-                )
-                continue
-            service.accept_return(decider, service_return)
-    return made
+def write(manager: User, contract: Contract, period: Period, stage: Stage) -> ServiceReturn:
+    """The partner manager starts the return, writes its narrative and, unless still writing, submits it."""
+    service_return = service.create_return(manager, contract, period)
+    if stage == Stage.DRAFT:
+        service.update_narrative(manager, service_return, {"achievements": NARRATIVE["achievements"]})
+        return service_return
+    service.update_narrative(manager, service_return, NARRATIVE)
+    service.submit_return(manager, service_return)
+    return service_return
+
+
+def decide(decider: User, service_return: ServiceReturn, stage: Stage) -> None:
+    """The contract manager accepts the return, or sends it back."""
+    if stage == Stage.RETURNED:
+        service.return_return(decider, service_return, reason=RETURNED_REASON)
+    elif stage == Stage.ACCEPTED:
+        service.accept_return(decider, service_return)

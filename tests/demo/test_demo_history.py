@@ -31,6 +31,7 @@ from portal.delivery.models import (
     SessionReschedule,
 )
 from portal.extensions import db
+from portal.formatting import LONDON
 from portal.invoicing.models import (
     LIVE_STATUSES,
     Invoice,
@@ -206,8 +207,15 @@ def test_billing_rules_hold_no_event_is_billed_twice_and_lines_count_their_event
     )
 
 
-def test_every_return_status():
+def test_a_year_of_returns_per_active_contract_in_every_status_each_made_when_its_month_was_over():
     assert set(count_by(ServiceReturn.status)) == set(ReturnStatus)
+    assert set(count_by(ServiceReturn.contract_id).values()) == {12}
+    for service_return in db.session.scalars(select(ServiceReturn).where(ServiceReturn.submitted_at.is_not(None))):
+        submitted_on = service_return.submitted_at.astimezone(LONDON).date()
+        assert service_return.period_end < submitted_on <= service_return.period_end + timedelta(days=21)
+        assert service_return.kpis
+        if service_return.accepted_at:
+            assert service_return.submitted_at < service_return.accepted_at
 
 
 def test_the_history_happened_in_order_over_a_year():
