@@ -27,6 +27,13 @@ class Role(StrEnum):
         return ROLE_LABELS[self]
 
     @property
+    def in_a_sentence(self) -> str:
+        """ "a caseworker", "a CRC referrer", "an administrator": the label as a sentence reads it."""
+        label = ROLE_LABELS[self]
+        word = label if label.split()[0].isupper() else label.lower()
+        return ("an " if word[0] in "aeiou" else "a ") + word
+
+    @property
     def organisation_kind(self) -> OrganisationKind:
         return OrganisationKind.PARTNER if self in PARTNER_ROLES else OrganisationKind.CRC
 

@@ -27,7 +27,20 @@ def test_user_signs_in_with_email_in_any_case_and_lands_on_home(portal, nacro_ma
     assert response.headers["Location"] == "/"
     page = portal.get("/")
     assert "Mo Manager, Nacro (Partner manager)" in text_of(page)
+    assert "You are signed in as a partner manager." in text_of(page)
     assert "auth.signed_in" in actions_for(nacro_manager)
+
+
+def test_each_role_reads_naturally_in_a_sentence():
+    from portal.accounts.models import Role
+
+    assert [role.in_a_sentence for role in Role] == [
+        "a caseworker",
+        "a partner manager",
+        "a CRC referrer",
+        "a contract manager",
+        "an administrator",
+    ]
 
 
 def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(portal, admin):
