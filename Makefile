@@ -34,8 +34,10 @@ run: install assets
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 ## The whole test suite. TEST_DATABASE_URL=postgresql+psycopg://... runs it on PostgreSQL.
+## One worker per CPU (pytest-xdist; each has its own database); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: install assets
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 ## Production style: gunicorn; needs SECRET_KEY and DATABASE_URL in the environment.
 serve: install assets

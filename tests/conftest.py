@@ -7,6 +7,7 @@ the suite on PostgreSQL; otherwise it runs on an SQLite file under instance/.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ os.environ["PORTAL_ENV"] = "test"
 # The suite empties its database: never let it pick up a DATABASE_URL exported for a real one.
 os.environ.pop("DATABASE_URL", None)
 os.environ.setdefault("INSTANCE_DIR", str(Path(__file__).resolve().parent.parent / "instance"))
+
 
 from portal import create_app
 from portal.accounts.models import Role
@@ -33,6 +35,36 @@ from tests.factories import (
     UserFactory,
 )
 from tests.helpers import Portal
+
+
+def _own_database_per_worker(worker: str) -> None:
+    """Under pytest-xdist each worker empties and rebuilds its database, so each needs its own:
+    `<database>_<worker>` on PostgreSQL (created on first use), its own instance folder (SQLite
+    file, evidence storage, outbox) otherwise."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    os.environ["INSTANCE_DIR"] = str(Path(os.environ["INSTANCE_DIR"]) / worker)
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return
+    base = make_url(url)
+    if base.get_backend_name() == "sqlite":
+        database = Path(base.database or "test.sqlite3")
+        mine = base.set(database=str(database.with_name(f"{database.stem}-{worker}{database.suffix}")))
+    else:
+        mine = base.set(database=f"{base.database}_{worker}")
+        engine = create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            found = text("SELECT 1 FROM pg_database WHERE datname = :name")
+            if connection.execute(found, {"name": mine.database}).first() is None:
+                connection.execute(text(f'CREATE DATABASE "{mine.database}"'))
+        engine.dispose()
+    os.environ["TEST_DATABASE_URL"] = mine.render_as_string(hide_password=False)
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _own_database_per_worker(os.environ["PYTEST_XDIST_WORKER"])
 
 
 def _empty_database(app: Flask) -> None:
@@ -230,3 +262,16 @@ def ttg_service(nacro_contract):
 def nacro_referral(ttg_service, referrer):
     """A referral sent to Nacro by the CRC's referrer, waiting for an answer."""
     return ReferralFactory(reference="NC2345AB", contract=ttg_service, service_code="ACC-TTG", referrer=referrer)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schemathesis names each operation's test by its operation but gives them all one node id;
+    pytest-xdist schedules by node id, so without this it would run one operation and skip the
+    rest without a word. The node id takes the name, as it does for a parametrised test."""
+    for item in items:
+        if getattr(item, "operation_label", None) and not item.nodeid.endswith("]"):
+            item._id = item.parent.id.child(item.name)  # pytest 9 keeps the node id here
+    seen = Counter(item.nodeid for item in items)
+    twice = sorted(nodeid for nodeid, times in seen.items() if times > 1)
+    if twice:
+        raise pytest.UsageError(f"Tests share a node id, so pytest-xdist would run only one of each: {twice[:5]}")
