@@ -116,6 +116,8 @@ INVOICE_STORIES = {
     ("BENCH-DV-01", 2): "unpaid",  # approved, never paid: overdue
     ("BENCH-ACC-03", 4): "rejected",  # its work is billed again the month after
     ("BENCH-ACC-01", 5): "credited",  # paid, then a session on it credited
+    ("BENCH-ETE-02", 3): "credited",
+    ("BENCH-MEN-01", 6): "rebilled",  # paid, then a line credited by the CRC to be billed again
 }
 
 DESIRED_OUTCOMES = {
@@ -965,23 +967,22 @@ class History:
     def pay(self, contract: Contract, invoice_id: int, story: str) -> None:
         invoice = db.session.get(Invoice, invoice_id)
         invoicing.mark_paid(self.finance, invoice, paid_on=self.today_now())
-        if story == "credited":
-            self.at(self.later(self.rng.randint(3, 6)), self.credit, contract, invoice_id)
+        if story in ("credited", "rebilled"):
+            self.at(self.later(self.rng.randint(3, 6)), self.credit, contract, invoice_id, story == "rebilled")
 
-    def credit(self, contract: Contract, invoice_id: int) -> None:
+    def credit(self, contract: Contract, invoice_id: int, rebill: bool = False) -> None:
         invoice = db.session.get(Invoice, invoice_id)
         events = [event for event in invoicing.creditable_events(invoice) if event.session_id is not None]
         events = events or invoicing.creditable_events(invoice)
         if not events:
             return
-        manager = self.partners[contract.partner_id].manager
-        note = invoicing.raise_credit_note(
-            manager,
-            invoice,
-            event_ids=[events[0].id],
-            reason="This session was recorded twice in error; the person attended once.",
-            rebill=False,
-        )
+        if rebill:  # the CRC's finance team found it billed at last year's price
+            raised_by = self.contract_manager
+            reason = "Billed at the old price: credited so that it is billed again at the current one."
+        else:
+            raised_by = self.partners[contract.partner_id].manager
+            reason = "This session was recorded twice in error; the person attended once."
+        note = invoicing.raise_credit_note(raised_by, invoice, event_ids=[events[0].id], reason=reason, rebill=rebill)
         self.at(self.later(2, 11, 15), self.approve_credit, note.id)
 
     def approve_credit(self, note_id: int) -> None:

@@ -160,7 +160,8 @@ def test_every_invoice_status_and_an_approved_credit_note():
     assert 1 <= invoices[InvoiceStatus.SUBMITTED] <= 3
     assert invoices[InvoiceStatus.QUERIED] == invoices[InvoiceStatus.REJECTED] == 1
     notes = db.session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.CREDIT_NOTE)).all()
-    assert any(note.status == InvoiceStatus.APPROVED and note.total_pence < 0 for note in notes)
+    assert sum(note.status == InvoiceStatus.APPROVED and note.total_pence < 0 for note in notes) >= 3
+    assert any(note.rebill for note in notes) and not all(note.rebill for note in notes)
     today = london_today()
     assert any(i.overdue(today) for i in db.session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.INVOICE)))
     assert any(line.includes_earlier_work for line in db.session.scalars(select(InvoiceLine)))
