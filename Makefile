@@ -35,7 +35,9 @@ run: install assets
 
 ## The whole test suite. TEST_DATABASE_URL=postgresql+psycopg://... runs it on PostgreSQL.
 ## One worker per CPU (pytest-xdist; each has its own database); TEST_WORKERS=0 runs it in one process.
+## TEST_TODAY=2027-01-04 (or 2027-07-01T00:30, London) runs it with the clock pinned to that day.
 TEST_WORKERS ?= auto
+export TEST_TODAY
 test: install assets
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 

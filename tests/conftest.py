@@ -2,6 +2,10 @@
 
 Set TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run
 the suite on PostgreSQL; otherwise it runs on an SQLite file under instance/.
+
+Set TEST_TODAY (`2027-01-04`, or `2027-07-01T00:30` for a London date and time) to run the whole
+suite on that day: its clock starts there and runs on (time-machine), for the tests, the app, the
+browser tests' server and the CLI alike. Without it the suite runs on the real date.
 """
 
 from __future__ import annotations
@@ -9,9 +13,11 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
+import time_machine
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import text
@@ -25,7 +31,9 @@ os.environ.setdefault("INSTANCE_DIR", str(Path(__file__).resolve().parent.parent
 from portal import create_app
 from portal.accounts.models import Role
 from portal.contracts.models import Unit
+from portal.dates import london_today
 from portal.extensions import db, limiter
+from portal.formatting import LONDON
 from tests.factories import (
     ContractFactory,
     CrcFactory,
@@ -35,6 +43,37 @@ from tests.factories import (
     UserFactory,
 )
 from tests.helpers import Portal
+
+
+def pinned_moment(text: str | None) -> datetime | None:
+    """TEST_TODAY as the aware moment the suite's clock starts at: a date alone is noon in London
+    (clear of both ends of the day), a date and time is that London wall-clock time."""
+    if not text or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        moment = datetime.fromisoformat(text) if "T" in text else datetime.combine(date.fromisoformat(text), time(12))
+    except ValueError as exc:
+        raise pytest.UsageError(f"TEST_TODAY={text!r} is not a date like 2027-01-04 or 2027-07-01T00:30") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
+
+
+PINNED = pinned_moment(os.environ.get("TEST_TODAY"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin the clock before anything else runs, so collection, fixtures and tests share one calendar.
+    The clock ticks on from the pinned moment: idle timeouts and token lifetimes behave as in life."""
+    if PINNED is not None:
+        traveller = time_machine.travel(PINNED, tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if PINNED is None:
+        return "clock: the real date (set TEST_TODAY=YYYY-MM-DD to pin it)"
+    return f"clock: pinned to {PINNED.isoformat()} London (TEST_TODAY={os.environ['TEST_TODAY']})"
 
 
 def _own_database_per_worker(worker: str) -> None:
@@ -120,6 +159,12 @@ def _database(app: Flask, observer_app: Flask) -> Iterator[None]:
         yield
         _clean_tables(observer_app)
     limiter.reset()
+
+
+@pytest.fixture
+def today() -> date:
+    """Today in London, on the suite's clock (pinned by TEST_TODAY or the real date)."""
+    return london_today()
 
 
 @pytest.fixture

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import date, timedelta
 from html import unescape
 from typing import Any
 
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from portal.dates import london_today
 from tests.factories import PASSWORD
 
 CSRF_INPUT = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -94,3 +97,24 @@ class QueryCounter:
         from sqlalchemy import event
 
         event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+def days_from_today(days: int) -> date:
+    """The date `days` after today on the suite's clock (before it, if negative)."""
+    return london_today() + timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class DaysFromToday:
+    """A date in a parametrize list, written relative to today and read when the test runs: the
+    lists are built as the module is imported, and no test takes the date at import."""
+
+    days: int
+
+    def __repr__(self) -> str:
+        return f"today{self.days:+d}d"
+
+
+def dated(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with each DaysFromToday turned into its date."""
+    return {key: days_from_today(v.days) if isinstance(v, DaysFromToday) else v for key, v in values.items()}

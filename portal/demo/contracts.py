@@ -1,26 +1,34 @@
 """The demo supply chain's contracts and rate cards, as data: one or more for each partner of Annex 3.
 
 Prices are in pence, written with the pence after an underscore so they read as pounds:
-`150_00` is £150.00. Contracts run from 1 April 2025 to 31 March 2027; a few prices change
-mid-term on 1 April 2026 (the old price ends on 31 March 2026) to show effective dating.
-Values are illustrative, not the real contracts' terms.
+`150_00` is £150.00. Values are illustrative, not the real contracts' terms.
+
+The dates below are written for a demo loaded in the financial year that starts on 1 April 2026
+(`REFERENCE_FINANCIAL_YEAR`): contracts run three years, 1 April 2025 to 31 March 2028; a few
+prices change on 1 April 2026 (the old price ends on 31 March 2026) to show effective dating; a
+pilot ended on 31 March 2025 and a new programme is being agreed to start on 1 April 2027.
+`demo_contracts(today)` moves every date by whole years to the financial year of the day the demo
+is loaded, so on any day the active contracts have one to two years behind them and ahead of them,
+the pilot has ended and the new programme has not started.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from portal.contracts.models import ContractStatus, ContractTier, Pathway, Setting, Unit
 from portal.contracts.rate_card_csv import COLUMNS
 from portal.money import pounds
 
+REFERENCE_FINANCIAL_YEAR = 2026
 TERM_START = date(2025, 4, 1)
-TERM_END = date(2027, 3, 31)
+TERM_END = date(2028, 3, 31)
 OLD_PRICE_ENDS = date(2026, 3, 31)
 NEW_PRICE_STARTS = date(2026, 4, 1)
+NEXT_YEAR_START = date(2027, 4, 1)
 
 ACCOMMODATION = Pathway.ACCOMMODATION
 ETE = Pathway.ETE
@@ -337,15 +345,15 @@ DEMO_CONTRACTS: tuple[DemoContract, ...] = (
         description="Support for armed forces veterans on probation, BeNCH-wide. Being agreed: not yet active.",
         status=ContractStatus.DRAFT,
         imported_from_csv=False,  # being set up on its page
-        start_date=date(2027, 2, 1),
-        end_date=date(2028, 3, 31),
+        start_date=NEXT_YEAR_START,
+        end_date=TERM_END,
         items=(
             DemoItem("VET-SESSION", "VET-PROG", "Veterans' group session (counts as a RAR day)",
-                     BEHAVIOUR, COMMUNITY, PER_SESSION, price(70_00, date(2027, 2, 1)), max_units_per_referral=12),
+                     BEHAVIOUR, COMMUNITY, PER_SESSION, price(70_00, NEXT_YEAR_START), max_units_per_referral=12),
             DemoItem("VET-RAR", "VET-PROG", "One-to-one RAR activity day",
-                     BEHAVIOUR, COMMUNITY, PER_RAR_DAY, price(95_00, date(2027, 2, 1)), max_units_per_referral=6),
+                     BEHAVIOUR, COMMUNITY, PER_RAR_DAY, price(95_00, NEXT_YEAR_START), max_units_per_referral=6),
             paid_outcome("VET-COMPLETE", "VET-PROG", "Programme completed", "programme_completed",
-                         COMMUNITY, price(200_00, date(2027, 2, 1))),
+                         COMMUNITY, price(200_00, NEXT_YEAR_START)),
         ),
     ),
     # --- Ormiston Families: family support -------------------------------------------------------
@@ -465,6 +473,42 @@ DEMO_CONTRACTS: tuple[DemoContract, ...] = (
         also_records=("mentoring_goals_achieved",),
     ),
 )  # fmt: skip
+
+
+def financial_year_start(day: date) -> date:
+    """1 April of the financial year `day` falls in (a UK public-sector year runs April to March)."""
+    return date(day.year if day.month >= 4 else day.year - 1, 4, 1)
+
+
+def _years_later(day: date, years: int) -> date:
+    if day.month == 2 and day.day == 29:  # no demo date is a leap day, but a shift must not fail on one
+        day = day.replace(day=28)
+    return day.replace(year=day.year + years)
+
+
+def _moved(contract: DemoContract, years: int) -> DemoContract:
+    def prices(item: DemoItem) -> tuple[DemoPrice, ...]:
+        return tuple(
+            DemoPrice(
+                p.unit_price_pence,
+                _years_later(p.effective_from, years),
+                _years_later(p.effective_to, years) if p.effective_to else None,
+            )
+            for p in item.prices
+        )
+
+    return replace(
+        contract,
+        start_date=_years_later(contract.start_date, years),
+        end_date=_years_later(contract.end_date, years),
+        items=tuple(replace(item, prices=prices(item)) for item in contract.items),
+    )
+
+
+def demo_contracts(today: date) -> tuple[DemoContract, ...]:
+    """The demo contracts dated for a demo loaded on `today` (see the module's docstring)."""
+    years = financial_year_start(today).year - REFERENCE_FINANCIAL_YEAR
+    return tuple(_moved(contract, years) for contract in DEMO_CONTRACTS)
 
 
 def rate_card_csv(contract: DemoContract) -> str:

@@ -33,7 +33,6 @@ from portal.dates import london_date
 from portal.delivery import service as delivery
 from portal.delivery.models import Alert, Outcome, Session
 from portal.demo import returns as demo_returns
-from portal.demo.contracts import TERM_START
 from portal.demo.people import PeopleMaker, office_and_postcode, phone
 from portal.errors import ValidationFailed
 from portal.extensions import db
@@ -181,9 +180,9 @@ def next_working_day(day: date) -> date:
     return day
 
 
-def setup_moment(now: datetime) -> datetime:
+def setup_moment(now: datetime, contracts_start: date) -> datetime:
     """When the demo supply chain was set up: four weeks before its contracts or its history began."""
-    first = min(TERM_START, london_date(now) - timedelta(days=HISTORY_DAYS)) - timedelta(weeks=4)
+    first = min(contracts_start, london_date(now) - timedelta(days=HISTORY_DAYS)) - timedelta(weeks=4)
     return moment(next_working_day(first), 9, 30)
 
 

@@ -16,8 +16,9 @@ from portal.audit.service import record_event
 from portal.contracts import service as contracts
 from portal.contracts.models import Contract, ContractStatus
 from portal.contracts.rate_card_csv import import_rate_card
+from portal.dates import london_date
 from portal.db import utcnow
-from portal.demo.contracts import DEMO_CONTRACTS, OUTCOME_TYPES, DemoContract, rate_card_csv
+from portal.demo.contracts import OUTCOME_TYPES, DemoContract, demo_contracts, rate_card_csv
 from portal.demo.history import describe_history, load_demo_history, setup_moment
 from portal.demo.supply_chain import (
     CRC,
@@ -53,13 +54,15 @@ def load_demo_data(*, history: bool = True) -> list[DemoLogin]:
     the loading time: tests that only need the logins and contracts leave it out). Returns the
     logins to print."""
     now = utcnow()
+    dated = demo_contracts(london_date(now))
     # With a history, the supply chain was set up before it began (so the audit log reads in order).
-    with time_machine.travel(setup_moment(now), tick=False) if history else nullcontext():
+    first_day = min(contract.start_date for contract in dated if contract.status == ContractStatus.ACTIVE)
+    with time_machine.travel(setup_moment(now, first_day), tick=False) if history else nullcontext():
         with _quick_password_hashes():
             logins, partners = _load_organisations_and_users()
         # Set up by the demo contract manager, so the audit log shows the contracts as their work.
         manager = db.session.scalars(select(User).where(User.email == f"{DEMO_CONTRACT_MANAGER}@{CRC_DOMAIN}")).one()
-        for demo_contract in DEMO_CONTRACTS:
+        for demo_contract in dated:
             _create_contract(manager, demo_contract, partners[demo_contract.partner])
     if history:
         load_demo_history(now)

@@ -13,7 +13,7 @@ import contextlib
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,10 +54,39 @@ class QuietRequestHandler(WSGIRequestHandler):
         pass
 
 
+def session_cookies_only(app: Flask) -> Callable[..., Any]:
+    """The app, with cookies' expiry dates left out.
+
+    Under TEST_TODAY the server's clock is pinned but Chromium's is real: a cookie that expires
+    30 minutes after a pinned day in the past would be dropped at once. The idle timeout is
+    enforced by the server from the session itself, so the browser only needs the cookie to last
+    until the test ends."""
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            headers = [
+                (name, EXPIRY.sub("", value) if is_lasting_cookie(name, value) else value) for name, value in headers
+            ]
+            return start_response(status, headers, *args)
+
+        return app(environ, start)
+
+    return application
+
+
+EXPIRY = re.compile(r";\s*(?:Expires=[^;]*|Max-Age=\d+)", re.IGNORECASE)
+
+
+def is_lasting_cookie(name: str, value: str) -> bool:
+    """A Set-Cookie that sets a cookie (one that deletes it, with Max-Age=0, is left alone)."""
+    return name.lower() == "set-cookie" and "max-age=0" not in value.lower()
+
+
 @pytest.fixture(scope="session")
 def live_server(app: Flask) -> Iterator[str]:
     """The session's app on a free port of 127.0.0.1; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
+    served = session_cookies_only(app) if os.environ.get("TEST_TODAY") else app
+    server = make_server("127.0.0.1", 0, served, threaded=True, request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:

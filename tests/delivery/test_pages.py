@@ -7,15 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.dates import london_today
 from portal.delivery.models import Alert, EvidenceFile, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.referrals.models import ReferralStatus
 from tests.factories import OutcomeTypeFactory, ReferralFactory
-from tests.helpers import text_of
+from tests.helpers import days_from_today, text_of
 
-TODAY = london_today()
-YESTERDAY = TODAY - timedelta(days=1)
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
@@ -43,7 +40,7 @@ def storage(app, observer_app, tmp_path):
 
 def session_form(**overrides):
     return {
-        "date": parts(YESTERDAY),
+        "date": parts(days_from_today(-1)),
         "start_time": "10:00",
         "duration_minutes": "90",
         "kind": "one_to_one",
@@ -73,7 +70,7 @@ def test_caseworker_records_a_session_and_the_referral_shows_hours_and_rar_days(
 
 def test_a_rar_day_beyond_the_order_is_saved_with_a_warning(portal, accepted, nacro_caseworker):
     portal.sign_in(nacro_caseworker)
-    post_session(portal, accepted, counts_as_rar_day="y", date=parts(TODAY - timedelta(days=2)))
+    post_session(portal, accepted, counts_as_rar_day="y", date=parts(days_from_today(-2)))
     response = post_session(portal, accepted, counts_as_rar_day="y")
     page = text_of(portal.get(response.headers["Location"]))
     assert "will not count as RAR days" in page
@@ -94,7 +91,7 @@ def test_a_future_session_is_scheduled_then_its_attendance_recorded_from_my_sess
     portal, accepted, nacro_caseworker
 ):
     portal.sign_in(nacro_caseworker)
-    post_session(portal, accepted, date=parts(YESTERDAY), attendance="")
+    post_session(portal, accepted, date=parts(days_from_today(-1)), attendance="")
     session = db.session.scalars(select(Session)).one()
     day = text_of(portal.get("/my-sessions"))
     assert "Awaiting feedback (1)" in day
@@ -139,7 +136,7 @@ def test_group_session_for_three_people_in_one_form(portal, accepted, nacro_case
         {
             "title": "Tenancy skills",
             "facilitator": "Cas Worker",
-            "date": parts(YESTERDAY),
+            "date": parts(days_from_today(-1)),
             "start_time": "13:00",
             "duration_minutes": "120",
             f"attendance-{accepted.id}": "attended",
@@ -166,7 +163,7 @@ def test_claiming_an_outcome_with_a_pdf_then_the_referrer_verifies_it(
         f"/referrals/{accepted.reference}/outcomes/new",
         {
             "outcome_type_id": str(outcome_type.id),
-            "achieved_on": parts(YESTERDAY),
+            "achieved_on": parts(days_from_today(-1)),
             "evidence": "Licence agreement signed.",
             "evidence_files": (io.BytesIO(PDF), "licence.pdf"),
         },
@@ -196,7 +193,7 @@ def test_an_executable_renamed_pdf_is_refused(portal, accepted, nacro_caseworker
         f"/referrals/{accepted.reference}/outcomes/new",
         {
             "outcome_type_id": str(outcome_type.id),
-            "achieved_on": parts(YESTERDAY),
+            "achieved_on": parts(days_from_today(-1)),
             "evidence": "x",
             "evidence_files": (io.BytesIO(b"MZ\x90\x00" + b"\x00" * 300), "evidence.pdf"),
         },
@@ -211,7 +208,7 @@ def test_rejecting_needs_a_reason(portal, accepted, nacro_caseworker, referrer, 
     outcome = Outcome(
         referral_id=accepted.id,
         outcome_type_id=OutcomeTypeFactory(contract=ttg_service).id,
-        achieved_on=YESTERDAY,
+        achieved_on=days_from_today(-1),
         evidence="seen",
         claimed_by_id=nacro_caseworker.id,
     )
@@ -268,7 +265,7 @@ def test_another_partner_cannot_download_evidence(
     outcome = service.claim_outcome(
         nacro_caseworker,
         accepted,
-        {"outcome_type_id": outcome_type.id, "achieved_on": YESTERDAY, "evidence": "x"},
+        {"outcome_type_id": outcome_type.id, "achieved_on": days_from_today(-1), "evidence": "x"},
         [("a.pdf", PDF)],
     )
     file_id = db.session.scalars(select(EvidenceFile.id).where(EvidenceFile.outcome_id == outcome.id)).one()
@@ -296,7 +293,7 @@ def test_a_group_session_with_mistakes_shows_each_beside_its_field_and_keeps_wha
         {
             "title": "",
             "facilitator": "Cas Worker",
-            "date": parts(YESTERDAY),
+            "date": parts(days_from_today(-1)),
             "start_time": "13:00",
             "duration_minutes": "0",
             f"attendance-{accepted.id}": "did_not_attend",
@@ -316,7 +313,7 @@ def test_a_moved_session_shows_when_it_was_and_why_it_moved_on_the_referral(port
 
     from portal.delivery import service
 
-    planned = YESTERDAY + timedelta(days=3)
+    planned = days_from_today(2)
     session = service.record_session(
         nacro_caseworker,
         accepted,

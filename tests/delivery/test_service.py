@@ -27,9 +27,8 @@ from portal.extensions import db
 from portal.notifications.models import OutboundEmail
 from portal.referrals.models import CaseNote, ReferralStatus
 from tests.factories import OutcomeTypeFactory, RateCardItemFactory, ReferralFactory
+from tests.helpers import DaysFromToday, dated, days_from_today
 
-TODAY = london_today()
-YESTERDAY = TODAY - timedelta(days=1)
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -55,7 +54,7 @@ def accepted(nacro_referral, nacro_caseworker):
 
 def session_fields(**overrides):
     fields = {
-        "date": YESTERDAY,
+        "date": days_from_today(-1),
         "start_time": "10:30",
         "duration_minutes": 60,
         "kind": "one_to_one",
@@ -80,17 +79,17 @@ def test_the_first_attended_session_starts_the_referral_and_stops_the_first_cont
     recorded = service.record_session(nacro_caseworker, accepted, session_fields())
     assert recorded.record.attended
     assert accepted.status == ReferralStatus.IN_PROGRESS
-    assert accepted.first_contact_at == service.session_start(YESTERDAY, time(10, 30))
+    assert accepted.first_contact_at == service.session_start(days_from_today(-1), time(10, 30))
     assert "session.created" in db.session.scalars(select(AuditEvent.action)).all()
 
 
 def test_a_session_can_be_scheduled_ahead_and_its_attendance_recorded_once_it_has_happened(accepted, nacro_caseworker):
     ahead = service.record_session(
-        nacro_caseworker, accepted, session_fields(date=TODAY + timedelta(days=3), attendance="")
+        nacro_caseworker, accepted, session_fields(date=days_from_today(3), attendance="")
     ).record
     assert ahead.awaiting_feedback and accepted.status == ReferralStatus.ACCEPTED
     with pytest.raises(ValidationFailed) as failure:
-        service.update_session(nacro_caseworker, ahead, session_fields(date=TODAY + timedelta(days=3)))
+        service.update_session(nacro_caseworker, ahead, session_fields(date=days_from_today(3)))
     assert "has not happened yet" in failure.value.errors["attendance"][0]
 
 
@@ -99,7 +98,7 @@ def test_attendance_recorded_on_a_booked_session_starts_the_referral(accepted, n
     assert accepted.status == ReferralStatus.ACCEPTED and accepted.first_contact_at is None
     service.update_session(nacro_caseworker, booked, session_fields())
     assert accepted.status == ReferralStatus.IN_PROGRESS
-    assert accepted.first_contact_at == service.session_start(YESTERDAY, time(10, 30))
+    assert accepted.first_contact_at == service.session_start(days_from_today(-1), time(10, 30))
     assert "referral.started" in db.session.scalars(select(AuditEvent.action)).all()
 
 
@@ -108,7 +107,7 @@ def test_attendance_recorded_on_a_booked_session_starts_the_referral(accepted, n
     [
         ({"duration_minutes": 0}, "duration_minutes"),
         ({"duration_minutes": 601}, "duration_minutes"),
-        ({"date": TODAY - timedelta(days=30)}, "date"),
+        ({"date": DaysFromToday(-30)}, "date"),
         ({"start_time": "25:00"}, "start_time"),
         ({"kind": "carrier_pigeon"}, "kind"),
         ({"attendance": "did_not_attend"}, "non_attendance_reason"),
@@ -117,7 +116,7 @@ def test_attendance_recorded_on_a_booked_session_starts_the_referral(accepted, n
 )
 def test_bad_sessions_are_refused_naming_the_field(accepted, nacro_caseworker, override, field):
     with pytest.raises(ValidationFailed) as failure:
-        service.record_session(nacro_caseworker, accepted, session_fields(**override))
+        service.record_session(nacro_caseworker, accepted, session_fields(**dated(override)))
     assert field in failure.value.errors
     assert count(Session) == 0
 
@@ -133,7 +132,7 @@ def test_a_rar_day_needs_rar_days_ordered(accepted, nacro_caseworker):
 def test_rar_days_beyond_the_order_are_recorded_with_a_warning_and_not_counted(accepted, nacro_caseworker):
     for days_ago in (3, 2):
         assert not service.record_session(
-            nacro_caseworker, accepted, session_fields(date=TODAY - timedelta(days=days_ago), counts_as_rar_day=True)
+            nacro_caseworker, accepted, session_fields(date=days_from_today(-days_ago), counts_as_rar_day=True)
         ).warnings
     third = service.record_session(nacro_caseworker, accepted, session_fields(counts_as_rar_day=True))
     assert "the 1 beyond the order will not count" in third.warnings[0]
@@ -200,25 +199,23 @@ def test_only_referrers_acknowledge_alerts_so_none_disappears_from_the_referrers
 
 def test_rescheduling_keeps_the_history(accepted, nacro_caseworker):
     session = service.record_session(
-        nacro_caseworker, accepted, session_fields(date=TODAY + timedelta(days=2), attendance="")
+        nacro_caseworker, accepted, session_fields(date=days_from_today(2), attendance="")
     ).record
     service.reschedule_session(
         nacro_caseworker,
         session,
-        new_date=TODAY + timedelta(days=5),
+        new_date=days_from_today(5),
         new_time="14:00",
         reason="Person has a medical appointment",
     )
     move = db.session.scalars(select(SessionReschedule)).one()
     assert (move.from_date, move.to_date, move.to_time) == (
-        TODAY + timedelta(days=2),
-        TODAY + timedelta(days=5),
+        days_from_today(2),
+        days_from_today(5),
         time(14, 0),
     )
     with pytest.raises(ValidationFailed):
-        service.reschedule_session(
-            nacro_caseworker, session, new_date=TODAY + timedelta(days=6), new_time="14:00", reason=""
-        )
+        service.reschedule_session(nacro_caseworker, session, new_date=days_from_today(6), new_time="14:00", reason="")
 
 
 def test_edits_are_audited_with_before_and_after_until_the_session_is_invoiced(accepted, nacro_caseworker, monkeypatch):
@@ -261,7 +258,7 @@ def test_a_group_session_makes_one_session_each_and_alerts_for_the_unacceptable_
         {
             "title": "Tenancy skills",
             "facilitator": "Cas Worker",
-            "date": YESTERDAY,
+            "date": days_from_today(-1),
             "start_time": "13:00",
             "duration_minutes": 120,
         },
@@ -284,7 +281,13 @@ def test_a_group_roster_of_another_contract_or_partner_is_refused(
         service.record_group_session(
             nacro_caseworker,
             ttg_service,
-            {"title": "Group", "facilitator": "Me", "date": YESTERDAY, "start_time": "13:00", "duration_minutes": 60},
+            {
+                "title": "Group",
+                "facilitator": "Me",
+                "date": days_from_today(-1),
+                "start_time": "13:00",
+                "duration_minutes": 60,
+            },
             [
                 {"referral_id": accepted.id, "attendance": "attended"},
                 {"referral_id": elsewhere.id, "attendance": "attended"},
@@ -327,7 +330,7 @@ def stored_files(storage):
 def claim(actor, referral, outcome_type, files=(), **overrides):
     fields = {
         "outcome_type_id": outcome_type.id,
-        "achieved_on": YESTERDAY,
+        "achieved_on": days_from_today(-1),
         "evidence": "Tenancy agreement seen and copied.",
     } | overrides
     return service.claim_outcome(actor, referral, fields, list(files))
@@ -374,7 +377,7 @@ def test_an_outcome_type_must_be_on_the_contract_and_the_date_sensible(
     elsewhere = OutcomeTypeFactory(contract=st_giles_contract, code="entered_employment")
     for overrides, field in (
         ({"outcome_type_id": elsewhere.id}, "outcome_type_id"),
-        ({"achieved_on": TODAY + timedelta(days=1)}, "achieved_on"),
+        ({"achieved_on": days_from_today(1)}, "achieved_on"),
         ({"evidence": ""}, "evidence"),
     ):
         with pytest.raises(ValidationFailed) as failure:
@@ -406,7 +409,7 @@ def test_the_crc_verifies_or_rejects_with_a_reason_and_a_rejected_claim_can_be_m
     again = service.reclaim_outcome(
         nacro_caseworker,
         first,
-        {"achieved_on": TODAY, "evidence": "Keys handed over."},
+        {"achieved_on": london_today(), "evidence": "Keys handed over."},
         [("keys.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64)],
     )
     assert again.previous_claim_id == first.id
@@ -414,7 +417,9 @@ def test_the_crc_verifies_or_rejects_with_a_reason_and_a_rejected_claim_can_be_m
     assert again.status == OutcomeStatus.VERIFIED
     with pytest.raises(ValidationFailed):
         service.update_outcome(
-            nacro_caseworker, again, {"outcome_type_id": first_night.id, "achieved_on": TODAY, "evidence": "changed"}
+            nacro_caseworker,
+            again,
+            {"outcome_type_id": first_night.id, "achieved_on": london_today(), "evidence": "changed"},
         )
     with pytest.raises(InvalidTransition):
         service.reject_outcome(referrer, again, reason="Changed my mind")
@@ -489,13 +494,13 @@ def test_deleting_the_only_attended_session_undoes_first_contact_and_restarts_it
 
 
 def test_marking_the_first_session_missed_moves_first_contact_to_the_next_attended_one(accepted, nacro_caseworker):
-    first = service.record_session(nacro_caseworker, accepted, session_fields(date=TODAY - timedelta(days=3))).record
-    service.record_session(nacro_caseworker, accepted, session_fields(date=TODAY - timedelta(days=1)))
+    first = service.record_session(nacro_caseworker, accepted, session_fields(date=days_from_today(-3))).record
+    service.record_session(nacro_caseworker, accepted, session_fields(date=days_from_today(-1)))
     service.update_session(
         nacro_caseworker,
         first,
-        session_fields(date=TODAY - timedelta(days=3), attendance="did_not_attend", non_attendance_reason="acceptable"),
+        session_fields(date=days_from_today(-3), attendance="did_not_attend", non_attendance_reason="acceptable"),
     )
     db.session.refresh(accepted)
     assert accepted.status == ReferralStatus.IN_PROGRESS
-    assert london_date(accepted.first_contact_at) == TODAY - timedelta(days=1)
+    assert london_date(accepted.first_contact_at) == days_from_today(-1)

@@ -4,7 +4,7 @@ These tests only read the demo data, so they share one load of it (see the fixtu
 """
 
 import re
-from datetime import date
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +14,8 @@ from portal.areas import COUNTIES, PRISONS
 from portal.audit.models import AuditEvent
 from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, Unit
 from portal.contracts.pricing import find_overlaps, price_on
+from portal.dates import london_today
+from portal.demo.contracts import financial_year_start
 from portal.demo.loader import load_demo_data
 from portal.demo.supply_chain import PARTNERS
 from portal.extensions import db
@@ -36,6 +38,9 @@ def _database(observer_app, demo_data):  # type: ignore[no-untyped-def]
     with observer_app.app_context():
         yield
         db.session.rollback()
+
+
+DAY = timedelta(days=1)
 
 
 def contracts(*statuses):
@@ -64,17 +69,23 @@ def test_a_partner_can_hold_several_contracts():
     assert by_partner["St Giles Trust"] == ["BENCH-ETE-01", "BENCH-ETE-02"]
 
 
-def test_there_is_a_draft_contract_and_an_ended_one():
-    assert [c.reference for c in contracts(ContractStatus.DRAFT)] == ["BENCH-VET-01"]
+def test_there_is_a_draft_contract_still_to_start_and_one_that_ended_before_the_others_began():
+    today = london_today()
+    (draft,) = contracts(ContractStatus.DRAFT)
+    assert draft.reference == "BENCH-VET-01" and draft.start_date > today
     (ended,) = contracts(ContractStatus.ENDED)
-    assert ended.reference == "BENCH-ACC-P1" and ended.end_date == date(2025, 3, 31)
+    assert ended.reference == "BENCH-ACC-P1" and ended.end_date < today
+    assert ended.end_date == financial_year_start(today).replace(year=financial_year_start(today).year - 1) - DAY
 
 
-def test_references_follow_the_crc_pattern_and_active_contracts_run_april_2025_to_march_2027():
+def test_references_follow_the_crc_pattern_and_active_contracts_run_three_financial_years_around_today():
     for contract in contracts():
         assert re.fullmatch(r"BENCH-[A-Z]{2,3}-[A-Z0-9]{2}", contract.reference)
+    this_year = financial_year_start(london_today())
     for contract in contracts(ContractStatus.ACTIVE):
-        assert (contract.start_date, contract.end_date) == (date(2025, 4, 1), date(2027, 3, 31))
+        # Loaded on any day: at least a year of the contract behind it, and a year ahead of it.
+        assert contract.start_date == this_year.replace(year=this_year.year - 1)
+        assert contract.end_date == this_year.replace(year=this_year.year + 2) - DAY
 
 
 def test_every_unit_appears_on_a_live_rate_card():
@@ -110,22 +121,27 @@ def test_price_periods_of_an_item_never_overlap_and_fall_within_the_contract():
 def test_every_live_item_has_a_price_on_every_day_of_its_contract():
     for contract in contracts(ContractStatus.ACTIVE):
         for item in items_of([contract]):
-            for day in (contract.start_date, date(2026, 3, 31), date(2026, 4, 1), contract.end_date):
+            for day in (contract.start_date, price_change() - DAY, price_change(), contract.end_date):
                 assert price_on(item, day) is not None, (item.code, day)
 
 
-def test_some_prices_change_on_1_april_2026():
+def price_change():
+    """The first day of this financial year, when some prices change."""
+    return financial_year_start(london_today())
+
+
+def test_some_prices_change_on_1_april_this_financial_year():
     changed = [
         item.code
         for item in items_of(contracts(ContractStatus.ACTIVE))
-        if price_on(item, date(2026, 3, 31)).unit_price_pence != price_on(item, date(2026, 4, 1)).unit_price_pence
+        if price_on(item, price_change() - DAY).unit_price_pence != price_on(item, price_change()).unit_price_pence
     ]
     assert len(changed) >= 2
     assert {"ACC-TTG-NIGHT", "MEN-PEER-HOUR"} <= set(changed)
     night = db.session.scalars(select(RateCardItem).where(RateCardItem.code == "ACC-TTG-NIGHT")).one()
     assert [(p.unit_price_pence, p.effective_from, p.effective_to) for p in night.prices] == [
-        (40000, date(2025, 4, 1), date(2026, 3, 31)),
-        (42500, date(2026, 4, 1), None),
+        (40000, price_change().replace(year=price_change().year - 1), price_change() - DAY),
+        (42500, price_change(), None),
     ]
 
 

@@ -157,7 +157,8 @@ def test_every_invoice_status_and_an_approved_credit_note():
     invoices = count_by(Invoice.status, Invoice.kind == InvoiceKind.INVOICE)
     assert set(invoices) == set(InvoiceStatus)
     assert invoices[InvoiceStatus.PAID] > sum(invoices.values()) / 2  # most are paid
-    assert 1 <= invoices[InvoiceStatus.SUBMITTED] <= 3
+    # Early in a month last month's invoices wait for the CRC's decision; later in it only a few do.
+    assert 1 <= invoices[InvoiceStatus.SUBMITTED] < sum(invoices.values()) / 2
     assert invoices[InvoiceStatus.QUERIED] == invoices[InvoiceStatus.REJECTED] == 1
     notes = db.session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.CREDIT_NOTE)).all()
     assert sum(note.status == InvoiceStatus.APPROVED and note.total_pence < 0 for note in notes) >= 3

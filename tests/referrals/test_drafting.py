@@ -1,21 +1,15 @@
 """Making a referral through the pages: a saved draft, part by part, check your answers, send."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from portal.dates import london_today
 from portal.extensions import db
 from portal.notifications.models import OutboundEmail
 from portal.referrals.models import Referral, ReferralStatus
 from tests.factories import PersonFactory, UserFactory
-from tests.helpers import text_of
-
-TODAY = london_today()
-RELEASE = TODAY + timedelta(days=40)
-SENTENCE_END = TODAY + timedelta(days=500)
+from tests.helpers import days_from_today, text_of
 
 
 def date_parts(day):
@@ -48,36 +42,44 @@ PERSON = {
     "disability": "not_stated",
     "interpreter_language": "",
 }
-LOCATION = {
-    "location_type": "custody",
-    "prison": "HMP Peterborough (female)",
-    "expected_release_date": date_parts(RELEASE),
-    "community_office": "",
-    "postcode": "",
-    "contact_details": "Via the OMU",
-}
+
+
+def location() -> dict:
+    return {
+        "location_type": "custody",
+        "prison": "HMP Peterborough (female)",
+        "expected_release_date": date_parts(days_from_today(40)),
+        "community_office": "",
+        "postcode": "",
+        "contact_details": "Via the OMU",
+    }
+
+
 RISK = {
     "rosh_level": "medium",
     "risk_flags": ["domestic_abuse", "child_safeguarding"],
     "risk_summary": "Victim of domestic abuse; ex-partner is a risk to her children.",
 }
-NEEDS = {
-    "complexity": "high",
-    "desired_outcomes": "Safe accommodation\nReconnect with children",
-    "reason": "Released homeless.",
-    "rar_days": "12",
-    "sentence_end_date": date_parts(SENTENCE_END),
-    "colour_band": "yellow",
-}
+
+
+def needs() -> dict:
+    return {
+        "complexity": "high",
+        "desired_outcomes": "Safe accommodation\nReconnect with children",
+        "reason": "Released homeless.",
+        "rar_days": "12",
+        "sentence_end_date": date_parts(days_from_today(500)),
+        "colour_band": "yellow",
+    }
 
 
 def fill_in_everything(portal, ttg_service):
     draft_id = start(portal)
     assert post_step(portal, draft_id, "service", {"service": f"{ttg_service.id}|ACC-TTG"}).status_code == 302
     assert post_step(portal, draft_id, "person", PERSON).status_code == 302
-    assert post_step(portal, draft_id, "location", LOCATION).status_code == 302
+    assert post_step(portal, draft_id, "location", location()).status_code == 302
     assert post_step(portal, draft_id, "risk", RISK).status_code == 302
-    response = post_step(portal, draft_id, "needs", NEEDS)
+    response = post_step(portal, draft_id, "needs", needs())
     assert response.headers["Location"] == f"/referrals/drafts/{draft_id}/check"
     return draft_id
 
@@ -122,15 +124,15 @@ def test_each_part_names_what_is_wrong_and_saves_nothing(portal, ttg_service, re
 def test_custody_needs_a_future_release_date(portal, ttg_service, referrer):
     portal.sign_in(referrer)
     draft_id = start(portal)
-    past = date_parts(TODAY - timedelta(days=2))
-    response = post_step(portal, draft_id, "location", LOCATION | {"expected_release_date": past})
+    past = date_parts(days_from_today(-2))
+    response = post_step(portal, draft_id, "location", location() | {"expected_release_date": past})
     assert "The expected release date must be today or in the future" in text_of(response)
 
 
 def test_rar_days_must_be_from_0_to_60(portal, ttg_service, referrer):
     portal.sign_in(referrer)
     draft_id = start(portal)
-    response = post_step(portal, draft_id, "needs", NEEDS | {"rar_days": "61"})
+    response = post_step(portal, draft_id, "needs", needs() | {"rar_days": "61"})
     assert "RAR days must be a whole number from 0 to 60" in text_of(response)
 
 

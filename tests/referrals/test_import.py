@@ -3,19 +3,15 @@
 import csv
 import io
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from portal.contracts.models import ContractStatus
-from portal.dates import london_today
 from portal.extensions import db
 from portal.referrals import bulk_import
 from portal.referrals.models import ImportStatus, Referral, ReferralImport
-from tests.helpers import text_of
-
-TODAY = london_today()
+from tests.helpers import days_from_today, text_of
 
 
 def row(**overrides):
@@ -44,7 +40,7 @@ def row(**overrides):
         "desired_outcomes": "Stable tenancy|Debt plan",
         "reason": "Rent arrears.",
         "rar_days": "",
-        "sentence_end_date": (TODAY + timedelta(days=300)).isoformat(),
+        "sentence_end_date": days_from_today(300).isoformat(),
         "urgent": "no",
         "colour_band": "",
     }
@@ -75,7 +71,7 @@ def test_referrer_imports_a_file_after_a_preview(portal, ttg_service, referrer, 
     rows[1] |= {
         "location_type": "custody",
         "prison": "HMP Bedford",
-        "expected_release_date": (TODAY + timedelta(days=9)).isoformat(),
+        "expected_release_date": days_from_today(9).isoformat(),
         "risk_flags": "violence;arson",
     }
     portal.sign_in(referrer)
@@ -109,7 +105,7 @@ def test_a_bad_file_lists_every_problem_by_row_and_column_and_saves_nothing(port
             risk_flags="gangs",
             location_type="custody",
             prison="HMP Bedford",
-            expected_release_date=(TODAY - timedelta(days=1)).isoformat(),
+            expected_release_date=days_from_today(-1).isoformat(),
         ),
         row(),  # the same person and service as row 2
     ]

@@ -1,15 +1,12 @@
 """The partner's inbox and the CRC's lists: tabs, filters, search, sorting, overdue, 50 a page."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 
-from portal.dates import london_today
 from portal.referrals.models import LocationType, ReferralStatus
 from tests.factories import PersonFactory, ReferralFactory
-from tests.helpers import QueryCounter, text_of
-
-TODAY = london_today()
+from tests.helpers import QueryCounter, days_from_today, text_of
 
 
 @pytest.fixture
@@ -30,23 +27,23 @@ def caseload(ttg_service, referrer, nacro_caseworker, st_giles_contract):
         "new": make(
             "NW1000AA",
             ReferralStatus.SENT,
-            accept_due_on=TODAY + timedelta(days=2),
+            accept_due_on=days_from_today(2),
             person=PersonFactory(given_name="Nia", family_name="Newcombe", crn="N100001"),
         ),
         "overdue": make(
             "OV1000AA",
             ReferralStatus.SENT,
-            accept_due_on=TODAY - timedelta(days=3),
+            accept_due_on=days_from_today(-3),
             location_type=LocationType.CUSTODY,
             prison="HMP Bedford",
-            expected_release_date=TODAY + timedelta(days=12),
+            expected_release_date=days_from_today(12),
             person=PersonFactory(given_name="Owen", family_name="Overbury", crn="O100001"),
         ),
         "mine": make(
             "MY1000AA",
             ReferralStatus.ACCEPTED,
             caseworker=nacro_caseworker,
-            first_contact_due_on=TODAY + timedelta(days=4),
+            first_contact_due_on=days_from_today(4),
         ),
         "unassigned": make("UN1000AA", ReferralStatus.IN_PROGRESS),
         "completed": make("CO1000AA", ReferralStatus.COMPLETED),

@@ -2,7 +2,7 @@
 
 import re
 import threading
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -32,8 +32,7 @@ from tests.factories import (
     ReferralFactory,
     UserFactory,
 )
-
-TODAY = london_today()
+from tests.helpers import DaysFromToday, dated, days_from_today
 
 
 def whole_referral(contract, **overrides):
@@ -51,7 +50,7 @@ def whole_referral(contract, **overrides):
         "interpreter_language": "",
         "location_type": "custody",
         "prison": "HMP Bedford",
-        "expected_release_date": TODAY + timedelta(days=30),
+        "expected_release_date": days_from_today(30),
         "community_office": "",
         "postcode": "",
         "contact_details": "",
@@ -62,7 +61,7 @@ def whole_referral(contract, **overrides):
         "desired_outcomes": ["Settled accommodation on release", "Open a bank account"],
         "reason": "No fixed abode on release.",
         "rar_days": 10,
-        "sentence_end_date": TODAY + timedelta(days=400),
+        "sentence_end_date": days_from_today(400),
         "urgent": False,
         "colour_band": "",
     }
@@ -99,7 +98,7 @@ def test_referrer_drafts_a_referral_step_by_step_and_sends_it(referrer, ttg_serv
     assert re.fullmatch(r"[A-HJ-NP-Z]{2}\d{4}[A-HJ-NP-Z]{2}", sent.reference)
     assert "I" not in sent.reference and "O" not in sent.reference
     assert sent.status == ReferralStatus.SENT
-    assert sent.accept_due_on == add_working_days(TODAY, 2)
+    assert sent.accept_due_on == add_working_days(london_today(), 2)
     assert timeline_kinds(sent) == [ReferralEventKind.SENT]
     assert "referral.sent" in db.session.scalars(select(AuditEvent.action)).all()
     assert len(emails_to("referrals@nacro.example")) == 1
@@ -143,9 +142,9 @@ def test_a_mistyped_crn_cannot_rewrite_someone_elses_record(referrer, ttg_servic
     [
         ({"crn": "12345"}, "crn", "Enter a CRN in the correct format, like X123456"),
         ({"prison_number": "1234ABC"}, "prison_number", "like A1234BC"),
-        ({"date_of_birth": TODAY + timedelta(days=1)}, "date_of_birth", "must be in the past"),
-        ({"date_of_birth": TODAY - timedelta(days=17 * 365)}, "date_of_birth", "18 or over"),
-        ({"expected_release_date": TODAY - timedelta(days=1)}, "expected_release_date", "today or in the future"),
+        ({"date_of_birth": DaysFromToday(1)}, "date_of_birth", "must be in the past"),
+        ({"date_of_birth": DaysFromToday(-17 * 365)}, "date_of_birth", "18 or over"),
+        ({"expected_release_date": DaysFromToday(-1)}, "expected_release_date", "today or in the future"),
         ({"rar_days": 61}, "rar_days", "from 0 to 60"),
         ({"rar_days": -1}, "rar_days", "from 0 to 60"),
         ({"service_code": "OLD-SVC"}, "service_code", "Select a service this contract provides"),
@@ -165,7 +164,7 @@ def test_a_mistyped_crn_cannot_rewrite_someone_elses_record(referrer, ttg_servic
 )
 def test_bad_details_are_refused_naming_the_field_and_nothing_is_saved(referrer, ttg_service, override, field, message):
     with pytest.raises(ValidationFailed) as failure:
-        service.create_and_send(referrer, whole_referral(ttg_service, **override))
+        service.create_and_send(referrer, whole_referral(ttg_service, **dated(override)))
     assert message in failure.value.errors[field][0]
     assert db.session.scalars(select(Referral)).all() == []
     assert db.session.scalars(select(Person)).all() == []
@@ -212,7 +211,7 @@ def test_accepting_needs_the_risk_information_read_and_records_it(sent, nacro_ma
     assert sent.status == ReferralStatus.ACCEPTED
     assert sent.risk_confirmed_by_id == nacro_manager.id and sent.risk_confirmed_at is not None
     assert sent.caseworker_id == nacro_caseworker.id
-    assert sent.first_contact_due_on == add_working_days(TODAY, 5)
+    assert sent.first_contact_due_on == add_working_days(london_today(), 5)
     assert timeline_kinds(sent) == [ReferralEventKind.SENT, ReferralEventKind.ACCEPTED, ReferralEventKind.ASSIGNED]
     assert [e.subject for e in emails_to(referrer.email)] == [f"Referral {sent.reference} has been accepted"]
     assert len(emails_to(nacro_caseworker.email)) == 1
@@ -295,7 +294,7 @@ def test_amending_needs_a_reason_and_is_logged_with_before_and_after(sent, refer
 def test_amendments_keep_the_rules(sent, referrer):
     for wanted, field in (
         ({"rar_days": 99}, "rar_days"),
-        ({"expected_release_date": TODAY - timedelta(days=3)}, "expected_release_date"),
+        ({"expected_release_date": days_from_today(-3)}, "expected_release_date"),
         ({"service_code": "OTHER"}, "service_code"),
         ({"desired_outcomes": []}, "desired_outcomes"),
     ):
