@@ -32,6 +32,11 @@ def london_today() -> date:
     return datetime.now(UTC).astimezone(LONDON).date()
 
 
+def financial_year_start(day: date) -> date:
+    """1 April of the financial year `day` falls in (the UK public sector's year runs April to March)."""
+    return date(day.year if day.month >= 4 else day.year - 1, 4, 1)
+
+
 def london_date(moment: datetime) -> date:
     return moment.astimezone(LONDON).date()
 

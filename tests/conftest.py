@@ -161,6 +161,22 @@ def _database(app: Flask, observer_app: Flask) -> Iterator[None]:
     limiter.reset()
 
 
+@pytest.fixture(autouse=True)
+def _story_day(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Worked examples written in a fixed calendar (a quarter of 2026 counted by hand, a contract's
+    months) say so with `pytestmark = pytest.mark.on_day(date(2026, 12, 7))`; their clock starts
+    on that day, so they read the same whatever day the suite runs on."""
+    marker = request.node.get_closest_marker("on_day")
+    if marker is None:
+        yield
+        return
+    moment = marker.args[0]
+    if not isinstance(moment, datetime):
+        moment = datetime.combine(moment, time(10), tzinfo=LONDON)
+    with time_machine.travel(moment, tick=True):
+        yield
+
+
 @pytest.fixture
 def today() -> date:
     """Today in London, on the suite's clock (pinned by TEST_TODAY or the real date)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
@@ -20,11 +20,13 @@ from portal.contracts.models import (
     Setting,
     Unit,
 )
+from portal.dates import financial_year_start, london_today
 from portal.db import utcnow
 from portal.extensions import db
 from portal.organisations.models import Organisation, OrganisationKind, Tier
 from portal.people.models import Disability, Gender, Person
 from portal.referrals.models import Complexity, LocationType, Referral, ReferralStatus, RoshLevel
+from portal.working_days import add_working_days
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -80,8 +82,9 @@ class ContractFactory(BaseFactory):
     partner = factory.SubFactory(PartnerFactory)
     tier = ContractTier.SUBCONTRACT
     status = ContractStatus.ACTIVE
-    start_date = date(2026, 4, 1)
-    end_date = date(2028, 3, 31)
+    # Running from 1 April at least six months ago for two years: stories record work weeks back.
+    start_date = factory.LazyFunction(lambda: financial_year_start(london_today() - timedelta(days=183)))
+    end_date = factory.LazyAttribute(lambda c: c.start_date.replace(year=c.start_date.year + 2) - timedelta(days=1))
     value_cap_pence = 25_000_000
     vat_rate_bp = 0
     payment_terms_days = 30
@@ -124,7 +127,7 @@ class RateCardPriceFactory(BaseFactory):
 
     item = factory.SubFactory(RateCardItemFactory)
     unit_price_pence = 5000
-    effective_from = date(2026, 4, 1)
+    effective_from = factory.LazyAttribute(lambda p: p.item.contract.start_date)
     effective_to = None
 
 
@@ -168,7 +171,7 @@ class ReferralFactory(BaseFactory):
     desired_outcomes = factory.LazyFunction(lambda: ["Find settled accommodation"])
     reason = "Homeless on release and needs support to find accommodation."
     rar_days = 10
-    sentence_end_date = date(2027, 6, 30)
+    sentence_end_date = factory.LazyFunction(lambda: london_today() + timedelta(days=365))
     urgent = False
     sent_at = factory.LazyFunction(utcnow)
-    accept_due_on = date(2026, 12, 31)
+    accept_due_on = factory.LazyFunction(lambda: add_working_days(london_today(), 2))

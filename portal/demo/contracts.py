@@ -21,6 +21,7 @@ from datetime import date
 
 from portal.contracts.models import ContractStatus, ContractTier, Pathway, Setting, Unit
 from portal.contracts.rate_card_csv import COLUMNS
+from portal.dates import financial_year_start
 from portal.money import pounds
 
 REFERENCE_FINANCIAL_YEAR = 2026
@@ -473,11 +474,6 @@ DEMO_CONTRACTS: tuple[DemoContract, ...] = (
         also_records=("mentoring_goals_achieved",),
     ),
 )  # fmt: skip
-
-
-def financial_year_start(day: date) -> date:
-    """1 April of the financial year `day` falls in (a UK public-sector year runs April to March)."""
-    return date(day.year if day.month >= 4 else day.year - 1, 4, 1)
 
 
 def _years_later(day: date, years: int) -> date:

@@ -281,6 +281,7 @@ class History:
         self.withdraw_reasons = list(WithdrawReason)
         self.decline_reasons = list(DeclineReason)
         self.counts: Counter[str] = Counter()
+        self.held_stories: dict[int, str] = {}  # contract id -> an invoice story waiting for work to bill
         users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)).all()
         self.referrers = [u for u in users if u.role == Role.CRC_REFERRER]
         managers = [u for u in users if u.role == Role.CONTRACT_MANAGER]
@@ -929,9 +930,14 @@ class History:
 
     def invoice(self, contract: Contract, month: date, story: str) -> None:
         manager = self.partners[contract.partner_id].manager
+        story = self.held_stories.pop(contract.id, None) or story
         draft = invoicing.generate_draft(manager, contract, month)
         if not db.session.scalar(select(exists().where(InvoiceLine.invoice_id == draft.id))):
-            return  # nothing to bill yet: the draft waits for next month's work
+            # Nothing to bill yet: the draft waits for next month's work, and so does its story
+            # (the month the demo meant to be queried or rejected is whichever has work to bill).
+            if story not in ("paid", "approved"):
+                self.held_stories[contract.id] = story
+            return
         try:
             invoicing.submit_invoice(manager, draft)
         except ValidationFailed:

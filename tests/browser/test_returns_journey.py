@@ -13,10 +13,11 @@ from pypdf import PdfReader
 
 from tests.browser.conftest import assert_accessible, sign_in
 from tests.browser.test_referral_journey import sign_out
+from tests.helpers import STORY_DAY
 from tests.returns import conftest as worked_example
 from tests.returns.conftest import EXPECTED_Q3
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.on_day(STORY_DAY)]  # a worked example set in 2026
 quarter = worked_example.quarter  # the worked example's records, counted by hand in EXPECTED_Q3
 
 

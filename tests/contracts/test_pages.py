@@ -21,7 +21,9 @@ from tests.factories import (
     RateCardItemFactory,
     RateCardPriceFactory,
 )
-from tests.helpers import QueryCounter, text_of
+from tests.helpers import STORY_DAY, QueryCounter, text_of
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
 
 
 def day_month_year(day: date) -> list[str]:

@@ -11,6 +11,9 @@ from portal.contracts.models import ContractStatus, ContractTier, Pathway, RateC
 from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
 from tests.factories import ContractFactory, CrcFactory, OutcomeTypeFactory, RateCardItemFactory, RateCardPriceFactory
+from tests.helpers import STORY_DAY
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
 
 
 def contract_fields(partner, **overrides):

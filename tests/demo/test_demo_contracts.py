@@ -14,8 +14,7 @@ from portal.areas import COUNTIES, PRISONS
 from portal.audit.models import AuditEvent
 from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, Unit
 from portal.contracts.pricing import find_overlaps, price_on
-from portal.dates import london_today
-from portal.demo.contracts import financial_year_start
+from portal.dates import financial_year_start, london_today
 from portal.demo.loader import load_demo_data
 from portal.demo.supply_chain import PARTNERS
 from portal.extensions import db

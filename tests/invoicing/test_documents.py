@@ -20,7 +20,11 @@ from portal.invoicing import service
 from portal.invoicing.documents import invoice_pdf, vat_rate_label
 from portal.invoicing.models import InvoiceLine
 from tests.factories import RateCardItemFactory, RateCardPriceFactory
+from tests.helpers import STORY_DAY
 from tests.invoicing.stories import september_of
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
+
 
 MONEY = re.compile(r"-?£[\d,]+\.\d\d")
 TABLE_HEADER = "Item code Description Unit Quantity Unit price Amount"

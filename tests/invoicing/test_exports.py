@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from portal.csv_files import csv_text, spreadsheet_safe
@@ -14,7 +15,10 @@ from portal.extensions import db
 from portal.invoicing import service
 from portal.invoicing.models import InvoiceLine
 from portal.people.models import Person
+from tests.helpers import STORY_DAY
 from tests.invoicing.stories import september_of
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
 
 
 def rows_of(response):

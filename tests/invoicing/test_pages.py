@@ -17,8 +17,10 @@ from portal.extensions import db
 from portal.invoicing import service
 from portal.invoicing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from tests.factories import ContractFactory, RateCardItemFactory, RateCardPriceFactory, UserFactory
-from tests.helpers import QueryCounter, text_of
+from tests.helpers import STORY_DAY, QueryCounter, text_of
 from tests.invoicing.stories import september_of, submitted_september
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
 
 
 def lines_of(invoice):

@@ -15,8 +15,12 @@ from portal.extensions import db
 from portal.invoicing import service
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceStatus
 from tests.factories import UserFactory
+from tests.helpers import STORY_DAY
 
 SEPTEMBER, OCTOBER = date(2026, 9, 1), date(2026, 10, 1)
+
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
 
 
 def lines_of(invoice):

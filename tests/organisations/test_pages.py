@@ -14,7 +14,10 @@ from portal.contracts.models import ContractStatus
 from portal.extensions import db
 from portal.organisations.models import Organisation, Tier
 from tests.factories import ContractFactory, CrcFactory, PartnerFactory, UserFactory
-from tests.helpers import QueryCounter, text_of
+from tests.helpers import STORY_DAY, QueryCounter, text_of
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
+
 
 NEW_PARTNER = {
     "name": "Bold Moves",

@@ -8,8 +8,11 @@ from portal.returns.kpis import SUPPRESSED, figure
 from portal.returns.periods import parse_period
 from portal.returns.records import figures_for, load_records
 from portal.returns.views import figure_text
-from tests.helpers import QueryCounter
+from tests.helpers import STORY_DAY, QueryCounter
 from tests.returns.conftest import EXPECTED_Q3
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
+
 
 TODAY = date(2026, 12, 2)
 KINDS = {}

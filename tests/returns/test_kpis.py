@@ -32,6 +32,10 @@ from portal.returns.kpis import (
     suppress,
 )
 from portal.returns.periods import PeriodKind, Window, parse_period
+from tests.helpers import STORY_DAY
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
+
 
 JULY = Window(date(2026, 7, 1), date(2026, 7, 31))
 TODAY = date(2026, 12, 2)

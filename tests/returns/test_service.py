@@ -8,7 +8,10 @@ from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, 
 from portal.extensions import db
 from portal.returns import service
 from portal.returns.models import ReturnStatus
+from tests.helpers import STORY_DAY
 from tests.returns.test_pages import NARRATIVE
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
 
 
 @pytest.fixture
