@@ -13,7 +13,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal import access
 from portal.contracts.models import Contract, OutcomeType
 from portal.dates import london_today
-from portal.delivery import evidence, service
+from portal.db import utcnow
+from portal.delivery import alerts, corrections, end_of_service, evidence, outcomes, sessions
 from portal.delivery.forms import (
     CompleteForm,
     ConfirmForm,
@@ -78,7 +79,7 @@ def new_session(reference: str):  # type: ignore[no-untyped-def]
     elif form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.record_session(current_user, referral, _session_fields(form)),
+            lambda: sessions.record_session(current_user, referral, _session_fields(form)),
             success="The session has been saved.",
             back=_back(referral, "sessions"),
         )
@@ -100,7 +101,7 @@ def edit_session(reference: str, session_id: int):  # type: ignore[no-untyped-de
     referral = load_referral(reference)
     _require(access.can_record_delivery(current_user))
     session = _session_of(referral, session_id)
-    locked = service.session_is_locked(session)
+    locked = corrections.session_is_locked(session)
     form = SessionForm(obj=session if request.method == "GET" else None)
     if request.method == "GET":
         form.version.data = str(session.version)
@@ -112,7 +113,7 @@ def edit_session(reference: str, session_id: int):  # type: ignore[no-untyped-de
     elif form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.update_session(current_user, session, _session_fields(form), version=form.version.data),
+            lambda: sessions.update_session(current_user, session, _session_fields(form), version=form.version.data),
             success="The session has been updated.",
             back=_back(referral, "sessions"),
         )
@@ -144,7 +145,7 @@ def reschedule_session(reference: str, session_id: int):  # type: ignore[no-unty
     elif form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.reschedule_session(
+            lambda: sessions.reschedule_session(
                 current_user,
                 session,
                 new_date=form.date.data,
@@ -172,7 +173,7 @@ def delete_session(reference: str, session_id: int):  # type: ignore[no-untyped-
     if form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.delete_session(current_user, session),
+            lambda: sessions.delete_session(current_user, session),
             success="The session has been deleted.",
             back=_back(referral, "sessions"),
         )
@@ -199,7 +200,7 @@ def correction(reference: str, kind: str, record_id: int):  # type: ignore[no-un
         target = {"session": record} if kind == "sessions" else {"outcome": record}
         response = attempt_and_redirect(
             form,
-            lambda: service.add_correction_note(current_user, body=form.body.data, **target),
+            lambda: corrections.add_correction_note(current_user, body=form.body.data, **target),
             success="Your correction note has been added.",
             back=_back(referral, "case-notes"),
         )
@@ -278,7 +279,7 @@ def new_group_session():  # type: ignore[no-untyped-def]
         fields["date"] = "/".join(parts) if len(parts) == 3 and all(parts) else ""
         roster = _roster_from(request.form, referrals)
         try:
-            result = service.record_group_session(current_user, contract, fields, roster)
+            result = sessions.record_group_session(current_user, contract, fields, roster)
         except ValidationFailed as error:
             for key, messages in error.errors.items():
                 if key.startswith("roster-") and key.removeprefix("roster-").isdigit():
@@ -348,8 +349,8 @@ def new_outcome(reference: str):  # type: ignore[no-untyped-def]
 
         def operation() -> Any:
             if previous is not None:
-                return service.reclaim_outcome(current_user, previous, _outcome_fields(form), _uploads(form))
-            return service.claim_outcome(current_user, referral, _outcome_fields(form), _uploads(form))
+                return outcomes.reclaim_outcome(current_user, previous, _outcome_fields(form), _uploads(form))
+            return outcomes.claim_outcome(current_user, referral, _outcome_fields(form), _uploads(form))
 
         response = attempt_and_redirect(
             form,
@@ -385,7 +386,7 @@ def edit_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-de
     elif form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.update_outcome(
+            lambda: outcomes.update_outcome(
                 current_user, outcome, _outcome_fields(form), _uploads(form), version=form.version.data
             ),
             success="The outcome claim has been updated.",
@@ -413,7 +414,7 @@ def delete_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-
     if form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.delete_outcome(current_user, outcome),
+            lambda: outcomes.delete_outcome(current_user, outcome),
             success="The outcome claim has been withdrawn.",
             back=_back(referral, "outcomes"),
         )
@@ -439,7 +440,7 @@ def verify_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-
     if not form.validate_on_submit():
         abort(400)
     try:
-        service.verify_outcome(current_user, outcome, version=form.version.data)
+        outcomes.verify_outcome(current_user, outcome, version=form.version.data)
     except (StaleRecord, InvalidTransition) as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -462,7 +463,7 @@ def reject_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-
     elif form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.reject_outcome(current_user, outcome, reason=form.reason.data, version=form.version.data),
+            lambda: outcomes.reject_outcome(current_user, outcome, reason=form.reason.data, version=form.version.data),
             success="The outcome claim has been rejected. The partner has been told.",
             back=_back(referral, "outcomes"),
         )
@@ -506,17 +507,17 @@ def complete(reference: str):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         form.version.data = str(referral.version)
     elif form.validate_on_submit():
-        outcomes = [
+        assessed = [
             {"desired_outcome": wanted, "achievement": entry.achievement.data, "comment": entry.comment.data}
             for wanted, entry in zip(desired, form.outcomes, strict=False)
         ]
         response = attempt_and_redirect(
             form,
-            lambda: service.complete_referral(
+            lambda: end_of_service.complete_referral(
                 current_user,
                 referral,
                 summary=form.summary.data,
-                outcomes=outcomes,
+                outcomes=assessed,
                 further_needs=form.further_needs.data,
                 version=form.version.data,
             ),
@@ -540,7 +541,7 @@ def acknowledge_alert(alert_id: int):  # type: ignore[no-untyped-def]
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        service.acknowledge_alert(current_user, alert)
+        alerts.acknowledge_alert(current_user, alert)
     except NotFound:
         abort(404)
     except NotAllowed:
@@ -581,7 +582,7 @@ def my_sessions():  # type: ignore[no-untyped-def]
         .unique()
         .all()
     )
-    awaiting = [s for s in awaiting if service.session_start(s.date, s.start_time) <= service.utcnow()]
+    awaiting = [s for s in awaiting if sessions.session_start(s.date, s.start_time) <= utcnow()]
     return render_template(
         "delivery/my_sessions.html",
         upcoming=[s for s in window if s.date >= today],

@@ -30,7 +30,7 @@ from sqlalchemy import exists, func, select, text
 from portal.accounts.models import Role, User
 from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, Setting, Unit
 from portal.dates import london_date
-from portal.delivery import service as delivery
+from portal.delivery import alerts, end_of_service, outcomes, sessions
 from portal.delivery.models import Alert, Outcome, Session
 from portal.demo import returns as demo_returns
 from portal.demo.people import PeopleMaker, office_and_postcode, phone
@@ -532,16 +532,16 @@ class History:
         ahead = []
         for session_id in sorted(case.booked):
             session = db.session.get(Session, session_id)
-            if delivery.session_start(session.date, session.start_time) < self.current:
+            if sessions.session_start(session.date, session.start_time) < self.current:
                 self.record(case, session.date, session.start_time, session_id)
             else:
                 ahead.append(session)
         return ahead
 
-    def _cancel(self, case: Case, sessions: list[Session]) -> None:
+    def _cancel(self, case: Case, ahead: list[Session]) -> None:
         """Sessions booked after the referral ended will not happen: the caseworker deletes them."""
-        for session in sessions:
-            delivery.delete_session(case.caseworker or case.partner.manager, session)
+        for session in ahead:
+            sessions.delete_session(case.caseworker or case.partner.manager, session)
             case.booked.discard(session.id)
 
     def today_now(self) -> date:
@@ -646,7 +646,7 @@ class History:
         actor = case.caseworker or case.partner.manager
         if session_id is None:
             fields = self._attendance(self._session_fields(case, day, start, booked=False), in_custody)
-            session = delivery.record_session(actor, case.referral, fields).record
+            session = sessions.record_session(actor, case.referral, fields).record
         else:
             session = db.session.get(Session, session_id)
             fields = self._attendance(
@@ -660,7 +660,7 @@ class History:
                 },
                 in_custody,
             )
-            delivery.update_session(actor, session, fields)
+            sessions.update_session(actor, session, fields)
             case.booked.discard(session_id)
         self.counts["sessions"] += 1
         if fields["non_attendance_reason"] == "unacceptable" or fields["behaviour_concern"]:
@@ -671,7 +671,7 @@ class History:
             return
         actor = case.caseworker or case.partner.manager
         fields = dict(self._session_fields(case, day, start, booked=True), attendance="")
-        session = delivery.record_session(actor, case.referral, fields).record
+        session = sessions.record_session(actor, case.referral, fields).record
         case.booked.add(session.id)
         self.counts["booked"] += 1
         rng = self.rng
@@ -699,7 +699,7 @@ class History:
                 "Hospital appointment clashes",
             )
         )
-        delivery.reschedule_session(
+        sessions.reschedule_session(
             case.caseworker or case.partner.manager,
             session,
             new_date=new_day,
@@ -729,7 +729,7 @@ class History:
             entry["referral_id"] = case.referral.id
             entry["counts_as_rar_day"] = bool(case.referral.rar_days) and entry["attendance"] in ("attended", "late")
             roster.append(entry)
-        delivery.record_group_session(
+        sessions.record_group_session(
             facilitator,
             contract,
             {
@@ -756,7 +756,7 @@ class History:
         for alert in db.session.scalars(
             select(Alert).where(Alert.referral_id == case.referral.id, Alert.acknowledged_at.is_(None))
         ).all():
-            delivery.acknowledge_alert(case.referrer, alert)
+            alerts.acknowledge_alert(case.referrer, alert)
             self.counts["alerts_acknowledged"] += 1
 
     def note(self, case: Case) -> None:
@@ -787,7 +787,7 @@ class History:
             }
             for wanted in case.referral.desired_outcomes
         ]
-        delivery.complete_referral(
+        end_of_service.complete_referral(
             case.caseworker or case.partner.manager,
             case.referral,
             summary="Work finished as planned. The person knows how to come back to us if things change.",
@@ -859,14 +859,14 @@ class History:
         evidence = f"{outcome_type.name}: confirmed with the agency and a copy seen on file."
         files = self._files(outcome_type.name)
         if previous_id is None:
-            outcome = delivery.claim_outcome(
+            outcome = outcomes.claim_outcome(
                 actor,
                 referral,
                 {"outcome_type_id": outcome_type.id, "achieved_on": achieved, "evidence": evidence},
                 files,
             )
         else:
-            outcome = delivery.reclaim_outcome(
+            outcome = outcomes.reclaim_outcome(
                 actor,
                 db.session.get(Outcome, previous_id),
                 {"achieved_on": achieved, "evidence": f"{evidence} Signed letter attached, as asked."},
@@ -881,9 +881,9 @@ class History:
         outcome = db.session.get(Outcome, outcome_id)
         decider = case.referrer if rng.random() < 0.7 else self.contract_manager
         if reclaimed or rng.random() < 0.82:
-            delivery.verify_outcome(decider, outcome)
+            outcomes.verify_outcome(decider, outcome)
             return
-        delivery.reject_outcome(
+        outcomes.reject_outcome(
             decider,
             outcome,
             reason=rng.choice(

@@ -25,7 +25,7 @@ from portal.contracts import service as contracts_service
 from portal.contracts.models import Contract, RateCardPrice
 from portal.dates import london_today, parse_user_date
 from portal.db import utcnow
-from portal.delivery import service as delivery_service
+from portal.delivery import corrections
 from portal.delivery.models import Outcome
 from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
@@ -649,8 +649,8 @@ def register_hooks() -> None:
     """Tell contracts and delivery what invoicing knows: what is locked, and what is spent."""
     for hooks, check in (
         (contracts_service.price_usage_checks, _price_on_live_invoice),
-        (delivery_service.session_lock_checks, _sessions_on_live_invoices),
-        (delivery_service.outcome_lock_checks, _outcome_on_live_invoice),
+        (corrections.session_lock_checks, _sessions_on_live_invoices),
+        (corrections.outcome_lock_checks, _outcome_on_live_invoice),
         (contracts_service.spend_calculators, billing.spend_pence),
     ):
         if check not in hooks:

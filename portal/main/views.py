@@ -21,7 +21,7 @@ def home():  # type: ignore[no-untyped-def]
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.sign_in"))
     from portal.dates import london_today
-    from portal.delivery.service import open_alerts
+    from portal.delivery.alerts import open_alerts
     from portal.invoicing.queries import home_counts
     from portal.referrals.inbox import overdue_counts
 

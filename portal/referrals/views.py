@@ -96,8 +96,9 @@ def permissions(referral: Referral) -> dict[str, bool]:
 def delivery_on(referral: Referral) -> dict[str, Any]:
     """Sessions, outcomes, the end-of-service report and alerts shown on the referral page:
     a fixed number of queries, however many there are."""
-    from portal.delivery import service as delivery_service
+    from portal.delivery.corrections import locked_sessions as locked
     from portal.delivery.models import Alert, EndOfServiceReport, Outcome, Session, SessionReschedule
+    from portal.delivery.sessions import rar_days_counted
 
     sessions = db.session.scalars(
         access.visible(Session, current_user)
@@ -121,9 +122,9 @@ def delivery_on(referral: Referral) -> dict[str, Any]:
         .where(Alert.referral_id == referral.id, Alert.acknowledged_at.is_(None))
         .order_by(Alert.raised_at)
     ).all()
-    rar_counted, rar_beyond = delivery_service.rar_days_counted(referral, list(sessions))
+    rar_counted, rar_beyond = rar_days_counted(referral, list(sessions))
     minutes = sum(session.duration_minutes for session in sessions if session.attended)
-    locked_sessions = delivery_service.locked_sessions([session.id for session in sessions])
+    locked_sessions = locked([session.id for session in sessions])
     moves: dict[int, list[SessionReschedule]] = {}
     if sessions:
         for move in db.session.scalars(
