@@ -16,8 +16,7 @@ from flask import abort
 from flask_login import current_user
 from sqlalchemy import ColumnElement, Select, and_, false, select, true
 
-from portal.accounts.models import CRC_ROLES, PARTNER_ROLES, Role, User
-from portal.api.models import ApiToken
+from portal.accounts.models import CRC_ROLES, PARTNER_ROLES, ApiToken, Role, User
 from portal.audit.models import AuditEvent
 from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice
 from portal.delivery.models import Alert, EndOfServiceReport, EvidenceFile, GroupSession, Outcome, Session

@@ -5,7 +5,7 @@ from werkzeug.routing import AnyConverter
 
 from portal import access
 from portal.accounts.models import User
-from portal.api.tokens import create_token
+from portal.accounts.tokens import create_token
 from portal.extensions import db
 from portal.organisations.models import Organisation
 from tests.factories import OutcomeTypeFactory, RateCardItemFactory, RateCardPriceFactory, ReferralFactory

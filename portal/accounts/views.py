@@ -19,7 +19,7 @@ from portal.accounts.forms import (
     UserForm,
 )
 from portal.accounts.models import Role, User
-from portal.api.tokens import tokens_of
+from portal.accounts.tokens import tokens_of
 from portal.db import utcnow
 from portal.errors import NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db, limiter

@@ -10,8 +10,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from portal.accounts import tokens
 from portal.accounts.models import Role
-from portal.api import tokens
 from portal.extensions import db
 from portal.invoicing.models import Invoice
 from portal.people.models import Person
