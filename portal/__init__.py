@@ -195,7 +195,7 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def end_idle_sessions():  # type: ignore[no-untyped-def]
         """Sign out after SESSION_TIMEOUT_MINUTES without a request."""
-        from portal.api.paths import is_api_request
+        from portal.problems import is_api_request
 
         if request.endpoint == "static" or is_api_request():  # the API reads its token, never the cookie
             return None

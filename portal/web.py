@@ -14,10 +14,9 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import Select, func, select
 from werkzeug.exceptions import HTTPException
 
-from portal.api.paths import is_api_request
-from portal.api.problems import problem_for, problem_response
 from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
+from portal.problems import is_api_request, problem_for, problem_response
 
 log = logging.getLogger(__name__)
 

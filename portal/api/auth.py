@@ -16,8 +16,8 @@ from limits import RateLimitItem, parse_many
 
 from portal.accounts import tokens
 from portal.accounts.models import User
-from portal.api.problems import ApiProblem
 from portal.extensions import limiter
+from portal.problems import ApiProblem
 
 REALM = 'Bearer realm="Partner Portal API"'
 

@@ -16,12 +16,12 @@ from portal.accounts.models import User
 from portal.api import schemas
 from portal.api.blueprint import api
 from portal.api.contracts import find_contract
-from portal.api.problems import ApiProblem
 from portal.api.registry import ID, file_response, paginate
 from portal.contracts.models import Contract
 from portal.invoicing import service
 from portal.invoicing.documents import invoice_pdf, pdf_filename
 from portal.invoicing.models import Invoice
+from portal.problems import ApiProblem
 
 INVOICE_OPTIONS = (joinedload(Invoice.contract), selectinload(Invoice.lines))
 

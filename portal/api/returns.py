@@ -20,10 +20,10 @@ from portal.accounts.models import User
 from portal.api import schemas
 from portal.api.blueprint import api
 from portal.api.contracts import find_contract
-from portal.api.problems import ApiProblem
 from portal.api.registry import ID, file_response, paginate
 from portal.contracts.models import Contract
 from portal.errors import NotAllowed
+from portal.problems import ApiProblem
 from portal.returns import service
 from portal.returns.documents import service_return_pdf
 from portal.returns.models import NARRATIVE_FIELDS, ServiceReturn
