@@ -22,12 +22,12 @@ from portal.api.blueprint import api
 from portal.api.contracts import find_contract
 from portal.api.registry import ID, file_response, paginate
 from portal.contracts.models import Contract
+from portal.dates import parse_period
 from portal.errors import NotAllowed
 from portal.problems import ApiProblem
 from portal.returns import service
 from portal.returns.documents import service_return_pdf
 from portal.returns.models import NARRATIVE_FIELDS, ServiceReturn
-from portal.returns.periods import parse_period
 
 RETURN_OPTIONS = (
     joinedload(ServiceReturn.submitted_by),

@@ -18,7 +18,7 @@ from sqlalchemy import and_, case, func, or_, select
 from portal import access, charts
 from portal.contracts.models import PATHWAY_LABELS, Contract, ContractStatus, Pathway
 from portal.dashboards import performance
-from portal.dates import london_today
+from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
 from portal.invoicing.models import LIVE_STATUSES, Invoice, InvoiceKind, InvoiceStatus
 from portal.organisations.models import Organisation
@@ -34,7 +34,6 @@ from portal.returns.kpis import (
     verified_by_pathway,
 )
 from portal.returns.models import ReturnStatus, ServiceReturn
-from portal.returns.periods import Period, PeriodKind, parse_period
 from portal.returns.records import default_labels, load_records
 from portal.returns.views import recent_periods
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from portal.accounts.models import PARTNER_ROLES, Role
 from portal.contracts.models import Contract
-from portal.dates import london_date
+from portal.dates import london_day
 from portal.errors import NotAllowed, NotFound
 from portal.extensions import db
 from portal.referrals.models import Referral, ReferralStatus
@@ -31,7 +31,7 @@ def text_of(value: Any) -> str:
 
 
 def accepted_on(referral: Referral) -> date | None:
-    return london_date(referral.accepted_at) if referral.accepted_at else None
+    return london_day(referral.accepted_at) if referral.accepted_at else None
 
 
 # --- who may act -------------------------------------------------------------------------------------

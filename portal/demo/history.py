@@ -29,7 +29,7 @@ from sqlalchemy import exists, func, select, text
 
 from portal.accounts.models import Role, User
 from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, Setting, Unit
-from portal.dates import london_date
+from portal.dates import Period, add_months, london_day
 from portal.delivery import alerts, end_of_service, outcomes, sessions
 from portal.delivery.models import Alert, Outcome, Session
 from portal.demo import returns as demo_returns
@@ -43,7 +43,6 @@ from portal.notifications.service import deliver_queued
 from portal.referrals import service as referrals
 from portal.referrals.models import DeclineReason, Referral, ReferralStatus, WithdrawReason
 from portal.returns.models import ServiceReturn
-from portal.returns.periods import Period, add_months
 from portal.working_days import add_working_days, is_working_day
 
 SEED = 20250401
@@ -182,7 +181,7 @@ def next_working_day(day: date) -> date:
 
 def setup_moment(now: datetime, contracts_start: date) -> datetime:
     """When the demo supply chain was set up: four weeks before its contracts or its history began."""
-    first = min(contracts_start, london_date(now) - timedelta(days=HISTORY_DAYS)) - timedelta(weeks=4)
+    first = min(contracts_start, london_day(now) - timedelta(days=HISTORY_DAYS)) - timedelta(weeks=4)
     return moment(next_working_day(first), 9, 30)
 
 
@@ -268,7 +267,7 @@ class History:
     def __init__(self, now: datetime) -> None:
         self.rng = random.Random(SEED)
         self.now = now
-        self.today = london_date(now)
+        self.today = london_day(now)
         self.start_day = self.today - timedelta(days=HISTORY_DAYS)
         self.queue: list[tuple[datetime, int, Callable[..., None], tuple[Any, ...]]] = []
         self.sequence = 0
@@ -320,7 +319,7 @@ class History:
 
     def later(self, working_days: int, first_hour: int = 9, last_hour: int = 16) -> datetime:
         """A working-hours moment `working_days` after the present."""
-        day = add_working_days(london_date(self.current), working_days) if working_days else london_date(self.current)
+        day = add_working_days(london_day(self.current), working_days) if working_days else london_day(self.current)
         when = self.working_moment(day, first_hour, last_hour)
         return when if when > self.current else self.current + timedelta(minutes=30)
 
@@ -545,7 +544,7 @@ class History:
             case.booked.discard(session.id)
 
     def today_now(self) -> date:
-        return london_date(self.current)
+        return london_day(self.current)
 
     # --- delivery ----------------------------------------------------------------------------------
 
@@ -716,7 +715,7 @@ class History:
             if case.group_from
             and case.group_from <= day <= case.group_until
             and self._delivering(case)
-            and london_date(case.referral.accepted_at) <= day
+            and london_day(case.referral.accepted_at) <= day
         ]
         if not members:
             return
@@ -852,7 +851,7 @@ class History:
         referral = case.referral
         if referral.status not in (*DELIVERING, ReferralStatus.COMPLETED):
             return
-        if achieved < london_date(referral.accepted_at) or achieved > self.today_now():
+        if achieved < london_day(referral.accepted_at) or achieved > self.today_now():
             return
         outcome_type = self.outcome_types[case.contract.id][code]
         actor = case.caseworker or case.partner.manager

@@ -23,7 +23,7 @@ from portal.accounts.models import Role
 from portal.audit.service import record_event
 from portal.contracts import service as contracts_service
 from portal.contracts.models import Contract, RateCardPrice
-from portal.dates import london_today, parse_user_date
+from portal.dates import london_today, month_end, parse_month, parse_user_date
 from portal.db import utcnow
 from portal.delivery import corrections
 from portal.delivery.models import Outcome
@@ -92,27 +92,13 @@ def _contract(invoice: Invoice) -> Contract:
 # --- periods --------------------------------------------------------------------------------------
 
 
-PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-def parse_period(value: Any) -> date | None:
-    """ "2026-03" (or a date) as the first day of that month; None if it is not a month."""
-    if isinstance(value, date):
-        return value.replace(day=1)
-    match = PERIOD.match(str(value or "").strip())
-    if not match:
-        return None
-    year, month = int(match.group(1)), int(match.group(2))
-    return date(year, month, 1) if 1 <= month <= 12 else None
-
-
 def check_period(contract: Contract, period: Any) -> date:
-    start = parse_period(period)
+    start = parse_month(period)
     if start is None:
         raise ValidationFailed.single("period", "Enter the month as YYYY-MM, like 2026-03")
     if start > london_today().replace(day=1):
         raise ValidationFailed.single("period", "You cannot invoice for a month that has not started")
-    if billing.month_end(start) < contract.start_date:
+    if month_end(start) < contract.start_date:
         raise ValidationFailed.single("period", "This month is before the contract started")
     if start > contract.end_date:
         raise ValidationFailed.single("period", "This month is after the contract ended")

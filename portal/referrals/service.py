@@ -17,7 +17,7 @@ from portal import access
 from portal.accounts.models import PARTNER_ROLES, Role, User
 from portal.audit.service import changes, jsonable, record_event
 from portal.contracts.models import Contract
-from portal.dates import london_date, london_today
+from portal.dates import london_day, london_today
 from portal.db import utcnow
 from portal.errors import NotAllowed, NotFound, ValidationFailed
 from portal.extensions import db
@@ -301,7 +301,7 @@ def _send(actor: Any, referral: Referral, *, save: bool = True) -> Referral:
     REFERRAL_WORKFLOW.apply(referral, "send", actor, details={"reference": referral.reference})
     referral.sent_at = now
     referral.sent_by_id = actor.id
-    referral.accept_due_on = add_working_days(london_date(now), contract.accept_sla_working_days)
+    referral.accept_due_on = add_working_days(london_day(now), contract.accept_sla_working_days)
     timeline(
         referral,
         ReferralEventKind.SENT,
@@ -371,7 +371,7 @@ def accept_referral(
     referral.accepted_by_id = actor.id
     referral.risk_confirmed_at = now
     referral.risk_confirmed_by_id = actor.id
-    referral.first_contact_due_on = add_working_days(london_date(now), contract.first_contact_sla_working_days)
+    referral.first_contact_due_on = add_working_days(london_day(now), contract.first_contact_sla_working_days)
     timeline(
         referral,
         ReferralEventKind.ACCEPTED,

@@ -14,11 +14,11 @@ from flask import current_app
 
 from portal import access
 from portal.accounts.models import User
+from portal.dates import parse_period
 from portal.extensions import db
 from portal.jobs import report_progress
 from portal.returns.documents import service_return_pdf
 from portal.returns.models import ReturnStatus, ServiceReturn
-from portal.returns.periods import parse_period
 
 SAFE_NAME = re.compile(r"^[0-9a-f]{32}\.zip$")
 # As long as the job that made a ZIP is remembered (portal.jobs keeps a job's state a week);

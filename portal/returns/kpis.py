@@ -37,14 +37,14 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+from portal.dates import Period, PeriodKind, Window, month_label
 from portal.formatting import format_date
-from portal.returns.periods import Period, Window, month_label
 
 SCHEMA_VERSION = 1
 SUPPRESSED = "fewer than 5"
@@ -570,8 +570,6 @@ def equality_tables(counts_by_window: dict[str, dict[str, dict[str, int]]]) -> l
 
 
 def monthly_series(records: Records, months: list[date]) -> list[dict[str, Any]]:
-    from portal.returns.periods import Period, PeriodKind
-
     series = []
     for month in months:
         window = Period(PeriodKind.MONTH, month).window
@@ -792,18 +790,3 @@ def figure(figures: dict[str, Any], key: str, column: str = "period") -> Any:
             if row["key"] == key:
                 return row["values"][column]
     raise KeyError(key)
-
-
-def london_day(moment: datetime | None) -> date | None:
-    """The London calendar day of a UTC moment. London's offset from UTC is a whole number of hours
-    and changes on the hour, so the answer depends only on the UTC day and hour: cached by those."""
-    if moment is None:
-        return None
-    return _london_day_of_hour(moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None))
-
-
-@lru_cache(maxsize=65_536)
-def _london_day_of_hour(hour: datetime) -> date:
-    from portal.dates import london_date
-
-    return london_date(hour.replace(tzinfo=UTC))

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.accounts.models import Role
 from portal.audit.service import record_event
 from portal.contracts.models import Contract, ContractStatus
-from portal.dates import london_today
+from portal.dates import Period, london_today, parse_period
 from portal.errors import NotAllowed, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date
@@ -30,7 +30,6 @@ from portal.returns.models import (
     ReturnStatus,
     ServiceReturn,
 )
-from portal.returns.periods import Period, parse_period
 from portal.returns.records import figures_for
 from portal.workflow import StateMachine, Transition
 

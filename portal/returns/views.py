@@ -20,7 +20,7 @@ from sqlalchemy import select
 from portal import access, charts
 from portal.accounts.models import User
 from portal.contracts.models import Contract, ContractStatus
-from portal.dates import london_today
+from portal.dates import Period, PeriodKind, add_months, london_today, parse_period
 from portal.extensions import db
 from portal.formatting import format_money
 from portal.jobs import job_status, start_job
@@ -30,7 +30,6 @@ from portal.returns.documents import service_return_pdf
 from portal.returns.forms import BulkForm, ConfirmForm, NarrativeForm, NewReturnForm, ReturnForm
 from portal.returns.kpis import percent_text
 from portal.returns.models import NARRATIVE_FIELDS, ReturnStatus, ServiceReturn
-from portal.returns.periods import Period, PeriodKind, add_months
 from portal.returns.targets import STATUS_LABELS
 from portal.web import attempt_and_redirect, paginate
 
@@ -329,7 +328,7 @@ def bulk_download():  # type: ignore[no-untyped-def]
     form = BulkForm()
     form.period.choices = {"": "Choose a period"} | recent_periods(add_months(today, -36), today, count=36)
     if form.validate_on_submit():
-        period = service.parse_period(form.period.data)
+        period = parse_period(form.period.data)
         if period is None:
             form.period.errors = ["Select a period"]
         else:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from portal.audit.models import AuditEvent
 from portal.contracts.models import Unit
-from portal.dates import london_date, london_today
+from portal.dates import london_day, london_today
 from portal.delivery import corrections, evidence
 from portal.delivery.alerts import acknowledge_alert, open_alerts
 from portal.delivery.corrections import add_correction_note
@@ -520,4 +520,4 @@ def test_marking_the_first_session_missed_moves_first_contact_to_the_next_attend
     )
     db.session.refresh(accepted)
     assert accepted.status == ReferralStatus.IN_PROGRESS
-    assert london_date(accepted.first_contact_at) == days_from_today(-1)
+    assert london_day(accepted.first_contact_at) == days_from_today(-1)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portal.dates import PeriodKind, Window, parse_period
 from portal.returns.kpis import (
     HIDDEN,
     SUPPRESSED,
@@ -31,7 +32,6 @@ from portal.returns.kpis import (
     spend_to,
     suppress,
 )
-from portal.returns.periods import PeriodKind, Window, parse_period
 
 JULY = Window(date(2026, 7, 1), date(2026, 7, 31))
 TODAY = date(2026, 12, 2)
