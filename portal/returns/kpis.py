@@ -45,6 +45,7 @@ from typing import Any
 
 from portal.dates import Period, PeriodKind, Window, month_label
 from portal.formatting import format_date
+from portal.returns import targets
 
 SCHEMA_VERSION = 1
 SUPPRESSED = "fewer than 5"
@@ -757,10 +758,37 @@ def compute_figures(
         },
         "months": monthly_series(records, period.charted_months(contract_start)),
     }
-    from portal.returns.targets import headline_kpis
-
     figures["headline"] = headline_kpis(figures)
     return figures
+
+
+def headline_kpis(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """The period's headline figures, each with its target (portal.returns.targets) and whether it was met."""
+    headline = []
+    for key, label, direction, target in targets.TARGETS:
+        value = figure(figures, key)
+        headline.append(
+            {
+                "key": key,
+                "label": label,
+                "value": value,
+                "shown": percent_text(value),
+                "target": targets.target_text(direction, target),
+                "status": targets.status(percent_value(value), direction, target),
+            }
+        )
+    spend = figures["spend"]["percent_of_cap"]
+    headline.append(
+        {
+            "key": "spend",
+            "label": "Spend against the contract cap",
+            "value": spend,
+            "shown": percent_text(spend),
+            "target": targets.target_text("at_most", targets.SPEND_TARGET),
+            "status": targets.status(percent_value(spend), "at_most", targets.SPEND_TARGET),
+        }
+    )
+    return headline
 
 
 def _place_rows(prefix: str, locations: dict[str, dict[str, Any]], field_name: str) -> list[dict[str, Any]]:
