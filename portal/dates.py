@@ -198,7 +198,3 @@ def parse_period(value: object) -> Period | None:
         year, quarter = int(match.group(1)), int(match.group(2))
         return Period(PeriodKind.QUARTER, date(year, 3 * quarter - 2, 1)) if year >= 2000 else None
     return None
-
-
-def period_of(kind: PeriodKind | str, start: date) -> Period:
-    return Period(PeriodKind(kind), start)

@@ -11,10 +11,10 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal import access
-from portal.accounts.models import PARTNER_ROLES, Role, User
+from portal.accounts.models import Role, User
 from portal.accounts.passwords import (
     hash_password,
     make_password_token,
@@ -400,11 +400,3 @@ def resend_invitation(actor: User, user: User) -> None:
     )
     record_event("user.invitation_resent", actor=actor, record=user)
     db.session.commit()
-
-
-def count_users(organisation: Organisation) -> int:
-    return db.session.scalar(select(func.count()).select_from(User).where(User.organisation_id == organisation.id)) or 0
-
-
-def partner_roles() -> list[Role]:
-    return [role for role in Role if role in PARTNER_ROLES]

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import access
 from portal.accounts.models import Role
 from portal.audit.service import record_event
 from portal.contracts import service as contracts_service
@@ -590,13 +589,6 @@ def events_of_line(line: InvoiceLine) -> list[Any]:
     invoice = db.session.get(Invoice, line.invoice_id)
     events = billing.line_events(line, invoice).subquery()
     return list(db.session.execute(select(events).order_by(events.c.event_date, events.c.event_key)).all())
-
-
-def visible_invoice(user: Any, invoice_id: int) -> Invoice:
-    invoice = db.session.scalars(access.visible(Invoice, user).where(Invoice.id == invoice_id)).first()
-    if invoice is None:
-        raise NotFound
-    return invoice
 
 
 # --- what other domains ask of invoicing -------------------------------------------------------------------

@@ -290,10 +290,6 @@ def _windows(period: Period, contract_start: date | None) -> dict[str, Window]:
     }
 
 
-def _by_window(windows: dict[str, Window], count: Callable[[Window], Any]) -> dict[str, Any]:
-    return {name: count(window) for name, window in windows.items()}
-
-
 def _row(key: str, label: str, kind: str, values: dict[str, Any], *, indent: bool = False) -> dict[str, Any]:
     return {"key": key, "label": label, "kind": kind, "values": values, "indent": indent}
 
