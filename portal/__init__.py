@@ -286,6 +286,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from portal.access import permissions_table_command
     from portal.accounts.cli import api_token_cli, user_cli
     from portal.contracts.cli import contract_cli, rate_card_cli
     from portal.demo.cli import demo_data_command
@@ -301,6 +302,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(rate_card_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(api_token_cli)
+    app.cli.add_command(permissions_table_command)
 
 
 def register_shellcontext(app: Flask) -> None:

@@ -10,7 +10,7 @@ from portal import access
 from portal.accounts import tokens
 from portal.accounts.forms import ApiTokenForm, ConfirmForm
 from portal.accounts.models import ApiToken, User
-from portal.errors import NotAllowed, ValidationFailed
+from portal.errors import ValidationFailed
 from portal.web import apply_errors
 
 bp = Blueprint("api_tokens", __name__)
@@ -67,9 +67,6 @@ def revoke_for_user(user_id: int, token_id: int):  # type: ignore[no-untyped-def
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        tokens.revoke_token(current_user, token)
-    except NotAllowed:
-        abort(403)
+    tokens.revoke_token(current_user, token)
     flash(f"The API token ‘{token.name}’ has been revoked.", "success")
     return redirect(url_for("accounts.user", user_id=shown.id))

@@ -19,7 +19,7 @@ from portal import access
 from portal.accounts.models import MAX_TOKEN_NAME, ApiToken, User
 from portal.audit.service import record_event
 from portal.db import utcnow
-from portal.errors import NotAllowed, ValidationFailed
+from portal.errors import ValidationFailed
 from portal.extensions import db
 
 TOKEN_PREFIX = "pp_"  # noqa: S105 - a marker that tells a token from other text, not a secret
@@ -65,8 +65,8 @@ def _check_name(user: User, name: Any) -> str:
 
 def create_token(actor: User | None, user: User, *, name: str) -> NewToken:
     """A new token for `user`. People make their own; `actor` None is an operator at the command line."""
-    if actor is not None and actor.id != user.id:
-        raise NotAllowed("You can only create API tokens for yourself")
+    if actor is not None:
+        access.require(actor, "create_api_token", user)
     if not user.active:
         raise ValidationFailed.single("email", "This account is deactivated, so it cannot have API tokens")
     name = _check_name(user, name)
@@ -87,8 +87,8 @@ def create_token(actor: User | None, user: User, *, name: str) -> NewToken:
 def revoke_token(actor: User | None, token: ApiToken) -> None:
     """Stop a token working, at once. Its owner or an administrator may; `actor` None is an operator."""
     owner = db.session.get(User, token.user_id)
-    if actor is not None and not access.can_revoke_api_token(actor, token):
-        raise NotAllowed("Only the token's owner or an administrator can revoke it")
+    if actor is not None:
+        access.require(actor, "revoke", token)
     if not token.active:
         return
     token.revoked_at = utcnow()

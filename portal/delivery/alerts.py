@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from portal import access
-from portal.accounts.models import Role, User
+from portal.accounts.models import User
 from portal.audit.service import record_event
 from portal.db import utcnow
 from portal.delivery.models import (
@@ -19,7 +19,6 @@ from portal.delivery.models import (
     NonAttendanceReason,
     Session,
 )
-from portal.errors import NotAllowed, NotFound
 from portal.extensions import db
 from portal.notifications.service import queue_email
 from portal.referrals.models import Referral, ReferralEventKind
@@ -54,11 +53,8 @@ def raise_alert(actor: Any, referral: Referral, session: Session, kind: AlertKin
 def acknowledge_alert(actor: Any, alert: Alert) -> None:
     """The referrer acknowledges an alert: enforcement is their decision, so no one else can
     take it off their list."""
+    access.require(actor, "acknowledge", alert)
     referral = db.session.get(Referral, alert.referral_id)
-    if not actor.is_crc_user or referral.crc_id != actor.organisation_id:
-        raise NotFound
-    if not access.can_acknowledge_alerts(actor):
-        raise NotAllowed("Only the CRC's referrers acknowledge alerts: enforcement is their decision")
     if alert.acknowledged_at is not None:
         return
     alert.acknowledged_at = utcnow()
@@ -69,7 +65,8 @@ def acknowledge_alert(actor: Any, alert: Alert) -> None:
 
 
 def open_alerts(actor: Any) -> list[Alert]:
-    """Alerts waiting for a CRC user: on referrals they sent (referrers) or their CRC's (managers)."""
+    """Alerts waiting for a CRC user: those who acknowledge alerts (referrers) see the ones on
+    referrals they sent, the CRC's other staff all of its referrals'."""
     if not actor.is_crc_user:
         return []
     statement = (
@@ -78,6 +75,6 @@ def open_alerts(actor: Any) -> list[Alert]:
         .where(Alert.acknowledged_at.is_(None), access.visibility_clause(Referral, actor))
         .order_by(Alert.raised_at)
     )
-    if actor.role == Role.CRC_REFERRER:
+    if access.can(actor, "acknowledge", Alert):
         statement = statement.where(Referral.referrer_id == actor.id)
     return list(db.session.scalars(statement.options(contains_eager(Alert.referral))).all())

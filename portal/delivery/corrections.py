@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
+from portal import access
 from portal.audit.service import record_event
-from portal.delivery.common import MAX_TEXT, require_partner_user, text_of
+from portal.delivery.common import MAX_TEXT, text_of
 from portal.delivery.models import (
     Outcome,
     OutcomeStatus,
@@ -46,7 +47,7 @@ def add_correction_note(
     """Once a record is on a submitted invoice it stays as it was; a note says what was wrong."""
     record = session or outcome
     referral = db.session.get(Referral, record.referral_id)
-    require_partner_user(actor, referral)
+    access.require(actor, "record_sessions" if session else "claim_outcomes", referral)
     body = text_of(body)
     if not body:
         raise ValidationFailed.single("body", "Say what is wrong with the record")

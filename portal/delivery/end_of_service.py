@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal import access
 from portal.accounts.models import User
 from portal.db import utcnow
-from portal.delivery.common import require_partner_user, text_of
+from portal.delivery.common import text_of
 from portal.delivery.models import (
     Achievement,
     EndOfServiceReport,
@@ -30,7 +31,7 @@ def complete_referral(
     version: int | None = None,
 ) -> EndOfServiceReport:
     """The end-of-service report: how each desired outcome went. Submitting it completes the referral."""
-    require_partner_user(actor, referral)
+    access.require(actor, "complete", referral)
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "complete")
     errors: dict[str, list[str]] = {}

@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from portal import access
 from portal.accounts.models import User
 from portal.audit.service import changes, record_event, snapshot
 from portal.contracts.models import OutcomeType
 from portal.dates import london_today, parse_user_date
 from portal.db import utcnow
 from portal.delivery import evidence
-from portal.delivery.common import DELIVERING, MAX_TEXT, accepted_on, require_crc_decider, require_partner_user, text_of
+from portal.delivery.common import DELIVERING, MAX_TEXT, accepted_on, text_of
 from portal.delivery.corrections import outcome_is_locked
 from portal.delivery.models import (
     EvidenceFile,
@@ -135,7 +136,7 @@ def claim_outcome(
     previous: Outcome | None = None,
 ) -> Outcome:
     """A partner claims an outcome with evidence; the CRC then verifies or rejects it."""
-    require_partner_user(actor, referral)
+    access.require(actor, "claim_outcomes", referral)
     if referral.status not in (*DELIVERING, ReferralStatus.COMPLETED):
         raise ValidationFailed.single("referral", "Outcomes are claimed on accepted referrals")
     errors: dict[str, list[str]] = {}
@@ -210,7 +211,7 @@ def update_outcome(
     version: int | None = None,
 ) -> Outcome:
     referral = db.session.get(Referral, outcome.referral_id)
-    require_partner_user(actor, referral)
+    access.require(actor, "claim_outcomes", referral)
     check_version(outcome, version, "outcome")
     if outcome.status != OutcomeStatus.CLAIMED or outcome_is_locked(outcome):
         raise ValidationFailed.single("outcome", "Only a claimed outcome that has not been decided can be changed")
@@ -239,7 +240,7 @@ def update_outcome(
 
 def delete_outcome(actor: Any, outcome: Outcome) -> None:
     referral = db.session.get(Referral, outcome.referral_id)
-    require_partner_user(actor, referral)
+    access.require(actor, "claim_outcomes", referral)
     if outcome.status != OutcomeStatus.CLAIMED or outcome_is_locked(outcome):
         raise ValidationFailed.single("outcome", "Only a claimed outcome that has not been decided can be deleted")
     files = list(db.session.scalars(select(EvidenceFile).where(EvidenceFile.outcome_id == outcome.id)).all())
@@ -265,7 +266,7 @@ def delete_outcome(actor: Any, outcome: Outcome) -> None:
 @guards_versions("outcome")
 def verify_outcome(actor: Any, outcome: Outcome, *, version: int | None = None) -> Outcome:
     referral = db.session.get(Referral, outcome.referral_id)
-    require_crc_decider(actor, referral)
+    access.require(actor, "decide", outcome)
     check_version(outcome, version, "outcome")
     OUTCOME_WORKFLOW.apply(outcome, "verify", actor, details={"referral": referral.reference})
     outcome.verified_at, outcome.verified_by_id = utcnow(), actor.id
@@ -279,7 +280,7 @@ def verify_outcome(actor: Any, outcome: Outcome, *, version: int | None = None) 
 @guards_versions("outcome")
 def reject_outcome(actor: Any, outcome: Outcome, *, reason: str, version: int | None = None) -> Outcome:
     referral = db.session.get(Referral, outcome.referral_id)
-    require_crc_decider(actor, referral)
+    access.require(actor, "decide", outcome)
     check_version(outcome, version, "outcome")
     OUTCOME_WORKFLOW.check(outcome, "reject")
     reason = text_of(reason)

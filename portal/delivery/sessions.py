@@ -10,13 +10,12 @@ from typing import Any
 from sqlalchemy import select
 
 from portal import access
-from portal.accounts.models import PARTNER_ROLES
 from portal.audit.service import changes, record_event, snapshot
 from portal.contracts.models import Contract
 from portal.dates import parse_user_date
 from portal.db import utcnow
 from portal.delivery.alerts import alerts_due, raise_alert
-from portal.delivery.common import DELIVERING, MAX_TEXT, Recorded, accepted_on, require_partner_user, text_of
+from portal.delivery.common import DELIVERING, MAX_TEXT, Recorded, accepted_on, text_of
 from portal.delivery.corrections import session_is_locked
 from portal.delivery.models import (
     ATTENDED,
@@ -28,7 +27,7 @@ from portal.delivery.models import (
     SessionKind,
     SessionReschedule,
 )
-from portal.errors import NotFound, ValidationFailed
+from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.formatting import LONDON, format_date
 from portal.persistence import check_version, commit, guards_versions
@@ -224,7 +223,7 @@ def _after_recording(
 @guards_versions("referral")
 def record_session(actor: Any, referral: Referral, fields: dict[str, Any]) -> Recorded:
     """Schedule a session ahead (no attendance) or record one that has happened."""
-    require_partner_user(actor, referral)
+    access.require(actor, "record_sessions", referral)
     if referral.status not in DELIVERING:
         raise ValidationFailed.single("referral", "Sessions are recorded on accepted, open referrals")
     data = check_session(referral, fields)
@@ -263,7 +262,7 @@ def _require_unlocked(session: Session) -> None:
 def update_session(actor: Any, session: Session, fields: dict[str, Any], *, version: int | None = None) -> Recorded:
     """Edit a session (its partner only, until it is invoiced); every edit audited with before/after."""
     referral = db.session.get(Referral, session.referral_id)
-    require_partner_user(actor, referral)
+    access.require(actor, "record_sessions", referral)
     check_version(session, version, "session")
     _require_unlocked(session)
     had_attendance = session.attendance is not None
@@ -301,7 +300,7 @@ def reschedule_session(
     actor: Any, session: Session, *, new_date: Any, new_time: Any, reason: str, version: int | None = None
 ) -> Session:
     referral = db.session.get(Referral, session.referral_id)
-    require_partner_user(actor, referral)
+    access.require(actor, "record_sessions", referral)
     check_version(session, version, "session")
     if session.attendance is not None:
         raise ValidationFailed.single("date", "This session has happened: edit it instead of rescheduling it")
@@ -366,7 +365,7 @@ def reschedule_session(
 
 def delete_session(actor: Any, session: Session) -> None:
     referral = db.session.get(Referral, session.referral_id)
-    require_partner_user(actor, referral)
+    access.require(actor, "record_sessions", referral)
     _require_unlocked(session)
     record_event(
         "session.deleted",
@@ -386,8 +385,7 @@ def record_group_session(
     actor: Any, contract: Contract, fields: dict[str, Any], roster: list[dict[str, Any]]
 ) -> Recorded:
     """One group session, and a session record for each person on the roster (same contract only)."""
-    if actor.role not in PARTNER_ROLES or contract.partner_id != actor.organisation_id:
-        raise NotFound
+    access.require(actor, "record_group_sessions", contract)
     errors: dict[str, list[str]] = {}
     title, facilitator = text_of(fields.get("title")), text_of(fields.get("facilitator"))
     if not title:

@@ -25,20 +25,15 @@ from portal.delivery.forms import (
     SessionForm,
 )
 from portal.delivery.models import Alert, Attendance, EvidenceFile, Outcome, Session
-from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
 from portal.referrals.views import load_referral, service_name
 from portal.urls import safe_next
-from portal.web import attempt_and_redirect
+from portal.web import act_and_redirect, attempt_and_redirect
 
 bp = Blueprint("delivery", __name__)
-
-
-def _require(allowed: bool) -> None:
-    if not allowed:
-        abort(403)
 
 
 def _session_of(referral: Referral, session_id: int) -> Session:
@@ -70,7 +65,7 @@ def _session_fields(form: SessionForm) -> dict[str, Any]:
 @login_required
 def new_session(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions", referral)
     form = SessionForm()
     if request.method == "GET":
         form.date.data = london_today()
@@ -99,7 +94,7 @@ def new_session(reference: str):  # type: ignore[no-untyped-def]
 @login_required
 def edit_session(reference: str, session_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions", referral)
     session = _session_of(referral, session_id)
     locked = corrections.session_is_locked(session)
     form = SessionForm(obj=session if request.method == "GET" else None)
@@ -135,7 +130,7 @@ def edit_session(reference: str, session_id: int):  # type: ignore[no-untyped-de
 @login_required
 def reschedule_session(reference: str, session_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions", referral)
     session = _session_of(referral, session_id)
     form = RescheduleForm()
     if request.method == "GET":
@@ -167,7 +162,7 @@ def reschedule_session(reference: str, session_id: int):  # type: ignore[no-unty
 @login_required
 def delete_session(reference: str, session_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions", referral)
     session = _session_of(referral, session_id)
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -193,7 +188,7 @@ def delete_session(reference: str, session_id: int):  # type: ignore[no-untyped-
 @login_required
 def correction(reference: str, kind: str, record_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions" if kind == "sessions" else "claim_outcomes", referral)
     record = _session_of(referral, record_id) if kind == "sessions" else _outcome_of(referral, record_id)
     form = NoteForm()
     if form.validate_on_submit():
@@ -258,7 +253,7 @@ def _group_error_summary(errors: dict[str | int, list[str]], referrals: list[Ref
 @bp.route("/group-sessions/new", methods=["GET", "POST"])
 @login_required
 def new_group_session():  # type: ignore[no-untyped-def]
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_group_sessions", Contract)
     contracts = db.session.scalars(access.visible(Contract, current_user).order_by(Contract.reference)).all()
     contract = next((c for c in contracts if c.reference == request.values.get("contract", "").upper()), None)
     if contract is None:
@@ -338,7 +333,7 @@ def _outcome_fields(form: OutcomeForm) -> dict[str, Any]:
 @login_required
 def new_outcome(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "claim_outcomes", referral)
     form = OutcomeForm()
     form.outcome_type_id.choices = _outcome_type_choices(referral)
     previous = None
@@ -374,7 +369,7 @@ def new_outcome(reference: str):  # type: ignore[no-untyped-def]
 @login_required
 def edit_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "claim_outcomes", referral)
     outcome = _outcome_of(referral, outcome_id)
     form = OutcomeForm()
     form.outcome_type_id.choices = _outcome_type_choices(referral)
@@ -408,7 +403,7 @@ def edit_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-de
 @login_required
 def delete_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "claim_outcomes", referral)
     outcome = _outcome_of(referral, outcome_id)
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -434,29 +429,24 @@ def delete_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-
 @login_required
 def verify_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_verify_outcomes(current_user))
     outcome = _outcome_of(referral, outcome_id)
+    access.require(current_user, "decide", outcome)
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        outcomes.verify_outcome(current_user, outcome, version=form.version.data)
-    except (StaleRecord, InvalidTransition) as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    except NotAllowed:
-        abort(403)
-    else:
-        flash("The outcome has been verified.", "success")
-    return redirect(_back(referral, "outcomes"))
+    return act_and_redirect(
+        lambda: outcomes.verify_outcome(current_user, outcome, version=form.version.data),
+        success="The outcome has been verified.",
+        back=_back(referral, "outcomes"),
+    )
 
 
 @bp.route("/referrals/<reference>/outcomes/<int:outcome_id>/reject", methods=["GET", "POST"])
 @login_required
 def reject_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_verify_outcomes(current_user))
     outcome = _outcome_of(referral, outcome_id)
+    access.require(current_user, "decide", outcome)
     form = RejectForm()
     if request.method == "GET":
         form.version.data = str(outcome.version)
@@ -499,7 +489,7 @@ def evidence_file(file_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def complete(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "complete", referral)
     desired = list(referral.desired_outcomes or [])
     form = CompleteForm()
     while len(form.outcomes) < len(desired):
@@ -540,12 +530,7 @@ def acknowledge_alert(alert_id: int):  # type: ignore[no-untyped-def]
     alert = access.get_visible_or_404(Alert, alert_id, current_user)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        alerts.acknowledge_alert(current_user, alert)
-    except NotFound:
-        abort(404)
-    except NotAllowed:
-        abort(403)
+    alerts.acknowledge_alert(current_user, alert)
     flash("The alert has been acknowledged.", "success")
     return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
 
@@ -555,7 +540,7 @@ def acknowledge_alert(alert_id: int):  # type: ignore[no-untyped-def]
 def my_sessions():  # type: ignore[no-untyped-def]
     """A caseworker's day: sessions on their cases from a fortnight ago to a month ahead, and the
     ones that have happened but still need their attendance recorded."""
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions", Referral)
     today = london_today()
     mine = access.visible(Referral, current_user).where(Referral.caseworker_id == current_user.id)
     base = (

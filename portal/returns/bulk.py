@@ -66,7 +66,7 @@ def accepted_returns(user: User, period_code: str) -> list[ServiceReturn]:
 def run(user_id: int, period_code: str) -> dict[str, Any]:
     """The job: render each PDF into the ZIP, reporting progress after each."""
     user = db.session.get(User, user_id)
-    if user is None or not access.can_decide_returns(user):
+    if user is None or not access.can(user, "decide", ServiceReturn):
         raise PermissionError("only contract managers download returns in bulk")
     returns = accepted_returns(user, period_code)
     remove_old_exports()
