@@ -128,15 +128,18 @@ def _request_memo() -> dict[tuple[Any, ...], bool]:
 
 @visibility_rule(Organisation)
 def _organisations(user: User) -> ColumnElement[bool]:
+    """The CRC sees itself and the partners (its supply chain is chosen from them), never another
+    CRC; a partner sees itself."""
     if user.is_crc_user:
-        return true()
+        return or_(Organisation.id == user.organisation_id, Organisation.kind == OrganisationKind.PARTNER)
     return Organisation.id == user.organisation_id
 
 
 @visibility_rule(User)
 def _users(user: User) -> ColumnElement[bool]:
+    """People see the users of the organisations they see."""
     if user.is_crc_user:
-        return true()
+        return User.organisation_id.in_(select(Organisation.id).where(_organisations(user)))
     return User.organisation_id == user.organisation_id
 
 
@@ -207,8 +210,10 @@ def _referral_imports(user: User) -> ColumnElement[bool]:
 
 @visibility_rule(ApiToken)
 def _api_tokens(user: User) -> ColumnElement[bool]:
-    """People see their own API tokens; administrators see everyone's, to revoke them."""
-    return true() if user.role == Role.ADMIN else ApiToken.user_id == user.id
+    """People see their own API tokens; administrators see those of everyone they see, to revoke them."""
+    if user.role == Role.ADMIN:
+        return ApiToken.user_id.in_(select(User.id).where(_users(user)))
+    return ApiToken.user_id == user.id
 
 
 @visibility_rule(AuditEvent)
