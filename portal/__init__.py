@@ -195,7 +195,7 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def end_idle_sessions():  # type: ignore[no-untyped-def]
         """Sign out after SESSION_TIMEOUT_MINUTES without a request."""
-        from portal.api.paths import is_api_request
+        from portal.problems import is_api_request
 
         if request.endpoint == "static" or is_api_request():  # the API reads its token, never the cookie
             return None
@@ -248,10 +248,10 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.accounts.token_views import bp as api_tokens_bp
     from portal.accounts.views import bp as accounts_bp
     from portal.api.docs import bp as api_docs_bp
     from portal.api.routes import bp as api_bp
-    from portal.api.token_views import bp as api_tokens_bp
     from portal.audit.views import bp as audit_bp
     from portal.contracts.views import bp as contracts_bp
     from portal.dashboards.views import bp as dashboards_bp
@@ -286,8 +286,8 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from portal.accounts.cli import user_cli
-    from portal.api.cli import api_token_cli
+    from portal.access import permissions_table_command
+    from portal.accounts.cli import api_token_cli, user_cli
     from portal.contracts.cli import contract_cli, rate_card_cli
     from portal.demo.cli import demo_data_command
     from portal.jobs import jobs_cli
@@ -302,6 +302,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(rate_card_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(api_token_cli)
+    app.cli.add_command(permissions_table_command)
 
 
 def register_shellcontext(app: Flask) -> None:

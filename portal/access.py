@@ -1,26 +1,33 @@
 """The one place that decides what a user may see and do.
 
-Every query for records that belong to an organisation starts from `visible(Model, user)`
-or `get_visible_or_404(...)`; no view or API handler builds its own ownership filter.
-A record a user may not see is reported as missing (404), never as forbidden, so its
-existence does not leak. Permission to act (403) is decided by the `can_*` functions.
+Seeing: every query for records that belong to an organisation starts from `visible(Model, user)`
+or `get_visible_or_404(...)`; no view or API handler builds its own ownership filter. A record a
+user may not see is reported as missing (404), never as forbidden, so its existence does not leak.
+
+Doing: `can(actor, verb, record)` and `require(actor, verb, record)` decide every action, from
+the rules at the bottom of this module (one per kind of record and verb: the roles that may, and
+any further condition). A record the actor cannot see is NotFound; one they can see but may not
+act on is NotAllowed. `record` may also be a model class, for what is done to no record in
+particular ("create a contract", "read the audit log"): then only the roles and conditions count.
+Services, views, buttons, navigation and the API all ask these two functions; `flask
+permissions-table` prints the rules as the table in the README.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import wraps
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import abort
-from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, and_, false, select, true
+import click
+from flask import has_request_context, request
+from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select, true
 
-from portal.accounts.models import CRC_ROLES, PARTNER_ROLES, Role, User
-from portal.api.models import ApiToken
+from portal.accounts.models import CRC_ROLES, PARTNER_ROLES, ApiToken, Role, User
 from portal.audit.models import AuditEvent
 from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice
 from portal.delivery.models import Alert, EndOfServiceReport, EvidenceFile, GroupSession, Outcome, Session
+from portal.errors import NotAllowed, NotFound
 from portal.extensions import db
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine
 from portal.organisations.models import Organisation, OrganisationKind
@@ -32,6 +39,8 @@ M = TypeVar("M")
 
 # model -> function(user) -> WHERE clause limiting that model to what the user may see
 _VISIBILITY: dict[type, Callable[[User], ColumnElement[bool]]] = {}
+# model -> (attribute naming its parent, parent model): seen exactly when the parent is seen
+_PARENTS: dict[type, tuple[str, type]] = {}
 
 
 def visibility_rule(model: type) -> Callable:
@@ -42,12 +51,23 @@ def visibility_rule(model: type) -> Callable:
     return register
 
 
+def seen_with(model: type, attribute: str, parent: type) -> None:
+    """`model`'s records are seen by whoever sees the `parent` that `attribute` names."""
+    column = getattr(model, attribute)
+    _PARENTS[model] = (attribute, parent)
+    _VISIBILITY[model] = lambda user: column.in_(select(parent.id).where(visibility_clause(parent, user)))
+
+
+def _signed_in(user: Any) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False) and bool(user.active)
+
+
 def visibility_clause(model: type, user: User) -> ColumnElement[bool]:
     """The WHERE clause limiting `model` to the rows `user` may see.
 
     A model with no rule is a programming error, not an open door.
     """
-    if user is None or not getattr(user, "is_authenticated", False) or not user.active:
+    if not _signed_in(user):
         return false()
     try:
         rule = _VISIBILITY[model]
@@ -62,13 +82,45 @@ def visible(model: type[M], user: User) -> Select[tuple[M]]:
 
 
 def get_visible_or_404(model: type[M], key: Any, user: User, *, column: Any = None, options: Iterable[Any] = ()) -> M:
-    """The record of `model` whose primary key (or `column`) equals `key`, if `user` may see it; else 404."""
+    """The record of `model` whose primary key (or `column`) equals `key`, if `user` may see it;
+    else NotFound (a 404 page, or a 404 problem from the API)."""
     column = column if column is not None else model.id  # type: ignore[attr-defined]
     statement = visible(model, user).where(column == key).options(*options)
     record = db.session.scalars(statement).first()
     if record is None:
-        abort(404)
+        raise NotFound
     return record
+
+
+def sees(user: User, record: Any) -> bool:
+    """Whether `user` may see this record: by the same rule as `visible`, asked of one row. A
+    record seen with its parent asks of the parent, so the buttons on a page of a referral's
+    outcomes ask the database once, however many outcomes there are (and once a request)."""
+    record = _unproxied(record)
+    if not _signed_in(user) or record is None:
+        return False
+    model = type(record)
+    if model in _PARENTS:
+        attribute, parent = _PARENTS[model]
+        parent_id = getattr(record, attribute)
+        return parent_id is not None and sees(user, db.session.get(parent, parent_id))
+    memo = _request_memo()
+    key = (user.id, model.__name__, record.id)
+    if key not in memo:
+        seen = select(literal(True)).select_from(model).where(model.id == record.id, visibility_clause(model, user))
+        memo[key] = db.session.scalar(seen) is not None
+    return memo[key]
+
+
+def _request_memo() -> dict[tuple[Any, ...], bool]:
+    """What this request has already asked (nothing is remembered outside a request: a test or a
+    command acting as several people in turn asks afresh each time)."""
+    if not has_request_context():
+        return {}
+    memo = getattr(request, "_portal_sees", None)
+    if memo is None:
+        memo = request._portal_sees = {}  # type: ignore[attr-defined]
+    return memo
 
 
 # --- who sees what -------------------------------------------------------------------------
@@ -76,15 +128,18 @@ def get_visible_or_404(model: type[M], key: Any, user: User, *, column: Any = No
 
 @visibility_rule(Organisation)
 def _organisations(user: User) -> ColumnElement[bool]:
+    """The CRC sees itself and the partners (its supply chain is chosen from them), never another
+    CRC; a partner sees itself."""
     if user.is_crc_user:
-        return true()
+        return or_(Organisation.id == user.organisation_id, Organisation.kind == OrganisationKind.PARTNER)
     return Organisation.id == user.organisation_id
 
 
 @visibility_rule(User)
 def _users(user: User) -> ColumnElement[bool]:
+    """People see the users of the organisations they see."""
     if user.is_crc_user:
-        return true()
+        return User.organisation_id.in_(select(Organisation.id).where(_organisations(user)))
     return User.organisation_id == user.organisation_id
 
 
@@ -95,38 +150,25 @@ def _contracts(user: User) -> ColumnElement[bool]:
     return Contract.partner_id == user.organisation_id
 
 
-def _visible_contract_ids(user: User) -> Select[tuple[int]]:
-    return select(Contract.id).where(_contracts(user))
-
-
-@visibility_rule(RateCardItem)
-def _rate_card_items(user: User) -> ColumnElement[bool]:
-    return RateCardItem.contract_id.in_(_visible_contract_ids(user))
-
-
-@visibility_rule(OutcomeType)
-def _outcome_types(user: User) -> ColumnElement[bool]:
-    return OutcomeType.contract_id.in_(_visible_contract_ids(user))
-
-
-@visibility_rule(RateCardPrice)
-def _rate_card_prices(user: User) -> ColumnElement[bool]:
-    return RateCardPrice.item_id.in_(select(RateCardItem.id).where(_rate_card_items(user)))
+seen_with(RateCardItem, "contract_id", Contract)
+seen_with(OutcomeType, "contract_id", Contract)
+seen_with(RateCardPrice, "item_id", RateCardItem)
+seen_with(GroupSession, "contract_id", Contract)
 
 
 @visibility_rule(Referral)
 def _referrals(user: User) -> ColumnElement[bool]:
-    """The CRC sees its own referrals (drafts too); a partner sees sent referrals on its contracts."""
+    """The CRC sees its own referrals, but a draft only by its author until it is sent; a partner
+    sees sent referrals on its contracts."""
     if user.is_crc_user:
-        return Referral.crc_id == user.organisation_id
+        return and_(
+            Referral.crc_id == user.organisation_id,
+            or_(Referral.status != ReferralStatus.DRAFT, Referral.referrer_id == user.id),
+        )
     return and_(
         Referral.contract_id.in_(select(Contract.id).where(Contract.partner_id == user.organisation_id)),
         Referral.status != ReferralStatus.DRAFT,
     )
-
-
-def visible_referral_ids(user: User) -> Select[tuple[int]]:
-    return select(Referral.id).where(_referrals(user))
 
 
 @visibility_rule(Person)
@@ -136,44 +178,13 @@ def _people(user: User) -> ColumnElement[bool]:
     return Person.id.in_(select(Referral.person_id).where(_referrals(user)))
 
 
-@visibility_rule(ReferralEvent)
-def _referral_events(user: User) -> ColumnElement[bool]:
-    return ReferralEvent.referral_id.in_(visible_referral_ids(user))
-
-
-@visibility_rule(CaseNote)
-def _case_notes(user: User) -> ColumnElement[bool]:
-    return CaseNote.referral_id.in_(visible_referral_ids(user))
-
-
-@visibility_rule(Session)
-def _sessions(user: User) -> ColumnElement[bool]:
-    return Session.referral_id.in_(visible_referral_ids(user))
-
-
-@visibility_rule(GroupSession)
-def _group_sessions(user: User) -> ColumnElement[bool]:
-    return GroupSession.contract_id.in_(_visible_contract_ids(user))
-
-
-@visibility_rule(Outcome)
-def _outcomes(user: User) -> ColumnElement[bool]:
-    return Outcome.referral_id.in_(visible_referral_ids(user))
-
-
-@visibility_rule(EvidenceFile)
-def _evidence_files(user: User) -> ColumnElement[bool]:
-    return EvidenceFile.outcome_id.in_(select(Outcome.id).where(_outcomes(user)))
-
-
-@visibility_rule(Alert)
-def _alerts(user: User) -> ColumnElement[bool]:
-    return Alert.referral_id.in_(visible_referral_ids(user))
-
-
-@visibility_rule(EndOfServiceReport)
-def _end_of_service_reports(user: User) -> ColumnElement[bool]:
-    return EndOfServiceReport.referral_id.in_(visible_referral_ids(user))
+seen_with(ReferralEvent, "referral_id", Referral)
+seen_with(CaseNote, "referral_id", Referral)
+seen_with(Session, "referral_id", Referral)
+seen_with(Outcome, "referral_id", Referral)
+seen_with(EvidenceFile, "outcome_id", Outcome)
+seen_with(Alert, "referral_id", Referral)
+seen_with(EndOfServiceReport, "referral_id", Referral)
 
 
 @visibility_rule(Invoice)
@@ -181,36 +192,28 @@ def _invoices(user: User) -> ColumnElement[bool]:
     """The CRC sees its contracts' invoices (drafts too, to approve an excess over the cap); a
     partner sees its own."""
     if user.is_crc_user:
-        return Invoice.contract_id.in_(_visible_contract_ids(user))
+        return Invoice.contract_id.in_(select(Contract.id).where(_contracts(user)))
     return Invoice.partner_id == user.organisation_id
 
 
-@visibility_rule(InvoiceLine)
-def _invoice_lines(user: User) -> ColumnElement[bool]:
-    return InvoiceLine.invoice_id.in_(select(Invoice.id).where(_invoices(user)))
-
-
-@visibility_rule(InvoiceEvent)
-def _invoice_events(user: User) -> ColumnElement[bool]:
-    return InvoiceEvent.invoice_id.in_(select(Invoice.id).where(_invoices(user)))
-
-
-@visibility_rule(ServiceReturn)
-def _service_returns(user: User) -> ColumnElement[bool]:
-    """Partners see their own contracts' returns (drafts too); the CRC its contracts' returns."""
-    return ServiceReturn.contract_id.in_(_visible_contract_ids(user))
+seen_with(InvoiceLine, "invoice_id", Invoice)
+seen_with(InvoiceEvent, "invoice_id", Invoice)
+# Partners see their own contracts' returns (drafts too); the CRC its contracts' returns.
+seen_with(ServiceReturn, "contract_id", Contract)
 
 
 @visibility_rule(ReferralImport)
 def _referral_imports(user: User) -> ColumnElement[bool]:
     """An imported file is seen only by the person who uploaded it."""
-    return ReferralImport.created_by_id == user.id if can_import_referrals(user) else false()
+    return ReferralImport.created_by_id == user.id if can(user, "send", Referral) else false()
 
 
 @visibility_rule(ApiToken)
 def _api_tokens(user: User) -> ColumnElement[bool]:
-    """People see their own API tokens; administrators see everyone's, to revoke them."""
-    return true() if user.role == Role.ADMIN else ApiToken.user_id == user.id
+    """People see their own API tokens; administrators see those of everyone they see, to revoke them."""
+    if user.role == Role.ADMIN:
+        return ApiToken.user_id.in_(select(User.id).where(_users(user)))
+    return ApiToken.user_id == user.id
 
 
 @visibility_rule(AuditEvent)
@@ -220,27 +223,342 @@ def _audit_events(user: User) -> ColumnElement[bool]:
 
 # --- who may do what -----------------------------------------------------------------------
 
+# A condition on the actor and the record (or None, asked of a model class): None when it is
+# met, else the reason it is not, which NotAllowed carries.
+Condition = Callable[[User, Any], str | None]
 
-def can_manage_users(user: User) -> bool:
-    """May see the user administration pages at all."""
-    return user.role in (Role.ADMIN, Role.PROVIDER_MANAGER)
+
+@dataclass(frozen=True)
+class Rule:
+    kind: type
+    verb: str
+    roles: frozenset[Role]
+    refusal: str  # why, to someone who can see the record but whose role may not
+    what: str  # the action in words, for the README's table
+    condition: Condition | None = None
+    note: str = ""  # the condition in words, for the README's table
 
 
-def can_manage_user(actor: User, target: User) -> bool:
-    """Admins manage everyone; partner managers manage their own organisation's partner users."""
-    if actor.role == Role.ADMIN:
-        return True
-    if actor.role == Role.PROVIDER_MANAGER:
-        return target.organisation_id == actor.organisation_id and target.role in PARTNER_ROLES
-    return False
+_RULES: dict[tuple[type, str], Rule] = {}
+
+
+def rule(
+    kind: type,
+    verb: str,
+    roles: Iterable[Role],
+    what: str,
+    refusal: str,
+    *,
+    condition: Condition | None = None,
+    note: str = "",
+) -> None:
+    _RULES[(kind, verb)] = Rule(kind, verb, frozenset(roles), refusal, what, condition, note)
+
+
+def _rule_for(verb: str, record: Any) -> Rule:
+    kind = record if isinstance(record, type) else type(record)
+    try:
+        return _RULES[(kind, verb)]
+    except KeyError as exc:  # a verb with no rule is a programming error, not an open door
+        raise LookupError(f"no rule for {verb!r} on {kind.__name__}") from exc
+
+
+def _unproxied(thing: Any) -> Any:
+    """The object behind Flask-Login's current_user proxy (the rules go by the record's class)."""
+    return thing._get_current_object() if hasattr(thing, "_get_current_object") else thing
+
+
+def refusal(actor: Any, verb: str, record: Any) -> Exception | None:
+    """None if `actor` may do `verb` to `record`; else the error saying why not: NotFound when
+    they cannot see the record, NotAllowed (with the reason) when they can."""
+    actor, record = _unproxied(actor), _unproxied(record)
+    found = _rule_for(verb, record)
+    if not _signed_in(actor):
+        return NotFound()
+    if not isinstance(record, type) and not sees(actor, record):
+        return NotFound()
+    if actor.role not in found.roles:
+        return NotAllowed(found.refusal)
+    reason = found.condition(actor, None if isinstance(record, type) else record) if found.condition else None
+    return NotAllowed(reason) if reason else None
+
+
+def can(actor: Any, verb: str, record: Any) -> bool:
+    """Whether `actor` may do `verb` to `record` (a record, or a model class for no record in particular)."""
+    return refusal(actor, verb, record) is None
+
+
+def require(actor: Any, verb: str, record: Any) -> None:
+    """Raise NotFound (cannot see the record) or NotAllowed (can see it, may not) unless `actor` may
+    do `verb` to `record`."""
+    error = refusal(actor, verb, record)
+    if error is not None:
+        raise error
+
+
+def can_any(actor: Any, *asks: tuple[str, Any]) -> bool:
+    """Whether `actor` may do any of these (verb, record) pairs: a section of the portal is for
+    whoever does any of the things it is for."""
+    return any(can(actor, verb, record) for verb, record in asks)
+
+
+def rules() -> list[Rule]:
+    return list(_RULES.values())
+
+
+# --- the rules -----------------------------------------------------------------------------
+
+EVERYONE = frozenset(Role)
+PARTNERS = PARTNER_ROLES
+REFERRER, CONTRACT_MANAGER, ADMIN = Role.CRC_REFERRER, Role.CONTRACT_MANAGER, Role.ADMIN
+PARTNER_MANAGER = Role.PROVIDER_MANAGER
+
+
+def _partner_only(actor: User, organisation: Organisation | None) -> str | None:
+    if organisation is not None and not organisation.is_partner:
+        return "Only partner organisations can be changed in the portal"
+    return None
+
+
+def _manageable(actor: User, target: User | None) -> str | None:
+    """Administrators manage everyone; partner managers their own organisation's partner users
+    (they see no one else's)."""
+    if actor.role == ADMIN or target is None or target.role in PARTNER_ROLES:
+        return None
+    return "Partner managers manage only their organisation's users"
+
+
+def _themselves_or_admin(actor: User, target: User | None) -> str | None:
+    if actor.role == ADMIN or target is None or target.id == actor.id:
+        return None
+    return "Only the person themselves, or an administrator, sees their API tokens"
+
+
+def _themselves(actor: User, target: User | None) -> str | None:
+    if target is None or target.id == actor.id:
+        return None
+    return "You can only create API tokens for yourself"
+
+
+# Organisations and users
+rule(
+    Organisation,
+    "list",
+    {CONTRACT_MANAGER, ADMIN, REFERRER},
+    "see the supply chain's organisations",
+    "Only the CRC's staff see the supply chain's organisations",
+)
+rule(Organisation, "add", {CONTRACT_MANAGER}, "add a partner", "Only contract managers add partners")
+rule(
+    Organisation,
+    "edit",
+    {CONTRACT_MANAGER},
+    "change a partner's details",
+    "Only contract managers change partners' details",
+    condition=_partner_only,
+    note="partners only, not the CRC",
+)
+rule(
+    User,
+    "manage",
+    {ADMIN, PARTNER_MANAGER},
+    "add, change, deactivate and unlock users",
+    "Only administrators, and partner managers for their own organisation, manage users",
+    condition=_manageable,
+    note="partner managers: their organisation's users",
+)
+rule(
+    User,
+    "see_api_tokens",
+    EVERYONE,
+    "see a person's API tokens",
+    "Only the person themselves, or an administrator, sees their API tokens",
+    condition=_themselves_or_admin,
+    note="their own (administrators: anyone's)",
+)
+rule(
+    User,
+    "create_api_token",
+    EVERYONE,
+    "create an API token",
+    "You can only create API tokens for yourself",
+    condition=_themselves,
+    note="for themselves",
+)
+rule(
+    ApiToken,
+    "revoke",
+    EVERYONE,
+    "revoke an API token",
+    "Only the token's owner or an administrator can revoke it",
+    note="their own (administrators: anyone's)",
+)
+rule(AuditEvent, "read", {ADMIN}, "read the audit log", "Only administrators read the audit log")
+
+# Contracts
+rule(Contract, "add", {CONTRACT_MANAGER}, "set up a contract", "Only contract managers set up contracts")
+rule(
+    Contract,
+    "manage",
+    {CONTRACT_MANAGER},
+    "change a contract, its outcome types and rate card",
+    "Only contract managers change contracts and rate cards",
+)
+rule(
+    Contract,
+    "see_figures",
+    {PARTNER_MANAGER, CONTRACT_MANAGER},
+    "see the dashboard and performance report",
+    "Only partner managers and contract managers see the dashboard",
+)
+rule(
+    Contract,
+    "record_group_sessions",
+    PARTNERS,
+    "record a group session",
+    "Only the partner records delivery",
+)
+rule(
+    Contract,
+    "generate_invoices",
+    {PARTNER_MANAGER},
+    "generate a draft invoice",
+    "Only the partner's managers generate and submit invoices",
+)
+rule(
+    Contract,
+    "start_returns",
+    {PARTNER_MANAGER},
+    "start a service return",
+    "Only the partner's managers write and submit service returns",
+)
+
+# Referrals and delivery
+rule(Referral, "create", {REFERRER}, "draft and send a referral", "Only CRC referrers can do this")
+rule(
+    Referral,
+    "send",
+    {REFERRER, CONTRACT_MANAGER},
+    "send whole referrals at once (the API, a CSV import)",
+    "Only CRC referrers and contract managers can send referrals",
+)
+rule(
+    ReferralImport,
+    "confirm",
+    {REFERRER, CONTRACT_MANAGER},
+    "confirm an uploaded CSV file of referrals",
+    "Only CRC referrers and contract managers can send referrals",
+    note="their own uploads (no one else sees them)",
+)
+rule(
+    Referral,
+    "edit_draft",
+    {REFERRER},
+    "change, send or discard a draft",
+    "Only CRC referrers can do this",
+    note="their own drafts (no one else sees them)",
+)
+rule(
+    Referral,
+    "answer",
+    {PARTNER_MANAGER},
+    "accept or decline a referral",
+    "Only the partner's managers accept or decline referrals",
+)
+rule(Referral, "assign", {PARTNER_MANAGER}, "assign a caseworker", "Only the partner's managers assign caseworkers")
+rule(Referral, "withdraw", {REFERRER}, "withdraw a referral", "Only CRC referrers can do this")
+rule(Referral, "amend", {REFERRER}, "amend a sent referral", "Only CRC referrers can do this")
+rule(Referral, "add_case_note", EVERYONE, "add a case note", "You cannot add case notes")
+rule(
+    Referral,
+    "record_sessions",
+    PARTNERS,
+    "record, change and move sessions; correction notes",
+    "Only the partner records delivery",
+)
+rule(
+    Referral,
+    "claim_outcomes",
+    PARTNERS,
+    "claim an outcome, change or withdraw a claim",
+    "Only the partner records delivery",
+)
+rule(
+    Referral,
+    "complete",
+    PARTNERS,
+    "submit the end-of-service report",
+    "Only the partner records delivery",
+)
+rule(
+    Outcome,
+    "decide",
+    {REFERRER, CONTRACT_MANAGER},
+    "verify or reject an outcome claim",
+    "The CRC's referrers and contract managers verify outcomes",
+)
+rule(
+    Alert,
+    "acknowledge",
+    {REFERRER},
+    "acknowledge an alert",
+    "Only the CRC's referrers acknowledge alerts: enforcement is their decision",
+)
+
+# Invoices and service returns
+rule(
+    Invoice,
+    "bill",
+    {PARTNER_MANAGER},
+    "generate again, revise and submit an invoice",
+    "Only the partner's managers generate and submit invoices",
+)
+rule(
+    Invoice,
+    "decide",
+    {CONTRACT_MANAGER},
+    "approve, query, reject or mark paid; approve an excess over the cap",
+    "The CRC's contract managers decide on invoices",
+)
+rule(
+    Invoice,
+    "credit",
+    {PARTNER_MANAGER, CONTRACT_MANAGER},
+    "raise a credit note",
+    "Only the partner's managers and the CRC's contract managers raise credit notes",
+)
+rule(
+    ServiceReturn,
+    "see",
+    {PARTNER_MANAGER, CONTRACT_MANAGER},
+    "see service returns",
+    "Only partner managers and contract managers work with service returns",
+)
+rule(
+    ServiceReturn,
+    "write",
+    {PARTNER_MANAGER},
+    "write and submit a service return",
+    "Only the partner's managers write and submit service returns",
+)
+rule(
+    ServiceReturn,
+    "decide",
+    {CONTRACT_MANAGER},
+    "accept or return a service return; download a period's returns",
+    "The CRC's contract managers accept service returns",
+)
+
+
+# --- user administration -------------------------------------------------------------------
 
 
 def assignable_roles(actor: User, organisation: Organisation) -> list[Role]:
     """The roles `actor` may give a user of `organisation` (empty: may not add users there)."""
     kind_roles = PARTNER_ROLES if organisation.kind == OrganisationKind.PARTNER else CRC_ROLES
-    if actor.role == Role.ADMIN:
+    if actor.role == ADMIN:
         allowed = kind_roles
-    elif actor.role == Role.PROVIDER_MANAGER and organisation.id == actor.organisation_id:
+    elif actor.role == PARTNER_MANAGER and organisation.id == actor.organisation_id:
         allowed = PARTNER_ROLES
     else:
         allowed = frozenset()
@@ -249,105 +567,28 @@ def assignable_roles(actor: User, organisation: Organisation) -> list[Role]:
 
 def organisations_for_user_admin(actor: User) -> Select[tuple[Organisation]]:
     """Organisations `actor` may add users to."""
-    if actor.role == Role.ADMIN:
+    if actor.role == ADMIN:
         return select(Organisation).order_by(Organisation.kind, Organisation.name)
     return select(Organisation).where(Organisation.id == actor.organisation_id)
 
 
-def can_manage_contracts(user: User) -> bool:
-    """Contract managers set up contracts and rate cards (for their own CRC's contracts)."""
-    return user.role == Role.CONTRACT_MANAGER
+# --- the table in the README ---------------------------------------------------------------
+
+ROLE_ORDER = (Role.PROVIDER_CASEWORKER, Role.PROVIDER_MANAGER, Role.CRC_REFERRER, Role.CONTRACT_MANAGER, Role.ADMIN)
 
 
-def can_manage_partners(user: User) -> bool:
-    """Contract managers add and edit the partner organisations in the supply chain."""
-    return user.role == Role.CONTRACT_MANAGER
+def rules_table() -> str:
+    """Every rule as a Markdown table, verbs down and roles across: what the README shows."""
+    roles = " | ".join(role.label for role in ROLE_ORDER)
+    lines = [f"| record | verb | to | {roles} | only |", "|" + "---|" * (4 + len(ROLE_ORDER))]
+    for found in _RULES.values():
+        marks = " | ".join("yes" if role in found.roles else "" for role in ROLE_ORDER)
+        lines.append(f"| {found.kind.__name__} | `{found.verb}` | {found.what} | {marks} | {found.note} |")
+    return "\n".join(lines) + "\n"
 
 
-def can_refer(user: User) -> bool:
-    """CRC referrers create, amend and withdraw referrals."""
-    return user.role == Role.CRC_REFERRER
-
-
-def can_import_referrals(user: User) -> bool:
-    return user.role in (Role.CRC_REFERRER, Role.CONTRACT_MANAGER)
-
-
-def can_respond_to_referrals(user: User) -> bool:
-    """Partner managers accept, decline and assign (on their own organisation's contracts)."""
-    return user.role == Role.PROVIDER_MANAGER
-
-
-def can_record_delivery(user: User) -> bool:
-    """Partner caseworkers and managers record sessions and claim outcomes (on their own referrals)."""
-    return user.role in PARTNER_ROLES
-
-
-def can_acknowledge_alerts(user: User) -> bool:
-    """Referrers decide on enforcement, so they (not managers) take an alert off their list."""
-    return user.role == Role.CRC_REFERRER
-
-
-def can_verify_outcomes(user: User) -> bool:
-    return user.role in (Role.CRC_REFERRER, Role.CONTRACT_MANAGER)
-
-
-def can_bill(user: User) -> bool:
-    """Partner managers generate and submit their organisation's invoices."""
-    return user.role == Role.PROVIDER_MANAGER
-
-
-def can_decide_invoices(user: User) -> bool:
-    return user.role == Role.CONTRACT_MANAGER
-
-
-def can_see_api_tokens_of(actor: User, user: User) -> bool:
-    """People see their own API tokens; administrators see anyone's (on the user's page)."""
-    return actor.role == Role.ADMIN or actor.id == user.id
-
-
-def can_revoke_api_token(actor: User, token: ApiToken) -> bool:
-    """A token's owner revokes it; administrators revoke anyone's."""
-    return actor.role == Role.ADMIN or token.user_id == actor.id
-
-
-def can_write_returns(user: User) -> bool:
-    """Partner managers create, write and submit their organisation's service returns."""
-    return user.role == Role.PROVIDER_MANAGER
-
-
-def can_decide_returns(user: User) -> bool:
-    """Contract managers accept service returns or send them back."""
-    return user.role == Role.CONTRACT_MANAGER
-
-
-def can_see_returns(user: User) -> bool:
-    return user.role in (Role.PROVIDER_MANAGER, Role.CONTRACT_MANAGER)
-
-
-def can_see_dashboard(user: User) -> bool:
-    """Management information: contract managers across partners, partner managers their own."""
-    return user.role in (Role.PROVIDER_MANAGER, Role.CONTRACT_MANAGER)
-
-
-def can_read_audit_log(user: User) -> bool:
-    return user.role == Role.ADMIN
-
-
-def roles_required(*roles: Role) -> Callable:
-    """View decorator: signed in with one of `roles`, else 403."""
-
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not current_user.is_authenticated:
-                from portal.extensions import login_manager
-
-                return login_manager.unauthorized()
-            if current_user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
+@click.command(
+    "permissions-table", help="Print who may do what, from the rules in portal/access.py (the README's table)."
+)
+def permissions_table_command() -> None:
+    click.echo(rules_table(), nl=False)

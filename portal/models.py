@@ -1,7 +1,7 @@
 """Imports every model, so SQLAlchemy's mapper and Alembic's autogenerate see all tables."""
 
-from portal.accounts.models import User  # noqa: F401
-from portal.api.models import ApiToken, IdempotencyRecord  # noqa: F401
+from portal.accounts.models import ApiToken, User  # noqa: F401
+from portal.api.models import IdempotencyRecord  # noqa: F401
 from portal.audit.models import AuditEvent  # noqa: F401
 from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice  # noqa: F401
 from portal.delivery.models import (  # noqa: F401

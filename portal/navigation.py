@@ -1,52 +1,50 @@
-"""The service navigation each role sees. Later domains add their entries here."""
+"""The service navigation each user sees: a section is shown to whoever may do what it is for,
+as portal.access decides it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import request, url_for
 
-from portal.accounts.models import Role, User
+from portal import access
+from portal.accounts.models import User
+from portal.audit.models import AuditEvent
+from portal.contracts.models import Contract
+from portal.invoicing.models import Invoice
+from portal.organisations.models import Organisation
+from portal.referrals.models import Referral
+from portal.returns.models import ServiceReturn
 
 
 @dataclass(frozen=True)
 class NavEntry:
     text: str
     endpoint: str
-    roles: frozenset[Role]
+    # (verb, model) pairs: shown to whoever may do any of them; none, to everyone signed in.
+    for_those_who: tuple[tuple[str, Any], ...]
     # Endpoints whose pages belong under this entry, by prefix.
     section: str
 
 
-ALL_ROLES = frozenset(Role)
-
 NAVIGATION = (
-    NavEntry("Home", "main.home", ALL_ROLES, "main."),
+    NavEntry("Home", "main.home", (), "main."),
     NavEntry(
         "Referrals",
         "referrals.index",
-        frozenset({Role.CRC_REFERRER, Role.CONTRACT_MANAGER, Role.PROVIDER_MANAGER, Role.PROVIDER_CASEWORKER}),
+        (("create", Referral), ("send", Referral), ("answer", Referral), ("record_sessions", Referral)),
         "referrals.",
     ),
-    NavEntry(
-        "My sessions",
-        "delivery.my_sessions",
-        frozenset({Role.PROVIDER_CASEWORKER, Role.PROVIDER_MANAGER}),
-        "delivery.my_sessions",
-    ),
-    NavEntry(
-        "Organisations",
-        "organisations.index",
-        frozenset({Role.CONTRACT_MANAGER, Role.ADMIN, Role.CRC_REFERRER}),
-        "organisations.",
-    ),
-    NavEntry("Contracts", "contracts.index", ALL_ROLES, "contracts."),
+    NavEntry("My sessions", "delivery.my_sessions", (("record_sessions", Referral),), "delivery.my_sessions"),
+    NavEntry("Organisations", "organisations.index", (("list", Organisation),), "organisations."),
+    NavEntry("Contracts", "contracts.index", (), "contracts."),
     # Those who bill and those who pay; others reach an invoice by a link, read-only.
-    NavEntry("Invoices", "invoicing.index", frozenset({Role.PROVIDER_MANAGER, Role.CONTRACT_MANAGER}), "invoicing."),
-    NavEntry("Dashboard", "dashboards.index", frozenset({Role.CONTRACT_MANAGER, Role.PROVIDER_MANAGER}), "dashboards."),
-    NavEntry("Service returns", "returns.index", frozenset({Role.CONTRACT_MANAGER, Role.PROVIDER_MANAGER}), "returns."),
-    NavEntry("Users", "accounts.users", frozenset({Role.ADMIN, Role.PROVIDER_MANAGER}), "accounts.user"),
-    NavEntry("Audit log", "audit.index", frozenset({Role.ADMIN}), "audit."),
+    NavEntry("Invoices", "invoicing.index", (("bill", Invoice), ("decide", Invoice)), "invoicing."),
+    NavEntry("Dashboard", "dashboards.index", (("see_figures", Contract),), "dashboards."),
+    NavEntry("Service returns", "returns.index", (("see", ServiceReturn),), "returns."),
+    NavEntry("Users", "accounts.users", (("manage", User),), "accounts.user"),
+    NavEntry("Audit log", "audit.index", (("read", AuditEvent),), "audit."),
 )
 
 
@@ -62,5 +60,5 @@ def navigation_for(user: User) -> list[dict[str, object]]:
             "active": endpoint.startswith(entry.section) if entry.section != "main." else endpoint == "main.home",
         }
         for entry in NAVIGATION
-        if user.role in entry.roles
+        if not entry.for_those_who or access.can_any(user, *entry.for_those_who)
     ]

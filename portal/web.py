@@ -1,4 +1,5 @@
-"""Shared web-layer helpers: error pages, mapping domain errors onto forms, pagination."""
+"""Shared web-layer helpers: error pages (every domain error a view lets go is mapped to a page here,
+in one place), showing a service's refusal on the form that asked, pagination."""
 
 from __future__ import annotations
 
@@ -7,17 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import ceil
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
-from flask import Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import Select, func, select
 from werkzeug.exceptions import HTTPException
 
-from portal.api.paths import is_api_request
-from portal.api.problems import problem_for, problem_response
-from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.errors import DomainError, InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
+from portal.problems import is_api_request, problem_for, problem_response
+from portal.urls import safe_next
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,23 @@ def register_error_pages(app: Flask) -> None:
         code = error.code or 500
         if code not in ERROR_PAGES:
             return error
-        return render_template(f"errors/{code}.html", error=error), code
+        return error_page(code)
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):  # type: ignore[no-untyped-def]
+        """A service's refusal that no form showed: a record out of reach is the 404 page (the same
+        page as for no such record), an action the user's role may not take the 403 page; a record
+        that moved on is said on the page the user came from. Nothing is kept."""
+        db.session.rollback()
+        if is_api_request():
+            return problem_for(error)
+        if isinstance(error, NotFound):
+            return error_page(404)
+        if isinstance(error, NotAllowed):
+            return error_page(403)
+        for message in _messages(error):
+            flash(message, "error")
+        return redirect(_came_from())
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):  # type: ignore[no-untyped-def]
@@ -45,6 +63,26 @@ def register_error_pages(app: Flask) -> None:
         if is_api_request():
             return problem_response("server-error", "Something went wrong. Quote the request id if you report it.")
         return render_template("errors/500.html"), 500
+
+
+def error_page(code: int) -> tuple[str, int]:
+    return render_template(f"errors/{code}.html"), code
+
+
+def _messages(error: DomainError) -> list[str]:
+    if isinstance(error, ValidationFailed) and error.errors:
+        return [message for messages in error.errors.values() for message in messages]
+    return [error.message]
+
+
+def _came_from() -> str:
+    """The page this request was made from, if it was one of ours; else the home page."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host:
+        back = safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+        if back:
+            return back
+    return url_for("main.home")
 
 
 def apply_errors(form: FlaskForm, error: ValidationFailed) -> None:
@@ -65,7 +103,8 @@ class Attempt(NamedTuple):
 def attempt(form: FlaskForm, operation: Callable[[], Any]) -> Attempt:
     """Run a service operation for a submitted form. A broken rule goes onto the form's fields, a
     lost race or a wrong state onto the form itself, and nothing is kept (the session rolls
-    back); a refusal is a 403 and a record out of reach a 404, as for any other route."""
+    back), so the view shows the form again. A refusal or a record out of reach is not the
+    form's business: it goes on to the app's error handler (403, 404) as for any other route."""
     try:
         return Attempt(True, operation())
     except ValidationFailed as error:
@@ -74,12 +113,6 @@ def attempt(form: FlaskForm, operation: Callable[[], Any]) -> Attempt:
     except (StaleRecord, InvalidTransition) as error:
         db.session.rollback()
         form.form_errors.append(error.message)
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except NotFound:
-        db.session.rollback()
-        abort(404)
     return Attempt(False)
 
 
@@ -92,6 +125,23 @@ def attempt_and_redirect(form: FlaskForm, operation: Callable[[], Any], *, succe
     for warning in getattr(outcome.result, "warnings", None) or []:
         flash(warning, "info")
     flash(success, "success")
+    return redirect(back)
+
+
+def act_and_redirect(operation: Callable[[], Any], *, success: str, back: str) -> Any:
+    """A button with no form to show again (verify, acknowledge, add a note): run the operation,
+    then back to `back` with the success banner, or with why it could not be done (nothing kept).
+    A refusal or a record out of reach goes on to the app's error handler."""
+    try:
+        result = operation()
+    except (ValidationFailed, StaleRecord, InvalidTransition) as error:
+        db.session.rollback()
+        for message in _messages(error):
+            flash(message, "error")
+    else:
+        for warning in getattr(result, "warnings", None) or []:
+            flash(warning, "info")
+        flash(success, "success")
     return redirect(back)
 
 

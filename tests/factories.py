@@ -1,8 +1,15 @@
-"""factory_boy factories: records built the way the portal would build them."""
+"""factory_boy factories: records built the way the portal would build them.
+
+Records that move through states have a trait per state (`SessionFactory(missed=True)`,
+`OutcomeFactory(verified=True)`, `InvoiceFactory(paid=True)`, `ServiceReturnFactory(submitted=True)`)
+that sets the status with the stamps the portal would have written beside it, so a test never
+writes `.status` by hand. Dates default to days relative to the suite's clock (yesterday, the last
+month), never a date fixed at import.
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
@@ -20,12 +27,27 @@ from portal.contracts.models import (
     Setting,
     Unit,
 )
-from portal.dates import financial_year_start, london_today
+from portal.dates import Period, PeriodKind, add_months, financial_year_start, london_today, month_end
 from portal.db import utcnow
+from portal.delivery.models import (
+    Alert,
+    AlertKind,
+    Attendance,
+    EvidenceFile,
+    NonAttendanceReason,
+    Outcome,
+    OutcomeStatus,
+    Session,
+    SessionKind,
+)
 from portal.extensions import db
+from portal.invoicing.billing import totals
+from portal.invoicing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from portal.organisations.models import Organisation, OrganisationKind, Tier
 from portal.people.models import Disability, Gender, Person
 from portal.referrals.models import Complexity, LocationType, Referral, ReferralStatus, RoshLevel
+from portal.returns.models import ReturnStatus, ServiceReturn
+from portal.returns.records import figures_for
 from portal.working_days import add_working_days
 
 PASSWORD = "correct-horse-battery-staple"
@@ -175,3 +197,234 @@ class ReferralFactory(BaseFactory):
     urgent = False
     sent_at = factory.LazyFunction(utcnow)
     accept_due_on = factory.LazyFunction(lambda: add_working_days(london_today(), 2))
+
+    class Params:
+        # Accepted (waiting for first contact) and in progress, with the stamps the portal writes.
+        accepted = factory.Trait(
+            status=ReferralStatus.ACCEPTED,
+            accepted_at=factory.LazyFunction(lambda: utcnow() - timedelta(days=30)),
+            first_contact_due_on=factory.LazyFunction(lambda: london_today() + timedelta(days=7)),
+        )
+        in_progress = factory.Trait(
+            accepted=True,
+            status=ReferralStatus.IN_PROGRESS,
+            first_contact_at=factory.LazyFunction(lambda: utcnow() - timedelta(days=20)),
+        )
+        draft = factory.Trait(status=ReferralStatus.DRAFT, reference=None, sent_at=None, accept_due_on=None)
+
+
+def _yesterday() -> date:
+    return london_today() - timedelta(days=1)
+
+
+def _last_month() -> date:
+    return add_months(london_today(), -1)
+
+
+class SessionFactory(BaseFactory):
+    """A one-to-one hour, attended yesterday, on an accepted referral, recorded by the partner's caseworker."""
+
+    class Meta:
+        model = Session
+
+    referral = factory.SubFactory(ReferralFactory, in_progress=True)
+    date = factory.LazyFunction(_yesterday)
+    start_time = time(10)
+    duration_minutes = 60
+    kind = SessionKind.ONE_TO_ONE
+    attendance = Attendance.ATTENDED
+    counts_as_rar_day = False
+    recorded_by = factory.SubFactory(
+        UserFactory, role=Role.PROVIDER_CASEWORKER, organisation=factory.SelfAttribute("..referral.contract.partner")
+    )
+    feedback_at = factory.LazyFunction(utcnow)
+
+    class Params:
+        scheduled = factory.Trait(
+            attendance=None, feedback_at=None, date=factory.LazyFunction(lambda: london_today() + timedelta(days=7))
+        )
+        late = factory.Trait(attendance=Attendance.LATE)
+        missed = factory.Trait(
+            attendance=Attendance.DID_NOT_ATTEND, non_attendance_reason=NonAttendanceReason.UNACCEPTABLE
+        )
+        rar_day = factory.Trait(counts_as_rar_day=True)
+
+
+class AlertFactory(BaseFactory):
+    """A behaviour concern raised on a session, waiting for the referrer."""
+
+    class Meta:
+        model = Alert
+        exclude = ("session",)
+
+    session = factory.SubFactory(SessionFactory)
+    referral_id = factory.SelfAttribute("session.referral_id")
+    session_id = factory.SelfAttribute("session.id")
+    kind = AlertKind.BEHAVIOUR_CONCERN
+    detail = "Raised his voice at reception."
+    raised_by_id = factory.SelfAttribute("session.recorded_by_id")
+
+
+class OutcomeFactory(BaseFactory):
+    """An outcome claimed yesterday on an accepted referral, waiting for the CRC's decision."""
+
+    class Meta:
+        model = Outcome
+
+    referral = factory.SubFactory(ReferralFactory, in_progress=True)
+    outcome_type = factory.SubFactory(OutcomeTypeFactory, contract=factory.SelfAttribute("..referral.contract"))
+    achieved_on = factory.LazyFunction(_yesterday)
+    evidence = "Tenancy agreement seen."
+    status = OutcomeStatus.CLAIMED
+    claimed_by = factory.SubFactory(
+        UserFactory, role=Role.PROVIDER_CASEWORKER, organisation=factory.SelfAttribute("..referral.contract.partner")
+    )
+
+    class Params:
+        verified = factory.Trait(
+            status=OutcomeStatus.VERIFIED,
+            verified_at=factory.LazyFunction(utcnow),
+            verified_by_id=factory.SelfAttribute("referral.referrer_id"),
+        )
+        rejected = factory.Trait(
+            status=OutcomeStatus.REJECTED,
+            rejected_at=factory.LazyFunction(utcnow),
+            rejected_by_id=factory.SelfAttribute("referral.referrer_id"),
+            rejection_reason="The tenancy agreement was not signed.",
+        )
+
+
+class EvidenceFileFactory(BaseFactory):
+    """A file's record (the file itself is not written: tests that serve one store it themselves)."""
+
+    class Meta:
+        model = EvidenceFile
+
+    outcome = factory.SubFactory(OutcomeFactory)
+    original_name = "payslip.pdf"
+    stored_name = factory.Sequence(lambda n: f"{n:032x}.pdf")
+    content_type = "application/pdf"
+    size_bytes = 10
+    sha256 = "0" * 64
+    uploaded_by_id = factory.SelfAttribute("outcome.claimed_by_id")
+
+
+class InvoiceLineFactory(BaseFactory):
+    """One line: a rate-card item at its price, `quantity_hundredths` of it."""
+
+    class Meta:
+        model = InvoiceLine
+        exclude = ("invoice", "item", "price")
+
+    invoice = None  # given by InvoiceFactory
+    position = factory.Sequence(lambda n: n + 1)
+    item = factory.SubFactory(
+        RateCardItemFactory,
+        contract=factory.LazyAttribute(lambda o: db.session.get(Contract, o.factory_parent.invoice.contract_id)),
+    )
+    price = factory.SubFactory(RateCardPriceFactory, item=factory.SelfAttribute("..item"))
+    invoice_id = factory.SelfAttribute("invoice.id")
+    item_id = factory.SelfAttribute("item.id")
+    price_id = factory.SelfAttribute("price.id")
+    item_code = factory.SelfAttribute("item.code")
+    service_code = factory.SelfAttribute("item.service_code")
+    description = factory.SelfAttribute("item.name")
+    unit = factory.SelfAttribute("item.unit")
+    quantity_hundredths = 100
+    unit_price_pence = factory.SelfAttribute("price.unit_price_pence")
+    amount_pence = factory.LazyAttribute(lambda line: line.quantity_hundredths * line.unit_price_pence // 100)
+    event_count = factory.LazyAttribute(lambda line: line.quantity_hundredths // 100)
+
+
+class InvoiceFactory(BaseFactory):
+    """Last month's draft invoice for a contract, with one line (`lines=N` for more, 0 for none);
+    its totals are its lines' (VAT at the invoice's rate). Traits give the later states."""
+
+    class Meta:
+        model = Invoice
+
+    contract = factory.SubFactory(ContractFactory)
+    partner_id = factory.SelfAttribute("contract.partner_id")
+    kind = InvoiceKind.INVOICE
+    period_start = factory.LazyFunction(_last_month)
+    status = InvoiceStatus.DRAFT
+    vat_rate_bp = factory.SelfAttribute("contract.vat_rate_bp")
+
+    class Params:
+        submitted = factory.Trait(
+            status=InvoiceStatus.SUBMITTED,
+            number=factory.Sequence(lambda n: f"TEST-{n + 1:06d}"),
+            submitted_at=factory.LazyFunction(utcnow),
+            due_date=factory.LazyAttribute(lambda o: london_today() + timedelta(days=o.contract.payment_terms_days)),
+        )
+        queried = factory.Trait(
+            submitted=True,
+            status=InvoiceStatus.QUERIED,
+            queried_at=factory.LazyFunction(utcnow),
+            query_reason="Check the hours on line 1.",
+        )
+        approved = factory.Trait(
+            submitted=True, status=InvoiceStatus.APPROVED, approved_at=factory.LazyFunction(utcnow)
+        )
+        paid = factory.Trait(
+            approved=True,
+            status=InvoiceStatus.PAID,
+            paid_at=factory.LazyFunction(utcnow),
+            paid_on=factory.LazyFunction(london_today),
+        )
+        rejected = factory.Trait(
+            submitted=True,
+            status=InvoiceStatus.REJECTED,
+            rejected_at=factory.LazyFunction(utcnow),
+            rejection_reason="Not our contract's work.",
+        )
+        overdue = factory.Trait(
+            submitted=True,
+            submitted_at=factory.LazyFunction(lambda: utcnow() - timedelta(days=60)),
+            due_date=factory.LazyFunction(lambda: london_today() - timedelta(days=30)),
+        )
+
+    @factory.post_generation
+    def lines(self, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
+        """Add the invoice's lines (`lines=2`; `lines__quantity_hundredths=250`) and set its totals from them."""
+        if not create:
+            return
+        count = 1 if extracted is None else extracted
+        made = [InvoiceLineFactory(invoice=self, position=position, **kwargs) for position in range(1, count + 1)]
+        self.subtotal_pence, self.vat_pence, self.total_pence = totals(
+            [line.amount_pence for line in made], self.vat_rate_bp
+        )
+        db.session.commit()
+
+
+class ServiceReturnFactory(BaseFactory):
+    """A draft monthly return for last month; traits for submitted (figures frozen), returned, accepted."""
+
+    class Meta:
+        model = ServiceReturn
+
+    contract = factory.SubFactory(ContractFactory)
+    period_kind = PeriodKind.MONTH
+    period_start = factory.LazyFunction(_last_month)
+    period_end = factory.LazyAttribute(lambda o: month_end(o.period_start))
+    status = ReturnStatus.DRAFT
+    created_by = factory.SubFactory(
+        UserFactory, role=Role.PROVIDER_MANAGER, organisation=factory.SelfAttribute("..contract.partner")
+    )
+
+    class Params:
+        submitted = factory.Trait(
+            status=ReturnStatus.SUBMITTED,
+            submitted_at=factory.LazyFunction(utcnow),
+            submitted_by_id=factory.SelfAttribute("created_by.id"),
+            kpis=factory.LazyAttribute(
+                lambda o: figures_for(o.contract, Period(o.period_kind, o.period_start), today=london_today())
+            ),
+        )
+        returned = factory.Trait(
+            submitted=True,
+            status=ReturnStatus.RETURNED,
+            returned_at=factory.LazyFunction(utcnow),
+            return_reason="Say more about the case study.",
+        )
+        accepted = factory.Trait(submitted=True, status=ReturnStatus.ACCEPTED, accepted_at=factory.LazyFunction(utcnow))

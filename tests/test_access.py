@@ -1,210 +1,284 @@
-"""Scoping in one place: a partner never reaches another partner's records, by any route."""
+"""Scoping in one place: another organisation's record is answered exactly as a record that does not
+exist, by every page route and every API path, for every role.
+
+The walker builds "their" world beside ours: another CRC ("Other CRC") contracting St Giles Trust,
+with a record of every kind. Each of our five roles asks every route of the URL map and every path
+of the OpenAPI document twice: once naming their record, once naming none. The two answers must be
+the same: the same status, and for pages the same page (for the API, the same problem). A route or
+path with an argument the walker does not know fails until it is taught, so a new route is covered
+the day it is added.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
-from werkzeug.routing import AnyConverter
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.routing import AnyConverter, Rule
 
 from portal import access
-from portal.accounts.models import User
-from portal.api.tokens import create_token
+from portal.accounts.models import Role, User
+from portal.accounts.tokens import create_token
+from portal.api.openapi import build_document
 from portal.extensions import db
+from portal.invoicing.models import InvoiceLine
+from portal.jobs import start_job
 from portal.organisations.models import Organisation
-from tests.factories import OutcomeTypeFactory, RateCardItemFactory, RateCardPriceFactory, ReferralFactory
+from portal.referrals.models import ImportStatus, ReferralImport
+from tests.api.conftest import ApiClient
+from tests.factories import (
+    AlertFactory,
+    ContractFactory,
+    CrcFactory,
+    EvidenceFileFactory,
+    InvoiceFactory,
+    OutcomeFactory,
+    OutcomeTypeFactory,
+    RateCardItemFactory,
+    RateCardPriceFactory,
+    ReferralFactory,
+    ServiceReturnFactory,
+    SessionFactory,
+    UserFactory,
+)
 
-# For every URL argument that names a record, which of St Giles Trust's records to try:
-# keyed by (blueprint, argument) where the same name means different records, else by
-# argument. A new route with a new kind of argument fails the test below until it is added.
-OTHER_PARTNERS_RECORD = {
-    "user_id": lambda people: people["st_giles_caseworker"].id,
-    "organisation_id": lambda people: people["st_giles"].id,
-    "token": lambda people: "not-a-real-token",
-    ("contracts", "reference"): lambda people: people["st_giles_contract"].reference,
-    ("contracts", "code"): lambda people: people["st_giles_item"].code,
-    ("contracts", "price_id"): lambda people: people["st_giles_price"].id,
-    ("contracts", "outcome_type_id"): lambda people: people["st_giles_outcome_type"].id,
-    ("referrals", "reference"): lambda people: people["st_giles_referral"].reference,
-    ("referrals", "referral_id"): lambda people: people["st_giles_referral"].id,
-    ("referrals", "import_id"): lambda people: 1,
-    ("delivery", "reference"): lambda people: people["st_giles_referral"].reference,
-    ("delivery", "session_id"): lambda people: people["st_giles_session"].id,
-    # /<kind>/<record_id>/correction: the walker picks the first kind, "outcomes".
-    ("delivery", "record_id"): lambda people: people["st_giles_outcome"].id,
-    ("delivery", "outcome_id"): lambda people: people["st_giles_outcome"].id,
-    ("delivery", "file_id"): lambda people: people["st_giles_file"].id,
-    ("delivery", "alert_id"): lambda people: people["st_giles_alert"].id,
-    ("invoicing", "invoice_id"): lambda people: people["st_giles_invoice"].id,
-    ("invoicing", "line_id"): lambda people: people["st_giles_invoice_line"].id,
-    ("api_tokens", "token_id"): lambda people: people["st_giles_token"].id,
-    ("returns", "return_id"): lambda people: people["st_giles_return"].id,
-    ("returns", "job_id"): lambda people: "not-a-job",
-}
+ROLES = ("nacro_caseworker", "nacro_manager", "referrer", "contract_manager", "admin")
+# A value no record has, of the same shape as a real one.
+NONE_SUCH = 2_000_000_000
+CSRF = re.compile(r'(name="csrf_token" (?:type="hidden" )?value=")[^"]+"')
+NONCE = re.compile(r'nonce="[^"]+"')
 
 
-def _record_for(rule, argument):
-    blueprint = rule.endpoint.split(".")[0]
-    return OTHER_PARTNERS_RECORD.get((blueprint, argument), OTHER_PARTNERS_RECORD.get(argument, "missing"))
+@dataclass
+class Theirs:
+    """Another CRC's world, and the St Giles Trust users our partner roles would try to reach."""
+
+    crc: Organisation
+    referrer: User
+    contract_manager: User
+    partner_user: User
+    records: dict[str, Any]
+    tokens: dict[int, int]  # user id -> one of their API tokens' ids
+    job_id: str
+
+    def person_for(self, role: Role) -> User:
+        """Another organisation's person: to a partner another partner's, to the CRC another CRC's."""
+        return self.partner_user if role in (Role.PROVIDER_CASEWORKER, Role.PROVIDER_MANAGER) else self.referrer
 
 
-def _urls_naming_a_record(app, people):
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static" or not rule.arguments:
-            continue
-        if rule.endpoint.startswith("api."):
-            # The JSON API answers a session cookie with 401: its routes are walked with other
-            # partners' tokens by tests/api/test_scoping.py.
-            continue
-        values = {}
-        for argument in rule.arguments:
-            converter = rule._converters[argument]
-            if isinstance(converter, AnyConverter):  # a fixed list of words, like an action or a step
-                values[argument] = sorted(converter.items)[0]
-                continue
-            if _record_for(rule, argument) == "missing":
-                pytest.fail(f"{rule.rule}: add {argument!r} to OTHER_PARTNERS_RECORD so the route is checked")
-            values[argument] = _record_for(rule, argument)(people)
-        with app.test_request_context():
-            from flask import url_for
-
-            yield rule, url_for(rule.endpoint, **values)
-
-
-@pytest.mark.parametrize("who", ["nacro_manager", "nacro_caseworker"])
-def test_partner_users_cannot_reach_another_partners_records_by_any_route(
-    app, portal, request, who, st_giles, st_giles_caseworker, st_giles_contract
-):
-    st_giles_item = RateCardItemFactory(contract=st_giles_contract, code="ETE-REL", service_code="ETE-REL")
-    people = {
-        "st_giles": st_giles,
-        "st_giles_caseworker": st_giles_caseworker,
-        "st_giles_referral": ReferralFactory(contract=st_giles_contract, service_code="ETE-REL"),
-        "st_giles_contract": st_giles_contract,
-        "st_giles_item": st_giles_item,
-        "st_giles_price": RateCardPriceFactory(item=st_giles_item),
-        "st_giles_outcome_type": OutcomeTypeFactory(contract=st_giles_contract, code="entered_employment"),
+@pytest.fixture
+def theirs(st_giles, st_giles_caseworker) -> Theirs:
+    crc = CrcFactory(name="Other CRC")
+    referrer = UserFactory(role=Role.CRC_REFERRER, organisation=crc)
+    contract_manager = UserFactory(role=Role.CONTRACT_MANAGER, organisation=crc)
+    contract = ContractFactory(reference="OTHER-ETE-01", crc=crc, partner=st_giles)
+    item = RateCardItemFactory(contract=contract, code="ETE-REL", service_code="ETE-REL")
+    price = RateCardPriceFactory(item=item)
+    referral = ReferralFactory(contract=contract, service_code="ETE-REL", referrer=referrer, in_progress=True)
+    session = SessionFactory(referral=referral, recorded_by=st_giles_caseworker)
+    outcome = OutcomeFactory(referral=referral, claimed_by=st_giles_caseworker)
+    invoice = InvoiceFactory(contract=contract, submitted=True, lines__item=item, lines__price=price)
+    records = {
+        "contract": contract,
+        "item": item,
+        "price": price,
+        "outcome_type": OutcomeTypeFactory(contract=contract, code="entered_employment"),
+        "referral": referral,
+        "draft": ReferralFactory(contract=contract, service_code="ETE-REL", referrer=referrer, draft=True),
+        "session": session,
+        "alert": AlertFactory(session=session),
+        "outcome": outcome,
+        "file": EvidenceFileFactory(outcome=outcome),
+        "invoice": invoice,
+        "line": db.session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)).one(),
+        "return": ServiceReturnFactory(contract=contract),
+        "import": _an_import(crc, referrer),
     }
-    people.update(_st_giles_delivery(people["st_giles_referral"], st_giles_caseworker, people["st_giles_outcome_type"]))
-    people.update(_st_giles_invoice(st_giles_contract, st_giles_item, people["st_giles_price"]))
-    people["st_giles_token"] = create_token(None, st_giles_caseworker, name="St Giles case system").token
-    people["st_giles_return"] = _st_giles_return(st_giles_contract, st_giles_caseworker)
+    token_ids = {
+        user.id: create_token(None, user, name="Their case system").token.id for user in (st_giles_caseworker, referrer)
+    }
+    job = start_job(
+        "returns_zip", "portal.returns.bulk:run", contract_manager.id, "2026-Q1", owner_id=contract_manager.id
+    )
+    return Theirs(crc, referrer, contract_manager, st_giles_caseworker, records, token_ids, job.id)
+
+
+def _an_import(crc: Organisation, referrer: User) -> ReferralImport:
+    upload = ReferralImport(
+        crc_id=crc.id,
+        created_by_id=referrer.id,
+        filename="referrals.csv",
+        content=b"crn\n",
+        row_count=0,
+        status=ImportStatus.CHECKED,
+    )
+    db.session.add(upload)
+    db.session.commit()
+    return upload
+
+
+# For every argument a route names, what to put there: (their record's value, a value naming nothing).
+# Keyed by (blueprint or the API path's first segment, argument) where one name means different
+# records, else by argument. `role` is the caller's: some records are "another organisation's" by side.
+Value = Callable[[Theirs, Role], Any]
+ARGUMENTS: dict[Any, tuple[Value, Any]] = {
+    "organisation_id": (lambda t, role: t.person_for(role).organisation_id, NONE_SUCH),
+    "user_id": (lambda t, role: t.person_for(role).id, NONE_SUCH),
+    "token_id": (lambda t, role: t.tokens[t.person_for(role).id], NONE_SUCH),
+    "reference": (lambda t, role: t.records["referral"].reference, "ZZ9999ZZ"),
+    ("contracts", "reference"): (lambda t, role: t.records["contract"].reference, "NO-SUCH-CONTRACT"),
+    "code": (lambda t, role: t.records["item"].code, "NO-SUCH-ITEM"),
+    "price_id": (lambda t, role: t.records["price"].id, NONE_SUCH),
+    "outcome_type_id": (lambda t, role: t.records["outcome_type"].id, NONE_SUCH),
+    "referral_id": (lambda t, role: t.records["draft"].id, NONE_SUCH),
+    "import_id": (lambda t, role: t.records["import"].id, NONE_SUCH),
+    "session_id": (lambda t, role: t.records["session"].id, NONE_SUCH),
+    "outcome_id": (lambda t, role: t.records["outcome"].id, NONE_SUCH),
+    "file_id": (lambda t, role: t.records["file"].id, NONE_SUCH),
+    "alert_id": (lambda t, role: t.records["alert"].id, NONE_SUCH),
+    "invoice_id": (lambda t, role: t.records["invoice"].id, NONE_SUCH),
+    "line_id": (lambda t, role: t.records["line"].id, NONE_SUCH),
+    "return_id": (lambda t, role: t.records["return"].id, NONE_SUCH),
+    "job_id": (lambda t, role: t.job_id, "0" * 32),
+}
+# /referrals/<reference>/<kind>/<record_id>/correction: the record is a session or an outcome.
+RECORD_OF_KIND = {"sessions": "session", "outcomes": "outcome"}
+# A signed password link names a person by a token only they were sent: checked by its own tests.
+NOT_A_RECORD = {"token"}
+
+
+def _argument(scope: str, name: str) -> tuple[Value, Any]:
+    found = ARGUMENTS.get((scope, name), ARGUMENTS.get(name))
+    if found is None:
+        pytest.fail(f"{scope}: teach the walker the argument {name!r} (add it to ARGUMENTS)")
+    return found
+
+
+def _page_requests(app: Flask, theirs: Theirs, role: Role) -> Iterator[tuple[Rule, str, str, str]]:
+    """Every page route naming a record: (rule, method, URL naming theirs, URL naming none)."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or not rule.arguments or rule.endpoint.startswith("api."):
+            continue
+        if rule.arguments & NOT_A_RECORD:
+            continue
+        scope = rule.endpoint.split(".")[0]
+        fixed = {
+            name: sorted(converter.items)
+            for name, converter in rule._converters.items()
+            if isinstance(converter, AnyConverter)
+        }
+        for choice in itertools.product(*fixed.values()):
+            chosen = dict(zip(fixed, choice, strict=True))
+            foreign, missing = dict(chosen), dict(chosen)
+            for name in rule.arguments - set(fixed) - {"record_id"}:
+                value, none = _argument(scope, name)
+                foreign[name], missing[name] = value(theirs, role), none
+            if "record_id" in rule.arguments:
+                foreign["record_id"] = theirs.records[RECORD_OF_KIND[chosen["kind"]]].id
+                missing["record_id"] = NONE_SUCH
+            with app.test_request_context():
+                from flask import url_for
+
+                urls = url_for(rule.endpoint, **foreign), url_for(rule.endpoint, **missing)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method, *urls
+
+
+def _page(response: Any) -> tuple[int, str, str]:
+    """What a person sees: the status, where they are sent, and the page (its tokens aside)."""
+    body = NONCE.sub("", CSRF.sub(r"\1", response.get_data(as_text=True)))
+    return response.status_code, response.headers.get("Location", ""), body
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_another_organisations_record_is_answered_as_no_record_by_every_page(app, portal, request, who, theirs):
     user = request.getfixturevalue(who)
     portal.sign_in(user)
     checked = 0
-    for rule, url in _urls_naming_a_record(app, people):
-        if "token" in rule.arguments:
-            continue  # set-password links are checked by their own tests
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+    for rule, method, foreign_url, missing_url in _page_requests(app, theirs, user.role):
+
+        def ask(url: str, method: str = method) -> tuple[int, str, str]:
             response = portal.get(url) if method == "GET" else portal.post(url, {"version": "1", "name": "x"})
-            assert response.status_code in (403, 404), f"{who} {method} {url} -> {response.status_code}"
-            body = response.get_data(as_text=True)
-            assert st_giles_caseworker.email not in body, f"{who} {method} {url} leaked a St Giles user"
-            checked += 1
-    assert checked >= 5
+            return _page(response)
+
+        foreign, missing = ask(foreign_url), ask(missing_url)
+        where = f"{who} {method} {rule.rule}"
+        assert foreign[0] == missing[0], f"{where}: {foreign[0]} for theirs, {missing[0]} for none"
+        assert foreign[1].replace(foreign_url, "") == missing[1].replace(missing_url, ""), f"{where}: sent elsewhere"
+        assert foreign[2] == missing[2], f"{where}: a different page for theirs than for none"
+        assert foreign[0] in (302, 400, 403, 404), f"{where} answered {foreign[0]}"
+        checked += 1
+    assert checked > 100
 
 
-def _st_giles_delivery(referral, caseworker, outcome_type):
-    """A session, an outcome with an evidence file, and an alert on St Giles' referral."""
-    from datetime import date, time
-
-    from portal.delivery.models import Alert, AlertKind, EvidenceFile, Outcome, Session, SessionKind
-
-    session = Session(
-        referral_id=referral.id,
-        date=date(2026, 10, 1),
-        start_time=time(10),
-        duration_minutes=60,
-        kind=SessionKind.ONE_TO_ONE,
-        recorded_by_id=caseworker.id,
-    )
-    outcome = Outcome(
-        referral_id=referral.id,
-        outcome_type_id=outcome_type.id,
-        achieved_on=date(2026, 10, 2),
-        evidence="Payslip seen.",
-        claimed_by_id=caseworker.id,
-    )
-    db.session.add_all([session, outcome])
-    db.session.flush()
-    file = EvidenceFile(
-        outcome_id=outcome.id,
-        original_name="payslip.pdf",
-        stored_name="0" * 32 + ".pdf",
-        content_type="application/pdf",
-        size_bytes=10,
-        sha256="0" * 64,
-        uploaded_by_id=caseworker.id,
-    )
-    alert = Alert(
-        referral_id=referral.id, session_id=session.id, kind=AlertKind.BEHAVIOUR_CONCERN, raised_by_id=caseworker.id
-    )
-    db.session.add_all([file, alert])
-    db.session.commit()
-    return {"st_giles_session": session, "st_giles_outcome": outcome, "st_giles_file": file, "st_giles_alert": alert}
+def _api_requests(app: Flask, theirs: Theirs, role: Role) -> Iterator[tuple[str, str, str, str]]:
+    """Every API path naming a record, from the OpenAPI document: (method, template, theirs, none)."""
+    for template, operations in build_document()["paths"].items():
+        names = re.findall(r"{(\w+)}", template)
+        if not names:
+            continue
+        scope = template.split("/")[1]
+        foreign, missing = template, template
+        for name in names:
+            value, none = _argument(scope, name)
+            foreign = foreign.replace(f"{{{name}}}", str(value(theirs, role)))
+            missing = missing.replace(f"{{{name}}}", str(none))
+        for method in sorted(operations):
+            yield method.upper(), template, foreign, missing
 
 
-def _st_giles_invoice(contract, item, price):
-    """A submitted invoice of St Giles Trust with one line."""
-    from datetime import date
-
-    from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
-
-    invoice = Invoice(
-        contract_id=contract.id,
-        partner_id=contract.partner_id,
-        number="SGT-000001",
-        period_start=date(2026, 10, 1),
-        status=InvoiceStatus.SUBMITTED,
-        vat_rate_bp=0,
-        subtotal_pence=5000,
-        total_pence=5000,
-    )
-    db.session.add(invoice)
-    db.session.flush()
-    line = InvoiceLine(
-        invoice_id=invoice.id,
-        position=1,
-        item_id=item.id,
-        price_id=price.id,
-        item_code=item.code,
-        service_code=item.service_code,
-        description=item.name,
-        unit=item.unit,
-        quantity_hundredths=100,
-        unit_price_pence=5000,
-        amount_pence=5000,
-    )
-    db.session.add(line)
-    db.session.commit()
-    return {"st_giles_invoice": invoice, "st_giles_invoice_line": line}
+def test_the_openapi_document_names_every_api_route_that_names_a_record(app):
+    """The API walker walks the OpenAPI document: no route naming a record may be missing from it."""
+    documented = {
+        (method.upper(), "/api/v1" + re.sub(r"{(\w+)}", r"<\1>", template))
+        for template, operations in build_document()["paths"].items()
+        for method in operations
+    }
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("api.") and rule.arguments:
+            path = re.sub(r"<(?:[^>:]+:)?(\w+)>", r"<\1>", rule.rule)
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                assert (method, path) in documented, f"{method} {path} is not in the OpenAPI document"
 
 
-def _st_giles_return(contract, author):
-    from datetime import date
-
-    from portal.returns.models import ServiceReturn
-
-    service_return = ServiceReturn(
-        contract_id=contract.id,
-        period_kind="month",
-        period_start=date(2026, 5, 1),
-        period_end=date(2026, 5, 31),
-        created_by_id=author.id,
-    )
-    db.session.add(service_return)
-    db.session.commit()
-    return service_return
+def _problem(response: Any) -> tuple[int, dict[str, Any]]:
+    body = json.loads(response.get_data(as_text=True) or "{}")
+    body.pop("instance", None)
+    body.pop("request_id", None)
+    return response.status_code, body
 
 
-def test_partner_manager_gets_404_not_403_for_another_partners_user(portal, nacro_manager, st_giles_caseworker):
-    portal.sign_in(nacro_manager)
-    assert portal.get(f"/users/{st_giles_caseworker.id}").status_code == 404
-    assert portal.get("/users/999999").status_code == 404  # the same answer as for no such user
+@pytest.mark.parametrize("who", ROLES)
+def test_another_organisations_record_is_answered_as_no_record_by_every_api_path(app, request, who, theirs):
+    user = request.getfixturevalue(who)
+    client = ApiClient(app.test_client(), create_token(None, user, name="Walker").secret)
+    checked = 0
+    for method, template, foreign_path, missing_path in _api_requests(app, theirs, user.role):
+
+        def ask(path: str, method: str = method) -> tuple[int, dict[str, Any]]:
+            return _problem(client.get(path) if method == "GET" else client.post(path, {}))
+
+        foreign, missing = ask(foreign_path), ask(missing_path)
+        assert foreign == missing, f"{who} {method} {template}: {foreign} for theirs, {missing} for none"
+        assert foreign[0] in (403, 404), f"{who} {method} {template} answered {foreign[0]}"
+        checked += 1
+    assert checked >= 26  # every record-naming path of API.md and ours
 
 
-def test_visible_limits_partners_to_their_own_organisation(
+def test_visible_limits_partners_to_their_own_organisation_and_the_crc_to_itself_and_partners(
     nacro_manager, st_giles_manager, admin, crc, nacro, st_giles
 ):
     def names(user, model, column):
         return set(db.session.scalars(access.visible(model, user).with_only_columns(column)).all())
 
+    CrcFactory(name="Other CRC")
     assert names(nacro_manager, Organisation, Organisation.name) == {"Nacro"}
     assert names(st_giles_manager, Organisation, Organisation.name) == {"St Giles Trust"}
     assert names(admin, Organisation, Organisation.name) == {"BeNCH CRC", "Nacro", "St Giles Trust"}

@@ -1,10 +1,11 @@
-"""`flask user …`: provisioning users from scripts."""
+"""`flask user …`: provisioning users from scripts; `flask api-token …`: API tokens for automation
+(`create` prints the new token alone on stdout)."""
 
 from __future__ import annotations
 
 import click
 
-from portal.accounts import service
+from portal.accounts import service, tokens
 from portal.accounts.models import Role
 from portal.errors import ValidationFailed
 from portal.organisations.cli import fail, fail_validation
@@ -48,3 +49,36 @@ def created_link_days() -> int:
     from flask import current_app
 
     return current_app.config["INVITATION_DAYS"]
+
+
+@click.group("api-token", help="Manage personal API tokens.")
+def api_token_cli() -> None:
+    pass
+
+
+@api_token_cli.command("create", help="Create a token for a user and print it (only the token, on stdout).")
+@click.option("--email", required=True, help="The user the token acts as.")
+@click.option("--name", required=True, help="What will use it, e.g. 'Case management system'.")
+def create_token(email: str, name: str) -> None:
+    user = service.find_user_by_email(email)
+    if user is None:
+        fail(f"no user has the email address {email!r}")
+    try:
+        created = tokens.create_token(None, user, name=name)
+    except ValidationFailed as error:
+        fail_validation(error)
+    click.echo(created.secret)
+
+
+@api_token_cli.command("revoke", help="Revoke a user's active token by its name.")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+def revoke_token(email: str, name: str) -> None:
+    user = service.find_user_by_email(email)
+    if user is None:
+        fail(f"no user has the email address {email!r}")
+    token = tokens.find_token(user, name)
+    if token is None:
+        fail(f"{user.email} has no active token called {name!r}")
+    tokens.revoke_token(None, token)
+    click.echo(f"Revoked the token {name!r} of {user.email}", err=True)

@@ -14,6 +14,8 @@ from wtforms import HiddenField, IntegerField, PasswordField, RadioField, Select
 from wtforms.validators import InputRequired, Length
 from wtforms.widgets import HiddenInput
 
+from portal.accounts.models import MAX_TOKEN_NAME
+
 
 class SignInForm(FlaskForm):
     email = StringField(
@@ -143,3 +145,15 @@ class UserFilterForm(FlaskForm):
         },
     )
     submit = SubmitField("Filter", widget=GovSubmitInput())
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField(
+        "Name",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter a name for the token, like the system that will use it"),
+            Length(max=MAX_TOKEN_NAME, message=f"The name must be {MAX_TOKEN_NAME} characters or fewer"),
+        ],
+    )
+    submit = SubmitField("Create token", widget=GovSubmitInput())

@@ -117,3 +117,37 @@ class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
+
+
+MAX_TOKEN_NAME = 100
+
+
+class ApiToken(db.Model):
+    """A personal API token. Only its SHA-256 is stored: the token itself is shown once, when
+    it is made. It acts as its user, with the user's current role and organisation."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(MAX_TOKEN_NAME))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The token's first characters, so its owner can tell their tokens apart ("pp_Ab12Cd34…").
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise_on_sql")
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def status(self) -> str:
+        return "Active" if self.active else "Revoked"
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} {self.prefix}>"

@@ -11,10 +11,10 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal import access
-from portal.accounts.models import PARTNER_ROLES, Role, User
+from portal.accounts.models import Role, User
 from portal.accounts.passwords import (
     hash_password,
     make_password_token,
@@ -250,9 +250,10 @@ def create_user(
         errors["role"] = ["Select a role"]
     if "role" not in errors:
         if actor is not None:
+            access.require(actor, "manage", User)
             allowed = access.assignable_roles(actor, organisation)
             if not allowed:
-                raise NotAllowed
+                raise NotAllowed("You cannot add users to this organisation")
             if role not in allowed:
                 errors["role"] = ["Select a role this organisation's users can have"]
         elif role.organisation_kind != organisation.kind:
@@ -295,11 +296,6 @@ def create_user(
     return NewUser(user=user, set_password_link=link)
 
 
-def _check_can_manage(actor: User, target: User) -> None:
-    if not access.can_manage_user(actor, target):
-        raise NotAllowed
-
-
 def _check_version(user: User, version: int | None) -> None:
     if version is not None and int(version) != user.version:
         raise StaleRecord(
@@ -313,7 +309,7 @@ def _edited(user: User) -> None:
 
 
 def update_user(actor: User, user: User, *, name: str, role: Role | str, version: int | None) -> User:
-    _check_can_manage(actor, user)
+    access.require(actor, "manage", user)
     _check_version(user, version)
     errors: dict[str, list[str]] = {}
     name = name.strip()
@@ -344,10 +340,11 @@ def update_user(actor: User, user: User, *, name: str, role: Role | str, version
 
 
 def deactivate_user(actor: User, user: User, *, version: int | None = None) -> None:
-    _check_can_manage(actor, user)
+    access.require(actor, "manage", user)
     _check_version(user, version)
     if user.id == actor.id:
-        raise NotAllowed("You cannot deactivate your own account")
+        # Not a question of role: someone must be left to manage the accounts.
+        raise ValidationFailed.single("user", "You cannot deactivate your own account")
     if not user.active:
         return
     user.active = False
@@ -358,7 +355,7 @@ def deactivate_user(actor: User, user: User, *, version: int | None = None) -> N
 
 
 def reactivate_user(actor: User, user: User, *, version: int | None = None) -> None:
-    _check_can_manage(actor, user)
+    access.require(actor, "manage", user)
     _check_version(user, version)
     if user.active:
         return
@@ -371,7 +368,7 @@ def reactivate_user(actor: User, user: User, *, version: int | None = None) -> N
 
 
 def unlock_user(actor: User, user: User) -> None:
-    _check_can_manage(actor, user)
+    access.require(actor, "manage", user)
     if not user.is_locked():
         return
     user.failed_login_count = 0
@@ -381,7 +378,7 @@ def unlock_user(actor: User, user: User) -> None:
 
 
 def resend_invitation(actor: User, user: User) -> None:
-    _check_can_manage(actor, user)
+    access.require(actor, "manage", user)
     if user.has_password or not user.active:
         raise ValidationFailed.single(
             "user", "Only invited users who have not yet set a password can be sent a new invitation"
@@ -400,11 +397,3 @@ def resend_invitation(actor: User, user: User) -> None:
     )
     record_event("user.invitation_resent", actor=actor, record=user)
     db.session.commit()
-
-
-def count_users(organisation: Organisation) -> int:
-    return db.session.scalar(select(func.count()).select_from(User).where(User.organisation_id == organisation.id)) or 0
-
-
-def partner_roles() -> list[Role]:
-    return [role for role in Role if role in PARTNER_ROLES]

@@ -19,13 +19,13 @@ from portal.accounts.forms import (
     UserForm,
 )
 from portal.accounts.models import Role, User
-from portal.api.tokens import tokens_of
+from portal.accounts.tokens import tokens_of
 from portal.db import utcnow
-from portal.errors import NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.errors import NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db, limiter
 from portal.organisations.models import Organisation
 from portal.urls import safe_next
-from portal.web import apply_errors, paginate
+from portal.web import act_and_redirect, apply_errors, paginate
 
 bp = Blueprint("accounts", __name__)
 
@@ -146,10 +146,8 @@ def change_password():  # type: ignore[no-untyped-def]
 
 
 def _require_user_admin() -> None:
-    if not current_user.is_authenticated:
-        abort(401)
-    if not access.can_manage_users(current_user):
-        abort(403)
+    """The user administration pages are for those who manage users (403 for anyone else, whatever the id)."""
+    access.require(current_user, "manage", User)
 
 
 @bp.route("/users")
@@ -193,8 +191,7 @@ def _load_managed_user(user_id: int) -> User:
     """The user, if the current user may see them (else 404) and manage them (else 403)."""
     _require_user_admin()
     user = access.get_visible_or_404(User, user_id, current_user)
-    if not access.can_manage_user(current_user, user):
-        abort(403)
+    access.require(current_user, "manage", user)
     return user
 
 
@@ -225,8 +222,6 @@ def new_user():  # type: ignore[no-untyped-def]
             )
         except ValidationFailed as error:
             apply_errors(form, error)
-        except NotAllowed:
-            abort(403)
         else:
             flash(f"An invitation has been sent to {created.user.email}.", "success")
             return redirect(url_for("accounts.user", user_id=created.user.id))
@@ -242,9 +237,9 @@ def user(user_id: int):  # type: ignore[no-untyped-def]
         "accounts/user.html",
         shown=shown,
         form=ConfirmForm(),
-        can_manage=access.can_manage_user(current_user, shown),
+        can_manage=access.can(current_user, "manage", shown),
         now=utcnow(),
-        api_tokens=tokens_of(shown) if access.can_see_api_tokens_of(current_user, shown) else None,
+        api_tokens=tokens_of(shown) if access.can(current_user, "see_api_tokens", shown) else None,
     )
 
 
@@ -287,17 +282,11 @@ def user_status(user_id: int, action: str):  # type: ignore[no-untyped-def]
         form.version.data = str(shown.version)
     if form.validate_on_submit():
         operation, message = USER_ACTIONS[action]
-        try:
-            operation(current_user, shown, version=int(form.version.data or shown.version))
-        except NotAllowed as error:
-            flash(error.message, "error")
-            return redirect(url_for("accounts.user", user_id=shown.id))
-        except StaleRecord as error:
-            db.session.rollback()
-            flash(error.message, "error")
-            return redirect(url_for("accounts.user", user_id=shown.id))
-        flash(message, "success")
-        return redirect(url_for("accounts.user", user_id=shown.id))
+        return act_and_redirect(
+            lambda: operation(current_user, shown, version=int(form.version.data or shown.version)),
+            success=message,
+            back=url_for("accounts.user", user_id=shown.id),
+        )
     return render_template("accounts/confirm_user_status.html", form=form, shown=shown, action=action)
 
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from flask import Response, current_app, g, request
 from limits import RateLimitItem, parse_many
 
+from portal.accounts import tokens
 from portal.accounts.models import User
-from portal.api import tokens
-from portal.api.problems import ApiProblem
 from portal.extensions import limiter
+from portal.problems import ApiProblem
 
 REALM = 'Bearer realm="Partner Portal API"'
 

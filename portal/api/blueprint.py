@@ -7,8 +7,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, request
 
 from portal.api.auth import add_rate_limit_headers, bearer_user, check_rate_limit
-from portal.api.problems import ApiProblem, problem_for
 from portal.api.registry import Registry
+from portal.problems import ApiProblem, problem_for
 
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -1,6 +1,6 @@
 """Sessions and outcomes: partners record them at source; the CRC verifies or rejects outcome claims.
 
-The operations are portal.delivery.service's, as on the referral pages.
+The operations are portal.delivery.sessions' and portal.delivery.outcomes', as on the referral pages.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from portal.api.blueprint import api
 from portal.api.referrals import load_referral
 from portal.api.registry import ID, paginate
 from portal.contracts.models import Contract
-from portal.delivery import service
+from portal.delivery import outcomes, sessions
 from portal.delivery.models import Outcome, Session
 from portal.extensions import db
 from portal.referrals.models import Referral
@@ -93,7 +93,7 @@ def outcome_now(user: User, outcome_id: int) -> schemas.Outcome:
 )
 def record_session(user: User, record: Referral, body: schemas.NewSession) -> Any:
     reference = record.reference
-    recorded = service.record_session(user, record, body.model_dump())
+    recorded = sessions.record_session(user, record, body.model_dump())
     session = db.session.get(Session, recorded.record.id)
     return schemas.RecordedSession(**present_session(session, reference), warnings=recorded.warnings)
 
@@ -142,7 +142,7 @@ def list_sessions(user: User, record: Referral, query: schemas.SyncQuery) -> Any
     "outcomes are billed.",
 )
 def claim_outcome(user: User, record: Referral, body: schemas.NewOutcome) -> Any:
-    outcome = service.claim_outcome(user, record, body.model_dump())
+    outcome = outcomes.claim_outcome(user, record, body.model_dump())
     return outcome_now(user, outcome.id)
 
 
@@ -229,7 +229,7 @@ def get_outcome(user: User, record: Outcome) -> Any:
     description='The body is optional: send `{"version": N}` to guard against changes since you read it.',
 )
 def verify_outcome(user: User, record: Outcome, body: schemas.VerifyOutcome) -> Any:
-    service.verify_outcome(user, record, version=body.version)
+    outcomes.verify_outcome(user, record, version=body.version)
     return outcome_now(user, record.id)
 
 
@@ -246,5 +246,5 @@ def verify_outcome(user: User, record: Outcome, body: schemas.VerifyOutcome) -> 
     description="With the reason, which the partner is told, so they can put the claim right.",
 )
 def reject_outcome(user: User, record: Outcome, body: schemas.RejectOutcome) -> Any:
-    service.reject_outcome(user, record, reason=body.reason, version=body.version)
+    outcomes.reject_outcome(user, record, reason=body.reason, version=body.version)
     return outcome_now(user, record.id)

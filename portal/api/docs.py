@@ -12,9 +12,9 @@ from markupsafe import Markup, escape
 
 from portal.api import routes  # noqa: F401 - every endpoint registered
 from portal.api.blueprint import MAX_BODY_BYTES, api
-from portal.api.problems import PROBLEMS
 from portal.api.registry import Endpoint
 from portal.api.schemas import as_json_schema_example
+from portal.problems import PROBLEMS
 
 bp = Blueprint("api_docs", __name__)
 

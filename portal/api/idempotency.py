@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.models import User
 from portal.api.models import IdempotencyRecord
-from portal.api.problems import ApiProblem
 from portal.db import utcnow
 from portal.extensions import db
+from portal.problems import ApiProblem
 
 HEADER = "Idempotency-Key"
 WINDOW = timedelta(hours=24)

@@ -16,12 +16,13 @@ from portal.accounts.models import User
 from portal.api import schemas
 from portal.api.blueprint import api
 from portal.api.contracts import find_contract
-from portal.api.problems import ApiProblem
 from portal.api.registry import ID, file_response, paginate
 from portal.contracts.models import Contract
+from portal.dates import parse_month
 from portal.invoicing import service
 from portal.invoicing.documents import invoice_pdf, pdf_filename
 from portal.invoicing.models import Invoice
+from portal.problems import ApiProblem
 
 INVOICE_OPTIONS = (joinedload(Invoice.contract), selectinload(Invoice.lines))
 
@@ -115,7 +116,7 @@ def list_invoices(user: User, query: schemas.InvoiceQuery) -> Any:
             Invoice.contract_id.in_(select(Contract.id).where(Contract.reference == query.contract.strip().upper()))
         )
     if query.period is not None:
-        start = service.parse_period(query.period)
+        start = parse_month(query.period)
         if start is None:
             raise ApiProblem("validation", errors={"period": ["Enter the month as YYYY-MM, like 2026-03"]})
         statement = statement.where(Invoice.period_start == start)

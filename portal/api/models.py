@@ -1,5 +1,4 @@
-"""ApiToken (a user's named personal tokens, stored hashed) and IdempotencyRecord (the first
-response to each Idempotency-Key, kept 24 hours)."""
+"""IdempotencyRecord: the first response to each Idempotency-Key, kept 24 hours."""
 
 from __future__ import annotations
 
@@ -7,42 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.accounts.models import User
 from portal.db import UtcDateTime, utcnow
 from portal.extensions import db
-
-
-class ApiToken(db.Model):
-    """A personal API token. Only its SHA-256 is stored: the token itself is shown once, when
-    it is made. It acts as its user, with the user's current role and organisation."""
-
-    __tablename__ = "api_token"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # The token's first characters, so its owner can tell their tokens apart ("pp_Ab12Cd34…").
-    prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-
-    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise_on_sql")
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    @property
-    def status(self) -> str:
-        return "Active" if self.active else "Revoked"
-
-    def __repr__(self) -> str:
-        return f"<ApiToken {self.id} {self.prefix}>"
 
 
 class IdempotencyRecord(db.Model):

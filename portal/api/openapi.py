@@ -12,8 +12,8 @@ from pydantic.json_schema import models_json_schema
 
 from portal.api import schemas
 from portal.api.blueprint import MAX_BODY_BYTES, api, bp
-from portal.api.problems import PROBLEMS
 from portal.api.registry import Endpoint, json_response
+from portal.problems import PROBLEMS
 
 REF = "#/components/schemas/{model}"
 STATUS_TEXT = {

@@ -1,20 +1,12 @@
-"""Where the API lives, and the one thing the rest of the app must know about it: under /api/v1 a
-request is only ever who its token says, so the session cookie is not even read there."""
+"""Under /api/v1 a request is only ever who its token says, so the session cookie is not even read
+there. (Which requests are the API's is portal.problems' is_api_path.)"""
 
 from __future__ import annotations
 
-from flask import Flask, Request, request
+from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-API_PREFIX = "/api/v1"
-
-
-def is_api_path(path: str) -> bool:
-    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
-
-
-def is_api_request() -> bool:
-    return is_api_path(request.path)
+from portal.problems import is_api_path
 
 
 class NoCookieSessionForTheApi(SecureCookieSessionInterface):

@@ -1,7 +1,7 @@
 """Referrals: send (CRC), list and read (everyone), accept, decline and complete (partner), withdraw (CRC).
 
 Each action is one call to the same operation the referral pages call (portal.referrals.service,
-portal.delivery.service); this module only maps JSON to its arguments and back.
+portal.delivery.end_of_service); this module only maps JSON to its arguments and back.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from portal.api.blueprint import api
 from portal.api.contracts import find_contract
 from portal.api.registry import paginate
 from portal.contracts.models import Contract
-from portal.delivery import service as delivery_service
+from portal.delivery import end_of_service
 from portal.delivery.models import EndOfServiceReport
 from portal.extensions import db
 from portal.referrals import service, validation
@@ -269,7 +269,7 @@ def withdraw_referral(user: User, record: Referral, body: schemas.WithdrawReferr
     "and the referrer told.",
 )
 def complete_referral(user: User, record: Referral, body: schemas.CompleteReferral) -> Any:
-    delivery_service.complete_referral(
+    end_of_service.complete_referral(
         user,
         record,
         summary=body.summary,

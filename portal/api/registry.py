@@ -7,7 +7,7 @@
 The view this makes, for each request: finds the record the path names (404 if the caller may not
 see it), reads the query and the JSON body into their models (400 malformed, 415, 422 naming every
 field), calls the handler, which calls the service, and turns its result into JSON, or any error
-into a problem (portal.api.problems). POSTs honour an Idempotency-Key. Nothing the handler changed
+into a problem (portal.problems). POSTs honour an Idempotency-Key. Nothing the handler changed
 is kept when it fails: the session is rolled back.
 """
 
@@ -25,9 +25,9 @@ from sqlalchemy import Select, func, select
 from werkzeug.exceptions import HTTPException
 
 from portal.api import idempotency
-from portal.api.problems import ApiProblem, problem_for
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.problems import ApiProblem, problem_for
 
 JSON_TYPES = ("application/json",)
 PATH_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")

@@ -20,14 +20,13 @@ from portal.accounts.models import User
 from portal.api import schemas
 from portal.api.blueprint import api
 from portal.api.contracts import find_contract
-from portal.api.problems import ApiProblem
 from portal.api.registry import ID, file_response, paginate
 from portal.contracts.models import Contract
-from portal.errors import NotAllowed
+from portal.dates import parse_period
+from portal.problems import ApiProblem
 from portal.returns import service
 from portal.returns.documents import service_return_pdf
 from portal.returns.models import NARRATIVE_FIELDS, ServiceReturn
-from portal.returns.periods import parse_period
 
 RETURN_OPTIONS = (
     joinedload(ServiceReturn.submitted_by),
@@ -44,16 +43,10 @@ def _staff(user: User | None) -> schemas.StaffMember | None:
     return schemas.StaffMember(name=user.name, email=user.email) if user is not None else None
 
 
-def _require_returns_role(user: User) -> None:
-    """The pages' rule: returns are for partner managers and contract managers only."""
-    if not access.can_see_returns(user):
-        raise NotAllowed("Only partner managers and contract managers work with service returns")
-
-
 def load_return(user: User, return_id: int) -> ServiceReturn:
     """The return, if the caller may see it (else 404), and if their role works with returns (else 403)."""
     record = access.get_visible_or_404(ServiceReturn, return_id, user, options=RETURN_OPTIONS)
-    _require_returns_role(user)
+    access.require(user, "see", record)
     return record
 
 
@@ -112,8 +105,7 @@ def return_now(user: User, return_id: int) -> schemas.ServiceReturn:
     "of the contract covers.",
 )
 def create_service_return(user: User, body: schemas.NewServiceReturn) -> Any:
-    if not access.can_write_returns(user):
-        raise NotAllowed("Only the partner's managers write and submit service returns")
+    access.require(user, "start_returns", Contract)
     contract = find_contract(user, body.contract)
     if contract is None:
         raise ApiProblem("validation", errors={"contract": ["Enter the reference of a contract you can see"]})
@@ -133,7 +125,7 @@ def create_service_return(user: User, body: schemas.NewServiceReturn) -> Any:
     description="Each with its status and narrative; get a return for its figures (`kpis`).",
 )
 def list_service_returns(user: User, query: schemas.ServiceReturnQuery) -> Any:
-    _require_returns_role(user)
+    access.require(user, "see", ServiceReturn)
     statement = access.visible(ServiceReturn, user)
     if query.status is not None:
         statement = statement.where(ServiceReturn.status == query.status)

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from portal.contracts.models import ContractStatus, ContractTier, Pathway, Setting, Unit
+from portal.dates import PeriodKind
 from portal.delivery.models import Achievement, Attendance, NonAttendanceReason, OutcomeStatus, SessionKind
 from portal.invoicing.models import InvoiceKind, InvoiceStatus
 from portal.people.models import ETHNICITY_CODES, Disability, Gender
@@ -38,7 +39,6 @@ from portal.referrals.models import (
     WithdrawReason,
 )
 from portal.returns.models import ReturnStatus
-from portal.returns.periods import PeriodKind
 
 MAX_PER_PAGE = 200
 MAX_PAGE = 100_000

@@ -8,7 +8,6 @@ from sqlalchemy import distinct, select
 from sqlalchemy.orm import joinedload
 
 from portal import access
-from portal.accounts.models import Role
 from portal.audit.forms import AuditFilterForm
 from portal.audit.models import AuditEvent
 from portal.dates import end_of_london_day, parse_user_date, start_of_london_day
@@ -34,8 +33,8 @@ def record_link(event: AuditEvent) -> str | None:
 
 @bp.route("/")
 @login_required
-@access.roles_required(Role.ADMIN)
 def index():  # type: ignore[no-untyped-def]
+    access.require(current_user, "read", AuditEvent)
     form = AuditFilterForm(request.args)
     actions = db.session.scalars(select(distinct(AuditEvent.action)).order_by(AuditEvent.action)).all()
     record_types = db.session.scalars(

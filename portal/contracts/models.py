@@ -137,9 +137,6 @@ class Contract(TimestampMixin, VersionedMixin, db.Model):
     def vat_rate_label(self) -> str:
         return f"{self.vat_rate_bp // 100}%"
 
-    def is_live_on(self, day: date) -> bool:
-        return self.status == ContractStatus.ACTIVE and self.start_date <= day <= self.end_date
-
     def __repr__(self) -> str:
         return f"<Contract {self.reference}>"
 
@@ -202,6 +199,3 @@ class RateCardPrice(TimestampMixin, VersionedMixin, db.Model):
     effective_to: Mapped[date | None] = mapped_column(Date)
 
     item: Mapped[RateCardItem] = relationship(back_populates="prices", lazy="raise_on_sql")
-
-    def covers(self, day: date) -> bool:
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)

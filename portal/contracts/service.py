@@ -1,8 +1,8 @@
 """Operations on contracts, outcome types, rate-card items and prices.
 
-Every operation checks that the actor may manage the contract, validates, writes the
-change with an audit event holding before/after values, and commits; or raises a domain
-error and changes nothing.
+Every operation checks that the actor may manage the contract (portal.access; an `actor` of None
+is an operator at the command line), validates, writes the change with an audit event holding
+before/after values, and commits; or raises a domain error and changes nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from portal.contracts.models import (
     Unit,
 )
 from portal.contracts.pricing import find_overlaps
-from portal.errors import NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.errors import StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.organisations.models import Organisation, OrganisationKind
 from portal.workflow import StateMachine, Transition
@@ -104,17 +104,7 @@ def spend_to_date(contract: Contract) -> int:
     return sum(calculate(contract) for calculate in spend_calculators)
 
 
-# --- permission ------------------------------------------------------------------------------
-
-
-def require_contract_manager(actor: Any, contract: Contract | None = None) -> None:
-    """Contract managers manage their own CRC's contracts. `actor` None is an operator at the CLI."""
-    if actor is None:
-        return
-    if not access.can_manage_contracts(actor):
-        raise NotAllowed
-    if contract is not None and contract.crc_id != actor.organisation_id:
-        raise NotFound
+# --- editing ---------------------------------------------------------------------------------
 
 
 def is_editable(contract: Contract) -> bool:
@@ -213,7 +203,8 @@ def validate_contract(fields: dict[str, Any], *, existing: Contract | None = Non
 def create_contract(actor: Any, *, crc: Organisation | None = None, **fields: Any) -> Contract:
     """A draft contract between the actor's CRC and a partner. An operator at the CLI (`actor`
     None) names the CRC instead."""
-    require_contract_manager(actor)
+    if actor is not None:
+        access.require(actor, "add", Contract)
     if actor is not None:
         crc_id = actor.organisation_id
     elif crc is None or crc.kind != OrganisationKind.CRC:
@@ -230,7 +221,8 @@ def create_contract(actor: Any, *, crc: Organisation | None = None, **fields: An
 
 
 def update_contract(actor: Any, contract: Contract, *, version: int | None = None, **fields: Any) -> Contract:
-    require_contract_manager(actor, contract)
+    if actor is not None:
+        access.require(actor, "manage", contract)
     _check_version(contract, version, "contract")
     _require_editable(contract)
     data = validate_contract(fields, existing=contract)
@@ -247,7 +239,8 @@ def update_contract(actor: Any, contract: Contract, *, version: int | None = Non
 
 
 def activate_contract(actor: Any, contract: Contract, *, version: int | None = None) -> None:
-    require_contract_manager(actor, contract)
+    if actor is not None:
+        access.require(actor, "manage", contract)
     _check_version(contract, version, "contract")
     CONTRACT_WORKFLOW.apply(contract, "activate", actor)
     db.session.commit()
@@ -255,7 +248,8 @@ def activate_contract(actor: Any, contract: Contract, *, version: int | None = N
 
 def end_contract(actor: Any, contract: Contract, *, end_date: date | None, version: int | None = None) -> None:
     """End an active contract, on `end_date` (today or its existing end date, or earlier)."""
-    require_contract_manager(actor, contract)
+    if actor is not None:
+        access.require(actor, "manage", contract)
     _check_version(contract, version, "contract")
     CONTRACT_WORKFLOW.check(contract, "end")  # before anything changes, so a refusal leaves the contract as it was
     if not isinstance(end_date, date):
@@ -296,7 +290,8 @@ def _outcome_type_data(fields: dict[str, Any], contract: Contract, existing: Out
 
 
 def add_outcome_type(actor: Any, contract: Contract, *, commit: bool = True, **fields: Any) -> OutcomeType:
-    require_contract_manager(actor, contract)
+    if actor is not None:
+        access.require(actor, "manage", contract)
     _require_editable(contract)
     data = _outcome_type_data(fields, contract, None)
     outcome_type = OutcomeType(contract_id=contract.id, **data)
@@ -314,7 +309,8 @@ def add_outcome_type(actor: Any, contract: Contract, *, commit: bool = True, **f
 
 
 def update_outcome_type(actor: Any, outcome_type: OutcomeType, contract: Contract, **fields: Any) -> OutcomeType:
-    require_contract_manager(actor, contract)
+    if actor is not None:
+        access.require(actor, "manage", contract)
     _require_editable(contract)
     fields["code"] = outcome_type.code  # the code is what files and the API use: it never changes
     data = _outcome_type_data(fields, contract, outcome_type)
@@ -392,7 +388,8 @@ def validate_item(
 
 
 def add_item(actor: Any, contract: Contract, **fields: Any) -> RateCardItem:
-    require_contract_manager(actor, contract)
+    if actor is not None:
+        access.require(actor, "manage", contract)
     _require_editable(contract)
     data = validate_item(fields, contract)
     item = RateCardItem(contract_id=contract.id, **data)
@@ -411,7 +408,8 @@ def add_item(actor: Any, contract: Contract, **fields: Any) -> RateCardItem:
 def update_item(
     actor: Any, item: RateCardItem, contract: Contract, *, version: int | None = None, **fields: Any
 ) -> RateCardItem:
-    require_contract_manager(actor, contract)
+    if actor is not None:
+        access.require(actor, "manage", contract)
     _check_version(item, version, "rate card item")
     _require_editable(contract)
     data = validate_item(fields, contract, existing=item)
@@ -476,7 +474,8 @@ def _price_details(price: RateCardPrice, item: RateCardItem, contract: Contract)
 
 
 def add_price(actor: Any, item: RateCardItem, contract: Contract, **fields: Any) -> RateCardPrice:
-    require_contract_manager(actor, contract)
+    if actor is not None:
+        access.require(actor, "manage", contract)
     _require_editable(contract)
     data = validate_price(fields, item)
     price = RateCardPrice(item_id=item.id, **data)
@@ -496,7 +495,8 @@ def update_price(
     version: int | None = None,
     **fields: Any,
 ) -> RateCardPrice:
-    require_contract_manager(actor, contract)
+    if actor is not None:
+        access.require(actor, "manage", contract)
     _check_version(price, version, "price")
     _require_editable(contract)
     if price_is_locked(price):
@@ -531,7 +531,8 @@ def end_price(
     version: int | None = None,
 ) -> RateCardPrice:
     """Give an open-ended (or later-ending) price its last day; allowed even once invoiced."""
-    require_contract_manager(actor, contract)
+    if actor is not None:
+        access.require(actor, "manage", contract)
     _check_version(price, version, "price")
     _require_editable(contract)
     if not isinstance(effective_to, date):
@@ -557,7 +558,8 @@ def end_price(
 
 
 def delete_price(actor: Any, price: RateCardPrice, item: RateCardItem, contract: Contract) -> None:
-    require_contract_manager(actor, contract)
+    if actor is not None:
+        access.require(actor, "manage", contract)
     _require_editable(contract)
     if price_is_locked(price):
         raise ValidationFailed.single(

@@ -38,11 +38,12 @@ from portal.contracts.models import (
 )
 from portal.contracts.pricing import price_on
 from portal.dates import london_today
-from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.money import pounds
 from portal.organisations.models import Organisation, OrganisationKind
+from portal.returns.models import ServiceReturn
 from portal.web import apply_errors, paginate
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
@@ -94,15 +95,10 @@ def load_outcome_type(contract: Contract, outcome_type_id: int) -> OutcomeType:
     return outcome_type
 
 
-def require_contract_manager() -> None:
-    """Called after the record is found, so another partner's record stays a 404."""
-    if not access.can_manage_contracts(current_user):
-        abort(403)
-
-
 def managed_contract(reference: str) -> Contract:
+    """The contract, if the current user sees it (else 404) and manages it (else 403)."""
     contract = load_contract(reference)
-    require_contract_manager()
+    access.require(current_user, "manage", contract)
     return contract
 
 
@@ -127,11 +123,6 @@ def back_to(url: str, message: str) -> BaseResponse:
     db.session.rollback()
     flash(message, "error")
     return redirect(url)
-
-
-def refused(error: NotAllowed | NotFound) -> None:
-    db.session.rollback()
-    abort(403 if isinstance(error, NotAllowed) else 404)
 
 
 def contract_url(contract: Contract) -> str:
@@ -176,7 +167,7 @@ def price_period(price: RateCardPrice, today: date) -> str:
 
 def contract_permissions(contract: Contract) -> dict[str, bool]:
     """The buttons the current user sees on the contract's pages."""
-    manage = access.can_manage_contracts(current_user)
+    manage = access.can(current_user, "manage", contract)
     return {
         "manage": manage,
         "change": manage and service.is_editable(contract),
@@ -243,14 +234,14 @@ def index():  # type: ignore[no-untyped-def]
         filter_form=form,
         page=page,
         show_partner=show_partner,
-        can_manage=access.can_manage_contracts(current_user),
+        can_manage=access.can(current_user, "add", Contract),
     )
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():  # type: ignore[no-untyped-def]
-    require_contract_manager()
+    access.require(current_user, "add", Contract)
     form = ContractForm()
     form.partner_id.choices = partner_choices()
     if form.validate_on_submit():
@@ -258,8 +249,6 @@ def new():  # type: ignore[no-untyped-def]
             contract = service.create_contract(current_user, **form.fields_for_service())
         except ValidationFailed as error:
             show_errors(form, error)
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         else:
             flash(
                 f"Contract {contract.reference} created as a draft. Add its rate card, then make it active.", "success"
@@ -290,9 +279,9 @@ def show(reference: str):  # type: ignore[no-untyped-def]
 def related_links(contract: Contract) -> list[tuple[str, str]]:
     """Where the contract's invoices, returns and figures are, for those who may see them."""
     links = [("Invoices", url_for("invoicing.index", contract=contract.reference))]
-    if access.can_see_returns(current_user):
+    if access.can(current_user, "see", ServiceReturn):
         links.append(("Service returns", url_for("returns.index", contract=contract.reference)))
-    if access.can_see_dashboard(current_user):
+    if access.can(current_user, "see_figures", contract):
         links.append(("Dashboard", url_for("dashboards.index", contract=contract.reference)))
     return links
 
@@ -310,8 +299,6 @@ def edit(reference: str):  # type: ignore[no-untyped-def]
             show_errors(form, error)
         except StaleRecord as error:
             show_stale(form, error)
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         else:
             flash("Changes saved.", "success")
             return redirect(contract_url(contract))
@@ -331,8 +318,6 @@ def activate(reference: str):  # type: ignore[no-untyped-def]
             service.activate_contract(current_user, contract, version=form.version_read)
         except (InvalidTransition, StaleRecord) as error:
             return back_to(contract_url(contract), error.message)
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         flash(f"Contract {contract.reference} is now active. Referrals can be sent under it.", "success")
         return redirect(contract_url(contract))
     return render_template("contracts/activate.html", form=form, contract=contract)
@@ -357,8 +342,6 @@ def end(reference: str):  # type: ignore[no-untyped-def]
             show_stale(form, error)
         except InvalidTransition as error:
             return back_to(contract_url(contract), error.message)
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         else:
             flash(
                 f"Contract {contract.reference} has ended. Its last day is {format_date(contract.end_date)}.", "success"
@@ -375,7 +358,7 @@ def end(reference: str):  # type: ignore[no-untyped-def]
 def outcome_types(reference: str):  # type: ignore[no-untyped-def]
     contract = load_contract(reference)
     if request.method == "POST":
-        require_contract_manager()
+        access.require(current_user, "manage", contract)
     form = OutcomeTypeForm()
     if form.validate_on_submit():
         try:
@@ -384,8 +367,6 @@ def outcome_types(reference: str):  # type: ignore[no-untyped-def]
             )
         except ValidationFailed as error:
             show_errors(form, error)
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         else:
             flash(f"Outcome type {added.code} added.", "success")
             return redirect(url_for("contracts.outcome_types", reference=contract.reference))
@@ -403,7 +384,7 @@ def outcome_types(reference: str):  # type: ignore[no-untyped-def]
 def edit_outcome_type(reference: str, outcome_type_id: int):  # type: ignore[no-untyped-def]
     contract = load_contract(reference)
     outcome_type = load_outcome_type(contract, outcome_type_id)
-    require_contract_manager()
+    access.require(current_user, "manage", contract)
     form = OutcomeTypeForm(obj=outcome_type if request.method == "GET" else None)
     if request.method == "GET":
         form.pathway.data = outcome_type.pathway.value
@@ -419,8 +400,6 @@ def edit_outcome_type(reference: str, outcome_type_id: int):  # type: ignore[no-
             )
         except ValidationFailed as error:
             show_errors(form, error)
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         else:
             flash(f"Outcome type {outcome_type.code} saved.", "success")
             return redirect(url_for("contracts.outcome_types", reference=contract.reference))
@@ -440,8 +419,6 @@ def new_item(reference: str):  # type: ignore[no-untyped-def]
             item = service.add_item(current_user, contract, **form.fields_for_service())
         except ValidationFailed as error:
             show_errors(form, error)
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         else:
             flash(f"Item {item.code} added. Add its price.", "success")
             return redirect(url_for("contracts.new_price", reference=contract.reference, code=item.code))
@@ -469,7 +446,7 @@ def item(reference: str, code: str):  # type: ignore[no-untyped-def]
 def edit_item(reference: str, code: str):  # type: ignore[no-untyped-def]
     contract = load_contract(reference)
     shown = load_item(contract, code)
-    require_contract_manager()
+    access.require(current_user, "manage", contract)
     data = None
     if request.method == "GET":
         data = {
@@ -492,8 +469,6 @@ def edit_item(reference: str, code: str):  # type: ignore[no-untyped-def]
             show_errors(form, error)
         except StaleRecord as error:
             show_stale(form, error)
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         else:
             flash("Changes saved.", "success")
             return redirect(item_url(contract, shown))
@@ -508,15 +483,13 @@ def edit_item(reference: str, code: str):  # type: ignore[no-untyped-def]
 def new_price(reference: str, code: str):  # type: ignore[no-untyped-def]
     contract = load_contract(reference)
     shown = load_item(contract, code)
-    require_contract_manager()
+    access.require(current_user, "manage", contract)
     form = PriceForm()
     if form.validate_on_submit():
         try:
             service.add_price(current_user, shown, contract, **form.fields_for_service())
         except ValidationFailed as error:
             show_errors(form, error)
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         else:
             flash("Price added.", "success")
             return redirect(item_url(contract, shown))
@@ -527,7 +500,7 @@ def _priced(reference: str, code: str, price_id: int) -> tuple[Contract, RateCar
     contract = load_contract(reference)
     shown = load_item(contract, code)
     price = load_price(shown, price_id)
-    require_contract_manager()
+    access.require(current_user, "manage", contract)
     return contract, shown, price
 
 
@@ -553,8 +526,6 @@ def edit_price(reference: str, code: str, price_id: int):  # type: ignore[no-unt
             show_errors(form, error)
         except StaleRecord as error:
             show_stale(form, error)
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         else:
             flash("Price saved.", "success")
             return redirect(item_url(contract, shown))
@@ -583,8 +554,6 @@ def end_price(reference: str, code: str, price_id: int):  # type: ignore[no-unty
             show_errors(form, error)
         except StaleRecord as error:
             show_stale(form, error)
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         else:
             flash("Price ended.", "success")
             return redirect(item_url(contract, shown))
@@ -601,8 +570,6 @@ def delete_price(reference: str, code: str, price_id: int):  # type: ignore[no-u
             service.delete_price(current_user, price, shown, contract)
         except ValidationFailed as error:
             return back_to(item_url(contract, shown), _first_message(error))
-        except (NotAllowed, NotFound) as error:
-            refused(error)
         flash("Price deleted.", "success")
         return redirect(item_url(contract, shown))
     return render_template(
@@ -644,8 +611,6 @@ def import_rate_card(reference: str):  # type: ignore[no-untyped-def]
                     "The rate card was not imported. Nothing was saved. "
                     f"Correct the {_problems(len(error.errors))} in the table below, then select the file again"
                 ]
-            except (NotAllowed, NotFound) as error:
-                refused(error)
             else:
                 if summary.changed_anything:
                     flash(f"Rate card imported from {upload.filename}: {summary.describe()}.", "success")

@@ -13,7 +13,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from portal.accounts.models import User
 from portal.contracts.models import Contract, Unit
-from portal.dates import end_of_london_day, start_of_london_day
+from portal.dates import end_of_london_day, london_day, start_of_london_day
 from portal.delivery.models import Attendance, EndOfServiceReport, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceLine
@@ -21,7 +21,6 @@ from portal.money import pounds, round_half_up
 from portal.organisations.models import Organisation
 from portal.people.models import Person
 from portal.referrals.models import DECLINE_REASON_LABELS, Referral, ReferralStatus
-from portal.returns.kpis import london_day
 from portal.returns.records import _referral_filters
 
 COLUMNS = (

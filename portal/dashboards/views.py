@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, current_app, render_template, request, stream_with_context, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import and_, case, func, or_, select
 
 from portal import access, charts
 from portal.contracts.models import PATHWAY_LABELS, Contract, ContractStatus, Pathway
 from portal.dashboards import performance
-from portal.dates import london_today
+from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
 from portal.invoicing.models import LIVE_STATUSES, Invoice, InvoiceKind, InvoiceStatus
 from portal.organisations.models import Organisation
@@ -34,7 +34,6 @@ from portal.returns.kpis import (
     verified_by_pathway,
 )
 from portal.returns.models import ReturnStatus, ServiceReturn
-from portal.returns.periods import Period, PeriodKind, parse_period
 from portal.returns.records import default_labels, load_records
 from portal.returns.views import recent_periods
 
@@ -161,8 +160,7 @@ def _per_contract(records: Records, contracts: list[Contract], period: Period, s
 
 def _scope() -> tuple[Any, Filters, list[Contract], list[Contract], dict[str, str]]:
     """The signed-in user, the filters, the contracts they may see and those the filters choose."""
-    if not access.can_see_dashboard(current_user):
-        abort(403)
+    access.require(current_user, "see_figures", Contract)
     user = current_user._get_current_object()
     contracts = list(
         db.session.scalars(
@@ -278,8 +276,7 @@ def _figures_file(kind: str) -> Response:
 @login_required
 def performance_csv():  # type: ignore[no-untyped-def]
     """Every referral on the filtered contracts that was live during the period, one row each."""
-    if not access.can_see_dashboard(current_user):
-        abort(403)
+    access.require(current_user, "see_figures", Contract)
     user = current_user._get_current_object()
     contracts = list(db.session.scalars(access.visible(Contract, user).order_by(Contract.reference)))
     partners = {str(c.partner_id): "" for c in contracts} if user.is_crc_user else {}

@@ -13,7 +13,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal import access
 from portal.contracts.models import Contract, OutcomeType
 from portal.dates import london_today
-from portal.delivery import evidence, service
+from portal.db import utcnow
+from portal.delivery import alerts, corrections, end_of_service, evidence, outcomes, sessions
 from portal.delivery.forms import (
     CompleteForm,
     ConfirmForm,
@@ -24,20 +25,15 @@ from portal.delivery.forms import (
     SessionForm,
 )
 from portal.delivery.models import Alert, Attendance, EvidenceFile, Outcome, Session
-from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
 from portal.referrals.views import load_referral, service_name
 from portal.urls import safe_next
-from portal.web import attempt_and_redirect
+from portal.web import act_and_redirect, attempt_and_redirect
 
 bp = Blueprint("delivery", __name__)
-
-
-def _require(allowed: bool) -> None:
-    if not allowed:
-        abort(403)
 
 
 def _session_of(referral: Referral, session_id: int) -> Session:
@@ -69,7 +65,7 @@ def _session_fields(form: SessionForm) -> dict[str, Any]:
 @login_required
 def new_session(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions", referral)
     form = SessionForm()
     if request.method == "GET":
         form.date.data = london_today()
@@ -78,7 +74,7 @@ def new_session(reference: str):  # type: ignore[no-untyped-def]
     elif form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.record_session(current_user, referral, _session_fields(form)),
+            lambda: sessions.record_session(current_user, referral, _session_fields(form)),
             success="The session has been saved.",
             back=_back(referral, "sessions"),
         )
@@ -98,9 +94,9 @@ def new_session(reference: str):  # type: ignore[no-untyped-def]
 @login_required
 def edit_session(reference: str, session_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions", referral)
     session = _session_of(referral, session_id)
-    locked = service.session_is_locked(session)
+    locked = corrections.session_is_locked(session)
     form = SessionForm(obj=session if request.method == "GET" else None)
     if request.method == "GET":
         form.version.data = str(session.version)
@@ -112,7 +108,7 @@ def edit_session(reference: str, session_id: int):  # type: ignore[no-untyped-de
     elif form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.update_session(current_user, session, _session_fields(form), version=form.version.data),
+            lambda: sessions.update_session(current_user, session, _session_fields(form), version=form.version.data),
             success="The session has been updated.",
             back=_back(referral, "sessions"),
         )
@@ -134,7 +130,7 @@ def edit_session(reference: str, session_id: int):  # type: ignore[no-untyped-de
 @login_required
 def reschedule_session(reference: str, session_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions", referral)
     session = _session_of(referral, session_id)
     form = RescheduleForm()
     if request.method == "GET":
@@ -144,7 +140,7 @@ def reschedule_session(reference: str, session_id: int):  # type: ignore[no-unty
     elif form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.reschedule_session(
+            lambda: sessions.reschedule_session(
                 current_user,
                 session,
                 new_date=form.date.data,
@@ -166,13 +162,13 @@ def reschedule_session(reference: str, session_id: int):  # type: ignore[no-unty
 @login_required
 def delete_session(reference: str, session_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions", referral)
     session = _session_of(referral, session_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.delete_session(current_user, session),
+            lambda: sessions.delete_session(current_user, session),
             success="The session has been deleted.",
             back=_back(referral, "sessions"),
         )
@@ -192,14 +188,14 @@ def delete_session(reference: str, session_id: int):  # type: ignore[no-untyped-
 @login_required
 def correction(reference: str, kind: str, record_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions" if kind == "sessions" else "claim_outcomes", referral)
     record = _session_of(referral, record_id) if kind == "sessions" else _outcome_of(referral, record_id)
     form = NoteForm()
     if form.validate_on_submit():
         target = {"session": record} if kind == "sessions" else {"outcome": record}
         response = attempt_and_redirect(
             form,
-            lambda: service.add_correction_note(current_user, body=form.body.data, **target),
+            lambda: corrections.add_correction_note(current_user, body=form.body.data, **target),
             success="Your correction note has been added.",
             back=_back(referral, "case-notes"),
         )
@@ -257,7 +253,7 @@ def _group_error_summary(errors: dict[str | int, list[str]], referrals: list[Ref
 @bp.route("/group-sessions/new", methods=["GET", "POST"])
 @login_required
 def new_group_session():  # type: ignore[no-untyped-def]
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_group_sessions", Contract)
     contracts = db.session.scalars(access.visible(Contract, current_user).order_by(Contract.reference)).all()
     contract = next((c for c in contracts if c.reference == request.values.get("contract", "").upper()), None)
     if contract is None:
@@ -278,7 +274,7 @@ def new_group_session():  # type: ignore[no-untyped-def]
         fields["date"] = "/".join(parts) if len(parts) == 3 and all(parts) else ""
         roster = _roster_from(request.form, referrals)
         try:
-            result = service.record_group_session(current_user, contract, fields, roster)
+            result = sessions.record_group_session(current_user, contract, fields, roster)
         except ValidationFailed as error:
             for key, messages in error.errors.items():
                 if key.startswith("roster-") and key.removeprefix("roster-").isdigit():
@@ -337,7 +333,7 @@ def _outcome_fields(form: OutcomeForm) -> dict[str, Any]:
 @login_required
 def new_outcome(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "claim_outcomes", referral)
     form = OutcomeForm()
     form.outcome_type_id.choices = _outcome_type_choices(referral)
     previous = None
@@ -348,8 +344,8 @@ def new_outcome(reference: str):  # type: ignore[no-untyped-def]
 
         def operation() -> Any:
             if previous is not None:
-                return service.reclaim_outcome(current_user, previous, _outcome_fields(form), _uploads(form))
-            return service.claim_outcome(current_user, referral, _outcome_fields(form), _uploads(form))
+                return outcomes.reclaim_outcome(current_user, previous, _outcome_fields(form), _uploads(form))
+            return outcomes.claim_outcome(current_user, referral, _outcome_fields(form), _uploads(form))
 
         response = attempt_and_redirect(
             form,
@@ -373,7 +369,7 @@ def new_outcome(reference: str):  # type: ignore[no-untyped-def]
 @login_required
 def edit_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "claim_outcomes", referral)
     outcome = _outcome_of(referral, outcome_id)
     form = OutcomeForm()
     form.outcome_type_id.choices = _outcome_type_choices(referral)
@@ -385,7 +381,7 @@ def edit_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-de
     elif form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.update_outcome(
+            lambda: outcomes.update_outcome(
                 current_user, outcome, _outcome_fields(form), _uploads(form), version=form.version.data
             ),
             success="The outcome claim has been updated.",
@@ -407,13 +403,13 @@ def edit_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-de
 @login_required
 def delete_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "claim_outcomes", referral)
     outcome = _outcome_of(referral, outcome_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.delete_outcome(current_user, outcome),
+            lambda: outcomes.delete_outcome(current_user, outcome),
             success="The outcome claim has been withdrawn.",
             back=_back(referral, "outcomes"),
         )
@@ -433,36 +429,31 @@ def delete_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-
 @login_required
 def verify_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_verify_outcomes(current_user))
     outcome = _outcome_of(referral, outcome_id)
+    access.require(current_user, "decide", outcome)
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        service.verify_outcome(current_user, outcome, version=form.version.data)
-    except (StaleRecord, InvalidTransition) as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    except NotAllowed:
-        abort(403)
-    else:
-        flash("The outcome has been verified.", "success")
-    return redirect(_back(referral, "outcomes"))
+    return act_and_redirect(
+        lambda: outcomes.verify_outcome(current_user, outcome, version=form.version.data),
+        success="The outcome has been verified.",
+        back=_back(referral, "outcomes"),
+    )
 
 
 @bp.route("/referrals/<reference>/outcomes/<int:outcome_id>/reject", methods=["GET", "POST"])
 @login_required
 def reject_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_verify_outcomes(current_user))
     outcome = _outcome_of(referral, outcome_id)
+    access.require(current_user, "decide", outcome)
     form = RejectForm()
     if request.method == "GET":
         form.version.data = str(outcome.version)
     elif form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.reject_outcome(current_user, outcome, reason=form.reason.data, version=form.version.data),
+            lambda: outcomes.reject_outcome(current_user, outcome, reason=form.reason.data, version=form.version.data),
             success="The outcome claim has been rejected. The partner has been told.",
             back=_back(referral, "outcomes"),
         )
@@ -498,7 +489,7 @@ def evidence_file(file_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def complete(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "complete", referral)
     desired = list(referral.desired_outcomes or [])
     form = CompleteForm()
     while len(form.outcomes) < len(desired):
@@ -506,17 +497,17 @@ def complete(reference: str):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         form.version.data = str(referral.version)
     elif form.validate_on_submit():
-        outcomes = [
+        assessed = [
             {"desired_outcome": wanted, "achievement": entry.achievement.data, "comment": entry.comment.data}
             for wanted, entry in zip(desired, form.outcomes, strict=False)
         ]
         response = attempt_and_redirect(
             form,
-            lambda: service.complete_referral(
+            lambda: end_of_service.complete_referral(
                 current_user,
                 referral,
                 summary=form.summary.data,
-                outcomes=outcomes,
+                outcomes=assessed,
                 further_needs=form.further_needs.data,
                 version=form.version.data,
             ),
@@ -539,12 +530,7 @@ def acknowledge_alert(alert_id: int):  # type: ignore[no-untyped-def]
     alert = access.get_visible_or_404(Alert, alert_id, current_user)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        service.acknowledge_alert(current_user, alert)
-    except NotFound:
-        abort(404)
-    except NotAllowed:
-        abort(403)
+    alerts.acknowledge_alert(current_user, alert)
     flash("The alert has been acknowledged.", "success")
     return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
 
@@ -554,7 +540,7 @@ def acknowledge_alert(alert_id: int):  # type: ignore[no-untyped-def]
 def my_sessions():  # type: ignore[no-untyped-def]
     """A caseworker's day: sessions on their cases from a fortnight ago to a month ahead, and the
     ones that have happened but still need their attendance recorded."""
-    _require(access.can_record_delivery(current_user))
+    access.require(current_user, "record_sessions", Referral)
     today = london_today()
     mine = access.visible(Referral, current_user).where(Referral.caseworker_id == current_user.id)
     base = (
@@ -581,7 +567,7 @@ def my_sessions():  # type: ignore[no-untyped-def]
         .unique()
         .all()
     )
-    awaiting = [s for s in awaiting if service.session_start(s.date, s.start_time) <= service.utcnow()]
+    awaiting = [s for s in awaiting if sessions.session_start(s.date, s.start_time) <= utcnow()]
     return render_template(
         "delivery/my_sessions.html",
         upcoming=[s for s in window if s.date >= today],

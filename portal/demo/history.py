@@ -29,8 +29,8 @@ from sqlalchemy import exists, func, select, text
 
 from portal.accounts.models import Role, User
 from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, Setting, Unit
-from portal.dates import london_date
-from portal.delivery import service as delivery
+from portal.dates import Period, add_months, london_day
+from portal.delivery import alerts, end_of_service, outcomes, sessions
 from portal.delivery.models import Alert, Outcome, Session
 from portal.demo import returns as demo_returns
 from portal.demo.people import PeopleMaker, office_and_postcode, phone
@@ -43,7 +43,6 @@ from portal.notifications.service import deliver_queued
 from portal.referrals import service as referrals
 from portal.referrals.models import DeclineReason, Referral, ReferralStatus, WithdrawReason
 from portal.returns.models import ServiceReturn
-from portal.returns.periods import Period, add_months
 from portal.working_days import add_working_days, is_working_day
 
 SEED = 20250401
@@ -182,7 +181,7 @@ def next_working_day(day: date) -> date:
 
 def setup_moment(now: datetime, contracts_start: date) -> datetime:
     """When the demo supply chain was set up: four weeks before its contracts or its history began."""
-    first = min(contracts_start, london_date(now) - timedelta(days=HISTORY_DAYS)) - timedelta(weeks=4)
+    first = min(contracts_start, london_day(now) - timedelta(days=HISTORY_DAYS)) - timedelta(weeks=4)
     return moment(next_working_day(first), 9, 30)
 
 
@@ -268,7 +267,7 @@ class History:
     def __init__(self, now: datetime) -> None:
         self.rng = random.Random(SEED)
         self.now = now
-        self.today = london_date(now)
+        self.today = london_day(now)
         self.start_day = self.today - timedelta(days=HISTORY_DAYS)
         self.queue: list[tuple[datetime, int, Callable[..., None], tuple[Any, ...]]] = []
         self.sequence = 0
@@ -321,7 +320,7 @@ class History:
 
     def later(self, working_days: int, first_hour: int = 9, last_hour: int = 16) -> datetime:
         """A working-hours moment `working_days` after the present."""
-        day = add_working_days(london_date(self.current), working_days) if working_days else london_date(self.current)
+        day = add_working_days(london_day(self.current), working_days) if working_days else london_day(self.current)
         when = self.working_moment(day, first_hour, last_hour)
         return when if when > self.current else self.current + timedelta(minutes=30)
 
@@ -533,20 +532,20 @@ class History:
         ahead = []
         for session_id in sorted(case.booked):
             session = db.session.get(Session, session_id)
-            if delivery.session_start(session.date, session.start_time) < self.current:
+            if sessions.session_start(session.date, session.start_time) < self.current:
                 self.record(case, session.date, session.start_time, session_id)
             else:
                 ahead.append(session)
         return ahead
 
-    def _cancel(self, case: Case, sessions: list[Session]) -> None:
+    def _cancel(self, case: Case, ahead: list[Session]) -> None:
         """Sessions booked after the referral ended will not happen: the caseworker deletes them."""
-        for session in sessions:
-            delivery.delete_session(case.caseworker or case.partner.manager, session)
+        for session in ahead:
+            sessions.delete_session(case.caseworker or case.partner.manager, session)
             case.booked.discard(session.id)
 
     def today_now(self) -> date:
-        return london_date(self.current)
+        return london_day(self.current)
 
     # --- delivery ----------------------------------------------------------------------------------
 
@@ -647,7 +646,7 @@ class History:
         actor = case.caseworker or case.partner.manager
         if session_id is None:
             fields = self._attendance(self._session_fields(case, day, start, booked=False), in_custody)
-            session = delivery.record_session(actor, case.referral, fields).record
+            session = sessions.record_session(actor, case.referral, fields).record
         else:
             session = db.session.get(Session, session_id)
             fields = self._attendance(
@@ -661,7 +660,7 @@ class History:
                 },
                 in_custody,
             )
-            delivery.update_session(actor, session, fields)
+            sessions.update_session(actor, session, fields)
             case.booked.discard(session_id)
         self.counts["sessions"] += 1
         if fields["non_attendance_reason"] == "unacceptable" or fields["behaviour_concern"]:
@@ -672,7 +671,7 @@ class History:
             return
         actor = case.caseworker or case.partner.manager
         fields = dict(self._session_fields(case, day, start, booked=True), attendance="")
-        session = delivery.record_session(actor, case.referral, fields).record
+        session = sessions.record_session(actor, case.referral, fields).record
         case.booked.add(session.id)
         self.counts["booked"] += 1
         rng = self.rng
@@ -700,7 +699,7 @@ class History:
                 "Hospital appointment clashes",
             )
         )
-        delivery.reschedule_session(
+        sessions.reschedule_session(
             case.caseworker or case.partner.manager,
             session,
             new_date=new_day,
@@ -717,7 +716,7 @@ class History:
             if case.group_from
             and case.group_from <= day <= case.group_until
             and self._delivering(case)
-            and london_date(case.referral.accepted_at) <= day
+            and london_day(case.referral.accepted_at) <= day
         ]
         if not members:
             return
@@ -730,7 +729,7 @@ class History:
             entry["referral_id"] = case.referral.id
             entry["counts_as_rar_day"] = bool(case.referral.rar_days) and entry["attendance"] in ("attended", "late")
             roster.append(entry)
-        delivery.record_group_session(
+        sessions.record_group_session(
             facilitator,
             contract,
             {
@@ -757,7 +756,7 @@ class History:
         for alert in db.session.scalars(
             select(Alert).where(Alert.referral_id == case.referral.id, Alert.acknowledged_at.is_(None))
         ).all():
-            delivery.acknowledge_alert(case.referrer, alert)
+            alerts.acknowledge_alert(case.referrer, alert)
             self.counts["alerts_acknowledged"] += 1
 
     def note(self, case: Case) -> None:
@@ -788,7 +787,7 @@ class History:
             }
             for wanted in case.referral.desired_outcomes
         ]
-        delivery.complete_referral(
+        end_of_service.complete_referral(
             case.caseworker or case.partner.manager,
             case.referral,
             summary="Work finished as planned. The person knows how to come back to us if things change.",
@@ -853,21 +852,21 @@ class History:
         referral = case.referral
         if referral.status not in (*DELIVERING, ReferralStatus.COMPLETED):
             return
-        if achieved < london_date(referral.accepted_at) or achieved > self.today_now():
+        if achieved < london_day(referral.accepted_at) or achieved > self.today_now():
             return
         outcome_type = self.outcome_types[case.contract.id][code]
         actor = case.caseworker or case.partner.manager
         evidence = f"{outcome_type.name}: confirmed with the agency and a copy seen on file."
         files = self._files(outcome_type.name)
         if previous_id is None:
-            outcome = delivery.claim_outcome(
+            outcome = outcomes.claim_outcome(
                 actor,
                 referral,
                 {"outcome_type_id": outcome_type.id, "achieved_on": achieved, "evidence": evidence},
                 files,
             )
         else:
-            outcome = delivery.reclaim_outcome(
+            outcome = outcomes.reclaim_outcome(
                 actor,
                 db.session.get(Outcome, previous_id),
                 {"achieved_on": achieved, "evidence": f"{evidence} Signed letter attached, as asked."},
@@ -882,9 +881,9 @@ class History:
         outcome = db.session.get(Outcome, outcome_id)
         decider = case.referrer if rng.random() < 0.7 else self.contract_manager
         if reclaimed or rng.random() < 0.82:
-            delivery.verify_outcome(decider, outcome)
+            outcomes.verify_outcome(decider, outcome)
             return
-        delivery.reject_outcome(
+        outcomes.reject_outcome(
             decider,
             outcome,
             reason=rng.choice(

@@ -16,7 +16,7 @@ from portal.audit.service import record_event
 from portal.contracts import service as contracts
 from portal.contracts.models import Contract, ContractStatus
 from portal.contracts.rate_card_csv import import_rate_card
-from portal.dates import london_date
+from portal.dates import london_day
 from portal.db import utcnow
 from portal.demo.contracts import OUTCOME_TYPES, DemoContract, demo_contracts, rate_card_csv
 from portal.demo.history import describe_history, load_demo_history, setup_moment
@@ -54,7 +54,7 @@ def load_demo_data(*, history: bool = True) -> list[DemoLogin]:
     the loading time: tests that only need the logins and contracts leave it out). Returns the
     logins to print."""
     now = utcnow()
-    dated = demo_contracts(london_date(now))
+    dated = demo_contracts(london_day(now))
     # With a history, the supply chain was set up before it began (so the audit log reads in order).
     first_day = min(contract.start_date for contract in dated if contract.status == ContractStatus.ACTIVE)
     with time_machine.travel(setup_moment(now, first_day), tick=False) if history else nullcontext():

@@ -10,9 +10,9 @@ from enum import StrEnum
 
 from portal.accounts.models import User
 from portal.contracts.models import Contract
+from portal.dates import Period, PeriodKind, add_months
 from portal.returns import service
 from portal.returns.models import ServiceReturn
-from portal.returns.periods import Period, PeriodKind, add_months
 
 MONTHS = 12
 NARRATIVE = {

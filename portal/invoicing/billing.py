@@ -23,7 +23,6 @@ amount = round half up (quantity x price); VAT = round half up (subtotal x rate)
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -52,6 +51,7 @@ from sqlalchemy import (
 )
 
 from portal.contracts.models import Contract, ContractStatus, RateCardItem, RateCardPrice, Unit
+from portal.dates import month_end, months_between
 from portal.delivery.models import ATTENDED, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.formatting import format_date
@@ -65,20 +65,6 @@ EVENT_COLUMNS = ("item_id", "event_key", "event_date", "referral_id", "session_i
 
 
 # --- plain arithmetic -------------------------------------------------------------------------------
-
-
-def month_end(period_start: date) -> date:
-    return period_start.replace(day=calendar.monthrange(period_start.year, period_start.month)[1])
-
-
-def months_between(first: date, last: date) -> list[date]:
-    """First days of every month from `first`'s month to `last`'s month inclusive."""
-    months = []
-    current = first.replace(day=1)
-    while current <= last:
-        months.append(current)
-        current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
-    return months
 
 
 def hours_hundredths(minutes: int) -> int:

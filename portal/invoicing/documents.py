@@ -11,9 +11,8 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from portal.contracts.models import Contract
-from portal.dates import london_date
+from portal.dates import london_day, month_end
 from portal.extensions import db
-from portal.invoicing.billing import month_end
 from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from portal.pdf import render_pdf
 
@@ -46,8 +45,8 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         lines=lines,
         credited=credited,
         is_draft=invoice.status == InvoiceStatus.DRAFT,
-        issued_on=london_date(invoice.submitted_at) if invoice.submitted_at else None,
-        generated_on=london_date(invoice.generated_at) if invoice.generated_at else None,
+        issued_on=london_day(invoice.submitted_at) if invoice.submitted_at else None,
+        generated_on=london_day(invoice.generated_at) if invoice.generated_at else None,
         vat_rate=vat_rate_label(invoice.vat_rate_bp),
         period_end=month_end(invoice.period_start),
     )

@@ -13,7 +13,7 @@ from sqlalchemy import Select, select
 
 from portal.contracts.models import Contract
 from portal.csv_files import csv_text
-from portal.dates import london_date
+from portal.dates import london_day
 from portal.extensions import db
 from portal.invoicing import service
 from portal.invoicing.models import Invoice, InvoiceLine
@@ -107,7 +107,7 @@ def invoices_csv(statement: Select[tuple[Invoice]], today: date) -> str:
             Decimal(invoice.vat_rate_bp) / 100,
             pounds(invoice.vat_pence),
             pounds(invoice.total_pence),
-            london_date(invoice.submitted_at) if invoice.submitted_at else None,
+            london_day(invoice.submitted_at) if invoice.submitted_at else None,
             invoice.due_date,
             invoice.paid_on,
             service.is_overdue(invoice, today),

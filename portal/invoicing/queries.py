@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from portal import access
 from portal.accounts.models import User
 from portal.contracts.models import Contract, OutcomeType, RateCardItem, Unit
+from portal.dates import month_end
 from portal.delivery.models import Attendance, Outcome, Session
 from portal.extensions import db
 from portal.formatting import LONDON, format_time
@@ -246,9 +247,7 @@ def unpriced_work(invoice: Invoice, *, limit: int = 50) -> tuple[list[UnpricedWo
     only they are asked."""
     contract = db.session.get(Contract, invoice.contract_id)
     exclude = invoice.id if invoice.status == InvoiceStatus.QUERIED else None
-    events = billing.billable_events(
-        contract, billing.month_end(invoice.period_start), exclude_invoice_id=exclude
-    ).subquery()
+    events = billing.billable_events(contract, month_end(invoice.period_start), exclude_invoice_id=exclude).subquery()
     unpriced = events.c.price_id.is_(None)
     total = db.session.scalar(select(func.count()).select_from(events).where(unpriced)) or 0
     rows = db.session.execute(

@@ -19,15 +19,14 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import access
-from portal.accounts.models import Role
 from portal.audit.service import record_event
 from portal.contracts import service as contracts_service
 from portal.contracts.models import Contract, RateCardPrice
-from portal.dates import london_today, parse_user_date
+from portal.dates import london_today, month_end, parse_month, parse_user_date
 from portal.db import utcnow
-from portal.delivery import service as delivery_service
+from portal.delivery import corrections
 from portal.delivery.models import Outcome
-from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_money
 from portal.invoicing import billing
@@ -61,30 +60,6 @@ INVOICE_WORKFLOW = StateMachine(
 CREDITABLE = frozenset({S.SUBMITTED, S.APPROVED, S.PAID})
 
 
-# --- who may act --------------------------------------------------------------------------------
-
-
-def _require_partner_manager(actor: Any, contract: Contract) -> None:
-    if actor.role == Role.PROVIDER_MANAGER and contract.partner_id == actor.organisation_id:
-        return
-    if actor.is_partner_user and contract.partner_id != actor.organisation_id:
-        raise NotFound
-    if actor.is_crc_user and contract.crc_id != actor.organisation_id:
-        raise NotFound
-    raise NotAllowed("Only the partner's managers generate and submit invoices")
-
-
-def _require_contract_manager(actor: Any, contract: Contract) -> None:
-    if actor.is_partner_user:
-        if contract.partner_id == actor.organisation_id:
-            raise NotAllowed("The CRC's contract managers decide on invoices, never the partner")
-        raise NotFound
-    if contract.crc_id != actor.organisation_id:
-        raise NotFound
-    if actor.role != Role.CONTRACT_MANAGER:
-        raise NotAllowed("Only contract managers decide on invoices")
-
-
 def _contract(invoice: Invoice) -> Contract:
     return db.session.get(Contract, invoice.contract_id)
 
@@ -92,27 +67,13 @@ def _contract(invoice: Invoice) -> Contract:
 # --- periods --------------------------------------------------------------------------------------
 
 
-PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-def parse_period(value: Any) -> date | None:
-    """ "2026-03" (or a date) as the first day of that month; None if it is not a month."""
-    if isinstance(value, date):
-        return value.replace(day=1)
-    match = PERIOD.match(str(value or "").strip())
-    if not match:
-        return None
-    year, month = int(match.group(1)), int(match.group(2))
-    return date(year, month, 1) if 1 <= month <= 12 else None
-
-
 def check_period(contract: Contract, period: Any) -> date:
-    start = parse_period(period)
+    start = parse_month(period)
     if start is None:
         raise ValidationFailed.single("period", "Enter the month as YYYY-MM, like 2026-03")
     if start > london_today().replace(day=1):
         raise ValidationFailed.single("period", "You cannot invoice for a month that has not started")
-    if billing.month_end(start) < contract.start_date:
+    if month_end(start) < contract.start_date:
         raise ValidationFailed.single("period", "This month is before the contract started")
     if start > contract.end_date:
         raise ValidationFailed.single("period", "This month is after the contract ended")
@@ -218,7 +179,7 @@ def _cap_excess(contract: Contract, invoice: Invoice) -> int:
 def generate_draft(actor: Any, contract: Contract, period: Any) -> Invoice:
     """The draft invoice for a month, built from the records by the billing rules. A contract has
     one draft at a time: generating again replaces it."""
-    _require_partner_manager(actor, contract)
+    access.require(actor, "generate_invoices", contract)
     period_start = check_period(contract, period)
     partner = db.session.get(Organisation, contract.partner_id)
     ensure_sequence(partner)
@@ -273,8 +234,8 @@ def regenerate_draft(actor: Any, invoice: Invoice) -> Invoice:
 def revise_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) -> Invoice:
     """A queried invoice is revised by generating its figures again (its own events count as
     free); it keeps its number and is then resubmitted."""
+    access.require(actor, "bill", invoice)
     contract = _contract(invoice)
-    _require_partner_manager(actor, contract)
     check_version(invoice, version, "invoice")
     if invoice.status != S.QUERIED:
         raise InvalidTransition("Only a queried invoice can be revised")
@@ -298,8 +259,8 @@ def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     """Submit a draft (or a revised, queried invoice): it takes its number, its figures are frozen
     and its events can be billed on no other invoice. If the records changed since the draft
     was made, the draft is brought up to date and nothing is submitted."""
+    access.require(actor, "bill", invoice)
     contract = _contract(invoice)
-    _require_partner_manager(actor, contract)
     check_version(invoice, version, "invoice")
     INVOICE_WORKFLOW.check(invoice, "submit")
     if invoice.is_credit_note:
@@ -355,8 +316,7 @@ def _has_lines(invoice: Invoice) -> bool:
 
 @guards_versions("invoice")
 def approve_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) -> Invoice:
-    contract = _contract(invoice)
-    _require_contract_manager(actor, contract)
+    access.require(actor, "decide", invoice)
     check_version(invoice, version, "invoice")
     INVOICE_WORKFLOW.apply(
         invoice, "approve", actor, details={"number": invoice.number, "total_pence": invoice.total_pence}
@@ -384,8 +344,7 @@ def _reason(value: Any, message: str) -> str:
 
 @guards_versions("invoice")
 def query_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | None = None) -> Invoice:
-    contract = _contract(invoice)
-    _require_contract_manager(actor, contract)
+    access.require(actor, "decide", invoice)
     check_version(invoice, version, "invoice")
     INVOICE_WORKFLOW.check(invoice, "query")
     if invoice.is_credit_note:
@@ -400,8 +359,7 @@ def query_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | N
 @guards_versions("invoice")
 def reject_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | None = None) -> Invoice:
     """Reject: the invoice is void and its events can be billed again on a new one."""
-    contract = _contract(invoice)
-    _require_contract_manager(actor, contract)
+    access.require(actor, "decide", invoice)
     check_version(invoice, version, "invoice")
     INVOICE_WORKFLOW.check(invoice, "reject")
     reason = _reason(reason, "Say why the invoice is rejected")
@@ -418,8 +376,7 @@ def reject_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | 
 
 @guards_versions("invoice")
 def mark_paid(actor: Any, invoice: Invoice, *, paid_on: Any, version: int | None = None) -> Invoice:
-    contract = _contract(invoice)
-    _require_contract_manager(actor, contract)
+    access.require(actor, "decide", invoice)
     check_version(invoice, version, "invoice")
     INVOICE_WORKFLOW.check(invoice, "pay")
     day = paid_on if isinstance(paid_on, date) else parse_user_date(str(paid_on or ""))
@@ -438,8 +395,8 @@ def mark_paid(actor: Any, invoice: Invoice, *, paid_on: Any, version: int | None
 @guards_versions("invoice")
 def approve_excess(actor: Any, invoice: Invoice, *, version: int | None = None) -> Invoice:
     """A contract manager explicitly allows this invoice to take spend past the cap (recorded)."""
+    access.require(actor, "decide", invoice)
     contract = _contract(invoice)
-    _require_contract_manager(actor, contract)
     check_version(invoice, version, "invoice")
     if invoice.status not in (S.DRAFT, S.QUERIED) or invoice.cap_excess_pence <= 0:
         raise InvalidTransition("Only a draft that goes past the cap needs its excess approved")
@@ -483,11 +440,8 @@ def raise_credit_note(
     number in the partner's sequence, has negative amounts and waits for a contract manager's
     approval; with `rebill`, the credited work can be billed again once it is approved. `version`:
     the invoice's version the user read (a form), so a decision taken meanwhile is noticed."""
+    access.require(actor, "credit", invoice)
     contract = _contract(invoice)
-    if actor.role == Role.PROVIDER_MANAGER and contract.partner_id == actor.organisation_id:
-        pass
-    else:
-        _require_contract_manager(actor, contract)
     check_version(invoice, version, "invoice")
     if invoice.is_credit_note:
         raise ValidationFailed.single("invoice", "A credit note cannot itself be credited")
@@ -606,13 +560,6 @@ def events_of_line(line: InvoiceLine) -> list[Any]:
     return list(db.session.execute(select(events).order_by(events.c.event_date, events.c.event_key)).all())
 
 
-def visible_invoice(user: Any, invoice_id: int) -> Invoice:
-    invoice = db.session.scalars(access.visible(Invoice, user).where(Invoice.id == invoice_id)).first()
-    if invoice is None:
-        raise NotFound
-    return invoice
-
-
 # --- what other domains ask of invoicing -------------------------------------------------------------------
 
 
@@ -649,8 +596,8 @@ def register_hooks() -> None:
     """Tell contracts and delivery what invoicing knows: what is locked, and what is spent."""
     for hooks, check in (
         (contracts_service.price_usage_checks, _price_on_live_invoice),
-        (delivery_service.session_lock_checks, _sessions_on_live_invoices),
-        (delivery_service.outcome_lock_checks, _outcome_on_live_invoice),
+        (corrections.session_lock_checks, _sessions_on_live_invoices),
+        (corrections.outcome_lock_checks, _outcome_on_live_invoice),
         (contracts_service.spend_calculators, billing.spend_pence),
     ):
         if check not in hooks:
@@ -680,8 +627,8 @@ def is_overdue(invoice: Invoice, today: date) -> bool:
 def actions_for(actor: Any, invoice: Invoice) -> frozenset[str]:
     """What `actor` may do to `invoice` now (an invoice they can see): the buttons a page offers.
     The operations check again; this only keeps pages from offering what would be refused."""
-    mine = actor.role == Role.PROVIDER_MANAGER and invoice.partner_id == actor.organisation_id
-    deciding = actor.role == Role.CONTRACT_MANAGER
+    mine = access.can(actor, "bill", invoice)
+    deciding = access.can(actor, "decide", invoice)
     actions: set[str] = set()
     if invoice.is_credit_note:
         if deciding and invoice.status == S.SUBMITTED:
@@ -699,7 +646,7 @@ def actions_for(actor: Any, invoice: Invoice) -> frozenset[str]:
             actions.add("pay")
         if invoice.status in (S.DRAFT, S.QUERIED) and invoice.needs_excess_approval:
             actions.add("approve_excess")
-    if (mine or deciding) and invoice.status in CREDITABLE:
+    if access.can(actor, "credit", invoice) and invoice.status in CREDITABLE:
         actions.add("credit")
     return frozenset(actions)
 

@@ -81,11 +81,6 @@ def _run(form: Any, operation: Any) -> Any:
     return attempt(form, operation).result
 
 
-def _require(allowed: bool) -> None:
-    if not allowed:
-        abort(403)
-
-
 # --- the lists -------------------------------------------------------------------------------------------
 
 
@@ -120,8 +115,8 @@ def index():  # type: ignore[no-untyped-def]
         totals=queries.totals_by_status(user, filters, today),
         today=today,
         show_partner=user.is_crc_user,
-        can_bill=access.can_bill(user),
-        can_decide=access.can_decide_invoices(user),
+        can_bill=access.can(user, "bill", Invoice),
+        can_decide=access.can(user, "decide", Invoice),
         is_overdue=service.is_overdue,
     )
 
@@ -130,7 +125,7 @@ def index():  # type: ignore[no-untyped-def]
 @login_required
 def queue():  # type: ignore[no-untyped-def]
     user = current_user._get_current_object()
-    _require(access.can_decide_invoices(user))
+    access.require(user, "decide", Invoice)
     today = london_today()
     filters = queries.Filters.from_args(request.args)
     return render_template(
@@ -178,7 +173,7 @@ def export_lines():  # type: ignore[no-untyped-def]
 @login_required
 def new():  # type: ignore[no-untyped-def]
     user = current_user._get_current_object()
-    _require(access.can_bill(user))
+    access.require(user, "generate_invoices", Contract)
     contracts = queries.contract_choices(user, billable_only=True)
     form = GenerateForm()
     form.contract.choices = {"": "Choose a contract"} | {
@@ -345,7 +340,7 @@ def _decision_page(invoice_id: int, action: str) -> Invoice | BaseResponse:
     """The invoice a contract manager's decision form is for (403 for others); on GET, back to
     the invoice if the decision is no longer open."""
     invoice = load_invoice(invoice_id)
-    _require(access.can_decide_invoices(current_user))
+    access.require(current_user, "decide", invoice)
     if request.method == "GET" and action not in service.actions_for(current_user, invoice):
         return _refusal(invoice, action)
     return invoice
@@ -417,7 +412,7 @@ def mark_paid(invoice_id: int):  # type: ignore[no-untyped-def]
 def credit_note(invoice_id: int):  # type: ignore[no-untyped-def]
     invoice = load_invoice(invoice_id)
     user = current_user._get_current_object()
-    _require(access.can_bill(user) or access.can_decide_invoices(user))
+    access.require(user, "credit", invoice)
     if request.method == "GET" and "credit" not in service.actions_for(user, invoice):
         return _refusal(invoice, "credit")
     groups = queries.creditable_by_line(user, invoice)

@@ -10,7 +10,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal import access
+from portal.accounts.models import User
+from portal.audit.models import AuditEvent
+from portal.delivery.models import Alert
 from portal.extensions import csrf, db, limiter
+from portal.invoicing.models import Invoice
+from portal.referrals.models import Referral
 
 bp = Blueprint("main", __name__)
 log = logging.getLogger(__name__)
@@ -21,19 +26,21 @@ def home():  # type: ignore[no-untyped-def]
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.sign_in"))
     from portal.dates import london_today
-    from portal.delivery.service import open_alerts
+    from portal.delivery.alerts import open_alerts
     from portal.invoicing.queries import home_counts
     from portal.referrals.inbox import overdue_counts
 
     user = current_user._get_current_object()
-    shows_referrals = access.can_respond_to_referrals(user) or access.can_import_referrals(user)
-    shows_invoices = access.can_bill(user) or access.can_decide_invoices(user)
+    # The referral tiles are for those who answer referrals or send them; the invoice tiles for
+    # those who bill and those who pay.
+    shows_referrals = access.can_any(user, ("answer", Referral), ("send", Referral))
+    shows_invoices = access.can_any(user, ("bill", Invoice), ("decide", Invoice))
     return render_template(
         "main/home.html",
-        can_manage_users=access.can_manage_users(user),
-        can_read_audit_log=access.can_read_audit_log(user),
+        can_manage_users=access.can(user, "manage", User),
+        can_read_audit_log=access.can(user, "read", AuditEvent),
         alerts=open_alerts(user),
-        can_acknowledge_alerts=access.can_acknowledge_alerts(user),
+        can_acknowledge_alerts=access.can(user, "acknowledge", Alert),
         referral_counts=overdue_counts(user) if shows_referrals else None,
         invoice_counts=home_counts(user, london_today()) if shows_invoices else None,
     )

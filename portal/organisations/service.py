@@ -157,12 +157,6 @@ def validate_organisation_fields(
     return data
 
 
-def _require_partner_manager(actor: Any) -> None:
-    """`actor` None is an operator at the command line, who may do anything."""
-    if actor is not None and not access.can_manage_partners(actor):
-        raise NotAllowed
-
-
 def _flush_checking_name() -> None:
     """Write the change now; of two people saving the same name at once, the second gets a field error."""
     try:
@@ -174,8 +168,8 @@ def _flush_checking_name() -> None:
 
 def create_organisation(actor: Any, **fields: Any) -> Organisation:
     """Add an organisation. From the web (an `actor`) only partners are added, by contract managers."""
-    _require_partner_manager(actor)
-    if actor is not None:
+    if actor is not None:  # None: an operator at the command line, who may add any organisation
+        access.require(actor, "add", Organisation)
         kind = fields.setdefault("kind", OrganisationKind.PARTNER)
         if kind != OrganisationKind.PARTNER:
             raise NotAllowed("Only partner organisations can be added in the portal")
@@ -199,9 +193,8 @@ def update_organisation(actor: Any, organisation: Organisation, *, version: int 
 
     `version` is the one the editor read (None: don't check); an older one raises StaleRecord.
     """
-    _require_partner_manager(actor)
-    if actor is not None and not organisation.is_partner:
-        raise NotAllowed("Only partner organisations can be changed in the portal")
+    if actor is not None:  # None: an operator at the command line
+        access.require(actor, "edit", organisation)
     check_version(organisation, version, "organisation")
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
 from portal import access
-from portal.accounts.models import Role, User
+from portal.accounts.models import User
 from portal.contracts.models import Contract
-from portal.errors import NotAllowed, StaleRecord, ValidationFailed
+from portal.errors import StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.organisations import service
 from portal.organisations.forms import PartnerForm
@@ -18,13 +18,11 @@ from portal.web import apply_errors
 
 bp = Blueprint("organisations", __name__, url_prefix="/organisations")
 
-VIEWER_ROLES = (Role.CONTRACT_MANAGER, Role.ADMIN, Role.CRC_REFERRER)
-
 
 @bp.route("/")
 @login_required
-@access.roles_required(*VIEWER_ROLES)
 def index():  # type: ignore[no-untyped-def]
+    access.require(current_user, "list", Organisation)
     # Counted in SQL, one query for the whole list however many organisations there are.
     user_counts = (
         select(User.organisation_id, func.count(User.id).label("users"))
@@ -54,14 +52,14 @@ def index():  # type: ignore[no-untyped-def]
         .order_by(Organisation.kind, Organisation.name)
     ).all()
     return render_template(
-        "organisations/index.html", rows=rows, can_manage_partners=access.can_manage_partners(current_user)
+        "organisations/index.html", rows=rows, can_manage_partners=access.can(current_user, "add", Organisation)
     )
 
 
 @bp.route("/<int:organisation_id>")
 @login_required
-@access.roles_required(*VIEWER_ROLES)
 def show(organisation_id: int):  # type: ignore[no-untyped-def]
+    access.require(current_user, "list", Organisation)
     organisation = access.get_visible_or_404(Organisation, organisation_id, current_user)
     contracts = db.session.scalars(
         access.visible(Contract, current_user)
@@ -78,30 +76,23 @@ def show(organisation_id: int):  # type: ignore[no-untyped-def]
         organisation=organisation,
         contracts=contracts,
         users=users,
-        can_edit=organisation.is_partner and access.can_manage_partners(current_user),
-        can_manage_users=access.can_manage_users(current_user),
+        can_edit=access.can(current_user, "edit", organisation),
+        can_manage_users=access.can(current_user, "manage", User),
         # The contract pages are being built alongside these; link to them once they exist.
         link_contracts="contracts.show" in current_app.view_functions,
     )
 
 
-def _require_partner_manager() -> None:
-    if not access.can_manage_partners(current_user):
-        abort(403)
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():  # type: ignore[no-untyped-def]
-    _require_partner_manager()
+    access.require(current_user, "add", Organisation)
     form = PartnerForm()
     if form.validate_on_submit():
         try:
             organisation = service.create_organisation(current_user, **form.organisation_fields())
         except ValidationFailed as error:
             apply_errors(form, error)
-        except NotAllowed:
-            abort(403)
         else:
             flash(f"{organisation.name} has been added as a partner.", "success")
             return redirect(url_for("organisations.show", organisation_id=organisation.id))
@@ -111,10 +102,9 @@ def new():  # type: ignore[no-untyped-def]
 @bp.route("/<int:organisation_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(organisation_id: int):  # type: ignore[no-untyped-def]
-    _require_partner_manager()
+    access.require(current_user, "edit", Organisation)  # the role first: no one else learns which ids exist
     organisation = access.get_visible_or_404(Organisation, organisation_id, current_user)
-    if not organisation.is_partner:
-        abort(403)
+    access.require(current_user, "edit", organisation)
     form = PartnerForm(obj=organisation)
     if form.validate_on_submit():
         try:
@@ -123,8 +113,6 @@ def edit(organisation_id: int):  # type: ignore[no-untyped-def]
             )
         except ValidationFailed as error:
             apply_errors(form, error)
-        except NotAllowed:
-            abort(403)
         except StaleRecord as error:
             # Show what the other person saved, so the user checks it before changing it again.
             db.session.rollback()

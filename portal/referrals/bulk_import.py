@@ -19,11 +19,11 @@ from portal.audit.service import record_event
 from portal.contracts.models import Contract
 from portal.csv_files import FileRejected, RowError, read_csv, sort_errors
 from portal.dates import london_today
-from portal.errors import NotAllowed, ValidationFailed
+from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.jobs import report_progress
 from portal.referrals import service, validation
-from portal.referrals.models import ImportStatus, ReferralImport
+from portal.referrals.models import ImportStatus, Referral, ReferralImport
 
 COLUMNS = (
     "contract",
@@ -90,8 +90,7 @@ def _fields(values: dict[str, str]) -> dict[str, Any]:
 
 def check_file(actor: Any, data: bytes, today: date | None = None) -> list[CheckedRow]:
     """Every row checked as the API would check it; FileRejected lists every problem."""
-    if not access.can_import_referrals(actor):
-        raise NotAllowed
+    access.require(actor, "send", Referral)
     today = today or london_today()
     rows = read_csv(
         data, COLUMNS, max_bytes=MAX_BYTES, max_rows=MAX_ROWS, required_columns=REQUIRED_COLUMNS, what="referrals file"
@@ -170,8 +169,7 @@ def confirm(actor: Any, referral_import: ReferralImport) -> None:
     """Start importing a checked file in the background (the page then shows its progress)."""
     from portal.jobs import start_job
 
-    if referral_import.created_by_id != actor.id:
-        raise NotAllowed
+    access.require(actor, "confirm", referral_import)
     if referral_import.status != ImportStatus.CHECKED:
         raise ValidationFailed.single("import", "This file has already been imported or is being imported")
     referral_import.status = ImportStatus.IMPORTING

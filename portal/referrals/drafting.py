@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from portal import access
 from portal.contracts.models import Contract
 from portal.dates import london_today
-from portal.errors import InvalidTransition, NotAllowed, StaleRecord, ValidationFailed
+from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.people.models import Person
 from portal.referrals import service, validation
@@ -23,13 +23,9 @@ from portal.web import apply_errors
 STEPS = service.STEPS
 
 
-def _require_referrer() -> None:
-    if not access.can_refer(current_user):
-        abort(403)
-
-
 def _load_draft(referral_id: int) -> Referral:
-    _require_referrer()
+    """The current user's draft (no one else sees it); a sent referral's page instead."""
+    access.require(current_user, "create", Referral)
     referral = access.get_visible_or_404(
         Referral,
         referral_id,
@@ -38,8 +34,6 @@ def _load_draft(referral_id: int) -> Referral:
     )
     if referral.status != ReferralStatus.DRAFT:
         return redirect_sent(referral)  # type: ignore[return-value]
-    if referral.referrer_id != current_user.id:
-        abort(404)  # a draft is its author's until it is sent
     return referral
 
 
@@ -119,7 +113,7 @@ def _next_url(referral: Referral, step: str) -> str:
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():  # type: ignore[no-untyped-def]
-    _require_referrer()
+    access.require(current_user, "create", Referral)
     if request.method == "POST":
         form = ConfirmSendForm()
         if not form.validate_on_submit():
@@ -128,7 +122,7 @@ def new():  # type: ignore[no-untyped-def]
         return redirect(url_for("referrals.draft_step", referral_id=draft.id, step="service"))
     drafts = db.session.scalars(
         access.visible(Referral, current_user)
-        .where(Referral.status == ReferralStatus.DRAFT, Referral.referrer_id == current_user.id)
+        .where(Referral.status == ReferralStatus.DRAFT)  # a draft is seen only by its author
         .options(joinedload(Referral.person))
         .order_by(Referral.updated_at.desc())
     ).all()
@@ -164,8 +158,6 @@ def draft_step(referral_id: int, step: str):  # type: ignore[no-untyped-def]
         except StaleRecord as error:
             db.session.rollback()
             form.form_errors.append(error.message)
-        except NotAllowed:
-            abort(403)
         else:
             return redirect(_next_url(referral, step))
     else:

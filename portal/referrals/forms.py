@@ -26,7 +26,6 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from portal.forms import GovDateField
 from portal.referrals.models import (
-    ColourBand,
     DeclineReason,
     RiskFlag,
     RoshLevel,
@@ -101,8 +100,3 @@ class CaseNoteForm(FlaskForm):
         "Add a case note", widget=GovTextArea(), validators=[InputRequired(message="Enter the note"), Length(max=5000)]
     )
     submit = SubmitField("Add note", widget=GovSubmitInput())
-
-
-COLOUR_BAND_CHOICES = {"": "No band"} | {
-    band.value: f"{band.label} ({band.minimum_hours} hours)" for band in ColourBand
-}

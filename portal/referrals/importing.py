@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -13,11 +13,11 @@ from govuk_frontend_wtf.wtforms_widgets import GovFileInput
 
 from portal import access
 from portal.csv_files import FileRejected
-from portal.errors import NotAllowed, ValidationFailed
+from portal.errors import ValidationFailed
 from portal.jobs import job_status
 from portal.referrals import bulk_import
 from portal.referrals.blueprint import bp
-from portal.referrals.models import ImportStatus, ReferralImport
+from portal.referrals.models import ImportStatus, Referral, ReferralImport
 
 EXAMPLE_ROW = {
     "contract": "BENCH-ACC-01",
@@ -59,8 +59,7 @@ class ConfirmForm(FlaskForm):
 
 
 def _require_importer() -> None:
-    if not access.can_import_referrals(current_user):
-        abort(403)
+    access.require(current_user, "send", Referral)
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -79,8 +78,6 @@ def import_referrals():  # type: ignore[no-untyped-def]
             except FileRejected as failure:
                 rejected = failure
                 form.file.errors = [f"{failure.message}. Nothing was saved. Correct the file and upload it again."]
-            except NotAllowed:
-                abort(403)
             else:
                 return redirect(url_for("referrals.import_status", import_id=referral_import.id))
     return render_template(

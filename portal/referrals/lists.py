@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.organisations.models import Organisation
 from portal.referrals import inbox
 from portal.referrals.blueprint import bp
+from portal.referrals.models import Referral
 from portal.web import paginate
 
 PAGE_SIZE = 50
@@ -83,6 +84,6 @@ def index():  # type: ignore[no-untyped-def]
         caseworkers=inbox.caseworker_choices(user),
         partners=partners,
         sort_link=sort_link,
-        can_refer=access.can_refer(user),
-        can_import=access.can_import_referrals(user),
+        can_refer=access.can(user, "create", Referral),
+        can_import=access.can(user, "send", Referral),
     )

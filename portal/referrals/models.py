@@ -380,6 +380,6 @@ class ReferralImport(TimestampMixin, db.Model):
 @event.listens_for(Referral, "before_insert")
 @event.listens_for(Referral, "before_update")
 def _keep_accepted_on(mapper: Any, connection: Any, target: Referral) -> None:
-    from portal.dates import london_date
+    from portal.dates import london_day
 
-    target.accepted_on = london_date(target.accepted_at) if target.accepted_at else None
+    target.accepted_on = london_day(target.accepted_at) if target.accepted_at else None

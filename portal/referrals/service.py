@@ -17,15 +17,17 @@ from portal import access
 from portal.accounts.models import PARTNER_ROLES, Role, User
 from portal.audit.service import changes, jsonable, record_event
 from portal.contracts.models import Contract
-from portal.dates import london_date, london_today
+from portal.dates import london_day, london_today
 from portal.db import utcnow
-from portal.errors import NotAllowed, NotFound, ValidationFailed
+from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.notifications.service import queue_email
 from portal.people.models import Person
 from portal.persistence import check_version, commit, guards_versions
 from portal.referrals import validation
 from portal.referrals.models import (
+    LIVE_STATUSES,
+    OPEN_STATUSES,
     CaseNote,
     DeclineReason,
     Referral,
@@ -114,25 +116,8 @@ def timeline(
     return event
 
 
-# --- who may act ----------------------------------------------------------------------------------
-
-
-def _require_referrer(actor: Any, referral: Referral | None = None) -> None:
-    if not access.can_refer(actor):
-        raise NotAllowed("Only CRC referrers can do this")
-    if referral is not None and referral.crc_id != actor.organisation_id:
-        raise NotFound
-
-
-def _require_partner_manager(actor: Any, referral: Referral) -> Contract:
-    contract = db.session.get(Contract, referral.contract_id) if referral.contract_id else None
-    if actor.is_crc_user and contract is not None and contract.crc_id == actor.organisation_id:
-        raise NotAllowed("Only the partner's managers can do this")
-    if contract is None or actor.organisation_id != contract.partner_id or referral.status == ReferralStatus.DRAFT:
-        raise NotFound
-    if actor.role != Role.PROVIDER_MANAGER:
-        raise NotAllowed("Only your organisation's managers can do this")
-    return contract
+def _contract_of(referral: Referral) -> Contract:
+    return db.session.get(Contract, referral.contract_id)
 
 
 def _partner_managers(contract: Contract) -> list[User]:
@@ -176,7 +161,7 @@ STEPS = tuple(STEP_CHECKS)
 
 
 def start_draft(actor: Any) -> Referral:
-    _require_referrer(actor)
+    access.require(actor, "create", Referral)
     referral = Referral(status=ReferralStatus.DRAFT, crc_id=actor.organisation_id, referrer_id=actor.id)
     db.session.add(referral)
     db.session.flush()
@@ -222,7 +207,7 @@ def save_step(
     actor: Any, referral: Referral, step: str, fields: dict[str, Any], *, version: int | None = None
 ) -> Referral:
     """Check one part of a draft and save it. Nothing is saved if any field is wrong."""
-    _require_referrer(actor, referral)
+    access.require(actor, "edit_draft", referral)
     if referral.status != ReferralStatus.DRAFT:
         raise ValidationFailed.single("referral", "This referral has been sent: use 'amend' to change it")
     check_version(referral, version, "referral")
@@ -280,7 +265,7 @@ def _draft_fields(referral: Referral) -> dict[str, Any]:
 @guards_versions("referral")
 def send_referral(actor: Any, referral: Referral, *, version: int | None = None) -> Referral:
     """Send a complete draft: it gets its reference, the SLA clock starts, the partner is told."""
-    _require_referrer(actor, referral)
+    access.require(actor, "edit_draft", referral)
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "send")
     missing = missing_steps(referral)
@@ -301,7 +286,7 @@ def _send(actor: Any, referral: Referral, *, save: bool = True) -> Referral:
     REFERRAL_WORKFLOW.apply(referral, "send", actor, details={"reference": referral.reference})
     referral.sent_at = now
     referral.sent_by_id = actor.id
-    referral.accept_due_on = add_working_days(london_date(now), contract.accept_sla_working_days)
+    referral.accept_due_on = add_working_days(london_day(now), contract.accept_sla_working_days)
     timeline(
         referral,
         ReferralEventKind.SENT,
@@ -319,7 +304,7 @@ def _send(actor: Any, referral: Referral, *, save: bool = True) -> Referral:
 def create_and_send(actor: Any, fields: dict[str, Any], *, save: bool = True) -> Referral:
     """A whole referral at once (API, bulk import): all fields checked together, then sent.
     With save=False the caller commits (the bulk import saves every row or none)."""
-    _require_referrer_or_importer(actor)
+    access.require(actor, "send", Referral)
     data = validation.check_everything(actor, fields)
     return send_checked(actor, data, save=save)
 
@@ -335,13 +320,8 @@ def send_checked(actor: Any, data: dict[str, Any], *, save: bool = True) -> Refe
     return _send(actor, referral, save=save)
 
 
-def _require_referrer_or_importer(actor: Any) -> None:
-    if not (access.can_refer(actor) or access.can_import_referrals(actor)):
-        raise NotAllowed("Only CRC referrers and contract managers can send referrals")
-
-
 def discard_draft(actor: Any, referral: Referral) -> None:
-    _require_referrer(actor, referral)
+    access.require(actor, "edit_draft", referral)
     if referral.status != ReferralStatus.DRAFT:
         raise ValidationFailed.single("referral", "Only a draft can be discarded; withdraw a sent referral instead")
     record_event("referral.draft_discarded", actor=actor, record=referral)
@@ -357,7 +337,8 @@ def accept_referral(
     actor: Any, referral: Referral, *, risk_information_read: bool, caseworker: Any = None, version: int | None = None
 ) -> Referral:
     """Accept, having read the risk information (recorded), optionally naming the caseworker."""
-    contract = _require_partner_manager(actor, referral)
+    access.require(actor, "answer", referral)
+    contract = _contract_of(referral)
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "accept")
     if risk_information_read is not True:
@@ -371,7 +352,7 @@ def accept_referral(
     referral.accepted_by_id = actor.id
     referral.risk_confirmed_at = now
     referral.risk_confirmed_by_id = actor.id
-    referral.first_contact_due_on = add_working_days(london_date(now), contract.first_contact_sla_working_days)
+    referral.first_contact_due_on = add_working_days(london_day(now), contract.first_contact_sla_working_days)
     timeline(
         referral,
         ReferralEventKind.ACCEPTED,
@@ -391,7 +372,8 @@ def accept_referral(
 def decline_referral(
     actor: Any, referral: Referral, *, reason_code: Any, detail: str, version: int | None = None
 ) -> Referral:
-    contract = _require_partner_manager(actor, referral)
+    access.require(actor, "answer", referral)
+    contract = _contract_of(referral)
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "decline")
     errors: dict[str, list[str]] = {}
@@ -448,7 +430,8 @@ def _assign(actor: Any, referral: Referral, caseworker: User | None) -> None:
 
 @guards_versions("referral")
 def assign_caseworker(actor: Any, referral: Referral, *, caseworker: Any, version: int | None = None) -> Referral:
-    contract = _require_partner_manager(actor, referral)
+    access.require(actor, "assign", referral)
+    contract = _contract_of(referral)
     check_version(referral, version, "referral")
     if referral.status not in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS):
         raise ValidationFailed.single("caseworker", "Only an accepted, open referral can be assigned")
@@ -469,7 +452,7 @@ def assign_caseworker(actor: Any, referral: Referral, *, caseworker: Any, versio
 def withdraw_referral(
     actor: Any, referral: Referral, *, reason_code: Any, detail: str, version: int | None = None
 ) -> Referral:
-    _require_referrer(actor, referral)
+    access.require(actor, "withdraw", referral)
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "withdraw")
     errors: dict[str, list[str]] = {}
@@ -500,7 +483,7 @@ def amend_referral(
 ) -> Referral:
     """Change risk information, desired outcomes, RAR days, release date or contact details
     after sending. Each amendment carries a reason and appears in the referral's changelog."""
-    _require_referrer(actor, referral)
+    access.require(actor, "amend", referral)
     check_version(referral, version, "referral")
     if referral.status not in (ReferralStatus.SENT, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS):
         raise ValidationFailed.single("referral", "Only a referral that is sent or open can be amended")
@@ -585,11 +568,7 @@ def amend_referral(
 
 def add_case_note(actor: Any, referral: Referral, body: str) -> CaseNote:
     """Either side may add a note to a referral it can see; notes are never edited or deleted."""
-    visible = db.session.scalar(
-        access.visible(Referral, actor).where(Referral.id == referral.id).with_only_columns(Referral.id)
-    )
-    if visible is None:
-        raise NotFound
+    access.require(actor, "add_case_note", referral)
     if referral.status == ReferralStatus.DRAFT:
         raise ValidationFailed.single("body", "Send the referral before adding case notes")
     body = (body or "").strip()
@@ -604,6 +583,34 @@ def add_case_note(actor: Any, referral: Referral, body: str) -> CaseNote:
     record_event("case_note.created", actor=actor, record=note, details={"referral": referral.reference})
     db.session.commit()
     return note
+
+
+# --- what the referral page offers ---------------------------------------------------------------------
+
+
+def actions_for(actor: Any, referral: Referral) -> dict[str, bool]:
+    """What `actor` may do to `referral` now (a referral they can see): the buttons its page offers,
+    by the access rules and the referral's state. The operations check again; this only keeps the
+    page from offering what would be refused."""
+    from portal.delivery.models import Alert, Outcome
+
+    status = referral.status
+
+    def may(verb: str) -> bool:
+        return access.can(actor, verb, referral)
+
+    return {
+        "answer": may("answer") and REFERRAL_WORKFLOW.allowed(referral, "accept"),
+        "assign": may("assign") and status in OPEN_STATUSES,
+        "withdraw": may("withdraw") and REFERRAL_WORKFLOW.allowed(referral, "withdraw"),
+        "amend": may("amend") and status in LIVE_STATUSES,
+        "note": may("add_case_note") and status != ReferralStatus.DRAFT,
+        "deliver": may("record_sessions") and status in OPEN_STATUSES,
+        "claim": may("claim_outcomes") and status in (*OPEN_STATUSES, ReferralStatus.COMPLETED),
+        # Outcomes and alerts are seen with their referral, which the actor sees: their role decides.
+        "verify": access.can(actor, "decide", Outcome),
+        "acknowledge": access.can(actor, "acknowledge", Alert),
+    }
 
 
 # --- notifications -------------------------------------------------------------------------------------

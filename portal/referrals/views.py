@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -15,7 +15,6 @@ from portal import access
 from portal.accounts.models import PARTNER_ROLES, User
 from portal.contracts.models import RateCardItem
 from portal.dates import london_today
-from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.referrals import service, validation
 from portal.referrals.blueprint import bp
@@ -28,16 +27,13 @@ from portal.referrals.forms import (
     WithdrawForm,
 )
 from portal.referrals.models import (
-    LIVE_STATUSES,
-    OPEN_STATUSES,
     CaseNote,
     Referral,
     ReferralEvent,
     ReferralEventKind,
-    ReferralStatus,
     WithdrawReason,
 )
-from portal.web import attempt_and_redirect
+from portal.web import act_and_redirect, attempt_and_redirect
 
 
 def load_referral(reference: str) -> Referral:
@@ -66,38 +62,12 @@ def service_name(referral: Referral) -> str:
     return name or referral.service_code or ""
 
 
-def permissions(referral: Referral) -> dict[str, bool]:
-    """What the current user may do to this referral now (the buttons shown)."""
-    is_partner_manager = (
-        access.can_respond_to_referrals(current_user)
-        and referral.contract is not None
-        and referral.contract.partner_id == current_user.organisation_id
-    )
-    is_referrer = access.can_refer(current_user) and referral.crc_id == current_user.organisation_id
-    return {
-        "answer": is_partner_manager and referral.status == ReferralStatus.SENT,
-        "assign": is_partner_manager and referral.status in OPEN_STATUSES,
-        "withdraw": is_referrer and referral.status in LIVE_STATUSES,
-        "amend": is_referrer and referral.status in LIVE_STATUSES,
-        "note": referral.status != ReferralStatus.DRAFT,
-        "deliver": access.can_record_delivery(current_user)
-        and referral.contract is not None
-        and referral.contract.partner_id == current_user.organisation_id
-        and referral.status in OPEN_STATUSES,
-        "claim": access.can_record_delivery(current_user)
-        and referral.contract is not None
-        and referral.contract.partner_id == current_user.organisation_id
-        and referral.status in (*OPEN_STATUSES, ReferralStatus.COMPLETED),
-        "verify": access.can_verify_outcomes(current_user) and referral.crc_id == current_user.organisation_id,
-        "acknowledge": access.can_acknowledge_alerts(current_user) and referral.crc_id == current_user.organisation_id,
-    }
-
-
 def delivery_on(referral: Referral) -> dict[str, Any]:
     """Sessions, outcomes, the end-of-service report and alerts shown on the referral page:
     a fixed number of queries, however many there are."""
-    from portal.delivery import service as delivery_service
+    from portal.delivery.corrections import locked_sessions as locked
     from portal.delivery.models import Alert, EndOfServiceReport, Outcome, Session, SessionReschedule
+    from portal.delivery.sessions import rar_days_counted
 
     sessions = db.session.scalars(
         access.visible(Session, current_user)
@@ -121,9 +91,9 @@ def delivery_on(referral: Referral) -> dict[str, Any]:
         .where(Alert.referral_id == referral.id, Alert.acknowledged_at.is_(None))
         .order_by(Alert.raised_at)
     ).all()
-    rar_counted, rar_beyond = delivery_service.rar_days_counted(referral, list(sessions))
+    rar_counted, rar_beyond = rar_days_counted(referral, list(sessions))
     minutes = sum(session.duration_minutes for session in sessions if session.attended)
-    locked_sessions = delivery_service.locked_sessions([session.id for session in sessions])
+    locked_sessions = locked([session.id for session in sessions])
     moves: dict[int, list[SessionReschedule]] = {}
     if sessions:
         for move in db.session.scalars(
@@ -182,7 +152,7 @@ def show(reference: str):  # type: ignore[no-untyped-def]
         amendments=[event for event in events if event.kind == ReferralEventKind.AMENDED],
         notes=notes,
         note_form=CaseNoteForm(),
-        can=permissions(referral),
+        can=service.actions_for(current_user, referral),
         today=london_today(),
         field_labels=validation.FIELD_LABELS,
     )
@@ -205,16 +175,11 @@ def _act(referral: Referral, form: Any, operation: Callable[[], Any], success: s
     )
 
 
-def _require(allowed: bool) -> None:
-    if not allowed:
-        abort(403)
-
-
 @bp.route("/<reference>/accept", methods=["GET", "POST"])
 @login_required
 def accept(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_respond_to_referrals(current_user))
+    access.require(current_user, "answer", referral)
     form = AcceptForm()
     form.caseworker.choices = caseworker_choices(referral) | {"": "Assign later"}
     return _act(
@@ -236,7 +201,7 @@ def accept(reference: str):  # type: ignore[no-untyped-def]
 @login_required
 def decline(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_respond_to_referrals(current_user))
+    access.require(current_user, "answer", referral)
     form = DeclineForm()
     return _act(
         referral,
@@ -257,7 +222,7 @@ def decline(reference: str):  # type: ignore[no-untyped-def]
 @login_required
 def assign(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_respond_to_referrals(current_user))
+    access.require(current_user, "assign", referral)
     form = AssignForm()
     form.caseworker.choices = caseworker_choices(referral)
     if request.method == "GET" and referral.caseworker_id:
@@ -277,7 +242,7 @@ def assign(reference: str):  # type: ignore[no-untyped-def]
 @login_required
 def withdraw(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_refer(current_user))
+    access.require(current_user, "withdraw", referral)
     form = WithdrawForm()
     return _act(
         referral,
@@ -322,7 +287,7 @@ def _amend_values(referral: Referral) -> dict[str, Any]:
 @login_required
 def amend(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
-    _require(access.can_refer(current_user))
+    access.require(current_user, "amend", referral)
     form = AmendForm()
     current = _amend_values(referral)
     if request.method == "GET":
@@ -364,13 +329,12 @@ def amend(reference: str):  # type: ignore[no-untyped-def]
 def add_note(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
     form = CaseNoteForm()
-    if form.validate_on_submit():
-        try:
-            service.add_case_note(current_user, referral, form.body.data)
-        except ValidationFailed as error:
-            flash(next(iter(error.errors.values()))[0], "error")
-        else:
-            flash("Your case note has been added.", "success")
-    else:
+    back = url_for("referrals.show", reference=referral.reference, _anchor="case-notes")
+    if not form.validate_on_submit():
         flash(form.body.errors[0] if form.body.errors else "The note could not be added", "error")
-    return redirect(url_for("referrals.show", reference=referral.reference, _anchor="case-notes"))
+        return redirect(back)
+    return act_and_redirect(
+        lambda: service.add_case_note(current_user, referral, form.body.data),
+        success="Your case note has been added.",
+        back=back,
+    )

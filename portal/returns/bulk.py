@@ -14,11 +14,11 @@ from flask import current_app
 
 from portal import access
 from portal.accounts.models import User
+from portal.dates import parse_period
 from portal.extensions import db
 from portal.jobs import report_progress
 from portal.returns.documents import service_return_pdf
 from portal.returns.models import ReturnStatus, ServiceReturn
-from portal.returns.periods import parse_period
 
 SAFE_NAME = re.compile(r"^[0-9a-f]{32}\.zip$")
 # As long as the job that made a ZIP is remembered (portal.jobs keeps a job's state a week);
@@ -66,7 +66,7 @@ def accepted_returns(user: User, period_code: str) -> list[ServiceReturn]:
 def run(user_id: int, period_code: str) -> dict[str, Any]:
     """The job: render each PDF into the ZIP, reporting progress after each."""
     user = db.session.get(User, user_id)
-    if user is None or not access.can_decide_returns(user):
+    if user is None or not access.can(user, "decide", ServiceReturn):
         raise PermissionError("only contract managers download returns in bulk")
     returns = accepted_returns(user, period_code)
     remove_old_exports()

@@ -37,14 +37,15 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+from portal.dates import Period, PeriodKind, Window, month_label
 from portal.formatting import format_date
-from portal.returns.periods import Period, Window, month_label
+from portal.returns import targets
 
 SCHEMA_VERSION = 1
 SUPPRESSED = "fewer than 5"
@@ -287,10 +288,6 @@ def _windows(period: Period, contract_start: date | None) -> dict[str, Window]:
         "previous": period.previous().window,
         "ytd": period.year_to_date(contract_start),
     }
-
-
-def _by_window(windows: dict[str, Window], count: Callable[[Window], Any]) -> dict[str, Any]:
-    return {name: count(window) for name, window in windows.items()}
 
 
 def _row(key: str, label: str, kind: str, values: dict[str, Any], *, indent: bool = False) -> dict[str, Any]:
@@ -570,8 +567,6 @@ def equality_tables(counts_by_window: dict[str, dict[str, dict[str, int]]]) -> l
 
 
 def monthly_series(records: Records, months: list[date]) -> list[dict[str, Any]]:
-    from portal.returns.periods import Period, PeriodKind
-
     series = []
     for month in months:
         window = Period(PeriodKind.MONTH, month).window
@@ -759,10 +754,37 @@ def compute_figures(
         },
         "months": monthly_series(records, period.charted_months(contract_start)),
     }
-    from portal.returns.targets import headline_kpis
-
     figures["headline"] = headline_kpis(figures)
     return figures
+
+
+def headline_kpis(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """The period's headline figures, each with its target (portal.returns.targets) and whether it was met."""
+    headline = []
+    for key, label, direction, target in targets.TARGETS:
+        value = figure(figures, key)
+        headline.append(
+            {
+                "key": key,
+                "label": label,
+                "value": value,
+                "shown": percent_text(value),
+                "target": targets.target_text(direction, target),
+                "status": targets.status(percent_value(value), direction, target),
+            }
+        )
+    spend = figures["spend"]["percent_of_cap"]
+    headline.append(
+        {
+            "key": "spend",
+            "label": "Spend against the contract cap",
+            "value": spend,
+            "shown": percent_text(spend),
+            "target": targets.target_text("at_most", targets.SPEND_TARGET),
+            "status": targets.status(percent_value(spend), "at_most", targets.SPEND_TARGET),
+        }
+    )
+    return headline
 
 
 def _place_rows(prefix: str, locations: dict[str, dict[str, Any]], field_name: str) -> list[dict[str, Any]]:
@@ -792,18 +814,3 @@ def figure(figures: dict[str, Any], key: str, column: str = "period") -> Any:
             if row["key"] == key:
                 return row["values"][column]
     raise KeyError(key)
-
-
-def london_day(moment: datetime | None) -> date | None:
-    """The London calendar day of a UTC moment. London's offset from UTC is a whole number of hours
-    and changes on the hour, so the answer depends only on the UTC day and hour: cached by those."""
-    if moment is None:
-        return None
-    return _london_day_of_hour(moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None))
-
-
-@lru_cache(maxsize=65_536)
-def _london_day_of_hour(hour: datetime) -> date:
-    from portal.dates import london_date
-
-    return london_date(hour.replace(tzinfo=UTC))

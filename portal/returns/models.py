@@ -12,9 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.contracts.models import Contract
+from portal.dates import Period, PeriodKind
 from portal.db import TimestampMixin, UtcDateTime, VersionedMixin, enum_type
 from portal.extensions import db
-from portal.returns.periods import Period, PeriodKind
 
 
 class ReturnStatus(StrEnum):

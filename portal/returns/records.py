@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, func, or_, select
 
 from portal.contracts.models import Contract, OutcomeType, Pathway, RateCardItem
-from portal.dates import end_of_london_day, start_of_london_day
+from portal.dates import end_of_london_day, london_day, start_of_london_day
 from portal.delivery.models import ATTENDED, EndOfServiceReport, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.invoicing.models import Invoice
@@ -25,7 +25,6 @@ from portal.returns.kpis import (
     Records,
     ReferralRow,
     SessionCount,
-    london_day,
 )
 
 
@@ -255,7 +254,7 @@ def _invoices(ids: list[int], after: Any) -> list[InvoiceRow]:
 
 
 def figures_for(contract: Contract, period: Any, *, today: date) -> dict[str, Any]:
-    """The live figures of `contract` for `period` (a portal.returns.periods.Period)."""
+    """The live figures of `contract` for `period` (a portal.dates.Period)."""
     from portal.returns.kpis import compute_figures
 
     ytd = period.year_to_date(contract.start_date)

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.accounts.models import Role
+from portal import access
 from portal.audit.service import record_event
 from portal.contracts.models import Contract, ContractStatus
-from portal.dates import london_today
-from portal.errors import NotAllowed, NotFound, ValidationFailed
+from portal.dates import Period, london_today, parse_period
+from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.persistence import check_version, commit, guards_versions
@@ -30,7 +30,6 @@ from portal.returns.models import (
     ReturnStatus,
     ServiceReturn,
 )
-from portal.returns.periods import Period, parse_period
 from portal.returns.records import figures_for
 from portal.workflow import StateMachine, Transition
 
@@ -56,29 +55,6 @@ NARRATIVE_LABELS = {
     "safeguarding_concerns": "how many safeguarding concerns were raised",
     "safeguarding_note": "a note about the safeguarding concerns",
 }
-
-
-# --- who may act ----------------------------------------------------------------------------------
-
-
-def _require_partner_manager(actor: Any, contract: Contract) -> None:
-    if actor.is_partner_user and contract.partner_id != actor.organisation_id:
-        raise NotFound
-    if actor.is_crc_user and contract.crc_id != actor.organisation_id:
-        raise NotFound
-    if actor.role != Role.PROVIDER_MANAGER:
-        raise NotAllowed("Only the partner's managers write and submit service returns")
-
-
-def _require_contract_manager(actor: Any, contract: Contract) -> None:
-    if actor.is_partner_user:
-        if contract.partner_id == actor.organisation_id:
-            raise NotAllowed("The CRC's contract managers accept service returns, never the partner")
-        raise NotFound
-    if contract.crc_id != actor.organisation_id:
-        raise NotFound
-    if actor.role != Role.CONTRACT_MANAGER:
-        raise NotAllowed("Only contract managers accept or return service returns")
 
 
 # --- periods -------------------------------------------------------------------------------------------
@@ -121,7 +97,7 @@ def check_period(contract: Contract, value: Any, *, today: date | None = None) -
 
 
 def create_return(actor: Any, contract: Contract, period: Any) -> ServiceReturn:
-    _require_partner_manager(actor, contract)
+    access.require(actor, "start_returns", contract)
     checked = check_period(contract, period)
     service_return = ServiceReturn(
         contract_id=contract.id,
@@ -180,8 +156,7 @@ def update_narrative(
     actor: Any, service_return: ServiceReturn, fields: dict[str, Any], *, version: int | str | None = None
 ) -> ServiceReturn:
     """Save the narrative as it stands (incomplete is fine until submission)."""
-    contract = service_return.contract
-    _require_partner_manager(actor, contract)
+    access.require(actor, "write", service_return)
     check_version(service_return, version, "service return")
     if not service_return.is_editable:
         raise ValidationFailed.single("return", "This return has been submitted: its narrative can no longer change")
@@ -217,8 +192,8 @@ def submit_return(
     actor: Any, service_return: ServiceReturn, *, version: int | str | None = None, today: date | None = None
 ) -> ServiceReturn:
     """Submit the return: its figures are computed one last time and frozen with it."""
+    access.require(actor, "write", service_return)
     contract = service_return.contract
-    _require_partner_manager(actor, contract)
     check_version(service_return, version, "service return")
     RETURN_WORKFLOW.check(service_return, "submit")
     today = today or london_today()
@@ -253,7 +228,7 @@ def submit_return(
 
 @guards_versions("service return")
 def accept_return(actor: Any, service_return: ServiceReturn, *, version: int | str | None = None) -> ServiceReturn:
-    _require_contract_manager(actor, service_return.contract)
+    access.require(actor, "decide", service_return)
     check_version(service_return, version, "service return")
     RETURN_WORKFLOW.apply(service_return, "accept", actor, details={"period": service_return.period.code})
     commit("service return")
@@ -265,7 +240,7 @@ def return_return(
     actor: Any, service_return: ServiceReturn, *, reason: Any, version: int | str | None = None
 ) -> ServiceReturn:
     """Send a submitted return back to the partner with a reason; they change it and submit again."""
-    _require_contract_manager(actor, service_return.contract)
+    access.require(actor, "decide", service_return)
     check_version(service_return, version, "service return")
     RETURN_WORKFLOW.check(service_return, "return")
     text = str(reason or "").strip()

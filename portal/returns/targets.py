@@ -12,7 +12,6 @@ standard (a contract-specific target would be a column on Contract; none needs o
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 TARGETS = (
     # (figure key, label, at least / at most, target %)
@@ -24,42 +23,16 @@ TARGETS = (
 SPEND_TARGET = Decimal(100)
 
 
-def _status(value: Decimal | None, direction: str, target: Decimal) -> str:
+def status(value: Decimal | None, direction: str, target: Decimal) -> str:
+    """ "met", "not_met" or "no_data": `value` (a percentage) against `target`, at least or at most."""
     if value is None:
         return "no_data"
     met = value >= target if direction == "at_least" else value <= target
     return "met" if met else "not_met"
 
 
-def headline_kpis(figures: dict[str, Any]) -> list[dict[str, Any]]:
-    """The period's headline figures, each with its target and whether it was met."""
-    from portal.returns.kpis import figure, percent_text, percent_value
-
-    headline = []
-    for key, label, direction, target in TARGETS:
-        value = figure(figures, key)
-        headline.append(
-            {
-                "key": key,
-                "label": label,
-                "value": value,
-                "shown": percent_text(value),
-                "target": f"{'at least' if direction == 'at_least' else 'at most'} {target}%",
-                "status": _status(percent_value(value), direction, target),
-            }
-        )
-    spend = figures["spend"]["percent_of_cap"]
-    headline.append(
-        {
-            "key": "spend",
-            "label": "Spend against the contract cap",
-            "value": spend,
-            "shown": percent_text(spend),
-            "target": f"at most {SPEND_TARGET}%",
-            "status": _status(percent_value(spend), "at_most", SPEND_TARGET),
-        }
-    )
-    return headline
+def target_text(direction: str, target: Decimal) -> str:
+    return f"{'at least' if direction == 'at_least' else 'at most'} {target}%"
 
 
 STATUS_LABELS = {"met": "Met", "not_met": "Not met", "no_data": "No data"}

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from portal import access, charts
 from portal.accounts.models import User
 from portal.contracts.models import Contract, ContractStatus
-from portal.dates import london_today
+from portal.dates import Period, PeriodKind, add_months, london_today, parse_period
 from portal.extensions import db
 from portal.formatting import format_money
 from portal.jobs import job_status, start_job
@@ -30,7 +30,6 @@ from portal.returns.documents import service_return_pdf
 from portal.returns.forms import BulkForm, ConfirmForm, NarrativeForm, NewReturnForm, ReturnForm
 from portal.returns.kpis import percent_text
 from portal.returns.models import NARRATIVE_FIELDS, ReturnStatus, ServiceReturn
-from portal.returns.periods import Period, PeriodKind, add_months
 from portal.returns.targets import STATUS_LABELS
 from portal.web import attempt_and_redirect, paginate
 
@@ -53,13 +52,9 @@ def figure_text(value: Any, kind: str = "count") -> str:
     return str(value)
 
 
-def _require(allowed: bool) -> None:
-    if not allowed:
-        abort(403)
-
-
 def load_return(return_id: int) -> ServiceReturn:
-    _require(access.can_see_returns(current_user))
+    """The return, if the current user's role works with returns (else 403) and they may see it (else 404)."""
+    access.require(current_user, "see", ServiceReturn)
     return access.get_visible_or_404(ServiceReturn, return_id, current_user)
 
 
@@ -94,7 +89,7 @@ STATUS_FILTERS = {"": "Any status"} | {status.value: status.label for status in 
 @bp.route("/")
 @login_required
 def index():  # type: ignore[no-untyped-def]
-    _require(access.can_see_returns(current_user))
+    access.require(current_user, "see", ServiceReturn)
     status = request.args.get("status", "")
     contract_reference = request.args.get("contract", "")[:30].upper()
     statement = access.visible(ServiceReturn, current_user)
@@ -113,15 +108,15 @@ def index():  # type: ignore[no-untyped-def]
         statuses=STATUS_FILTERS,
         contract=contract_reference,
         contracts={"": "All contracts"} | {c.reference: f"{c.reference}: {c.title}" for c in contracts},
-        can_write=access.can_write_returns(current_user),
-        can_decide=access.can_decide_returns(current_user),
+        can_write=access.can(current_user, "start_returns", Contract),
+        can_decide=access.can(current_user, "decide", ServiceReturn),
     )
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():  # type: ignore[no-untyped-def]
-    _require(access.can_write_returns(current_user))
+    access.require(current_user, "start_returns", Contract)
     contracts = db.session.scalars(
         access.visible(Contract, current_user)
         .where(Contract.status != ContractStatus.DRAFT)
@@ -177,10 +172,10 @@ def _show(service_return: ServiceReturn, *, form: Any = None, status: int = 200)
             target_statuses=STATUS_LABELS,
             today=london_today(),
             can={
-                "write": access.can_write_returns(user) and service_return.is_editable,
-                "submit": access.can_write_returns(user) and workflow.allowed(service_return, "submit"),
-                "accept": access.can_decide_returns(user) and workflow.allowed(service_return, "accept"),
-                "return": access.can_decide_returns(user) and workflow.allowed(service_return, "return"),
+                "write": access.can(user, "write", service_return) and service_return.is_editable,
+                "submit": access.can(user, "write", service_return) and workflow.allowed(service_return, "submit"),
+                "accept": access.can(user, "decide", service_return) and workflow.allowed(service_return, "accept"),
+                "return": access.can(user, "decide", service_return) and workflow.allowed(service_return, "return"),
             },
         ),
         status,
@@ -197,7 +192,7 @@ def show(return_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def narrative(return_id: int):  # type: ignore[no-untyped-def]
     service_return = load_return(return_id)
-    _require(access.can_write_returns(current_user))
+    access.require(current_user, "write", service_return)
     if not service_return.is_editable:
         flash("This return has been submitted: its narrative can no longer change.", "info")
         return redirect(url_for("returns.show", return_id=service_return.id))
@@ -224,7 +219,7 @@ def narrative(return_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def submit(return_id: int):  # type: ignore[no-untyped-def]
     service_return = load_return(return_id)
-    _require(access.can_write_returns(current_user))
+    access.require(current_user, "write", service_return)
     form = ConfirmForm()
     if form.validate_on_submit():
         response = attempt_and_redirect(
@@ -244,7 +239,7 @@ def submit(return_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def accept(return_id: int):  # type: ignore[no-untyped-def]
     service_return = load_return(return_id)
-    _require(access.can_decide_returns(current_user))
+    access.require(current_user, "decide", service_return)
     form = ConfirmForm()
     if form.validate_on_submit():
         response = attempt_and_redirect(
@@ -262,7 +257,7 @@ def accept(return_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def send_back(return_id: int):  # type: ignore[no-untyped-def]
     service_return = load_return(return_id)
-    _require(access.can_decide_returns(current_user))
+    access.require(current_user, "decide", service_return)
     form = ReturnForm()
     if request.method == "GET":
         form.version.data = str(service_return.version)
@@ -324,12 +319,12 @@ def figures_xlsx(return_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/bulk", methods=["GET", "POST"])
 @login_required
 def bulk_download():  # type: ignore[no-untyped-def]
-    _require(access.can_decide_returns(current_user))
+    access.require(current_user, "decide", ServiceReturn)
     today = london_today()
     form = BulkForm()
     form.period.choices = {"": "Choose a period"} | recent_periods(add_months(today, -36), today, count=36)
     if form.validate_on_submit():
-        period = service.parse_period(form.period.data)
+        period = parse_period(form.period.data)
         if period is None:
             form.period.errors = ["Select a period"]
         else:
@@ -341,7 +336,7 @@ def bulk_download():  # type: ignore[no-untyped-def]
 
 
 def _own_job(job_id: str) -> Any:
-    _require(access.can_decide_returns(current_user))
+    access.require(current_user, "decide", ServiceReturn)
     state = job_status(job_id)
     if state is None or state.owner_id != current_user.id or state.kind != "returns_zip":
         abort(404)

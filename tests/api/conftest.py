@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
+from portal.accounts import tokens
 from portal.accounts.models import User
-from portal.api import tokens
 from portal.contracts.models import Contract, OutcomeType, Unit
 from portal.dates import london_today
 from portal.delivery.models import Attendance, Outcome, Session, SessionKind

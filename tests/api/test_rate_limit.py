@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.api import tokens
+from portal.accounts import tokens
 from tests.api.conftest import ApiClient
 
 

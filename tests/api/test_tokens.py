@@ -11,9 +11,8 @@ import time_machine
 from sqlalchemy import select
 
 from portal.accounts import service as accounts
-from portal.accounts.models import Role
-from portal.api import tokens
-from portal.api.models import ApiToken
+from portal.accounts import tokens
+from portal.accounts.models import ApiToken, Role
 from portal.audit.models import AuditEvent
 from portal.db import utcnow
 from portal.extensions import db

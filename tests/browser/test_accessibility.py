@@ -17,7 +17,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from portal.accounts.models import Role, User
-from portal.api.tokens import create_token
+from portal.accounts.tokens import create_token
 from portal.contracts.models import Contract, ContractStatus, Pathway, Unit
 from portal.dates import london_today
 from portal.db import utcnow

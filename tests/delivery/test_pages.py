@@ -259,10 +259,10 @@ def test_another_partner_gets_404_on_every_delivery_page(portal, accepted, st_gi
 def test_another_partner_cannot_download_evidence(
     portal, accepted, nacro_caseworker, st_giles_caseworker, ttg_service, storage
 ):
-    from portal.delivery import service
+    from portal.delivery.outcomes import claim_outcome
 
     outcome_type = OutcomeTypeFactory(contract=ttg_service)
-    outcome = service.claim_outcome(
+    outcome = claim_outcome(
         nacro_caseworker,
         accepted,
         {"outcome_type_id": outcome_type.id, "achieved_on": days_from_today(-1), "evidence": "x"},
@@ -311,15 +311,15 @@ def test_a_group_session_with_mistakes_shows_each_beside_its_field_and_keeps_wha
 def test_a_moved_session_shows_when_it_was_and_why_it_moved_on_the_referral(portal, accepted, nacro_caseworker):
     from datetime import timedelta
 
-    from portal.delivery import service
+    from portal.delivery.sessions import record_session, reschedule_session
 
     planned = days_from_today(2)
-    session = service.record_session(
+    session = record_session(
         nacro_caseworker,
         accepted,
         {"date": planned, "start_time": "10:00", "duration_minutes": 60, "kind": "one_to_one", "attendance": ""},
     ).record
-    service.reschedule_session(
+    reschedule_session(
         nacro_caseworker, session, new_date=planned + timedelta(days=1), new_time="11:00", reason="Court date clash"
     )
     portal.sign_in(nacro_caseworker)

@@ -10,8 +10,11 @@ from sqlalchemy import func, select
 
 from portal.audit.models import AuditEvent
 from portal.contracts.models import Unit
-from portal.dates import london_date, london_today
-from portal.delivery import evidence, service
+from portal.dates import london_day, london_today
+from portal.delivery import corrections, evidence
+from portal.delivery.alerts import acknowledge_alert, open_alerts
+from portal.delivery.corrections import add_correction_note
+from portal.delivery.end_of_service import complete_referral
 from portal.delivery.models import (
     Alert,
     AlertKind,
@@ -21,6 +24,24 @@ from portal.delivery.models import (
     OutcomeStatus,
     Session,
     SessionReschedule,
+)
+from portal.delivery.outcomes import (
+    claim_outcome,
+    delete_outcome,
+    reclaim_outcome,
+    reject_outcome,
+    update_outcome,
+    verify_outcome,
+)
+from portal.delivery.sessions import (
+    delete_session,
+    rar_days_counted,
+    record_group_session,
+    record_session,
+    reschedule_session,
+    session_start,
+    sessions_of,
+    update_session,
 )
 from portal.errors import InvalidTransition, NotAllowed, NotFound, ValidationFailed
 from portal.extensions import db
@@ -76,29 +97,27 @@ def count(model):
 
 
 def test_the_first_attended_session_starts_the_referral_and_stops_the_first_contact_clock(accepted, nacro_caseworker):
-    recorded = service.record_session(nacro_caseworker, accepted, session_fields())
+    recorded = record_session(nacro_caseworker, accepted, session_fields())
     assert recorded.record.attended
     assert accepted.status == ReferralStatus.IN_PROGRESS
-    assert accepted.first_contact_at == service.session_start(days_from_today(-1), time(10, 30))
+    assert accepted.first_contact_at == session_start(days_from_today(-1), time(10, 30))
     assert "session.created" in db.session.scalars(select(AuditEvent.action)).all()
 
 
 def test_a_session_can_be_scheduled_ahead_and_its_attendance_recorded_once_it_has_happened(accepted, nacro_caseworker):
-    ahead = service.record_session(
-        nacro_caseworker, accepted, session_fields(date=days_from_today(3), attendance="")
-    ).record
+    ahead = record_session(nacro_caseworker, accepted, session_fields(date=days_from_today(3), attendance="")).record
     assert ahead.awaiting_feedback and accepted.status == ReferralStatus.ACCEPTED
     with pytest.raises(ValidationFailed) as failure:
-        service.update_session(nacro_caseworker, ahead, session_fields(date=days_from_today(3)))
+        update_session(nacro_caseworker, ahead, session_fields(date=days_from_today(3)))
     assert "has not happened yet" in failure.value.errors["attendance"][0]
 
 
 def test_attendance_recorded_on_a_booked_session_starts_the_referral(accepted, nacro_caseworker):
-    booked = service.record_session(nacro_caseworker, accepted, session_fields(attendance="")).record
+    booked = record_session(nacro_caseworker, accepted, session_fields(attendance="")).record
     assert accepted.status == ReferralStatus.ACCEPTED and accepted.first_contact_at is None
-    service.update_session(nacro_caseworker, booked, session_fields())
+    update_session(nacro_caseworker, booked, session_fields())
     assert accepted.status == ReferralStatus.IN_PROGRESS
-    assert accepted.first_contact_at == service.session_start(days_from_today(-1), time(10, 30))
+    assert accepted.first_contact_at == session_start(days_from_today(-1), time(10, 30))
     assert "referral.started" in db.session.scalars(select(AuditEvent.action)).all()
 
 
@@ -116,7 +135,7 @@ def test_attendance_recorded_on_a_booked_session_starts_the_referral(accepted, n
 )
 def test_bad_sessions_are_refused_naming_the_field(accepted, nacro_caseworker, override, field):
     with pytest.raises(ValidationFailed) as failure:
-        service.record_session(nacro_caseworker, accepted, session_fields(**dated(override)))
+        record_session(nacro_caseworker, accepted, session_fields(**dated(override)))
     assert field in failure.value.errors
     assert count(Session) == 0
 
@@ -125,49 +144,49 @@ def test_a_rar_day_needs_rar_days_ordered(accepted, nacro_caseworker):
     accepted.rar_days = None
     db.session.commit()
     with pytest.raises(ValidationFailed) as failure:
-        service.record_session(nacro_caseworker, accepted, session_fields(counts_as_rar_day=True))
+        record_session(nacro_caseworker, accepted, session_fields(counts_as_rar_day=True))
     assert "no RAR days ordered" in failure.value.errors["counts_as_rar_day"][0]
 
 
 def test_rar_days_beyond_the_order_are_recorded_with_a_warning_and_not_counted(accepted, nacro_caseworker):
     for days_ago in (3, 2):
-        assert not service.record_session(
+        assert not record_session(
             nacro_caseworker, accepted, session_fields(date=days_from_today(-days_ago), counts_as_rar_day=True)
         ).warnings
-    third = service.record_session(nacro_caseworker, accepted, session_fields(counts_as_rar_day=True))
+    third = record_session(nacro_caseworker, accepted, session_fields(counts_as_rar_day=True))
     assert "the 1 beyond the order will not count" in third.warnings[0]
-    assert service.rar_days_counted(accepted, service.sessions_of(accepted)) == (2, 1)
+    assert rar_days_counted(accepted, sessions_of(accepted)) == (2, 1)
 
 
 def test_an_unacceptable_absence_alerts_the_referrer_at_once(accepted, nacro_caseworker, referrer):
-    service.record_session(
+    record_session(
         nacro_caseworker, accepted, session_fields(attendance="did_not_attend", non_attendance_reason="unacceptable")
     )
     alert = db.session.scalars(select(Alert)).one()
     assert alert.kind == AlertKind.UNACCEPTABLE_ABSENCE
     email = db.session.scalars(select(OutboundEmail).where(OutboundEmail.recipient == referrer.email)).one()
     assert "unacceptable absence" in email.subject
-    assert [a.id for a in service.open_alerts(referrer)] == [alert.id]
-    service.acknowledge_alert(referrer, alert)
-    assert service.open_alerts(referrer) == []
+    assert [a.id for a in open_alerts(referrer)] == [alert.id]
+    acknowledge_alert(referrer, alert)
+    assert open_alerts(referrer) == []
 
 
 def test_a_behaviour_concern_alerts_the_referrer(accepted, nacro_caseworker, referrer):
-    service.record_session(
+    record_session(
         nacro_caseworker, accepted, session_fields(behaviour_concern=True, concern_detail="Threatened staff.")
     )
     assert db.session.scalars(select(Alert.kind)).all() == [AlertKind.BEHAVIOUR_CONCERN]
 
 
 def test_a_concern_added_on_a_later_edit_alerts_the_referrer_once(accepted, nacro_caseworker):
-    session = service.record_session(nacro_caseworker, accepted, session_fields()).record
+    session = record_session(nacro_caseworker, accepted, session_fields()).record
     assert db.session.scalars(select(Alert)).all() == []
-    service.update_session(
+    update_session(
         nacro_caseworker, session, session_fields(behaviour_concern=True, concern_detail="Shouted at reception.")
     )
     assert db.session.scalars(select(Alert.kind)).all() == [AlertKind.BEHAVIOUR_CONCERN]
     # Editing it again (the summary, say) does not raise the same alert twice.
-    service.update_session(
+    update_session(
         nacro_caseworker,
         session,
         session_fields(behaviour_concern=True, concern_detail="Shouted at reception.", summary="Mentoring."),
@@ -176,8 +195,8 @@ def test_a_concern_added_on_a_later_edit_alerts_the_referrer_once(accepted, nacr
 
 
 def test_changing_attendance_to_an_unacceptable_absence_alerts_the_referrer(accepted, nacro_caseworker):
-    session = service.record_session(nacro_caseworker, accepted, session_fields(attendance="late")).record
-    service.update_session(
+    session = record_session(nacro_caseworker, accepted, session_fields(attendance="late")).record
+    update_session(
         nacro_caseworker, session, session_fields(attendance="did_not_attend", non_attendance_reason="unacceptable")
     )
     assert db.session.scalars(select(Alert.kind)).all() == [AlertKind.UNACCEPTABLE_ABSENCE]
@@ -186,22 +205,20 @@ def test_changing_attendance_to_an_unacceptable_absence_alerts_the_referrer(acce
 def test_only_referrers_acknowledge_alerts_so_none_disappears_from_the_referrers_list(
     accepted, nacro_caseworker, referrer, contract_manager, admin
 ):
-    service.record_session(
+    record_session(
         nacro_caseworker, accepted, session_fields(attendance="did_not_attend", non_attendance_reason="unacceptable")
     )
     alert = db.session.scalars(select(Alert)).one()
-    assert [a.id for a in service.open_alerts(contract_manager)] == [alert.id]  # managers see them
+    assert [a.id for a in open_alerts(contract_manager)] == [alert.id]  # managers see them
     for someone_else in (contract_manager, admin):
         with pytest.raises(NotAllowed):
-            service.acknowledge_alert(someone_else, alert)
-    assert [a.id for a in service.open_alerts(referrer)] == [alert.id]
+            acknowledge_alert(someone_else, alert)
+    assert [a.id for a in open_alerts(referrer)] == [alert.id]
 
 
 def test_rescheduling_keeps_the_history(accepted, nacro_caseworker):
-    session = service.record_session(
-        nacro_caseworker, accepted, session_fields(date=days_from_today(2), attendance="")
-    ).record
-    service.reschedule_session(
+    session = record_session(nacro_caseworker, accepted, session_fields(date=days_from_today(2), attendance="")).record
+    reschedule_session(
         nacro_caseworker,
         session,
         new_date=days_from_today(5),
@@ -215,28 +232,28 @@ def test_rescheduling_keeps_the_history(accepted, nacro_caseworker):
         time(14, 0),
     )
     with pytest.raises(ValidationFailed):
-        service.reschedule_session(nacro_caseworker, session, new_date=days_from_today(6), new_time="14:00", reason="")
+        reschedule_session(nacro_caseworker, session, new_date=days_from_today(6), new_time="14:00", reason="")
 
 
 def test_edits_are_audited_with_before_and_after_until_the_session_is_invoiced(accepted, nacro_caseworker, monkeypatch):
-    session = service.record_session(nacro_caseworker, accepted, session_fields()).record
-    service.update_session(nacro_caseworker, session, session_fields(duration_minutes=90))
+    session = record_session(nacro_caseworker, accepted, session_fields()).record
+    update_session(nacro_caseworker, session, session_fields(duration_minutes=90))
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "session.updated")).one()
     assert event.details["changes"]["duration_minutes"] == {"before": 60, "after": 90}
-    monkeypatch.setattr(service, "session_lock_checks", [lambda ids: {session.id} & set(ids)])
+    monkeypatch.setattr(corrections, "session_lock_checks", [lambda ids: {session.id} & set(ids)])
     with pytest.raises(ValidationFailed):
-        service.update_session(nacro_caseworker, session, session_fields(duration_minutes=30))
+        update_session(nacro_caseworker, session, session_fields(duration_minutes=30))
     with pytest.raises(ValidationFailed):
-        service.delete_session(nacro_caseworker, session)
-    note = service.add_correction_note(nacro_caseworker, session=session, body="Was 60 minutes, not 90.")
+        delete_session(nacro_caseworker, session)
+    note = add_correction_note(nacro_caseworker, session=session, body="Was 60 minutes, not 90.")
     assert note.is_correction and db.session.get(Session, session.id).duration_minutes == 90
 
 
 def test_only_the_partner_records_sessions(accepted, referrer, st_giles_caseworker):
     with pytest.raises(NotAllowed):
-        service.record_session(referrer, accepted, session_fields())
+        record_session(referrer, accepted, session_fields())
     with pytest.raises(NotFound):
-        service.record_session(st_giles_caseworker, accepted, session_fields())
+        record_session(st_giles_caseworker, accepted, session_fields())
 
 
 def test_a_group_session_makes_one_session_each_and_alerts_for_the_unacceptable_absence(
@@ -252,7 +269,7 @@ def test_a_group_session_makes_one_session_each_and_alerts_for_the_unacceptable_
         )
         for _ in range(2)
     ]
-    group = service.record_group_session(
+    group = record_group_session(
         nacro_caseworker,
         ttg_service,
         {
@@ -278,7 +295,7 @@ def test_a_group_roster_of_another_contract_or_partner_is_refused(
 ):
     elsewhere = ReferralFactory(contract=st_giles_contract, service_code="ETE", status=ReferralStatus.IN_PROGRESS)
     with pytest.raises(ValidationFailed) as failure:
-        service.record_group_session(
+        record_group_session(
             nacro_caseworker,
             ttg_service,
             {
@@ -333,7 +350,7 @@ def claim(actor, referral, outcome_type, files=(), **overrides):
         "achieved_on": days_from_today(-1),
         "evidence": "Tenancy agreement seen and copied.",
     } | overrides
-    return service.claim_outcome(actor, referral, fields, list(files))
+    return claim_outcome(actor, referral, fields, list(files))
 
 
 def test_partner_claims_an_outcome_with_evidence_files_checked_by_content(
@@ -391,7 +408,7 @@ def test_the_same_outcome_cannot_be_claimed_twice_for_the_same_day(accepted, nac
         claim(nacro_caseworker, accepted, first_night)
     assert "already claimed for this referral" in failure.value.errors["outcome_type_id"][0]
     # Its own edit is not a duplicate of itself.
-    service.update_outcome(
+    update_outcome(
         nacro_caseworker,
         first,
         {"outcome_type_id": first_night.id, "achieved_on": first.achieved_on, "evidence": "Seen."},
@@ -403,26 +420,26 @@ def test_the_crc_verifies_or_rejects_with_a_reason_and_a_rejected_claim_can_be_m
 ):
     first = claim(nacro_caseworker, accepted, first_night)
     with pytest.raises(ValidationFailed):
-        service.reject_outcome(referrer, first, reason="")
-    service.reject_outcome(referrer, first, reason="The tenancy starts next month.")
+        reject_outcome(referrer, first, reason="")
+    reject_outcome(referrer, first, reason="The tenancy starts next month.")
     assert first.status == OutcomeStatus.REJECTED
-    again = service.reclaim_outcome(
+    again = reclaim_outcome(
         nacro_caseworker,
         first,
         {"achieved_on": london_today(), "evidence": "Keys handed over."},
         [("keys.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64)],
     )
     assert again.previous_claim_id == first.id
-    service.verify_outcome(contract_manager, again)
+    verify_outcome(contract_manager, again)
     assert again.status == OutcomeStatus.VERIFIED
     with pytest.raises(ValidationFailed):
-        service.update_outcome(
+        update_outcome(
             nacro_caseworker,
             again,
             {"outcome_type_id": first_night.id, "achieved_on": london_today(), "evidence": "changed"},
         )
     with pytest.raises(InvalidTransition):
-        service.reject_outcome(referrer, again, reason="Changed my mind")
+        reject_outcome(referrer, again, reason="Changed my mind")
     decided = db.session.scalars(select(OutboundEmail).where(OutboundEmail.recipient == nacro_caseworker.email)).all()
     assert [e.subject.split()[-1] for e in decided] == ["rejected", "verified"]
 
@@ -432,14 +449,14 @@ def test_partners_cannot_verify_their_own_outcomes(
 ):
     outcome = claim(nacro_caseworker, accepted, first_night)
     with pytest.raises(NotAllowed):
-        service.verify_outcome(nacro_manager, outcome)
+        verify_outcome(nacro_manager, outcome)
     with pytest.raises(NotFound):
-        service.verify_outcome(st_giles_manager, outcome)
+        verify_outcome(st_giles_manager, outcome)
 
 
 def test_a_claimed_outcome_can_be_withdrawn_and_its_files_go_too(accepted, nacro_caseworker, first_night, storage):
     outcome = claim(nacro_caseworker, accepted, first_night, [("tenancy.pdf", PDF)])
-    service.delete_outcome(nacro_caseworker, outcome)
+    delete_outcome(nacro_caseworker, outcome)
     assert count(Outcome) == 0 and stored_files(storage) == []
 
 
@@ -448,9 +465,9 @@ def test_a_claimed_outcome_can_be_withdrawn_and_its_files_go_too(accepted, nacro
 
 def test_the_end_of_service_report_completes_the_referral_and_tells_the_referrer(accepted, nacro_caseworker, referrer):
     with pytest.raises(ValidationFailed) as failure:
-        service.complete_referral(nacro_caseworker, accepted, summary="", outcomes=[])
+        complete_referral(nacro_caseworker, accepted, summary="", outcomes=[])
     assert {"summary", "outcomes-0"} <= set(failure.value.errors)
-    report = service.complete_referral(
+    report = complete_referral(
         nacro_caseworker,
         accepted,
         summary="Housed in a supported tenancy.",
@@ -469,7 +486,7 @@ def test_the_end_of_service_report_completes_the_referral_and_tells_the_referrer
         f"Referral {accepted.reference} is complete"
     ]
     with pytest.raises(InvalidTransition):
-        service.complete_referral(nacro_caseworker, accepted, summary="again", outcomes=report.outcomes)
+        complete_referral(nacro_caseworker, accepted, summary="again", outcomes=report.outcomes)
     assert count(EndOfServiceReport) == 1
 
 
@@ -479,28 +496,28 @@ def test_evidence_names_are_checked_before_serving(storage):
 
 
 def test_case_notes_with_corrections_are_still_never_edited(accepted, nacro_caseworker):
-    session = service.record_session(nacro_caseworker, accepted, session_fields()).record
-    note = service.add_correction_note(nacro_caseworker, session=session, body="Wrong room recorded.")
+    session = record_session(nacro_caseworker, accepted, session_fields()).record
+    note = add_correction_note(nacro_caseworker, session=session, body="Wrong room recorded.")
     assert db.session.get(CaseNote, note.id).session_id == session.id
 
 
 def test_deleting_the_only_attended_session_undoes_first_contact_and_restarts_its_clock(accepted, nacro_caseworker):
-    session = service.record_session(nacro_caseworker, accepted, session_fields()).record
+    session = record_session(nacro_caseworker, accepted, session_fields()).record
     assert accepted.status == ReferralStatus.IN_PROGRESS and accepted.first_contact_at is not None
-    service.delete_session(nacro_caseworker, session)
+    delete_session(nacro_caseworker, session)
     db.session.refresh(accepted)
     assert accepted.status == ReferralStatus.ACCEPTED and accepted.first_contact_at is None
     assert "referral.first_contact_undone" in db.session.scalars(select(AuditEvent.action)).all()
 
 
 def test_marking_the_first_session_missed_moves_first_contact_to_the_next_attended_one(accepted, nacro_caseworker):
-    first = service.record_session(nacro_caseworker, accepted, session_fields(date=days_from_today(-3))).record
-    service.record_session(nacro_caseworker, accepted, session_fields(date=days_from_today(-1)))
-    service.update_session(
+    first = record_session(nacro_caseworker, accepted, session_fields(date=days_from_today(-3))).record
+    record_session(nacro_caseworker, accepted, session_fields(date=days_from_today(-1)))
+    update_session(
         nacro_caseworker,
         first,
         session_fields(date=days_from_today(-3), attendance="did_not_attend", non_attendance_reason="acceptable"),
     )
     db.session.refresh(accepted)
     assert accepted.status == ReferralStatus.IN_PROGRESS
-    assert london_date(accepted.first_contact_at) == days_from_today(-1)
+    assert london_day(accepted.first_contact_at) == days_from_today(-1)

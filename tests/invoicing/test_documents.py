@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from portal.contracts.models import Unit
-from portal.dates import london_date, london_today
+from portal.dates import london_day, london_today
 from portal.extensions import db
 from portal.formatting import format_date, format_money
 from portal.invoicing import service
@@ -72,7 +72,7 @@ def test_every_figure_on_the_pdf_equals_the_stored_invoice(app, work, nacro_mana
         "Company number 00936544",
         "VAT registration number GB123456789",
         "To (customer) BeNCH CRC Wootton Hall Park Northampton NN4 0JA",
-        f"Invoice date {format_date(london_date(invoice.submitted_at))}",
+        f"Invoice date {format_date(london_day(invoice.submitted_at))}",
         f"Due date {format_date(invoice.due_date)}",
         "Contract BENCH-ACC-01: Through the Gate accommodation",
         "Period September 2026 (1 September 2026 to 30 September 2026)",

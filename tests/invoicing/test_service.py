@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from portal.audit.models import AuditEvent
 from portal.dates import london_today
-from portal.delivery import service as delivery
 from portal.delivery.models import Attendance
+from portal.delivery.sessions import sessions_of, update_session
 from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.invoicing import service
@@ -126,9 +126,9 @@ def test_submission_numbers_freezes_and_spends_the_events(september_work, nacro_
         == 0
     )
     # Later edits cannot change it: the session is locked, and a new draft bills nothing twice.
-    session = delivery.sessions_of(september_work)[0]
+    session = sessions_of(september_work)[0]
     with pytest.raises(ValidationFailed):
-        delivery.update_session(work.caseworker, session, {})
+        update_session(work.caseworker, session, {})
     october = service.generate_draft(nacro_manager, priced, "2026-10")
     assert lines_of(october) == []
 

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
+from portal.dates import parse_period
 from portal.returns.kpis import SUPPRESSED, figure
-from portal.returns.periods import parse_period
 from portal.returns.records import figures_for, load_records
 from portal.returns.views import figure_text
 from tests.helpers import STORY_DAY, QueryCounter

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portal.dates import PeriodKind, Window, parse_period
 from portal.returns.kpis import (
     HIDDEN,
     SUPPRESSED,
@@ -31,7 +32,6 @@ from portal.returns.kpis import (
     spend_to,
     suppress,
 )
-from portal.returns.periods import PeriodKind, Window, parse_period
 from tests.helpers import STORY_DAY
 
 pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026

@@ -10,10 +10,10 @@ import time_machine
 from pypdf import PdfReader
 
 from portal.audit.models import AuditEvent
+from portal.dates import parse_period
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.returns.models import ReturnStatus, ServiceReturn
-from portal.returns.periods import parse_period
 from tests.helpers import STORY_DAY, QueryCounter, text_of
 from tests.returns.conftest import EXPECTED_Q3
 

@@ -1,5 +1,7 @@
-"""Errors under /api/v1 as application/problem+json (RFC 9457): one function turns any error
-(domain errors from the services, HTTP errors, anything unexpected) into a problem response.
+"""Errors as application/problem+json (RFC 9457), and which requests are answered with them: the
+API's, under /api/v1. One function turns any error (domain errors from the services, HTTP errors,
+anything unexpected) into a problem response. Neutral ground: the web's error handlers and the API
+both use it, and it imports neither.
 
 Status codes follow shared/API.md: 400 malformed JSON, 401, 403, 404 (also for other partners'
 records), 405, 409 (wrong state or a stale version), 413, 415, 422 (validation, every field),
@@ -23,6 +25,7 @@ from portal.errors import DomainError, InvalidTransition, NotAllowed, NotFound, 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+API_PREFIX = "/api/v1"
 
 # slug: (status, title). The type of each problem is the docs page's anchor for it.
 PROBLEMS = {
@@ -57,6 +60,15 @@ SLUG_FOR_STATUS = {
 # Keys by which services name the record itself rather than an input field.
 RECORD_KEYS = frozenset({"referral", "session", "outcome", "invoice", "user", "service_return", "return"})
 REPEATED_FIELD = re.compile(r"^(\w+)-(\d+)$")  # "outcomes-2" → "outcomes.2"
+
+
+def is_api_path(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+def is_api_request() -> bool:
+    """Whether this request is the API's, answered in JSON (problems for errors), never with a page."""
+    return is_api_path(request.path)
 
 
 class ApiProblem(Exception):

@@ -7,12 +7,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from portal import access
-from portal.accounts.forms import ConfirmForm
-from portal.accounts.models import User
-from portal.api import tokens
-from portal.api.forms import ApiTokenForm
-from portal.api.models import ApiToken
-from portal.errors import NotAllowed, ValidationFailed
+from portal.accounts import tokens
+from portal.accounts.forms import ApiTokenForm, ConfirmForm
+from portal.accounts.models import ApiToken, User
+from portal.errors import ValidationFailed
 from portal.web import apply_errors
 
 bp = Blueprint("api_tokens", __name__)
@@ -29,7 +27,7 @@ def _own_token(token_id: int) -> ApiToken:
 @bp.route("/account/api-tokens")
 @login_required
 def index():  # type: ignore[no-untyped-def]
-    return render_template("api/tokens.html", tokens=tokens.tokens_of(current_user), form=ConfirmForm())
+    return render_template("accounts/api_tokens.html", tokens=tokens.tokens_of(current_user), form=ConfirmForm())
 
 
 @bp.route("/account/api-tokens/new", methods=["GET", "POST"])
@@ -43,8 +41,8 @@ def new():  # type: ignore[no-untyped-def]
             apply_errors(form, error)
         else:
             # Shown here once, never again: the page is not cached (Cache-Control: no-store).
-            return render_template("api/token_created.html", token=created.token, secret=created.secret)
-    return render_template("api/token_new.html", form=form)
+            return render_template("accounts/api_token_created.html", token=created.token, secret=created.secret)
+    return render_template("accounts/api_token_new.html", form=form)
 
 
 @bp.route("/account/api-tokens/<int:token_id>/revoke", methods=["GET", "POST"])
@@ -56,7 +54,7 @@ def revoke(token_id: int):  # type: ignore[no-untyped-def]
         tokens.revoke_token(current_user, token)
         flash(f"The token ‘{token.name}’ has been revoked. Systems using it can no longer call the API.", "success")
         return redirect(url_for("api_tokens.index"))
-    return render_template("api/token_revoke.html", token=token, form=form)
+    return render_template("accounts/api_token_revoke.html", token=token, form=form)
 
 
 @bp.route("/users/<int:user_id>/api-tokens/<int:token_id>/revoke", methods=["POST"])
@@ -69,9 +67,6 @@ def revoke_for_user(user_id: int, token_id: int):  # type: ignore[no-untyped-def
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        tokens.revoke_token(current_user, token)
-    except NotAllowed:
-        abort(403)
+    tokens.revoke_token(current_user, token)
     flash(f"The API token ‘{token.name}’ has been revoked.", "success")
     return redirect(url_for("accounts.user", user_id=shown.id))

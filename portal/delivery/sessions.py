@@ -1,0 +1,465 @@
+"""Sessions: booked ahead or recorded with attendance, one to one or in a group; first contact,
+RAR days and alerts follow from what is recorded. A session can be changed by its partner only
+until a submitted invoice bills it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import select
+
+from portal import access
+from portal.audit.service import changes, record_event, snapshot
+from portal.contracts.models import Contract
+from portal.dates import parse_user_date
+from portal.db import utcnow
+from portal.delivery.alerts import alerts_due, raise_alert
+from portal.delivery.common import DELIVERING, MAX_TEXT, Recorded, accepted_on, text_of
+from portal.delivery.corrections import session_is_locked
+from portal.delivery.models import (
+    ATTENDED,
+    AlertKind,
+    Attendance,
+    GroupSession,
+    NonAttendanceReason,
+    Session,
+    SessionKind,
+    SessionReschedule,
+)
+from portal.errors import ValidationFailed
+from portal.extensions import db
+from portal.formatting import LONDON, format_date
+from portal.persistence import check_version, commit, guards_versions
+from portal.referrals.models import Referral, ReferralEventKind, ReferralStatus
+from portal.referrals.service import REFERRAL_WORKFLOW, timeline
+
+MAX_MINUTES = 600
+SESSION_FIELDS = (
+    "date",
+    "start_time",
+    "duration_minutes",
+    "kind",
+    "attendance",
+    "non_attendance_reason",
+    "counts_as_rar_day",
+    "summary",
+    "behaviour_concern",
+    "concern_detail",
+)
+
+
+def _time(value: Any) -> time | None:
+    if isinstance(value, time):
+        return value
+    text = text_of(value)
+    for pattern in ("%H:%M", "%H.%M", "%H%M"):
+        try:
+            return datetime.strptime(text, pattern).time()
+        except ValueError:
+            continue
+    return None
+
+
+def session_start(day: date, start: time) -> datetime:
+    """When a session starts, as an aware UTC moment (the clock on the wall is London's)."""
+    return datetime.combine(day, start, tzinfo=LONDON).astimezone(UTC)
+
+
+def check_session(
+    referral: Referral, fields: dict[str, Any], *, now: datetime | None = None, group: bool = False
+) -> dict[str, Any]:
+    """Cleaned session fields, or ValidationFailed naming every bad one."""
+    now = now or utcnow()
+    errors: dict[str, list[str]] = {}
+    data: dict[str, Any] = {}
+
+    day = fields.get("date")
+    day = day if isinstance(day, date) else parse_user_date(text_of(day))
+    accepted = accepted_on(referral)
+    if day is None:
+        errors["date"] = ["Enter the date of the session, as a real date"]
+    elif accepted is not None and day < accepted:
+        errors["date"] = [f"The session cannot be before the referral was accepted ({format_date(accepted)})"]
+    data["date"] = day
+
+    start = _time(fields.get("start_time"))
+    if start is None:
+        errors["start_time"] = ["Enter the start time in the 24-hour clock, like 14:30"]
+    data["start_time"] = start
+
+    minutes = fields.get("duration_minutes")
+    try:
+        minutes = int(minutes) if not isinstance(minutes, bool) else None
+    except (TypeError, ValueError):
+        minutes = None
+    if minutes is None or not 0 < minutes <= MAX_MINUTES:
+        errors["duration_minutes"] = [f"Enter the length in minutes, from 1 to {MAX_MINUTES}"]
+    data["duration_minutes"] = minutes
+
+    try:
+        data["kind"] = SessionKind(fields.get("kind") or (SessionKind.GROUP if group else None))
+    except ValueError:
+        errors["kind"] = ["Select the kind of session"]
+
+    attendance_value = fields.get("attendance")
+    data["attendance"] = None
+    if attendance_value not in (None, ""):
+        try:
+            data["attendance"] = Attendance(attendance_value)
+        except ValueError:
+            errors["attendance"] = ["Select whether the person attended"]
+    if data["attendance"] is not None and day is not None and start is not None and session_start(day, start) > now:
+        errors["attendance"] = ["You cannot record attendance for a session that has not happened yet"]
+
+    reason_value = fields.get("non_attendance_reason")
+    data["non_attendance_reason"] = None
+    if data["attendance"] in (Attendance.DID_NOT_ATTEND, Attendance.SESSION_DID_NOT_HAPPEN):
+        try:
+            data["non_attendance_reason"] = NonAttendanceReason(reason_value)
+        except ValueError:
+            errors["non_attendance_reason"] = ["Select whether the absence was acceptable, unacceptable or logistics"]
+    elif reason_value not in (None, ""):
+        errors["non_attendance_reason"] = ["Only a session that was missed has a non-attendance reason"]
+
+    rar = fields.get("counts_as_rar_day")
+    data["counts_as_rar_day"] = rar is True or text_of(rar).lower() in {"true", "yes", "y", "on", "1"}
+    if data["counts_as_rar_day"] and not referral.rar_days:
+        errors["counts_as_rar_day"] = ["This referral has no RAR days ordered, so no session can count as one"]
+
+    summary = text_of(fields.get("summary"))
+    if len(summary) > MAX_TEXT:
+        errors["summary"] = [f"The summary must be {MAX_TEXT} characters or fewer"]
+    data["summary"] = summary or None
+
+    concern = fields.get("behaviour_concern")
+    data["behaviour_concern"] = concern is True or text_of(concern).lower() in {"true", "yes", "y", "on", "1"}
+    detail = text_of(fields.get("concern_detail"))
+    if data["behaviour_concern"] and not detail:
+        errors["concern_detail"] = ["Describe the behaviour concern: the referrer will read it"]
+    if data["behaviour_concern"] and data["attendance"] is None:
+        errors["behaviour_concern"] = ["Record the attendance before raising a behaviour concern"]
+    data["concern_detail"] = (detail or None) if data["behaviour_concern"] else None
+    if errors:
+        raise ValidationFailed(errors)
+    return data
+
+
+def rar_days_counted(referral: Referral, sessions: list[Session]) -> tuple[int, int]:
+    """(RAR days that count, RAR-day sessions beyond the order): the earliest sessions count first."""
+    rar_sessions = sorted(
+        (s for s in sessions if s.counts_as_rar_day and s.attended), key=lambda s: (s.date, s.start_time, s.id or 0)
+    )
+    ordered = referral.rar_days or 0
+    return min(len(rar_sessions), ordered), max(0, len(rar_sessions) - ordered)
+
+
+def sessions_of(referral: Referral) -> list[Session]:
+    return list(
+        db.session.scalars(
+            select(Session)
+            .where(Session.referral_id == referral.id)
+            .order_by(Session.date, Session.start_time, Session.id)
+        ).all()
+    )
+
+
+def _recount_first_contact(actor: Any, referral: Referral) -> None:
+    """After a session is corrected or deleted: first contact is the earliest attended session
+    left. With none left, the referral goes back to waiting for first contact, clock running."""
+    db.session.flush()
+    earliest = db.session.execute(
+        select(Session.date, Session.start_time)
+        .where(Session.referral_id == referral.id, Session.attendance.in_(ATTENDED))
+        .order_by(Session.date, Session.start_time)
+        .limit(1)
+    ).first()
+    if earliest is not None:
+        # With no first contact yet, this is it: _after_recording starts the referral and says so.
+        if referral.first_contact_at is not None:
+            referral.first_contact_at = session_start(earliest.date, earliest.start_time)
+        return
+    if referral.first_contact_at is None:
+        return
+    referral.first_contact_at = None
+    if referral.status == ReferralStatus.IN_PROGRESS:
+        REFERRAL_WORKFLOW.apply(referral, "unstart", actor)
+    timeline(referral, ReferralEventKind.SESSION, actor, "No attended session is left: waiting for first contact again")
+
+
+def _after_recording(
+    actor: Any, referral: Referral, session: Session, *, alerted_before: frozenset[AlertKind] = frozenset()
+) -> list[str]:
+    """First contact, alerts and the RAR warning that follow a session's attendance. An alert is
+    raised whenever its cause newly appears: when the session is recorded or on a later edit."""
+    warnings: list[str] = []
+    if session.attended and referral.first_contact_at is None:
+        referral.first_contact_at = session_start(session.date, session.start_time)
+        if referral.status == ReferralStatus.ACCEPTED:
+            REFERRAL_WORKFLOW.apply(referral, "start", actor, details={"first_contact": session.date})
+        timeline(referral, ReferralEventKind.SESSION, actor, f"First contact: session on {format_date(session.date)}")
+    new_alerts = alerts_due(session) - alerted_before
+    if AlertKind.UNACCEPTABLE_ABSENCE in new_alerts:
+        raise_alert(
+            actor,
+            referral,
+            session,
+            AlertKind.UNACCEPTABLE_ABSENCE,
+            f"Did not attend the session on {format_date(session.date)}: unacceptable absence",
+        )
+    if AlertKind.BEHAVIOUR_CONCERN in new_alerts:
+        raise_alert(actor, referral, session, AlertKind.BEHAVIOUR_CONCERN, session.concern_detail)
+    if session.counts_as_rar_day and session.attended:
+        db.session.flush()
+        counted, beyond = rar_days_counted(referral, sessions_of(referral))
+        if beyond:
+            warnings.append(
+                f"This referral has {referral.rar_days} RAR days ordered and {counted + beyond} RAR-day "
+                f"sessions recorded: the {beyond} beyond the order will not count as RAR days"
+            )
+    return warnings
+
+
+@guards_versions("referral")
+def record_session(actor: Any, referral: Referral, fields: dict[str, Any]) -> Recorded:
+    """Schedule a session ahead (no attendance) or record one that has happened."""
+    access.require(actor, "record_sessions", referral)
+    if referral.status not in DELIVERING:
+        raise ValidationFailed.single("referral", "Sessions are recorded on accepted, open referrals")
+    data = check_session(referral, fields)
+    session = Session(referral_id=referral.id, recorded_by_id=actor.id, **data)
+    if data["attendance"] is not None:
+        session.feedback_at = utcnow()
+    db.session.add(session)
+    db.session.flush()
+    verb = "Session recorded" if data["attendance"] else "Session scheduled"
+    timeline(
+        referral,
+        ReferralEventKind.SESSION,
+        actor,
+        f"{verb}: {format_date(session.date)}, {session.kind.label.lower()}"
+        + (f", {session.attendance.label.lower()}" if session.attendance else ""),
+    )
+    warnings = _after_recording(actor, referral, session)
+    record_event(
+        "session.created",
+        actor=actor,
+        record=session,
+        details={"referral": referral.reference, **snapshot(session, SESSION_FIELDS)},
+    )
+    commit("referral")
+    return Recorded(session, warnings)
+
+
+def _require_unlocked(session: Session) -> None:
+    if session_is_locked(session):
+        raise ValidationFailed.single(
+            "session", "This session is on a submitted invoice, so it cannot be changed. Add a correction note instead"
+        )
+
+
+@guards_versions("session")
+def update_session(actor: Any, session: Session, fields: dict[str, Any], *, version: int | None = None) -> Recorded:
+    """Edit a session (its partner only, until it is invoiced); every edit audited with before/after."""
+    referral = db.session.get(Referral, session.referral_id)
+    access.require(actor, "record_sessions", referral)
+    check_version(session, version, "session")
+    _require_unlocked(session)
+    had_attendance = session.attendance is not None
+    alerted_before = frozenset(alerts_due(session))
+    data = check_session(referral, fields)
+    before = snapshot(session, SESSION_FIELDS)
+    for key, value in data.items():
+        setattr(session, key, value)
+    if data["attendance"] is not None and not had_attendance:
+        session.feedback_at = utcnow()
+    difference = changes(before, snapshot(session, SESSION_FIELDS))
+    warnings: list[str] = []
+    if difference:
+        timeline(
+            referral,
+            ReferralEventKind.SESSION,
+            actor,
+            f"Session on {format_date(session.date)} updated",
+            {"changes": difference},
+        )
+        _recount_first_contact(actor, referral)
+        warnings = _after_recording(actor, referral, session, alerted_before=alerted_before)
+        record_event(
+            "session.updated",
+            actor=actor,
+            record=session,
+            details={"referral": referral.reference, "changes": difference},
+        )
+    commit("session")
+    return Recorded(session, warnings)
+
+
+@guards_versions("session")
+def reschedule_session(
+    actor: Any, session: Session, *, new_date: Any, new_time: Any, reason: str, version: int | None = None
+) -> Session:
+    referral = db.session.get(Referral, session.referral_id)
+    access.require(actor, "record_sessions", referral)
+    check_version(session, version, "session")
+    if session.attendance is not None:
+        raise ValidationFailed.single("date", "This session has happened: edit it instead of rescheduling it")
+    errors: dict[str, list[str]] = {}
+    try:
+        moved = check_session(
+            referral,
+            {
+                **snapshot(session, SESSION_FIELDS),
+                "date": new_date,
+                "start_time": new_time,
+                "kind": session.kind.value,
+                "attendance": None,
+                "non_attendance_reason": None,
+            },
+        )
+    except ValidationFailed as failure:
+        errors.update({key: value for key, value in failure.errors.items() if key in ("date", "start_time")})
+        moved = {}
+    reason = text_of(reason)
+    if not reason:
+        errors["reason"] = ["Say why the session is moving"]
+    if errors:
+        raise ValidationFailed(errors)
+    if (moved["date"], moved["start_time"]) == (session.date, session.start_time):
+        raise ValidationFailed.single("date", "Choose a different date or time")
+    db.session.add(
+        SessionReschedule(
+            session_id=session.id,
+            from_date=session.date,
+            from_time=session.start_time,
+            to_date=moved["date"],
+            to_time=moved["start_time"],
+            reason=reason,
+            moved_by_id=actor.id,
+        )
+    )
+    record_event(
+        "session.rescheduled",
+        actor=actor,
+        record=session,
+        details={
+            "referral": referral.reference,
+            "reason": reason,
+            "changes": changes(
+                {"date": session.date, "start_time": session.start_time},
+                {"date": moved["date"], "start_time": moved["start_time"]},
+            ),
+        },
+    )
+    timeline(
+        referral,
+        ReferralEventKind.SESSION,
+        actor,
+        f"Session moved from {format_date(session.date)} to {format_date(moved['date'])}",
+        {"reason": reason},
+    )
+    session.date, session.start_time = moved["date"], moved["start_time"]
+    commit("session")
+    return session
+
+
+def delete_session(actor: Any, session: Session) -> None:
+    referral = db.session.get(Referral, session.referral_id)
+    access.require(actor, "record_sessions", referral)
+    _require_unlocked(session)
+    record_event(
+        "session.deleted",
+        actor=actor,
+        record=session,
+        details={"referral": referral.reference, **snapshot(session, SESSION_FIELDS)},
+    )
+    timeline(referral, ReferralEventKind.SESSION, actor, f"Session on {format_date(session.date)} deleted")
+    db.session.execute(SessionReschedule.__table__.delete().where(SessionReschedule.session_id == session.id))
+    db.session.delete(session)
+    _recount_first_contact(actor, referral)
+    db.session.commit()
+
+
+@guards_versions("referral")
+def record_group_session(
+    actor: Any, contract: Contract, fields: dict[str, Any], roster: list[dict[str, Any]]
+) -> Recorded:
+    """One group session, and a session record for each person on the roster (same contract only)."""
+    access.require(actor, "record_group_sessions", contract)
+    errors: dict[str, list[str]] = {}
+    title, facilitator = text_of(fields.get("title")), text_of(fields.get("facilitator"))
+    if not title:
+        errors["title"] = ["Enter the group session's title"]
+    if not facilitator:
+        errors["facilitator"] = ["Enter who ran the session"]
+    if not roster:
+        errors["roster"] = ["Add at least one person to the group"]
+    referral_ids = [entry.get("referral_id") for entry in roster]
+    referrals = {
+        r.id: r
+        for r in db.session.scalars(
+            access.visible(Referral, actor).where(Referral.id.in_([i for i in referral_ids if isinstance(i, int)]))
+        ).all()
+    }
+    checked: list[tuple[Referral, dict[str, Any]]] = []
+    seen: set[int] = set()
+    for index, entry in enumerate(roster):
+        referral = referrals.get(entry.get("referral_id"))
+        key = f"roster-{index}"
+        if referral is None or referral.contract_id != contract.id:
+            errors[key] = ["Everyone in a group session must be on this contract's open referrals"]
+            continue
+        if referral.status not in DELIVERING:
+            errors[key] = [f"Referral {referral.reference} is not open"]
+            continue
+        if referral.id in seen:
+            errors[key] = [f"Referral {referral.reference} is on the roster twice"]
+            continue
+        seen.add(referral.id)
+        try:
+            checked.append(
+                (referral, check_session(referral, {**fields, **entry, "kind": SessionKind.GROUP.value}, group=True))
+            )
+        except ValidationFailed as failure:
+            for field_name, messages in failure.errors.items():
+                target = field_name if field_name in ("date", "start_time", "duration_minutes") else key
+                errors.setdefault(target, []).extend(
+                    f"{referral.reference}: {m}" if target == key else m for m in messages
+                )
+    if errors:
+        raise ValidationFailed(errors)
+    first = checked[0][1]
+    group = GroupSession(
+        contract_id=contract.id,
+        title=title,
+        facilitator=facilitator,
+        date=first["date"],
+        start_time=first["start_time"],
+        duration_minutes=first["duration_minutes"],
+        created_by_id=actor.id,
+    )
+    db.session.add(group)
+    db.session.flush()
+    warnings: list[str] = []
+    for referral, data in checked:
+        session = Session(referral_id=referral.id, group_session_id=group.id, recorded_by_id=actor.id, **data)
+        if data["attendance"] is not None:
+            session.feedback_at = utcnow()
+        db.session.add(session)
+        db.session.flush()
+        timeline(
+            referral,
+            ReferralEventKind.SESSION,
+            actor,
+            f"Group session '{title}' on {format_date(session.date)}"
+            + (f": {session.attendance.label.lower()}" if session.attendance else ""),
+        )
+        warnings += [f"{referral.reference}: {warning}" for warning in _after_recording(actor, referral, session)]
+    record_event(
+        "group_session.created",
+        actor=actor,
+        record=group,
+        details={"contract": contract.reference, "title": title, "people": len(checked)},
+    )
+    commit("referral")
+    return Recorded(group, warnings)
