@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -39,16 +40,27 @@ class StateMachine:
     def available(self, record: Any) -> list[str]:
         return [name for name, transition in self.transitions.items() if record.status in transition.sources]
 
-    def apply(self, record: Any, name: str, actor: Any, *, details: dict[str, Any] | None = None) -> None:
+    def apply(
+        self,
+        record: Any,
+        name: str,
+        actor: Any,
+        *,
+        details: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> datetime:
         """Move `record` along transition `name`, stamping `<name>ed_at` / `<name>ed_by_id`
-        where the model has them, and write the audit event `<record_type>.<name>`."""
+        where the model has them, and write the audit event `<record_type>.<name>`. The one place
+        a transition is stamped: services never set those fields themselves. `at` (default now) is
+        the moment stamped, returned so a service can date what follows from it the same."""
         self.check(record, name)
         transition = self.transitions[name]
         before = record.status
         record.status = transition.target
+        moment = at or utcnow()
         stamp = PAST_TENSE.get(name, f"{name}ed")
         if hasattr(record, f"{stamp}_at"):
-            setattr(record, f"{stamp}_at", utcnow())
+            setattr(record, f"{stamp}_at", moment)
         if hasattr(record, f"{stamp}_by_id"):
             setattr(record, f"{stamp}_by_id", getattr(actor, "id", None))
         record_event(
@@ -57,6 +69,7 @@ class StateMachine:
             record=record,
             details={"status": {"before": before.value, "after": transition.target.value}, **(details or {})},
         )
+        return moment
 
 
 PAST_TENSE = {

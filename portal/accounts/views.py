@@ -307,10 +307,8 @@ def resend_invitation(user_id: int):  # type: ignore[no-untyped-def]
     shown = _load_managed_user(user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        service.resend_invitation(current_user, shown)
-    except ValidationFailed as error:
-        flash(error.errors["user"][0], "error")
-    else:
-        flash(f"A new invitation has been sent to {shown.email}.", "success")
-    return redirect(url_for("accounts.user", user_id=shown.id))
+    return act_and_redirect(
+        lambda: service.resend_invitation(current_user, shown),
+        success=f"A new invitation has been sent to {shown.email}.",
+        back=url_for("accounts.user", user_id=shown.id),
+    )

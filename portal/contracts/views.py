@@ -44,7 +44,7 @@ from portal.formatting import format_date
 from portal.money import pounds
 from portal.organisations.models import Organisation, OrganisationKind
 from portal.returns.models import ServiceReturn
-from portal.web import apply_errors, paginate
+from portal.web import act_and_redirect, apply_errors, paginate
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
 
@@ -314,12 +314,11 @@ def activate(reference: str):  # type: ignore[no-untyped-def]
         flash("Only a draft contract can be made active.", "error")
         return redirect(contract_url(contract))
     if form.validate_on_submit():
-        try:
-            service.activate_contract(current_user, contract, version=form.version_read)
-        except (InvalidTransition, StaleRecord) as error:
-            return back_to(contract_url(contract), error.message)
-        flash(f"Contract {contract.reference} is now active. Referrals can be sent under it.", "success")
-        return redirect(contract_url(contract))
+        return act_and_redirect(
+            lambda: service.activate_contract(current_user, contract, version=form.version_read),
+            success=f"Contract {contract.reference} is now active. Referrals can be sent under it.",
+            back=contract_url(contract),
+        )
     return render_template("contracts/activate.html", form=form, contract=contract)
 
 

@@ -1,12 +1,13 @@
 """The per-referral performance export: the 27 columns of HMPPS Refer and Monitor's provider
-performance report (as far as the portal records them), then our own. One query, with sessions,
-outcomes and invoiced amounts aggregated in SQL per referral."""
+performance report (as far as the portal records them), then our own. One query, with sessions
+and outcomes aggregated in SQL per referral, and one for the invoiced amounts, which are read from
+the invoice lines themselves, so the column adds up to the invoices."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date
-from decimal import Decimal
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
@@ -16,11 +17,12 @@ from portal.contracts.models import Contract, Unit
 from portal.dates import end_of_london_day, london_day, start_of_london_day
 from portal.delivery.models import Attendance, EndOfServiceReport, Outcome, OutcomeStatus, Session
 from portal.extensions import db
-from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceLine
-from portal.money import pounds, round_half_up
+from portal.invoicing.models import LIVE_STATUSES, Invoice, InvoiceEvent, InvoiceLine
+from portal.money import pounds, share_out
 from portal.organisations.models import Organisation
 from portal.people.models import Person
 from portal.referrals.models import DECLINE_REASON_LABELS, Referral, ReferralStatus
+from portal.returns.kpis import end_of_service_score
 from portal.returns.records import _referral_filters
 
 COLUMNS = (
@@ -114,20 +116,6 @@ def rows(
         .group_by(Outcome.referral_id)
         .subquery()
     )
-    invoiced = (
-        select(
-            InvoiceEvent.referral_id.label("referral_id"),
-            func.sum(case((InvoiceLine.unit == Unit.PER_HOUR, 0), else_=InvoiceLine.unit_price_pence)).label("units"),
-            func.sum(
-                case((InvoiceLine.unit == Unit.PER_HOUR, InvoiceEvent.minutes * InvoiceLine.unit_price_pence), else_=0)
-            ).label("minute_pence"),
-        )
-        .join(InvoiceLine, InvoiceLine.id == InvoiceEvent.line_id)
-        .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
-        .where(InvoiceEvent.live.is_(True), Invoice.kind == InvoiceKind.INVOICE)
-        .group_by(InvoiceEvent.referral_id)
-        .subquery()
-    )
     r = Referral
     statement = (
         select(
@@ -141,8 +129,6 @@ def rows(
             verified.c.verified,
             EndOfServiceReport.submitted_at.label("eos_at"),
             EndOfServiceReport.outcomes.label("eos_outcomes"),
-            invoiced.c.units,
-            invoiced.c.minute_pence,
         )
         .select_from(r)
         .join(Contract, Contract.id == r.contract_id)
@@ -152,7 +138,6 @@ def rows(
         .outerjoin(sessions, sessions.c.referral_id == r.id)
         .outerjoin(verified, verified.c.referral_id == r.id)
         .outerjoin(EndOfServiceReport, EndOfServiceReport.referral_id == r.id)
-        .outerjoin(invoiced, invoiced.c.referral_id == r.id)
         .where(
             r.contract_id.in_(contract_ids),
             r.sent_at.is_not(None),
@@ -164,17 +149,47 @@ def rows(
         .order_by(Contract.reference, r.sent_at, r.id)
     )
     statement = _referral_filters(statement, pathway, area)
+    invoiced = invoiced_by_referral(contract_ids)
     for row in db.session.execute(statement):
-        yield _line(row._mapping)
+        yield _line(row._mapping, invoiced)
 
 
-def _line(m: Any) -> list[str]:
+def invoiced_by_referral(contract_ids: Sequence[int]) -> dict[int, int]:
+    """Each referral's share of the lines of the contracts' invoices and credit notes (submitted
+    and not rejected), in pence before VAT. A line is shared between the referrals whose work it
+    bills, by minutes on an hourly line and by pieces of work on the others, to the penny
+    (money.share_out), so the shares add up to the line; a monthly fee bills no referral's work.
+    One query, however many referrals and lines."""
+    rows = db.session.execute(
+        select(
+            InvoiceEvent.line_id,
+            InvoiceLine.amount_pence,
+            InvoiceLine.unit,
+            InvoiceEvent.referral_id,
+            func.count(),
+            func.coalesce(func.sum(InvoiceEvent.minutes), 0),
+        )
+        .join(InvoiceLine, InvoiceLine.id == InvoiceEvent.line_id)
+        .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
+        .where(Invoice.contract_id.in_(contract_ids), Invoice.status.in_(LIVE_STATUSES))
+        .group_by(InvoiceEvent.line_id, InvoiceLine.amount_pence, InvoiceLine.unit, InvoiceEvent.referral_id)
+        .order_by(InvoiceEvent.line_id, InvoiceEvent.referral_id)
+    ).all()
+    shares: dict[int, int] = {}
+    for (_line_id, amount, unit), work in groupby(rows, key=lambda row: (row[0], row[1], row[2])):
+        # Referrals in id order, work for no referral last: ties go the same way on every database.
+        ordered = sorted(work, key=lambda row: (row[3] is None, row[3] or 0))
+        weights = {row[3]: (row[5] if unit == Unit.PER_HOUR else row[4]) for row in ordered}
+        for referral_id, share in share_out(amount, weights).items():
+            if referral_id is not None:
+                shares[referral_id] = shares.get(referral_id, 0) + share
+    return shares
+
+
+def _line(m: Any, invoiced: dict[int, int]) -> list[str]:
     r: Referral = m[Referral]
     eos_outcomes = m["eos_outcomes"] or []
-    score = sum(
-        {"achieved": Decimal(1), "partially_achieved": Decimal("0.5")}.get(item.get("achievement"), Decimal(0))
-        for item in eos_outcomes
-    )
+    score = end_of_service_score(item.get("achievement", "") for item in eos_outcomes)
     accepted_on = r.accepted_on
     declined_on = london_day(r.declined_at)
     answered = accepted_on or declined_on
@@ -182,7 +197,6 @@ def _line(m: Any) -> list[str]:
     deadlines = [day for day in (r.sentence_end_date, m["contract_end"]) if day is not None]
     deadline = min(deadlines) if deadlines else None
     concluded = london_day(r.completed_at or r.withdrawn_at or r.declined_at)
-    invoiced = (m["units"] or 0) + round_half_up(Decimal(m["minute_pence"] or 0) / 60)
     return [
         r.reference or "",
         m["contract_reference"],
@@ -222,7 +236,7 @@ def _line(m: Any) -> list[str]:
         ),
         str(r.rar_days or 0),
         str(min(m["rar"] or 0, r.rar_days or 0)),
-        pounds(invoiced),
+        pounds(invoiced.get(r.id, 0)),
         r.location_type.label if r.location_type else "",
         r.prison or r.community_office or "",
     ]

@@ -13,16 +13,15 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, select
 
 from portal import access, charts
 from portal.contracts.models import PATHWAY_LABELS, Contract, ContractStatus, Pathway
 from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
-from portal.invoicing.models import LIVE_STATUSES, Invoice, InvoiceKind, InvoiceStatus
+from portal.invoicing.models import Invoice, InvoiceStatus
 from portal.organisations.models import Organisation
-from portal.referrals.inbox import overdue_clause
 from portal.referrals.models import Referral
 from portal.returns import spreadsheet
 from portal.returns.kpis import (
@@ -101,14 +100,10 @@ def _area_choices(contract_ids: list[int]) -> dict[str, str]:
 
 
 def _spend_by_contract(contract_ids: list[int]) -> dict[int, int]:
-    """Spend against the cap per contract, as billing.spend_pence counts it: one grouped query."""
-    counted = or_(
-        and_(Invoice.kind == InvoiceKind.INVOICE, Invoice.status.in_(LIVE_STATUSES)),
-        and_(Invoice.kind == InvoiceKind.CREDIT_NOTE, Invoice.status.in_((InvoiceStatus.APPROVED, InvoiceStatus.PAID))),
-    )
+    """Spend against the cap per contract (Invoice.spend_pence): one grouped query."""
     rows = db.session.execute(
-        select(Invoice.contract_id, func.coalesce(func.sum(Invoice.subtotal_pence), 0))
-        .where(Invoice.contract_id.in_(contract_ids), counted)
+        select(Invoice.contract_id, func.coalesce(func.sum(Invoice.spend_pence), 0))
+        .where(Invoice.contract_id.in_(contract_ids))
         .group_by(Invoice.contract_id)
     ).all()
     return {contract_id: int(total) for contract_id, total in rows}
@@ -116,9 +111,8 @@ def _spend_by_contract(contract_ids: list[int]) -> dict[int, int]:
 
 def _waiting(contract_ids: list[int]) -> dict[str, int]:
     """Referrals overdue now, invoices awaiting approval and returns awaiting acceptance: two queries."""
-    today = london_today()
     overdue = db.session.scalar(
-        select(func.count()).select_from(Referral).where(Referral.contract_id.in_(contract_ids), overdue_clause(today))
+        select(func.count()).select_from(Referral).where(Referral.contract_id.in_(contract_ids), Referral.overdue)
     )
     invoices = db.session.scalar(
         select(func.count())

@@ -6,7 +6,6 @@ from typing import Any
 
 from portal import access
 from portal.accounts.models import User
-from portal.db import utcnow
 from portal.delivery.common import text_of
 from portal.delivery.models import (
     Achievement,
@@ -73,7 +72,6 @@ def complete_referral(
     )
     db.session.add(report)
     REFERRAL_WORKFLOW.apply(referral, "complete", actor, details={"outcomes": report_outcomes})
-    referral.completed_at = utcnow()
     timeline(referral, ReferralEventKind.COMPLETED, actor, "End-of-service report submitted: referral completed")
     referrer = db.session.get(User, referral.referrer_id)
     queue_email("referral_completed", referrer.email, record=referral, referral=referral, report=report)

@@ -241,11 +241,6 @@ class Achievement(StrEnum):
             self.value
         ]
 
-    @property
-    def score(self) -> float:
-        """For management information only (achieved 1, partially 0.5): never money."""
-        return {"achieved": 1.0, "partially_achieved": 0.5, "not_achieved": 0.0}[self.value]
-
 
 class EndOfServiceReport(db.Model):
     """How each desired outcome went; submitting it completes the referral."""

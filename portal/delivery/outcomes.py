@@ -13,7 +13,6 @@ from portal.accounts.models import User
 from portal.audit.service import changes, record_event, snapshot
 from portal.contracts.models import OutcomeType
 from portal.dates import london_today, parse_user_date
-from portal.db import utcnow
 from portal.delivery import evidence
 from portal.delivery.common import DELIVERING, MAX_TEXT, accepted_on, text_of
 from portal.delivery.corrections import outcome_is_locked
@@ -269,7 +268,6 @@ def verify_outcome(actor: Any, outcome: Outcome, *, version: int | None = None) 
     access.require(actor, "decide", outcome)
     check_version(outcome, version, "outcome")
     OUTCOME_WORKFLOW.apply(outcome, "verify", actor, details={"referral": referral.reference})
-    outcome.verified_at, outcome.verified_by_id = utcnow(), actor.id
     outcome_type = db.session.get(OutcomeType, outcome.outcome_type_id)
     timeline(referral, ReferralEventKind.OUTCOME, actor, f"Outcome verified: {outcome_type.name}")
     _tell_claimant(outcome, referral, "outcome_decided")
@@ -287,7 +285,7 @@ def reject_outcome(actor: Any, outcome: Outcome, *, reason: str, version: int | 
     if not reason:
         raise ValidationFailed.single("reason", "Say why the claim is rejected, so the partner can put it right")
     OUTCOME_WORKFLOW.apply(outcome, "reject", actor, details={"referral": referral.reference, "reason": reason})
-    outcome.rejected_at, outcome.rejected_by_id, outcome.rejection_reason = utcnow(), actor.id, reason
+    outcome.rejection_reason = reason
     outcome_type = db.session.get(OutcomeType, outcome.outcome_type_id)
     timeline(referral, ReferralEventKind.OUTCOME, actor, f"Outcome rejected: {outcome_type.name}", {"reason": reason})
     _tell_claimant(outcome, referral, "outcome_decided")

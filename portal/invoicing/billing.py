@@ -55,7 +55,7 @@ from portal.dates import month_end, months_between
 from portal.delivery.models import ATTENDED, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.formatting import format_date
-from portal.invoicing.models import LIVE_STATUSES, Invoice, InvoiceEvent, InvoiceKind, InvoiceLine, InvoiceStatus
+from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceStatus
 from portal.money import round_half_up
 from portal.referrals.models import Referral
 
@@ -590,18 +590,11 @@ def line_events(line: InvoiceLine, invoice: Invoice) -> Select:
 
 
 def spend_pence(contract: Contract) -> int:
-    """Spend against the cap, before VAT: invoices submitted, queried, approved or paid, less
-    approved credit notes."""
+    """Spend against the cap, before VAT (Invoice.spend_pence: invoices submitted, queried,
+    approved or paid, less approved credit notes)."""
     return (
         db.session.scalar(
-            select(func.coalesce(func.sum(Invoice.subtotal_pence), 0)).where(
-                Invoice.contract_id == contract.id,
-                ((Invoice.kind == InvoiceKind.INVOICE) & Invoice.status.in_(LIVE_STATUSES))
-                | (
-                    (Invoice.kind == InvoiceKind.CREDIT_NOTE)
-                    & Invoice.status.in_((InvoiceStatus.APPROVED, InvoiceStatus.PAID))
-                ),
-            )
+            select(func.coalesce(func.sum(Invoice.spend_pence), 0)).where(Invoice.contract_id == contract.id)
         )
         or 0
     )

@@ -6,7 +6,6 @@ dates as YYYY-MM-DD, and every text cell spreadsheet-safe (portal.csv_files.csv_
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import Select, select
@@ -15,7 +14,6 @@ from portal.contracts.models import Contract
 from portal.csv_files import csv_text
 from portal.dates import london_day
 from portal.extensions import db
-from portal.invoicing import service
 from portal.invoicing.models import Invoice, InvoiceLine
 from portal.invoicing.queries import EventRow
 
@@ -86,7 +84,7 @@ def _number(invoice: Invoice) -> str:
     return invoice.number or f"draft {invoice.id}"
 
 
-def invoices_csv(statement: Select[tuple[Invoice]], today: date) -> str:
+def invoices_csv(statement: Select[tuple[Invoice]]) -> str:
     """The invoices `statement` selects (with their contracts loaded), one row each."""
     invoices = list(db.session.scalars(statement).unique())
     credited_ids = {invoice.credited_invoice_id for invoice in invoices if invoice.credited_invoice_id}
@@ -110,7 +108,7 @@ def invoices_csv(statement: Select[tuple[Invoice]], today: date) -> str:
             london_day(invoice.submitted_at) if invoice.submitted_at else None,
             invoice.due_date,
             invoice.paid_on,
-            service.is_overdue(invoice, today),
+            invoice.overdue,
             credited.get(invoice.credited_invoice_id) if invoice.credited_invoice_id else None,
         )
         for invoice in invoices

@@ -7,10 +7,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ColumnElement, Date, ForeignKey, Index, Integer, String, Text, and_, case, or_, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.contracts.models import Contract, Unit
+from portal.dates import london_today
 from portal.db import Money, TimestampMixin, UtcDateTime, VersionedMixin, enum_type
 from portal.extensions import db
 from portal.organisations.models import Organisation
@@ -51,6 +53,23 @@ class InvoiceStatus(StrEnum):
 
 # On these, an invoice's events are spent: they can be billed on no other invoice.
 LIVE_STATUSES = frozenset({InvoiceStatus.SUBMITTED, InvoiceStatus.QUERIED, InvoiceStatus.APPROVED, InvoiceStatus.PAID})
+# Sent to the CRC and not yet paid: the states in which an invoice can be overdue.
+UNPAID_STATUSES = frozenset({InvoiceStatus.SUBMITTED, InvoiceStatus.QUERIED, InvoiceStatus.APPROVED})
+APPROVED_STATUSES = frozenset({InvoiceStatus.APPROVED, InvoiceStatus.PAID})
+
+
+def counts_toward_cap(kind: str, status: str) -> bool:
+    """Spend against the contract's value cap: an invoice once submitted (until it is rejected), a
+    credit note once the CRC has approved it. (Invoice.counts_against_cap is this, for records and
+    queries; the service returns' figures ask it of their plain rows.)"""
+    if kind == InvoiceKind.CREDIT_NOTE:
+        return status in APPROVED_STATUSES
+    return status in LIVE_STATUSES
+
+
+def counts_toward_cap_from(kind: str, submitted: date | None, approved: date | None) -> date | None:
+    """The day an invoice began to count against the cap: submitted, or for a credit note approved."""
+    return approved if kind == InvoiceKind.CREDIT_NOTE else submitted
 
 
 class InvoiceSequence(db.Model):
@@ -136,12 +155,51 @@ class Invoice(TimestampMixin, VersionedMixin, db.Model):
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
 
-    def overdue(self, today: date) -> bool:
+    # Figures of one invoice, one definition for Python and SQL alike (hybrids: `invoice.overdue` on
+    # a record, `Invoice.overdue` in a query). Each pair must say the same thing;
+    # tests/invoicing/test_pages.py checks they do, kind by status.
+
+    @hybrid_property
+    def overdue(self) -> bool:
+        """Unpaid after its due date (London's today). A credit note is never overdue: it is owed back."""
         return (
-            self.status in (InvoiceStatus.SUBMITTED, InvoiceStatus.QUERIED, InvoiceStatus.APPROVED)
+            self.kind == InvoiceKind.INVOICE
+            and self.status in UNPAID_STATUSES
             and self.due_date is not None
-            and today > self.due_date
+            and self.due_date < london_today()
         )
+
+    @overdue.inplace.expression
+    @classmethod
+    def _overdue(cls) -> ColumnElement[bool]:
+        return and_(
+            cls.kind == InvoiceKind.INVOICE,
+            cls.status.in_(UNPAID_STATUSES),
+            cls.due_date.is_not(None),
+            cls.due_date < london_today(),
+        )
+
+    @hybrid_property
+    def counts_against_cap(self) -> bool:
+        return counts_toward_cap(self.kind, self.status)
+
+    @counts_against_cap.inplace.expression
+    @classmethod
+    def _counts_against_cap(cls) -> ColumnElement[bool]:
+        return or_(
+            and_(cls.kind == InvoiceKind.INVOICE, cls.status.in_(LIVE_STATUSES)),
+            and_(cls.kind == InvoiceKind.CREDIT_NOTE, cls.status.in_(APPROVED_STATUSES)),
+        )
+
+    @hybrid_property
+    def spend_pence(self) -> int:
+        """What this invoice adds to spend against the cap, before VAT (a credit note takes away)."""
+        return self.subtotal_pence if self.counts_against_cap else 0
+
+    @spend_pence.inplace.expression
+    @classmethod
+    def _spend_pence(cls) -> ColumnElement[int]:
+        return case((cls.counts_against_cap, cls.subtotal_pence), else_=0)
 
     @property
     def needs_excess_approval(self) -> bool:

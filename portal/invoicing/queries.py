@@ -24,7 +24,7 @@ from portal.dates import month_end
 from portal.delivery.models import Attendance, Outcome, Session
 from portal.extensions import db
 from portal.formatting import LONDON, format_time
-from portal.invoicing import billing, service
+from portal.invoicing import billing
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceLine, InvoiceStatus
 from portal.organisations.models import Organisation
 from portal.people.models import Person
@@ -70,7 +70,7 @@ class Filters:
         return {key: value for key, value in values.items() if value}
 
 
-def _conditions(user: User, filters: Filters, today: date) -> list[ColumnElement[bool]]:
+def _conditions(user: User, filters: Filters) -> list[ColumnElement[bool]]:
     conditions = [access.visibility_clause(Invoice, user)]
     if filters.status:
         conditions.append(Invoice.status == InvoiceStatus(filters.status))
@@ -79,23 +79,23 @@ def _conditions(user: User, filters: Filters, today: date) -> list[ColumnElement
     if filters.partner and user.is_crc_user:
         conditions.append(Invoice.partner_id == int(filters.partner))
     if filters.overdue:
-        conditions.append(service.overdue_clause(today))
+        conditions.append(Invoice.overdue)
     return conditions
 
 
-def invoice_list(user: User, filters: Filters, today: date) -> Select[tuple[Invoice]]:
+def invoice_list(user: User, filters: Filters) -> Select[tuple[Invoice]]:
     """Invoices and credit notes the user may see, newest month first, with their contracts."""
     return (
         select(Invoice)
-        .where(*_conditions(user, filters, today))
+        .where(*_conditions(user, filters))
         .options(joinedload(Invoice.contract))
         .order_by(Invoice.period_start.desc(), Invoice.id.desc())
     )
 
 
-def invoice_ids(user: User, filters: Filters, today: date) -> Select[tuple[int]]:
+def invoice_ids(user: User, filters: Filters) -> Select[tuple[int]]:
     """The ids of the filtered list (for exporting its lines)."""
-    return select(Invoice.id).where(*_conditions(user, filters, today))
+    return select(Invoice.id).where(*_conditions(user, filters))
 
 
 @dataclass(frozen=True)
@@ -107,11 +107,11 @@ class StatusTotal:
     credit_notes_pence: int
 
 
-def totals_by_status(user: User, filters: Filters, today: date) -> list[StatusTotal]:
+def totals_by_status(user: User, filters: Filters) -> list[StatusTotal]:
     """Count and amount (with VAT) of the filtered list by status, invoices and credit notes apart."""
     rows = db.session.execute(
         select(Invoice.status, Invoice.kind, func.count(), func.coalesce(func.sum(Invoice.total_pence), 0))
-        .where(*_conditions(user, filters, today))
+        .where(*_conditions(user, filters))
         .group_by(Invoice.status, Invoice.kind)
     ).all()
     found: dict[InvoiceStatus, dict[InvoiceKind, tuple[int, int]]] = {}
@@ -129,7 +129,7 @@ def totals_by_status(user: User, filters: Filters, today: date) -> list[StatusTo
 
 def approval_queue(user: User, filters: Filters) -> Select[tuple[Invoice]]:
     """Submitted invoices and credit notes waiting for a contract manager, oldest first."""
-    conditions = _conditions(user, Filters(contract=filters.contract, partner=filters.partner), date.min)
+    conditions = _conditions(user, Filters(contract=filters.contract, partner=filters.partner))
     return (
         select(Invoice)
         .where(*conditions, Invoice.status == InvoiceStatus.SUBMITTED)
@@ -140,7 +140,7 @@ def approval_queue(user: User, filters: Filters) -> Select[tuple[Invoice]]:
 
 def waiting_for_excess_approval(user: User, filters: Filters) -> list[Invoice]:
     """Drafts and queried invoices that go past their contract's cap and need its excess approved."""
-    conditions = _conditions(user, Filters(contract=filters.contract, partner=filters.partner), date.min)
+    conditions = _conditions(user, Filters(contract=filters.contract, partner=filters.partner))
     return list(
         db.session.scalars(
             select(Invoice)
@@ -502,10 +502,10 @@ class InvoiceCounts:
     queried: int
 
 
-def home_counts(user: User, today: date) -> InvoiceCounts:
+def home_counts(user: User) -> InvoiceCounts:
     """One query: overdue unpaid invoices (count and amount), those waiting for a decision, and
     those queried back to the partner."""
-    overdue = service.overdue_clause(today)
+    overdue = Invoice.overdue
     waiting = Invoice.status == InvoiceStatus.SUBMITTED
     queried = and_(Invoice.status == InvoiceStatus.QUERIED, Invoice.kind == InvoiceKind.INVOICE)
     row = db.session.execute(

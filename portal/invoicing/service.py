@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import access
@@ -172,7 +172,7 @@ def _freeze_events(invoice: Invoice, contract: Contract) -> None:
 
 def _cap_excess(contract: Contract, invoice: Invoice) -> int:
     """How far this invoice would take approved and submitted spend past the contract's cap."""
-    spent = billing.spend_pence(contract) - (invoice.subtotal_pence if invoice.is_live else 0)
+    spent = billing.spend_pence(contract) - invoice.spend_pence
     return max(0, spent + invoice.subtotal_pence - contract.value_cap_pence)
 
 
@@ -299,7 +299,6 @@ def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
         actor,
         details={"number": invoice.number, "total_pence": invoice.total_pence, "resubmitted": not first_submission},
     )
-    invoice.submitted_at, invoice.submitted_by_id = utcnow(), actor.id
     invoice.due_date = london_today() + timedelta(days=contract.payment_terms_days)
     if not queried:
         _freeze_events(invoice, contract)
@@ -321,7 +320,6 @@ def approve_invoice(actor: Any, invoice: Invoice, *, version: int | None = None)
     INVOICE_WORKFLOW.apply(
         invoice, "approve", actor, details={"number": invoice.number, "total_pence": invoice.total_pence}
     )
-    invoice.approved_at, invoice.approved_by_id = utcnow(), actor.id
     if invoice.is_credit_note and invoice.rebill:
         # The credited work may now be billed again.
         db.session.execute(
@@ -351,7 +349,7 @@ def query_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | N
         raise InvalidTransition("A credit note is approved or rejected, not queried")
     reason = _reason(reason, "Say what needs checking, so the partner can put it right")
     INVOICE_WORKFLOW.apply(invoice, "query", actor, details={"number": invoice.number, "reason": reason})
-    invoice.queried_at, invoice.queried_by_id, invoice.query_reason = utcnow(), actor.id, reason
+    invoice.query_reason = reason
     commit("invoice")
     return invoice
 
@@ -364,7 +362,7 @@ def reject_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | 
     INVOICE_WORKFLOW.check(invoice, "reject")
     reason = _reason(reason, "Say why the invoice is rejected")
     INVOICE_WORKFLOW.apply(invoice, "reject", actor, details={"number": invoice.number, "reason": reason})
-    invoice.rejected_at, invoice.rejected_by_id, invoice.rejection_reason = utcnow(), actor.id, reason
+    invoice.rejection_reason = reason
     db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=False))
     if invoice.is_credit_note:
         db.session.execute(
@@ -387,7 +385,7 @@ def mark_paid(actor: Any, invoice: Invoice, *, paid_on: Any, version: int | None
     if invoice.submitted_at is not None and day < invoice.submitted_at.date():
         raise ValidationFailed.single("paid_on", "The payment date cannot be before the invoice was submitted")
     INVOICE_WORKFLOW.apply(invoice, "pay", actor, details={"number": invoice.number, "paid_on": day})
-    invoice.paid_at, invoice.paid_by_id, invoice.paid_on = utcnow(), actor.id, day
+    invoice.paid_on = day
     commit("invoice")
     return invoice
 
@@ -606,23 +604,6 @@ def register_hooks() -> None:
 
 # --- what the pages ask --------------------------------------------------------------------------------
 
-# An invoice is overdue while it is unpaid past its due date; a credit note is never overdue.
-UNPAID_STATUSES = frozenset({S.SUBMITTED, S.QUERIED, S.APPROVED})
-
-
-def overdue_clause(today: date) -> ColumnElement[bool]:
-    """SQL for "unpaid past its due date", so lists and counts agree with `is_overdue`."""
-    return and_(
-        Invoice.kind == InvoiceKind.INVOICE,
-        Invoice.status.in_(UNPAID_STATUSES),
-        Invoice.due_date.is_not(None),
-        Invoice.due_date < today,
-    )
-
-
-def is_overdue(invoice: Invoice, today: date) -> bool:
-    return not invoice.is_credit_note and invoice.overdue(today)
-
 
 def actions_for(actor: Any, invoice: Invoice) -> frozenset[str]:
     """What `actor` may do to `invoice` now (an invoice they can see): the buttons a page offers.
@@ -684,10 +665,9 @@ class CapPosition:
 
 def cap_position(invoice: Invoice) -> CapPosition:
     contract = _contract(invoice)
-    counted = invoice.subtotal_pence if invoice.is_live and not invoice.is_credit_note else 0
     return CapPosition(
         cap_pence=contract.value_cap_pence,
-        spent_pence=billing.spend_pence(contract) - counted,
+        spent_pence=billing.spend_pence(contract) - invoice.spend_pence,
         this_invoice_pence=invoice.subtotal_pence,
         excess_pence=invoice.cap_excess_pence,
         excess_approved_pence=invoice.excess_approved_pence,

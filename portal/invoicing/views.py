@@ -106,18 +106,17 @@ def index():  # type: ignore[no-untyped-def]
     user = current_user._get_current_object()
     today = london_today()
     filters = queries.Filters.from_args(request.args)
-    page = paginate(queries.invoice_list(user, filters, today), per_page=PAGE_SIZE)
+    page = paginate(queries.invoice_list(user, filters), per_page=PAGE_SIZE)
     return render_template(
         "invoicing/index.html",
         filters=filters,
         filter_form=_filter_form(filters),
         page=page,
-        totals=queries.totals_by_status(user, filters, today),
+        totals=queries.totals_by_status(user, filters),
         today=today,
         show_partner=user.is_crc_user,
         can_bill=access.can(user, "bill", Invoice),
         can_decide=access.can(user, "decide", Invoice),
-        is_overdue=service.is_overdue,
     )
 
 
@@ -135,7 +134,6 @@ def queue():  # type: ignore[no-untyped-def]
         page=paginate(queries.approval_queue(user, filters), per_page=PAGE_SIZE),
         excess=queries.waiting_for_excess_approval(user, filters),
         today=today,
-        is_overdue=service.is_overdue,
     )
 
 
@@ -152,9 +150,8 @@ def _csv(text: str, filename: str) -> Response:
 def export_invoices():  # type: ignore[no-untyped-def]
     """The filtered list (every page of it) as CSV."""
     user = current_user._get_current_object()
-    today = london_today()
     filters = queries.Filters.from_args(request.args)
-    return _csv(exports.invoices_csv(queries.invoice_list(user, filters, today), today), "invoices.csv")
+    return _csv(exports.invoices_csv(queries.invoice_list(user, filters)), "invoices.csv")
 
 
 @bp.route("/lines.csv")
@@ -163,7 +160,7 @@ def export_lines():  # type: ignore[no-untyped-def]
     """The lines of every invoice in the filtered list, as CSV."""
     user = current_user._get_current_object()
     filters = queries.Filters.from_args(request.args)
-    return _csv(exports.lines_csv(queries.invoice_ids(user, filters, london_today())), "invoice-lines.csv")
+    return _csv(exports.lines_csv(queries.invoice_ids(user, filters)), "invoice-lines.csv")
 
 
 # --- generating ---------------------------------------------------------------------------------------------
@@ -245,7 +242,7 @@ def _render_invoice(invoice: Invoice, *, form: Any = None, status: int = 200) ->
             credited=queries.credited_invoice_of(invoice),
             people=people,
             actions=service.actions_for(user, invoice),
-            overdue=service.is_overdue(invoice, today),
+            overdue=invoice.overdue,
             vat_rate=vat_rate_label(invoice.vat_rate_bp),
             form=form,
             today=today,

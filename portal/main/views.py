@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 def home():  # type: ignore[no-untyped-def]
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.sign_in"))
-    from portal.dates import london_today
     from portal.delivery.alerts import open_alerts
     from portal.invoicing.queries import home_counts
     from portal.referrals.inbox import overdue_counts
@@ -42,7 +41,7 @@ def home():  # type: ignore[no-untyped-def]
         alerts=open_alerts(user),
         can_acknowledge_alerts=access.can(user, "acknowledge", Alert),
         referral_counts=overdue_counts(user) if shows_referrals else None,
-        invoice_counts=home_counts(user, london_today()) if shows_invoices else None,
+        invoice_counts=home_counts(user) if shows_invoices else None,
     )
 
 

@@ -7,7 +7,6 @@ referral its reader may not see; counts are single aggregate queries.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select
@@ -16,7 +15,6 @@ from sqlalchemy.orm import joinedload
 from portal import access
 from portal.accounts.models import User
 from portal.contracts.models import Contract, Pathway, RateCardItem
-from portal.dates import london_today
 from portal.extensions import db
 from portal.people.models import Person
 from portal.referrals.models import LocationType, Referral, ReferralStatus
@@ -86,13 +84,6 @@ class Filters:
     area: str = ""
 
 
-def overdue_clause(today: date) -> Any:
-    return or_(
-        and_(Referral.status == S.SENT, Referral.accept_due_on < today),
-        and_(Referral.status == S.ACCEPTED, Referral.first_contact_at.is_(None), Referral.first_contact_due_on < today),
-    )
-
-
 def _tab_clause(tab: Tab, user: User) -> Any:
     clauses = [Referral.status.in_(tab.statuses)]
     if tab.mine:
@@ -102,7 +93,7 @@ def _tab_clause(tab: Tab, user: User) -> Any:
     return and_(*clauses)
 
 
-def _filtered(statement: Select, filters: Filters, today: date) -> Select:
+def _filtered(statement: Select, filters: Filters) -> Select:
     if filters.service_code:
         statement = statement.where(Referral.service_code == filters.service_code)
     if filters.caseworker_id.isdigit():
@@ -110,7 +101,7 @@ def _filtered(statement: Select, filters: Filters, today: date) -> Select:
     if filters.location in {member.value for member in LocationType}:
         statement = statement.where(Referral.location_type == LocationType(filters.location))
     if filters.overdue:
-        statement = statement.where(overdue_clause(today))
+        statement = statement.where(Referral.overdue)
     if filters.partner_id.isdigit():
         statement = statement.where(
             Referral.contract_id.in_(select(Contract.id).where(Contract.partner_id == int(filters.partner_id)))
@@ -157,11 +148,8 @@ def _sent_between(statement: Select, sent_from: str, sent_to: str) -> Select:
     return statement
 
 
-def referral_list(
-    user: User, tab_key: str, filters: Filters, sort: str, direction: str, today: date | None = None
-) -> Select:
+def referral_list(user: User, tab_key: str, filters: Filters, sort: str, direction: str) -> Select:
     """The rows of one tab, filtered and sorted, with what the table shows loaded eagerly."""
-    today = today or london_today()
     tab = next((tab for tab in tabs_for(user) if tab.key == tab_key), tabs_for(user)[0])
     statement = (
         access.visible(Referral, user)
@@ -169,15 +157,14 @@ def referral_list(
         .where(_tab_clause(tab, user))
         .options(joinedload(Referral.person), joinedload(Referral.caseworker), joinedload(Referral.contract))
     )
-    statement = _filtered(statement, filters, today)
+    statement = _filtered(statement, filters)
     column = SORTS.get(sort, Referral.sent_at)
     ordered = column.desc() if direction == "desc" else column.asc()
     return statement.order_by(ordered.nulls_last(), Referral.id.desc())
 
 
-def tab_counts(user: User, filters: Filters, today: date | None = None) -> dict[str, int]:
+def tab_counts(user: User, filters: Filters) -> dict[str, int]:
     """How many referrals each tab holds under the current filters: one query."""
-    today = today or london_today()
     tabs = tabs_for(user)
     columns = [func.count(case((_tab_clause(tab, user), 1))).label(tab.key) for tab in tabs]
     statement = (
@@ -186,7 +173,7 @@ def tab_counts(user: User, filters: Filters, today: date | None = None) -> dict[
         .outerjoin(Person, Person.id == Referral.person_id)
         .where(access.visibility_clause(Referral, user))
     )
-    row = db.session.execute(_filtered(statement, filters, today)).one()
+    row = db.session.execute(_filtered(statement, filters)).one()
     return {tab.key: getattr(row, tab.key) for tab in tabs}
 
 
@@ -201,25 +188,13 @@ class OverdueCounts:
         return self.answer_overdue + self.first_contact_overdue
 
 
-def overdue_counts(user: User, today: date | None = None) -> OverdueCounts:
+def overdue_counts(user: User) -> OverdueCounts:
     """The dashboard tile: referrals waiting for an answer and the SLA clocks run out."""
-    today = today or london_today()
     row = db.session.execute(
         select(
             func.count(case((Referral.status == S.SENT, 1))),
-            func.count(case((and_(Referral.status == S.SENT, Referral.accept_due_on < today), 1))),
-            func.count(
-                case(
-                    (
-                        and_(
-                            Referral.status == S.ACCEPTED,
-                            Referral.first_contact_at.is_(None),
-                            Referral.first_contact_due_on < today,
-                        ),
-                        1,
-                    )
-                )
-            ),
+            func.count(case((Referral.accept_overdue, 1))),
+            func.count(case((Referral.first_contact_overdue, 1))),
         ).where(access.visibility_clause(Referral, user))
     ).one()
     return OverdueCounts(*row)

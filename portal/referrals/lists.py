@@ -57,7 +57,7 @@ def index():  # type: ignore[no-untyped-def]
     filters = _filters()
     today = london_today()
     statement = inbox.referral_list(
-        user, tab, filters, request.args.get("sort", "sent"), request.args.get("dir", "desc"), today
+        user, tab, filters, request.args.get("sort", "sent"), request.args.get("dir", "desc")
     )
     page = paginate(statement, per_page=PAGE_SIZE)
     partners = {}
@@ -75,7 +75,7 @@ def index():  # type: ignore[no-untyped-def]
         "referrals/index.html",
         tab=tab,
         tabs=inbox.tabs_for(user),
-        counts=inbox.tab_counts(user, filters, today),
+        counts=inbox.tab_counts(user, filters),
         filters=filters,
         filter_args=filter_args,
         page=page,

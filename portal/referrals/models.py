@@ -6,11 +6,27 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, event
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    and_,
+    event,
+    or_,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.contracts.models import Contract
+from portal.dates import london_today
 from portal.db import TimestampMixin, UtcDateTime, VersionedMixin, enum_type, utcnow
 from portal.extensions import db
 from portal.people.models import Person
@@ -262,19 +278,54 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
             return None
         return (self.expected_release_date - today).days
 
-    def accept_overdue(self, today: date) -> bool:
-        return self.status == ReferralStatus.SENT and self.accept_due_on is not None and today > self.accept_due_on
+    # Overdue, one definition for Python and SQL alike (a hybrid: `referral.overdue` on a record,
+    # `Referral.overdue` in a query), by London's today. Each pair below must say the same thing;
+    # tests/referrals/test_lists.py checks they do, state by state.
 
-    def first_contact_overdue(self, today: date) -> bool:
+    @hybrid_property
+    def accept_overdue(self) -> bool:
+        """Sent and not yet answered after the day the answer was due."""
+        return (
+            self.status == ReferralStatus.SENT
+            and self.accept_due_on is not None
+            and self.accept_due_on < london_today()
+        )
+
+    @accept_overdue.inplace.expression
+    @classmethod
+    def _accept_overdue(cls) -> ColumnElement[bool]:
+        return and_(
+            cls.status == ReferralStatus.SENT, cls.accept_due_on.is_not(None), cls.accept_due_on < london_today()
+        )
+
+    @hybrid_property
+    def first_contact_overdue(self) -> bool:
+        """Accepted with no first contact after the day it was due."""
         return (
             self.status == ReferralStatus.ACCEPTED
             and self.first_contact_at is None
             and self.first_contact_due_on is not None
-            and today > self.first_contact_due_on
+            and self.first_contact_due_on < london_today()
         )
 
-    def overdue(self, today: date) -> bool:
-        return self.accept_overdue(today) or self.first_contact_overdue(today)
+    @first_contact_overdue.inplace.expression
+    @classmethod
+    def _first_contact_overdue(cls) -> ColumnElement[bool]:
+        return and_(
+            cls.status == ReferralStatus.ACCEPTED,
+            cls.first_contact_at.is_(None),
+            cls.first_contact_due_on.is_not(None),
+            cls.first_contact_due_on < london_today(),
+        )
+
+    @hybrid_property
+    def overdue(self) -> bool:
+        return self.accept_overdue or self.first_contact_overdue
+
+    @overdue.inplace.expression
+    @classmethod
+    def _overdue(cls) -> ColumnElement[bool]:
+        return or_(cls.accept_overdue, cls.first_contact_overdue)
 
     def __repr__(self) -> str:
         return f"<Referral {self.reference or self.id} {self.status}>"

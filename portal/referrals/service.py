@@ -283,9 +283,7 @@ def _send(actor: Any, referral: Referral, *, save: bool = True) -> Referral:
         referral.reference = new_reference()
         if db.session.scalar(select(Referral.id).where(Referral.reference == referral.reference)) is None:
             break
-    REFERRAL_WORKFLOW.apply(referral, "send", actor, details={"reference": referral.reference})
-    referral.sent_at = now
-    referral.sent_by_id = actor.id
+    REFERRAL_WORKFLOW.apply(referral, "send", actor, details={"reference": referral.reference}, at=now)
     referral.accept_due_on = add_working_days(london_day(now), contract.accept_sla_working_days)
     timeline(
         referral,
@@ -346,10 +344,7 @@ def accept_referral(
             "risk_information_read", "Confirm you have read the risk information before accepting"
         )
     assignee = _caseworker_for(contract, caseworker)
-    now = utcnow()
-    REFERRAL_WORKFLOW.apply(referral, "accept", actor, details={"risk_information_read": True})
-    referral.accepted_at = now
-    referral.accepted_by_id = actor.id
+    now = REFERRAL_WORKFLOW.apply(referral, "accept", actor, details={"risk_information_read": True})
     referral.risk_confirmed_at = now
     referral.risk_confirmed_by_id = actor.id
     referral.first_contact_due_on = add_working_days(london_day(now), contract.first_contact_sla_working_days)
@@ -389,8 +384,6 @@ def decline_referral(
     if errors:
         raise ValidationFailed(errors)
     REFERRAL_WORKFLOW.apply(referral, "decline", actor, details={"reason_code": reason.value})
-    referral.declined_at = utcnow()
-    referral.declined_by_id = actor.id
     referral.decline_reason = reason
     referral.decline_detail = detail
     timeline(referral, ReferralEventKind.DECLINED, actor, f"Declined: {reason.label}", {"detail": detail})
@@ -466,8 +459,6 @@ def withdraw_referral(
     if errors:
         raise ValidationFailed(errors)
     REFERRAL_WORKFLOW.apply(referral, "withdraw", actor, details={"reason_code": reason.value})
-    referral.withdrawn_at = utcnow()
-    referral.withdrawn_by_id = actor.id
     referral.withdraw_reason = reason
     referral.withdraw_detail = detail
     timeline(referral, ReferralEventKind.WITHDRAWN, actor, f"Withdrawn: {reason.label}", {"detail": detail})

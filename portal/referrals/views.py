@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -33,6 +32,7 @@ from portal.referrals.models import (
     ReferralEventKind,
     WithdrawReason,
 )
+from portal.returns.kpis import hours_of
 from portal.web import act_and_redirect, attempt_and_redirect
 
 
@@ -109,7 +109,7 @@ def delivery_on(referral: Referral) -> dict[str, Any]:
         "alerts": alerts,
         "rar_counted": rar_counted,
         "rar_beyond": rar_beyond,
-        "hours_delivered": (Decimal(minutes) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP),
+        "hours_delivered": hours_of(minutes),
         "locked_sessions": locked_sessions,
         "moves": moves,
     }

@@ -45,6 +45,7 @@ from typing import Any
 
 from portal.dates import Period, PeriodKind, Window, month_label
 from portal.formatting import format_date
+from portal.invoicing.models import counts_toward_cap, counts_toward_cap_from
 from portal.returns import targets
 
 SCHEMA_VERSION = 1
@@ -237,9 +238,24 @@ def median(values: Sequence[int]) -> Decimal | None:
     return (Decimal(ordered[middle - 1] + ordered[middle]) / 2).quantize(Decimal("0.1"))
 
 
+def hours_of(minutes: int) -> Decimal:
+    """Hours delivered, as every page and report shows them: minutes as hours to one decimal place,
+    rounded half up (95 -> 1.6). (Invoices count hours to two places, by the billing rules.)"""
+    return (Decimal(minutes) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
 def hours(minutes: int) -> str:
-    """Minutes as hours to one decimal place, rounded half up: 95 -> "1.6"."""
-    return str((Decimal(minutes) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return str(hours_of(minutes))
+
+
+# The end-of-service score: each desired outcome achieved counts 1, partially achieved 0.5, in
+# halves so sums and percentages stay exact.
+ACHIEVEMENT_HALVES = {"achieved": 2, "partially_achieved": 1, "not_achieved": 0}
+
+
+def end_of_service_score(achievements: Iterable[str]) -> Decimal:
+    """One report's score: 2 achieved and 1 partially achieved -> 2.5."""
+    return Decimal(sum(ACHIEVEMENT_HALVES.get(achievement, 0) for achievement in achievements)) / 2
 
 
 def age_on(date_of_birth: date, day: date) -> int:
@@ -433,8 +449,10 @@ def outcome_figures(outcomes: list[OutcomeRow], reports: list[EndOfServiceRow], 
         "desired_achieved": achieved,
         "desired_partially_achieved": partly,
         "desired_not_achieved": not_achieved,
-        # achieved 1, partially 0.5: in halves, so the percentage stays exact.
-        "achievement_score": percent(2 * achieved + partly, 2 * (achieved + partly + not_achieved)),
+        "achievement_score": percent(
+            sum(ACHIEVEMENT_HALVES[kind] * count for kind, count in achievements.items() if kind in ACHIEVEMENT_HALVES),
+            ACHIEVEMENT_HALVES["achieved"] * (achieved + partly + not_achieved),
+        ),
     }
 
 
@@ -482,14 +500,12 @@ def money_figures(invoices: list[InvoiceRow], window: Window) -> dict[str, int]:
 
 
 def spend_to(invoices: list[InvoiceRow], day: date) -> int:
-    """Spend against the cap at the end of `day`: as billing.spend_pence counts it today."""
+    """Spend against the cap at the end of `day`: the invoices that count toward it now
+    (portal.invoicing.models.counts_toward_cap, as Invoice.spend_pence) and had begun to by then."""
 
     def counts(i: InvoiceRow) -> bool:
-        if i.kind == "invoice":
-            live = i.status in ("submitted", "queried", "approved", "paid")
-            return live and i.submitted_on is not None and i.submitted_on <= day
-        approved = i.status in ("approved", "paid")
-        return approved and i.approved_on is not None and i.approved_on <= day
+        since = counts_toward_cap_from(i.kind, i.submitted_on, i.approved_on)
+        return counts_toward_cap(i.kind, i.status) and since is not None and since <= day
 
     return sum(i.subtotal_pence for i in invoices if counts(i))
 

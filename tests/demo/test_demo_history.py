@@ -89,11 +89,10 @@ def test_every_referral_status_decline_and_withdrawal_reason_is_there():
     assert set(count_by(Referral.status)) == set(ReferralStatus)
     assert set(count_by(Referral.decline_reason, Referral.decline_reason.is_not(None))) == set(DeclineReason)
     assert set(count_by(Referral.withdraw_reason, Referral.withdraw_reason.is_not(None))) == set(WithdrawReason)
-    today = london_today()
     sent = db.session.scalars(select(Referral).where(Referral.status == ReferralStatus.SENT)).all()
-    assert any(r.accept_overdue(today) for r in sent) and any(not r.accept_overdue(today) for r in sent)
+    assert any(r.accept_overdue for r in sent) and any(not r.accept_overdue for r in sent)
     accepted = db.session.scalars(select(Referral).where(Referral.status == ReferralStatus.ACCEPTED)).all()
-    assert any(r.first_contact_overdue(today) for r in accepted)
+    assert any(r.first_contact_overdue for r in accepted)
     completed = count_by(Referral.status)[ReferralStatus.COMPLETED]
     assert db.session.scalar(select(func.count()).select_from(EndOfServiceReport)) == completed
     assert db.session.scalar(select(func.count()).select_from(CaseNote))
@@ -163,8 +162,7 @@ def test_every_invoice_status_and_an_approved_credit_note():
     notes = db.session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.CREDIT_NOTE)).all()
     assert sum(note.status == InvoiceStatus.APPROVED and note.total_pence < 0 for note in notes) >= 3
     assert any(note.rebill for note in notes) and not all(note.rebill for note in notes)
-    today = london_today()
-    assert any(i.overdue(today) for i in db.session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.INVOICE)))
+    assert any(i.overdue for i in db.session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.INVOICE)))
     assert any(line.includes_earlier_work for line in db.session.scalars(select(InvoiceLine)))
 
 

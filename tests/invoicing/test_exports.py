@@ -123,3 +123,30 @@ def test_a_lines_events_export_matches_the_drill_down(portal, work, nacro_manage
         "2026-09-02"
     }
     assert sum(int(row["minutes_billed"]) for row in rows) == 135  # 2.25 hours: the line's quantity
+
+
+def test_the_performance_exports_invoiced_column_adds_up_to_the_invoice(work, nacro_manager, today):
+    """Each referral's invoiced amount is its share of the invoice's lines, to the penny: the hours
+    line of 65 minutes (1.08 hours at £30, £32.40) is shared 20:20:25 between three referrals."""
+    from portal.dashboards.performance import COLUMNS, invoiced_by_referral, rows
+    from portal.dates import add_months, month_end
+
+    month = add_months(today, -1)
+    referrals = [work.referral(month.replace(day=2)) for _ in range(3)]
+    for referral, minutes in zip(referrals, (20, 20, 25), strict=True):
+        work.session(referral, month.replace(day=3), minutes)
+    invoice = service.submit_invoice(nacro_manager, service.generate_draft(nacro_manager, work.contract, month))
+    hours_line = next(line for line in lines_of(invoice) if line.unit.value == "per_hour")
+    assert hours_line.amount_pence == 3240
+
+    shares = invoiced_by_referral([work.contract.id])
+    assert sum(shares.values()) == invoice.subtotal_pence
+    # £150 to start and £45 a session each, and the hours shared by minutes: 997, 997 and 1246 pence.
+    assert [shares[referral.id] for referral in referrals] == [
+        15000 + 4500 + 997,
+        15000 + 4500 + 997,
+        15000 + 4500 + 1246,
+    ]
+    column = COLUMNS.index("invoiced_before_vat")
+    exported = {line[0]: line[column] for line in rows([work.contract.id], month, month_end(today))}
+    assert [exported[referral.reference] for referral in referrals] == ["204.97", "204.97", "207.46"]
