@@ -15,14 +15,21 @@ from portal.accounts import tokens
 from portal.accounts.models import User
 from portal.contracts.models import Contract, OutcomeType, Unit
 from portal.dates import london_today
-from portal.delivery.models import Attendance, Outcome, Session, SessionKind
+from portal.delivery.models import Outcome, Session
 from portal.extensions import db
 from portal.invoicing import service as invoicing
 from portal.invoicing.models import Invoice
 from portal.referrals.models import Referral, ReferralStatus
 from portal.returns import service as returns
 from portal.returns.models import ServiceReturn
-from tests.factories import OutcomeTypeFactory, RateCardItemFactory, RateCardPriceFactory, ReferralFactory
+from tests.factories import (
+    OutcomeFactory,
+    OutcomeTypeFactory,
+    RateCardItemFactory,
+    RateCardPriceFactory,
+    ReferralFactory,
+    SessionFactory,
+)
 
 
 class ApiClient:
@@ -118,19 +125,7 @@ ROLES = ("admin", "contract_manager", "referrer", "nacro_manager", "nacro_casewo
 
 
 def _session(referral: Referral, day: date, recorder: User, minutes: int = 60) -> Session:
-    session = Session(
-        referral_id=referral.id,
-        date=day,
-        start_time=time(10),
-        duration_minutes=minutes,
-        kind=SessionKind.ONE_TO_ONE,
-        attendance=Attendance.ATTENDED,
-        counts_as_rar_day=False,
-        recorded_by_id=recorder.id,
-    )
-    db.session.add(session)
-    db.session.commit()
-    return session
+    return SessionFactory(referral=referral, date=day, recorded_by=recorder, duration_minutes=minutes)
 
 
 def _priced_service(contract: Contract, prefix: str, service_code: str, outcome_code: str) -> OutcomeType:
@@ -191,17 +186,15 @@ def world(
     for month in ("m3", "m2", "m1"):
         _session(open_referral, months[month] + timedelta(days=3), nacro_caseworker)
     outcome, other_outcome = (
-        Outcome(
-            referral_id=referral.id,
-            outcome_type_id=housed.id,
+        OutcomeFactory(
+            referral=referral,
+            outcome_type=housed,
             achieved_on=months["m1"] + timedelta(days=4),
             evidence="Tenancy agreement seen.",
-            claimed_by_id=nacro_caseworker.id,
+            claimed_by=nacro_caseworker,
         )
         for referral in (open_referral, other_open)
     )
-    db.session.add_all([outcome, other_outcome])
-    db.session.commit()
 
     approved = invoicing.generate_draft(nacro_manager, nacro_contract, months["m3"].strftime("%Y-%m"))
     invoicing.submit_invoice(nacro_manager, approved)
@@ -230,15 +223,13 @@ def world(
         reference="SG2000AA", contract=st_giles_contract, service_code="ETE-REL", referrer=referrer
     )
     _session(st_giles_referral, months["m2"] + timedelta(days=3), st_giles_caseworker)
-    st_giles_outcome = Outcome(
-        referral_id=st_giles_referral.id,
-        outcome_type_id=st_giles_housed.id,
+    st_giles_outcome = OutcomeFactory(
+        referral=st_giles_referral,
+        outcome_type=st_giles_housed,
         achieved_on=months["m1"] + timedelta(days=4),
         evidence="Payslip seen.",
-        claimed_by_id=st_giles_caseworker.id,
+        claimed_by=st_giles_caseworker,
     )
-    db.session.add(st_giles_outcome)
-    db.session.commit()
     st_giles_invoice = invoicing.generate_draft(st_giles_manager, st_giles_contract, months["m1"].strftime("%Y-%m"))
     st_giles_return = returns.create_return(st_giles_manager, st_giles_contract, months["m1"].strftime("%Y-%m"))
 

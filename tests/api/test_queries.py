@@ -8,14 +8,14 @@ from datetime import timedelta
 import pytest
 
 from portal.accounts.models import Role
+from portal.contracts.models import OutcomeType
 from portal.dates import london_today
-from portal.delivery.models import Outcome
 from portal.extensions import db
 from portal.invoicing import service as invoicing
 from portal.referrals.models import ReferralStatus
 from portal.returns import service as returns
 from tests.api.conftest import NARRATIVE, World, _session
-from tests.factories import ContractFactory, ReferralFactory, UserFactory
+from tests.factories import ContractFactory, OutcomeFactory, ReferralFactory, UserFactory
 from tests.helpers import QueryCounter
 
 LISTS = [
@@ -56,14 +56,12 @@ def more_of_everything(world: World, crc, nacro) -> None:
             caseworker=colleague,
         )
         _session(world.open, london_today() - timedelta(days=2 + number), colleague)
-        db.session.add(
-            Outcome(
-                referral_id=world.open.id,
-                outcome_type_id=world.outcome.outcome_type_id,
-                achieved_on=world.outcome.achieved_on,
-                evidence="Seen.",
-                claimed_by_id=caseworker.id,
-            )
+        OutcomeFactory(
+            referral=world.open,
+            outcome_type=db.session.get(OutcomeType, world.outcome.outcome_type_id),
+            achieved_on=world.outcome.achieved_on,
+            evidence="Seen.",
+            claimed_by=caseworker,
         )
         contract = ContractFactory(
             reference=f"BENCH-MORE-{number}", crc=crc, partner=nacro, start_date=world.contract.start_date

@@ -9,7 +9,6 @@ import pytest
 
 from portal.dashboards.performance import COLUMNS
 from portal.dashboards.views import invoices_url
-from portal.returns.models import ServiceReturn
 from tests.factories import ReferralFactory
 from tests.helpers import STORY_DAY, QueryCounter, text_of
 from tests.returns.conftest import at
@@ -92,19 +91,11 @@ def test_the_dashboard_takes_the_same_queries_for_few_or_many_records(
 
 
 def test_waiting_work_links_to_the_invoices_and_returns_behind_it(portal, quarter, contract_manager, nacro_manager):
-    from portal.extensions import db
+    from tests.factories import ServiceReturnFactory
 
-    db.session.add(
-        ServiceReturn(
-            contract_id=quarter["contract"].id,
-            period_kind="month",
-            period_start=date(2026, 7, 1),
-            period_end=date(2026, 7, 31),
-            status="submitted",
-            created_by_id=nacro_manager.id,
-        )
+    ServiceReturnFactory(
+        contract=quarter["contract"], period_start=date(2026, 7, 1), created_by=nacro_manager, submitted=True
     )
-    db.session.commit()
     portal.sign_in(contract_manager)
     html = portal.get("/dashboard/?period=2026-Q3").get_data(as_text=True)
     assert 'href="/invoices/?status=submitted"' in html

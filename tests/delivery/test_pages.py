@@ -10,7 +10,7 @@ from sqlalchemy import select
 from portal.delivery.models import Alert, EvidenceFile, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.referrals.models import ReferralStatus
-from tests.factories import OutcomeTypeFactory, ReferralFactory
+from tests.factories import OutcomeFactory, OutcomeTypeFactory, ReferralFactory
 from tests.helpers import days_from_today, text_of
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -21,13 +21,18 @@ def parts(day):
 
 
 @pytest.fixture
-def accepted(nacro_referral, nacro_caseworker):
-    nacro_referral.status = ReferralStatus.ACCEPTED
-    nacro_referral.accepted_at = datetime.now(UTC) - timedelta(days=7)
-    nacro_referral.caseworker_id = nacro_caseworker.id
-    nacro_referral.rar_days = 1
-    db.session.commit()
-    return nacro_referral
+def accepted(ttg_service, referrer, nacro_caseworker):
+    """Nacro's referral, accepted a week ago and assigned, with a RAR day ordered."""
+    return ReferralFactory(
+        reference="NC2345AB",
+        contract=ttg_service,
+        service_code="ACC-TTG",
+        referrer=referrer,
+        accepted=True,
+        accepted_at=datetime.now(UTC) - timedelta(days=7),
+        caseworker=nacro_caseworker,
+        rar_days=1,
+    )
 
 
 @pytest.fixture
@@ -205,15 +210,13 @@ def test_an_executable_renamed_pdf_is_refused(portal, accepted, nacro_caseworker
 
 
 def test_rejecting_needs_a_reason(portal, accepted, nacro_caseworker, referrer, ttg_service):
-    outcome = Outcome(
-        referral_id=accepted.id,
-        outcome_type_id=OutcomeTypeFactory(contract=ttg_service).id,
+    outcome = OutcomeFactory(
+        referral=accepted,
+        outcome_type=OutcomeTypeFactory(contract=ttg_service),
         achieved_on=days_from_today(-1),
         evidence="seen",
-        claimed_by_id=nacro_caseworker.id,
+        claimed_by=nacro_caseworker,
     )
-    db.session.add(outcome)
-    db.session.commit()
     portal.sign_in(referrer)
     portal.get(f"/referrals/{accepted.reference}/outcomes/{outcome.id}/reject")
     response = portal.post(

@@ -47,7 +47,11 @@ from portal.errors import InvalidTransition, NotAllowed, NotFound, ValidationFai
 from portal.extensions import db
 from portal.notifications.models import OutboundEmail
 from portal.referrals.models import CaseNote, ReferralStatus
-from tests.factories import OutcomeTypeFactory, RateCardItemFactory, ReferralFactory
+from tests.factories import (
+    OutcomeTypeFactory,
+    RateCardItemFactory,
+    ReferralFactory,
+)
 from tests.helpers import DaysFromToday, dated, days_from_today
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -63,14 +67,18 @@ def docx() -> bytes:
 
 
 @pytest.fixture
-def accepted(nacro_referral, nacro_caseworker):
+def accepted(ttg_service, referrer, nacro_caseworker):
     """Nacro's referral, accepted a week ago and assigned, with 2 RAR days ordered."""
-    nacro_referral.status = ReferralStatus.ACCEPTED
-    nacro_referral.accepted_at = datetime.now(UTC) - timedelta(days=7)
-    nacro_referral.caseworker_id = nacro_caseworker.id
-    nacro_referral.rar_days = 2
-    db.session.commit()
-    return nacro_referral
+    return ReferralFactory(
+        reference="NC2345AB",
+        contract=ttg_service,
+        service_code="ACC-TTG",
+        referrer=referrer,
+        accepted=True,
+        accepted_at=datetime.now(UTC) - timedelta(days=7),
+        caseworker=nacro_caseworker,
+        rar_days=2,
+    )
 
 
 def session_fields(**overrides):

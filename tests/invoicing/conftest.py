@@ -5,15 +5,17 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from portal.contracts.models import Unit
-from portal.delivery.models import Attendance, Outcome, OutcomeStatus, Session, SessionKind
+from portal.delivery.models import Attendance
 from portal.extensions import db
 from portal.referrals.models import ReferralStatus
 from tests.factories import (
+    OutcomeFactory,
     OutcomeTypeFactory,
     PersonFactory,
     RateCardItemFactory,
     RateCardPriceFactory,
     ReferralFactory,
+    SessionFactory,
 )
 
 
@@ -47,32 +49,24 @@ class Work:
         )
 
     def session(self, referral, day: date, minutes=60, *, rar=False, attendance=Attendance.ATTENDED):
-        session = Session(
-            referral_id=referral.id,
+        return SessionFactory(
+            referral=referral,
             date=day,
-            start_time=time(10),
             duration_minutes=minutes,
-            kind=SessionKind.ONE_TO_ONE,
             attendance=attendance,
             counts_as_rar_day=rar,
-            recorded_by_id=self.caseworker.id,
+            recorded_by=self.caseworker,
         )
-        db.session.add(session)
-        db.session.commit()
-        return session
 
     def outcome(self, referral, outcome_type, achieved_on: date, *, verified=True):
-        outcome = Outcome(
-            referral_id=referral.id,
-            outcome_type_id=outcome_type.id,
+        return OutcomeFactory(
+            referral=referral,
+            outcome_type=outcome_type,
             achieved_on=achieved_on,
             evidence="Seen.",
-            claimed_by_id=self.caseworker.id,
-            status=OutcomeStatus.VERIFIED if verified else OutcomeStatus.CLAIMED,
+            claimed_by=self.caseworker,
+            verified=verified,
         )
-        db.session.add(outcome)
-        db.session.commit()
-        return outcome
 
 
 @pytest.fixture

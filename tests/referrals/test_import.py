@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from portal.contracts.models import ContractStatus
+from portal.contracts.service import end_contract
 from portal.extensions import db
 from portal.referrals import bulk_import
 from portal.referrals.models import ImportStatus, Referral, ReferralImport
@@ -140,8 +140,7 @@ def test_nothing_is_sent_if_the_file_goes_stale_before_confirming(portal, ttg_se
     portal.sign_in(referrer)
     response = upload(portal, csv_bytes([row(), row(crn="X100002")]))
     status_url = response.headers["Location"]
-    ttg_service.status = ContractStatus.ENDED
-    db.session.commit()
+    end_contract(None, ttg_service, end_date=ttg_service.end_date)  # the contract manager ends it meanwhile
     page = text_of(portal.get(status_url))
     assert "There is a problem" in page
     portal.post(status_url)

@@ -191,25 +191,13 @@ def test_referral_page_queries_do_not_grow_with_the_timeline(portal, nacro_refer
 
 
 def test_referral_page_queries_do_not_grow_with_its_sessions(portal, nacro_referral, nacro_manager, app):
-    from datetime import date, time
+    from datetime import date
 
-    from portal.delivery.models import Attendance, Session, SessionKind
-    from portal.extensions import db
+    from tests.factories import SessionFactory
 
     def add_sessions(count: int, start: int) -> None:
-        db.session.add_all(
-            Session(
-                referral_id=nacro_referral.id,
-                date=date(2026, 10, 1 + day),
-                start_time=time(10),
-                duration_minutes=60,
-                kind=SessionKind.ONE_TO_ONE,
-                attendance=Attendance.ATTENDED,
-                recorded_by_id=nacro_manager.id,
-            )
-            for day in range(start, start + count)
-        )
-        db.session.commit()
+        for day in range(start, start + count):
+            SessionFactory(referral=nacro_referral, date=date(2026, 10, 1 + day), recorded_by=nacro_manager)
 
     portal.sign_in(nacro_manager)
     add_sessions(1, 0)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.audit.models import AuditEvent
-from portal.contracts.models import ContractStatus
+from portal.contracts.service import end_contract
 from portal.dates import london_today
 from portal.errors import InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
@@ -185,8 +185,7 @@ def test_a_contract_the_referrers_crc_does_not_hold_is_refused(referrer, nacro):
 
 
 def test_a_draft_or_ended_contract_is_refused(referrer, ttg_service):
-    ttg_service.status = ContractStatus.ENDED
-    db.session.commit()
+    end_contract(None, ttg_service, end_date=ttg_service.end_date)
     with pytest.raises(ValidationFailed) as failure:
         service.create_and_send(referrer, whole_referral(ttg_service))
     assert "contract_id" in failure.value.errors

@@ -11,16 +11,18 @@ from portal.delivery.models import (
     Attendance,
     EndOfServiceReport,
     NonAttendanceReason,
-    Outcome,
-    OutcomeStatus,
-    Session,
-    SessionKind,
 )
 from portal.extensions import db
-from portal.invoicing.models import Invoice, InvoiceStatus
 from portal.people.models import Disability, Gender
 from portal.referrals.models import DeclineReason, LocationType, ReferralStatus, WithdrawReason
-from tests.factories import OutcomeTypeFactory, PersonFactory, ReferralFactory
+from tests.factories import (
+    InvoiceFactory,
+    OutcomeFactory,
+    OutcomeTypeFactory,
+    PersonFactory,
+    ReferralFactory,
+    SessionFactory,
+)
 
 
 def at(day: date, hour: int = 9) -> datetime:
@@ -141,49 +143,58 @@ def quarter(ttg_service, referrer, nacro_caseworker):
     )
 
     def session(referral, day, attendance, minutes=60, rar=False, reason=None):
-        return Session(
-            referral_id=referral.id,
+        return SessionFactory(
+            referral=referral,
             date=day,
-            start_time=time(10),
             duration_minutes=minutes,
-            kind=SessionKind.ONE_TO_ONE,
             attendance=attendance,
             non_attendance_reason=reason,
             counts_as_rar_day=rar,
-            recorded_by_id=nacro_caseworker.id,
+            recorded_by=nacro_caseworker,
         )
 
+    session(a, date(2026, 7, 10), Attendance.ATTENDED, 60, rar=True)
+    session(a, date(2026, 7, 17), Attendance.LATE, 90, rar=True)
+    session(a, date(2026, 7, 24), Attendance.DID_NOT_ATTEND, reason=NonAttendanceReason.UNACCEPTABLE)
+    session(a, date(2026, 8, 7), Attendance.DID_NOT_ATTEND, reason=NonAttendanceReason.ACCEPTABLE)
+    session(b, date(2026, 7, 28), Attendance.ATTENDED, 60)
+    session(b, date(2026, 8, 4), Attendance.SESSION_DID_NOT_HAPPEN)
+    session(e, date(2026, 5, 8), Attendance.ATTENDED, 60, rar=True)
+    session(e, date(2026, 8, 10), Attendance.ATTENDED, 30)
+    OutcomeFactory(
+        referral=a,
+        outcome_type=housed,
+        achieved_on=date(2026, 7, 31),
+        evidence="Tenancy seen",
+        claimed_by=nacro_caseworker,
+        claimed_at=at(date(2026, 8, 1)),
+        verified=True,
+        verified_at=at(date(2026, 8, 5)),
+    )
+    OutcomeFactory(
+        referral=b,
+        outcome_type=housed,
+        achieved_on=date(2026, 9, 9),
+        evidence="Letter",
+        claimed_by=nacro_caseworker,
+        claimed_at=at(date(2026, 9, 10)),
+        rejected=True,
+        rejected_at=at(date(2026, 9, 12)),
+        rejection_reason="Not evidenced",
+    )
+    # Paid: £1,000.00 before VAT, submitted in August and paid on 1 September.
+    InvoiceFactory(
+        contract=contract,
+        number="NACRO-000001",
+        period_start=date(2026, 7, 1),
+        paid=True,
+        submitted_at=at(date(2026, 8, 3)),
+        approved_at=at(date(2026, 8, 10)),
+        paid_on=date(2026, 9, 1),
+        lines__price__unit_price_pence=100_000,
+    )
     db.session.add_all(
         [
-            session(a, date(2026, 7, 10), Attendance.ATTENDED, 60, rar=True),
-            session(a, date(2026, 7, 17), Attendance.LATE, 90, rar=True),
-            session(a, date(2026, 7, 24), Attendance.DID_NOT_ATTEND, reason=NonAttendanceReason.UNACCEPTABLE),
-            session(a, date(2026, 8, 7), Attendance.DID_NOT_ATTEND, reason=NonAttendanceReason.ACCEPTABLE),
-            session(b, date(2026, 7, 28), Attendance.ATTENDED, 60),
-            session(b, date(2026, 8, 4), Attendance.SESSION_DID_NOT_HAPPEN),
-            session(e, date(2026, 5, 8), Attendance.ATTENDED, 60, rar=True),
-            session(e, date(2026, 8, 10), Attendance.ATTENDED, 30),
-            Outcome(
-                referral_id=a.id,
-                outcome_type_id=housed.id,
-                achieved_on=date(2026, 7, 31),
-                evidence="Tenancy seen",
-                status=OutcomeStatus.VERIFIED,
-                claimed_by_id=nacro_caseworker.id,
-                claimed_at=at(date(2026, 8, 1)),
-                verified_at=at(date(2026, 8, 5)),
-            ),
-            Outcome(
-                referral_id=b.id,
-                outcome_type_id=housed.id,
-                achieved_on=date(2026, 9, 9),
-                evidence="Letter",
-                status=OutcomeStatus.REJECTED,
-                claimed_by_id=nacro_caseworker.id,
-                claimed_at=at(date(2026, 9, 10)),
-                rejected_at=at(date(2026, 9, 12)),
-                rejection_reason="Not evidenced",
-            ),
             EndOfServiceReport(
                 referral_id=e.id,
                 summary="Housed.",
@@ -193,19 +204,6 @@ def quarter(ttg_service, referrer, nacro_caseworker):
                     {"desired_outcome": "Housing", "achievement": "achieved"},
                     {"desired_outcome": "Bank account", "achievement": "partially_achieved"},
                 ],
-            ),
-            Invoice(
-                contract_id=contract.id,
-                partner_id=contract.partner_id,
-                number="NACRO-000001",
-                period_start=date(2026, 7, 1),
-                status=InvoiceStatus.PAID,
-                vat_rate_bp=0,
-                subtotal_pence=100_000,
-                total_pence=100_000,
-                submitted_at=at(date(2026, 8, 3)),
-                approved_at=at(date(2026, 8, 10)),
-                paid_on=date(2026, 9, 1),
             ),
         ]
     )

@@ -10,10 +10,11 @@ import time_machine
 from pypdf import PdfReader
 
 from portal.audit.models import AuditEvent
-from portal.dates import parse_period
+from portal.dates import PeriodKind, parse_period
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.returns.models import ReturnStatus, ServiceReturn
+from tests.factories import ServiceReturnFactory
 from tests.helpers import STORY_DAY, QueryCounter, text_of
 from tests.returns.conftest import EXPECTED_Q3
 
@@ -33,16 +34,13 @@ NARRATIVE = {
 
 @pytest.fixture
 def q3_return(quarter, nacro_manager):
-    service_return = ServiceReturn(
-        contract_id=quarter["contract"].id,
-        period_kind="quarter",
+    return ServiceReturnFactory(
+        contract=quarter["contract"],
+        period_kind=PeriodKind.QUARTER,
         period_start=date(2026, 7, 1),
         period_end=date(2026, 9, 30),
-        created_by_id=nacro_manager.id,
+        created_by=nacro_manager,
     )
-    db.session.add(service_return)
-    db.session.commit()
-    return service_return
 
 
 def pdf_text(data: bytes) -> str:
@@ -271,16 +269,18 @@ def test_the_return_page_takes_the_same_queries_for_few_or_many_records(
 
 
 def test_a_contract_manager_downloads_a_periods_accepted_returns_as_one_zip(
-    portal, q3_return, contract_manager, app, tmp_path
+    portal, quarter, contract_manager, app, tmp_path
 ):
     import zipfile
 
     app.config["STORAGE_DIR"] = tmp_path
-    q3_return.status = ReturnStatus.ACCEPTED
-    from portal.returns.records import figures_for
-
-    q3_return.kpis = figures_for(q3_return.contract, parse_period("2026-Q3"), today=date(2026, 12, 2))
-    db.session.commit()
+    ServiceReturnFactory(
+        contract=quarter["contract"],
+        period_kind=PeriodKind.QUARTER,
+        period_start=date(2026, 7, 1),
+        period_end=date(2026, 9, 30),
+        accepted=True,  # its figures frozen when it was submitted
+    )
     portal.sign_in(contract_manager)
     portal.get("/service-returns/bulk")
     response = portal.post("/service-returns/bulk", {"period": "2026-Q3"})
