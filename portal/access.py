@@ -150,12 +150,6 @@ def _contracts(user: User) -> ColumnElement[bool]:
     return Contract.partner_id == user.organisation_id
 
 
-seen_with(RateCardItem, "contract_id", Contract)
-seen_with(OutcomeType, "contract_id", Contract)
-seen_with(RateCardPrice, "item_id", RateCardItem)
-seen_with(GroupSession, "contract_id", Contract)
-
-
 @visibility_rule(Referral)
 def _referrals(user: User) -> ColumnElement[bool]:
     """The CRC sees its own referrals, but a draft only by its author until it is sent; a partner
@@ -178,15 +172,6 @@ def _people(user: User) -> ColumnElement[bool]:
     return Person.id.in_(select(Referral.person_id).where(_referrals(user)))
 
 
-seen_with(ReferralEvent, "referral_id", Referral)
-seen_with(CaseNote, "referral_id", Referral)
-seen_with(Session, "referral_id", Referral)
-seen_with(Outcome, "referral_id", Referral)
-seen_with(EvidenceFile, "outcome_id", Outcome)
-seen_with(Alert, "referral_id", Referral)
-seen_with(EndOfServiceReport, "referral_id", Referral)
-
-
 @visibility_rule(Invoice)
 def _invoices(user: User) -> ColumnElement[bool]:
     """The CRC sees its contracts' invoices (drafts too, to approve an excess over the cap); a
@@ -196,10 +181,25 @@ def _invoices(user: User) -> ColumnElement[bool]:
     return Invoice.partner_id == user.organisation_id
 
 
-seen_with(InvoiceLine, "invoice_id", Invoice)
-seen_with(InvoiceEvent, "invoice_id", Invoice)
-# Partners see their own contracts' returns (drafts too); the CRC its contracts' returns.
-seen_with(ServiceReturn, "contract_id", Contract)
+# Records seen exactly when their parent is: a contract's rate card, outcome types, group sessions
+# and returns (drafts too); a referral's timeline, notes and delivery records; an invoice's lines.
+for _model, _attribute, _parent in (
+    (RateCardItem, "contract_id", Contract),
+    (RateCardPrice, "item_id", RateCardItem),
+    (OutcomeType, "contract_id", Contract),
+    (GroupSession, "contract_id", Contract),
+    (ServiceReturn, "contract_id", Contract),
+    (ReferralEvent, "referral_id", Referral),
+    (CaseNote, "referral_id", Referral),
+    (Session, "referral_id", Referral),
+    (Outcome, "referral_id", Referral),
+    (EvidenceFile, "outcome_id", Outcome),
+    (Alert, "referral_id", Referral),
+    (EndOfServiceReport, "referral_id", Referral),
+    (InvoiceLine, "invoice_id", Invoice),
+    (InvoiceEvent, "invoice_id", Invoice),
+):
+    seen_with(_model, _attribute, _parent)
 
 
 @visibility_rule(ReferralImport)

@@ -241,13 +241,7 @@ def create_user(
         email = _validate_email_address(email)
     except ValidationFailed as exc:
         errors.update(exc.errors)
-    name = name.strip()
-    if not name:
-        errors["name"] = ["Enter the person's full name"]
-    try:
-        role = Role(role)
-    except ValueError:
-        errors["role"] = ["Select a role"]
+    name, role = _name_and_role(name, role, errors)
     if "role" not in errors:
         if actor is not None:
             access.require(actor, "manage", User)
@@ -275,17 +269,7 @@ def create_user(
     db.session.flush()
     link = None
     if password is None:
-        link = absolute_url("accounts.set_password", token=make_password_token(user, "invite"))
-        if send_invitation:
-            queue_email(
-                "invitation",
-                user.email,
-                record=user,
-                user=user,
-                link=link,
-                invited_by=actor,
-                days=current_app.config["INVITATION_DAYS"],
-            )
+        link = _invitation_link(user, actor, send=send_invitation)
     record_event(
         "user.created",
         actor=actor,
@@ -308,18 +292,40 @@ def _edited(user: User) -> None:
     user.version = user.version + 1
 
 
-def update_user(actor: User, user: User, *, name: str, role: Role | str, version: int | None) -> User:
-    access.require(actor, "manage", user)
-    _check_version(user, version)
-    errors: dict[str, list[str]] = {}
+def _name_and_role(name: str, role: Role | str, errors: dict[str, list[str]]) -> tuple[str, Role]:
+    """The person's name and role as entered, each refusal added to `errors` against its field."""
     name = name.strip()
     if not name:
         errors["name"] = ["Enter the person's full name"]
     try:
-        role = Role(role)
+        return name, Role(role)
     except ValueError:
         errors["role"] = ["Select a role"]
-    else:
+        return name, role  # type: ignore[return-value]
+
+
+def _invitation_link(user: User, actor: User | None, *, send: bool = True) -> str:
+    """A set-password link for an invited user, emailed to them unless `send` is false."""
+    link = absolute_url("accounts.set_password", token=make_password_token(user, "invite"))
+    if send:
+        queue_email(
+            "invitation",
+            user.email,
+            record=user,
+            user=user,
+            link=link,
+            invited_by=actor,
+            days=current_app.config["INVITATION_DAYS"],
+        )
+    return link
+
+
+def update_user(actor: User, user: User, *, name: str, role: Role | str, version: int | None) -> User:
+    access.require(actor, "manage", user)
+    _check_version(user, version)
+    errors: dict[str, list[str]] = {}
+    name, role = _name_and_role(name, role, errors)
+    if "role" not in errors:
         if role not in access.assignable_roles(actor, user.organisation):
             errors["role"] = ["Select a role this organisation's users can have"]
         elif user.id == actor.id and role != actor.role:
@@ -385,15 +391,6 @@ def resend_invitation(actor: User, user: User) -> None:
         )
     user.rotate_session_token()  # the earlier link stops working
     db.session.flush()
-    link = absolute_url("accounts.set_password", token=make_password_token(user, "invite"))
-    queue_email(
-        "invitation",
-        user.email,
-        record=user,
-        user=user,
-        link=link,
-        invited_by=actor,
-        days=current_app.config["INVITATION_DAYS"],
-    )
+    _invitation_link(user, actor)
     record_event("user.invitation_resent", actor=actor, record=user)
     db.session.commit()

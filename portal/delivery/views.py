@@ -329,6 +329,18 @@ def _outcome_fields(form: OutcomeForm) -> dict[str, Any]:
     }
 
 
+def _outcome_page(referral: Referral, form: OutcomeForm, *, previous: Any = None, outcome: Any = None) -> str:
+    """The outcome claim form: a new claim, one made again after a rejection, or a change."""
+    return render_template(
+        "delivery/outcome_form.html",
+        referral=referral,
+        form=form,
+        previous=previous,
+        outcome=outcome,
+        service_name=service_name(referral),
+    )
+
+
 @bp.route("/referrals/<reference>/outcomes/new", methods=["GET", "POST"])
 @login_required
 def new_outcome(reference: str):  # type: ignore[no-untyped-def]
@@ -355,14 +367,7 @@ def new_outcome(reference: str):  # type: ignore[no-untyped-def]
         )
         if response:
             return response
-    return render_template(
-        "delivery/outcome_form.html",
-        referral=referral,
-        form=form,
-        previous=previous,
-        outcome=None,
-        service_name=service_name(referral),
-    )
+    return _outcome_page(referral, form, previous=previous)
 
 
 @bp.route("/referrals/<reference>/outcomes/<int:outcome_id>/edit", methods=["GET", "POST"])
@@ -389,14 +394,7 @@ def edit_outcome(reference: str, outcome_id: int):  # type: ignore[no-untyped-de
         )
         if response:
             return response
-    return render_template(
-        "delivery/outcome_form.html",
-        referral=referral,
-        form=form,
-        previous=None,
-        outcome=outcome,
-        service_name=service_name(referral),
-    )
+    return _outcome_page(referral, form, outcome=outcome)
 
 
 @bp.route("/referrals/<reference>/outcomes/<int:outcome_id>/delete", methods=["GET", "POST"])

@@ -340,16 +340,24 @@ def _reason(value: Any, message: str) -> str:
     return text[:2000]
 
 
-@guards_versions("invoice")
-def query_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | None = None) -> Invoice:
+def _decide_with_reason(
+    actor: Any, invoice: Invoice, transition: str, version: int | None, reason: Any, ask: str
+) -> str:
+    """A contract manager's decision that gives its reason (query, reject): checked and applied."""
     access.require(actor, "decide", invoice)
     check_version(invoice, version, "invoice")
-    INVOICE_WORKFLOW.check(invoice, "query")
-    if invoice.is_credit_note:
+    INVOICE_WORKFLOW.check(invoice, transition)
+    if transition == "query" and invoice.is_credit_note:
         raise InvalidTransition("A credit note is approved or rejected, not queried")
-    reason = _reason(reason, "Say what needs checking, so the partner can put it right")
-    INVOICE_WORKFLOW.apply(invoice, "query", actor, details={"number": invoice.number, "reason": reason})
-    invoice.query_reason = reason
+    reason = _reason(reason, ask)
+    INVOICE_WORKFLOW.apply(invoice, transition, actor, details={"number": invoice.number, "reason": reason})
+    return reason
+
+
+@guards_versions("invoice")
+def query_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | None = None) -> Invoice:
+    ask = "Say what needs checking, so the partner can put it right"
+    invoice.query_reason = _decide_with_reason(actor, invoice, "query", version, reason, ask)
     commit("invoice")
     return invoice
 
@@ -357,12 +365,8 @@ def query_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | N
 @guards_versions("invoice")
 def reject_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | None = None) -> Invoice:
     """Reject: the invoice is void and its events can be billed again on a new one."""
-    access.require(actor, "decide", invoice)
-    check_version(invoice, version, "invoice")
-    INVOICE_WORKFLOW.check(invoice, "reject")
-    reason = _reason(reason, "Say why the invoice is rejected")
-    INVOICE_WORKFLOW.apply(invoice, "reject", actor, details={"number": invoice.number, "reason": reason})
-    invoice.rejection_reason = reason
+    ask = "Say why the invoice is rejected"
+    invoice.rejection_reason = _decide_with_reason(actor, invoice, "reject", version, reason, ask)
     db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=False))
     if invoice.is_credit_note:
         db.session.execute(

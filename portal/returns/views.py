@@ -215,42 +215,38 @@ def narrative(return_id: int):  # type: ignore[no-untyped-def]
     return render_template("returns/narrative.html", service_return=service_return, form=form)
 
 
-@bp.route("/<int:return_id>/submit", methods=["POST"])
-@login_required
-def submit(return_id: int):  # type: ignore[no-untyped-def]
+def _button(return_id: int, verb: str, operation: Any, success: str) -> Any:
+    """A button on the return's page: the operation, or the page again saying why not."""
     service_return = load_return(return_id)
-    access.require(current_user, "write", service_return)
+    access.require(current_user, verb, service_return)
     form = ConfirmForm()
     if form.validate_on_submit():
         response = attempt_and_redirect(
             form,
-            lambda: service.submit_return(current_user, service_return, version=form.version.data),
-            success=(
-                "The return has been submitted. Its figures are now fixed; the CRC's contract manager will review it."
-            ),
+            lambda: operation(current_user, service_return, version=form.version.data),
+            success=success,
             back=url_for("returns.show", return_id=service_return.id),
         )
         if response is not None:
             return response
     return _show(service_return, form=form, status=400)
+
+
+@bp.route("/<int:return_id>/submit", methods=["POST"])
+@login_required
+def submit(return_id: int):  # type: ignore[no-untyped-def]
+    return _button(
+        return_id,
+        "write",
+        service.submit_return,
+        "The return has been submitted. Its figures are now fixed; the CRC's contract manager will review it.",
+    )
 
 
 @bp.route("/<int:return_id>/accept", methods=["POST"])
 @login_required
 def accept(return_id: int):  # type: ignore[no-untyped-def]
-    service_return = load_return(return_id)
-    access.require(current_user, "decide", service_return)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        response = attempt_and_redirect(
-            form,
-            lambda: service.accept_return(current_user, service_return, version=form.version.data),
-            success="The return has been accepted.",
-            back=url_for("returns.show", return_id=service_return.id),
-        )
-        if response is not None:
-            return response
-    return _show(service_return, form=form, status=400)
+    return _button(return_id, "decide", service.accept_return, "The return has been accepted.")
 
 
 @bp.route("/<int:return_id>/return", methods=["GET", "POST"])
