@@ -340,6 +340,12 @@ def _themselves(actor: User, target: User | None) -> str | None:
     return "You can only create API tokens for yourself"
 
 
+def _someone_else(actor: User, target: User | None) -> str | None:
+    if target is None or target.id != actor.id:
+        return None
+    return "Change your own two-step verification from your account page"
+
+
 # Organisations and users
 rule(
     Organisation,
@@ -392,6 +398,15 @@ rule(
     "revoke an API token",
     "Only the token's owner or an administrator can revoke it",
     note="their own (administrators: anyone's)",
+)
+rule(
+    User,
+    "reset_mfa",
+    {ADMIN},
+    "reset a person's two-step verification (a lost phone)",
+    "Only administrators reset two-step verification",
+    condition=_someone_else,
+    note="someone else's (their own: from their account page)",
 )
 rule(AuditEvent, "read", {ADMIN}, "read the audit log", "Only administrators read the audit log")
 
