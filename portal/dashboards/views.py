@@ -5,7 +5,6 @@ export. The number of queries is the same however many records there are."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from portal import access, charts
 from portal.contracts.models import PATHWAY_LABELS, Contract, ContractStatus, Pathway
+from portal.csv_files import SafeCsvWriter, csv_text
 from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
@@ -267,9 +267,7 @@ def _figures_file(kind: str) -> Response:
             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers=headers,
         )
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(spreadsheet.text_rows(figures))
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv", headers=headers)
+    return Response(csv_text((), spreadsheet.text_rows(figures), bom=True), mimetype="text/csv", headers=headers)
 
 
 @bp.route("/performance.csv")
@@ -285,7 +283,7 @@ def performance_csv():  # type: ignore[no-untyped-def]
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = SafeCsvWriter(buffer)
         buffer.write("\ufeff")
         writer.writerow(performance.COLUMNS)
         for row in performance.rows(
