@@ -51,8 +51,10 @@ def create_app(config_name: str | None = None) -> Flask:
     app.config.from_object(config)
     app.config["ENV_NAME"] = config.ENV_NAME
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    from portal.text import PortalRequest
     from portal.urls import DatabaseIdConverter
 
+    app.request_class = PortalRequest
     app.url_map.converters["int"] = DatabaseIdConverter
 
     configure_logging(app)
@@ -204,6 +206,14 @@ def register_request_hooks(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if REQUEST_ID.match(incoming) else str(uuid.uuid4())
         g.started = time.perf_counter()
+        from portal.api.paths import is_api_request
+
+        # Query and form values are checked as they are read (portal.text); the API answers a path
+        # naming no record with its own 404.
+        if "\x00" in request.path and not is_api_request():
+            from portal.text import NulCharacterRefused
+
+            raise NulCharacterRefused
 
     @app.before_request
     def resume_session():  # type: ignore[no-untyped-def]

@@ -37,3 +37,14 @@ class DatabaseIdConverter(IntegerConverter):
 
 
 DATABASE_ID_MAX = 2**31 - 1
+
+
+def as_id(value: object) -> int | None:
+    """A record id typed into a query or form ("12"), or None if it could not be one: not plain
+    ASCII digits ("²" passes str.isdigit but not int()), or past the id columns' range (which
+    SQLite's driver cannot even bind)."""
+    text = str(value if value is not None else "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if number <= DATABASE_ID_MAX else None

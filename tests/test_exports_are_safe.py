@@ -79,7 +79,7 @@ def test_a_rate_card_item_named_as_a_formula_exports_harmlessly(nacro_contract):
     assert ",=" not in exported and ",+" not in exported and ",@" not in exported
 
 
-def test_an_outcome_type_named_as_a_formula_is_text_in_the_dashboard_xlsx(portal, quarter, nacro_manager):
+def test_an_outcome_type_named_as_a_formula_is_text_in_the_dashboard_xlsx(portal, quarter, nacro_manager):  # noqa: F811
     housed = db.session.query(OutcomeType).filter_by(code="housed_on_release").one()
     housed.name = '=HYPERLINK("http://evil.example","Housed")'
     db.session.commit()

@@ -26,7 +26,7 @@ from portal.db import utcnow
 from portal.errors import NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db, limiter
 from portal.organisations.models import Organisation
-from portal.urls import safe_next
+from portal.urls import as_id, safe_next
 from portal.web import act_and_redirect, apply_errors, paginate
 
 bp = Blueprint("accounts", __name__)
@@ -328,8 +328,8 @@ def users():  # type: ignore[no-untyped-def]
     if form.q.data:
         term = f"%{form.q.data.strip().lower()}%"
         statement = statement.where(or_(User.email.like(term), User.name.ilike(term)))
-    if form.organisation.data and form.organisation.data.isdigit():
-        statement = statement.where(User.organisation_id == int(form.organisation.data))
+    if (organisation_id := as_id(form.organisation.data)) is not None:
+        statement = statement.where(User.organisation_id == organisation_id)
     if form.role.data in {role.value for role in Role}:
         statement = statement.where(User.role == Role(form.role.data))
     now = utcnow()
@@ -473,10 +473,7 @@ def reset_two_step(user_id: int):  # type: ignore[no-untyped-def]
     shown = _load_managed_user(user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        service.reset_second_step(current_user, shown)
-    except NotAllowed:
-        abort(403)
+    service.reset_second_step(current_user, shown)  # a refusal is the app's 403 page
     flash(
         f"Two-step verification has been reset. {shown.name} will set up an authenticator app at their next sign-in.",
         "success",

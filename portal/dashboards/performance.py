@@ -182,7 +182,8 @@ def _line(m: Any) -> list[str]:
     deadlines = [day for day in (r.sentence_end_date, m["contract_end"]) if day is not None]
     deadline = min(deadlines) if deadlines else None
     concluded = london_day(r.completed_at or r.withdrawn_at or r.declined_at)
-    invoiced = (m["units"] or 0) + round_half_up(Decimal(m["minute_pence"] or 0) / 60)
+    # PostgreSQL sums these as NUMERIC (a Decimal here): whole pence all the same.
+    invoiced = int(m["units"] or 0) + round_half_up(Decimal(m["minute_pence"] or 0) / 60)
     return [
         r.reference or "",
         m["contract_reference"],

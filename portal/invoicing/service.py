@@ -42,6 +42,7 @@ from portal.invoicing.models import (
 from portal.money import round_half_up
 from portal.organisations.models import Organisation
 from portal.persistence import check_version, commit, guards_versions
+from portal.urls import as_id
 from portal.workflow import StateMachine, Transition
 
 S = InvoiceStatus
@@ -449,7 +450,7 @@ def raise_credit_note(
         raise InvalidTransition("Only a submitted, approved or paid invoice can be credited")
     reason = _reason(reason, "Say why the work is credited, for example a session recorded in error")
     available = {event.id: event for event in creditable_events(invoice)}
-    chosen = [available.get(int(event_id)) for event_id in event_ids if str(event_id).isdigit()]
+    chosen = [available.get(as_id(event_id)) for event_id in event_ids if as_id(event_id) is not None]
     if not chosen or any(event is None for event in chosen):
         raise ValidationFailed.single("event_ids", "Choose the work to credit from this invoice's uncredited lines")
     lines = {

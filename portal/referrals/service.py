@@ -36,6 +36,7 @@ from portal.referrals.models import (
     ReferralStatus,
     WithdrawReason,
 )
+from portal.urls import as_id
 from portal.workflow import StateMachine, Transition
 from portal.working_days import add_working_days
 
@@ -138,8 +139,9 @@ def _caseworker_for(contract: Contract, value: Any) -> User | None:
         return None
     if isinstance(value, User):
         user = value
-    elif isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        user = db.session.get(User, int(value))
+    elif isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        user_id = as_id(value)
+        user = db.session.get(User, user_id) if user_id is not None else None
     else:
         user = db.session.scalars(select(User).where(User.email == str(value).strip().lower())).first()
     if user is None or user.organisation_id != contract.partner_id or user.role not in PARTNER_ROLES or not user.active:
