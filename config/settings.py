@@ -104,6 +104,8 @@ class BaseConfig:
         self.MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
         self.MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
         self.MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Partner Portal <no-reply@partner-portal.example>")
+        # Every SMTP step gives up after this long; the email stays queued and is tried again.
+        self.MAIL_TIMEOUT_SECONDS = _env_int("MAIL_TIMEOUT_SECONDS", 10)
 
         # Links in emails and CLI output are absolute, so the portal must know its address.
         self.BASE_URL = (_env("BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/")

@@ -14,7 +14,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_config
-from portal.extensions import csrf, db, limiter, login_manager, mail, migrate, talisman, wtforms_helpers
+from portal.extensions import csrf, db, limiter, login_manager, migrate, talisman, wtforms_helpers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -117,7 +117,6 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
-    mail.init_app(app)
     wtforms_helpers.init_app(app)
 
     login_manager.init_app(app)
@@ -253,12 +252,9 @@ def register_request_hooks(app: Flask) -> None:
             # Pages hold personal and safeguarding data: never keep them in a cache.
             response.headers["Cache-Control"] = "no-store"
         if g.get("emails_queued"):
-            from portal.notifications.service import deliver_queued
+            from portal.notifications.service import deliver_soon
 
-            try:
-                deliver_queued()
-            except Exception:
-                log.exception("delivering queued email failed")
+            deliver_soon()
         if request.endpoint != "static":
             elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
             log.info(

@@ -173,8 +173,9 @@ def _referrals(user: User) -> ColumnElement[bool]:
 
 @visibility_rule(Person)
 def _people(user: User) -> ColumnElement[bool]:
+    """A CRC sees the people it holds; a partner, the people of its referrals."""
     if user.is_crc_user:
-        return true()
+        return Person.crc_id == user.organisation_id
     return Person.id.in_(select(Referral.person_id).where(_referrals(user)))
 
 

@@ -172,15 +172,18 @@ def start_draft(actor: Any) -> Referral:
     return referral
 
 
-def find_person(crn: str) -> Person | None:
-    return db.session.scalars(select(Person).where(Person.crn == validation.normalise_crn(crn))).first()
+def find_person(crn: str, crc_id: int) -> Person | None:
+    """The person with this CRN as the CRC `crc_id` holds them (another CRC's record is not found)."""
+    return db.session.scalars(
+        select(Person).where(Person.crc_id == crc_id, Person.crn == validation.normalise_crn(crn))
+    ).first()
 
 
-def _apply_person(actor: Any, data: dict[str, Any]) -> Person:
-    """Reuse the person with this CRN (bringing their details up to date) or create them."""
-    person = find_person(data["crn"])
+def _apply_person(actor: Any, data: dict[str, Any], crc_id: int) -> Person:
+    """Reuse the CRC's person with this CRN (bringing their details up to date) or create them."""
+    person = find_person(data["crn"], crc_id)
     if person is None:
-        person = Person(**data)
+        person = Person(crc_id=crc_id, **data)
         db.session.add(person)
         db.session.flush()
         record_event("person.created", actor=actor, record=person, details={"crn": person.crn})
@@ -215,7 +218,7 @@ def save_step(
     check_version(referral, version, "referral")
     data = STEP_CHECKS[step](actor, fields)
     if step == "person":
-        referral.person_id = _apply_person(actor, data).id
+        referral.person_id = _apply_person(actor, data, referral.crc_id).id
     else:
         for field, value in data.items():
             setattr(referral, field, value)
@@ -317,7 +320,7 @@ def send_checked(actor: Any, data: dict[str, Any], *, save: bool = True) -> Refe
     person_data = {field: data.pop(field) for field in validation.PERSON_FIELDS}
     referral = Referral(status=ReferralStatus.DRAFT, crc_id=actor.organisation_id, referrer_id=actor.id, **data)
     db.session.add(referral)
-    referral.person_id = _apply_person(actor, person_data).id
+    referral.person_id = _apply_person(actor, person_data, referral.crc_id).id
     db.session.flush()
     return _send(actor, referral, save=save)
 
