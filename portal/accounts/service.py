@@ -6,16 +6,17 @@ and commits — or raises a domain error and changes nothing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal import access
 from portal.accounts import mfa, sessions
-from portal.accounts.models import Role, User, UserSession
+from portal.accounts.models import ApiToken, Role, User, UserSession
 from portal.accounts.passwords import (
     hash_password,
     make_password_token,
@@ -29,7 +30,7 @@ from portal.audit.service import changes, record_event, snapshot
 from portal.db import utcnow
 from portal.errors import NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
-from portal.notifications.service import queue_email
+from portal.notifications.service import deliver_queued, queue_email
 from portal.organisations.models import Organisation
 from portal.urls import absolute_url
 
@@ -257,13 +258,27 @@ def change_password(
 
 
 def request_password_reset(email: str) -> None:
-    """Email a reset link if the address belongs to an active account. The caller always
-    shows the same confirmation, whether or not it does."""
+    """Hand the request to a background job: the page then does the same work, and takes the same
+    time, whether or not the address has an account (looking it up and writing the email took a
+    few milliseconds more for a real one, which told an attacker it exists)."""
+    from portal.jobs import start_job
+
+    email = normalise_email(email)[:254]
+    try:
+        start_job("password-reset", "portal.accounts.service:send_password_reset", email)
+    except Exception:  # the job queue is down: the person still gets their link
+        logging.getLogger(__name__).exception("could not start the password reset job; sending it now")
+        send_password_reset(email)
+
+
+def send_password_reset(email: str) -> dict[str, bool]:
+    """Email a reset link if the address belongs to an active account (the background job)."""
     user = find_user_by_email(email)
     if user is None or not user.active:
         record_event("auth.password_reset_requested", details={"known": False})
         db.session.commit()
-        return
+        deliver_queued()
+        return {"known": False}
     link = absolute_url("accounts.reset_password", token=make_password_token(user, "reset"))
     queue_email(
         "password_reset",
@@ -275,6 +290,8 @@ def request_password_reset(email: str) -> None:
     )
     record_event("auth.password_reset_requested", record=user, details={"known": True})
     db.session.commit()
+    deliver_queued()  # already in a background job: no need to start another
+    return {"known": True}
 
 
 def user_for_password_token(token: str, purpose: str) -> User | None:
@@ -308,7 +325,7 @@ USER_AUDIT_FIELDS = ("email", "name", "role", "organisation_id", "active")
 
 @dataclass(frozen=True)
 class NewUser:
-    user: User
+    user: User | None  # None: the address belongs to an account the actor may not see (see create_user)
     set_password_link: str | None
 
 
@@ -361,7 +378,8 @@ def create_user(
                 errors["role"] = ["Select a role this organisation's users can have"]
         elif role.organisation_kind != organisation.kind:
             errors["role"] = [f"A {organisation.kind.label} organisation cannot have the role {role.value}"]
-    if "email" not in errors and find_user_by_email(email) is not None:
+    existing = find_user_by_email(email) if "email" not in errors else None
+    if existing is not None and (actor is None or _can_see(actor, existing)):
         errors["email"] = ["A user with this email address already exists"]
     if password is not None and "email" not in errors:
         problems = password_problems(password, user_inputs=(email, name))
@@ -369,6 +387,8 @@ def create_user(
             errors["password"] = problems
     if errors:
         raise ValidationFailed(errors)
+    if existing is not None:
+        return _invited_elsewhere(actor, existing)
 
     user = User(email=email, name=name, role=role, organisation=organisation, active=True)
     if password is not None:
@@ -397,6 +417,26 @@ def create_user(
     )
     db.session.commit()
     return NewUser(user=user, set_password_link=link)
+
+
+def _can_see(actor: User, user: User) -> bool:
+    visible = access.visible(User, actor).where(User.id == user.id).with_only_columns(User.id)
+    return db.session.scalar(visible) is not None
+
+
+def _invited_elsewhere(actor: User, existing: User) -> NewUser:
+    """A partner manager invited an address that already has an account in another organisation.
+    Saying so would tell them who has an account anywhere; instead the manager hears what any
+    invitation gets, and the account's owner is told by email (who can ask the CRC to move it)."""
+    queue_email("account_exists_elsewhere", existing.email, record=existing, user=existing, invited_by=actor)
+    record_event(
+        "user.invited_with_existing_email",
+        actor=actor,
+        record=existing,
+        details={"invited_to_organisation_id": actor.organisation_id},
+    )
+    db.session.commit()
+    return NewUser(user=None, set_password_link=None)
 
 
 def _check_version(user: User, version: int | None) -> None:
@@ -453,8 +493,15 @@ def deactivate_user(actor: User, user: User, *, version: int | None = None) -> N
     user.active = False
     user.rotate_session_token()  # spends any set-password link they were sent
     sessions.end_all(user, "deactivated")  # ends their sessions now, not at their next request
+    # Revoked, not merely unusable while deactivated: reactivating the account must not bring a
+    # token back to life that a leaver may have kept.
+    revoked = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_by_id=actor.id)
+    ).rowcount
     _edited(user)
-    record_event("user.deactivated", actor=actor, record=user)
+    record_event("user.deactivated", actor=actor, record=user, details={"api_tokens_revoked": revoked})
     db.session.commit()
 
 

@@ -388,6 +388,9 @@ def new_user():  # type: ignore[no-untyped-def]
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
+            if created.user is None:  # an account elsewhere: the owner is told, the manager is not
+                flash(f"An invitation has been sent to {form.email.data.strip().lower()}.", "success")
+                return redirect(url_for("accounts.users"))
             flash(f"An invitation has been sent to {created.user.email}.", "success")
             return redirect(url_for("accounts.user", user_id=created.user.id))
     return render_template("accounts/new_user.html", form=form, choose_organisation=choose_organisation)
