@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import and_, case, func, or_, select
 
 from portal import access, charts
+from portal.audit.service import record_read
 from portal.contracts.models import PATHWAY_LABELS, Contract, ContractStatus, Pathway
 from portal.csv_files import SafeCsvWriter, csv_text
 from portal.dashboards import performance
@@ -280,6 +281,13 @@ def performance_csv():  # type: ignore[no-untyped-def]
     partners = {str(c.partner_id): "" for c in contracts} if user.is_crc_user else {}
     filters = Filters(request.args, contracts, partners)
     chosen = filters.contracts(contracts)
+    chosen_ids = [c.id for c in chosen]
+    # One row per referral, each with its CRN: an export of personal data.
+    record_read(
+        user,
+        "export.performance_downloaded",
+        details={"contracts": [c.reference for c in chosen], "period": filters.period.code},
+    )
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
@@ -287,7 +295,7 @@ def performance_csv():  # type: ignore[no-untyped-def]
         buffer.write("\ufeff")
         writer.writerow(performance.COLUMNS)
         for row in performance.rows(
-            [c.id for c in chosen],
+            chosen_ids,
             filters.period.start,
             filters.period.end,
             pathway=filters.pathway or None,
