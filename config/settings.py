@@ -115,6 +115,8 @@ class BaseConfig:
         self.JOBS_BACKEND = _env("JOBS_BACKEND", "rq" if self.REDIS_URL else "thread")
         self.MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 25) * 1024 * 1024
         self.AUDIT_PAGE_SIZE = 50
+        # People are anonymised this many years after their last referral ended (flask people retention).
+        self.RETENTION_YEARS = _env_int("RETENTION_YEARS", 7)
 
     def validate(self) -> None:
         """Refuse to run without what this environment needs, or with a setting that would only

@@ -279,6 +279,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.invoicing.views import bp as invoicing_bp
     from portal.main.views import bp as main_bp
     from portal.organisations.views import bp as organisations_bp
+    from portal.people.views import bp as people_bp
     from portal.referrals import drafting, importing, lists, views  # noqa: F401 - their routes join the blueprint
     from portal.referrals.blueprint import bp as referrals_bp
     from portal.returns.views import bp as returns_bp
@@ -291,6 +292,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(delivery_bp)
     app.register_blueprint(invoicing_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(people_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_docs_bp)
     app.register_blueprint(api_tokens_bp)
@@ -313,6 +315,7 @@ def register_commands(app: Flask) -> None:
     from portal.jobs import jobs_cli
     from portal.notifications.cli import outbox_cli
     from portal.organisations.cli import org_cli
+    from portal.people.cli import people_cli
 
     app.cli.add_command(org_cli)
     app.cli.add_command(user_cli)
@@ -324,6 +327,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(api_token_cli)
     app.cli.add_command(permissions_table_command)
+    app.cli.add_command(people_cli)
 
 
 def register_shellcontext(app: Flask) -> None:

@@ -410,6 +410,14 @@ rule(
     note="someone else's (their own: from their account page)",
 )
 rule(AuditEvent, "read", {ADMIN}, "read the audit log", "Only administrators read the audit log")
+rule(
+    Person,
+    "subject_access",
+    {ADMIN},
+    "find a person and download everything held about them (subject access)",
+    "Only administrators answer subject access requests",
+    note="people their CRC holds",
+)
 
 # Contracts
 rule(Contract, "add", {CONTRACT_MANAGER}, "set up a contract", "Only contract managers set up contracts")

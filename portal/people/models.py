@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import TimestampMixin, VersionedMixin, enum_type
+from portal.db import TimestampMixin, UtcDateTime, VersionedMixin, enum_type
 from portal.extensions import db
 
 
@@ -80,6 +80,8 @@ class Person(TimestampMixin, VersionedMixin, db.Model):
     ethnicity: Mapped[str] = mapped_column(String(40))
     disability: Mapped[Disability] = mapped_column(enum_type(Disability))
     interpreter_language: Mapped[str | None] = mapped_column(String(60))
+    # Set when the retention rule anonymised the record (portal.people.retention).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     @property
     def full_name(self) -> str:
