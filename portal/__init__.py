@@ -205,7 +205,7 @@ def register_request_hooks(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if REQUEST_ID.match(incoming) else str(uuid.uuid4())
         g.started = time.perf_counter()
-        from portal.api.paths import is_api_request
+        from portal.problems import is_api_request
 
         # Query and form values are checked as they are read (portal.text); the API answers a path
         # naming no record with its own 404.

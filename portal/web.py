@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal.errors import DomainError, InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
+from portal.persistence import as_conflict
 from portal.problems import is_api_request, problem_for, problem_response
 from portal.urls import safe_next
 
@@ -59,6 +60,10 @@ def register_error_pages(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):  # type: ignore[no-untyped-def]
         db.session.rollback()
+        conflict = as_conflict(error)
+        if conflict is not None:  # a lost race: said on the page the user came from, as for any 409
+            log.warning("lost a race: %s", type(error).__name__)
+            return domain_error(conflict)
         log.exception("unhandled error")
         if is_api_request():
             return problem_response("server-error", "Something went wrong. Quote the request id if you report it.")

@@ -23,7 +23,7 @@ from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.notifications.service import queue_email
 from portal.people.models import Person
-from portal.persistence import check_version, commit, guards_versions
+from portal.persistence import check_version, commit, guards_versions, lock
 from portal.referrals import validation
 from portal.referrals.models import (
     LIVE_STATUSES,
@@ -343,6 +343,7 @@ def accept_referral(
 ) -> Referral:
     """Accept, having read the risk information (recorded), optionally naming the caseworker."""
     access.require(actor, "answer", referral)
+    lock(referral)  # of two answers at once, the second sees the first's and is refused
     contract = _contract_of(referral)
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "accept")
@@ -378,6 +379,7 @@ def decline_referral(
     actor: Any, referral: Referral, *, reason_code: Any, detail: str, version: int | None = None
 ) -> Referral:
     access.require(actor, "answer", referral)
+    lock(referral)  # of two answers at once, the second sees the first's and is refused
     contract = _contract_of(referral)
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "decline")
@@ -458,6 +460,7 @@ def withdraw_referral(
     actor: Any, referral: Referral, *, reason_code: Any, detail: str, version: int | None = None
 ) -> Referral:
     access.require(actor, "withdraw", referral)
+    lock(referral)  # of two answers at once, the second sees the first's and is refused
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "withdraw")
     errors: dict[str, list[str]] = {}

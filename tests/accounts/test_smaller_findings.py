@@ -3,9 +3,9 @@ invitation does not reveal accounts in other organisations, and a leaver's API t
 
 from sqlalchemy import select
 
+from portal.accounts import tokens
 from portal.accounts.models import Role
 from portal.accounts.service import deactivate_user, reactivate_user
-from portal.api import tokens
 from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.notifications.models import OutboundEmail

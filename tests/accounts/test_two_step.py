@@ -10,9 +10,8 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from portal.accounts import mfa
+from portal.accounts import mfa, tokens
 from portal.accounts.models import RecoveryCode, UserSession
-from portal.api import tokens
 from portal.audit.models import AuditEvent
 from portal.db import utcnow
 from portal.extensions import db

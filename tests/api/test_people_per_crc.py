@@ -7,8 +7,8 @@ from datetime import date
 
 from sqlalchemy import select
 
+from portal.accounts import tokens
 from portal.accounts.models import Role
-from portal.api import tokens
 from portal.extensions import db
 from portal.people.models import Person
 from tests.api.conftest import ApiClient, World, _priced_service

@@ -3,7 +3,7 @@ CRNs, or fetched a referral through the API."""
 
 from sqlalchemy import select
 
-from portal.api import tokens
+from portal.accounts import tokens
 from portal.audit.models import AuditEvent
 from portal.extensions import db
 
