@@ -39,7 +39,7 @@ def register_error_pages(app: Flask) -> None:
         code = error.code or 500
         if code not in ERROR_PAGES:
             return error
-        return error_page(code)
+        return error_page(code, error)
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):  # type: ignore[no-untyped-def]
@@ -70,8 +70,10 @@ def register_error_pages(app: Flask) -> None:
         return render_template("errors/500.html"), 500
 
 
-def error_page(code: int) -> tuple[str, int]:
-    return render_template(f"errors/{code}.html"), code
+def error_page(code: int, error: HTTPException | None = None) -> tuple[str, int]:
+    """The error page; an error that carries a `public_description` (what the user can change, like
+    a NUL character to remove) has it shown."""
+    return render_template(f"errors/{code}.html", error=error), code
 
 
 def _messages(error: DomainError) -> list[str]:

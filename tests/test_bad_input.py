@@ -58,12 +58,12 @@ def test_every_pages_query_parameters_take_any_value_without_a_500(app, portal, 
     portal.sign_in(request.getfixturevalue(who))
     checked = 0
     for path in pages_without_arguments(app):
-        page = portal.get(path)
+        page = portal.get(path, buffered=True)  # a streamed export is read to its end, as a browser would
         if page.status_code != 200 or page.mimetype != "text/html":
             continue
         names = parameter_names(page.get_data(as_text=True)) | {"page", "period", "contract", "q", "next"}
         for value in NASTY:
-            response = portal.get(path, query_string={name: value for name in names})
+            response = portal.get(path, query_string={name: value for name in names}, buffered=True)
             # 200 where the page ignores the parameter, 400 for a NUL it reads, never a 500
             assert response.status_code < 500, (path, value, response.status_code)
             checked += 1
@@ -94,8 +94,8 @@ def test_ids_past_the_database_range_are_404s_on_pages(portal, admin):
 def test_a_dashboard_period_past_any_real_year_shows_the_current_quarter(portal, contract_manager):
     portal.sign_in(contract_manager)
     for path in ("/dashboard/", "/dashboard/figures.csv", "/dashboard/figures.xlsx", "/dashboard/performance.csv"):
-        assert portal.get(path, query_string={"period": "9999-Q4"}).status_code == 200, path
-        assert portal.get(path, query_string={"period": "99999999999999999999-01"}).status_code == 200, path
+        for period in ("9999-Q4", "99999999999999999999-01"):
+            assert portal.get(path, query_string={"period": period}, buffered=True).status_code == 200, path
 
 
 class DateForm(UserForm.__bases__[0]):  # a FlaskForm

@@ -36,6 +36,6 @@ def test_reading_referrals_through_the_api_is_audited(client, nacro_manager, nac
 
 def test_the_performance_export_with_crns_is_audited(portal, contract_manager, nacro_referral):
     portal.sign_in(contract_manager)
-    assert portal.get("/dashboard/performance.csv").status_code == 200
+    assert portal.get("/dashboard/performance.csv", buffered=True).status_code == 200
     [event] = reads("export.performance_downloaded")
     assert event.actor_id == contract_manager.id and event.details["contracts"] == ["BENCH-ACC-01"]

@@ -329,10 +329,10 @@ def test_a_moved_session_shows_when_it_was_and_why_it_moved_on_the_referral(port
 
 def test_evidence_downloads_are_named_by_type_and_audited(portal, accepted, nacro_caseworker, ttg_service, storage):
     from portal.audit.models import AuditEvent
-    from portal.delivery import service
+    from portal.delivery import outcomes
 
     outcome_type = OutcomeTypeFactory(contract=ttg_service)
-    outcome = service.claim_outcome(
+    outcome = outcomes.claim_outcome(
         nacro_caseworker,
         accepted,
         {"outcome_type_id": outcome_type.id, "achieved_on": days_from_today(-1), "evidence": "x"},

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from portal.audit.models import AuditEvent
 from portal.dates import london_today
-from portal.delivery import service as delivery
+from portal.delivery import outcomes, sessions
 from portal.delivery.models import EvidenceFile, Outcome, Session
 from portal.extensions import db
 from portal.people.models import Person
@@ -44,14 +44,14 @@ def worked(nacro_referral, nacro_caseworker, ttg_service, storage):
     )
     db.session.commit()
     day = london_today() - timedelta(days=2)
-    delivery.record_session(
+    sessions.record_session(
         nacro_caseworker,
         nacro_referral,
         {"date": day, "start_time": "10:00", "duration_minutes": 60, "kind": "one_to_one",
          "attendance": "attended", "summary": "Talked through the tenancy."},
     )  # fmt: skip
     outcome_type = OutcomeTypeFactory(contract=ttg_service)
-    delivery.claim_outcome(
+    outcomes.claim_outcome(
         nacro_caseworker,
         nacro_referral,
         {"outcome_type_id": outcome_type.id, "achieved_on": day, "evidence": "Tenancy agreement signed."},
