@@ -85,7 +85,15 @@ def lock(record: R) -> R:
 
 def as_conflict(error: BaseException) -> StaleRecord | None:
     """A lost race that got past the services' own checks, as the 409 it is, never a 500: a row
-    changed under us (StaleDataError) or a unique constraint taken a moment before."""
-    if isinstance(error, StaleDataError | IntegrityError):
+    changed under us (StaleDataError) or a unique constraint taken a moment before. Other integrity
+    errors (a missing value, a broken foreign key) are bugs, and stay 500s."""
+    if isinstance(error, StaleDataError):
+        return StaleRecord(LOST_RACE)
+    if isinstance(error, IntegrityError) and _is_unique_violation(error):
         return StaleRecord(LOST_RACE)
     return None
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    # PostgreSQL's SQLSTATE 23505; SQLite says so in words.
+    return getattr(error.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(error.orig)
