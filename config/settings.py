@@ -52,6 +52,7 @@ class BaseConfig:
     DEFAULT_SECRET_KEY: str | None = None
     DEFAULT_MAIL_BACKEND = "file"
     DEFAULT_FORCE_HTTPS = False
+    DEFAULT_MFA_REQUIRED = True
 
     def __init__(self) -> None:
         self.SECRET_KEY = _env("SECRET_KEY", self.DEFAULT_SECRET_KEY)
@@ -64,7 +65,9 @@ class BaseConfig:
 
         # Sessions: 30 minutes idle, then sign in again. Cookies never readable by scripts.
         self.SESSION_TIMEOUT_MINUTES = _env_int("SESSION_TIMEOUT_MINUTES", 30)
-        self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=self.SESSION_TIMEOUT_MINUTES)
+        # The server ends an idle session (portal.accounts.sessions); the cookie outlives it by
+        # design, so the next visit can say why the user was signed out.
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
         self.SESSION_REFRESH_EACH_REQUEST = True
         self.FORCE_HTTPS = _env_bool("FORCE_HTTPS", self.DEFAULT_FORCE_HTTPS)
         self.SESSION_COOKIE_NAME = "portal_session"
@@ -73,6 +76,8 @@ class BaseConfig:
         self.SESSION_COOKIE_SECURE = self.FORCE_HTTPS
         self.REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
         self.WTF_CSRF_TIME_LIMIT = None  # the session timeout already bounds a form's life
+        # Two-step verification for every CRC role and partner managers (caseworkers may opt in).
+        self.MFA_REQUIRED = _env_bool("MFA_REQUIRED", self.DEFAULT_MFA_REQUIRED)
 
         # Sign-in protection.
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
@@ -99,6 +104,8 @@ class BaseConfig:
         self.MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
         self.MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
         self.MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Partner Portal <no-reply@partner-portal.example>")
+        # Every SMTP step gives up after this long; the email stays queued and is tried again.
+        self.MAIL_TIMEOUT_SECONDS = _env_int("MAIL_TIMEOUT_SECONDS", 10)
 
         # Links in emails and CLI output are absolute, so the portal must know its address.
         self.BASE_URL = (_env("BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/")
@@ -108,6 +115,8 @@ class BaseConfig:
         self.JOBS_BACKEND = _env("JOBS_BACKEND", "rq" if self.REDIS_URL else "thread")
         self.MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 25) * 1024 * 1024
         self.AUDIT_PAGE_SIZE = 50
+        # People are anonymised this many years after their last referral ended (flask people retention).
+        self.RETENTION_YEARS = _env_int("RETENTION_YEARS", 7)
 
     def validate(self) -> None:
         """Refuse to run without what this environment needs, or with a setting that would only
@@ -140,6 +149,9 @@ class TestConfig(BaseConfig):
     TESTING = True
     DEFAULT_SECRET_KEY = "test-only-secret-key"  # noqa: S105
     DEFAULT_MAIL_BACKEND = "memory"
+    # Off by default so that stories about other things sign in with a password; the two-step
+    # tests turn it on (tests/accounts/test_two_step.py). Anyone enrolled is asked regardless.
+    DEFAULT_MFA_REQUIRED = False
 
     def __init__(self) -> None:
         super().__init__()

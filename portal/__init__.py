@@ -9,12 +9,12 @@ import uuid
 from pathlib import Path
 
 from flask import Flask, flash, g, redirect, request, session, url_for
-from flask_login import current_user, logout_user
+from flask_login import logout_user
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_config
-from portal.extensions import csrf, db, limiter, login_manager, mail, migrate, talisman, wtforms_helpers
+from portal.extensions import csrf, db, limiter, login_manager, migrate, talisman, wtforms_helpers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -51,6 +51,11 @@ def create_app(config_name: str | None = None) -> Flask:
     app.config.from_object(config)
     app.config["ENV_NAME"] = config.ENV_NAME
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    from portal.text import PortalRequest
+    from portal.urls import DatabaseIdConverter
+
+    app.request_class = PortalRequest
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     configure_logging(app)
     warn_about_production_gaps(app)
@@ -94,6 +99,11 @@ def warn_about_production_gaps(app: Flask) -> None:
             "worker threads; set REDIS_URL and run `flask jobs worker` for production"
         )
 
+    if app.config["ENV_NAME"] == "production" and not app.config["MFA_REQUIRED"]:
+        logging.getLogger("portal").warning(
+            "MFA_REQUIRED is off: CRC staff and partner managers can sign in with a password alone"
+        )
+
 
 def register_extensions(app: Flask) -> None:
     if app.config["TRUSTED_PROXY_COUNT"]:
@@ -107,7 +117,6 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
-    mail.init_app(app)
     wtforms_helpers.init_app(app)
 
     login_manager.init_app(app)
@@ -141,12 +150,17 @@ def register_extensions(app: Flask) -> None:
     from portal.accounts.models import User
 
     @login_manager.user_loader
-    def load_user(session_token: str) -> User | None:
-        from sqlalchemy import select
+    def load_user(secret: str) -> User | None:
+        """Only a live session record signs anyone in (see `resume_session`, which normally looks
+        it up first; an error page raised before that hook ran looks it up here)."""
+        from portal.accounts import sessions
 
-        return db.session.scalars(
-            select(User).where(User.session_token == session_token, User.active.is_(True))
-        ).first()
+        if "user_session" not in g:
+            g.user_session = sessions.resume(secret).row
+        row = g.user_session
+        if row is None or row.user.session_secret != secret:
+            return None
+        return row.user
 
 
 def register_templates(app: Flask) -> None:
@@ -191,33 +205,42 @@ def register_request_hooks(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if REQUEST_ID.match(incoming) else str(uuid.uuid4())
         g.started = time.perf_counter()
+        from portal.problems import is_api_request
+
+        # Query and form values are checked as they are read (portal.text); the API answers a path
+        # naming no record with its own 404.
+        if "\x00" in request.path and not is_api_request():
+            from portal.text import NulCharacterRefused
+
+            raise NulCharacterRefused
 
     @app.before_request
-    def end_idle_sessions():  # type: ignore[no-untyped-def]
-        """Sign out after SESSION_TIMEOUT_MINUTES without a request."""
+    def resume_session():  # type: ignore[no-untyped-def]
+        """The cookie names a session record; only a live one signs the request in. One ended
+        elsewhere (sign-out, a new password, deactivation) is simply gone; one left idle for
+        SESSION_TIMEOUT_MINUTES ends here, with a word on the sign-in page."""
+        from portal.accounts import sessions
         from portal.problems import is_api_request
 
         if request.endpoint == "static" or is_api_request():  # the API reads its token, never the cookie
             return None
-        if not current_user.is_authenticated:
+        secret = session.get("_user_id")
+        if secret is None:
             return None
-        now = int(time.time())
-        last_seen = session.get("last_seen", now)
-        if now - last_seen > app.config["SESSION_TIMEOUT_MINUTES"] * 60:
-            from portal.accounts.service import record_session_expired
-
-            user = current_user._get_current_object()
-            logout_user()
-            session.clear()
-            record_session_expired(user)
+        resumed = sessions.resume(secret)
+        g.user_session = resumed.row
+        if resumed.live:
+            g.user_session = resumed.row
+            return None
+        logout_user()
+        session.clear()
+        if resumed.timed_out:
             flash(
                 "You were signed out because you had not done anything for "
                 f"{app.config['SESSION_TIMEOUT_MINUTES']} minutes. Sign in again to continue.",
                 "info",
             )
             return redirect(url_for("accounts.sign_in", next=request.full_path if request.method == "GET" else None))
-        session.permanent = True
-        session["last_seen"] = now
         return None
 
     @app.after_request
@@ -229,12 +252,9 @@ def register_request_hooks(app: Flask) -> None:
             # Pages hold personal and safeguarding data: never keep them in a cache.
             response.headers["Cache-Control"] = "no-store"
         if g.get("emails_queued"):
-            from portal.notifications.service import deliver_queued
+            from portal.notifications.service import deliver_soon
 
-            try:
-                deliver_queued()
-            except Exception:
-                log.exception("delivering queued email failed")
+            deliver_soon()
         if request.endpoint != "static":
             elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
             log.info(
@@ -259,6 +279,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.invoicing.views import bp as invoicing_bp
     from portal.main.views import bp as main_bp
     from portal.organisations.views import bp as organisations_bp
+    from portal.people.views import bp as people_bp
     from portal.referrals import drafting, importing, lists, views  # noqa: F401 - their routes join the blueprint
     from portal.referrals.blueprint import bp as referrals_bp
     from portal.returns.views import bp as returns_bp
@@ -271,6 +292,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(delivery_bp)
     app.register_blueprint(invoicing_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(people_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_docs_bp)
     app.register_blueprint(api_tokens_bp)
@@ -289,20 +311,23 @@ def register_commands(app: Flask) -> None:
     from portal.access import permissions_table_command
     from portal.accounts.cli import api_token_cli, user_cli
     from portal.contracts.cli import contract_cli, rate_card_cli
-    from portal.demo.cli import demo_data_command
+    from portal.demo.cli import demo_code_command, demo_data_command
     from portal.jobs import jobs_cli
     from portal.notifications.cli import outbox_cli
     from portal.organisations.cli import org_cli
+    from portal.people.cli import people_cli
 
     app.cli.add_command(org_cli)
     app.cli.add_command(user_cli)
     app.cli.add_command(demo_data_command)
+    app.cli.add_command(demo_code_command)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(contract_cli)
     app.cli.add_command(rate_card_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(api_token_cli)
     app.cli.add_command(permissions_table_command)
+    app.cli.add_command(people_cli)
 
 
 def register_shellcontext(app: Flask) -> None:

@@ -167,8 +167,9 @@ def _referrals(user: User) -> ColumnElement[bool]:
 
 @visibility_rule(Person)
 def _people(user: User) -> ColumnElement[bool]:
+    """A CRC sees the people it holds; a partner, the people of its referrals."""
     if user.is_crc_user:
-        return true()
+        return Person.crc_id == user.organisation_id
     return Person.id.in_(select(Referral.person_id).where(_referrals(user)))
 
 
@@ -340,6 +341,12 @@ def _themselves(actor: User, target: User | None) -> str | None:
     return "You can only create API tokens for yourself"
 
 
+def _someone_else(actor: User, target: User | None) -> str | None:
+    if target is None or target.id != actor.id:
+        return None
+    return "Change your own two-step verification from your account page"
+
+
 # Organisations and users
 rule(
     Organisation,
@@ -393,7 +400,24 @@ rule(
     "Only the token's owner or an administrator can revoke it",
     note="their own (administrators: anyone's)",
 )
+rule(
+    User,
+    "reset_mfa",
+    {ADMIN},
+    "reset a person's two-step verification (a lost phone)",
+    "Only administrators reset two-step verification",
+    condition=_someone_else,
+    note="someone else's (their own: from their account page)",
+)
 rule(AuditEvent, "read", {ADMIN}, "read the audit log", "Only administrators read the audit log")
+rule(
+    Person,
+    "subject_access",
+    {ADMIN},
+    "find a person and download everything held about them (subject access)",
+    "Only administrators answer subject access requests",
+    note="people their CRC holds",
+)
 
 # Contracts
 rule(Contract, "add", {CONTRACT_MANAGER}, "set up a contract", "Only contract managers set up contracts")

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from portal.errors import DomainError
 
@@ -128,13 +130,23 @@ def sort_errors(errors: list[RowError], columns: Sequence[str]) -> list[RowError
 
 
 # --- writing ------------------------------------------------------------------------------------
+#
+# Every CSV and XLSX the portal writes goes through here, so no export can carry a live formula:
+# a cell of text people typed (a rate-card item's name, an outcome type, a narrative) that begins
+# with =, +, -, @, a tab or a return is neutralised, as OWASP's CSV injection guidance asks.
+# Numbers stay numbers: an int, a Decimal, a date, or text that is only a number ("-7.20").
 
 # A cell a spreadsheet would read as a formula (or as the start of one, after a tab or return).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?%?$")
+
+
+def _is_formula(text: str) -> bool:
+    return text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.match(text)
 
 
 def spreadsheet_safe(value: object) -> str:
-    """A cell's text, with text that a spreadsheet would run as a formula ("=HYPERLINK(…)",
+    """A CSV cell's text, with text that a spreadsheet would run as a formula ("=HYPERLINK(…)",
     "-2+3", "@SUM(…)") prefixed by an apostrophe, as OWASP advises. Numbers, dates and
     None are written as themselves: only text people typed can carry a formula."""
     if value is None:
@@ -144,13 +156,46 @@ def spreadsheet_safe(value: object) -> str:
     if isinstance(value, int | Decimal | date):
         return value.isoformat() if isinstance(value, date) else str(value)
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if _is_formula(text) else text
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A CSV file (UTF-8 text, header row, \\n line ends) with every text cell spreadsheet-safe."""
+class SafeCsvWriter:
+    """csv.writer's writerow/writerows, each cell through spreadsheet_safe."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._writer = csv.writer(buffer, lineterminator="\n")
+
+    def writerow(self, row: Iterable[object]) -> None:
+        self._writer.writerow([spreadsheet_safe(cell) for cell in row])
+
+    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]], *, bom: bool = False) -> str:
+    """A CSV file (UTF-8 text, header row, \\n line ends) with every text cell spreadsheet-safe.
+    `bom` starts it with a byte-order mark, so Excel reads it as UTF-8."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+    if bom:
+        buffer.write("\ufeff")
+    writer = SafeCsvWriter(buffer)
+    if header:
+        writer.writerow(header)
+    writer.writerows(rows)
     return buffer.getvalue()
+
+
+def append_safe_row(sheet: Any, row: Sequence[object]) -> None:
+    """openpyxl's sheet.append, except that text is always a text cell: openpyxl would store
+    "=HYPERLINK(…)" as a live formula. Such text is kept as it was typed, marked with Excel's own
+    quote prefix (what Excel does when someone types an apostrophe first), so it shows as text
+    and stays text when the cell is edited."""
+    sheet.append([None if isinstance(value, str) and _is_formula(value) else value for value in row])
+    row_number = sheet.max_row
+    for column, value in enumerate(row, start=1):
+        if isinstance(value, str) and _is_formula(value):
+            cell = sheet.cell(row=row_number, column=column)
+            cell._value = value  # past openpyxl's setter, which would make it a formula
+            cell.data_type = "s"
+            cell.quotePrefix = True

@@ -24,6 +24,18 @@ MONTHS_CHARTED = 12
 # --- days ------------------------------------------------------------------------------------------
 
 
+# Every date people give (a birth, a session, a price, a payment) lies between these: anything
+# outside is a slip of the keyboard (9999-12-31), and date arithmetic past year 9999 fails.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+OUTSIDE_BOUNDS = "must be between 1 January 1900 and 31 December 2099"
+EARLIEST_PERIOD_YEAR = 2000  # invoices, returns and dashboards: the portal holds nothing earlier
+
+
+def within_bounds(day: date) -> bool:
+    return EARLIEST_DATE <= day <= LATEST_DATE
+
+
 def parse_user_date(text: str | None) -> date | None:
     """'3/3/2026', '03-03-2026' or '2026-03-03' as a date; None if it is not a real date."""
     if not text:
@@ -35,9 +47,10 @@ def parse_user_date(text: str | None) -> date | None:
     else:
         return None
     try:
-        return date(year, month, day)
+        parsed = date(year, month, day)
     except ValueError:
         return None
+    return parsed if within_bounds(parsed) else None
 
 
 def london_today() -> date:
@@ -97,6 +110,12 @@ def months_between(first: date, last: date) -> list[date]:
     return months
 
 
+def _period_year(year: int) -> bool:
+    """Invoices, returns and dashboards hold nothing before 2000, and no period after 2099 (the
+    probe's /dashboard/?period=9999-Q4 broke the charts' month arithmetic near year 9999)."""
+    return EARLIEST_PERIOD_YEAR <= year <= LATEST_DATE.year
+
+
 def parse_month(value: object) -> date | None:
     """ "2026-03" (or a date) as the first day of that month; None if it is not a month."""
     if isinstance(value, date):
@@ -105,7 +124,7 @@ def parse_month(value: object) -> date | None:
     if not match:
         return None
     year, month = int(match.group(1)), int(match.group(2))
-    return date(year, month, 1) if 1 <= month <= 12 else None
+    return date(year, month, 1) if 1 <= month <= 12 and _period_year(year) else None
 
 
 def month_label(month: date) -> str:
@@ -198,8 +217,8 @@ def parse_period(value: object) -> Period | None:
     text = str(value or "").strip()
     if match := MONTH.match(text):
         year, month = int(match.group(1)), int(match.group(2))
-        return Period(PeriodKind.MONTH, date(year, month, 1)) if 1 <= month <= 12 and year >= 2000 else None
+        return Period(PeriodKind.MONTH, date(year, month, 1)) if 1 <= month <= 12 and _period_year(year) else None
     if match := QUARTER.match(text):
         year, quarter = int(match.group(1)), int(match.group(2))
-        return Period(PeriodKind.QUARTER, date(year, 3 * quarter - 2, 1)) if year >= 2000 else None
+        return Period(PeriodKind.QUARTER, date(year, 3 * quarter - 2, 1)) if _period_year(year) else None
     return None

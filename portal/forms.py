@@ -9,6 +9,8 @@ from govuk_frontend_wtf.wtforms_widgets import GovDateInput
 from wtforms import Field
 from wtforms.validators import StopValidation
 
+from portal.dates import OUTSIDE_BOUNDS, within_bounds
+
 
 class GovDateField(Field):
     """A GOV.UK date input (day, month, year boxes) giving a `date`, or None when left empty.
@@ -49,9 +51,12 @@ class GovDateField(Field):
             if year < 1000:
                 raise ValueError
             self.data = date(year, month, day)
-        except ValueError:
+        except (ValueError, OverflowError):
             self.data = None
             raise ValueError(f"{self.name_in_messages} must be a real date") from None
+        if not within_bounds(self.data):
+            self.data = None
+            raise ValueError(f"{self.name_in_messages} {OUTSIDE_BOUNDS}")
 
 
 class DateRequired:

@@ -26,8 +26,14 @@ def parse_pounds(text: str) -> int:
     return int(whole) * 100 + int(fraction)
 
 
-def pounds(pence: int) -> str:
-    """123450 -> '1234.50' (for form fields and CSV files: no symbol, no thousands separator)."""
+def pounds(pence: int | Decimal) -> str:
+    """123450 -> '1234.50' (for form fields and CSV files: no symbol, no thousands separator).
+    A Decimal of whole pence (a PostgreSQL SUM) is taken as the int it is; a fraction of a penny
+    is a bug upstream, refused."""
+    if isinstance(pence, Decimal):
+        if pence != pence.to_integral_value():
+            raise ValueError(f"{pence} is not a whole number of pence")
+        pence = int(pence)
     sign = "-" if pence < 0 else ""
     return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
 

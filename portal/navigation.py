@@ -14,6 +14,7 @@ from portal.audit.models import AuditEvent
 from portal.contracts.models import Contract
 from portal.invoicing.models import Invoice
 from portal.organisations.models import Organisation
+from portal.people.models import Person
 from portal.referrals.models import Referral
 from portal.returns.models import ServiceReturn
 
@@ -45,6 +46,7 @@ NAVIGATION = (
     NavEntry("Service returns", "returns.index", (("see", ServiceReturn),), "returns."),
     NavEntry("Users", "accounts.users", (("manage", User),), "accounts.user"),
     NavEntry("Audit log", "audit.index", (("read", AuditEvent),), "audit."),
+    NavEntry("People", "people.index", (("subject_access", Person),), "people."),
 )
 
 

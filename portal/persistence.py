@@ -6,12 +6,19 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.errors import StaleRecord
 from portal.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
+
+LOST_RACE = (
+    "Someone else changed this at the same moment, and their change came first. Check the latest details and try again."
+)
 
 
 def _stale(what: str) -> StaleRecord:
@@ -58,3 +65,35 @@ def check_version(record: object, version: int | str | None, what: str = "record
         raise StaleRecord(f"This {what} was changed by someone else. Check the latest details and try again.") from None
     if expected != record.version:  # type: ignore[attr-defined]
         raise _stale(what)
+
+
+def lock(record: R) -> R:
+    """Take `record`'s row lock for the rest of the transaction (SELECT … FOR UPDATE on PostgreSQL)
+    and read it afresh. Of requests racing to change one record (two accepts, two credit notes,
+    two drafts for a contract), the second then waits for the first to commit and decides on what
+    the first did, so it is refused with a clear 409 instead of both acting on a stale read. SQLite
+    lets one writer at a time and ignores FOR UPDATE."""
+    model = type(record)
+    db.session.execute(
+        select(model)
+        .where(model.id == record.id)  # type: ignore[attr-defined]
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return record
+
+
+def as_conflict(error: BaseException) -> StaleRecord | None:
+    """A lost race that got past the services' own checks, as the 409 it is, never a 500: a row
+    changed under us (StaleDataError) or a unique constraint taken a moment before. Other integrity
+    errors (a missing value, a broken foreign key) are bugs, and stay 500s."""
+    if isinstance(error, StaleDataError):
+        return StaleRecord(LOST_RACE)
+    if isinstance(error, IntegrityError) and _is_unique_violation(error):
+        return StaleRecord(LOST_RACE)
+    return None
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    # PostgreSQL's SQLSTATE 23505; SQLite says so in words.
+    return getattr(error.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(error.orig)

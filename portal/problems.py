@@ -162,5 +162,11 @@ def problem_for(error: BaseException, rename: Mapping[str, str] | None = None) -
         if code == 404:
             detail = "There is no such record, or it is not one you can see"
         return problem_response(slug, detail, headers=headers)
+    from portal.persistence import as_conflict
+
+    conflict = as_conflict(error)
+    if conflict is not None:  # a lost race is a 409, never a 500
+        log.warning("lost a race answering an API request: %s", type(error).__name__)
+        return problem_response("stale-version", conflict.message)
     log.error("unhandled error answering an API request", exc_info=error)
     return problem_response("server-error", "Something went wrong. Quote the request id if you report it.")

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal.errors import DomainError, InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
+from portal.persistence import as_conflict
 from portal.problems import is_api_request, problem_for, problem_response
 from portal.urls import safe_next
 
@@ -38,7 +39,7 @@ def register_error_pages(app: Flask) -> None:
         code = error.code or 500
         if code not in ERROR_PAGES:
             return error
-        return error_page(code)
+        return error_page(code, error)
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):  # type: ignore[no-untyped-def]
@@ -59,14 +60,20 @@ def register_error_pages(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):  # type: ignore[no-untyped-def]
         db.session.rollback()
+        conflict = as_conflict(error)
+        if conflict is not None:  # a lost race: said on the page the user came from, as for any 409
+            log.warning("lost a race: %s", type(error).__name__)
+            return domain_error(conflict)
         log.exception("unhandled error")
         if is_api_request():
             return problem_response("server-error", "Something went wrong. Quote the request id if you report it.")
         return render_template("errors/500.html"), 500
 
 
-def error_page(code: int) -> tuple[str, int]:
-    return render_template(f"errors/{code}.html"), code
+def error_page(code: int, error: HTTPException | None = None) -> tuple[str, int]:
+    """The error page; an error that carries a `public_description` (what the user can change, like
+    a NUL character to remove) has it shown."""
+    return render_template(f"errors/{code}.html", error=error), code
 
 
 def _messages(error: DomainError) -> list[str]:

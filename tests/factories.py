@@ -13,6 +13,7 @@ from datetime import date, time, timedelta
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
+from sqlalchemy import select
 
 from portal.accounts.models import Role, User
 from portal.accounts.passwords import hash_password
@@ -153,10 +154,17 @@ class RateCardPriceFactory(BaseFactory):
     effective_to = None
 
 
+def _the_crc() -> Organisation:
+    """The CRC of the story (most have one); a new one if there is none yet."""
+    crcs = db.session.scalars(select(Organisation).where(Organisation.kind == OrganisationKind.CRC)).all()
+    return crcs[0] if len(crcs) == 1 else CrcFactory()
+
+
 class PersonFactory(BaseFactory):
     class Meta:
         model = Person
 
+    crc_id = factory.LazyFunction(lambda: _the_crc().id)
     crn = factory.Sequence(lambda n: f"X{100000 + n}")
     given_name = factory.Faker("first_name", locale="en_GB")
     family_name = factory.Faker("last_name", locale="en_GB")
@@ -179,7 +187,7 @@ class ReferralFactory(BaseFactory):
     contract = factory.SubFactory(ContractFactory)
     crc_id = factory.LazyAttribute(lambda o: o.contract.crc_id)
     service_code = "SERVICE-A"
-    person = factory.SubFactory(PersonFactory)
+    person = factory.SubFactory(PersonFactory, crc_id=factory.SelfAttribute("..crc_id"))
     referrer = factory.SubFactory(
         UserFactory, role=Role.CRC_REFERRER, organisation=factory.SelfAttribute("..contract.crc")
     )

@@ -104,10 +104,21 @@ def theirs(st_giles, st_giles_caseworker) -> Theirs:
     token_ids = {
         user.id: create_token(None, user, name="Their case system").token.id for user in (st_giles_caseworker, referrer)
     }
+    records["user_sessions"] = {user.id: _signed_in(user) for user in (st_giles_caseworker, referrer)}
     job = start_job(
         "returns_zip", "portal.returns.bulk:run", contract_manager.id, "2026-Q1", owner_id=contract_manager.id
     )
     return Theirs(crc, referrer, contract_manager, st_giles_caseworker, records, token_ids, job.id)
+
+
+def _signed_in(user: User) -> int:
+    """The id of a live session of `user` (the account page ends sessions by id)."""
+    from portal.accounts import sessions
+    from portal.accounts.models import UserSession
+
+    sessions.start(user, pending=False)
+    db.session.commit()
+    return db.session.scalars(select(UserSession.id).where(UserSession.user_id == user.id)).one()
 
 
 def _an_import(crc: Organisation, referrer: User) -> ReferralImport:
@@ -147,6 +158,8 @@ ARGUMENTS: dict[Any, tuple[Value, Any]] = {
     "line_id": (lambda t, role: t.records["line"].id, NONE_SUCH),
     "return_id": (lambda t, role: t.records["return"].id, NONE_SUCH),
     "job_id": (lambda t, role: t.job_id, "0" * 32),
+    ("accounts", "session_id"): (lambda t, role: t.records["user_sessions"][t.person_for(role).id], NONE_SUCH),
+    ("people", "person_id"): (lambda t, role: t.records["referral"].person_id, NONE_SUCH),
 }
 # /referrals/<reference>/<kind>/<record_id>/correction: the record is a session or an outcome.
 RECORD_OF_KIND = {"sessions": "session", "outcomes": "outcome"}

@@ -157,3 +157,23 @@ class ApiTokenForm(FlaskForm):
         ],
     )
     submit = SubmitField("Create token", widget=GovSubmitInput())
+
+
+class CodeForm(FlaskForm):
+    """The second step of signing in, and the first code from a newly set-up authenticator app."""
+
+    code = StringField(
+        "Code",
+        widget=GovTextInput(),
+        validators=[InputRequired(message="Enter the 6-digit code from your authenticator app"), Length(max=40)],
+    )
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+class TurnOffTwoStepForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        widget=GovPasswordInput(),
+        validators=[InputRequired(message="Enter your password"), Length(max=1000)],
+    )
+    submit = SubmitField("Turn off two-step verification", widget=GovSubmitInput())

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import TimestampMixin, UtcDateTime, VersionedMixin, enum_type, utcnow
@@ -73,15 +73,24 @@ class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # The identifier kept in the session cookie. Changing it (new password,
-    # deactivation) signs the user out everywhere at once.
+    # Part of every set-password link's fingerprint: changing it (new password, deactivation, a
+    # new invitation) spends the links already sent. Sessions are records of their own (UserSession).
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
+    # Two-step verification (TOTP). A secret without `mfa_enrolled_at` is an enrolment begun
+    # and not yet confirmed with a code. `mfa_last_step` is the last 30-second step whose code
+    # was accepted, so a code seen over a shoulder cannot be used again.
+    mfa_secret: Mapped[str | None] = mapped_column(String(64))
+    mfa_enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    mfa_last_step: Mapped[int | None] = mapped_column(Integer)
 
     organisation: Mapped[Organisation] = relationship(back_populates="users", lazy="joined")
 
-    # Flask-Login
-    def get_id(self) -> str:
-        return self.session_token
+    # Flask-Login keeps what get_id() answers in the cookie: the secret of this sign-in's
+    # UserSession (set by accounts.sessions when the session starts or is resumed), never an id.
+    session_secret = None
+
+    def get_id(self) -> str | None:
+        return self.session_secret
 
     @property
     def is_active(self) -> bool:
@@ -98,6 +107,10 @@ class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
     @property
     def has_password(self) -> bool:
         return self.password_hash is not None
+
+    @property
+    def has_mfa(self) -> bool:
+        return self.mfa_enrolled_at is not None
 
     @property
     def status(self) -> str:
@@ -151,3 +164,46 @@ class ApiToken(db.Model):
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} {self.prefix}>"
+
+
+class UserSession(db.Model):
+    """One signed-in browser. The cookie holds a random secret; only its SHA-256 is kept here, so
+    the table cannot be used to take over a session. Every request looks its row up, so ending a
+    row (sign-out, a new password, deactivation, "sign out of other devices") ends that session
+    at once on every server. A row is `pending` while the password is right but the second step
+    (a code, or setting up an authenticator app) is not yet done: it signs nobody in."""
+
+    __tablename__ = "user_session"
+    __table_args__ = (Index("ix_user_session_user_id_ended_at", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # signed_out, signed_out_elsewhere, idle, password_changed, deactivated, role_changed, mfa_reset…
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    # "Firefox on Windows": what the account page shows, read from the user agent at sign-in.
+    device: Mapped[str] = mapped_column(String(120), default="")
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    # Wrong codes at the second step; too many and the sign-in must start again.
+    failed_codes: Mapped[int] = mapped_column(Integer, default=0)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def is_live(self) -> bool:
+        return self.ended_at is None
+
+
+class RecoveryCode(db.Model):
+    """One-use codes for signing in without the authenticator app; only their hashes are kept."""
+
+    __tablename__ = "mfa_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import or_
 
 from portal import access
-from portal.accounts import service
+from portal.accounts import mfa, service, sessions
 from portal.accounts.forms import (
     ChangePasswordForm,
+    CodeForm,
     ConfirmForm,
     EditUserForm,
     ForgotPasswordForm,
     SetPasswordForm,
     SignInForm,
+    TurnOffTwoStepForm,
     UserFilterForm,
     UserForm,
 )
@@ -24,7 +26,7 @@ from portal.db import utcnow
 from portal.errors import NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db, limiter
 from portal.organisations.models import Organisation
-from portal.urls import safe_next
+from portal.urls import as_id, safe_next
 from portal.web import act_and_redirect, apply_errors, paginate
 
 bp = Blueprint("accounts", __name__)
@@ -45,12 +47,107 @@ def sign_in():  # type: ignore[no-untyped-def]
         except service.SignInFailed as failure:
             form.form_errors.append(failure.message)
         else:
+            started = service.start_session(user)
+            next_page = safe_next(request.args.get("next"))
             session.clear()  # a fresh session on sign-in: no fixation
-            login_user(user)
             session.permanent = True
-            session["last_seen"] = int(utcnow().timestamp())
-            return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
+            if started.next_step is None:
+                login_user(user)
+                return redirect(next_page or url_for("main.home"))
+            session[PENDING] = started.secret
+            session[PENDING_NEXT] = next_page
+            if started.next_step == "set_up":
+                return redirect(url_for("accounts.set_up_two_step"))
+            return redirect(url_for("accounts.enter_code"))
     return render_template("accounts/sign_in.html", form=form)
+
+
+# The cookie keys of a sign-in whose password was right and whose second step is still owed.
+PENDING = "pending_sign_in"
+PENDING_NEXT = "pending_next"
+
+
+def _pending_sign_in():  # type: ignore[no-untyped-def]
+    return sessions.pending(session.get(PENDING))
+
+
+def _finish_sign_in(user: User, secret: str) -> str:
+    """The second step is done: the cookie now names the live session. Returns where to go."""
+    next_page = session.get(PENDING_NEXT)
+    session.clear()
+    session.permanent = True
+    user.session_secret = secret
+    login_user(user)
+    return next_page or url_for("main.home")
+
+
+def _start_again():  # type: ignore[no-untyped-def]
+    session.pop(PENDING, None)
+    flash("Sign in again to continue.", "info")
+    return redirect(url_for("accounts.sign_in"))
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def enter_code():  # type: ignore[no-untyped-def]
+    row = _pending_sign_in()
+    if row is None or not row.user.has_mfa:
+        return _start_again()
+    user = row.user
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            secret = service.enter_code(row, form.code.data)
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        except service.SignInFailed as failure:
+            session.pop(PENDING, None)
+            flash(failure.message, "error")
+            return redirect(url_for("accounts.sign_in"))
+        else:
+            return redirect(_finish_sign_in(user, secret))
+    return render_template("accounts/enter_code.html", form=form)
+
+
+@bp.route("/sign-in/set-up-two-step", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def set_up_two_step():  # type: ignore[no-untyped-def]
+    """Enrolment on first sign-in, for the roles that must use two-step verification."""
+    row = _pending_sign_in()
+    if row is None or row.user.has_mfa:
+        return _start_again()
+    return _set_up_page(row.user, row)
+
+
+@bp.route("/account/two-step-verification", methods=["GET", "POST"])
+@login_required
+def set_up_two_step_from_account():  # type: ignore[no-untyped-def]
+    """Caseworkers choose to set it up; so does anyone whose administrator reset theirs mid-session."""
+    user = current_user._get_current_object()
+    if user.has_mfa:
+        return redirect(url_for("accounts.account"))
+    return _set_up_page(user, None)
+
+
+def _set_up_page(user: User, row):  # type: ignore[no-untyped-def]
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            codes = service.set_up_second_step(user, form.code.data, row)
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            continue_to = _finish_sign_in(user, user.session_secret) if row is not None else url_for("accounts.account")
+            return render_template("accounts/recovery_codes.html", codes=codes, continue_to=continue_to, first=True)
+    secret = mfa.begin_enrolment(user)
+    uri = mfa.provisioning_uri(user, secret)
+    return render_template(
+        "accounts/set_up_two_step.html",
+        form=form,
+        qr_code=mfa.qr_code_data_uri(uri),
+        secret=mfa.grouped(secret),
+        during_sign_in=row is not None,
+    )
 
 
 @bp.route("/sign-out", methods=["POST"])
@@ -59,10 +156,10 @@ def sign_out():  # type: ignore[no-untyped-def]
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    user = current_user._get_current_object()
+    row = g.user_session
     logout_user()
     session.clear()
-    service.record_sign_out(user)
+    sessions.sign_out(row)
     flash("You have signed out.", "success")
     return redirect(url_for("accounts.sign_in"))
 
@@ -118,7 +215,74 @@ def set_password(token: str):  # type: ignore[no-untyped-def]
 @bp.route("/account")
 @login_required
 def account():  # type: ignore[no-untyped-def]
-    return render_template("accounts/account.html", user=current_user)
+    user = current_user._get_current_object()
+    return render_template(
+        "accounts/account.html",
+        user=user,
+        live_sessions=sessions.live_sessions(user),
+        this_session=g.user_session,
+        mfa_required=mfa.is_required_for(user),
+        may_turn_off=mfa.may_turn_off(user),
+        recovery_codes_left=mfa.unused_recovery_codes(user) if user.has_mfa else 0,
+        form=ConfirmForm(),
+    )
+
+
+@bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def end_session(session_id: int):  # type: ignore[no-untyped-def]
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        ended = sessions.end_other_session(current_user, session_id, g.user_session)
+    except NotFound:
+        abort(404)
+    flash(f"{ended.device} has been signed out.", "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.route("/account/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():  # type: ignore[no-untyped-def]
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    ended = sessions.end_other_sessions(current_user, g.user_session)
+    flash(
+        "You have been signed out of your other devices." if ended else "You were not signed in on any other device.",
+        "success",
+    )
+    return redirect(url_for("accounts.account"))
+
+
+@bp.route("/account/two-step-verification/recovery-codes", methods=["POST"])
+@login_required
+def new_recovery_codes():  # type: ignore[no-untyped-def]
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        codes = service.new_recovery_codes(current_user)
+    except ValidationFailed:
+        return redirect(url_for("accounts.set_up_two_step_from_account"))
+    return render_template(
+        "accounts/recovery_codes.html", codes=codes, continue_to=url_for("accounts.account"), first=False
+    )
+
+
+@bp.route("/account/two-step-verification/turn-off", methods=["GET", "POST"])
+@login_required
+def turn_off_two_step():  # type: ignore[no-untyped-def]
+    if not mfa.may_turn_off(current_user):
+        abort(403)
+    form = TurnOffTwoStepForm()
+    if form.validate_on_submit():
+        try:
+            service.turn_off_second_step(current_user, form.password.data)
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            flash("Two-step verification is off. You can set it up again at any time.", "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/turn_off_two_step.html", form=form)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -129,14 +293,15 @@ def change_password():  # type: ignore[no-untyped-def]
         user = current_user._get_current_object()
         try:
             service.change_password(
-                user, form.current_password.data, form.new_password.data, form.confirm_new_password.data
+                user,
+                form.current_password.data,
+                form.new_password.data,
+                form.confirm_new_password.data,
+                keep=g.user_session,
             )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            # The new session token signed out every other session; keep this one.
-            login_user(user)
-            session["last_seen"] = int(utcnow().timestamp())
             flash("Your password has been changed. Other devices have been signed out.", "success")
             return redirect(url_for("accounts.account"))
     return render_template("accounts/change_password.html", form=form)
@@ -163,8 +328,8 @@ def users():  # type: ignore[no-untyped-def]
     if form.q.data:
         term = f"%{form.q.data.strip().lower()}%"
         statement = statement.where(or_(User.email.like(term), User.name.ilike(term)))
-    if form.organisation.data and form.organisation.data.isdigit():
-        statement = statement.where(User.organisation_id == int(form.organisation.data))
+    if (organisation_id := as_id(form.organisation.data)) is not None:
+        statement = statement.where(User.organisation_id == organisation_id)
     if form.role.data in {role.value for role in Role}:
         statement = statement.where(User.role == Role(form.role.data))
     now = utcnow()
@@ -223,6 +388,9 @@ def new_user():  # type: ignore[no-untyped-def]
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
+            if created.user is None:  # an account elsewhere: the owner is told, the manager is not
+                flash(f"An invitation has been sent to {form.email.data.strip().lower()}.", "success")
+                return redirect(url_for("accounts.users"))
             flash(f"An invitation has been sent to {created.user.email}.", "success")
             return redirect(url_for("accounts.user", user_id=created.user.id))
     return render_template("accounts/new_user.html", form=form, choose_organisation=choose_organisation)
@@ -240,6 +408,7 @@ def user(user_id: int):  # type: ignore[no-untyped-def]
         can_manage=access.can(current_user, "manage", shown),
         now=utcnow(),
         api_tokens=tokens_of(shown) if access.can(current_user, "see_api_tokens", shown) else None,
+        can_reset_mfa=access.can(current_user, "reset_mfa", shown),
     )
 
 
@@ -298,6 +467,20 @@ def unlock_user(user_id: int):  # type: ignore[no-untyped-def]
         abort(400)
     service.unlock_user(current_user, shown)
     flash("The account has been unlocked.", "success")
+    return redirect(url_for("accounts.user", user_id=shown.id))
+
+
+@bp.route("/users/<int:user_id>/reset-two-step", methods=["POST"])
+@login_required
+def reset_two_step(user_id: int):  # type: ignore[no-untyped-def]
+    shown = _load_managed_user(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    service.reset_second_step(current_user, shown)  # a refusal is the app's 403 page
+    flash(
+        f"Two-step verification has been reset. {shown.name} will set up an authenticator app at their next sign-in.",
+        "success",
+    )
     return redirect(url_for("accounts.user", user_id=shown.id))
 
 

@@ -3,7 +3,10 @@ key again replays it and does nothing, and the same key with a different request
 
 The key is claimed (a row with no response yet) before the operation runs, in its own commit, so
 two requests racing with one key cannot both act: the second is told the first is in progress
-(409). A response of 500 or more is not kept, so the client may try again with the same key.
+(409). A response of 500 or more is not kept, so the client may try again with the same key. A
+claim left without a response for ABANDONED_AFTER (its server was stopped mid-request: gunicorn
+kills a worker after GUNICORN_TIMEOUT, 60 s) is released, so the retry runs rather than hearing
+"in progress" for a day.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from portal.problems import ApiProblem
 
 HEADER = "Idempotency-Key"
 WINDOW = timedelta(hours=24)
+ABANDONED_AFTER = timedelta(minutes=2)
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, e.g. a UUID
 KEPT_HEADERS = ("Location",)
 
@@ -46,6 +50,16 @@ def _claim(user: User, key: str, request_hash: str) -> tuple[IdempotencyRecord, 
     """The record for this key, and whether this request has just claimed it."""
     now = utcnow()
     existing = _find(user.id, key)
+    if existing is not None and existing.status_code is None and existing.created_at <= now - ABANDONED_AFTER:
+        # Conditional, so of two retries racing to release it only one does; the other finds
+        # the new claim below (409) like any second request.
+        db.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.id == existing.id, IdempotencyRecord.status_code.is_(None)
+            )
+        )
+        db.session.commit()
+        existing = None
     if existing is not None and existing.created_at > now - WINDOW:
         return existing, False
     # Clear this user's expired keys (including this one, if it is old) before claiming it afresh.

@@ -18,6 +18,7 @@ from portal.api import schemas
 from portal.api.blueprint import api
 from portal.api.contracts import find_contract
 from portal.api.registry import paginate
+from portal.audit.service import record_read
 from portal.contracts.models import Contract
 from portal.delivery import end_of_service
 from portal.delivery.models import EndOfServiceReport
@@ -172,12 +173,15 @@ def list_referrals(user: User, query: schemas.ReferralQuery) -> Any:
     if query.updated_since is not None:
         statement = statement.where(Referral.updated_at >= query.updated_since)
     page = paginate(statement.options(*REFERRAL_OPTIONS).order_by(Referral.id), query)
-    return schemas.ReferralPage(
+    answer = schemas.ReferralPage(
         items=[schemas.Referral(**present(referral)) for referral in page.items],
         page=page.page,
         per_page=page.per_page,
         total=page.total,
     )
+    # After the answer is built, so committing the audit event reloads nothing.
+    record_read(user, "referrals.listed", details={"via": "api", "references": [r.reference for r in answer.items]})
+    return answer
 
 
 @api.route(
@@ -192,7 +196,10 @@ def list_referrals(user: User, query: schemas.ReferralQuery) -> Any:
     "since you read it) and, once complete, its end-of-service report.",
 )
 def get_referral(user: User, record: Referral) -> Any:
-    return referral_with_report(user, record.reference)
+    referral_id = record.id
+    answer = referral_with_report(user, record.reference)
+    record_read(user, "referral.viewed", record_type="referral", record_id=referral_id, details={"via": "api"})
+    return answer
 
 
 # --- the partner's answer, withdrawing, completing ---------------------------------------------------------

@@ -103,6 +103,27 @@ class Registry:
 # --- reading the request --------------------------------------------------------------------------
 
 
+# No body of this API nests deeper than 4 (a referral's person); checking before anything walks the
+# body keeps a hostile one (thousands of [[[[…) from exhausting the stack.
+MAX_DEPTH = 16
+TOO_DEEP = f"The request body is nested too deeply: at most {MAX_DEPTH} levels of objects and lists"
+
+
+def _depth(value: Any) -> int:
+    """How deeply objects and lists nest in `value`, counted without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                return level
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -162,9 +183,13 @@ def read_body(endpoint: Endpoint) -> BaseModel | None:
         data = json.loads(text, parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise ApiProblem("malformed-request", "The request body is not UTF-8") from None
+    except RecursionError:  # deeper than Python's parser goes: far past MAX_DEPTH
+        raise ApiProblem("malformed-request", TOO_DEEP) from None
     except ValueError as error:
         position = f" (line {error.lineno}, column {error.colno})" if hasattr(error, "lineno") else ""
         raise ApiProblem("malformed-request", f"The request body is not valid JSON{position}") from None
+    if _depth(data) > MAX_DEPTH:
+        raise ApiProblem("malformed-request", TOO_DEEP)
     bad = {_dotted(path): [message] for path, message in _bad_strings(data)}
     if bad:
         raise ApiProblem("validation", errors=bad)

@@ -22,9 +22,10 @@ from pydantic import (
     create_model,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from portal.contracts.models import ContractStatus, ContractTier, Pathway, Setting, Unit
-from portal.dates import PeriodKind
+from portal.dates import OUTSIDE_BOUNDS, PeriodKind, within_bounds
 from portal.delivery.models import Achievement, Attendance, NonAttendanceReason, OutcomeStatus, SessionKind
 from portal.invoicing.models import InvoiceKind, InvoiceStatus
 from portal.people.models import ETHNICITY_CODES, Disability, Gender
@@ -60,6 +61,15 @@ class Body(BaseModel):
     """A request body: unknown fields are refused, and JSON types are taken as they are."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _dates_within_bounds(cls, value: Any) -> Any:
+        """Every date a body gives lies in the portal's bounds (9999-12-31 is a slip, and breaks
+        date arithmetic), as on the pages."""
+        if isinstance(value, date) and not isinstance(value, datetime) and not within_bounds(value):
+            raise PydanticCustomError("date_out_of_bounds", f"The date {OUTSIDE_BOUNDS}")
+        return value
 
 
 class Out(BaseModel):

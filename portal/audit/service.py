@@ -83,3 +83,26 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str
 
 def snapshot(record: Any, fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return {field: getattr(record, field) for field in fields}
+
+
+def record_read(
+    actor: Any,
+    action: str,
+    *,
+    record: Any = None,
+    record_type: str | None = None,
+    record_id: Any = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Who saw whose personal data, and when: a referral page, an evidence file, an export with
+    CRNs. The portal is accountable for reads of special-category and criminal-offence data as for
+    changes (UK GDPR article 5(2)), so each is an audit event of its own, committed at once."""
+    record_event(
+        action,
+        actor=actor,
+        record=record,
+        record_type=record_type,
+        record_id=record_id,
+        details={"read": True, **(details or {})},
+    )
+    db.session.commit()

@@ -37,6 +37,7 @@ from portal.areas import COUNTIES, PRISONS
 from portal.contracts.models import ContractStatus, ContractTier, Pathway, Setting, Unit
 from portal.forms import GovDateField
 from portal.money import NotAnAmount, parse_pounds
+from portal.urls import as_id
 
 PATHWAY_CHOICES = {pathway.value: pathway.label for pathway in Pathway}
 SETTING_CHOICES = {setting.value: setting.label for setting in Setting}
@@ -62,7 +63,7 @@ def whole_number_from(text: str | None) -> Any:
     text = (text or "").strip()
     if not text:
         return None
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 class VersionedForm(FlaskForm):
@@ -73,7 +74,7 @@ class VersionedForm(FlaskForm):
     @property
     def version_read(self) -> int | None:
         value = (self.version.data or "").strip()
-        return int(value) if value.isdigit() else None
+        return int(value) if value.isascii() and value.isdigit() else None
 
 
 class ContractForm(VersionedForm):
@@ -105,12 +106,12 @@ class ContractForm(VersionedForm):
         return {
             "reference": self.reference.data,
             "title": self.title.data,
-            "partner_id": int(partner) if partner.isdigit() else None,
+            "partner_id": as_id(partner),
             "tier": self.tier.data,
             "start_date": self.start_date.data,
             "end_date": self.end_date.data,
             "value_cap_pence": pence_from(self.value_cap.data),
-            "vat_rate_bp": int(vat) if vat.isdigit() else None,
+            "vat_rate_bp": int(vat) if vat.isascii() and vat.isdigit() else None,
             "payment_terms_days": whole_number_from(self.payment_terms_days.data),
             "accept_sla_working_days": whole_number_from(self.accept_sla_working_days.data),
             "first_contact_sla_working_days": whole_number_from(self.first_contact_sla_working_days.data),
@@ -171,7 +172,7 @@ class ItemForm(VersionedForm):
             "pathway": self.pathway.data,
             "setting": self.setting.data,
             "unit": self.unit.data,
-            "outcome_type_id": int(outcome_type) if outcome_type.isdigit() else None,
+            "outcome_type_id": as_id(outcome_type),
             "max_units_per_referral": whole_number_from(self.max_units_per_referral.data),
             "active": bool(self.active.data),
         }

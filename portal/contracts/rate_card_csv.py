@@ -10,7 +10,6 @@ back with no changes.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections import defaultdict
@@ -40,7 +39,7 @@ from portal.contracts.service import (
     PRICE_FIELDS,
     price_is_locked,
 )
-from portal.csv_files import FileRejected, RowError, read_csv, sort_errors
+from portal.csv_files import FileRejected, RowError, SafeCsvWriter, read_csv, sort_errors
 from portal.extensions import db
 from portal.money import NotAnAmount, parse_pounds, pounds
 
@@ -119,7 +118,7 @@ def export_rate_card(contract: Contract) -> str:
         select(RateCardItem).where(RateCardItem.contract_id == contract.id).order_by(RateCardItem.code)
     ).all()
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeCsvWriter(buffer)
     writer.writerow(COLUMNS)
     for item in items:
         item_cells = [

@@ -44,6 +44,7 @@ from portal.formatting import format_date
 from portal.money import pounds
 from portal.organisations.models import Organisation, OrganisationKind
 from portal.returns.models import ServiceReturn
+from portal.urls import as_id
 from portal.web import act_and_redirect, apply_errors, paginate
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
@@ -222,8 +223,8 @@ def index():  # type: ignore[no-untyped-def]
     show_partner = current_user.is_crc_user
     if show_partner:
         form.partner.choices = partner_choices(for_filter=True)
-        if (form.partner.data or "").isdigit():
-            statement = statement.where(Contract.partner_id == int(form.partner.data))
+        if (partner_id := as_id(form.partner.data)) is not None:
+            statement = statement.where(Contract.partner_id == partner_id)
     else:
         del form.partner  # partners see only their own organisation's contracts anyway
     if form.status.data in {status.value for status in ContractStatus}:

@@ -5,7 +5,6 @@ export. The number of queries is the same however many records there are."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +15,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import case, func, select
 
 from portal import access, charts
+from portal.audit.service import record_read
 from portal.contracts.models import PATHWAY_LABELS, Contract, ContractStatus, Pathway
+from portal.csv_files import SafeCsvWriter, csv_text
 from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
@@ -261,9 +262,7 @@ def _figures_file(kind: str) -> Response:
             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers=headers,
         )
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(spreadsheet.text_rows(figures))
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv", headers=headers)
+    return Response(csv_text((), spreadsheet.text_rows(figures), bom=True), mimetype="text/csv", headers=headers)
 
 
 @bp.route("/performance.csv")
@@ -276,14 +275,21 @@ def performance_csv():  # type: ignore[no-untyped-def]
     partners = {str(c.partner_id): "" for c in contracts} if user.is_crc_user else {}
     filters = Filters(request.args, contracts, partners)
     chosen = filters.contracts(contracts)
+    chosen_ids = [c.id for c in chosen]
+    # One row per referral, each with its CRN: an export of personal data.
+    record_read(
+        user,
+        "export.performance_downloaded",
+        details={"contracts": [c.reference for c in chosen], "period": filters.period.code},
+    )
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = SafeCsvWriter(buffer)
         buffer.write("\ufeff")
         writer.writerow(performance.COLUMNS)
         for row in performance.rows(
-            [c.id for c in chosen],
+            chosen_ids,
             filters.period.start,
             filters.period.end,
             pathway=filters.pathway or None,

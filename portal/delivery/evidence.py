@@ -54,6 +54,21 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^\w .()-]", "_", name)[:200]
 
 
+# Other spellings of an extension we keep: "scan.JPEG" is already right.
+SAME_TYPE = {".jpg": {".jpg", ".jpeg"}, ".pdf": {".pdf"}, ".png": {".png"}, ".docx": {".docx"}, ".bin": set()}
+
+
+def named_as(name: str, extension: str) -> str:
+    """The file's name as people see and download it, ending in the extension of what its content
+    is: a PDF uploaded as "page.html" downloads as "page.pdf", so nobody's browser or desktop
+    opens it as something else."""
+    safe = _safe_name(name)
+    stem, dot, suffix = safe.rpartition(".")
+    if dot and stem and f".{suffix.lower()}" in SAME_TYPE[extension]:
+        return safe
+    return f"{stem if dot and stem else safe}{extension}"[-200:]
+
+
 def check_file(name: str, data: bytes) -> tuple[str, str]:
     """(content type, extension) if the file is one we accept; else ValidationFailed naming it."""
     shown = _safe_name(name)
@@ -81,7 +96,7 @@ def stage(files: list[tuple[str, bytes]]) -> list[StagedFile]:
             staged_path.write_bytes(data)
             staged.append(
                 StagedFile(
-                    _safe_name(name),
+                    named_as(name, extension),
                     content_type,
                     len(data),
                     hashlib.sha256(data).hexdigest(),

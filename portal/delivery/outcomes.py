@@ -25,7 +25,7 @@ from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.notifications.service import queue_email
-from portal.persistence import check_version, commit, guards_versions
+from portal.persistence import check_version, commit, guards_versions, lock
 from portal.referrals.models import Referral, ReferralEventKind, ReferralStatus
 from portal.referrals.service import timeline
 from portal.workflow import StateMachine, Transition
@@ -136,6 +136,7 @@ def claim_outcome(
 ) -> Outcome:
     """A partner claims an outcome with evidence; the CRC then verifies or rejects it."""
     access.require(actor, "claim_outcomes", referral)
+    lock(referral)  # claims of one referral one at a time, so a claim made twice at once is refused once
     if referral.status not in (*DELIVERING, ReferralStatus.COMPLETED):
         raise ValidationFailed.single("referral", "Outcomes are claimed on accepted referrals")
     errors: dict[str, list[str]] = {}

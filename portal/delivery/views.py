@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import access
+from portal.audit.service import record_read
 from portal.contracts.models import Contract, OutcomeType
 from portal.dates import london_today
 from portal.db import utcnow
@@ -475,9 +476,10 @@ def evidence_file(file_id: int):  # type: ignore[no-untyped-def]
     path = evidence.path_of(record.stored_name)
     if not path.exists():
         abort(404)
-    return send_file(
-        path, mimetype=record.content_type, as_attachment=True, download_name=record.original_name, max_age=0
-    )
+    record_read(current_user, "evidence.downloaded", record=record, details={"outcome": record.outcome_id})
+    # Named by what the content is, also for files kept before names were (see evidence.named_as).
+    name = evidence.named_as(record.original_name, evidence.ALLOWED_TYPES.get(record.content_type, ".bin"))
+    return send_file(path, mimetype=record.content_type, as_attachment=True, download_name=name, max_age=0)
 
 
 # --- end of service -------------------------------------------------------------------------------------

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
+import pyotp
 from flask import current_app
 
+from portal.accounts import mfa
 from portal.demo.loader import database_is_empty, demo_logins, describe_demo_data, load_demo_data
-from portal.demo.supply_chain import DEMO_PASSWORD
+from portal.demo.supply_chain import DEMO_MFA_SECRET, DEMO_PASSWORD
 
 
 @click.command("demo-data", help="Load demo data into an empty database and print the demo logins.")
@@ -38,4 +40,19 @@ def print_logins() -> None:
     width = max(len(login.email) for login in logins)
     for login in logins:
         click.echo(f"  {login.email.ljust(width)}  {login.role.label:<17} {login.organisation}")
+    if current_app.config["MFA_REQUIRED"]:
+        click.echo(
+            "\nTwo-step verification: CRC staff and partner managers also need a code. Add this key to an "
+            f"authenticator app once:\n  {mfa.grouped(DEMO_MFA_SECRET)}\n"
+            "or print the current code with `flask demo-code`."
+        )
     click.echo("")
+
+
+@click.command("demo-code", help="Print the current two-step verification code of the demo accounts.")
+def demo_code_command() -> None:
+    """The demo's key is public (see the README); the code is printed only outside production."""
+    if current_app.config["ENV_NAME"] == "production":
+        click.echo("Error: there are no demo accounts under production settings (PORTAL_ENV=production).", err=True)
+        sys.exit(1)
+    click.echo(pyotp.TOTP(DEMO_MFA_SECRET).now())

@@ -10,6 +10,7 @@ import time_machine
 from flask import current_app
 from sqlalchemy import func, select
 
+from portal.accounts import mfa
 from portal.accounts.models import Role, User
 from portal.accounts.service import create_user
 from portal.audit.service import record_event
@@ -25,6 +26,7 @@ from portal.demo.supply_chain import (
     CRC_DOMAIN,
     CRC_USERS,
     DEMO_CONTRACT_MANAGER,
+    DEMO_MFA_SECRET,
     DEMO_PASSWORD,
     PARTNER_PEOPLE,
     PARTNERS,
@@ -101,12 +103,24 @@ def _load_organisations_and_users() -> tuple[list[DemoLogin], dict[str, Organisa
         organisation=nacro,
         send_invitation=False,
     )
+    _enrol_in_two_step_verification()
     leaver = _add_user(email_for("leaver", "nacro"), "Ian Moss", Role.PROVIDER_CASEWORKER, nacro)
     leaver.active = False
     leaver.rotate_session_token()
     record_event("user.deactivated", record=leaver, details={"via": "demo-data"})
     db.session.commit()
     return logins, partners
+
+
+def _enrol_in_two_step_verification() -> None:
+    """Demo accounts whose role must use two-step verification share the documented DEMO_MFA_SECRET,
+    so the demo signs in as production does, with nobody left at the set-up page."""
+    if not current_app.config["MFA_REQUIRED"]:
+        return
+    for user in db.session.scalars(select(User).where(User.role.in_(mfa.ROLES_THAT_MUST_USE_IT))):
+        mfa.enrol_with_secret(user, DEMO_MFA_SECRET)
+        record_event("user.mfa_enrolled", record=user, details={"via": "demo-data"})
+    db.session.commit()
 
 
 def _create_org(demo: DemoOrganisation) -> Organisation:

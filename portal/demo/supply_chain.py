@@ -8,6 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEMO_PASSWORD = "demo-password-2026"
+# The authenticator key of every demo account that must use two-step verification (CRC staff and
+# partner managers): public, like the password, so anyone trying the demo can add it to an app once
+# (or run `flask demo-code`). Only loaded when MFA_REQUIRED is on; never in production.
+DEMO_MFA_SECRET = "DEMOPARTNERPORTALDEMOPARTNERPORT"
 CRC_DOMAIN = "bench-crc.example"
 
 

@@ -29,6 +29,7 @@ from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceL
 from portal.organisations.models import Organisation
 from portal.people.models import Person
 from portal.referrals.models import Referral
+from portal.urls import as_id
 
 HUNDRED = Decimal(100)
 
@@ -53,7 +54,7 @@ class Filters:
         return cls(
             status=status if status in {value.value for value in InvoiceStatus} else "",
             contract=(args.get("contract") or "").strip().upper()[:30],
-            partner=partner if partner.isdigit() else "",
+            partner=partner if as_id(partner) is not None else "",
             overdue=(args.get("overdue") or "") == "yes",
         )
 

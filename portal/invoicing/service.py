@@ -41,7 +41,8 @@ from portal.invoicing.models import (
 )
 from portal.money import round_half_up
 from portal.organisations.models import Organisation
-from portal.persistence import check_version, commit, guards_versions
+from portal.persistence import check_version, commit, guards_versions, lock
+from portal.urls import as_id
 from portal.workflow import StateMachine, Transition
 
 S = InvoiceStatus
@@ -180,6 +181,7 @@ def generate_draft(actor: Any, contract: Contract, period: Any) -> Invoice:
     """The draft invoice for a month, built from the records by the billing rules. A contract has
     one draft at a time: generating again replaces it."""
     access.require(actor, "generate_invoices", contract)
+    lock(contract)  # one draft per contract: a second generation waits, then replaces the first's
     period_start = check_period(contract, period)
     partner = db.session.get(Organisation, contract.partner_id)
     ensure_sequence(partner)
@@ -235,6 +237,7 @@ def revise_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     """A queried invoice is revised by generating its figures again (its own events count as
     free); it keeps its number and is then resubmitted."""
     access.require(actor, "bill", invoice)
+    lock(invoice)
     contract = _contract(invoice)
     check_version(invoice, version, "invoice")
     if invoice.status != S.QUERIED:
@@ -260,6 +263,7 @@ def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     and its events can be billed on no other invoice. If the records changed since the draft
     was made, the draft is brought up to date and nothing is submitted."""
     access.require(actor, "bill", invoice)
+    lock(invoice)
     contract = _contract(invoice)
     check_version(invoice, version, "invoice")
     INVOICE_WORKFLOW.check(invoice, "submit")
@@ -316,6 +320,7 @@ def _has_lines(invoice: Invoice) -> bool:
 @guards_versions("invoice")
 def approve_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) -> Invoice:
     access.require(actor, "decide", invoice)
+    lock(invoice)
     check_version(invoice, version, "invoice")
     INVOICE_WORKFLOW.apply(
         invoice, "approve", actor, details={"number": invoice.number, "total_pence": invoice.total_pence}
@@ -345,6 +350,7 @@ def _decide_with_reason(
 ) -> str:
     """A contract manager's decision that gives its reason (query, reject): checked and applied."""
     access.require(actor, "decide", invoice)
+    lock(invoice)
     check_version(invoice, version, "invoice")
     INVOICE_WORKFLOW.check(invoice, transition)
     if transition == "query" and invoice.is_credit_note:
@@ -379,6 +385,7 @@ def reject_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | 
 @guards_versions("invoice")
 def mark_paid(actor: Any, invoice: Invoice, *, paid_on: Any, version: int | None = None) -> Invoice:
     access.require(actor, "decide", invoice)
+    lock(invoice)
     check_version(invoice, version, "invoice")
     INVOICE_WORKFLOW.check(invoice, "pay")
     day = paid_on if isinstance(paid_on, date) else parse_user_date(str(paid_on or ""))
@@ -398,6 +405,7 @@ def mark_paid(actor: Any, invoice: Invoice, *, paid_on: Any, version: int | None
 def approve_excess(actor: Any, invoice: Invoice, *, version: int | None = None) -> Invoice:
     """A contract manager explicitly allows this invoice to take spend past the cap (recorded)."""
     access.require(actor, "decide", invoice)
+    lock(invoice)
     contract = _contract(invoice)
     check_version(invoice, version, "invoice")
     if invoice.status not in (S.DRAFT, S.QUERIED) or invoice.cap_excess_pence <= 0:
@@ -443,6 +451,7 @@ def raise_credit_note(
     approval; with `rebill`, the credited work can be billed again once it is approved. `version`:
     the invoice's version the user read (a form), so a decision taken meanwhile is noticed."""
     access.require(actor, "credit", invoice)
+    lock(invoice)
     contract = _contract(invoice)
     check_version(invoice, version, "invoice")
     if invoice.is_credit_note:
@@ -451,7 +460,7 @@ def raise_credit_note(
         raise InvalidTransition("Only a submitted, approved or paid invoice can be credited")
     reason = _reason(reason, "Say why the work is credited, for example a session recorded in error")
     available = {event.id: event for event in creditable_events(invoice)}
-    chosen = [available.get(int(event_id)) for event_id in event_ids if str(event_id).isdigit()]
+    chosen = [available.get(as_id(event_id)) for event_id in event_ids if as_id(event_id) is not None]
     if not chosen or any(event is None for event in chosen):
         raise ValidationFailed.single("event_ids", "Choose the work to credit from this invoice's uncredited lines")
     lines = {
@@ -520,7 +529,18 @@ def raise_credit_note(
                     credits_event_id=event.id,
                 )
             )
-            event.credited_by_id = note.id
+    # Conditional, so of two credit notes raised at once for the same work only one takes it (the
+    # probe credited NACRO-000036 and -000037 for one outcome): the other is refused, nothing kept.
+    chosen_ids = [event.id for event in chosen]
+    taken = db.session.execute(
+        update(InvoiceEvent)
+        .where(InvoiceEvent.id.in_(chosen_ids), InvoiceEvent.credited_by_id.is_(None))
+        .values(credited_by_id=note.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != len(chosen_ids):
+        db.session.rollback()
+        raise StaleRecord("Some of this work was credited on another credit note a moment ago. Check the invoice again")
     note.subtotal_pence, note.vat_pence, note.total_pence = billing.totals(amounts, note.vat_rate_bp)
     already = (
         db.session.scalar(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal import access
+from portal.audit.service import record_read
 from portal.contracts.models import Contract
 from portal.dates import london_today
 from portal.extensions import db
@@ -464,7 +465,7 @@ def line(invoice_id: int, line_id: int):  # type: ignore[no-untyped-def]
     number = min(number, pages)
     rows = queries.event_rows(current_user, shown, limit=EVENTS_PAGE_SIZE, offset=(number - 1) * EVENTS_PAGE_SIZE)
     page = Page(items=rows, page=number, per_page=EVENTS_PAGE_SIZE, total=totals.events)
-    return render_template(
+    html = render_template(
         "invoicing/line.html",
         invoice=invoice,
         contract=invoice.contract,
@@ -473,6 +474,9 @@ def line(invoice_id: int, line_id: int):  # type: ignore[no-untyped-def]
         totals=totals,
         page=page,
     )
+    # The events name people by CRN; audited after rendering, so the commit reloads nothing.
+    record_read(current_user, "invoice.line_viewed", record=invoice, details={"line": shown.position})
+    return html
 
 
 @bp.route("/<int:invoice_id>/lines/<int:line_id>.csv")
@@ -482,6 +486,8 @@ def line_csv(invoice_id: int, line_id: int):  # type: ignore[no-untyped-def]
     shown = load_line(invoice, line_id)
     rows = queries.event_rows(current_user, shown)
     name = pdf_filename(invoice).removesuffix(".pdf")
+    # The events name people by CRN: a download of personal data.
+    record_read(current_user, "invoice.line_events_downloaded", record=invoice, details={"line": shown.position})
     return _csv(exports.events_csv(invoice, shown, rows), f"{name}-line-{shown.position}.csv")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -62,3 +62,8 @@ def healthz():  # type: ignore[no-untyped-def]
 @bp.route("/accessibility")
 def accessibility():  # type: ignore[no-untyped-def]
     return render_template("main/accessibility.html")
+
+
+@bp.route("/privacy")
+def privacy():  # type: ignore[no-untyped-def]
+    return render_template("main/privacy.html", retention_years=current_app.config["RETENTION_YEARS"])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, String
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import TimestampMixin, VersionedMixin, enum_type
+from portal.db import TimestampMixin, UtcDateTime, VersionedMixin, enum_type
 from portal.extensions import db
 
 
@@ -62,10 +62,16 @@ ETHNICITY_LABELS = {code: label for code, _, label in ETHNICITIES}
 
 
 class Person(TimestampMixin, VersionedMixin, db.Model):
+    """A person on probation, as one CRC holds them. A CRN is unique within that CRC: another CRC
+    (another data controller) referring the same CRN has a record of its own, and can neither read
+    nor change this one."""
+
     __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("crc_id", "crn"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    crn: Mapped[str] = mapped_column(String(7), unique=True)
+    crc_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    crn: Mapped[str] = mapped_column(String(7))
     prison_number: Mapped[str | None] = mapped_column(String(7))
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100))
@@ -74,6 +80,8 @@ class Person(TimestampMixin, VersionedMixin, db.Model):
     ethnicity: Mapped[str] = mapped_column(String(40))
     disability: Mapped[Disability] = mapped_column(enum_type(Disability))
     interpreter_language: Mapped[str | None] = mapped_column(String(60))
+    # Set when the retention rule anonymised the record (portal.people.retention).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     @property
     def full_name(self) -> str:

@@ -143,7 +143,7 @@ def draft_step(referral_id: int, step: str):  # type: ignore[no-untyped-def]
         if searched_crn:
             # Found by CRN: an existing person's details come ready to check and correct.
             try:
-                found = service.find_person(validation.check_crn(searched_crn))
+                found = service.find_person(validation.check_crn(searched_crn), referral.crc_id)
             except ValidationFailed:
                 found = None
             person = found or person

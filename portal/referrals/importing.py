@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -12,7 +9,7 @@ from flask_wtf.file import FileField
 from govuk_frontend_wtf.wtforms_widgets import GovFileInput
 
 from portal import access
-from portal.csv_files import FileRejected
+from portal.csv_files import FileRejected, csv_text
 from portal.errors import ValidationFailed
 from portal.jobs import job_status
 from portal.referrals import bulk_import
@@ -94,12 +91,9 @@ def import_referrals():  # type: ignore[no-untyped-def]
 @login_required
 def import_template():  # type: ignore[no-untyped-def]
     _require_importer()
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=bulk_import.COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerow(EXAMPLE_ROW)
+    example = [EXAMPLE_ROW.get(column, "") for column in bulk_import.COLUMNS]
     return Response(
-        buffer.getvalue(),
+        csv_text(bulk_import.COLUMNS, [example]),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="referrals-template.csv"'},
     )

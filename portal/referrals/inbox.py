@@ -18,6 +18,7 @@ from portal.contracts.models import Contract, Pathway, RateCardItem
 from portal.extensions import db
 from portal.people.models import Person
 from portal.referrals.models import LocationType, Referral, ReferralStatus
+from portal.urls import as_id
 
 S = ReferralStatus
 
@@ -96,15 +97,15 @@ def _tab_clause(tab: Tab, user: User) -> Any:
 def _filtered(statement: Select, filters: Filters) -> Select:
     if filters.service_code:
         statement = statement.where(Referral.service_code == filters.service_code)
-    if filters.caseworker_id.isdigit():
-        statement = statement.where(Referral.caseworker_id == int(filters.caseworker_id))
+    if (caseworker_id := as_id(filters.caseworker_id)) is not None:
+        statement = statement.where(Referral.caseworker_id == caseworker_id)
     if filters.location in {member.value for member in LocationType}:
         statement = statement.where(Referral.location_type == LocationType(filters.location))
     if filters.overdue:
         statement = statement.where(Referral.overdue)
-    if filters.partner_id.isdigit():
+    if (partner_id := as_id(filters.partner_id)) is not None:
         statement = statement.where(
-            Referral.contract_id.in_(select(Contract.id).where(Contract.partner_id == int(filters.partner_id)))
+            Referral.contract_id.in_(select(Contract.id).where(Contract.partner_id == partner_id))
         )
     if filters.contract:
         statement = statement.where(

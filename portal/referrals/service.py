@@ -23,7 +23,7 @@ from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.notifications.service import queue_email
 from portal.people.models import Person
-from portal.persistence import check_version, commit, guards_versions
+from portal.persistence import check_version, commit, guards_versions, lock
 from portal.referrals import validation
 from portal.referrals.models import (
     LIVE_STATUSES,
@@ -36,6 +36,7 @@ from portal.referrals.models import (
     ReferralStatus,
     WithdrawReason,
 )
+from portal.urls import as_id
 from portal.workflow import StateMachine, Transition
 from portal.working_days import add_working_days
 
@@ -138,8 +139,9 @@ def _caseworker_for(contract: Contract, value: Any) -> User | None:
         return None
     if isinstance(value, User):
         user = value
-    elif isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        user = db.session.get(User, int(value))
+    elif isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        user_id = as_id(value)
+        user = db.session.get(User, user_id) if user_id is not None else None
     else:
         user = db.session.scalars(select(User).where(User.email == str(value).strip().lower())).first()
     if user is None or user.organisation_id != contract.partner_id or user.role not in PARTNER_ROLES or not user.active:
@@ -170,15 +172,18 @@ def start_draft(actor: Any) -> Referral:
     return referral
 
 
-def find_person(crn: str) -> Person | None:
-    return db.session.scalars(select(Person).where(Person.crn == validation.normalise_crn(crn))).first()
+def find_person(crn: str, crc_id: int) -> Person | None:
+    """The person with this CRN as the CRC `crc_id` holds them (another CRC's record is not found)."""
+    return db.session.scalars(
+        select(Person).where(Person.crc_id == crc_id, Person.crn == validation.normalise_crn(crn))
+    ).first()
 
 
-def _apply_person(actor: Any, data: dict[str, Any]) -> Person:
-    """Reuse the person with this CRN (bringing their details up to date) or create them."""
-    person = find_person(data["crn"])
+def _apply_person(actor: Any, data: dict[str, Any], crc_id: int) -> Person:
+    """Reuse the CRC's person with this CRN (bringing their details up to date) or create them."""
+    person = find_person(data["crn"], crc_id)
     if person is None:
-        person = Person(**data)
+        person = Person(crc_id=crc_id, **data)
         db.session.add(person)
         db.session.flush()
         record_event("person.created", actor=actor, record=person, details={"crn": person.crn})
@@ -213,7 +218,7 @@ def save_step(
     check_version(referral, version, "referral")
     data = STEP_CHECKS[step](actor, fields)
     if step == "person":
-        referral.person_id = _apply_person(actor, data).id
+        referral.person_id = _apply_person(actor, data, referral.crc_id).id
     else:
         for field, value in data.items():
             setattr(referral, field, value)
@@ -313,7 +318,7 @@ def send_checked(actor: Any, data: dict[str, Any], *, save: bool = True) -> Refe
     person_data = {field: data.pop(field) for field in validation.PERSON_FIELDS}
     referral = Referral(status=ReferralStatus.DRAFT, crc_id=actor.organisation_id, referrer_id=actor.id, **data)
     db.session.add(referral)
-    referral.person_id = _apply_person(actor, person_data).id
+    referral.person_id = _apply_person(actor, person_data, referral.crc_id).id
     db.session.flush()
     return _send(actor, referral, save=save)
 
@@ -336,6 +341,7 @@ def accept_referral(
 ) -> Referral:
     """Accept, having read the risk information (recorded), optionally naming the caseworker."""
     access.require(actor, "answer", referral)
+    lock(referral)  # of two answers at once, the second sees the first's and is refused
     contract = _contract_of(referral)
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "accept")
@@ -368,6 +374,7 @@ def decline_referral(
     actor: Any, referral: Referral, *, reason_code: Any, detail: str, version: int | None = None
 ) -> Referral:
     access.require(actor, "answer", referral)
+    lock(referral)  # of two answers at once, the second sees the first's and is refused
     contract = _contract_of(referral)
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "decline")
@@ -446,6 +453,7 @@ def withdraw_referral(
     actor: Any, referral: Referral, *, reason_code: Any, detail: str, version: int | None = None
 ) -> Referral:
     access.require(actor, "withdraw", referral)
+    lock(referral)  # of two answers at once, the second sees the first's and is refused
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "withdraw")
     errors: dict[str, list[str]] = {}

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import access
 from portal.accounts.models import PARTNER_ROLES, User
+from portal.audit.service import record_read
 from portal.contracts.models import RateCardItem
 from portal.dates import london_today
 from portal.extensions import db
@@ -143,7 +144,7 @@ def show(reference: str):  # type: ignore[no-untyped-def]
         .order_by(CaseNote.created_at.desc(), CaseNote.id.desc())
     ).all()
     delivery = delivery_on(referral)
-    return render_template(
+    page = render_template(
         "referrals/show.html",
         **delivery,
         referral=referral,
@@ -156,6 +157,9 @@ def show(reference: str):  # type: ignore[no-untyped-def]
         today=london_today(),
         field_labels=validation.FIELD_LABELS,
     )
+    # After rendering, so committing the audit event does not make the page load its records again.
+    record_read(current_user, "referral.viewed", record=referral)
+    return page
 
 
 def _act(referral: Referral, form: Any, operation: Callable[[], Any], success: str, template: str, **context: Any):

@@ -23,7 +23,7 @@ from portal.dates import Period, london_today, parse_period
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date
-from portal.persistence import check_version, commit, guards_versions
+from portal.persistence import check_version, commit, guards_versions, lock
 from portal.returns.models import (
     NARRATIVE_FIELDS,
     REQUIRED_NARRATIVE,
@@ -193,6 +193,7 @@ def submit_return(
 ) -> ServiceReturn:
     """Submit the return: its figures are computed one last time and frozen with it."""
     access.require(actor, "write", service_return)
+    lock(service_return)
     contract = service_return.contract
     check_version(service_return, version, "service return")
     RETURN_WORKFLOW.check(service_return, "submit")
@@ -229,6 +230,7 @@ def submit_return(
 @guards_versions("service return")
 def accept_return(actor: Any, service_return: ServiceReturn, *, version: int | str | None = None) -> ServiceReturn:
     access.require(actor, "decide", service_return)
+    lock(service_return)
     check_version(service_return, version, "service return")
     RETURN_WORKFLOW.apply(service_return, "accept", actor, details={"period": service_return.period.code})
     commit("service return")
@@ -241,6 +243,7 @@ def return_return(
 ) -> ServiceReturn:
     """Send a submitted return back to the partner with a reason; they change it and submit again."""
     access.require(actor, "decide", service_return)
+    lock(service_return)
     check_version(service_return, version, "service return")
     RETURN_WORKFLOW.check(service_return, "return")
     text = str(reason or "").strip()

@@ -7,6 +7,7 @@ import io
 from decimal import Decimal
 from typing import Any
 
+from portal.csv_files import append_safe_row
 from portal.formatting import format_money
 from portal.returns.kpis import percent_text, percent_value
 
@@ -63,29 +64,33 @@ def xlsx(figures: dict[str, Any], title: str) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Figures"
-    sheet.append([title])
+    append_safe_row(sheet, [title])
     sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(header(figures))
+    append_safe_row(sheet, header(figures))
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for section in figures["sections"]:
         for row in section["rows"]:
             values = [_cell(row["values"][c], row["kind"]) for c in COLUMNS]
-            sheet.append([section["title"], row["label"]] + [value for value, _ in values])
+            append_safe_row(sheet, [section["title"], row["label"]] + [value for value, _ in values])
             for offset, (_, number_format) in enumerate(values):
                 if number_format:
                     sheet.cell(row=sheet.max_row, column=3 + offset).number_format = number_format
     for table in figures["equality"]:
         for row in table["rows"]:
-            sheet.append([f"Equality: {table['title']}", row["label"]] + [row["values"][c]["count"] for c in COLUMNS])
+            append_safe_row(
+                sheet, [f"Equality: {table['title']}", row["label"]] + [row["values"][c]["count"] for c in COLUMNS]
+            )
     for letter, width in zip("ABCDE", (26, 52, 30, 30, 36), strict=True):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "C3"
 
     outcomes = workbook.create_sheet("Outcomes")
-    outcomes.append(["pathway", "outcome", "claimed", "verified", "rejected"])
+    append_safe_row(outcomes, ["pathway", "outcome", "claimed", "verified", "rejected"])
     for row in figures["outcomes_by_type"]:
-        outcomes.append([row["pathway_label"], row["label"], row["claimed"], row["verified"], row["rejected"]])
+        append_safe_row(
+            outcomes, [row["pathway_label"], row["label"], row["claimed"], row["verified"], row["rejected"]]
+        )
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

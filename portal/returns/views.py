@@ -8,8 +8,6 @@ checks the permission to act (403); each form calls one operation in `portal.ret
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Any
 
@@ -20,6 +18,7 @@ from sqlalchemy import select
 from portal import access, charts
 from portal.accounts.models import User
 from portal.contracts.models import Contract, ContractStatus
+from portal.csv_files import csv_text
 from portal.dates import Period, PeriodKind, add_months, london_today, parse_period
 from portal.extensions import db
 from portal.formatting import format_money
@@ -283,13 +282,9 @@ def pdf(return_id: int):  # type: ignore[no-untyped-def]
 def figures_csv(return_id: int):  # type: ignore[no-untyped-def]
     service_return = load_return(return_id)
     figures = service.figures_of(service_return)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for row in spreadsheet.text_rows(figures):
-        writer.writerow(row)
     name = service_return.filename.removesuffix(".pdf") + ".csv"
     return Response(
-        "\ufeff" + buffer.getvalue(),
+        csv_text((), spreadsheet.text_rows(figures), bom=True),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

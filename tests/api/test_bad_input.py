@@ -4,6 +4,7 @@ a 500 and never an HTML page, and never a partial write."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -252,3 +253,45 @@ def test_pages_and_filters(world: World):
     assert client.get("/referrals", service_code="acc-ttg").get_json()["total"] >= 4
     assert client.get("/referrals", updated_since="2999-01-01T00:00:00Z").get_json()["total"] == 0
     assert client.get("/referrals", updated_since="2000-01-01T00:00:00+01:00").get_json()["total"] == first["total"]
+
+
+NESTED_TOO_DEEP = [
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, id="past-the-parser"),
+    pytest.param(b'{"a": ' + b"[" * 20 + b'"deep"' + b"]" * 20 + b"}", id="past-the-limit"),
+]
+
+
+@pytest.mark.parametrize("body", NESTED_TOO_DEEP)
+def test_a_deeply_nested_body_to_any_post_is_a_400(app, world: World, body: bytes):
+    """Every POST operation of the published spec, fed a body nested past any real one."""
+    spec = world["referrer"].get("/openapi.json").get_json()
+    posts = [path for path, operations in spec["paths"].items() if "post" in operations]
+    assert len(posts) > 15
+    for path in posts:
+        concrete = re.sub(r"\{[^}]+\}", "1", path.removeprefix("/api/v1"))
+        response = world["nacro_manager"].post(concrete, data=body)
+        assert response.status_code in (400, 404), (path, response.status_code)
+        if response.status_code == 400:
+            assert "nested too deeply" in response.get_json()["detail"]
+
+
+def test_a_huge_body_to_any_post_is_a_413(world: World):
+    spec = world["referrer"].get("/openapi.json").get_json()
+    huge = b'{"x": "' + b"a" * (1024 * 1024 + 10) + b'"}'
+    for path, operations in spec["paths"].items():
+        if "post" in operations and "{" not in path:
+            response = world["referrer"].post(path.removeprefix("/api/v1"), data=huge)
+            assert response.status_code == 413, path
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "1899-12-31", "2100-01-01"])
+def test_a_date_outside_sensible_bounds_is_named(world: World, day: str):
+    body = {"date": day, "start_time": "10:00", "duration_minutes": 60, "kind": "one_to_one"}
+    problem = assert_problem(world["nacro_caseworker"].post(f"/referrals/{world.open.reference}/sessions", body), 422)
+    assert problem["errors"] == {"date": ["The date must be between 1 January 1900 and 31 December 2099"]}
+
+
+def test_ids_past_the_database_range_are_404s(world: World):
+    for path in ("/invoices/2147483648", "/invoices/99999999999999999999.pdf", "/outcomes/99999999999999999999/verify"):
+        response = world["contract_manager"].request("POST" if path.endswith("verify") else "GET", path)
+        assert_problem(response, 404)

@@ -133,3 +133,24 @@ def test_a_malformed_key_is_a_400(world: World):
         )
         assert response.status_code == 400, key
         assert response.mimetype == "application/problem+json"
+
+
+def test_a_key_whose_request_died_is_released_after_two_minutes(world: World, nacro_caseworker):
+    """The server answering the first request was killed mid-way: the key is not stuck for a day."""
+    client = world["nacro_caseworker"]
+    path = f"/referrals/{world.open.reference}/sessions"
+    body = json.dumps({"date": yesterday(), "start_time": "10:00", "duration_minutes": 45, "kind": "phone"}).encode()
+    digest = hashlib.sha256(f"POST /api/v1{path}\n".encode() + body).hexdigest()
+    db.session.add(
+        IdempotencyRecord(user_id=nacro_caseworker.id, key="died", request_hash=digest, method="POST", path=path)
+    )
+    db.session.commit()
+    before = count(Session)
+    with time_machine.travel(utcnow() + timedelta(seconds=119), tick=False):
+        assert client.post(path, data=body, headers={"Idempotency-Key": "died"}).status_code == 409
+    with time_machine.travel(utcnow() + timedelta(minutes=2, seconds=1), tick=False):
+        retried = client.post(path, data=body, headers={"Idempotency-Key": "died"})
+        assert retried.status_code == 201
+        again = client.post(path, data=body, headers={"Idempotency-Key": "died"})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert count(Session) == before + 1

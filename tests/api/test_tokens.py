@@ -102,14 +102,15 @@ def test_nobody_else_but_an_administrator_can_revoke_someones_token(
     assert events("api_token.revoked")[0].actor_id == admin.id
 
 
-def test_a_deactivated_users_tokens_stop_at_once_and_work_again_on_reactivation(app, admin, nacro_caseworker):
+def test_a_deactivated_users_tokens_stop_at_once_and_stay_revoked_on_reactivation(app, admin, nacro_caseworker):
+    """A leaver may have kept a copy of a token: reactivating the account must not revive it."""
     created = tokens.create_token(nacro_caseworker, nacro_caseworker, name="CMS")
     client = ApiClient(app.test_client(), created.secret)
     assert client.get("/referrals").status_code == 200
     accounts.deactivate_user(admin, nacro_caseworker)
     assert client.get("/referrals").status_code == 401
     accounts.reactivate_user(admin, db.session.get(type(nacro_caseworker), nacro_caseworker.id))
-    assert client.get("/referrals").status_code == 200
+    assert client.get("/referrals").status_code == 401
 
 
 def test_a_token_acts_with_its_users_current_role(app, admin, nacro_caseworker, nacro_referral):

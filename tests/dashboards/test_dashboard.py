@@ -139,3 +139,49 @@ def test_the_dashboard_figures_download_as_csv_and_xlsx(portal, quarter, nacro_m
     assert "Referrals,Referrals received,4,1,5" in text
     workbook = load_workbook(BytesIO(portal.get("/dashboard/figures.xlsx?period=2026-Q3").data))
     assert workbook["Figures"]["A1"].value == "Dashboard: BENCH-ACC-01, July to September 2026"
+
+
+def test_the_performance_export_shows_what_each_referral_was_invoiced(portal, quarter, nacro_manager):
+    """On PostgreSQL the sums arrive as NUMERIC: the export once failed there (money.pounds)."""
+    from portal.contracts.models import Unit
+    from portal.extensions import db
+    from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine
+    from tests.factories import RateCardItemFactory
+
+    invoice = db.session.query(Invoice).filter_by(number="NACRO-000001").one()
+    item = RateCardItemFactory(contract=quarter["contract"], code="QA-REF", service_code="QA", unit=Unit.PER_REFERRAL)
+    line = InvoiceLine(
+        invoice=invoice,
+        position=1,
+        item_id=item.id,
+        item_code="QA-REF",
+        service_code="QA",
+        description="Referral",
+        unit=Unit.PER_REFERRAL,
+        quantity_hundredths=100,
+        unit_price_pence=72_000,
+        amount_pence=72_000,
+        event_count=1,
+    )
+    db.session.add(line)
+    db.session.flush()
+    db.session.add(
+        InvoiceEvent(
+            invoice_id=invoice.id,
+            line_id=line.id,
+            item_id=item.id,
+            event_key=f"referral:{quarter['a'].id}",
+            referral_id=quarter["a"].id,
+            event_date=date(2026, 7, 2),
+            live=True,
+        )
+    )
+    db.session.commit()
+    portal.sign_in(nacro_manager)
+    response = portal.get("/dashboard/performance.csv?period=2026-Q3")
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    invoiced = [
+        value for row in rows if row["referral_ref"] == "QA0001AA" for key, value in row.items() if "invoiced" in key
+    ]
+    assert invoiced == ["720.00"]

@@ -328,3 +328,23 @@ def test_a_moved_session_shows_when_it_was_and_why_it_moved_on_the_referral(port
     portal.sign_in(nacro_caseworker)
     page = text_of(portal.get(f"/referrals/{accepted.reference}"))
     assert "Court date clash" in page and "10:00" in page
+
+
+def test_evidence_downloads_are_named_by_type_and_audited(portal, accepted, nacro_caseworker, ttg_service, storage):
+    from portal.audit.models import AuditEvent
+    from portal.delivery import outcomes
+
+    outcome_type = OutcomeTypeFactory(contract=ttg_service)
+    outcome = outcomes.claim_outcome(
+        nacro_caseworker,
+        accepted,
+        {"outcome_type_id": outcome_type.id, "achieved_on": days_from_today(-1), "evidence": "x"},
+        [("page.html", PDF)],
+    )
+    file_id = db.session.scalars(select(EvidenceFile.id).where(EvidenceFile.outcome_id == outcome.id)).one()
+    portal.sign_in(nacro_caseworker)
+    response = portal.get(f"/evidence/{file_id}")
+    assert response.status_code == 200
+    assert "filename=page.pdf" in response.headers["Content-Disposition"]
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "evidence.downloaded")).one()
+    assert (event.actor_id, event.record_id, event.details["read"]) == (nacro_caseworker.id, str(file_id), True)

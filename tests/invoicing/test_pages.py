@@ -274,6 +274,8 @@ def test_approve_then_mark_paid_with_a_gov_uk_date(portal, work, nacro_manager, 
         {"version": version, "paid_on": [str(tomorrow.day), str(tomorrow.month), str(tomorrow.year)]},
     )
     assert "The payment date cannot be in the future" in text_of(future)
+    far_off = portal.post(f"/invoices/{invoice.id}/mark-paid", {"version": version, "paid_on": ["31", "12", "9999"]})
+    assert "Date paid must be between 1 January 1900 and 31 December 2099" in text_of(far_off)
     today = london_today()
     paid = portal.post(
         f"/invoices/{invoice.id}/mark-paid",
