@@ -349,7 +349,7 @@ def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -
         grant = tier == "III"
         plans = []
         if retired:
-            plans.append(("ended", history_start, history_start + timedelta(days=365 * 2 - 1)))
+            plans.append(("ended", history_start, min(date(history_start.year + 2, 3, 31), today - timedelta(days=60))))
         elif index % 7 == 3 and scale.years >= 3:
             # A contract that ended, then the one that replaced it.
             middle = date(history_start.year + scale.years // 2, 3, 31)
