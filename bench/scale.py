@@ -754,7 +754,7 @@ class Referrals:
         last_day = min(today, plan.end) if plan.status == "ended" else today
         if first >= last_day - timedelta(days=1):
             return  # accepted, waiting for first contact (overdue once past its due date)
-        planned = rng.randint(6, 14)
+        planned = rng.randint(8, 16)
         custody = row["location_type"] == "custody"
         withdraw_after = rng.random() < 0.12
         if withdraw_after:
@@ -1064,7 +1064,9 @@ def bill_months(
     today = world.today
     items = {item.id: item for item in plan.items}
     monthly = [item for item in plan.items if item.unit == "monthly_fixed"]
-    pending = sorted(events, key=lambda event: (event.day, event.key))
+    ordered = sorted(events, key=lambda event: (event.day, event.key))
+    upcoming = 0  # ordered[upcoming:] are dated after the months billed so far
+    pending: list[Event] = []  # dated in those months, but not billed yet (not ready, or given back)
     invoices: list[InvoiceRecord] = []
     month = month_start(plan.start)
     while month <= month_start(min(plan.end, today)):
@@ -1076,11 +1078,13 @@ def bill_months(
         fate = invoice_fate(plan, months_ago) if plan.status == "active" else "paid"
         submitted_at = at(submitted_day, 10, rng.randrange(60))
         pending += [Event(item.id, f"month:{period.isoformat()}", period, at(period, 9)) for item in monthly]
-        billed = [event for event in pending if event.day <= period_end and event.ready < submitted_at]
+        while upcoming < len(ordered) and ordered[upcoming].day <= period_end:
+            pending.append(ordered[upcoming])
+            upcoming += 1
+        billed = [event for event in pending if event.ready < submitted_at]
         if not billed:
             continue
-        billed_keys = {(event.item_id, event.key) for event in billed}
-        pending = [event for event in pending if (event.item_id, event.key) not in billed_keys]
+        pending = [event for event in pending if event.ready >= submitted_at]
         by_line: dict[tuple[int, int], list[Event]] = defaultdict(list)
         for event in billed:
             by_line[(event.item_id, items[event.item_id].price_on(event.day)[0])].append(event)
@@ -1146,7 +1150,7 @@ def bill_months(
         writer.flush("invoice_line")  # before the next invoice's events, which refer to theirs
         writer.maybe_flush()
         invoices.append(record)
-    return invoices, pending
+    return invoices, pending + ordered[upcoming:]
 
 
 def decide(
