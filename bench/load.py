@@ -79,8 +79,12 @@ class Person(HttpUser):
 
     # --- helpers -----------------------------------------------------------------------------------------
 
+    skipped: tuple[str, ...] = ()
+
     def page(self, url: str, name: str | None = None) -> str:
         """GET a page as a signed-in person; anything but 200 (a redirect to sign in, an error) fails."""
+        if (name or url).startswith(self.skipped):
+            return ""
         with self.client.get(url, name=name or url, allow_redirects=False, catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"{response.status_code} for {url}")
@@ -317,6 +321,8 @@ class ApiClient(Person):
         self.referrals = [item["reference"] for item in (listed or {}).get("items", [])][:20]
 
     def api(self, url: str, name: str) -> dict | None:
+        if name.startswith(self.skipped):
+            return None
         with self.client.get(url, name=name, headers=self.headers, catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"{response.status_code} for {url}")
@@ -354,10 +360,13 @@ ROLES = (PartnerManager, Caseworker, Referrer, ContractManager, Administrator, A
 # --- running and reporting ----------------------------------------------------------------------------------
 
 
-def run(host: str, *, users_per_role: int, run_time: float, max_requests: int, password: str) -> Environment:
+def run(
+    host: str, *, users_per_role: int, run_time: float, max_requests: int, password: str, skip: tuple[str, ...] = ()
+) -> Environment:
     for role in ROLES:
         role.password = password
         role.fixed_count = users_per_role
+        role.skipped = skip
     environment = Environment(user_classes=list(ROLES), host=host, events=events)
     runner = environment.create_local_runner()
     counted = {"requests": 0}
@@ -407,6 +416,13 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=6000, help="requests, at most")
     parser.add_argument("--password", default=DEFAULT_PASSWORD)
     parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="leave out pages whose name starts so (e.g. /dashboard/), to time the rest without them",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     host = loopback_only(args.host)
     started = time.perf_counter()
@@ -416,6 +432,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         run_time=args.run_time,
         max_requests=args.max_requests,
         password=args.password,
+        skip=tuple(args.skip),
     )
     table, failures = report(environment)
     total = environment.stats.total
