@@ -7,6 +7,10 @@ another, so no request waits behind another: the time is the page's own work (be
 --repeat), and the query count shows whether it grows with the data (it must not). Records to open
 (a referral, an invoice, a return) are the largest partner's, found in the database. The load test
 (bench/load.py) measures the same pages under load, through gunicorn.
+
+Then the documents: a frozen service return's PDF (time and pages), and the per-referral
+performance report's CSV for every contract and for one, streamed, with the peak Python memory
+each took (tracemalloc): flat memory means the two peaks are alike however many rows each has.
 """
 
 from __future__ import annotations
@@ -136,10 +140,7 @@ def main() -> int:
     # Requests outside any app context of ours: each gets its own, as in production (an active
     # context would be shared by every request, and with it the signed-in user).
     for email, pages in walks(found).items():
-        client = app.test_client()
-        form = client.get("/sign-in").get_data(as_text=True)
-        token = CSRF.search(form)
-        client.post("/sign-in", data={"email": email, "password": args.password, "csrf_token": token.group(1)})
+        client = signed_in(app, email, args.password)
         for name, url in pages:
             times, queried, status = [], 0, 0
             for _ in range(args.repeat):
@@ -152,7 +153,43 @@ def main() -> int:
             who = email.split("@")[0] + ("" if "scale" in email else " (partner 01)")
             best, median = min(times), statistics.median(times)
             print(f"| {who} | `{name}`{flag} | {best:.0f} | {median:.0f} | {queried} |", flush=True)
+    documents(app, found, args.password)
     return 0
+
+
+def documents(app: object, found: dict[str, str], password: str) -> None:
+    import io
+    import tracemalloc
+
+    from pypdf import PdfReader
+
+    print("\n| document | rows or pages | ms | peak Python memory MB |\n|---|---:|---:|---:|")
+    manager = signed_in(app, "manager@partner-01.example", password)
+    started = time.perf_counter()
+    pdf = manager.get(f"/service-returns/{found['return']}.pdf")
+    elapsed = (time.perf_counter() - started) * 1000
+    pages = len(PdfReader(io.BytesIO(pdf.data)).pages) if pdf.status_code == 200 else f"({pdf.status_code})"
+    print(f"| service return PDF (`/service-returns/[id].pdf`) | {pages} pages | {elapsed:.0f} | – |")
+    contracts = signed_in(app, "contracts@scale.example", password)
+    for label, url in (
+        ("performance CSV, every contract", "/dashboard/performance.csv"),
+        ("performance CSV, one contract", f"/dashboard/performance.csv?contract={found['contract']}"),
+    ):
+        tracemalloc.start()
+        started = time.perf_counter()
+        response = contracts.get(url, buffered=False)
+        lines = sum(chunk.count(b"\n") for chunk in response.response) - 1  # less the header
+        elapsed = (time.perf_counter() - started) * 1000
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"| {label} (`{url}`) | {lines:,} rows | {elapsed:.0f} | {peak / 2**20:.1f} |", flush=True)
+
+
+def signed_in(app: object, email: str, password: str):  # type: ignore[no-untyped-def]
+    client = app.test_client()  # type: ignore[attr-defined]
+    token = CSRF.search(client.get("/sign-in").get_data(as_text=True))
+    client.post("/sign-in", data={"email": email, "password": password, "csrf_token": token.group(1)})
+    return client
 
 
 if __name__ == "__main__":

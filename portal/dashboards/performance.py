@@ -184,7 +184,8 @@ def _line(m: Any) -> list[str]:
     deadlines = [day for day in (r.sentence_end_date, m["contract_end"]) if day is not None]
     deadline = min(deadlines) if deadlines else None
     concluded = london_day(r.completed_at or r.withdrawn_at or r.declined_at)
-    invoiced = (m["units"] or 0) + round_half_up(Decimal(m["minute_pence"] or 0) / 60)
+    # int(): PostgreSQL sums integers as NUMERIC, which arrives as a Decimal.
+    invoiced = int(m["units"] or 0) + round_half_up(Decimal(m["minute_pence"] or 0) / 60)
     return [
         r.reference or "",
         m["contract_reference"],
