@@ -35,7 +35,8 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -1522,6 +1523,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--password", default=DEFAULT_PASSWORD)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--returns-quarters", type=int, default=4, help="quarterly returns per active contract")
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        help="date the history back from this day (YYYY-MM-DD), as if run on it; default the real date",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.partners < 1 or args.referrals < 0 or args.years < 1:
         parser.error("--partners and --years must be at least 1, --referrals at least 0")
@@ -1536,7 +1542,7 @@ def main(argv: Iterable[str] | None = None) -> int:
 
     app = create_app("test")
     started = time.perf_counter()
-    with app.app_context():
+    with on_the_day(args.today), app.app_context():
         upgrade()
         print(
             f"Seeding {args.referrals:,} referrals for {args.partners} partners over {args.years} years "
@@ -1555,6 +1561,20 @@ def main(argv: Iterable[str] | None = None) -> int:
         print(f"Every invariant check passed (portal/integrity.py). Took {elapsed:.0f} s.")
         world_logins(args.password)
     return 0
+
+
+@contextmanager
+def on_the_day(day: date | None) -> Iterator[None]:
+    """Run as if on `day` (noon in London, the clock ticking on), or on the real date."""
+    if day is None:
+        yield
+        return
+    import time_machine
+
+    from portal.formatting import LONDON
+
+    with time_machine.travel(datetime.combine(day, clock(12), tzinfo=LONDON), tick=True):
+        yield
 
 
 def world_logins(password: str) -> None:
