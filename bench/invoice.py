@@ -258,11 +258,12 @@ def report(
 ) -> None:
     from sqlalchemy import text
 
+    from portal.dates import month_end
     from portal.extensions import db
     from portal.formatting import format_money
     from portal.invoicing import billing, service
 
-    period_end = billing.month_end(period)
+    period_end = month_end(period)
     raw_time, raw_rows = timed(
         lambda: db.session.execute(text(RAW_SQL), {"contract_id": contract.id, "period_end": period_end}).all()
     )

@@ -47,6 +47,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from portal.dates import add_months, month_end  # noqa: E402 - after the path is set
+
 DEFAULT_PASSWORD = "demo-password-2026"
 BATCH = 20_000
 
@@ -67,11 +69,7 @@ def month_start(day: date) -> date:
 
 
 def next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
-def month_end(day: date) -> date:
-    return next_month(day) - timedelta(days=1)
+    return add_months(month_start(day), 1)
 
 
 def april_on_or_before(day: date) -> date:
@@ -1262,8 +1260,8 @@ def seed_returns(writer: Writer, world: World, quarters: int, rng: random.Random
     submitted, one returned for changes, and the current quarter's still a draft. Frozen figures
     are the portal's own (returns.records.figures_for), as on the day each was submitted."""
     from portal.contracts.models import Contract
+    from portal.dates import Period, PeriodKind
     from portal.extensions import db
-    from portal.returns.periods import Period, PeriodKind
     from portal.returns.records import figures_for
 
     written = 0
