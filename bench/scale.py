@@ -606,6 +606,32 @@ class Referrals:
         for sent_day in days:
             self.referral(plan, next_working_day(sent_day) if sent_day < last_sent else sent_day)
             self.writer.maybe_flush()
+        if plan.status == "active":
+            # Referrals a referrer has started and not yet sent (no reference until they are).
+            for _ in range(max(1, plan.referrals // 2000)):
+                self.draft(plan)
+
+    def draft(self, plan: ContractPlan) -> None:
+        started = at(self.world.today - timedelta(days=self.rng.randint(0, 10)), 9)
+        referrer = self.rng.choice(self.world.referrer_ids)
+        referral_id = self.writer.add(
+            "referral",
+            reference=None,
+            status="draft",
+            contract_id=plan.id,
+            service_code=plan.services[0],
+            person_id=None,
+            crc_id=self.world.crc_id,
+            referrer_id=referrer,
+            risk_flags=[],
+            desired_outcomes=[],
+            urgent=False,
+            version=1,
+            created_at=started,
+            updated_at=started,
+        )
+        self.audit("referral.draft_started", started, referrer, self.world.crc_id, "referral", referral_id)
+        self.statuses["draft"] += 1
 
     def person(self, created: datetime, female: bool) -> int:
         rng = self.rng
@@ -1483,8 +1509,10 @@ def drafts(world: World, left: dict[int, list[Event]]) -> int:
         expected = Counter(event.item_id for event in left[plan.id] if event.day <= world.today)
         for item in plan.items:
             if item.unit == "monthly_fixed":
-                expected[item.id] = found[item.id]  # the current month's fee is the portal's to add
-            expected[item.id] += released[item.id]
+                # The months not yet billed (this one, any given back) are the portal's to count.
+                expected[item.id] = found[item.id]
+            else:
+                expected[item.id] += released[item.id]
         expected, found = +expected, +found
         if expected != found:
             raise SystemExit(
