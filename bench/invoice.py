@@ -10,6 +10,11 @@ Also reports submitting it, which freezes its 50,000 events (not part of the tar
 
 Usage:  .venv/bin/python bench/invoice.py [--events 50000] [--database-url URL]
 Without --database-url it uses a throwaway SQLite file under instance/bench/.
+
+        .venv/bin/python bench/invoice.py --database-url URL --contract SCALE-01-1
+measures instead this month's draft of a contract of a database bench/scale.py seeded (its whole
+history is the draft's to search): it regenerates the draft, as its page's button does, and
+submits nothing.
 """
 
 from __future__ import annotations
@@ -32,12 +37,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--contract", help="measure this contract's current month on a seeded database")
     args = parser.parse_args()
+    if args.contract and not args.database_url:
+        parser.error("--contract needs --database-url (a database bench/scale.py seeded)")
 
     bench_dir = ROOT / "instance" / "bench"
     bench_dir.mkdir(parents=True, exist_ok=True)
     url = args.database_url or f"sqlite:///{bench_dir / 'invoice.sqlite3'}"
-    if url.startswith("sqlite:///"):
+    if url.startswith("sqlite:///") and not args.contract:
         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     os.environ["PORTAL_ENV"] = "test"
     os.environ["TEST_DATABASE_URL"] = url
@@ -50,6 +58,10 @@ def main() -> None:
     from portal.extensions import db
 
     app = create_app("test")
+    if args.contract:
+        with app.app_context():
+            measure_seeded(args.contract, db.engine.dialect.name)
+        return
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as connection:
@@ -223,40 +235,66 @@ def timed(function, repeat: int = 3):
     return best, result
 
 
-def report(contract, manager, events: int, dialect: str) -> None:
+def measure_seeded(reference: str, dialect: str) -> None:
+    """This month's draft of a contract of a seeded database, by its partner's manager."""
+    from sqlalchemy import select
+
+    from portal.accounts.models import Role, User
+    from portal.contracts.models import Contract
+    from portal.dates import london_today
+    from portal.extensions import db
+
+    contract = db.session.scalar(select(Contract).where(Contract.reference == reference))
+    if contract is None:
+        raise SystemExit(f"No contract {reference}: seed the database with bench/scale.py first")
+    manager = db.session.scalar(
+        select(User).where(User.organisation_id == contract.partner_id, User.role == Role.PROVIDER_MANAGER).limit(1)
+    )
+    report(contract, manager, 0, dialect, period=london_today().replace(day=1), submit=False)
+
+
+def report(
+    contract, manager, events: int, dialect: str, *, period: date = date(2026, 3, 1), submit: bool = True
+) -> None:
     from sqlalchemy import text
 
+    from portal.dates import month_end
     from portal.extensions import db
     from portal.formatting import format_money
     from portal.invoicing import billing, service
 
-    period = date(2026, 3, 1)
+    period_end = month_end(period)
     raw_time, raw_rows = timed(
-        lambda: db.session.execute(text(RAW_SQL), {"contract_id": contract.id, "period_end": date(2026, 3, 31)}).all()
+        lambda: db.session.execute(text(RAW_SQL), {"contract_id": contract.id, "period_end": period_end}).all()
     )
     db.session.rollback()
 
     rules_time, bill = timed(lambda: billing.bill_for(contract, period))
     # The first generates the draft, the others replace it: the best of three is a regeneration.
-    generate_time, draft = timed(lambda: service.generate_draft(manager, contract, "2026-03"))
+    month = f"{period:%Y-%m}"
+    generate_time, draft = timed(lambda: service.generate_draft(manager, contract, month))
 
     # Memory is measured on separate runs: tracemalloc slows Python down, so it must not be timed.
     tracemalloc.start()
     billing.bill_for(contract, period)
     _, peak_rules = tracemalloc.get_traced_memory()
     tracemalloc.reset_peak()
-    service.generate_draft(manager, contract, "2026-03")
+    service.generate_draft(manager, contract, month)
     _, peak_generate = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
-    # Submitting freezes the draft's events (one INSERT ... SELECT of every event), once a month.
-    draft = service.generate_draft(manager, contract, "2026-03")
-    started = time.perf_counter()
-    submitted = service.submit_invoice(manager, draft)
-    submit_time = time.perf_counter() - started
+    submit_time = submitted = None
+    if submit:
+        # Submitting freezes the draft's events (one INSERT ... SELECT of every event), once a month.
+        draft = service.generate_draft(manager, contract, month)
+        started = time.perf_counter()
+        submitted = service.submit_invoice(manager, draft)
+        submit_time = time.perf_counter() - started
 
     billed = sum(line.events for line in bill.lines)
-    assert billed == sum(row.events for row in raw_rows), "the rules and the raw SQL disagree on the events"
+    # The raw SQL counts the session measures (per session, per hour); a seeded rate card bills more.
+    sessions = sum(line.events for line in bill.lines if line.item.unit.value in ("per_session", "per_hour"))
+    assert sessions == sum(row.events for row in raw_rows), "the rules and the raw SQL disagree on the events"
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"Database: {dialect}; billable events: {billed} (asked for {events})")
     print(f"Raw SQL aggregate:              {raw_time * 1000:8.1f} ms (best of 3)")
@@ -268,7 +306,8 @@ def report(contract, manager, events: int, dialect: str) -> None:
         f"generate_draft (whole draft):   {generate_time * 1000:8.1f} ms (best of 3)"
         f"  = {generate_time / raw_time:4.1f}x the raw SQL (target within 3x); total {format_money(draft.total_pence)}"
     )
-    print(f"submit_invoice (freezes {billed} events): {submit_time * 1000:8.1f} ms; number {submitted.number}")
+    if submitted is not None:
+        print(f"submit_invoice (freezes {billed} events): {submit_time * 1000:8.1f} ms; number {submitted.number}")
     print(
         f"Peak Python memory: rules {peak_rules / 2**20:.1f} MB, generate {peak_generate / 2**20:.1f} MB; "
         f"process peak RSS {rss_mb:.0f} MB (target under 300 MB)"

@@ -80,7 +80,7 @@ def seed(referral_count: int, session_count: int):
     from portal.referrals.models import Referral
     from portal.returns.models import ServiceReturn
 
-    rng = random.Random(2026)  # noqa: S311 - made-up benchmark data, not secrets
+    rng = random.Random(2026)
     crc = Organisation(name="Bench CRC", kind=OrganisationKind.CRC)
     partner = Organisation(name="Bench Partner", kind=OrganisationKind.PARTNER, tier=Tier.II)
     db.session.add_all([crc, partner])

@@ -163,9 +163,10 @@ def jobs_cli() -> None:
 
 
 @jobs_cli.command("worker", help="Run an RQ worker for the portal's queue (needs REDIS_URL).")
-def worker() -> None:
+@click.option("--burst", is_flag=True, help="Run the jobs waiting now, then stop (for cron, or a test).")
+def worker(burst: bool) -> None:
     from rq import Worker
 
     if not current_app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set: jobs run in the web process instead")
-    Worker(["portal"], connection=_redis(current_app)).work()
+    Worker(["portal"], connection=_redis(current_app)).work(burst=burst)

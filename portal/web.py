@@ -193,6 +193,8 @@ class Page:
     page: int
     per_page: int
     total: int
+    # True when the rows were counted only up to a limit: there are more than `total`.
+    more: bool = False
 
     @property
     def pages(self) -> int:
@@ -232,13 +234,21 @@ class Page:
         return params
 
 
-def paginate(statement: Select, *, per_page: int, page: int | None = None) -> Page:
-    """One page of `statement`'s rows and the total, in two queries whatever the page size."""
+def paginate(statement: Select, *, per_page: int, page: int | None = None, count_limit: int | None = None) -> Page:
+    """One page of `statement`'s rows and the total, in two queries whatever the page size.
+
+    `count_limit`: count at most that many rows. Counting millions (the audit log) costs more than
+    the page itself; past the limit the page says "more than" and its filters narrow the search."""
     if page is None:
         page = request.args.get("page", 1, type=int) or 1
     page = max(1, page)
-    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    counted = statement.order_by(None)
+    if count_limit is not None:
+        counted = counted.limit(count_limit + 1)
+    total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    more = count_limit is not None and total > count_limit
+    total = min(total, count_limit) if count_limit is not None else total
     pages = max(1, ceil(total / per_page))
     page = min(page, pages)
     items = list(db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)).unique())
-    return Page(items=items, page=page, per_page=per_page, total=total)
+    return Page(items=items, page=page, per_page=per_page, total=total, more=more)

@@ -6,6 +6,7 @@ export. The number of queries is the same however many records there are."""
 from __future__ import annotations
 
 import io
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -130,13 +131,24 @@ def _waiting(contract_ids: list[int]) -> dict[str, int]:
 
 def _per_contract(records: Records, contracts: list[Contract], period: Period, spend: dict[int, int]) -> list[dict]:
     today = london_today()
+    # Each contract's rows, sorted out in one pass (not one pass over every row per contract: with
+    # forty contracts and a year of national records that was two seconds of the page).
+    referrals_of: dict[int, list[Any]] = defaultdict(list)
+    sessions_of: dict[int, list[Any]] = defaultdict(list)
+    verified_of: Counter[int] = Counter()
+    for referral in records.referrals:
+        referrals_of[referral.contract_id].append(referral)
+    for session in records.sessions:
+        sessions_of[session.contract_id].append(session)
+    for outcome in records.outcomes:
+        if outcome.verified_on in period.window:
+            verified_of[outcome.contract_id] += 1
     rows = []
     for contract in contracts:
-        referrals = [r for r in records.referrals if r.contract_id == contract.id]
-        sessions = [s for s in records.sessions if s.contract_id == contract.id]
+        referrals = referrals_of[contract.id]
         figures = referral_figures(referrals, period.window, today)
-        session = session_figures(sessions, referrals, period.window)
-        verified = sum(1 for o in records.outcomes if o.contract_id == contract.id and o.verified_on in period.window)
+        session = session_figures(sessions_of[contract.id], referrals, period.window)
+        verified = verified_of[contract.id]
         spent = spend.get(contract.id, 0)
         rows.append(
             {

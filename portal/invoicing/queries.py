@@ -249,16 +249,23 @@ def unpriced_work(invoice: Invoice, *, limit: int = 50) -> tuple[list[UnpricedWo
     contract = db.session.get(Contract, invoice.contract_id)
     exclude = invoice.id if invoice.status == InvoiceStatus.QUERIED else None
     events = billing.billable_events(contract, month_end(invoice.period_start), exclude_invoice_id=exclude).subquery()
-    unpriced = events.c.price_id.is_(None)
-    total = db.session.scalar(select(func.count()).select_from(events).where(unpriced)) or 0
+    # One pass of the billing rules, which read the contract's whole history: the window count
+    # gives the total alongside the first rows (a second query would run the rules again).
     rows = db.session.execute(
-        select(RateCardItem.code, RateCardItem.name, events.c.event_key, events.c.event_date)
+        select(
+            RateCardItem.code,
+            RateCardItem.name,
+            events.c.event_key,
+            events.c.event_date,
+            func.count().over().label("total"),
+        )
         .join(RateCardItem, RateCardItem.id == events.c.item_id)
-        .where(unpriced)
+        .where(events.c.price_id.is_(None))
         .order_by(events.c.event_date, RateCardItem.code, events.c.event_key)
         .limit(limit)
     ).all()
-    return [UnpricedWork(code, name, key, _as_date(day)) for code, name, key, day in rows], total
+    total = rows[0].total if rows else 0
+    return [UnpricedWork(code, name, key, _as_date(day)) for code, name, key, day, _ in rows], total
 
 
 def _as_date(value: Any) -> date:

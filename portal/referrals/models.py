@@ -331,6 +331,11 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
         return f"<Referral {self.reference or self.id} {self.status}>"
 
 
+# The inbox's order (newest sent first, drafts last): with this index a page of a partner's or the
+# CRC's referrals reads about fifty index entries instead of sorting every referral they can see.
+Index("ix_referral_sent_at", Referral.sent_at.desc().nulls_last(), Referral.id.desc())
+
+
 class ReferralEventKind(StrEnum):
     SENT = "sent"
     AMENDED = "amended"

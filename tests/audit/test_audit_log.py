@@ -118,3 +118,31 @@ def test_audit_page_queries_do_not_grow_with_the_rows_shown(portal, admin, app):
 def test_only_admins_read_the_audit_log(portal, request, role_fixture):
     portal.sign_in(request.getfixturevalue(role_fixture))
     assert portal.get("/audit/").status_code == 403
+
+
+def test_a_log_of_millions_is_counted_only_so_far_and_says_so(portal, admin, monkeypatch):
+    from portal.audit import views
+
+    monkeypatch.setattr(views, "AUDIT_COUNT_LIMIT", 20)
+    for number in range(30):
+        record_event("test.bulk", actor=admin, record_type="thing", record_id=number)
+    db.session.commit()
+    portal.sign_in(admin)
+
+    page = text_of(portal.get("/audit/"))
+
+    assert "Showing 1 to 20 of more than 20 events: filter by date, action or record to find older ones" in page
+    narrowed = text_of(portal.get("/audit/?action=auth.signed_in"))
+    assert "Showing 1 to 1 of 1 events" in narrowed
+
+
+def test_the_filters_offer_every_action_and_record_type_in_the_log(portal, admin, nacro_manager):
+    record_event("user.updated", actor=admin, record=nacro_manager)
+    record_event("contract.created", actor=admin, record_type="contract", record_id=7)
+    db.session.commit()
+    portal.sign_in(admin)
+
+    page = portal.get("/audit/").get_data(as_text=True)
+
+    for value in ("auth.signed_in", "contract.created", "user.updated", "contract", "user"):
+        assert f'value="{value}"' in page

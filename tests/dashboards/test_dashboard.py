@@ -185,3 +185,69 @@ def test_the_performance_export_shows_what_each_referral_was_invoiced(portal, qu
         value for row in rows if row["referral_ref"] == "QA0001AA" for key, value in row.items() if "invoiced" in key
     ]
     assert invoiced == ["720.00"]
+
+
+def test_the_performance_export_shows_what_each_referral_has_been_invoiced(portal, quarter, nacro_manager):
+    """PostgreSQL sums money as NUMERIC: the amounts must still come out as pounds and pence."""
+    from sqlalchemy import select
+
+    from portal.contracts.models import Contract
+    from portal.delivery.models import Session
+    from portal.extensions import db
+    from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceStatus
+    from portal.referrals.models import Referral
+    from tests.factories import RateCardItemFactory
+
+    referral = db.session.scalar(select(Referral).where(Referral.reference == "QA0001AA"))
+    session_ids = db.session.scalars(select(Session.id).where(Session.referral_id == referral.id)).all()[:2]
+    contract = db.session.get(Contract, referral.contract_id)
+    contract_id = contract.id
+    item = RateCardItemFactory(contract=contract, code="QA-SES", service_code=referral.service_code)
+    invoice = Invoice(
+        contract_id=contract_id,
+        partner_id=nacro_manager.organisation_id,
+        number="TEST-000099",
+        period_start=date(2026, 7, 1),
+        status=InvoiceStatus.SUBMITTED,
+        vat_rate_bp=0,
+        subtotal_pence=9000,
+        total_pence=9000,
+    )
+    db.session.add(invoice)
+    db.session.flush()
+    line = InvoiceLine(
+        invoice_id=invoice.id,
+        position=1,
+        item_id=item.id,
+        item_code=item.code,
+        service_code=item.service_code,
+        description="Sessions",
+        unit=item.unit,
+        quantity_hundredths=200,
+        unit_price_pence=4500,
+        amount_pence=9000,
+        event_count=2,
+    )
+    db.session.add(line)
+    db.session.flush()
+    for session_id in session_ids:
+        db.session.add(
+            InvoiceEvent(
+                invoice_id=invoice.id,
+                line_id=line.id,
+                item_id=item.id,
+                event_key=f"session:{session_id}",
+                referral_id=referral.id,
+                session_id=session_id,
+                event_date=date(2026, 7, 10),
+                live=True,
+            )
+        )
+    db.session.commit()
+    portal.sign_in(nacro_manager)
+
+    response = portal.get("/dashboard/performance.csv?period=2026-Q3")
+
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    by_reference = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert by_reference["QA0001AA"]["invoiced_before_vat"] == "90.00"

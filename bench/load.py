@@ -1,0 +1,453 @@
+"""Load test: people in every role at work on a running portal, timed page by page (Locust, headless).
+
+    .venv/bin/python bench/load.py --host http://127.0.0.1:8000 [--users-per-role 2]
+                                   [--run-time 120] [--max-requests 6000] [--password P]
+                                   [--markdown bench/results.md]
+
+Signs in as the accounts bench/scale.py makes (a contract manager, a CRC referrer, an
+administrator, the largest partner's manager and caseworker, and an API client with a token it
+creates on its account page) and walks the pages each uses most: home, the inbox's tabs, filters
+and search, a referral, sessions, invoices, the approval queue, an invoice and its lines, returns,
+a return, dashboards with filters, the audit log, the API's lists. Every user also asks for
+`/healthz` now and then: served by the same gunicorn under the same load, it is the floor no page
+can beat. Prints p50, p95 and p99 per page, in milliseconds, and each page's p95 against the floor's.
+
+It stops by itself after --run-time seconds or --max-requests requests, whichever comes first, and
+talks only to 127.0.0.1 (or localhost, ::1): it refuses any other host. The server should allow the
+sign-ins and API calls of a load test (LOGIN_RATE_LIMIT and API_RATE_LIMIT, see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import re
+import sys
+import time
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+# Locust patches the standard library for gevent on import: this script is its own process.
+import gevent
+from locust import HttpUser, between, events, task
+from locust.env import Environment
+
+DEFAULT_PASSWORD = "demo-password-2026"
+FLOOR = "/healthz"
+LARGEST_PARTNER = "partner-01.example"
+
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+REFERRAL_LINK = re.compile(r'href="/referrals/([A-Z]{2}\d{4}[A-Z]{2})"')
+INVOICE_LINK = re.compile(r'href="/invoices/(\d+)"')
+LINE_LINK = re.compile(r'href="/invoices/(\d+)/lines/(\d+)"')
+RETURN_LINK = re.compile(r'href="/service-returns/(\d+)"')
+CONTRACT_LINK = re.compile(r'href="/contracts/([A-Z0-9-]+)"')
+PARTNER_OPTION = re.compile(r'<option value="(\d+)"')
+TOKEN = re.compile(r'id="api-token"><code>([^<]+)</code>')
+
+
+def loopback_only(host: str) -> str:
+    """The load test's target must be this machine: a load test never leaves it."""
+    name = urlsplit(host).hostname or ""
+    if name == "localhost":
+        return host.rstrip("/")
+    try:
+        if ipaddress.ip_address(name).is_loopback:
+            return host.rstrip("/")
+    except ValueError:
+        pass
+    raise SystemExit(f"bench/load.py only loads this machine (127.0.0.1, localhost, ::1), not {name!r}")
+
+
+class Person(HttpUser):
+    """Someone signed in to the portal; subclasses say who, and what they do most."""
+
+    abstract = True
+    email = ""
+    password = DEFAULT_PASSWORD
+    wait_time = between(0.2, 1.0)
+
+    def on_start(self) -> None:
+        self.referrals: list[str] = []
+        self.invoices: list[str] = []
+        self.lines: list[tuple[str, str]] = []
+        self.returns: list[str] = []
+        self.contracts: list[str] = []
+        self.partners: list[str] = []
+        self.sign_in()
+        self.discover()
+
+    # --- helpers -----------------------------------------------------------------------------------------
+
+    skipped: tuple[str, ...] = ()
+
+    def page(self, url: str, name: str | None = None) -> str:
+        """GET a page as a signed-in person; anything but 200 (a redirect to sign in, an error) fails."""
+        if (name or url).startswith(self.skipped):
+            return ""
+        with self.client.get(url, name=name or url, allow_redirects=False, catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"{response.status_code} for {url}")
+                return ""
+            return response.text
+
+    def sign_in(self) -> None:
+        form = self.client.get("/sign-in", name="/sign-in")
+        token = CSRF.search(form.text)
+        with self.client.post(
+            "/sign-in",
+            data={"email": self.email, "password": self.password, "csrf_token": token.group(1) if token else ""},
+            name="/sign-in [POST]",
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            if response.status_code != 302:
+                response.failure(f"could not sign in as {self.email}: {response.status_code}")
+                raise SystemExit(f"Could not sign in as {self.email}: is the database seeded by bench/scale.py?")
+
+    def discover(self) -> None:
+        """Find records to open by following the links people follow: no database access."""
+
+    def first(self, pattern: re.Pattern[str], text: str, limit: int = 20) -> list:
+        return list(dict.fromkeys(pattern.findall(text)))[:limit]
+
+    def pick(self, options: list):  # type: ignore[no-untyped-def]
+        return options[int(time.monotonic() * 1000) % len(options)] if options else None
+
+    @task(2)
+    def floor(self) -> None:
+        self.client.get(FLOOR, name=FLOOR)
+
+
+class Reader(Person):
+    """A person at a browser: their home page first."""
+
+    abstract = True
+
+    @task(2)
+    def home(self) -> None:
+        self.page("/", "/")
+
+
+class Inbox(Reader):
+    abstract = True
+    tabs: tuple[str, ...] = ()
+
+    def discover(self) -> None:
+        self.referrals = self.first(REFERRAL_LINK, self.page("/referrals/?tab=all", "/referrals/?tab=[tab]"))
+
+    @task(4)
+    def inbox_tab(self) -> None:
+        tab = self.pick(list(self.tabs))
+        self.page(f"/referrals/?tab={tab}", "/referrals/?tab=[tab]")
+
+    @task(2)
+    def inbox_page_two(self) -> None:
+        self.page("/referrals/?tab=all&page=2", "/referrals/?tab=all&page=[n]")
+
+    @task(2)
+    def inbox_search(self) -> None:
+        reference = self.pick(self.referrals)
+        if reference:
+            self.page(f"/referrals/?tab=all&q={reference}", "/referrals/?q=[reference]")
+        self.page("/referrals/?tab=all&q=Person1", "/referrals/?q=[name]")
+
+    @task(1)
+    def inbox_overdue(self) -> None:
+        self.page("/referrals/?tab=all&overdue=yes", "/referrals/?overdue=yes")
+
+    @task(4)
+    def referral(self) -> None:
+        reference = self.pick(self.referrals)
+        if reference:
+            self.page(f"/referrals/{reference}", "/referrals/[reference]")
+
+
+class PartnerManager(Inbox):
+    email = f"manager@{LARGEST_PARTNER}"
+    tabs = ("new", "open", "unassigned", "completed", "closed", "all")
+
+    def discover(self) -> None:
+        super().discover()
+        invoices = self.page("/invoices/", "/invoices/")
+        self.invoices = self.first(INVOICE_LINK, invoices)
+        self.returns = self.first(RETURN_LINK, self.page("/service-returns/", "/service-returns/"))
+        for invoice in self.invoices[:3]:
+            self.lines += self.first(LINE_LINK, self.page(f"/invoices/{invoice}", "/invoices/[id]"), 3)
+
+    @task(2)
+    def invoices_list(self) -> None:
+        self.page("/invoices/", "/invoices/")
+
+    @task(2)
+    def invoice(self) -> None:
+        invoice = self.pick(self.invoices)
+        if invoice:
+            self.page(f"/invoices/{invoice}", "/invoices/[id]")
+
+    @task(1)
+    def invoice_line(self) -> None:
+        line = self.pick(self.lines)
+        if line:
+            self.page(f"/invoices/{line[0]}/lines/{line[1]}", "/invoices/[id]/lines/[line]")
+
+    @task(1)
+    def returns_list(self) -> None:
+        self.page("/service-returns/", "/service-returns/")
+
+    @task(1)
+    def service_return(self) -> None:
+        service_return = self.pick(self.returns)
+        if service_return:
+            self.page(f"/service-returns/{service_return}", "/service-returns/[id]")
+
+    @task(1)
+    def dashboard(self) -> None:
+        self.page("/dashboard/", "/dashboard/")
+
+
+class Caseworker(Inbox):
+    email = f"caseworker@{LARGEST_PARTNER}"
+    tabs = ("mine", "open", "all")
+
+    @task(3)
+    def my_sessions(self) -> None:
+        self.page("/my-sessions", "/my-sessions")
+
+
+class Referrer(Inbox):
+    email = "referrer@scale.example"
+    tabs = ("sent", "open", "completed", "closed", "all")
+
+
+class ContractManager(Reader):
+    email = "contracts@scale.example"
+
+    def discover(self) -> None:
+        self.contracts = self.first(CONTRACT_LINK, self.page("/contracts/", "/contracts/"))
+        dashboard = self.page("/dashboard/", "/dashboard/")
+        self.partners = self.first(PARTNER_OPTION, dashboard)
+        queue = self.page("/invoices/queue", "/invoices/queue")
+        self.invoices = self.first(INVOICE_LINK, queue) or self.first(INVOICE_LINK, self.page("/invoices/"))
+        for invoice in self.invoices[:3]:
+            self.lines += self.first(LINE_LINK, self.page(f"/invoices/{invoice}", "/invoices/[id]"), 3)
+        self.returns = self.first(RETURN_LINK, self.page("/service-returns/", "/service-returns/"))
+
+    @task(3)
+    def dashboard(self) -> None:
+        self.page("/dashboard/", "/dashboard/")
+
+    @task(2)
+    def dashboard_filtered(self) -> None:
+        partner = self.pick(self.partners)
+        if partner:
+            self.page(f"/dashboard/?partner={partner}", "/dashboard/?partner=[id]")
+        contract = self.pick(self.contracts)
+        if contract:
+            self.page(
+                f"/dashboard/?contract={contract}&pathway=accommodation", "/dashboard/?contract=[ref]&pathway=[p]"
+            )
+
+    @task(3)
+    def approval_queue(self) -> None:
+        self.page("/invoices/queue", "/invoices/queue")
+
+    @task(2)
+    def invoices_list(self) -> None:
+        self.page("/invoices/", "/invoices/")
+        self.page("/invoices/?status=paid&page=2", "/invoices/?status=[s]&page=[n]")
+
+    @task(2)
+    def invoice(self) -> None:
+        invoice = self.pick(self.invoices)
+        if invoice:
+            self.page(f"/invoices/{invoice}", "/invoices/[id]")
+
+    @task(1)
+    def invoice_line(self) -> None:
+        line = self.pick(self.lines)
+        if line:
+            self.page(f"/invoices/{line[0]}/lines/{line[1]}", "/invoices/[id]/lines/[line]")
+
+    @task(2)
+    def returns_list(self) -> None:
+        self.page("/service-returns/", "/service-returns/")
+
+    @task(2)
+    def service_return(self) -> None:
+        service_return = self.pick(self.returns)
+        if service_return:
+            self.page(f"/service-returns/{service_return}", "/service-returns/[id]")
+
+    @task(1)
+    def contract(self) -> None:
+        contract = self.pick(self.contracts)
+        if contract:
+            self.page(f"/contracts/{contract}", "/contracts/[reference]")
+
+
+class Administrator(Reader):
+    email = "admin@scale.example"
+
+    @task(4)
+    def audit_log(self) -> None:
+        self.page("/audit/", "/audit/")
+        self.page("/audit/?page=5", "/audit/?page=[n]")
+
+    @task(2)
+    def users(self) -> None:
+        self.page("/users", "/users")
+
+
+class ApiClient(Person):
+    """A partner's case-management system: the largest partner's manager's token, made on the account page."""
+
+    email = f"manager@{LARGEST_PARTNER}"
+
+    def discover(self) -> None:
+        form = self.page("/account/api-tokens/new", "/account/api-tokens/new")
+        token = CSRF.search(form)
+        created = self.client.post(
+            "/account/api-tokens/new",
+            data={"name": f"load test {time.time_ns()}", "csrf_token": token.group(1) if token else ""},
+            name="/account/api-tokens/new [POST]",
+        )
+        secret = TOKEN.search(created.text)
+        if not secret:
+            raise SystemExit("Could not create an API token for the load test")
+        self.client.cookies.clear()  # the API ignores cookies: make sure it is the token that is timed
+        self.headers = {"Authorization": f"Bearer {secret.group(1)}"}
+        listed = self.api("/api/v1/referrals?per_page=50", "/api/v1/referrals")
+        self.referrals = [item["reference"] for item in (listed or {}).get("items", [])][:20]
+
+    def api(self, url: str, name: str) -> dict | None:
+        if name.startswith(self.skipped):
+            return None
+        with self.client.get(url, name=name, headers=self.headers, catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"{response.status_code} for {url}")
+                return None
+            return response.json()
+
+    @task(3)
+    def referrals_list(self) -> None:
+        self.api("/api/v1/referrals?per_page=50", "/api/v1/referrals")
+        self.api("/api/v1/referrals?status=in_progress&page=3&per_page=50", "/api/v1/referrals?status=[s]&page=[n]")
+
+    @task(2)
+    def referral_and_sessions(self) -> None:
+        reference = self.pick(self.referrals)
+        if reference:
+            self.api(f"/api/v1/referrals/{reference}", "/api/v1/referrals/[reference]")
+            self.api(f"/api/v1/referrals/{reference}/sessions", "/api/v1/referrals/[reference]/sessions")
+
+    @task(2)
+    def invoices_list(self) -> None:
+        self.api("/api/v1/invoices?per_page=50", "/api/v1/invoices")
+
+    @task(1)
+    def contracts_list(self) -> None:
+        self.api("/api/v1/contracts", "/api/v1/contracts")
+
+    @task(1)
+    def returns_list(self) -> None:
+        self.api("/api/v1/service-returns", "/api/v1/service-returns")
+
+
+ROLES = (PartnerManager, Caseworker, Referrer, ContractManager, Administrator, ApiClient)
+
+
+# --- running and reporting ----------------------------------------------------------------------------------
+
+
+def run(
+    host: str, *, users_per_role: int, run_time: float, max_requests: int, password: str, skip: tuple[str, ...] = ()
+) -> Environment:
+    for role in ROLES:
+        role.password = password
+        role.fixed_count = users_per_role
+        role.skipped = skip
+    environment = Environment(user_classes=list(ROLES), host=host, events=events)
+    runner = environment.create_local_runner()
+    counted = {"requests": 0}
+
+    def on_request(**_: object) -> None:
+        counted["requests"] += 1
+        if counted["requests"] == max_requests:
+            gevent.spawn(runner.quit)
+
+    environment.events.request.add_listener(on_request)
+    users = users_per_role * len(ROLES)
+    runner.start(users, spawn_rate=users)
+    gevent.spawn_later(run_time, runner.quit)
+    runner.greenlet.join()
+    return environment
+
+
+def report(environment: Environment) -> tuple[str, int]:
+    """A Markdown table of every page's p50/p95/p99 in ms, with p95 against the floor's; and the failures."""
+    entries = sorted(
+        (entry for entry in environment.stats.entries.values() if entry.num_requests),
+        key=lambda entry: (entry.name != FLOOR, entry.name),
+    )
+    floor = next((entry for entry in entries if entry.name == FLOOR), None)
+    floor_p95 = floor.get_response_time_percentile(0.95) if floor else None
+    rows = [
+        "| page | requests | failures | p50 ms | p95 ms | p99 ms | p95 ÷ floor p95 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    failures = 0
+    for entry in entries:
+        p50, p95, p99 = (entry.get_response_time_percentile(q) for q in (0.5, 0.95, 0.99))
+        ratio = f"{p95 / floor_p95:.1f}×" if floor_p95 else "–"
+        name = f"`{entry.name}`" + (" (floor)" if entry.name == FLOOR else "")
+        rows.append(
+            f"| {name} | {entry.num_requests} | {entry.num_failures} | {p50:.0f} | {p95:.0f} | {p99:.0f} | {ratio} |"
+        )
+        failures += entry.num_failures
+    return "\n".join(rows), failures
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="http://127.0.0.1:8000", help="the portal, on this machine")
+    parser.add_argument("--users-per-role", type=int, default=2)
+    parser.add_argument("--run-time", type=float, default=120, help="seconds, at most")
+    parser.add_argument("--max-requests", type=int, default=6000, help="requests, at most")
+    parser.add_argument("--password", default=DEFAULT_PASSWORD)
+    parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="leave out pages whose name starts so (e.g. /dashboard/), to time the rest without them",
+    )
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    host = loopback_only(args.host)
+    started = time.perf_counter()
+    environment = run(
+        host,
+        users_per_role=args.users_per_role,
+        run_time=args.run_time,
+        max_requests=args.max_requests,
+        password=args.password,
+        skip=tuple(args.skip),
+    )
+    table, failures = report(environment)
+    total = environment.stats.total
+    print(
+        f"{total.num_requests} requests from {args.users_per_role * len(ROLES)} users in "
+        f"{time.perf_counter() - started:.0f} s against {host}; {failures} failed"
+    )
+    print(table)
+    for error in environment.stats.errors.values():
+        print(f"Failure: {error.method} {error.name}: {error.error} ({error.occurrences}×)", file=sys.stderr)
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as file:
+            file.write(table + "\n")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

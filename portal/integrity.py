@@ -1,0 +1,216 @@
+"""Checks that stored records obey the rules that protect the money, read from the database as
+it stands: invoices add up, numbers run without gaps, no work is billed twice, and no invoice bills
+what did not happen. Each check is one aggregate query, so it runs as well on the demo's few
+hundred referrals as on bench/scale.py's 200,000; each returns the problems it found (empty when
+all is well), worded for the person reading a failed test or a benchmark's log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import and_, func, or_, select
+
+from portal.contracts.models import Unit
+from portal.delivery.models import ATTENDED, Outcome, OutcomeStatus, Session
+from portal.extensions import db
+from portal.invoicing import billing
+from portal.invoicing.models import (
+    LIVE_STATUSES,
+    Invoice,
+    InvoiceEvent,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceStatus,
+)
+from portal.referrals.models import OPEN_STATUSES, Referral
+
+# Enough examples to see what went wrong, never a flood.
+SHOWN = 5
+
+
+def invoice_totals_add_up() -> list[str]:
+    """Every invoice's subtotal is the sum of its lines, its VAT the subtotal at its rate (rounded
+    half up), its total the two together."""
+    sums = (
+        select(InvoiceLine.invoice_id, func.coalesce(func.sum(InvoiceLine.amount_pence), 0).label("lines"))
+        .group_by(InvoiceLine.invoice_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Invoice.id, Invoice.number, Invoice.vat_rate_bp, Invoice.subtotal_pence, Invoice.vat_pence)
+        .add_columns(Invoice.total_pence, func.coalesce(sums.c.lines, 0))
+        .outerjoin(sums, sums.c.invoice_id == Invoice.id)
+    )
+    problems = []
+    for invoice_id, number, rate, subtotal, vat, total, lines in rows:
+        expected = billing.totals([int(lines)], rate)
+        if (subtotal, vat, total) != expected:
+            problems.append(f"invoice {number or invoice_id}: {subtotal}+{vat}={total}, its lines give {expected}")
+    return problems[:SHOWN]
+
+
+def numbers_run_without_gaps() -> list[str]:
+    """A partner's invoice and credit-note numbers are 1, 2, 3… up to its sequence, each used once."""
+    problems = []
+    numbers: dict[int, list[str]] = {}
+    for partner_id, number in db.session.execute(
+        select(Invoice.partner_id, Invoice.number).where(Invoice.number.is_not(None))
+    ):
+        numbers.setdefault(partner_id, []).append(number)
+    for sequence in db.session.scalars(select(InvoiceSequence)):
+        taken = sorted(int(number.rsplit("-", 1)[1]) for number in numbers.pop(sequence.partner_id, []))
+        if taken != list(range(1, sequence.last_number + 1)):
+            problems.append(
+                f"partner {sequence.partner_id} ({sequence.prefix}): numbers are not 1..{sequence.last_number}"
+            )
+    problems += [f"partner {partner_id} has numbered invoices but no sequence" for partner_id in numbers]
+    return problems[:SHOWN]
+
+
+def no_event_is_billed_twice() -> list[str]:
+    """An event (a rate-card item's work: a referral, a session, an outcome, a month) is live on at
+    most one invoice, and live only on an invoice that is submitted, queried, approved or paid."""
+    twice = db.session.execute(
+        select(InvoiceEvent.item_id, InvoiceEvent.event_key, func.count())
+        .where(InvoiceEvent.live.is_(True))
+        .group_by(InvoiceEvent.item_id, InvoiceEvent.event_key)
+        .having(func.count() > 1)
+        .limit(SHOWN)
+    ).all()
+    problems = [f"item {item_id} {key} is live on {count} invoices" for item_id, key, count in twice]
+    dead = db.session.execute(
+        select(Invoice.number, func.count())
+        .join(InvoiceEvent, InvoiceEvent.invoice_id == Invoice.id)
+        .where(
+            InvoiceEvent.live.is_(True), or_(Invoice.status.not_in(LIVE_STATUSES), Invoice.kind != InvoiceKind.INVOICE)
+        )
+        .group_by(Invoice.number)
+        .limit(SHOWN)
+    ).all()
+    problems += [f"invoice {number} is not live but holds {count} live events" for number, count in dead]
+    return problems
+
+
+def lines_count_their_events() -> list[str]:
+    """A submitted line's quantity was counted from the events stored under it."""
+    counts = select(InvoiceEvent.line_id, func.count().label("events")).group_by(InvoiceEvent.line_id).subquery()
+    rows = db.session.execute(
+        select(Invoice.number, InvoiceLine.item_code, InvoiceLine.event_count, func.coalesce(counts.c.events, 0))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .outerjoin(counts, counts.c.line_id == InvoiceLine.id)
+        .where(Invoice.status != InvoiceStatus.DRAFT, InvoiceLine.event_count != func.coalesce(counts.c.events, 0))
+        .limit(SHOWN)
+    ).all()
+    return [
+        f"invoice {number} line {code}: {stated} events stated, {stored} stored"
+        for number, code, stated, stored in rows
+    ]
+
+
+def line_amounts_follow_their_prices() -> list[str]:
+    """A line's amount is its quantity times its unit price, rounded half up to a penny, and every
+    event it bills is dated inside its price's period, on or before the end of the month billed."""
+    problems = []
+    for number, code, hundredths, price, amount in db.session.execute(
+        select(
+            Invoice.number,
+            InvoiceLine.item_code,
+            InvoiceLine.quantity_hundredths,
+            InvoiceLine.unit_price_pence,
+            InvoiceLine.amount_pence,
+        ).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+    ):
+        expected = billing.line_amount(abs(hundredths), price) * (1 if hundredths >= 0 else -1)
+        if amount != expected:
+            problems.append(f"invoice {number} line {code}: {amount}p, its quantity and price give {expected}p")
+            if len(problems) >= SHOWN:
+                return problems
+    from portal.contracts.models import RateCardPrice
+
+    outside = db.session.execute(
+        select(Invoice.number, InvoiceEvent.event_key, InvoiceEvent.event_date)
+        .join(InvoiceLine, InvoiceLine.id == InvoiceEvent.line_id)
+        .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
+        .join(RateCardPrice, RateCardPrice.id == InvoiceLine.price_id)
+        .where(
+            Invoice.kind == InvoiceKind.INVOICE,
+            or_(
+                InvoiceEvent.event_date < RateCardPrice.effective_from,
+                and_(RateCardPrice.effective_to.is_not(None), InvoiceEvent.event_date > RateCardPrice.effective_to),
+            ),
+        )
+        .limit(SHOWN)
+    ).all()
+    problems += [f"invoice {number}: {key} on {day} is outside its line's price" for number, key, day in outside]
+    return problems
+
+
+def only_real_work_is_billed() -> list[str]:
+    """No billed session is one that was missed or did not happen, no billed outcome is unverified,
+    and no referral is paid more RAR days than it was ordered."""
+    problems = []
+    missed = db.session.scalar(
+        select(func.count())
+        .select_from(InvoiceEvent)
+        .join(Session, Session.id == InvoiceEvent.session_id)
+        .where(or_(Session.attendance.is_(None), Session.attendance.not_in(ATTENDED)))
+    )
+    if missed:
+        problems.append(f"{missed} billed sessions were not attended")
+    unverified = db.session.scalar(
+        select(func.count())
+        .select_from(InvoiceEvent)
+        .join(Outcome, Outcome.id == InvoiceEvent.outcome_id)
+        .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
+        .where(Invoice.kind == InvoiceKind.INVOICE, Outcome.status != OutcomeStatus.VERIFIED)
+    )
+    if unverified:
+        problems.append(f"{unverified} billed outcomes are not verified")
+    from portal.contracts.models import RateCardItem
+
+    rar = (
+        select(InvoiceEvent.referral_id, InvoiceEvent.item_id, func.count().label("days"))
+        .join(RateCardItem, RateCardItem.id == InvoiceEvent.item_id)
+        .where(InvoiceEvent.live.is_(True), RateCardItem.unit == Unit.PER_RAR_DAY)
+        .group_by(InvoiceEvent.referral_id, InvoiceEvent.item_id)
+        .subquery()
+    )
+    over = db.session.execute(
+        select(Referral.reference, rar.c.days, Referral.rar_days)
+        .join(rar, rar.c.referral_id == Referral.id)
+        .where(rar.c.days > func.coalesce(Referral.rar_days, 0))
+        .limit(SHOWN)
+    ).all()
+    problems += [f"referral {ref} billed {days} RAR days of {ordered}" for ref, days, ordered in over]
+    return problems
+
+
+def ended_referrals_have_nothing_waiting() -> list[str]:
+    """A referral that is no longer open (finished, declined, withdrawn) has no session booked
+    ahead or waiting for its feedback."""
+    waiting = db.session.scalar(
+        select(func.count())
+        .select_from(Session)
+        .join(Referral, Referral.id == Session.referral_id)
+        .where(Session.attendance.is_(None), Referral.status.not_in(OPEN_STATUSES))
+    )
+    return [f"{waiting} sessions wait on referrals that have ended"] if waiting else []
+
+
+CHECKS: tuple[Callable[[], list[str]], ...] = (
+    invoice_totals_add_up,
+    numbers_run_without_gaps,
+    no_event_is_billed_twice,
+    lines_count_their_events,
+    line_amounts_follow_their_prices,
+    only_real_work_is_billed,
+    ended_referrals_have_nothing_waiting,
+)
+
+
+def problems() -> dict[str, list[str]]:
+    """Every check's problems, by the check's name; an empty dict when the records obey them all."""
+    found = {check.__name__: check() for check in CHECKS}
+    return {name: found_problems for name, found_problems in found.items() if found_problems}
