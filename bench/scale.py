@@ -640,6 +640,7 @@ class Referrals:
         born = self.world.today - timedelta(days=365 * age + rng.randrange(365))
         return self.writer.add(
             "person",
+            crc_id=self.world.crc_id,
             crn=f"X{self.serial:06d}",
             prison_number=None,
             given_name=rng.choice(("Sam", "Alex", "Jo", "Chris", "Lee", "Jordan", "Kim", "Robin", "Charlie", "Ash")),
