@@ -188,6 +188,7 @@ def register_templates(app: Flask) -> None:
         time=formatting.format_time,
         money=formatting.format_money,
         shown_value=formatting.shown_value,
+        plural=formatting.plural,
     )
     app.jinja_env.globals.update(
         navigation_for=navigation_for,
@@ -280,7 +281,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.main.views import bp as main_bp
     from portal.organisations.views import bp as organisations_bp
     from portal.people.views import bp as people_bp
-    from portal.referrals import drafting, importing, lists, views  # noqa: F401 - their routes join the blueprint
+    from portal.referrals import case_file, drafting, importing, lists, views  # noqa: F401 - their routes join the blueprint
     from portal.referrals.blueprint import bp as referrals_bp
     from portal.returns.views import bp as returns_bp
 

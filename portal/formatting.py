@@ -62,3 +62,20 @@ def shown_value(value: object) -> str:
     if isinstance(value, str) and value.isidentifier() and "_" in value:
         return value.replace("_", " ")
     return str(value)
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """A count with its noun, singular or plural as the count needs: "1 invoice", "2 invoices",
+    "0 referrals"; `plural_form` for words that do not just take -s ("1 person", "3 people")."""
+    if count == 1:
+        return f"{count} {singular}"
+    if plural_form is None:
+        head, _, last = singular.rpartition(" ")
+        if last.endswith(("s", "x", "ch", "sh")):
+            last += "es"
+        elif last.endswith("y") and last[-2:-1] not in ("a", "e", "i", "o", "u"):
+            last = last[:-1] + "ies"
+        else:
+            last += "s"
+        plural_form = f"{head} {last}" if head else last
+    return f"{count:,} {plural_form}"

@@ -51,8 +51,11 @@ def _outcome_of(referral: Referral, outcome_id: int) -> Outcome:
     return outcome
 
 
-def _back(referral: Referral, anchor: str) -> str:
-    return url_for("referrals.show", reference=referral.reference, _anchor=anchor)
+def _back(referral: Referral, section: str) -> str:
+    """The case file's section the work was done in (sessions, outcomes), or its summary."""
+    from portal.referrals.case_file import section_url
+
+    return section_url(referral, section if section in ("sessions", "outcomes", "notes") else "summary")
 
 
 def _session_fields(form: SessionForm) -> dict[str, Any]:
@@ -198,7 +201,7 @@ def correction(reference: str, kind: str, record_id: int):  # type: ignore[no-un
             form,
             lambda: corrections.add_correction_note(current_user, body=form.body.data, **target),
             success="Your correction note has been added.",
-            back=_back(referral, "case-notes"),
+            back=_back(referral, "notes"),
         )
         if response:
             return response

@@ -8,15 +8,14 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from portal import access
 from portal.accounts.models import PARTNER_ROLES, User
-from portal.audit.service import record_read
 from portal.contracts.models import RateCardItem
 from portal.dates import london_today
 from portal.extensions import db
-from portal.referrals import service, validation
+from portal.referrals import service
 from portal.referrals.blueprint import bp
 from portal.referrals.forms import (
     AcceptForm,
@@ -27,13 +26,9 @@ from portal.referrals.forms import (
     WithdrawForm,
 )
 from portal.referrals.models import (
-    CaseNote,
     Referral,
-    ReferralEvent,
-    ReferralEventKind,
     WithdrawReason,
 )
-from portal.returns.kpis import hours_of
 from portal.web import act_and_redirect, attempt_and_redirect
 
 
@@ -63,59 +58,6 @@ def service_name(referral: Referral) -> str:
     return name or referral.service_code or ""
 
 
-def delivery_on(referral: Referral) -> dict[str, Any]:
-    """Sessions, outcomes, the end-of-service report and alerts shown on the referral page:
-    a fixed number of queries, however many there are."""
-    from portal.delivery.corrections import locked_sessions as locked
-    from portal.delivery.models import Alert, EndOfServiceReport, Outcome, Session, SessionReschedule
-    from portal.delivery.sessions import rar_days_counted
-
-    sessions = db.session.scalars(
-        access.visible(Session, current_user)
-        .where(Session.referral_id == referral.id)
-        .options(joinedload(Session.group_session))
-        .order_by(Session.date.desc(), Session.start_time.desc(), Session.id.desc())
-    ).all()
-    outcomes = db.session.scalars(
-        access.visible(Outcome, current_user)
-        .where(Outcome.referral_id == referral.id)
-        .options(joinedload(Outcome.outcome_type), selectinload(Outcome.files))
-        .order_by(Outcome.claimed_at.desc(), Outcome.id.desc())
-    ).all()
-    report = db.session.scalars(
-        access.visible(EndOfServiceReport, current_user)
-        .where(EndOfServiceReport.referral_id == referral.id)
-        .options(joinedload(EndOfServiceReport.submitted_by))
-    ).first()
-    alerts = db.session.scalars(
-        access.visible(Alert, current_user)
-        .where(Alert.referral_id == referral.id, Alert.acknowledged_at.is_(None))
-        .order_by(Alert.raised_at)
-    ).all()
-    rar_counted, rar_beyond = rar_days_counted(referral, list(sessions))
-    minutes = sum(session.duration_minutes for session in sessions if session.attended)
-    locked_sessions = locked([session.id for session in sessions])
-    moves: dict[int, list[SessionReschedule]] = {}
-    if sessions:
-        for move in db.session.scalars(
-            select(SessionReschedule)
-            .where(SessionReschedule.session_id.in_([session.id for session in sessions]))
-            .order_by(SessionReschedule.moved_at)
-        ):
-            moves.setdefault(move.session_id, []).append(move)
-    return {
-        "sessions": sessions,
-        "outcomes": outcomes,
-        "report": report,
-        "alerts": alerts,
-        "rar_counted": rar_counted,
-        "rar_beyond": rar_beyond,
-        "hours_delivered": hours_of(minutes),
-        "locked_sessions": locked_sessions,
-        "moves": moves,
-    }
-
-
 def caseworker_choices(referral: Referral) -> dict[str, str]:
     users = db.session.scalars(
         select(User)
@@ -130,36 +72,10 @@ def caseworker_choices(referral: Referral) -> dict[str, str]:
 @bp.route("/<reference>")
 @login_required
 def show(reference: str):  # type: ignore[no-untyped-def]
-    referral = load_referral(reference)
-    events = db.session.scalars(
-        access.visible(ReferralEvent, current_user)
-        .where(ReferralEvent.referral_id == referral.id)
-        .options(joinedload(ReferralEvent.actor))
-        .order_by(ReferralEvent.occurred_at.desc(), ReferralEvent.id.desc())
-    ).all()
-    notes = db.session.scalars(
-        access.visible(CaseNote, current_user)
-        .where(CaseNote.referral_id == referral.id)
-        .options(joinedload(CaseNote.author))
-        .order_by(CaseNote.created_at.desc(), CaseNote.id.desc())
-    ).all()
-    delivery = delivery_on(referral)
-    page = render_template(
-        "referrals/show.html",
-        **delivery,
-        referral=referral,
-        service_name=service_name(referral),
-        events=events,
-        amendments=[event for event in events if event.kind == ReferralEventKind.AMENDED],
-        notes=notes,
-        note_form=CaseNoteForm(),
-        can=service.actions_for(current_user, referral),
-        today=london_today(),
-        field_labels=validation.FIELD_LABELS,
-    )
-    # After rendering, so committing the audit event does not make the page load its records again.
-    record_read(current_user, "referral.viewed", record=referral)
-    return page
+    """The case file's summary; its other sections are in case_file.py."""
+    from portal.referrals.case_file import SUMMARY, render_section
+
+    return render_section(load_referral(reference), SUMMARY)
 
 
 def _act(referral: Referral, form: Any, operation: Callable[[], Any], success: str, template: str, **context: Any):
@@ -333,7 +249,7 @@ def amend(reference: str):  # type: ignore[no-untyped-def]
 def add_note(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
     form = CaseNoteForm()
-    back = url_for("referrals.show", reference=referral.reference, _anchor="case-notes")
+    back = url_for("referrals.section", reference=referral.reference, section="notes")
     if not form.validate_on_submit():
         flash(form.body.errors[0] if form.body.errors else "The note could not be added", "error")
         return redirect(back)

@@ -30,3 +30,11 @@ for (const element of document.querySelectorAll('[data-module="portal-job-progre
   };
   poll();
 }
+
+// <a data-module="portal-print"> prints the page (the print stylesheet leaves the case itself).
+for (const link of document.querySelectorAll('[data-module="portal-print"]')) {
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    window.print();
+  });
+}

@@ -65,7 +65,8 @@ def test_caseworker_records_a_session_and_the_referral_shows_hours_and_rar_days(
     portal.sign_in(nacro_caseworker)
     response = post_session(portal, accepted, counts_as_rar_day="y")
     assert response.status_code == 302
-    page = text_of(portal.get(f"/referrals/{accepted.reference}"))
+    assert response.headers["Location"] == f"/referrals/{accepted.reference}/sessions"
+    page = text_of(portal.get(response.headers["Location"]))
     assert "The session has been saved" in page
     assert "RAR days delivered 1 of 1" in page
     assert "Green band: 1.5 hours delivered of 12 minimum" in page
@@ -326,7 +327,7 @@ def test_a_moved_session_shows_when_it_was_and_why_it_moved_on_the_referral(port
         nacro_caseworker, session, new_date=planned + timedelta(days=1), new_time="11:00", reason="Court date clash"
     )
     portal.sign_in(nacro_caseworker)
-    page = text_of(portal.get(f"/referrals/{accepted.reference}"))
+    page = text_of(portal.get(f"/referrals/{accepted.reference}/sessions"))
     assert "Court date clash" in page and "10:00" in page
 
 

@@ -1,6 +1,7 @@
 """The referral page and its actions, as each side uses them."""
 
 import re
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -10,14 +11,21 @@ from portal.referrals.models import CaseNote, ReferralStatus
 from tests.helpers import QueryCounter, text_of
 
 
-def test_every_side_sees_the_risk_banner_first(portal, nacro_referral, nacro_caseworker, referrer):
+@pytest.mark.parametrize("section", ["", "/sessions", "/outcomes", "/notes", "/history"])
+def test_every_side_sees_the_person_and_their_risk_first_in_every_section_of_the_case_file(
+    portal, nacro_referral, nacro_caseworker, referrer, section
+):
+    person = nacro_referral.person
     for user in (nacro_caseworker, referrer):
         portal.sign_in(user)
-        page = portal.get(f"/referrals/{nacro_referral.reference}")
+        page = portal.get(f"/referrals/{nacro_referral.reference}{section}")
         html = page.get_data(as_text=True)
         assert page.status_code == 200
+        heading = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1).strip()
+        assert unescape(heading) == person.full_name
         banner = html.index("portal-risk-banner")
-        assert banner < html.index("<h1")
+        # Name, then risk, before anything to do or read further.
+        assert html.index("<h1") < banner < html.index("moj-sub-navigation__list")
         assert "Medium risk of serious harm" in text_of(page)
         assert "Domestic abuse" in text_of(page)
         portal.sign_out()
@@ -49,7 +57,8 @@ def test_partner_manager_cannot_accept_without_confirming_the_risk_information(
     assert nacro_referral.caseworker_id == nacro_caseworker.id
     page = text_of(portal.get(f"/referrals/{nacro_referral.reference}"))
     assert "You accepted referral NC2345AB" in page
-    assert "Accepted by Mo Manager, who confirmed reading the risk information" in page
+    history = text_of(portal.get(f"/referrals/{nacro_referral.reference}/history"))
+    assert "Accepted by Mo Manager, who confirmed reading the risk information" in history
 
 
 def test_two_managers_answering_the_same_referral_one_is_told_it_changed(
@@ -150,7 +159,7 @@ def test_both_sides_add_case_notes_that_both_read(portal, nacro_referral, referr
     portal.post(f"/referrals/{nacro_referral.reference}/notes", {"body": "Met at the gate; going to hostel."})
     portal.sign_out()
     portal.sign_in(referrer)
-    page = text_of(portal.get(f"/referrals/{nacro_referral.reference}"))
+    page = text_of(portal.get(f"/referrals/{nacro_referral.reference}/notes"))
     assert "Met at the gate; going to hostel." in page
     assert len(db.session.scalars(select(CaseNote)).all()) == 1
 
@@ -180,14 +189,19 @@ def test_referral_page_queries_do_not_grow_with_the_timeline(portal, nacro_refer
     from portal.referrals import service
 
     portal.sign_in(nacro_manager)
-    with QueryCounter(app) as few:
-        portal.get(f"/referrals/{nacro_referral.reference}")
+    sections = ("", "/notes", "/history")
+    few = {}
+    for section in sections:
+        with QueryCounter(app) as counted:
+            portal.get(f"/referrals/{nacro_referral.reference}{section}")
+        few[section] = counted.count
     for number in range(15):
         service.add_case_note(nacro_manager, nacro_referral, f"Note {number}")
-    with QueryCounter(app) as many:
-        portal.get(f"/referrals/{nacro_referral.reference}")
-    assert few.count > 3
-    assert many.count == few.count
+    for section in sections:
+        with QueryCounter(app) as many:
+            portal.get(f"/referrals/{nacro_referral.reference}{section}")
+        assert few[section] > 3
+        assert many.count == few[section], section
 
 
 def test_referral_page_queries_do_not_grow_with_its_sessions(portal, nacro_referral, nacro_manager, app):
@@ -202,10 +216,10 @@ def test_referral_page_queries_do_not_grow_with_its_sessions(portal, nacro_refer
     portal.sign_in(nacro_manager)
     add_sessions(1, 0)
     with QueryCounter(app) as few:
-        portal.get(f"/referrals/{nacro_referral.reference}")
+        portal.get(f"/referrals/{nacro_referral.reference}/sessions")
     add_sessions(12, 1)
     with QueryCounter(app) as many:
-        assert portal.get(f"/referrals/{nacro_referral.reference}").status_code == 200
+        assert portal.get(f"/referrals/{nacro_referral.reference}/sessions").status_code == 200
     assert many.count == few.count
 
 
