@@ -194,6 +194,7 @@ def register_templates(app: Flask) -> None:
         navigation_for=navigation_for,
         form_error_summary=form_error_summary,
         absolute_url=absolute_url,
+        plural=formatting.plural,
         product_name="Partner Portal",
     )
 
@@ -276,6 +277,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.audit.views import bp as audit_bp
     from portal.contracts.views import bp as contracts_bp
     from portal.dashboards.views import bp as dashboards_bp
+    from portal.delivery import queues  # noqa: F401 - its routes join the delivery blueprint
     from portal.delivery.views import bp as delivery_bp
     from portal.invoicing.views import bp as invoicing_bp
     from portal.main.views import bp as main_bp

@@ -12,10 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from portal import access
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
-from portal.delivery.models import Alert
 from portal.extensions import csrf, db, limiter
 from portal.invoicing.models import Invoice
-from portal.referrals.models import Referral
 
 bp = Blueprint("main", __name__)
 log = logging.getLogger(__name__)
@@ -23,25 +21,21 @@ log = logging.getLogger(__name__)
 
 @bp.route("/")
 def home():  # type: ignore[no-untyped-def]
+    """The user's work list, most urgent first (portal/main/work.py), and the places they go."""
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.sign_in"))
-    from portal.delivery.alerts import open_alerts
-    from portal.invoicing.queries import home_counts
-    from portal.referrals.inbox import overdue_counts
+    from portal.dates import london_today
+    from portal.main.work import work_list
 
     user = current_user._get_current_object()
-    # The referral tiles are for those who answer referrals or send them; the invoice tiles for
-    # those who bill and those who pay.
-    shows_referrals = access.can_any(user, ("answer", Referral), ("send", Referral))
-    shows_invoices = access.can_any(user, ("bill", Invoice), ("decide", Invoice))
+    lines = work_list(user, london_today())
     return render_template(
         "main/home.html",
+        waiting=[line for line in lines if line.count],
+        nothing_waiting=[line for line in lines if not line.count],
         can_manage_users=access.can(user, "manage", User),
         can_read_audit_log=access.can(user, "read", AuditEvent),
-        alerts=open_alerts(user),
-        can_acknowledge_alerts=access.can(user, "acknowledge", Alert),
-        referral_counts=overdue_counts(user) if shows_referrals else None,
-        invoice_counts=home_counts(user) if shows_invoices else None,
+        shows_invoices=access.can_any(user, ("bill", Invoice), ("decide", Invoice)),
     )
 
 

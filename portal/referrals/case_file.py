@@ -119,7 +119,9 @@ def next_action(user: Any, referral: Referral, can: dict[str, bool], today: date
         )
     if can["assign"] and referral.caseworker_id is None:
         return NextAction(
-            "Assign a caseworker to this referral.", "Assign a caseworker", url_for("referrals.assign", reference=reference)
+            "Assign a caseworker to this referral.",
+            "Assign a caseworker",
+            url_for("referrals.assign", reference=reference),
         )
     if can["deliver"]:
         if status == ReferralStatus.ACCEPTED and referral.first_contact_at is None:
@@ -133,7 +135,7 @@ def next_action(user: Any, referral: Referral, can: dict[str, bool], today: date
         waiting = _awaiting_feedback(referral)
         if waiting:
             return NextAction(
-                f"Record attendance for {plural(waiting, 'session')} that {'has' if waiting == 1 else 'have'} happened.",
+                f"Record attendance for {plural(waiting, 'session')} already held or missed.",
                 "Go to sessions",
                 section_url(referral, "sessions"),
             )
@@ -141,7 +143,9 @@ def next_action(user: Any, referral: Referral, can: dict[str, bool], today: date
         claims = _claims_waiting(referral)
         if claims:
             return NextAction(
-                f"Verify or reject {plural(claims, 'outcome claim')}.", "Go to outcomes", section_url(referral, "outcomes")
+                f"Verify or reject {plural(claims, 'outcome claim')}.",
+                "Go to outcomes",
+                section_url(referral, "outcomes"),
             )
     if can["deliver"] and status in OPEN_STATUSES:
         return NextAction(

@@ -85,11 +85,11 @@ def _names(*user_ids: int | None) -> dict[int, str]:
 STATUS_FILTERS = {"": "Any status"} | {status.value: status.label for status in ReturnStatus}
 
 
-@bp.route("/")
-@login_required
-def index():  # type: ignore[no-untyped-def]
-    access.require(current_user, "see", ServiceReturn)
-    status = request.args.get("status", "")
+def _filtered_returns() -> tuple[str, str, Any]:
+    """The list's filters and its rows: a contract manager opens it on the returns to review
+    (the one submitted longest ago first), a partner on all of theirs, newest period first."""
+    deciding = access.can(current_user, "decide", ServiceReturn)
+    status = request.args.get("status", "submitted" if deciding else "")
     contract_reference = request.args.get("contract", "")[:30].upper()
     statement = access.visible(ServiceReturn, current_user)
     if status in {s.value for s in ReturnStatus}:
@@ -98,7 +98,45 @@ def index():  # type: ignore[no-untyped-def]
         statement = statement.join(Contract, Contract.id == ServiceReturn.contract_id).where(
             Contract.reference == contract_reference
         )
-    page = paginate(statement.order_by(ServiceReturn.period_start.desc(), ServiceReturn.id.desc()), per_page=PAGE_SIZE)
+    if status == ReturnStatus.SUBMITTED.value:
+        statement = statement.order_by(ServiceReturn.submitted_at, ServiceReturn.id)
+    else:
+        statement = statement.order_by(ServiceReturn.period_start.desc(), ServiceReturn.id.desc())
+    return status, contract_reference, statement
+
+
+@bp.route("/export.csv")
+@login_required
+def export_list():  # type: ignore[no-untyped-def]
+    """The filtered list, every page of it, as CSV."""
+    access.require(current_user, "see", ServiceReturn)
+    _status, _contract, statement = _filtered_returns()
+    rows = (
+        (
+            item.contract.reference,
+            item.contract.partner.name,
+            item.period.label,
+            item.period_start.isoformat(),
+            item.period_end.isoformat(),
+            item.status.value,
+            item.submitted_at.isoformat() if item.submitted_at else "",
+        )
+        for item in db.session.scalars(statement)
+    )
+    header = ("contract", "partner", "period", "period_start", "period_end", "status", "submitted_at")
+    return Response(
+        csv_text(header, rows),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="service-returns.csv"'},
+    )
+
+
+@bp.route("/")
+@login_required
+def index():  # type: ignore[no-untyped-def]
+    access.require(current_user, "see", ServiceReturn)
+    status, contract_reference, statement = _filtered_returns()
+    page = paginate(statement, per_page=PAGE_SIZE)
     contracts = db.session.scalars(access.visible(Contract, current_user).order_by(Contract.reference)).all()
     return render_template(
         "returns/index.html",

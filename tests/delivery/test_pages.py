@@ -109,18 +109,23 @@ def test_a_future_session_is_scheduled_then_its_attendance_recorded_from_my_sess
     assert "Awaiting feedback (0)" in text_of(portal.get("/my-sessions"))
 
 
-def test_an_unacceptable_absence_shows_on_the_referrers_home_until_acknowledged(
+def test_an_unacceptable_absence_shows_on_the_referrers_home_and_queue_until_acknowledged(
     portal, accepted, nacro_caseworker, referrer
 ):
     portal.sign_in(nacro_caseworker)
     post_session(portal, accepted, attendance="did_not_attend", non_attendance_reason="unacceptable")
+    assert "1 alert raised on your cases, waiting for the referrer" in text_of(portal.get("/"))
     portal.sign_out()
     portal.sign_in(referrer)
-    home = text_of(portal.get("/"))
-    assert "Unacceptable absence" in home and accepted.reference in home
+    home = portal.get("/").get_data(as_text=True)
+    assert 'href="/alerts/"' in home and "1 alert to acknowledge" in text_of(portal.get("/"))
+    queue = text_of(portal.get("/alerts/"))
+    assert "Unacceptable absence" in queue and accepted.reference in queue
     alert = db.session.scalars(select(Alert)).one()
-    portal.post(f"/alerts/{alert.id}/acknowledge", {"next": "//evil.example/"})  # a link back elsewhere is ignored
-    assert "Unacceptable absence" not in text_of(portal.get("/"))
+    response = portal.post(f"/alerts/{alert.id}/acknowledge", {"next": "//evil.example/"})
+    assert response.headers["Location"] == "/"  # a link back elsewhere is ignored
+    assert "No alerts to acknowledge" in text_of(portal.get("/"))
+    assert "No alerts match these filters" in text_of(portal.get("/alerts/"))
 
 
 def test_group_session_for_three_people_in_one_form(portal, accepted, nacro_caseworker, ttg_service, referrer):

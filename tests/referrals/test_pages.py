@@ -241,13 +241,23 @@ def test_a_partner_managers_home_counts_what_is_waiting_and_what_is_overdue(port
     )
     portal.sign_in(nacro_manager)
     home = portal.get("/").get_data(as_text=True)
-    tile = re.compile(
-        r'portal-tile__number">(\d+)</p>\s*<p class="govuk-body"><a class="govuk-link" href="([^"]+)">([^<]+)'
+    item = re.compile(
+        r'data-item="([a-z_]+)">\s*<a class="govuk-link portal-work-item__link" href="([^"]+)">'
+        r'<span class="portal-work-item__count">(\d+)</span> <span class="portal-work-item__words">([^<]+)'
     )
-    tiles = {text: (number, link) for number, link, text in tile.findall(home)}
-    assert tiles["referrals waiting for an answer"][0] == "2"
-    assert tiles["overdue for an answer"][0] == "1"
-    assert tiles["overdue for first contact"] == ("1", "/referrals/?tab=open&amp;overdue=yes")
+    items = {key: (count, words, link) for key, link, count, words in item.findall(home)}
+    assert items["referrals_new"] == (
+        "2",
+        "new referrals waiting for your answer",
+        "/referrals/?tab=new&amp;sort=due&amp;dir=asc",
+    )
+    assert items["referrals_overdue"] == (
+        "2",
+        "referrals overdue for an answer or first contact",
+        "/referrals/?tab=all&amp;overdue=yes",
+    )
+    # The overdue come first: they need attention soonest.
+    assert home.index('data-item="referrals_overdue"') < home.index('data-item="referrals_new"')
 
 
 def test_the_inbox_filters_by_service(portal, ttg_service, nacro_manager):

@@ -1,0 +1,232 @@
+"""Queues of delivery work across referrals: outcome claims (to verify, oldest first; rejected, to
+claim again) and alerts (to acknowledge), with filters and CSV exports of what is filtered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import Select
+from sqlalchemy.orm import contains_eager, joinedload
+
+from portal import access
+from portal.accounts.models import Role
+from portal.contracts.models import Contract
+from portal.csv_files import csv_text
+from portal.dates import london_today
+from portal.delivery.models import Alert, Outcome, OutcomeStatus
+from portal.delivery.views import bp
+from portal.extensions import db
+from portal.organisations.models import Organisation
+from portal.people.models import Person
+from portal.referrals.models import Referral
+from portal.web import paginate
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class QueueFilters:
+    status: str
+    contract: str
+    partner_id: str
+    mine: bool
+
+    @classmethod
+    def from_args(cls, args: Any, *, default_status: str) -> QueueFilters:
+        # A referrer's own referrals by default: the ones they answer for (a link shows everyone's).
+        mine_default = "yes" if current_user.role == Role.CRC_REFERRER else ""
+        return cls(
+            status=args.get("status", default_status)[:20],
+            contract=args.get("contract", "")[:30].upper(),
+            partner_id=args.get("partner_id", "")[:10],
+            mine=args.get("mine", mine_default) == "yes",
+        )
+
+
+def _filtered(statement: Select, filters: QueueFilters) -> Select:
+    user = current_user
+    if filters.contract:
+        statement = statement.where(Contract.reference == filters.contract)
+    if user.is_crc_user and filters.partner_id.isdigit():
+        statement = statement.where(Contract.partner_id == int(filters.partner_id))
+    if filters.mine:
+        statement = statement.where(
+            Referral.referrer_id == user.id if user.is_crc_user else Referral.caseworker_id == user.id
+        )
+    return statement
+
+
+def _choices() -> dict[str, Any]:
+    contracts = db.session.scalars(access.visible(Contract, current_user).order_by(Contract.reference)).all()
+    partners = (
+        db.session.scalars(
+            access.visible(Organisation, current_user).where(Organisation.id != current_user.organisation_id)
+        ).all()
+        if current_user.is_crc_user
+        else []
+    )
+    return {
+        "contracts": {"": "All contracts"} | {c.reference: f"{c.reference}: {c.title}" for c in contracts},
+        "partners": {"": "All partners"} | {str(p.id): p.name for p in sorted(partners, key=lambda p: p.name)},
+    }
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- outcome claims -------------------------------------------------------------------------------------
+
+OUTCOME_STATUSES = {"claimed": "Waiting to be verified", "rejected": "Rejected", "verified": "Verified", "": "Any"}
+
+
+def _outcomes(filters: QueueFilters) -> Select:
+    """Outcome claims the user can see, oldest claim first: the one waiting longest is verified first."""
+    from portal.main.work_items import rejected_not_claimed_again
+
+    user = current_user
+    if filters.status == "rejected":
+        statement = rejected_not_claimed_again(user)
+    else:
+        statement = access.visible(Outcome, user)
+        if filters.status in {status.value for status in OutcomeStatus}:
+            statement = statement.where(Outcome.status == OutcomeStatus(filters.status))
+    statement = (
+        statement.join(Referral, Referral.id == Outcome.referral_id)
+        .join(Contract, Contract.id == Referral.contract_id)
+        .outerjoin(Person, Person.id == Referral.person_id)
+        .options(
+            contains_eager(Outcome.referral).contains_eager(Referral.person),
+            contains_eager(Outcome.referral).contains_eager(Referral.contract),
+            joinedload(Outcome.outcome_type),
+        )
+        .order_by(Outcome.claimed_at, Outcome.id)
+    )
+    return _filtered(statement, filters)
+
+
+def _default_outcome_status() -> str:
+    return "claimed" if current_user.is_crc_user else "rejected"
+
+
+@bp.route("/outcomes/")
+@login_required
+def outcomes_queue():  # type: ignore[no-untyped-def]
+    filters = QueueFilters.from_args(request.args, default_status=_default_outcome_status())
+    page = paginate(_outcomes(filters), per_page=PAGE_SIZE)
+    return render_template(
+        "delivery/outcomes_queue.html",
+        page=page,
+        filters=filters,
+        statuses=OUTCOME_STATUSES,
+        can_decide=access.can(current_user, "decide", Outcome),
+        today=london_today(),
+        **_choices(),
+    )
+
+
+@bp.route("/outcomes/export.csv")
+@login_required
+def outcomes_csv():  # type: ignore[no-untyped-def]
+    filters = QueueFilters.from_args(request.args, default_status=_default_outcome_status())
+    rows = (
+        (
+            outcome.referral.reference,
+            outcome.referral.person.crn if outcome.referral.person else "",
+            outcome.referral.person.full_name if outcome.referral.person else "",
+            outcome.referral.contract.reference,
+            outcome.referral.contract.partner.name,
+            outcome.outcome_type.code,
+            outcome.outcome_type.name,
+            outcome.achieved_on.isoformat(),
+            outcome.claimed_at.isoformat(),
+            outcome.status.value,
+            outcome.rejection_reason or "",
+        )
+        for outcome in db.session.scalars(_outcomes(filters)).unique()
+    )
+    header = (
+        "referral",
+        "crn",
+        "name",
+        "contract",
+        "partner",
+        "outcome_type",
+        "outcome_name",
+        "achieved_on",
+        "claimed_at",
+        "status",
+        "rejection_reason",
+    )
+    return _csv(csv_text(header, rows), "outcomes.csv")
+
+
+# --- alerts ------------------------------------------------------------------------------------------------
+
+ALERT_STATUSES = {"open": "Waiting to be acknowledged", "acknowledged": "Acknowledged", "": "Any"}
+
+
+def _alerts(filters: QueueFilters) -> Select:
+    statement = access.visible(Alert, current_user)
+    if filters.status == "open":
+        statement = statement.where(Alert.acknowledged_at.is_(None))
+    elif filters.status == "acknowledged":
+        statement = statement.where(Alert.acknowledged_at.is_not(None))
+    statement = (
+        statement.join(Referral, Referral.id == Alert.referral_id)
+        .join(Contract, Contract.id == Referral.contract_id)
+        .outerjoin(Person, Person.id == Referral.person_id)
+        .options(
+            contains_eager(Alert.referral).contains_eager(Referral.person),
+            contains_eager(Alert.referral).contains_eager(Referral.contract),
+        )
+        .order_by(Alert.raised_at, Alert.id)
+    )
+    return _filtered(statement, filters)
+
+
+def _alert_filters() -> QueueFilters:
+    return QueueFilters.from_args(request.args, default_status="open")
+
+
+@bp.route("/alerts/")
+@login_required
+def alerts_queue():  # type: ignore[no-untyped-def]
+    filters = _alert_filters()
+    page = paginate(_alerts(filters), per_page=PAGE_SIZE)
+    return render_template(
+        "delivery/alerts_queue.html",
+        page=page,
+        filters=filters,
+        statuses=ALERT_STATUSES,
+        can_acknowledge=access.can(current_user, "acknowledge", Alert),
+        **_choices(),
+    )
+
+
+@bp.route("/alerts/export.csv")
+@login_required
+def alerts_csv():  # type: ignore[no-untyped-def]
+    rows = (
+        (
+            alert.referral.reference,
+            alert.referral.person.crn if alert.referral.person else "",
+            alert.referral.person.full_name if alert.referral.person else "",
+            alert.referral.contract.reference,
+            alert.referral.contract.partner.name,
+            alert.kind.value,
+            alert.detail or "",
+            alert.raised_at.isoformat(),
+            alert.acknowledged_at.isoformat() if alert.acknowledged_at else "",
+        )
+        for alert in db.session.scalars(_alerts(_alert_filters())).unique()
+    )
+    header = ("referral", "crn", "name", "contract", "partner", "kind", "detail", "raised_at", "acknowledged_at")
+    return _csv(csv_text(header, rows), "alerts.csv")

@@ -1,0 +1,498 @@
+"""The items of each role's work list (see portal/main/work.py): one count query each, scoped by
+portal.access, with the link to where the work is done."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import and_, func, or_, select
+
+from portal import access
+from portal.accounts.models import Role, User
+from portal.contracts.models import Contract, ContractStatus
+from portal.dates import start_of_london_day
+from portal.db import utcnow
+from portal.delivery.models import Alert, Outcome, OutcomeStatus, Session
+from portal.extensions import db
+from portal.formatting import LONDON, format_money
+from portal.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
+from portal.main.work import work_item
+from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
+from portal.returns.models import ReturnStatus, ServiceReturn
+
+CASEWORKER, MANAGER = Role.PROVIDER_CASEWORKER, Role.PROVIDER_MANAGER
+REFERRER, CONTRACT_MANAGER, ADMIN = Role.CRC_REFERRER, Role.CONTRACT_MANAGER, Role.ADMIN
+PARTNER = {CASEWORKER, MANAGER}
+
+
+def _count(statement: Any) -> int:
+    return db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+
+
+def _my_cases(user: User) -> Any:
+    """The open referrals assigned to `user` (ids), that they can see."""
+    return select(Referral.id).where(
+        access.visibility_clause(Referral, user), Referral.caseworker_id == user.id, Referral.status.in_(OPEN_STATUSES)
+    )
+
+
+def _sent_by(user: User) -> Any:
+    return select(Referral.id).where(access.visibility_clause(Referral, user), Referral.referrer_id == user.id)
+
+
+def has_happened(now: datetime) -> Any:
+    """A session whose start is past: an earlier day, or today at or before the time now (London)."""
+    local = now.astimezone(LONDON)
+    return or_(Session.date < local.date(), and_(Session.date == local.date(), Session.start_time <= local.time()))
+
+
+# --- caseworkers ---------------------------------------------------------------------------------------
+
+
+@work_item(
+    "sessions_awaiting_feedback",
+    PARTNER,
+    order=10,
+    noun="session",
+    text="waiting for attendance to be recorded",
+    href=lambda user: url_for("delivery.my_sessions", _anchor="awaiting"),
+    warn=True,
+)
+def _awaiting_feedback(user: User, today: date) -> int:
+    return _count(
+        select(Session.id).where(
+            Session.referral_id.in_(_my_cases(user)), Session.attendance.is_(None), has_happened(utcnow())
+        )
+    )
+
+
+@work_item(
+    "claims_rejected",
+    PARTNER,
+    order=20,
+    noun="outcome claim",
+    text="rejected by the CRC, to claim again or withdraw",
+    href=lambda user: url_for("delivery.outcomes_queue", status="rejected", mine="yes"),
+    warn=True,
+)
+def _claims_rejected(user: User, today: date) -> int:
+    return _count(rejected_not_claimed_again(user).where(Outcome.referral_id.in_(_my_cases(user))))
+
+
+def rejected_not_claimed_again(user: User) -> Any:
+    """Rejected claims the partner has not yet claimed again."""
+    again = select(Outcome.previous_claim_id).where(Outcome.previous_claim_id.is_not(None))
+    return access.visible(Outcome, user).where(Outcome.status == OutcomeStatus.REJECTED, Outcome.id.not_in(again))
+
+
+@work_item(
+    "sessions_today",
+    PARTNER,
+    order=30,
+    noun="session",
+    text="today",
+    href=lambda user: url_for("delivery.my_sessions", _anchor="coming-up"),
+)
+def _sessions_today(user: User, today: date) -> int:
+    return _count(select(Session.id).where(Session.referral_id.in_(_my_cases(user)), Session.date == today))
+
+
+@work_item(
+    "new_assignments",
+    PARTNER,
+    order=40,
+    noun="new case",
+    text="assigned to you, waiting for first contact",
+    href=lambda user: url_for("referrals.index", tab="mine", sort="due", dir="asc"),
+)
+def _new_assignments(user: User, today: date) -> int:
+    return _count(
+        select(Referral.id).where(
+            Referral.id.in_(_my_cases(user)),
+            Referral.status == ReferralStatus.ACCEPTED,
+            Referral.first_contact_at.is_(None),
+        )
+    )
+
+
+@work_item(
+    "sessions_this_week",
+    PARTNER,
+    order=50,
+    noun="session",
+    text="booked for the rest of this week",
+    href=lambda user: url_for("delivery.my_sessions", _anchor="coming-up"),
+)
+def _sessions_this_week(user: User, today: date) -> int:
+    sunday = today + timedelta(days=6 - today.weekday())
+    return _count(
+        select(Session.id).where(Session.referral_id.in_(_my_cases(user)), Session.date > today, Session.date <= sunday)
+    )
+
+
+@work_item(
+    "my_cases",
+    PARTNER,
+    order=60,
+    noun="open case",
+    text="assigned to you",
+    href=lambda user: url_for("referrals.index", tab="mine"),
+)
+def _open_cases(user: User, today: date) -> int:
+    return _count(_my_cases(user))
+
+
+@work_item(
+    "alerts_raised",
+    {CASEWORKER},
+    order=70,
+    noun="alert",
+    text="raised on your cases, waiting for the referrer",
+    href=lambda user: url_for("delivery.alerts_queue"),
+)
+def _alerts_raised(user: User, today: date) -> int:
+    return _count(
+        access.visible(Alert, user).where(Alert.acknowledged_at.is_(None), Alert.referral_id.in_(_my_cases(user)))
+    )
+
+
+# --- partner managers ----------------------------------------------------------------------------------
+
+
+@work_item(
+    "referrals_overdue",
+    {MANAGER},
+    order=5,
+    noun="referral",
+    text="overdue for an answer or first contact",
+    href=lambda user: url_for("referrals.index", tab="all", overdue="yes"),
+    warn=True,
+)
+def _referrals_overdue(user: User, today: date) -> int:
+    return _count(access.visible(Referral, user).where(Referral.overdue))
+
+
+@work_item(
+    "referrals_new",
+    {MANAGER},
+    order=6,
+    noun="new referral",
+    text="waiting for your answer",
+    href=lambda user: url_for("referrals.index", tab="new", sort="due", dir="asc"),
+)
+def _referrals_new(user: User, today: date) -> int:
+    return _count(access.visible(Referral, user).where(Referral.status == ReferralStatus.SENT))
+
+
+@work_item(
+    "referrals_unassigned",
+    {MANAGER},
+    order=7,
+    noun="open referral",
+    text="with no caseworker",
+    href=lambda user: url_for("referrals.index", tab="unassigned"),
+    warn=True,
+)
+def _referrals_unassigned(user: User, today: date) -> int:
+    return _count(
+        access.visible(Referral, user).where(Referral.status.in_(OPEN_STATUSES), Referral.caseworker_id.is_(None))
+    )
+
+
+def _loads(user: User, today: date) -> list[tuple[str, int | None, str]]:
+    """Each active caseworker's open cases, busiest first: one query."""
+    rows = db.session.execute(
+        select(User.id, User.name, func.count(Referral.id))
+        .join(Referral, and_(Referral.caseworker_id == User.id, Referral.status.in_(OPEN_STATUSES)))
+        .where(access.visibility_clause(Referral, user), User.organisation_id == user.organisation_id)
+        .group_by(User.id, User.name)
+        .order_by(func.count(Referral.id).desc(), User.name)
+    ).all()
+    return [(name, count, url_for("referrals.index", tab="open", caseworker_id=uid)) for uid, name, count in rows]
+
+
+@work_item(
+    "caseworker_loads",
+    {MANAGER},
+    order=8,
+    noun="open case",
+    text="across your caseworkers",
+    href=lambda user: url_for("referrals.index", tab="open"),
+    detail=_loads,
+)
+def _all_open(user: User, today: date) -> int:
+    return _count(access.visible(Referral, user).where(Referral.status.in_(OPEN_STATUSES)))
+
+
+@work_item(
+    "invoices_queried",
+    {MANAGER},
+    order=9,
+    noun="invoice",
+    text="queried by the CRC, to answer",
+    href=lambda user: url_for("invoicing.index", status="queried"),
+    warn=True,
+)
+def _invoices_queried(user: User, today: date) -> int:
+    return _count(
+        access.visible(Invoice, user).where(
+            Invoice.status == InvoiceStatus.QUERIED, Invoice.kind == InvoiceKind.INVOICE
+        )
+    )
+
+
+@work_item(
+    "returns_returned",
+    {MANAGER},
+    order=11,
+    noun="service return",
+    text="returned by the CRC for changes",
+    href=lambda user: url_for("returns.index", status="returned"),
+    warn=True,
+)
+def _returns_returned(user: User, today: date) -> int:
+    return _count(access.visible(ServiceReturn, user).where(ServiceReturn.status == ReturnStatus.RETURNED))
+
+
+@work_item(
+    "returns_draft",
+    {MANAGER},
+    order=12,
+    noun="service return",
+    text="in draft, to finish and submit",
+    href=lambda user: url_for("returns.index", status="draft"),
+)
+def _returns_draft(user: User, today: date) -> int:
+    return _count(access.visible(ServiceReturn, user).where(ServiceReturn.status == ReturnStatus.DRAFT))
+
+
+def _overdue_invoices(user: User, today: date) -> int:
+    return _count(access.visible(Invoice, user).where(Invoice.overdue))
+
+
+work_item(
+    "invoices_overdue",
+    {MANAGER, CONTRACT_MANAGER},
+    order=13,
+    noun="invoice",
+    text="unpaid past the due date",
+    href=lambda user: url_for("invoicing.index", overdue="yes"),
+    warn=True,
+)(_overdue_invoices)
+
+
+# --- CRC referrers ------------------------------------------------------------------------------------------
+
+
+@work_item(
+    "alerts_to_acknowledge",
+    {REFERRER},
+    order=1,
+    noun="alert",
+    text="to acknowledge",
+    href=lambda user: url_for("delivery.alerts_queue"),
+    warn=True,
+)
+def _alerts_to_acknowledge(user: User, today: date) -> int:
+    return _count(
+        access.visible(Alert, user).where(Alert.acknowledged_at.is_(None), Alert.referral_id.in_(_sent_by(user)))
+    )
+
+
+@work_item(
+    "outcomes_to_verify",
+    {REFERRER},
+    order=2,
+    noun="outcome claim",
+    text="to verify or reject",
+    href=lambda user: url_for("delivery.outcomes_queue"),
+)
+def _outcomes_to_verify(user: User, today: date) -> int:
+    return _count(
+        access.visible(Outcome, user).where(
+            Outcome.status == OutcomeStatus.CLAIMED, Outcome.referral_id.in_(_sent_by(user))
+        )
+    )
+
+
+@work_item(
+    "referrals_declined",
+    {REFERRER},
+    order=3,
+    noun="referral",
+    text="you sent declined in the last 30 days",
+    href=lambda user: url_for("referrals.index", tab="closed"),
+    warn=True,
+)
+def _referrals_declined(user: User, today: date) -> int:
+    return _count(
+        select(Referral.id).where(
+            Referral.id.in_(_sent_by(user)),
+            Referral.status == ReferralStatus.DECLINED,
+            Referral.declined_at >= start_of_london_day(today - timedelta(days=30)),
+        )
+    )
+
+
+@work_item(
+    "referrals_late_answer",
+    {REFERRER},
+    order=4,
+    noun="referral",
+    text="you sent not answered in time by the partner",
+    href=lambda user: url_for("referrals.index", tab="sent", overdue="yes"),
+)
+def _late_answers(user: User, today: date) -> int:
+    return _count(select(Referral.id).where(Referral.id.in_(_sent_by(user)), Referral.accept_overdue))
+
+
+@work_item(
+    "referral_drafts",
+    {REFERRER},
+    order=5,
+    noun="draft referral",
+    text="not yet sent",
+    href=lambda user: url_for("referrals.index", tab="drafts"),
+)
+def _drafts(user: User, today: date) -> int:
+    return _count(access.visible(Referral, user).where(Referral.status == ReferralStatus.DRAFT))
+
+
+# --- contract managers --------------------------------------------------------------------------------------
+
+
+@work_item(
+    "invoices_to_decide",
+    {CONTRACT_MANAGER},
+    order=1,
+    noun="invoice or credit note",
+    plural="invoices and credit notes",
+    text="to approve, query or reject",
+    href=lambda user: url_for("invoicing.queue"),
+)
+def _invoices_to_decide(user: User, today: date) -> int:
+    return _count(access.visible(Invoice, user).where(Invoice.status == InvoiceStatus.SUBMITTED))
+
+
+@work_item(
+    "returns_to_review",
+    {CONTRACT_MANAGER},
+    order=2,
+    noun="service return",
+    text="to review",
+    href=lambda user: url_for("returns.index", status="submitted"),
+)
+def _returns_to_review(user: User, today: date) -> int:
+    return _count(access.visible(ServiceReturn, user).where(ServiceReturn.status == ReturnStatus.SUBMITTED))
+
+
+CAP_WARNING_PERCENT = 90
+QUIET_DAYS = 30
+
+
+def _near_cap(user: User) -> Any:
+    spend = (
+        select(Invoice.contract_id, func.sum(Invoice.spend_pence).label("spent"))
+        .group_by(Invoice.contract_id)
+        .subquery()
+    )
+    return (
+        select(Contract.reference, Contract.title, spend.c.spent, Contract.value_cap_pence)
+        .join(spend, spend.c.contract_id == Contract.id)
+        .where(
+            access.visibility_clause(Contract, user),
+            Contract.status == ContractStatus.ACTIVE,
+            spend.c.spent * 100 >= Contract.value_cap_pence * CAP_WARNING_PERCENT,
+        )
+        .order_by(Contract.reference)
+    )
+
+
+def _near_cap_detail(user: User, today: date) -> list[tuple[str, int | None, str]]:
+    return [
+        (
+            f"{reference}: {format_money(spent)} of its {format_money(cap)} cap",
+            None,
+            url_for("contracts.show", reference=reference),
+        )
+        for reference, _title, spent, cap in db.session.execute(_near_cap(user)).all()
+    ]
+
+
+@work_item(
+    "contracts_near_cap",
+    {CONTRACT_MANAGER},
+    order=3,
+    noun="contract",
+    text=f"at {CAP_WARNING_PERCENT}% of its value cap or more",
+    href=lambda user: url_for("contracts.index", status="active"),
+    warn=True,
+    detail=_near_cap_detail,
+)
+def _contracts_near_cap(user: User, today: date) -> int:
+    return _count(_near_cap(user))
+
+
+def _quiet(user: User, today: date) -> Any:
+    """Active contracts, running for a month or more, that no referral was sent to in the last
+    month: partners live on referral volumes, so a silent contract is worth a look."""
+    since = start_of_london_day(today - timedelta(days=QUIET_DAYS))
+    recent = select(Referral.contract_id).where(Referral.sent_at >= since, Referral.contract_id.is_not(None))
+    return (
+        select(Contract.reference, Contract.title)
+        .where(
+            access.visibility_clause(Contract, user),
+            Contract.status == ContractStatus.ACTIVE,
+            Contract.start_date <= today - timedelta(days=QUIET_DAYS),
+            Contract.end_date >= today,
+            Contract.id.not_in(recent),
+        )
+        .order_by(Contract.reference)
+    )
+
+
+@work_item(
+    "contracts_quiet",
+    {CONTRACT_MANAGER},
+    order=4,
+    noun="active contract",
+    text=f"with no referral in the last {QUIET_DAYS} days",
+    href=lambda user: url_for("contracts.index", status="active"),
+    warn=True,
+    detail=lambda user, today: [
+        (f"{reference}: {title}", None, url_for("contracts.show", reference=reference))
+        for reference, title in db.session.execute(_quiet(user, today)).all()
+    ],
+)
+def _contracts_quiet(user: User, today: date) -> int:
+    return _count(_quiet(user, today))
+
+
+# --- administrators -------------------------------------------------------------------------------------------
+
+
+@work_item(
+    "accounts_locked",
+    {ADMIN},
+    order=1,
+    noun="account",
+    text="locked after wrong passwords",
+    href=lambda user: url_for("accounts.users", status="locked"),
+    warn=True,
+)
+def _locked(user: User, today: date) -> int:
+    return _count(access.visible(User, user).where(User.locked_until > utcnow()))
+
+
+@work_item(
+    "invitations_pending",
+    {ADMIN},
+    order=2,
+    noun="invitation",
+    text="not yet accepted",
+    href=lambda user: url_for("accounts.users", status="invited"),
+)
+def _invited(user: User, today: date) -> int:
+    return _count(access.visible(User, user).where(User.active.is_(True), User.password_hash.is_(None)))
