@@ -316,7 +316,7 @@ def register_commands(app: Flask) -> None:
     from portal.contracts.cli import contract_cli, rate_card_cli
     from portal.demo.cli import demo_code_command, demo_data_command
     from portal.jobs import jobs_cli
-    from portal.notifications.cli import outbox_cli
+    from portal.notifications.cli import notifications_cli, outbox_cli
     from portal.organisations.cli import org_cli
     from portal.people.cli import people_cli
 
@@ -325,6 +325,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
     app.cli.add_command(demo_code_command)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(notifications_cli)
     app.cli.add_command(contract_cli)
     app.cli.add_command(rate_card_cli)
     app.cli.add_command(jobs_cli)

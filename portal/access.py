@@ -29,7 +29,7 @@ from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCar
 from portal.delivery.models import Alert, EndOfServiceReport, EvidenceFile, GroupSession, Outcome, Session
 from portal.errors import NotAllowed, NotFound
 from portal.extensions import db
-from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine
+from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceMessage
 from portal.organisations.models import Organisation, OrganisationKind
 from portal.people.models import Person
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport, ReferralStatus
@@ -199,6 +199,7 @@ for _model, _attribute, _parent in (
     (EndOfServiceReport, "referral_id", Referral),
     (InvoiceLine, "invoice_id", Invoice),
     (InvoiceEvent, "invoice_id", Invoice),
+    (InvoiceMessage, "invoice_id", Invoice),
 ):
     seen_with(_model, _attribute, _parent)
 

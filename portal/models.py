@@ -13,8 +13,8 @@ from portal.delivery.models import (  # noqa: F401
     Session,
     SessionReschedule,
 )
-from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceSequence  # noqa: F401
-from portal.notifications.models import OutboundEmail  # noqa: F401
+from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceMessage, InvoiceSequence  # noqa: F401
+from portal.notifications.models import DigestItem, OutboundEmail  # noqa: F401
 from portal.organisations.models import Organisation  # noqa: F401
 from portal.people.models import Person  # noqa: F401
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport  # noqa: F401

@@ -177,3 +177,13 @@ class TurnOffTwoStepForm(FlaskForm):
         validators=[InputRequired(message="Enter your password"), Length(max=1000)],
     )
     submit = SubmitField("Turn off two-step verification", widget=GovSubmitInput())
+
+
+class EmailPreferencesForm(FlaskForm):
+    frequency = RadioField(
+        "How do you want to hear about work waiting for you?",
+        widget=GovRadioInput(),
+        validators=[InputRequired(message="Select how often you want emails about your work")],
+        validate_choice=False,  # the service names the choices, with a clear message
+    )
+    submit = SubmitField("Save", widget=GovSubmitInput())

@@ -83,6 +83,9 @@ class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
     mfa_enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     mfa_last_step: Mapped[int | None] = mapped_column(Integer)
 
+    # "immediate" (an email for each piece of work) or "daily" (one digest a morning): see
+    # portal/notifications/rules.py. Security emails (resets, invitations) are always immediate.
+    email_frequency: Mapped[str] = mapped_column(String(10), default="immediate", server_default="immediate")
     organisation: Mapped[Organisation] = relationship(back_populates="users", lazy="joined")
 
     # Flask-Login keeps what get_id() answers in the cookie: the secret of this sign-in's

@@ -27,7 +27,7 @@ from portal.errors import NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db, limiter
 from portal.organisations.models import Organisation
 from portal.urls import as_id, safe_next
-from portal.web import act_and_redirect, apply_errors, paginate
+from portal.web import act_and_redirect, apply_errors, attempt_and_redirect, paginate
 
 bp = Blueprint("accounts", __name__)
 
@@ -283,6 +283,29 @@ def turn_off_two_step():  # type: ignore[no-untyped-def]
             flash("Two-step verification is off. You can set it up again at any time.", "success")
             return redirect(url_for("accounts.account"))
     return render_template("accounts/turn_off_two_step.html", form=form)
+
+
+@bp.route("/account/emails", methods=["GET", "POST"])
+@login_required
+def email_preferences():  # type: ignore[no-untyped-def]
+    """Emails about work: one each time, or a daily digest (security emails always come at once)."""
+    from portal.accounts.forms import EmailPreferencesForm
+    from portal.notifications import rules
+
+    form = EmailPreferencesForm()
+    form.frequency.choices = list(rules.FREQUENCIES.items())
+    if request.method == "GET":
+        form.frequency.data = current_user.email_frequency
+    if form.validate_on_submit():
+        done = attempt_and_redirect(
+            form,
+            lambda: rules.set_email_frequency(current_user._get_current_object(), form.frequency.data),
+            success="Your email preferences have been saved.",
+            back=url_for("accounts.account"),
+        )
+        if done:
+            return done
+    return render_template("accounts/email_preferences.html", form=form)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from portal import access
-from portal.accounts.models import User
 from portal.audit.service import record_event
 from portal.db import utcnow
 from portal.delivery.models import (
@@ -20,7 +19,7 @@ from portal.delivery.models import (
     Session,
 )
 from portal.extensions import db
-from portal.notifications.service import queue_email
+from portal.notifications.rules import notify
 from portal.referrals.models import Referral, ReferralEventKind
 from portal.referrals.service import timeline
 
@@ -46,8 +45,7 @@ def raise_alert(actor: Any, referral: Referral, session: Session, kind: AlertKin
         "alert.raised", actor=actor, record=alert, details={"referral": referral.reference, "kind": kind.value}
     )
     timeline(referral, ReferralEventKind.SESSION, actor, f"Alert for the referrer: {kind.label}")
-    referrer = db.session.get(User, referral.referrer_id)
-    queue_email("delivery_alert", referrer.email, record=referral, referral=referral, alert=alert)
+    notify("delivery_alert", referral, actor=actor, referral=referral, alert=alert)
 
 
 def acknowledge_alert(actor: Any, alert: Alert) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from portal import access
-from portal.accounts.models import User
 from portal.delivery.common import text_of
 from portal.delivery.models import (
     Achievement,
@@ -13,7 +12,7 @@ from portal.delivery.models import (
 )
 from portal.errors import ValidationFailed
 from portal.extensions import db
-from portal.notifications.service import queue_email
+from portal.notifications.rules import notify
 from portal.persistence import check_version, commit, guards_versions
 from portal.referrals.models import Referral, ReferralEventKind
 from portal.referrals.service import REFERRAL_WORKFLOW, timeline
@@ -73,7 +72,6 @@ def complete_referral(
     db.session.add(report)
     REFERRAL_WORKFLOW.apply(referral, "complete", actor, details={"outcomes": report_outcomes})
     timeline(referral, ReferralEventKind.COMPLETED, actor, "End-of-service report submitted: referral completed")
-    referrer = db.session.get(User, referral.referrer_id)
-    queue_email("referral_completed", referrer.email, record=referral, referral=referral, report=report)
+    notify("referral_completed", referral, actor=actor, referral=referral, report=report)
     commit("referral")
     return report

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import select
 
 from portal import access
-from portal.accounts.models import User
 from portal.audit.service import changes, record_event, snapshot
 from portal.contracts.models import OutcomeType
 from portal.dates import london_today, parse_user_date
@@ -24,7 +23,8 @@ from portal.delivery.models import (
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date
-from portal.notifications.service import queue_email
+from portal.notifications.rules import notify
+from portal.people.models import Person
 from portal.persistence import check_version, commit, guards_versions, lock
 from portal.referrals.models import Referral, ReferralEventKind, ReferralStatus
 from portal.referrals.service import timeline
@@ -182,6 +182,16 @@ def claim_outcome(
                 "previous_claim": previous.id if previous else None,
             },
         )
+        notify(
+            "outcome_claimed",
+            referral,
+            actor=actor,
+            referral=referral,
+            outcome=outcome,
+            outcome_type=outcome_type,
+            person=db.session.get(Person, referral.person_id),
+            partner_name=actor.organisation.name,
+        )
     except Exception:
         db.session.rollback()
         evidence.discard(staged)
@@ -295,6 +305,4 @@ def reject_outcome(actor: Any, outcome: Outcome, *, reason: str, version: int | 
 
 
 def _tell_claimant(outcome: Outcome, referral: Referral, template: str) -> None:
-    claimant = db.session.get(User, outcome.claimed_by_id)
-    if claimant is not None and claimant.active:
-        queue_email(template, claimant.email, record=referral, referral=referral, outcome=outcome)
+    notify(template, referral, referral=referral, outcome=outcome)

@@ -188,3 +188,8 @@ class InvoiceFilterForm(FlaskForm):
     )
     contract = SelectField("Contract", widget=GovSelect(), default="", validate_choice=False)
     partner = SelectField("Partner", widget=GovSelect(), default="", validate_choice=False)
+
+
+class QueryMessageForm(FlaskForm):
+    body = TextAreaField("Your message", widget=GovTextArea())
+    submit = SubmitField("Send", widget=GovSubmitInput())

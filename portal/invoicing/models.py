@@ -11,9 +11,10 @@ from sqlalchemy import Boolean, ColumnElement, Date, ForeignKey, Index, Integer,
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.accounts.models import User
 from portal.contracts.models import Contract, Unit
 from portal.dates import london_today
-from portal.db import Money, TimestampMixin, UtcDateTime, VersionedMixin, enum_type
+from portal.db import Money, TimestampMixin, UtcDateTime, VersionedMixin, enum_type, utcnow
 from portal.extensions import db
 from portal.organisations.models import Organisation
 
@@ -279,3 +280,22 @@ class InvoiceEvent(db.Model):
     # On a credit note: the event it credits. On an invoice: the credit note that credited it.
     credits_event_id: Mapped[int | None] = mapped_column(ForeignKey("invoice_event.id"))
     credited_by_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+
+
+class InvoiceMessage(db.Model):
+    """One message in an invoice's query thread: the CRC's query, the partner's reply, the CRC's
+    answer… Kept with the invoice for good, so the conversation is still there after it is
+    resubmitted, approved and paid. Messages are never edited or deleted."""
+
+    __tablename__ = "invoice_message"
+    __table_args__ = (Index("ix_invoice_message_invoice", "invoice_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # "query" (the CRC queries the invoice), "reply" (the partner), "answer" (the CRC again).
+    kind: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text)
+
+    author: Mapped[User] = relationship(lazy="raise_on_sql")

@@ -28,7 +28,7 @@ from portal.delivery import corrections
 from portal.delivery.models import Outcome
 from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
 from portal.extensions import db
-from portal.formatting import format_money
+from portal.formatting import format_date, format_money
 from portal.invoicing import billing
 from portal.invoicing.models import (
     LIVE_STATUSES,
@@ -36,6 +36,7 @@ from portal.invoicing.models import (
     InvoiceEvent,
     InvoiceKind,
     InvoiceLine,
+    InvoiceMessage,
     InvoiceSequence,
     InvoiceStatus,
 )
@@ -63,6 +64,21 @@ CREDITABLE = frozenset({S.SUBMITTED, S.APPROVED, S.PAID})
 
 def _contract(invoice: Invoice) -> Contract:
     return db.session.get(Contract, invoice.contract_id)
+
+
+def _tell(event: str, invoice: Invoice, actor: Any, **context: Any) -> None:
+    """Hand the news to portal/notifications/rules.py, which decides who is told."""
+    from portal.notifications.rules import notify
+
+    notify(
+        event,
+        invoice,
+        actor=actor,
+        invoice=invoice,
+        contract=_contract(invoice),
+        partner=db.session.get(Organisation, invoice.partner_id),
+        **context,
+    )
 
 
 # --- periods --------------------------------------------------------------------------------------
@@ -306,6 +322,7 @@ def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     invoice.due_date = london_today() + timedelta(days=contract.payment_terms_days)
     if not queried:
         _freeze_events(invoice, contract)
+    _tell("invoice_submitted", invoice, actor, resubmitted=not first_submission)
     commit("invoice")
     return invoice
 
@@ -334,6 +351,16 @@ def approve_invoice(actor: Any, invoice: Invoice, *, version: int | None = None)
             )
             .values(live=False)
         )
+    _tell(
+        "invoice_decided",
+        invoice,
+        actor,
+        decision="approved",
+        reason=None,
+        next_step="It is due for payment on " + format_date(invoice.due_date) + "."
+        if not invoice.is_credit_note
+        else "",
+    )
     commit("invoice")
     return invoice
 
@@ -364,6 +391,15 @@ def _decide_with_reason(
 def query_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | None = None) -> Invoice:
     ask = "Say what needs checking, so the partner can put it right"
     invoice.query_reason = _decide_with_reason(actor, invoice, "query", version, reason, ask)
+    db.session.add(InvoiceMessage(invoice_id=invoice.id, author_id=actor.id, kind="query", body=invoice.query_reason))
+    _tell(
+        "invoice_decided",
+        invoice,
+        actor,
+        decision="queried",
+        reason=invoice.query_reason,
+        next_step="Reply to the query on the invoice's page, or revise the invoice and submit it again.",
+    )
     commit("invoice")
     return invoice
 
@@ -378,6 +414,14 @@ def reject_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | 
         db.session.execute(
             update(InvoiceEvent).where(InvoiceEvent.credited_by_id == invoice.id).values(credited_by_id=None)
         )
+    _tell(
+        "invoice_decided",
+        invoice,
+        actor,
+        decision="rejected",
+        reason=invoice.rejection_reason,
+        next_step="" if invoice.is_credit_note else "Its work can be billed again on the next invoice you generate.",
+    )
     commit("invoice")
     return invoice
 
@@ -397,6 +441,14 @@ def mark_paid(actor: Any, invoice: Invoice, *, paid_on: Any, version: int | None
         raise ValidationFailed.single("paid_on", "The payment date cannot be before the invoice was submitted")
     INVOICE_WORKFLOW.apply(invoice, "pay", actor, details={"number": invoice.number, "paid_on": day})
     invoice.paid_on = day
+    _tell(
+        "invoice_decided",
+        invoice,
+        actor,
+        decision="marked as paid",
+        reason=None,
+        next_step=f"Paid on {format_date(day)}.",
+    )
     commit("invoice")
     return invoice
 
@@ -424,6 +476,51 @@ def approve_excess(actor: Any, invoice: Invoice, *, version: int | None = None) 
     )
     commit("invoice")
     return invoice
+
+
+# --- the query thread -------------------------------------------------------------------------------------
+
+MAX_MESSAGE = 2000
+
+
+def add_query_message(actor: Any, invoice: Invoice, body: str) -> InvoiceMessage:
+    """A message in a queried invoice's thread: the partner replies while it is queried; the CRC
+    answers while it is queried or, once resubmitted, before deciding. Both sides are told."""
+    text = str(body or "").strip()
+    if access.can(actor, "bill", invoice):
+        kind, event = "reply", "invoice_query_replied"
+        if invoice.status != S.QUERIED:
+            raise InvalidTransition("You can reply while the invoice is queried")
+    else:
+        access.require(actor, "decide", invoice)
+        kind, event = "answer", "invoice_query_answered"
+        if invoice.status not in (S.QUERIED, S.SUBMITTED) or invoice.queried_at is None:
+            raise InvalidTransition("You can answer while the invoice's query is open")
+    if not text:
+        raise ValidationFailed.single("body", "Enter your message")
+    if len(text) > MAX_MESSAGE:
+        raise ValidationFailed.single("body", f"Your message must be {MAX_MESSAGE:,} characters or fewer")
+    message = InvoiceMessage(invoice_id=invoice.id, author_id=actor.id, kind=kind, body=text)
+    db.session.add(message)
+    db.session.flush()
+    record_event(f"invoice.query_{kind}", actor=actor, record=invoice, details={"number": invoice.number})
+    _tell(event, invoice, actor, message=message, author=actor)
+    commit("invoice")
+    return message
+
+
+def query_thread(invoice: Invoice) -> list[InvoiceMessage]:
+    """The invoice's query thread, oldest first (an invoice the caller can see)."""
+    from sqlalchemy.orm import joinedload
+
+    return list(
+        db.session.scalars(
+            select(InvoiceMessage)
+            .where(InvoiceMessage.invoice_id == invoice.id)
+            .options(joinedload(InvoiceMessage.author))
+            .order_by(InvoiceMessage.created_at, InvoiceMessage.id)
+        ).all()
+    )
 
 
 # --- credit notes ---------------------------------------------------------------------------------------
@@ -567,6 +664,7 @@ def raise_credit_note(
             "events": [event.event_key for event in chosen],
         },
     )
+    _tell("credit_note_raised", note, actor, credited=invoice, raised_by=actor)
     commit("invoice")
     return note
 

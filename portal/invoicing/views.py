@@ -31,11 +31,12 @@ from portal.invoicing.forms import (
     GenerateForm,
     InvoiceFilterForm,
     MarkPaidForm,
+    QueryMessageForm,
     ReasonForm,
 )
 from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from portal.pdf import pdf_response
-from portal.web import Page, attempt, paginate
+from portal.web import Page, attempt, attempt_and_redirect, paginate
 
 bp = Blueprint("invoicing", __name__, url_prefix="/invoices")
 
@@ -207,7 +208,7 @@ def _last_month() -> date:
 # --- an invoice ------------------------------------------------------------------------------------------------
 
 
-def _render_invoice(invoice: Invoice, *, form: Any = None, status: int = 200) -> Any:
+def _render_invoice(invoice: Invoice, *, form: Any = None, message_form: Any = None, status: int = 200) -> Any:
     """The invoice page; `form` is a button's form that failed, whose errors the summary shows."""
     user = current_user._get_current_object()
     contract: Contract = invoice.contract
@@ -247,9 +248,41 @@ def _render_invoice(invoice: Invoice, *, form: Any = None, status: int = 200) ->
             vat_rate=vat_rate_label(invoice.vat_rate_bp),
             form=form,
             today=today,
+            thread=service.query_thread(invoice),
+            message_form=message_form or QueryMessageForm(),
+            can_message=_can_message(user, invoice),
         ),
         status,
     )
+
+
+def _can_message(user: Any, invoice: Invoice) -> bool:
+    if access.can(user, "bill", invoice):
+        return invoice.status == InvoiceStatus.QUERIED
+    return (
+        access.can(user, "decide", invoice)
+        and invoice.queried_at is not None
+        and invoice.status in (InvoiceStatus.QUERIED, InvoiceStatus.SUBMITTED)
+    )
+
+
+@bp.route("/<int:invoice_id>/messages", methods=["POST"])
+@login_required
+def add_message(invoice_id: int):  # type: ignore[no-untyped-def]
+    """A reply to the CRC's query, or the CRC's answer: kept on the invoice in its thread."""
+    invoice = load_invoice(invoice_id)
+    form = QueryMessageForm()
+    if form.validate_on_submit():
+        done = attempt_and_redirect(
+            form,
+            lambda: service.add_query_message(current_user._get_current_object(), invoice, form.body.data),
+            success="Your message has been sent.",
+            back=invoice_url(invoice) + "#query",
+        )
+        if done:
+            return done
+    db.session.expire_all()
+    return _render_invoice(load_invoice(invoice_id), form=form, message_form=form)
 
 
 @bp.route("/<int:invoice_id>")

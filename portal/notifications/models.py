@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import UtcDateTime, enum_type, utcnow
@@ -36,3 +36,19 @@ class OutboundEmail(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     record_type: Mapped[str | None] = mapped_column(String(40))
     record_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class DigestItem(db.Model):
+    """A notification held for someone who reads a daily digest instead of an email each time:
+    what happened and the link to where the work is; `sent_at` once a digest carried it."""
+
+    __tablename__ = "digest_item"
+    __table_args__ = (Index("ix_digest_item_pending", "user_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    event: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str] = mapped_column(String(500))
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

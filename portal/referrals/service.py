@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy import select
 
 from portal import access
-from portal.accounts.models import PARTNER_ROLES, Role, User
+from portal.accounts.models import PARTNER_ROLES, User
 from portal.audit.service import changes, jsonable, record_event
 from portal.contracts.models import Contract
 from portal.dates import london_day, london_today
 from portal.db import utcnow
 from portal.errors import ValidationFailed
 from portal.extensions import db
-from portal.notifications.service import queue_email
+from portal.notifications.rules import notify
 from portal.people.models import Person
 from portal.persistence import check_version, commit, guards_versions, lock
 from portal.referrals import validation
@@ -119,18 +119,6 @@ def timeline(
 
 def _contract_of(referral: Referral) -> Contract:
     return db.session.get(Contract, referral.contract_id)
-
-
-def _partner_managers(contract: Contract) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .where(
-                User.organisation_id == contract.partner_id, User.role == Role.PROVIDER_MANAGER, User.active.is_(True)
-            )
-            .order_by(User.id)
-        ).all()
-    )
 
 
 def _caseworker_for(contract: Contract, value: Any) -> User | None:
@@ -297,7 +285,7 @@ def _send(actor: Any, referral: Referral, *, save: bool = True) -> Referral:
         f"Referral sent to {contract.partner.name} for {referral.service_code}",
         {"accept_due_on": referral.accept_due_on},
     )
-    _notify_partner(contract, referral, "referral_sent", include_mailbox=True)
+    _notify_partner(contract, referral, "referral_sent", actor=actor)
     if save:
         commit("referral")
     return referral
@@ -363,8 +351,7 @@ def accept_referral(
     )
     if assignee is not None:
         _assign(actor, referral, assignee)
-    referrer = db.session.get(User, referral.referrer_id)
-    queue_email("referral_accepted", referrer.email, record=referral, referral=referral, contract=contract)
+    notify("referral_accepted", referral, actor=actor, referral=referral, contract=contract)
     commit("referral")
     return referral
 
@@ -394,8 +381,7 @@ def decline_referral(
     referral.decline_reason = reason
     referral.decline_detail = detail
     timeline(referral, ReferralEventKind.DECLINED, actor, f"Declined: {reason.label}", {"detail": detail})
-    referrer = db.session.get(User, referral.referrer_id)
-    queue_email("referral_declined", referrer.email, record=referral, referral=referral, contract=contract)
+    notify("referral_declined", referral, actor=actor, referral=referral, contract=contract)
     commit("referral")
     return referral
 
@@ -424,8 +410,8 @@ def _assign(actor: Any, referral: Referral, caseworker: User | None) -> None:
             }
         },
     )
-    if caseworker is not None and caseworker.id != actor.id:
-        queue_email("referral_assigned", caseworker.email, record=referral, referral=referral, caseworker=caseworker)
+    if caseworker is not None:
+        notify("referral_assigned", referral, actor=actor, referral=referral, caseworker=caseworker)
 
 
 @guards_versions("referral")
@@ -471,7 +457,7 @@ def withdraw_referral(
     referral.withdraw_detail = detail
     timeline(referral, ReferralEventKind.WITHDRAWN, actor, f"Withdrawn: {reason.label}", {"detail": detail})
     contract = db.session.get(Contract, referral.contract_id)
-    _notify_partner(contract, referral, "referral_withdrawn")
+    _notify_partner(contract, referral, "referral_withdrawn", actor=actor)
     commit("referral")
     return referral
 
@@ -555,6 +541,7 @@ def amend_referral(
         contract,
         referral,
         "referral_amended",
+        actor=actor,
         fields=list(difference),
         changed=[validation.FIELD_LABELS.get(field, field) for field in difference],
     )
@@ -616,16 +603,8 @@ def actions_for(actor: Any, referral: Referral) -> dict[str, bool]:
 
 
 def _notify_partner(
-    contract: Contract, referral: Referral, template: str, *, include_mailbox: bool = False, **context: Any
+    contract: Contract, referral: Referral, template: str, *, actor: Any = None, **context: Any
 ) -> None:
-    """Tell the partner: its managers, the assigned caseworker and (for new referrals) its mailbox."""
-    recipients: list[str] = []
-    if include_mailbox and contract.partner.referral_email:
-        recipients.append(contract.partner.referral_email)
-    recipients += [manager.email for manager in _partner_managers(contract)]
-    if referral.caseworker_id:
-        caseworker = db.session.get(User, referral.caseworker_id)
-        if caseworker is not None and caseworker.active:
-            recipients.append(caseworker.email)
-    for recipient in dict.fromkeys(recipients):
-        queue_email(template, recipient, record=referral, referral=referral, contract=contract, **context)
+    """Tell the partner (portal/notifications/rules.py says who: its mailbox for new referrals, its
+    managers and the assigned caseworker)."""
+    notify(template, referral, actor=actor, referral=referral, contract=contract, **context)

@@ -60,6 +60,14 @@ NARRATIVE_LABELS = {
 # --- periods -------------------------------------------------------------------------------------------
 
 
+def _tell(event: str, service_return: ServiceReturn, actor: Any, **context: Any) -> None:
+    """Hand the news to portal/notifications/rules.py, which decides who is told."""
+    from portal.notifications.rules import notify
+
+    contract = db.session.get(Contract, service_return.contract_id)
+    notify(event, service_return, actor=actor, service_return=service_return, contract=contract, **context)
+
+
 def check_period(contract: Contract, value: Any, *, today: date | None = None) -> Period:
     """The period a new return of `contract` may cover, or ValidationFailed saying why not."""
     today = today or london_today()
@@ -220,6 +228,7 @@ def submit_return(
             "resubmitted": resubmitted,
         },
     )
+    _tell("return_submitted", service_return, actor)
     commit("service return")
     return service_return
 
@@ -233,6 +242,7 @@ def accept_return(actor: Any, service_return: ServiceReturn, *, version: int | s
     lock(service_return)
     check_version(service_return, version, "service return")
     RETURN_WORKFLOW.apply(service_return, "accept", actor, details={"period": service_return.period.code})
+    _tell("return_decided", service_return, actor, accepted=True, reason=None)
     commit("service return")
     return service_return
 
@@ -255,6 +265,7 @@ def return_return(
     RETURN_WORKFLOW.apply(
         service_return, "return", actor, details={"period": service_return.period.code, "reason": text}
     )
+    _tell("return_decided", service_return, actor, accepted=False, reason=service_return.return_reason)
     commit("service return")
     return service_return
 

@@ -101,3 +101,19 @@ def test_returning_needs_a_reason_and_resubmitting_freezes_the_figures_again(
     from portal.returns.kpis import figure
 
     assert figure(draft.kpis, "received") == 5
+
+
+def test_returns_submitted_and_decided_email_the_side_that_acts_next(draft, nacro_manager, contract_manager):
+    from sqlalchemy import select
+
+    from portal.notifications.models import OutboundEmail
+
+    def emails_to(address):
+        return db.session.scalars(select(OutboundEmail).where(OutboundEmail.recipient == address)).all()
+
+    service.submit_return(nacro_manager, draft)
+    [submitted] = emails_to(contract_manager.email)
+    assert "to review" in submitted.subject and f"/service-returns/{draft.id}" in submitted.body_text
+    service.return_return(contract_manager, draft, reason="Add a case study")
+    [returned] = [e for e in emails_to(nacro_manager.email) if e.template == "return_decided"]
+    assert "returned for changes" in returned.subject and "Add a case study" in returned.body_text
