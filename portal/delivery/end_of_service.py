@@ -10,6 +10,7 @@ from portal.delivery.models import (
     Achievement,
     EndOfServiceReport,
 )
+from portal.delivery.sessions import cancel_future_sessions
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.notifications.rules import notify
@@ -73,5 +74,6 @@ def complete_referral(
     REFERRAL_WORKFLOW.apply(referral, "complete", actor, details={"outcomes": report_outcomes})
     timeline(referral, ReferralEventKind.COMPLETED, actor, "End-of-service report submitted: referral completed")
     notify("referral_completed", referral, actor=actor, referral=referral, report=report)
+    cancel_future_sessions(actor, referral)
     commit("referral")
     return report

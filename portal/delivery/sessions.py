@@ -4,6 +4,7 @@ until a submitted invoice bills it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -378,6 +379,51 @@ def delete_session(actor: Any, session: Session) -> None:
     db.session.delete(session)
     _recount_first_contact(actor, referral)
     db.session.commit()
+
+
+@dataclass(frozen=True)
+class CancelledSession:
+    date: date
+    start_time: time
+
+
+def cancel_future_sessions(actor: Any, referral: Referral) -> list[CancelledSession]:
+    """When a referral is completed or withdrawn, the sessions still booked ahead of it are
+    cancelled (deleted, with a line in its history and the audit log) and its caseworker is told:
+    otherwise they stay in "Today and coming up" for work that will never happen. Called inside
+    the completing or withdrawing operation's transaction; it does not commit."""
+    now = utcnow()
+    booked = [
+        session
+        for session in db.session.scalars(
+            select(Session)
+            .where(Session.referral_id == referral.id, Session.attendance.is_(None))
+            .order_by(Session.date, Session.start_time)
+        ).all()
+        if session_start(session.date, session.start_time) > now
+    ]
+    if not booked:
+        return []
+    cancelled = [CancelledSession(session.date, session.start_time) for session in booked]
+    for session in booked:
+        record_event(
+            "session.cancelled",
+            actor=actor,
+            record=session,
+            details={
+                "referral": referral.reference,
+                "status": referral.status.value,
+                **snapshot(session, SESSION_FIELDS),
+            },
+        )
+        db.session.execute(SessionReschedule.__table__.delete().where(SessionReschedule.session_id == session.id))
+        db.session.delete(session)
+    when = ", ".join(f"{format_date(item.date)} {item.start_time:%H:%M}" for item in cancelled)
+    timeline(referral, ReferralEventKind.SESSION, actor, f"Booked sessions cancelled: {when}"[:300])
+    from portal.notifications.rules import notify
+
+    notify("sessions_cancelled", referral, actor=actor, referral=referral, sessions=cancelled)
+    return cancelled
 
 
 @guards_versions("referral")

@@ -159,6 +159,13 @@ def draft_step(referral_id: int, step: str):  # type: ignore[no-untyped-def]
             db.session.rollback()
             form.form_errors.append(error.message)
         else:
+            if "later" in request.form:
+                flash(
+                    f"Your draft referral has been saved, with the part “{TITLES[step]}”. "
+                    "Carry on with it from your drafts when you are ready.",
+                    "success",
+                )
+                return redirect(url_for("referrals.index", tab="drafts"))
             return redirect(_next_url(referral, step))
     else:
         # A date that is not a real date stops the form early; show every other problem too.
@@ -187,11 +194,16 @@ def check_answers(referral_id: int):  # type: ignore[no-untyped-def]
         form.version.data = str(referral.version)
     elif form.validate_on_submit():
         try:
-            sent = service.send_referral(current_user, referral, version=form.version.data)
+            sent = service.send_referral(
+                current_user,
+                referral,
+                version=form.version.data,
+                duplicate_confirmed=bool(form.not_a_duplicate.data),
+            )
         except ValidationFailed as error:
             db.session.rollback()
-            for messages in error.errors.values():
-                form.form_errors.extend(messages)
+            for field, messages in error.errors.items():
+                (form.not_a_duplicate.errors if field == "not_a_duplicate" else form.form_errors).extend(messages)
         except (StaleRecord, InvalidTransition) as error:
             db.session.rollback()
             form.form_errors.append(error.message)
@@ -207,6 +219,7 @@ def check_answers(referral_id: int):  # type: ignore[no-untyped-def]
         if contract
         else None,
         missing=service.missing_steps(referral),
+        duplicates=service.open_duplicates(current_user, referral),
         form=form,
         today=london_today(),
     )

@@ -26,7 +26,13 @@ class StepForm(FlaskForm):
 
 
 class ConfirmSendForm(StepForm):
-    """Starting, sending or discarding a draft: only the CSRF token and the version."""
+    """Starting, sending or discarding a draft: the CSRF token, the version and (when an open
+    referral looks like the same one) the referrer's word that this is not a duplicate."""
+
+    not_a_duplicate = BooleanField(
+        "This is not a duplicate: send it as well",
+        widget=GovCheckboxInput(),
+    )
 
 
 class ServiceForm(StepForm):

@@ -256,14 +256,50 @@ def _draft_fields(referral: Referral) -> dict[str, Any]:
 
 
 @guards_versions("referral")
-def send_referral(actor: Any, referral: Referral, *, version: int | None = None) -> Referral:
-    """Send a complete draft: it gets its reference, the SLA clock starts, the partner is told."""
+def open_duplicates(actor: Any, referral: Referral) -> list[Referral]:
+    """Open referrals (sent, accepted or in progress) of the same person to the same service as
+    this draft: sending another would most likely be a duplicate."""
+    if referral.person_id is None or referral.contract_id is None or not referral.service_code:
+        return []
+    return list(
+        db.session.scalars(
+            access.visible(Referral, actor)
+            .where(
+                Referral.id != referral.id,
+                Referral.person_id == referral.person_id,
+                Referral.contract_id == referral.contract_id,
+                Referral.service_code == referral.service_code,
+                Referral.status.in_(LIVE_STATUSES),
+            )
+            .order_by(Referral.sent_at)
+        ).all()
+    )
+
+
+def send_referral(
+    actor: Any,
+    referral: Referral,
+    *,
+    version: int | None = None,
+    duplicate_confirmed: bool = True,
+) -> Referral:
+    """Send a complete draft: it gets its reference, the SLA clock starts, the partner is told.
+    The pages warn of an open referral of the same person to the same service first, and send
+    only once the referrer confirms it is not a duplicate (`duplicate_confirmed`)."""
     access.require(actor, "edit_draft", referral)
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "send")
     missing = missing_steps(referral)
     if missing:
         raise ValidationFailed({step: [f"Complete the {step} section before sending"] for step in missing})
+    if not duplicate_confirmed:
+        duplicates = open_duplicates(actor, referral)
+        if duplicates:
+            raise ValidationFailed.single(
+                "not_a_duplicate",
+                f"Referral {duplicates[0].reference} for this person to this service is still open: "
+                "confirm this is not a duplicate, or delete this draft",
+            )
     # Everything is checked again as a whole: a contract may have ended, a date passed.
     validation.check_everything(actor, _draft_fields(referral))
     return _send(actor, referral)
@@ -458,6 +494,9 @@ def withdraw_referral(
     timeline(referral, ReferralEventKind.WITHDRAWN, actor, f"Withdrawn: {reason.label}", {"detail": detail})
     contract = db.session.get(Contract, referral.contract_id)
     _notify_partner(contract, referral, "referral_withdrawn", actor=actor)
+    from portal.delivery.sessions import cancel_future_sessions
+
+    cancel_future_sessions(actor, referral)
     commit("referral")
     return referral
 

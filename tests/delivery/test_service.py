@@ -529,3 +529,30 @@ def test_marking_the_first_session_missed_moves_first_contact_to_the_next_attend
     db.session.refresh(accepted)
     assert accepted.status == ReferralStatus.IN_PROGRESS
     assert london_day(accepted.first_contact_at) == days_from_today(-1)
+
+
+def test_completing_or_withdrawing_a_referral_cancels_its_booked_sessions_and_tells_the_caseworker(
+    ttg_service, referrer, nacro_caseworker
+):
+    from sqlalchemy import select as select_
+
+    from portal.delivery.models import Session as Session_
+    from portal.notifications.models import OutboundEmail
+    from portal.referrals import service as referrals
+    from tests.factories import ReferralFactory, SessionFactory
+
+    referral = ReferralFactory(
+        contract=ttg_service, service_code="ACC-TTG", in_progress=True, referrer=referrer, caseworker=nacro_caseworker
+    )
+    held = SessionFactory(referral=referral, recorded_by=nacro_caseworker, date=days_from_today(-3))
+    SessionFactory(referral=referral, recorded_by=nacro_caseworker, date=days_from_today(2), attendance=None)
+    SessionFactory(referral=referral, recorded_by=nacro_caseworker, date=days_from_today(9), attendance=None)
+    referrals.withdraw_referral(referrer, referral, reason_code="moved_out_of_area", detail="Moved to Leeds")
+    left = db.session.scalars(select_(Session_.id).where(Session_.referral_id == referral.id)).all()
+    assert left == [held.id]
+    [email] = db.session.scalars(
+        select_(OutboundEmail).where(
+            OutboundEmail.recipient == nacro_caseworker.email, OutboundEmail.template == "sessions_cancelled"
+        )
+    ).all()
+    assert email.subject == f"2 booked sessions cancelled on referral {referral.reference}"

@@ -184,3 +184,39 @@ def test_a_draft_can_be_deleted(portal, ttg_service, referrer):
 def test_only_referrers_make_referrals(portal, request, role_fixture):
     portal.sign_in(request.getfixturevalue(role_fixture))
     assert portal.get("/referrals/new").status_code == 403
+
+
+def test_save_and_come_back_later_keeps_what_was_typed_on_the_step(portal, ttg_service, referrer):
+    portal.sign_in(referrer)
+    draft_id = start(portal)
+    post_step(portal, draft_id, "service", {"service": f"{ttg_service.id}|ACC-TTG"})
+    response = post_step(portal, draft_id, "person", PERSON | {"later": "yes"})
+    assert response.headers["Location"] == "/referrals/?tab=drafts"
+    assert "Your draft referral has been saved" in text_of(portal.get(response.headers["Location"]))
+    assert db.session.get(Referral, draft_id).person_id is not None
+    # A step with mistakes is shown again with them, nothing typed lost.
+    wrong = post_step(portal, draft_id, "risk", RISK | {"rosh_level": "", "later": "yes"})
+    assert wrong.status_code == 200
+    assert "Nothing you typed has been lost" in text_of(wrong) and RISK["risk_summary"] in text_of(wrong)
+
+
+def test_a_second_open_referral_of_the_same_person_to_the_same_service_is_warned_about_before_sending(
+    portal, ttg_service, referrer
+):
+    portal.sign_in(referrer)
+    first = fill_in_everything(portal, ttg_service)
+    page = portal.get(f"/referrals/drafts/{first}/check")
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', page.get_data(as_text=True)).group(1)
+    portal.post(f"/referrals/drafts/{first}/check", {"version": version})
+    sent = db.session.get(Referral, first)
+
+    second = fill_in_everything(portal, ttg_service)
+    page = portal.get(f"/referrals/drafts/{second}/check")
+    assert "already has 1 open referral to this service" in text_of(page) and sent.reference in text_of(page)
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', page.get_data(as_text=True)).group(1)
+    refused = portal.post(f"/referrals/drafts/{second}/check", {"version": version})
+    assert "confirm this is not a duplicate" in text_of(refused)
+    assert 'href="#not_a_duplicate"' in refused.get_data(as_text=True)
+    assert db.session.get(Referral, second).status == ReferralStatus.DRAFT
+    portal.post(f"/referrals/drafts/{second}/check", {"version": version, "not_a_duplicate": "y"})
+    assert db.session.get(Referral, second).status == ReferralStatus.SENT
