@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
-from wtforms import Field
+from wtforms import Field, validators
 from wtforms.validators import StopValidation
 
 from portal.dates import OUTSIDE_BOUNDS, within_bounds
@@ -69,3 +69,24 @@ class DateRequired:
         if field.data is None and not field.process_errors:
             field.errors[:] = []
             raise StopValidation(self.message)
+
+
+class Length(validators.Length):
+    """WTForms' Length, with a message naming the field in the GOV.UK style ("Start time must be 5
+    characters or fewer") instead of "Field cannot be longer than 5 characters."."""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if self.message is not None:
+            super().__call__(form, field)
+            return
+        length = len(field.data) if field.data else 0
+        if length >= self.min and (self.max == -1 or length <= self.max):
+            return
+        name = str(field.label.text or "This").rstrip("?").strip()
+        if self.max != -1 and self.min in (-1, 0):
+            message = f"{name} must be {self.max:,} characters or fewer"
+        elif self.max == -1:
+            message = f"{name} must be {self.min:,} characters or more"
+        else:
+            message = f"{name} must be between {self.min:,} and {self.max:,} characters"
+        raise validators.ValidationError(message)

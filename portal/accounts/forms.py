@@ -11,10 +11,11 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import HiddenField, IntegerField, PasswordField, RadioField, SelectField, StringField, SubmitField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired
 from wtforms.widgets import HiddenInput
 
 from portal.accounts.models import MAX_TOKEN_NAME
+from portal.forms import Length
 
 
 class SignInForm(FlaskForm):

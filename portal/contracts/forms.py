@@ -31,11 +31,10 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import Length
 
 from portal.areas import COUNTIES, PRISONS
 from portal.contracts.models import ContractStatus, ContractTier, Pathway, Setting, Unit
-from portal.forms import GovDateField
+from portal.forms import GovDateField, Length
 from portal.money import NotAnAmount, parse_pounds
 from portal.urls import as_id
 

@@ -9,14 +9,24 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovFileInput,
     GovRadioInput,
     GovSelect,
+    GovSubmitInput,
     GovTextArea,
     GovTextInput,
 )
-from wtforms import BooleanField, FieldList, FormField, HiddenField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import Length
+from wtforms import (
+    BooleanField,
+    FieldList,
+    FormField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 
 from portal.delivery.models import Achievement, Attendance, NonAttendanceReason, SessionKind
-from portal.forms import GovDateField
+from portal.forms import GovDateField, Length
 
 ATTENDANCE_CHOICES = {"": "Not yet: the session is in the future"} | {a.value: a.label for a in Attendance}
 REASON_CHOICES = {r.value: r.label for r in NonAttendanceReason}
@@ -88,3 +98,14 @@ class CompleteForm(FlaskForm):
     outcomes = FieldList(FormField(AchievementForm))
     summary = TextAreaField("Summary of the work", widget=GovTextArea(), validators=[Length(max=5000)])
     further_needs = TextAreaField("Further needs (optional)", widget=GovTextArea(), validators=[Length(max=5000)])
+
+
+class GroupSessionForm(FlaskForm):
+    """Correcting a group session's details (each person's attendance is corrected on their session)."""
+
+    title = StringField("Title", widget=GovTextInput(), validators=[Length(max=200)])
+    facilitator = StringField("Facilitator", widget=GovTextInput(), validators=[Length(max=200)])
+    date = GovDateField("Date", name_in_messages="The date")
+    start_time = StringField("Start time", widget=GovTextInput(), validators=[Length(max=5)])
+    duration_minutes = StringField("Length in minutes", widget=GovTextInput(), validators=[Length(max=4)])
+    submit = SubmitField("Save corrections", widget=GovSubmitInput())

@@ -509,3 +509,116 @@ def record_group_session(
     )
     commit("referral")
     return Recorded(group, warnings)
+
+
+def group_members(group: GroupSession) -> list[Session]:
+    return list(
+        db.session.scalars(
+            select(Session).where(Session.group_session_id == group.id).order_by(Session.referral_id)
+        ).all()
+    )
+
+
+def correct_group_session(actor: Any, group: GroupSession, fields: dict[str, Any]) -> GroupSession:
+    """Correct a group session's title, facilitator, date, start time or length: the group and every
+    member's session change together, each checked as a session (and audited), or nothing changes.
+    A member's own attendance is corrected on their session, as for any session. Once a member's
+    session is on a submitted invoice, its date and length are fixed: a correction note says what
+    was wrong instead."""
+    contract = db.session.get(Contract, group.contract_id)
+    access.require(actor, "record_group_sessions", contract)
+    errors: dict[str, list[str]] = {}
+    title, facilitator = text_of(fields.get("title")), text_of(fields.get("facilitator"))
+    if not title:
+        errors["title"] = ["Enter the group session's title"]
+    elif len(title) > 200:
+        errors["title"] = ["The title must be 200 characters or fewer"]
+    if not facilitator:
+        errors["facilitator"] = ["Enter who ran the session"]
+    elif len(facilitator) > 200:
+        errors["facilitator"] = ["The facilitator must be 200 characters or fewer"]
+    members = group_members(group)
+    referrals = {
+        r.id: r for r in db.session.scalars(select(Referral).where(Referral.id.in_([m.referral_id for m in members])))
+    }
+    checked: list[tuple[Session, dict[str, Any]]] = []
+    for member in members:
+        current = {name: getattr(member, name) for name in SESSION_FIELDS}
+        current = {key: (value.value if hasattr(value, "value") else value) for key, value in current.items()}
+        wanted = {**current, **{key: fields.get(key) for key in ("date", "start_time", "duration_minutes")}}
+        try:
+            data = check_session(referrals[member.referral_id], wanted, group=True)
+        except ValidationFailed as failure:
+            for name, messages in failure.errors.items():
+                key = name if name in ("date", "start_time", "duration_minutes") else "date"
+                for message in messages:
+                    if message not in errors.get(key, []):
+                        errors.setdefault(key, []).append(message)
+            continue
+        moved = (data["date"], data["start_time"], data["duration_minutes"]) != (
+            member.date,
+            member.start_time,
+            member.duration_minutes,
+        )
+        if moved and session_is_locked(member):
+            errors.setdefault("date", []).append(
+                f"The session of {referrals[member.referral_id].reference} is on a submitted invoice: its date, "
+                "time and length cannot change (add a correction note on it instead)"
+            )
+            continue
+        checked.append((member, data))
+    if errors:
+        raise ValidationFailed(errors)
+    before = {
+        "title": group.title,
+        "facilitator": group.facilitator,
+        "date": group.date,
+        "start_time": group.start_time,
+        "duration_minutes": group.duration_minutes,
+    }
+    group.title, group.facilitator = title, facilitator
+    if checked:
+        first = checked[0][1]
+        group.date, group.start_time, group.duration_minutes = (
+            first["date"],
+            first["start_time"],
+            first["duration_minutes"],
+        )
+    after = {
+        "title": group.title,
+        "facilitator": group.facilitator,
+        "date": group.date,
+        "start_time": group.start_time,
+        "duration_minutes": group.duration_minutes,
+    }
+    difference = changes(before, after)
+    if not difference:
+        db.session.rollback()
+        return group
+    for member, data in checked:
+        member_before = snapshot(member, SESSION_FIELDS)
+        member.date, member.start_time, member.duration_minutes = (
+            data["date"],
+            data["start_time"],
+            data["duration_minutes"],
+        )
+        member_changes = changes(member_before, snapshot(member, SESSION_FIELDS))
+        if member_changes:
+            referral = referrals[member.referral_id]
+            timeline(
+                referral,
+                ReferralEventKind.SESSION,
+                actor,
+                f"Group session '{title}' corrected: now {format_date(member.date)} {member.start_time:%H:%M}",
+                {"changes": member_changes},
+            )
+            record_event(
+                "session.updated",
+                actor=actor,
+                record=member,
+                details={"referral": referral.reference, "changes": member_changes},
+            )
+            _recount_first_contact(actor, referral)
+    record_event("group_session.corrected", actor=actor, record=group, details={"changes": difference})
+    commit("referral")
+    return group

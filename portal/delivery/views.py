@@ -19,16 +19,17 @@ from portal.delivery import alerts, corrections, end_of_service, evidence, outco
 from portal.delivery.forms import (
     CompleteForm,
     ConfirmForm,
+    GroupSessionForm,
     NoteForm,
     OutcomeForm,
     RejectForm,
     RescheduleForm,
     SessionForm,
 )
-from portal.delivery.models import Alert, Attendance, EvidenceFile, Outcome, Session
+from portal.delivery.models import Alert, Attendance, EvidenceFile, GroupSession, Outcome, Session
 from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
 from portal.extensions import db
-from portal.formatting import format_date
+from portal.formatting import format_date, plural
 from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
 from portal.referrals.views import load_referral, service_name
 from portal.urls import safe_next
@@ -291,8 +292,8 @@ def new_group_session():  # type: ignore[no-untyped-def]
         else:
             for warning in result.warnings:
                 flash(warning, "info")
-            flash(f"The group session has been saved for {len(roster)} people.", "success")
-            return redirect(url_for("delivery.my_sessions"))
+            flash(f"The group session has been saved for {plural(len(roster), 'person', 'people')}.", "success")
+            return redirect(url_for("delivery.group_session", group_id=result.record.id))
     return render_template(
         "delivery/group_session.html",
         contract=contract,
@@ -303,6 +304,67 @@ def new_group_session():  # type: ignore[no-untyped-def]
         values=values,
         today=london_today(),
     )
+
+
+def _load_group(group_id: int) -> GroupSession:
+    return access.get_visible_or_404(GroupSession, group_id, current_user)
+
+
+@bp.route("/group-sessions/<int:group_id>")
+@login_required
+def group_session(group_id: int):  # type: ignore[no-untyped-def]
+    """A group session as saved: its details and each person's attendance, with links to correct them."""
+    group = _load_group(group_id)
+    members = db.session.scalars(
+        access.visible(Session, current_user)
+        .where(Session.group_session_id == group.id)
+        .options(joinedload(Session.referral).joinedload(Referral.person))
+        .order_by(Session.id)
+    ).all()
+    from portal.delivery.corrections import locked_sessions
+
+    return render_template(
+        "delivery/group_session_show.html",
+        group=group,
+        contract=db.session.get(Contract, group.contract_id),
+        members=members,
+        locked=locked_sessions([member.id for member in members]),
+        can_correct=access.can(current_user, "record_group_sessions", db.session.get(Contract, group.contract_id)),
+    )
+
+
+@bp.route("/group-sessions/<int:group_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_group_session(group_id: int):  # type: ignore[no-untyped-def]
+    group = _load_group(group_id)
+    contract = db.session.get(Contract, group.contract_id)
+    access.require(current_user, "record_group_sessions", contract)
+    form = GroupSessionForm()
+    if request.method == "GET":
+        form.title.data, form.facilitator.data = group.title, group.facilitator
+        form.date.data = group.date
+        form.start_time.data = group.start_time.strftime("%H:%M")
+        form.duration_minutes.data = str(group.duration_minutes)
+    elif form.validate_on_submit():
+        done = attempt_and_redirect(
+            form,
+            lambda: sessions.correct_group_session(
+                current_user,
+                group,
+                {
+                    "title": form.title.data,
+                    "facilitator": form.facilitator.data,
+                    "date": form.date.data,
+                    "start_time": form.start_time.data,
+                    "duration_minutes": form.duration_minutes.data,
+                },
+            ),
+            success="The group session has been corrected for everyone in it.",
+            back=url_for("delivery.group_session", group_id=group_id),
+        )
+        if done:
+            return done
+    return render_template("delivery/group_session_edit.html", group=group, contract=contract, form=form)
 
 
 # --- outcomes -----------------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from flask_wtf import FlaskForm
 from govuk_frontend_wtf.gov_form_base import GovFormBase
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea
 from wtforms import Field, RadioField, SelectField, SelectMultipleField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, StopValidation
+from wtforms.validators import DataRequired, StopValidation
 
 from portal.contracts.forms import VersionedForm
-from portal.forms import DateRequired, GovDateField
+from portal.forms import DateRequired, GovDateField, Length
 from portal.invoicing.models import InvoiceStatus
 
 # --- a month: GOV.UK's date input with month and year boxes only --------------------------------------

@@ -13,10 +13,10 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import Length
+from wtforms.validators import InputRequired
 
 from portal.areas import PRISONS
-from portal.forms import GovDateField
+from portal.forms import GovDateField, Length
 from portal.people.models import ETHNICITIES, Disability, Gender
 from portal.referrals.models import ColourBand, Complexity, LocationType, RiskFlag, RoshLevel
 
@@ -36,7 +36,14 @@ class ConfirmSendForm(StepForm):
 
 
 class ServiceForm(StepForm):
-    service = SelectField("Service", widget=GovSelect(), default="", validate_choice=False)
+    # Empty, it is the service that is missing, whatever the rules would say of the contract.
+    service = SelectField(
+        "Service",
+        widget=GovSelect(),
+        default="",
+        validate_choice=False,
+        validators=[InputRequired(message="Select the service to refer the person to")],
+    )
 
 
 class PersonForm(StepForm):

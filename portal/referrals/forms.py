@@ -22,9 +22,9 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Optional
 
-from portal.forms import GovDateField
+from portal.forms import GovDateField, Length
 from portal.referrals.models import (
     DeclineReason,
     RiskFlag,

@@ -219,7 +219,7 @@ def test_an_unexpected_error_is_a_500_problem_and_nothing_is_kept(world: World, 
     def fail(*args, **kwargs):
         raise RuntimeError("the mail queue is broken")
 
-    monkeypatch.setattr(service, "queue_email", fail)  # after the status has changed, before the commit
+    monkeypatch.setattr(service, "notify", fail)  # after the status has changed, before the commit
     before = audit_count()
     response = world["nacro_manager"].post(f"/referrals/{world.sent.reference}/accept", {"risk_information_read": True})
     problem = assert_problem(response, 500)

@@ -161,6 +161,36 @@ def test_group_session_for_three_people_in_one_form(portal, accepted, nacro_case
     assert len(db.session.scalars(select(Session)).all()) == 3
     assert db.session.scalars(select(Alert.referral_id)).all() == [others[1].id]
 
+    # The saved group has a page of its own, and is corrected for everyone at once.
+    page = text_of(portal.get(response.headers["Location"]))
+    assert "saved for 3 people" in page and "Tenancy skills" in page and "Did not attend: unacceptable" in page
+    edit = response.headers["Location"] + "/edit"
+    assert 'value="Tenancy skills"' in portal.get(edit).get_data(as_text=True)
+    too_long = portal.post(
+        edit,
+        {
+            "title": "Tenancy skills",
+            "facilitator": "Cas Worker",
+            "date": parts(days_from_today(-1)),
+            "start_time": "13:00",
+            "duration_minutes": "99999",
+        },
+    )
+    assert "Length in minutes must be 4 characters or fewer" in text_of(too_long)
+    fixed = portal.post(
+        edit,
+        {
+            "title": "Tenancy skills (week 1)",
+            "facilitator": "Cas Worker",
+            "date": parts(days_from_today(-1)),
+            "start_time": "14:00",
+            "duration_minutes": "90",
+        },
+    )
+    assert fixed.status_code == 302
+    assert {(s.start_time.hour, s.duration_minutes) for s in db.session.scalars(select(Session))} == {(14, 90)}
+    assert "Tenancy skills (week 1)" in text_of(portal.get(fixed.headers["Location"]))
+
 
 def test_claiming_an_outcome_with_a_pdf_then_the_referrer_verifies_it(
     portal, accepted, nacro_caseworker, referrer, ttg_service, storage
