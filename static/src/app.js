@@ -38,3 +38,28 @@ for (const link of document.querySelectorAll('[data-module="portal-print"]')) {
     window.print();
   });
 }
+
+// Tables stack into rows on narrow screens (see _portal.scss): each cell is labelled with its
+// column's name, and the table keeps its roles, which display: block would otherwise take away.
+for (const table of document.querySelectorAll("table.govuk-table")) {
+  // A column whose name is only for screen readers ("Action") labels nothing on screen.
+  const headers = [...table.querySelectorAll("thead th")].map((th) => {
+    const hidden = th.querySelector(".govuk-visually-hidden");
+    const text = th.textContent.trim();
+    return hidden && hidden.textContent.trim() === text ? "" : text;
+  });
+  table.setAttribute("role", "table");
+  for (const part of table.querySelectorAll("thead, tbody, tfoot")) part.setAttribute("role", "rowgroup");
+  for (const row of table.querySelectorAll("tr")) {
+    row.setAttribute("role", "row");
+    [...row.children].forEach((cell, index) => {
+      if (cell.tagName === "TH") {
+        cell.setAttribute("role", cell.closest("thead") ? "columnheader" : "rowheader");
+      } else {
+        cell.setAttribute("role", "cell");
+      }
+      const label = headers[index];
+      if (cell.tagName === "TD" && label && !cell.hasAttribute("data-label")) cell.dataset.label = label;
+    });
+  }
+}

@@ -75,8 +75,14 @@ REFERRAL_PAGES = [
     "/referrals/",
     "/referrals/?tab=open&overdue=yes",
     "/referrals/{referral.reference}",
+    "/referrals/{referral.reference}/sessions",
+    "/referrals/{referral.reference}/outcomes",
+    "/referrals/{referral.reference}/notes",
+    "/referrals/{referral.reference}/history",
     "/referrals/{sent_referral.reference}",
 ]
+# The queues of delivery work: claims and alerts, for both sides.
+QUEUE_PAGES = ["/outcomes/", "/outcomes/?status=&mine=no", "/alerts/"]
 REFERRER_PAGES = [
     "/referrals/?tab=drafts",
     "/referrals/new",
@@ -109,10 +115,12 @@ DELIVERY_PAGES = [
     "/referrals/{referral.reference}/complete",
     "/group-sessions/new",
     "/group-sessions/new?contract={nacro_contract.reference}",
+    "/group-sessions/{group.id}",
+    "/group-sessions/{group.id}/edit",
 ]
 
 # Everyone may make API tokens: their list and the form (the shown-once page is in test_api_tokens_journey).
-API_TOKEN_PAGES = ["/account/api-tokens", "/account/api-tokens/new"]
+API_TOKEN_PAGES = ["/account/api-tokens", "/account/api-tokens/new", "/account/emails"]
 
 RETURN_PAGES = [
     "/dashboard/",
@@ -160,6 +168,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *REFERRAL_PAGES,
         "/referrals/import",
         "/invoices/",
+        *QUEUE_PAGES,
         *API_TOKEN_PAGES,
         *RETURN_PAGES,
         *CONTRACT_MANAGER_RETURN_PAGES,
@@ -172,6 +181,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *CONTRACT_PAGES,
         *REFERRAL_PAGES,
         *REFERRER_PAGES,
+        *QUEUE_PAGES,
         *API_TOKEN_PAGES,
     ],
     "nacro_manager": [
@@ -199,6 +209,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *REFERRAL_PAGES,
         "/referrals/?tab=mine",
         *DELIVERY_PAGES,
+        *QUEUE_PAGES,
         *API_TOKEN_PAGES,
         "/account/api-tokens/{caseworker_token.id}/revoke",
     ],
@@ -307,7 +318,30 @@ def everyone(
         evidence="Licence agreement seen.",
         claimed_by_id=nacro_caseworker.id,
     )
-    db.session.add_all([session, future_session, outcome])
+    from portal.delivery.models import GroupSession
+
+    group = GroupSession(
+        contract_id=nacro_contract.id,
+        title="Tenancy skills",
+        facilitator="Cas Worker",
+        date=today - timedelta(days=3),
+        start_time=time(13),
+        duration_minutes=120,
+        created_by_id=nacro_caseworker.id,
+    )
+    db.session.add(group)
+    db.session.flush()
+    group_member = Session(
+        referral_id=referral.id,
+        group_session_id=group.id,
+        date=group.date,
+        start_time=group.start_time,
+        duration_minutes=group.duration_minutes,
+        kind=SessionKind.GROUP,
+        attendance=Attendance.ATTENDED,
+        recorded_by_id=nacro_caseworker.id,
+    )
+    db.session.add_all([session, future_session, outcome, group_member])
     db.session.flush()
     db.session.add(
         Alert(
@@ -358,6 +392,7 @@ def everyone(
         ),
         "session": session,
         "future_session": future_session,
+        "group": group,
         "outcome": outcome,
         "nacro_contract": nacro_contract,
         "draft_contract": ContractFactory(
@@ -440,6 +475,40 @@ def test_every_page_a_role_can_reach_is_accessible(
             elif path.startswith("/audit/"):
                 expect(page.locator("table.govuk-table tbody tr").first, f"{where}: audit events").to_be_visible()
             check_page(page, where)
+
+
+PHONE = {"width": 375, "height": 800}
+
+
+def check_fits_a_phone(page: Page, where: str) -> None:
+    """Nothing scrolls sideways at 375 px (wide tables stack into rows), and axe-core still finds
+    nothing serious there (the stacked tables keep their roles)."""
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    if overflow > 0:
+        wide = page.evaluate(WIDEST)
+        raise AssertionError(f"{where}: the page is {overflow}px wider than the phone; too wide: {wide}")
+    assert_accessible(page)
+
+
+# The innermost elements that stick out past the right edge: what makes a page scroll sideways.
+WIDEST = """() => [...document.querySelectorAll('body *')]
+  .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1
+    && ![...el.children].some(child => child.getBoundingClientRect().right > window.innerWidth + 1))
+  .slice(0, 5)
+  .map(el => el.tagName.toLowerCase() + '.' + el.className + ': ' + (el.textContent || '').trim().slice(0, 40))"""
+
+
+@pytest.mark.parametrize("role", PAGES_BY_ROLE)
+def test_every_page_a_role_can_reach_fits_a_375_pixel_phone(
+    page: Page, live_server: str, everyone: dict[str, Any], subtests: pytest.Subtests, role: str
+) -> None:
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, everyone[role])
+    for path in PAGES_BY_ROLE[role]:
+        where = f"{role} at 375px {path}"
+        with subtests.test(msg=where):
+            visit(page, f"{live_server}{path.format(**everyone)}", 200, where)
+            check_fits_a_phone(page, where)
 
 
 def test_the_accessibility_check_reports_what_it_finds(page: Page, live_server: str) -> None:
@@ -584,16 +653,20 @@ def invoices(everyone: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("width", [1280, 375])
 @pytest.mark.parametrize("role", INVOICE_PAGES_BY_ROLE)
 def test_every_invoice_page_a_role_can_reach_is_accessible(
-    page: Page, live_server: str, invoices: dict[str, Any], subtests: pytest.Subtests, role: str
+    page: Page, live_server: str, invoices: dict[str, Any], subtests: pytest.Subtests, role: str, width: int
 ) -> None:
+    page.set_viewport_size({"width": width, "height": 800})
     sign_in(page, live_server, invoices[role])
     for path in INVOICE_PAGES_BY_ROLE[role]:
-        where = f"{role} {path}"
+        where = f"{role} at {width}px {path}"
         with subtests.test(msg=where):
             visit(page, f"{live_server}{path.format(**invoices)}", 200, where)
             check_page(page, where)
+            if width == 375:
+                check_fits_a_phone(page, where)
 
 
 def test_invoice_forms_showing_errors_are_accessible(
