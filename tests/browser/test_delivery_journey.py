@@ -104,9 +104,13 @@ def test_a_caseworkers_week_from_group_session_to_end_of_service(
 
     # The referrer sees the alert about Cal, and verifies Ava's outcome.
     sign_in(page, live_server, referrer)
-    expect(page.get_by_role("heading", name="Alerts to act on")).to_be_visible()
-    expect(page.get_by_role("link", name=cal.reference)).to_be_visible()
-    page.goto(f"{live_server}/referrals/{ava.reference}")
+    page.get_by_role("link", name="1 alert to acknowledge").click()
+    expect(page.get_by_role("heading", level=1, name="Alerts")).to_be_visible()
+    expect(page.get_by_text(cal.reference, exact=True)).to_be_visible()
+    assert_accessible(page)
+    page.goto(f"{live_server}/")
+    page.get_by_role("link", name="1 outcome claim to verify or reject").click()
+    page.locator(f'a[href="/referrals/{ava.reference}/outcomes"]').click()
     assert_accessible(page)
     page.get_by_role("button", name="Verify Accommodation on the first night").click()
     expect(page.locator(".govuk-notification-banner--success")).to_contain_text("The outcome has been verified")
@@ -121,4 +125,4 @@ def test_a_caseworkers_week_from_group_session_to_end_of_service(
     assert_accessible(page)
     page.get_by_role("button", name="Submit report and complete the referral").click()
     expect(page.locator(".govuk-notification-banner--success")).to_contain_text(f"Referral {ava.reference} is complete")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Completed")
+    expect(page.locator(".portal-case-file__identity")).to_contain_text("Completed")

@@ -122,7 +122,7 @@ def test_an_invoice_generated_checked_submitted_queried_resubmitted_approved_dow
 
     # The contract manager finds it in the queue and queries it.
     sign_in(page, live_server, contract_manager)
-    page.get_by_role("link", name="invoices and credit notes to decide").click()
+    page.get_by_role("link", name=re.compile("invoice or credit note to approve, query or reject")).click()
     page.get_by_role("link", name="NACRO-000001").click()
     page.get_by_role("button", name="Query invoice").click()
     page.get_by_label("What needs checking?").fill("Was the session on the 10th attended? It says late.")
@@ -133,9 +133,13 @@ def test_an_invoice_generated_checked_submitted_queried_resubmitted_approved_dow
 
     # The partner reads the query, generates the invoice again and resubmits it: same number.
     sign_in(page, live_server, nacro_manager)
-    page.get_by_role("link", name="invoices queried by the CRC").click()
+    page.get_by_role("link", name=re.compile("invoice queried by the CRC, to answer")).click()
     page.get_by_role("link", name=re.compile("^NACRO-000001")).click()
     expect(page.get_by_text("Was the session on the 10th attended? It says late.")).to_be_visible()
+    page.get_by_label("Reply to the CRC").fill("Yes: 20 minutes late, recorded as late. Resubmitting unchanged.")
+    page.get_by_role("button", name="Send").click()
+    success(page, "Your message has been sent")
+    expect(page.locator("#query ~ .portal-thread")).to_contain_text("Resubmitting unchanged")
     assert_accessible(page)
     page.get_by_role("button", name="Generate again from the records").click()
     success(page, "has been generated again from the records")
@@ -148,6 +152,9 @@ def test_an_invoice_generated_checked_submitted_queried_resubmitted_approved_dow
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Invoices").click()
     page.get_by_role("button", name="Approval queue").click()
     page.get_by_role("link", name="NACRO-000001").click()
+    expect(
+        page.get_by_text("Yes: 20 minutes late, recorded as late.")
+    ).to_be_visible()  # the thread outlives resubmission
     page.get_by_role("button", name="Approve invoice").click()
     success(page, "Invoice NACRO-000001 approved")
     with page.expect_download() as download:

@@ -107,7 +107,8 @@ def test_a_custody_referral_with_a_domestic_abuse_flag_is_sent_read_accepted_and
     # The referrer sees the status change and the timeline.
     sign_in(page, live_server, referrer)
     page.goto(f"{live_server}/referrals/{reference}")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Accepted")
+    expect(page.locator(".portal-case-file__identity")).to_contain_text("Accepted")
+    page.get_by_role("navigation", name="Case file").get_by_role("link", name="History").click()
     timeline = page.locator(".portal-timeline")
     expect(timeline).to_contain_text(f"Assigned to {nacro_caseworker.name}")
     expect(timeline).to_contain_text(f"Accepted by {nacro_manager.name}, who confirmed reading the risk information")
