@@ -246,7 +246,21 @@ def index():  # type: ignore[no-untyped-def]
         referral_args=referral_args,
         export_args=filters.as_args(),
         is_crc=user.is_crc_user,
+        views=DASHBOARD_VIEWS,
+        view=request.args.get("view") if request.args.get("view") in DASHBOARD_VIEWS else "summary",
     )
+
+
+# The dashboard's parts: the summary first, the detail one part at a time (the whole was one page
+# of about 12,700 px). Each part keeps the filters.
+DASHBOARD_VIEWS = {
+    "summary": "Summary",
+    "contracts": "By contract",
+    "figures": "All figures",
+    "charts": "Charts",
+    "equality": "Equality",
+    "export": "Export",
+}
 
 
 @bp.route("/figures.csv")

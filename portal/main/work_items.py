@@ -426,7 +426,7 @@ def _near_cap_detail(user: User, today: date) -> list[tuple[str, int | None, str
     {CONTRACT_MANAGER},
     order=3,
     noun="contract",
-    text=f"at {CAP_WARNING_PERCENT}% of its value cap or more",
+    text=f"with {CAP_WARNING_PERCENT}% or more of the value cap spent",
     href=lambda user: url_for("contracts.index", status="active"),
     warn=True,
     detail=_near_cap_detail,

@@ -124,6 +124,11 @@ API_TOKEN_PAGES = ["/account/api-tokens", "/account/api-tokens/new", "/account/e
 
 RETURN_PAGES = [
     "/dashboard/",
+    "/dashboard/?view=contracts",
+    "/dashboard/?view=figures",
+    "/dashboard/?view=charts",
+    "/dashboard/?view=equality",
+    "/dashboard/?view=export",
     "/dashboard/?period=2026-Q3&pathway=accommodation",
     "/service-returns/",
     "/service-returns/{service_return.id}",

@@ -251,3 +251,16 @@ def test_the_performance_export_shows_what_each_referral_has_been_invoiced(porta
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     by_reference = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
     assert by_reference["QA0001AA"]["invoiced_before_vat"] == "90.00"
+
+
+def test_the_dashboard_opens_on_a_summary_with_the_detail_one_part_at_a_time(portal, contract_manager, nacro_contract):
+    from tests.helpers import text_of
+
+    portal.sign_in(contract_manager)
+    summary = text_of(portal.get("/dashboard/"))
+    assert "referrals received" in summary and "Equality monitoring of people starting" not in summary
+    assert "Attendance per month" not in summary
+    assert "Equality monitoring of people starting" in text_of(portal.get("/dashboard/?view=equality"))
+    assert "Attendance per month" in text_of(portal.get("/dashboard/?view=charts"))
+    figures = portal.get("/dashboard/?view=figures&period=2026-Q3").get_data(as_text=True)
+    assert 'href="/dashboard/?view=equality&amp;period=2026-Q3"' in figures  # each part keeps the filters
