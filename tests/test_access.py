@@ -27,6 +27,7 @@ from portal import access
 from portal.accounts.models import Role, User
 from portal.accounts.tokens import create_token
 from portal.api.openapi import build_document
+from portal.delivery.models import GroupSession
 from portal.extensions import db
 from portal.invoicing.models import InvoiceLine
 from portal.jobs import start_job
@@ -85,7 +86,19 @@ def theirs(st_giles, st_giles_caseworker) -> Theirs:
     session = SessionFactory(referral=referral, recorded_by=st_giles_caseworker)
     outcome = OutcomeFactory(referral=referral, claimed_by=st_giles_caseworker)
     invoice = InvoiceFactory(contract=contract, submitted=True, lines__item=item, lines__price=price)
+    group = GroupSession(
+        contract_id=contract.id,
+        title="Their group",
+        facilitator="Them",
+        date=session.date,
+        start_time=session.start_time,
+        duration_minutes=60,
+        created_by_id=st_giles_caseworker.id,
+    )
+    db.session.add(group)
+    db.session.commit()
     records = {
+        "group": group,
         "contract": contract,
         "item": item,
         "price": price,
@@ -154,6 +167,7 @@ ARGUMENTS: dict[Any, tuple[Value, Any]] = {
     "outcome_id": (lambda t, role: t.records["outcome"].id, NONE_SUCH),
     "file_id": (lambda t, role: t.records["file"].id, NONE_SUCH),
     "alert_id": (lambda t, role: t.records["alert"].id, NONE_SUCH),
+    "group_id": (lambda t, role: t.records["group"].id, NONE_SUCH),
     "invoice_id": (lambda t, role: t.records["invoice"].id, NONE_SUCH),
     "line_id": (lambda t, role: t.records["line"].id, NONE_SUCH),
     "return_id": (lambda t, role: t.records["return"].id, NONE_SUCH),
