@@ -65,18 +65,18 @@ def test_admin_filters_the_log_by_user_action_record_and_date(portal, admin, nac
     portal.sign_in(admin)
 
     by_action = text_of(portal.get("/audit/?action=user.updated"))
-    assert "Showing 1 to 1 of 1 events" in by_action
+    assert "Showing 1 to 1 of 1 event" in by_action
     assert f"user {nacro_caseworker.id}" in by_action
 
     by_record = text_of(portal.get(f"/audit/?record_type=user&record_id={nacro_manager.id}"))
-    assert "Showing 1 to 1 of 1 events" in by_record
+    assert "Showing 1 to 1 of 1 event" in by_record
     assert "3 March 2026" in by_record
 
     by_user = text_of(portal.get("/audit/?user=admin@crc"))
     assert "Showing 1 to 3 of 3 events" in by_user
 
     by_date = text_of(portal.get("/audit/?date_from=3/3/2026&date_to=3/3/2026"))
-    assert "Showing 1 to 1 of 1 events" in by_date
+    assert "Showing 1 to 1 of 1 event" in by_date
     assert "3 March 2026" in by_date
 
 

@@ -153,3 +153,14 @@ def test_dashboard_counts_overdue_referrals(caseload, nacro_manager, contract_ma
 def test_release_dates_in_the_past_read_as_released(caseload):
     referral = caseload["overdue"]
     assert referral.days_to_release(date(2099, 1, 1)) < 0
+
+
+def test_the_inbox_shows_each_referrals_risk_level_and_flags(portal, ttg_service, nacro_manager):
+    from tests.factories import ReferralFactory
+    from tests.helpers import text_of
+
+    ReferralFactory(contract=ttg_service, service_code="ACC-TTG", risk_flags=["domestic_abuse", "arson"])
+    portal.sign_in(nacro_manager)
+    page = text_of(portal.get("/referrals/?tab=new"))
+    assert "Medium RoSH Domestic abuse Arson" in page
+    assert "Showing 1 to 1 of 1 referral" in page and "1 referrals" not in page
