@@ -209,3 +209,48 @@ def reject_invoice(user: User, record: Invoice, body: schemas.InvoiceReason) -> 
 def mark_invoice_paid(user: User, record: Invoice, body: schemas.MarkPaid) -> Any:
     service.mark_paid(user, record, paid_on=body.paid_on, version=body.version)
     return invoice_now(user, record.id)
+
+
+def _message(message: Any) -> schemas.InvoiceMessage:
+    return schemas.InvoiceMessage(
+        id=message.id,
+        kind=message.kind,
+        author=message.author.name,
+        organisation=message.author.organisation.name,
+        body=message.body,
+        created_at=message.created_at,
+    )
+
+
+@api.route(
+    "GET",
+    f"/invoices/<{ID}:invoice_id>/messages",
+    load=load_invoice,
+    response=schemas.InvoiceMessages,
+    who="Partner (own invoices), CRC",
+    tag="Invoices",
+    summary="Read an invoice's query thread",
+    description="The CRC's queries, the partner's replies and the CRC's answers, oldest first; kept after "
+    "the invoice is resubmitted.",
+)
+def list_invoice_messages(user: User, record: Invoice) -> Any:
+    return schemas.InvoiceMessages(items=[_message(message) for message in service.query_thread(record)])
+
+
+@api.route(
+    "POST",
+    f"/invoices/<{ID}:invoice_id>/messages",
+    load=load_invoice,
+    body=schemas.NewInvoiceMessage,
+    response=schemas.InvoiceMessage,
+    status=201,
+    errors=(403, 409),
+    who="Partner manager (while queried), contract manager (while queried or resubmitted)",
+    tag="Invoices",
+    summary="Reply to a query, or answer a reply",
+    description="The partner replies while the invoice is queried; the CRC answers while it is queried or, "
+    "once resubmitted, before deciding. The other side is emailed.",
+)
+def add_invoice_message(user: User, record: Invoice, body: schemas.NewInvoiceMessage) -> Any:
+    message = service.add_query_message(user, record, body.body)
+    return _message(next(item for item in service.query_thread(record) if item.id == message.id))

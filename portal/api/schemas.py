@@ -648,6 +648,29 @@ class MarkPaid(Body):
     paid_on: date
     version: Version = None
 
+
+class NewInvoiceMessage(Body):
+    body: str = Field(description="The message, up to 2,000 characters.")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"body": "The session on the 10th was attended late: see the case notes."}]},
+    )
+
+
+class InvoiceMessage(Out):
+    id: int
+    kind: str = Field(description="query (the CRC queries), reply (the partner), answer (the CRC again)")
+    author: str = Field(description="Who wrote it.")
+    organisation: str = Field(description="The author's organisation.")
+    body: str
+    created_at: Timestamp
+
+
+class InvoiceMessages(Out):
+    items: list[InvoiceMessage]
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"paid_on": "2026-11-28"}]})
 
 

@@ -203,6 +203,14 @@ CASES = {
         only({"contract_manager": 200}),
         lambda w, r: {"paid_on": london_today().isoformat()},
     ),
+    "GET /invoices/{id}/messages": Case("GET", lambda w, r: f"/invoices/{w.submitted.id}/messages", EVERYONE),
+    # Not queried: the two sides who write in a thread are told there is none yet; others may not write.
+    "POST /invoices/{id}/messages": Case(
+        "POST",
+        lambda w, r: f"/invoices/{w.submitted.id}/messages",
+        only({"nacro_manager": 409, "contract_manager": 409}),
+        lambda w, r: {"body": "About line 1."},
+    ),
     "POST /service-returns": Case(
         "POST",
         lambda w, r: "/service-returns",

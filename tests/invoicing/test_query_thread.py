@@ -91,3 +91,31 @@ def test_each_invoice_event_emails_the_side_that_must_act(work, nacro_manager, c
     assert note.number in raised.subject and "Please approve or reject it." in raised.body_text
     # Nobody is told of what they did themselves.
     assert not [e for e in emails_to(nacro_manager.email) if e.template in ("invoice_submitted", "credit_note_raised")]
+
+
+def test_the_api_replies_and_reads_the_thread_by_the_same_rules(
+    app, work, nacro_manager, contract_manager, nacro_caseworker
+):
+    from portal.accounts.tokens import create_token
+    from tests.api.conftest import ApiClient
+
+    clients = {}
+
+    def api(user):
+        if user.id not in clients:
+            clients[user.id] = ApiClient(app.test_client(), create_token(None, user, name="Case system").secret)
+        return clients[user.id]
+
+    invoice = submitted_september(work, nacro_manager)
+    early = api(nacro_manager).post(f"/invoices/{invoice.id}/messages", {"body": "Hello"})
+    assert early.status_code == 409  # nothing to reply to yet
+    service.query_invoice(contract_manager, invoice, reason="Which session is late?")
+    assert api(nacro_manager).post(f"/invoices/{invoice.id}/messages", {"body": " "}).status_code == 422
+    assert api(nacro_caseworker).post(f"/invoices/{invoice.id}/messages", {"body": "x"}).status_code == 403
+    reply = api(nacro_manager).post(f"/invoices/{invoice.id}/messages", {"body": "The one on the 10th."})
+    assert reply.status_code == 201 and reply.get_json()["kind"] == "reply"
+    thread = api(contract_manager).get(f"/invoices/{invoice.id}/messages").get_json()["items"]
+    assert [(item["kind"], item["body"]) for item in thread] == [
+        ("query", "Which session is late?"),
+        ("reply", "The one on the 10th."),
+    ]
