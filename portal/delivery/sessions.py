@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from portal import access
 from portal.audit.service import changes, record_event, snapshot
@@ -416,8 +416,13 @@ def cancel_future_sessions(actor: Any, referral: Referral) -> list[CancelledSess
                 **snapshot(session, SESSION_FIELDS),
             },
         )
-        db.session.execute(SessionReschedule.__table__.delete().where(SessionReschedule.session_id == session.id))
-        db.session.delete(session)
+    ids = [session.id for session in booked]
+    # One statement, not the ORM's row-by-row delete: each row's version need not be the one this
+    # session last read (the completing operation guards the referral's version, not its sessions').
+    db.session.execute(SessionReschedule.__table__.delete().where(SessionReschedule.session_id.in_(ids)))
+    db.session.execute(delete(Session).where(Session.id.in_(ids)).execution_options(synchronize_session=False))
+    for session in booked:
+        db.session.expunge(session)
     when = ", ".join(f"{format_date(item.date)} {item.start_time:%H:%M}" for item in cancelled)
     timeline(referral, ReferralEventKind.SESSION, actor, f"Booked sessions cancelled: {when}"[:300])
     from portal.notifications.rules import notify

@@ -539,10 +539,10 @@ class History:
         return ahead
 
     def _cancel(self, case: Case, ahead: list[Session]) -> None:
-        """Sessions booked after the referral ended will not happen: the caseworker deletes them."""
-        for session in ahead:
-            sessions.delete_session(case.caseworker or case.partner.manager, session)
-            case.booked.discard(session.id)
+        """Sessions booked after the referral ended will not happen: completing or withdrawing it
+        cancelled them (and told the caseworker), so nothing is left to record of them."""
+        for session_id in [session.id for session in ahead]:
+            case.booked.discard(session_id)
 
     def today_now(self) -> date:
         return london_day(self.current)
@@ -955,6 +955,7 @@ class History:
                 invoice,
                 reason="Two sessions on 14 and 15 of the month look like the same session: please check.",
             )
+            self.at(self.later(1, 10, 12), self.reply_to_query, contract, invoice_id)
             return
         if story == "rejected":
             invoicing.reject_invoice(
@@ -967,6 +968,18 @@ class History:
         if story in ("approved", "unpaid"):
             return
         self.at(self.later(self.rng.randint(8, 15), 14, 16), self.pay, contract, invoice_id, story)
+
+    def reply_to_query(self, contract: Contract, invoice_id: int) -> None:
+        """The partner answers the CRC's query in its thread; the invoice stays queried for the demo."""
+        invoice = db.session.get(Invoice, invoice_id)
+        if invoice.status.value != "queried":
+            return
+        invoicing.add_query_message(
+            self.partners[contract.partner_id].manager,
+            invoice,
+            "They are two sessions: a morning session in the prison and a phone call the next day. "
+            "The case notes say so. Shall we resubmit it unchanged?",
+        )
 
     def pay(self, contract: Contract, invoice_id: int, story: str) -> None:
         invoice = db.session.get(Invoice, invoice_id)

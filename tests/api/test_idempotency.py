@@ -86,7 +86,7 @@ def test_a_refusal_is_replayed_too_but_a_server_error_is_not_kept(world: World, 
 
     other_key = {"Idempotency-Key": "second-attempt"}
     with monkeypatch.context() as patch:
-        patch.setattr(service, "queue_email", fail)
+        patch.setattr(service, "notify", fail)
         assert client.post(path, {"risk_information_read": True}, headers=other_key).status_code == 500
     # The 500 was not kept: the retry with the same key runs, and succeeds.
     retried = client.post(path, {"risk_information_read": True}, headers=other_key)

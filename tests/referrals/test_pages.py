@@ -15,7 +15,9 @@ from tests.helpers import QueryCounter, text_of
 def test_every_side_sees_the_person_and_their_risk_first_in_every_section_of_the_case_file(
     portal, nacro_referral, nacro_caseworker, referrer, section
 ):
-    person = nacro_referral.person
+    from portal.people.models import Person
+
+    person = db.session.get(Person, nacro_referral.person_id)
     for user in (nacro_caseworker, referrer):
         portal.sign_in(user)
         page = portal.get(f"/referrals/{nacro_referral.reference}{section}")
