@@ -224,7 +224,8 @@ def _message(message: Any) -> schemas.InvoiceMessage:
 
 @api.route(
     "GET",
-    f"/invoices/<{ID}:invoice_id>/messages",
+    # Not /messages: a GET and a POST on one path answer 405, not 404, for an id past the range.
+    f"/invoices/<{ID}:invoice_id>/thread",
     load=load_invoice,
     response=schemas.InvoiceMessages,
     who="Partner (own invoices), CRC",

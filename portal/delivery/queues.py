@@ -22,6 +22,7 @@ from portal.extensions import db
 from portal.organisations.models import Organisation
 from portal.people.models import Person
 from portal.referrals.models import Referral
+from portal.urls import as_id
 from portal.web import paginate
 
 PAGE_SIZE = 50
@@ -50,8 +51,9 @@ def _filtered(statement: Select, filters: QueueFilters) -> Select:
     user = current_user
     if filters.contract:
         statement = statement.where(Contract.reference == filters.contract)
-    if user.is_crc_user and filters.partner_id.isdigit():
-        statement = statement.where(Contract.partner_id == int(filters.partner_id))
+    partner_id = as_id(filters.partner_id)
+    if user.is_crc_user and partner_id is not None:
+        statement = statement.where(Contract.partner_id == partner_id)
     if filters.mine:
         statement = statement.where(
             Referral.referrer_id == user.id if user.is_crc_user else Referral.caseworker_id == user.id

@@ -31,7 +31,7 @@ from portal.delivery.models import (
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.formatting import LONDON, format_date
-from portal.persistence import check_version, commit, guards_versions
+from portal.persistence import check_version, commit, guards_versions, lock
 from portal.referrals.models import Referral, ReferralEventKind, ReferralStatus
 from portal.referrals.service import REFERRAL_WORKFLOW, timeline
 
@@ -532,6 +532,7 @@ def correct_group_session(actor: Any, group: GroupSession, fields: dict[str, Any
     was wrong instead."""
     contract = db.session.get(Contract, group.contract_id)
     access.require(actor, "record_group_sessions", contract)
+    lock(group)  # two corrections at once: the second waits, then corrects what the first left
     errors: dict[str, list[str]] = {}
     title, facilitator = text_of(fields.get("title")), text_of(fields.get("facilitator"))
     if not title:

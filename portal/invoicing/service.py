@@ -489,11 +489,13 @@ def add_query_message(actor: Any, invoice: Invoice, body: str) -> InvoiceMessage
     text = str(body or "").strip()
     if access.can(actor, "bill", invoice):
         kind, event = "reply", "invoice_query_replied"
+        lock(invoice)  # a reply racing the CRC's decision waits for it, then sees the invoice as decided
         if invoice.status != S.QUERIED:
             raise InvalidTransition("You can reply while the invoice is queried")
     else:
         access.require(actor, "decide", invoice)
         kind, event = "answer", "invoice_query_answered"
+        lock(invoice)
         if invoice.status not in (S.QUERIED, S.SUBMITTED) or invoice.queried_at is None:
             raise InvalidTransition("You can answer while the invoice's query is open")
     if not text:

@@ -203,7 +203,7 @@ CASES = {
         only({"contract_manager": 200}),
         lambda w, r: {"paid_on": london_today().isoformat()},
     ),
-    "GET /invoices/{id}/messages": Case("GET", lambda w, r: f"/invoices/{w.submitted.id}/messages", EVERYONE),
+    "GET /invoices/{id}/thread": Case("GET", lambda w, r: f"/invoices/{w.submitted.id}/thread", EVERYONE),
     # Not queried: the two sides who write in a thread are told there is none yet; others may not write.
     "POST /invoices/{id}/messages": Case(
         "POST",

@@ -133,7 +133,7 @@ def test_a_log_of_millions_is_counted_only_so_far_and_says_so(portal, admin, mon
 
     assert "Showing 1 to 20 of more than 20 events: filter by date, action or record to find older ones" in page
     narrowed = text_of(portal.get("/audit/?action=auth.signed_in"))
-    assert "Showing 1 to 1 of 1 events" in narrowed
+    assert "Showing 1 to 1 of 1 event" in narrowed
 
 
 def test_the_filters_offer_every_action_and_record_type_in_the_log(portal, admin, nacro_manager):

@@ -21,7 +21,10 @@ def test_opening_a_referral_page_is_audited(portal, nacro_manager, nacro_referra
         "referral",
         str(nacro_referral.id),
     )
-    assert event.details == {"read": True}
+    assert event.details == {"read": True, "section": "summary"}
+    # Each section of the case file is a read of its own, saying which.
+    assert portal.get(f"/referrals/{nacro_referral.reference}/notes").status_code == 200
+    assert [event.details["section"] for event in reads("referral.viewed")] == ["summary", "notes"]
 
 
 def test_reading_referrals_through_the_api_is_audited(client, nacro_manager, nacro_referral):

@@ -114,7 +114,7 @@ def test_the_api_replies_and_reads_the_thread_by_the_same_rules(
     assert api(nacro_caseworker).post(f"/invoices/{invoice.id}/messages", {"body": "x"}).status_code == 403
     reply = api(nacro_manager).post(f"/invoices/{invoice.id}/messages", {"body": "The one on the 10th."})
     assert reply.status_code == 201 and reply.get_json()["kind"] == "reply"
-    thread = api(contract_manager).get(f"/invoices/{invoice.id}/messages").get_json()["items"]
+    thread = api(contract_manager).get(f"/invoices/{invoice.id}/thread").get_json()["items"]
     assert [(item["kind"], item["body"]) for item in thread] == [
         ("query", "Which session is late?"),
         ("reply", "The one on the 10th."),
