@@ -503,6 +503,15 @@ WIDEST = """() => [...document.querySelectorAll('body *')]
   .map(el => el.tagName.toLowerCase() + '.' + el.className + ': ' + (el.textContent || '').trim().slice(0, 40))"""
 
 
+def test_the_signed_out_pages_fit_a_375_pixel_phone(page: Page, live_server: str, subtests: pytest.Subtests) -> None:
+    page.set_viewport_size(PHONE)
+    for path, status in SIGNED_OUT_PAGES:
+        where = f"signed out at 375px {path}"
+        with subtests.test(msg=where):
+            visit(page, f"{live_server}{path}", status, where)
+            check_fits_a_phone(page, where)
+
+
 @pytest.mark.parametrize("role", PAGES_BY_ROLE)
 def test_every_page_a_role_can_reach_fits_a_375_pixel_phone(
     page: Page, live_server: str, everyone: dict[str, Any], subtests: pytest.Subtests, role: str
