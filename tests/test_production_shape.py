@@ -10,14 +10,18 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 import requests
+import time_machine
 from flask import Flask
 
 from portal import jobs
+from portal.accounts import mfa
 from portal.accounts.models import Role
 from portal.extensions import db
 from tests.factories import PASSWORD, UserFactory
@@ -26,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/4"
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 SECRET = "production-shape-test-secret-key-0123456789"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def redis_or_skip():  # type: ignore[no-untyped-def]
@@ -123,20 +128,42 @@ def sign_in(browser: requests.Session, base: str, email: str, password: str) -> 
     )
 
 
+def real_time_code(secret: str) -> str:
+    """The servers run on the real clock even when this test's clock is pinned (TEST_TODAY)."""
+    hatch = time_machine.escape_hatch
+    return pyotp.TOTP(secret).at(int(hatch.time.time() if hatch.is_travelling() else time.time()))
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("TEST_TODAY")),
+    reason="the gunicorns run on the real clock: a user made on a pinned day has records from another time",
+)
 def test_a_person_signs_in_on_one_instance_and_carries_on_on_the_other(two_instances, nacro):
     first, second = two_instances
     manager = UserFactory(email="mo@nacro.example", name="Mo Manager", role=Role.PROVIDER_MANAGER, organisation=nacro)
+    # Production asks partner managers for a second step: the half-done sign-in is shared too.
+    mfa.enrol_with_secret(manager, TOTP_SECRET)
+    db.session.commit()
     browser = requests.Session()
 
-    assert sign_in(browser, first, manager.email, PASSWORD).status_code == 302
-    home = browser.get(f"{second}/", allow_redirects=False, timeout=60)
+    password_step = sign_in(browser, first, manager.email, PASSWORD)
+    assert password_step.status_code == 302 and password_step.headers["Location"].endswith("/sign-in/code")
+    code_page = browser.get(f"{second}/sign-in/code", timeout=60)
+    second_step = browser.post(
+        f"{second}/sign-in/code",
+        data={"code": real_time_code(TOTP_SECRET), "csrf_token": csrf_of(code_page)},
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert second_step.status_code == 302
+    home = browser.get(f"{first}/", allow_redirects=False, timeout=60)
     assert home.status_code == 200 and "Mo Manager" in home.text
 
-    # A form read on the second instance is accepted by the first: one secret, no sticky sessions.
+    # A form read on the first instance is accepted by the second: one secret, no sticky sessions.
     form = {"csrf_token": csrf_of(home)}
-    signed_out = browser.post(f"{first}/sign-out", data=form, allow_redirects=False, timeout=60)
+    signed_out = browser.post(f"{second}/sign-out", data=form, allow_redirects=False, timeout=60)
     assert signed_out.status_code == 302
-    assert browser.get(f"{second}/", allow_redirects=False, timeout=60).status_code == 302  # to sign in again
+    assert browser.get(f"{first}/", allow_redirects=False, timeout=60).status_code == 302  # to sign in again
 
 
 def test_sign_in_attempts_are_counted_across_both_instances(two_instances):
