@@ -13,6 +13,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import access
 from portal.accounts.models import Role
+from portal.audit.service import record_read
 from portal.contracts.models import Contract
 from portal.csv_files import csv_text
 from portal.dates import london_today
@@ -45,6 +46,10 @@ class QueueFilters:
             partner_id=args.get("partner_id", "")[:10],
             mine=args.get("mine", mine_default) == "yes",
         )
+
+    def audit_details(self) -> dict[str, Any]:
+        """What an export was filtered by, for the audit event that records who downloaded it."""
+        return {"status": self.status, "contract": self.contract, "partner_id": self.partner_id, "mine": self.mine}
 
 
 def _filtered(statement: Select, filters: QueueFilters) -> Select:
@@ -138,6 +143,8 @@ def outcomes_queue():  # type: ignore[no-untyped-def]
 @login_required
 def outcomes_csv():  # type: ignore[no-untyped-def]
     filters = QueueFilters.from_args(request.args, default_status=_default_outcome_status())
+    # One row per claim with the person's CRN and name: an export of personal data.
+    record_read(current_user, "export.outcomes_downloaded", details=filters.audit_details())
     rows = (
         (
             outcome.referral.reference,
@@ -216,6 +223,8 @@ def alerts_queue():  # type: ignore[no-untyped-def]
 @bp.route("/alerts/export.csv")
 @login_required
 def alerts_csv():  # type: ignore[no-untyped-def]
+    filters = _alert_filters()
+    record_read(current_user, "export.alerts_downloaded", details=filters.audit_details())
     rows = (
         (
             alert.referral.reference,
@@ -228,7 +237,7 @@ def alerts_csv():  # type: ignore[no-untyped-def]
             alert.raised_at.isoformat(),
             alert.acknowledged_at.isoformat() if alert.acknowledged_at else "",
         )
-        for alert in db.session.scalars(_alerts(_alert_filters())).unique()
+        for alert in db.session.scalars(_alerts(filters)).unique()
     )
     header = ("referral", "crn", "name", "contract", "partner", "kind", "detail", "raised_at", "acknowledged_at")
     return _csv(csv_text(header, rows), "alerts.csv")

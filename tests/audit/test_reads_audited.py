@@ -42,3 +42,14 @@ def test_the_performance_export_with_crns_is_audited(portal, contract_manager, n
     assert portal.get("/dashboard/performance.csv", buffered=True).status_code == 200
     [event] = reads("export.performance_downloaded")
     assert event.actor_id == contract_manager.id and event.details["contracts"] == ["BENCH-ACC-01"]
+
+
+def test_the_queue_exports_with_crns_are_audited_with_their_filters(portal, referrer):
+    portal.sign_in(referrer)
+    assert portal.get("/outcomes/export.csv?status=&mine=no").status_code == 200
+    assert portal.get("/alerts/export.csv", buffered=True).status_code == 200
+    [outcomes] = reads("export.outcomes_downloaded")
+    assert outcomes.actor_id == referrer.id and outcomes.details["status"] == "" and not outcomes.details["mine"]
+    [alerts] = reads("export.alerts_downloaded")
+    # A referrer's queue shows their own referrals unless they ask for everyone's.
+    assert alerts.details["status"] == "open" and alerts.details["mine"]
