@@ -14,6 +14,7 @@ from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.extensions import csrf, db, limiter
 from portal.invoicing.models import Invoice
+from portal.organisations.models import Organisation
 
 bp = Blueprint("main", __name__)
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def home():  # type: ignore[no-untyped-def]
         can_manage_users=access.can(user, "manage", User),
         can_read_audit_log=access.can(user, "read", AuditEvent),
         shows_invoices=access.can_any(user, ("bill", Invoice), ("decide", Invoice)),
+        shows_organisations=access.can(user, "list", Organisation),
     )
 
 
