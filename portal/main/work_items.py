@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, or_, select
 from portal import access
 from portal.accounts.models import Role, User
 from portal.contracts.models import Contract, ContractStatus
-from portal.dates import start_of_london_day
+from portal.dates import Window, add_months, start_of_london_day
 from portal.db import utcnow
 from portal.delivery.models import Alert, Outcome, OutcomeStatus, Session
 from portal.extensions import db
@@ -266,6 +266,43 @@ def _returns_returned(user: User, today: date) -> int:
 )
 def _returns_draft(user: User, today: date) -> int:
     return _count(access.visible(ServiceReturn, user).where(ServiceReturn.status == ReturnStatus.DRAFT))
+
+
+def last_ended_quarter(today: date) -> Window:
+    """The calendar quarter before the one `today` is in: the last period every return can cover,
+    whether the partner reports by month or by quarter."""
+    this_quarter = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    return Window(add_months(this_quarter, -3), this_quarter - timedelta(days=1))
+
+
+@work_item(
+    "returns_due",
+    {MANAGER},
+    order=10,
+    noun="service return",
+    text="due for the last quarter and not yet started",
+    href=lambda user: url_for("returns.new"),
+    warn=True,
+)
+def _returns_due(user: User, today: date) -> int:
+    quarter = last_ended_quarter(today)
+    covered = (
+        select(ServiceReturn.id)
+        .where(
+            ServiceReturn.contract_id == Contract.id,
+            ServiceReturn.period_start <= quarter.end,
+            ServiceReturn.period_end >= quarter.end,
+        )
+        .exists()
+    )
+    return _count(
+        access.visible(Contract, user).where(
+            Contract.status != ContractStatus.DRAFT,
+            Contract.start_date <= quarter.end,
+            Contract.end_date >= quarter.start,
+            ~covered,
+        )
+    )
 
 
 def _overdue_invoices(user: User, today: date) -> int:

@@ -11,10 +11,19 @@ from datetime import timedelta
 import pytest
 
 from portal.accounts.models import Role
+from portal.dates import PeriodKind, london_today
 from portal.db import utcnow
 from portal.delivery.models import OutcomeStatus
 from portal.main.work import items_for
-from tests.factories import AlertFactory, OutcomeFactory, ReferralFactory, SessionFactory, UserFactory
+from portal.main.work_items import last_ended_quarter
+from tests.factories import (
+    AlertFactory,
+    OutcomeFactory,
+    ReferralFactory,
+    ServiceReturnFactory,
+    SessionFactory,
+    UserFactory,
+)
 from tests.helpers import QueryCounter, days_from_today, text_of
 
 ITEM = re.compile(r'data-item="([a-z_]+)"')
@@ -31,7 +40,10 @@ def items_on(page) -> list[str]:
             "nacro_caseworker",
             {"my_cases", "sessions_today", "sessions_this_week", "sessions_awaiting_feedback", "claims_rejected"},
         ),
-        ("nacro_manager", {"referrals_new", "referrals_overdue", "referrals_unassigned", "invoices_queried"}),
+        (
+            "nacro_manager",
+            {"referrals_new", "referrals_overdue", "referrals_unassigned", "invoices_queried", "returns_due"},
+        ),
         ("referrer", {"outcomes_to_verify", "alerts_to_acknowledge", "referrals_declined"}),
         ("contract_manager", {"invoices_to_decide", "invoices_overdue", "returns_to_review", "contracts_near_cap"}),
         ("admin", {"invitations_pending", "accounts_locked"}),
@@ -137,3 +149,24 @@ def test_an_administrator_sees_locked_accounts_and_pending_invitations(portal, a
     home = text_of(portal.get("/"))
     assert "1 account locked after wrong passwords" in home
     assert "1 invitation not yet accepted" in home
+
+
+def test_a_partner_manager_is_told_which_contracts_have_no_return_for_the_last_quarter(
+    portal, nacro_contract, nacro_manager
+):
+    quarter = last_ended_quarter(london_today())
+    portal.sign_in(nacro_manager)
+    assert "1 service return due for the last quarter and not yet started" in text_of(portal.get("/"))
+    assert 'href="/service-returns/new"' in portal.get("/").get_data(as_text=True)
+    # Monthly returns cover the quarter once its last month has one.
+    ServiceReturnFactory(contract=nacro_contract, period_start=quarter.end.replace(day=1), period_end=quarter.end)
+    assert "No service returns due for the last quarter and not yet started" in text_of(portal.get("/"))
+
+
+def test_a_quarterly_return_covers_the_quarter(portal, nacro_contract, nacro_manager):
+    quarter = last_ended_quarter(london_today())
+    ServiceReturnFactory(
+        contract=nacro_contract, period_kind=PeriodKind.QUARTER, period_start=quarter.start, period_end=quarter.end
+    )
+    portal.sign_in(nacro_manager)
+    assert "No service returns due for the last quarter and not yet started" in text_of(portal.get("/"))
