@@ -1,6 +1,8 @@
 """Service return pages: a partner manager starts, writes and submits; a contract manager returns or
 accepts; the PDF reads back the frozen figures; nobody reaches another partner's return."""
 
+import csv
+import io
 import time
 from datetime import date
 from io import BytesIO
@@ -329,3 +331,22 @@ def test_the_return_page_links_the_contract_and_shows_the_narrative_as_written(p
     assert '<a class="govuk-link" href="/contracts/BENCH-ACC-01">BENCH-ACC-01</a>' in html
     assert "&lt;b&gt;Housed&lt;/b&gt; &amp; settled" in html
     assert "&lt;span" not in html and "&lt;a class" not in html
+
+
+def test_a_contract_manager_opens_the_list_on_returns_to_review_and_downloads_what_is_filtered(
+    portal, quarter, q3_return, contract_manager
+):
+    submitted = ServiceReturnFactory(
+        contract=quarter["contract"],
+        period_kind=PeriodKind.MONTH,
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31),
+        submitted=True,
+    )
+    portal.sign_in(contract_manager)
+    listed = portal.get("/service-returns/").get_data(as_text=True)
+    assert f"/service-returns/{submitted.id}" in listed and f"/service-returns/{q3_return.id}" not in listed
+    rows = list(csv.DictReader(io.StringIO(portal.get("/service-returns/export.csv").get_data(as_text=True))))
+    assert [(row["period"], row["status"]) for row in rows] == [("October 2026", "submitted")]
+    everything = portal.get("/service-returns/export.csv?status=").get_data(as_text=True)
+    assert "July to September 2026" in everything and "October 2026" in everything
