@@ -53,7 +53,7 @@ def pages_without_arguments(app: Flask) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("who", ["contract_manager", "nacro_manager", "admin"])
+@pytest.mark.parametrize("who", ["contract_manager", "referrer", "nacro_manager", "nacro_caseworker", "admin"])
 def test_every_pages_query_parameters_take_any_value_without_a_500(app, portal, request, who, nacro_referral):
     portal.sign_in(request.getfixturevalue(who))
     checked = 0
