@@ -29,6 +29,7 @@ from portal.contracts.forms import (
     OutcomeTypeForm,
     PriceForm,
 )
+from portal.contracts.measures import SESSION_KINDS
 from portal.contracts.models import (
     Contract,
     ContractStatus,
@@ -458,6 +459,7 @@ def edit_item(reference: str, code: str):  # type: ignore[no-untyped-def]
             "unit": shown.unit.value,
             "outcome_type_id": str(shown.outcome_type_id or ""),
             "max_units_per_referral": "" if shown.max_units_per_referral is None else str(shown.max_units_per_referral),
+            "session_kinds": list(shown.session_kinds),
             "active": shown.active,
             "version": str(shown.version),
         }
@@ -625,6 +627,7 @@ def import_rate_card(reference: str):  # type: ignore[no-untyped-def]
         filename=form.file.data.filename if failure is not None else None,
         columns=rate_card_csv.COLUMNS,
         pathways=PATHWAY_CHOICES,
+        session_kinds=SESSION_KINDS,
         max_megabytes=rate_card_csv.MAX_BYTES // 1_000_000,
     )
 
