@@ -17,7 +17,15 @@ from sqlalchemy import select
 from portal import access
 from portal.areas import COUNTIES, PRISONS
 from portal.audit.service import changes, record_event, snapshot
-from portal.contracts.measures import SESSION_KINDS, Period, clean_kinds, double_billing, kinds_label, priced_item
+from portal.contracts.measures import (
+    SESSION_KINDS,
+    DoubleBilling,
+    Period,
+    clean_kinds,
+    double_billing,
+    kinds_label,
+    priced_item,
+)
 from portal.contracts.models import (
     SESSION_UNITS,
     VAT_RATES_BASIS_POINTS,
@@ -658,6 +666,13 @@ def items_with_prices(contract: Contract) -> list[RateCardItem]:
             select(RateCardItem).where(RateCardItem.contract_id == contract.id).order_by(RateCardItem.code)
         ).all()
     )
+
+
+def double_billing_on(items: list[RateCardItem]) -> list[DoubleBilling]:
+    """Pairs of a rate card's items that could bill one session twice by one measure: none on a
+    card saved since the rule, but a card saved before it (every item pricing every kind) may have
+    some until its session kinds are set."""
+    return double_billing([priced_item(item) for item in items])
 
 
 def outcome_types_of(contract: Contract) -> list[OutcomeType]:

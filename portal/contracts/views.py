@@ -265,10 +265,12 @@ def show(reference: str):  # type: ignore[no-untyped-def]
     contract = load_contract(reference)
     today = london_today()
     spent = service.spend_to_date(contract)
+    items = service.items_with_prices(contract)
     return render_template(
         "contracts/show.html",
         contract=contract,
-        rows=rate_card_rows(service.items_with_prices(contract), today),
+        rows=rate_card_rows(items, today),
+        double_billing=service.double_billing_on(items),
         spent=spent,
         spent_percent=min(100, spent * 100 // contract.value_cap_pence) if contract.value_cap_pence > 0 else 0,
         can=contract_permissions(contract),

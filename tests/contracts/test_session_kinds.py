@@ -217,3 +217,15 @@ def test_unknown_kinds_and_kinds_on_other_units_are_named_by_row_and_column(cont
         (3, "session_kinds"),
     ]
     assert "Unknown session kind canoe" in failure.value.errors[0].message
+
+
+def test_a_rate_card_saved_before_the_rule_is_flagged_on_the_contract_page(portal, contract_manager, nacro_contract):
+    priced(nacro_contract, "DA-SESSION", Unit.PER_SESSION, [])
+    priced(nacro_contract, "DA-HOUR", Unit.PER_HOUR, [])  # as rate cards were: every item priced every kind
+    portal.sign_in(contract_manager)
+    page = text_of(portal.get("/contracts/BENCH-ACC-01"))
+    assert (
+        "Warning This rate card could bill one session twice: items DA-HOUR and DA-SESSION both price sessions "
+        "of every kind of service DA-PROG from 1 April 2026" in page
+    )
+    assert "Edit the items' session kinds" in page
