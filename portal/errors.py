@@ -47,3 +47,8 @@ class ValidationFailed(DomainError):
     @classmethod
     def single(cls, field: str, message: str) -> ValidationFailed:
         return cls({field: [message]})
+
+
+class Conflict(ValidationFailed):
+    """Input that clashes with another record, like a session overlapping another of the same
+    person (HTTP 409): like ValidationFailed it names the field, so a form shows it beside it."""

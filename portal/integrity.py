@@ -187,6 +187,44 @@ def only_real_work_is_billed() -> list[str]:
     return problems
 
 
+def no_session_is_billed_twice_by_one_measure() -> list[str]:
+    """A session is live at most once as a session (per_session and per_hour items), a calendar day
+    at most once as a referral's RAR day, and only a community referral has RAR days billed."""
+    from portal.contracts.models import RateCardItem
+    from portal.referrals.models import LocationType
+
+    live = and_(InvoiceEvent.live.is_(True), RateCardItem.id == InvoiceEvent.item_id)
+    sessions_twice = db.session.execute(
+        select(InvoiceEvent.session_id, func.count())
+        .join(RateCardItem, live)
+        .where(RateCardItem.unit.in_((Unit.PER_SESSION, Unit.PER_HOUR)), InvoiceEvent.session_id.is_not(None))
+        .group_by(InvoiceEvent.session_id)
+        .having(func.count() > 1)
+        .limit(SHOWN)
+    ).all()
+    problems = [f"session {session_id} is billed {count} times as a session" for session_id, count in sessions_twice]
+    days_twice = db.session.execute(
+        select(Referral.reference, InvoiceEvent.event_date, func.count())
+        .join(RateCardItem, live)
+        .join(Referral, Referral.id == InvoiceEvent.referral_id)
+        .where(RateCardItem.unit == Unit.PER_RAR_DAY)
+        .group_by(Referral.reference, InvoiceEvent.event_date)
+        .having(func.count() > 1)
+        .limit(SHOWN)
+    ).all()
+    problems += [f"referral {ref}: {day} is billed as {count} RAR days" for ref, day, count in days_twice]
+    in_custody = db.session.scalar(
+        select(func.count())
+        .select_from(InvoiceEvent)
+        .join(RateCardItem, live)
+        .join(Referral, Referral.id == InvoiceEvent.referral_id)
+        .where(RateCardItem.unit == Unit.PER_RAR_DAY, Referral.location_type == LocationType.CUSTODY)
+    )
+    if in_custody:
+        problems.append(f"{in_custody} RAR days are billed on custody referrals")
+    return problems
+
+
 def ended_referrals_have_nothing_waiting() -> list[str]:
     """A referral that is no longer open (finished, declined, withdrawn) has no session booked
     ahead or waiting for its feedback."""
@@ -206,6 +244,7 @@ CHECKS: tuple[Callable[[], list[str]], ...] = (
     lines_count_their_events,
     line_amounts_follow_their_prices,
     only_real_work_is_billed,
+    no_session_is_billed_twice_by_one_measure,
     ended_referrals_have_nothing_waiting,
 )
 

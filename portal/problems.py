@@ -20,7 +20,15 @@ from typing import Any
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from portal.errors import DomainError, InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
+from portal.errors import (
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    StaleRecord,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +44,7 @@ PROBLEMS = {
     "method-not-allowed": (405, "Method not allowed"),
     "wrong-state": (409, "The record is not in a state that allows this"),
     "stale-version": (409, "The record has changed since you read it"),
+    "conflict": (409, "The request clashes with another record: errors names the field and the record"),
     "request-in-progress": (409, "A request with this Idempotency-Key is still being answered"),
     "too-large": (413, "The request body is too large"),
     "unsupported-media-type": (415, "Send the request body as application/json"),
@@ -136,6 +145,9 @@ def problem_for(error: BaseException, rename: Mapping[str, str] | None = None) -
     """The problem response for any error raised while answering an API request."""
     if isinstance(error, ApiProblem):
         return problem_response(error.slug, error.detail, errors=error.errors, headers=error.headers)
+    if isinstance(error, Conflict):
+        detail = " ".join(message for messages in error.errors.values() for message in messages)
+        return problem_response("conflict", detail, errors=api_field_names(error.errors, rename))
     if isinstance(error, ValidationFailed):
         if error.errors and set(error.errors) <= RECORD_KEYS:
             detail = " ".join(message for messages in error.errors.values() for message in messages)

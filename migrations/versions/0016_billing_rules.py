@@ -5,20 +5,24 @@ Revises: 0015_work_notifications
 Create Date: 2026-12-06 19:50:00
 
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0016_billing_rules'
-down_revision = '0015_work_notifications'
+revision = "0016_billing_rules"
+down_revision = "0015_work_notifications"
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    pass
+    # The session kinds a rate-card item prices, joined by "|"; empty: every kind (so the rate
+    # cards of before keep billing as they did).
+    with op.batch_alter_table("rate_card_item", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("session_kinds", sa.String(length=200), server_default="", nullable=False))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("rate_card_item", schema=None) as batch_op:
+        batch_op.drop_column("session_kinds")

@@ -101,6 +101,7 @@ def get_contract(user: User, record: Contract) -> Any:
                 unit=item.unit,
                 outcome_type=item.outcome_type.code if item.outcome_type else None,
                 max_units_per_referral=item.max_units_per_referral,
+                session_kinds=item.session_kinds,
                 active=item.active,
                 prices=[schemas.Price.model_validate(price) for price in item.prices],
             )

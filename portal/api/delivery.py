@@ -89,7 +89,8 @@ def outcome_now(user: User, outcome_id: int) -> schemas.Outcome:
     summary="Record a session (or schedule one)",
     description="Without `attendance` the session is scheduled; with it, the session has happened. The first "
     "attended session is the referral's first contact. An unacceptable absence or a behaviour concern alerts "
-    "the referrer.",
+    "the referrer. A session that overlaps another session of the same person with your organisation is "
+    "refused with 409 (`conflict`), naming the other session in `errors.start_time`.",
 )
 def record_session(user: User, record: Referral, body: schemas.NewSession) -> Any:
     reference = record.reference

@@ -163,6 +163,11 @@ class RateCardItem(Out):
     unit: Unit
     outcome_type: str | None = Field(description="For per_outcome items: the outcome type's code.")
     max_units_per_referral: int | None
+    session_kinds: list[SessionKind] = Field(
+        description="For per_session, per_hour and per_rar_day items: the kinds of session the item prices. "
+        "Empty: every kind. Within a service, no two items of one measure (a session fee, per session or per hour; "
+        "or a RAR-day fee) share a kind on the same dates, so a session is billed at most once per measure."
+    )
     active: bool
     prices: list[Price]
 
@@ -221,11 +226,27 @@ class ContractWithRateCard(Contract):
                             "unit": "per_referral",
                             "outcome_type": None,
                             "max_units_per_referral": 1,
+                            "session_kinds": [],
                             "active": True,
                             "prices": [
                                 {"unit_price_pence": 15000, "effective_from": "2026-04-01", "effective_to": None}
                             ],
-                        }
+                        },
+                        {
+                            "code": "ACC-TTG-SESSION",
+                            "service_code": "ACC-TTG",
+                            "name": "Through the Gate one-to-one session",
+                            "pathway": "accommodation",
+                            "setting": "both",
+                            "unit": "per_session",
+                            "outcome_type": None,
+                            "max_units_per_referral": None,
+                            "session_kinds": ["one_to_one", "in_custody"],
+                            "active": True,
+                            "prices": [
+                                {"unit_price_pence": 4500, "effective_from": "2026-04-01", "effective_to": None}
+                            ],
+                        },
                     ],
                     "outcome_types": [
                         {
@@ -276,7 +297,11 @@ class NewReferral(Body):
     complexity: Complexity
     desired_outcomes: list[str]
     reason: str = Field(description="Why the person is referred; what they need.")
-    rar_days: int | None = None
+    rar_days: int | None = Field(
+        None,
+        description="Days of a Rehabilitation Activity Requirement ordered: community orders only "
+        "(a custody referral with RAR days is a 422).",
+    )
     sentence_end_date: date
     urgent: bool = False
     colour_band: ColourBand | None = None
@@ -309,7 +334,7 @@ class NewReferral(Body):
                     "complexity": "medium",
                     "desired_outcomes": ["Find settled accommodation"],
                     "reason": "Homeless on release and needs support to find accommodation.",
-                    "rar_days": 10,
+                    "rar_days": None,
                     "sentence_end_date": "2027-06-30",
                     "urgent": False,
                 }
@@ -522,7 +547,7 @@ class Session(Out):
 
 
 class RecordedSession(Session):
-    warnings: list[str] = Field(description="Things to know, e.g. RAR-day sessions beyond the order.")
+    warnings: list[str] = Field(description="Things to know, e.g. days with RAR activity beyond the order.")
 
 
 class NewOutcome(Body):

@@ -33,6 +33,7 @@ from wtforms import (
 )
 
 from portal.areas import COUNTIES, PRISONS
+from portal.contracts.measures import SESSION_KINDS
 from portal.contracts.models import ContractStatus, ContractTier, Pathway, Setting, Unit
 from portal.forms import GovDateField, Length
 from portal.money import NotAnAmount, parse_pounds
@@ -152,6 +153,9 @@ class ItemForm(VersionedForm):
     unit = RadioField("Unit", widget=GovRadioInput(), choices=UNIT_CHOICES, validate_choice=False)
     outcome_type_id = SelectField("Outcome type", widget=GovSelect(), default="", validate_choice=False)
     max_units_per_referral = StringField("Most units per referral (optional)", widget=GovTextInput())
+    session_kinds = SelectMultipleField(
+        "Session kinds", widget=GovCheckboxesInput(), choices=SESSION_KINDS, validate_choice=False
+    )
     active = BooleanField("This item can still be delivered and billed", widget=GovCheckboxInput(), default=True)
     submit = SubmitField("Save item", widget=GovSubmitInput())
 
@@ -173,6 +177,7 @@ class ItemForm(VersionedForm):
             "unit": self.unit.data,
             "outcome_type_id": as_id(outcome_type),
             "max_units_per_referral": whole_number_from(self.max_units_per_referral.data),
+            "session_kinds": list(self.session_kinds.data or []),
             "active": bool(self.active.data),
         }
 

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Money, TimestampMixin, VersionedMixin, enum_type
@@ -74,6 +74,24 @@ UNIT_LABELS = {
     Unit.PER_OUTCOME: "Per verified outcome",
     Unit.MONTHLY_FIXED: "Fixed monthly amount",
 }
+
+
+# The units that price sessions: an item of one of them names the session kinds it prices.
+SESSION_UNITS = (Unit.PER_SESSION, Unit.PER_HOUR, Unit.PER_RAR_DAY)
+
+
+class KindList(TypeDecorator):
+    """A list of session kinds (portal.delivery.models.SessionKind values), stored as one text
+    joined by "|" so that SQL can test a kind with LIKE on both databases. Empty: every kind."""
+
+    impl = String(200)
+    cache_ok = True
+
+    def process_bind_param(self, value: list[str] | None, dialect: object) -> str:
+        return "|".join(str(getattr(kind, "value", kind)) for kind in value or [])
+
+    def process_result_value(self, value: str | None, dialect: object) -> list[str]:
+        return [kind for kind in (value or "").split("|") if kind]
 
 
 class ContractTier(StrEnum):
@@ -176,6 +194,8 @@ class RateCardItem(TimestampMixin, VersionedMixin, db.Model):
     unit: Mapped[Unit] = mapped_column(enum_type(Unit))
     outcome_type_id: Mapped[int | None] = mapped_column(ForeignKey("outcome_type.id"))
     max_units_per_referral: Mapped[int | None] = mapped_column(Integer)
+    # The session kinds a per_session, per_hour or per_rar_day item prices; empty: every kind.
+    session_kinds: Mapped[list[str]] = mapped_column(KindList, default=list, server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     contract: Mapped[Contract] = relationship(back_populates="items", lazy="raise_on_sql")
@@ -183,6 +203,17 @@ class RateCardItem(TimestampMixin, VersionedMixin, db.Model):
     prices: Mapped[list[RateCardPrice]] = relationship(
         back_populates="item", order_by="RateCardPrice.effective_from", lazy="selectin"
     )
+
+    @property
+    def prices_sessions(self) -> bool:
+        return self.unit in SESSION_UNITS
+
+    @property
+    def session_kinds_label(self) -> str:
+        """'Every kind of session' or 'One-to-one, phone'."""
+        from portal.contracts.measures import kinds_label
+
+        return kinds_label(self.session_kinds)
 
 
 class RateCardPrice(TimestampMixin, VersionedMixin, db.Model):

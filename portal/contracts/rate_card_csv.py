@@ -21,7 +21,9 @@ from sqlalchemy import select
 
 from portal import access
 from portal.audit.service import changes, record_event, snapshot
+from portal.contracts.measures import SESSION_KINDS, Period, PricedItem, clean_kinds, double_billing, priced_item
 from portal.contracts.models import (
+    SESSION_UNITS,
     Contract,
     ContractStatus,
     OutcomeType,
@@ -55,8 +57,11 @@ COLUMNS = (
     "unit_price",
     "effective_from",
     "effective_to",
+    "session_kinds",
 )
-ITEM_COLUMNS = COLUMNS[:8]
+# The eleven columns of the first rate-card files: a file needs them all; later columns are optional.
+REQUIRED_COLUMNS = COLUMNS[:11]
+ITEM_COLUMNS = (*COLUMNS[:8], "session_kinds")
 MAX_BYTES = 1_000_000
 MAX_ROWS = 5_000
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -105,7 +110,8 @@ class ImportSummary:
 @dataclass
 class ParsedRow:
     row: int
-    item: dict[str, Any]  # code, service_code, name, pathway, setting, unit, outcome_type, max_units_per_referral
+    item: dict[str, Any]  # code, service_code, name, pathway, setting, unit, outcome_type, max_units_per_referral,
+    # session_kinds (a tuple)
     price: dict[str, Any] | None  # unit_price_pence, effective_from, effective_to
 
 
@@ -131,8 +137,9 @@ def export_rate_card(contract: Contract) -> str:
             item.outcome_type.code if item.outcome_type else "",
             "" if item.max_units_per_referral is None else str(item.max_units_per_referral),
         ]
+        later_cells = ["|".join(item.session_kinds)]
         if not item.prices:
-            writer.writerow([*item_cells, "", "", ""])
+            writer.writerow([*item_cells, "", "", "", *later_cells])
         for price in item.prices:
             writer.writerow(
                 [
@@ -140,6 +147,7 @@ def export_rate_card(contract: Contract) -> str:
                     pounds(price.unit_price_pence),
                     price.effective_from.isoformat(),
                     price.effective_to.isoformat() if price.effective_to else "",
+                    *later_cells,
                 ]
             )
     return buffer.getvalue()
@@ -151,7 +159,9 @@ def export_rate_card(contract: Contract) -> str:
 def read_rate_card(data: bytes) -> list[ParsedRow]:
     """Parse and check a file on its own (no database). Raises RateCardImportFailed listing
     every problem found."""
-    rows = read_csv(data, COLUMNS, max_bytes=MAX_BYTES, max_rows=MAX_ROWS, what="rate card")
+    rows = read_csv(
+        data, COLUMNS, max_bytes=MAX_BYTES, max_rows=MAX_ROWS, required_columns=REQUIRED_COLUMNS, what="rate card"
+    )
     errors: list[RowError] = []
     parsed = [row for row in (_parse_row(csv_row.number, csv_row.values, errors) for csv_row in rows) if row]
     errors.extend(_check_consistency(parsed))
@@ -227,6 +237,26 @@ def _parse_row(row: int, values: dict[str, str], errors: list[RowError]) -> Pars
             )
         else:
             item["max_units_per_referral"] = int(maximum)
+
+    kinds, unknown = clean_kinds(re.split(r"[|,;]", values["session_kinds"]))
+    item["session_kinds"] = tuple(kinds)
+    if unknown:
+        errors.append(
+            RowError(
+                row,
+                "session_kinds",
+                f"Unknown session kind {', '.join(unknown)}: use {', '.join(SESSION_KINDS)}, joined by |"
+                " (or leave it empty for every kind)",
+            )
+        )
+    elif kinds and item["unit"] is not None and item["unit"] not in SESSION_UNITS:
+        errors.append(
+            RowError(
+                row,
+                "session_kinds",
+                "Only per_session, per_hour and per_rar_day items price session kinds: leave it empty",
+            )
+        )
 
     price = None
     amount, start_text, end_text = values["unit_price"], values["effective_from"], values["effective_to"]
@@ -363,7 +393,7 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
     for row in rows:
         by_code[row.item["code"]].append(row)
 
-    errors = _check_locked_prices(by_code, existing_items)
+    errors = _check_locked_prices(by_code, existing_items) + _check_double_billing(by_code, existing_items)
     if errors:
         raise RateCardImportFailed(errors, "rate card")
 
@@ -397,6 +427,7 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
                         },
                     )
             fields = {
+                "session_kinds": list(described["session_kinds"]),
                 "code": code,
                 "service_code": described["service_code"],
                 "name": described["name"],
@@ -450,6 +481,41 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
         db.session.rollback()
         raise
     return summary
+
+
+def _check_double_billing(
+    by_code: dict[str, list[ParsedRow]], existing_items: dict[str, RateCardItem]
+) -> list[RowError]:
+    """The rate card the file would leave (its items, and those it does not name) must not bill one
+    session twice by one measure: each clash names both items and their rows."""
+    card = [priced_item(item) for code, item in existing_items.items() if code not in by_code]
+    for code, group in by_code.items():
+        described = group[0].item
+        card.append(
+            PricedItem(
+                code=code,
+                service_code=described["service_code"],
+                unit=described["unit"],
+                session_kinds=described["session_kinds"],
+                periods=tuple(
+                    Period(row.price["effective_from"], row.price["effective_to"], row.row)
+                    for row in group
+                    if row.price is not None
+                ),
+            )
+        )
+
+    def where(item: PricedItem, period: Period) -> str:
+        if period.row is None:
+            return f"item {item.code} (on the rate card, not in this file)"
+        return f"item {item.code} (row {period.row})"
+
+    errors = []
+    for clash in double_billing(card):
+        first, second = where(clash.first, clash.first_period), where(clash.second, clash.second_period)
+        row = clash.second_period.row or clash.first_period.row
+        errors.append(RowError(row, "session_kinds", f"{first[0].upper()}{first[1:]} and {second}: {clash.what}"))
+    return errors
 
 
 def _check_locked_prices(

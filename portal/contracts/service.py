@@ -17,7 +17,17 @@ from sqlalchemy import select
 from portal import access
 from portal.areas import COUNTIES, PRISONS
 from portal.audit.service import changes, record_event, snapshot
+from portal.contracts.measures import (
+    SESSION_KINDS,
+    DoubleBilling,
+    Period,
+    clean_kinds,
+    double_billing,
+    kinds_label,
+    priced_item,
+)
 from portal.contracts.models import (
+    SESSION_UNITS,
     VAT_RATES_BASIS_POINTS,
     Contract,
     ContractStatus,
@@ -64,6 +74,7 @@ ITEM_FIELDS = (
     "unit",
     "outcome_type_id",
     "max_units_per_referral",
+    "session_kinds",
     "active",
 )
 PRICE_FIELDS = ("unit_price_pence", "effective_from", "effective_to")
@@ -381,10 +392,78 @@ def validate_item(
         errors["max_units_per_referral"] = ["The most units per referral must be a whole number, 1 or more"]
     elif maximum is not None and data.get("unit") == Unit.MONTHLY_FIXED:
         errors["max_units_per_referral"] = ["A fixed monthly amount belongs to the contract, not to referrals"]
+
+    wanted_kinds = data.get("session_kinds") or []
+    if isinstance(wanted_kinds, str):
+        wanted_kinds = re.split(r"[|,;]", wanted_kinds)
+    kinds, unknown = clean_kinds(wanted_kinds)
+    data["session_kinds"] = kinds
+    if unknown:
+        errors["session_kinds"] = [
+            f"Unknown session kind {', '.join(unknown)}: use {', '.join(SESSION_KINDS)} (or none, for every kind)"
+        ]
+    elif kinds and isinstance(data.get("unit"), Unit) and data["unit"] not in SESSION_UNITS:
+        errors["session_kinds"] = [
+            "Only items billed per session, per hour or per RAR day price session kinds: select none"
+        ]
     data["active"] = bool(data.get("active", True))
+    if not errors:
+        _refuse_double_billing(contract, existing, data, None, field="session_kinds")
     if errors:
         raise ValidationFailed(errors)
     return {key: data.get(key) for key in ITEM_FIELDS}
+
+
+def _refuse_double_billing(
+    contract: Contract,
+    item: RateCardItem | None,
+    item_fields: dict[str, Any] | None,
+    periods: list[Period] | None,
+    *,
+    field: str,
+) -> None:
+    """Refuse a change to `item` (new fields, or new price periods) that would let one session
+    be billed twice by one measure, naming the other item."""
+    others = [
+        priced_item(other)
+        for other in db.session.scalars(select(RateCardItem).where(RateCardItem.contract_id == contract.id))
+        if item is None or other.id != item.id
+    ]
+    changed: dict[str, Any] = {}
+    if item_fields is not None:
+        changed = {key: item_fields[key] for key in ("code", "service_code", "unit", "session_kinds")}
+    if periods is not None:
+        changed["periods"] = tuple(periods)
+    if item is None:
+        changed.setdefault("periods", ())
+        proposed = priced_item(_Blank(), **changed)
+    else:
+        proposed = priced_item(item, **changed)
+    for clash in double_billing([proposed, *others]):
+        other = clash.second if clash.first is proposed else clash.first
+        if other.unit == Unit.PER_RAR_DAY:
+            raise ValidationFailed.single(
+                field,
+                f"Item {other.code} already prices RAR days of service {proposed.service_code} from "
+                f"{_day(clash.from_day)}: a RAR day is a calendar day, so a service has one RAR-day price at a "
+                "time. End that item's price first, or choose other dates",
+            )
+        kinds = "sessions of every kind" if not clash.kinds else kinds_label(clash.kinds).lower() + " sessions"
+        raise ValidationFailed.single(
+            field,
+            f"Item {other.code} already prices {kinds} of service {proposed.service_code} "
+            f"({other.unit.label.lower()}) from {_day(clash.from_day)}: one session would be billed twice. "
+            "Choose session kinds the two items do not share",
+        )
+
+
+class _Blank:
+    """A new item's missing fields, for priced_item."""
+
+    code = service_code = ""
+    unit = Unit.PER_SESSION
+    session_kinds: list[str] = []
+    prices: list[Any] = []
 
 
 def add_item(actor: Any, contract: Contract, **fields: Any) -> RateCardItem:
@@ -450,6 +529,14 @@ def validate_price(
     if not errors:
         proposed = RateCardPrice(unit_price_pence=amount, effective_from=start, effective_to=end)
         others = [price for price in item.prices if existing is None or price.id != existing.id]
+        contract = db.session.get(Contract, item.contract_id)
+        _refuse_double_billing(
+            contract,
+            item,
+            None,
+            [Period(price.effective_from, price.effective_to) for price in [*others, proposed]],
+            field="effective_from",
+        )
         for overlap in find_overlaps([*others, proposed]):
             other = overlap.second if overlap.first is proposed else overlap.first
             errors["effective_from"] = [
@@ -579,6 +666,13 @@ def items_with_prices(contract: Contract) -> list[RateCardItem]:
             select(RateCardItem).where(RateCardItem.contract_id == contract.id).order_by(RateCardItem.code)
         ).all()
     )
+
+
+def double_billing_on(items: list[RateCardItem]) -> list[DoubleBilling]:
+    """Pairs of a rate card's items that could bill one session twice by one measure: none on a
+    card saved since the rule, but a card saved before it (every item pricing every kind) may have
+    some until its session kinds are set."""
+    return double_billing([priced_item(item) for item in items])
 
 
 def outcome_types_of(contract: Contract) -> list[OutcomeType]:

@@ -29,6 +29,7 @@ from portal.contracts.forms import (
     OutcomeTypeForm,
     PriceForm,
 )
+from portal.contracts.measures import SESSION_KINDS
 from portal.contracts.models import (
     Contract,
     ContractStatus,
@@ -264,10 +265,12 @@ def show(reference: str):  # type: ignore[no-untyped-def]
     contract = load_contract(reference)
     today = london_today()
     spent = service.spend_to_date(contract)
+    items = service.items_with_prices(contract)
     return render_template(
         "contracts/show.html",
         contract=contract,
-        rows=rate_card_rows(service.items_with_prices(contract), today),
+        rows=rate_card_rows(items, today),
+        double_billing=service.double_billing_on(items),
         spent=spent,
         spent_percent=min(100, spent * 100 // contract.value_cap_pence) if contract.value_cap_pence > 0 else 0,
         can=contract_permissions(contract),
@@ -458,6 +461,7 @@ def edit_item(reference: str, code: str):  # type: ignore[no-untyped-def]
             "unit": shown.unit.value,
             "outcome_type_id": str(shown.outcome_type_id or ""),
             "max_units_per_referral": "" if shown.max_units_per_referral is None else str(shown.max_units_per_referral),
+            "session_kinds": list(shown.session_kinds),
             "active": shown.active,
             "version": str(shown.version),
         }
@@ -625,6 +629,7 @@ def import_rate_card(reference: str):  # type: ignore[no-untyped-def]
         filename=form.file.data.filename if failure is not None else None,
         columns=rate_card_csv.COLUMNS,
         pathways=PATHWAY_CHOICES,
+        session_kinds=SESSION_KINDS,
         max_megabytes=rate_card_csv.MAX_BYTES // 1_000_000,
     )
 

@@ -105,7 +105,10 @@ def rows(
             func.min(case((s.attendance == Attendance.DID_NOT_ATTEND, s.date))).label("first_missed"),
             func.min(case((s.attendance.in_(ATTENDED), s.date))).label("first_held"),
             func.min(case((s.attendance == Attendance.ATTENDED, s.date))).label("first_on_time"),
-            func.count(case((and_(s.attendance.in_(ATTENDED), s.counts_as_rar_day.is_(True)), 1))).label("rar"),
+            # RAR days are calendar days: two RAR sessions on one day are one day.
+            func.count(
+                func.distinct(case((and_(s.attendance.in_(ATTENDED), s.counts_as_rar_day.is_(True)), s.date)))
+            ).label("rar"),
         )
         .group_by(s.referral_id)
         .subquery()

@@ -4,11 +4,12 @@ until a submitted invoice bills it."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, true
 
 from portal import access
 from portal.audit.service import changes, record_event, snapshot
@@ -28,9 +29,10 @@ from portal.delivery.models import (
     SessionKind,
     SessionReschedule,
 )
-from portal.errors import ValidationFailed
+from portal.errors import Conflict, ValidationFailed
 from portal.extensions import db
-from portal.formatting import LONDON, format_date
+from portal.formatting import LONDON, format_date, format_time
+from portal.people.models import Person
 from portal.persistence import check_version, commit, guards_versions, lock
 from portal.referrals.models import Referral, ReferralEventKind, ReferralStatus
 from portal.referrals.service import REFERRAL_WORKFLOW, timeline
@@ -125,7 +127,11 @@ def check_session(
 
     rar = fields.get("counts_as_rar_day")
     data["counts_as_rar_day"] = rar is True or text_of(rar).lower() in {"true", "yes", "y", "on", "1"}
-    if data["counts_as_rar_day"] and not referral.rar_days:
+    if data["counts_as_rar_day"] and referral.is_custody:
+        errors["counts_as_rar_day"] = [
+            "This referral is for someone in custody: RAR days are for community orders, so no session can count as one"
+        ]
+    elif data["counts_as_rar_day"] and not referral.rar_days:
         errors["counts_as_rar_day"] = ["This referral has no RAR days ordered, so no session can count as one"]
 
     summary = text_of(fields.get("summary"))
@@ -146,13 +152,79 @@ def check_session(
     return data
 
 
-def rar_days_counted(referral: Referral, sessions: list[Session]) -> tuple[int, int]:
-    """(RAR days that count, RAR-day sessions beyond the order): the earliest sessions count first."""
-    rar_sessions = sorted(
-        (s for s in sessions if s.counts_as_rar_day and s.attended), key=lambda s: (s.date, s.start_time, s.id or 0)
+# --- one person's sessions never overlap --------------------------------------------------------------
+
+
+def overlap_message(other: Session, other_reference: str | None) -> str:
+    end = session_start(other.date, other.start_time) + timedelta(minutes=other.duration_minutes)
+    whose = f" (referral {other_reference})" if other_reference else ""
+    return (
+        f"This overlaps the {other.kind.label.lower()} session{whose} on {format_date(other.date)} from "
+        f"{format_time(session_start(other.date, other.start_time))} to {format_time(end)}: "
+        "one person's sessions cannot overlap. Choose another time, or correct that session"
     )
+
+
+def find_overlap(
+    referral: Referral, day: date, start: time, minutes: int, *, ignore: Collection[int] = ()
+) -> tuple[Session, str | None] | None:
+    """The earliest other session of the same person with the same partner (any of their
+    referrals to the partner's contracts) that overlaps this one, with its referral's reference
+    when it is another referral. A session that did not happen blocks nothing."""
+    begins = session_start(day, start)
+    ends = begins + timedelta(minutes=minutes)
+    same_person = (
+        Referral.person_id == referral.person_id if referral.person_id is not None else Referral.id == referral.id
+    )
+    partner_id = select(Contract.partner_id).where(Contract.id == referral.contract_id).scalar_subquery()
+    # A session lasts at most MAX_MINUTES, so only the days either side can reach this one.
+    rows = db.session.execute(
+        select(Session, Referral.id, Referral.reference)
+        .join(Referral, Referral.id == Session.referral_id)
+        .join(Contract, Contract.id == Referral.contract_id)
+        .where(
+            same_person,
+            Contract.partner_id == partner_id,
+            Session.date.between(day - timedelta(days=1), day + timedelta(days=1)),
+            or_(Session.attendance.is_(None), Session.attendance != Attendance.SESSION_DID_NOT_HAPPEN),
+            Session.id.not_in(list(ignore)) if ignore else true(),
+        )
+        .order_by(Session.date, Session.start_time, Session.id)
+    ).all()
+    for other, referral_id, reference in rows:
+        other_begins = session_start(other.date, other.start_time)
+        if other_begins < ends and begins < other_begins + timedelta(minutes=other.duration_minutes):
+            return other, (reference if referral_id != referral.id else None)
+    return None
+
+
+def lock_person(referral: Referral) -> None:
+    """Take the person's row lock (PostgreSQL), so that of two sessions recorded for one person at
+    the same moment the second waits for the first and then sees it. SQLite has one writer anyway."""
+    if referral.person_id is not None:
+        db.session.execute(select(Person.id).where(Person.id == referral.person_id).with_for_update())
+
+
+def refuse_overlap(
+    referral: Referral, data: dict[str, Any], *, ignore: Collection[int] = (), field: str = "start_time"
+) -> None:
+    """Conflict (409 in the API, a field error on the form) naming the session this one overlaps."""
+    if data.get("attendance") == Attendance.SESSION_DID_NOT_HAPPEN:
+        return
+    found = find_overlap(referral, data["date"], data["start_time"], data["duration_minutes"], ignore=ignore)
+    if found is not None:
+        raise Conflict({field: [overlap_message(*found)]})
+
+
+def rar_days_counted(referral: Referral, sessions: list[Session]) -> tuple[int, int]:
+    """(RAR days delivered that count, days beyond the order). A RAR day is a calendar day with an
+    attended session that counts as one, however many sessions that day; only a community order
+    has RAR days, and never more count than were ordered (the earliest first)."""
+    if referral.is_custody:
+        return 0, 0
+    days = {s.date for s in sessions if s.counts_as_rar_day and s.attended}
     ordered = referral.rar_days or 0
-    return min(len(rar_sessions), ordered), max(0, len(rar_sessions) - ordered)
+    return min(len(days), ordered), max(0, len(days) - ordered)
 
 
 def sessions_of(referral: Referral) -> list[Session]:
@@ -215,8 +287,8 @@ def _after_recording(
         counted, beyond = rar_days_counted(referral, sessions_of(referral))
         if beyond:
             warnings.append(
-                f"This referral has {referral.rar_days} RAR days ordered and {counted + beyond} RAR-day "
-                f"sessions recorded: the {beyond} beyond the order will not count as RAR days"
+                f"This referral has {referral.rar_days} RAR days ordered and {counted + beyond} days with RAR "
+                f"activity recorded: the {beyond} beyond the order will not count as RAR days"
             )
     return warnings
 
@@ -228,6 +300,8 @@ def record_session(actor: Any, referral: Referral, fields: dict[str, Any]) -> Re
     if referral.status not in DELIVERING:
         raise ValidationFailed.single("referral", "Sessions are recorded on accepted, open referrals")
     data = check_session(referral, fields)
+    lock_person(referral)
+    refuse_overlap(referral, data)
     session = Session(referral_id=referral.id, recorded_by_id=actor.id, **data)
     if data["attendance"] is not None:
         session.feedback_at = utcnow()
@@ -269,6 +343,8 @@ def update_session(actor: Any, session: Session, fields: dict[str, Any], *, vers
     had_attendance = session.attendance is not None
     alerted_before = frozenset(alerts_due(session))
     data = check_session(referral, fields)
+    lock_person(referral)
+    refuse_overlap(referral, data, ignore=[session.id])
     before = snapshot(session, SESSION_FIELDS)
     for key, value in data.items():
         setattr(session, key, value)
@@ -328,6 +404,8 @@ def reschedule_session(
         raise ValidationFailed(errors)
     if (moved["date"], moved["start_time"]) == (session.date, session.start_time):
         raise ValidationFailed.single("date", "Choose a different date or time")
+    lock_person(referral)
+    refuse_overlap(referral, moved, ignore=[session.id])
     db.session.add(
         SessionReschedule(
             session_id=session.id,
@@ -454,6 +532,7 @@ def record_group_session(
     }
     checked: list[tuple[Referral, dict[str, Any]]] = []
     seen: set[int] = set()
+    roster_index: dict[int, int] = {}
     for index, entry in enumerate(roster):
         referral = referrals.get(entry.get("referral_id"))
         key = f"roster-{index}"
@@ -467,6 +546,7 @@ def record_group_session(
             errors[key] = [f"Referral {referral.reference} is on the roster twice"]
             continue
         seen.add(referral.id)
+        roster_index[referral.id] = index
         try:
             checked.append(
                 (referral, check_session(referral, {**fields, **entry, "kind": SessionKind.GROUP.value}, group=True))
@@ -479,6 +559,25 @@ def record_group_session(
                 )
     if errors:
         raise ValidationFailed(errors)
+    clashes: dict[str, list[str]] = {}
+    people: dict[int, str] = {}
+    for referral, data in checked:
+        key = f"roster-{roster_index[referral.id]}"
+        if referral.person_id is not None and referral.person_id in people:
+            clashes[key] = [
+                f"{referral.reference}: this is the same person as {people[referral.person_id]}, "
+                "who is already in this group session"
+            ]
+            continue
+        if referral.person_id is not None:
+            people[referral.person_id] = referral.reference
+        lock_person(referral)
+        try:
+            refuse_overlap(referral, data)
+        except Conflict as conflict:
+            clashes[key] = [f"{referral.reference}: {message}" for message in conflict.errors["start_time"]]
+    if clashes:
+        raise Conflict(clashes)
     first = checked[0][1]
     group = GroupSession(
         contract_id=contract.id,
@@ -575,6 +674,17 @@ def correct_group_session(actor: Any, group: GroupSession, fields: dict[str, Any
         checked.append((member, data))
     if errors:
         raise ValidationFailed(errors)
+    clashes: list[str] = []
+    members_ids = [member.id for member in members]
+    for member, data in checked:
+        referral = referrals[member.referral_id]
+        lock_person(referral)
+        try:
+            refuse_overlap(referral, data, ignore=members_ids)
+        except Conflict as conflict:
+            clashes += [f"{referral.reference}: {message}" for message in conflict.errors["start_time"]]
+    if clashes:
+        raise Conflict({"start_time": clashes})
     before = {
         "title": group.title,
         "facilitator": group.facilitator,

@@ -646,6 +646,8 @@ class History:
         actor = case.caseworker or case.partner.manager
         if session_id is None:
             fields = self._attendance(self._session_fields(case, day, start, booked=False), in_custody)
+            if self._clashes(case, fields):
+                return
             session = sessions.record_session(actor, case.referral, fields).record
         else:
             session = db.session.get(Session, session_id)
@@ -671,6 +673,8 @@ class History:
             return
         actor = case.caseworker or case.partner.manager
         fields = dict(self._session_fields(case, day, start, booked=True), attendance="")
+        if self._clashes(case, fields):
+            return
         session = sessions.record_session(actor, case.referral, fields).record
         case.booked.add(session.id)
         self.counts["booked"] += 1
@@ -687,9 +691,19 @@ class History:
             wait = 24 * 21  # this fortnight's feedback not written up yet
         self.at(when + timedelta(hours=wait), self.record, case, day, start, session.id)
 
+    def _clashes(self, case: Case, fields: dict[str, Any], ignore: tuple[int, ...] = ()) -> bool:
+        """Whether the person already has a session then (one person's sessions never overlap:
+        the demo leaves out a session it would have booked over another)."""
+        start = datetime.strptime(fields["start_time"], "%H:%M").time()
+        found = sessions.find_overlap(case.referral, fields["date"], start, fields["duration_minutes"], ignore=ignore)
+        return found is not None
+
     def reschedule(self, case: Case, session_id: int, new_day: date, start: time) -> None:
         session = db.session.get(Session, session_id)
         if not self._delivering(case) or session is None or session.attendance is not None:
+            return
+        moved = {"date": new_day, "start_time": start.strftime("%H:%M"), "duration_minutes": session.duration_minutes}
+        if self._clashes(case, moved, ignore=(session.id,)):
             return
         reason = self.rng.choice(
             (
@@ -722,6 +736,11 @@ class History:
             return
         partner = self.partners[contract.partner_id]
         facilitator = partner.caseworkers[0] if partner.caseworkers else partner.manager
+        # Someone with another session at the time is not in this week's group.
+        planned = {"date": day, "start_time": group.start.strftime("%H:%M"), "duration_minutes": group.minutes}
+        members = [case for case in members if not self._clashes(case, planned)]
+        if not members:
+            return
         roster = []
         for case in members:
             entry = self._attendance({"summary": ""}, False)

@@ -207,6 +207,7 @@ def _create_contract(manager: User, demo: DemoContract, partner: Organisation) -
                 unit=demo_item.unit,
                 outcome_type_id=outcome_type.id if outcome_type else None,
                 max_units_per_referral=demo_item.max_units_per_referral,
+                session_kinds=list(demo_item.session_kinds),
             )
             for demo_price in demo_item.prices:
                 contracts.add_price(

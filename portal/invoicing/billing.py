@@ -11,8 +11,10 @@ bench/invoice.py). The tests check it against an independent, row-by-row calcula
 The rules: an event is billable if it is dated on or before the month's last day and is not on a
 live invoice (submitted, queried, approved or paid) of the contract. A referral's events are
 priced by the items of its service code, each by its unit: per_referral (the acceptance date),
-per_session and per_hour (attended or late sessions), per_rar_day (those that count as RAR days,
-never more per referral than the days ordered), per_outcome (verified outcomes of the item's
+per_session and per_hour (attended or late sessions of a kind the item prices: its session_kinds,
+or every kind), per_rar_day (each calendar day on which a community referral had such a session
+that counts as a RAR day, once however many sessions that day, never more per referral than the
+days ordered), per_outcome (verified outcomes of the item's
 type, by the date achieved), monthly_fixed (each month the contract runs, the month's first
 day). An item's max_units_per_referral caps a referral's events, counting those already invoiced,
 oldest first. The price is the one effective on the event's date (the SQL twin of
@@ -47,6 +49,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
     union_all,
 )
 
@@ -57,10 +60,10 @@ from portal.extensions import db
 from portal.formatting import format_date
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceStatus
 from portal.money import round_half_up
-from portal.referrals.models import Referral
+from portal.referrals.models import LocationType, Referral
 
 HUNDRED = Decimal(100)
-SESSION_UNITS = (Unit.PER_SESSION, Unit.PER_HOUR, Unit.PER_RAR_DAY)
+SESSION_MEASURES = (Unit.PER_SESSION, Unit.PER_HOUR)
 EVENT_COLUMNS = ("item_id", "event_key", "event_date", "referral_id", "session_id", "outcome_id", "minutes")
 
 
@@ -136,7 +139,21 @@ def _event_columns(
     ]
 
 
+def _prices_kind(item: Any, session: Any) -> ColumnElement[bool]:
+    """The item prices the session's kind: its session_kinds name it, or are empty (every kind)."""
+    kinds = type_coerce(item.session_kinds, String)
+    return or_(kinds == "", (literal("|") + kinds + literal("|")).like("%|" + cast(session.kind, String) + "|%"))
+
+
+def _day_text(column: Any) -> Any:
+    """A date as YYYY-MM-DD text, whatever the database's date style."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.to_char(column, "YYYY-MM-DD")
+    return cast(column, String)
+
+
 def _session_events(item_ids: list[int], period_end: date) -> Select:
+    """per_session and per_hour: each attended session of a kind the item prices."""
     r, s, i = Referral, Session, RateCardItem
     return (
         select(
@@ -156,9 +173,40 @@ def _session_events(item_ids: list[int], period_end: date) -> Select:
             i.id.in_(item_ids),
             s.attendance.in_(ATTENDED),
             s.date <= period_end,
-            i.unit.in_(SESSION_UNITS),
-            or_(i.unit != Unit.PER_RAR_DAY, s.counts_as_rar_day.is_(True)),
+            i.unit.in_((Unit.PER_SESSION, Unit.PER_HOUR)),
+            _prices_kind(i, s),
         )
+    )
+
+
+def _rar_day_events(item_ids: list[int], period_end: date) -> Select:
+    """per_rar_day: each calendar day on which a community referral had an attended RAR-day
+    session of a kind the item prices; one event per day, however many sessions (the day's first
+    session stands for it)."""
+    r, s, i = Referral, Session, RateCardItem
+    return (
+        select(
+            *_event_columns(
+                i.id,
+                literal("rarday:") + cast(r.id, String) + literal(":") + _day_text(s.date),
+                s.date,
+                referral_id=r.id,
+                session_id=func.min(s.id),
+            )
+        )
+        .select_from(s)
+        .join(r, r.id == s.referral_id)
+        .join(i, and_(i.contract_id == r.contract_id, i.service_code == r.service_code))
+        .where(
+            i.id.in_(item_ids),
+            i.unit == Unit.PER_RAR_DAY,
+            r.location_type == LocationType.COMMUNITY,
+            s.attendance.in_(ATTENDED),
+            s.counts_as_rar_day.is_(True),
+            s.date <= period_end,
+            _prices_kind(i, s),
+        )
+        .group_by(i.id, r.id, s.date)
     )
 
 
@@ -221,10 +269,12 @@ def _candidates(contract: Contract, items: list[Item], period_end: date) -> Any:
     """Every event `items` could bill up to `period_end`, before exclusions and limits."""
     by_unit: dict[str, list[int]] = {}
     for item in items:
-        by_unit.setdefault("session" if item.unit in SESSION_UNITS else item.unit.value, []).append(item.id)
+        by_unit.setdefault("session" if item.unit in SESSION_MEASURES else item.unit.value, []).append(item.id)
     parts: list[Select] = []
     if "session" in by_unit:
         parts.append(_session_events(by_unit["session"], period_end))
+    if Unit.PER_RAR_DAY.value in by_unit:
+        parts.append(_rar_day_events(by_unit[Unit.PER_RAR_DAY.value], period_end))
     if Unit.PER_REFERRAL.value in by_unit:
         parts.append(_referral_events(by_unit[Unit.PER_REFERRAL.value], period_end))
     if Unit.PER_OUTCOME.value in by_unit:
@@ -251,6 +301,19 @@ def billable_events(
     def not_yet_billed(candidate: Any) -> ColumnElement[bool]:
         return ~exists().where(
             InvoiceEvent.item_id == candidate.c.item_id, InvoiceEvent.event_key == candidate.c.event_key, is_live
+        )
+
+    def day_not_yet_billed(candidate: Any) -> ColumnElement[bool]:
+        """A RAR day already billed is not billed again, even if it was billed under another key
+        (before RAR days were days, each RAR session was billed as "session:<id>")."""
+        return or_(
+            ~candidate.c.event_key.startswith("rarday:"),
+            ~exists().where(
+                InvoiceEvent.item_id == candidate.c.item_id,
+                InvoiceEvent.referral_id == candidate.c.referral_id,
+                InvoiceEvent.event_date == candidate.c.event_date,
+                is_live,
+            ),
         )
 
     branches: list[Select] = []
@@ -307,7 +370,7 @@ def billable_events(
                     live_per_referral.c.referral_id == limited.c.referral_id,
                 ),
             )
-            .where(not_yet_billed(limited))
+            .where(not_yet_billed(limited), day_not_yet_billed(limited))
             .subquery("ranked")
         )
         branches.append(

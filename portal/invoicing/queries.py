@@ -235,6 +235,7 @@ class UnpricedWork:
         kind = self.event_key.split(":", 1)[0]
         labels = {
             "session": "Session",
+            "rarday": "RAR day",
             "referral": "Referral accepted",
             "outcome": "Verified outcome",
             "month": "Fixed amount for the month",

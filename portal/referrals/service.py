@@ -205,6 +205,8 @@ def save_step(
         raise ValidationFailed.single("referral", "This referral has been sent: use 'amend' to change it")
     check_version(referral, version, "referral")
     data = STEP_CHECKS[step](actor, fields)
+    if step == "needs":
+        validation.check_rar_days_setting(referral.location_type, data["rar_days"])
     if step == "person":
         referral.person_id = _apply_person(actor, data, referral.crc_id).id
     else:
@@ -535,6 +537,8 @@ def amend_referral(
         }
         try:
             checked = validation.check_needs(needs)
+            if "rar_days" in changes_wanted:
+                validation.check_rar_days_setting(referral.location_type, checked["rar_days"])
             cleaned.update({key: checked[key] for key in ("desired_outcomes", "rar_days")})
         except ValidationFailed as failure:
             errors.update(

@@ -347,6 +347,18 @@ def check_needs(fields: dict[str, Any], today: date | None = None) -> dict[str, 
     return data
 
 
+RAR_DAYS_IN_CUSTODY = (
+    "RAR days are for community orders: leave RAR days empty for someone in custody "
+    "(a Rehabilitation Activity Requirement is part of a community sentence)"
+)
+
+
+def check_rar_days_setting(location_type: Any, rar_days: Any) -> None:
+    """A custody referral has no RAR days: refuse any (API.md, "Billing rules")."""
+    if rar_days and _text(getattr(location_type, "value", location_type)) == LocationType.CUSTODY.value:
+        raise ValidationFailed.single("rar_days", RAR_DAYS_IN_CUSTODY)
+
+
 def check_everything(
     actor: Any, fields: dict[str, Any], today: date | None = None, *, service_check: Any = None
 ) -> dict[str, Any]:
@@ -374,6 +386,10 @@ def check_everything(
         and cleaned["sentence_end_date"] < cleaned["expected_release_date"]
     ):
         errors.setdefault("sentence_end_date", ["The sentence cannot end before the expected release date"])
+    try:
+        check_rar_days_setting(cleaned.get("location_type"), cleaned.get("rar_days"))
+    except ValidationFailed as failure:
+        errors.setdefault("rar_days", failure.errors["rar_days"])
     if errors:
         raise ValidationFailed(errors)
     return cleaned

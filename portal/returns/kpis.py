@@ -118,6 +118,9 @@ class SessionCount:
     counts_as_rar_day: bool = False
     sessions: int = 1
     minutes: int = 60
+    # RAR days delivered that day: referrals with an attended RAR session, each once however many
+    # sessions it had (records.py gives them rows of their own, of no sessions).
+    rar_days: int = 0
 
 
 @dataclass(slots=True)
@@ -427,7 +430,7 @@ def session_figures(sessions: list[SessionCount], referrals: list[ReferralRow], 
         "awaiting_feedback": total(lambda s: s.attendance is None),
         "attendance_rate": percent(attended + late, attended + late + missed),
         "hours_delivered": hours(sum(s.minutes for s in inside if s.attendance in ATTENDED)),
-        "rar_days_delivered": total(lambda s: s.counts_as_rar_day and s.attendance in ATTENDED),
+        "rar_days_delivered": sum(s.rar_days for s in inside),
         "rar_days_against_ordered": percent(
             sum(min(r.rar_days_delivered, r.rar_days) for r in ended), sum(r.rar_days for r in ended)
         ),

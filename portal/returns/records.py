@@ -77,8 +77,8 @@ def _referrals(
     ids: list[int], start: date, first: Any, after: Any, end: date, pathway: str | None, area: str | None
 ) -> list[ReferralRow]:
     r = Referral
-    rar = (
-        select(Session.referral_id, func.count().label("delivered"))
+    rar = (  # RAR days are calendar days: two RAR sessions on one day are one day
+        select(Session.referral_id, func.count(func.distinct(Session.date)).label("delivered"))
         .where(Session.attendance.in_(ATTENDED), Session.counts_as_rar_day.is_(True), Session.date <= end)
         .group_by(Session.referral_id)
         .subquery()
@@ -171,7 +171,7 @@ def _sessions(ids: list[int], start: date, end: date, pathway: str | None, area:
         .where(Referral.contract_id.in_(ids), s.date >= start, s.date <= end)
         .group_by(Referral.contract_id, s.date, s.attendance, s.non_attendance_reason, s.counts_as_rar_day)
     )
-    return [
+    counts = [
         SessionCount(
             contract_id=row[0],
             day=row[1],
@@ -183,6 +183,24 @@ def _sessions(ids: list[int], start: date, end: date, pathway: str | None, area:
         )
         for row in db.session.connection().execute(_referral_filters(statement, pathway, area))
     ]
+    # RAR days: each referral's calendar days with an attended RAR session, once a day.
+    rar_days = (
+        select(Referral.contract_id, s.date, func.count(func.distinct(s.referral_id)))
+        .join(Referral, Referral.id == s.referral_id)
+        .where(
+            Referral.contract_id.in_(ids),
+            s.date >= start,
+            s.date <= end,
+            s.attendance.in_(ATTENDED),
+            s.counts_as_rar_day.is_(True),
+        )
+        .group_by(Referral.contract_id, s.date)
+    )
+    counts += [
+        SessionCount(contract_id, day, "attended", counts_as_rar_day=True, sessions=0, minutes=0, rar_days=days)
+        for contract_id, day, days in db.session.connection().execute(_referral_filters(rar_days, pathway, area))
+    ]
+    return counts
 
 
 def _outcomes(ids: list[int], first: Any, after: Any, pathway: str | None, area: str | None) -> list[OutcomeRow]:

@@ -122,9 +122,10 @@ CASES = {
         "POST",
         lambda w, r: f"/referrals/{w.open.reference}/sessions",
         only({"nacro_manager": 201, "nacro_caseworker": 201}),
+        # Each role records a different hour: one person's sessions never overlap.
         lambda w, r: {
             "date": yesterday(),
-            "start_time": "10:00",
+            "start_time": "14:00" if r == "nacro_caseworker" else "10:00",
             "duration_minutes": 60,
             "kind": "one_to_one",
             "attendance": "attended",

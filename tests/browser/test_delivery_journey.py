@@ -87,7 +87,7 @@ def test_a_caseworkers_week_from_group_session_to_end_of_service(
     # Two one-to-one sessions for Ava, each a RAR day.
     record_one_to_one(page, live_server, ava.reference, today - timedelta(days=2))
     record_one_to_one(page, live_server, ava.reference, today - timedelta(days=1))
-    expect(page.get_by_text("RAR days delivered 2 of 2")).to_be_visible()
+    expect(page.get_by_text("2 of 2 RAR days delivered")).to_be_visible()
 
     # An outcome with a PDF as evidence.
     page.get_by_role("button", name="Claim an outcome").click()

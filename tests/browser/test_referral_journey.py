@@ -69,6 +69,11 @@ def test_a_custody_referral_with_a_domestic_abuse_flag_is_sent_read_accepted_and
     page.get_by_label("RAR days ordered (optional)").fill("10")
     fill_date(page, "Sentence end date", today + timedelta(days=365))
     page.get_by_role("button", name="Save and continue").click()
+    # Someone in custody has no RAR days: the form says so beside the field, and nothing is saved.
+    expect(page.locator(".govuk-error-summary")).to_contain_text("RAR days are for community orders")
+    assert_accessible(page)
+    page.get_by_label("RAR days ordered (optional)").fill("")
+    page.get_by_role("button", name="Save and continue").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your answers before sending the referral")
     assert_accessible(page)

@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 
 from portal.audit.models import AuditEvent
 from portal.contracts.models import ContractStatus, OutcomeType, RateCardItem, RateCardPrice
-from portal.contracts.rate_card_csv import COLUMNS
+from portal.contracts.rate_card_csv import COLUMNS, REQUIRED_COLUMNS
 from portal.extensions import db
 from tests.factories import ContractFactory, OutcomeTypeFactory, RateCardItemFactory, RateCardPriceFactory
 from tests.helpers import text_of
 
 URL = "/contracts/BENCH-ACC-01/rate-card/import"
-HEADER = ",".join(COLUMNS) + "\n"
+HEADER = ",".join(REQUIRED_COLUMNS) + "\n"  # a file of before session_kinds still imports
 RATE_CARD = HEADER + (
     "ACC-TTG-REF,ACC-TTG,Through the Gate referral,accommodation,custody,per_referral,,1,150.00,2026-04-01,2027-03-31\n"
     "ACC-TTG-REF,ACC-TTG,Through the Gate referral,accommodation,custody,per_referral,,1,165.00,2027-04-01,\n"

@@ -823,7 +823,7 @@ def test_the_rate_card_downloads_as_csv_for_anyone_who_can_see_the_contract(port
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0] == (
         "code,service_code,name,pathway,setting,unit,outcome_type,max_units_per_referral,"
-        "unit_price,effective_from,effective_to"
+        "unit_price,effective_from,effective_to,session_kinds"
     )
     assert any(
         line.startswith("ACC-TTG-OUT,ACC-TTG,") and "accommodation_secured_first_night" in line for line in lines

@@ -68,7 +68,7 @@ def test_caseworker_records_a_session_and_the_referral_shows_hours_and_rar_days(
     assert response.headers["Location"] == f"/referrals/{accepted.reference}/sessions"
     page = text_of(portal.get(response.headers["Location"]))
     assert "The session has been saved" in page
-    assert "RAR days delivered 1 of 1" in page
+    assert "1 of 1 RAR days delivered" in page
     assert "Green band: 1.5 hours delivered of 12 minimum" in page
     db.session.refresh(accepted)
     assert accepted.status == ReferralStatus.IN_PROGRESS
@@ -80,7 +80,7 @@ def test_a_rar_day_beyond_the_order_is_saved_with_a_warning(portal, accepted, na
     response = post_session(portal, accepted, counts_as_rar_day="y")
     page = text_of(portal.get(response.headers["Location"]))
     assert "will not count as RAR days" in page
-    assert "RAR days delivered 1 of 1 (1 more recorded beyond the order, not counted)" in page
+    assert "1 of 1 RAR days delivered (1 more day with RAR activity recorded beyond the order, not counted)" in page
 
 
 def test_session_form_names_each_problem(portal, accepted, nacro_caseworker):

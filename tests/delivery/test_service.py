@@ -46,7 +46,7 @@ from portal.delivery.sessions import (
 from portal.errors import InvalidTransition, NotAllowed, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.notifications.models import OutboundEmail
-from portal.referrals.models import CaseNote, ReferralStatus
+from portal.referrals.models import CaseNote, LocationType, ReferralStatus
 from tests.factories import (
     OutcomeTypeFactory,
     RateCardItemFactory,
@@ -164,6 +164,25 @@ def test_rar_days_beyond_the_order_are_recorded_with_a_warning_and_not_counted(a
     third = record_session(nacro_caseworker, accepted, session_fields(counts_as_rar_day=True))
     assert "the 1 beyond the order will not count" in third.warnings[0]
     assert rar_days_counted(accepted, sessions_of(accepted)) == (2, 1)
+
+
+def test_two_rar_sessions_on_one_day_are_one_rar_day(accepted, nacro_caseworker):
+    yesterday = days_from_today(-1)
+    record_session(nacro_caseworker, accepted, session_fields(start_time="09:00", counts_as_rar_day=True))
+    second = record_session(
+        nacro_caseworker, accepted, session_fields(date=yesterday, start_time="14:00", counts_as_rar_day=True)
+    )
+    assert not second.warnings
+    assert rar_days_counted(accepted, sessions_of(accepted)) == (1, 0)
+
+
+def test_a_session_on_a_custody_referral_cannot_count_as_a_rar_day(accepted, nacro_caseworker):
+    accepted.location_type = LocationType.CUSTODY
+    accepted.prison = "HMP Bedford"
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as failure:
+        record_session(nacro_caseworker, accepted, session_fields(counts_as_rar_day=True))
+    assert "RAR days are for community orders" in failure.value.errors["counts_as_rar_day"][0]
 
 
 def test_an_unacceptable_absence_alerts_the_referrer_at_once(accepted, nacro_caseworker, referrer):

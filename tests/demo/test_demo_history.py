@@ -11,7 +11,7 @@ from datetime import timedelta
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from portal import integrity
 from portal.audit.models import AuditEvent
@@ -178,6 +178,70 @@ def test_the_records_obey_the_rules_that_protect_the_money():
     )
     assert frozen  # the checks had submitted invoices to read
     assert db.session.scalar(select(func.count()).select_from(InvoiceSequence))
+
+
+def test_no_demo_session_is_billed_twice_by_one_measure_and_rar_days_are_days():
+    from portal.contracts.measures import double_billing, priced_item
+    from portal.contracts.models import RateCardItem, Unit
+    from portal.invoicing.models import InvoiceEvent
+
+    for contract in db.session.scalars(select(Contract)):
+        items = db.session.scalars(select(RateCardItem).where(RateCardItem.contract_id == contract.id)).all()
+        assert double_billing([priced_item(item) for item in items]) == [], contract.reference
+    assert integrity.no_session_is_billed_twice_by_one_measure() == []
+    billed_days = dict(
+        db.session.execute(
+            select(InvoiceEvent.referral_id, func.count())
+            .join(RateCardItem, RateCardItem.id == InvoiceEvent.item_id)
+            .where(InvoiceEvent.live.is_(True), RateCardItem.unit == Unit.PER_RAR_DAY)
+            .group_by(InvoiceEvent.referral_id)
+        ).all()
+    )
+    rar_days_delivered = dict(
+        db.session.execute(
+            select(Session.referral_id, func.count(func.distinct(Session.date)))
+            .where(Session.counts_as_rar_day.is_(True), Session.attendance.in_([Attendance.ATTENDED, Attendance.LATE]))
+            .group_by(Session.referral_id)
+        ).all()
+    )
+    ordered = dict(
+        db.session.execute(select(Referral.id, Referral.rar_days).where(Referral.rar_days.is_not(None))).all()
+    )
+    assert billed_days, "the demo bills some RAR days"
+    for referral_id, days in billed_days.items():
+        assert days <= rar_days_delivered.get(referral_id, 0) and days <= ordered.get(referral_id, 0), referral_id
+
+
+def test_no_persons_sessions_with_a_partner_overlap():
+    from portal.delivery.sessions import session_start
+
+    rows = db.session.execute(
+        select(
+            Referral.person_id,
+            Contract.partner_id,
+            Session.id,
+            Session.date,
+            Session.start_time,
+            Session.duration_minutes,
+        )
+        .join(Referral, Referral.id == Session.referral_id)
+        .join(Contract, Contract.id == Referral.contract_id)
+        .where(or_(Session.attendance.is_(None), Session.attendance != Attendance.SESSION_DID_NOT_HAPPEN))
+    ).all()
+    by_person: dict = {}
+    for person_id, partner_id, session_id, day, start, minutes in rows:
+        begins = session_start(day, start)
+        by_person.setdefault((person_id, partner_id), []).append(
+            (begins, begins + timedelta(minutes=minutes), session_id)
+        )
+    overlapping = [
+        (earlier[2], later[2])
+        for sessions in by_person.values()
+        for earlier, later in pairwise(sorted(sessions))
+        if later[0] < earlier[1]
+    ]
+    assert overlapping == []
+    assert len(rows) > 1000
 
 
 def test_a_year_of_returns_per_active_contract_in_every_status_each_made_when_its_month_was_over():

@@ -26,7 +26,7 @@ from portal.extensions import db
 from portal.formatting import format_date
 from portal.invoicing.models import InvoiceEvent
 from portal.money import round_half_up
-from portal.referrals.models import Referral
+from portal.referrals.models import LocationType, Referral
 
 HUNDRED = Decimal(100)
 
@@ -68,6 +68,10 @@ class Item:
     outcome_type_id: int | None = None
     max_units_per_referral: int | None = None
     prices: tuple[Price, ...] = ()
+    session_kinds: tuple[str, ...] = ()  # empty: every kind
+
+    def prices_kind(self, kind: str) -> bool:
+        return not self.session_kinds or kind in self.session_kinds
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class ReferralRow:
     service_code: str
     accepted_on: date | None
     rar_days: int | None
+    community: bool = True
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class SessionRow:
     date: date
     duration_minutes: int
     counts_as_rar_day: bool
+    kind: str = "one_to_one"
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,7 @@ class LiveEvent:
     item_id: int
     event_key: str
     referral_id: int | None
+    event_date: date | None = None
 
 
 @dataclass
@@ -167,6 +174,7 @@ def candidate_events(
     for referral in referrals:
         by_service[referral.service_code].append(referral)
     service_of = {referral.id: referral.service_code for referral in referrals}
+    community = {referral.id for referral in referrals if referral.community}
     sessions_by_service: dict[str, list[SessionRow]] = defaultdict(list)
     for session in sessions:
         if session.date <= period_end and session.referral_id in service_of:
@@ -185,9 +193,27 @@ def candidate_events(
                 for r in by_service[item.service_code]
                 if r.accepted_on and r.accepted_on <= period_end
             ]
-        elif item.unit in (Unit.PER_SESSION, Unit.PER_HOUR, Unit.PER_RAR_DAY):
+        elif item.unit == Unit.PER_RAR_DAY:
+            # A RAR day is a calendar day of a community referral with RAR activity of a kind the
+            # item prices: one event for the day, its first session standing for it.
+            days: dict[tuple[int, date], int] = {}
             for s in sessions_by_service[item.service_code]:
-                if item.unit == Unit.PER_RAR_DAY and not s.counts_as_rar_day:
+                if s.counts_as_rar_day and s.referral_id in community and item.prices_kind(s.kind):
+                    key = (s.referral_id, s.date)
+                    days[key] = min(days.get(key, s.id), s.id)
+            found = [
+                Event(
+                    item.id,
+                    f"rarday:{referral_id}:{day.isoformat()}",
+                    day,
+                    referral_id=referral_id,
+                    session_id=session_id,
+                )
+                for (referral_id, day), session_id in days.items()
+            ]
+        elif item.unit in (Unit.PER_SESSION, Unit.PER_HOUR):
+            for s in sessions_by_service[item.service_code]:
+                if not item.prices_kind(s.kind):
                     continue
                 found.append(
                     Event(
@@ -224,6 +250,8 @@ def select_billable(
     billing the oldest work first."""
     live = list(live)
     taken = {(event.item_id, event.event_key) for event in live}
+    # A RAR day billed under any key (older invoices billed RAR sessions as "session:<id>").
+    days_taken = {(event.item_id, event.referral_id, event.event_date) for event in live}
     live_per_referral: dict[tuple[int, int], int] = defaultdict(int)
     for event in live:
         if event.referral_id is not None:
@@ -232,7 +260,12 @@ def select_billable(
     chosen: list[Event] = []
     for item in items:
         fresh = sorted(
-            (e for e in candidates.get(item.id, []) if (item.id, e.event_key) not in taken),
+            (
+                e
+                for e in candidates.get(item.id, [])
+                if (item.id, e.event_key) not in taken
+                and not (e.event_key.startswith("rarday:") and (item.id, e.referral_id, e.event_date) in days_taken)
+            ),
             key=lambda e: (e.event_date, e.event_key),
         )
         used: dict[int, int] = defaultdict(int)
@@ -297,6 +330,7 @@ def oracle_lines(contract: Contract, period_start: date, *, exclude_invoice_id: 
             unit=item.unit,
             outcome_type_id=item.outcome_type_id,
             max_units_per_referral=item.max_units_per_referral,
+            session_kinds=tuple(item.session_kinds),
             prices=tuple(Price(p.id, p.unit_price_pence, p.effective_from, p.effective_to) for p in item.prices),
         )
         for item in db.session.scalars(
@@ -304,14 +338,14 @@ def oracle_lines(contract: Contract, period_start: date, *, exclude_invoice_id: 
         )
     ]
     referrals = [
-        ReferralRow(r.id, r.service_code, r.accepted_on, r.rar_days)
+        ReferralRow(r.id, r.service_code, r.accepted_on, r.rar_days, r.location_type == LocationType.COMMUNITY)
         for r in db.session.scalars(
             select(Referral).where(Referral.contract_id == contract.id, Referral.accepted_at.is_not(None))
         )
     ]
     ids = [r.id for r in referrals]
     sessions = [
-        SessionRow(s.id, s.referral_id, s.date, s.duration_minutes, s.counts_as_rar_day)
+        SessionRow(s.id, s.referral_id, s.date, s.duration_minutes, s.counts_as_rar_day, s.kind.value)
         for s in db.session.scalars(
             select(Session).where(Session.referral_id.in_(ids), Session.attendance.in_(ATTENDED))
         )
@@ -327,7 +361,7 @@ def oracle_lines(contract: Contract, period_start: date, *, exclude_invoice_id: 
     )
     if exclude_invoice_id is not None:
         live_query = live_query.where(InvoiceEvent.invoice_id != exclude_invoice_id)
-    live = [LiveEvent(e.item_id, e.event_key, e.referral_id) for e in db.session.scalars(live_query)]
+    live = [LiveEvent(e.item_id, e.event_key, e.referral_id, e.event_date) for e in db.session.scalars(live_query)]
     candidates = candidate_events(
         items,
         referrals,

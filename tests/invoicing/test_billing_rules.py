@@ -14,7 +14,7 @@ from portal.delivery.models import Attendance, Outcome, OutcomeStatus, Session, 
 from portal.extensions import db
 from portal.invoicing import billing
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceLine, InvoiceStatus
-from portal.referrals.models import ReferralStatus
+from portal.referrals.models import LocationType, ReferralStatus
 from tests.factories import (
     ContractFactory,
     OutcomeTypeFactory,
@@ -35,7 +35,7 @@ class Scenario:
         self.contract, self.referrer, self.caseworker = contract, referrer, caseworker
         self.codes = 0
 
-    def item(self, unit, pence=10000, *, service="SVC", outcome_type=None, maximum=None, prices=None):
+    def item(self, unit, pence=10000, *, service="SVC", outcome_type=None, maximum=None, prices=None, kinds=()):
         self.codes += 1
         item = RateCardItemFactory(
             contract=self.contract,
@@ -45,29 +45,41 @@ class Scenario:
             unit=unit,
             outcome_type=outcome_type,
             max_units_per_referral=maximum,
+            session_kinds=list(kinds),
         )
         for start, end, amount in prices or [(date(2025, 4, 1), None, pence)]:
             RateCardPriceFactory(item=item, unit_price_pence=amount, effective_from=start, effective_to=end)
         db.session.expire(item, ["prices"])
         return item
 
-    def referral(self, accepted_on, *, service="SVC", rar_days=None):
+    def referral(self, accepted_on, *, service="SVC", rar_days=None, location=LocationType.COMMUNITY):
         return ReferralFactory(
             contract=self.contract,
             service_code=service,
             referrer=self.referrer,
             status=ReferralStatus.IN_PROGRESS,
             rar_days=rar_days,
+            location_type=location,
             accepted_at=datetime.combine(accepted_on, time(11), tzinfo=UTC),
         )
 
-    def session(self, referral, day, minutes=60, *, rar=False, attendance=Attendance.ATTENDED):
+    def session(
+        self,
+        referral,
+        day,
+        minutes=60,
+        *,
+        rar=False,
+        attendance=Attendance.ATTENDED,
+        kind=SessionKind.ONE_TO_ONE,
+        at=10,
+    ):
         session = Session(
             referral_id=referral.id,
             date=day,
-            start_time=time(10),
+            start_time=time(at),
             duration_minutes=minutes,
-            kind=SessionKind.ONE_TO_ONE,
+            kind=kind,
             attendance=attendance,
             counts_as_rar_day=rar,
             recorded_by_id=self.caseworker.id,
@@ -291,16 +303,60 @@ def test_nothing_on_a_live_invoice_is_billed_again_but_a_rejected_ones_is(scenar
     assert scenario.check() == [("ITEM-1", "2.00", 10000, 20000)]
 
 
-def test_one_session_can_be_billed_by_several_items_of_its_service(scenario):
-    scenario.item(Unit.PER_SESSION, 2000)
-    scenario.item(Unit.PER_HOUR, 3000)
-    scenario.item(Unit.PER_RAR_DAY, 5000)
-    scenario.session(scenario.referral(date(2026, 3, 1), rar_days=2), date(2026, 3, 2), 90, rar=True)
+def test_a_rar_day_fee_stacks_on_a_session_fee_and_each_prices_only_its_kinds(scenario):
+    scenario.item(Unit.PER_SESSION, 2000, kinds=[SessionKind.ONE_TO_ONE])
+    scenario.item(Unit.PER_HOUR, 3000, kinds=[SessionKind.GROUP, SessionKind.VIDEO])
+    scenario.item(Unit.PER_RAR_DAY, 5000, kinds=[SessionKind.ONE_TO_ONE, SessionKind.GROUP])
+    referral = scenario.referral(date(2026, 3, 1), rar_days=5)
+    scenario.session(referral, date(2026, 3, 2), 90, rar=True)
+    scenario.session(referral, date(2026, 3, 3), 30, rar=True, kind=SessionKind.GROUP)
+    scenario.session(referral, date(2026, 3, 4), 60, rar=True, kind=SessionKind.PHONE)  # no item prices phone
+    scenario.session(referral, date(2026, 3, 5), 45, kind=SessionKind.VIDEO)
     assert scenario.check() == [
-        ("ITEM-1", "1.00", 2000, 2000),
-        ("ITEM-2", "1.50", 3000, 4500),
-        ("ITEM-3", "1.00", 5000, 5000),
+        ("ITEM-1", "1.00", 2000, 2000),  # the one-to-one
+        ("ITEM-2", "1.25", 3000, 3750),  # the group's 30 minutes and the video's 45
+        ("ITEM-3", "2.00", 5000, 10000),  # the RAR days of the one-to-one and the group
     ]
+
+
+def test_an_item_without_session_kinds_prices_every_kind(scenario):
+    scenario.item(Unit.PER_SESSION, 2000)
+    referral = scenario.referral(date(2026, 3, 1))
+    for day, kind in enumerate(SessionKind, start=2):
+        scenario.session(referral, date(2026, 3, day), kind=kind)
+    assert scenario.check() == [("ITEM-1", f"{len(SessionKind)}.00", 2000, 2000 * len(SessionKind))]
+
+
+# --- RAR days are days ------------------------------------------------------------------------------
+
+
+def test_two_rar_sessions_on_one_day_bill_one_rar_day(scenario):
+    scenario.item(Unit.PER_RAR_DAY, 11000)
+    referral = scenario.referral(date(2026, 2, 1), rar_days=6)
+    for day in (10, 11, 12):
+        scenario.session(referral, date(2026, 3, day), rar=True, at=9)
+        scenario.session(referral, date(2026, 3, day), rar=True, at=14, kind=SessionKind.GROUP)
+    assert scenario.check() == [("ITEM-1", "3.00", 11000, 33000)]
+    events = db.session.execute(billing.billable_events(scenario.contract, date(2026, 3, 31))).all()
+    assert sorted(row.event_key for row in events) == [f"rarday:{referral.id}:2026-03-{day}" for day in (10, 11, 12)]
+
+
+def test_a_day_billed_before_under_a_session_key_is_not_billed_again(scenario):
+    item = scenario.item(Unit.PER_RAR_DAY, 11000)
+    referral = scenario.referral(date(2026, 2, 1), rar_days=6)
+    first = scenario.session(referral, date(2026, 3, 10), rar=True, at=9)
+    scenario.session(referral, date(2026, 3, 10), rar=True, at=14)
+    scenario.session(referral, date(2026, 3, 11), rar=True)
+    # Before RAR days were days, each RAR session was billed under its own key.
+    scenario.already_invoiced(item, f"session:{first.id}", referral, on=date(2026, 3, 10))
+    assert scenario.check() == [("ITEM-1", "1.00", 11000, 11000)]
+
+
+def test_rar_days_are_never_billed_on_a_custody_referral(scenario):
+    scenario.item(Unit.PER_RAR_DAY, 11000)
+    referral = scenario.referral(date(2026, 2, 1), rar_days=4, location=LocationType.CUSTODY)
+    scenario.session(referral, date(2026, 3, 10), rar=True)
+    assert scenario.check() == []
 
 
 # --- VAT ---------------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def needs() -> dict:
         "complexity": "high",
         "desired_outcomes": "Safe accommodation\nReconnect with children",
         "reason": "Released homeless.",
-        "rar_days": "12",
+        "rar_days": "",  # she is in custody: no RAR days
         "sentence_end_date": date_parts(days_from_today(500)),
         "colour_band": "yellow",
     }
@@ -134,6 +134,15 @@ def test_rar_days_must_be_from_0_to_60(portal, ttg_service, referrer):
     draft_id = start(portal)
     response = post_step(portal, draft_id, "needs", needs() | {"rar_days": "61"})
     assert "RAR days must be a whole number from 0 to 60" in text_of(response)
+
+
+def test_someone_in_custody_has_no_rar_days(portal, ttg_service, referrer):
+    portal.sign_in(referrer)
+    draft_id = start(portal)
+    assert post_step(portal, draft_id, "location", location()).status_code == 302
+    response = post_step(portal, draft_id, "needs", needs() | {"rar_days": "12"})
+    assert response.status_code == 200
+    assert text_of(response).count("RAR days are for community orders") == 2  # the summary and the field
 
 
 def test_a_known_crn_fills_in_the_persons_details(portal, ttg_service, referrer):

@@ -60,7 +60,7 @@ def whole_referral(contract, **overrides):
         "complexity": "high",
         "desired_outcomes": ["Settled accommodation on release", "Open a bank account"],
         "reason": "No fixed abode on release.",
-        "rar_days": 10,
+        "rar_days": None,  # someone in custody has no RAR days
         "sentence_end_date": days_from_today(400),
         "urgent": False,
         "colour_band": "",
@@ -81,6 +81,23 @@ def timeline_kinds(referral):
 @pytest.fixture
 def sent(referrer, ttg_service, nacro_manager):
     return service.create_and_send(referrer, whole_referral(ttg_service))
+
+
+def on_a_community_order(contract, **overrides):
+    return whole_referral(
+        contract,
+        location_type="community",
+        prison="",
+        expected_release_date=None,
+        community_office="Bedford probation office",
+        rar_days=10,
+        **overrides,
+    )
+
+
+@pytest.fixture
+def sent_community(referrer, ttg_service, nacro_manager):
+    return service.create_and_send(referrer, on_a_community_order(ttg_service))
 
 
 # --- drafting and sending ---------------------------------------------------------------------
@@ -147,6 +164,7 @@ def test_a_mistyped_crn_cannot_rewrite_someone_elses_record(referrer, ttg_servic
         ({"expected_release_date": DaysFromToday(-1)}, "expected_release_date", "today or in the future"),
         ({"rar_days": 61}, "rar_days", "from 0 to 60"),
         ({"rar_days": -1}, "rar_days", "from 0 to 60"),
+        ({"rar_days": 5}, "rar_days", "RAR days are for community orders: leave RAR days empty for someone in custody"),
         ({"service_code": "OLD-SVC"}, "service_code", "Select a service this contract provides"),
         ({"service_code": "GRANT"}, "service_code", "Select a service this contract provides"),
         ({"rosh_level": "high"}, "rosh_level", "low or medium"),
@@ -275,7 +293,8 @@ def test_withdrawing_tells_the_partner(sent, nacro_manager, nacro_caseworker, re
     assert any("withdrawn" in e.subject for e in emails_to(nacro_caseworker.email))
 
 
-def test_amending_needs_a_reason_and_is_logged_with_before_and_after(sent, referrer, nacro_manager):
+def test_amending_needs_a_reason_and_is_logged_with_before_and_after(sent_community, referrer, nacro_manager):
+    sent = sent_community
     with pytest.raises(ValidationFailed) as failure:
         service.amend_referral(referrer, sent, changes_wanted={"rar_days": 15}, reason="")
     assert "reason" in failure.value.errors
@@ -290,7 +309,8 @@ def test_amending_needs_a_reason_and_is_logged_with_before_and_after(sent, refer
     assert "risk information has changed" in emails_to(nacro_manager.email)[-1].body_text
 
 
-def test_amendments_keep_the_rules(sent, referrer):
+def test_amendments_keep_the_rules(sent_community, referrer):
+    sent = sent_community
     for wanted, field in (
         ({"rar_days": 99}, "rar_days"),
         ({"expected_release_date": days_from_today(-3)}, "expected_release_date"),
@@ -301,6 +321,17 @@ def test_amendments_keep_the_rules(sent, referrer):
             service.amend_referral(referrer, sent, changes_wanted=wanted, reason="because")
         assert field in failure.value.errors
     assert sent.rar_days == 10
+
+
+def test_a_custody_referral_cannot_be_amended_to_have_rar_days(sent, referrer):
+    with pytest.raises(ValidationFailed) as failure:
+        service.amend_referral(referrer, sent, changes_wanted={"rar_days": 5}, reason="Court order")
+    assert "RAR days are for community orders" in failure.value.errors["rar_days"][0]
+    assert sent.rar_days is None
+
+
+def test_a_community_referral_keeps_its_rar_days(sent_community):
+    assert sent_community.rar_days == 10
 
 
 # --- case notes --------------------------------------------------------------------------------

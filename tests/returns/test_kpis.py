@@ -1,7 +1,7 @@
 """The figures as pure functions over plain rows: worked examples of every rule, and properties
 that hold for any records (Hypothesis)."""
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -165,6 +165,8 @@ def test_attendance_leaves_out_sessions_that_did_not_happen_or_await_feedback():
         SessionCount(1, day, "session_did_not_happen", sessions=3, minutes=180),
         SessionCount(1, day, None, sessions=4, minutes=240),
         SessionCount(1, day, "attended", counts_as_rar_day=True, sessions=2, minutes=120),
+        # ...which were one referral's two RAR sessions that day: one RAR day.
+        SessionCount(1, day, "attended", counts_as_rar_day=True, sessions=0, minutes=0, rar_days=1),
     ]
     figures = session_figures(sessions, [], JULY)
     assert figures["scheduled"] == 19
@@ -172,7 +174,7 @@ def test_attendance_leaves_out_sessions_that_did_not_happen_or_await_feedback():
     assert percent_text(figures["attendance_rate"]) == "75.0%"  # 9 of 12
     assert figures["hours_delivered"] == "8.8"  # 525 minutes
     assert (figures["missed_unacceptable"], figures["missed_logistics"], figures["awaiting_feedback"]) == (2, 1, 4)
-    assert figures["rar_days_delivered"] == 2
+    assert figures["rar_days_delivered"] == 1
 
 
 def test_rar_days_against_ordered_caps_each_case_at_the_days_ordered():
@@ -349,3 +351,25 @@ def test_the_median_has_as_many_values_above_as_below(values):
     assert isinstance(middle, Decimal)
     assert sum(1 for v in values if v < middle) <= len(values) // 2
     assert sum(1 for v in values if v > middle) <= len(values) // 2
+
+
+def test_two_rar_sessions_of_one_referral_on_one_day_are_one_rar_day_in_the_figures(quarter, nacro_caseworker):
+    from sqlalchemy import select
+
+    from portal.delivery.models import Attendance
+    from portal.extensions import db
+    from portal.referrals.models import Referral
+    from portal.returns.records import load_records
+    from tests.factories import SessionFactory
+
+    a = db.session.scalars(select(Referral).where(Referral.reference == "QA0001AA")).one()
+    SessionFactory(
+        referral=a,
+        date=date(2026, 7, 10),
+        start_time=time(15),
+        attendance=Attendance.ATTENDED,
+        counts_as_rar_day=True,
+        recorded_by=nacro_caseworker,
+    )
+    records = load_records([a.contract_id], date(2026, 7, 1), date(2026, 7, 31))
+    assert session_figures(records.sessions, records.referrals, JULY)["rar_days_delivered"] == 2  # 10 and 17 July
