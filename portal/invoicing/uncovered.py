@@ -4,7 +4,7 @@ the partner and the contract manager see it instead of it silently going unpaid.
 Two kinds, in one query: verified outcomes that no per-outcome item of the referral's service
 prices (unless the contract manager marks the type recorded but unpaid), or that break their
 type's rule (outside its days, or without the evidence file it needs); and attended sessions on
-a service that has no item pricing sessions, referrals or the month. Work already on a live
+a service the rate card has no item for at all. Work already on a live
 invoice is left out. Dates are the invoice's month; an outcome verified in the month counts even
 if it was achieved before.
 """
@@ -25,10 +25,6 @@ from portal.extensions import db
 from portal.formatting import LONDON
 from portal.invoicing.models import Invoice, InvoiceEvent
 from portal.referrals.models import Referral
-
-# A service with an item of one of these units is paid for its sessions (by the session, the hour,
-# the RAR day, the referral or the month); one with none, or only outcome fees, is not.
-SESSION_COVERING_UNITS = (Unit.PER_SESSION, Unit.PER_HOUR, Unit.PER_RAR_DAY, Unit.PER_REFERRAL, Unit.MONTHLY_FIXED)
 
 REASONS = {
     "no_price": "No item of the referral's service prices it",
@@ -106,9 +102,8 @@ def uncovered_work(invoice: Invoice, *, limit: int = 50) -> tuple[list[Uncovered
         .subquery("uncovered_outcome")
     )
     s = Session
-    covering = exists().where(
-        i.contract_id == r.contract_id, i.service_code == r.service_code, i.unit.in_(SESSION_COVERING_UNITS)
-    )
+    # A service that prices only outcomes pays by results, by design: its sessions are not listed.
+    covering = exists().where(i.contract_id == r.contract_id, i.service_code == r.service_code)
     sessions = (
         select(
             literal("session").label("kind"),

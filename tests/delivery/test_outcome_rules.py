@@ -6,6 +6,8 @@ verifying checks the rule again. A credited outcome is `credited`."""
 from datetime import UTC, date, datetime, time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from portal.audit.models import AuditEvent
@@ -242,3 +244,28 @@ def test_the_window_moves_with_first_contact(referral):
     referral.first_contact_at = None
     db.session.commit()
     assert referral.first_contact_on is None
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    outcome_from=st.sampled_from([None, OutcomeFrom.START, OutcomeFrom.RELEASE]),
+    earliest=st.integers(0, 25),
+    latest=st.one_of(st.none(), st.integers(0, 25)),
+    days_ago=st.integers(0, 22),
+)
+def test_a_claim_is_made_exactly_when_its_rule_allows_it(
+    referral, nacro_caseworker, ttg_service, outcome_from, earliest, latest, days_ago
+):
+    if latest is not None and latest < earliest:
+        earliest, latest = latest, earliest
+    kind = priced_type(
+        ttg_service, outcome_from=outcome_from, outcome_earliest_days=earliest, outcome_latest_days=latest
+    )
+    rule = outcome_rules.Rule.of(kind)
+    allowed = outcome_rules.allows(rule, outcome_rules.Facts.of(referral), days_from_today(-days_ago))
+    try:
+        claim(nacro_caseworker, referral, kind, days_ago=days_ago)
+    except ValidationFailed as failure:
+        assert not allowed and set(failure.errors) == {"achieved_on"}
+    else:
+        assert allowed
