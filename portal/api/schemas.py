@@ -187,6 +187,27 @@ class OutcomeType(Out):
     recorded_unpaid: bool = Field(
         description="Recorded but never paid: claimable on a referral whose service has no price for it."
     )
+    version: int = Field(description="Send it back when changing the rule, to guard against changes made since.")
+
+
+class ChangeOutcomeRule(Body):
+    """Only the fields sent change; the others keep their values."""
+
+    outcome_from: OutcomeFrom | None = Field(
+        None, description="`start` (first contact), `release` (release from custody), or null (acceptance)."
+    )
+    outcome_earliest_days: int = Field(0, ge=0, le=3660)
+    outcome_latest_days: int | None = Field(None, ge=0, le=3660, description="Null: no limit.")
+    max_per_referral: int | None = Field(None, ge=1, le=1000, description="Null: no limit.")
+    evidence_required: bool = False
+    recorded_unpaid: bool = False
+    version: Version = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"outcome_from": "start", "outcome_earliest_days": 91, "max_per_referral": 1, "version": 1}]
+        }
+    )
 
 
 class Contract(Out):
@@ -254,6 +275,7 @@ class ContractWithRateCard(Contract):
                             "max_per_referral": 1,
                             "evidence_required": False,
                             "recorded_unpaid": False,
+                            "version": 1,
                         }
                     ],
                 }

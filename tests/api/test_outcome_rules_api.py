@@ -31,6 +31,7 @@ def test_the_contract_gives_each_outcome_types_rule(api_as, nacro_manager, nacro
             "max_per_referral": 1,
             "evidence_required": False,
             "recorded_unpaid": False,
+            "version": 1,
         }
     ]
 
@@ -69,3 +70,20 @@ def test_a_claim_outside_the_rule_is_a_422_naming_the_field(api_as, nacro_casewo
     made = claim("sustained", days_ago=4)
     assert made.status_code == 201 and made.get_json()["status"] == "claimed"
     assert unpriced.id
+
+
+def test_a_contract_manager_changes_a_rule_and_only_the_fields_sent_change(api_as, contract_manager, nacro_contract):
+    OutcomeTypeFactory(contract=nacro_contract, code="employment_sustained", max_per_referral=1)
+    api = api_as(contract_manager)
+    path = "/contracts/BENCH-ACC-01/outcome-types/employment_sustained"
+    changed = api.post(path, {"outcome_from": "start", "outcome_earliest_days": 91, "version": 1})
+    assert changed.status_code == 200, changed.get_json()
+    body = changed.get_json()
+    assert (body["outcome_from"], body["outcome_earliest_days"], body["max_per_referral"]) == ("start", 91, 1)
+    assert body["version"] == 2
+    stale = api.post(path, {"outcome_earliest_days": 28, "version": 1})  # read before the change above
+    assert stale.status_code == 409
+    too_short = api.post(path, {"outcome_latest_days": 30})
+    assert too_short.status_code == 422
+    assert "outcome_latest_days" in too_short.get_json()["errors"]
+    assert api.post("/contracts/BENCH-ACC-01/outcome-types/no_such_type", {}).status_code == 404
