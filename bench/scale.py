@@ -864,9 +864,7 @@ class Referrals:
                 session_id,
             )
             if number == 0:
-                row.update(
-                    status="in_progress", first_contact_at=moment, first_contact_on=day, updated_at=feedback
-                )
+                row.update(status="in_progress", first_contact_at=moment, first_contact_on=day, updated_at=feedback)
                 self.timeline(
                     referral_id, feedback, caseworker, "session", f"First contact: session on {day:%-d %B %Y}"
                 )
