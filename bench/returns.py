@@ -170,6 +170,7 @@ def seed(referral_count: int, session_count: int):
                 "accepted_on": accepted,
                 "first_contact_due_on": accepted + timedelta(days=7),
                 "first_contact_at": datetime.combine(contact, clock(10), tzinfo=UTC),
+                "first_contact_on": contact,
                 "location_type": "custody" if custody else "community",
                 "prison": "HMP Bedford" if custody else None,
                 "community_office": None

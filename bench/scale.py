@@ -704,6 +704,7 @@ class Referrals:
             "risk_confirmed_by_id": None,
             "first_contact_due_on": None,
             "first_contact_at": None,
+            "first_contact_on": None,
             "declined_at": None,
             "declined_by_id": None,
             "decline_reason": None,
@@ -863,7 +864,7 @@ class Referrals:
                 session_id,
             )
             if number == 0:
-                row.update(status="in_progress", first_contact_at=moment, updated_at=feedback)
+                row.update(status="in_progress", first_contact_at=moment, first_contact_on=day, updated_at=feedback)
                 self.timeline(
                     referral_id, feedback, caseworker, "session", f"First contact: session on {day:%-d %B %Y}"
                 )

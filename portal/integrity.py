@@ -164,7 +164,9 @@ def only_real_work_is_billed() -> list[str]:
         .select_from(InvoiceEvent)
         .join(Outcome, Outcome.id == InvoiceEvent.outcome_id)
         .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
-        .where(Invoice.kind == InvoiceKind.INVOICE, Outcome.status != OutcomeStatus.VERIFIED)
+        .where(
+            Invoice.kind == InvoiceKind.INVOICE, Outcome.status.not_in((OutcomeStatus.VERIFIED, OutcomeStatus.CREDITED))
+        )
     )
     if unverified:
         problems.append(f"{unverified} billed outcomes are not verified")

@@ -18,7 +18,7 @@ def emails_to(address: str) -> list[OutboundEmail]:
 
 
 def claim(referral, caseworker, contract):
-    outcome_type = OutcomeTypeFactory(contract=contract)
+    outcome_type = OutcomeTypeFactory(contract=contract, recorded_unpaid=True)
     return claim_outcome(
         caseworker,
         referral,

@@ -11,7 +11,9 @@ from portal.accounts.models import User
 from portal.api import schemas
 from portal.api.blueprint import api
 from portal.api.registry import paginate
+from portal.contracts import service
 from portal.contracts.models import Contract, OutcomeType, RateCardItem
+from portal.errors import NotFound
 from portal.extensions import db
 
 
@@ -109,3 +111,37 @@ def get_contract(user: User, record: Contract) -> Any:
         ],
         outcome_types=[schemas.OutcomeType.model_validate(outcome_type) for outcome_type in outcome_types],
     )
+
+
+def load_outcome_type(user: User, reference: str, code: str) -> OutcomeType:
+    contract = load_contract(user, reference)
+    outcome_type = db.session.scalars(
+        access.visible(OutcomeType, user).where(
+            OutcomeType.contract_id == contract.id, OutcomeType.code == code.strip().lower()
+        )
+    ).first()
+    if outcome_type is None:
+        raise NotFound
+    return outcome_type
+
+
+@api.route(
+    "POST",
+    "/contracts/<reference>/outcome-types/<code>",
+    load=load_outcome_type,
+    body=schemas.ChangeOutcomeRule,
+    response=schemas.OutcomeType,
+    errors=(403, 409),
+    who="Contract manager",
+    tag="Contracts",
+    summary="Change an outcome type's rule",
+    description="From which event (`outcome_from`) and within which days an outcome of the type can be "
+    "achieved, at most how many per referral, whether a claim needs an evidence file, and whether it is "
+    "recorded but unpaid. Only the fields sent change. Claims, verifications and drafts follow the new rule.",
+)
+def change_outcome_rule(user: User, record: OutcomeType, body: schemas.ChangeOutcomeRule) -> Any:
+    fields = body.model_dump(exclude_unset=True, exclude={"version"})
+    contract = db.session.get(Contract, record.contract_id)
+    keep = {"name": record.name, "pathway": record.pathway.value, "active": record.active}
+    service.update_outcome_type(user, record, contract, version=body.version, **keep, **fields)
+    return schemas.OutcomeType.model_validate(record)

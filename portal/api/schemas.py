@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from portal.contracts.models import ContractStatus, ContractTier, Pathway, Setting, Unit
+from portal.contracts.models import ContractStatus, ContractTier, OutcomeFrom, Pathway, Setting, Unit
 from portal.dates import OUTSIDE_BOUNDS, PeriodKind, within_bounds
 from portal.delivery.models import Achievement, Attendance, NonAttendanceReason, OutcomeStatus, SessionKind
 from portal.invoicing.models import InvoiceKind, InvoiceStatus
@@ -177,6 +177,42 @@ class OutcomeType(Out):
     name: str
     pathway: Pathway
     active: bool
+    outcome_from: OutcomeFrom | None = Field(
+        description="The event its days count from: `start` (first contact), `release` (release from custody; "
+        "first contact for a community referral), or null (acceptance of the referral)."
+    )
+    outcome_earliest_days: int = Field(
+        description="It can be achieved this many whole days after that event at the earliest."
+    )
+    outcome_latest_days: int | None = Field(description="At the latest this many days after it; null: no limit.")
+    max_per_referral: int | None = Field(description="At most this many per referral; null: no limit.")
+    evidence_required: bool = Field(
+        description="A claim needs an evidence file (attached on the referral's page): one without is refused."
+    )
+    recorded_unpaid: bool = Field(
+        description="Recorded but never paid: claimable on a referral whose service has no price for it."
+    )
+    version: int = Field(description="Send it back when changing the rule, to guard against changes made since.")
+
+
+class ChangeOutcomeRule(Body):
+    """Only the fields sent change; the others keep their values."""
+
+    outcome_from: OutcomeFrom | None = Field(
+        None, description="`start` (first contact), `release` (release from custody), or null (acceptance)."
+    )
+    outcome_earliest_days: int = Field(0, ge=0, le=3660)
+    outcome_latest_days: int | None = Field(None, ge=0, le=3660, description="Null: no limit.")
+    max_per_referral: int | None = Field(None, ge=1, le=1000, description="Null: no limit.")
+    evidence_required: bool = False
+    recorded_unpaid: bool = False
+    version: Version = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"outcome_from": "start", "outcome_earliest_days": 91, "max_per_referral": 1, "version": 1}]
+        }
+    )
 
 
 class Contract(Out):
@@ -254,6 +290,13 @@ class ContractWithRateCard(Contract):
                             "name": "Accommodation on the first night",
                             "pathway": "accommodation",
                             "active": True,
+                            "outcome_from": "release",
+                            "outcome_earliest_days": 0,
+                            "outcome_latest_days": 7,
+                            "max_per_referral": 1,
+                            "evidence_required": False,
+                            "recorded_unpaid": False,
+                            "version": 1,
                         }
                     ],
                 }

@@ -132,12 +132,40 @@ class EndContractForm(VersionedForm):
     submit = SubmitField("End contract", widget=GovSubmitInput())
 
 
-class OutcomeTypeForm(FlaskForm):
+OUTCOME_FROM_CHOICES = {
+    "": "Acceptance of the referral",
+    "start": "First contact",
+    "release": "Release from custody (first contact for someone in the community)",
+}
+
+
+class OutcomeTypeForm(VersionedForm):
     code = StringField("Code", widget=GovTextInput(), validators=[Length(max=60)])
     name = StringField("Name", widget=GovTextInput(), validators=[Length(max=200)])
     pathway = SelectField("Pathway", widget=GovSelect(), default="", validate_choice=False)
     active = BooleanField("Outcomes of this type can still be recorded", widget=GovCheckboxInput(), default=True)
+    outcome_from = RadioField(
+        "Days are counted from", widget=GovRadioInput(), choices=OUTCOME_FROM_CHOICES, default="", validate_choice=False
+    )
+    outcome_earliest_days = StringField("Earliest, in days after it", widget=GovTextInput(), default="0")
+    outcome_latest_days = StringField("Latest, in days after it (optional)", widget=GovTextInput())
+    max_per_referral = StringField("Most per referral (optional)", widget=GovTextInput())
+    evidence_required = BooleanField("A claim must attach an evidence file", widget=GovCheckboxInput())
+    recorded_unpaid = BooleanField(
+        "Recorded but not paid: partners can claim it on services that have no price for it", widget=GovCheckboxInput()
+    )
     submit = SubmitField("Add outcome type", widget=GovSubmitInput())
+
+    def rule_fields(self) -> dict[str, Any]:
+        """The rule as typed, for the service to check (which names each field it refuses)."""
+        return {
+            "outcome_from": self.outcome_from.data or "",
+            "outcome_earliest_days": (self.outcome_earliest_days.data or "").strip() or "0",
+            "outcome_latest_days": self.outcome_latest_days.data,
+            "max_per_referral": self.max_per_referral.data,
+            "evidence_required": bool(self.evidence_required.data),
+            "recorded_unpaid": bool(self.recorded_unpaid.data),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

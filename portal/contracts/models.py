@@ -6,7 +6,19 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Money, TimestampMixin, VersionedMixin, enum_type
@@ -159,8 +171,22 @@ class Contract(TimestampMixin, VersionedMixin, db.Model):
         return f"<Contract {self.reference}>"
 
 
-class OutcomeType(TimestampMixin, db.Model):
-    """An outcome a contract recognises (and may pay for), tied to a pathway."""
+class OutcomeFrom(StrEnum):
+    """The event an outcome type's days are counted from (API.md, "Billing rules"); none (NULL)
+    counts from the referral's acceptance."""
+
+    START = "start"  # first contact
+    RELEASE = "release"  # release from custody; for a community referral, first contact
+
+    @property
+    def label(self) -> str:
+        return {"start": "First contact", "release": "Release from custody"}[self.value]
+
+
+class OutcomeType(TimestampMixin, VersionedMixin, db.Model):
+    """An outcome a contract recognises (and may pay for), tied to a pathway, with its rule: from
+    which event and within how many days it can be achieved, how many a referral may have, and
+    whether a claim needs an evidence file (portal.delivery.outcome_rules applies it)."""
 
     __tablename__ = "outcome_type"
     __table_args__ = (UniqueConstraint("contract_id", "code"),)
@@ -171,8 +197,23 @@ class OutcomeType(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200))
     pathway: Mapped[Pathway] = mapped_column(enum_type(Pathway))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The rule. NULL outcome_from: counted from acceptance.
+    outcome_from: Mapped[OutcomeFrom | None] = mapped_column(enum_type(OutcomeFrom))
+    outcome_earliest_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    outcome_latest_days: Mapped[int | None] = mapped_column(Integer)
+    max_per_referral: Mapped[int | None] = mapped_column(Integer)
+    evidence_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Recorded but never paid: claimable on a referral whose service has no price for it.
+    recorded_unpaid: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     contract: Mapped[Contract] = relationship(back_populates="outcome_types", lazy="raise_on_sql")
+
+    @property
+    def rule_text(self) -> str:
+        """The rule in words, like "Achieved at least 91 days after first contact"."""
+        from portal.delivery.outcome_rules import Rule, describe
+
+        return describe(Rule.of(self))
 
 
 class RateCardItem(TimestampMixin, VersionedMixin, db.Model):

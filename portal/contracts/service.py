@@ -32,6 +32,7 @@ from portal.contracts.models import (
     Contract,
     ContractStatus,
     ContractTier,
+    OutcomeFrom,
     OutcomeType,
     Pathway,
     RateCardItem,
@@ -43,6 +44,7 @@ from portal.contracts.pricing import find_overlaps
 from portal.errors import StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.organisations.models import Organisation, OrganisationKind
+from portal.persistence import guards_versions
 from portal.workflow import StateMachine, Transition
 
 REFERENCE = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,29}$")
@@ -78,7 +80,20 @@ ITEM_FIELDS = (
     "active",
 )
 PRICE_FIELDS = ("unit_price_pence", "effective_from", "effective_to")
-OUTCOME_TYPE_FIELDS = ("code", "name", "pathway", "active")
+OUTCOME_TYPE_FIELDS = (
+    "code",
+    "name",
+    "pathway",
+    "active",
+    "outcome_from",
+    "outcome_earliest_days",
+    "outcome_latest_days",
+    "max_per_referral",
+    "evidence_required",
+    "recorded_unpaid",
+)
+# The longest window a rule may name: ten years of days.
+MAX_RULE_DAYS = 3660
 
 CONTRACT_WORKFLOW = StateMachine(
     "contract",
@@ -295,9 +310,57 @@ def _outcome_type_data(fields: dict[str, Any], contract: Contract, existing: Out
     except ValueError:
         errors["pathway"] = ["Select the pathway this outcome belongs to"]
     data["active"] = bool(data.get("active", True))
+    _outcome_rule_data(data, existing, errors)
     if errors:
         raise ValidationFailed(errors)
     return {key: data[key] for key in OUTCOME_TYPE_FIELDS}
+
+
+def _whole_days(value: Any, field: str, label: str, errors: dict[str, list[str]], *, upper: int) -> int | None:
+    """A whole number from 0 (1 for a count) to `upper`, or None when left empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip()
+    lowest = 1 if field == "max_per_referral" else 0
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or not lowest <= int(text) <= upper:
+        errors[field] = [f"Enter {label} as a whole number from {lowest} to {upper}"]
+        return None
+    return int(text)
+
+
+def _outcome_rule_data(data: dict[str, Any], existing: OutcomeType | None, errors: dict[str, list[str]]) -> None:
+    """The rule's fields, each kept as it was when not given (a new type: from acceptance, no limits)."""
+
+    def given(key: str, default: Any) -> Any:
+        if key in data:
+            return data[key]
+        return getattr(existing, key) if existing is not None else default
+
+    source = given("outcome_from", None)
+    if source in (None, ""):
+        data["outcome_from"] = None
+    else:
+        try:
+            data["outcome_from"] = OutcomeFrom(source)
+        except ValueError:
+            errors["outcome_from"] = [
+                "Select the event the days are counted from: acceptance, first contact or release"
+            ]
+    earliest = _whole_days(
+        given("outcome_earliest_days", 0), "outcome_earliest_days", "the earliest day", errors, upper=MAX_RULE_DAYS
+    )
+    data["outcome_earliest_days"] = earliest or 0
+    latest = _whole_days(
+        given("outcome_latest_days", None), "outcome_latest_days", "the latest day", errors, upper=MAX_RULE_DAYS
+    )
+    if latest is not None and "outcome_latest_days" not in errors and latest < data["outcome_earliest_days"]:
+        errors["outcome_latest_days"] = ["The latest day must be the same as the earliest day or after it"]
+    data["outcome_latest_days"] = latest
+    data["max_per_referral"] = _whole_days(
+        given("max_per_referral", None), "max_per_referral", "the most per referral", errors, upper=1000
+    )
+    data["evidence_required"] = bool(given("evidence_required", False))
+    data["recorded_unpaid"] = bool(given("recorded_unpaid", False))
 
 
 def add_outcome_type(actor: Any, contract: Contract, *, commit: bool = True, **fields: Any) -> OutcomeType:
@@ -319,10 +382,16 @@ def add_outcome_type(actor: Any, contract: Contract, *, commit: bool = True, **f
     return outcome_type
 
 
-def update_outcome_type(actor: Any, outcome_type: OutcomeType, contract: Contract, **fields: Any) -> OutcomeType:
+@guards_versions("outcome type")
+def update_outcome_type(
+    actor: Any, outcome_type: OutcomeType, contract: Contract, *, version: int | None = None, **fields: Any
+) -> OutcomeType:
+    """Change an outcome type's name, pathway, whether it is in use, and its rule. A changed rule
+    applies to claims and verifications from now on, and to what drafts bill."""
     if actor is not None:
         access.require(actor, "manage", contract)
     _require_editable(contract)
+    _check_version(outcome_type, version, "outcome type")
     fields["code"] = outcome_type.code  # the code is what files and the API use: it never changes
     data = _outcome_type_data(fields, contract, outcome_type)
     before = snapshot(outcome_type, OUTCOME_TYPE_FIELDS)

@@ -366,7 +366,12 @@ def outcome_types(reference: str):  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         try:
             added = service.add_outcome_type(
-                current_user, contract, code=form.code.data, name=form.name.data, pathway=form.pathway.data
+                current_user,
+                contract,
+                code=form.code.data,
+                name=form.name.data,
+                pathway=form.pathway.data,
+                **form.rule_fields(),
             )
         except ValidationFailed as error:
             show_errors(form, error)
@@ -391,18 +396,28 @@ def edit_outcome_type(reference: str, outcome_type_id: int):  # type: ignore[no-
     form = OutcomeTypeForm(obj=outcome_type if request.method == "GET" else None)
     if request.method == "GET":
         form.pathway.data = outcome_type.pathway.value
+        form.version.data = str(outcome_type.version)
+        form.outcome_from.data = outcome_type.outcome_from.value if outcome_type.outcome_from else ""
+        form.outcome_earliest_days.data = str(outcome_type.outcome_earliest_days)
+        for name in ("outcome_latest_days", "max_per_referral"):
+            value = getattr(outcome_type, name)
+            getattr(form, name).data = "" if value is None else str(value)
     if form.validate_on_submit():
         try:
             service.update_outcome_type(
                 current_user,
                 outcome_type,
                 contract,
+                version=form.version_read,
                 name=form.name.data,
                 pathway=form.pathway.data,
                 active=bool(form.active.data),
+                **form.rule_fields(),
             )
         except ValidationFailed as error:
             show_errors(form, error)
+        except StaleRecord as error:
+            show_stale(form, error)
         else:
             flash(f"Outcome type {outcome_type.code} saved.", "success")
             return redirect(url_for("contracts.outcome_types", reference=contract.reference))

@@ -169,6 +169,8 @@ class OutcomeStatus(StrEnum):
     CLAIMED = "claimed"
     VERIFIED = "verified"
     REJECTED = "rejected"
+    # Verified, then taken off an invoice by an approved credit note: never paid or counted again.
+    CREDITED = "credited"
 
     @property
     def label(self) -> str:
@@ -176,7 +178,7 @@ class OutcomeStatus(StrEnum):
 
     @property
     def colour(self) -> str:
-        return {"claimed": "blue", "verified": "green", "rejected": "red"}[self.value]
+        return {"claimed": "blue", "verified": "green", "rejected": "red", "credited": "grey"}[self.value]
 
 
 class Outcome(TimestampMixin, VersionedMixin, db.Model):
@@ -201,6 +203,8 @@ class Outcome(TimestampMixin, VersionedMixin, db.Model):
     rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     rejected_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     rejection_reason: Mapped[str | None] = mapped_column(Text)
+    credited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    credited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # A re-claim after a rejection points at the claim it follows.
     previous_claim_id: Mapped[int | None] = mapped_column(ForeignKey("outcome.id"))
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from portal import access
 from portal.audit.service import changes, record_event, snapshot
-from portal.contracts.models import OutcomeType
+from portal.contracts.models import OutcomeType, RateCardItem, Unit
 from portal.dates import london_today, parse_user_date
-from portal.delivery import evidence
+from portal.delivery import evidence, outcome_rules
 from portal.delivery.common import DELIVERING, MAX_TEXT, accepted_on, text_of
 from portal.delivery.corrections import outcome_is_locked
 from portal.delivery.models import (
@@ -47,11 +47,78 @@ OUTCOME_WORKFLOW = StateMachine(
             OutcomeStatus.REJECTED,
             "Only a claimed outcome can be rejected",
         ),
+        Transition(
+            "credit",
+            frozenset({OutcomeStatus.VERIFIED}),
+            OutcomeStatus.CREDITED,
+            "Only a verified outcome can be credited",
+        ),
     ],
 )
 
 
-def _check_outcome(referral: Referral, fields: dict[str, Any], *, editing: Outcome | None = None) -> dict[str, Any]:
+def claimable_outcome_types(referral: Referral) -> list[tuple[OutcomeType, bool]]:
+    """The outcome types a partner can claim on this referral, by name, each with whether it is
+    paid: those its service prices (a per-outcome item of its service code) and those the contract
+    manager marks recorded but unpaid. One query."""
+    priced = (
+        select(RateCardItem.id)
+        .where(
+            RateCardItem.contract_id == referral.contract_id,
+            RateCardItem.service_code == referral.service_code,
+            RateCardItem.unit == Unit.PER_OUTCOME,
+            RateCardItem.outcome_type_id == OutcomeType.id,
+            RateCardItem.active.is_(True),
+        )
+        .exists()
+    )
+    rows = db.session.execute(
+        select(OutcomeType, priced.label("priced"))
+        .where(
+            OutcomeType.contract_id == referral.contract_id,
+            OutcomeType.active.is_(True),
+            or_(priced, OutcomeType.recorded_unpaid.is_(True)),
+        )
+        .order_by(OutcomeType.name, OutcomeType.id)
+    ).all()
+    return [(row[0], bool(row[1])) for row in rows]
+
+
+def rule_refusals(
+    referral: Referral,
+    outcome_type: OutcomeType,
+    achieved: date | None,
+    *,
+    files: int,
+    counted: tuple[OutcomeStatus, ...],
+    editing: Outcome | None = None,
+) -> dict[str, list[str]]:
+    """What the outcome type's rule says against this outcome, by field: achieved outside its
+    days, one too many for the referral (counting others in `counted` states), no evidence file."""
+    rule = outcome_rules.Rule.of(outcome_type)
+    errors: dict[str, list[str]] = {}
+    refusal = outcome_rules.refusal(rule, outcome_rules.Facts.of(referral), achieved) if achieved else None
+    if refusal:
+        errors["achieved_on"] = [refusal]
+    if rule.max_per_referral is not None:
+        others = select(func.count(Outcome.id)).where(
+            Outcome.referral_id == referral.id,
+            Outcome.outcome_type_id == outcome_type.id,
+            Outcome.status.in_(counted),
+        )
+        if editing is not None:
+            others = others.where(Outcome.id != editing.id)
+        if (db.session.scalar(others) or 0) >= rule.max_per_referral:
+            many = "once" if rule.max_per_referral == 1 else f"{rule.max_per_referral} times"
+            errors["outcome_type_id"] = [f"{outcome_type.name} can be claimed at most {many} for a referral"]
+    if rule.evidence_required and files == 0:
+        errors["evidence_files"] = [f"Attach an evidence file: {outcome_type.name} needs one"]
+    return errors
+
+
+def _check_outcome(
+    referral: Referral, fields: dict[str, Any], *, editing: Outcome | None = None, files: int = 0
+) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     outcome_type = None
     value = fields.get("outcome_type_id")
@@ -66,6 +133,10 @@ def _check_outcome(referral: Referral, fields: dict[str, Any], *, editing: Outco
         outcome_type = db.session.scalars(statement.where(OutcomeType.code == text_of(code).lower())).first()
     if outcome_type is None:
         errors["outcome_type_id"] = ["Select an outcome type on this referral's contract"]
+    elif outcome_type.id not in {kind.id for kind, _ in claimable_outcome_types(referral)}:
+        errors["outcome_type_id"] = [
+            f"This referral's service does not pay for {outcome_type.name}: choose an outcome its service prices"
+        ]
     achieved = fields.get("achieved_on")
     achieved = achieved if isinstance(achieved, date) else parse_user_date(text_of(achieved))
     accepted = accepted_on(referral)
@@ -82,6 +153,16 @@ def _check_outcome(referral: Referral, fields: dict[str, Any], *, editing: Outco
         errors["evidence"] = ["Describe the evidence for the outcome, for example a tenancy agreement seen"]
     elif len(text) > MAX_TEXT:
         errors["evidence"] = [f"The evidence description must be {MAX_TEXT} characters or fewer"]
+    if outcome_type is not None and "outcome_type_id" not in errors:
+        for field, messages in rule_refusals(
+            referral,
+            outcome_type,
+            None if "achieved_on" in errors else achieved,
+            files=files,
+            counted=(OutcomeStatus.CLAIMED, OutcomeStatus.VERIFIED),
+            editing=editing,
+        ).items():
+            errors.setdefault(field, messages)
     if not errors:
         # The same outcome claimed twice would be paid twice wherever the rate card has no limit.
         twin = select(Outcome.id).where(
@@ -141,7 +222,7 @@ def claim_outcome(
         raise ValidationFailed.single("referral", "Outcomes are claimed on accepted referrals")
     errors: dict[str, list[str]] = {}
     try:
-        data = _check_outcome(referral, fields)
+        data = _check_outcome(referral, fields, files=len(files or []))
     except ValidationFailed as failure:
         errors.update(failure.errors)
     try:
@@ -225,7 +306,8 @@ def update_outcome(
     check_version(outcome, version, "outcome")
     if outcome.status != OutcomeStatus.CLAIMED or outcome_is_locked(outcome):
         raise ValidationFailed.single("outcome", "Only a claimed outcome that has not been decided can be changed")
-    data = _check_outcome(referral, fields, editing=outcome)
+    attached = db.session.scalar(select(func.count(EvidenceFile.id)).where(EvidenceFile.outcome_id == outcome.id)) or 0
+    data = _check_outcome(referral, fields, editing=outcome, files=attached + len(files or []))
     staged = evidence.stage(files or [])
     before = snapshot(outcome, OUTCOME_FIELDS)
     for key, value in data.items():
@@ -278,8 +360,21 @@ def verify_outcome(actor: Any, outcome: Outcome, *, version: int | None = None) 
     referral = db.session.get(Referral, outcome.referral_id)
     access.require(actor, "decide", outcome)
     check_version(outcome, version, "outcome")
-    OUTCOME_WORKFLOW.apply(outcome, "verify", actor, details={"referral": referral.reference})
+    OUTCOME_WORKFLOW.check(outcome, "verify")
     outcome_type = db.session.get(OutcomeType, outcome.outcome_type_id)
+    # The rule is checked again: it may have changed since the claim, and a verified outcome is paid.
+    files = db.session.scalar(select(func.count(EvidenceFile.id)).where(EvidenceFile.outcome_id == outcome.id)) or 0
+    refused = rule_refusals(
+        referral, outcome_type, outcome.achieved_on, files=files, counted=(OutcomeStatus.VERIFIED,), editing=outcome
+    )
+    if refused:
+        raise ValidationFailed(
+            {
+                field: [f"{message}: this claim cannot be verified, so reject it and say why" for message in messages]
+                for field, messages in refused.items()
+            }
+        )
+    OUTCOME_WORKFLOW.apply(outcome, "verify", actor, details={"referral": referral.reference})
     timeline(referral, ReferralEventKind.OUTCOME, actor, f"Outcome verified: {outcome_type.name}")
     _tell_claimant(outcome, referral, "outcome_decided")
     commit("outcome")
@@ -306,3 +401,27 @@ def reject_outcome(actor: Any, outcome: Outcome, *, reason: str, version: int | 
 
 def _tell_claimant(outcome: Outcome, referral: Referral, template: str) -> None:
     notify(template, referral, referral=referral, outcome=outcome)
+
+
+def credit_outcomes(actor: Any, outcome_ids: list[int], *, credit_note: str) -> None:
+    """An approved credit note that takes outcomes off an invoice (and does not bill them again)
+    credits them: each becomes `credited`, never billed or counted as verified again. Part of the
+    approval's transaction (the caller commits)."""
+    if not outcome_ids:
+        return
+    for outcome in db.session.scalars(
+        select(Outcome)
+        .where(Outcome.id.in_(outcome_ids), Outcome.status == OutcomeStatus.VERIFIED)
+        .order_by(Outcome.id)
+    ):
+        referral = db.session.get(Referral, outcome.referral_id)
+        OUTCOME_WORKFLOW.apply(
+            outcome, "credit", actor, details={"referral": referral.reference, "credit_note": credit_note}
+        )
+        outcome_type = db.session.get(OutcomeType, outcome.outcome_type_id)
+        timeline(
+            referral,
+            ReferralEventKind.OUTCOME,
+            actor,
+            f"Outcome credited: {outcome_type.name} (credit note {credit_note})",
+        )

@@ -91,7 +91,13 @@ def _csv(text: str, filename: str) -> Response:
 
 # --- outcome claims -------------------------------------------------------------------------------------
 
-OUTCOME_STATUSES = {"claimed": "Waiting to be verified", "rejected": "Rejected", "verified": "Verified", "": "Any"}
+OUTCOME_STATUSES = {
+    "claimed": "Waiting to be verified",
+    "rejected": "Rejected",
+    "verified": "Verified",
+    "credited": "Credited",
+    "": "Any",
+}
 
 
 def _outcomes(filters: QueueFilters) -> Select:

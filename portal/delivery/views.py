@@ -371,12 +371,11 @@ def edit_group_session(group_id: int):  # type: ignore[no-untyped-def]
 
 
 def _outcome_type_choices(referral: Referral) -> dict[str, str]:
-    types = db.session.scalars(
-        select(OutcomeType)
-        .where(OutcomeType.contract_id == referral.contract_id, OutcomeType.active.is_(True))
-        .order_by(OutcomeType.name)
-    )
-    return {"": "Choose an outcome"} | {str(t.id): f"{t.name} ({t.pathway.label})" for t in types}
+    """The outcomes the referral's service prices, and those recorded but not paid (said so)."""
+    return {"": "Choose an outcome"} | {
+        str(t.id): f"{t.name} ({t.pathway.label})" + ("" if paid else ": recorded, not paid")
+        for t, paid in outcomes.claimable_outcome_types(referral)
+    }
 
 
 def _uploads(form: OutcomeForm) -> list[tuple[str, bytes]]:
@@ -404,6 +403,7 @@ def _outcome_page(referral: Referral, form: OutcomeForm, *, previous: Any = None
         previous=previous,
         outcome=outcome,
         service_name=service_name(referral),
+        outcome_types=[kind for kind, _ in outcomes.claimable_outcome_types(referral)],
     )
 
 

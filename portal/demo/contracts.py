@@ -69,6 +69,39 @@ OUTCOME_TYPES: dict[str, tuple[str, Pathway]] = {
 
 
 @dataclass(frozen=True)
+class DemoRule:
+    """An outcome type's rule (API.md, "Billing rules"): counted from `outcome_from` (None:
+    acceptance), `earliest` to `latest` days after it, at most `most` per referral."""
+
+    outcome_from: str | None = "start"
+    earliest: int = 0
+    latest: int | None = None
+    most: int | None = 1
+    evidence_required: bool = False
+
+
+OUTCOME_RULES: dict[str, DemoRule] = {
+    "accommodation_secured_first_night": DemoRule("release", 0, 7),
+    "accommodation_sustained_13_weeks": DemoRule("start", 91),
+    "benefit_claim_made": DemoRule("start"),
+    "bank_account_opened": DemoRule(None),
+    "debt_plan_agreed": DemoRule("start"),
+    "id_documents_obtained": DemoRule(None, most=2),
+    "entered_employment": DemoRule("release", 0),
+    "entered_education_or_training": DemoRule("start"),
+    "employment_sustained_13_weeks": DemoRule("start", 91, evidence_required=True),
+    "programme_completed": DemoRule("start", 28, evidence_required=True),
+    "mentoring_goals_achieved": DemoRule("start", 28),
+    "parenting_programme_completed": DemoRule("start", 28, evidence_required=True),
+    "family_contact_restored": DemoRule("start"),
+    "safety_plan_agreed": DemoRule("start"),
+    "exit_plan_agreed": DemoRule("start"),
+    "registered_with_gp": DemoRule(None),
+    "engaged_with_treatment": DemoRule("start", 14),
+}
+
+
+@dataclass(frozen=True)
 class DemoPrice:
     unit_price_pence: int
     effective_from: date

@@ -30,7 +30,7 @@ from sqlalchemy import exists, func, select, text
 from portal.accounts.models import Role, User
 from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, Setting, Unit
 from portal.dates import Period, add_months, london_day
-from portal.delivery import alerts, end_of_service, outcomes, sessions
+from portal.delivery import alerts, end_of_service, outcome_rules, outcomes, sessions
 from portal.delivery.models import Alert, Outcome, Session
 from portal.demo import returns as demo_returns
 from portal.demo.people import PeopleMaker, office_and_postcode, phone
@@ -38,7 +38,7 @@ from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.formatting import LONDON
 from portal.invoicing import service as invoicing
-from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceLine, InvoiceStatus
 from portal.notifications.service import deliver_queued
 from portal.referrals import service as referrals
 from portal.referrals.models import DeclineReason, Referral, ReferralStatus, WithdrawReason
@@ -114,7 +114,7 @@ INVOICE_STORIES = {
     ("BENCH-DV-01", 2): "unpaid",  # approved, never paid: overdue
     ("BENCH-ACC-03", 4): "rejected",  # its work is billed again the month after
     ("BENCH-ACC-01", 5): "credited",  # paid, then a session on it credited
-    ("BENCH-ETE-02", 3): "credited",
+    ("BENCH-ETE-02", 5): "outcome_credited",  # paid, then an outcome credited: it is `credited`
     ("BENCH-MEN-01", 6): "rebilled",  # paid, then a line credited by the CRC to be billed again
 }
 
@@ -871,12 +871,27 @@ class History:
         referral = case.referral
         if referral.status not in (*DELIVERING, ReferralStatus.COMPLETED):
             return
+        outcome_type = self.outcome_types[case.contract.id][code]
+        # The outcome is achieved when its type's rule allows (13 weeks after first contact, on
+        # release…): a planned day too early moves to the first allowed one, and the claim waits for it.
+        allowed = outcome_rules.window(outcome_rules.Rule.of(outcome_type), outcome_rules.Facts.of(referral))
+        if allowed is None:
+            return
+        if achieved < allowed[0]:
+            achieved = allowed[0]
+            if achieved > self.today_now():
+                when = self.working_moment(achieved + timedelta(days=self.rng.randint(1, 6)))
+                self.at(when, self.claim, case, code, achieved, previous_id)
+                return
+        if allowed[1] is not None and achieved > allowed[1]:
+            return
         if achieved < london_day(referral.accepted_at) or achieved > self.today_now():
             return
-        outcome_type = self.outcome_types[case.contract.id][code]
         actor = case.caseworker or case.partner.manager
         evidence = f"{outcome_type.name}: confirmed with the agency and a copy seen on file."
         files = self._files(outcome_type.name)
+        if outcome_type.evidence_required and not files:
+            files = [(f"{outcome_type.code.replace('_', '-')}-certificate.pdf", tiny_pdf(outcome_type.name))]
         if previous_id is None:
             outcome = outcomes.claim_outcome(
                 actor,
@@ -1003,18 +1018,47 @@ class History:
     def pay(self, contract: Contract, invoice_id: int, story: str) -> None:
         invoice = db.session.get(Invoice, invoice_id)
         invoicing.mark_paid(self.finance, invoice, paid_on=self.today_now())
-        if story in ("credited", "rebilled"):
-            self.at(self.later(self.rng.randint(3, 6)), self.credit, contract, invoice_id, story == "rebilled")
+        if story in ("credited", "rebilled", "outcome_credited"):
+            self.at(
+                self.later(self.rng.randint(3, 6)),
+                self.credit,
+                contract,
+                invoice_id,
+                story == "rebilled",
+                story == "outcome_credited",
+            )
 
-    def credit(self, contract: Contract, invoice_id: int, rebill: bool = False) -> None:
+    def credit(self, contract: Contract, invoice_id: int, rebill: bool = False, outcome: bool = False) -> None:
         invoice = db.session.get(Invoice, invoice_id)
-        events = [event for event in invoicing.creditable_events(invoice) if event.session_id is not None]
-        events = events or invoicing.creditable_events(invoice)
+        if outcome:
+            # The latest paid invoice of the contract, up to this one, that billed an outcome.
+            with_outcome = db.session.scalar(
+                select(InvoiceEvent.invoice_id)
+                .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
+                .where(
+                    Invoice.contract_id == contract.id,
+                    Invoice.kind == InvoiceKind.INVOICE,
+                    Invoice.status == InvoiceStatus.PAID,
+                    Invoice.id <= invoice_id,
+                    InvoiceEvent.outcome_id.is_not(None),
+                    InvoiceEvent.credited_by_id.is_(None),
+                )
+                .order_by(InvoiceEvent.invoice_id.desc())
+                .limit(1)
+            )
+            invoice = db.session.get(Invoice, with_outcome or invoice_id)
+        creditable = invoicing.creditable_events(invoice)
+        outcome_events = [event for event in creditable if event.outcome_id is not None]
+        events = [event for event in creditable if event.session_id is not None]
+        events = (outcome_events if outcome else []) or events or creditable
         if not events:
             return
         if rebill:  # the CRC's finance team found it billed at last year's price
             raised_by = self.contract_manager
             reason = "Billed at the old price: credited so that it is billed again at the current one."
+        elif events[0].outcome_id is not None:
+            raised_by = self.partners[contract.partner_id].manager
+            reason = "The evidence for this outcome turned out to be wrong after it was paid: it should not have been."
         else:
             raised_by = self.partners[contract.partner_id].manager
             reason = "This session was recorded twice in error; the person attended once."

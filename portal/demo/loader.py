@@ -19,7 +19,7 @@ from portal.contracts.models import Contract, ContractStatus
 from portal.contracts.rate_card_csv import import_rate_card
 from portal.dates import london_day
 from portal.db import utcnow
-from portal.demo.contracts import OUTCOME_TYPES, DemoContract, demo_contracts, rate_card_csv
+from portal.demo.contracts import OUTCOME_RULES, OUTCOME_TYPES, DemoContract, demo_contracts, rate_card_csv
 from portal.demo.history import describe_history, load_demo_history, setup_moment
 from portal.demo.supply_chain import (
     CRC,
@@ -184,10 +184,24 @@ def _create_contract(manager: User, demo: DemoContract, partner: Organisation) -
         description=demo.description,
     )
     outcome_types = {}
+    priced = {item.outcome_type for item in demo.items if item.outcome_type}
     for code in demo.outcome_type_codes:
         name, pathway = OUTCOME_TYPES[code]
+        rule = OUTCOME_RULES[code]
         outcome_types[code] = contracts.add_outcome_type(
-            manager, contract, commit=False, code=code, name=name, pathway=pathway
+            manager,
+            contract,
+            commit=False,
+            code=code,
+            name=name,
+            pathway=pathway,
+            outcome_from=rule.outcome_from,
+            outcome_earliest_days=rule.earliest,
+            outcome_latest_days=rule.latest,
+            max_per_referral=rule.most,
+            evidence_required=rule.evidence_required,
+            # An outcome the contract recognises but no item pays for is recorded, not paid.
+            recorded_unpaid=code not in priced,
         )
     db.session.commit()
 

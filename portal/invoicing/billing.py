@@ -14,8 +14,8 @@ priced by the items of its service code, each by its unit: per_referral (the acc
 per_session and per_hour (attended or late sessions of a kind the item prices: its session_kinds,
 or every kind), per_rar_day (each calendar day on which a community referral had such a session
 that counts as a RAR day, once however many sessions that day, never more per referral than the
-days ordered), per_outcome (verified outcomes of the item's
-type, by the date achieved), monthly_fixed (each month the contract runs, the month's first
+days ordered), per_outcome (verified outcomes of the item's type that keep its rule, by the date
+achieved), monthly_fixed (each month the contract runs, the month's first
 day). An item's max_units_per_referral caps a referral's events, counting those already invoiced,
 oldest first. The price is the one effective on the event's date (the SQL twin of
 portal.contracts.pricing.price_on, which the oracle uses). One line per (item, price);
@@ -52,10 +52,12 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.orm import aliased
 
-from portal.contracts.models import Contract, ContractStatus, RateCardItem, RateCardPrice, Unit
+from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, RateCardPrice, Unit
 from portal.dates import month_end, months_between
-from portal.delivery.models import ATTENDED, Outcome, OutcomeStatus, Session
+from portal.delivery import outcome_rules
+from portal.delivery.models import ATTENDED, EvidenceFile, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceStatus
@@ -221,7 +223,11 @@ def _referral_events(item_ids: list[int], period_end: date) -> Select:
 
 
 def _outcome_events(item_ids: list[int], period_end: date) -> Select:
-    r, o, i = Referral, Outcome, RateCardItem
+    """Verified outcomes of each item's type that keep their type's rule (outcome_rules): achieved
+    inside its days, within its most per referral (the earliest achieved count), with an evidence
+    file where it needs one."""
+    r, o, i, t = Referral, Outcome, RateCardItem, OutcomeType
+    earlier = aliased(Outcome)
     return (
         select(
             *_event_columns(
@@ -240,11 +246,29 @@ def _outcome_events(item_ids: list[int], period_end: date) -> Select:
                 i.contract_id == r.contract_id, i.service_code == r.service_code, i.outcome_type_id == o.outcome_type_id
             ),
         )
+        .join(t, t.id == o.outcome_type_id)
         .where(
             i.id.in_(item_ids),
             i.unit == Unit.PER_OUTCOME,
             o.status == OutcomeStatus.VERIFIED,
             o.achieved_on <= period_end,
+            outcome_rules.allows_sql(o, r, t),
+            or_(t.evidence_required.is_(False), exists().where(EvidenceFile.outcome_id == o.id)),
+            or_(
+                t.max_per_referral.is_(None),
+                select(func.count(earlier.id))
+                .where(
+                    earlier.referral_id == o.referral_id,
+                    earlier.outcome_type_id == o.outcome_type_id,
+                    earlier.status == OutcomeStatus.VERIFIED,
+                    or_(
+                        earlier.achieved_on < o.achieved_on,
+                        and_(earlier.achieved_on == o.achieved_on, earlier.id < o.id),
+                    ),
+                )
+                .scalar_subquery()
+                < t.max_per_referral,
+            ),
         )
     )
 

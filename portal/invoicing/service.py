@@ -26,6 +26,7 @@ from portal.dates import london_today, month_end, parse_month, parse_user_date
 from portal.db import utcnow
 from portal.delivery import corrections
 from portal.delivery.models import Outcome
+from portal.delivery.outcomes import credit_outcomes
 from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date, format_money
@@ -351,6 +352,14 @@ def approve_invoice(actor: Any, invoice: Invoice, *, version: int | None = None)
             )
             .values(live=False)
         )
+    elif invoice.is_credit_note:
+        # Outcomes credited for good are `credited`: out of every figure that counts verified outcomes.
+        credited = db.session.scalars(
+            select(InvoiceEvent.outcome_id).where(
+                InvoiceEvent.invoice_id == invoice.id, InvoiceEvent.outcome_id.is_not(None)
+            )
+        ).all()
+        credit_outcomes(actor, sorted(set(credited)), credit_note=invoice.number)
     _tell(
         "invoice_decided",
         invoice,

@@ -35,6 +35,7 @@ from portal.invoicing.forms import (
     ReasonForm,
 )
 from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+from portal.invoicing.uncovered import uncovered_work
 from portal.pdf import pdf_response
 from portal.web import Page, attempt, attempt_and_redirect, paginate
 
@@ -216,6 +217,7 @@ def _render_invoice(invoice: Invoice, *, form: Any = None, message_form: Any = N
     lines = queries.lines_of(invoice)
     changes = invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.QUERIED) and not invoice.is_credit_note
     unpriced, unpriced_total = queries.unpriced_work(invoice) if changes else ([], 0)
+    uncovered, uncovered_total = ([], 0) if invoice.is_credit_note else uncovered_work(invoice)
     credit_notes = [] if invoice.is_credit_note else queries.credit_notes_of(invoice)
     people = queries.names_of(
         {
@@ -239,6 +241,8 @@ def _render_invoice(invoice: Invoice, *, form: Any = None, message_form: Any = N
             event_counts=queries.event_counts(invoice),
             unpriced=unpriced,
             unpriced_total=unpriced_total,
+            uncovered=uncovered,
+            uncovered_total=uncovered_total,
             cap=service.cap_position(invoice) if invoice.cap_excess_pence > 0 else None,
             credit_notes=credit_notes,
             credited=queries.credited_invoice_of(invoice),

@@ -249,6 +249,8 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     risk_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     first_contact_due_on: Mapped[date | None] = mapped_column(Date)
     first_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Its London calendar day, kept in step like accepted_on: outcome rules count from it in SQL.
+    first_contact_on: Mapped[date | None] = mapped_column(Date)
     declined_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     declined_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     decline_reason: Mapped[DeclineReason | None] = mapped_column(enum_type(DeclineReason))
@@ -439,3 +441,4 @@ def _keep_accepted_on(mapper: Any, connection: Any, target: Referral) -> None:
     from portal.dates import london_day
 
     target.accepted_on = london_day(target.accepted_at) if target.accepted_at else None
+    target.first_contact_on = london_day(target.first_contact_at) if target.first_contact_at else None

@@ -67,7 +67,7 @@ def statuses(answers: list[object]) -> Counter:
 
 
 def test_one_outcome_claimed_at_once_is_stored_once(app, world: World):
-    kind = OutcomeTypeFactory(contract=world.contract, code="raced_outcome", name="Raced outcome")
+    kind = OutcomeTypeFactory(contract=world.contract, code="raced_outcome", name="Raced outcome", recorded_unpaid=True)
     body = {"outcome_type": kind.code, "achieved_on": (london_today() - timedelta(days=1)).isoformat(),
             "evidence": "Seen the tenancy."}  # fmt: skip
     path = f"/referrals/{world.open.reference}/outcomes"

@@ -82,6 +82,12 @@ def first_or_second(first: Callable[[World], Any], second: Callable[[World], Any
 CASES = {
     "GET /contracts": Case("GET", lambda w, r: "/contracts", EVERYONE),
     "GET /contracts/{reference}": Case("GET", lambda w, r: f"/contracts/{w.contract.reference}", EVERYONE),
+    "POST /contracts/{reference}/outcome-types/{code}": Case(
+        "POST",
+        lambda w, r: f"/contracts/{w.contract.reference}/outcome-types/accommodation_secured_first_night",
+        only({"contract_manager": 200}),
+        lambda w, r: {"outcome_from": "release", "outcome_latest_days": 7},
+    ),
     "POST /referrals": Case(
         "POST", lambda w, r: "/referrals", only({"referrer": 201, "contract_manager": 201}), new_referral
     ),

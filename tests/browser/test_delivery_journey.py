@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal.contracts.models import Unit
 from portal.dates import london_today
 from portal.extensions import db
 from portal.referrals.models import ReferralStatus
 from tests.browser.conftest import assert_accessible, sign_in
 from tests.browser.test_referral_journey import fill_date, sign_out
-from tests.factories import OutcomeTypeFactory, PersonFactory, ReferralFactory
+from tests.factories import OutcomeTypeFactory, PersonFactory, RateCardItemFactory, ReferralFactory
 
 pytestmark = pytest.mark.browser
 
@@ -40,8 +41,16 @@ def caseload(ttg_service, referrer, nacro_caseworker, app, observer_app, tmp_pat
         )
         for n, (given, family) in enumerate(people)
     ]
-    OutcomeTypeFactory(
+    first_night = OutcomeTypeFactory(
         contract=ttg_service, code="accommodation_secured_first_night", name="Accommodation on the first night"
+    )
+    # The service prices the outcome, so the claim form offers it.
+    RateCardItemFactory(
+        contract=ttg_service,
+        code="ACC-TTG-NIGHT",
+        service_code="ACC-TTG",
+        unit=Unit.PER_OUTCOME,
+        outcome_type=first_night,
     )
     db.session.commit()
     return referrals

@@ -539,7 +539,10 @@ def test_contract_manager_adds_and_changes_outcome_types(portal, contract_manage
     assert response.status_code == 302
     page = text_of(portal.get("/contracts/BENCH-ACC-01/outcome-types"))
     assert "Outcome type entered_employment added" in page
-    assert "Entered employment entered_employment Education, training and employment Active" in page
+    assert (
+        "Entered employment entered_employment Education, training and employment Achieved on or after acceptance "
+        "Active" in page
+    )
 
     duplicate = portal.post(
         "/contracts/BENCH-ACC-01/outcome-types", {"code": "entered_employment", "name": "", "pathway": "ete"}

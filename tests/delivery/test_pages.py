@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from portal.contracts.models import Unit
 from portal.delivery.models import Alert, EvidenceFile, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.referrals.models import ReferralStatus
-from tests.factories import OutcomeFactory, OutcomeTypeFactory, ReferralFactory
+from tests.factories import OutcomeFactory, OutcomeTypeFactory, RateCardItemFactory, ReferralFactory
 from tests.helpers import days_from_today, text_of
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -198,6 +199,8 @@ def test_claiming_an_outcome_with_a_pdf_then_the_referrer_verifies_it(
     outcome_type = OutcomeTypeFactory(
         contract=ttg_service, code="accommodation_secured_first_night", name="Accommodation on the first night"
     )
+    # The referral's service prices it, so the claim form offers it.
+    RateCardItemFactory(contract=ttg_service, service_code="ACC-TTG", unit=Unit.PER_OUTCOME, outcome_type=outcome_type)
     portal.sign_in(nacro_caseworker)
     portal.get(f"/referrals/{accepted.reference}/outcomes/new")
     response = portal.post(
@@ -227,7 +230,7 @@ def test_claiming_an_outcome_with_a_pdf_then_the_referrer_verifies_it(
 
 
 def test_an_executable_renamed_pdf_is_refused(portal, accepted, nacro_caseworker, ttg_service, storage):
-    outcome_type = OutcomeTypeFactory(contract=ttg_service)
+    outcome_type = OutcomeTypeFactory(contract=ttg_service, recorded_unpaid=True)
     portal.sign_in(nacro_caseworker)
     portal.get(f"/referrals/{accepted.reference}/outcomes/new")
     response = portal.post(
@@ -300,7 +303,7 @@ def test_another_partner_cannot_download_evidence(
 ):
     from portal.delivery.outcomes import claim_outcome
 
-    outcome_type = OutcomeTypeFactory(contract=ttg_service)
+    outcome_type = OutcomeTypeFactory(contract=ttg_service, recorded_unpaid=True)
     outcome = claim_outcome(
         nacro_caseworker,
         accepted,
@@ -370,7 +373,7 @@ def test_evidence_downloads_are_named_by_type_and_audited(portal, accepted, nacr
     from portal.audit.models import AuditEvent
     from portal.delivery import outcomes
 
-    outcome_type = OutcomeTypeFactory(contract=ttg_service)
+    outcome_type = OutcomeTypeFactory(contract=ttg_service, recorded_unpaid=True)
     outcome = outcomes.claim_outcome(
         nacro_caseworker,
         accepted,

@@ -15,10 +15,10 @@ from sqlalchemy import func, or_, select
 
 from portal import integrity
 from portal.audit.models import AuditEvent
-from portal.contracts.models import Contract
+from portal.contracts.models import Contract, OutcomeFrom, OutcomeType, RateCardItem
 from portal.dates import london_today
 from portal.db import utcnow
-from portal.delivery import evidence
+from portal.delivery import evidence, outcome_rules
 from portal.delivery.models import (
     Alert,
     Attendance,
@@ -149,6 +149,47 @@ def test_alerts_open_and_acknowledged_and_outcomes_in_every_status():
     assert all(o.rejection_reason for o in rejected)
     files = db.session.scalars(select(EvidenceFile)).all()
     assert files and all(evidence.path_of(f.stored_name).is_file() for f in files)
+
+
+def test_every_demo_outcome_respects_its_types_rule():
+    """Claimed on the days the rule allows, never more than its most per referral, with the
+    evidence file it needs, and only outcomes the referral's service prices or records unpaid."""
+    kinds = {kind.id: kind for kind in db.session.scalars(select(OutcomeType))}
+    assert all(kind.rule_text for kind in kinds.values())
+    by_code = {kind.code: kind for kind in kinds.values()}
+    sustained = by_code["accommodation_sustained_13_weeks"]
+    assert (sustained.outcome_from, sustained.outcome_earliest_days) == (OutcomeFrom.START, 91)
+    assert by_code["entered_employment"].outcome_from == OutcomeFrom.RELEASE
+    with_files = set(db.session.scalars(select(EvidenceFile.outcome_id)))
+    standing = db.session.scalars(
+        select(Outcome).where(Outcome.status != OutcomeStatus.REJECTED).order_by(Outcome.id)
+    ).all()
+    assert standing
+    per_referral = Counter()
+    for outcome in standing:
+        kind, referral = kinds[outcome.outcome_type_id], db.session.get(Referral, outcome.referral_id)
+        rule = outcome_rules.Rule.of(kind)
+        assert outcome_rules.refusal(rule, outcome_rules.Facts.of(referral), outcome.achieved_on) is None, (
+            referral.reference,
+            kind.code,
+        )
+        assert not rule.evidence_required or outcome.id in with_files
+        per_referral[(referral.id, kind.id)] += 1
+        assert rule.max_per_referral is None or per_referral[(referral.id, kind.id)] <= rule.max_per_referral
+        priced = db.session.scalar(
+            select(func.count(RateCardItem.id)).where(
+                RateCardItem.contract_id == referral.contract_id,
+                RateCardItem.service_code == referral.service_code,
+                RateCardItem.outcome_type_id == kind.id,
+            )
+        )
+        assert priced or kind.recorded_unpaid, (referral.reference, kind.code)
+    assert any(kinds[o.outcome_type_id].code == "accommodation_sustained_13_weeks" for o in standing)
+
+
+def test_a_credited_outcome_is_credited_and_billed_no_more():
+    credited = db.session.scalars(select(Outcome).where(Outcome.status == OutcomeStatus.CREDITED)).all()
+    assert credited and all(o.credited_at and o.credited_by_id for o in credited)
 
 
 def test_every_invoice_status_and_an_approved_credit_note():

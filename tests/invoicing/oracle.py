@@ -16,12 +16,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 
-from portal.contracts.models import Contract, RateCardItem, Unit
+from portal.contracts.models import Contract, OutcomeType, RateCardItem, Unit
 
 # The tested helper that chooses a price by the day of the work (issue 3): the SQL's price join
 # must choose exactly what it chooses.
 from portal.contracts.pricing import price_on
-from portal.delivery.models import ATTENDED, Outcome, OutcomeStatus, Session
+from portal.delivery import outcome_rules
+from portal.delivery.models import ATTENDED, EvidenceFile, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.invoicing.models import InvoiceEvent
@@ -318,6 +319,29 @@ def totals(line_amounts: Iterable[int], vat_rate_bp: int) -> tuple[int, int, int
     return subtotal, vat, subtotal + vat
 
 
+def keeping_their_rules(verified: list[Outcome]) -> list[Outcome]:
+    """The verified outcomes their types' rules let be paid, one by one: inside the days (the
+    plain functions of portal.delivery.outcome_rules), the earliest achieved up to the most per
+    referral, with an evidence file where one is needed."""
+    kinds = {kind.id: kind for kind in db.session.scalars(select(OutcomeType)).all()}
+    with_files = set(db.session.scalars(select(EvidenceFile.outcome_id)).all())
+    seen: dict[tuple[int, int], int] = defaultdict(int)
+    kept = []
+    for outcome in sorted(verified, key=lambda o: (o.achieved_on, o.id)):
+        rule = outcome_rules.Rule.of(kinds[outcome.outcome_type_id])
+        referral = db.session.get(Referral, outcome.referral_id)
+        key = (outcome.referral_id, outcome.outcome_type_id)
+        earlier = seen[key]
+        seen[key] += 1
+        if rule.max_per_referral is not None and earlier >= rule.max_per_referral:
+            continue
+        if rule.evidence_required and outcome.id not in with_files:
+            continue
+        if outcome_rules.allows(rule, outcome_rules.Facts.of(referral), outcome.achieved_on):
+            kept.append(outcome)
+    return kept
+
+
 def oracle_lines(contract: Contract, period_start: date, *, exclude_invoice_id: int | None = None) -> list[Line]:
     """The lines the rules give, read row by row from the database."""
     period_end = month_end(period_start)
@@ -352,8 +376,10 @@ def oracle_lines(contract: Contract, period_start: date, *, exclude_invoice_id: 
     ]
     outcomes = [
         OutcomeRow(o.id, o.referral_id, o.outcome_type_id, o.achieved_on)
-        for o in db.session.scalars(
-            select(Outcome).where(Outcome.referral_id.in_(ids), Outcome.status == OutcomeStatus.VERIFIED)
+        for o in keeping_their_rules(
+            db.session.scalars(
+                select(Outcome).where(Outcome.referral_id.in_(ids), Outcome.status == OutcomeStatus.VERIFIED)
+            ).all()
         )
     ]
     live_query = select(InvoiceEvent).where(

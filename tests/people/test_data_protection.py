@@ -50,7 +50,7 @@ def worked(nacro_referral, nacro_caseworker, ttg_service, storage):
         {"date": day, "start_time": "10:00", "duration_minutes": 60, "kind": "one_to_one",
          "attendance": "attended", "summary": "Talked through the tenancy."},
     )  # fmt: skip
-    outcome_type = OutcomeTypeFactory(contract=ttg_service)
+    outcome_type = OutcomeTypeFactory(contract=ttg_service, recorded_unpaid=True)
     outcomes.claim_outcome(
         nacro_caseworker,
         nacro_referral,

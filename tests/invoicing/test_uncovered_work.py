@@ -1,0 +1,47 @@
+"""The invoice page lists verified work in its month that no price covers: outcomes the referral's
+service does not price or that break their rule, sessions of a service with no price for them."""
+
+from datetime import date
+
+import pytest
+
+from portal.contracts.models import OutcomeFrom
+from portal.extensions import db
+from portal.invoicing import service
+from portal.invoicing.uncovered import uncovered_work
+from tests.factories import OutcomeTypeFactory
+from tests.helpers import STORY_DAY, Portal
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
+
+
+def test_the_draft_lists_verified_work_no_price_covers(work, nacro_manager, contract_manager, priced, client):
+    referral = work.referral(date(2026, 9, 2))
+    benefit = OutcomeTypeFactory(contract=priced, name="Benefit claim made")  # priced by no item of TTG
+    unpaid = OutcomeTypeFactory(contract=priced, name="Family contact restored", recorded_unpaid=True)
+    work.outcome(referral, benefit, date(2026, 9, 10))
+    work.outcome(referral, unpaid, date(2026, 9, 11))  # meant to go unpaid: not listed
+    work.outcome(referral, benefit, date(2026, 9, 12), verified=False)  # not verified: not listed
+    early = work.outcome(referral, priced.first_night, date(2026, 9, 5))
+    priced.first_night.outcome_from, priced.first_night.outcome_earliest_days = OutcomeFrom.START, 0
+    db.session.commit()  # the referral has no first contact: the outcome breaks its rule
+    other = work.referral(date(2026, 9, 2))
+    other.service_code = "NO-ITEMS"
+    db.session.commit()
+    work.session(other, date(2026, 9, 15))
+    draft = service.generate_draft(nacro_manager, priced, "2026-09")
+    listed, total = uncovered_work(draft)
+    assert total == 3
+    assert [(work_.what, work_.work_date, work_.reason) for work_ in listed] == [
+        ("Verified outcome: Accommodation on the first night", date(2026, 9, 5), "outside_rule"),
+        ("Verified outcome: Benefit claim made", date(2026, 9, 10), "no_price"),
+        ("Attended session (one-to-one)", date(2026, 9, 15), "no_price"),
+    ]
+    assert early.id in {piece.record_id for piece in listed}
+    portal = Portal(client)
+    portal.sign_in(nacro_manager)
+    page = portal.get(f"/invoices/{draft.id}").get_data(as_text=True)
+    assert "Verified work no price covers" in page
+    assert "3 pieces of work verified in September 2026 are on no invoice" in page
+    assert "No item of the referral&#39;s service prices it" in page or "No item of the referral's service" in page
+    assert "Achieved outside the days its outcome type" in page
