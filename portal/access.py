@@ -34,6 +34,7 @@ from portal.organisations.models import Organisation, OrganisationKind
 from portal.people.models import Person
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport, ReferralStatus
 from portal.returns.models import ServiceReturn
+from portal.safeguarding.models import SafeguardingConcern
 
 M = TypeVar("M")
 
@@ -197,6 +198,7 @@ for _model, _attribute, _parent in (
     (EvidenceFile, "outcome_id", Outcome),
     (Alert, "referral_id", Referral),
     (EndOfServiceReport, "referral_id", Referral),
+    (SafeguardingConcern, "referral_id", Referral),
     (InvoiceLine, "invoice_id", Invoice),
     (InvoiceEvent, "invoice_id", Invoice),
     (InvoiceMessage, "invoice_id", Invoice),
@@ -528,6 +530,46 @@ rule(
     {REFERRER},
     "acknowledge an alert",
     "Only the CRC's referrers acknowledge alerts: enforcement is their decision",
+)
+
+# Safeguarding concerns (portal/safeguarding)
+rule(
+    Referral,
+    "raise_concern",
+    PARTNERS,
+    "raise a safeguarding concern",
+    "Only the partner raises safeguarding concerns on a referral",
+)
+rule(
+    SafeguardingConcern,
+    "acknowledge",
+    {REFERRER},
+    "acknowledge a safeguarding concern",
+    "Only the CRC's referrers acknowledge safeguarding concerns",
+)
+rule(
+    SafeguardingConcern,
+    "close",
+    {REFERRER},
+    "close a safeguarding concern with its outcome",
+    "Only the CRC's referrers close safeguarding concerns",
+)
+
+
+def _crc_staff(actor: User, target: User | None) -> str | None:
+    if target is None or target.role in CRC_ROLES:
+        return None
+    return "Only the CRC's own staff have a team manager"
+
+
+rule(
+    User,
+    "set_team_manager",
+    {ADMIN},
+    "name a person's team manager (late safeguarding concerns are escalated to them)",
+    "Only administrators name team managers",
+    condition=_crc_staff,
+    note="the CRC's staff",
 )
 
 # Invoices and service returns

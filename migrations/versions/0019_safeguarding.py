@@ -17,8 +17,57 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('user_account', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('team_manager_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f('fk_user_account_team_manager_id_user_account'), 'user_account', ['team_manager_id'], ['id'],
+            ondelete='SET NULL',
+        )
+
+    op.create_table('safeguarding_concern',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('referral_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('open', 'acknowledged', 'closed', name='concernstatus', native_enum=False, create_constraint=False, length=32), nullable=False),
+    sa.Column('category', sa.Enum('child_protection', 'domestic_abuse', 'adult_at_risk', 'self_harm', 'risk_to_public', 'risk_to_staff', 'exploitation', 'other', name='concerncategory', native_enum=False, create_constraint=False, length=32), nullable=False),
+    sa.Column('urgency', sa.Enum('urgent', 'standard', name='urgency', native_enum=False, create_constraint=False, length=32), nullable=False),
+    sa.Column('what_happened', sa.Text(), nullable=False),
+    sa.Column('told_mash', sa.Boolean(), nullable=False),
+    sa.Column('told_police', sa.Boolean(), nullable=False),
+    sa.Column('told_responsible_officer', sa.Boolean(), nullable=False),
+    sa.Column('told_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('rosh_high', sa.Boolean(), nullable=False),
+    sa.Column('raised_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('raised_by_id', sa.Integer(), nullable=False),
+    sa.Column('acknowledge_due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('acknowledged_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('acknowledged_by_id', sa.Integer(), nullable=True),
+    sa.Column('escalated_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('escalated_to_id', sa.Integer(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_by_id', sa.Integer(), nullable=True),
+    sa.Column('outcome', sa.Enum('no_further_action', 'risk_plan_updated', 'referred_to_childrens_services', 'referred_to_adult_social_care', 'police_action', 'enforcement_or_recall', 'transferred_to_nps', 'other', name='concernoutcome', native_enum=False, create_constraint=False, length=32), nullable=True),
+    sa.Column('outcome_detail', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['acknowledged_by_id'], ['user_account.id'], name=op.f('fk_safeguarding_concern_acknowledged_by_id_user_account')),
+    sa.ForeignKeyConstraint(['closed_by_id'], ['user_account.id'], name=op.f('fk_safeguarding_concern_closed_by_id_user_account')),
+    sa.ForeignKeyConstraint(['escalated_to_id'], ['user_account.id'], name=op.f('fk_safeguarding_concern_escalated_to_id_user_account')),
+    sa.ForeignKeyConstraint(['raised_by_id'], ['user_account.id'], name=op.f('fk_safeguarding_concern_raised_by_id_user_account')),
+    sa.ForeignKeyConstraint(['referral_id'], ['referral.id'], name=op.f('fk_safeguarding_concern_referral_id_referral')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_safeguarding_concern'))
+    )
+    with op.batch_alter_table('safeguarding_concern', schema=None) as batch_op:
+        batch_op.create_index('ix_safeguarding_concern_due', ['status', 'acknowledge_due_at'], unique=False)
+        batch_op.create_index('ix_safeguarding_concern_referral', ['referral_id', 'status'], unique=False)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('safeguarding_concern', schema=None) as batch_op:
+        batch_op.drop_index('ix_safeguarding_concern_referral')
+        batch_op.drop_index('ix_safeguarding_concern_due')
+
+    op.drop_table('safeguarding_concern')
+    with op.batch_alter_table('user_account', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_user_account_team_manager_id_user_account'), type_='foreignkey')
+        batch_op.drop_column('team_manager_id')

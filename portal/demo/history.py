@@ -277,7 +277,8 @@ class History:
         self.drafts: list[Case] = []
         self.groups: dict[int, list[Case]] = {}
         self.outcome_types: dict[int, dict[str, OutcomeType]] = {}
-        self.withdraw_reasons = list(WithdrawReason)
+        # A transfer to the NPS comes from a safeguarding concern (the demo makes one), never at random.
+        self.withdraw_reasons = [reason for reason in WithdrawReason if reason != WithdrawReason.TRANSFERRED_TO_NPS]
         self.decline_reasons = list(DeclineReason)
         self.counts: Counter[str] = Counter()
         self.held_stories: dict[int, str] = {}  # contract id -> an invoice story waiting for work to bill

@@ -166,6 +166,7 @@ class WithdrawReason(StrEnum):
     RECALLED = "recalled"
     SENTENCE_ENDED = "sentence_ended"
     SENTENCE_REVOKED = "sentence_revoked"
+    TRANSFERRED_TO_NPS = "transferred_to_nps"
     OTHER = "other"
 
     @property
@@ -191,6 +192,8 @@ WITHDRAW_REASONS = {
     WithdrawReason.RECALLED: ("The sentence changed", "Recalled to prison"),
     WithdrawReason.SENTENCE_ENDED: ("The sentence changed", "Sentence or licence ended"),
     WithdrawReason.SENTENCE_REVOKED: ("The sentence changed", "Order revoked or amended by the court"),
+    # A safeguarding concern raised the risk of serious harm to high: the case belongs to the NPS.
+    WithdrawReason.TRANSFERRED_TO_NPS: ("The risk changed", "Risk of serious harm high: transferred to the NPS"),
     WithdrawReason.OTHER: ("Other", "Other"),
 }
 

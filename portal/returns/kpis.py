@@ -150,6 +150,19 @@ class InvoiceRow:
     paid_on: date | None = None
 
 
+@dataclass(slots=True)
+class ConcernRow:
+    """A safeguarding concern raised on one of the contract's referrals (portal/safeguarding)."""
+
+    contract_id: int
+    raised_on: date
+    urgent: bool = False
+    # True or False once acknowledged or past its deadline; None while it may yet be acknowledged in time.
+    acknowledged_in_time: bool | None = None
+    escalated: bool = False
+    rosh_high: bool = False
+
+
 @dataclass
 class Records:
     referrals: list[ReferralRow] = field(default_factory=list)
@@ -158,6 +171,7 @@ class Records:
     end_of_service: list[EndOfServiceRow] = field(default_factory=list)
     invoices: list[InvoiceRow] = field(default_factory=list)
     cap_pence: int = 0
+    concerns: list[ConcernRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -488,6 +502,19 @@ def verified_by_pathway(outcomes: list[OutcomeRow], window: Window) -> list[dict
     return [{"pathway": key, "label": label, "verified": counts[(label, key)]} for label, key in sorted(counts)]
 
 
+def safeguarding_figures(concerns: list[ConcernRow], window: Window) -> dict[str, Any]:
+    """Safeguarding concerns raised in the window, from the concern records (never a typed number)."""
+    inside = indexed(concerns, "raised_on").within(window)
+    decided = [c for c in inside if c.acknowledged_in_time is not None]
+    return {
+        "concerns_raised": len(inside),
+        "concerns_urgent": sum(1 for c in inside if c.urgent),
+        "concerns_acknowledged_in_time": percent(sum(1 for c in decided if c.acknowledged_in_time), len(decided)),
+        "concerns_escalated": sum(1 for c in inside if c.escalated),
+        "concerns_rosh_high": sum(1 for c in inside if c.rosh_high),
+    }
+
+
 def money_figures(invoices: list[InvoiceRow], window: Window) -> dict[str, int]:
     live = ("submitted", "queried", "approved", "paid")
     return {
@@ -641,6 +668,7 @@ def compute_figures(
         end_of_service=Rows(records.end_of_service),
         invoices=records.invoices,
         cap_pence=records.cap_pence,
+        concerns=Rows(records.concerns),
     )
     windows = _windows(period, contract_start)
     referrals = {name: referral_figures(records.referrals, window, today) for name, window in windows.items()}
@@ -649,6 +677,7 @@ def compute_figures(
         name: outcome_figures(records.outcomes, records.end_of_service, window) for name, window in windows.items()
     }
     money = {name: money_figures(records.invoices, window) for name, window in windows.items()}
+    safeguarding = {name: safeguarding_figures(records.concerns, window) for name, window in windows.items()}
     locations = {name: location_figures(records.referrals, window) for name, window in windows.items()}
 
     def values(source: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
@@ -735,6 +764,17 @@ def compute_figures(
     location_rows += _place_rows("prison", locations, "prisons")
     location_rows.append(_row("community", "Referrals in the community", "count", values(locations, "community")))
     location_rows += _place_rows("office", locations, "offices")
+    safeguarding_rows = rows(
+        safeguarding,
+        (
+            ("concerns_raised", "Safeguarding concerns raised", "count"),
+            ("concerns_urgent", "Urgent", "count"),
+            ("concerns_acknowledged_in_time", "Acknowledged by the referrer within the deadline", "percent"),
+            ("concerns_escalated", "Escalated to a team manager", "count"),
+            ("concerns_rosh_high", "Risk of serious harm high: transferred to the NPS", "count"),
+        ),
+    )
+    safeguarding_rows[1]["indent"] = True
     money_rows = rows(
         money,
         (
@@ -759,6 +799,7 @@ def compute_figures(
             {"key": "sessions", "title": "Sessions", "rows": session_rows},
             {"key": "outcomes", "title": "Outcomes", "rows": outcome_rows},
             {"key": "locations", "title": "Custody and community", "rows": location_rows},
+            {"key": "safeguarding", "title": "Safeguarding", "rows": safeguarding_rows},
             {"key": "money", "title": "Money", "rows": money_rows},
         ],
         "outcomes_by_type": outcomes_by_type(records.outcomes, windows["period"]),
