@@ -697,21 +697,31 @@ class Narrative(Out):
     achievements: str | None
     challenges: str | None
     case_study: str | None = Field(description="Anonymised: no names, CRNs or dates of birth.")
-    safeguarding_concerns: int | None = Field(description="How many safeguarding concerns were raised.")
-    safeguarding_note: str | None = Field(description="Needed when any safeguarding concern was raised.")
+    safeguarding_concerns: int | None = Field(
+        description="Deprecated: the number typed before safeguarding concerns were records of their own; null "
+        "on returns written since. The count is the figure `concerns_raised` in `kpis`.",
+        json_schema_extra={"deprecated": True},
+    )
+    safeguarding_note: str | None = Field(description="What kind of concerns were raised and what happened next.")
     complaints: str | None
     staffing: str | None
 
 
 class WriteNarrative(Body):
     """Only the fields sent change; null (or "") clears one. Achievements, challenges, the case study
-    and the number of safeguarding concerns must be written before the return is submitted."""
+    must be written before the return is submitted. The number of safeguarding concerns is counted from the
+    concerns recorded on referrals (`kpis`): `safeguarding_concerns` is deprecated and ignored."""
 
     achievements: str | None = None
     challenges: str | None = None
     case_study: str | None = Field(None, description="Anonymised: no names, CRNs or dates of birth.")
-    safeguarding_concerns: int | None = Field(None, description="A whole number, 0 if none.")
-    safeguarding_note: str | None = Field(None, description="Needed when any safeguarding concern was raised.")
+    safeguarding_concerns: int | None = Field(
+        None,
+        description="Deprecated and ignored: the count comes from the concerns recorded on referrals "
+        "(`POST /referrals/{reference}/concerns`).",
+        json_schema_extra={"deprecated": True},
+    )
+    safeguarding_note: str | None = Field(None, description="What kind of concerns were raised and what happened next.")
     complaints: str | None = None
     staffing: str | None = None
     version: Version = None
@@ -723,7 +733,6 @@ class WriteNarrative(Body):
                     "achievements": "Eleven people housed on release.",
                     "challenges": "Two caseworker vacancies.",
                     "case_study": "A man in his thirties, homeless on release, now holds a tenancy.",
-                    "safeguarding_concerns": 1,
                     "safeguarding_note": "One concern about a child, passed to the referrer the same day.",
                     "version": 1,
                 }
