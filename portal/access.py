@@ -34,7 +34,7 @@ from portal.organisations.models import Organisation, OrganisationKind
 from portal.people.models import Person
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport, ReferralStatus
 from portal.returns.models import ServiceReturn
-from portal.safeguarding.models import SafeguardingConcern
+from portal.safeguarding.models import RiskSummary, SafeguardingConcern
 
 M = TypeVar("M")
 
@@ -199,6 +199,7 @@ for _model, _attribute, _parent in (
     (Alert, "referral_id", Referral),
     (EndOfServiceReport, "referral_id", Referral),
     (SafeguardingConcern, "referral_id", Referral),
+    (RiskSummary, "referral_id", Referral),
     (InvoiceLine, "invoice_id", Invoice),
     (InvoiceEvent, "invoice_id", Invoice),
     (InvoiceMessage, "invoice_id", Invoice),
@@ -553,6 +554,15 @@ rule(
     {REFERRER},
     "close a safeguarding concern with its outcome",
     "Only the CRC's referrers close safeguarding concerns",
+)
+
+
+rule(
+    Referral,
+    "record_risk",
+    {REFERRER},
+    "record and amend the structured risk summary (each amendment kept, with its reason)",
+    "Only the CRC's referrers record the risk summary",
 )
 
 

@@ -19,4 +19,4 @@ from portal.organisations.models import Organisation  # noqa: F401
 from portal.people.models import Person  # noqa: F401
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport  # noqa: F401
 from portal.returns.models import ServiceReturn  # noqa: F401
-from portal.safeguarding.models import SafeguardingConcern  # noqa: F401
+from portal.safeguarding.models import RiskSummary, SafeguardingConcern  # noqa: F401

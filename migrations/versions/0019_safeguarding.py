@@ -61,8 +61,33 @@ def upgrade():
         batch_op.create_index('ix_safeguarding_concern_due', ['status', 'acknowledge_due_at'], unique=False)
         batch_op.create_index('ix_safeguarding_concern_referral', ['referral_id', 'status'], unique=False)
 
+    op.create_table('risk_summary',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('referral_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('at_risk', sa.JSON(), nullable=False),
+    sa.Column('nature', sa.Text(), nullable=False),
+    sa.Column('when_greatest', sa.Text(), nullable=True),
+    sa.Column('protective_factors', sa.Text(), nullable=True),
+    sa.Column('police_da_check', sa.Enum('not_requested', 'requested', 'nothing_known', 'information_shared', name='checkstatus', native_enum=False, create_constraint=False, length=32), nullable=False),
+    sa.Column('police_da_check_on', sa.Date(), nullable=True),
+    sa.Column('childrens_services_check', sa.Enum('not_requested', 'requested', 'nothing_known', 'information_shared', name='checkstatus', native_enum=False, create_constraint=False, length=32), nullable=False),
+    sa.Column('childrens_services_check_on', sa.Date(), nullable=True),
+    sa.Column('mappa', sa.Boolean(), nullable=False),
+    sa.Column('iom', sa.Boolean(), nullable=False),
+    sa.Column('lone_working_restrictions', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['user_account.id'], name=op.f('fk_risk_summary_recorded_by_id_user_account')),
+    sa.ForeignKeyConstraint(['referral_id'], ['referral.id'], name=op.f('fk_risk_summary_referral_id_referral')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_risk_summary')),
+    sa.UniqueConstraint('referral_id', 'number', name=op.f('uq_risk_summary_referral_id_number'))
+    )
+
 
 def downgrade():
+    op.drop_table('risk_summary')
     with op.batch_alter_table('safeguarding_concern', schema=None) as batch_op:
         batch_op.drop_index('ix_safeguarding_concern_referral')
         batch_op.drop_index('ix_safeguarding_concern_due')

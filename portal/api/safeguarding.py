@@ -3,6 +3,7 @@ them. Each call is the operation the pages call (portal.safeguarding.service).""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import url_for
@@ -16,11 +17,15 @@ from portal.api.blueprint import api
 from portal.api.referrals import load_referral
 from portal.api.registry import ID, paginate
 from portal.referrals.models import Referral
-from portal.safeguarding import service
+from portal.safeguarding import risk, service
 from portal.safeguarding.models import (
+    RISK_FIELDS,
+    AtRisk,
+    CheckStatus,
     ConcernCategory,
     ConcernOutcome,
     ConcernStatus,
+    RiskSummary,
     SafeguardingConcern,
     Urgency,
 )
@@ -234,3 +239,91 @@ def acknowledge_concern(user: User, record: SafeguardingConcern, body: Acknowled
 def close_concern(user: User, record: SafeguardingConcern, body: CloseConcern) -> Any:
     service.close_concern(user, record, outcome=body.outcome, detail=body.outcome_detail, version=body.version)
     return concern_now(user, record.id)
+
+
+# --- risk that travels --------------------------------------------------------------------------------
+
+
+class NewRiskSummary(schemas.RiskDetailsIn):
+    reason: str | None = Field(None, description="Why it is amended: needed once a version exists.")
+    based_on: int | None = Field(
+        None, description="The `number` of the version you read: if it has been amended since, 409."
+    )
+
+
+class RiskSummaryOut(schemas.Out):
+    number: int = Field(description="1 for the first version; the highest is the current one.")
+    recorded_at: schemas.Timestamp
+    recorded_by: schemas.StaffMember
+    reason: str | None
+    at_risk: list[AtRisk]
+    nature: str
+    when_greatest: str | None
+    protective_factors: str | None
+    police_da_check: CheckStatus
+    police_da_check_on: date | None
+    childrens_services_check: CheckStatus
+    childrens_services_check_on: date | None
+    mappa: bool
+    iom: bool
+    lone_working_restrictions: str | None
+
+
+class RiskSummaryHistory(schemas.Out):
+    referral: str
+    current: RiskSummaryOut | None
+    versions: list[RiskSummaryOut] = Field(description="Every version, newest first.")
+
+
+def _risk_out(version: RiskSummary) -> RiskSummaryOut:
+    return RiskSummaryOut(
+        recorded_by=_staff(version.recorded_by),
+        **{name: getattr(version, name) for name in ("number", "recorded_at", "reason", *RISK_FIELDS)},
+    )
+
+
+def _history(user: User, referral: Referral) -> RiskSummaryHistory:
+    from portal.extensions import db
+
+    db.session.expire_all()
+    versions = db.session.scalars(
+        access.visible(RiskSummary, user)
+        .where(RiskSummary.referral_id == referral.id)
+        .options(joinedload(RiskSummary.recorded_by))
+        .order_by(RiskSummary.number.desc())
+    ).all()
+    out = [_risk_out(version) for version in versions]
+    return RiskSummaryHistory(referral=referral.reference, current=out[0] if out else None, versions=out)
+
+
+@api.route(
+    "GET",
+    "/referrals/<reference>/risk-summary",
+    load=load_referral,
+    response=RiskSummaryHistory,
+    who="Everyone",
+    tag="Safeguarding",
+    summary="Read a referral's structured risk summary and its history",
+)
+def get_risk_summary(user: User, record: Referral) -> Any:
+    return _history(user, record)
+
+
+@api.route(
+    "POST",
+    "/referrals/<reference>/risk-summary",
+    load=load_referral,
+    body=NewRiskSummary,
+    response=RiskSummaryHistory,
+    status=201,
+    errors=(403, 409),
+    who="CRC referrer",
+    tag="Safeguarding",
+    summary="Record or amend a referral's structured risk summary",
+    description="Each call records a new version (the earlier ones are kept); an amendment needs `reason`, "
+    "and the partner is told.",
+)
+def record_risk_summary(user: User, record: Referral, body: NewRiskSummary) -> Any:
+    fields = body.model_dump(exclude={"reason", "based_on"})
+    risk.record_risk_summary(user, record, fields, reason=body.reason, based_on=body.based_on)
+    return _history(user, record)

@@ -40,6 +40,7 @@ from portal.referrals.models import (
     WithdrawReason,
 )
 from portal.returns.models import ReturnStatus
+from portal.safeguarding.models import AtRisk, CheckStatus
 
 MAX_PER_PAGE = 200
 MAX_PAGE = 100_000
@@ -265,6 +266,26 @@ class LocationIn(Body):
     contact_details: str | None = None
 
 
+class RiskDetailsIn(Body):
+    """The structured risk summary (risk that travels). Amending it keeps every earlier version."""
+
+    at_risk: list[AtRisk] = Field(default_factory=list, description="Who is at risk.")
+    nature: str = Field(description="The nature of the risk (or that none is known).")
+    when_greatest: str | None = None
+    protective_factors: str | None = None
+    police_da_check: CheckStatus = CheckStatus.NOT_REQUESTED
+    police_da_check_on: date | None = Field(
+        None, description="When requested or answered; needed unless not requested."
+    )
+    childrens_services_check: CheckStatus = CheckStatus.NOT_REQUESTED
+    childrens_services_check_on: date | None = Field(
+        None, description="When requested or answered; needed unless not requested."
+    )
+    mappa: bool = False
+    iom: bool = False
+    lone_working_restrictions: str | None = None
+
+
 class NewReferral(Body):
     contract: str = Field(description="The contract's reference.", examples=["BENCH-ACC-01"])
     service_code: str = Field(examples=["ACC-TTG"])
@@ -280,6 +301,9 @@ class NewReferral(Body):
     sentence_end_date: date
     urgent: bool = False
     colour_band: ColourBand | None = None
+    risk_details: RiskDetailsIn | None = Field(
+        None, description="The structured risk summary, recorded with the referral (optional)."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={

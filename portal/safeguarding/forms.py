@@ -8,6 +8,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
     GovCheckboxInput,
     GovRadioInput,
     GovSelect,
@@ -15,12 +16,21 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextArea,
     GovTextInput,
 )
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 
 from portal.errors import ValidationFailed
 from portal.formatting import LONDON
 from portal.forms import GovDateField, Length
-from portal.safeguarding.models import ConcernCategory, ConcernOutcome, Urgency
+from portal.safeguarding.models import RISK_FIELDS, AtRisk, CheckStatus, ConcernCategory, ConcernOutcome, Urgency
 
 TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
 
@@ -92,3 +102,44 @@ class CloseConcernForm(FlaskForm):
 class TeamManagerForm(FlaskForm):
     team_manager = SelectField("Team manager", widget=GovSelect(), validate_choice=False, default="")
     submit = SubmitField("Save", widget=GovSubmitInput())
+
+
+class RiskSummaryForm(FlaskForm):
+    based_on = HiddenField()
+    at_risk = SelectMultipleField(
+        "Who is at risk?",
+        widget=GovCheckboxesInput(),
+        validate_choice=False,
+        choices={who.value: who.label for who in AtRisk},
+    )
+    nature = TextAreaField("Nature of the risk", widget=GovTextArea(), validators=[Length(max=5000)])
+    when_greatest = TextAreaField("When is the risk greatest?", widget=GovTextArea(), validators=[Length(max=5000)])
+    protective_factors = TextAreaField("Protective factors", widget=GovTextArea(), validators=[Length(max=5000)])
+    police_da_check = RadioField(
+        "Police domestic abuse check",
+        widget=GovRadioInput(),
+        validate_choice=False,
+        choices={status.value: status.label for status in CheckStatus},
+        default=CheckStatus.NOT_REQUESTED.value,
+    )
+    police_da_check_on = GovDateField("Date of the police check", name_in_messages="The date of the police check")
+    childrens_services_check = RadioField(
+        "Children's services check",
+        widget=GovRadioInput(),
+        validate_choice=False,
+        choices={status.value: status.label for status in CheckStatus},
+        default=CheckStatus.NOT_REQUESTED.value,
+    )
+    childrens_services_check_on = GovDateField(
+        "Date of the children's services check", name_in_messages="The date of the children's services check"
+    )
+    mappa = BooleanField("Managed under MAPPA", widget=GovCheckboxInput())
+    iom = BooleanField("Managed under Integrated Offender Management (IOM)", widget=GovCheckboxInput())
+    lone_working_restrictions = TextAreaField(
+        "Lone-working restrictions", widget=GovTextArea(), validators=[Length(max=5000)]
+    )
+    reason = TextAreaField("Why are you amending it?", widget=GovTextArea(), validators=[Length(max=5000)])
+    submit = SubmitField("Save the risk summary", widget=GovSubmitInput())
+
+    def fields_for_service(self) -> dict[str, Any]:
+        return {name: getattr(self, name).data for name in RISK_FIELDS}

@@ -1,11 +1,13 @@
-"""SafeguardingConcern and its vocabularies (categories, urgency, outcomes)."""
+"""SafeguardingConcern and its vocabularies (categories, urgency, outcomes), and RiskSummary: the
+structured risk summary that travels with a referral, one row per version."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
@@ -159,3 +161,114 @@ class SafeguardingConcern(TimestampMixin, VersionedMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<SafeguardingConcern {self.id} {self.status}>"
+
+
+# --- risk that travels: the structured risk summary of a referral ---------------------------------------
+
+
+class AtRisk(StrEnum):
+    CHILDREN = "children"
+    PARTNER = "partner_or_ex_partner"
+    KNOWN_ADULT = "known_adult"
+    PUBLIC = "public"
+    STAFF = "staff"
+
+    @property
+    def label(self) -> str:
+        return {
+            "children": "Children",
+            "partner_or_ex_partner": "A partner or ex-partner",
+            "known_adult": "A known adult",
+            "public": "The public",
+            "staff": "Staff",
+        }[self.value]
+
+
+class CheckStatus(StrEnum):
+    NOT_REQUESTED = "not_requested"
+    REQUESTED = "requested"
+    NOTHING_KNOWN = "nothing_known"
+    INFORMATION_SHARED = "information_shared"
+
+    @property
+    def label(self) -> str:
+        return {
+            "not_requested": "Not requested",
+            "requested": "Requested, waiting for an answer",
+            "nothing_known": "Done: nothing known",
+            "information_shared": "Done: information shared (see the nature of the risk)",
+        }[self.value]
+
+
+RISK_FIELDS = (
+    "at_risk",
+    "nature",
+    "when_greatest",
+    "protective_factors",
+    "police_da_check",
+    "police_da_check_on",
+    "childrens_services_check",
+    "childrens_services_check_on",
+    "mappa",
+    "iom",
+    "lone_working_restrictions",
+)
+RISK_FIELD_LABELS = {
+    "at_risk": "Who is at risk",
+    "nature": "Nature of the risk",
+    "when_greatest": "When the risk is greatest",
+    "protective_factors": "Protective factors",
+    "police_da_check": "Police domestic abuse check",
+    "police_da_check_on": "Police domestic abuse check dated",
+    "childrens_services_check": "Children's services check",
+    "childrens_services_check_on": "Children's services check dated",
+    "mappa": "MAPPA",
+    "iom": "Integrated Offender Management (IOM)",
+    "lone_working_restrictions": "Lone-working restrictions",
+}
+
+
+class RiskSummary(db.Model):
+    """One version of a referral's structured risk summary. Never changed: an amendment is a new row
+    with the next number and its reason, so the history of what partners were told is kept."""
+
+    __tablename__ = "risk_summary"
+    __table_args__ = (UniqueConstraint("referral_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"))
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, 3… per referral; the latest is the current one
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was amended (none for the first)
+    at_risk: Mapped[list[str]] = mapped_column(JSON, default=list)
+    nature: Mapped[str] = mapped_column(Text)
+    when_greatest: Mapped[str | None] = mapped_column(Text)
+    protective_factors: Mapped[str | None] = mapped_column(Text)
+    police_da_check: Mapped[CheckStatus] = mapped_column(enum_type(CheckStatus))
+    police_da_check_on: Mapped[date | None] = mapped_column(Date)
+    childrens_services_check: Mapped[CheckStatus] = mapped_column(enum_type(CheckStatus))
+    childrens_services_check_on: Mapped[date | None] = mapped_column(Date)
+    mappa: Mapped[bool] = mapped_column(Boolean, default=False)
+    iom: Mapped[bool] = mapped_column(Boolean, default=False)
+    lone_working_restrictions: Mapped[str | None] = mapped_column(Text)
+
+    recorded_by: Mapped[User] = relationship(lazy="raise_on_sql")
+
+    @property
+    def people_at_risk(self) -> list[AtRisk]:
+        return [AtRisk(value) for value in self.at_risk or []]
+
+
+class RiskSummariesAreFinal(RuntimeError):
+    pass
+
+
+@event.listens_for(RiskSummary, "before_update")
+def _refuse_risk_update(mapper: Any, connection: Any, target: RiskSummary) -> None:
+    raise RiskSummariesAreFinal("a risk summary is amended by recording a new version, never changed")
+
+
+@event.listens_for(RiskSummary, "before_delete")
+def _refuse_risk_delete(mapper: Any, connection: Any, target: RiskSummary) -> None:
+    raise RiskSummariesAreFinal("risk summaries are kept")

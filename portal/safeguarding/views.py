@@ -18,9 +18,9 @@ from portal.errors import NotAllowed
 from portal.extensions import db
 from portal.referrals.models import LIVE_STATUSES, Referral
 from portal.referrals.views import load_referral, service_name
-from portal.safeguarding import service
-from portal.safeguarding.forms import CloseConcernForm, RaiseConcernForm, TeamManagerForm
-from portal.safeguarding.models import NOT_CLOSED, ConcernStatus, SafeguardingConcern
+from portal.safeguarding import risk, service
+from portal.safeguarding.forms import CloseConcernForm, RaiseConcernForm, RiskSummaryForm, TeamManagerForm
+from portal.safeguarding.models import NOT_CLOSED, RISK_FIELD_LABELS, ConcernStatus, SafeguardingConcern
 from portal.urls import safe_next
 from portal.web import act_and_redirect, attempt_and_redirect, paginate
 
@@ -169,6 +169,60 @@ def section_context(referral: Referral, user: Any) -> dict[str, Any]:
         "can_raise": access.can(user, "raise_concern", referral) and referral.status in LIVE_STATUSES,
         "can_acknowledge_concerns": access.can(user, "acknowledge", SafeguardingConcern),
         "can_close_concerns": access.can(user, "close", SafeguardingConcern),
+    }
+
+
+# --- risk that travels --------------------------------------------------------------------------------
+
+
+@bp.app_template_global("current_risk")
+def current_risk(referral: Referral) -> Any:
+    """The referral's structured risk summary, for the risk banner every referral page opens with."""
+    return risk.current_risk(referral)
+
+
+@bp.route("/referrals/<reference>/risk", methods=["GET", "POST"])
+@login_required
+def record_risk(reference: str):  # type: ignore[no-untyped-def]
+    referral = load_referral(reference)
+    access.require(current_user, "record_risk", referral)
+    latest = risk.current_risk(referral)
+    form = RiskSummaryForm()
+    if form.validate_on_submit():
+        done = attempt_and_redirect(
+            form,
+            lambda: risk.record_risk_summary(
+                current_user,
+                referral,
+                form.fields_for_service(),
+                reason=form.reason.data,
+                based_on=form.based_on.data,
+            ),
+            success="The risk summary has been saved. The partner has been told.",
+            back=url_for("referrals.section", reference=referral.reference, section="risk"),
+        )
+        if done:
+            return done
+    elif request.method == "GET":
+        form.based_on.data = str(latest.number if latest else 0)
+        if latest is not None:
+            for name in risk.RISK_FIELDS:
+                value = getattr(latest, name)
+                getattr(form, name).data = value.value if hasattr(value, "value") else value
+    return render_template(
+        "safeguarding/risk_form.html",
+        referral=referral,
+        form=form,
+        latest=latest,
+        service_name=service_name(referral),
+    )
+
+
+def risk_context(referral: Referral, user: Any) -> dict[str, Any]:
+    return {
+        "history": risk.risk_history(referral),
+        "field_labels": RISK_FIELD_LABELS,
+        "can_record_risk": access.can(user, "record_risk", referral) and referral.status in LIVE_STATUSES,
     }
 
 

@@ -291,6 +291,15 @@ CASES = {
         only({"referrer": 200}),
         lambda w, r: {"outcome": "no_further_action", "outcome_detail": "Checked with the police."},
     ),
+    "GET /referrals/{reference}/risk-summary": Case(
+        "GET", lambda w, r: f"/referrals/{w.open.reference}/risk-summary", EVERYONE
+    ),
+    "POST /referrals/{reference}/risk-summary": Case(
+        "POST",
+        lambda w, r: f"/referrals/{w.open.reference}/risk-summary",
+        only({"referrer": 201}),
+        lambda w, r: {"at_risk": ["public"], "nature": "Threats to neighbours."},
+    ),
     "POST /service-returns/{id}/return": Case(
         "POST",
         lambda w, r: f"/service-returns/{w.submitted_return.id}/return",
