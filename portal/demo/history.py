@@ -1105,6 +1105,9 @@ def load_demo_history(now: datetime | None = None) -> Counter[str]:
             history = History(now)
             with mock.patch.object(referrals, "secrets", _SeededReferences(history.rng)):
                 history.plan()
+                from portal.demo.safeguarding import SafeguardingStory
+
+                SafeguardingStory(history).plan()
                 history.run()
     finally:
         config["MAIL_BACKEND"] = backend
