@@ -305,6 +305,9 @@ def register_blueprints(app: Flask) -> None:
     from portal.safeguarding.views import bp as safeguarding_bp
 
     app.register_blueprint(safeguarding_bp)
+    from portal.ttg.views import bp as ttg_bp
+
+    app.register_blueprint(ttg_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -35,6 +35,7 @@ from portal.people.models import Person
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport, ReferralStatus
 from portal.returns.models import ServiceReturn
 from portal.safeguarding.models import RiskSummary, SafeguardingConcern
+from portal.ttg.models import ReleaseRecord
 
 M = TypeVar("M")
 
@@ -200,6 +201,7 @@ for _model, _attribute, _parent in (
     (EndOfServiceReport, "referral_id", Referral),
     (SafeguardingConcern, "referral_id", Referral),
     (RiskSummary, "referral_id", Referral),
+    (ReleaseRecord, "referral_id", Referral),
     (InvoiceLine, "invoice_id", Invoice),
     (InvoiceEvent, "invoice_id", Invoice),
     (InvoiceMessage, "invoice_id", Invoice),
@@ -563,6 +565,15 @@ rule(
     {REFERRER},
     "record and amend the structured risk summary (each amendment kept, with its reason)",
     "Only the CRC's referrers record the risk summary",
+)
+
+
+rule(
+    Referral,
+    "record_release",
+    {*PARTNERS, REFERRER},
+    "record a release from custody and its release-day checklist (Through the Gate)",
+    "Only the partner and the CRC's referrers record a release",
 )
 
 

@@ -61,6 +61,35 @@ def upgrade():
         batch_op.create_index('ix_safeguarding_concern_due', ['status', 'acknowledge_due_at'], unique=False)
         batch_op.create_index('ix_safeguarding_concern_referral', ['referral_id', 'status'], unique=False)
 
+    with op.batch_alter_table('referral', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('reception_date', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('release_type', sa.Enum('conditional_release', 'home_detention_curfew', 'parole', 'end_of_sentence', 'remand', 'other', name='releasetype', native_enum=False, create_constraint=False, length=32), nullable=True))
+
+    op.create_table('release_record',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('referral_id', sa.Integer(), nullable=False),
+    sa.Column('released_on', sa.Date(), nullable=False),
+    sa.Column('release_type', sa.Enum('conditional_release', 'home_detention_curfew', 'parole', 'end_of_sentence', 'remand', 'other', name='releasetype', native_enum=False, create_constraint=False, length=32), nullable=False),
+    sa.Column('prison', sa.String(length=60), nullable=True),
+    sa.Column('community_office', sa.String(length=100), nullable=False),
+    sa.Column('address_area', sa.String(length=10), nullable=True),
+    sa.Column('first_night', sa.Enum('own_tenancy', 'family_or_friends', 'supported_housing', 'approved_premises', 'temporary', 'no_fixed_abode', name='firstnight', native_enum=False, create_constraint=False, length=32), nullable=False),
+    sa.Column('first_night_address', sa.Text(), nullable=True),
+    sa.Column('id_held', sa.Boolean(), nullable=False),
+    sa.Column('bank_account', sa.Boolean(), nullable=False),
+    sa.Column('benefit_claim', sa.Boolean(), nullable=False),
+    sa.Column('gp_registered', sa.Boolean(), nullable=False),
+    sa.Column('met_at_gate', sa.Boolean(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['user_account.id'], name=op.f('fk_release_record_recorded_by_id_user_account')),
+    sa.ForeignKeyConstraint(['referral_id'], ['referral.id'], name=op.f('fk_release_record_referral_id_referral')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_release_record')),
+    sa.UniqueConstraint('referral_id', name=op.f('uq_release_record_referral_id'))
+    )
+    with op.batch_alter_table('release_record', schema=None) as batch_op:
+        batch_op.create_index('ix_release_record_released_on', ['released_on'], unique=False)
+
     op.create_table('risk_summary',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('referral_id', sa.Integer(), nullable=False),
@@ -88,6 +117,13 @@ def upgrade():
 
 def downgrade():
     op.drop_table('risk_summary')
+    with op.batch_alter_table('release_record', schema=None) as batch_op:
+        batch_op.drop_index('ix_release_record_released_on')
+
+    op.drop_table('release_record')
+    with op.batch_alter_table('referral', schema=None) as batch_op:
+        batch_op.drop_column('release_type')
+        batch_op.drop_column('reception_date')
     with op.batch_alter_table('safeguarding_concern', schema=None) as batch_op:
         batch_op.drop_index('ix_safeguarding_concern_referral')
         batch_op.drop_index('ix_safeguarding_concern_due')

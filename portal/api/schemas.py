@@ -35,6 +35,7 @@ from portal.referrals.models import (
     DeclineReason,
     LocationType,
     ReferralStatus,
+    ReleaseType,
     RiskFlag,
     RoshLevel,
     WithdrawReason,
@@ -261,6 +262,8 @@ class LocationIn(Body):
     type: LocationType
     prison: str | None = Field(None, description="In custody: the prison.", examples=["HMP Peterborough (male)"])
     expected_release_date: date | None = Field(None, description="In custody: when the person is due out.")
+    reception_date: date | None = Field(None, description="In custody: when they came into custody (optional).")
+    release_type: ReleaseType | None = Field(None, description="In custody: how they are to be released (optional).")
     community_office: str | None = Field(None, description="In the community: the probation office they report to.")
     postcode: str | None = None
     contact_details: str | None = None
@@ -364,6 +367,9 @@ class Location(Out):
     type: LocationType
     prison: str | None
     expected_release_date: date | None
+    reception_date: date | None = None
+    release_type: ReleaseType | None = None
+    released_on: date | None = Field(None, description="The day the person was released (Through the Gate).")
     community_office: str | None
     postcode: str | None
     contact_details: str | None

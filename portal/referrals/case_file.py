@@ -49,6 +49,13 @@ SUMMARY = "summary"
 SECTIONS: tuple[Section, ...] = (
     Section(SUMMARY, "Summary", "referrals/case_file/summary.html", "portal.referrals.case_file:summary_context"),
     Section("risk", "Risk", "safeguarding/risk_section.html", "portal.safeguarding.views:risk_context"),
+    Section(
+        "release",
+        "Release",
+        "ttg/section.html",
+        "portal.ttg.views:release_context",
+        shown=lambda user, referral: bool(referral.prison),
+    ),
     Section("sessions", "Sessions", "referrals/case_file/sessions.html", "portal.referrals.case_file:sessions_context"),
     Section("outcomes", "Outcomes", "referrals/case_file/outcomes.html", "portal.referrals.case_file:outcomes_context"),
     Section("notes", "Notes", "referrals/case_file/notes.html", "portal.referrals.case_file:notes_context"),

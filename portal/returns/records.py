@@ -25,6 +25,7 @@ from portal.returns.kpis import (
     OutcomeRow,
     Records,
     ReferralRow,
+    ReleaseRow,
     SessionCount,
 )
 
@@ -67,6 +68,7 @@ def load_records(
         end_of_service=_end_of_service(ids, first, after, pathway, area),
         invoices=_invoices(ids, after),
         concerns=_concerns(ids, first, after, pathway, area),
+        releases=_releases(ids, start, end, pathway, area),
         # int(): PostgreSQL's SUM of a BIGINT is a NUMERIC (a Decimal), which the frozen JSON cannot hold.
         cap_pence=int(
             db.session.scalar(select(func.coalesce(func.sum(Contract.value_cap_pence), 0)).where(Contract.id.in_(ids)))
@@ -184,6 +186,41 @@ def _sessions(ids: list[int], start: date, end: date, pathway: str | None, area:
             minutes=int(row[6]),
         )
         for row in db.session.connection().execute(_referral_filters(statement, pathway, area))
+    ]
+
+
+def _releases(ids: list[int], start: date, end: date, pathway: str | None, area: str | None) -> list[ReleaseRow]:
+    from portal.ttg.models import SETTLED, ReleaseRecord
+
+    r = ReleaseRecord
+    statement = (
+        select(
+            Referral.contract_id,
+            r.released_on,
+            r.first_night,
+            r.id_held,
+            r.bank_account,
+            r.benefit_claim,
+            r.gp_registered,
+            r.met_at_gate,
+        )
+        .join(Referral, Referral.id == r.referral_id)
+        .where(Referral.contract_id.in_(ids), r.released_on >= start, r.released_on <= end)
+    )
+    statement = _referral_filters(statement, pathway, area)
+    return [
+        ReleaseRow(
+            contract_id=row[0],
+            released_on=row[1],
+            first_night=row[2].value,
+            settled=row[2] in SETTLED,
+            id_held=bool(row[3]),
+            bank_account=bool(row[4]),
+            benefit_claim=bool(row[5]),
+            gp_registered=bool(row[6]),
+            met_at_gate=bool(row[7]),
+        )
+        for row in db.session.execute(statement)
     ]
 
 

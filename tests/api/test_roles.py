@@ -110,6 +110,34 @@ def _referrer_of(world: World) -> Any:
     return db.session.get(User, world.open.referrer_id)
 
 
+def in_custody(world: World, role: str) -> Any:
+    """A custody referral of `open`'s contract, one for each role that records releases (made on first use)."""
+    key = f"custody_{role}"
+    if key not in world.st_giles:
+        from portal.referrals.models import LocationType
+        from tests.factories import ReferralFactory
+
+        world.st_giles[key] = ReferralFactory(
+            contract=world.contract,
+            service_code=world.open.service_code,
+            referrer=_referrer_of(world),
+            in_progress=True,
+            location_type=LocationType.CUSTODY,
+            prison="HMP Bedford",
+            expected_release_date=london_today(),
+            community_office=None,
+            rar_days=None,
+        ).reference
+    return world.st_giles[key]
+
+
+RELEASE = {
+    "released_on": "2026-01-05",
+    "release_type": "conditional_release",
+    "community_office": "Bedford probation office",
+    "first_night": "supported_housing",
+}
+
 CONCERN = {"category": "domestic_abuse", "urgency": "urgent", "what_happened": "Threats about an ex-partner."}
 
 CASES = {
@@ -299,6 +327,15 @@ CASES = {
         lambda w, r: f"/referrals/{w.open.reference}/risk-summary",
         only({"referrer": 201}),
         lambda w, r: {"at_risk": ["public"], "nature": "Threats to neighbours."},
+    ),
+    "POST /referrals/{reference}/release": Case(
+        "POST",
+        lambda w, r: f"/referrals/{in_custody(w, r)}/release",
+        only({"nacro_manager": 201, "nacro_caseworker": 201, "referrer": 201}),
+        lambda w, r: RELEASE | {"released_on": yesterday()},
+    ),
+    "GET /referrals/{reference}/release": Case(
+        "GET", lambda w, r: f"/referrals/{w.open.reference}/release", {role: 404 for role in ROLES}
     ),
     "POST /service-returns/{id}/return": Case(
         "POST",
