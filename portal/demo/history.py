@@ -423,6 +423,9 @@ class History:
             "location_type": "custody" if custody else "community",
             "prison": prison or "",
             "expected_release_date": release or "",
+            # Through the Gate: in custody since about four months before the referral, out on licence.
+            "reception_date": sent_day - timedelta(days=120) if custody else "",
+            "release_type": "conditional_release" if custody else "",
             "rosh_level": rng.choices(("low", "medium"), (55, 45))[0],
             "risk_flags": flags,
             "risk_summary": summary,

@@ -7,6 +7,7 @@ its own moment, dated back from the day the demo is loaded."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -17,11 +18,14 @@ from portal.accounts.models import Role, User
 from portal.dates import london_day
 from portal.delivery.alerts import acknowledge_alert
 from portal.delivery.models import Alert
+from portal.demo.people import OFFICES, office_and_postcode
 from portal.extensions import db
 from portal.formatting import LONDON
-from portal.referrals.models import LIVE_STATUSES, Referral, ReferralStatus
+from portal.referrals.models import LIVE_STATUSES, LocationType, Referral, ReferralStatus
 from portal.safeguarding import risk, service
 from portal.safeguarding.models import SafeguardingConcern
+from portal.ttg.models import FirstNight
+from portal.ttg.service import record_release
 from portal.working_days import add_working_hours, is_working_day
 
 # Alerts raised this many working days ago or more, or on a referral that has ended, have been dealt with.
@@ -45,6 +49,8 @@ class SafeguardingStory:
         self.history = history
         self.now: datetime = history.now
         self.used: set[int] = set()
+        # Its own seeded draws, so the history's own sequence (and so the rest of the demo) is unchanged.
+        self.rng = random.Random(1919)
 
     @property
     def counts(self) -> Counter[str]:
@@ -59,6 +65,9 @@ class SafeguardingStory:
                 history.at(datetime.combine(day, time(17, 30), tzinfo=LONDON), self.sweep_alerts)
             day += timedelta(days=1)
         history.at(working_morning(self.now, 15, hour=9), self.record_risk_summaries)
+        for case in history.cases:
+            if case.custody and case.release is not None and case.release <= london_day(self.now):
+                history.at(datetime.combine(case.release, time(10, 30), tzinfo=LONDON), self.release, case)
         for spec in CONCERNS:
             back = spec[1]
             raised_at = working_morning(self.now, back) if back else self.now - timedelta(hours=3)
@@ -95,6 +104,32 @@ class SafeguardingStory:
                 continue
             acknowledge_alert(db.session.get(User, referral.referrer_id), alert)
             self.counts["old_alerts_acknowledged"] += 1
+
+    # --- Through the Gate ----------------------------------------------------------------------------
+
+    def release(self, case: Any) -> None:
+        """Release day: the caseworker meets the person (most days) and records the checklist."""
+        referral = case.referral
+        if referral is None or referral.status not in LIVE_STATUSES or referral.location_type != LocationType.CUSTODY:
+            return
+        rng = self.rng
+        counties = case.contract.counties or list(OFFICES)  # a prison-only contract: anywhere they settle
+        office, postcode = office_and_postcode(rng, counties, case.plan.offices)
+        first_night = rng.choices([kind.value for kind in FirstNight], (15, 25, 25, 10, 15, 10))[0]
+        fields = {
+            "released_on": london_day(self.history.current),
+            "release_type": "conditional_release",
+            "community_office": office,
+            "address_area": postcode.split()[0],
+            "first_night": first_night,
+            "id_held": rng.random() < 0.7,
+            "bank_account": rng.random() < 0.6,
+            "benefit_claim": rng.random() < 0.75,
+            "gp_registered": rng.random() < 0.5,
+            "met_at_gate": rng.random() < 0.65,
+        }
+        record_release(case.caseworker or case.partner.manager, referral, fields)
+        self.counts["releases"] += 1
 
     # --- risk that travels ------------------------------------------------------------------------
 

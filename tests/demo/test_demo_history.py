@@ -243,3 +243,17 @@ def test_no_old_alert_is_left_open_and_none_on_a_referral_that_has_ended():
     for alert, status in open_alerts:
         assert status in LIVE_STATUSES
         assert (utcnow() - alert.raised_at).days <= 30  # 15 working days, and Christmas
+
+
+def test_releases_move_custody_cases_to_the_community_with_their_checklists():
+    from portal.referrals.models import LocationType
+    from portal.ttg.models import FirstNight, ReleaseRecord
+
+    releases = db.session.scalars(select(ReleaseRecord)).all()
+    assert len(releases) >= 5
+    assert {FirstNight.NO_FIXED_ABODE, FirstNight.SUPPORTED_HOUSING} <= {r.first_night for r in releases}
+    assert any(r.met_at_gate for r in releases) and not all(r.met_at_gate for r in releases)
+    for release in releases:
+        referral = db.session.get(Referral, release.referral_id)
+        assert referral.location_type == LocationType.COMMUNITY and referral.prison == release.prison
+        assert release.released_on <= london_today()
