@@ -302,6 +302,12 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api_bp)  # token authentication, no cookies: nothing for a cross-site request to ride on
     app.register_blueprint(returns_bp)
     app.register_blueprint(dashboards_bp)
+    from portal.safeguarding.views import bp as safeguarding_bp
+
+    app.register_blueprint(safeguarding_bp)
+    from portal.ttg.views import bp as ttg_bp
+
+    app.register_blueprint(ttg_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -332,6 +338,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(api_token_cli)
     app.cli.add_command(permissions_table_command)
     app.cli.add_command(people_cli)
+    from portal.safeguarding.cli import safeguarding_cli
+
+    app.cli.add_command(safeguarding_cli)
 
 
 def register_shellcontext(app: Flask) -> None:

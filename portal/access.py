@@ -34,6 +34,8 @@ from portal.organisations.models import Organisation, OrganisationKind
 from portal.people.models import Person
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport, ReferralStatus
 from portal.returns.models import ServiceReturn
+from portal.safeguarding.models import RiskSummary, SafeguardingConcern
+from portal.ttg.models import ReleaseRecord
 
 M = TypeVar("M")
 
@@ -197,6 +199,9 @@ for _model, _attribute, _parent in (
     (EvidenceFile, "outcome_id", Outcome),
     (Alert, "referral_id", Referral),
     (EndOfServiceReport, "referral_id", Referral),
+    (SafeguardingConcern, "referral_id", Referral),
+    (RiskSummary, "referral_id", Referral),
+    (ReleaseRecord, "referral_id", Referral),
     (InvoiceLine, "invoice_id", Invoice),
     (InvoiceEvent, "invoice_id", Invoice),
     (InvoiceMessage, "invoice_id", Invoice),
@@ -528,6 +533,64 @@ rule(
     {REFERRER},
     "acknowledge an alert",
     "Only the CRC's referrers acknowledge alerts: enforcement is their decision",
+)
+
+# Safeguarding concerns (portal/safeguarding)
+rule(
+    Referral,
+    "raise_concern",
+    PARTNERS,
+    "raise a safeguarding concern",
+    "Only the partner raises safeguarding concerns on a referral",
+)
+rule(
+    SafeguardingConcern,
+    "acknowledge",
+    {REFERRER},
+    "acknowledge a safeguarding concern",
+    "Only the CRC's referrers acknowledge safeguarding concerns",
+)
+rule(
+    SafeguardingConcern,
+    "close",
+    {REFERRER},
+    "close a safeguarding concern with its outcome",
+    "Only the CRC's referrers close safeguarding concerns",
+)
+
+
+rule(
+    Referral,
+    "record_risk",
+    {REFERRER},
+    "record and amend the structured risk summary (each amendment kept, with its reason)",
+    "Only the CRC's referrers record the risk summary",
+)
+
+
+rule(
+    Referral,
+    "record_release",
+    {*PARTNERS, REFERRER},
+    "record a release from custody and its release-day checklist (Through the Gate)",
+    "Only the partner and the CRC's referrers record a release",
+)
+
+
+def _crc_staff(actor: User, target: User | None) -> str | None:
+    if target is None or target.role in CRC_ROLES:
+        return None
+    return "Only the CRC's own staff have a team manager"
+
+
+rule(
+    User,
+    "set_team_manager",
+    {ADMIN},
+    "name a person's team manager (late safeguarding concerns are escalated to them)",
+    "Only administrators name team managers",
+    condition=_crc_staff,
+    note="the CRC's staff",
 )
 
 # Invoices and service returns

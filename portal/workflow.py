@@ -89,4 +89,6 @@ PAST_TENSE = {
     "query": "queried",
     "pay": "paid",
     "return": "returned",
+    "acknowledge": "acknowledged",
+    "close": "closed",
 }

@@ -113,6 +113,7 @@ def theirs(st_giles, st_giles_caseworker) -> Theirs:
         "line": db.session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)).one(),
         "return": ServiceReturnFactory(contract=contract),
         "import": _an_import(crc, referrer),
+        "concern": _a_concern(referral, st_giles_caseworker),
     }
     token_ids = {
         user.id: create_token(None, user, name="Their case system").token.id for user in (st_giles_caseworker, referrer)
@@ -132,6 +133,12 @@ def _signed_in(user: User) -> int:
     sessions.start(user, pending=False)
     db.session.commit()
     return db.session.scalars(select(UserSession.id).where(UserSession.user_id == user.id)).one()
+
+
+def _a_concern(referral: Any, raiser: User) -> Any:
+    from portal.safeguarding.service import raise_concern
+
+    return raise_concern(raiser, referral, {"category": "other", "what_happened": "Theirs.", "urgency": "standard"})
 
 
 def _an_import(crc: Organisation, referrer: User) -> ReferralImport:
@@ -167,6 +174,7 @@ ARGUMENTS: dict[Any, tuple[Value, Any]] = {
     "outcome_id": (lambda t, role: t.records["outcome"].id, NONE_SUCH),
     "file_id": (lambda t, role: t.records["file"].id, NONE_SUCH),
     "alert_id": (lambda t, role: t.records["alert"].id, NONE_SUCH),
+    "concern_id": (lambda t, role: t.records["concern"].id, NONE_SUCH),
     "group_id": (lambda t, role: t.records["group"].id, NONE_SUCH),
     "invoice_id": (lambda t, role: t.records["invoice"].id, NONE_SUCH),
     "line_id": (lambda t, role: t.records["line"].id, NONE_SUCH),

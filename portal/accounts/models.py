@@ -86,6 +86,9 @@ class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
     # "immediate" (an email for each piece of work) or "daily" (one digest a morning): see
     # portal/notifications/rules.py. Security emails (resets, invitations) are always immediate.
     email_frequency: Mapped[str] = mapped_column(String(10), default="immediate", server_default="immediate")
+    # The CRC names each referrer's team manager: safeguarding concerns the referrer has not
+    # acknowledged in time are escalated to them (portal/safeguarding).
+    team_manager_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     organisation: Mapped[Organisation] = relationship(back_populates="users", lazy="joined")
 
     # Flask-Login keeps what get_id() answers in the cookie: the secret of this sign-in's

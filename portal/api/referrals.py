@@ -22,6 +22,7 @@ from portal.audit.service import record_read
 from portal.contracts.models import Contract
 from portal.delivery import end_of_service
 from portal.delivery.models import EndOfServiceReport
+from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.referrals import service, validation
 from portal.referrals.models import Referral, ReferralStatus
@@ -64,6 +65,8 @@ def present(referral: Referral) -> dict[str, Any]:
             type=referral.location_type,
             prison=referral.prison,
             expected_release_date=referral.expected_release_date,
+            reception_date=referral.reception_date,
+            release_type=referral.release_type,
             community_office=referral.community_office,
             postcode=referral.postcode,
             contact_details=referral.contact_details,
@@ -141,12 +144,27 @@ def send_referral(user: User, body: schemas.NewReferral) -> Any:
         "location_type": location.type,
         "prison": location.prison,
         "expected_release_date": location.expected_release_date,
+        "reception_date": location.reception_date,
+        "release_type": location.release_type,
         "community_office": location.community_office,
         "postcode": location.postcode,
         "contact_details": location.contact_details,
-        **body.model_dump(exclude={"contract", "service_code", "person", "location"}),
+        **body.model_dump(exclude={"contract", "service_code", "person", "location", "risk_details"}),
     }
-    referral = service.create_and_send(user, fields)
+    if body.risk_details is None:
+        referral = service.create_and_send(user, fields)
+        return referral_with_report(user, referral.reference)
+    from portal.persistence import commit
+    from portal.safeguarding import risk
+
+    details = body.risk_details.model_dump()
+    try:  # checked first, so a referral is never sent with a risk summary that fails
+        risk.check_risk_details(details)
+    except ValidationFailed as failure:
+        raise ValidationFailed({f"risk_details.{key}": value for key, value in failure.errors.items()}) from None
+    referral = service.create_and_send(user, fields, save=False)
+    risk.record_risk_summary(user, referral, details, save=False)
+    commit("referral")
     return referral_with_report(user, referral.reference)
 
 

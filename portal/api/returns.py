@@ -62,7 +62,10 @@ def summary_fields(service_return: ServiceReturn) -> dict[str, Any]:
         "period_end": period.end,
         "status": service_return.status,
         "version": service_return.version,
-        "narrative": schemas.Narrative(**{name: getattr(service_return, name) for name in NARRATIVE_FIELDS}),
+        "narrative": schemas.Narrative(
+            **{name: getattr(service_return, name) for name in NARRATIVE_FIELDS},
+            safeguarding_concerns=service_return.safeguarding_concerns,
+        ),
         "missing_narrative": service.missing_narrative(service_return) if service_return.is_editable else {},
         "return_reason": service_return.return_reason,
         "submitted_at": service_return.submitted_at,

@@ -35,11 +35,13 @@ from portal.referrals.models import (
     DeclineReason,
     LocationType,
     ReferralStatus,
+    ReleaseType,
     RiskFlag,
     RoshLevel,
     WithdrawReason,
 )
 from portal.returns.models import ReturnStatus
+from portal.safeguarding.models import AtRisk, CheckStatus
 
 MAX_PER_PAGE = 200
 MAX_PAGE = 100_000
@@ -324,9 +326,31 @@ class LocationIn(Body):
     type: LocationType
     prison: str | None = Field(None, description="In custody: the prison.", examples=["HMP Peterborough (male)"])
     expected_release_date: date | None = Field(None, description="In custody: when the person is due out.")
+    reception_date: date | None = Field(None, description="In custody: when they came into custody (optional).")
+    release_type: ReleaseType | None = Field(None, description="In custody: how they are to be released (optional).")
     community_office: str | None = Field(None, description="In the community: the probation office they report to.")
     postcode: str | None = None
     contact_details: str | None = None
+
+
+class RiskDetailsIn(Body):
+    """The structured risk summary (risk that travels). Amending it keeps every earlier version."""
+
+    at_risk: list[AtRisk] = Field(default_factory=list, description="Who is at risk.")
+    nature: str = Field(description="The nature of the risk (or that none is known).")
+    when_greatest: str | None = None
+    protective_factors: str | None = None
+    police_da_check: CheckStatus = CheckStatus.NOT_REQUESTED
+    police_da_check_on: date | None = Field(
+        None, description="When requested or answered; needed unless not requested."
+    )
+    childrens_services_check: CheckStatus = CheckStatus.NOT_REQUESTED
+    childrens_services_check_on: date | None = Field(
+        None, description="When requested or answered; needed unless not requested."
+    )
+    mappa: bool = False
+    iom: bool = False
+    lone_working_restrictions: str | None = None
 
 
 class NewReferral(Body):
@@ -348,6 +372,9 @@ class NewReferral(Body):
     sentence_end_date: date
     urgent: bool = False
     colour_band: ColourBand | None = None
+    risk_details: RiskDetailsIn | None = Field(
+        None, description="The structured risk summary, recorded with the referral (optional)."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -408,6 +435,9 @@ class Location(Out):
     type: LocationType
     prison: str | None
     expected_release_date: date | None
+    reception_date: date | None = None
+    release_type: ReleaseType | None = None
+    released_on: date | None = Field(None, description="The day the person was released (Through the Gate).")
     community_office: str | None
     postcode: str | None
     contact_details: str | None
@@ -765,21 +795,31 @@ class Narrative(Out):
     achievements: str | None
     challenges: str | None
     case_study: str | None = Field(description="Anonymised: no names, CRNs or dates of birth.")
-    safeguarding_concerns: int | None = Field(description="How many safeguarding concerns were raised.")
-    safeguarding_note: str | None = Field(description="Needed when any safeguarding concern was raised.")
+    safeguarding_concerns: int | None = Field(
+        description="Deprecated: the number typed before safeguarding concerns were records of their own; null "
+        "on returns written since. The count is the figure `concerns_raised` in `kpis`.",
+        json_schema_extra={"deprecated": True},
+    )
+    safeguarding_note: str | None = Field(description="What kind of concerns were raised and what happened next.")
     complaints: str | None
     staffing: str | None
 
 
 class WriteNarrative(Body):
     """Only the fields sent change; null (or "") clears one. Achievements, challenges, the case study
-    and the number of safeguarding concerns must be written before the return is submitted."""
+    must be written before the return is submitted. The number of safeguarding concerns is counted from the
+    concerns recorded on referrals (`kpis`): `safeguarding_concerns` is deprecated and ignored."""
 
     achievements: str | None = None
     challenges: str | None = None
     case_study: str | None = Field(None, description="Anonymised: no names, CRNs or dates of birth.")
-    safeguarding_concerns: int | None = Field(None, description="A whole number, 0 if none.")
-    safeguarding_note: str | None = Field(None, description="Needed when any safeguarding concern was raised.")
+    safeguarding_concerns: int | None = Field(
+        None,
+        description="Deprecated and ignored: the count comes from the concerns recorded on referrals "
+        "(`POST /referrals/{reference}/concerns`).",
+        json_schema_extra={"deprecated": True},
+    )
+    safeguarding_note: str | None = Field(None, description="What kind of concerns were raised and what happened next.")
     complaints: str | None = None
     staffing: str | None = None
     version: Version = None
@@ -791,7 +831,6 @@ class WriteNarrative(Body):
                     "achievements": "Eleven people housed on release.",
                     "challenges": "Two caseworker vacancies.",
                     "case_study": "A man in his thirties, homeless on release, now holds a tenancy.",
-                    "safeguarding_concerns": 1,
                     "safeguarding_note": "One concern about a child, passed to the referrer the same day.",
                     "version": 1,
                 }

@@ -33,6 +33,9 @@ def complete_referral(
     access.require(actor, "complete", referral)
     check_version(referral, version, "referral")
     REFERRAL_WORKFLOW.check(referral, "complete")
+    from portal.safeguarding.service import refuse_while_concern_open
+
+    refuse_while_concern_open(referral)
     errors: dict[str, list[str]] = {}
     summary = text_of(summary)
     if not summary:

@@ -277,7 +277,8 @@ class History:
         self.drafts: list[Case] = []
         self.groups: dict[int, list[Case]] = {}
         self.outcome_types: dict[int, dict[str, OutcomeType]] = {}
-        self.withdraw_reasons = list(WithdrawReason)
+        # A transfer to the NPS comes from a safeguarding concern (the demo makes one), never at random.
+        self.withdraw_reasons = [reason for reason in WithdrawReason if reason != WithdrawReason.TRANSFERRED_TO_NPS]
         self.decline_reasons = list(DeclineReason)
         self.counts: Counter[str] = Counter()
         self.held_stories: dict[int, str] = {}  # contract id -> an invoice story waiting for work to bill
@@ -422,6 +423,9 @@ class History:
             "location_type": "custody" if custody else "community",
             "prison": prison or "",
             "expected_release_date": release or "",
+            # Through the Gate: in custody since about four months before the referral, out on licence.
+            "reception_date": sent_day - timedelta(days=120) if custody else "",
+            "release_type": "conditional_release" if custody else "",
             "rosh_level": rng.choices(("low", "medium"), (55, 45))[0],
             "risk_flags": flags,
             "risk_summary": summary,
@@ -1167,6 +1171,9 @@ def load_demo_history(now: datetime | None = None) -> Counter[str]:
             history = History(now)
             with mock.patch.object(referrals, "secrets", _SeededReferences(history.rng)):
                 history.plan()
+                from portal.demo.safeguarding import SafeguardingStory
+
+                SafeguardingStory(history).plan()
                 history.run()
     finally:
         config["MAIL_BACKEND"] = backend

@@ -25,8 +25,7 @@ NARRATIVE = {
         "A man in his thirties, homeless on release, met his caseworker in custody two weeks before release. "
         "On the day he left prison he moved into supported housing, and he has kept every appointment since."
     ),
-    "safeguarding_concerns": "1",
-    "safeguarding_note": "One concern about a child's welfare, passed to the responsible officer the same day.",
+    "safeguarding_note": "Each concern in the figures was passed to the responsible officer the same day.",
     "complaints": "None this month.",
     "staffing": "Fully staffed from the third week.",
 }

@@ -533,3 +533,89 @@ def _locked(user: User, today: date) -> int:
 )
 def _invited(user: User, today: date) -> int:
     return _count(access.visible(User, user).where(User.active.is_(True), User.password_hash.is_(None)))
+
+
+# --- safeguarding concerns (portal/safeguarding): on both sides' lists until closed -----------------
+
+
+def _concerns_not_closed(user: User) -> Any:
+    from portal.safeguarding.models import NOT_CLOSED, SafeguardingConcern
+
+    return select(SafeguardingConcern.id).where(
+        access.visibility_clause(SafeguardingConcern, user), SafeguardingConcern.status.in_(NOT_CLOSED)
+    )
+
+
+@work_item(
+    "concerns_to_acknowledge",
+    {REFERRER},
+    order=1,
+    noun="safeguarding concern",
+    text="to acknowledge",
+    href=lambda user: url_for("safeguarding.index", status="open", mine="yes"),
+    warn=True,
+)
+def _concerns_to_acknowledge(user: User, today: date) -> int:
+    from portal.safeguarding.models import ConcernStatus, SafeguardingConcern
+
+    return _count(
+        _concerns_not_closed(user).where(
+            SafeguardingConcern.status == ConcernStatus.OPEN, SafeguardingConcern.referral_id.in_(_sent_by(user))
+        )
+    )
+
+
+@work_item(
+    "concerns_to_close",
+    {REFERRER},
+    order=2,
+    noun="safeguarding concern",
+    text="acknowledged, to close with an outcome",
+    href=lambda user: url_for("safeguarding.index", status="acknowledged", mine="yes"),
+)
+def _concerns_to_close(user: User, today: date) -> int:
+    from portal.safeguarding.models import ConcernStatus, SafeguardingConcern
+
+    return _count(
+        _concerns_not_closed(user).where(
+            SafeguardingConcern.status == ConcernStatus.ACKNOWLEDGED,
+            SafeguardingConcern.referral_id.in_(_sent_by(user)),
+        )
+    )
+
+
+@work_item(
+    "concerns_escalated_to_me",
+    {REFERRER, CONTRACT_MANAGER, ADMIN},
+    order=0,
+    noun="safeguarding concern",
+    text="escalated to you, not acknowledged in time",
+    href=lambda user: url_for("safeguarding.index", status="open"),
+    warn=True,
+)
+def _concerns_escalated(user: User, today: date) -> int:
+    from portal.safeguarding.models import ConcernStatus, SafeguardingConcern
+
+    escalated_to_me = SafeguardingConcern.escalated_to_id == user.id
+    if user.role == ADMIN:  # administrators hear of those whose referrer has no team manager
+        escalated_to_me = or_(escalated_to_me, SafeguardingConcern.escalated_to_id.is_(None))
+    return _count(
+        _concerns_not_closed(user).where(
+            SafeguardingConcern.status == ConcernStatus.OPEN,
+            SafeguardingConcern.escalated_at.is_not(None),
+            escalated_to_me,
+        )
+    )
+
+
+@work_item(
+    "concerns_open_partner",
+    PARTNER,
+    order=5,
+    noun="safeguarding concern",
+    text="raised and not yet closed by the referrer",
+    href=lambda user: url_for("safeguarding.index"),
+    warn=True,
+)
+def _partner_concerns(user: User, today: date) -> int:
+    return _count(_concerns_not_closed(user))

@@ -80,6 +80,14 @@ def _referrer(referral: Any, context: dict[str, Any]) -> list[Recipient]:
     return list(_user(referral.referrer_id))
 
 
+def _escalation(referral: Any, context: dict[str, Any]) -> list[Recipient]:
+    """A safeguarding concern not acknowledged in time: the referrer's team manager (or, when the CRC
+    has named none, its administrators), and the referrer again."""
+    manager = context.get("manager")
+    told = [manager] if manager is not None else _role_in(referral.crc_id, Role.ADMIN)
+    return list(_active(told)) + _referrer(referral, context)
+
+
 # --- invoices and service returns ------------------------------------------------------------------
 
 
@@ -128,6 +136,23 @@ RULES: dict[str, Rule] = {
     "outcome_claimed": Rule("outcome_claimed", _referrer, lambda r, c: _referral_link(r, "outcomes")),
     "outcome_decided": Rule(
         "outcome_decided", lambda r, c: _user(c["outcome"].claimed_by_id), lambda r, c: _referral_link(r, "outcomes")
+    ),
+    # Safeguarding concerns (portal/safeguarding)
+    "safeguarding_concern_raised": Rule(
+        "safeguarding_concern_raised", _referrer, lambda r, c: _referral_link(r, "safeguarding")
+    ),
+    "safeguarding_concern_acknowledged": Rule(
+        "safeguarding_concern_acknowledged",
+        lambda r, c: _partner_side(r, c) + _user(c["concern"].raised_by_id),
+        lambda r, c: _referral_link(r, "safeguarding"),
+    ),
+    "safeguarding_concern_closed": Rule(
+        "safeguarding_concern_closed",
+        lambda r, c: _partner_side(r, c) + _user(c["concern"].raised_by_id),
+        lambda r, c: _referral_link(r, "safeguarding"),
+    ),
+    "safeguarding_concern_escalated": Rule(
+        "safeguarding_concern_escalated", _escalation, lambda r, c: _referral_link(r, "safeguarding")
     ),
     # Invoices and credit notes
     "invoice_submitted": Rule("invoice_submitted", _contract_managers, _invoice_link),

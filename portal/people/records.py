@@ -15,9 +15,22 @@ from portal.extensions import db
 from portal.invoicing.models import InvoiceEvent
 from portal.people.models import Person
 from portal.referrals.models import CaseNote, Referral, ReferralEvent
+from portal.safeguarding.models import RiskSummary, SafeguardingConcern
+from portal.ttg.models import ReleaseRecord
 
 # Records that hang off a referral, in the order a reader meets them.
-PER_REFERRAL = (ReferralEvent, CaseNote, Session, Alert, Outcome, EndOfServiceReport, InvoiceEvent)
+PER_REFERRAL = (
+    ReferralEvent,
+    CaseNote,
+    Session,
+    Alert,
+    Outcome,
+    EndOfServiceReport,
+    InvoiceEvent,
+    SafeguardingConcern,
+    RiskSummary,
+    ReleaseRecord,
+)
 
 
 @dataclass

@@ -32,6 +32,8 @@ from portal.extensions import db
 from portal.people.models import Person
 from portal.people.records import records_of
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralStatus
+from portal.safeguarding.models import RiskSummary, SafeguardingConcern
+from portal.ttg.models import ReleaseRecord
 
 REMOVED = "[removed under the retention rule]"
 ENDED = (ReferralStatus.COMPLETED, ReferralStatus.WITHDRAWN, ReferralStatus.DECLINED)
@@ -118,6 +120,18 @@ def anonymise(person_id: int) -> dict[str, int]:
             (Alert, {"detail": None}),
             (Outcome, {"evidence": REMOVED, "rejection_reason": None}),
             (EndOfServiceReport, {"summary": REMOVED, "further_needs": None, "outcomes": []}),
+            (SafeguardingConcern, {"what_happened": REMOVED, "outcome_detail": None}),
+            (
+                RiskSummary,
+                {
+                    "nature": REMOVED,
+                    "when_greatest": None,
+                    "protective_factors": None,
+                    "lone_working_restrictions": None,
+                    "reason": None,
+                },
+            ),
+            (ReleaseRecord, {"first_night_address": None, "address_area": None}),
         ):
             db.session.execute(
                 update(model)

@@ -48,9 +48,18 @@ class Section:
 SUMMARY = "summary"
 SECTIONS: tuple[Section, ...] = (
     Section(SUMMARY, "Summary", "referrals/case_file/summary.html", "portal.referrals.case_file:summary_context"),
+    Section("risk", "Risk", "safeguarding/risk_section.html", "portal.safeguarding.views:risk_context"),
+    Section(
+        "release",
+        "Release",
+        "ttg/section.html",
+        "portal.ttg.views:release_context",
+        shown=lambda user, referral: bool(referral.prison),
+    ),
     Section("sessions", "Sessions", "referrals/case_file/sessions.html", "portal.referrals.case_file:sessions_context"),
     Section("outcomes", "Outcomes", "referrals/case_file/outcomes.html", "portal.referrals.case_file:outcomes_context"),
     Section("notes", "Notes", "referrals/case_file/notes.html", "portal.referrals.case_file:notes_context"),
+    Section("safeguarding", "Safeguarding", "safeguarding/section.html", "portal.safeguarding.views:section_context"),
     Section("history", "History", "referrals/case_file/history.html", "portal.referrals.case_file:history_context"),
 )
 
@@ -172,8 +181,19 @@ def _common(referral: Referral, user: Any, slug: str) -> dict[str, Any]:
         .where(Alert.referral_id == referral.id, Alert.acknowledged_at.is_(None))
         .order_by(Alert.raised_at)
     ).all()
+    from portal.safeguarding.models import NOT_CLOSED, SafeguardingConcern
+
+    concerns_open = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(SafeguardingConcern)
+            .where(SafeguardingConcern.referral_id == referral.id, SafeguardingConcern.status.in_(NOT_CLOSED))
+        )
+        or 0
+    )
     return {
         "referral": referral,
+        "concerns_open": concerns_open,
         "service_name": service_name(referral),
         "can": can,
         "alerts": alerts,

@@ -18,7 +18,7 @@ from wtforms.validators import InputRequired
 from portal.areas import PRISONS
 from portal.forms import GovDateField, Length
 from portal.people.models import ETHNICITIES, Disability, Gender
-from portal.referrals.models import ColourBand, Complexity, LocationType, RiskFlag, RoshLevel
+from portal.referrals.models import ColourBand, Complexity, LocationType, ReleaseType, RiskFlag, RoshLevel
 
 
 class StepForm(FlaskForm):
@@ -88,6 +88,14 @@ class LocationForm(StepForm):
         choices={"": "Choose a prison"} | {prison: prison for prison in PRISONS},
     )
     expected_release_date = GovDateField("Expected release date", name_in_messages="Expected release date")
+    reception_date = GovDateField("Reception date (optional)", name_in_messages="The reception date")
+    release_type = SelectField(
+        "How will they be released? (optional)",
+        widget=GovSelect(),
+        default="",
+        validate_choice=False,
+        choices={"": "Not known yet"} | {kind.value: kind.label for kind in ReleaseType},
+    )
     community_office = StringField("Probation office", widget=GovTextInput(), validators=[Length(max=100)])
     postcode = StringField("Postcode (optional)", widget=GovTextInput(), validators=[Length(max=10)])
     contact_details = TextAreaField("Contact details (optional)", widget=GovTextArea(), validators=[Length(max=5000)])

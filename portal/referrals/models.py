@@ -113,6 +113,28 @@ class LocationType(StrEnum):
         return self.value.capitalize()
 
 
+class ReleaseType(StrEnum):
+    """How a person in custody is (or is expected to be) released (Through the Gate)."""
+
+    CONDITIONAL_RELEASE = "conditional_release"
+    HOME_DETENTION_CURFEW = "home_detention_curfew"
+    PAROLE = "parole"
+    END_OF_SENTENCE = "end_of_sentence"
+    REMAND = "remand"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {
+            "conditional_release": "On licence (automatic conditional release)",
+            "home_detention_curfew": "Home detention curfew (tagged)",
+            "parole": "Parole Board release",
+            "end_of_sentence": "At the end of the sentence, with no licence",
+            "remand": "From remand",
+            "other": "Other",
+        }[self.value]
+
+
 class ColourBand(StrEnum):
     """The CRC operating model's bands and their minimum face-to-face hours (Annex 3)."""
 
@@ -166,6 +188,7 @@ class WithdrawReason(StrEnum):
     RECALLED = "recalled"
     SENTENCE_ENDED = "sentence_ended"
     SENTENCE_REVOKED = "sentence_revoked"
+    TRANSFERRED_TO_NPS = "transferred_to_nps"
     OTHER = "other"
 
     @property
@@ -191,6 +214,8 @@ WITHDRAW_REASONS = {
     WithdrawReason.RECALLED: ("The sentence changed", "Recalled to prison"),
     WithdrawReason.SENTENCE_ENDED: ("The sentence changed", "Sentence or licence ended"),
     WithdrawReason.SENTENCE_REVOKED: ("The sentence changed", "Order revoked or amended by the court"),
+    # A safeguarding concern raised the risk of serious harm to high: the case belongs to the NPS.
+    WithdrawReason.TRANSFERRED_TO_NPS: ("The risk changed", "Risk of serious harm high: transferred to the NPS"),
     WithdrawReason.OTHER: ("Other", "Other"),
 }
 
@@ -218,6 +243,9 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     location_type: Mapped[LocationType | None] = mapped_column(enum_type(LocationType))
     prison: Mapped[str | None] = mapped_column(String(60))
     expected_release_date: Mapped[date | None] = mapped_column(Date)
+    # Through the Gate: when the person came into custody, and how they are to be released.
+    reception_date: Mapped[date | None] = mapped_column(Date)
+    release_type: Mapped[ReleaseType | None] = mapped_column(enum_type(ReleaseType))
     community_office: Mapped[str | None] = mapped_column(String(100))
     postcode: Mapped[str | None] = mapped_column(String(10))
     contact_details: Mapped[str | None] = mapped_column(Text)

@@ -20,7 +20,7 @@ from portal.dates import london_today, parse_user_date
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.people.models import ETHNICITY_CODES, Disability, Gender
-from portal.referrals.models import ColourBand, Complexity, LocationType, RiskFlag, RoshLevel
+from portal.referrals.models import ColourBand, Complexity, LocationType, ReleaseType, RiskFlag, RoshLevel
 
 CRN = re.compile(r"^[A-Z]\d{6}$")
 PRISON_NUMBER = re.compile(r"^[A-Z]\d{4}[A-Z]{2}$")
@@ -43,6 +43,8 @@ LOCATION_FIELDS = (
     "location_type",
     "prison",
     "expected_release_date",
+    "reception_date",
+    "release_type",
     "community_office",
     "postcode",
     "contact_details",
@@ -235,6 +237,18 @@ def check_location(fields: dict[str, Any], today: date | None = None) -> dict[st
         elif release < today:
             errors["expected_release_date"] = ["The expected release date must be today or in the future"]
         data["expected_release_date"] = release
+        reception = fields.get("reception_date")
+        if reception not in (None, ""):
+            reception = _date(reception)
+            if reception is None:
+                errors["reception_date"] = ["Enter the reception date as a real date, or leave it empty"]
+            elif reception > today:
+                errors["reception_date"] = ["The reception date must be today or in the past"]
+        data["reception_date"] = reception or None
+        if fields.get("release_type") not in (None, ""):
+            data["release_type"] = _enum(fields.get("release_type"), ReleaseType)
+            if data["release_type"] is None:
+                errors["release_type"] = ["Select how the person is to be released"]
     else:
         office = _text(fields.get("community_office"))
         if not office:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovTextArea, GovTextInput
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovTextArea
+from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import InputRequired
 
 from portal.forms import Length
@@ -27,9 +27,6 @@ class NarrativeForm(FlaskForm):
     achievements = TextAreaField("Achievements", widget=GovTextArea(), validators=[Length(max=5000)])
     challenges = TextAreaField("Challenges", widget=GovTextArea(), validators=[Length(max=5000)])
     case_study = TextAreaField("Case study", widget=GovTextArea(), validators=[Length(max=5000)])
-    safeguarding_concerns = StringField(
-        "Safeguarding concerns raised", widget=GovTextInput(), validators=[Length(max=6)]
-    )
     safeguarding_note = TextAreaField(
         "About the safeguarding concerns", widget=GovTextArea(), validators=[Length(max=5000)]
     )

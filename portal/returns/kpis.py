@@ -153,6 +153,34 @@ class InvoiceRow:
     paid_on: date | None = None
 
 
+@dataclass(slots=True)
+class ConcernRow:
+    """A safeguarding concern raised on one of the contract's referrals (portal/safeguarding)."""
+
+    contract_id: int
+    raised_on: date
+    urgent: bool = False
+    # True or False once acknowledged or past its deadline; None while it may yet be acknowledged in time.
+    acknowledged_in_time: bool | None = None
+    escalated: bool = False
+    rosh_high: bool = False
+
+
+@dataclass(slots=True)
+class ReleaseRow:
+    """A release from custody recorded on one of the contract's referrals (Through the Gate)."""
+
+    contract_id: int
+    released_on: date
+    first_night: str  # portal.ttg.models.FirstNight
+    settled: bool = False
+    id_held: bool = False
+    bank_account: bool = False
+    benefit_claim: bool = False
+    gp_registered: bool = False
+    met_at_gate: bool = False
+
+
 @dataclass
 class Records:
     referrals: list[ReferralRow] = field(default_factory=list)
@@ -161,6 +189,8 @@ class Records:
     end_of_service: list[EndOfServiceRow] = field(default_factory=list)
     invoices: list[InvoiceRow] = field(default_factory=list)
     cap_pence: int = 0
+    concerns: list[ConcernRow] = field(default_factory=list)
+    releases: list[ReleaseRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -491,6 +521,39 @@ def verified_by_pathway(outcomes: list[OutcomeRow], window: Window) -> list[dict
     return [{"pathway": key, "label": label, "verified": counts[(label, key)]} for label, key in sorted(counts)]
 
 
+def safeguarding_figures(concerns: list[ConcernRow], window: Window) -> dict[str, Any]:
+    """Safeguarding concerns raised in the window, from the concern records (never a typed number)."""
+    inside = indexed(concerns, "raised_on").within(window)
+    decided = [c for c in inside if c.acknowledged_in_time is not None]
+    return {
+        "concerns_raised": len(inside),
+        "concerns_urgent": sum(1 for c in inside if c.urgent),
+        "concerns_acknowledged_in_time": percent(sum(1 for c in decided if c.acknowledged_in_time), len(decided)),
+        "concerns_escalated": sum(1 for c in inside if c.escalated),
+        "concerns_rosh_high": sum(1 for c in inside if c.rosh_high),
+    }
+
+
+def release_figures(releases: list[ReleaseRow], window: Window) -> dict[str, Any]:
+    """Resettlement on release, from the release-day checklists (never typed numbers)."""
+    inside = indexed(releases, "released_on").within(window)
+    released = len(inside)
+
+    def share(attribute: str) -> dict[str, int]:
+        return percent(sum(1 for r in inside if getattr(r, attribute)), released)
+
+    return {
+        "released": released,
+        "released_settled": share("settled"),
+        "released_nfa": sum(1 for r in inside if r.first_night == "no_fixed_abode"),
+        "released_met_at_gate": share("met_at_gate"),
+        "released_id_held": share("id_held"),
+        "released_bank_account": share("bank_account"),
+        "released_benefit_claim": share("benefit_claim"),
+        "released_gp_registered": share("gp_registered"),
+    }
+
+
 def money_figures(invoices: list[InvoiceRow], window: Window) -> dict[str, int]:
     live = ("submitted", "queried", "approved", "paid")
     return {
@@ -644,6 +707,8 @@ def compute_figures(
         end_of_service=Rows(records.end_of_service),
         invoices=records.invoices,
         cap_pence=records.cap_pence,
+        concerns=Rows(records.concerns),
+        releases=Rows(records.releases),
     )
     windows = _windows(period, contract_start)
     referrals = {name: referral_figures(records.referrals, window, today) for name, window in windows.items()}
@@ -652,6 +717,8 @@ def compute_figures(
         name: outcome_figures(records.outcomes, records.end_of_service, window) for name, window in windows.items()
     }
     money = {name: money_figures(records.invoices, window) for name, window in windows.items()}
+    safeguarding = {name: safeguarding_figures(records.concerns, window) for name, window in windows.items()}
+    releases = {name: release_figures(records.releases, window) for name, window in windows.items()}
     locations = {name: location_figures(records.referrals, window) for name, window in windows.items()}
 
     def values(source: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
@@ -738,6 +805,32 @@ def compute_figures(
     location_rows += _place_rows("prison", locations, "prisons")
     location_rows.append(_row("community", "Referrals in the community", "count", values(locations, "community")))
     location_rows += _place_rows("office", locations, "offices")
+    resettlement_rows = rows(
+        releases,
+        (
+            ("released", "Released from custody", "count"),
+            ("released_settled", "Settled accommodation on release", "percent"),
+            ("released_nfa", "Released to no fixed abode", "count"),
+            ("released_met_at_gate", "Met at the gate", "percent"),
+            ("released_id_held", "With identification", "percent"),
+            ("released_bank_account", "With a bank account", "percent"),
+            ("released_benefit_claim", "Benefit claim made", "percent"),
+            ("released_gp_registered", "Registered with a GP", "percent"),
+        ),
+    )
+    for row in resettlement_rows[1:]:
+        row["indent"] = True
+    safeguarding_rows = rows(
+        safeguarding,
+        (
+            ("concerns_raised", "Safeguarding concerns raised", "count"),
+            ("concerns_urgent", "Urgent", "count"),
+            ("concerns_acknowledged_in_time", "Acknowledged by the referrer within the deadline", "percent"),
+            ("concerns_escalated", "Escalated to a team manager", "count"),
+            ("concerns_rosh_high", "Risk of serious harm high: transferred to the NPS", "count"),
+        ),
+    )
+    safeguarding_rows[1]["indent"] = True
     money_rows = rows(
         money,
         (
@@ -762,6 +855,8 @@ def compute_figures(
             {"key": "sessions", "title": "Sessions", "rows": session_rows},
             {"key": "outcomes", "title": "Outcomes", "rows": outcome_rows},
             {"key": "locations", "title": "Custody and community", "rows": location_rows},
+            {"key": "resettlement", "title": "Through the Gate: release", "rows": resettlement_rows},
+            {"key": "safeguarding", "title": "Safeguarding", "rows": safeguarding_rows},
             {"key": "money", "title": "Money", "rows": money_rows},
         ],
         "outcomes_by_type": outcomes_by_type(records.outcomes, windows["period"]),

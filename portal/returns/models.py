@@ -40,13 +40,12 @@ NARRATIVE_FIELDS = (
     "achievements",
     "challenges",
     "case_study",
-    "safeguarding_concerns",
     "safeguarding_note",
     "complaints",
     "staffing",
 )
 # Submitting needs these (the others may be left empty: "none this period" is an answer too).
-REQUIRED_NARRATIVE = ("achievements", "challenges", "case_study", "safeguarding_concerns")
+REQUIRED_NARRATIVE = ("achievements", "challenges", "case_study")
 
 
 class ServiceReturn(TimestampMixin, VersionedMixin, db.Model):
@@ -67,6 +66,9 @@ class ServiceReturn(TimestampMixin, VersionedMixin, db.Model):
     achievements: Mapped[str | None] = mapped_column(Text)
     challenges: Mapped[str | None] = mapped_column(Text)
     case_study: Mapped[str | None] = mapped_column(Text)  # anonymised: no names, CRNs or dates of birth
+    # Deprecated: the number of safeguarding concerns was typed here until they became records of their
+    # own (portal/safeguarding); the return's figure `concerns_raised` counts those. Kept, never written
+    # again, for the returns that were typed.
     safeguarding_concerns: Mapped[int | None] = mapped_column(Integer)
     safeguarding_note: Mapped[str | None] = mapped_column(Text)
     complaints: Mapped[str | None] = mapped_column(Text)

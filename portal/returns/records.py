@@ -18,12 +18,14 @@ from portal.invoicing.models import Invoice
 from portal.people.models import ETHNICITY_GROUPS, Person
 from portal.referrals.models import DECLINE_REASON_LABELS, WITHDRAW_REASONS, Referral
 from portal.returns.kpis import (
+    ConcernRow,
     EndOfServiceRow,
     InvoiceRow,
     Labels,
     OutcomeRow,
     Records,
     ReferralRow,
+    ReleaseRow,
     SessionCount,
 )
 
@@ -65,6 +67,8 @@ def load_records(
         outcomes=_outcomes(ids, first, after, pathway, area),
         end_of_service=_end_of_service(ids, first, after, pathway, area),
         invoices=_invoices(ids, after),
+        concerns=_concerns(ids, first, after, pathway, area),
+        releases=_releases(ids, start, end, pathway, area),
         # int(): PostgreSQL's SUM of a BIGINT is a NUMERIC (a Decimal), which the frozen JSON cannot hold.
         cap_pence=int(
             db.session.scalar(select(func.coalesce(func.sum(Contract.value_cap_pence), 0)).where(Contract.id.in_(ids)))
@@ -201,6 +205,80 @@ def _sessions(ids: list[int], start: date, end: date, pathway: str | None, area:
         for contract_id, day, days in db.session.connection().execute(_referral_filters(rar_days, pathway, area))
     ]
     return counts
+
+
+def _releases(ids: list[int], start: date, end: date, pathway: str | None, area: str | None) -> list[ReleaseRow]:
+    from portal.ttg.models import SETTLED, ReleaseRecord
+
+    r = ReleaseRecord
+    statement = (
+        select(
+            Referral.contract_id,
+            r.released_on,
+            r.first_night,
+            r.id_held,
+            r.bank_account,
+            r.benefit_claim,
+            r.gp_registered,
+            r.met_at_gate,
+        )
+        .join(Referral, Referral.id == r.referral_id)
+        .where(Referral.contract_id.in_(ids), r.released_on >= start, r.released_on <= end)
+    )
+    statement = _referral_filters(statement, pathway, area)
+    return [
+        ReleaseRow(
+            contract_id=row[0],
+            released_on=row[1],
+            first_night=row[2].value,
+            settled=row[2] in SETTLED,
+            id_held=bool(row[3]),
+            bank_account=bool(row[4]),
+            benefit_claim=bool(row[5]),
+            gp_registered=bool(row[6]),
+            met_at_gate=bool(row[7]),
+        )
+        for row in db.session.execute(statement)
+    ]
+
+
+def _concerns(ids: list[int], first: Any, after: Any, pathway: str | None, area: str | None) -> list[ConcernRow]:
+    from portal.db import utcnow
+    from portal.safeguarding.models import SafeguardingConcern, Urgency
+
+    c = SafeguardingConcern
+    statement = (
+        select(
+            Referral.contract_id,
+            c.raised_at,
+            c.urgency,
+            c.acknowledge_due_at,
+            c.acknowledged_at,
+            c.escalated_at,
+            c.rosh_high,
+        )
+        .join(Referral, Referral.id == c.referral_id)
+        .where(Referral.contract_id.in_(ids), c.raised_at >= first, c.raised_at < after)
+    )
+    statement = _referral_filters(statement, pathway, area)
+    now = utcnow()
+    rows = []
+    for contract_id, raised_at, urgency, due, acknowledged_at, escalated_at, rosh_high in db.session.execute(statement):
+        if acknowledged_at is not None:
+            in_time: bool | None = acknowledged_at <= due
+        else:
+            in_time = False if due < now else None
+        rows.append(
+            ConcernRow(
+                contract_id=contract_id,
+                raised_on=london_day(raised_at),  # type: ignore[arg-type]
+                urgent=urgency == Urgency.URGENT,
+                acknowledged_in_time=in_time,
+                escalated=escalated_at is not None,
+                rosh_high=bool(rosh_high),
+            )
+        )
+    return rows
 
 
 def _outcomes(ids: list[int], first: Any, after: Any, pathway: str | None, area: str | None) -> list[OutcomeRow]:

@@ -52,7 +52,6 @@ NARRATIVE_LABELS = {
     "achievements": "achievements",
     "challenges": "challenges",
     "case_study": "an anonymised case study",
-    "safeguarding_concerns": "how many safeguarding concerns were raised",
     "safeguarding_note": "a note about the safeguarding concerns",
 }
 
@@ -141,15 +140,6 @@ def _clean_narrative(fields: dict[str, Any]) -> dict[str, Any]:
         if name not in fields:
             continue
         raw = fields[name]
-        if name == "safeguarding_concerns":
-            text = str(raw if raw is not None else "").strip()
-            if text == "":
-                cleaned[name] = None
-            elif not text.isdigit() or int(text) > 10_000:
-                errors[name] = ["Enter the number of safeguarding concerns as a whole number, like 0 or 3"]
-            else:
-                cleaned[name] = int(text)
-            continue
         text = str(raw or "").strip()
         if len(text) > TEXT_LIMIT:
             errors[name] = [f"This must be {TEXT_LIMIT:,} characters or fewer"]
@@ -186,8 +176,6 @@ def missing_narrative(service_return: ServiceReturn) -> dict[str, list[str]]:
         for name in REQUIRED_NARRATIVE
         if getattr(service_return, name) in (None, "")
     }
-    if (service_return.safeguarding_concerns or 0) > 0 and not service_return.safeguarding_note:
-        errors["safeguarding_note"] = ["Enter a note about the safeguarding concerns raised"]
     return errors
 
 

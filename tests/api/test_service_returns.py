@@ -54,7 +54,8 @@ def test_a_partner_manager_starts_a_draft_with_its_figures(world: World):
     assert body["status"] == "draft" and body["contract"] == "BENCH-ACC-01" and body["period"] == period
     assert body["period_kind"] == "month" and body["period_start"] == world.months["m3"].isoformat()
     assert body["figures_frozen"] is False and body["version"] >= 1
-    assert set(body["missing_narrative"]) == {"achievements", "challenges", "case_study", "safeguarding_concerns"}
+    assert set(body["missing_narrative"]) == {"achievements", "challenges", "case_study"}
+    assert figure(body, "concerns_raised") == 0  # counted from the concern records
     assert body["kpis"]["schema"] == 1 and body["kpis"]["period"]["code"] == period
     assert figure(body, "attended") == 1  # the one session `open` had that month
     assert [headline["key"] for headline in body["kpis"]["headline"]][-1] == "spend"
@@ -105,15 +106,14 @@ def test_the_narrative_is_written_a_part_at_a_time_and_guarded_by_version(world:
     assert first["narrative"]["achievements"] == "Housed two people."
     assert "achievements" not in first["missing_narrative"]
 
-    second = client.post(path, {"safeguarding_concerns": 2}).get_json()
+    second = client.post(path, {"safeguarding_concerns": 2, "complaints": "None."}).get_json()
     assert second["narrative"]["achievements"] == "Housed two people."  # what was not sent is kept
-    assert second["narrative"]["safeguarding_concerns"] == 2
-    assert "safeguarding_note" in second["missing_narrative"]  # concerns raised need a note
+    assert second["narrative"]["safeguarding_concerns"] is None  # deprecated: ignored, the records count them
 
     before = audit_count()
     assert_problem(client.post(path, {"achievements": "Overwritten", "version": created["version"]}), 409)
-    problem = assert_problem(client.post(path, {"safeguarding_concerns": -1, "challenges": "x" * 5001}), 422)
-    assert set(problem["errors"]) == {"safeguarding_concerns", "challenges"}
+    problem = assert_problem(client.post(path, {"complaints": "x" * 5001, "challenges": "x" * 5001}), 422)
+    assert set(problem["errors"]) == {"complaints", "challenges"}
     problem = assert_problem(client.post(path, {"safeguarding_concerns": "two", "summary": "?"}), 422)
     assert set(problem["errors"]) == {"safeguarding_concerns", "summary"}
     assert audit_count() == before
@@ -136,7 +136,7 @@ def test_submitting_needs_the_period_over_and_the_narrative_written(world: World
     ).get_json()
     client.post(f"/service-returns/{earlier['id']}/narrative", {"achievements": "Housed two people."})
     problem = assert_problem(client.post(f"/service-returns/{earlier['id']}/submit"), 422)
-    assert set(problem["errors"]) == {"narrative.challenges", "narrative.case_study", "narrative.safeguarding_concerns"}
+    assert set(problem["errors"]) == {"narrative.challenges", "narrative.case_study"}
     assert client.get(f"/service-returns/{earlier['id']}").get_json()["status"] == "draft"
 
 

@@ -80,6 +80,11 @@ REFERRAL_PAGES = [
     "/referrals/{referral.reference}/notes",
     "/referrals/{referral.reference}/history",
     "/referrals/{sent_referral.reference}",
+    "/referrals/{referral.reference}/safeguarding",
+    "/referrals/{referral.reference}/risk",
+    "/referrals/{referral.reference}/release",
+    "/safeguarding/",
+    "/safeguarding/?status=all&mine=yes",
 ]
 # The queues of delivery work: claims and alerts, for both sides.
 QUEUE_PAGES = ["/outcomes/", "/outcomes/?status=&mine=no", "/alerts/"]
@@ -97,6 +102,9 @@ REFERRER_PAGES = [
     "/referrals/{referral.reference}/amend",
     "/referrals/import",
     "/referrals/{referral.reference}/outcomes/{outcome.id}/reject",
+    "/safeguarding/referrals/{referral.reference}/risk",
+    "/safeguarding/{concern.id}/close",
+    "/through-the-gate/referrals/{referral.reference}/release",
 ]
 PARTNER_MANAGER_PAGES = [
     "/referrals/{sent_referral.reference}/accept",
@@ -117,6 +125,8 @@ DELIVERY_PAGES = [
     "/group-sessions/new?contract={nacro_contract.reference}",
     "/group-sessions/{group.id}",
     "/group-sessions/{group.id}/edit",
+    "/safeguarding/referrals/{referral.reference}/new",
+    "/through-the-gate/referrals/{referral.reference}/release",
 ]
 
 # Everyone may make API tokens: their list and the form (the shown-once page is in test_api_tokens_journey).
@@ -158,6 +168,9 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         "/organisations/{crc.id}",
         "/audit/",
         "/audit/?date_from=31/2/2026",
+        "/safeguarding/",
+        "/safeguarding/team-managers",
+        "/safeguarding/team-managers/{referrer.id}",
         *CONTRACT_PAGES,
         *API_TOKEN_PAGES,
     ],
@@ -381,7 +394,29 @@ def everyone(
     )
     db.session.add_all([service_return, submitted_return])
     db.session.commit()
+    from portal.safeguarding.risk import record_risk_summary
+    from portal.safeguarding.service import acknowledge_concern, raise_concern
+
+    record_risk_summary(
+        referrer,
+        referral,
+        {
+            "at_risk": ["partner_or_ex_partner", "children"],
+            "nature": "Violent towards a former partner; two children at her address.",
+            "police_da_check": "information_shared",
+            "police_da_check_on": today - timedelta(days=20),
+            "iom": True,
+            "lone_working_restrictions": "No home visits.",
+        },
+    )
+    concern = raise_concern(
+        nacro_caseworker,
+        referral,
+        {"category": "domestic_abuse", "urgency": "urgent", "what_happened": "Threats about an ex-partner."},
+    )
+    acknowledge_concern(referrer, concern)
     return {
+        "concern": concern,
         "service_return": service_return,
         "submitted_return": submitted_return,
         "referral": referral,

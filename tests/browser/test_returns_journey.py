@@ -26,7 +26,6 @@ def write_narrative(page: Page) -> None:
     page.get_by_label("Achievements").fill("Four referrals received; two people housed on release.")
     page.get_by_label("Challenges").fill("A caseworker vacancy slowed first contact.")
     page.get_by_label("Case study").fill("A woman in her thirties, homeless on release, now holds a tenancy.")
-    page.get_by_label("Safeguarding concerns raised").fill("0")
     page.get_by_role("button", name="Save the narrative").click()
     expect(page.locator(".govuk-notification-banner--success")).to_contain_text("The narrative has been saved")
 

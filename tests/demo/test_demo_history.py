@@ -304,3 +304,61 @@ def test_the_history_happened_in_order_over_a_year():
     assert max(sent) - min(sent) > timedelta(days=300)
     months = {moment.strftime("%Y-%m") for moment in sent}
     assert len(months) >= 12
+
+
+def test_safeguarding_concerns_in_each_state_all_acknowledged_in_time_but_one_escalated():
+    from portal.safeguarding.models import ConcernStatus, SafeguardingConcern
+
+    concerns = db.session.scalars(select(SafeguardingConcern)).all()
+    assert {c.status for c in concerns} == {ConcernStatus.OPEN, ConcernStatus.ACKNOWLEDGED, ConcernStatus.CLOSED}
+    escalated = [c for c in concerns if c.escalated_at is not None]
+    assert len(escalated) == 1 and escalated[0].status == ConcernStatus.OPEN and escalated[0].escalated_to_id
+    now = utcnow()
+    for concern in concerns:
+        if concern in escalated:
+            continue
+        if concern.acknowledged_at is not None:
+            assert concern.acknowledged_at <= concern.acknowledge_due_at
+        else:
+            assert concern.acknowledge_due_at > now  # still within its deadline
+    transferred = [c for c in concerns if c.rosh_high]
+    assert transferred and all(c.outcome and c.outcome.value == "transferred_to_nps" for c in transferred)
+    for concern in transferred:
+        referral = db.session.get(Referral, concern.referral_id)
+        assert referral.status == ReferralStatus.WITHDRAWN
+        assert referral.withdraw_reason == WithdrawReason.TRANSFERRED_TO_NPS
+
+
+def test_risk_summaries_some_amended_with_their_reasons():
+    from portal.safeguarding.models import RiskSummary
+
+    versions = db.session.scalars(select(RiskSummary)).all()
+    assert len({v.referral_id for v in versions}) >= 5
+    assert any(v.number == 2 and v.reason for v in versions)
+
+
+def test_no_old_alert_is_left_open_and_none_on_a_referral_that_has_ended():
+    from portal.referrals.models import LIVE_STATUSES
+
+    open_alerts = db.session.execute(
+        select(Alert, Referral.status)
+        .join(Referral, Referral.id == Alert.referral_id)
+        .where(Alert.acknowledged_at.is_(None))
+    ).all()
+    for alert, status in open_alerts:
+        assert status in LIVE_STATUSES
+        assert (utcnow() - alert.raised_at).days <= 30  # 15 working days, and Christmas
+
+
+def test_releases_move_custody_cases_to_the_community_with_their_checklists():
+    from portal.referrals.models import LocationType
+    from portal.ttg.models import FirstNight, ReleaseRecord
+
+    releases = db.session.scalars(select(ReleaseRecord)).all()
+    assert len(releases) >= 5
+    assert {FirstNight.NO_FIXED_ABODE, FirstNight.SUPPORTED_HOUSING} <= {r.first_night for r in releases}
+    assert any(r.met_at_gate for r in releases) and not all(r.met_at_gate for r in releases)
+    for release in releases:
+        referral = db.session.get(Referral, release.referral_id)
+        assert referral.location_type == LocationType.COMMUNITY and referral.prison == release.prison
+        assert release.released_on <= london_today()

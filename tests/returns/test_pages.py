@@ -27,7 +27,6 @@ NARRATIVE = {
     "achievements": "Eleven people housed on release.",
     "challenges": "Two caseworker vacancies.",
     "case_study": "A man in his thirties, homeless on release, now holds a tenancy.",
-    "safeguarding_concerns": "1",
     "safeguarding_note": "One concern about a child, passed to the referrer the same day.",
     "complaints": "",
     "staffing": "",

@@ -55,14 +55,11 @@ def test_a_stale_version_is_refused(draft, nacro_manager):
     assert draft.status == ReturnStatus.DRAFT
 
 
-def test_safeguarding_concerns_need_a_whole_number_and_a_note(draft, nacro_manager):
-    with pytest.raises(ValidationFailed) as refused:
-        service.update_narrative(nacro_manager, draft, {"safeguarding_concerns": "two"})
-    assert "whole number" in refused.value.errors["safeguarding_concerns"][0]
-    service.update_narrative(nacro_manager, draft, {"safeguarding_note": ""})
-    with pytest.raises(ValidationFailed) as refused:
-        service.submit_return(nacro_manager, draft)
-    assert refused.value.errors == {"safeguarding_note": ["Enter a note about the safeguarding concerns raised"]}
+def test_a_typed_number_of_safeguarding_concerns_is_ignored_the_records_count_them(draft, nacro_manager):
+    """The number comes from the concerns recorded on referrals (portal/safeguarding), never a typed one."""
+    service.update_narrative(nacro_manager, draft, {"safeguarding_concerns": "two", "safeguarding_note": ""})
+    assert draft.safeguarding_concerns is None
+    assert "safeguarding_concerns" not in service.missing_narrative(draft)
 
 
 def test_who_may_do_what(draft, nacro_caseworker, contract_manager, st_giles_manager, nacro_manager, quarter):
