@@ -868,6 +868,7 @@ class VolumeFigures(Out):
     """Actual against expected, from each contract's start to `as_of` (the period's end, or today)."""
 
     as_of: date
+    as_of_label: str = Field(examples=["7 December 2026"])
     expected_starts: int | None
     expected_starts_whole: int | None
     received: int

@@ -239,6 +239,7 @@ def index():  # type: ignore[no-untyped-def]
         waiting=_waiting(ids),
         verified_by_pathway=verified_by_pathway(records.outcomes, period.window),
         per_contract=_per_contract(records, chosen, period, spend),
+        volumes={row["contract_id"]: row for row in figures["volumes"]["contracts"]},
         links=links,
         overdue_url=url_for("referrals.index", tab="all", overdue="yes", **referral_args),
         invoices_url=invoices_url(status="submitted", contract=filters.contract, partner=filters.partner),

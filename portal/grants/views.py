@@ -18,7 +18,10 @@ from portal.errors import InvalidTransition, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.grants import activity as activity_service
-from portal.grants import service
+from portal.grants import (
+    service,
+    work_items,  # noqa: F401  (registers the grants' work list items)
+)
 from portal.grants.forms import ActivityForm, ConfirmForm, FileForm, InstalmentForm, MarkPaidForm, ReasonForm
 from portal.grants.models import GrantActivity, GrantInstalment, GrantPaymentStatus
 from portal.money import NotAnAmount, parse_pounds
@@ -159,7 +162,9 @@ def schedule_csv(reference: str):  # type: ignore[no-untyped-def]
 def payments():  # type: ignore[no-untyped-def]
     user = _user()
     status = request.args.get("status", "")
-    statement = access.visible(GrantInstalment, user).where(GrantInstalment.status != GrantPaymentStatus.SCHEDULED)
+    statement = access.visible(GrantInstalment, user)
+    if status != GrantPaymentStatus.SCHEDULED.value:
+        statement = statement.where(GrantInstalment.status != GrantPaymentStatus.SCHEDULED)
     if status in {s.value for s in GrantPaymentStatus}:
         statement = statement.where(GrantInstalment.status == GrantPaymentStatus(status))
     rows = list(
@@ -174,8 +179,9 @@ def payments():  # type: ignore[no-untyped-def]
         "grants/payments.html",
         rows=rows,
         status=status,
-        statuses={"": "Any status"}
-        | {s.value: s.label for s in GrantPaymentStatus if s != GrantPaymentStatus.SCHEDULED},
+        statuses={"": "Any status (raised)"}
+        | {s.value: s.label for s in GrantPaymentStatus if s != GrantPaymentStatus.SCHEDULED}
+        | {"scheduled": "Scheduled, not yet raised"},
     )
 
 

@@ -1173,6 +1173,7 @@ def volume_figures(records: Records, windows: dict[str, Window], as_of: date) ->
 
     summary = {
         "as_of": as_of.isoformat(),
+        "as_of_label": format_date(as_of),
         "expected_starts": total("expected_starts"),
         "expected_starts_whole": total("expected_starts_whole"),
         "received": total("received") or 0,
