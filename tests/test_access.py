@@ -202,6 +202,7 @@ ARGUMENTS: dict[Any, tuple[Value, Any]] = {
     ("grants", "reference"): (lambda t, role: t.records["grant"].reference, "NO-SUCH-GRANT"),
     ("volumes", "reference"): (lambda t, role: t.records["contract"].reference, "NO-SUCH-CONTRACT"),
     "instalment_id": (lambda t, role: t.records["instalment"].id, NONE_SUCH),
+    "payment_id": (lambda t, role: t.records["instalment"].id, NONE_SUCH),
     "activity_id": (lambda t, role: t.records["activity"].id, NONE_SUCH),
 }
 # /referrals/<reference>/<kind>/<record_id>/correction: the record is a session or an outcome.
