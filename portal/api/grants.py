@@ -38,9 +38,11 @@ def load_grant(user: User, reference: str) -> Contract:
     return contract
 
 
-def present(instalment: GrantInstalment, contract: Contract | None = None) -> schemas.GrantPayment:
+def present(
+    instalment: GrantInstalment, contract: Contract | None = None, returns: service.Returns | None = None
+) -> schemas.GrantPayment:
     contract = contract or db.session.get(Contract, instalment.contract_id)
-    reason = None if instalment.is_raised else service.why_not_released(contract, instalment, london_today())
+    reason = None if instalment.is_raised else service.why_not_released(contract, instalment, london_today(), returns)
     return schemas.GrantPayment(
         id=instalment.id,
         contract=contract.reference,
@@ -70,12 +72,13 @@ def present(instalment: GrantInstalment, contract: Contract | None = None) -> sc
 
 def _schedule(contract: Contract) -> schemas.GrantSchedule:
     instalments = service.schedule_of(contract)
+    returns = service.accepted_returns([contract.id])[contract.id]
     return schemas.GrantSchedule(
         contract=contract.reference,
         value_cap_pence=contract.value_cap_pence,
         scheduled_pence=sum(i.amount_pence for i in instalments if i.status != GrantPaymentStatus.REJECTED),
         paid_pence=service.paid_to_date_pence(contract),
-        instalments=[present(i, contract) for i in instalments],
+        instalments=[present(i, contract, returns) for i in instalments],
     )
 
 
@@ -151,8 +154,9 @@ def list_grant_payments(user: User, query: schemas.GrantPaymentQuery) -> Any:
         c.id: c
         for c in db.session.scalars(select(Contract).where(Contract.id.in_({i.contract_id for i in page.items})))
     }
+    returns = service.accepted_returns(list(contracts))
     return schemas.GrantPaymentPage(
-        items=[present(i, contracts[i.contract_id]) for i in page.items],
+        items=[present(i, contracts[i.contract_id], returns[i.contract_id]) for i in page.items],
         page=page.page,
         per_page=page.per_page,
         total=page.total,

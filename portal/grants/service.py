@@ -384,16 +384,25 @@ def raise_from(contract: Contract, instalment: GrantInstalment) -> date:
     return instalment.period_end + timedelta(days=1)
 
 
-def months_without_accepted_return(instalment: GrantInstalment) -> list[date]:
-    """The months of the instalment's period that no accepted service return of its contract covers."""
-    returns = db.session.execute(
-        select(ServiceReturn.period_start, ServiceReturn.period_end).where(
-            ServiceReturn.contract_id == instalment.contract_id,
-            ServiceReturn.status == ReturnStatus.ACCEPTED,
-            ServiceReturn.period_start <= instalment.period_end,
-            ServiceReturn.period_end >= instalment.period_start,
+Returns = list[tuple[date, date]]
+
+
+def accepted_returns(contract_ids: list[int]) -> dict[int, Returns]:
+    """The periods of each contract's accepted service returns: one query for any number of contracts."""
+    found: dict[int, Returns] = {contract_id: [] for contract_id in contract_ids}
+    for contract_id, start, end in db.session.execute(
+        select(ServiceReturn.contract_id, ServiceReturn.period_start, ServiceReturn.period_end).where(
+            ServiceReturn.contract_id.in_(contract_ids), ServiceReturn.status == ReturnStatus.ACCEPTED
         )
-    ).all()
+    ):
+        found[contract_id].append((start, end))
+    return found
+
+
+def months_without_accepted_return(instalment: GrantInstalment, returns: Returns | None = None) -> list[date]:
+    """The months of the instalment's period that no accepted service return of its contract covers."""
+    if returns is None:
+        returns = accepted_returns([instalment.contract_id])[instalment.contract_id]
     missing = []
     month = instalment.period_start.replace(day=1)
     while month <= instalment.period_end:
@@ -403,22 +412,24 @@ def months_without_accepted_return(instalment: GrantInstalment) -> list[date]:
     return missing
 
 
-def why_not_released(contract: Contract, instalment: GrantInstalment, today: date) -> str | None:
+def why_not_released(
+    contract: Contract, instalment: GrantInstalment, today: date, returns: Returns | None = None
+) -> str | None:
     """None when the instalment may be raised now; else why not, in words."""
     first = raise_from(contract, instalment)
     if today < first:
         return f"It can be raised from {format_date(first)}"
-    if instalment.needs_accepted_return and months_without_accepted_return(instalment):
+    if instalment.needs_accepted_return and months_without_accepted_return(instalment, returns):
         return "It is released when the service returns for its period have been accepted"
     return None
 
 
-def state_of(contract: Contract, instalment: GrantInstalment, today: date) -> str:
+def state_of(contract: Contract, instalment: GrantInstalment, today: date, returns: Returns | None = None) -> str:
     """What the schedule page says of an instalment not yet raised: "not_yet", "awaiting_return"
     or "ready"."""
     if today < raise_from(contract, instalment):
         return "not_yet"
-    if instalment.needs_accepted_return and months_without_accepted_return(instalment):
+    if instalment.needs_accepted_return and months_without_accepted_return(instalment, returns):
         return "awaiting_return"
     return "ready"
 

@@ -65,11 +65,12 @@ def schedule(reference: str):  # type: ignore[no-untyped-def]
     user = _user()
     today = london_today()
     instalments = service.schedule_of(contract)
+    returns = service.accepted_returns([contract.id])[contract.id]
     return render_template(
         "grants/schedule.html",
         contract=contract,
         instalments=instalments,
-        states={i.id: service.state_of(contract, i, today) for i in instalments if not i.is_raised},
+        states={i.id: service.state_of(contract, i, today, returns) for i in instalments if not i.is_raised},
         paid_pence=service.paid_to_date_pence(contract),
         scheduled_pence=sum(i.amount_pence for i in instalments if i.status != GrantPaymentStatus.REJECTED),
         can_manage=access.can(user, "manage", contract),

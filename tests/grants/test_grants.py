@@ -5,7 +5,7 @@ return; another partner sees none of it."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -258,3 +258,29 @@ def test_a_schedule_cannot_follow_rate_card_invoices(grant, contract_manager, na
     with pytest.raises(ValidationFailed) as refused:
         quarter(grant, contract_manager, date(2026, 4, 1), date(2026, 6, 30), date(2026, 4, 1))
     assert "already been invoiced" in refused.value.errors["contract"][0]
+
+
+def test_the_schedule_and_payments_pages_ask_the_same_queries_for_one_instalment_or_eight(
+    app, grant, contract_manager, portal
+):
+    from tests.helpers import QueryCounter
+
+    def add(n):
+        start = date(2026 + (3 + 3 * n) // 12, (3 + 3 * n) % 12 + 1, 1)
+        end = date(2026 + (6 + 3 * n) // 12, (6 + 3 * n) % 12 + 1, 1) - timedelta(days=1)
+        quarter(grant, contract_manager, start, end, end + timedelta(days=14), "arrears", needs_return=True, pounds=1)
+
+    add(0)
+    portal.sign_in(contract_manager)
+    urls = (f"/grants/{grant.reference}", "/grants/payments?status=scheduled")
+    few = []
+    for url in urls:
+        with QueryCounter(app) as counted:
+            assert portal.get(url).status_code == 200
+        few.append(counted.count)
+    for n in range(1, 8):
+        add(n)
+    for url, before in zip(urls, few, strict=True):
+        with QueryCounter(app) as counted:
+            assert portal.get(url).status_code == 200
+        assert counted.count == before, url
