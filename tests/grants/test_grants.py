@@ -284,3 +284,11 @@ def test_the_schedule_and_payments_pages_ask_the_same_queries_for_one_instalment
         with QueryCounter(app) as counted:
             assert portal.get(url).status_code == 200
         assert counted.count == before, url
+
+
+def test_the_dashboard_counts_a_grants_payments_against_its_cap(grant, contract_manager, nacro_manager, portal):
+    q3 = quarter(grant, contract_manager, date(2026, 10, 1), date(2026, 12, 31), date(2026, 10, 1))
+    service.submit_payment(nacro_manager, q3)
+    portal.sign_in(contract_manager)
+    page = text_of(portal.get("/dashboard/?view=contracts&period=2026-Q4"))
+    assert "£20,000.00 spent on BENCH-WOM-04" in page
