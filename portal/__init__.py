@@ -144,9 +144,11 @@ def register_extensions(app: Flask) -> None:
 
     # Models must be imported so that the mapper and Alembic see every table.
     import portal.models  # noqa: F401
+    from portal.grants.service import register_hooks as register_grant_hooks
     from portal.invoicing.service import register_hooks
 
     register_hooks()
+    register_grant_hooks()
     from portal.accounts.models import User
 
     @login_manager.user_loader
@@ -279,6 +281,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.dashboards.views import bp as dashboards_bp
     from portal.delivery import queues  # noqa: F401 - its routes join the delivery blueprint
     from portal.delivery.views import bp as delivery_bp
+    from portal.grants.views import bp as grants_bp
+    from portal.grants.volume_views import bp as volumes_bp
     from portal.invoicing.views import bp as invoicing_bp
     from portal.main.views import bp as main_bp
     from portal.organisations.views import bp as organisations_bp
@@ -308,6 +312,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.ttg.views import bp as ttg_bp
 
     app.register_blueprint(ttg_bp)
+    app.register_blueprint(grants_bp)
+    app.register_blueprint(volumes_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -29,6 +29,7 @@ from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCar
 from portal.delivery.models import Alert, EndOfServiceReport, EvidenceFile, GroupSession, Outcome, Session
 from portal.errors import NotAllowed, NotFound
 from portal.extensions import db
+from portal.grants.models import ExpectedStarts, GrantActivity, GrantInstalment, SpendProfile
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceMessage
 from portal.organisations.models import Organisation, OrganisationKind
 from portal.people.models import Person
@@ -205,6 +206,10 @@ for _model, _attribute, _parent in (
     (InvoiceLine, "invoice_id", Invoice),
     (InvoiceEvent, "invoice_id", Invoice),
     (InvoiceMessage, "invoice_id", Invoice),
+    (GrantInstalment, "contract_id", Contract),
+    (GrantActivity, "contract_id", Contract),
+    (ExpectedStarts, "contract_id", Contract),
+    (SpendProfile, "contract_id", Contract),
 ):
     seen_with(_model, _attribute, _parent)
 
@@ -431,7 +436,7 @@ rule(
     Contract,
     "manage",
     {CONTRACT_MANAGER},
-    "change a contract, its outcome types and rate card",
+    "change a contract, its outcome types, rate card, grant schedule and expected volumes",
     "Only contract managers change contracts and rate cards",
 )
 rule(
@@ -614,6 +619,27 @@ rule(
     {PARTNER_MANAGER, CONTRACT_MANAGER},
     "raise a credit note",
     "Only the partner's managers and the CRC's contract managers raise credit notes",
+)
+rule(
+    GrantInstalment,
+    "claim",
+    {PARTNER_MANAGER},
+    "raise a grant instalment as a grant payment; resubmit it when queried",
+    "Only the partner's managers raise grant payments",
+)
+rule(
+    GrantInstalment,
+    "decide",
+    {CONTRACT_MANAGER},
+    "approve, query, reject or mark paid a grant payment",
+    "The CRC's contract managers decide on grant payments",
+)
+rule(
+    Contract,
+    "record_grant_activity",
+    PARTNERS,
+    "record grant-funded drop-in and group work (no referral)",
+    "Only the partner records delivery",
 )
 rule(
     ServiceReturn,

@@ -52,11 +52,18 @@ def invoice_totals_add_up() -> list[str]:
 
 
 def numbers_run_without_gaps() -> list[str]:
-    """A partner's invoice and credit-note numbers are 1, 2, 3… up to its sequence, each used once."""
+    """A partner's invoice, credit-note and grant-payment numbers are 1, 2, 3… up to its sequence, each
+    used once (grant payments take their numbers from the same sequence)."""
+    from portal.grants.models import GrantInstalment
+
     problems = []
     numbers: dict[int, list[str]] = {}
     for partner_id, number in db.session.execute(
-        select(Invoice.partner_id, Invoice.number).where(Invoice.number.is_not(None))
+        select(Invoice.partner_id, Invoice.number)
+        .where(Invoice.number.is_not(None))
+        .union_all(
+            select(GrantInstalment.partner_id, GrantInstalment.number).where(GrantInstalment.number.is_not(None))
+        )
     ):
         numbers.setdefault(partner_id, []).append(number)
     for sequence in db.session.scalars(select(InvoiceSequence)):

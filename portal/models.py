@@ -13,6 +13,7 @@ from portal.delivery.models import (  # noqa: F401
     Session,
     SessionReschedule,
 )
+from portal.grants.models import ExpectedStarts, GrantActivity, GrantInstalment, SpendProfile  # noqa: F401
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceMessage, InvoiceSequence  # noqa: F401
 from portal.notifications.models import DigestItem, OutboundEmail  # noqa: F401
 from portal.organisations.models import Organisation  # noqa: F401

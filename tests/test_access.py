@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -27,8 +28,10 @@ from portal import access
 from portal.accounts.models import Role, User
 from portal.accounts.tokens import create_token
 from portal.api.openapi import build_document
+from portal.contracts.models import ContractTier
 from portal.delivery.models import GroupSession
 from portal.extensions import db
+from portal.grants.models import ActivityKind, GrantActivity, GrantInstalment, Timing
 from portal.invoicing.models import InvoiceLine
 from portal.jobs import start_job
 from portal.organisations.models import Organisation
@@ -96,8 +99,30 @@ def theirs(st_giles, st_giles_caseworker) -> Theirs:
         created_by_id=st_giles_caseworker.id,
     )
     db.session.add(group)
+    grant = ContractFactory(reference="OTHER-WOM-01", crc=crc, partner=st_giles, tier=ContractTier.GRANT)
+    instalment = GrantInstalment(
+        contract_id=grant.id,
+        partner_id=st_giles.id,
+        period_start=grant.start_date,
+        period_end=grant.start_date + timedelta(days=89),
+        due_on=grant.start_date,
+        amount_pence=1_000_00,
+        timing=Timing.ADVANCE,
+        created_by_id=contract_manager.id,
+    )
+    activity = GrantActivity(
+        contract_id=grant.id,
+        day=grant.start_date,
+        kind=ActivityKind.DROP_IN,
+        attendees=5,
+        recorded_by_id=st_giles_caseworker.id,
+    )
+    db.session.add_all([instalment, activity])
     db.session.commit()
     records = {
+        "grant": grant,
+        "instalment": instalment,
+        "activity": activity,
         "group": group,
         "contract": contract,
         "item": item,
@@ -182,6 +207,11 @@ ARGUMENTS: dict[Any, tuple[Value, Any]] = {
     "job_id": (lambda t, role: t.job_id, "0" * 32),
     ("accounts", "session_id"): (lambda t, role: t.records["user_sessions"][t.person_for(role).id], NONE_SUCH),
     ("people", "person_id"): (lambda t, role: t.records["referral"].person_id, NONE_SUCH),
+    ("grants", "reference"): (lambda t, role: t.records["grant"].reference, "NO-SUCH-GRANT"),
+    ("volumes", "reference"): (lambda t, role: t.records["contract"].reference, "NO-SUCH-CONTRACT"),
+    "instalment_id": (lambda t, role: t.records["instalment"].id, NONE_SUCH),
+    "payment_id": (lambda t, role: t.records["instalment"].id, NONE_SUCH),
+    "activity_id": (lambda t, role: t.records["activity"].id, NONE_SUCH),
 }
 # /referrals/<reference>/<kind>/<record_id>/correction: the record is a session or an outcome.
 RECORD_OF_KIND = {"sessions": "session", "outcomes": "outcome"}

@@ -948,6 +948,55 @@ class SpendFigures(Out):
     percent_of_cap: Ratio
 
 
+class ContractVolumes(Out):
+    contract_id: int
+    contract: str = Field(description="The contract's reference.")
+    has_expected_starts: bool
+    expected_starts: int | None = Field(description="Starts expected from the contract's start to `as_of`.")
+    expected_starts_whole: int | None = Field(description="Starts expected over the whole contract.")
+    received: int = Field(description="Referrals received from the contract's start to `as_of`.")
+    accepted: int
+    started: int
+    accepted_not_started: int = Field(description="Accepted, first contact overdue, not started and not ended.")
+    starts_forecast: int | None = Field(description="Starts at the contract's end, on a straight line.")
+    spend_pence: int = Field(description="Spend against the cap (before VAT) to `as_of`.")
+    expected_spend_pence: int = Field(description="The spend profile to `as_of` (without one, the cap spread evenly).")
+    expected_spend_whole_pence: int
+    spend_forecast_pence: int | None = Field(description="Spend at the contract's end, on a straight line.")
+    profiled: bool = Field(description="Whether the contract has a spend profile of its own.")
+    crc_under_referral: bool = Field(description="Referrals received are under 80% of the starts expected.")
+    partner_under_delivery: bool = Field(
+        description="Starts are under 80% of what the partner could have started, or accepted referrals wait past "
+        "their first-contact date."
+    )
+
+
+class VolumeFigures(Out):
+    """Actual against expected, from each contract's start to `as_of` (the period's end, or today)."""
+
+    as_of: date
+    as_of_label: str = Field(examples=["7 December 2026"])
+    expected_starts: int | None
+    expected_starts_whole: int | None
+    received: int
+    accepted: int
+    started: int
+    accepted_not_started: int
+    starts_forecast: int | None
+    spend_pence: int
+    expected_spend_pence: int
+    expected_spend_whole_pence: int
+    spend_forecast_pence: int | None
+    crc_under_referral: list[int] = Field(description="Ids of the contracts the CRC under-refers.")
+    partner_under_delivery: list[int] = Field(description="Ids of the contracts the partner under-delivers.")
+    contracts: list[ContractVolumes]
+
+
+class GrantFigures(Out):
+    paid_to_period_end_pence: int = Field(description="Grant payments paid by the end of the period.")
+    is_grant: bool
+
+
 class MonthFigures(Out):
     month: str = Field(examples=["2026-09"])
     label: str
@@ -985,6 +1034,10 @@ class Figures(Out):
     equality: list[EqualityTable] = Field(description="Equality monitoring of people starting, small numbers hidden.")
     spend: SpendFigures
     months: list[MonthFigures] = Field(description="Up to 12 months to the end of the period, for charts.")
+    volumes: VolumeFigures | None = Field(
+        default=None, description="Against the contract (absent from returns submitted before it was added)."
+    )
+    grant: GrantFigures | None = Field(default=None, description="Grant payments (absent from older returns).")
 
 
 class ServiceReturnSummary(Out):

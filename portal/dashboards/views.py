@@ -22,6 +22,7 @@ from portal.csv_files import SafeCsvWriter, csv_text
 from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
+from portal.grants.models import RAISED_STATUSES, GrantInstalment
 from portal.invoicing.models import Invoice, InvoiceStatus
 from portal.organisations.models import Organisation
 from portal.referrals.models import Referral
@@ -102,13 +103,22 @@ def _area_choices(contract_ids: list[int]) -> dict[str, str]:
 
 
 def _spend_by_contract(contract_ids: list[int]) -> dict[int, int]:
-    """Spend against the cap per contract (Invoice.spend_pence): one grouped query."""
+    """Spend against the cap per contract (Invoice.spend_pence, and a grant's raised grant payments):
+    two grouped queries."""
     rows = db.session.execute(
         select(Invoice.contract_id, func.coalesce(func.sum(Invoice.spend_pence), 0))
         .where(Invoice.contract_id.in_(contract_ids))
         .group_by(Invoice.contract_id)
     ).all()
-    return {contract_id: int(total) for contract_id, total in rows}
+    spend = {contract_id: int(total) for contract_id, total in rows}
+    # A grant's raised grant payments count against its cap as invoices do (portal.grants.service).
+    for contract_id, total in db.session.execute(
+        select(GrantInstalment.contract_id, func.coalesce(func.sum(GrantInstalment.amount_pence), 0))
+        .where(GrantInstalment.contract_id.in_(contract_ids), GrantInstalment.status.in_(RAISED_STATUSES))
+        .group_by(GrantInstalment.contract_id)
+    ):
+        spend[contract_id] = spend.get(contract_id, 0) + int(total)
+    return spend
 
 
 def _waiting(contract_ids: list[int]) -> dict[str, int]:
@@ -239,6 +249,7 @@ def index():  # type: ignore[no-untyped-def]
         waiting=_waiting(ids),
         verified_by_pathway=verified_by_pathway(records.outcomes, period.window),
         per_contract=_per_contract(records, chosen, period, spend),
+        volumes={row["contract_id"]: row for row in figures["volumes"]["contracts"]},
         links=links,
         overdue_url=url_for("referrals.index", tab="all", overdue="yes", **referral_args),
         invoices_url=invoices_url(status="submitted", contract=filters.contract, partner=filters.partner),

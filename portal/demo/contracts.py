@@ -494,12 +494,12 @@ DEMO_CONTRACTS: tuple[DemoContract, ...] = (
         cap_pounds=100_000,
         counties=("Northamptonshire",),
         prisons=(),
-        description="Practical and pastoral support for women on probation in Northamptonshire.",
+        description="Practical and pastoral support for women on probation in Northamptonshire: a weekly "
+        "drop-in and a monthly group, open to any woman on probation without a referral. Paid by a "
+        "quarterly schedule of instalments, not a rate card.",
         payment_terms_days=14,
-        items=(
-            DemoItem("WOM-NTH-GRANT", "WOM-NTH", "Women's services grant",
-                     WOMEN_ABUSE, COMMUNITY, MONTHLY_FIXED, price_change(3_500_00, 3_750_00)),
-        ),
+        items=(),
+        imported_from_csv=False,
         also_records=("safety_plan_agreed", "accommodation_secured_first_night", "benefit_claim_made"),
     ),
     # --- User Voice: peer mentors and the service user council -----------------------------------

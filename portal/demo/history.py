@@ -32,6 +32,7 @@ from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateC
 from portal.dates import Period, add_months, london_day
 from portal.delivery import alerts, end_of_service, outcome_rules, outcomes, sessions
 from portal.delivery.models import Alert, Outcome, Session
+from portal.demo import grants as demo_grants
 from portal.demo import returns as demo_returns
 from portal.demo.people import PeopleMaker, office_and_postcode, phone
 from portal.errors import ValidationFailed
@@ -343,7 +344,10 @@ class History:
                 self._plan_referrals(contract, plan, first, last)
                 if plan.group is not None:
                     self._plan_groups(contract, plan.group, first, last)
-            self._plan_invoices(contract)
+            if demo_grants.is_scheduled_grant(contract):
+                demo_grants.plan(self, contract)  # paid by its schedule, not invoiced
+            else:
+                self._plan_invoices(contract)
             self._plan_returns(contract)
         day = self.start_day
         while day <= self.today:
@@ -1102,6 +1106,8 @@ class History:
         ).all()
         for contract in contracts:
             if contract.start_date > self.today or contract.end_date < last_month:
+                continue
+            if demo_grants.is_scheduled_grant(contract):
                 continue
             sent_last_month = db.session.scalar(
                 select(

@@ -19,6 +19,7 @@ from portal.contracts.models import Contract, ContractStatus
 from portal.contracts.rate_card_csv import import_rate_card
 from portal.dates import london_day
 from portal.db import utcnow
+from portal.demo import grants as demo_grants
 from portal.demo.contracts import OUTCOME_RULES, OUTCOME_TYPES, DemoContract, demo_contracts, rate_card_csv
 from portal.demo.history import describe_history, load_demo_history, setup_moment
 from portal.demo.supply_chain import (
@@ -66,7 +67,9 @@ def load_demo_data(*, history: bool = True) -> list[DemoLogin]:
         manager = db.session.scalars(select(User).where(User.email == f"{DEMO_CONTRACT_MANAGER}@{CRC_DOMAIN}")).one()
         for demo_contract in dated:
             _create_contract(manager, demo_contract, partners[demo_contract.partner])
+        demo_grants.set_expectations(manager, london_day(now))
     if history:
+        demo_grants.before_history(now)
         load_demo_history(now)
     return logins
 

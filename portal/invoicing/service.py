@@ -30,6 +30,7 @@ from portal.delivery.outcomes import credit_outcomes
 from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date, format_money
+from portal.grants import service as grants
 from portal.invoicing import billing
 from portal.invoicing.models import (
     LIVE_STATUSES,
@@ -199,6 +200,7 @@ def generate_draft(actor: Any, contract: Contract, period: Any) -> Invoice:
     one draft at a time: generating again replaces it."""
     access.require(actor, "generate_invoices", contract)
     lock(contract)  # one draft per contract: a second generation waits, then replaces the first's
+    grants.refuse_rate_card_invoice(contract)
     period_start = check_period(contract, period)
     partner = db.session.get(Organisation, contract.partner_id)
     ensure_sequence(partner)

@@ -28,7 +28,19 @@ Definitions (also shown under the figures):
   hidden count can be worked out from the total (a total under 5 is hidden as well). That second
   count is never labelled "fewer than 5": it is not, and a reader would add it up wrongly.
 - Money is before VAT (as the contract cap is): invoiced on submission, approved on approval,
-  paid on the day paid; credit notes count against the cap once approved.
+  paid on the day paid; credit notes count against the cap once approved. A grant payment (an
+  instalment of a grant's schedule, raised) counts as an invoice does.
+- Grant-funded activity: drop-ins and group work recorded without a referral, counted by the day
+  held; attendances are the people who came, added up.
+- Against the contract: figures to date run from the contract's start to the end of the period
+  (or today, if sooner). Expected starts are the contract's, by month and service; expected spend
+  is its spend profile, or without one the value cap spread evenly over its months. A forecast to
+  the contract's end is a straight line: what was done to date, per month so far, times the
+  contract's months. The CRC under-refers when referrals received to date are fewer than 80% of
+  the starts expected to date; the partner under-delivers when starts to date are fewer than 80% of
+  what it could have started (the referrals it accepted, or the starts expected if fewer).
+- Unmet need: referrals declined for no capacity, or because the service is not offered in the
+  person's area.
 """
 
 from __future__ import annotations
@@ -37,7 +49,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from operator import itemgetter
@@ -181,6 +193,48 @@ class ReleaseRow:
     met_at_gate: bool = False
 
 
+@dataclass(slots=True)
+class ActivityCount:
+    """Grant-funded activity of one contract on one day, of one kind: counted in SQL."""
+
+    contract_id: int
+    day: date
+    kind: str  # drop_in, group_work
+    held: int = 1
+    attendees: int = 0
+    minutes: int = 60
+
+
+@dataclass(slots=True)
+class ContractTerms:
+    contract_id: int
+    start: date
+    end: date
+    cap_pence: int
+    grant: bool = False
+    reference: str = ""
+
+
+@dataclass(slots=True)
+class MonthlyExpectation:
+    """Expected starts (or spend, in pence) of one contract in one month."""
+
+    contract_id: int
+    month: date
+    amount: int
+
+
+@dataclass(slots=True)
+class ToDate:
+    """A contract's referrals counted in SQL from its start to the day figures are taken to."""
+
+    contract_id: int
+    received: int = 0
+    accepted: int = 0
+    started: int = 0
+    accepted_not_started: int = 0  # accepted, first contact overdue, and not ended
+
+
 @dataclass
 class Records:
     referrals: list[ReferralRow] = field(default_factory=list)
@@ -191,6 +245,11 @@ class Records:
     cap_pence: int = 0
     concerns: list[ConcernRow] = field(default_factory=list)
     releases: list[ReleaseRow] = field(default_factory=list)
+    activities: list[ActivityCount] = field(default_factory=list)
+    contracts: list[ContractTerms] = field(default_factory=list)
+    expected_starts: list[MonthlyExpectation] = field(default_factory=list)
+    spend_profile: list[MonthlyExpectation] = field(default_factory=list)
+    to_date: list[ToDate] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -709,6 +768,11 @@ def compute_figures(
         cap_pence=records.cap_pence,
         concerns=Rows(records.concerns),
         releases=Rows(records.releases),
+        activities=Rows(records.activities),
+        contracts=records.contracts,
+        expected_starts=records.expected_starts,
+        spend_profile=records.spend_profile,
+        to_date=records.to_date,
     )
     windows = _windows(period, contract_start)
     referrals = {name: referral_figures(records.referrals, window, today) for name, window in windows.items()}
@@ -839,7 +903,18 @@ def compute_figures(
             ("paid_pence", "Paid", "money"),
         ),
     )
+    if any(i.kind == GRANT_PAYMENT for i in records.invoices) or any(c.grant for c in records.contracts):
+        grant_money = {name: grant_money_figures(records.invoices, window) for name, window in windows.items()}
+        money_rows += [
+            _row(
+                "grant_raised_pence", "Grant payments raised", "money", values(grant_money, "raised_pence"), indent=True
+            ),
+            _row("grant_paid_pence", "Grant payments paid", "money", values(grant_money, "paid_pence"), indent=True),
+        ]
     spend = spend_to(records.invoices, period.end)
+    as_of = min(period.end, today)
+    volumes = volume_figures(records, windows, as_of)
+    unmet = {name: unmet_need(figures) for name, figures in referrals.items()}
     equality = equality_tables({name: equality_counts(records.referrals, window) for name, window in windows.items()})
     figures = {
         "schema": SCHEMA_VERSION,
@@ -858,7 +933,29 @@ def compute_figures(
             {"key": "resettlement", "title": "Through the Gate: release", "rows": resettlement_rows},
             {"key": "safeguarding", "title": "Safeguarding", "rows": safeguarding_rows},
             {"key": "money", "title": "Money", "rows": money_rows},
+            *_grant_sections(records, windows),
+            {"key": "volumes", "title": "Against the contract", "rows": volumes["rows"]},
+            {
+                "key": "unmet_need",
+                "title": "Unmet need",
+                "rows": [
+                    _row("unmet_need", "Referrals declined for unmet need", "count", values(unmet, "total")),
+                    _row("unmet_no_capacity", "No capacity", "count", values(unmet, "no_capacity"), indent=True),
+                    _row(
+                        "unmet_no_service_in_area",
+                        "No service in the person's area",
+                        "count",
+                        values(unmet, "outside_area"),
+                        indent=True,
+                    ),
+                ],
+            },
         ],
+        "volumes": volumes["summary"],
+        "grant": {
+            "paid_to_period_end_pence": grant_paid_to(records.invoices, period.end),
+            "is_grant": any(c.grant for c in records.contracts),
+        },
         "outcomes_by_type": outcomes_by_type(records.outcomes, windows["period"]),
         "equality": equality,
         "spend": {
@@ -890,12 +987,26 @@ def headline_kpis(figures: dict[str, Any]) -> list[dict[str, Any]]:
     spend = figures["spend"]["percent_of_cap"]
     headline.append(
         {
-            "key": "spend",
-            "label": "Spend against the contract cap",
+            "key": "cap",
+            "label": "Spend within the contract cap",
             "value": spend,
             "shown": percent_text(spend),
             "target": targets.target_text("at_most", targets.SPEND_TARGET),
             "status": targets.status(percent_value(spend), "at_most", targets.SPEND_TARGET),
+        }
+    )
+    # Spend is judged against what was expected by now (the profile), not the cap alone: 1.5% of the
+    # cap twenty months into twenty-four is far under, however safely within the cap it is.
+    volumes = figures.get("volumes") or {}
+    profiled = percent(volumes.get("spend_pence", 0), volumes.get("expected_spend_pence", 0))
+    headline.append(
+        {
+            "key": "spend",
+            "label": "Spend against the spend profile to date",
+            "value": profiled,
+            "shown": percent_text(profiled),
+            "target": targets.target_text("at_least", targets.SPEND_PROFILE_TARGET),
+            "status": targets.status(percent_value(profiled), "at_least", targets.SPEND_PROFILE_TARGET),
         }
     )
     return headline
@@ -928,3 +1039,252 @@ def figure(figures: dict[str, Any], key: str, column: str = "period") -> Any:
             if row["key"] == key:
                 return row["values"][column]
     raise KeyError(key)
+
+
+# --- grants, volumes against the contract, unmet need -----------------------------------------------
+
+GRANT_PAYMENT = "grant_payment"
+UNMET_NEED_REASONS = ("no_capacity", "outside_area")
+
+
+def grant_money_figures(invoices: list[InvoiceRow], window: Window) -> dict[str, int]:
+    grants = [i for i in invoices if i.kind == GRANT_PAYMENT]
+    return {
+        "raised_pence": sum(
+            i.subtotal_pence
+            for i in grants
+            if i.submitted_on in window and i.status in ("submitted", "queried", "approved", "paid")
+        ),
+        "paid_pence": sum(i.subtotal_pence for i in grants if i.paid_on in window and i.status == "paid"),
+    }
+
+
+def grant_paid_to(invoices: list[InvoiceRow], day: date) -> int:
+    return sum(
+        i.subtotal_pence
+        for i in invoices
+        if i.kind == GRANT_PAYMENT and i.status == "paid" and i.paid_on is not None and i.paid_on <= day
+    )
+
+
+def activity_figures(activities: list[ActivityCount], window: Window) -> dict[str, Any]:
+    inside = indexed(activities, "day").within(window)
+    return {
+        "drop_ins": sum(a.held for a in inside if a.kind == "drop_in"),
+        "groups": sum(a.held for a in inside if a.kind == "group_work"),
+        "attendances": sum(a.attendees for a in inside),
+        "hours": hours(sum(a.minutes for a in inside)),
+    }
+
+
+def _grant_sections(records: Records, windows: dict[str, Window]) -> list[dict[str, Any]]:
+    """The grant-funded activity section, for grants (and any contract that records such activity)."""
+    if not records.activities and not any(c.grant for c in records.contracts):
+        return []
+    by_window = {name: activity_figures(records.activities, window) for name, window in windows.items()}
+    spec = (
+        ("activity_drop_ins", "drop_ins", "Drop-in sessions held", "count"),
+        ("activity_groups", "groups", "Group work sessions held", "count"),
+        ("activity_attendances", "attendances", "Attendances at drop-ins and group work", "count"),
+        ("activity_hours", "hours", "Hours of drop-ins and group work", "decimal"),
+    )
+    rows = [
+        _row(key, label, kind, {name: figures[field_name] for name, figures in by_window.items()})
+        for key, field_name, label, kind in spec
+    ]
+    return [{"key": "grant_activity", "title": "Grant-funded activity (no referral)", "rows": rows}]
+
+
+def unmet_need(referral_figures_of_window: dict[str, Any]) -> dict[str, int]:
+    by_reason = referral_figures_of_window["declined_by_reason"]
+    counts = {reason: by_reason.get(reason, 0) for reason in UNMET_NEED_REASONS}
+    return {**counts, "total": sum(counts.values())}
+
+
+def _month_count(start: date, end: date) -> int:
+    """Calendar months from `start`'s month to `end`'s, both included (0 if end is before start)."""
+    return max(0, (end.year - start.year) * 12 + end.month - start.month + 1)
+
+
+def _months_elapsed(terms: ContractTerms, as_of: date) -> Decimal:
+    """Months of the contract run by the end of `as_of`, with the month under way counted by its days."""
+    if as_of < terms.start:
+        return Decimal(0)
+    day = min(as_of, terms.end)
+    whole = _month_count(terms.start, day) - 1
+    from calendar import monthrange
+
+    days_in = monthrange(day.year, day.month)[1]
+    return Decimal(whole) + Decimal(day.day) / Decimal(days_in)
+
+
+def expected_spend_by_month(terms: ContractTerms, profile: list[MonthlyExpectation]) -> dict[date, int]:
+    """The contract's expected spend a month: its profile, or the cap spread evenly over its months."""
+    mine = {p.month: p.amount for p in profile if p.contract_id == terms.contract_id}
+    if mine:
+        return mine
+    months = _month_count(terms.start, terms.end)
+    if months <= 0:
+        return {}
+    from portal.dates import add_months
+    from portal.money import share_out
+
+    firsts = [add_months(terms.start.replace(day=1), n) for n in range(months)]
+    return share_out(terms.cap_pence, dict.fromkeys(firsts, 1))
+
+
+def _expected_between(by_month: dict[date, int], start: date, end: date) -> int:
+    """Expected in the months from `start` to `end`; a month partly inside counts by its share of days."""
+    from calendar import monthrange
+
+    total = Decimal(0)
+    for month, amount in by_month.items():
+        last = month.replace(day=monthrange(month.year, month.month)[1])
+        low, high = max(month, start), min(last, end)
+        if low > high:
+            continue
+        total += Decimal(amount) * Decimal((high - low).days + 1) / Decimal(last.day)
+    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _straight_line(done: int, elapsed: Decimal, total_months: int) -> int | None:
+    if elapsed <= 0:
+        return None
+    return int((Decimal(done) * total_months / elapsed).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def contract_volumes(
+    terms: ContractTerms,
+    expected_starts: list[MonthlyExpectation],
+    spend_profile: list[MonthlyExpectation],
+    invoices: list[InvoiceRow],
+    to_date: ToDate | None,
+    as_of: date,
+) -> dict[str, Any]:
+    """One contract against what it expected, from its start to `as_of`, with straight-line
+    forecasts to its end and the two under-delivery flags (see the module's definitions)."""
+    starts_by_month: dict[date, int] = {}
+    for row in expected_starts:
+        if row.contract_id == terms.contract_id:
+            starts_by_month[row.month] = starts_by_month.get(row.month, 0) + row.amount
+    spend_by_month = expected_spend_by_month(terms, spend_profile)
+    end = min(as_of, terms.end)
+    counted = to_date or ToDate(terms.contract_id)
+    spent = spend_to([i for i in invoices if i.contract_id == terms.contract_id], end)
+    elapsed = _months_elapsed(terms, as_of)
+    total_months = _month_count(terms.start, terms.end)
+    has_starts = bool(starts_by_month)
+    expected = _expected_between(starts_by_month, terms.start, end) if has_starts else None
+    tolerance = Decimal(targets.VOLUME_TOLERANCE) / 100
+    crc_under = bool(has_starts and expected and counted.received < tolerance * expected)
+    could_start = min(counted.accepted, expected) if expected is not None else counted.accepted
+    partner_under = bool(could_start and counted.started < tolerance * could_start) or counted.accepted_not_started > 0
+    return {
+        "contract_id": terms.contract_id,
+        "contract": terms.reference,
+        "has_expected_starts": has_starts,
+        "expected_starts": expected,
+        "expected_starts_whole": sum(starts_by_month.values()) if has_starts else None,
+        "received": counted.received,
+        "accepted": counted.accepted,
+        "started": counted.started,
+        "accepted_not_started": counted.accepted_not_started,
+        "starts_forecast": _straight_line(counted.started, elapsed, total_months),
+        "spend_pence": spent,
+        "expected_spend_pence": _expected_between(spend_by_month, terms.start, end),
+        "expected_spend_whole_pence": sum(spend_by_month.values()),
+        "spend_forecast_pence": _straight_line(spent, elapsed, total_months),
+        "profiled": any(p.contract_id == terms.contract_id for p in spend_profile),
+        "crc_under_referral": crc_under,
+        "partner_under_delivery": partner_under,
+    }
+
+
+def volume_figures(records: Records, windows: dict[str, Window], as_of: date) -> dict[str, Any]:
+    """The "Against the contract" rows (expected and actual starts and spend in each window) and the
+    summary to date across the contracts, with each contract's own figures and flags."""
+    to_date = {row.contract_id: row for row in records.to_date}
+    per_contract = [
+        contract_volumes(
+            terms,
+            records.expected_starts,
+            records.spend_profile,
+            records.invoices,
+            to_date.get(terms.contract_id),
+            as_of,
+        )
+        for terms in records.contracts
+    ]
+
+    def window_values(window: Window) -> dict[str, Any]:
+        end = min(window.end, as_of)
+        expected_starts = expected_spend = 0
+        any_starts = False
+        for terms in records.contracts:
+            low, high = max(window.start, terms.start), min(end, terms.end)
+            if low > high:
+                continue
+            months: dict[date, int] = {}
+            for row in records.expected_starts:
+                if row.contract_id == terms.contract_id:
+                    months[row.month] = months.get(row.month, 0) + row.amount
+            if months:
+                any_starts = True
+                expected_starts += _expected_between(months, low, high)
+            expected_spend += _expected_between(expected_spend_by_month(terms, records.spend_profile), low, high)
+        started = (
+            indexed(records.referrals, "first_contact_on").count(Window(window.start, end))
+            if end >= window.start
+            else 0
+        )
+        received = indexed(records.referrals, "sent_on").count(Window(window.start, end)) if end >= window.start else 0
+        before = window.start - timedelta(days=1)
+        spent = spend_to(records.invoices, end) - spend_to(records.invoices, before) if end >= window.start else 0
+        return {
+            "expected_starts": expected_starts if any_starts else None,
+            "starts": started,
+            "starts_against_expected": percent(started, expected_starts) if any_starts else None,
+            "received_against_expected": percent(received, expected_starts) if any_starts else None,
+            "expected_spend_pence": expected_spend,
+            "spend_pence": spent,
+            "spend_against_profile": percent(spent, expected_spend),
+        }
+
+    by_window = {name: window_values(window) for name, window in windows.items()}
+    spec = (
+        ("expected_starts", "Starts expected", "count"),
+        ("starts", "Starts (first contact)", "count"),
+        ("starts_against_expected", "Starts against expected", "percent"),
+        ("received_against_expected", "Referrals received against starts expected", "percent"),
+        ("expected_spend_pence", "Spend expected (the spend profile)", "money"),
+        ("spend_pence", "Spend (before VAT)", "money"),
+        ("spend_against_profile", "Spend against the profile", "percent"),
+    )
+    rows = [
+        _row(f"volume_{key}", label, kind, {name: figures[key] for name, figures in by_window.items()})
+        for key, label, kind in spec
+    ]
+
+    def total(key: str) -> int | None:
+        values_ = [c[key] for c in per_contract if c[key] is not None]
+        return sum(values_) if values_ else None
+
+    summary = {
+        "as_of": as_of.isoformat(),
+        "as_of_label": format_date(as_of),
+        "expected_starts": total("expected_starts"),
+        "expected_starts_whole": total("expected_starts_whole"),
+        "received": total("received") or 0,
+        "accepted": total("accepted") or 0,
+        "started": total("started") or 0,
+        "accepted_not_started": total("accepted_not_started") or 0,
+        "starts_forecast": total("starts_forecast"),
+        "spend_pence": total("spend_pence") or 0,
+        "expected_spend_pence": total("expected_spend_pence") or 0,
+        "expected_spend_whole_pence": total("expected_spend_whole_pence") or 0,
+        "spend_forecast_pence": total("spend_forecast_pence"),
+        "crc_under_referral": [c["contract_id"] for c in per_contract if c["crc_under_referral"]],
+        "partner_under_delivery": [c["contract_id"] for c in per_contract if c["partner_under_delivery"]],
+        "contracts": per_contract,
+    }
+    return {"rows": rows, "summary": summary}

@@ -1,6 +1,7 @@
 """The set-based loader behind the figures: the plain rows `portal.returns.kpis` computes from, read
-for some contracts and a range of days in six queries whatever the data size (sessions are
-counted in SQL; no query per referral, session or outcome)."""
+for some contracts and a range of days in a fixed number of queries whatever the data size
+(sessions, grant-funded activity and referrals to date are counted in SQL; no query per referral,
+session or outcome)."""
 
 from __future__ import annotations
 
@@ -8,25 +9,31 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select
 
-from portal.contracts.models import Contract, OutcomeType, Pathway, RateCardItem
-from portal.dates import end_of_london_day, london_day, start_of_london_day
+from portal.contracts.models import Contract, ContractTier, OutcomeType, Pathway, RateCardItem
+from portal.dates import end_of_london_day, london_day, london_today, start_of_london_day
 from portal.delivery.models import ATTENDED, EndOfServiceReport, Outcome, OutcomeStatus, Session
 from portal.extensions import db
+from portal.grants.models import ExpectedStarts, GrantActivity, GrantInstalment, SpendProfile
 from portal.invoicing.models import Invoice
 from portal.people.models import ETHNICITY_GROUPS, Person
 from portal.referrals.models import DECLINE_REASON_LABELS, WITHDRAW_REASONS, Referral
 from portal.returns.kpis import (
+    GRANT_PAYMENT,
+    ActivityCount,
     ConcernRow,
+    ContractTerms,
     EndOfServiceRow,
     InvoiceRow,
     Labels,
+    MonthlyExpectation,
     OutcomeRow,
     Records,
     ReferralRow,
     ReleaseRow,
     SessionCount,
+    ToDate,
 )
 
 
@@ -54,27 +61,150 @@ def _referral_filters(statement: Select, pathway: str | None, area: str | None) 
 
 
 def load_records(
-    contract_ids: Sequence[int], start: date, end: date, *, pathway: str | None = None, area: str | None = None
+    contract_ids: Sequence[int],
+    start: date,
+    end: date,
+    *,
+    pathway: str | None = None,
+    area: str | None = None,
+    today: date | None = None,
 ) -> Records:
     """Every row the figures for days `start`..`end` need, for these contracts."""
     ids = list(contract_ids)
     if not ids:
         return Records()
     first, after = start_of_london_day(start), end_of_london_day(end)
+    terms = _contract_terms(ids)
     return Records(
         referrals=_referrals(ids, start, first, after, end, pathway, area),
         sessions=_sessions(ids, start, end, pathway, area),
         outcomes=_outcomes(ids, first, after, pathway, area),
         end_of_service=_end_of_service(ids, first, after, pathway, area),
-        invoices=_invoices(ids, after),
         concerns=_concerns(ids, first, after, pathway, area),
         releases=_releases(ids, start, end, pathway, area),
-        # int(): PostgreSQL's SUM of a BIGINT is a NUMERIC (a Decimal), which the frozen JSON cannot hold.
-        cap_pence=int(
-            db.session.scalar(select(func.coalesce(func.sum(Contract.value_cap_pence), 0)).where(Contract.id.in_(ids)))
-            or 0
-        ),
+        invoices=_invoices(ids, after) + _grant_payments(ids, end),
+        cap_pence=sum(t.cap_pence for t in terms),
+        activities=_activities(ids, start, end),
+        contracts=terms,
+        expected_starts=[
+            MonthlyExpectation(row[0], row[1], int(row[2] or 0))
+            for row in db.session.execute(
+                select(ExpectedStarts.contract_id, ExpectedStarts.month, func.sum(ExpectedStarts.starts))
+                .where(ExpectedStarts.contract_id.in_(ids))
+                .where(*_service_filter(pathway))
+                .group_by(ExpectedStarts.contract_id, ExpectedStarts.month)
+            )
+        ],
+        spend_profile=[
+            MonthlyExpectation(row[0], row[1], int(row[2]))
+            for row in db.session.execute(
+                select(SpendProfile.contract_id, SpendProfile.month, SpendProfile.expected_pence).where(
+                    SpendProfile.contract_id.in_(ids)
+                )
+            )
+        ],
+        to_date=_to_date(ids, min(end, today or london_today()), pathway, area),
     )
+
+
+def _service_filter(pathway: str | None) -> list[Any]:
+    """Expected starts of a pathway's services only (a service is priced under one pathway)."""
+    if not pathway:
+        return []
+    return [
+        exists().where(
+            RateCardItem.contract_id == ExpectedStarts.contract_id,
+            RateCardItem.service_code == ExpectedStarts.service_code,
+            RateCardItem.pathway == Pathway(pathway),
+        )
+    ]
+
+
+def _contract_terms(ids: list[int]) -> list[ContractTerms]:
+    return [
+        # int(): a BIGINT may come back as a Decimal on PostgreSQL, which the frozen JSON cannot hold.
+        ContractTerms(row[0], row[1], row[2], int(row[3]), row[4] == ContractTier.GRANT, row[5])
+        for row in db.session.execute(
+            select(
+                Contract.id,
+                Contract.start_date,
+                Contract.end_date,
+                Contract.value_cap_pence,
+                Contract.tier,
+                Contract.reference,
+            )
+            .where(Contract.id.in_(ids))
+            .order_by(Contract.id)
+        )
+    ]
+
+
+def _grant_payments(ids: list[int], end: date) -> list[InvoiceRow]:
+    """Grant payments raised by `end`, as invoice rows (they count as invoices do)."""
+    g = GrantInstalment
+    after = end_of_london_day(end)
+    statement = select(g.contract_id, g.status, g.amount_pence, g.submitted_at, g.approved_at, g.paid_on).where(
+        g.contract_id.in_(ids), g.submitted_at.is_not(None), g.submitted_at < after
+    )
+    return [
+        InvoiceRow(
+            contract_id=row[0],
+            kind=GRANT_PAYMENT,
+            status=row[1].value,
+            subtotal_pence=int(row[2]),
+            submitted_on=london_day(row[3]),
+            approved_on=london_day(row[4]),
+            paid_on=row[5],
+        )
+        for row in db.session.execute(statement)
+    ]
+
+
+def _activities(ids: list[int], start: date, end: date) -> list[ActivityCount]:
+    a = GrantActivity
+    statement = (
+        select(a.contract_id, a.day, a.kind, func.count(), func.sum(a.attendees), func.sum(a.duration_minutes))
+        .where(a.contract_id.in_(ids), a.day >= start, a.day <= end)
+        .group_by(a.contract_id, a.day, a.kind)
+    )
+    return [
+        ActivityCount(row[0], row[1], row[2].value, int(row[3]), int(row[4] or 0), int(row[5] or 0))
+        for row in db.session.execute(statement)
+    ]
+
+
+def _to_date(ids: list[int], as_of: date, pathway: str | None, area: str | None) -> list[ToDate]:
+    """Each contract's referrals from its start to `as_of`: received, accepted, started, and accepted
+    but not started with first contact overdue (and not ended). One grouped query."""
+    r = Referral
+    after = end_of_london_day(as_of)
+
+    def counting(*conditions: Any) -> Any:
+        return func.count(case((and_(*conditions), 1)))
+
+    still_open = and_(
+        or_(r.withdrawn_at.is_(None), r.withdrawn_at >= after), or_(r.completed_at.is_(None), r.completed_at >= after)
+    )
+    statement = (
+        select(
+            r.contract_id,
+            counting(r.sent_at < after),
+            counting(r.accepted_on <= as_of),
+            counting(r.first_contact_at < after),
+            counting(
+                r.accepted_on <= as_of,
+                or_(r.first_contact_at.is_(None), r.first_contact_at >= after),
+                r.first_contact_due_on < as_of,
+                still_open,
+            ),
+        )
+        .where(r.contract_id.in_(ids), r.sent_at.is_not(None))
+        .group_by(r.contract_id)
+    )
+    return [
+        ToDate(row[0], int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+        for row in db.session.execute(_referral_filters(statement, pathway, area))
+    ]
 
 
 def _referrals(
@@ -356,5 +486,5 @@ def figures_for(contract: Contract, period: Any, *, today: date) -> dict[str, An
     ytd = period.year_to_date(contract.start_date)
     months = period.charted_months(contract.start_date)
     start = min(period.previous().start, ytd.start, months[0])
-    records = load_records([contract.id], start, period.end)
+    records = load_records([contract.id], start, period.end, today=today)
     return compute_figures(records, period, today=today, contract_start=contract.start_date, labels=default_labels())

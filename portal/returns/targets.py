@@ -6,7 +6,9 @@ standard (a contract-specific target would be a column on Contract; none needs o
 - first contact within the contract's SLA: at least 90%;
 - attendance (attended on time or late, out of those expected to attend): at least 75%;
 - end-of-service achievement score (achieved 1, partially 0.5): at least 60%;
-- spend to the end of the period: no more than 100% of the contract's value cap.
+- spend to the end of the period: no more than 100% of the contract's value cap;
+- spend to date: at least 80% of the spend profile to date (without a profile, the cap spread
+  evenly over the contract's months).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ TARGETS = (
     ("achievement_score", "End-of-service achievement score", "at_least", Decimal(60)),
 )
 SPEND_TARGET = Decimal(100)
+# Spend to date against the spend profile to date (or the cap spread evenly): at least this much.
+SPEND_PROFILE_TARGET = Decimal(80)
+# Referrals and starts below this share of what was expected are flagged as under-delivery.
+VOLUME_TOLERANCE = 80
 
 
 def status(value: Decimal | None, direction: str, target: Decimal) -> str:

@@ -74,6 +74,56 @@ class Case:
         return client.post(path, self.body(world, role) or {})
 
 
+def grant_of(world: World) -> dict[str, Any]:
+    """A grant of the world's partner with an instalment in each state (made once per world)."""
+    made = getattr(world, "grant_records", None)
+    if made is not None:
+        return made
+    from portal.contracts.models import ContractTier
+    from portal.dates import add_months
+    from portal.db import utcnow
+    from portal.grants.models import GrantInstalment, GrantPaymentStatus, Timing
+    from tests.factories import ContractFactory
+
+    contract = ContractFactory(
+        reference="BENCH-WOM-09",
+        crc=world.contract.crc,
+        partner=world.contract.partner,
+        tier=ContractTier.GRANT,
+        payment_terms_days=14,
+    )
+    start = contract.start_date
+
+    def instalment(quarter: int, status: GrantPaymentStatus) -> GrantInstalment:
+        raised = status != GrantPaymentStatus.SCHEDULED
+        record = GrantInstalment(
+            contract_id=contract.id,
+            partner_id=contract.partner_id,
+            period_start=add_months(start, 3 * quarter),
+            period_end=add_months(start, 3 * quarter + 3) - timedelta(days=1),
+            due_on=add_months(start, 3 * quarter),
+            amount_pence=1_000_00,
+            timing=Timing.ADVANCE,
+            status=status,
+            number=f"GRANT-{quarter:06d}" if raised else None,
+            submitted_at=utcnow() if raised else None,
+            payment_due_on=london_today() if raised else None,
+            created_by_id=world.people["contract_manager"].id,
+        )
+        db.session.add(record)
+        return record
+
+    made = {
+        "contract": contract,
+        "scheduled": instalment(0, GrantPaymentStatus.SCHEDULED),
+        "submitted": instalment(1, GrantPaymentStatus.SUBMITTED),
+        "approved": instalment(2, GrantPaymentStatus.APPROVED),
+    }
+    db.session.commit()
+    world.grant_records = made  # type: ignore[attr-defined]
+    return made
+
+
 def first_or_second(first: Callable[[World], Any], second: Callable[[World], Any], second_roles: tuple[str, ...]):
     """Where two roles may both act, each acts on its own record."""
     return lambda world, role: second(world) if role in second_roles else first(world)
@@ -349,6 +399,71 @@ CASES = {
         lambda w, r: f"/service-returns/{w.submitted_return.id}/return",
         only({"contract_manager": 200}),
         lambda w, r: {"reason": "The case study names the person."},
+    ),
+    "GET /contracts/{reference}/grant-schedule": Case(
+        "GET", lambda w, r: f"/contracts/{grant_of(w)['contract'].reference}/grant-schedule", EVERYONE
+    ),
+    "POST /contracts/{reference}/grant-schedule": Case(
+        "POST",
+        lambda w, r: f"/contracts/{grant_of(w)['contract'].reference}/grant-schedule",
+        only({"contract_manager": 201}),
+        lambda w, r: {
+            "period_start": grant_of(w)["contract"]
+            .start_date.replace(year=grant_of(w)["contract"].start_date.year + 1)
+            .isoformat(),
+            "period_end": (
+                grant_of(w)["contract"].start_date.replace(year=grant_of(w)["contract"].start_date.year + 1)
+                + timedelta(days=30)
+            ).isoformat(),
+            "due_on": grant_of(w)["contract"]
+            .start_date.replace(year=grant_of(w)["contract"].start_date.year + 1)
+            .isoformat(),
+            "amount_pence": 500_00,
+            "timing": "advance",
+        },
+    ),
+    "GET /grant-payments": Case("GET", lambda w, r: "/grant-payments", EVERYONE),
+    "GET /grant-payments/{payment_id}": Case(
+        "GET", lambda w, r: f"/grant-payments/{grant_of(w)['submitted'].id}", EVERYONE
+    ),
+    "GET /grant-payments/{payment_id}.pdf": Case(
+        "GET", lambda w, r: f"/grant-payments/{grant_of(w)['submitted'].id}.pdf", EVERYONE, mimetype="application/pdf"
+    ),
+    "POST /grant-payments/{payment_id}/submit": Case(
+        "POST", lambda w, r: f"/grant-payments/{grant_of(w)['scheduled'].id}/submit", only({"nacro_manager": 200})
+    ),
+    "POST /grant-payments/{payment_id}/approve": Case(
+        "POST", lambda w, r: f"/grant-payments/{grant_of(w)['submitted'].id}/approve", only({"contract_manager": 200})
+    ),
+    "POST /grant-payments/{payment_id}/query": Case(
+        "POST",
+        lambda w, r: f"/grant-payments/{grant_of(w)['submitted'].id}/query",
+        only({"contract_manager": 200}),
+        lambda w, r: {"reason": "Which account?"},
+    ),
+    "POST /grant-payments/{payment_id}/reject": Case(
+        "POST",
+        lambda w, r: f"/grant-payments/{grant_of(w)['submitted'].id}/reject",
+        only({"contract_manager": 200}),
+        lambda w, r: {"reason": "Not due."},
+    ),
+    "POST /grant-payments/{payment_id}/mark-paid": Case(
+        "POST",
+        lambda w, r: f"/grant-payments/{grant_of(w)['approved'].id}/mark-paid",
+        only({"contract_manager": 200}),
+        lambda w, r: {"paid_on": london_today().isoformat(), "payment_reference": "BACS 1"},
+    ),
+    "GET /contracts/{reference}/grant-activity": Case(
+        "GET", lambda w, r: f"/contracts/{grant_of(w)['contract'].reference}/grant-activity", EVERYONE
+    ),
+    "POST /contracts/{reference}/grant-activity": Case(
+        "POST",
+        lambda w, r: f"/contracts/{grant_of(w)['contract'].reference}/grant-activity",
+        only({"nacro_manager": 201, "nacro_caseworker": 201}),
+        lambda w, r: {"date": yesterday(), "kind": "drop_in", "attendees": 7},
+    ),
+    "GET /contracts/{reference}/volumes": Case(
+        "GET", lambda w, r: f"/contracts/{w.contract.reference}/volumes", EVERYONE
     ),
 }
 

@@ -103,8 +103,9 @@ def test_rate_cards_mix_units_as_the_services_are_paid():
     assert units("BENCH-MEN-01") >= {Unit.PER_HOUR}  # peer mentoring by the hour
     assert units("BENCH-DV-01") >= {Unit.PER_SESSION, Unit.PER_RAR_DAY}  # DV programme
     assert units("BENCH-FAM-01") == {Unit.PER_SESSION, Unit.PER_OUTCOME}  # family support
-    for women_centre in ("BENCH-WOM-01", "BENCH-WOM-02", "BENCH-WOM-03", "BENCH-WOM-04"):
+    for women_centre in ("BENCH-WOM-01", "BENCH-WOM-02", "BENCH-WOM-03"):
         assert Unit.MONTHLY_FIXED in units(women_centre)  # grants paid monthly
+    assert units("BENCH-WOM-04") == set()  # a grant paid by its schedule of instalments: no unit prices
 
 
 def test_price_periods_of_an_item_never_overlap_and_fall_within_the_contract():

@@ -362,3 +362,58 @@ def test_releases_move_custody_cases_to_the_community_with_their_checklists():
         referral = db.session.get(Referral, release.referral_id)
         assert referral.location_type == LocationType.COMMUNITY and referral.prison == release.prison
         assert release.released_on <= london_today()
+# --- issue 18, part B: a grant paid by its schedule, grant-funded activity, volumes against the contract
+
+
+def _contract(reference):
+    return db.session.scalars(select(Contract).where(Contract.reference == reference)).one()
+
+
+def test_the_grant_schedule_has_instalments_paid_due_and_awaiting_return_acceptance():
+    from portal.grants import service as grants
+    from portal.grants.models import GrantPaymentStatus
+
+    grant = _contract("BENCH-WOM-04")
+    schedule = grants.schedule_of(grant)
+    statuses = Counter(i.status for i in schedule)
+    assert statuses[GrantPaymentStatus.PAID] >= 3
+    assert statuses[GrantPaymentStatus.APPROVED] == 1  # the quarter under way: approved, its payment due
+    today = london_today()
+    waiting = [i for i in schedule if not i.is_raised and grants.state_of(grant, i, today) == "awaiting_return"]
+    assert len(waiting) == 1 and waiting[0].period_end < today  # last quarter's returns are not all accepted
+    numbers = [i.number for i in schedule if i.number]
+    assert numbers == sorted(numbers)  # raised in order, numbered in the partner's sequence
+    assert all(i.paid_on >= i.due_on - timedelta(days=14) for i in schedule if i.paid_on)
+    # A grant paid by its schedule has no unit prices and no invoices.
+    assert not db.session.scalar(select(func.count()).select_from(Invoice).where(Invoice.contract_id == grant.id))
+
+
+def test_the_grant_only_partners_return_shows_its_drop_ins_and_the_grant_paid():
+    from portal.dates import Period, PeriodKind, add_months
+    from portal.grants.models import GrantActivity
+    from portal.returns.kpis import figure
+    from portal.returns.records import figures_for
+
+    grant = _contract("BENCH-WOM-04")
+    assert (
+        db.session.scalar(select(func.count()).select_from(GrantActivity).where(GrantActivity.contract_id == grant.id))
+        > 40
+    )
+    assert not db.session.scalar(select(func.count()).select_from(Referral).where(Referral.contract_id == grant.id))
+    last_month = Period(PeriodKind.MONTH, add_months(london_today().replace(day=1), -1))
+    figures = figures_for(grant, last_month, today=london_today())
+    assert figure(figures, "activity_drop_ins") >= 4 and figure(figures, "activity_attendances") >= 20
+    assert figures["grant"]["paid_to_period_end_pence"] >= 3 * 8_000_00
+
+
+def test_every_active_contract_expects_starts_and_the_crc_clearly_under_refers_one():
+    from portal.grants.volume_views import to_date
+
+    flagged = {}
+    for reference in ("BENCH-ACC-01", "BENCH-ACC-02", "BENCH-ETE-01", "BENCH-DV-01"):
+        summary = to_date(_contract(reference))
+        assert summary["has_expected_starts"], reference
+        flagged[reference] = summary["crc_under_referral"]
+    assert flagged["BENCH-ACC-01"] and not flagged["BENCH-ETE-01"]
+    acc = to_date(_contract("BENCH-ACC-01"))
+    assert acc["received"] < acc["expected_starts"] / 2

@@ -31,6 +31,9 @@ def test_every_demo_rate_card_exports_and_imports_back_with_no_change(contract_m
     assert len(contracts) == len(DEMO_CONTRACTS)
     for contract in contracts:
         exported = export_rate_card(contract)
+        if contract.reference == "BENCH-WOM-04":  # a grant paid by its schedule: no rate card at all
+            assert exported.count("\n") == 1
+            continue
         assert len(read_rate_card(exported.encode())) >= 1
         if contract.status == ContractStatus.ENDED:
             with pytest.raises(RateCardImportFailed):  # an ended contract's rate card no longer changes

@@ -1,0 +1,148 @@
+"""What a contract expects: starts a month by service (ExpectedStarts) and spend a month
+(SpendProfile). The contract manager sets each from a CSV file, all or nothing, replacing what
+was there; the figures compare the records against them (portal.returns.kpis, "Against the
+contract")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from portal import access
+from portal.audit.service import record_event
+from portal.contracts.models import Contract, RateCardItem
+from portal.csv_files import FileRejected, RowError, read_csv
+from portal.dates import month_label, parse_month
+from portal.extensions import db
+from portal.grants.models import ExpectedStarts, SpendProfile
+from portal.money import NotAnAmount, parse_pounds, pounds
+from portal.persistence import commit, lock
+
+STARTS_COLUMNS = ("month", "service_code", "expected_starts")
+SPEND_COLUMNS = ("month", "expected_spend")
+MAX_STARTS = 100_000
+
+
+def service_codes(contract: Contract) -> set[str]:
+    return set(db.session.scalars(select(RateCardItem.service_code).where(RateCardItem.contract_id == contract.id)))
+
+
+def _month(values: dict[str, str], contract: Contract, number: int, errors: list[RowError]) -> Any:
+    month = parse_month(values.get("month", ""))
+    if month is None:
+        errors.append(RowError(number, "month", "Enter the month as YYYY-MM, like 2027-04"))
+        return None
+    if month > contract.end_date or month < contract.start_date.replace(day=1):
+        errors.append(RowError(number, "month", f"{month_label(month)} is outside the contract"))
+        return None
+    return month
+
+
+def import_expected_starts(actor: Any, contract: Contract, data: bytes) -> int:
+    """Replace the contract's expected starts with a CSV file's (month, service_code,
+    expected_starts; an empty service_code is the whole contract). Returns the rows kept."""
+    access.require(actor, "manage", contract)
+    lock(contract)
+    rows = read_csv(data, STARTS_COLUMNS, max_bytes=500_000, max_rows=5_000, what="expected starts")
+    codes = service_codes(contract)
+    errors: list[RowError] = []
+    seen: dict[tuple[Any, str], int] = {}
+    kept: list[ExpectedStarts] = []
+    for row in rows:
+        month = _month(row.values, contract, row.number, errors)
+        code = row.values.get("service_code", "").strip().upper()
+        if code and code not in codes:
+            errors.append(RowError(row.number, "service_code", f"{code} is not a service of {contract.reference}"))
+        text = row.values.get("expected_starts", "").strip()
+        if not (text.isascii() and text.isdigit() and int(text) <= MAX_STARTS):
+            errors.append(
+                RowError(row.number, "expected_starts", "Enter the expected starts as a whole number, like 12")
+            )
+            continue
+        if month is None:
+            continue
+        if (month, code) in seen:
+            errors.append(
+                RowError(row.number, "month", f"Row {seen[(month, code)]} already gives this month and service")
+            )
+            continue
+        seen[(month, code)] = row.number
+        kept.append(ExpectedStarts(contract_id=contract.id, service_code=code, month=month, starts=int(text)))
+    if errors:
+        db.session.rollback()
+        raise FileRejected(errors, "expected starts")
+    db.session.execute(delete(ExpectedStarts).where(ExpectedStarts.contract_id == contract.id))
+    db.session.add_all(kept)
+    record_event(
+        "contract.expected_starts_set",
+        actor=actor,
+        record=contract,
+        details={
+            "contract": contract.reference,
+            "months": len({r.month for r in kept}),
+            "total": sum(r.starts for r in kept),
+        },
+    )
+    commit("contract")
+    return len(kept)
+
+
+def import_spend_profile(actor: Any, contract: Contract, data: bytes) -> int:
+    """Replace the contract's spend profile with a CSV file's (month, expected_spend in pounds)."""
+    access.require(actor, "manage", contract)
+    lock(contract)
+    rows = read_csv(data, SPEND_COLUMNS, max_bytes=200_000, max_rows=1_000, what="spend profile")
+    errors: list[RowError] = []
+    seen: dict[Any, int] = {}
+    kept: list[SpendProfile] = []
+    for row in rows:
+        month = _month(row.values, contract, row.number, errors)
+        try:
+            pence = parse_pounds(row.values.get("expected_spend", ""))
+        except NotAnAmount:
+            errors.append(RowError(row.number, "expected_spend", "Enter the expected spend in pounds, like 12500.00"))
+            continue
+        if month is None:
+            continue
+        if month in seen:
+            errors.append(RowError(row.number, "month", f"Row {seen[month]} already gives this month"))
+            continue
+        seen[month] = row.number
+        kept.append(SpendProfile(contract_id=contract.id, month=month, expected_pence=pence))
+    total = sum(r.expected_pence for r in kept)
+    if not errors and total > contract.value_cap_pence:
+        errors.append(
+            RowError(None, "expected_spend", f"The profile adds up to £{pounds(total)}, more than the contract's cap")
+        )
+    if errors:
+        db.session.rollback()
+        raise FileRejected(errors, "spend profile")
+    db.session.execute(delete(SpendProfile).where(SpendProfile.contract_id == contract.id))
+    db.session.add_all(kept)
+    record_event(
+        "contract.spend_profile_set",
+        actor=actor,
+        record=contract,
+        details={"contract": contract.reference, "months": len(kept), "total_pence": total},
+    )
+    commit("contract")
+    return len(kept)
+
+
+def expected_starts_of(contract: Contract) -> list[ExpectedStarts]:
+    return list(
+        db.session.scalars(
+            select(ExpectedStarts)
+            .where(ExpectedStarts.contract_id == contract.id)
+            .order_by(ExpectedStarts.month, ExpectedStarts.service_code)
+        )
+    )
+
+
+def spend_profile_of(contract: Contract) -> list[SpendProfile]:
+    return list(
+        db.session.scalars(
+            select(SpendProfile).where(SpendProfile.contract_id == contract.id).order_by(SpendProfile.month)
+        )
+    )
