@@ -1,5 +1,5 @@
 """Scoping in one place: another organisation's record is answered exactly as a record that does not
-exist, by every page route and every API path, for every role.
+exist, by every page route and every API path, for every role; our own records are found.
 
 The walker builds "their" world beside ours: another CRC ("Other CRC") contracting St Giles Trust,
 with a record of every kind. Each of our five roles asks every route of the URL map and every path
@@ -29,6 +29,7 @@ from portal.accounts.models import Role, User
 from portal.accounts.tokens import create_token
 from portal.api.openapi import build_document
 from portal.contracts.models import ContractTier
+from portal.delivery import evidence
 from portal.delivery.models import GroupSession
 from portal.extensions import db
 from portal.grants.models import ActivityKind, GrantActivity, GrantInstalment, Timing
@@ -82,7 +83,18 @@ def theirs(st_giles, st_giles_caseworker) -> Theirs:
     crc = CrcFactory(name="Other CRC")
     referrer = UserFactory(role=Role.CRC_REFERRER, organisation=crc)
     contract_manager = UserFactory(role=Role.CONTRACT_MANAGER, organisation=crc)
-    contract = ContractFactory(reference="OTHER-ETE-01", crc=crc, partner=st_giles)
+    return build_world(crc, st_giles, st_giles_caseworker, referrer, contract_manager, "OTHER")
+
+
+@pytest.fixture
+def ours(crc, nacro, nacro_caseworker, referrer, contract_manager) -> Theirs:
+    """Our own world, built as theirs is: the records our roles work on every day."""
+    return build_world(crc, nacro, nacro_caseworker, referrer, contract_manager, "OURS")
+
+
+def build_world(crc, partner, partner_user, referrer, contract_manager, prefix: str) -> Theirs:
+    st_giles, st_giles_caseworker = partner, partner_user
+    contract = ContractFactory(reference=f"{prefix}-ETE-01", crc=crc, partner=st_giles)
     item = RateCardItemFactory(contract=contract, code="ETE-REL", service_code="ETE-REL")
     price = RateCardPriceFactory(item=item)
     referral = ReferralFactory(contract=contract, service_code="ETE-REL", referrer=referrer, in_progress=True)
@@ -99,7 +111,7 @@ def theirs(st_giles, st_giles_caseworker) -> Theirs:
         created_by_id=st_giles_caseworker.id,
     )
     db.session.add(group)
-    grant = ContractFactory(reference="OTHER-WOM-01", crc=crc, partner=st_giles, tier=ContractTier.GRANT)
+    grant = ContractFactory(reference=f"{prefix}-WOM-01", crc=crc, partner=st_giles, tier=ContractTier.GRANT)
     instalment = GrantInstalment(
         contract_id=grant.id,
         partner_id=st_giles.id,
@@ -355,3 +367,32 @@ def test_a_signed_out_or_deactivated_user_sees_nothing(nacro_manager):
     nacro_manager.active = False
     db.session.commit()
     assert db.session.scalars(access.visible(Organisation, nacro_manager)).all() == []
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_our_own_records_are_found_by_every_page_that_names_them(
+    app, observer_app, portal, request, who, ours, tmp_path, monkeypatch
+):
+    """The other leg of the walk: the same routes naming our own records answer as found (a page,
+    a redirect, or 'not allowed' for a role whose work it is not), never as no record, never a 500."""
+    user = request.getfixturevalue(who)
+    for served in (app, observer_app):  # the evidence file is on disk, as an uploaded one is
+        monkeypatch.setitem(served.config, "STORAGE_DIR", tmp_path)
+    evidence.path_of(ours.records["file"].stored_name).parent.mkdir(parents=True, exist_ok=True)
+    evidence.path_of(ours.records["file"].stored_name).write_bytes(b"%PDF-1.4\n")
+    portal.sign_in(user)
+    answers: dict[str, int] = {}
+    for rule, method, own_url, _missing_url in _page_requests(app, ours, user.role):
+        if method != "GET":
+            continue
+        answers[f"GET {rule.rule}"] = portal.get(own_url, buffered=True).status_code
+    assert not [route for route, status in answers.items() if status >= 500], answers
+    # A personal API token and a bulk import are their owner's alone: to anyone else in the same
+    # organisation they are no record, by design.
+    personal = {"GET /account/api-tokens/<int:token_id>/revoke"} if user != ours.person_for(user.role) else set()
+    if user != ours.referrer:
+        personal |= {"GET /referrals/import/<int:import_id>", "GET /referrals/import/<int:import_id>/status.json"}
+    personal.add("GET /service-returns/bulk/<job_id>/download")  # the walker's job has made no ZIP yet
+    not_found = {route for route, status in answers.items() if status == 404}
+    assert not_found <= personal, f"{who}: our own record answered as none by {sorted(not_found - personal)}"
+    assert sum(1 for status in answers.values() if status == 200) >= 25, answers
