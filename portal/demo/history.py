@@ -983,7 +983,12 @@ class History:
 
     def pay(self, contract: Contract, invoice_id: int, story: str) -> None:
         invoice = db.session.get(Invoice, invoice_id)
-        invoicing.mark_paid(self.finance, invoice, paid_on=self.today_now())
+        invoicing.mark_paid(
+            self.finance,
+            invoice,
+            paid_on=self.today_now(),
+            payment_reference=f"BACS {400000 + invoice.id * 7:06d}",
+        )
         if story in ("credited", "rebilled"):
             self.at(self.later(self.rng.randint(3, 6)), self.credit, contract, invoice_id, story == "rebilled")
 
@@ -1048,7 +1053,13 @@ class History:
             period = this_month if sent_last_month or contract.end_date < this_month else last_month
             if contract.end_date < period:
                 continue
-            invoicing.generate_draft(self.partners[contract.partner_id].manager, contract, period)
+            invoicing.generate_draft(
+                self.partners[contract.partner_id].manager,
+                contract,
+                period,
+                # Asked for only while the month is still running (before its last working day).
+                early_reason="An interim draft of the month so far, to check the figures before it ends.",
+            )
         self.deliver_outbox()
         # And a referrer has two referrals half written.
         for case in self.drafts:

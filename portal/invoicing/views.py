@@ -23,7 +23,7 @@ from portal.contracts.models import Contract
 from portal.dates import london_today
 from portal.extensions import db
 from portal.formatting import format_date, format_money
-from portal.invoicing import exports, queries, service
+from portal.invoicing import exports, payment_terms, queries, service
 from portal.invoicing.documents import invoice_pdf, pdf_filename, vat_rate_label
 from portal.invoicing.forms import (
     ConfirmForm,
@@ -189,7 +189,10 @@ def new():  # type: ignore[no-untyped-def]
         if contract is None:
             form.contract.errors = ["Select one of your organisation's active contracts"]
         else:
-            draft = _run(form, lambda: service.generate_draft(user, contract, form.period.data))
+            draft = _run(
+                form,
+                lambda: service.generate_draft(user, contract, form.period.data, early_reason=form.early_reason.data),
+            )
             if draft is not None:
                 flash(
                     f"Draft invoice for {format_date(draft.period_start).split(' ', 1)[1]} generated from the "
@@ -197,7 +200,15 @@ def new():  # type: ignore[no-untyped-def]
                     "success",
                 )
                 return redirect(invoice_url(draft))
-    return render_template("invoicing/new.html", form=form, contracts=contracts, drafts=queries.drafts_of(user))
+    this_month = london_today().replace(day=1)
+    return render_template(
+        "invoicing/new.html",
+        form=form,
+        contracts=contracts,
+        drafts=queries.drafts_of(user),
+        this_month=this_month,
+        last_working_day=payment_terms.last_working_day(this_month),
+    )
 
 
 def _last_month() -> date:
@@ -251,6 +262,8 @@ def _render_invoice(invoice: Invoice, *, form: Any = None, message_form: Any = N
             thread=service.query_thread(invoice),
             message_form=message_form or QueryMessageForm(),
             can_message=_can_message(user, invoice),
+            balance=service.balance(invoice),
+            prompt_payment_days=payment_terms.PROMPT_PAYMENT_DAYS,
         ),
         status,
     )
@@ -425,10 +438,21 @@ def mark_paid(invoice_id: int):  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         user = current_user._get_current_object()
         done = _run(
-            form, lambda: service.mark_paid(user, invoice, paid_on=form.paid_on.data, version=form.version_read)
+            form,
+            lambda: service.mark_paid(
+                user,
+                invoice,
+                paid_on=form.paid_on.data,
+                payment_reference=form.payment_reference.data,
+                version=form.version_read,
+            ),
         )
         if done is not None:
-            flash(f"Invoice {done.number} marked as paid on {format_date(done.paid_on)}.", "success")
+            flash(
+                f"Invoice {done.number} marked as paid on {format_date(done.paid_on)}, "
+                f"payment reference {done.payment_reference}.",
+                "success",
+            )
             return redirect(invoice_url(done))
     return render_template(
         "invoicing/mark_paid.html", form=form, invoice=invoice, contract=invoice.contract, title=title_of(invoice)

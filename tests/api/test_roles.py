@@ -201,7 +201,7 @@ CASES = {
         "POST",
         lambda w, r: f"/invoices/{w.approved.id}/mark-paid",
         only({"contract_manager": 200}),
-        lambda w, r: {"paid_on": london_today().isoformat()},
+        lambda w, r: {"paid_on": london_today().isoformat(), "payment_reference": "BACS 1"},
     ),
     "GET /invoices/{id}/thread": Case("GET", lambda w, r: f"/invoices/{w.submitted.id}/thread", EVERYONE),
     # Not queried: the two sides who write in a thread are told there is none yet; others may not write.

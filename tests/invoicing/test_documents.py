@@ -170,7 +170,7 @@ def test_a_paid_invoice_says_when_it_was_paid(app, work, nacro_manager, contract
     september_of(work)
     invoice = service.submit_invoice(nacro_manager, service.generate_draft(nacro_manager, priced, "2026-09"))
     service.approve_invoice(contract_manager, invoice)
-    service.mark_paid(contract_manager, invoice, paid_on=london_today())
+    service.mark_paid(contract_manager, invoice, paid_on=london_today(), payment_reference="BACS 1")
     text = " ".join(pdf_text(render(app, invoice))[0])
     assert f"Status Paid on {format_date(london_today())}" in text
 
