@@ -14,9 +14,10 @@ bidding for contracts over £5 million).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
-
-from sqlalchemy import ColumnElement, and_
+from decimal import ROUND_HALF_UP, Decimal
 
 from portal.dates import month_end
 from portal.working_days import is_working_day
@@ -52,6 +53,63 @@ def within_prompt_payment(days: int) -> bool:
     return days <= PROMPT_PAYMENT_DAYS
 
 
-def paid_within_30_clause(days_column: ColumnElement[int]) -> ColumnElement[bool]:
-    """within_prompt_payment, in SQL."""
-    return and_(days_column.is_not(None), days_column <= PROMPT_PAYMENT_DAYS)
+def paid_figures(rows: Iterable[tuple[int, bool]]) -> PaymentFigures:
+    """The figures of paid invoices given as (days to pay, paid late): the one definition the
+    service returns use over their plain rows; portal.invoicing.prompt_payment counts the same in SQL."""
+    result = PaymentFigures()
+    for days, late in rows:
+        result = result + PaymentFigures(
+            paid=1, late=int(bool(late)), within_30=int(within_prompt_payment(days)), days_total=days, longest=days
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class PaymentFigures:
+    """Paid invoices of one group (a partner, a contract, a month, or all of them)."""
+
+    paid: int = 0
+    late: int = 0
+    within_30: int = 0
+    days_total: int = 0
+    longest: int = 0
+
+    @property
+    def within_terms(self) -> int:
+        return self.paid - self.late
+
+    @property
+    def within_terms_share(self) -> dict[str, int]:
+        """n/d, as portal.returns.kpis shows percentages."""
+        return {"n": self.within_terms, "d": self.paid}
+
+    @property
+    def within_30_share(self) -> dict[str, int]:
+        return {"n": self.within_30, "d": self.paid}
+
+    @property
+    def within_terms_text(self) -> str:
+        from portal.returns.kpis import percent_text  # shown as every percentage of the figures is
+
+        return percent_text(self.within_terms_share)
+
+    @property
+    def within_30_text(self) -> str:
+        from portal.returns.kpis import percent_text
+
+        return percent_text(self.within_30_share)
+
+    @property
+    def average_days(self) -> Decimal | None:
+        if not self.paid:
+            return None
+        return (Decimal(self.days_total) / self.paid).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+    def __add__(self, other: PaymentFigures) -> PaymentFigures:
+        return PaymentFigures(
+            paid=self.paid + other.paid,
+            late=self.late + other.late,
+            within_30=self.within_30 + other.within_30,
+            days_total=self.days_total + other.days_total,
+            longest=max(self.longest, other.longest),
+        )

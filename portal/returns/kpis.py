@@ -29,6 +29,9 @@ Definitions (also shown under the figures):
   count is never labelled "fewer than 5": it is not, and a reader would add it up wrongly.
 - Money is before VAT (as the contract cap is): invoiced on submission, approved on approval,
   paid on the day paid; credit notes count against the cap once approved.
+- Prompt payment, of invoices paid in the period: paid late (after the due date, which moves on
+  by the days an invoice was held in query), the share paid within the contract's terms and within
+  30 days, and the average days to pay (received to paid, less days held): portal.invoicing.payment_terms.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from typing import Any
 from portal.dates import Period, PeriodKind, Window, month_label
 from portal.formatting import format_date
 from portal.invoicing.models import counts_toward_cap, counts_toward_cap_from
+from portal.invoicing.payment_terms import PROMPT_PAYMENT_DAYS, paid_figures
 from portal.returns import targets
 
 SCHEMA_VERSION = 1
@@ -148,6 +152,8 @@ class InvoiceRow:
     submitted_on: date | None = None
     approved_on: date | None = None
     paid_on: date | None = None
+    days_to_pay: int | None = None  # once paid (portal.invoicing.payment_terms)
+    paid_late: bool | None = None
 
 
 @dataclass
@@ -499,6 +505,23 @@ def money_figures(invoices: list[InvoiceRow], window: Window) -> dict[str, int]:
     }
 
 
+def payment_figures(invoices: list[InvoiceRow], window: Window) -> dict[str, Any]:
+    """How promptly the CRC paid: invoices paid in the window, by portal.invoicing.payment_terms'
+    definitions (as the dashboard's prompt payment part counts them in SQL)."""
+    figures = paid_figures(
+        (i.days_to_pay, bool(i.paid_late))
+        for i in invoices
+        if i.kind == "invoice" and i.status == "paid" and i.paid_on in window and i.days_to_pay is not None
+    )
+    return {
+        "invoices_paid": figures.paid,
+        "paid_late": figures.late,
+        "paid_within_terms": figures.within_terms_share,
+        "paid_within_30_days": figures.within_30_share,
+        "average_days_to_pay": _decimal_text(figures.average_days),
+    }
+
+
 def spend_to(invoices: list[InvoiceRow], day: date) -> int:
     """Spend against the cap at the end of `day`: the invoices that count toward it now
     (portal.invoicing.models.counts_toward_cap, as Invoice.spend_pence) and had begun to by then."""
@@ -649,6 +672,7 @@ def compute_figures(
         name: outcome_figures(records.outcomes, records.end_of_service, window) for name, window in windows.items()
     }
     money = {name: money_figures(records.invoices, window) for name, window in windows.items()}
+    payments = {name: payment_figures(records.invoices, window) for name, window in windows.items()}
     locations = {name: location_figures(records.referrals, window) for name, window in windows.items()}
 
     def values(source: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
@@ -741,6 +765,16 @@ def compute_figures(
             ("invoiced_pence", "Invoiced (before VAT)", "money"),
             ("approved_pence", "Approved", "money"),
             ("paid_pence", "Paid", "money"),
+        ),
+    )
+    money_rows += rows(
+        payments,
+        (
+            ("invoices_paid", "Invoices paid", "count"),
+            ("paid_late", "Paid late (after the due date)", "count"),
+            ("paid_within_terms", "Paid within the contract's payment terms", "percent"),
+            ("paid_within_30_days", f"Paid within {PROMPT_PAYMENT_DAYS} days", "percent"),
+            ("average_days_to_pay", "Average days to pay (days held in query left out)", "decimal"),
         ),
     )
     spend = spend_to(records.invoices, period.end)
