@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -35,6 +35,7 @@ from portal.invoicing.forms import (
     ReasonForm,
 )
 from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+from portal.organisations.models import Organisation
 from portal.pdf import pdf_response
 from portal.web import Page, attempt, attempt_and_redirect, paginate
 
@@ -119,6 +120,25 @@ def index():  # type: ignore[no-untyped-def]
         show_partner=user.is_crc_user,
         can_bill=access.can(user, "bill", Invoice),
         can_decide=access.can(user, "decide", Invoice),
+        can_see_remittance=access.can(user, "see_remittance", Organisation),
+        pending_bank_changes=_pending_bank_changes(user),
+    )
+
+
+def _pending_bank_changes(user: Any) -> int:
+    """Changes of bank account a contract manager may confirm (one count query)."""
+    if not access.can(user, "confirm_bank_details", Organisation):
+        return 0
+    from portal.remittance.models import BankDetailsChange, ChangeStatus
+
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(BankDetailsChange)
+            .join(Organisation, Organisation.id == BankDetailsChange.organisation_id)
+            .where(BankDetailsChange.status == ChangeStatus.PENDING, access.visibility_clause(Organisation, user))
+        )
+        or 0
     )
 
 
