@@ -19,7 +19,7 @@ from portal.api.contracts import find_contract
 from portal.api.registry import ID, file_response, paginate
 from portal.contracts.models import Contract
 from portal.dates import parse_month
-from portal.invoicing import service
+from portal.invoicing import einvoice, service
 from portal.invoicing.documents import invoice_pdf, pdf_filename
 from portal.invoicing.models import Invoice
 from portal.problems import ApiProblem
@@ -169,6 +169,24 @@ def get_invoice(user: User, record: Invoice) -> Any:
 )
 def get_invoice_pdf(user: User, record: Invoice) -> Any:
     return file_response(invoice_pdf(record), pdf_filename(record))
+
+
+@api.route(
+    "GET",
+    f"/invoices/<{ID}:invoice_id>.xml",
+    load=load_invoice,
+    response=None,
+    media_type="application/xml",
+    errors=(409,),
+    who="Partner (own invoices), CRC",
+    tag="Invoices",
+    summary="Get an invoice or credit note as a UBL 2.1 e-invoice",
+    description="A UBL 2.1 Invoice (type 380) or CreditNote (type 381) following PEPPOL BIS Billing 3.0 "
+    "(EN 16931): lines, VAT breakdown, totals, the partner's confirmed bank account and the contract's purchase "
+    "order. A draft has none yet (409).",
+)
+def get_invoice_xml(user: User, record: Invoice) -> Any:
+    return file_response(einvoice.document(record), einvoice.filename(record), "application/xml")
 
 
 def _action(name: str, summary: str, who: str, body: type, description: str = "", **options: Any) -> Any:

@@ -25,6 +25,8 @@ from portal.extensions import db
 from portal.formatting import format_date, format_money
 from portal.invoicing import exports, payment_terms, queries, service
 from portal.invoicing.documents import invoice_pdf, pdf_filename, vat_rate_label
+from portal.invoicing.einvoice import document as einvoice_document
+from portal.invoicing.einvoice import filename as einvoice_filename
 from portal.invoicing.forms import (
     ConfirmForm,
     CreditNoteForm,
@@ -581,3 +583,13 @@ def invoice_lines_csv(invoice_id: int):  # type: ignore[no-untyped-def]
 def pdf(invoice_id: int) -> BaseResponse:
     invoice = load_invoice(invoice_id)
     return pdf_response(invoice_pdf(invoice), pdf_filename(invoice))
+
+
+@bp.route("/<int:invoice_id>.xml")
+@login_required
+def einvoice(invoice_id: int) -> BaseResponse:
+    """The invoice or credit note as a UBL 2.1 document (PEPPOL BIS Billing 3.0)."""
+    invoice = load_invoice(invoice_id)
+    response = Response(einvoice_document(invoice), mimetype="application/xml")
+    response.headers["Content-Disposition"] = f'attachment; filename="{einvoice_filename(invoice)}"'
+    return response

@@ -179,6 +179,9 @@ CASES = {
     "GET /invoices/{id}.pdf": Case(
         "GET", lambda w, r: f"/invoices/{w.submitted.id}.pdf", EVERYONE, mimetype="application/pdf"
     ),
+    "GET /invoices/{id}.xml": Case(
+        "GET", lambda w, r: f"/invoices/{w.submitted.id}.xml", EVERYONE, mimetype="application/xml"
+    ),
     "POST /invoices/{id}/submit": Case(
         "POST", lambda w, r: f"/invoices/{w.draft.id}/submit", only({"nacro_manager": 200})
     ),
