@@ -199,3 +199,21 @@ def test_the_history_happened_in_order_over_a_year():
     assert max(sent) - min(sent) > timedelta(days=300)
     months = {moment.strftime("%Y-%m") for moment in sent}
     assert len(months) >= 12
+
+
+def test_payments_late_and_held_and_a_bank_change_awaiting_confirmation():
+    """Issue 18: some invoices paid late, one held in query and paid, each payment with its
+    reference; every partner's bank account confirmed, one change awaiting the CRC."""
+    from portal.remittance.models import BankDetailsChange, ChangeStatus, RemittanceDetails
+
+    paid = db.session.scalars(
+        select(Invoice).where(Invoice.kind == InvoiceKind.INVOICE, Invoice.status == InvoiceStatus.PAID)
+    ).all()
+    assert all(i.payment_reference and i.days_to_pay is not None for i in paid)
+    assert any(i.paid_late for i in paid) and not all(i.paid_late for i in paid)
+    assert any(i.days_held > 0 for i in paid)
+    assert db.session.scalar(select(func.count()).select_from(RemittanceDetails))
+    pending = db.session.scalars(
+        select(BankDetailsChange).where(BankDetailsChange.status == ChangeStatus.PENDING)
+    ).all()
+    assert len(pending) == 1
