@@ -1498,7 +1498,9 @@ def drafts(world: World, left: dict[int, list[Event]]) -> int:
             continue
         contract = db.session.get(Contract, plan.id)
         manager = db.session.get(User, plan.manager_id)
-        draft = service.generate_draft(manager, contract, period)
+        draft = service.generate_draft(
+            manager, contract, period, early_reason="Scale check: the month so far, generated, never submitted"
+        )
         found = Counter(
             dict(
                 db.session.execute(

@@ -289,6 +289,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.people.views import bp as people_bp
     from portal.referrals import case_file, drafting, importing, lists, views  # noqa: F401 - their routes join the blueprint
     from portal.referrals.blueprint import bp as referrals_bp
+    from portal.remittance.views import bp as remittance_bp
     from portal.returns.views import bp as returns_bp
 
     app.register_blueprint(main_bp)
@@ -298,6 +299,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(referrals_bp)
     app.register_blueprint(delivery_bp)
     app.register_blueprint(invoicing_bp)
+    app.register_blueprint(remittance_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(people_bp)
     app.register_blueprint(api_bp)

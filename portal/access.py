@@ -34,6 +34,7 @@ from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceM
 from portal.organisations.models import Organisation, OrganisationKind
 from portal.people.models import Person
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport, ReferralStatus
+from portal.remittance.models import BankDetailsChange, PurchaseOrder, RemittanceDetails
 from portal.returns.models import ServiceReturn
 from portal.safeguarding.models import RiskSummary, SafeguardingConcern
 from portal.ttg.models import ReleaseRecord
@@ -210,6 +211,9 @@ for _model, _attribute, _parent in (
     (GrantActivity, "contract_id", Contract),
     (ExpectedStarts, "contract_id", Contract),
     (SpendProfile, "contract_id", Contract),
+    (RemittanceDetails, "organisation_id", Organisation),
+    (BankDetailsChange, "organisation_id", Organisation),
+    (PurchaseOrder, "contract_id", Contract),
 ):
     seen_with(_model, _attribute, _parent)
 
@@ -596,6 +600,36 @@ rule(
     "Only administrators name team managers",
     condition=_crc_staff,
     note="the CRC's staff",
+)
+
+
+# Remittance details (portal/remittance): a partner's own managers and the CRC's contract managers
+rule(
+    Organisation,
+    "see_remittance",
+    {PARTNER_MANAGER, CONTRACT_MANAGER},
+    "see a partner's bank account, remittance email and purchase order numbers",
+    "Only partner managers and contract managers see remittance details",
+    condition=_partner_only,
+    note="partners only",
+)
+rule(
+    Organisation,
+    "keep_remittance",
+    {PARTNER_MANAGER},
+    "keep the remittance email and purchase order numbers; ask to change the bank account",
+    "Only the partner's managers keep its remittance details",
+    condition=_partner_only,
+    note="partners only; a bank account change waits for a contract manager",
+)
+rule(
+    Organisation,
+    "confirm_bank_details",
+    {CONTRACT_MANAGER},
+    "confirm or reject a partner's change of bank account",
+    "Only the CRC's contract managers confirm a change of bank account",
+    condition=_partner_only,
+    note="partners only",
 )
 
 # Invoices and service returns

@@ -19,6 +19,7 @@ from portal.notifications.models import DigestItem, OutboundEmail  # noqa: F401
 from portal.organisations.models import Organisation  # noqa: F401
 from portal.people.models import Person  # noqa: F401
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport  # noqa: F401
+from portal.remittance.models import BankDetailsChange, PurchaseOrder, RemittanceDetails  # noqa: F401
 from portal.returns.models import ServiceReturn  # noqa: F401
 from portal.safeguarding.models import RiskSummary, SafeguardingConcern  # noqa: F401
 from portal.ttg.models import ReleaseRecord  # noqa: F401

@@ -363,6 +363,7 @@ class InvoiceFactory(BaseFactory):
             status=InvoiceStatus.SUBMITTED,
             number=factory.Sequence(lambda n: f"TEST-{n + 1:06d}"),
             submitted_at=factory.LazyFunction(utcnow),
+            received_on=factory.LazyFunction(london_today),
             due_date=factory.LazyAttribute(lambda o: london_today() + timedelta(days=o.contract.payment_terms_days)),
         )
         queried = factory.Trait(
@@ -379,6 +380,9 @@ class InvoiceFactory(BaseFactory):
             status=InvoiceStatus.PAID,
             paid_at=factory.LazyFunction(utcnow),
             paid_on=factory.LazyFunction(london_today),
+            payment_reference="BACS 000001",
+            days_to_pay=0,
+            paid_late=False,
         )
         rejected = factory.Trait(
             submitted=True,

@@ -19,7 +19,7 @@ from portal.api.contracts import find_contract
 from portal.api.registry import ID, file_response, paginate
 from portal.contracts.models import Contract
 from portal.dates import parse_month
-from portal.invoicing import service
+from portal.invoicing import einvoice, service
 from portal.invoicing.documents import invoice_pdf, pdf_filename
 from portal.invoicing.models import Invoice
 from portal.problems import ApiProblem
@@ -31,7 +31,9 @@ def load_invoice(user: User, invoice_id: int) -> Invoice:
     return access.get_visible_or_404(Invoice, invoice_id, user, options=INVOICE_OPTIONS)
 
 
-def present(invoice: Invoice) -> schemas.Invoice:
+def present(invoice: Invoice, balance: service.Balance | None = None) -> schemas.Invoice:
+    if balance is None and not invoice.is_credit_note:
+        balance = service.balance(invoice)
     return schemas.Invoice(
         id=invoice.id,
         kind=invoice.kind,
@@ -60,6 +62,14 @@ def present(invoice: Invoice) -> schemas.Invoice:
         submitted_at=invoice.submitted_at,
         approved_at=invoice.approved_at,
         paid_on=invoice.paid_on,
+        payment_reference=invoice.payment_reference,
+        received_on=invoice.received_on,
+        days_held=invoice.days_held or 0,
+        days_to_pay=invoice.days_to_pay,
+        paid_late=invoice.paid_late,
+        early_reason=invoice.early_reason,
+        credited_pence=balance.credited_pence if balance else None,
+        outstanding_pence=balance.outstanding_pence if balance else None,
         query_reason=invoice.query_reason,
         rejection_reason=invoice.rejection_reason,
         cap_excess_pence=invoice.cap_excess_pence,
@@ -94,7 +104,7 @@ def generate_invoice(user: User, body: schemas.NewInvoice) -> Any:
     contract = find_contract(user, body.contract)
     if contract is None:
         raise ApiProblem("validation", errors={"contract": ["Enter the reference of a contract you can see"]})
-    draft = service.generate_draft(user, contract, body.period)
+    draft = service.generate_draft(user, contract, body.period, early_reason=body.early_reason)
     return invoice_now(user, draft.id)
 
 
@@ -123,8 +133,12 @@ def list_invoices(user: User, query: schemas.InvoiceQuery) -> Any:
     if query.updated_since is not None:
         statement = statement.where(Invoice.updated_at >= query.updated_since)
     page = paginate(statement.options(*INVOICE_OPTIONS).order_by(Invoice.id), query)
+    balances = service.balances(page.items)
     return schemas.InvoicePage(
-        items=[present(invoice) for invoice in page.items], page=page.page, per_page=page.per_page, total=page.total
+        items=[present(invoice, balances.get(invoice.id)) for invoice in page.items],
+        page=page.page,
+        per_page=page.per_page,
+        total=page.total,
     )
 
 
@@ -157,6 +171,24 @@ def get_invoice_pdf(user: User, record: Invoice) -> Any:
     return file_response(invoice_pdf(record), pdf_filename(record))
 
 
+@api.route(
+    "GET",
+    f"/invoices/<{ID}:invoice_id>.xml",
+    load=load_invoice,
+    response=None,
+    media_type="application/xml",
+    errors=(409,),
+    who="Partner (own invoices), CRC",
+    tag="Invoices",
+    summary="Get an invoice or credit note as a UBL 2.1 e-invoice",
+    description="A UBL 2.1 Invoice (type 380) or CreditNote (type 381) following PEPPOL BIS Billing 3.0 "
+    "(EN 16931): lines, VAT breakdown, totals, the partner's confirmed bank account and the contract's purchase "
+    "order. A draft has none yet (409).",
+)
+def get_invoice_xml(user: User, record: Invoice) -> Any:
+    return file_response(einvoice.document(record), einvoice.filename(record), "application/xml")
+
+
 def _action(name: str, summary: str, who: str, body: type, description: str = "", **options: Any) -> Any:
     return api.route(
         "POST",
@@ -187,7 +219,14 @@ def submit_invoice(user: User, record: Invoice, body: schemas.InvoiceAction) -> 
     return invoice_now(user, record.id)
 
 
-@_action("approve", "Approve an invoice", "Contract manager", schemas.InvoiceAction, body_required=False)
+@_action(
+    "approve",
+    "Approve an invoice",
+    "Contract manager",
+    schemas.InvoiceAction,
+    "A credit note is approved by a contract manager other than the one who raised it (403 for its raiser).",
+    body_required=False,
+)
 def approve_invoice(user: User, record: Invoice, body: schemas.InvoiceAction) -> Any:
     service.approve_invoice(user, record, version=body.version)
     return invoice_now(user, record.id)
@@ -205,9 +244,19 @@ def reject_invoice(user: User, record: Invoice, body: schemas.InvoiceReason) -> 
     return invoice_now(user, record.id)
 
 
-@_action("mark-paid", "Mark an invoice paid", "Contract manager", schemas.MarkPaid)
+@_action(
+    "mark-paid",
+    "Mark an invoice paid",
+    "Contract manager",
+    schemas.MarkPaid,
+    "Takes the date paid and the payment reference on the bank transfer (both required: a missing reference "
+    "is 422 naming `payment_reference`). Records days to pay (received to paid, less days held in query) and "
+    "whether it was paid after its due date.",
+)
 def mark_invoice_paid(user: User, record: Invoice, body: schemas.MarkPaid) -> Any:
-    service.mark_paid(user, record, paid_on=body.paid_on, version=body.version)
+    service.mark_paid(
+        user, record, paid_on=body.paid_on, payment_reference=body.payment_reference, version=body.version
+    )
     return invoice_now(user, record.id)
 
 

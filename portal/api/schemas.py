@@ -682,6 +682,11 @@ class RejectOutcome(Body):
 class NewInvoice(Body):
     contract: str = Field(description="The contract's reference.", examples=["BENCH-ACC-01"])
     period: str = Field(description="The month billed, YYYY-MM.", examples=["2026-10"])
+    early_reason: str | None = Field(
+        None,
+        description="Required to invoice a month still running before its last working day (England and "
+        "Wales): why it must be invoiced early. Recorded, audited and shown on the invoice; ignored otherwise.",
+    )
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"contract": "BENCH-ACC-01", "period": "2026-10"}]})
 
@@ -719,6 +724,18 @@ class Invoice(Out):
     submitted_at: Timestamp | None
     approved_at: Timestamp | None
     paid_on: date | None
+    payment_reference: str | None = Field(description="The reference on the bank transfer, once paid.")
+    received_on: date | None = Field(description="The London day the CRC first received it: the payment clock starts.")
+    days_held: int = Field(description="Days the payment clock stood stopped while the invoice was queried.")
+    days_to_pay: int | None = Field(description="Once paid: received to paid, in days, less the days held.")
+    paid_late: bool | None = Field(description="Once paid: whether it was paid after its due date.")
+    early_reason: str | None = Field(description="Why a month still running was invoiced before its last working day.")
+    credited_pence: int | None = Field(
+        description="Taken off by approved credit notes (positive); null on a credit note."
+    )
+    outstanding_pence: int | None = Field(
+        description="Still to be paid after approved credit notes (0 once paid); null on a credit note."
+    )
     query_reason: str | None
     rejection_reason: str | None
     cap_excess_pence: int = Field(description="How far the invoice takes spend past the contract's value cap.")
@@ -744,6 +761,11 @@ class InvoiceReason(Body):
 
 class MarkPaid(Body):
     paid_on: date
+    payment_reference: str | None = Field(
+        None,
+        description="Required: the reference on the bank transfer (up to 60 characters).",
+        examples=["BACS 004417"],
+    )
     version: Version = None
 
 
@@ -769,7 +791,9 @@ class InvoiceMessage(Out):
 class InvoiceMessages(Out):
     items: list[InvoiceMessage]
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"paid_on": "2026-11-28"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"paid_on": "2026-11-28", "payment_reference": "BACS 004417"}]}
+    )
 
 
 # --- service returns ---------------------------------------------------------------------------------

@@ -23,7 +23,9 @@ from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
 from portal.grants.models import RAISED_STATUSES, GrantInstalment
+from portal.invoicing import prompt_payment
 from portal.invoicing.models import Invoice, InvoiceStatus
+from portal.invoicing.payment_terms import PROMPT_PAYMENT_DAYS
 from portal.organisations.models import Organisation
 from portal.referrals.models import Referral
 from portal.returns import spreadsheet
@@ -222,6 +224,7 @@ def index():  # type: ignore[no-untyped-def]
     period = filters.period
     records, figures = _figures(filters, chosen)
     spend = _spend_by_contract(ids)
+    view = request.args.get("view") if request.args.get("view") in DASHBOARD_VIEWS else "summary"
     referral_args = filters.referral_args()
     links = {
         key: {
@@ -258,8 +261,17 @@ def index():  # type: ignore[no-untyped-def]
         export_args=filters.as_args(),
         is_crc=user.is_crc_user,
         views=DASHBOARD_VIEWS,
-        view=request.args.get("view") if request.args.get("view") in DASHBOARD_VIEWS else "summary",
+        view=view,
+        payments=_payments(ids, period, chosen) if view == "payments" else None,
+        prompt_payment_days=PROMPT_PAYMENT_DAYS,
     )
+
+
+def _payments(ids: list[int], period: Period, chosen: list[Contract]) -> dict[str, Any]:
+    """How promptly the CRC paid, by partner, contract and month, over the months the charts show."""
+    months = period.charted_months(min((c.start_date for c in chosen), default=period.start))
+    start = months[0] if months else period.start
+    return {"report": prompt_payment.report(ids, start, period.end), "start": start, "end": period.end}
 
 
 # The dashboard's parts: the summary first, the detail one part at a time (the whole was one page
@@ -270,6 +282,7 @@ DASHBOARD_VIEWS = {
     "figures": "All figures",
     "charts": "Charts",
     "equality": "Equality",
+    "payments": "Prompt payment",
     "export": "Export",
 }
 

@@ -33,6 +33,7 @@ from portal.dates import Period, add_months, london_day
 from portal.delivery import alerts, end_of_service, outcome_rules, outcomes, sessions
 from portal.delivery.models import Alert, Outcome, Session
 from portal.demo import grants as demo_grants
+from portal.demo import remittance as demo_remittance
 from portal.demo import returns as demo_returns
 from portal.demo.people import PeopleMaker, office_and_postcode, phone
 from portal.errors import ValidationFailed
@@ -117,6 +118,9 @@ INVOICE_STORIES = {
     ("BENCH-ACC-01", 5): "credited",  # paid, then a session on it credited
     ("BENCH-ETE-02", 5): "outcome_credited",  # paid, then an outcome credited: it is `credited`
     ("BENCH-MEN-01", 6): "rebilled",  # paid, then a line credited by the CRC to be billed again
+    ("BENCH-ACC-01", 3): "held",  # queried, answered and resubmitted: its payment clock stopped meanwhile
+    ("BENCH-ETE-02", 7): "late",  # paid well after its due date
+    ("BENCH-MEN-01", 2): "late",
 }
 
 DESIRED_OUTCOMES = {
@@ -999,6 +1003,15 @@ class History:
             )
             self.at(self.later(1, 10, 12), self.reply_to_query, contract, invoice_id)
             return
+        if story == "held":
+            invoicing.query_invoice(
+                self.contract_manager,
+                invoice,
+                reason="Line 1 bills a referral accepted at the end of last month: is it on last month's invoice too?",
+            )
+            self.at(self.later(1, 10, 12), self.reply_to_query, contract, invoice_id)
+            self.at(self.later(4, 10, 12), self.resubmit, contract, invoice_id)
+            return
         if story == "rejected":
             invoicing.reject_invoice(
                 self.contract_manager,
@@ -1009,7 +1022,21 @@ class History:
         invoicing.approve_invoice(self.finance, invoice)
         if story in ("approved", "unpaid"):
             return
-        self.at(self.later(self.rng.randint(8, 15), 14, 16), self.pay, contract, invoice_id, story)
+        days = 26 if story == "late" else self.rng.randint(8, 15)  # late: past 30 days' terms
+        self.at(self.later(days, 14, 16), self.pay, contract, invoice_id, story)
+
+    def resubmit(self, contract: Contract, invoice_id: int) -> None:
+        """The partner resubmits a queried invoice as it was, the query answered; the CRC pays it."""
+        invoice = db.session.get(Invoice, invoice_id)
+        if invoice.status.value != "queried":
+            return
+        manager = self.partners[contract.partner_id].manager
+        try:
+            invoicing.submit_invoice(manager, invoice)
+        except ValidationFailed:  # the records moved: revised first
+            invoicing.revise_invoice(manager, invoice)
+            invoicing.submit_invoice(manager, invoice)
+        self.at(self.later(2, 11, 15), self.decide_invoice, contract, invoice_id, "paid")
 
     def reply_to_query(self, contract: Contract, invoice_id: int) -> None:
         """The partner answers the CRC's query in its thread; the invoice stays queried for the demo."""
@@ -1025,7 +1052,12 @@ class History:
 
     def pay(self, contract: Contract, invoice_id: int, story: str) -> None:
         invoice = db.session.get(Invoice, invoice_id)
-        invoicing.mark_paid(self.finance, invoice, paid_on=self.today_now())
+        invoicing.mark_paid(
+            self.finance,
+            invoice,
+            paid_on=self.today_now(),
+            payment_reference=f"BACS {400000 + invoice.id * 7:06d}",
+        )
         if story in ("credited", "rebilled", "outcome_credited"):
             self.at(
                 self.later(self.rng.randint(3, 6)),
@@ -1099,6 +1131,10 @@ class History:
 
     def finish(self) -> None:
         """Now: each contract's partner has this month's draft open (or last month's, not yet sent)."""
+        demo_remittance.load(
+            {organisation_id: partner.manager for organisation_id, partner in self.partners.items()},
+            self.contract_manager,
+        )
         this_month = self.today.replace(day=1)
         last_month = add_months(this_month, -1)
         contracts = db.session.scalars(
@@ -1121,7 +1157,13 @@ class History:
             period = this_month if sent_last_month or contract.end_date < this_month else last_month
             if contract.end_date < period:
                 continue
-            invoicing.generate_draft(self.partners[contract.partner_id].manager, contract, period)
+            invoicing.generate_draft(
+                self.partners[contract.partner_id].manager,
+                contract,
+                period,
+                # Asked for only while the month is still running (before its last working day).
+                early_reason="An interim draft of the month so far, to check the figures before it ends.",
+            )
         self.deliver_outbox()
         # And a referrer has two referrals half written.
         for case in self.drafts:

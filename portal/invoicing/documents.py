@@ -36,6 +36,9 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         )
     )
     credited = db.session.get(Invoice, invoice.credited_invoice_id) if invoice.credited_invoice_id else None
+    from portal.invoicing.service import balance
+    from portal.remittance.service import remittance_for
+
     return render_pdf(
         "pdf/invoice.html",
         invoice=invoice,
@@ -49,4 +52,6 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         generated_on=london_day(invoice.generated_at) if invoice.generated_at else None,
         vat_rate=vat_rate_label(invoice.vat_rate_bp),
         period_end=month_end(invoice.period_start),
+        balance=balance(invoice),
+        remittance=remittance_for(contract),
     )

@@ -33,6 +33,11 @@ INVOICE_COLUMNS = (
     "paid_on",
     "overdue",
     "credits_invoice",
+    "received_on",
+    "days_held",
+    "payment_reference",
+    "days_to_pay",
+    "paid_late",
 )
 LINE_COLUMNS = (
     "invoice_number",
@@ -110,6 +115,11 @@ def invoices_csv(statement: Select[tuple[Invoice]]) -> str:
             invoice.paid_on,
             invoice.overdue,
             credited.get(invoice.credited_invoice_id) if invoice.credited_invoice_id else None,
+            invoice.received_on,
+            invoice.days_held or 0,
+            invoice.payment_reference,
+            invoice.days_to_pay,
+            invoice.paid_late,
         )
         for invoice in invoices
     ]

@@ -13,8 +13,8 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.gov_form_base import GovFormBase
-from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea
-from wtforms import Field, RadioField, SelectField, SelectMultipleField, SubmitField, TextAreaField
+from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput
+from wtforms import Field, RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, StopValidation
 
 from portal.contracts.forms import VersionedForm
@@ -120,6 +120,10 @@ class GenerateForm(FlaskForm):
     period = MonthField(
         "Month to invoice", validators=[MonthRequired("Enter the month to invoice")], what="The month to invoice"
     )
+    # Only for a month still running, before its last working day (the service asks for it then).
+    early_reason = TextAreaField(
+        "Reason for invoicing before the month ends", widget=GovTextArea(), validators=[Length(max=2000)]
+    )
     submit = SubmitField("Generate draft invoice", widget=GovSubmitInput())
 
     def validate_contract(self, field: Field) -> None:
@@ -141,6 +145,11 @@ class ReasonForm(VersionedForm):
 class MarkPaidForm(VersionedForm):
     paid_on = GovDateField(
         "Date paid", validators=[DateRequired("Enter the date it was paid")], name_in_messages="Date paid"
+    )
+    payment_reference = StringField(
+        "Payment reference",
+        widget=GovTextInput(),
+        validators=[Length(max=60)],  # required: the service says so, beside what it says of the date
     )
     submit = SubmitField("Mark as paid", widget=GovSubmitInput())
 

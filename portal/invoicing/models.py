@@ -54,8 +54,10 @@ class InvoiceStatus(StrEnum):
 
 # On these, an invoice's events are spent: they can be billed on no other invoice.
 LIVE_STATUSES = frozenset({InvoiceStatus.SUBMITTED, InvoiceStatus.QUERIED, InvoiceStatus.APPROVED, InvoiceStatus.PAID})
-# Sent to the CRC and not yet paid: the states in which an invoice can be overdue.
+# Sent to the CRC and not yet paid.
 UNPAID_STATUSES = frozenset({InvoiceStatus.SUBMITTED, InvoiceStatus.QUERIED, InvoiceStatus.APPROVED})
+# The states in which an invoice can be overdue: a queried one is held, its payment clock stopped.
+CLOCK_RUNNING_STATUSES = frozenset({InvoiceStatus.SUBMITTED, InvoiceStatus.APPROVED})
 APPROVED_STATUSES = frozenset({InvoiceStatus.APPROVED, InvoiceStatus.PAID})
 
 
@@ -126,6 +128,16 @@ class Invoice(TimestampMixin, VersionedMixin, db.Model):
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     paid_on: Mapped[date | None] = mapped_column(Date)
+    payment_reference: Mapped[str | None] = mapped_column(String(60))
+    # Prompt payment (portal/invoicing/payment_terms.py): the London day the CRC first received the
+    # invoice, the days its payment clock stood stopped while queried, and once paid the days it
+    # took (received to paid, less the days held) and whether it was paid after its due date.
+    received_on: Mapped[date | None] = mapped_column(Date)
+    days_held: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    days_to_pay: Mapped[int | None] = mapped_column(Integer)
+    paid_late: Mapped[bool | None] = mapped_column(Boolean)
+    # Why a month still running was invoiced before its last working day (None: it was not).
+    early_reason: Mapped[str | None] = mapped_column(Text)
     # Taking spend past the contract's cap needs a contract manager's explicit approval.
     cap_excess_pence: Mapped[int] = mapped_column(Money, default=0)
     excess_approved_pence: Mapped[int | None] = mapped_column(Money)
@@ -162,10 +174,11 @@ class Invoice(TimestampMixin, VersionedMixin, db.Model):
 
     @hybrid_property
     def overdue(self) -> bool:
-        """Unpaid after its due date (London's today). A credit note is never overdue: it is owed back."""
+        """Unpaid after its due date (London's today). A credit note is never overdue: it is owed back;
+        nor is a queried invoice: its payment clock is stopped until it is resubmitted."""
         return (
             self.kind == InvoiceKind.INVOICE
-            and self.status in UNPAID_STATUSES
+            and self.status in CLOCK_RUNNING_STATUSES
             and self.due_date is not None
             and self.due_date < london_today()
         )
@@ -175,7 +188,7 @@ class Invoice(TimestampMixin, VersionedMixin, db.Model):
     def _overdue(cls) -> ColumnElement[bool]:
         return and_(
             cls.kind == InvoiceKind.INVOICE,
-            cls.status.in_(UNPAID_STATUSES),
+            cls.status.in_(CLOCK_RUNNING_STATUSES),
             cls.due_date.is_not(None),
             cls.due_date < london_today(),
         )

@@ -22,16 +22,16 @@ from portal import access
 from portal.audit.service import record_event
 from portal.contracts import service as contracts_service
 from portal.contracts.models import Contract, RateCardPrice
-from portal.dates import london_today, month_end, parse_month, parse_user_date
+from portal.dates import london_day, london_today, month_end, parse_month, parse_user_date
 from portal.db import utcnow
 from portal.delivery import corrections
 from portal.delivery.models import Outcome
 from portal.delivery.outcomes import credit_outcomes
-from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
+from portal.errors import InvalidTransition, NotAllowed, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date, format_money
 from portal.grants import service as grants
-from portal.invoicing import billing
+from portal.invoicing import billing, payment_terms
 from portal.invoicing.models import (
     LIVE_STATUSES,
     Invoice,
@@ -99,6 +99,27 @@ def check_period(contract: Contract, period: Any) -> date:
     if not billing.contract_can_be_billed(contract):
         raise ValidationFailed.single("contract", "A draft contract cannot be invoiced: it must be active first")
     return start
+
+
+MAX_EARLY_REASON = 2000
+
+
+def _early_reason(period_start: date, reason: Any) -> str | None:
+    """The reason for invoicing a month still running before its last working day: required then,
+    and not kept otherwise (there is nothing to explain)."""
+    if not payment_terms.invoiced_early(period_start, london_today()):
+        return None
+    text = str(reason or "").strip()
+    if not text:
+        last = payment_terms.last_working_day(period_start)
+        raise ValidationFailed.single(
+            "early_reason",
+            f"{format_date(period_start).split(' ', 1)[1]} is still running: its last working day is "
+            f"{format_date(last)}. Say why it must be invoiced before then",
+        )
+    if len(text) > MAX_EARLY_REASON:
+        raise ValidationFailed.single("early_reason", f"The reason must be {MAX_EARLY_REASON:,} characters or fewer")
+    return text
 
 
 # --- numbers ----------------------------------------------------------------------------------------
@@ -195,13 +216,15 @@ def _cap_excess(contract: Contract, invoice: Invoice) -> int:
     return max(0, spent + invoice.subtotal_pence - contract.value_cap_pence)
 
 
-def generate_draft(actor: Any, contract: Contract, period: Any) -> Invoice:
+def generate_draft(actor: Any, contract: Contract, period: Any, *, early_reason: Any = None) -> Invoice:
     """The draft invoice for a month, built from the records by the billing rules. A contract has
-    one draft at a time: generating again replaces it."""
+    one draft at a time: generating again replaces it. A month still running is invoiced before its
+    last working day only with `early_reason`, which the draft keeps (and the invoice shows)."""
     access.require(actor, "generate_invoices", contract)
     lock(contract)  # one draft per contract: a second generation waits, then replaces the first's
     grants.refuse_rate_card_invoice(contract)
     period_start = check_period(contract, period)
+    reason = _early_reason(period_start, early_reason)
     partner = db.session.get(Organisation, contract.partner_id)
     ensure_sequence(partner)
     draft = db.session.scalars(
@@ -222,6 +245,7 @@ def generate_draft(actor: Any, contract: Contract, period: Any) -> Invoice:
         db.session.add(draft)
         db.session.flush()
     draft.period_start = period_start
+    draft.early_reason = reason
     draft.vat_rate_bp = contract.vat_rate_bp
     draft.generated_by_id = actor.id
     draft.excess_approved_pence = draft.excess_approved_at = draft.excess_approved_by_id = None
@@ -238,6 +262,7 @@ def generate_draft(actor: Any, contract: Contract, period: Any) -> Invoice:
             "subtotal_pence": draft.subtotal_pence,
             "total_pence": draft.total_pence,
             "cap_excess_pence": draft.cap_excess_pence,
+            "early_reason": reason,
         },
     )
     commit("invoice")
@@ -245,10 +270,11 @@ def generate_draft(actor: Any, contract: Contract, period: Any) -> Invoice:
 
 
 def regenerate_draft(actor: Any, invoice: Invoice) -> Invoice:
-    """Generate a draft again for its own month (the records may have changed since)."""
+    """Generate a draft again for its own month (the records may have changed since), keeping the
+    reason it was generated early, if it still is."""
     if invoice.status != S.DRAFT or invoice.is_credit_note:
         raise InvalidTransition("Only a draft invoice is generated again: this one has been submitted")
-    return generate_draft(actor, _contract(invoice), invoice.period_start)
+    return generate_draft(actor, _contract(invoice), invoice.period_start, early_reason=invoice.early_reason)
 
 
 @guards_versions("invoice")
@@ -306,6 +332,12 @@ def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
         )
     if not _has_lines(invoice):
         raise ValidationFailed.single("invoice", "There is nothing to bill for this month")
+    if not queried and payment_terms.invoiced_early(invoice.period_start, london_today()) and not invoice.early_reason:
+        raise ValidationFailed.single(
+            "early_reason",
+            "This month is still running. Generate the invoice again giving the reason it must be invoiced "
+            f"before {format_date(payment_terms.last_working_day(invoice.period_start))}",
+        )
     invoice.cap_excess_pence = _cap_excess(contract, invoice)
     if invoice.needs_excess_approval:
         raise ValidationFailed.single(
@@ -316,13 +348,29 @@ def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     first_submission = invoice.number is None
     if first_submission:
         invoice.number = take_number(contract.partner_id)
+    today = london_today()
+    held = 0
+    if queried:
+        # The payment clock stood stopped from the query to now: the due date moves on by as much.
+        held = max(0, (today - (london_day(invoice.queried_at) or today)).days)
     INVOICE_WORKFLOW.apply(
         invoice,
         "submit",
         actor,
-        details={"number": invoice.number, "total_pence": invoice.total_pence, "resubmitted": not first_submission},
+        details={
+            "number": invoice.number,
+            "total_pence": invoice.total_pence,
+            "resubmitted": not first_submission,
+            "days_held": held,
+            "early_reason": invoice.early_reason,
+        },
     )
-    invoice.due_date = london_today() + timedelta(days=contract.payment_terms_days)
+    if invoice.received_on is None or invoice.due_date is None:
+        invoice.received_on = today
+        invoice.due_date = today + timedelta(days=contract.payment_terms_days)
+    else:
+        invoice.days_held = (invoice.days_held or 0) + held
+        invoice.due_date = invoice.due_date + timedelta(days=held)
     if not queried:
         _freeze_events(invoice, contract)
     _tell("invoice_submitted", invoice, actor, resubmitted=not first_submission)
@@ -342,6 +390,8 @@ def approve_invoice(actor: Any, invoice: Invoice, *, version: int | None = None)
     access.require(actor, "decide", invoice)
     lock(invoice)
     check_version(invoice, version, "invoice")
+    if invoice.is_credit_note and invoice.raised_by_id == actor.id:
+        raise NotAllowed(RAISER_CANNOT_APPROVE)
     INVOICE_WORKFLOW.apply(
         invoice, "approve", actor, details={"number": invoice.number, "total_pence": invoice.total_pence}
     )
@@ -374,6 +424,9 @@ def approve_invoice(actor: Any, invoice: Invoice, *, version: int | None = None)
     )
     commit("invoice")
     return invoice
+
+
+RAISER_CANNOT_APPROVE = "Another contract manager must approve this credit note: you raised it"
 
 
 def _reason(value: Any, message: str) -> str:
@@ -437,28 +490,59 @@ def reject_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | 
     return invoice
 
 
+MAX_PAYMENT_REFERENCE = 60
+
+
 @guards_versions("invoice")
-def mark_paid(actor: Any, invoice: Invoice, *, paid_on: Any, version: int | None = None) -> Invoice:
+def mark_paid(
+    actor: Any, invoice: Invoice, *, paid_on: Any, payment_reference: Any, version: int | None = None
+) -> Invoice:
+    """Record the payment: its date and the reference on the bank transfer (so the partner can match
+    it), and how promptly it was paid (payment_terms: days to pay, paid late)."""
     access.require(actor, "decide", invoice)
     lock(invoice)
     check_version(invoice, version, "invoice")
     INVOICE_WORKFLOW.check(invoice, "pay")
+    errors: dict[str, list[str]] = {}
     day = paid_on if isinstance(paid_on, date) else parse_user_date(str(paid_on or ""))
+    received = invoice.received_on or london_day(invoice.submitted_at)
     if day is None:
-        raise ValidationFailed.single("paid_on", "Enter the date it was paid, as a real date")
-    if day > london_today():
-        raise ValidationFailed.single("paid_on", "The payment date cannot be in the future")
-    if invoice.submitted_at is not None and day < invoice.submitted_at.date():
-        raise ValidationFailed.single("paid_on", "The payment date cannot be before the invoice was submitted")
-    INVOICE_WORKFLOW.apply(invoice, "pay", actor, details={"number": invoice.number, "paid_on": day})
-    invoice.paid_on = day
+        errors["paid_on"] = ["Enter the date it was paid, as a real date"]
+    elif day > london_today():
+        errors["paid_on"] = ["The payment date cannot be in the future"]
+    elif received is not None and day < received:
+        errors["paid_on"] = ["The payment date cannot be before the invoice was submitted"]
+    reference = " ".join(str(payment_reference or "").split())
+    if not reference:
+        errors["payment_reference"] = ["Enter the payment reference, as it appears on the bank transfer"]
+    elif len(reference) > MAX_PAYMENT_REFERENCE:
+        errors["payment_reference"] = [f"The payment reference must be {MAX_PAYMENT_REFERENCE} characters or fewer"]
+    if errors:
+        raise ValidationFailed(errors)
+    assert day is not None
+    days = payment_terms.days_to_pay(received or day, day, invoice.days_held or 0)
+    late = invoice.due_date is not None and day > invoice.due_date
+    INVOICE_WORKFLOW.apply(
+        invoice,
+        "pay",
+        actor,
+        details={
+            "number": invoice.number,
+            "paid_on": day,
+            "payment_reference": reference,
+            "days_to_pay": days,
+            "paid_late": late,
+        },
+    )
+    invoice.paid_on, invoice.payment_reference = day, reference
+    invoice.days_to_pay, invoice.paid_late = days, late
     _tell(
         "invoice_decided",
         invoice,
         actor,
         decision="marked as paid",
         reason=None,
-        next_step=f"Paid on {format_date(day)}.",
+        next_step=f"Paid on {format_date(day)}, payment reference {reference}.",
     )
     commit("invoice")
     return invoice
@@ -748,7 +832,9 @@ def actions_for(actor: Any, invoice: Invoice) -> frozenset[str]:
     actions: set[str] = set()
     if invoice.is_credit_note:
         if deciding and invoice.status == S.SUBMITTED:
-            actions |= {"approve", "reject"}
+            actions.add("reject")
+            if invoice.raised_by_id != actor.id:  # four eyes: who raised it does not approve it
+                actions.add("approve")
         return frozenset(actions)
     if mine:
         if invoice.status == S.DRAFT:
@@ -777,6 +863,8 @@ def refusal(invoice: Invoice, action: str) -> str:
         return "A credit note is approved or rejected, not queried"
     if action == "approve_excess":
         return "Only a draft that goes past the cap needs its excess approved"
+    if action == "approve" and invoice.is_credit_note and invoice.status == S.SUBMITTED:
+        return RAISER_CANNOT_APPROVE
     transition = INVOICE_WORKFLOW.transitions.get(action)
     return transition.refusal if transition else "This cannot be done to the invoice now"
 
@@ -809,3 +897,52 @@ def cap_position(invoice: Invoice) -> CapPosition:
         excess_approved_at=invoice.excess_approved_at,
         excess_approved_by_id=invoice.excess_approved_by_id,
     )
+
+
+@dataclass(frozen=True)
+class Balance:
+    """What an invoice comes to after its credit notes (pence, VAT included)."""
+
+    total_pence: int
+    credited_pence: int  # by approved credit notes, as a positive amount
+    pending_credit_pence: int  # by credit notes waiting for approval
+    paid: bool
+
+    @property
+    def net_pence(self) -> int:
+        """The invoice less what approved credit notes took off it."""
+        return self.total_pence - self.credited_pence
+
+    @property
+    def outstanding_pence(self) -> int:
+        """Still to be paid: nothing once paid (a credit note after payment is owed back)."""
+        return 0 if self.paid else max(0, self.net_pence)
+
+
+def balances(invoices: Collection[Invoice]) -> dict[int, Balance]:
+    """Each invoice's balance after its credit notes, in one query however many invoices."""
+    ids = [invoice.id for invoice in invoices if not invoice.is_credit_note]
+    sums: dict[tuple[int, bool], int] = {}
+    if ids:
+        approved = Invoice.status.in_((S.APPROVED, S.PAID))
+        for credited_id, is_approved, total in db.session.execute(
+            select(Invoice.credited_invoice_id, approved, func.sum(Invoice.total_pence))
+            .where(Invoice.credited_invoice_id.in_(ids), Invoice.status.in_((S.SUBMITTED, S.APPROVED, S.PAID)))
+            .group_by(Invoice.credited_invoice_id, approved)
+        ):
+            sums[(credited_id, bool(is_approved))] = -int(total or 0)
+    return {
+        invoice.id: Balance(
+            total_pence=invoice.total_pence,
+            credited_pence=sums.get((invoice.id, True), 0),
+            pending_credit_pence=sums.get((invoice.id, False), 0),
+            paid=invoice.status == S.PAID,
+        )
+        for invoice in invoices
+        if not invoice.is_credit_note
+    }
+
+
+def balance(invoice: Invoice) -> Balance | None:
+    """The invoice's balance after credit notes (None for a credit note)."""
+    return balances([invoice]).get(invoice.id)

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -23,8 +23,10 @@ from portal.contracts.models import Contract
 from portal.dates import london_today
 from portal.extensions import db
 from portal.formatting import format_date, format_money
-from portal.invoicing import exports, queries, service
+from portal.invoicing import exports, payment_terms, queries, service
 from portal.invoicing.documents import invoice_pdf, pdf_filename, vat_rate_label
+from portal.invoicing.einvoice import document as einvoice_document
+from portal.invoicing.einvoice import filename as einvoice_filename
 from portal.invoicing.forms import (
     ConfirmForm,
     CreditNoteForm,
@@ -36,6 +38,7 @@ from portal.invoicing.forms import (
 )
 from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from portal.invoicing.uncovered import uncovered_work
+from portal.organisations.models import Organisation
 from portal.pdf import pdf_response
 from portal.web import Page, attempt, attempt_and_redirect, paginate
 
@@ -120,6 +123,25 @@ def index():  # type: ignore[no-untyped-def]
         show_partner=user.is_crc_user,
         can_bill=access.can(user, "bill", Invoice),
         can_decide=access.can(user, "decide", Invoice),
+        can_see_remittance=access.can(user, "see_remittance", Organisation),
+        pending_bank_changes=_pending_bank_changes(user),
+    )
+
+
+def _pending_bank_changes(user: Any) -> int:
+    """Changes of bank account a contract manager may confirm (one count query)."""
+    if not access.can(user, "confirm_bank_details", Organisation):
+        return 0
+    from portal.remittance.models import BankDetailsChange, ChangeStatus
+
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(BankDetailsChange)
+            .join(Organisation, Organisation.id == BankDetailsChange.organisation_id)
+            .where(BankDetailsChange.status == ChangeStatus.PENDING, access.visibility_clause(Organisation, user))
+        )
+        or 0
     )
 
 
@@ -190,7 +212,10 @@ def new():  # type: ignore[no-untyped-def]
         if contract is None:
             form.contract.errors = ["Select one of your organisation's active contracts"]
         else:
-            draft = _run(form, lambda: service.generate_draft(user, contract, form.period.data))
+            draft = _run(
+                form,
+                lambda: service.generate_draft(user, contract, form.period.data, early_reason=form.early_reason.data),
+            )
             if draft is not None:
                 flash(
                     f"Draft invoice for {format_date(draft.period_start).split(' ', 1)[1]} generated from the "
@@ -198,7 +223,15 @@ def new():  # type: ignore[no-untyped-def]
                     "success",
                 )
                 return redirect(invoice_url(draft))
-    return render_template("invoicing/new.html", form=form, contracts=contracts, drafts=queries.drafts_of(user))
+    this_month = london_today().replace(day=1)
+    return render_template(
+        "invoicing/new.html",
+        form=form,
+        contracts=contracts,
+        drafts=queries.drafts_of(user),
+        this_month=this_month,
+        last_working_day=payment_terms.last_working_day(this_month),
+    )
 
 
 def _last_month() -> date:
@@ -255,6 +288,8 @@ def _render_invoice(invoice: Invoice, *, form: Any = None, message_form: Any = N
             thread=service.query_thread(invoice),
             message_form=message_form or QueryMessageForm(),
             can_message=_can_message(user, invoice),
+            balance=service.balance(invoice),
+            prompt_payment_days=payment_terms.PROMPT_PAYMENT_DAYS,
         ),
         status,
     )
@@ -429,10 +464,21 @@ def mark_paid(invoice_id: int):  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         user = current_user._get_current_object()
         done = _run(
-            form, lambda: service.mark_paid(user, invoice, paid_on=form.paid_on.data, version=form.version_read)
+            form,
+            lambda: service.mark_paid(
+                user,
+                invoice,
+                paid_on=form.paid_on.data,
+                payment_reference=form.payment_reference.data,
+                version=form.version_read,
+            ),
         )
         if done is not None:
-            flash(f"Invoice {done.number} marked as paid on {format_date(done.paid_on)}.", "success")
+            flash(
+                f"Invoice {done.number} marked as paid on {format_date(done.paid_on)}, "
+                f"payment reference {done.payment_reference}.",
+                "success",
+            )
             return redirect(invoice_url(done))
     return render_template(
         "invoicing/mark_paid.html", form=form, invoice=invoice, contract=invoice.contract, title=title_of(invoice)
@@ -541,3 +587,13 @@ def invoice_lines_csv(invoice_id: int):  # type: ignore[no-untyped-def]
 def pdf(invoice_id: int) -> BaseResponse:
     invoice = load_invoice(invoice_id)
     return pdf_response(invoice_pdf(invoice), pdf_filename(invoice))
+
+
+@bp.route("/<int:invoice_id>.xml")
+@login_required
+def einvoice(invoice_id: int) -> BaseResponse:
+    """The invoice or credit note as a UBL 2.1 document (PEPPOL BIS Billing 3.0)."""
+    invoice = load_invoice(invoice_id)
+    response = Response(einvoice_document(invoice), mimetype="application/xml")
+    response.headers["Content-Disposition"] = f'attachment; filename="{einvoice_filename(invoice)}"'
+    return response

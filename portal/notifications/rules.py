@@ -117,6 +117,10 @@ def _return_link(service_return: Any, context: dict[str, Any]) -> str:
     return absolute_url("returns.show", return_id=service_return.id)
 
 
+def _remittance_link(change: Any, context: dict[str, Any]) -> str:
+    return absolute_url("remittance.show", organisation_id=change.organisation_id)
+
+
 RULES: dict[str, Rule] = {
     # Referrals
     "referral_sent": Rule(
@@ -160,6 +164,13 @@ RULES: dict[str, Rule] = {
     "invoice_query_replied": Rule("invoice_query_replied", _contract_managers, _invoice_link),
     "invoice_query_answered": Rule("invoice_query_answered", _partner_managers, _invoice_link),
     "credit_note_raised": Rule("credit_note_raised", _credit_note_counterpart, _invoice_link),
+    # Remittance details: the partner's managers hear of every decision on their bank account
+    "bank_details_confirmed": Rule(
+        "bank_details_confirmed", lambda r, c: _role_in(r.organisation_id, Role.PROVIDER_MANAGER), _remittance_link
+    ),
+    "bank_details_rejected": Rule(
+        "bank_details_rejected", lambda r, c: _role_in(r.organisation_id, Role.PROVIDER_MANAGER), _remittance_link
+    ),
     # Service returns
     "return_submitted": Rule("return_submitted", _contract_managers, _return_link),
     "return_decided": Rule("return_decided", _partner_managers, _return_link),

@@ -41,6 +41,9 @@ Definitions (also shown under the figures):
   what it could have started (the referrals it accepted, or the starts expected if fewer).
 - Unmet need: referrals declined for no capacity, or because the service is not offered in the
   person's area.
+- Prompt payment, of invoices paid in the period: paid late (after the due date, which moves on
+  by the days an invoice was held in query), the share paid within the contract's terms and within
+  30 days, and the average days to pay (received to paid, less days held): portal.invoicing.payment_terms.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from typing import Any
 from portal.dates import Period, PeriodKind, Window, month_label
 from portal.formatting import format_date
 from portal.invoicing.models import counts_toward_cap, counts_toward_cap_from
+from portal.invoicing.payment_terms import PROMPT_PAYMENT_DAYS, paid_figures
 from portal.returns import targets
 
 SCHEMA_VERSION = 1
@@ -163,6 +167,8 @@ class InvoiceRow:
     submitted_on: date | None = None
     approved_on: date | None = None
     paid_on: date | None = None
+    days_to_pay: int | None = None  # once paid (portal.invoicing.payment_terms)
+    paid_late: bool | None = None
 
 
 @dataclass(slots=True)
@@ -624,6 +630,23 @@ def money_figures(invoices: list[InvoiceRow], window: Window) -> dict[str, int]:
     }
 
 
+def payment_figures(invoices: list[InvoiceRow], window: Window) -> dict[str, Any]:
+    """How promptly the CRC paid: invoices paid in the window, by portal.invoicing.payment_terms'
+    definitions (as the dashboard's prompt payment part counts them in SQL)."""
+    figures = paid_figures(
+        (i.days_to_pay, bool(i.paid_late))
+        for i in invoices
+        if i.kind == "invoice" and i.status == "paid" and i.paid_on in window and i.days_to_pay is not None
+    )
+    return {
+        "invoices_paid": figures.paid,
+        "paid_late": figures.late,
+        "paid_within_terms": figures.within_terms_share,
+        "paid_within_30_days": figures.within_30_share,
+        "average_days_to_pay": _decimal_text(figures.average_days),
+    }
+
+
 def spend_to(invoices: list[InvoiceRow], day: date) -> int:
     """Spend against the cap at the end of `day`: the invoices that count toward it now
     (portal.invoicing.models.counts_toward_cap, as Invoice.spend_pence) and had begun to by then."""
@@ -783,6 +806,7 @@ def compute_figures(
     money = {name: money_figures(records.invoices, window) for name, window in windows.items()}
     safeguarding = {name: safeguarding_figures(records.concerns, window) for name, window in windows.items()}
     releases = {name: release_figures(records.releases, window) for name, window in windows.items()}
+    payments = {name: payment_figures(records.invoices, window) for name, window in windows.items()}
     locations = {name: location_figures(records.referrals, window) for name, window in windows.items()}
 
     def values(source: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
@@ -911,6 +935,16 @@ def compute_figures(
             ),
             _row("grant_paid_pence", "Grant payments paid", "money", values(grant_money, "paid_pence"), indent=True),
         ]
+    money_rows += rows(
+        payments,
+        (
+            ("invoices_paid", "Invoices paid", "count"),
+            ("paid_late", "Paid late (after the due date)", "count"),
+            ("paid_within_terms", "Paid within the contract's payment terms", "percent"),
+            ("paid_within_30_days", f"Paid within {PROMPT_PAYMENT_DAYS} days", "percent"),
+            ("average_days_to_pay", "Average days to pay (days held in query left out)", "decimal"),
+        ),
+    )
     spend = spend_to(records.invoices, period.end)
     as_of = min(period.end, today)
     volumes = volume_figures(records, windows, as_of)

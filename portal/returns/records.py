@@ -463,7 +463,15 @@ def _end_of_service(
 def _invoices(ids: list[int], after: Any) -> list[InvoiceRow]:
     i = Invoice
     statement = select(
-        i.contract_id, i.kind, i.status, i.subtotal_pence, i.submitted_at, i.approved_at, i.paid_on
+        i.contract_id,
+        i.kind,
+        i.status,
+        i.subtotal_pence,
+        i.submitted_at,
+        i.approved_at,
+        i.paid_on,
+        i.days_to_pay,
+        i.paid_late,
     ).where(i.contract_id.in_(ids), i.submitted_at.is_not(None), i.submitted_at < after)
     return [
         InvoiceRow(
@@ -474,6 +482,8 @@ def _invoices(ids: list[int], after: Any) -> list[InvoiceRow]:
             submitted_on=london_day(row[4]),
             approved_on=london_day(row[5]),
             paid_on=row[6],
+            days_to_pay=row[7],
+            paid_late=row[8],
         )
         for row in db.session.execute(statement)
     ]

@@ -75,7 +75,7 @@ def more_of_everything(world: World, crc, nacro) -> None:
     db.session.commit()
     draft = invoicing.generate_draft(manager, world.contract, world.months["m1"].strftime("%Y-%m"))
     invoicing.submit_invoice(manager, draft)
-    invoicing.generate_draft(manager, world.contract, london_today().strftime("%Y-%m"))
+    invoicing.generate_draft(manager, world.contract, london_today().strftime("%Y-%m"), early_reason="The month so far")
 
 
 @pytest.mark.parametrize(("role", "path"), LISTS)

@@ -97,7 +97,7 @@ def test_drafts_generated_at_once_leave_one_draft(app, world: World):
     [
         ("submitted", "approve", {}, "contract_manager"),
         ("submitted", "reject", {"reason": "Wrong month"}, "contract_manager"),
-        ("approved", "mark-paid", {"paid_on": "TODAY"}, "contract_manager"),
+        ("approved", "mark-paid", {"paid_on": "TODAY", "payment_reference": "BACS 1"}, "contract_manager"),
         ("draft", "submit", {}, "nacro_manager"),
     ],
 )

@@ -297,6 +297,9 @@ CASES = {
     "GET /invoices/{id}.pdf": Case(
         "GET", lambda w, r: f"/invoices/{w.submitted.id}.pdf", EVERYONE, mimetype="application/pdf"
     ),
+    "GET /invoices/{id}.xml": Case(
+        "GET", lambda w, r: f"/invoices/{w.submitted.id}.xml", EVERYONE, mimetype="application/xml"
+    ),
     "POST /invoices/{id}/submit": Case(
         "POST", lambda w, r: f"/invoices/{w.draft.id}/submit", only({"nacro_manager": 200})
     ),
@@ -319,7 +322,7 @@ CASES = {
         "POST",
         lambda w, r: f"/invoices/{w.approved.id}/mark-paid",
         only({"contract_manager": 200}),
-        lambda w, r: {"paid_on": london_today().isoformat()},
+        lambda w, r: {"paid_on": london_today().isoformat(), "payment_reference": "BACS 1"},
     ),
     "GET /invoices/{id}/thread": Case("GET", lambda w, r: f"/invoices/{w.submitted.id}/thread", EVERYONE),
     # Not queried: the two sides who write in a thread are told there is none yet; others may not write.

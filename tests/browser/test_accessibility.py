@@ -241,6 +241,9 @@ SIGNED_OUT_PAGES = [
     ("/api/docs", 200),
 ]
 
+# This month is invoiced early (before its last working day) only with a reason.
+EARLY_REASON = "Invoiced as the work is done, by agreement"
+
 
 @pytest.fixture
 def everyone(
@@ -678,12 +681,16 @@ def invoices(everyone: dict[str, Any]) -> dict[str, Any]:
             accepted_at=utcnow() - timedelta(days=1),
         )
 
-    submitted = service.submit_invoice(manager, service.generate_draft(manager, contract, month))
+    submitted = service.submit_invoice(
+        manager, service.generate_draft(manager, contract, month, early_reason=EARLY_REASON)
+    )
     submitted.due_date = london_today() - timedelta(days=1)
     db.session.commit()
     accepted_referral("IN2345AA")
     accepted_referral("IN2345AC")
-    approved = service.submit_invoice(manager, service.generate_draft(manager, contract, month))
+    approved = service.submit_invoice(
+        manager, service.generate_draft(manager, contract, month, early_reason=EARLY_REASON)
+    )
     service.approve_invoice(everyone["contract_manager"], approved)
     credit_note = service.raise_credit_note(
         manager, approved, event_ids=[service.creditable_events(approved)[0].id], reason="Recorded twice", rebill=True
@@ -691,7 +698,7 @@ def invoices(everyone: dict[str, Any]) -> dict[str, Any]:
     accepted_referral("IN2345BB")
     contract.value_cap_pence = 30_000
     db.session.commit()
-    draft = service.generate_draft(manager, contract, month)
+    draft = service.generate_draft(manager, contract, month, early_reason=EARLY_REASON)
     line = db.session.scalars(db.select(InvoiceLine).where(InvoiceLine.invoice_id == submitted.id)).first()
     return everyone | {
         "submitted": submitted,

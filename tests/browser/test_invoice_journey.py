@@ -185,8 +185,10 @@ def test_an_invoice_generated_checked_submitted_queried_resubmitted_approved_dow
     # … and marks it paid today.
     page.get_by_role("button", name="Mark as paid").click()
     fill_date(page, "When was it paid?", london_today())
+    page.get_by_label("Payment reference").fill("BACS 004417")
     assert_accessible(page)
     page.get_by_role("button", name="Mark as paid").click()
     success(page, "Invoice NACRO-000001 marked as paid")
+    expect(page.get_by_text("BACS 004417").first).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Paid")
     assert the_invoice().status == InvoiceStatus.PAID

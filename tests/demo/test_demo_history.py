@@ -362,6 +362,8 @@ def test_releases_move_custody_cases_to_the_community_with_their_checklists():
         referral = db.session.get(Referral, release.referral_id)
         assert referral.location_type == LocationType.COMMUNITY and referral.prison == release.prison
         assert release.released_on <= london_today()
+
+
 # --- issue 18, part B: a grant paid by its schedule, grant-funded activity, volumes against the contract
 
 
@@ -417,3 +419,19 @@ def test_every_active_contract_expects_starts_and_the_crc_clearly_under_refers_o
     assert flagged["BENCH-ACC-01"] and not flagged["BENCH-ETE-01"]
     acc = to_date(_contract("BENCH-ACC-01"))
     assert acc["received"] < acc["expected_starts"] / 2
+def test_payments_late_and_held_and_a_bank_change_awaiting_confirmation():
+    """Issue 18: some invoices paid late, one held in query and paid, each payment with its
+    reference; every partner's bank account confirmed, one change awaiting the CRC."""
+    from portal.remittance.models import BankDetailsChange, ChangeStatus, RemittanceDetails
+
+    paid = db.session.scalars(
+        select(Invoice).where(Invoice.kind == InvoiceKind.INVOICE, Invoice.status == InvoiceStatus.PAID)
+    ).all()
+    assert all(i.payment_reference and i.days_to_pay is not None for i in paid)
+    assert any(i.paid_late for i in paid) and not all(i.paid_late for i in paid)
+    assert any(i.days_held > 0 for i in paid)
+    assert db.session.scalar(select(func.count()).select_from(RemittanceDetails))
+    pending = db.session.scalars(
+        select(BankDetailsChange).where(BankDetailsChange.status == ChangeStatus.PENDING)
+    ).all()
+    assert len(pending) == 1

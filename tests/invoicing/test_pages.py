@@ -277,12 +277,23 @@ def test_approve_then_mark_paid_with_a_gov_uk_date(portal, work, nacro_manager, 
     far_off = portal.post(f"/invoices/{invoice.id}/mark-paid", {"version": version, "paid_on": ["31", "12", "9999"]})
     assert "Date paid must be between 1 January 1900 and 31 December 2099" in text_of(far_off)
     today = london_today()
-    paid = portal.post(
+    no_reference = portal.post(
         f"/invoices/{invoice.id}/mark-paid",
         {"version": version, "paid_on": [str(today.day), str(today.month), str(today.year)]},
     )
+    assert "Enter the payment reference, as it appears on the bank transfer" in text_of(no_reference)
+    assert 'href="#payment_reference"' in no_reference.get_data(as_text=True)
+    paid = portal.post(
+        f"/invoices/{invoice.id}/mark-paid",
+        {
+            "version": version,
+            "paid_on": [str(today.day), str(today.month), str(today.year)],
+            "payment_reference": "BACS 004417",
+        },
+    )
     page = text_of(portal.get(paid.headers["Location"]))
-    assert f"Invoice NACRO-000001 marked as paid on {today.day} {today:%B %Y}" in page
+    assert f"Invoice NACRO-000001 marked as paid on {today.day} {today:%B %Y}, payment reference BACS 004417" in page
+    assert "Payment reference BACS 004417" in page
     assert fresh(invoice).status == InvoiceStatus.PAID
     assert audit_actions()[-2:] == ["invoice.approved", "invoice.paid"]
 

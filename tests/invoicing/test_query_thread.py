@@ -80,7 +80,7 @@ def test_a_caseworker_reads_the_thread_but_cannot_write_in_it(
 def test_each_invoice_event_emails_the_side_that_must_act(work, nacro_manager, contract_manager):
     invoice = submitted_september(work, nacro_manager)
     service.approve_invoice(contract_manager, invoice)
-    service.mark_paid(contract_manager, invoice, paid_on=STORY_DAY)
+    service.mark_paid(contract_manager, invoice, paid_on=STORY_DAY, payment_reference="BACS 1")
     subjects = [email.subject for email in emails_to(nacro_manager.email)]
     assert any("approved" in subject for subject in subjects)
     assert any("marked as paid" in subject for subject in subjects)

@@ -168,8 +168,10 @@ def test_the_workflow_query_revise_resubmit_approve_pay(september_work, nacro_ma
     assert resubmitted.number == "NACRO-000001" and resubmitted.status == InvoiceStatus.SUBMITTED
     service.approve_invoice(contract_manager, invoice)
     with pytest.raises(ValidationFailed):
-        service.mark_paid(contract_manager, invoice, paid_on=london_today() + timedelta(days=1))
-    service.mark_paid(contract_manager, invoice, paid_on=london_today())
+        service.mark_paid(
+            contract_manager, invoice, paid_on=london_today() + timedelta(days=1), payment_reference="BACS 1"
+        )
+    service.mark_paid(contract_manager, invoice, paid_on=london_today(), payment_reference="BACS 1")
     assert invoice.status == InvoiceStatus.PAID
     actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.record_type == "invoice")).all()
     assert [a for a in actions if a != "invoice.generated"] == [
@@ -187,7 +189,7 @@ def test_acting_in_the_wrong_state_changes_nothing(september_work, nacro_manager
     with pytest.raises(InvalidTransition):
         service.approve_invoice(contract_manager, draft)
     with pytest.raises(InvalidTransition):
-        service.mark_paid(contract_manager, draft, paid_on=london_today())
+        service.mark_paid(contract_manager, draft, paid_on=london_today(), payment_reference="BACS 1")
     assert draft.status == InvoiceStatus.DRAFT
 
 
@@ -234,7 +236,12 @@ def test_a_credit_note_without_rebill_keeps_the_work_spent(september_work, nacro
     note = service.raise_credit_note(
         contract_manager, invoice, event_ids=[events[0].id], reason="Not delivered", rebill=False
     )
-    service.approve_invoice(contract_manager, note)
+    with pytest.raises(NotAllowed, match="Another contract manager must approve this credit note"):
+        service.approve_invoice(contract_manager, note)  # who raised it never approves it
+    assert "approve" not in service.actions_for(contract_manager, note)
+    colleague = UserFactory(organisation=contract_manager.organisation, role=contract_manager.role)
+    assert "approve" in service.actions_for(colleague, note)
+    service.approve_invoice(colleague, note)
     assert service.generate_draft(nacro_manager, priced, "2026-10").subtotal_pence == 0
 
 
@@ -334,4 +341,4 @@ def test_stale_versions_are_refused(september_work, nacro_manager, contract_mana
     seen = invoice.version
     service.approve_invoice(contract_manager, invoice, version=seen)
     with pytest.raises(StaleRecord):
-        service.mark_paid(contract_manager, invoice, paid_on=london_today(), version=seen)
+        service.mark_paid(contract_manager, invoice, paid_on=london_today(), payment_reference="BACS 1", version=seen)
