@@ -1465,7 +1465,8 @@ def credit_notes(world: World, invoices: list[InvoiceRecord], rng: random.Random
             reason="A session was recorded against the wrong person.",
             rebill=number == 1,
         )
-        if number % 3 != 2:
+        # Who raised a credit note never approves it: the CRC's own wait for a colleague (none here).
+        if number % 3 != 2 and not by_crc:
             service.approve_invoice(contract_manager, note)
 
 
