@@ -25,13 +25,14 @@ from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select,
 
 from portal.accounts.models import CRC_ROLES, PARTNER_ROLES, ApiToken, Role, User
 from portal.audit.models import AuditEvent
-from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice
+from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice, Service
 from portal.delivery.models import Alert, EndOfServiceReport, EvidenceFile, GroupSession, Outcome, Session
 from portal.errors import NotAllowed, NotFound
 from portal.extensions import db
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceMessage
 from portal.organisations.models import Organisation, OrganisationKind
 from portal.people.models import Person
+from portal.places.models import County, Prison, ProbationOffice
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport, ReferralStatus
 from portal.returns.models import ServiceReturn
 
@@ -188,6 +189,7 @@ for _model, _attribute, _parent in (
     (RateCardItem, "contract_id", Contract),
     (RateCardPrice, "item_id", RateCardItem),
     (OutcomeType, "contract_id", Contract),
+    (Service, "contract_id", Contract),
     (GroupSession, "contract_id", Contract),
     (ServiceReturn, "contract_id", Contract),
     (ReferralEvent, "referral_id", Referral),
@@ -202,6 +204,19 @@ for _model, _attribute, _parent in (
     (InvoiceMessage, "invoice_id", Invoice),
 ):
     seen_with(_model, _attribute, _parent)
+
+
+def _places_rule(model: type) -> None:
+    @visibility_rule(model)
+    def _places(user: User) -> ColumnElement[bool]:
+        """A CRC's places are seen by its staff and by the partners it holds contracts with."""
+        if user.is_crc_user:
+            return model.crc_id == user.organisation_id
+        return model.crc_id.in_(select(Contract.crc_id).where(Contract.partner_id == user.organisation_id))
+
+
+for _model in (County, Prison, ProbationOffice):
+    _places_rule(_model)
 
 
 @visibility_rule(ReferralImport)
@@ -412,6 +427,13 @@ rule(
 )
 rule(AuditEvent, "read", {ADMIN}, "read the audit log", "Only administrators read the audit log")
 rule(
+    County,
+    "manage",
+    {ADMIN},
+    "add, change, retire and import counties, prisons and probation offices",
+    "Only administrators manage counties, prisons and probation offices",
+)
+rule(
     Person,
     "subject_access",
     {ADMIN},
@@ -426,8 +448,15 @@ rule(
     Contract,
     "manage",
     {CONTRACT_MANAGER},
-    "change a contract, its outcome types and rate card",
+    "change a contract, its services, outcome types and rate card",
     "Only contract managers change contracts and rate cards",
+)
+rule(
+    Service,
+    "browse",
+    {REFERRER, CONTRACT_MANAGER},
+    "search the directory of services open to referrals",
+    "Only the CRC's staff browse the service directory",
 )
 rule(
     Contract,

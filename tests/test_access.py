@@ -32,6 +32,7 @@ from portal.extensions import db
 from portal.invoicing.models import InvoiceLine
 from portal.jobs import start_job
 from portal.organisations.models import Organisation
+from portal.places.models import ProbationOffice
 from portal.referrals.models import ImportStatus, ReferralImport
 from tests.api.conftest import ApiClient
 from tests.factories import (
@@ -113,6 +114,8 @@ def theirs(st_giles, st_giles_caseworker) -> Theirs:
         "line": db.session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)).one(),
         "return": ServiceReturnFactory(contract=contract),
         "import": _an_import(crc, referrer),
+        # A probation office of theirs whose id is no place of ours, of any kind.
+        "place": _a_place(crc),
     }
     token_ids = {
         user.id: create_token(None, user, name="Their case system").token.id for user in (st_giles_caseworker, referrer)
@@ -122,6 +125,13 @@ def theirs(st_giles, st_giles_caseworker) -> Theirs:
         "returns_zip", "portal.returns.bulk:run", contract_manager.id, "2026-Q1", owner_id=contract_manager.id
     )
     return Theirs(crc, referrer, contract_manager, st_giles_caseworker, records, token_ids, job.id)
+
+
+def _a_place(crc: Organisation) -> ProbationOffice:
+    office = ProbationOffice(id=1_000_000, crc_id=crc.id, name="Their probation office")
+    db.session.add(office)
+    db.session.commit()
+    return office
 
 
 def _signed_in(user: User) -> int:
@@ -174,6 +184,7 @@ ARGUMENTS: dict[Any, tuple[Value, Any]] = {
     "job_id": (lambda t, role: t.job_id, "0" * 32),
     ("accounts", "session_id"): (lambda t, role: t.records["user_sessions"][t.person_for(role).id], NONE_SUCH),
     ("people", "person_id"): (lambda t, role: t.records["referral"].person_id, NONE_SUCH),
+    ("places", "place_id"): (lambda t, role: t.records["place"].id, NONE_SUCH),
 }
 # /referrals/<reference>/<kind>/<record_id>/correction: the record is a session or an outcome.
 RECORD_OF_KIND = {"sessions": "session", "outcomes": "outcome"}

@@ -82,6 +82,9 @@ def first_or_second(first: Callable[[World], Any], second: Callable[[World], Any
 CASES = {
     "GET /contracts": Case("GET", lambda w, r: "/contracts", EVERYONE),
     "GET /contracts/{reference}": Case("GET", lambda w, r: f"/contracts/{w.contract.reference}", EVERYONE),
+    "GET /contracts/{reference}/services": Case(
+        "GET", lambda w, r: f"/contracts/{w.contract.reference}/services", EVERYONE
+    ),
     "POST /referrals": Case(
         "POST", lambda w, r: "/referrals", only({"referrer": 201, "contract_manager": 201}), new_referral
     ),
