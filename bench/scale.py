@@ -277,7 +277,7 @@ def partner_weights(count: int) -> list[float]:
 
 
 def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -> World:
-    from portal.areas import COUNTIES, PRISONS
+    from portal.places.bench import COUNTIES, PRISONS
 
     rng = random.Random(scale.seed)
     created = at(today - timedelta(days=365 * scale.years + 60), 9)
@@ -364,8 +364,8 @@ def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -
         for number, (status, start, end) in enumerate(plans, start=1):
             contract_id = writer.new_id("contract")
             reference = f"SCALE-{index:02d}-{number}"
-            prisons = list(rng.sample(PRISONS, k=2)) if index % 3 else []
-            counties = list(rng.sample(COUNTIES, k=2))
+            prisons = list(rng.sample(tuple(PRISONS), k=2)) if index % 3 else []
+            counties = list(rng.sample(tuple(COUNTIES), k=2))
             plan = ContractPlan(
                 id=contract_id,
                 reference=reference,

@@ -277,6 +277,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.api.docs import bp as api_docs_bp
     from portal.api.routes import bp as api_bp
     from portal.audit.views import bp as audit_bp
+    from portal.contracts.service_views import directory_bp
     from portal.contracts.views import bp as contracts_bp
     from portal.dashboards.views import bp as dashboards_bp
     from portal.delivery import queues  # noqa: F401 - its routes join the delivery blueprint
@@ -287,6 +288,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.main.views import bp as main_bp
     from portal.organisations.views import bp as organisations_bp
     from portal.people.views import bp as people_bp
+    from portal.places.views import bp as places_bp
     from portal.referrals import case_file, drafting, importing, lists, views  # noqa: F401 - their routes join the blueprint
     from portal.referrals.blueprint import bp as referrals_bp
     from portal.remittance.views import bp as remittance_bp
@@ -296,12 +298,14 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(organisations_bp)
     app.register_blueprint(contracts_bp)
+    app.register_blueprint(directory_bp)
     app.register_blueprint(referrals_bp)
     app.register_blueprint(delivery_bp)
     app.register_blueprint(invoicing_bp)
     app.register_blueprint(remittance_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(people_bp)
+    app.register_blueprint(places_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_docs_bp)
     app.register_blueprint(api_tokens_bp)

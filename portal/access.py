@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select,
 
 from portal.accounts.models import CRC_ROLES, PARTNER_ROLES, ApiToken, Role, User
 from portal.audit.models import AuditEvent
-from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice
+from portal.contracts.models import Contract, OutcomeType, RateCardItem, RateCardPrice, Service
 from portal.delivery.models import Alert, EndOfServiceReport, EvidenceFile, GroupSession, Outcome, Session
 from portal.errors import NotAllowed, NotFound
 from portal.extensions import db
@@ -33,6 +33,7 @@ from portal.grants.models import ExpectedStarts, GrantActivity, GrantInstalment,
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceMessage
 from portal.organisations.models import Organisation, OrganisationKind
 from portal.people.models import Person
+from portal.places.models import County, Prison, ProbationOffice
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport, ReferralStatus
 from portal.remittance.models import BankDetailsChange, PurchaseOrder, RemittanceDetails
 from portal.returns.models import ServiceReturn
@@ -192,6 +193,7 @@ for _model, _attribute, _parent in (
     (RateCardItem, "contract_id", Contract),
     (RateCardPrice, "item_id", RateCardItem),
     (OutcomeType, "contract_id", Contract),
+    (Service, "contract_id", Contract),
     (GroupSession, "contract_id", Contract),
     (ServiceReturn, "contract_id", Contract),
     (ReferralEvent, "referral_id", Referral),
@@ -216,6 +218,19 @@ for _model, _attribute, _parent in (
     (PurchaseOrder, "contract_id", Contract),
 ):
     seen_with(_model, _attribute, _parent)
+
+
+def _places_rule(model: type) -> None:
+    @visibility_rule(model)
+    def _places(user: User) -> ColumnElement[bool]:
+        """A CRC's places are seen by its staff and by the partners it holds contracts with."""
+        if user.is_crc_user:
+            return model.crc_id == user.organisation_id
+        return model.crc_id.in_(select(Contract.crc_id).where(Contract.partner_id == user.organisation_id))
+
+
+for _model in (County, Prison, ProbationOffice):
+    _places_rule(_model)
 
 
 @visibility_rule(ReferralImport)
@@ -426,6 +441,13 @@ rule(
 )
 rule(AuditEvent, "read", {ADMIN}, "read the audit log", "Only administrators read the audit log")
 rule(
+    County,
+    "manage",
+    {ADMIN},
+    "add, change, retire and import counties, prisons and probation offices",
+    "Only administrators manage counties, prisons and probation offices",
+)
+rule(
     Person,
     "subject_access",
     {ADMIN},
@@ -440,8 +462,15 @@ rule(
     Contract,
     "manage",
     {CONTRACT_MANAGER},
-    "change a contract, its outcome types, rate card, grant schedule and expected volumes",
+    "change a contract, its services, outcome types, rate card, grant schedule and expected volumes",
     "Only contract managers change contracts and rate cards",
+)
+rule(
+    Service,
+    "browse",
+    {REFERRER, CONTRACT_MANAGER},
+    "search the directory of services open to referrals",
+    "Only the CRC's staff browse the service directory",
 )
 rule(
     Contract,

@@ -11,10 +11,11 @@ from flask import request, url_for
 from portal import access
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
-from portal.contracts.models import Contract
+from portal.contracts.models import Contract, Service
 from portal.invoicing.models import Invoice
 from portal.organisations.models import Organisation
 from portal.people.models import Person
+from portal.places.models import County
 from portal.referrals.models import Referral
 from portal.returns.models import ServiceReturn
 
@@ -37,6 +38,7 @@ NAVIGATION = (
         (("create", Referral), ("send", Referral), ("answer", Referral), ("record_sessions", Referral)),
         "referrals.",
     ),
+    NavEntry("Services", "services.directory", (("browse", Service),), "services."),
     NavEntry("My sessions", "delivery.my_sessions", (("record_sessions", Referral),), "delivery.my_sessions"),
     NavEntry("Organisations", "organisations.index", (("list", Organisation),), "organisations."),
     NavEntry("Contracts", "contracts.index", (), "contracts."),
@@ -45,6 +47,7 @@ NAVIGATION = (
     NavEntry("Dashboard", "dashboards.index", (("see_figures", Contract),), "dashboards."),
     NavEntry("Service returns", "returns.index", (("see", ServiceReturn),), "returns."),
     NavEntry("Users", "accounts.users", (("manage", User),), "accounts.user"),
+    NavEntry("Places", "places.index", (("manage", County),), "places."),
     NavEntry("Audit log", "audit.index", (("read", AuditEvent),), "audit."),
     NavEntry("People", "people.index", (("subject_access", Person),), "people."),
 )

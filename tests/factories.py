@@ -69,6 +69,14 @@ class CrcFactory(BaseFactory):
     kind = OrganisationKind.CRC
     tier = None
 
+    @factory.post_generation
+    def places(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]  # noqa: N805
+        """BeNCH's counties, prisons and probation offices (CrcFactory(places=False): none)."""
+        if create and extracted is not False:
+            from portal.places.bench import load_bench_places
+
+            load_bench_places(obj.id)
+
 
 class PartnerFactory(BaseFactory):
     class Meta:

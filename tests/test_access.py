@@ -36,6 +36,7 @@ from portal.grants.models import ActivityKind, GrantActivity, GrantInstalment, T
 from portal.invoicing.models import InvoiceLine
 from portal.jobs import start_job
 from portal.organisations.models import Organisation
+from portal.places.models import ProbationOffice
 from portal.referrals.models import ImportStatus, ReferralImport
 from tests.api.conftest import ApiClient
 from tests.factories import (
@@ -151,6 +152,8 @@ def build_world(crc, partner, partner_user, referrer, contract_manager, prefix: 
         "return": ServiceReturnFactory(contract=contract),
         "import": _an_import(crc, referrer),
         "concern": _a_concern(referral, st_giles_caseworker),
+        # A probation office of theirs whose id is no place of ours, of any kind.
+        "place": _a_place(crc),
     }
     token_ids = {
         user.id: create_token(None, user, name="Their case system").token.id for user in (st_giles_caseworker, referrer)
@@ -160,6 +163,13 @@ def build_world(crc, partner, partner_user, referrer, contract_manager, prefix: 
         "returns_zip", "portal.returns.bulk:run", contract_manager.id, "2026-Q1", owner_id=contract_manager.id
     )
     return Theirs(crc, referrer, contract_manager, st_giles_caseworker, records, token_ids, job.id)
+
+
+def _a_place(crc: Organisation) -> ProbationOffice:
+    office = ProbationOffice(id=1_000_000, crc_id=crc.id, name="Their probation office")
+    db.session.add(office)
+    db.session.commit()
+    return office
 
 
 def _signed_in(user: User) -> int:
@@ -224,6 +234,7 @@ ARGUMENTS: dict[Any, tuple[Value, Any]] = {
     "instalment_id": (lambda t, role: t.records["instalment"].id, NONE_SUCH),
     "payment_id": (lambda t, role: t.records["instalment"].id, NONE_SUCH),
     "activity_id": (lambda t, role: t.records["activity"].id, NONE_SUCH),
+    ("places", "place_id"): (lambda t, role: t.records["place"].id, NONE_SUCH),
 }
 # /referrals/<reference>/<kind>/<record_id>/correction: the record is a session or an outcome.
 RECORD_OF_KIND = {"sessions": "session", "outcomes": "outcome"}

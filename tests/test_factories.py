@@ -4,7 +4,7 @@ from portal.contracts.models import Contract
 from portal.delivery.models import Attendance, OutcomeStatus
 from portal.extensions import db
 from portal.invoicing.models import InvoiceLine, InvoiceStatus
-from portal.referrals.models import ReferralStatus
+from portal.referrals.models import Referral, ReferralStatus
 from portal.returns.models import ReturnStatus
 from tests.factories import (
     AlertFactory,
@@ -19,7 +19,7 @@ from tests.factories import (
 
 def test_sessions_and_alerts_hang_off_an_open_referral_of_the_same_partner():
     session = SessionFactory(missed=True)
-    referral = db.session.get(type(session.referral), session.referral_id)
+    referral = db.session.get(Referral, session.referral_id)  # Session.referral is never lazy-loaded
     assert referral.status == ReferralStatus.IN_PROGRESS and referral.first_contact_at is not None
     assert session.attendance == Attendance.DID_NOT_ATTEND and session.non_attendance_reason is not None
     contract = db.session.get(Contract, referral.contract_id)  # Referral.contract is never lazy-loaded

@@ -12,9 +12,11 @@ from portal.api import schemas
 from portal.api.blueprint import api
 from portal.api.registry import paginate
 from portal.contracts import service
-from portal.contracts.models import Contract, OutcomeType, RateCardItem
+from portal.contracts.eligibility import Places
+from portal.contracts.models import Contract, OutcomeType, RateCardItem, Service
 from portal.errors import NotFound
 from portal.extensions import db
+from portal.places.service import names_of
 
 
 def contract_fields(contract: Contract) -> dict[str, Any]:
@@ -145,3 +147,44 @@ def change_outcome_rule(user: User, record: OutcomeType, body: schemas.ChangeOut
     keep = {"name": record.name, "pathway": record.pathway.value, "active": record.active}
     service.update_outcome_type(user, record, contract, version=body.version, **keep, **fields)
     return schemas.OutcomeType.model_validate(record)
+
+
+def service_fields(service: Service, places: Places) -> dict[str, Any]:
+    return {
+        "code": service.code,
+        "name": service.name,
+        "description": service.description,
+        "pathway": service.pathway,
+        "setting": service.setting,
+        "open_to_referrals": service.open_to_referrals,
+        "version": service.version,
+        "eligibility": schemas.Eligibility(
+            sex=service.sex.value if service.sex else None,
+            min_age=service.min_age,
+            max_age=service.max_age,
+            setting=service.setting,
+            counties=sorted(places.counties.get(i, "") for i in service.county_ids),
+            prisons=sorted(places.prisons.get(i, "") for i in service.prison_ids),
+            probation_offices=sorted(places.offices.get(i, "") for i in service.probation_office_ids),
+        ),
+    }
+
+
+@api.route(
+    "GET",
+    "/contracts/<reference>/services",
+    load=load_contract,
+    response=schemas.ServiceList,
+    who="Everyone",
+    tag="Contracts",
+    summary="List a contract's services, with who is eligible",
+    description="What referrals are sent to: each service's code (the `service_code` of the rate-card items "
+    "that price it), its name (a referral may name its service by it), what it offers and who is eligible. "
+    "A referral that breaks a rule of its service's eligibility is refused (422) naming the field and the rule.",
+)
+def list_services(user: User, record: Contract) -> Any:
+    services = db.session.scalars(
+        access.visible(Service, user).where(Service.contract_id == record.id).order_by(Service.name)
+    ).all()
+    places = names_of(record.crc_id)
+    return schemas.ServiceList(items=[schemas.Service(**service_fields(service, places)) for service in services])

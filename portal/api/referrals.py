@@ -80,7 +80,9 @@ def present(referral: Referral) -> dict[str, Any]:
         "rar_days": referral.rar_days,
         "sentence_end_date": referral.sentence_end_date,
         "urgent": referral.urgent,
+        "reoffending": referral.reoffending,
         "colour_band": referral.colour_band,
+        "colour_band_reason": referral.colour_band_reason,
         "referrer": _staff(referral.referrer),
         "caseworker": _staff(referral.caseworker),
         "sent_at": referral.sent_at,
@@ -140,6 +142,7 @@ def send_referral(user: User, body: schemas.NewReferral) -> Any:
     fields = {
         "contract_id": contract.id if contract else None,
         "service_code": body.service_code,
+        "service": body.service,
         **body.person.model_dump(),
         "location_type": location.type,
         "prison": location.prison,
@@ -149,7 +152,7 @@ def send_referral(user: User, body: schemas.NewReferral) -> Any:
         "community_office": location.community_office,
         "postcode": location.postcode,
         "contact_details": location.contact_details,
-        **body.model_dump(exclude={"contract", "service_code", "person", "location", "risk_details"}),
+        **body.model_dump(exclude={"contract", "service_code", "service", "person", "location", "risk_details"}),
     }
     if body.risk_details is None:
         referral = service.create_and_send(user, fields)

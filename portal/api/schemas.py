@@ -36,6 +36,7 @@ from portal.referrals.models import (
     LocationType,
     ReferralStatus,
     ReleaseType,
+    Reoffending,
     RiskFlag,
     RoshLevel,
     WithdrawReason,
@@ -217,6 +218,31 @@ class ChangeOutcomeRule(Body):
     )
 
 
+class Eligibility(Out):
+    sex: str | None = Field(description="`female` or `male` (the person's recorded gender); null: anyone.")
+    min_age: int | None
+    max_age: int | None
+    setting: Setting = Field(description="Custody, community or both: where the person must be.")
+    counties: list[str] = Field(description="In the community: the counties of the offices it takes; empty: any.")
+    prisons: list[str] = Field(description="In custody: the prisons it works in; empty: any.")
+    probation_offices: list[str] = Field(description="In the community: the offices it takes; empty: any.")
+
+
+class Service(Out):
+    code: str = Field(description="The `service_code` of the rate-card items that price it.")
+    name: str = Field(description="Referrals may name the service by this (`service`).")
+    description: str | None
+    pathway: Pathway
+    setting: Setting
+    open_to_referrals: bool
+    eligibility: Eligibility
+    version: int
+
+
+class ServiceList(Out):
+    items: list[Service]
+
+
 class Contract(Out):
     reference: str
     title: str
@@ -324,11 +350,15 @@ class PersonIn(Body):
 
 class LocationIn(Body):
     type: LocationType
-    prison: str | None = Field(None, description="In custody: the prison.", examples=["HMP Peterborough (male)"])
+    prison: str | None = Field(
+        None, description="In custody: the prison, by its name in the CRC's list.", examples=["HMP Peterborough (male)"]
+    )
     expected_release_date: date | None = Field(None, description="In custody: when the person is due out.")
     reception_date: date | None = Field(None, description="In custody: when they came into custody (optional).")
     release_type: ReleaseType | None = Field(None, description="In custody: how they are to be released (optional).")
-    community_office: str | None = Field(None, description="In the community: the probation office they report to.")
+    community_office: str | None = Field(
+        None, description="In the community: the probation office they report to, by its name in the CRC's list."
+    )
     postcode: str | None = None
     contact_details: str | None = None
 
@@ -355,7 +385,16 @@ class RiskDetailsIn(Body):
 
 class NewReferral(Body):
     contract: str = Field(description="The contract's reference.", examples=["BENCH-ACC-01"])
-    service_code: str = Field(examples=["ACC-TTG"])
+    service_code: str | None = Field(
+        None,
+        description="The service's code; or give `service`, its name (both: they must agree).",
+        examples=["ACC-TTG"],
+    )
+    service: str | None = Field(
+        None,
+        description="The service's name, as GET /contracts/{reference}/services lists it.",
+        examples=["Through the Gate resettlement: accommodation, finance, benefit and debt"],
+    )
     person: PersonIn
     location: LocationIn
     rosh_level: RoshLevel
@@ -371,7 +410,13 @@ class NewReferral(Body):
     )
     sentence_end_date: date
     urgent: bool = False
-    colour_band: ColourBand | None = None
+    reoffending: Reoffending | None = Field(
+        None, description="Likelihood of reoffending; with `rosh_level` it suggests the colour band (Annex 3)."
+    )
+    colour_band: ColourBand | None = Field(
+        None, description="Empty: the suggested band (when `reoffending` is given). Another needs `colour_band_reason`."
+    )
+    colour_band_reason: str | None = None
     risk_details: RiskDetailsIn | None = Field(
         None, description="The structured risk summary, recorded with the referral (optional)."
     )
@@ -478,7 +523,9 @@ class Referral(Out):
     rar_days: int | None
     sentence_end_date: date
     urgent: bool
+    reoffending: Reoffending | None
     colour_band: ColourBand | None
+    colour_band_reason: str | None
     referrer: StaffMember
     caseworker: StaffMember | None
     sent_at: Timestamp | None

@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from portal.areas import COUNTIES, PRISONS
 from portal.contracts import service
 from portal.contracts.models import Contract, ContractTier
 from portal.contracts.rate_card_csv import RateCardImportFailed, export_rate_card, import_rate_card
@@ -82,8 +81,8 @@ def contract_cli() -> None:
 @click.option("--payment-terms-days", default=30, show_default=True, type=int)
 @click.option("--sla-accept-days", default=2, show_default=True, type=int)
 @click.option("--sla-first-contact-days", default=5, show_default=True, type=int)
-@click.option("--county", "counties", multiple=True, type=click.Choice(COUNTIES), help="Repeat for each county")
-@click.option("--prison", "prisons", multiple=True, type=click.Choice(PRISONS), help="Repeat for each prison")
+@click.option("--county", "counties", multiple=True, help="Repeat for each county (one of the CRC's)")
+@click.option("--prison", "prisons", multiple=True, help="Repeat for each prison (one of the CRC's)")
 def create_command(
     reference: str,
     crc_name: str,
@@ -108,7 +107,7 @@ def create_command(
             ContractTier.GRANT.value if partner.tier and partner.tier.value == "III" else ContractTier.SUBCONTRACT.value
         )
     if not counties and not prisons:
-        counties = COUNTIES  # the whole Contract Package Area unless told otherwise
+        counties = tuple(sorted(service.area_names(crc.id)[0]))  # the CRC's whole area unless told otherwise
     try:
         contract = service.create_contract(
             None,

@@ -32,7 +32,6 @@ from wtforms import (
     TextAreaField,
 )
 
-from portal.areas import COUNTIES, PRISONS
 from portal.contracts.measures import SESSION_KINDS
 from portal.contracts.models import ContractStatus, ContractTier, Pathway, Setting, Unit
 from portal.forms import GovDateField, Length
@@ -91,12 +90,17 @@ class ContractForm(VersionedForm):
     first_contact_sla_working_days = StringField(
         "Working days to first contact after acceptance", widget=GovTextInput(), default="5"
     )
-    counties = SelectMultipleField(
-        "Counties", widget=GovCheckboxesInput(), choices={county: county for county in COUNTIES}, validate_choice=False
-    )
-    prisons = SelectMultipleField(
-        "Prisons", widget=GovCheckboxesInput(), choices={prison: prison for prison in PRISONS}, validate_choice=False
-    )
+    # Choices: the CRC's counties and prisons (portal.places), set by the page with area_choices.
+    counties = SelectMultipleField("Counties", widget=GovCheckboxesInput(), choices={}, validate_choice=False)
+    prisons = SelectMultipleField("Prisons", widget=GovCheckboxesInput(), choices={}, validate_choice=False)
+
+    def area_choices(self, crc_id: int, contract: Any = None) -> None:
+        from portal.contracts.service import area_names
+
+        counties, prisons = area_names(crc_id, contract)
+        self.counties.choices = {name: name for name in sorted(counties)}
+        self.prisons.choices = {name: name for name in sorted(prisons)}
+
     description = TextAreaField("Description (optional)", widget=GovTextArea(), validators=[Length(max=5000)])
     submit = SubmitField("Save contract", widget=GovSubmitInput())
 

@@ -271,3 +271,49 @@ class RateCardPrice(TimestampMixin, VersionedMixin, db.Model):
     effective_to: Mapped[date | None] = mapped_column(Date)
 
     item: Mapped[RateCardItem] = relationship(back_populates="prices", lazy="raise_on_sql")
+
+
+class ServiceSex(StrEnum):
+    """Whom a service is for, by the gender recorded on the person (empty: anyone)."""
+
+    FEMALE = "female"
+    MALE = "male"
+
+    @property
+    def label(self) -> str:
+        return {"female": "Women", "male": "Men"}[self.value]
+
+    @property
+    def noun(self) -> str:
+        return {"female": "women", "male": "men"}[self.value]
+
+
+class Service(TimestampMixin, VersionedMixin, db.Model):
+    """What a referrer refers a person to: a service of a contract, priced by the rate-card items
+    with its code (RateCardItem.service_code), with the eligibility every referral is checked
+    against when it is sent (portal.contracts.eligibility)."""
+
+    __tablename__ = "service"
+    __table_args__ = (UniqueConstraint("contract_id", "code"), UniqueConstraint("contract_id", "name"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    pathway: Mapped[Pathway] = mapped_column(enum_type(Pathway))
+    # Custody, community or both: also the first rule of eligibility.
+    setting: Mapped[Setting] = mapped_column(enum_type(Setting))
+    sex: Mapped[ServiceSex | None] = mapped_column(enum_type(ServiceSex))
+    min_age: Mapped[int | None] = mapped_column(Integer)
+    max_age: Mapped[int | None] = mapped_column(Integer)
+    # Ids of the CRC's places (portal.places); empty: no limit.
+    county_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    prison_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    probation_office_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    open_to_referrals: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    contract: Mapped[Contract] = relationship(lazy="raise_on_sql")
+
+    def __repr__(self) -> str:
+        return f"<Service {self.code}>"

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import select
 
 from portal import access
-from portal.areas import COUNTIES, PRISONS
 from portal.audit.service import changes, record_event, snapshot
 from portal.contracts.measures import (
     SESSION_KINDS,
@@ -153,7 +152,21 @@ def _check_version(record: Any, version: int | None, what: str) -> None:
 # --- contracts --------------------------------------------------------------------------------
 
 
-def validate_contract(fields: dict[str, Any], *, existing: Contract | None = None) -> dict[str, Any]:
+def area_names(crc_id: int | None, existing: Contract | None = None) -> tuple[set[str], set[str]]:
+    """The counties and prisons a contract of this CRC may serve: its places in use (portal.places),
+    and any the contract already names."""
+    from portal.places.models import County, Prison
+    from portal.places.service import places_of
+
+    places = places_of(crc_id, active_only=True) if crc_id is not None else {County: [], Prison: []}
+    counties = {c.name for c in places[County]} | set(existing.counties if existing else [])
+    prisons = {p.name for p in places[Prison]} | set(existing.prisons if existing else [])
+    return counties, prisons
+
+
+def validate_contract(
+    fields: dict[str, Any], *, existing: Contract | None = None, crc_id: int | None = None
+) -> dict[str, Any]:
     data = dict(fields)
     errors: dict[str, list[str]] = {}
 
@@ -211,7 +224,8 @@ def validate_contract(fields: dict[str, Any], *, existing: Contract | None = Non
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             errors[field] = [f"{label} must be a whole number from {low} to {high}"]
 
-    for field, allowed, label in (("counties", COUNTIES, "county"), ("prisons", PRISONS, "prison")):
+    counties, prisons = area_names(crc_id if crc_id is not None else getattr(existing, "crc_id", None), existing)
+    for field, allowed, label in (("counties", counties, "county"), ("prisons", prisons, "prison")):
         values = list(data.get(field) or [])
         unknown = [value for value in values if value not in allowed]
         if unknown:
@@ -237,7 +251,7 @@ def create_contract(actor: Any, *, crc: Organisation | None = None, **fields: An
         raise ValidationFailed.single("crc", "Name the CRC that holds the contract")
     else:
         crc_id = crc.id
-    data = validate_contract(fields)
+    data = validate_contract(fields, crc_id=crc_id)
     contract = Contract(crc_id=crc_id, status=ContractStatus.DRAFT, **data)
     db.session.add(contract)
     db.session.flush()

@@ -246,6 +246,7 @@ def new():  # type: ignore[no-untyped-def]
     access.require(current_user, "add", Contract)
     form = ContractForm()
     form.partner_id.choices = partner_choices()
+    form.area_choices(current_user.organisation_id)
     if form.validate_on_submit():
         try:
             contract = service.create_contract(current_user, **form.fields_for_service())
@@ -296,6 +297,7 @@ def edit(reference: str):  # type: ignore[no-untyped-def]
     contract = managed_contract(reference)
     form = ContractForm(data=contract_form_data(contract) if request.method == "GET" else None)
     form.partner_id.choices = partner_choices(contract)
+    form.area_choices(contract.crc_id, contract)
     if form.validate_on_submit():
         try:
             service.update_contract(current_user, contract, version=form.version_read, **form.fields_for_service())

@@ -27,6 +27,7 @@ from portal.invoicing import prompt_payment
 from portal.invoicing.models import Invoice, InvoiceStatus
 from portal.invoicing.payment_terms import PROMPT_PAYMENT_DAYS
 from portal.organisations.models import Organisation
+from portal.places.models import Prison, ProbationOffice
 from portal.referrals.models import Referral
 from portal.returns import spreadsheet
 from portal.returns.kpis import (
@@ -94,9 +95,16 @@ class Filters:
 
 
 def _area_choices(contract_ids: list[int]) -> dict[str, str]:
-    """Prisons and probation offices that referrals on these contracts name: one query."""
+    """Prisons and probation offices that referrals on these contracts name, by their records
+    (a renamed office is one area): one query."""
     places = db.session.execute(
-        select(Referral.prison, Referral.community_office)
+        select(
+            func.coalesce(Prison.name, Referral.prison),
+            func.coalesce(ProbationOffice.name, Referral.community_office),
+        )
+        .select_from(Referral)
+        .outerjoin(Prison, Prison.id == Referral.prison_id)
+        .outerjoin(ProbationOffice, ProbationOffice.id == Referral.probation_office_id)
         .where(Referral.contract_id.in_(contract_ids), Referral.sent_at.is_not(None))
         .distinct()
     ).all()

@@ -30,6 +30,12 @@ class SessionKind(StrEnum):
             self.value, self.value.capitalize()
         )
 
+    @property
+    def in_person(self) -> bool:
+        """Face to face: what counts toward a colour band's minimum hours (Annex 3), unlike a
+        phone or video call."""
+        return self not in (SessionKind.PHONE, SessionKind.VIDEO)
+
 
 class Attendance(StrEnum):
     ATTENDED = "attended"

@@ -22,6 +22,7 @@ from portal.db import utcnow
 from portal.demo import grants as demo_grants
 from portal.demo.contracts import OUTCOME_RULES, OUTCOME_TYPES, DemoContract, demo_contracts, rate_card_csv
 from portal.demo.history import describe_history, load_demo_history, setup_moment
+from portal.demo.services import describe_services
 from portal.demo.supply_chain import (
     CRC,
     CRC_DOMAIN,
@@ -37,6 +38,7 @@ from portal.demo.supply_chain import (
 from portal.extensions import db
 from portal.organisations.models import Organisation
 from portal.organisations.service import create_organisation
+from portal.places.bench import load_bench_places
 from portal.referrals.models import Referral
 
 
@@ -78,6 +80,7 @@ def _load_organisations_and_users() -> tuple[list[DemoLogin], dict[str, Organisa
     logins: list[DemoLogin] = []
 
     crc = _create_org(CRC)
+    load_bench_places(crc.id)  # BeNCH's counties, prisons and probation offices
     for local, name, role in CRC_USERS:
         user = _add_user(f"{local}@{CRC_DOMAIN}", name, Role(role), crc)
         logins.append(DemoLogin(user.email, user.role, crc.name))
@@ -236,6 +239,7 @@ def _create_contract(manager: User, demo: DemoContract, partner: Organisation) -
                     effective_to=demo_price.effective_to,
                 )
 
+    describe_services(manager, contract, demo)
     if demo.status != ContractStatus.DRAFT:
         contracts.activate_contract(manager, contract)
     if demo.status == ContractStatus.ENDED:

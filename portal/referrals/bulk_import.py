@@ -27,6 +27,7 @@ from portal.referrals.models import ImportStatus, Referral, ReferralImport
 
 COLUMNS = (
     "contract",
+    "service",
     "service_code",
     "crn",
     "given_name",
@@ -54,7 +55,10 @@ COLUMNS = (
     "urgent",
     "colour_band",
 )
+# A row names its service by `service` (its name) or by `service_code`, or both.
 OPTIONAL_COLUMNS = (
+    "service",
+    "service_code",
     "prison_number",
     "interpreter_language",
     "prison",
@@ -65,7 +69,9 @@ OPTIONAL_COLUMNS = (
     "risk_flags",
     "rar_days",
     "urgent",
+    "reoffending",
     "colour_band",
+    "colour_band_reason",
 )
 REQUIRED_COLUMNS = tuple(column for column in COLUMNS if column not in OPTIONAL_COLUMNS)
 # Field names the checks use, where they differ from the file's column names.
@@ -103,9 +109,7 @@ def check_file(actor: Any, data: bytes, today: date | None = None) -> list[Check
         contract = contracts.get((fields.get("contract") or "").strip().upper())
         if contract is None:
             raise ValidationFailed.single("contract_id", "Use the reference of an active contract your CRC holds")
-        code = (fields.get("service_code") or "").strip().upper()
-        if code not in services[contract.id]:
-            raise ValidationFailed.single("service_code", f"Contract {contract.reference} has no active service {code}")
+        code = validation.service_code_for(services[contract.id], fields, contract)
         return {"contract_id": contract.id, "service_code": code}
 
     checked: list[CheckedRow] = []

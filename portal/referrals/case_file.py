@@ -261,7 +261,8 @@ def sessions_context(referral: Referral, user: Any) -> dict[str, Any]:
         .order_by(Session.date.desc(), Session.start_time.desc(), Session.id.desc())
     ).all()
     rar_counted, rar_beyond = rar_days_counted(referral, list(sessions))
-    minutes = sum(session.duration_minutes for session in sessions if session.attended)
+    # The band's minimum is of face-to-face contact: phone and video calls do not count toward it.
+    minutes = sum(session.duration_minutes for session in sessions if session.attended and session.kind.in_person)
     moves: dict[int, list[SessionReschedule]] = {}
     if sessions:
         for move in db.session.scalars(

@@ -42,13 +42,25 @@ def redirect_sent(referral: Referral) -> Any:
 
 
 def service_options(actor: Any) -> dict[str, str]:
+    """The services open to referrals, by name (the service directory says what each offers)."""
+    from portal.contracts.services import open_services
+
     options = {"": "Choose a service"}
-    for contract in validation.referrable_contracts(actor):
-        for code, name in validation.referrable_services(contract):
-            options[f"{contract.id}|{code}"] = (
-                f"{contract.partner.name}: {name} ({code}, contract {contract.reference})"
-            )
+    for found in open_services(actor):
+        options[f"{found.contract_id}|{found.code}"] = f"{found.name} – {found.contract.partner.name}"
     return options
+
+
+def set_place_choices(form: Any, crc_id: int) -> None:
+    """The CRC's prisons and probation offices in use (its administrators keep the lists)."""
+    from portal.places.models import Prison, ProbationOffice
+    from portal.places.service import places_of
+
+    places = places_of(crc_id, active_only=True)
+    form.prison.choices = {"": "Choose a prison"} | {p.name: p.name for p in places[Prison]}
+    form.community_office.choices = {"": "Choose a probation office"} | {
+        o.name: o.name + (f" ({o.county.name})" if o.county else "") for o in places[ProbationOffice]
+    }
 
 
 # The service part asks one question for two fields.
@@ -136,6 +148,8 @@ def draft_step(referral_id: int, step: str):  # type: ignore[no-untyped-def]
     form = FORMS[step]()
     if step == "service":
         form.service.choices = service_options(current_user)
+    if step == "location":
+        set_place_choices(form, referral.crc_id)
     person = db.session.get(Person, referral.person_id) if referral.person_id else None
     found = None
     searched_crn = request.args.get("crn", "") if step == "person" else ""

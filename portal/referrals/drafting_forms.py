@@ -15,10 +15,9 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import InputRequired
 
-from portal.areas import PRISONS
 from portal.forms import GovDateField, Length
 from portal.people.models import ETHNICITIES, Disability, Gender
-from portal.referrals.models import ColourBand, Complexity, LocationType, ReleaseType, RiskFlag, RoshLevel
+from portal.referrals.models import ColourBand, Complexity, LocationType, ReleaseType, Reoffending, RiskFlag, RoshLevel
 
 
 class StepForm(FlaskForm):
@@ -80,13 +79,8 @@ class LocationForm(StepForm):
         choices={t.value: t.label for t in LocationType},
         validate_choice=False,
     )
-    prison = SelectField(
-        "Prison",
-        widget=GovSelect(),
-        default="",
-        validate_choice=False,
-        choices={"": "Choose a prison"} | {prison: prison for prison in PRISONS},
-    )
+    # Choices: the CRC's prisons and probation offices in use (set by the page, from portal.places).
+    prison = SelectField("Prison", widget=GovSelect(), default="", validate_choice=False)
     expected_release_date = GovDateField("Expected release date", name_in_messages="Expected release date")
     reception_date = GovDateField("Reception date (optional)", name_in_messages="The reception date")
     release_type = SelectField(
@@ -96,7 +90,7 @@ class LocationForm(StepForm):
         validate_choice=False,
         choices={"": "Not known yet"} | {kind.value: kind.label for kind in ReleaseType},
     )
-    community_office = StringField("Probation office", widget=GovTextInput(), validators=[Length(max=100)])
+    community_office = SelectField("Probation office", widget=GovSelect(), default="", validate_choice=False)
     postcode = StringField("Postcode (optional)", widget=GovTextInput(), validators=[Length(max=10)])
     contact_details = TextAreaField("Contact details (optional)", widget=GovTextArea(), validators=[Length(max=5000)])
 
@@ -128,11 +122,21 @@ class NeedsForm(StepForm):
     reason = TextAreaField("Reason for referral and needs", widget=GovTextArea(), validators=[Length(max=5000)])
     rar_days = StringField("RAR days ordered (optional)", widget=GovTextInput(), validators=[Length(max=3)])
     sentence_end_date = GovDateField("Sentence end date", name_in_messages="Sentence end date")
+    reoffending = RadioField(
+        "Likelihood of reoffending (optional)",
+        widget=GovRadioInput(),
+        validate_choice=False,
+        choices={r.value: r.value.capitalize() for r in Reoffending},
+    )
     colour_band = RadioField(
         "Colour band (optional)",
         widget=GovRadioInput(),
         validate_choice=False,
-        choices={"": "No band"} | {b.value: f"{b.label}: {b.minimum_hours} hours minimum" for b in ColourBand},
+        choices={"": "The suggested band, or none"}
+        | {b.value: f"{b.label}: {b.minimum_hours} hours minimum" for b in ColourBand},
+    )
+    colour_band_reason = TextAreaField(
+        "Why a band other than the suggested one (optional)", widget=GovTextArea(), validators=[Length(max=2000)]
     )
     urgent = BooleanField("This referral is urgent", widget=GovCheckboxInput())
 

@@ -18,7 +18,8 @@ from portal.referrals.models import ImportStatus, Referral, ReferralImport
 
 EXAMPLE_ROW = {
     "contract": "BENCH-ACC-01",
-    "service_code": "ACC-TTG",
+    "service": "Through the Gate resettlement: accommodation, finance, benefit and debt",
+    "service_code": "",
     "crn": "X123456",
     "given_name": "Jamie",
     "family_name": "Walker",

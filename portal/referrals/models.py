@@ -152,6 +152,17 @@ class ColourBand(StrEnum):
         return {"green": 12, "yellow": 24, "blue": 35, "red": 35}[self.value]
 
 
+class Reoffending(StrEnum):
+    """Likelihood of reoffending, which with the risk of serious harm suggests the colour band."""
+
+    LOW = "low"
+    HIGH = "high"
+
+    @property
+    def label(self) -> str:
+        return f"{self.value.capitalize()} likelihood of reoffending"
+
+
 class DeclineReason(StrEnum):
     NO_CAPACITY = "no_capacity"
     OUTSIDE_AREA = "outside_area"
@@ -247,6 +258,10 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     reception_date: Mapped[date | None] = mapped_column(Date)
     release_type: Mapped[ReleaseType | None] = mapped_column(enum_type(ReleaseType))
     community_office: Mapped[str | None] = mapped_column(String(100))
+    # The reference-data records the names above were chosen from (portal.places): figures group
+    # by these; the names stay as they were when the referral was made.
+    prison_id: Mapped[int | None] = mapped_column(ForeignKey("prison.id"), index=True)
+    probation_office_id: Mapped[int | None] = mapped_column(ForeignKey("probation_office.id"), index=True)
     postcode: Mapped[str | None] = mapped_column(String(10))
     contact_details: Mapped[str | None] = mapped_column(Text)
 
@@ -263,6 +278,9 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     sentence_end_date: Mapped[date | None] = mapped_column(Date)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     colour_band: Mapped[ColourBand | None] = mapped_column(enum_type(ColourBand))
+    reoffending: Mapped[Reoffending | None] = mapped_column(enum_type(Reoffending))
+    # Why the band differs from the one the risk and reoffending suggest (portal.referrals.banding).
+    colour_band_reason: Mapped[str | None] = mapped_column(Text)
 
     # The clocks and who moved the referral along.
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -143,7 +143,7 @@ def _caseworker_for(contract: Contract, value: Any) -> User | None:
 STEP_CHECKS = {
     "service": lambda actor, fields: validation.check_service(actor, fields),
     "person": lambda actor, fields: validation.check_person(fields),
-    "location": lambda actor, fields: validation.check_location(fields),
+    "location": lambda actor, fields: validation.check_location(fields, crc_id=actor.organisation_id),
     "risk": lambda actor, fields: validation.check_risk(fields),
     "needs": lambda actor, fields: validation.check_needs(fields),
 }
@@ -303,7 +303,17 @@ def send_referral(
                 "confirm this is not a duplicate, or delete this draft",
             )
     # Everything is checked again as a whole: a contract may have ended, a date passed.
-    validation.check_everything(actor, _draft_fields(referral))
+    cleaned = validation.check_everything(actor, _draft_fields(referral))
+    # What the check settles as it sends: the place records named, and the band it suggests.
+    for field in (
+        "prison",
+        "prison_id",
+        "community_office",
+        "probation_office_id",
+        "colour_band",
+        "colour_band_reason",
+    ):
+        setattr(referral, field, cleaned[field])
     return _send(actor, referral)
 
 
@@ -554,7 +564,8 @@ def amend_referral(
                         "location_type": "custody",
                         "prison": referral.prison,
                         "expected_release_date": merged["expected_release_date"],
-                    }
+                    },
+                    crc_id=referral.crc_id,
                 )
                 cleaned["expected_release_date"] = location["expected_release_date"]
             except ValidationFailed as failure:

@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import select
 
 from portal import access
-from portal.areas import PRISONS
-from portal.contracts.models import Contract, ContractStatus, RateCardItem
+from portal.contracts.eligibility import Candidate, broken_rules
+from portal.contracts.models import Contract, ContractStatus, Service
 from portal.dates import london_today, parse_user_date
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.people.models import ETHNICITY_CODES, Disability, Gender
-from portal.referrals.models import ColourBand, Complexity, LocationType, ReleaseType, RiskFlag, RoshLevel
+from portal.referrals.models import ColourBand, Complexity, LocationType, ReleaseType, Reoffending, RiskFlag, RoshLevel
 
 CRN = re.compile(r"^[A-Z]\d{6}$")
 PRISON_NUMBER = re.compile(r"^[A-Z]\d{4}[A-Z]{2}$")
@@ -50,7 +50,17 @@ LOCATION_FIELDS = (
     "contact_details",
 )
 RISK_FIELDS = ("rosh_level", "risk_flags", "risk_summary")
-NEEDS_FIELDS = ("complexity", "desired_outcomes", "reason", "rar_days", "sentence_end_date", "urgent", "colour_band")
+NEEDS_FIELDS = (
+    "complexity",
+    "desired_outcomes",
+    "reason",
+    "rar_days",
+    "sentence_end_date",
+    "urgent",
+    "reoffending",
+    "colour_band",
+    "colour_band_reason",
+)
 SERVICE_FIELDS = ("contract_id", "service_code")
 FIELD_LABELS = {
     "rosh_level": "risk of serious harm",
@@ -121,19 +131,40 @@ def referrable_contracts(actor: Any, today: date | None = None) -> list[Contract
 
 
 def referrable_services(contract: Contract) -> list[tuple[str, str]]:
-    """(service_code, name) of a contract's active services, excluding fixed monthly grants,
-    which belong to the contract rather than to referrals."""
-    rows = db.session.execute(
-        select(RateCardItem.service_code, RateCardItem.name, RateCardItem.unit)
-        .where(RateCardItem.contract_id == contract.id, RateCardItem.active.is_(True))
-        .order_by(RateCardItem.service_code, RateCardItem.code)
-    ).all()
-    services: dict[str, str] = {}
-    for service_code, name, unit in rows:
-        if unit.value == "monthly_fixed":
-            continue
-        services.setdefault(service_code, name)
-    return list(services.items())
+    """(code, name) of a contract's services open to referrals, by name."""
+    return [
+        (code, name)
+        for code, name in db.session.execute(
+            select(Service.code, Service.name)
+            .where(Service.contract_id == contract.id, Service.open_to_referrals.is_(True))
+            .order_by(Service.name)
+        ).all()
+    ]
+
+
+def service_code_for(services: dict[str, str], fields: dict[str, Any], contract: Contract) -> str:
+    """The code of the service `fields` name, by `service_code` or by `service` (its name), from
+    `services` (code -> name, those open to referrals); ValidationFailed naming the field if none."""
+    code = _text(fields.get("service_code")).upper()
+    name = " ".join(_text(fields.get("service")).split())
+    if name:
+        by_name = {service_name.lower(): service_code for service_code, service_name in services.items()}
+        named = by_name.get(name.lower())
+        if named is None:
+            raise ValidationFailed.single(
+                "service", f"Contract {contract.reference} has no service open to referrals called {name}"
+            )
+        if code and code != named:
+            raise ValidationFailed.single("service_code", f"Service code {code} is not the code of {name} ({named})")
+        return named
+    if not code:
+        raise ValidationFailed.single("service_code", "Select the service to refer the person to")
+    if code not in services:
+        raise ValidationFailed.single(
+            "service_code",
+            f"Select a service this contract provides: {contract.reference} has no service {code} open to referrals",
+        )
+    return code
 
 
 def check_service(actor: Any, fields: dict[str, Any], today: date | None = None) -> dict[str, Any]:
@@ -147,12 +178,8 @@ def check_service(actor: Any, fields: dict[str, Any], today: date | None = None)
     if contract is None:
         errors["contract_id"] = ["Select an active contract your CRC holds"]
         raise ValidationFailed(errors)
-    service_code = _text(fields.get("service_code")).upper()
-    if service_code not in dict(referrable_services(contract)):
-        errors["service_code"] = ["Select a service this contract provides"]
-    if errors:
-        raise ValidationFailed(errors)
-    return {"contract_id": contract.id, "service_code": service_code}
+    code = service_code_for(dict(referrable_services(contract)), fields, contract)
+    return {"contract_id": contract.id, "service_code": code}
 
 
 # --- person -----------------------------------------------------------------------------------
@@ -219,18 +246,25 @@ def _age(birth: date, today: date) -> int:
 # --- location ------------------------------------------------------------------------------------
 
 
-def check_location(fields: dict[str, Any], today: date | None = None) -> dict[str, Any]:
+def check_location(fields: dict[str, Any], today: date | None = None, *, crc_id: int | None = None) -> dict[str, Any]:
+    """Where the person is: a prison or probation office of the CRC's reference data (portal.places),
+    named as the records name them (an office also by another spelling of its name)."""
+    from portal.places.service import find_office, find_prison
+
     today = today or london_today()
     errors: dict[str, list[str]] = {}
     data: dict[str, Any] = dict.fromkeys(LOCATION_FIELDS)
+    data["prison_id"] = data["probation_office_id"] = None
     data["location_type"] = _enum(fields.get("location_type"), LocationType)
     if data["location_type"] is None:
         errors["location_type"] = ["Select whether the person is in custody or in the community"]
     elif data["location_type"] == LocationType.CUSTODY:
-        prison = _text(fields.get("prison"))
-        if prison not in PRISONS:
+        prison = find_prison(crc_id, _text(fields.get("prison"))) if crc_id is not None else None
+        if prison is None:
             errors["prison"] = ["Select the prison the person is in"]
-        data["prison"] = prison
+            data["prison"] = _text(fields.get("prison"))
+        else:
+            data["prison"], data["prison_id"] = prison.name, prison.id
         release = _date(fields.get("expected_release_date"))
         if release is None:
             errors["expected_release_date"] = ["Enter the expected release date, as a real date"]
@@ -250,12 +284,18 @@ def check_location(fields: dict[str, Any], today: date | None = None) -> dict[st
             if data["release_type"] is None:
                 errors["release_type"] = ["Select how the person is to be released"]
     else:
-        office = _text(fields.get("community_office"))
-        if not office:
-            errors["community_office"] = ["Enter the probation office the person reports to"]
-        elif len(office) > 100:
+        typed = _text(fields.get("community_office"))
+        office = find_office(crc_id, typed) if crc_id is not None and typed else None
+        if not typed:
+            errors["community_office"] = ["Select the probation office the person reports to"]
+        elif len(typed) > 100:
             errors["community_office"] = ["The probation office must be 100 characters or fewer"]
-        data["community_office"] = office
+        elif office is None:
+            errors["community_office"] = [
+                f"{typed[:100]} is not one of the CRC's probation offices: select one from the list"  # noqa: S608
+            ]
+        data["community_office"] = office.name if office else typed
+        data["probation_office_id"] = office.id if office else None
         postcode = _text(fields.get("postcode")).upper()
         postcode = re.sub(r"\s+", " ", postcode)
         if postcode and not POSTCODE.match(postcode):
@@ -356,6 +396,14 @@ def check_needs(fields: dict[str, Any], today: date | None = None) -> dict[str, 
     data["colour_band"] = _enum(band, ColourBand) if band not in (None, "") else None
     if band not in (None, "") and data["colour_band"] is None:
         errors["colour_band"] = ["Select a colour band: green, yellow, blue or red"]
+    likely = fields.get("reoffending")
+    data["reoffending"] = _enum(likely, Reoffending) if likely not in (None, "") else None
+    if likely not in (None, "") and data["reoffending"] is None:
+        errors["reoffending"] = ["Select the likelihood of reoffending: low or high"]
+    band_reason = _text(fields.get("colour_band_reason"))
+    if len(band_reason) > 2000:
+        errors["colour_band_reason"] = ["The reason for the band must be 2000 characters or fewer"]
+    data["colour_band_reason"] = band_reason or None
     if errors:
         raise ValidationFailed(errors)
     return data
@@ -385,7 +433,7 @@ def check_everything(
     for check in (
         lambda: service_check(fields),
         lambda: check_person(fields, today),
-        lambda: check_location(fields, today),
+        lambda: check_location(fields, today, crc_id=getattr(actor, "organisation_id", None)),
         lambda: check_risk(fields),
         lambda: check_needs(fields, today),
     ):
@@ -404,6 +452,67 @@ def check_everything(
         check_rar_days_setting(cleaned.get("location_type"), cleaned.get("rar_days"))
     except ValidationFailed as failure:
         errors.setdefault("rar_days", failure.errors["rar_days"])
+    if not errors:
+        errors.update(check_band(cleaned))
+    if not errors:
+        errors.update(check_eligibility(cleaned, today))
     if errors:
         raise ValidationFailed(errors)
     return cleaned
+
+
+def check_band(cleaned: dict[str, Any]) -> dict[str, list[str]]:
+    """The colour band: the one the risk of serious harm and likelihood of reoffending suggest
+    (portal.referrals.banding, when both are known) unless the referrer chose another and said why.
+    Fills in the suggested band when none was chosen; keeps a reason only for a band that differs."""
+    from portal.referrals.banding import suggested_band
+
+    suggested = suggested_band(cleaned.get("rosh_level"), cleaned.get("reoffending"))
+    if suggested is None:
+        return {}
+    if cleaned.get("colour_band") is None:
+        cleaned["colour_band"] = suggested
+    if cleaned["colour_band"] == suggested:
+        cleaned["colour_band_reason"] = None
+        return {}
+    if not cleaned.get("colour_band_reason"):
+        return {
+            "colour_band_reason": [
+                f"Say why the band is {cleaned['colour_band'].label}: the risk and likelihood of reoffending "
+                f"suggest {suggested.label}"
+            ]
+        }
+    return {}
+
+
+def check_eligibility(cleaned: dict[str, Any], today: date | None = None) -> dict[str, list[str]]:
+    """The rules of the chosen service that the referral breaks, by field ({} when eligible): the
+    one check the form, the bulk import and the API all make when a referral is sent."""
+    from portal.places.models import ProbationOffice
+    from portal.places.service import names_of
+
+    service = db.session.scalars(
+        select(Service).where(Service.contract_id == cleaned["contract_id"], Service.code == cleaned["service_code"])
+    ).first()
+    if service is None:
+        return {"service_code": ["Select a service this contract provides"]}
+    office = (
+        db.session.get(ProbationOffice, cleaned["probation_office_id"]) if cleaned.get("probation_office_id") else None
+    )
+    gender, location = cleaned.get("gender"), cleaned.get("location_type")
+    candidate = Candidate(
+        gender=getattr(gender, "value", gender),
+        date_of_birth=cleaned.get("date_of_birth"),
+        location_type=getattr(location, "value", location),
+        prison_id=cleaned.get("prison_id"),
+        prison_name=cleaned.get("prison"),
+        probation_office_id=office.id if office else None,
+        probation_office_name=office.name if office else None,
+        county_id=office.county_id if office else None,
+        county_name=office.county.name if office and office.county else None,
+    )
+    places = None
+    if service.county_ids or service.prison_ids or service.probation_office_ids:
+        crc_id = db.session.scalar(select(Contract.crc_id).where(Contract.id == service.contract_id))
+        places = names_of(crc_id)
+    return broken_rules(service, candidate, today or london_today(), places)

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from portal.contracts.models import Contract, ContractTier, OutcomeType, Pathway, RateCardItem
 from portal.dates import end_of_london_day, london_day, london_today, start_of_london_day
@@ -18,6 +19,7 @@ from portal.extensions import db
 from portal.grants.models import ExpectedStarts, GrantActivity, GrantInstalment, SpendProfile
 from portal.invoicing.models import Invoice
 from portal.people.models import ETHNICITY_GROUPS, Person
+from portal.places.models import Prison, ProbationOffice
 from portal.referrals.models import DECLINE_REASON_LABELS, WITHDRAW_REASONS, Referral
 from portal.returns.kpis import (
     GRANT_PAYMENT,
@@ -56,7 +58,16 @@ def _referral_filters(statement: Select, pathway: str | None, area: str | None) 
             )
         )
     if area:
-        statement = statement.where(or_(Referral.prison == area, Referral.community_office == area))
+        # By the office or prison record (its name now), or the name a referral made before the
+        # records existed carries.
+        statement = statement.where(
+            or_(
+                Referral.probation_office_id.in_(select(ProbationOffice.id).where(ProbationOffice.name == area)),
+                Referral.prison_id.in_(select(Prison.id).where(Prison.name == area)),
+                and_(Referral.probation_office_id.is_(None), Referral.community_office == area),
+                and_(Referral.prison_id.is_(None), Referral.prison == area),
+            )
+        )
     return statement
 
 
@@ -211,6 +222,8 @@ def _referrals(
     ids: list[int], start: date, first: Any, after: Any, end: date, pathway: str | None, area: str | None
 ) -> list[ReferralRow]:
     r = Referral
+    # Aliases: the area filter's subqueries name the place tables too, and must not correlate with these.
+    prison, office = aliased(Prison), aliased(ProbationOffice)
     rar = (  # RAR days are calendar days: two RAR sessions on one day are one day
         select(Session.referral_id, func.count(func.distinct(Session.date)).label("delivered"))
         .where(Session.attendance.in_(ATTENDED), Session.counts_as_rar_day.is_(True), Session.date <= end)
@@ -243,8 +256,9 @@ def _referrals(
             r.first_contact_at,
             r.completed_at,
             r.location_type,
-            r.prison,
-            r.community_office,
+            # Grouped by the place record: a renamed office stays one office.
+            func.coalesce(prison.name, r.prison),
+            func.coalesce(office.name, r.community_office),
             r.rar_days,
             Person.gender,
             Person.ethnicity,
@@ -255,6 +269,8 @@ def _referrals(
         .select_from(r)
         .outerjoin(Person, Person.id == r.person_id)
         .outerjoin(rar, rar.c.referral_id == r.id)
+        .outerjoin(prison, prison.id == r.prison_id)
+        .outerjoin(office, office.id == r.probation_office_id)
         .where(r.contract_id.in_(ids), r.sent_at.is_not(None), r.sent_at < after, still_relevant)
         .order_by(r.id)
     )

@@ -8,11 +8,12 @@ from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxInput,
     GovRadioInput,
+    GovSelect,
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
 )
-from wtforms import BooleanField, HiddenField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 
 from portal.forms import GovDateField, Length
 from portal.referrals.models import ReleaseType
@@ -28,7 +29,8 @@ class ReleaseForm(FlaskForm):
         validate_choice=False,
         choices={kind.value: kind.label for kind in ReleaseType},
     )
-    community_office = StringField("Probation office", widget=GovTextInput(), validators=[Length(max=100)])
+    # Chosen from the CRC's own list of offices (portal/places), as a referral's is.
+    community_office = SelectField("Probation office", widget=GovSelect(), default="", validate_choice=False)
     address_area = StringField("Address area (optional)", widget=GovTextInput(), validators=[Length(max=10)])
     first_night = RadioField(
         "Where are they sleeping on their first night out?",

@@ -15,6 +15,7 @@ from portal.db import utcnow
 from portal.errors import InvalidTransition, ValidationFailed
 from portal.extensions import db
 from portal.persistence import check_version, commit, guards_versions, lock
+from portal.places.service import find_office
 from portal.referrals.models import LIVE_STATUSES, LocationType, Referral, ReferralEventKind, ReleaseType
 from portal.ttg.models import CHECKLIST, FirstNight, ReleaseRecord
 
@@ -48,12 +49,16 @@ def check_release(referral: Referral, fields: dict[str, Any], today: date | None
         cleaned["release_type"] = ReleaseType(fields.get("release_type") or "")
     except ValueError:
         errors["release_type"] = ["Select how the person was released"]
-    office = _text(fields.get("community_office"))
-    if not office:
-        errors["community_office"] = ["Enter the probation office the person reports to now"]
-    elif len(office) > 100:
+    typed = _text(fields.get("community_office"))
+    office = find_office(referral.crc_id, typed) if typed else None
+    if not typed:
+        errors["community_office"] = ["Select the probation office the person reports to now"]
+    elif len(typed) > 100:
         errors["community_office"] = ["The probation office must be 100 characters or fewer"]
-    cleaned["community_office"] = office
+    elif office is None:
+        errors["community_office"] = [f"{typed} is not one of the CRC's probation offices: select one from the list"]  # noqa: S608
+    cleaned["community_office"] = office.name if office else typed
+    cleaned["probation_office_id"] = office.id if office else None
     area = re.sub(r"\s+", " ", _text(fields.get("address_area")).upper())
     if area and not AREA.match(area):
         errors["address_area"] = ["Enter a postcode or its first half, like MK40 or MK40 1QJ"]
@@ -90,6 +95,7 @@ def record_release(
     if referral.location_type != LocationType.CUSTODY:
         raise InvalidTransition("Only a referral for someone in custody can record a release")
     cleaned = check_release(referral, fields)
+    probation_office_id = cleaned.pop("probation_office_id")
     record = ReleaseRecord(
         referral_id=referral.id,
         prison=referral.prison,
@@ -101,6 +107,7 @@ def record_release(
     before = {"location_type": referral.location_type, "community_office": referral.community_office}
     referral.location_type = LocationType.COMMUNITY
     referral.community_office = cleaned["community_office"]
+    referral.probation_office_id = probation_office_id
     if cleaned["address_area"]:
         referral.postcode = cleaned["address_area"]
     referral.release_type = cleaned["release_type"]

@@ -24,6 +24,7 @@ def record_release(reference: str):  # type: ignore[no-untyped-def]
     referral = load_referral(reference)
     access.require(current_user, "record_release", referral)
     form = ReleaseForm()
+    _office_choices(form, referral.crc_id)
     if form.validate_on_submit():
         done = attempt_and_redirect(
             form,
@@ -39,6 +40,16 @@ def record_release(reference: str):  # type: ignore[no-untyped-def]
         form.version.data = str(referral.version)
         form.release_type.data = referral.release_type.value if referral.release_type else None
     return render_template("ttg/release.html", referral=referral, form=form, service_name=service_name(referral))
+
+
+def _office_choices(form: ReleaseForm, crc_id: int) -> None:
+    from portal.places.models import ProbationOffice
+    from portal.places.service import places_of
+
+    form.community_office.choices = {"": "Choose a probation office"} | {
+        o.name: o.name + (f" ({o.county.name})" if o.county else "")
+        for o in places_of(crc_id, active_only=True)[ProbationOffice]
+    }
 
 
 def release_context(referral: Referral, user: Any) -> dict[str, Any]:

@@ -199,6 +199,9 @@ CASES = {
         only({"contract_manager": 200}),
         lambda w, r: {"outcome_from": "release", "outcome_latest_days": 7},
     ),
+    "GET /contracts/{reference}/services": Case(
+        "GET", lambda w, r: f"/contracts/{w.contract.reference}/services", EVERYONE
+    ),
     "POST /referrals": Case(
         "POST", lambda w, r: "/referrals", only({"referrer": 201, "contract_manager": 201}), new_referral
     ),

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from portal.accounts.models import Role, User
 from portal.accounts.tokens import create_token
@@ -54,6 +55,18 @@ CONTRACT_PAGES = [
     "/contracts/{nacro_contract.reference}",
     "/contracts/{nacro_contract.reference}/items/{referral_fee.code}",
     "/contracts/{nacro_contract.reference}/outcome-types",
+    "/contracts/{nacro_contract.reference}/services",
+]
+# The service directory, for those who refer.
+SERVICE_DIRECTORY_PAGES = ["/services/", "/services/?q=accommodation&setting=custody&pathway=accommodation"]
+# Counties, prisons and probation offices, which administrators keep.
+PLACE_PAGES = [
+    "/places/",
+    "/places/new?kind=counties",
+    "/places/new?kind=probation-offices",
+    "/places/prisons/{prison.id}/edit",
+    "/places/probation-offices/{office.id}/edit",
+    "/places/import",
 ]
 CONTRACT_MANAGER_PAGES = [
     "/contracts/?status=draft",
@@ -70,6 +83,8 @@ CONTRACT_MANAGER_PAGES = [
     "/contracts/{nacro_contract.reference}/items/{referral_fee.code}/prices/{fee_price.id}/end",
     "/contracts/{nacro_contract.reference}/items/{referral_fee.code}/prices/{fee_price.id}/delete",
     "/contracts/{nacro_contract.reference}/rate-card/import",
+    "/contracts/{nacro_contract.reference}/services/new",
+    "/contracts/{nacro_contract.reference}/services/ACC-TTG/edit",
 ]
 REFERRAL_PAGES = [
     "/referrals/",
@@ -171,6 +186,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         "/safeguarding/",
         "/safeguarding/team-managers",
         "/safeguarding/team-managers/{referrer.id}",
+        *PLACE_PAGES,
         *CONTRACT_PAGES,
         *API_TOKEN_PAGES,
     ],
@@ -183,6 +199,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         "/organisations/{nacro.id}/edit",
         *CONTRACT_PAGES,
         *CONTRACT_MANAGER_PAGES,
+        *SERVICE_DIRECTORY_PAGES,
         *REFERRAL_PAGES,
         "/referrals/import",
         "/invoices/",
@@ -199,6 +216,7 @@ PAGES_BY_ROLE: dict[str, list[str]] = {
         *CONTRACT_PAGES,
         *REFERRAL_PAGES,
         *REFERRER_PAGES,
+        *SERVICE_DIRECTORY_PAGES,
         *QUEUE_PAGES,
         *API_TOKEN_PAGES,
     ],
@@ -418,8 +436,12 @@ def everyone(
         {"category": "domestic_abuse", "urgency": "urgent", "what_happened": "Threats about an ex-partner."},
     )
     acknowledge_concern(referrer, concern)
+    from portal.places.models import Prison, ProbationOffice
+
     return {
         "concern": concern,
+        "prison": db.session.scalars(select(Prison).where(Prison.crc_id == crc.id)).first(),
+        "office": db.session.scalars(select(ProbationOffice).where(ProbationOffice.crc_id == crc.id)).first(),
         "service_return": service_return,
         "submitted_return": submitted_return,
         "referral": referral,

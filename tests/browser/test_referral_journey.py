@@ -36,9 +36,7 @@ def test_a_custody_referral_with_a_domestic_abuse_flag_is_sent_read_accepted_and
     page.get_by_role("button", name="Make a referral").click()
     page.get_by_role("button", name="Start a new referral").click()
 
-    page.get_by_label("Service").select_option(
-        label="Nacro: Through the Gate accommodation (ACC-TTG, contract BENCH-ACC-01)"
-    )
+    page.get_by_label("Service").select_option(label="Through the Gate accommodation – Nacro")
     page.get_by_role("button", name="Save and continue").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Who are you referring?")
@@ -63,7 +61,7 @@ def test_a_custody_referral_with_a_domestic_abuse_flag_is_sent_read_accepted_and
     page.get_by_label("Risk summary").fill("Controlling behaviour towards a former partner, who lives in Bedford.")
     page.get_by_role("button", name="Save and continue").click()
 
-    page.get_by_label("High").check()
+    page.get_by_role("group", name="How complex are the person's needs?").get_by_label("High").check()
     page.get_by_label("Desired outcomes").fill("A tenancy away from the former partner")
     page.get_by_label("Reason for referral and needs").fill("No fixed abode on release.")
     page.get_by_label("RAR days ordered (optional)").fill("10")

@@ -70,9 +70,22 @@ def test_caseworker_records_a_session_and_the_referral_shows_hours_and_rar_days(
     page = text_of(portal.get(response.headers["Location"]))
     assert "The session has been saved" in page
     assert "1 of 1 RAR days delivered" in page
-    assert "Green band: 1.5 hours delivered of 12 minimum" in page
+    assert "Green band: 1.5 face-to-face hours delivered of 12 minimum" in page
     db.session.refresh(accepted)
     assert accepted.status == ReferralStatus.IN_PROGRESS
+
+
+def test_only_in_person_contact_counts_toward_the_colour_band(portal, accepted, nacro_caseworker):
+    accepted.colour_band = "green"
+    db.session.commit()
+    portal.sign_in(nacro_caseworker)
+    assert post_session(portal, accepted, kind="phone", date=parts(days_from_today(-3))).status_code == 302
+    assert post_session(portal, accepted, kind="video", date=parts(days_from_today(-2))).status_code == 302
+    page = text_of(portal.get(f"/referrals/{accepted.reference}/sessions"))
+    assert "Green band: 0.0 face-to-face hours delivered of 12 minimum" in page
+    assert post_session(portal, accepted, kind="home_visit").status_code == 302
+    page = text_of(portal.get(f"/referrals/{accepted.reference}/sessions"))
+    assert "Green band: 1.5 face-to-face hours delivered of 12 minimum" in page
 
 
 def test_a_rar_day_beyond_the_order_is_saved_with_a_warning(portal, accepted, nacro_caseworker):

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import User
-from portal.areas import COUNTIES, PRISONS
 from portal.audit.models import AuditEvent
 from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, Unit
 from portal.contracts.pricing import find_overlaps, price_on
@@ -19,6 +18,7 @@ from portal.demo.loader import load_demo_data
 from portal.demo.supply_chain import PARTNERS
 from portal.extensions import db
 from portal.organisations.models import Organisation
+from portal.places.bench import COUNTIES, PRISONS
 from tests.conftest import _clean_tables
 
 

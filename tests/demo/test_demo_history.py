@@ -435,3 +435,45 @@ def test_payments_late_and_held_and_a_bank_change_awaiting_confirmation():
         select(BankDetailsChange).where(BankDetailsChange.status == ChangeStatus.PENDING)
     ).all()
     assert len(pending) == 1
+
+
+def test_no_demo_referral_breaks_its_services_rules(loaded):
+    from portal.contracts.eligibility import Candidate, broken_rules
+    from portal.contracts.models import Service
+    from portal.dates import london_day
+    from portal.places.models import ProbationOffice
+
+    services = {(s.contract_id, s.code): s for s in db.session.scalars(select(Service))}
+    offices = {o.id: o for o in db.session.scalars(select(ProbationOffice))}
+    people = {p.id: p for p in db.session.scalars(select(Person))}
+    sent = db.session.scalars(select(Referral).where(Referral.sent_at.is_not(None))).all()
+    assert sent
+    limited = 0
+    for referral in sent:
+        service = services[(referral.contract_id, referral.service_code)]
+        person = people[referral.person_id]
+        office = offices.get(referral.probation_office_id)
+        who = Candidate(
+            gender=person.gender.value,
+            date_of_birth=person.date_of_birth,
+            location_type=referral.location_type.value,
+            prison_id=referral.prison_id,
+            prison_name=referral.prison,
+            probation_office_id=referral.probation_office_id,
+            probation_office_name=referral.community_office,
+            county_id=office.county_id if office else None,
+        )
+        assert broken_rules(service, who, london_day(referral.sent_at)) == {}, referral.reference
+        assert (referral.prison_id is not None) == (referral.location_type.value == "custody")
+        limited += bool(service.sex or service.prison_ids or service.probation_office_ids or service.county_ids)
+    assert limited > len(sent) // 2  # most demo services have rules, and the demo keeps them
+
+
+def test_the_demo_services_have_real_names(loaded):
+    from portal.contracts.models import Service
+    from portal.demo.services import DEMO_SERVICES
+
+    names = dict(db.session.execute(select(Service.code, Service.name)).all())
+    assert names["DV-PROG"] == "Bold Moves domestic abuse perpetrator programme"
+    assert set(names) <= set(DEMO_SERVICES)
+    assert all(names[code] == DEMO_SERVICES[code].name for code in names)

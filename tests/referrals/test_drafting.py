@@ -158,8 +158,8 @@ def test_only_active_contracts_and_services_are_offered(portal, ttg_service, ref
     portal.sign_in(referrer)
     draft_id = start(portal)
     page = text_of(portal.get(f"/referrals/drafts/{draft_id}/service"))
-    assert "ACC-TTG" in page
-    assert "OLD-SVC" not in page and "Core grant" not in page
+    assert "Through the Gate accommodation – Nacro" in page  # by its name, with its partner
+    assert "Retired" not in page and "Core grant" not in page
 
 
 def test_sending_an_incomplete_draft_says_what_is_missing(portal, ttg_service, referrer):

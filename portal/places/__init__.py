@@ -1,0 +1,1 @@
+"""Reference data a CRC's administrators manage: counties, prisons and probation offices."""
