@@ -11,6 +11,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.dates import london_today
 from portal.delivery import outcomes, sessions
@@ -18,7 +19,8 @@ from portal.delivery.models import EvidenceFile, Outcome, Session
 from portal.extensions import db
 from portal.people.models import Person
 from portal.referrals.models import CaseNote, Referral, ReferralStatus
-from tests.factories import OutcomeTypeFactory
+from portal.referrals.service import REFERRAL_WORKFLOW
+from tests.factories import OutcomeTypeFactory, ReferralFactory
 from tests.helpers import text_of
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -33,12 +35,16 @@ def storage(app, observer_app, tmp_path):
 
 
 @pytest.fixture
-def worked(nacro_referral, nacro_caseworker, ttg_service, storage):
+def worked(referrer, nacro_caseworker, ttg_service, storage):
     """A referral with a session, a case note and an outcome claimed with an evidence file."""
-    nacro_referral.status = ReferralStatus.IN_PROGRESS
-    nacro_referral.accepted_at = datetime.now(UTC) - timedelta(days=20)
-    nacro_referral.first_contact_at = datetime.now(UTC) - timedelta(days=19)
-    nacro_referral.caseworker_id = nacro_caseworker.id
+    nacro_referral = ReferralFactory(
+        reference="NC2345AB",
+        contract=ttg_service,
+        service_code="ACC-TTG",
+        referrer=referrer,
+        caseworker=nacro_caseworker,
+        in_progress=True,
+    )
     db.session.add(
         CaseNote(referral_id=nacro_referral.id, author_id=nacro_caseworker.id, body="Told me about his brother.")
     )
@@ -103,8 +109,9 @@ def test_only_administrators_export_and_only_their_own_crcs_people(portal, contr
 
 
 def ended_years_ago(referral, years, days=1):
-    referral.status = ReferralStatus.COMPLETED
-    referral.completed_at = datetime.now(UTC) - timedelta(days=365 * years + 2 + days)
+    """Completed that long ago: staged through the referral's own workflow, which stamps it."""
+    ended = datetime.now(UTC) - timedelta(days=365 * years + 2 + days)
+    REFERRAL_WORKFLOW.apply(referral, "complete", db.session.get(User, referral.caseworker_id), at=ended)
     db.session.commit()
 
 
@@ -118,12 +125,16 @@ def test_the_retention_rule_dry_run_lists_and_changes_nothing(runner, worked):
     assert person.anonymised_at is None and person.crn not in result.output and person.family_name not in result.output
 
 
-def test_people_within_seven_years_or_with_a_live_referral_are_kept(runner, worked):
+def test_people_within_seven_years_are_kept(runner, worked):
     ended_years_ago(worked, 6)
     assert "Anonymised 0 person(s)" in runner.invoke(args=["people", "retention"]).output
-    worked.status = ReferralStatus.IN_PROGRESS
-    worked.completed_at = None
-    db.session.commit()
+
+
+def test_people_with_a_live_referral_are_kept_however_long_ago_another_ended(runner, worked, ttg_service):
+    ended_years_ago(worked, 8)
+    ReferralFactory(
+        person=db.session.get(Person, worked.person_id), contract=ttg_service, service_code="ACC-TTG", in_progress=True
+    )
     assert "Anonymised 0 person(s)" in runner.invoke(args=["people", "retention"]).output
 
 
