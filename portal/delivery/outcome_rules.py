@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, case, or_
+from sqlalchemy import ColumnElement, Date, and_, case, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from portal.contracts.models import OutcomeFrom
+from portal.extensions import db
 from portal.formatting import format_date
 
 
@@ -49,11 +50,16 @@ class Facts:
 
     @classmethod
     def of(cls, referral: Any) -> Facts:
+        # Release is the recorded release (Through the Gate) once there is one, the person then
+        # being in the community on the same case; before it, the expected release date.
+        from portal.ttg.models import ReleaseRecord
+
+        released = db.session.scalar(select(ReleaseRecord.released_on).where(ReleaseRecord.referral_id == referral.id))
         return cls(
             accepted_on=referral.accepted_on,
             first_contact_on=referral.first_contact_on,
-            custody=referral.is_custody,
-            release_on=referral.expected_release_date,
+            custody=referral.is_custody or released is not None,
+            release_on=released or (referral.expected_release_date if referral.is_custody else None),
         )
 
 
@@ -150,14 +156,19 @@ def allows_sql(outcome: Any, referral: Any, outcome_type: Any) -> ColumnElement[
     """`allows` as a condition over the outcome, referral and outcome_type tables (or aliases):
     the achieved day is inside the type's window, counted from the event its rule names."""
     from portal.referrals.models import LocationType
+    from portal.ttg.models import ReleaseRecord
 
+    released = select(ReleaseRecord.released_on).where(ReleaseRecord.referral_id == referral.id).scalar_subquery()
     start = case(
         (outcome_type.outcome_from == OutcomeFrom.START, referral.first_contact_on),
         (
             outcome_type.outcome_from == OutcomeFrom.RELEASE,
-            case(
-                (referral.location_type == LocationType.CUSTODY, referral.expected_release_date),
-                else_=referral.first_contact_on,
+            func.coalesce(
+                released,
+                case(
+                    (referral.location_type == LocationType.CUSTODY, referral.expected_release_date),
+                    else_=referral.first_contact_on,
+                ),
             ),
         ),
         else_=referral.accepted_on,

@@ -75,6 +75,36 @@ def test_release_counts_from_the_release_date_in_custody_and_first_contact_in_th
     assert scenario.check() == [("ITEM-1", "2.00", 40000, 80000)]
 
 
+def test_once_a_release_is_recorded_release_counts_from_the_day_it_happened(scenario, nacro_caseworker):
+    """Through the Gate records the release and moves the person to the community on the same case:
+    "from release" then counts from the real release, not the expected date nor first contact."""
+    from portal.referrals.models import ReleaseType
+    from portal.ttg.models import FirstNight, ReleaseRecord
+
+    employed = outcome_type(scenario, outcome_from=OutcomeFrom.RELEASE)
+    released = contacted(scenario.referral(date(2026, 1, 5)), date(2026, 1, 12))
+    released.expected_release_date = date(2026, 3, 20)  # expected; out early, on 2 March
+    db.session.add(
+        ReleaseRecord(
+            referral_id=released.id,
+            released_on=date(2026, 3, 2),
+            release_type=ReleaseType.CONDITIONAL_RELEASE,
+            prison="HMP Bedford",
+            community_office="Bedford probation office",
+            first_night=FirstNight.OWN_TENANCY,
+            recorded_at=datetime(2026, 3, 2, 15, tzinfo=UTC),
+            recorded_by_id=nacro_caseworker.id,
+        )
+    )
+    released.location_type = LocationType.COMMUNITY
+    db.session.commit()
+    scenario.outcome(released, employed, date(2026, 3, 1))  # the day before release: never paid
+    scenario.outcome(released, employed, date(2026, 3, 5))  # after the release, before the expected date
+    assert scenario.check() == [("ITEM-1", "1.00", 40000, 40000)]
+    rule, facts = outcome_rules.Rule.of(employed), outcome_rules.Facts.of(released)
+    assert outcome_rules.anchor(rule, facts) == (date(2026, 3, 2), "release")
+
+
 def test_only_the_first_outcomes_up_to_the_most_per_referral_are_billed(scenario):
     opened = outcome_type(scenario, max_per_referral=1)
     referral = scenario.referral(date(2026, 2, 1))
