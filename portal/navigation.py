@@ -18,6 +18,7 @@ from portal.people.models import Person
 from portal.places.models import County
 from portal.referrals.models import Referral
 from portal.returns.models import ServiceReturn
+from portal.safeguarding.models import SafeguardingConcern
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,13 @@ NAVIGATION = (
     ),
     NavEntry("Services", "services.directory", (("browse", Service),), "services."),
     NavEntry("My sessions", "delivery.my_sessions", (("record_sessions", Referral),), "delivery.my_sessions"),
+    # Concerns are raised by the partner and acknowledged by the referrer, against deadlines.
+    NavEntry(
+        "Safeguarding",
+        "safeguarding.index",
+        (("raise_concern", Referral), ("acknowledge", SafeguardingConcern)),
+        "safeguarding.",
+    ),
     NavEntry("Organisations", "organisations.index", (("list", Organisation),), "organisations."),
     NavEntry("Contracts", "contracts.index", (), "contracts."),
     # Those who bill and those who pay; others reach an invoice by a link, read-only.

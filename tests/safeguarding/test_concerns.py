@@ -313,3 +313,10 @@ def test_the_service_returns_safeguarding_figures_come_from_the_concern_records(
     assert figure(figures, "concerns_acknowledged_in_time") == {"n": 0, "d": 2}
     assert figure(figures, "concerns_escalated") == 1
     assert figure(figures, "concerns_rosh_high") == 1
+
+
+def test_the_navigation_leads_partners_and_referrers_to_their_concerns(portal, nacro_caseworker, referrer, admin):
+    for user, shown in ((nacro_caseworker, True), (referrer, True), (admin, False)):
+        portal.sign_in(user)
+        assert ('href="/safeguarding/"' in portal.get("/").get_data(as_text=True)) is shown, user.role
+        portal.sign_out()
