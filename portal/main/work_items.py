@@ -19,6 +19,7 @@ from portal.extensions import db
 from portal.formatting import LONDON, format_money
 from portal.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
 from portal.main.work import work_item
+from portal.organisations.models import Organisation
 from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
 from portal.returns.models import ReturnStatus, ServiceReturn
 
@@ -423,6 +424,27 @@ def _invoices_to_decide(user: User, today: date) -> int:
 )
 def _returns_to_review(user: User, today: date) -> int:
     return _count(access.visible(ServiceReturn, user).where(ServiceReturn.status == ReturnStatus.SUBMITTED))
+
+
+@work_item(
+    "bank_changes_to_confirm",
+    {CONTRACT_MANAGER},
+    order=3,
+    noun="change of bank account",
+    plural="changes of bank account",
+    text="to confirm before the next payment",
+    href=lambda user: url_for("remittance.index"),
+    warn=True,
+)
+def _bank_changes_to_confirm(user: User, today: date) -> int:
+    # Fraud controls: a partner's new bank account takes effect only once the CRC confirms it.
+    from portal.remittance.models import BankDetailsChange, ChangeStatus
+
+    return _count(
+        select(BankDetailsChange.id)
+        .join(Organisation, Organisation.id == BankDetailsChange.organisation_id)
+        .where(BankDetailsChange.status == ChangeStatus.PENDING, access.visibility_clause(Organisation, user))
+    )
 
 
 CAP_WARNING_PERCENT = 90

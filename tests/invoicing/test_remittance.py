@@ -94,6 +94,9 @@ def test_the_pages_show_the_pending_change_to_both_sides(
     assert portal.get(f"/remittance/{nacro.id}").status_code == 404
     portal.sign_out()
     portal.sign_in(contract_manager)
+    home = portal.get("/")
+    assert "1 change of bank account to confirm before the next payment" in text_of(home)
+    assert 'href="/remittance/"' in home.get_data(as_text=True)
     assert "Nacro" in text_of(portal.get("/remittance/"))
     page = portal.get(f"/remittance/{nacro.id}")
     assert "Confirm the new bank details" in text_of(page)
@@ -101,6 +104,7 @@ def test_the_pages_show_the_pending_change_to_both_sides(
     confirmed = portal.post(f"/remittance/{nacro.id}/bank-account/confirm", {"change_id": str(change.id)})
     assert "are confirmed" in text_of(portal.get(confirmed.headers["Location"]))
     assert service.details_of(nacro.id).account_number == "00733445"
+    assert "No changes of bank account to confirm before the next payment" in text_of(portal.get("/"))
 
 
 def test_the_remittance_email_and_purchase_orders_print_on_the_invoice(

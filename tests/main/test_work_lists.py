@@ -45,7 +45,16 @@ def items_on(page) -> list[str]:
             {"referrals_new", "referrals_overdue", "referrals_unassigned", "invoices_queried", "returns_due"},
         ),
         ("referrer", {"outcomes_to_verify", "alerts_to_acknowledge", "referrals_declined"}),
-        ("contract_manager", {"invoices_to_decide", "invoices_overdue", "returns_to_review", "contracts_near_cap"}),
+        (
+            "contract_manager",
+            {
+                "invoices_to_decide",
+                "invoices_overdue",
+                "returns_to_review",
+                "contracts_near_cap",
+                "bank_changes_to_confirm",
+            },
+        ),
         ("admin", {"invitations_pending", "accounts_locked"}),
     ],
 )
