@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.invoicing import service
 from portal.returns import records
 from portal.returns.kpis import outcome_figures
+from tests.factories import UserFactory
 from tests.helpers import STORY_DAY
 
 pytestmark = pytest.mark.on_day(STORY_DAY)  # a worked example set in 2026
@@ -58,7 +59,9 @@ def test_a_credit_note_that_rebills_leaves_the_outcome_verified(september, nacro
     note = service.raise_credit_note(
         contract_manager, invoice, event_ids=[outcome_event(invoice).id], reason="Old price", rebill=True
     )
-    service.approve_invoice(contract_manager, note)
+    # Who raised a credit note never approves it (issue 18): a colleague does.
+    colleague = UserFactory(role=contract_manager.role, organisation=contract_manager.organisation)
+    service.approve_invoice(colleague, note)
     assert db.session.get(Outcome, outcome.id).status == OutcomeStatus.VERIFIED
 
 
