@@ -110,6 +110,8 @@ def upgrade():
         batch.add_column(sa.Column('payment_reference', sa.String(length=60), nullable=True))
         batch.add_column(sa.Column('days_to_pay', sa.Integer(), nullable=True))
         batch.add_column(sa.Column('paid_late', sa.Boolean(), nullable=True))
+        # The bank account, remittance email and purchase order as they were when it was issued.
+        batch.add_column(sa.Column('remittance', sa.JSON(), nullable=True))
     # Invoices submitted before: received on the day last submitted (their clock restarted at a
     # resubmission, so this is the best that is known), and paid ones measured from it.
     if op.get_bind().dialect.name == 'postgresql':
@@ -135,6 +137,7 @@ def downgrade():
     op.drop_table('bank_details_change')
     op.drop_table('remittance_details')
     with op.batch_alter_table('invoice') as batch:
+        batch.drop_column('remittance')
         batch.drop_column('paid_late')
         batch.drop_column('days_to_pay')
         batch.drop_column('payment_reference')

@@ -37,7 +37,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     )
     credited = db.session.get(Invoice, invoice.credited_invoice_id) if invoice.credited_invoice_id else None
     from portal.invoicing.service import balance
-    from portal.remittance.service import remittance_for
+    from portal.remittance.service import remittance_of
 
     return render_pdf(
         "pdf/invoice.html",
@@ -53,5 +53,5 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         vat_rate=vat_rate_label(invoice.vat_rate_bp),
         period_end=month_end(invoice.period_start),
         balance=balance(invoice),
-        remittance=remittance_for(contract),
+        remittance=remittance_of(invoice, contract),
     )

@@ -135,7 +135,7 @@ def document(invoice: Invoice) -> bytes:
     invoice yet, and has none."""
     if invoice.status == InvoiceStatus.DRAFT or not invoice.number:
         raise InvalidTransition("A draft is not an invoice yet: its e-invoice is made once it is submitted")
-    from portal.remittance.service import remittance_for
+    from portal.remittance.service import remittance_of
 
     contract = db.session.get(Contract, invoice.contract_id)
     supplier = db.session.get(Organisation, contract.partner_id)
@@ -146,7 +146,7 @@ def document(invoice: Invoice) -> bytes:
         )
     )
     credited = db.session.get(Invoice, invoice.credited_invoice_id) if invoice.credited_invoice_id else None
-    remittance = remittance_for(contract)
+    remittance = remittance_of(invoice, contract)
     tax = _tax(invoice, supplier)
     note = invoice.is_credit_note
     root = ET.Element(f"{{{NS['creditnote' if note else 'invoice']}}}{'CreditNote' if note else 'Invoice'}")

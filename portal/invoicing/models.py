@@ -6,8 +6,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Date, ForeignKey, Index, Integer, String, Text, and_, case, or_, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    case,
+    or_,
+    text,
+)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -138,6 +153,9 @@ class Invoice(TimestampMixin, VersionedMixin, db.Model):
     paid_late: Mapped[bool | None] = mapped_column(Boolean)
     # Why a month still running was invoiced before its last working day (None: it was not).
     early_reason: Mapped[str | None] = mapped_column(Text)
+    # The remittance details as they were when it was issued: its PDF and e-invoice never change
+    # after a later change of bank account (portal.remittance.service.remittance_of).
+    remittance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Taking spend past the contract's cap needs a contract manager's explicit approval.
     cap_excess_pence: Mapped[int] = mapped_column(Money, default=0)
     excess_approved_pence: Mapped[int | None] = mapped_column(Money)

@@ -353,6 +353,9 @@ def submit_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     if queried:
         # The payment clock stood stopped from the query to now: the due date moves on by as much.
         held = max(0, (today - (london_day(invoice.queried_at) or today)).days)
+    from portal.remittance.service import freeze_remittance
+
+    freeze_remittance(invoice, contract)
     INVOICE_WORKFLOW.apply(
         invoice,
         "submit",
@@ -676,6 +679,9 @@ def raise_credit_note(
         submitted_by_id=actor.id,
         due_date=london_today() + timedelta(days=contract.payment_terms_days),
     )
+    from portal.remittance.service import freeze_remittance
+
+    freeze_remittance(note, contract)
     db.session.add(note)
     db.session.flush()
     by_line: dict[int, list[InvoiceEvent]] = {}

@@ -5,7 +5,7 @@ rejects) a change of bank account before it takes effect. Each writes its audit 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -95,6 +95,19 @@ def remittance_for(contract: Contract) -> Remittance:
         remittance_email=details.remittance_email if details else None,
         purchase_order=order.number if order else None,
     )
+
+
+def remittance_of(invoice: Any, contract: Contract) -> Remittance:
+    """What an invoice or credit note prints: the details frozen when it was issued, or (a draft)
+    the partner's confirmed details now."""
+    if invoice.remittance:
+        return Remittance(**invoice.remittance)
+    return remittance_for(contract)
+
+
+def freeze_remittance(invoice: Any, contract: Contract) -> None:
+    """Keep on the invoice the details it is issued with (each submission issues it again)."""
+    invoice.remittance = asdict(remittance_for(contract))
 
 
 def pending_changes_for(user: User) -> list[tuple[Organisation, BankDetailsChange]]:

@@ -30,7 +30,6 @@ def test_an_invoice_is_a_bis_billing_3_invoice_whose_figures_add_up(
 ):
     nacro.vat_number = "GB 123 4567 89"
     db.session.commit()
-    invoice = submitted_september(work, nacro_manager)  # £817.50 + VAT at 20% £163.50 = £981.00
     change = remittance.request_bank_change(
         nacro_manager, nacro, account_name="Nacro", sort_code="309430", account_number="00733445"
     )
@@ -38,6 +37,7 @@ def test_an_invoice_is_a_bis_billing_3_invoice_whose_figures_add_up(
     remittance.update_remittance(
         nacro_manager, nacro, remittance_email="finance@nacro.example", purchase_orders_by_contract={priced.id: "PO-1"}
     )
+    invoice = submitted_september(work, nacro_manager)  # £817.50 + VAT at 20% £163.50 = £981.00
     xml = einvoice.document(invoice)
     assert einvoice.check(xml) == []
     root = parse(xml)

@@ -107,10 +107,9 @@ def test_the_pages_show_the_pending_change_to_both_sides(
     assert "No changes of bank account to confirm before the next payment" in text_of(portal.get("/"))
 
 
-def test_the_remittance_email_and_purchase_orders_print_on_the_invoice(
+def test_the_remittance_email_and_purchase_orders_print_on_the_invoice_as_they_were_when_issued(
     app, portal, work, nacro, nacro_manager, contract_manager, priced
 ):
-    invoice = submitted_september(work, nacro_manager)
     portal.sign_in(nacro_manager)
     portal.get(f"/remittance/{nacro.id}/details")
     bad = portal.post(f"/remittance/{nacro.id}/details", {"remittance_email": "not an email"})
@@ -121,10 +120,17 @@ def test_the_remittance_email_and_purchase_orders_print_on_the_invoice(
     )
     assert saved.status_code == 302
     service.confirm_bank_change(contract_manager, nacro, change_id=ask(nacro_manager, nacro).id)
+    invoice = submitted_september(work, nacro_manager)
     import io
 
     from pypdf import PdfReader
 
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(invoice_pdf(invoice))).pages)
+    def printed() -> str:
+        return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(invoice_pdf(invoice))).pages)
+
     for shown in ("PO-778812", "finance@nacro.example", "30-94-30", "00733445"):
-        assert shown in text
+        assert shown in printed()
+    # A later change of bank account is for later invoices: this one says what it was issued with.
+    later = ask(nacro_manager, nacro, sort_code="20-00-00", account_number="55779911")
+    service.confirm_bank_change(contract_manager, nacro, change_id=later.id)
+    assert "00733445" in printed() and "55779911" not in printed()
