@@ -448,6 +448,10 @@ def test_no_demo_referral_breaks_its_services_rules(loaded):
     people = {p.id: p for p in db.session.scalars(select(Person))}
     sent = db.session.scalars(select(Referral).where(Referral.sent_at.is_not(None))).all()
     assert sent
+    from portal.ttg.models import ReleaseRecord
+
+    # Eligibility is checked as the referral was sent: a person released since was then in custody.
+    released = set(db.session.scalars(select(ReleaseRecord.referral_id)))
     limited = 0
     for referral in sent:
         service = services[(referral.contract_id, referral.service_code)]
@@ -456,7 +460,7 @@ def test_no_demo_referral_breaks_its_services_rules(loaded):
         who = Candidate(
             gender=person.gender.value,
             date_of_birth=person.date_of_birth,
-            location_type=referral.location_type.value,
+            location_type="custody" if referral.id in released else referral.location_type.value,
             prison_id=referral.prison_id,
             prison_name=referral.prison,
             probation_office_id=referral.probation_office_id,
@@ -464,7 +468,8 @@ def test_no_demo_referral_breaks_its_services_rules(loaded):
             county_id=office.county_id if office else None,
         )
         assert broken_rules(service, who, london_day(referral.sent_at)) == {}, referral.reference
-        assert (referral.prison_id is not None) == (referral.location_type.value == "custody")
+        in_custody_when_sent = referral.location_type.value == "custody" or referral.id in released
+        assert (referral.prison_id is not None) == in_custody_when_sent  # a released person keeps their prison
         limited += bool(service.sex or service.prison_ids or service.probation_office_ids or service.county_ids)
     assert limited > len(sent) // 2  # most demo services have rules, and the demo keeps them
 
