@@ -216,8 +216,10 @@ class ReferralFactory(BaseFactory):
 
     class Params:
         # Accepted (waiting for first contact) and in progress, with the stamps the portal writes.
+        # Sent a day before it was accepted, 30 days ago: a referral is never accepted before it is sent.
         accepted = factory.Trait(
             status=ReferralStatus.ACCEPTED,
+            sent_at=factory.LazyFunction(lambda: utcnow() - timedelta(days=31)),
             accepted_at=factory.LazyFunction(lambda: utcnow() - timedelta(days=30)),
             first_contact_due_on=factory.LazyFunction(lambda: london_today() + timedelta(days=7)),
         )
