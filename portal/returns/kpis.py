@@ -1,4 +1,7 @@
-"""The figures of a service return and of the dashboards.
+"""The figures of a service return and of the dashboards: their definitions, as Python over plain
+rows. This is the reference: the pages and returns count the same figures in SQL (portal.figures),
+and tests/test_figures_match_records.py holds the two equal on random histories. Both are laid out
+by `assemble_figures`.
 
 Two halves:
 - `load_records` reads, for some contracts and a range of days, the plain rows the figures
@@ -278,6 +281,8 @@ class DateIndex:
         self.rows = [row for _, row in dated]
 
     def _bounds(self, window: Window) -> tuple[int, int]:
+        if window.start > window.end:
+            return 0, 0  # an empty window (a year to date before the contract began): nothing, not minus something
         return bisect_left(self.days, window.start), bisect_right(self.days, window.end)
 
     def count(self, window: Window) -> int:
