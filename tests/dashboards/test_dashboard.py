@@ -220,3 +220,40 @@ def test_the_dashboard_opens_on_a_summary_with_the_detail_one_part_at_a_time(por
     assert "Attendance per month" in text_of(portal.get("/dashboard/?view=charts"))
     figures = portal.get("/dashboard/?view=figures&period=2026-Q3").get_data(as_text=True)
     assert 'href="/dashboard/?view=equality&amp;period=2026-Q3"' in figures  # each part keeps the filters
+
+
+DASHBOARD_PAGES = (
+    "/dashboard/?period=2026-Q3",
+    "/dashboard/?period=2026-Q3&view=figures",
+    "/dashboard/?period=2026-Q3&view=contracts",
+    "/dashboard/?period=2026-Q3&view=charts",
+    "/dashboard/?period=2026-Q3&view=equality",
+    "/dashboard/?period=2026-09&pathway=accommodation",
+    "/dashboard/?period=2026-Q3&area=HMP+Bedford",
+    "/dashboard/?period=2026-Q3&contract=BENCH-ACC-01",
+    "/dashboard/figures.csv?period=2026-Q3",
+)
+
+
+def test_every_part_and_filter_of_the_dashboard_takes_the_same_queries_for_a_few_records_or_a_history(
+    app, portal, quarter, contract_manager, referrer, nacro_caseworker, st_giles_contract
+):
+    """The figures are counted in SQL: a year of referrals, sessions of every kind, outcomes,
+    concerns, releases and reports adds no query to any part of the dashboard."""
+    import random
+
+    from tests.test_figures_match_records import random_history
+
+    portal.sign_in(contract_manager)
+    few = {}
+    for url in DASHBOARD_PAGES:
+        portal.get(url)
+        with QueryCounter(app) as queries:
+            assert portal.get(url).status_code == 200
+        few[url] = queries.count
+    random_history(random.Random(11), [quarter["contract"], st_giles_contract], referrer, nacro_caseworker)
+    for url in DASHBOARD_PAGES:
+        with QueryCounter(app) as queries:
+            assert portal.get(url).status_code == 200
+        assert queries.count == few[url], url
+        assert queries.count <= 45, url  # the figures take about twenty of them
