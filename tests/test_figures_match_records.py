@@ -238,7 +238,9 @@ def random_history(rng: random.Random, contracts, referrer, caseworker) -> None:
 
 @pytest.fixture
 def two_contracts(ttg_service, crc):  # type: ignore[no-untyped-def]
-    other = ContractFactory(reference="BENCH-ETE-02", crc=crc, start_date=date(2025, 4, 1), end_date=date(2027, 3, 31))
+    # Fixed dates, as the histories are: the figures do not depend on the day the tests run.
+    ttg_service.start_date, ttg_service.end_date = date(2025, 4, 1), date(2027, 3, 31)
+    other = ContractFactory(reference="BENCH-ETE-02", crc=crc, start_date=date(2025, 6, 12), end_date=date(2027, 3, 31))
     for contract in (ttg_service, other):
         RateCardItemFactory(
             contract=contract,
@@ -287,6 +289,7 @@ def test_the_figures_counted_in_sql_are_those_computed_from_the_records(
         (both, "2026-Q3", None, None),
         ([both[0]], "2026-Q3", None, None),
         ([both[1]], "2026-10", None, None),
+        ([both[1]], "2025-08", None, None),  # a year to date from the contract's start, mid-month
         (both, "2026-03", None, None),
         (both, "2025-Q4", "ete", None),
         (both, "2026-Q3", "accommodation", "HMP Bedford"),

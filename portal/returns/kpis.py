@@ -1309,12 +1309,21 @@ def volume_figures(
     """The "Against the contract" rows (expected and actual starts and spend in each window) and the
     summary to date across the contracts, with each contract's own figures and flags."""
     to_date = {row.contract_id: row for row in records.to_date}
+    # Each contract's rows sorted out in one pass, not a pass over every contract's rows per contract.
+    invoices_of: dict[int, list[InvoiceRow]] = {}
+    starts_of: dict[int, list[MonthlyExpectation]] = {}
+    profile_of: dict[int, list[MonthlyExpectation]] = {}
+    for rows_of, rows in ((invoices_of, records.invoices), (starts_of, records.expected_starts)):
+        for row in rows:
+            rows_of.setdefault(row.contract_id, []).append(row)  # type: ignore[attr-defined]
+    for row in records.spend_profile:
+        profile_of.setdefault(row.contract_id, []).append(row)
     per_contract = [
         contract_volumes(
             terms,
-            records.expected_starts,
-            records.spend_profile,
-            records.invoices,
+            starts_of.get(terms.contract_id, []),
+            profile_of.get(terms.contract_id, []),
+            invoices_of.get(terms.contract_id, []),
             to_date.get(terms.contract_id),
             as_of,
         )
