@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import access
 from portal.accounts.models import PARTNER_ROLES, User
@@ -320,10 +321,13 @@ def send_referral(
 def _send(actor: Any, referral: Referral, *, save: bool = True) -> Referral:
     contract = db.session.get(Contract, referral.contract_id)
     now = utcnow()
-    for _attempt in range(5):
-        referral.reference = new_reference()
-        if db.session.scalar(select(Referral.id).where(Referral.reference == referral.reference)) is None:
-            break
+    # Without no_autoflush the look-up would first save this referral's new reference and then find
+    # it, so every attempt "collided" and the last one was never checked at all.
+    with db.session.no_autoflush:
+        for _attempt in range(5):
+            referral.reference = new_reference()
+            if db.session.scalar(select(Referral.id).where(Referral.reference == referral.reference)) is None:
+                break
     REFERRAL_WORKFLOW.apply(referral, "send", actor, details={"reference": referral.reference}, at=now)
     referral.accept_due_on = add_working_days(london_day(now), contract.accept_sla_working_days)
     timeline(
@@ -348,11 +352,14 @@ def create_and_send(actor: Any, fields: dict[str, Any], *, save: bool = True) ->
     return send_checked(actor, data, save=save)
 
 
-def send_checked(actor: Any, data: dict[str, Any], *, save: bool = True) -> Referral:
-    """Create and send a referral from fields already through validation.check_everything."""
+def send_checked(actor: Any, data: dict[str, Any], *, save: bool = True, service: Any = None) -> Referral:
+    """Create and send a referral from fields already through validation.check_everything.
+    `service`, its Service record if the caller has it, saves looking it up again."""
     data = dict(data)
     person_data = {field: data.pop(field) for field in validation.PERSON_FIELDS}
     referral = Referral(status=ReferralStatus.DRAFT, crc_id=actor.organisation_id, referrer_id=actor.id, **data)
+    if service is not None:
+        set_committed_value(referral, "service", service)
     db.session.add(referral)
     referral.person_id = _apply_person(actor, person_data, referral.crc_id).id
     db.session.flush()

@@ -8,6 +8,8 @@ returns cleaned values, or raises ValidationFailed naming every bad field.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Any
 
@@ -113,6 +115,24 @@ def check_crn(value: Any) -> str:
     if not CRN.match(crn):
         raise ValidationFailed.single("crn", "Enter a CRN in the correct format, like X123456")
     return crn
+
+
+@dataclass
+class Lookups:
+    """What the checks look up in the database, loaded once for many referrals: the bulk import
+    checks thousands of rows, so its queries must not grow with them (one per table, not a row)."""
+
+    places: Any  # portal.places.service.PlaceFinder of the referrer's CRC
+    services: dict[tuple[int, str], Service] = dataclass_field(default_factory=dict)  # (contract id, code)
+
+    @classmethod
+    def load(cls, crc_id: int, contract_ids: list[int]) -> Lookups:
+        from portal.places.service import PlaceFinder
+
+        services = []
+        if contract_ids:
+            services = db.session.scalars(select(Service).where(Service.contract_id.in_(contract_ids))).all()
+        return cls(PlaceFinder.of(crc_id), {(service.contract_id, service.code): service for service in services})
 
 
 # --- service --------------------------------------------------------------------------------
@@ -246,11 +266,17 @@ def _age(birth: date, today: date) -> int:
 # --- location ------------------------------------------------------------------------------------
 
 
-def check_location(fields: dict[str, Any], today: date | None = None, *, crc_id: int | None = None) -> dict[str, Any]:
+def check_location(
+    fields: dict[str, Any], today: date | None = None, *, crc_id: int | None = None, places: Any = None
+) -> dict[str, Any]:
     """Where the person is: a prison or probation office of the CRC's reference data (portal.places),
-    named as the records name them (an office also by another spelling of its name)."""
+    named as the records name them (an office also by another spelling of its name). `places`, a
+    PlaceFinder of the CRC, saves looking them up again for each of many referrals."""
     from portal.places.service import find_office, find_prison
 
+    if places is not None:
+        find_prison = lambda _crc_id, name: places.prison(name)  # noqa: E731
+        find_office = lambda _crc_id, name: places.office(name)  # noqa: E731
     today = today or london_today()
     errors: dict[str, list[str]] = {}
     data: dict[str, Any] = dict.fromkeys(LOCATION_FIELDS)
@@ -422,18 +448,25 @@ def check_rar_days_setting(location_type: Any, rar_days: Any) -> None:
 
 
 def check_everything(
-    actor: Any, fields: dict[str, Any], today: date | None = None, *, service_check: Any = None
+    actor: Any,
+    fields: dict[str, Any],
+    today: date | None = None,
+    *,
+    service_check: Any = None,
+    lookups: Lookups | None = None,
 ) -> dict[str, Any]:
     """All parts at once (the API and bulk import): every bad field is reported together.
-    `service_check(fields)` may replace the database lookup of contract and service (the bulk
-    import looks its contracts up once, not once a row)."""
+    `service_check(fields)` may replace the database lookup of contract and service, and `lookups`
+    those of places and services' rules (the bulk import loads them once for the file, not a row)."""
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
     service_check = service_check or (lambda values: check_service(actor, values, today))
     for check in (
         lambda: service_check(fields),
         lambda: check_person(fields, today),
-        lambda: check_location(fields, today, crc_id=getattr(actor, "organisation_id", None)),
+        lambda: check_location(
+            fields, today, crc_id=getattr(actor, "organisation_id", None), places=lookups.places if lookups else None
+        ),
         lambda: check_risk(fields),
         lambda: check_needs(fields, today),
     ):
@@ -455,7 +488,7 @@ def check_everything(
     if not errors:
         errors.update(check_band(cleaned))
     if not errors:
-        errors.update(check_eligibility(cleaned, today))
+        errors.update(check_eligibility(cleaned, today, lookups))
     if errors:
         raise ValidationFailed(errors)
     return cleaned
@@ -485,20 +518,31 @@ def check_band(cleaned: dict[str, Any]) -> dict[str, list[str]]:
     return {}
 
 
-def check_eligibility(cleaned: dict[str, Any], today: date | None = None) -> dict[str, list[str]]:
+def check_eligibility(
+    cleaned: dict[str, Any], today: date | None = None, lookups: Lookups | None = None
+) -> dict[str, list[str]]:
     """The rules of the chosen service that the referral breaks, by field ({} when eligible): the
     one check the form, the bulk import and the API all make when a referral is sent."""
     from portal.places.models import ProbationOffice
     from portal.places.service import names_of
 
-    service = db.session.scalars(
-        select(Service).where(Service.contract_id == cleaned["contract_id"], Service.code == cleaned["service_code"])
-    ).first()
+    if lookups is not None:
+        service = lookups.services.get((cleaned["contract_id"], cleaned["service_code"]))
+    else:
+        service = db.session.scalars(
+            select(Service).where(
+                Service.contract_id == cleaned["contract_id"], Service.code == cleaned["service_code"]
+            )
+        ).first()
     if service is None:
         return {"service_code": ["Select a service this contract provides"]}
-    office = (
-        db.session.get(ProbationOffice, cleaned["probation_office_id"]) if cleaned.get("probation_office_id") else None
-    )
+    office_id = cleaned.get("probation_office_id")
+    if lookups is not None:
+        office = lookups.places.offices_by_id.get(office_id) if office_id else None
+        county = lookups.places.county_of(office)
+    else:
+        office = db.session.get(ProbationOffice, office_id) if office_id else None
+        county = office.county if office else None
     gender, location = cleaned.get("gender"), cleaned.get("location_type")
     candidate = Candidate(
         gender=getattr(gender, "value", gender),
@@ -509,10 +553,12 @@ def check_eligibility(cleaned: dict[str, Any], today: date | None = None) -> dic
         probation_office_id=office.id if office else None,
         probation_office_name=office.name if office else None,
         county_id=office.county_id if office else None,
-        county_name=office.county.name if office and office.county else None,
+        county_name=county.name if county else None,
     )
     places = None
-    if service.county_ids or service.prison_ids or service.probation_office_ids:
+    if lookups is not None:
+        places = lookups.places.names
+    elif service.county_ids or service.prison_ids or service.probation_office_ids:
         crc_id = db.session.scalar(select(Contract.crc_id).where(Contract.id == service.contract_id))
         places = names_of(crc_id)
     return broken_rules(service, candidate, today or london_today(), places)
