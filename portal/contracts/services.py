@@ -187,6 +187,12 @@ def services_of(contract: Contract) -> list[Service]:
 # --- what referrers choose from -----------------------------------------------------------------------
 
 
+def service_names(contract_id: int) -> dict[str, str]:
+    """A contract's service names by code, in one query: pages that list invoice lines or work name
+    each row's service by what people call it, not by its code."""
+    return dict(db.session.execute(select(Service.code, Service.name).where(Service.contract_id == contract_id)).all())
+
+
 def open_services(actor: Any, today: date | None = None, *, contract_ids: Any = None) -> list[Service]:
     """Services open to referrals on the actor's active contracts running today, by name, with
     their contracts (one query)."""

@@ -36,6 +36,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         )
     )
     credited = db.session.get(Invoice, invoice.credited_invoice_id) if invoice.credited_invoice_id else None
+    from portal.contracts.services import service_names
     from portal.invoicing.service import balance
     from portal.remittance.service import remittance_of
 
@@ -54,4 +55,5 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         period_end=month_end(invoice.period_start),
         balance=balance(invoice),
         remittance=remittance_of(invoice, contract),
+        service_names=service_names(invoice.contract_id),
     )

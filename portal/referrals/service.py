@@ -334,7 +334,7 @@ def _send(actor: Any, referral: Referral, *, save: bool = True) -> Referral:
         referral,
         ReferralEventKind.SENT,
         actor,
-        f"Referral sent to {contract.partner.name} for {referral.service_code}",
+        f"Referral sent to {contract.partner.name} for {referral.service_name} ({referral.service_code})",
         {"accept_due_on": referral.accept_due_on},
     )
     _notify_partner(contract, referral, "referral_sent", actor=actor)

@@ -12,7 +12,6 @@ from sqlalchemy.orm import joinedload
 
 from portal import access
 from portal.accounts.models import PARTNER_ROLES, User
-from portal.contracts.models import RateCardItem
 from portal.dates import london_today
 from portal.extensions import db
 from portal.referrals import service
@@ -44,18 +43,14 @@ def load_referral(reference: str) -> Referral:
             joinedload(Referral.person),
             joinedload(Referral.referrer),
             joinedload(Referral.caseworker),
+            joinedload(Referral.service),
         ],
     )
 
 
 def service_name(referral: Referral) -> str:
-    name = db.session.scalar(
-        select(RateCardItem.name)
-        .where(RateCardItem.contract_id == referral.contract_id, RateCardItem.service_code == referral.service_code)
-        .order_by(RateCardItem.code)
-        .limit(1)
-    )
-    return name or referral.service_code or ""
+    """The name of the service as its record says (it was its first rate-card item's name)."""
+    return referral.service_name
 
 
 def caseworker_choices(referral: Referral) -> dict[str, str]:
