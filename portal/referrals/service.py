@@ -30,6 +30,7 @@ from portal.referrals.models import (
     LIVE_STATUSES,
     OPEN_STATUSES,
     CaseNote,
+    ColourBand,
     DeclineReason,
     Referral,
     ReferralEvent,
@@ -579,6 +580,11 @@ def amend_referral(
                 errors.update({key: value for key, value in failure.errors.items() if key == "expected_release_date"})
     if "contact_details" in changes_wanted:
         cleaned["contact_details"] = (str(changes_wanted["contact_details"] or "")).strip() or None
+    if {*validation.BAND_INPUTS, "colour_band", "colour_band_reason"} & set(changes_wanted) and not errors:
+        try:
+            cleaned.update(_amended_band(referral, cleaned, changes_wanted))
+        except ValidationFailed as failure:
+            errors.update(failure.errors)
     if not reason:
         errors["reason"] = ["Explain why you are amending the referral"]
     if errors:
@@ -597,6 +603,8 @@ def amend_referral(
         {"changes": difference, "reason": reason},
     )
     record_event("referral.amended", actor=actor, record=referral, details={"changes": difference, "reason": reason})
+    if "colour_band" in difference:
+        _record_band_change(actor, referral, difference["colour_band"], reason)
     contract = db.session.get(Contract, referral.contract_id)
     _notify_partner(
         contract,
@@ -608,6 +616,71 @@ def amend_referral(
     )
     commit("referral")
     return referral
+
+
+def _amended_band(referral: Referral, cleaned: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """The band after an amendment, by the rule a referral is sent with (validation.check_band):
+    the band the risk and likelihood of reoffending now suggest, unless the referrer chooses another
+    and says why. A band chosen earlier with a reason stays, with its reason, until the referrer
+    changes it (the reason was given for the case, not for one level of risk); without one, the
+    band follows the new suggestion."""
+    fields = {
+        "rosh_level": cleaned.get("rosh_level", referral.rosh_level),
+        "reoffending": wanted.get("reoffending", referral.reoffending),
+        "colour_band": wanted.get("colour_band", referral.colour_band),
+        "colour_band_reason": wanted.get("colour_band_reason", referral.colour_band_reason),
+    }
+    chose_band = "colour_band" in wanted
+    if not chose_band and not referral.colour_band_reason:
+        fields["colour_band"] = None  # no reasoned choice to keep: the suggestion decides
+    needs = {
+        "complexity": "low",
+        "desired_outcomes": ["-"],
+        "reason": "-",
+        "sentence_end_date": london_today(),
+        **{key: getattr(value, "value", value) for key, value in fields.items() if key != "rosh_level"},
+    }
+    try:
+        checked = validation.check_needs(needs)
+    except ValidationFailed as failure:
+        raise ValidationFailed(
+            {key: value for key, value in failure.errors.items() if key in ("reoffending", "colour_band")}
+        ) from None
+    band = {key: checked[key] for key in ("reoffending", "colour_band", "colour_band_reason")}
+    band["rosh_level"] = fields["rosh_level"]
+    errors = validation.check_band(band)
+    if errors:
+        raise ValidationFailed(errors)
+    if band["colour_band"] is None and not chose_band:
+        band["colour_band"] = referral.colour_band  # nothing suggests a band yet: keep the one it has
+    del band["rosh_level"]
+    return band
+
+
+def _record_band_change(actor: Any, referral: Referral, change: Any, reason: str) -> None:
+    """A changed colour band is a line of the referral's history of its own (the band's history,
+    with what suggested it) and an audit event: the partner plans face-to-face hours by it."""
+    from portal.referrals.banding import suggested_band
+
+    before, after = change["before"], change["after"]
+    suggested = suggested_band(referral.rosh_level, referral.reoffending)
+    label = referral.colour_band.label if referral.colour_band else "None"
+    was = ColourBand(before).label if before else "none"
+    why = (
+        f"chosen by the referrer: {referral.colour_band_reason}"
+        if referral.colour_band_reason
+        else f"suggested by {referral.rosh_level.label.lower() if referral.rosh_level else 'the risk'} "
+        f"and {referral.reoffending.label.lower() if referral.reoffending else 'the likelihood of reoffending'}"
+    )
+    details = {
+        "from": before,
+        "to": after,
+        "suggested": suggested.value if suggested else None,
+        "band_reason": referral.colour_band_reason,
+        "reason": reason,
+    }
+    timeline(referral, ReferralEventKind.AMENDED, actor, f"Colour band changed from {was} to {label}: {why}", details)
+    record_event("referral.band_changed", actor=actor, record=referral, details=details)
 
 
 # --- case notes ----------------------------------------------------------------------------------------

@@ -72,6 +72,9 @@ FIELD_LABELS = {
     "rar_days": "RAR days",
     "expected_release_date": "expected release date",
     "contact_details": "contact details",
+    "reoffending": "likelihood of reoffending",
+    "colour_band": "colour band",
+    "colour_band_reason": "reason for the colour band",
 }
 
 # What a referrer may change after sending, each change with a reason.
@@ -83,7 +86,13 @@ AMENDABLE_FIELDS = (
     "rar_days",
     "expected_release_date",
     "contact_details",
+    "reoffending",
+    "colour_band",
+    "colour_band_reason",
 )
+# What the colour band is worked out from (portal.referrals.banding): an amendment to any of them,
+# or to the band itself, works it out again.
+BAND_INPUTS = ("rosh_level", "reoffending")
 
 
 def _text(value: Any) -> str:

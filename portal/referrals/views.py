@@ -15,6 +15,7 @@ from portal.accounts.models import PARTNER_ROLES, User
 from portal.dates import london_today
 from portal.extensions import db
 from portal.referrals import service
+from portal.referrals.banding import suggested_band
 from portal.referrals.blueprint import bp
 from portal.referrals.forms import (
     AcceptForm,
@@ -183,6 +184,9 @@ AMEND_FIELDS = (
     "rar_days",
     "expected_release_date",
     "contact_details",
+    "reoffending",
+    "colour_band",
+    "colour_band_reason",
 )
 
 
@@ -195,6 +199,10 @@ def _amend_values(referral: Referral) -> dict[str, Any]:
         "rar_days": "" if referral.rar_days is None else str(referral.rar_days),
         "expected_release_date": referral.expected_release_date,
         "contact_details": referral.contact_details or "",
+        "reoffending": referral.reoffending.value if referral.reoffending else "",
+        # A band that follows the suggestion shows as "the suggested band", so it follows a new one.
+        "colour_band": referral.colour_band.value if referral.colour_band and referral.colour_band_reason else "",
+        "colour_band_reason": referral.colour_band_reason or "",
     }
 
 
@@ -236,6 +244,7 @@ def amend(reference: str):  # type: ignore[no-untyped-def]
         ),
         f"Referral {referral.reference} has been amended. The partner has been told.",
         "referrals/amend.html",
+        suggested=suggested_band(referral.rosh_level, referral.reoffending),
     )
 
 
