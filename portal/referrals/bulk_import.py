@@ -53,7 +53,10 @@ COLUMNS = (
     "rar_days",
     "sentence_end_date",
     "urgent",
+    "reoffending",
+    "c2c",
     "colour_band",
+    "colour_band_reason",
 )
 # A row names its service by `service` (its name) or by `service_code`, or both.
 OPTIONAL_COLUMNS = (
@@ -70,6 +73,7 @@ OPTIONAL_COLUMNS = (
     "rar_days",
     "urgent",
     "reoffending",
+    "c2c",
     "colour_band",
     "colour_band_reason",
 )

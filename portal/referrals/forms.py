@@ -26,6 +26,7 @@ from wtforms.validators import InputRequired, Optional
 
 from portal.forms import GovDateField, Length
 from portal.referrals.models import (
+    C2C,
     ColourBand,
     DeclineReason,
     Reoffending,
@@ -94,6 +95,12 @@ class AmendForm(VersionedForm):
         widget=GovRadioInput(),
         validate_choice=False,
         choices={"": "Not known"} | {r.value: r.value.capitalize() for r in Reoffending},
+    )
+    c2c = RadioField(
+        "C2C",
+        widget=GovRadioInput(),
+        validate_choice=False,
+        choices={"": "Not known"} | {c.value: c.value.capitalize() for c in C2C},
     )
     colour_band = RadioField(
         "Colour band",

@@ -163,6 +163,18 @@ class Reoffending(StrEnum):
         return f"{self.value.capitalize()} likelihood of reoffending"
 
 
+class C2C(StrEnum):
+    """C2C, the third factor of Annex 3's colour banding: with high reoffending, high C2C makes
+    the case red."""
+
+    LOW = "low"
+    HIGH = "high"
+
+    @property
+    def label(self) -> str:
+        return f"{self.value.capitalize()} C2C"
+
+
 class DeclineReason(StrEnum):
     NO_CAPACITY = "no_capacity"
     OUTSIDE_AREA = "outside_area"
@@ -279,6 +291,8 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     colour_band: Mapped[ColourBand | None] = mapped_column(enum_type(ColourBand))
     reoffending: Mapped[Reoffending | None] = mapped_column(enum_type(Reoffending))
+    # Annex 3's third factor; unknown (None) is banded as low, as the portal did before recording it.
+    c2c: Mapped[C2C | None] = mapped_column(enum_type(C2C))
     # Why the band differs from the one the risk and reoffending suggest (portal.referrals.banding).
     colour_band_reason: Mapped[str | None] = mapped_column(Text)
 

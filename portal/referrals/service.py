@@ -627,6 +627,7 @@ def _amended_band(referral: Referral, cleaned: dict[str, Any], wanted: dict[str,
     fields = {
         "rosh_level": cleaned.get("rosh_level", referral.rosh_level),
         "reoffending": wanted.get("reoffending", referral.reoffending),
+        "c2c": wanted.get("c2c", referral.c2c),
         "colour_band": wanted.get("colour_band", referral.colour_band),
         "colour_band_reason": wanted.get("colour_band_reason", referral.colour_band_reason),
     }
@@ -644,9 +645,9 @@ def _amended_band(referral: Referral, cleaned: dict[str, Any], wanted: dict[str,
         checked = validation.check_needs(needs)
     except ValidationFailed as failure:
         raise ValidationFailed(
-            {key: value for key, value in failure.errors.items() if key in ("reoffending", "colour_band")}
+            {key: value for key, value in failure.errors.items() if key in ("reoffending", "c2c", "colour_band")}
         ) from None
-    band = {key: checked[key] for key in ("reoffending", "colour_band", "colour_band_reason")}
+    band = {key: checked[key] for key in ("reoffending", "c2c", "colour_band", "colour_band_reason")}
     band["rosh_level"] = fields["rosh_level"]
     errors = validation.check_band(band)
     if errors:
@@ -663,7 +664,7 @@ def _record_band_change(actor: Any, referral: Referral, change: Any, reason: str
     from portal.referrals.banding import suggested_band
 
     before, after = change["before"], change["after"]
-    suggested = suggested_band(referral.rosh_level, referral.reoffending)
+    suggested = suggested_band(referral.rosh_level, referral.reoffending, referral.c2c)
     label = referral.colour_band.label if referral.colour_band else "None"
     was = ColourBand(before).label if before else "none"
     why = (

@@ -22,7 +22,16 @@ from portal.dates import london_today, parse_user_date
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.people.models import ETHNICITY_CODES, Disability, Gender
-from portal.referrals.models import ColourBand, Complexity, LocationType, ReleaseType, Reoffending, RiskFlag, RoshLevel
+from portal.referrals.models import (
+    C2C,
+    ColourBand,
+    Complexity,
+    LocationType,
+    ReleaseType,
+    Reoffending,
+    RiskFlag,
+    RoshLevel,
+)
 
 CRN = re.compile(r"^[A-Z]\d{6}$")
 PRISON_NUMBER = re.compile(r"^[A-Z]\d{4}[A-Z]{2}$")
@@ -60,6 +69,7 @@ NEEDS_FIELDS = (
     "sentence_end_date",
     "urgent",
     "reoffending",
+    "c2c",
     "colour_band",
     "colour_band_reason",
 )
@@ -73,6 +83,7 @@ FIELD_LABELS = {
     "expected_release_date": "expected release date",
     "contact_details": "contact details",
     "reoffending": "likelihood of reoffending",
+    "c2c": "C2C",
     "colour_band": "colour band",
     "colour_band_reason": "reason for the colour band",
 }
@@ -87,12 +98,13 @@ AMENDABLE_FIELDS = (
     "expected_release_date",
     "contact_details",
     "reoffending",
+    "c2c",
     "colour_band",
     "colour_band_reason",
 )
 # What the colour band is worked out from (portal.referrals.banding): an amendment to any of them,
 # or to the band itself, works it out again.
-BAND_INPUTS = ("rosh_level", "reoffending")
+BAND_INPUTS = ("rosh_level", "reoffending", "c2c")
 
 
 def _text(value: Any) -> str:
@@ -435,6 +447,10 @@ def check_needs(fields: dict[str, Any], today: date | None = None) -> dict[str, 
     data["reoffending"] = _enum(likely, Reoffending) if likely not in (None, "") else None
     if likely not in (None, "") and data["reoffending"] is None:
         errors["reoffending"] = ["Select the likelihood of reoffending: low or high"]
+    c2c = fields.get("c2c")
+    data["c2c"] = _enum(c2c, C2C) if c2c not in (None, "") else None
+    if c2c not in (None, "") and data["c2c"] is None:
+        errors["c2c"] = ["Select C2C: low or high"]
     band_reason = _text(fields.get("colour_band_reason"))
     if len(band_reason) > 2000:
         errors["colour_band_reason"] = ["The reason for the band must be 2000 characters or fewer"]
@@ -504,12 +520,12 @@ def check_everything(
 
 
 def check_band(cleaned: dict[str, Any]) -> dict[str, list[str]]:
-    """The colour band: the one the risk of serious harm and likelihood of reoffending suggest
-    (portal.referrals.banding, when both are known) unless the referrer chose another and said why.
+    """The colour band: the one the risk of serious harm, likelihood of reoffending and C2C suggest
+    (portal.referrals.banding, when the first two are known) unless the referrer chose another and said why.
     Fills in the suggested band when none was chosen; keeps a reason only for a band that differs."""
     from portal.referrals.banding import suggested_band
 
-    suggested = suggested_band(cleaned.get("rosh_level"), cleaned.get("reoffending"))
+    suggested = suggested_band(cleaned.get("rosh_level"), cleaned.get("reoffending"), cleaned.get("c2c"))
     if suggested is None:
         return {}
     if cleaned.get("colour_band") is None:
@@ -518,10 +534,14 @@ def check_band(cleaned: dict[str, Any]) -> dict[str, list[str]]:
         cleaned["colour_band_reason"] = None
         return {}
     if not cleaned.get("colour_band_reason"):
+        factors = (
+            "the risk, likelihood of reoffending and C2C"
+            if cleaned.get("c2c")
+            else ("the risk and likelihood of reoffending")
+        )
         return {
             "colour_band_reason": [
-                f"Say why the band is {cleaned['colour_band'].label}: the risk and likelihood of reoffending "
-                f"suggest {suggested.label}"
+                f"Say why the band is {cleaned['colour_band'].label}: {factors} suggest {suggested.label}"
             ]
         }
     return {}

@@ -185,6 +185,7 @@ AMEND_FIELDS = (
     "expected_release_date",
     "contact_details",
     "reoffending",
+    "c2c",
     "colour_band",
     "colour_band_reason",
 )
@@ -200,6 +201,7 @@ def _amend_values(referral: Referral) -> dict[str, Any]:
         "expected_release_date": referral.expected_release_date,
         "contact_details": referral.contact_details or "",
         "reoffending": referral.reoffending.value if referral.reoffending else "",
+        "c2c": referral.c2c.value if referral.c2c else "",
         # A band that follows the suggestion shows as "the suggested band", so it follows a new one.
         "colour_band": referral.colour_band.value if referral.colour_band and referral.colour_band_reason else "",
         "colour_band_reason": referral.colour_band_reason or "",
@@ -244,7 +246,7 @@ def amend(reference: str):  # type: ignore[no-untyped-def]
         ),
         f"Referral {referral.reference} has been amended. The partner has been told.",
         "referrals/amend.html",
-        suggested=suggested_band(referral.rosh_level, referral.reoffending),
+        suggested=suggested_band(referral.rosh_level, referral.reoffending, referral.c2c),
     )
 
 
