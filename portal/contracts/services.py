@@ -240,7 +240,11 @@ def _services_for_new_items(session: OrmSession, flush_context: Any, instances: 
         for (contract_id, code), items in sorted(groups.items()):
             if any((s.contract_id, s.code) == (contract_id, code) for s in pending):
                 continue
-            if session.scalar(select(Service.id).where(Service.contract_id == contract_id, Service.code == code)):
+            existing = session.scalars(
+                select(Service).where(Service.contract_id == contract_id, Service.code == code)
+            ).first()
+            if existing is not None:
+                _open_on_first_priced_item(session, existing, items)
                 continue
             # Named after the item that best says what the service is: its referral fee, else
             # anything but a grant's monthly amount.
@@ -265,3 +269,50 @@ def _services_for_new_items(session: OrmSession, flush_context: Any, instances: 
             )
             session.add(service)
             pending.append(service)
+
+
+def _referrable(item: RateCardItem) -> bool:
+    """An item someone can be referred for: in use, and not a grant's monthly amount."""
+    return item.active is not False and _value(item.unit) != "monthly_fixed"
+
+
+def _open_on_first_priced_item(session: OrmSession, service: Service, items: list[RateCardItem]) -> None:
+    """A service made closed because its first item was a grant's monthly amount opens when its
+    first item a person can be referred for arrives: it was closed only for want of one. One a
+    contract manager closed (the audit log records each change of `open_to_referrals`) stays closed."""
+    from portal.audit.models import AuditEvent
+    from portal.audit.service import record_event
+
+    if service.open_to_referrals or not any(_referrable(item) for item in items):
+        return
+    new_ids = {item.id for item in items if item.id is not None}
+    priced_before = [
+        item
+        for item in session.scalars(
+            select(RateCardItem).where(
+                RateCardItem.contract_id == service.contract_id, RateCardItem.service_code == service.code
+            )
+        ).all()
+        if item.id not in new_ids and item not in items and _referrable(item)
+    ]
+    if priced_before:
+        return  # it had items to refer to and is closed all the same: someone closed it
+    decisions = session.scalars(
+        select(AuditEvent.details).where(
+            AuditEvent.action == "service.updated",
+            AuditEvent.record_type == "service",
+            AuditEvent.record_id == str(service.id),
+        )
+    ).all()
+    if any("open_to_referrals" in (details or {}).get("changes", {}) for details in decisions):
+        return
+    service.open_to_referrals = True
+    record_event(
+        "service.opened",
+        record=service,
+        details={
+            "code": service.code,
+            "why": "its first item a person can be referred for was added",
+            "items": sorted(item.code for item in items if _referrable(item)),
+        },
+    )
