@@ -309,6 +309,7 @@ def _open_on_first_priced_item(session: OrmSession, service: Service, items: lis
     service.open_to_referrals = True
     record_event(
         "service.opened",
+        actor=_acting_user(),
         record=service,
         details={
             "code": service.code,
@@ -316,3 +317,14 @@ def _open_on_first_priced_item(session: OrmSession, service: Service, items: lis
             "items": sorted(item.code for item in items if _referrable(item)),
         },
     )
+
+
+def _acting_user() -> Any:
+    """Who added the item, when a page or the API did (the rule opened the service on their
+    action); None at the command line, where the audit log names no one."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and current_user.is_authenticated:
+        return current_user._get_current_object()
+    return None
