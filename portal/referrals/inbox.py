@@ -156,7 +156,12 @@ def referral_list(user: User, tab_key: str, filters: Filters, sort: str, directi
         access.visible(Referral, user)
         .outerjoin(Person, Person.id == Referral.person_id)
         .where(_tab_clause(tab, user))
-        .options(joinedload(Referral.person), joinedload(Referral.caseworker), joinedload(Referral.contract))
+        .options(
+            joinedload(Referral.person),
+            joinedload(Referral.caseworker),
+            joinedload(Referral.contract),
+            joinedload(Referral.service),
+        )
     )
     statement = _filtered(statement, filters)
     column = SORTS.get(sort, Referral.sent_at)
