@@ -472,7 +472,12 @@ def review_due_sql(referral: Any = Referral) -> tuple[ColumnElement[date], Colum
         .scalar_subquery()
     )
     periodic = func.coalesce(last_next, days_after(referral.accepted_on, REVIEW_EVERY.days))
-    approved = select(ActionPlan.approved_sessions).where(ActionPlan.referral_id == referral.id).scalar_subquery()
+    approved = (
+        select(ActionPlan.approved_sessions)
+        .where(ActionPlan.referral_id == referral.id)
+        .correlate_except(ActionPlan)  # used two subqueries deep: the referral is the outermost query's
+        .scalar_subquery()
+    )
     nth = case((approved - SESSIONS_LEFT >= 1, approved - SESSIONS_LEFT), else_=1)
     first, earlier = aliased(Session), aliased(Session)
     attended_before = (
