@@ -6,7 +6,8 @@ When a review is due (one definition, in Python for one referral and in SQL for 
 - every 12 weeks: the first 12 weeks after acceptance, then 12 weeks after the last review was
   submitted (so a late review does not make the next one due at once);
 - near the end, once: 4 weeks before the order's end (the referral's sentence end date), or when the
-  approved plan's sessions are nearly used (the day of the attended session that leaves two to go),
+  approved plan's sessions are nearly used (2 weeks after the attended session that leaves two to go:
+  time to write it, and attendance recorded a few days late does not make it overdue at once),
   whichever comes first. An end-of-plan review that falls before the next 12-week one replaces it.
 A review can be submitted from 2 weeks before it is due; it is overdue the day after its due date.
 """
@@ -51,7 +52,10 @@ MAX_ACTIVITIES = 20
 MAX_SESSIONS = 500
 REVIEW_EVERY = timedelta(weeks=12)
 ENDING_NOTICE = timedelta(weeks=4)  # the end-of-plan review is due this long before the order ends
-SESSIONS_LEFT = 2  # …or when the approved plan has this many sessions left to attend
+SESSIONS_LEFT = 2  # …or when the approved plan has this many sessions left to attend,
+SESSIONS_NOTICE = timedelta(
+    weeks=2
+)  # due this long after the session that left them (recorded late, not overdue at once)
 DUE_SOON = timedelta(weeks=2)  # a review is asked for (and can be submitted) this long before it is due
 
 PLAN_WORKFLOW = StateMachine(
@@ -444,7 +448,7 @@ def review_due(referral: Referral) -> DueReview | None:
             attended = _attended_in_order(referral)
             nth = _nth_session(plan.approved_sessions)
             if len(attended) >= nth:
-                candidates.append(attended[nth - 1])
+                candidates.append(attended[nth - 1] + SESSIONS_NOTICE)
         ending = min(candidates) if candidates else None
     if ending is not None and ending <= periodic:
         return DueReview(ReviewKind.ENDING, ending)
@@ -491,8 +495,13 @@ def review_due_sql(referral: Any = Referral) -> tuple[ColumnElement[date], Colum
         .scalar_subquery()
     )
     sessions_nearly_used = (
-        select(func.min(first.date))
-        .where(first.referral_id == referral.id, first.attendance.in_(ATTENDED), attended_before >= nth)
+        select(days_after(func.min(first.date), SESSIONS_NOTICE.days))
+        .where(
+            approved.is_not(None),  # no approved plan, no sessions planned to run out
+            first.referral_id == referral.id,
+            first.attendance.in_(ATTENDED),
+            attended_before >= nth,
+        )
         .scalar_subquery()
     )
     order_ending = days_after(referral.sentence_end_date, -ENDING_NOTICE.days)

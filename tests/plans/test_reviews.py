@@ -129,14 +129,14 @@ def test_when_the_approved_plans_sessions_are_nearly_used_the_end_of_plan_review
     assert review_due(referral).kind == ReviewKind.TWELVE_WEEK
     SessionFactory(referral=referral, recorded_by=nacro_caseworker, date=first + timedelta(days=7), missed=True)
     SessionFactory(referral=referral, recorded_by=nacro_caseworker, date=first + timedelta(days=14))
-    # The second attended of four leaves two to go: that day the end-of-plan review is due.
+    # The second attended of four leaves two to go: the end-of-plan review is due two weeks after.
     assert review_due(referral).kind == ReviewKind.ENDING
-    assert review_due(referral).due_on == first + timedelta(days=14)
+    assert review_due(referral).due_on == first + timedelta(days=14 + 14)
 
 
 @pytest.mark.parametrize(
     "state",
-    ["new", "twelve_weeks", "after_a_review", "order_ending", "sessions_nearly_used", "ending_done"],
+    ["new", "twelve_weeks", "after_a_review", "order_ending", "sessions_nearly_used", "draft_plan", "ending_done"],
 )
 def test_the_due_date_is_the_same_in_python_and_in_sql(state, ttg_service, referrer, nacro_caseworker):
     today = london_today()
@@ -147,6 +147,10 @@ def test_the_due_date_is_the_same_in_python_and_in_sql(state, ttg_service, refer
     if state == "sessions_nearly_used":
         activities = [{"desired_outcome": HOUSING, "description": "Advice", "sessions": 3, "frequency": "weekly"}]
         approve_plan(referrer, save_plan(nacro_caseworker, referral, activities=activities, submit=True))
+        SessionFactory(referral=referral, recorded_by=nacro_caseworker, date=today - timedelta(days=2))
+    if state == "draft_plan":  # only an approved plan's sessions count
+        activities = [{"desired_outcome": HOUSING, "description": "Advice", "sessions": 3, "frequency": "weekly"}]
+        save_plan(nacro_caseworker, referral, activities=activities)
         SessionFactory(referral=referral, recorded_by=nacro_caseworker, date=today - timedelta(days=2))
     if state == "after_a_review":
         submit_review(nacro_caseworker, referral, REVIEW)
