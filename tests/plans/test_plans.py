@@ -275,3 +275,36 @@ def test_another_partner_and_another_crc_find_no_plan(accepted, nacro_caseworker
     other_referrer = UserFactory(role="crc_referrer", organisation=CrcFactory(name="Another CRC"))
     portal.sign_in(other_referrer)
     assert portal.get(f"/plans/{plan.id}/request-changes").status_code == 404
+
+
+def test_the_case_file_asks_the_referrer_to_acknowledge_a_safeguarding_concern_first(
+    accepted, nacro_caseworker, referrer, portal
+):
+    from portal.safeguarding.service import raise_concern
+
+    save_plan(nacro_caseworker, accepted, activities=[activity()], rar_days_planned=1, submit=True)
+    raise_concern(
+        nacro_caseworker, accepted, {"category": "other", "what_happened": "Said he has a knife.", "urgency": "urgent"}
+    )
+    portal.sign_in(referrer)
+    page = text_of(portal.get("/referrals/PL1234AB"))
+    assert "Acknowledge 1 safeguarding concern the partner raised." in page
+    assert "Approve the action plan, or ask for changes." not in page  # the concern comes first
+
+
+def test_the_plan_section_costs_the_same_queries_however_many_versions_and_reviews(
+    app, accepted, nacro_caseworker, referrer, portal
+):
+    from tests.helpers import QueryCounter
+
+    plan = save_plan(nacro_caseworker, accepted, activities=[activity()], rar_days_planned=1, submit=True)
+    portal.sign_in(referrer)
+    with QueryCounter(app) as few:
+        portal.get("/referrals/PL1234AB/plan")
+    for sessions in (5, 4, 3):
+        request_changes(referrer, plan, reason="Fewer sessions.")
+        save_plan(nacro_caseworker, accepted, activities=[activity(sessions=sessions)], rar_days_planned=1, submit=True)
+    with QueryCounter(app) as many:
+        page = text_of(portal.get("/referrals/PL1234AB/plan"))
+    assert "Version 4, waiting for approval" in page and "Every version submitted (4)" in page
+    assert many.count == few.count
