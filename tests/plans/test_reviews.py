@@ -212,7 +212,7 @@ def test_another_partner_and_another_crc_find_no_review(
 
 
 def test_the_lists_of_plans_and_reviews_cost_the_same_queries_however_many_rows(
-    app, ttg_service, referrer, nacro_caseworker, portal
+    app, ttg_service, referrer, nacro_caseworker, portal, other_portal
 ):
     def add_some(count):
         for _ in range(count):
@@ -221,27 +221,21 @@ def test_the_lists_of_plans_and_reviews_cost_the_same_queries_however_many_rows(
             activities = [{"desired_outcome": HOUSING, "description": "Advice", "sessions": 3, "frequency": "weekly"}]
             save_plan(nacro_caseworker, referral, activities=activities, rar_days_planned=1, submit=True)
 
+    def queries(browser, page):
+        with QueryCounter(app) as counted:
+            browser.get(page)
+        return counted.count
+
     portal.sign_in(nacro_caseworker)
+    other_portal.sign_in(referrer)
+    pages = [(portal, "/plans/"), (portal, "/plans/?mine=yes"), (portal, "/"), (other_portal, "/plans/")]
     add_some(1)
-    counted = {}
-    for page in ("/plans/", "/plans/?mine=yes", "/"):
-        with QueryCounter(app) as few:
-            portal.get(page)
-        counted[page] = few.count
+    few = [queries(browser, page) for browser, page in pages]
     add_some(5)
-    for page in ("/plans/", "/plans/?mine=yes", "/"):
-        with QueryCounter(app) as many:
-            response = portal.get(page)
-        assert many.count == counted[page], page
+    assert [queries(browser, page) for browser, page in pages] == few
     assert "6 progress reviews overdue" in text_of(portal.get("/"))
     assert text_of(portal.get("/plans/")).count("Overdue") == 6
-
-    portal.sign_out()
-    portal.sign_in(referrer)
-    with QueryCounter(app) as crc_many:
-        response = portal.get("/plans/")
-    assert text_of(response).count("ACC-TTG") >= 0 and crc_many.count <= counted["/plans/"] + 2
-    assert "6 action plans to approve" in text_of(portal.get("/"))
+    assert "6 action plans to approve" in text_of(other_portal.get("/"))
 
 
 def test_a_clock_at_any_time_of_day_finds_the_same_due_date(ttg_service, referrer, nacro_caseworker):
