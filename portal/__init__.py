@@ -318,6 +318,9 @@ def register_blueprints(app: Flask) -> None:
     from portal.ttg.views import bp as ttg_bp
 
     app.register_blueprint(ttg_bp)
+    from portal.plans.views import bp as plans_bp
+
+    app.register_blueprint(plans_bp)
     app.register_blueprint(grants_bp)
     app.register_blueprint(volumes_bp)
 

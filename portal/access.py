@@ -34,6 +34,7 @@ from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceM
 from portal.organisations.models import Organisation, OrganisationKind
 from portal.people.models import Person
 from portal.places.models import County, Prison, ProbationOffice
+from portal.plans.models import ActionPlan, ActionPlanVersion, ProgressReview
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport, ReferralStatus
 from portal.remittance.models import BankDetailsChange, PurchaseOrder, RemittanceDetails
 from portal.returns.models import ServiceReturn
@@ -206,6 +207,9 @@ for _model, _attribute, _parent in (
     (SafeguardingConcern, "referral_id", Referral),
     (RiskSummary, "referral_id", Referral),
     (ReleaseRecord, "referral_id", Referral),
+    (ActionPlan, "referral_id", Referral),
+    (ActionPlanVersion, "plan_id", ActionPlan),
+    (ProgressReview, "referral_id", Referral),
     (InvoiceLine, "invoice_id", Invoice),
     (InvoiceEvent, "invoice_id", Invoice),
     (InvoiceMessage, "invoice_id", Invoice),
@@ -619,6 +623,37 @@ rule(
     {*PARTNERS, REFERRER},
     "record a release from custody and its release-day checklist (Through the Gate)",
     "Only the partner and the CRC's referrers record a release",
+)
+
+
+# Action plans and progress reviews (portal/plans)
+rule(
+    Referral,
+    "write_plan",
+    PARTNERS,
+    "write, revise and submit the action plan",
+    "Only the partner writes the action plan",
+)
+rule(
+    ActionPlan,
+    "decide",
+    {REFERRER},
+    "approve an action plan or ask for changes",
+    "Only the CRC's referrers approve action plans",
+)
+rule(
+    Referral,
+    "write_review",
+    PARTNERS,
+    "submit a progress review",
+    "Only the partner writes progress reviews",
+)
+rule(
+    ProgressReview,
+    "mark_read",
+    {REFERRER},
+    "mark a progress review read, with a response",
+    "Only the CRC's referrers mark progress reviews read",
 )
 
 

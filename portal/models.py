@@ -20,6 +20,7 @@ from portal.notifications.models import DigestItem, OutboundEmail  # noqa: F401
 from portal.organisations.models import Organisation  # noqa: F401
 from portal.people.models import Person  # noqa: F401
 from portal.places.models import County, Prison, ProbationOffice  # noqa: F401
+from portal.plans.models import ActionPlan, ActionPlanVersion, ProgressReview  # noqa: F401
 from portal.referrals.models import CaseNote, Referral, ReferralEvent, ReferralImport  # noqa: F401
 from portal.remittance.models import BankDetailsChange, PurchaseOrder, RemittanceDetails  # noqa: F401
 from portal.returns.models import ServiceReturn  # noqa: F401

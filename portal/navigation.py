@@ -16,6 +16,7 @@ from portal.invoicing.models import Invoice
 from portal.organisations.models import Organisation
 from portal.people.models import Person
 from portal.places.models import County
+from portal.plans.models import ActionPlan
 from portal.referrals.models import Referral
 from portal.returns.models import ServiceReturn
 from portal.safeguarding.models import SafeguardingConcern
@@ -48,6 +49,7 @@ NAVIGATION = (
         (("raise_concern", Referral), ("acknowledge", SafeguardingConcern)),
         "safeguarding.",
     ),
+    NavEntry("Plans", "plans.index", (("write_plan", Referral), ("decide", ActionPlan)), "plans."),
     NavEntry("Organisations", "organisations.index", (("list", Organisation),), "organisations."),
     NavEntry("Contracts", "contracts.index", (), "contracts."),
     # Those who bill and those who pay; others reach an invoice by a link, read-only.

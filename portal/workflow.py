@@ -91,4 +91,7 @@ PAST_TENSE = {
     "return": "returned",
     "acknowledge": "acknowledged",
     "close": "closed",
+    "read": "read",
+    "revise": "revised",
+    "request_changes": "changes_requested",
 }

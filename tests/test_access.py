@@ -152,6 +152,8 @@ def build_world(crc, partner, partner_user, referrer, contract_manager, prefix: 
         "return": ServiceReturnFactory(contract=contract),
         "import": _an_import(crc, referrer),
         "concern": _a_concern(referral, st_giles_caseworker),
+        "plan": _a_plan(referral, st_giles_caseworker),
+        "review": _a_review(referral, st_giles_caseworker),
         # A probation office of theirs whose id is no place of ours, of any kind.
         "place": _a_place(crc),
     }
@@ -188,6 +190,34 @@ def _a_concern(referral: Any, raiser: User) -> Any:
     return raise_concern(raiser, referral, {"category": "other", "what_happened": "Theirs.", "urgency": "standard"})
 
 
+def _a_plan(referral: Any, writer: User) -> Any:
+    from portal.plans.service import save_plan
+
+    activity = {"desired_outcome": referral.desired_outcomes[0], "description": "Theirs.", "sessions": 4}
+    return save_plan(writer, referral, activities=[{**activity, "frequency": "weekly"}], rar_days_planned=1)
+
+
+def _a_review(referral: Any, writer: User) -> Any:
+    from portal.db import utcnow
+    from portal.plans.models import ProgressReview, ReviewKind
+
+    review = ProgressReview(
+        referral_id=referral.id,
+        number=1,
+        kind=ReviewKind.TWELVE_WEEK,
+        due_on=referral.accepted_on,
+        next_due_on=referral.accepted_on,
+        attendance={},
+        outcomes=[],
+        risk_observations="Theirs.",
+        submitted_at=utcnow(),
+        submitted_by_id=writer.id,
+    )
+    db.session.add(review)
+    db.session.commit()
+    return review
+
+
 def _an_import(crc: Organisation, referrer: User) -> ReferralImport:
     upload = ReferralImport(
         crc_id=crc.id,
@@ -222,6 +252,8 @@ ARGUMENTS: dict[Any, tuple[Value, Any]] = {
     "file_id": (lambda t, role: t.records["file"].id, NONE_SUCH),
     "alert_id": (lambda t, role: t.records["alert"].id, NONE_SUCH),
     "concern_id": (lambda t, role: t.records["concern"].id, NONE_SUCH),
+    "plan_id": (lambda t, role: t.records["plan"].id, NONE_SUCH),
+    "review_id": (lambda t, role: t.records["review"].id, NONE_SUCH),
     "group_id": (lambda t, role: t.records["group"].id, NONE_SUCH),
     "invoice_id": (lambda t, role: t.records["invoice"].id, NONE_SUCH),
     "line_id": (lambda t, role: t.records["line"].id, NONE_SUCH),

@@ -78,5 +78,8 @@ def complete_referral(
     timeline(referral, ReferralEventKind.COMPLETED, actor, "End-of-service report submitted: referral completed")
     notify("referral_completed", referral, actor=actor, referral=referral, report=report)
     cancel_future_sessions(actor, referral)
+    from portal.plans.service import close_plan
+
+    close_plan(actor, referral)
     commit("referral")
     return report

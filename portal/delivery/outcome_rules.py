@@ -145,7 +145,8 @@ def _days_after_postgresql(element: _DaysAfter, compiler: Any, **kw: Any) -> str
 @compiles(_DaysAfter, "sqlite")
 def _days_after_sqlite(element: _DaysAfter, compiler: Any, **kw: Any) -> str:
     day, days = list(element.clauses)
-    return f"date({compiler.process(day, **kw)}, '+' || ({compiler.process(days, **kw)}) || ' days')"
+    # No '+' before the number: SQLite reads "-28 days" and "28 days", but "+-28 days" is null.
+    return f"date({compiler.process(day, **kw)}, ({compiler.process(days, **kw)}) || ' days')"
 
 
 def days_after(day: Any, days: Any) -> ColumnElement[date]:

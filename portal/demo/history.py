@@ -1222,6 +1222,9 @@ def load_demo_history(now: datetime | None = None) -> Counter[str]:
                 from portal.demo.safeguarding import SafeguardingStory
 
                 SafeguardingStory(history).plan()
+                from portal.demo.plans import PlansStory
+
+                PlansStory(history).plan()
                 history.run()
     finally:
         config["MAIL_BACKEND"] = backend

@@ -641,3 +641,109 @@ def _concerns_escalated(user: User, today: date) -> int:
 )
 def _partner_concerns(user: User, today: date) -> int:
     return _count(_concerns_not_closed(user))
+
+
+# --- action plans and progress reviews (portal/plans) ------------------------------------------------
+
+
+@work_item(
+    "plans_to_approve",
+    {REFERRER},
+    order=3,
+    noun="action plan",
+    text="to approve",
+    href=lambda user: url_for("plans.index", mine="yes"),
+)
+def _plans_to_approve(user: User, today: date) -> int:
+    from portal.plans.models import ActionPlan, PlanStatus
+
+    return _count(
+        select(ActionPlan.id).where(
+            ActionPlan.referral_id.in_(_sent_by(user)), ActionPlan.status == PlanStatus.SUBMITTED
+        )
+    )
+
+
+@work_item(
+    "reviews_to_read",
+    {REFERRER},
+    order=4,
+    noun="progress review",
+    text="to read",
+    href=lambda user: url_for("plans.index", mine="yes"),
+)
+def _reviews_to_read(user: User, today: date) -> int:
+    from portal.plans.models import ProgressReview, ReviewStatus
+
+    return _count(
+        select(ProgressReview.id).where(
+            ProgressReview.referral_id.in_(_sent_by(user)), ProgressReview.status == ReviewStatus.SUBMITTED
+        )
+    )
+
+
+@work_item(
+    "plans_changes_asked",
+    PARTNER,
+    order=15,
+    noun="action plan",
+    text="with changes asked for by the referrer",
+    href=lambda user: url_for("plans.index", mine="yes"),
+    warn=True,
+)
+def _plans_changes_asked(user: User, today: date) -> int:
+    from portal.plans.models import ActionPlan, PlanStatus
+
+    return _count(
+        select(ActionPlan.id).where(
+            ActionPlan.referral_id.in_(_my_cases(user)), ActionPlan.status == PlanStatus.CHANGES_REQUESTED
+        )
+    )
+
+
+@work_item(
+    "reviews_overdue",
+    PARTNER,
+    order=12,
+    noun="progress review",
+    text="overdue",
+    href=lambda user: url_for("plans.index", mine="yes"),
+    warn=True,
+)
+def _reviews_overdue(user: User, today: date) -> int:
+    from portal.plans.service import reviews_due_clause
+
+    return _count(select(Referral.id).where(Referral.id.in_(_my_cases(user)), reviews_due_clause(today, overdue=True)))
+
+
+@work_item(
+    "reviews_due",
+    PARTNER,
+    order=35,
+    noun="progress review",
+    text="due in the next two weeks",
+    href=lambda user: url_for("plans.index", mine="yes"),
+)
+def _reviews_due(user: User, today: date) -> int:
+    from portal.plans.service import reviews_due_clause
+
+    return _count(select(Referral.id).where(Referral.id.in_(_my_cases(user)), reviews_due_clause(today, overdue=False)))
+
+
+@work_item(
+    "cases_without_plan",
+    PARTNER,
+    order=45,
+    noun="case",
+    text="without an action plan",
+    href=lambda user: url_for("plans.index", mine="yes"),
+)
+def _cases_without_plan(user: User, today: date) -> int:
+    from portal.plans.models import ActionPlan
+
+    return _count(
+        select(Referral.id).where(
+            Referral.id.in_(_my_cases(user)),
+            ~select(ActionPlan.id).where(ActionPlan.referral_id == Referral.id).exists(),
+        )
+    )

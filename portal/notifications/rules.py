@@ -158,6 +158,19 @@ RULES: dict[str, Rule] = {
     "safeguarding_concern_escalated": Rule(
         "safeguarding_concern_escalated", _escalation, lambda r, c: _referral_link(r, "safeguarding")
     ),
+    # Action plans and progress reviews (portal/plans)
+    "action_plan_submitted": Rule("action_plan_submitted", _referrer, lambda r, c: _referral_link(r, "plan")),
+    "action_plan_decided": Rule(
+        "action_plan_decided",
+        lambda r, c: _partner_side(r, c) + _user(c["submitted"].submitted_by_id),
+        lambda r, c: _referral_link(r, "plan"),
+    ),
+    "progress_review_submitted": Rule("progress_review_submitted", _referrer, lambda r, c: _referral_link(r, "plan")),
+    "progress_review_answered": Rule(
+        "progress_review_answered",
+        lambda r, c: _user(c["review"].submitted_by_id) + _user(r.caseworker_id),
+        lambda r, c: _referral_link(r, "plan"),
+    ),
     # Invoices and credit notes
     "invoice_submitted": Rule("invoice_submitted", _contract_managers, _invoice_link),
     "invoice_decided": Rule("invoice_decided", _partner_managers, _invoice_link),

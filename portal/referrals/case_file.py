@@ -58,6 +58,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("sessions", "Sessions", "referrals/case_file/sessions.html", "portal.referrals.case_file:sessions_context"),
     Section("outcomes", "Outcomes", "referrals/case_file/outcomes.html", "portal.referrals.case_file:outcomes_context"),
+    Section("plan", "Plan and reviews", "plans/section.html", "portal.plans.views:section_context"),
     Section("notes", "Notes", "referrals/case_file/notes.html", "portal.referrals.case_file:notes_context"),
     Section("safeguarding", "Safeguarding", "safeguarding/section.html", "portal.safeguarding.views:section_context"),
     Section("history", "History", "referrals/case_file/history.html", "portal.referrals.case_file:history_context"),
@@ -111,6 +112,29 @@ def _claims_waiting(referral: Referral) -> int:
     )
 
 
+def _concerns_to_acknowledge(user: Any, referral: Referral) -> int:
+    """Safeguarding concerns on this referral waiting for the referrer's acknowledgement (for those who acknowledge)."""
+    from portal.safeguarding.models import ConcernStatus, SafeguardingConcern
+
+    if not access.can(user, "acknowledge", SafeguardingConcern):
+        return 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(SafeguardingConcern)
+            .where(SafeguardingConcern.referral_id == referral.id, SafeguardingConcern.status == ConcernStatus.OPEN)
+        )
+        or 0
+    )
+
+
+def _plan_action(user: Any, referral: Referral, today: date) -> NextAction | None:
+    from portal.plans.views import next_plan_action
+
+    found = next_plan_action(user, referral, today)
+    return NextAction(*found) if found else None
+
+
 def next_action(user: Any, referral: Referral, can: dict[str, bool], today: date) -> NextAction | None:
     """The one thing this user should do next on this referral, most pressing first; None when
     nothing is theirs to do."""
@@ -118,6 +142,13 @@ def next_action(user: Any, referral: Referral, can: dict[str, bool], today: date
 
     status = referral.status
     reference = referral.reference
+    concerns = _concerns_to_acknowledge(user, referral)
+    if concerns:
+        return NextAction(
+            f"Acknowledge {plural(concerns, 'safeguarding concern')} the partner raised.",
+            "Go to safeguarding",
+            section_url(referral, "safeguarding"),
+        )
     if can["answer"]:
         due = f" by {format_date(referral.accept_due_on)}" if referral.accept_due_on else ""
         overdue = " (overdue)" if referral.accept_overdue else ""
@@ -148,6 +179,9 @@ def next_action(user: Any, referral: Referral, can: dict[str, bool], today: date
                 "Go to sessions",
                 section_url(referral, "sessions"),
             )
+    planned = _plan_action(user, referral, today)
+    if planned is not None:
+        return planned
     if can["verify"] and status != ReferralStatus.DRAFT:
         claims = _claims_waiting(referral)
         if claims:

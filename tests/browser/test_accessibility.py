@@ -96,7 +96,11 @@ REFERRAL_PAGES = [
     "/referrals/{referral.reference}/release",
     "/safeguarding/",
     "/safeguarding/?status=all&mine=yes",
+    "/referrals/{referral.reference}/plan",
+    "/plans/reviews/{review.id}",
 ]
+# Plans and reviews waiting for each side (the partner's and the referrer's queues).
+PLAN_QUEUE_PAGES = ["/plans/", "/plans/?mine=yes"]
 # The queues of delivery work: claims and alerts, for both sides.
 QUEUE_PAGES = ["/outcomes/", "/outcomes/?status=&mine=no", "/alerts/"]
 REFERRER_PAGES = [
@@ -116,11 +120,14 @@ REFERRER_PAGES = [
     "/safeguarding/referrals/{referral.reference}/risk",
     "/safeguarding/{concern.id}/close",
     "/through-the-gate/referrals/{referral.reference}/release",
+    "/plans/{plan.id}/request-changes",
+    *PLAN_QUEUE_PAGES,
 ]
 PARTNER_MANAGER_PAGES = [
     "/referrals/{sent_referral.reference}/accept",
     "/referrals/{sent_referral.reference}/decline",
     "/referrals/{referral.reference}/assign",
+    *PLAN_QUEUE_PAGES,
 ]
 DELIVERY_PAGES = [
     "/my-sessions",
@@ -138,6 +145,9 @@ DELIVERY_PAGES = [
     "/group-sessions/{group.id}/edit",
     "/safeguarding/referrals/{referral.reference}/new",
     "/through-the-gate/referrals/{referral.reference}/release",
+    "/plans/referrals/{referral.reference}",
+    "/plans/referrals/{referral.reference}/review",
+    *PLAN_QUEUE_PAGES,
 ]
 
 # Everyone may make API tokens: their list and the form (the shown-once page is in test_api_tokens_journey).
@@ -411,8 +421,35 @@ def everyone(
     )
     acknowledge_concern(referrer, concern)
     from portal.places.models import Prison, ProbationOffice
+    from portal.plans.models import ProgressReview, ReviewKind
+    from portal.plans.service import request_changes, save_plan
+
+    activity = {"description": "Housing advice", "sessions": 4, "frequency": "weekly"}
+    plan = save_plan(
+        nacro_caseworker,
+        referral,
+        activities=[{**activity, "desired_outcome": referral.desired_outcomes[0]}],
+        submit=True,
+    )
+    request_changes(referrer, plan, reason="Add the work towards employment.")
+    review = ProgressReview(
+        referral_id=referral.id,
+        number=1,
+        kind=ReviewKind.TWELVE_WEEK,
+        due_on=today,
+        next_due_on=today + timedelta(weeks=12),
+        attendance={"attended": 3, "late": 0, "did_not_attend": 1, "not_held": 0, "planned": None},
+        outcomes=[{"desired_outcome": referral.desired_outcomes[0], "progress": "some_progress", "comment": "Bids."}],
+        risk_observations="None seen.",
+        submitted_at=utcnow(),
+        submitted_by_id=nacro_caseworker.id,
+    )
+    db.session.add(review)
+    db.session.commit()
 
     return {
+        "plan": plan,
+        "review": review,
         "concern": concern,
         "prison": db.session.scalars(select(Prison).where(Prison.crc_id == crc.id)).first(),
         "office": db.session.scalars(select(ProbationOffice).where(ProbationOffice.crc_id == crc.id)).first(),

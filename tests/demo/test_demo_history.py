@@ -484,3 +484,43 @@ def test_the_demo_services_have_real_names(loaded):
     assert names["DV-PROG"] == "Bold Moves domestic abuse perpetrator programme"
     assert set(names) <= set(DEMO_SERVICES)
     assert all(names[code] == DEMO_SERVICES[code].name for code in names)
+
+
+def test_action_plans_and_progress_reviews_in_every_state():
+    from portal.plans.models import ActionPlan, ActionPlanVersion, PlanStatus, ProgressReview, ReviewStatus
+    from portal.plans.service import review_due_sql, reviews_due_clause
+    from portal.referrals.models import OPEN_STATUSES
+
+    plans = db.session.scalars(select(ActionPlan)).all()
+    assert {plan.status for plan in plans} == set(PlanStatus)
+    two_versions = select(ActionPlanVersion.plan_id).group_by(ActionPlanVersion.plan_id).having(func.count() >= 2)
+    approved_twice = [p for p in plans if p.status == PlanStatus.APPROVED and p.id in db.session.scalars(two_versions)]
+    assert approved_twice and all(plan.approved_number == 2 for plan in approved_twice)
+    for plan in plans:
+        referral = db.session.get(Referral, plan.referral_id)
+        if plan.status == PlanStatus.CLOSED:
+            assert referral.status == ReferralStatus.COMPLETED
+        if referral.status == ReferralStatus.COMPLETED and plan.status != PlanStatus.CLOSED:
+            raise AssertionError(f"the plan of completed referral {referral.reference} is not closed")
+        if referral.rar_days and plan.rar_days_planned is not None:
+            assert plan.rar_days_planned <= referral.rar_days
+
+    reviews = db.session.scalars(select(ProgressReview)).all()
+    assert {review.status for review in reviews} == set(ReviewStatus)
+    today = london_today()
+    due_on, _ending = review_due_sql(Referral)
+    overdue = db.session.scalars(select(Referral.id).where(reviews_due_clause(today, overdue=True))).all()
+    assert len(overdue) == 1  # one left overdue; every other review was submitted on the day it fell due
+    assert db.session.scalars(select(Referral.id).where(reviews_due_clause(today, overdue=False))).all()
+    assert all(not review.late for review in reviews)
+    open_without_plan = db.session.scalar(
+        select(func.count())
+        .select_from(Referral)
+        .where(
+            Referral.status.in_(OPEN_STATUSES),
+            Referral.accepted_on < today - timedelta(days=14),
+            ~select(ActionPlan.id).where(ActionPlan.referral_id == Referral.id).exists(),
+        )
+    )
+    assert open_without_plan == 0
+    del due_on
