@@ -35,6 +35,7 @@ class GrantPayment(Out):
     payment_reference: str | None
     query_reason: str | None
     rejection_reason: str | None
+    replaces_id: int | None = Field(description="The rejected grant payment this instalment replaces, if any.")
     version: int
     created_at: Timestamp
     updated_at: Timestamp
@@ -82,6 +83,16 @@ class NewInstalment(Body):
 
 class GrantPaymentAction(Body):
     version: Version = None
+
+
+class GrantPaymentReplacement(Body):
+    amount_pence: int | None = Field(
+        None, gt=0, description="Contract manager only; the rejected payment's amount when left out."
+    )
+    due_on: date | None = Field(None, description="Contract manager only; the rejected payment's when left out.")
+    version: Version = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount_pence": 1850000, "version": 4}]})
 
 
 class GrantPaymentReason(Body):

@@ -64,6 +64,7 @@ def present(
         payment_reference=instalment.payment_reference,
         query_reason=instalment.query_reason,
         rejection_reason=instalment.rejection_reason,
+        replaces_id=instalment.replaces_id,
         version=instalment.version,
         created_at=instalment.created_at,
         updated_at=instalment.updated_at,
@@ -239,6 +240,29 @@ def mark_grant_payment_paid(user: User, record: GrantInstalment, body: schemas.G
         service.mark_paid(
             user, record, paid_on=body.paid_on, payment_reference=body.payment_reference, version=body.version
         )
+    )
+
+
+@api.route(
+    "POST",
+    f"/grant-payments/<{ID}:payment_id>/replace",
+    load=load_payment,
+    body=schemas.GrantPaymentReplacement,
+    response=schemas.GrantPayment,
+    status=201,
+    errors=(403, 409),
+    rename={"amount": "amount_pence"},
+    who="Contract manager, partner manager",
+    tag="Grants",
+    summary="Replace a rejected grant payment",
+    description="Puts a new instalment on the schedule for the rejected payment's period; the rejected one "
+    "is kept as it was. The contract manager may give another amount or due date; the partner's manager "
+    "replaces it as scheduled (an amount or due date is then a 422). Not rejected, or already replaced: 409.",
+    body_required=False,
+)
+def replace_grant_payment(user: User, record: GrantInstalment, body: schemas.GrantPaymentReplacement) -> Any:
+    return present(
+        service.replace_rejected(user, record, amount_pence=body.amount_pence, due_on=body.due_on, version=body.version)
     )
 
 

@@ -73,6 +73,15 @@ class MarkPaidForm(VersionedForm):
     submit = SubmitField("Mark as paid", widget=GovSubmitInput())
 
 
+class ReplaceForm(VersionedForm):
+    """A replacement for a rejected grant payment: the contract manager may change its amount and
+    due date (the partner's manager sees no fields: it is replaced as it was scheduled)."""
+
+    amount = StringField("Amount", widget=GovTextInput(), validators=[Length(max=20)])
+    due_on = GovDateField("Due date", name_in_messages="The due date")
+    submit = SubmitField("Put a replacement on the schedule", widget=GovSubmitInput())
+
+
 class ActivityForm(FlaskForm):
     day = GovDateField("Date", validators=[DateRequired("Enter the date of the activity")], name_in_messages="Date")
     kind = RadioField(

@@ -73,3 +73,21 @@ def test_activity_and_volumes_over_the_api(grant, api_as, nacro_caseworker, ttg_
     assert worker.get(f"/contracts/{ttg_service.reference}/grant-schedule").status_code == 404
     volumes = worker.get(f"/contracts/{ttg_service.reference}/volumes").get_json()
     assert volumes["to_date"]["contract"] == ttg_service.reference and volumes["spend_profile"] == []
+
+
+def test_a_rejected_grant_payment_is_replaced_over_the_api(grant, api_as, contract_manager, nacro_manager):
+    crc, partner = api_as(contract_manager), api_as(nacro_manager)
+    payment_id = crc.post(f"/contracts/{grant.reference}/grant-schedule", QUARTER).get_json()["id"]
+    partner.post(f"/grant-payments/{payment_id}/submit")
+    assert crc.post(f"/grant-payments/{payment_id}/replace").status_code == 409  # not rejected
+    crc.post(f"/grant-payments/{payment_id}/reject", {"reason": "Wrong quarter's figures"})
+    changed = partner.post(f"/grant-payments/{payment_id}/replace", {"amount_pence": 2_500_000})
+    assert changed.status_code == 422 and "amount_pence" in changed.get_json()["errors"]
+    made = crc.post(f"/grant-payments/{payment_id}/replace", {"amount_pence": 1_850_000})
+    assert made.status_code == 201
+    shown = made.get_json()
+    assert (shown["status"], shown["replaces_id"], shown["amount_pence"]) == ("scheduled", payment_id, 1_850_000)
+    assert crc.post(f"/grant-payments/{payment_id}/replace").status_code == 409  # already replaced
+    schedule = partner.get(f"/contracts/{grant.reference}/grant-schedule").get_json()
+    assert [i["status"] for i in schedule["instalments"]] == ["rejected", "scheduled"]
+    assert schedule["scheduled_pence"] == 1_850_000
