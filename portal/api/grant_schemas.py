@@ -145,6 +145,24 @@ class ExpectedStartsRow(Out):
     month: str = Field(examples=["2027-04"])
     service_code: str = Field(description="Empty for the whole contract.")
     expected_starts: int
+    version: int = Field(description="Give it back to change this figure (PUT).")
+
+
+class SetExpectedStarts(Body):
+    month: str = Field(description="YYYY-MM, within the contract.", examples=["2027-04"])
+    service_code: str = Field("", description="A service of the contract's rate card; empty for the whole contract.")
+    expected_starts: int = Field(description="0 to 100,000.")
+    version: Version = Field(
+        None,
+        description="The figure's `version` you read, or 0 to set it only if it is not set yet; left out, the "
+        "figure is set whatever it is. If it has changed since, the answer is 409.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"month": "2027-04", "service_code": "ETE-1", "expected_starts": 12, "version": 0}]
+        }
+    )
 
 
 class SpendProfileRow(Out):

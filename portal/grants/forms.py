@@ -9,11 +9,12 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxInput,
     GovFileInput,
     GovRadioInput,
+    GovSelect,
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
 )
-from wtforms import BooleanField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 
 from portal.contracts.forms import VersionedForm
 from portal.forms import DateRequired, GovDateField, Length
@@ -54,6 +55,16 @@ class VolumesFileForm(FlaskForm):
     )
     file = FileField("CSV file", widget=GovFileInput())
     submit = SubmitField("Import", widget=GovSubmitInput())
+
+
+class ExpectedStartsForm(VersionedForm):
+    """One figure of the contract's expected starts: a service (or the whole contract) and a month.
+    The version is 0 for a figure not yet set."""
+
+    service_code = SelectField("Service", widget=GovSelect(), validate_choice=False)
+    month = StringField("Month", widget=GovTextInput(), validators=[Length(max=7)])
+    expected_starts = StringField("Starts expected in the month", widget=GovTextInput(), validators=[Length(max=7)])
+    submit = SubmitField("Save expected starts", widget=GovSubmitInput())
 
 
 class ConfirmForm(VersionedForm):

@@ -91,3 +91,27 @@ def test_a_rejected_grant_payment_is_replaced_over_the_api(grant, api_as, contra
     schedule = partner.get(f"/contracts/{grant.reference}/grant-schedule").get_json()
     assert [i["status"] for i in schedule["instalments"]] == ["rejected", "scheduled"]
     assert schedule["scheduled_pence"] == 1_850_000
+
+
+def test_expected_starts_are_set_over_the_api_by_put(ttg_service, api_as, contract_manager, nacro_manager):
+    crc = api_as(contract_manager)
+    url = f"/contracts/{ttg_service.reference}/volumes/expected-starts"
+
+    def put(body, client=crc):
+        return client.request("PUT", url, json=body)
+
+    made = crc.request(
+        "PUT", url, json={"month": "2027-04", "service_code": "ACC-TTG", "expected_starts": 12, "version": 0}
+    )
+    assert made.status_code == 200
+    assert made.get_json() == {"month": "2027-04", "service_code": "ACC-TTG", "expected_starts": 12, "version": 1}
+    again = crc.request(
+        "PUT", url, json={"month": "2027-04", "service_code": "ACC-TTG", "expected_starts": 4, "version": 0}
+    )
+    assert again.status_code == 409
+    bad = put({"month": "2031-01", "service_code": "ACC-TTG", "expected_starts": 4})
+    assert bad.status_code == 422 and "month" in bad.get_json()["errors"]
+    assert put({"month": "2027-04", "expected_starts": 4}).status_code == 200  # whole contract
+    assert put({"month": "2027-04", "expected_starts": 1}, api_as(nacro_manager)).status_code == 403
+    rows = crc.get(f"/contracts/{ttg_service.reference}/volumes").get_json()["expected_starts"]
+    assert [(r["service_code"], r["expected_starts"]) for r in rows] == [("", 4), ("ACC-TTG", 12)]
