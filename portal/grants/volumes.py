@@ -73,6 +73,17 @@ def import_expected_starts(actor: Any, contract: Contract, data: bytes) -> int:
     if errors:
         db.session.rollback()
         raise FileRejected(errors, "expected starts")
+    # A figure the file sets again moves on a version, so a page read before the import is stale.
+    versions = {
+        (month, code): version
+        for month, code, version in db.session.execute(
+            select(ExpectedStarts.month, ExpectedStarts.service_code, ExpectedStarts.version).where(
+                ExpectedStarts.contract_id == contract.id
+            )
+        )
+    }
+    for row in kept:
+        row.version = versions.get((row.month, row.service_code), 0) + 1
     db.session.execute(delete(ExpectedStarts).where(ExpectedStarts.contract_id == contract.id))
     db.session.add_all(kept)
     record_event(

@@ -10,6 +10,10 @@ XSLT 2 processor) and delivery over the PEPPOL network, which needs the parties 
 (the endpoint is the party's UK VAT number, scheme 9932, if it has one, else an email address,
 scheme EM: the partner's remittance email, else the organisation's contact email; EN 16931 and
 the EAS code list allow EM, but no PEPPOL access point delivers to it).
+
+Grant payments (portal/grants) have none, by decision: a grant instalment asks for a payment under
+a grant agreement, outside the scope of VAT because nothing is supplied, and an EN 16931 invoice
+states a supply, which the buyer would book as a purchase.
 """
 
 from __future__ import annotations

@@ -107,3 +107,16 @@ def test_a_service_on_plan_is_not_flagged_and_a_contract_without_a_plan_never_is
     assert [row.expected for row in below_plan(ttg_service)] == [1]
     ReferralFactory(contract=ttg_service, service_code="ACC-TTG", referrer=referrer, in_progress=True)
     assert below_plan(ttg_service) == []
+
+
+def test_a_figure_read_before_a_csv_import_is_stale_after_it(ttg_service, contract_manager):
+    read = volumes.set_expected_starts(
+        contract_manager, ttg_service, service_code="ACC-TTG", month="2026-05", starts=2
+    ).version
+    volumes.import_expected_starts(contract_manager, ttg_service, starts_csv(5))
+    (imported,) = [r for r in volumes.expected_starts_of(ttg_service) if r.month == date(2026, 5, 1)]
+    assert imported.version == read + 1
+    with pytest.raises(StaleRecord):
+        volumes.set_expected_starts(
+            contract_manager, ttg_service, service_code="ACC-TTG", month="2026-05", starts=3, version=read
+        )
