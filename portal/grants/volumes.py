@@ -40,6 +40,7 @@ def _month(values: dict[str, str], contract: Contract, number: int, errors: list
     return month
 
 
+@guards_versions("expected starts")
 def import_expected_starts(actor: Any, contract: Contract, data: bytes) -> int:
     """Replace the contract's expected starts with a CSV file's (month, service_code,
     expected_starts; an empty service_code is the whole contract). Returns the rows kept."""
@@ -73,19 +74,17 @@ def import_expected_starts(actor: Any, contract: Contract, data: bytes) -> int:
     if errors:
         db.session.rollback()
         raise FileRejected(errors, "expected starts")
-    # A figure the file sets again moves on a version, so a page read before the import is stale.
-    versions = {
-        (month, code): version
-        for month, code, version in db.session.execute(
-            select(ExpectedStarts.month, ExpectedStarts.service_code, ExpectedStarts.version).where(
-                ExpectedStarts.contract_id == contract.id
-            )
-        )
-    }
+    # A figure the file sets again is changed in place, so its version moves on and a page read
+    # before the import is stale; figures the file leaves out go.
+    existing = {(row.month, row.service_code): row for row in expected_starts_of(contract)}
     for row in kept:
-        row.version = versions.get((row.month, row.service_code), 0) + 1
-    db.session.execute(delete(ExpectedStarts).where(ExpectedStarts.contract_id == contract.id))
-    db.session.add_all(kept)
+        found = existing.pop((row.month, row.service_code), None)
+        if found is None:
+            db.session.add(row)
+        else:
+            found.starts = row.starts
+    for gone in existing.values():
+        db.session.delete(gone)
     record_event(
         "contract.expected_starts_set",
         actor=actor,
