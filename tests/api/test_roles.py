@@ -71,6 +71,8 @@ class Case:
         path = self.path(world, role)
         if self.method == "GET":
             return client.get(path)
+        if self.method == "PUT":
+            return client.request("PUT", path, json=self.body(world, role) or {})
         return client.post(path, self.body(world, role) or {})
 
 
@@ -118,6 +120,8 @@ def grant_of(world: World) -> dict[str, Any]:
         "scheduled": instalment(0, GrantPaymentStatus.SCHEDULED),
         "submitted": instalment(1, GrantPaymentStatus.SUBMITTED),
         "approved": instalment(2, GrantPaymentStatus.APPROVED),
+        "rejected": instalment(3, GrantPaymentStatus.REJECTED),
+        "other_rejected": instalment(4, GrantPaymentStatus.REJECTED),
     }
     db.session.commit()
     world.grant_records = made  # type: ignore[attr-defined]
@@ -471,6 +475,21 @@ CASES = {
     "GET /contracts/{reference}/volumes": Case(
         "GET", lambda w, r: f"/contracts/{w.contract.reference}/volumes", EVERYONE
     ),
+    "POST /grant-payments/{payment_id}/replace": Case(
+        "POST",
+        first_or_second(
+            lambda w: f"/grant-payments/{grant_of(w)['rejected'].id}/replace",
+            lambda w: f"/grant-payments/{grant_of(w)['other_rejected'].id}/replace",
+            ("nacro_manager",),
+        ),
+        only({"contract_manager": 201, "nacro_manager": 201}),
+    ),
+    "PUT /contracts/{reference}/volumes/expected-starts": Case(
+        "PUT",
+        lambda w, r: f"/contracts/{w.contract.reference}/volumes/expected-starts",
+        only({"contract_manager": 200}),
+        lambda w, r: {"month": w.contract.start_date.strftime("%Y-%m"), "expected_starts": 3},
+    ),
 }
 
 
@@ -501,7 +520,7 @@ def test_every_role_reads_what_it_may_see(world: World):
                 assert response.data.startswith(b"%PDF-"), f"{role} {name}"
 
 
-@pytest.mark.parametrize("name", [name for name, case in CASES.items() if case.method == "POST"])
+@pytest.mark.parametrize("name", [name for name, case in CASES.items() if case.method in ("POST", "PUT")])
 def test_each_role_may_do_exactly_what_the_pages_let_it(world: World, name: str):
     case = CASES[name]
     refused = [role for role in ROLES if case.expected[role] >= 400]
