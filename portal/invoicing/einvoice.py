@@ -7,18 +7,12 @@ the time it is downloaded). What it says, element by element, follows the BIS 3.
 offline (EN 16931 BR-xx and BR-CO-xx sums, BR-CL code lists, PEPPOL-EN16931-R003 and -R120), which
 the tests run on every document. Not checked here: the Schematron files themselves (they need an
 XSLT 2 processor) and delivery over the PEPPOL network, which needs the parties registered there
-(the endpoint is the party's UK VAT number, scheme 9932, if it has one, else an email address,
-scheme EM: the partner's remittance email, else the organisation's contact email; EN 16931 and
-the EAS code list allow EM, but no PEPPOL access point delivers to it).
-
-Grant payments (portal/grants) have none, by decision: a grant instalment asks for a payment under
-a grant agreement, outside the scope of VAT because nothing is supplied, and an EN 16931 invoice
-states a supply, which the buyer would book as a purchase.
+(the endpoint is the party's UK VAT number, scheme 9932, if it has one, else its email, scheme EM,
+which EN 16931 allows and the PEPPOL network does not).
 """
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from portal.accounts.models import Role, User
 from portal.contracts.models import Contract
 from portal.dates import london_day, month_end
 from portal.errors import InvalidTransition
@@ -98,38 +91,12 @@ class _Builder:
         return self.cbc(parent, name, _pounds(pence), currencyID=CURRENCY)
 
 
-def endpoint(organisation: Organisation, *emails: str | None) -> tuple[str, str] | None:
-    """(scheme, identifier) of where the party receives e-invoices (BT-34, BT-49): its UK VAT
-    number (EAS 9932); without one, an email address (EAS EM, "electronic mail"), the first of
-    `emails` given (the caller's choice, in order), else the organisation's contact email. None
-    when it has none of them: the document then lacks the endpoint and `check` says so, rather
-    than naming an address that is nobody's."""
-    if organisation.vat_number:
-        return "9932", _vat_digits(organisation.vat_number)
-    for address in (*emails, organisation.contact_email):
-        if address and address.strip():
-            return "EM", address.strip()
-    return None
-
-
-def _first_email(organisation_id: int, role: Role) -> str | None:
-    """The email of the organisation's longest-standing active user in `role`: who deals with
-    invoices there when the organisation keeps no address for them."""
-    return db.session.scalar(
-        select(User.email)
-        .where(User.organisation_id == organisation_id, User.role == role, User.active.is_(True))
-        .order_by(User.id)
-        .limit(1)
-    )
-
-
-def _party(
-    b: _Builder, parent: ET.Element, organisation: Organisation, *, seller: bool, tax: _Tax, emails: list[Any]
-) -> None:
+def _party(b: _Builder, parent: ET.Element, organisation: Organisation, *, seller: bool, tax: _Tax) -> None:
     party = b.cac(parent, "Party")
-    found = endpoint(organisation, *emails)
-    if found is not None:
-        b.cbc(party, "EndpointID", found[1], schemeID=found[0])
+    if organisation.vat_number:
+        b.cbc(party, "EndpointID", _vat_digits(organisation.vat_number), schemeID="9932")
+    else:
+        b.cbc(party, "EndpointID", organisation.contact_email or "unknown@invalid.example", schemeID="EM")
     name = b.cac(party, "PartyName")
     b.cbc(name, "Name", organisation.name)
     address = b.cac(party, "PostalAddress")
@@ -210,14 +177,8 @@ def document(invoice: Invoice) -> bytes:
         if credited.received_on:
             b.cbc(reference, "IssueDate", credited.received_on.isoformat())
     b.cbc(b.cac(root, "ContractDocumentReference"), "ID", contract.reference)
-    # Without a VAT number, the partner is reached at its remittance email, then its contact email,
-    # then its first manager's; the CRC at its contact email, then its first contract manager's.
-    seller_emails = [remittance.remittance_email]
-    if not supplier.vat_number and not supplier.contact_email:
-        seller_emails.append(_first_email(supplier.id, Role.PROVIDER_MANAGER))
-    buyer_emails = [] if buyer.vat_number or buyer.contact_email else [_first_email(buyer.id, Role.CONTRACT_MANAGER)]
-    _party(b, b.cac(root, "AccountingSupplierParty"), supplier, seller=True, tax=tax, emails=seller_emails)
-    _party(b, b.cac(root, "AccountingCustomerParty"), buyer, seller=False, tax=tax, emails=buyer_emails)
+    _party(b, b.cac(root, "AccountingSupplierParty"), supplier, seller=True, tax=tax)
+    _party(b, b.cac(root, "AccountingCustomerParty"), buyer, seller=False, tax=tax)
     if not note:
         means = b.cac(root, "PaymentMeans")
         b.cbc(means, "PaymentMeansCode", CREDIT_TRANSFER, name="Credit transfer")
@@ -324,11 +285,9 @@ def check(xml: bytes) -> list[str]:
         errors.append("BR-CL-01: the document type code is not one this portal issues")
     if one("cbc:DocumentCurrencyCode") is not None and one("cbc:DocumentCurrencyCode").text != CURRENCY:
         errors.append("BR-CL-04: the currency is not GBP")
-    for address in root.iterfind(".//cbc:EndpointID", c):
-        if address.get("schemeID") not in EAS_CODES:
+    for endpoint in root.iterfind(".//cbc:EndpointID", c):
+        if endpoint.get("schemeID") not in EAS_CODES:
             errors.append("BR-CL-25: an endpoint's scheme is not on the EAS code list")
-        if address.get("schemeID") == "EM" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address.text or ""):
-            errors.append("BR-CL-25: an email endpoint (EM) is not an email address")
     for amount in root.iter():
         if amount.get("currencyID") not in (None, CURRENCY):
             errors.append("BR-CL-03: an amount is not in the document currency")

@@ -78,8 +78,7 @@ def test_a_credit_note_is_a_ubl_credit_note_naming_the_invoice_it_corrects(
 
 
 @pytest.mark.parametrize(("vat_number", "category"), [(None, "O"), ("GB123456789", "E")])
-def test_a_charity_charging_no_vat_says_why(work, nacro, nacro_manager, contract_manager, priced, vat_number, category):
-    # The CRC keeps no contact email: its e-invoice address is its contract manager's (EAS EM).
+def test_a_charity_charging_no_vat_says_why(work, nacro, nacro_manager, priced, vat_number, category):
     priced.vat_rate_bp = 0
     nacro.vat_number = vat_number
     db.session.commit()
@@ -119,37 +118,3 @@ def test_the_download_is_for_those_who_may_see_the_invoice(
     api = api_as(contract_manager)
     assert api.get(f"/invoices/{invoice.id}.xml").status_code == 200
     assert api.get(f"/invoices/{draft.id}.xml").status_code == 409
-
-
-def test_a_partner_without_a_vat_number_is_reached_at_its_remittance_email_and_the_crc_at_its_contact_email(
-    work, nacro, crc, nacro_manager, contract_manager, priced
-):
-    nacro.vat_number, crc.vat_number = None, None
-    nacro.contact_email, crc.contact_email = "office@nacro.example", "finance@crc.example"
-    db.session.commit()
-    remittance.update_remittance(
-        nacro_manager, nacro, remittance_email="ap@nacro.example", purchase_orders_by_contract={}
-    )
-    invoice = submitted_september(work, nacro_manager)
-    xml = einvoice.document(invoice)
-    assert einvoice.check(xml) == []
-    root = parse(xml)
-    supplier = root.find("cac:AccountingSupplierParty/cac:Party/cbc:EndpointID", C)
-    buyer = root.find("cac:AccountingCustomerParty/cac:Party/cbc:EndpointID", C)
-    assert (supplier.get("schemeID"), supplier.text) == ("EM", "ap@nacro.example")
-    assert (buyer.get("schemeID"), buyer.text) == ("EM", "finance@crc.example")
-    # An organisation that keeps no address is reached at whoever deals with invoices there.
-    crc.contact_email = None
-    db.session.commit()
-    again = parse(einvoice.document(invoice))
-    buyer = again.find("cac:AccountingCustomerParty/cac:Party/cbc:EndpointID", C)
-    assert (buyer.get("schemeID"), buyer.text) == ("EM", contract_manager.email)
-
-
-def test_an_email_endpoint_must_be_an_email_address():
-    xml = b"""<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
-      xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-      xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2">
-      <cac:AccountingSupplierParty><cac:Party><cbc:EndpointID schemeID="EM">nacro</cbc:EndpointID>
-      </cac:Party></cac:AccountingSupplierParty></Invoice>"""
-    assert "BR-CL-25: an email endpoint (EM) is not an email address" in einvoice.check(xml)
