@@ -383,6 +383,8 @@ def test_another_organisations_record_is_answered_as_no_record_by_every_api_path
     for method, template, foreign_path, missing_path in _api_requests(app, theirs, user.role):
 
         def ask(path: str, method: str = method) -> tuple[int, dict[str, Any]]:
+            if method == "PUT":
+                return _problem(client.request(method, path, json={}))
             return _problem(client.get(path) if method == "GET" else client.post(path, {}))
 
         foreign, missing = ask(foreign_path), ask(missing_path)

@@ -35,6 +35,7 @@ class GrantPayment(Out):
     payment_reference: str | None
     query_reason: str | None
     rejection_reason: str | None
+    replaces_id: int | None = Field(description="The rejected grant payment this instalment replaces, if any.")
     version: int
     created_at: Timestamp
     updated_at: Timestamp
@@ -82,6 +83,16 @@ class NewInstalment(Body):
 
 class GrantPaymentAction(Body):
     version: Version = None
+
+
+class GrantPaymentReplacement(Body):
+    amount_pence: int | None = Field(
+        None, gt=0, description="Contract manager only; the rejected payment's amount when left out."
+    )
+    due_on: date | None = Field(None, description="Contract manager only; the rejected payment's when left out.")
+    version: Version = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount_pence": 1850000, "version": 4}]})
 
 
 class GrantPaymentReason(Body):
@@ -134,6 +145,24 @@ class ExpectedStartsRow(Out):
     month: str = Field(examples=["2027-04"])
     service_code: str = Field(description="Empty for the whole contract.")
     expected_starts: int
+    version: int = Field(description="Give it back to change this figure (PUT).")
+
+
+class SetExpectedStarts(Body):
+    month: str = Field(description="YYYY-MM, within the contract.", examples=["2027-04"])
+    service_code: str = Field("", description="A service of the contract's rate card; empty for the whole contract.")
+    expected_starts: int = Field(description="0 to 100,000.")
+    version: Version = Field(
+        None,
+        description="The figure's `version` you read, or 0 to set it only if it is not set yet; left out, the "
+        "figure is set whatever it is. If it has changed since, the answer is 409.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"month": "2027-04", "service_code": "ETE-1", "expected_starts": 12, "version": 0}]
+        }
+    )
 
 
 class SpendProfileRow(Out):

@@ -64,6 +64,7 @@ def present(
         payment_reference=instalment.payment_reference,
         query_reason=instalment.query_reason,
         rejection_reason=instalment.rejection_reason,
+        replaces_id=instalment.replaces_id,
         version=instalment.version,
         created_at=instalment.created_at,
         updated_at=instalment.updated_at,
@@ -242,6 +243,29 @@ def mark_grant_payment_paid(user: User, record: GrantInstalment, body: schemas.G
     )
 
 
+@api.route(
+    "POST",
+    f"/grant-payments/<{ID}:payment_id>/replace",
+    load=load_payment,
+    body=schemas.GrantPaymentReplacement,
+    response=schemas.GrantPayment,
+    status=201,
+    errors=(403, 409),
+    rename={"amount": "amount_pence"},
+    who="Contract manager, partner manager",
+    tag="Grants",
+    summary="Replace a rejected grant payment",
+    description="Puts a new instalment on the schedule for the rejected payment's period; the rejected one "
+    "is kept as it was. The contract manager may give another amount or due date; the partner's manager "
+    "replaces it as scheduled (an amount or due date is then a 422). Not rejected, or already replaced: 409.",
+    body_required=False,
+)
+def replace_grant_payment(user: User, record: GrantInstalment, body: schemas.GrantPaymentReplacement) -> Any:
+    return present(
+        service.replace_rejected(user, record, amount_pence=body.amount_pence, due_on=body.due_on, version=body.version)
+    )
+
+
 def _activity(record: GrantActivity, contract: Contract) -> schemas.Activity:
     return schemas.Activity(
         id=record.id,
@@ -303,24 +327,54 @@ def record_grant_activity(user: User, record: Contract, body: schemas.NewActivit
     tag="Grants",
     summary="Read a contract's expected volumes and where it stands",
     description="Starts expected a month by service, the spend profile, and the contract to date against "
-    "them, with straight-line forecasts to its end and the under-delivery flags (read-only: the contract "
-    "manager sets them from CSV files on the contract's page).",
+    "them, with straight-line forecasts to its end and the under-delivery flags. The contract manager sets "
+    "expected starts one month and service at a time (PUT), or from CSV files on the contract's page.",
 )
 def get_contract_volumes(user: User, record: Contract) -> Any:
     summary = to_date(record)
     flags = [flag for flag in ("crc_under_referral", "partner_under_delivery") if summary[flag]]
     return schemas.ContractExpectations(
         contract=record.reference,
-        expected_starts=[
-            schemas.ExpectedStartsRow(
-                month=row.month.strftime("%Y-%m"), service_code=row.service_code, expected_starts=row.starts
-            )
-            for row in volumes.expected_starts_of(record)
-        ],
+        expected_starts=[_starts_row(row) for row in volumes.expected_starts_of(record)],
         spend_profile=[
             schemas.SpendProfileRow(month=row.month.strftime("%Y-%m"), expected_spend_pence=row.expected_pence)
             for row in volumes.spend_profile_of(record)
         ],
         to_date=summary,
         flags=flags,
+    )
+
+
+def _starts_row(row: Any) -> schemas.ExpectedStartsRow:
+    return schemas.ExpectedStartsRow(
+        month=row.month.strftime("%Y-%m"),
+        service_code=row.service_code,
+        expected_starts=row.starts,
+        version=row.version,
+    )
+
+
+@api.route(
+    "PUT",
+    "/contracts/<reference>/volumes/expected-starts",
+    load=load_contract,
+    body=schemas.SetExpectedStarts,
+    response=schemas.ExpectedStartsRow,
+    errors=(403, 409),
+    who="Contract manager",
+    tag="Grants",
+    summary="Set the starts a contract expects of one service in one month",
+    description="Adds the figure or changes it (audited), as the page does. Errors name `month`, "
+    "`service_code` or `expected_starts`; a stale `version` (or 0 for a figure set meanwhile) is a 409.",
+)
+def put_expected_starts(user: User, record: Contract, body: schemas.SetExpectedStarts) -> Any:
+    return _starts_row(
+        volumes.set_expected_starts(
+            user,
+            record,
+            service_code=body.service_code,
+            month=body.month,
+            starts=body.expected_starts,
+            version=body.version,
+        )
     )

@@ -278,7 +278,14 @@ def show(reference: str):  # type: ignore[no-untyped-def]
         link_partner=current_user.is_crc_user,
         related=related_links(contract),
         today=today,
+        below_plan=below_plan(contract, today),
     )
+
+
+def below_plan(contract: Contract, today: date) -> list[Any]:
+    from portal.grants.below_plan import below_plan as services_below_plan
+
+    return services_below_plan(contract, today)
 
 
 def related_links(contract: Contract) -> list[tuple[str, str]]:

@@ -131,8 +131,8 @@ def before_history(now: datetime) -> None:
 
 def plan(history: History, contract: Contract) -> None:
     """Queue the grant's year: each instalment raised when released (tried again weekly while it
-    waits for its returns), approved and paid; the latest raised is left approved and unpaid; a
-    weekly drop-in and a monthly group."""
+    waits for its returns), approved and paid (one rejected first, and replaced by the partner);
+    the latest raised is left approved and unpaid; a weekly drop-in and a monthly group."""
     rng = random.Random(f"grant-{contract.reference}")
     instalments = db.session.scalars(
         select(GrantInstalment).where(GrantInstalment.contract_id == contract.id).order_by(GrantInstalment.period_start)
@@ -171,10 +171,44 @@ def _try_to_raise(history: History, instalment_id: int) -> None:
 
 def _approve(history: History, instalment_id: int) -> None:
     instalment = db.session.get(GrantInstalment, instalment_id)
+    if instalment.period_end < history.today and not history.counts["grant_payments_rejected"]:
+        # Once in the year, one is rejected and the partner replaces it (the rejected one stays).
+        service.reject_payment(history.finance, instalment, reason=REJECTION_REASON)
+        history.counts["grant_payments_rejected"] += 1
+        # The same draw as paying it would take, so the rest of the history stays as it was.
+        days = history.rng.randint(6, 9) - 5
+        history.at(history.later(days, 10, 12), _replace, history, instalment_id)
+        return
     service.approve_payment(history.finance, instalment)
     if instalment.period_end >= history.today:
         return  # the quarter under way: approved, its payment still to come
     history.at(history.later(history.rng.randint(6, 9), 14, 16), _pay, history, instalment_id)
+
+
+REJECTION_REASON = "It quotes last year's grant agreement number: please raise it again under this year's"
+
+
+def _replace(history: History, instalment_id: int) -> None:
+    """The partner's manager replaces the rejected payment and raises it at once; the CRC approves
+    it two working days later and pays it a week after (fixed delays: no draw from the history's
+    random numbers, so the rest of the history stays as it was)."""
+    rejected = db.session.get(GrantInstalment, instalment_id)
+    contract = db.session.get(Contract, rejected.contract_id)
+    replacement = service.replace_rejected(_manager(history, contract), rejected)
+    service.submit_payment(_manager(history, contract), replacement)
+    history.counts["grant_payments"] += 1
+    history.at(_fixed_moment(history, 2, 11), _approve_replacement, history, replacement.id)
+
+
+def _approve_replacement(history: History, instalment_id: int) -> None:
+    service.approve_payment(history.finance, db.session.get(GrantInstalment, instalment_id))
+    history.at(_fixed_moment(history, 5, 15), _pay, history, instalment_id)
+
+
+def _fixed_moment(history: History, working_days: int, hour: int) -> datetime:
+    from portal.demo.history import moment
+
+    return moment(add_working_days(london_day(history.current), working_days), hour, 0)
 
 
 def _pay(history: History, instalment_id: int) -> None:

@@ -9,11 +9,12 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxInput,
     GovFileInput,
     GovRadioInput,
+    GovSelect,
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
 )
-from wtforms import BooleanField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 
 from portal.contracts.forms import VersionedForm
 from portal.forms import DateRequired, GovDateField, Length
@@ -56,6 +57,16 @@ class VolumesFileForm(FlaskForm):
     submit = SubmitField("Import", widget=GovSubmitInput())
 
 
+class ExpectedStartsForm(VersionedForm):
+    """One figure of the contract's expected starts: a service (or the whole contract) and a month.
+    The version is 0 for a figure not yet set."""
+
+    service_code = SelectField("Service", widget=GovSelect(), validate_choice=False)
+    month = StringField("Month", widget=GovTextInput(), validators=[Length(max=7)])
+    expected_starts = StringField("Starts expected in the month", widget=GovTextInput(), validators=[Length(max=7)])
+    submit = SubmitField("Save expected starts", widget=GovSubmitInput())
+
+
 class ConfirmForm(VersionedForm):
     submit = SubmitField("Confirm", widget=GovSubmitInput())
 
@@ -71,6 +82,15 @@ class MarkPaidForm(VersionedForm):
     )
     payment_reference = StringField("Payment reference", widget=GovTextInput(), validators=[Length(max=60)])
     submit = SubmitField("Mark as paid", widget=GovSubmitInput())
+
+
+class ReplaceForm(VersionedForm):
+    """A replacement for a rejected grant payment: the contract manager may change its amount and
+    due date (the partner's manager sees no fields: it is replaced as it was scheduled)."""
+
+    amount = StringField("Amount", widget=GovTextInput(), validators=[Length(max=20)])
+    due_on = GovDateField("Due date", name_in_messages="The due date")
+    submit = SubmitField("Put a replacement on the schedule", widget=GovSubmitInput())
 
 
 class ActivityForm(FlaskForm):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.contracts.models import Contract
@@ -63,7 +64,15 @@ class GrantInstalment(TimestampMixin, VersionedMixin, db.Model):
 
     __tablename__ = "grant_instalment"
     __table_args__ = (
-        UniqueConstraint("contract_id", "period_start"),
+        # One live instalment a period: a rejected one keeps its period beside its replacement.
+        Index(
+            "uq_grant_instalment_live_period",
+            "contract_id",
+            "period_start",
+            unique=True,
+            postgresql_where=text("status != 'rejected'"),
+            sqlite_where=text("status != 'rejected'"),
+        ),
         Index("ix_grant_instalment_partner_status", "partner_id", "status"),
     )
 
@@ -99,6 +108,10 @@ class GrantInstalment(TimestampMixin, VersionedMixin, db.Model):
     paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     paid_on: Mapped[date | None] = mapped_column(Date)
     payment_reference: Mapped[str | None] = mapped_column(String(60))
+    # The rejected instalment this one replaces (for the same period); the rejected one is kept.
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("grant_instalment.id"))
+    # The remittance details as they were when raised (portal.remittance.service.remittance_of).
+    remittance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     contract: Mapped[Contract] = relationship(lazy="raise_on_sql")
 
@@ -136,7 +149,7 @@ class GrantActivity(TimestampMixin, db.Model):
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
 
 
-class ExpectedStarts(db.Model):
+class ExpectedStarts(VersionedMixin, db.Model):
     """How many starts the contract expects in a month for one of its services."""
 
     __tablename__ = "expected_starts"

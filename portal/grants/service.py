@@ -76,9 +76,15 @@ def schedule_of(contract: Contract) -> list[GrantInstalment]:
         db.session.scalars(
             select(GrantInstalment)
             .where(GrantInstalment.contract_id == contract.id)
-            .order_by(GrantInstalment.period_start)
+            .order_by(GrantInstalment.period_start, GrantInstalment.id)
         )
     )
+
+
+def live_schedule_of(contract: Contract) -> list[GrantInstalment]:
+    """The schedule less rejected instalments: a rejected one keeps its period for the record, but
+    its period may be funded again (by a replacement)."""
+    return [i for i in schedule_of(contract) if i.status != S.REJECTED]
 
 
 def paid_to_date_pence(contract: Contract) -> int:
@@ -201,7 +207,7 @@ def add_instalment(actor: Any, contract: Contract, fields: InstalmentFields) -> 
     access.require(actor, "manage", contract)
     lock(contract)  # two additions at once must not both pass the overlap and cap checks
     _check_contract_takes_a_schedule(contract)
-    errors = _problems(contract, fields, schedule_of(contract))
+    errors = _problems(contract, fields, live_schedule_of(contract))
     if errors:
         raise ValidationFailed({key: [message] for key, message in errors.items()})
     _check_cap(contract, fields.amount_pence or 0)
@@ -270,7 +276,7 @@ def import_schedule(actor: Any, contract: Contract, data: bytes) -> list[GrantIn
         required_columns=CSV_COLUMNS[:5],
         what="schedule",
     )
-    raised = [i for i in schedule_of(contract) if i.status != S.SCHEDULED]
+    raised = [i for i in live_schedule_of(contract) if i.status != S.SCHEDULED]
     errors: list[RowError] = []
     accepted: list[InstalmentFields] = []
     placed: list[GrantInstalment] = list(raised)
@@ -441,6 +447,23 @@ def _contract(instalment: GrantInstalment) -> Contract:
     return db.session.get(Contract, instalment.contract_id)
 
 
+def _tell(event: str, instalment: GrantInstalment, actor: Any, **context: Any) -> None:
+    """Hand the news to portal/notifications/rules.py, which decides who is told (as invoices do:
+    a raised payment to the contract managers, a decision on it to the partner's managers)."""
+    from portal.notifications.rules import notify
+
+    contract = _contract(instalment)
+    notify(
+        event,
+        instalment,
+        actor=actor,
+        instalment=instalment,
+        contract=contract,
+        partner=db.session.get(Organisation, contract.partner_id),
+        **context,
+    )
+
+
 @guards_versions("grant payment")
 def submit_payment(actor: Any, instalment: GrantInstalment, *, version: int | None = None) -> GrantInstalment:
     """Raise a released instalment as a grant payment (it takes the partner's next number), or
@@ -461,6 +484,11 @@ def submit_payment(actor: Any, instalment: GrantInstalment, *, version: int | No
         ensure_sequence(db.session.get(Organisation, contract.partner_id))
         instalment.number = take_number(contract.partner_id)
         instalment.payment_due_on = max(instalment.due_on, today + timedelta(days=contract.payment_terms_days))
+    from portal.remittance.service import freeze_remittance
+
+    # Each submission issues it again, with the partner's confirmed details of that day; its PDF
+    # then never changes after a later change of bank account.
+    freeze_remittance(instalment, contract)
     GRANT_WORKFLOW.apply(
         instalment,
         "submit",
@@ -472,6 +500,7 @@ def submit_payment(actor: Any, instalment: GrantInstalment, *, version: int | No
             "contract": contract.reference,
         },
     )
+    _tell("grant_payment_submitted", instalment, actor, resubmitted=not first_submission)
     commit("grant payment")
     return instalment
 
@@ -483,6 +512,13 @@ def approve_payment(actor: Any, instalment: GrantInstalment, *, version: int | N
     check_version(instalment, version, "grant payment")
     GRANT_WORKFLOW.apply(
         instalment, "approve", actor, details={"number": instalment.number, "amount_pence": instalment.amount_pence}
+    )
+    _tell(
+        "grant_payment_decided",
+        instalment,
+        actor,
+        decision="approved",
+        next_step=f"It is due for payment on {format_date(instalment.payment_due_on)}.",
     )
     commit("grant payment")
     return instalment
@@ -508,6 +544,14 @@ def query_payment(
     text = _reason(reason, "Say what the partner needs to check or change")
     instalment.query_reason = text
     GRANT_WORKFLOW.apply(instalment, "query", actor, details={"number": instalment.number, "reason": text})
+    _tell(
+        "grant_payment_decided",
+        instalment,
+        actor,
+        decision="queried",
+        reason=text,
+        next_step="Check what the CRC asks, then resubmit the grant payment from its page.",
+    )
     commit("grant payment")
     return instalment
 
@@ -523,6 +567,14 @@ def reject_payment(
     text = _reason(reason, "Say why the grant payment is rejected")
     instalment.rejection_reason = text
     GRANT_WORKFLOW.apply(instalment, "reject", actor, details={"number": instalment.number, "reason": text})
+    _tell(
+        "grant_payment_decided",
+        instalment,
+        actor,
+        decision="rejected",
+        reason=text,
+        next_step="The instalment for this period can be replaced from the grant payment's page.",
+    )
     commit("grant payment")
     return instalment
 
@@ -559,6 +611,13 @@ def mark_paid(
     GRANT_WORKFLOW.apply(
         instalment, "pay", actor, details={"number": instalment.number, "paid_on": day, "payment_reference": reference}
     )
+    _tell(
+        "grant_payment_decided",
+        instalment,
+        actor,
+        decision="paid",
+        next_step=f"Paid on {format_date(day)}, payment reference {reference}.",
+    )
     commit("grant payment")
     return instalment
 
@@ -575,7 +634,93 @@ def actions_for(actor: Any, instalment: GrantInstalment) -> frozenset[str]:
             actions.add("pay")
     if access.can(actor, "manage", _contract(instalment)) and instalment.status == S.SCHEDULED:
         actions.add("remove")
+    if may_replace(actor, instalment) and replacement_of(instalment) is None:
+        actions.add("replace")
     return frozenset(actions)
+
+
+# --- replacing a rejected grant payment --------------------------------------------------------------
+
+
+def replacement_of(instalment: GrantInstalment) -> GrantInstalment | None:
+    """The instalment raised again for a rejected one's period, if any (the newest)."""
+    return db.session.scalars(
+        select(GrantInstalment)
+        .where(GrantInstalment.replaces_id == instalment.id)
+        .order_by(GrantInstalment.id.desc())
+        .limit(1)
+    ).first()
+
+
+def may_replace(actor: Any, instalment: GrantInstalment) -> bool:
+    """Whether `actor` may put a replacement on the schedule for this rejected grant payment: the
+    contract manager (who keeps the schedule), or the partner's manager (who raises it)."""
+    if instalment.status != S.REJECTED:
+        return False
+    return access.can(actor, "manage", _contract(instalment)) or access.can(actor, "claim", instalment)
+
+
+@guards_versions("grant payment")
+def replace_rejected(
+    actor: Any,
+    rejected: GrantInstalment,
+    *,
+    amount_pence: int | None = None,
+    due_on: date | None = None,
+    version: int | None = None,
+) -> GrantInstalment:
+    """Put a new instalment on the schedule for a rejected grant payment's period, keeping the
+    rejected one (its number, reason and history stay as they were). The replacement is scheduled
+    and raised as any instalment, taking a new number.
+
+    The grant's rules: the schedule is the contract manager's, so only a contract manager may change
+    the amount or the due date; the partner's manager may replace a rejected payment only as it was
+    scheduled (the CRC decides on it again when it is raised)."""
+    contract = _contract(rejected)
+    manages = access.can(actor, "manage", contract)
+    if not manages:
+        access.require(actor, "claim", rejected)
+    lock(contract)  # two replacements at once must not both pass the checks below
+    lock(rejected)
+    check_version(rejected, version, "grant payment")
+    if rejected.status != S.REJECTED:
+        raise InvalidTransition("Only a rejected grant payment can be replaced")
+    already = replacement_of(rejected)
+    if already is not None:
+        raise InvalidTransition(
+            f"This grant payment has already been replaced ({already.number or 'an instalment not yet raised'})"
+        )
+    if contract.status == ContractStatus.ENDED:
+        raise InvalidTransition("The contract has ended: its schedule can no longer change")
+    if not manages and (amount_pence is not None or due_on is not None):
+        changed = "amount" if amount_pence is not None else "due_on"
+        raise ValidationFailed.single(
+            changed, "Only the CRC's contract manager can change the amount or due date of an instalment"
+        )
+    fields = InstalmentFields(
+        period_start=rejected.period_start,
+        period_end=rejected.period_end,
+        due_on=due_on or rejected.due_on,
+        amount_pence=rejected.amount_pence if amount_pence is None else amount_pence,
+        timing=rejected.timing.value,
+        needs_accepted_return=rejected.needs_accepted_return,
+    )
+    others = [i for i in live_schedule_of(contract) if i.id != rejected.id]
+    errors = _problems(contract, fields, others)
+    if errors:
+        raise ValidationFailed({key: [message] for key, message in errors.items()})
+    _check_cap(contract, fields.amount_pence or 0)
+    replacement = _instalment(actor, contract, fields)
+    replacement.replaces_id = rejected.id
+    db.session.flush()
+    record_event(
+        "grant.instalment_replaced",
+        actor=actor,
+        record=replacement,
+        details=_described(contract, replacement) | {"replaces": rejected.number, "replaces_id": rejected.id},
+    )
+    commit("grant schedule")
+    return replacement
 
 
 def register_hooks() -> None:

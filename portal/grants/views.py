@@ -22,7 +22,15 @@ from portal.grants import (
     service,
     work_items,  # noqa: F401  (registers the grants' work list items)
 )
-from portal.grants.forms import ActivityForm, ConfirmForm, FileForm, InstalmentForm, MarkPaidForm, ReasonForm
+from portal.grants.forms import (
+    ActivityForm,
+    ConfirmForm,
+    FileForm,
+    InstalmentForm,
+    MarkPaidForm,
+    ReasonForm,
+    ReplaceForm,
+)
 from portal.grants.models import GrantActivity, GrantInstalment, GrantPaymentStatus
 from portal.money import NotAnAmount, parse_pounds
 from portal.pdf import pdf_response, render_pdf
@@ -198,6 +206,8 @@ def payment(instalment_id: int):  # type: ignore[no-untyped-def]
         instalment=instalment,
         contract=contract,
         actions=service.actions_for(user, instalment),
+        replaced_by=service.replacement_of(instalment) if instalment.status == GrantPaymentStatus.REJECTED else None,
+        replaces=db.session.get(GrantInstalment, instalment.replaces_id) if instalment.replaces_id else None,
         not_released=service.why_not_released(contract, instalment, today) if not instalment.is_raised else None,
         form=ConfirmForm(data={"version": str(instalment.version)}),
         overdue=instalment.payment_due_on is not None
@@ -218,6 +228,8 @@ def pdf_filename(instalment: GrantInstalment) -> str:
 
 
 def grant_payment_pdf(instalment: GrantInstalment) -> bytes:
+    from portal.remittance.service import remittance_of
+
     contract = db.session.get(Contract, instalment.contract_id)
     return render_pdf(
         "pdf/grant_payment.html",
@@ -225,6 +237,9 @@ def grant_payment_pdf(instalment: GrantInstalment) -> bytes:
         contract=contract,
         partner=contract.partner,
         crc=contract.crc,
+        # As raised (frozen at each submission); an instalment not yet raised shows today's.
+        remittance=remittance_of(instalment, contract),
+        replaces=db.session.get(GrantInstalment, instalment.replaces_id) if instalment.replaces_id else None,
     )
 
 
@@ -316,6 +331,56 @@ def pay(instalment_id: int):  # type: ignore[no-untyped-def]
             flash(f"Grant payment {instalment.number} marked as paid on {format_date(instalment.paid_on)}.", "success")
             return redirect(payment_url(instalment))
     return render_template("grants/mark_paid.html", form=form, instalment=instalment)
+
+
+@bp.route("/payments/<int:instalment_id>/replace", methods=["GET", "POST"])
+@login_required
+def replace(instalment_id: int):  # type: ignore[no-untyped-def]
+    """Schedule again the period of a rejected grant payment, which is kept as it was."""
+    instalment = _instalment(instalment_id)
+    contract = db.session.get(Contract, instalment.contract_id)
+    user = _user()
+    if not service.may_replace(user, instalment):
+        if not (access.can(user, "manage", contract) or access.can(user, "claim", instalment)):
+            access.require(user, "claim", instalment)  # a 403 naming who may
+        flash("Only a rejected grant payment can be replaced.", "error")
+        return redirect(payment_url(instalment))
+    manages = access.can(user, "manage", contract)
+    form = ReplaceForm(
+        data={
+            "version": str(instalment.version),
+            "amount": f"{instalment.amount_pence / 100:.2f}",
+            "due_on": instalment.due_on,
+        }
+        if request.method == "GET"
+        else None
+    )
+    if form.validate_on_submit():
+        amount: int | None = None
+        if manages:
+            try:
+                amount = parse_pounds(form.amount.data or "")
+            except NotAnAmount:
+                form.amount.errors = ["Enter the amount in pounds, like 10000 or 12,500.00"]
+        if not form.amount.errors:
+            result = attempt(
+                form,
+                lambda: service.replace_rejected(
+                    user,
+                    instalment,
+                    amount_pence=amount,
+                    due_on=form.due_on.data if manages else None,
+                    version=form.version_read,
+                ),
+            )
+            if result.ok:
+                flash(
+                    f"Replacement for grant payment {instalment.number} put on the schedule. "
+                    "The partner's manager raises it when it is released.",
+                    "success",
+                )
+                return redirect(payment_url(result.result))
+    return render_template("grants/replace.html", form=form, instalment=instalment, contract=contract, manages=manages)
 
 
 # --- grant-funded activity ----------------------------------------------------------------------------

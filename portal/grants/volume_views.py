@@ -6,17 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from portal import access
 from portal.contracts.models import Contract
 from portal.csv_files import FileRejected
-from portal.dates import Period, PeriodKind, london_today, month_label
+from portal.dates import Period, PeriodKind, london_today, month_label, parse_month
 from portal.extensions import db
 from portal.grants import volumes
-from portal.grants.forms import VolumesFileForm
+from portal.grants.below_plan import below_plan
+from portal.grants.forms import ExpectedStartsForm, VolumesFileForm
+from portal.grants.models import ExpectedStarts
 from portal.returns.records import figures_for
+from portal.web import attempt
 
 bp = Blueprint("volumes", __name__, url_prefix="/contracts")
 
@@ -42,6 +46,7 @@ def show(reference: str):  # type: ignore[no-untyped-def]
     months = sorted({row.month for row in starts})
     codes = sorted({row.service_code for row in starts})
     grid = {(row.month, row.service_code): row.starts for row in starts}
+    behind = below_plan(contract)
     return render_template(
         "grants/volumes.html",
         contract=contract,
@@ -49,6 +54,7 @@ def show(reference: str):  # type: ignore[no-untyped-def]
         codes=codes,
         grid=grid,
         profile=volumes.spend_profile_of(contract),
+        behind=behind,
         summary=to_date(contract),
         can_manage=access.can(current_user, "manage", contract),
         month_label=month_label,
@@ -85,3 +91,53 @@ def import_volumes(reference: str):  # type: ignore[no-untyped-def]
                 flash(f"{what} imported: {kept} rows.", "success")
                 return redirect(url_for("volumes.show", reference=contract.reference))
     return render_template("grants/volumes_import.html", form=form, contract=contract, failure=failure)
+
+
+@bp.route("/<reference>/volumes/starts", methods=["GET", "POST"])
+@login_required
+def set_starts(reference: str):  # type: ignore[no-untyped-def]
+    """Set or change the starts expected of one service in one month (?service=&month= picks the
+    figure to change, with the version it is read at)."""
+    contract = _contract(reference)
+    user = current_user._get_current_object()
+    access.require(user, "manage", contract)
+    form = ExpectedStartsForm()
+    codes = sorted(volumes.service_codes(contract))
+    form.service_code.choices = [("", "Whole contract (every service)")] + [(code, code) for code in codes]
+    if request.method == "GET":
+        code = request.args.get("service", "")[:40].upper()
+        month = parse_month(request.args.get("month", ""))
+        existing = None
+        if month is not None:
+            existing = db.session.scalars(
+                select(ExpectedStarts).where(
+                    ExpectedStarts.contract_id == contract.id,
+                    ExpectedStarts.service_code == code,
+                    ExpectedStarts.month == month,
+                )
+            ).first()
+        form.service_code.data = code
+        form.month.data = month.strftime("%Y-%m") if month else ""
+        form.expected_starts.data = str(existing.starts) if existing else ""
+        form.version.data = str(existing.version) if existing else "0"
+    elif form.validate_on_submit():
+        result = attempt(
+            form,
+            lambda: volumes.set_expected_starts(
+                user,
+                contract,
+                service_code=form.service_code.data,
+                month=form.month.data,
+                starts=form.expected_starts.data,
+                version=(form.version.data or "").strip() or "0",
+            ),
+        )
+        if result.ok:
+            row = result.result
+            flash(
+                f"Expected starts for {row.service_code or 'the whole contract'} in {month_label(row.month)} "
+                f"saved: {row.starts}.",
+                "success",
+            )
+            return redirect(url_for("volumes.show", reference=contract.reference))
+    return render_template("grants/expected_starts_form.html", form=form, contract=contract)

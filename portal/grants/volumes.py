@@ -1,7 +1,7 @@
 """What a contract expects: starts a month by service (ExpectedStarts) and spend a month
 (SpendProfile). The contract manager sets each from a CSV file, all or nothing, replacing what
-was there; the figures compare the records against them (portal.returns.kpis, "Against the
-contract")."""
+was there, or sets the starts of one service and month (page and API, `set_expected_starts`);
+the figures compare the records against them (portal.returns.kpis, "Against the contract")."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from portal.audit.service import record_event
 from portal.contracts.models import Contract, RateCardItem
 from portal.csv_files import FileRejected, RowError, read_csv
 from portal.dates import month_label, parse_month
+from portal.errors import StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.grants.models import ExpectedStarts, SpendProfile
 from portal.money import NotAnAmount, parse_pounds, pounds
-from portal.persistence import commit, lock
+from portal.persistence import check_version, commit, guards_versions, lock
 
 STARTS_COLUMNS = ("month", "service_code", "expected_starts")
 SPEND_COLUMNS = ("month", "expected_spend")
@@ -39,6 +40,7 @@ def _month(values: dict[str, str], contract: Contract, number: int, errors: list
     return month
 
 
+@guards_versions("expected starts")
 def import_expected_starts(actor: Any, contract: Contract, data: bytes) -> int:
     """Replace the contract's expected starts with a CSV file's (month, service_code,
     expected_starts; an empty service_code is the whole contract). Returns the rows kept."""
@@ -72,8 +74,17 @@ def import_expected_starts(actor: Any, contract: Contract, data: bytes) -> int:
     if errors:
         db.session.rollback()
         raise FileRejected(errors, "expected starts")
-    db.session.execute(delete(ExpectedStarts).where(ExpectedStarts.contract_id == contract.id))
-    db.session.add_all(kept)
+    # A figure the file sets again is changed in place, so its version moves on and a page read
+    # before the import is stale; figures the file leaves out go.
+    existing = {(row.month, row.service_code): row for row in expected_starts_of(contract)}
+    for row in kept:
+        found = existing.pop((row.month, row.service_code), None)
+        if found is None:
+            db.session.add(row)
+        else:
+            found.starts = row.starts
+    for gone in existing.values():
+        db.session.delete(gone)
     record_event(
         "contract.expected_starts_set",
         actor=actor,
@@ -86,6 +97,71 @@ def import_expected_starts(actor: Any, contract: Contract, data: bytes) -> int:
     )
     commit("contract")
     return len(kept)
+
+
+@guards_versions("expected starts")
+def set_expected_starts(
+    actor: Any, contract: Contract, *, service_code: Any, month: Any, starts: Any, version: Any = None
+) -> ExpectedStarts:
+    """Set the starts a contract expects of one service (an empty code: the whole contract) in one
+    month, adding the figure or changing it. `version` is the one read: 0 when the figure was not
+    set then (so one set meanwhile by someone else is not overwritten unseen); None (API) sets it
+    whatever it is. Errors name the field: service_code, month, expected_starts."""
+    access.require(actor, "manage", contract)
+    lock(contract)  # two people setting one new figure at once: the second is told, not lost
+    errors: dict[str, list[str]] = {}
+    code = str(service_code or "").strip().upper()
+    if code and code not in service_codes(contract):
+        errors["service_code"] = [f"{code} is not a service of {contract.reference}"]
+    day = parse_month(month)
+    if day is None:
+        errors["month"] = ["Enter the month as YYYY-MM, like 2027-04"]
+    elif day > contract.end_date or day < contract.start_date.replace(day=1):
+        errors["month"] = [f"{month_label(day)} is outside the contract"]
+    text = str(starts if starts is not None else "").strip()
+    if not text:
+        errors["expected_starts"] = ["Enter the starts expected in the month, like 12"]
+    elif not (text.isascii() and text.isdigit() and int(text) <= MAX_STARTS):
+        errors["expected_starts"] = [f"Enter the expected starts as a whole number from 0 to {MAX_STARTS:,}"]
+    if errors:
+        raise ValidationFailed(errors)
+    row = db.session.scalars(
+        select(ExpectedStarts).where(
+            ExpectedStarts.contract_id == contract.id,
+            ExpectedStarts.service_code == code,
+            ExpectedStarts.month == day,
+        )
+    ).first()
+    read = None if version is None or version == "" else str(version)
+    if row is None and read not in (None, "0"):
+        raise StaleRecord("These expected starts were removed by someone else. Check the table and try again.")
+    if row is not None and read == "0":
+        raise StaleRecord(
+            f"Someone else set these expected starts meanwhile, to {row.starts}. Check them and try again."
+        )
+    before = None
+    if row is None:
+        row = ExpectedStarts(contract_id=contract.id, service_code=code, month=day, starts=int(text))
+        db.session.add(row)
+    else:
+        check_version(row, read, "expected starts")
+        before = row.starts
+        row.starts = int(text)
+    db.session.flush()
+    record_event(
+        "contract.expected_starts_changed",
+        actor=actor,
+        record=contract,
+        details={
+            "contract": contract.reference,
+            "service_code": code,
+            "month": day.strftime("%Y-%m"),
+            "before": before,
+            "after": int(text),
+        },
+    )
+    commit("contract")
+    return row
 
 
 def import_spend_profile(actor: Any, contract: Contract, data: bytes) -> int:

@@ -4,6 +4,7 @@ decide, instalments for the partner's manager to raise. One count query each."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from flask import url_for
 from sqlalchemy import func, select
@@ -53,3 +54,42 @@ def _to_raise(user: User, today: date) -> int:
         for due_on, period_end, timing, terms in db.session.execute(statement)
         if (period_end < today if timing == Timing.ARREARS else due_on - timedelta(days=terms) <= today)
     )
+
+
+def _below_plan(user: User, today: date) -> list[Any]:
+    """Asked once a request: the count and its detail lines share it (two queries in all)."""
+    from flask import g
+
+    from portal.grants.below_plan import below_plan_seen_by
+
+    key = (user.id, today)
+    cached = getattr(g, "services_below_plan", None)
+    if cached is None or cached[0] != key:
+        cached = (key, below_plan_seen_by(user, today))
+        g.services_below_plan = cached
+    return cached[1]
+
+
+def _below_plan_lines(user: User, today: date) -> list[tuple[str, int | None, str]]:
+    return [
+        (
+            f"{row.reference}, {row.label}: {row.started} started of {row.expected} expected to date",
+            None,
+            url_for("volumes.show", reference=row.reference),
+        )
+        for row in _below_plan(user, today)[:10]
+    ]
+
+
+@work_item(
+    "services_below_plan",
+    {Role.CONTRACT_MANAGER},
+    order=38,
+    noun="service",
+    text="with starts below 80% of plan to date",
+    href=lambda user: url_for("contracts.index"),
+    warn=True,
+    detail=_below_plan_lines,
+)
+def _services_below_plan(user: User, today: date) -> int:
+    return len(_below_plan(user, today))

@@ -113,6 +113,10 @@ def _invoice_link(invoice: Any, context: dict[str, Any]) -> str:
     return absolute_url("invoicing.show", invoice_id=invoice.id)
 
 
+def _grant_payment_link(instalment: Any, context: dict[str, Any]) -> str:
+    return absolute_url("grants.payment", instalment_id=instalment.id)
+
+
 def _return_link(service_return: Any, context: dict[str, Any]) -> str:
     return absolute_url("returns.show", return_id=service_return.id)
 
@@ -177,6 +181,9 @@ RULES: dict[str, Rule] = {
     "invoice_query_replied": Rule("invoice_query_replied", _contract_managers, _invoice_link),
     "invoice_query_answered": Rule("invoice_query_answered", _partner_managers, _invoice_link),
     "credit_note_raised": Rule("credit_note_raised", _credit_note_counterpart, _invoice_link),
+    # Grant payments (portal/grants): as invoices, raised to the CRC and decided to the partner
+    "grant_payment_submitted": Rule("grant_payment_submitted", _contract_managers, _grant_payment_link),
+    "grant_payment_decided": Rule("grant_payment_decided", _partner_managers, _grant_payment_link),
     # Remittance details: the partner's managers hear of every decision on their bank account
     "bank_details_confirmed": Rule(
         "bank_details_confirmed", lambda r, c: _role_in(r.organisation_id, Role.PROVIDER_MANAGER), _remittance_link

@@ -73,3 +73,45 @@ def test_activity_and_volumes_over_the_api(grant, api_as, nacro_caseworker, ttg_
     assert worker.get(f"/contracts/{ttg_service.reference}/grant-schedule").status_code == 404
     volumes = worker.get(f"/contracts/{ttg_service.reference}/volumes").get_json()
     assert volumes["to_date"]["contract"] == ttg_service.reference and volumes["spend_profile"] == []
+
+
+def test_a_rejected_grant_payment_is_replaced_over_the_api(grant, api_as, contract_manager, nacro_manager):
+    crc, partner = api_as(contract_manager), api_as(nacro_manager)
+    payment_id = crc.post(f"/contracts/{grant.reference}/grant-schedule", QUARTER).get_json()["id"]
+    partner.post(f"/grant-payments/{payment_id}/submit")
+    assert crc.post(f"/grant-payments/{payment_id}/replace").status_code == 409  # not rejected
+    crc.post(f"/grant-payments/{payment_id}/reject", {"reason": "Wrong quarter's figures"})
+    changed = partner.post(f"/grant-payments/{payment_id}/replace", {"amount_pence": 2_500_000})
+    assert changed.status_code == 422 and "amount_pence" in changed.get_json()["errors"]
+    made = crc.post(f"/grant-payments/{payment_id}/replace", {"amount_pence": 1_850_000})
+    assert made.status_code == 201
+    shown = made.get_json()
+    assert (shown["status"], shown["replaces_id"], shown["amount_pence"]) == ("scheduled", payment_id, 1_850_000)
+    assert crc.post(f"/grant-payments/{payment_id}/replace").status_code == 409  # already replaced
+    schedule = partner.get(f"/contracts/{grant.reference}/grant-schedule").get_json()
+    assert [i["status"] for i in schedule["instalments"]] == ["rejected", "scheduled"]
+    assert schedule["scheduled_pence"] == 1_850_000
+
+
+def test_expected_starts_are_set_over_the_api_by_put(ttg_service, api_as, contract_manager, nacro_manager):
+    crc = api_as(contract_manager)
+    url = f"/contracts/{ttg_service.reference}/volumes/expected-starts"
+
+    def put(body, client=crc):
+        return client.request("PUT", url, json=body)
+
+    made = crc.request(
+        "PUT", url, json={"month": "2027-04", "service_code": "ACC-TTG", "expected_starts": 12, "version": 0}
+    )
+    assert made.status_code == 200
+    assert made.get_json() == {"month": "2027-04", "service_code": "ACC-TTG", "expected_starts": 12, "version": 1}
+    again = crc.request(
+        "PUT", url, json={"month": "2027-04", "service_code": "ACC-TTG", "expected_starts": 4, "version": 0}
+    )
+    assert again.status_code == 409
+    bad = put({"month": "2031-01", "service_code": "ACC-TTG", "expected_starts": 4})
+    assert bad.status_code == 422 and "month" in bad.get_json()["errors"]
+    assert put({"month": "2027-04", "expected_starts": 4}).status_code == 200  # whole contract
+    assert put({"month": "2027-04", "expected_starts": 1}, api_as(nacro_manager)).status_code == 403
+    rows = crc.get(f"/contracts/{ttg_service.reference}/volumes").get_json()["expected_starts"]
+    assert [(r["service_code"], r["expected_starts"]) for r in rows] == [("", 4), ("ACC-TTG", 12)]

@@ -120,6 +120,8 @@ def grant_of(world: World) -> dict[str, Any]:
         "scheduled": instalment(0, GrantPaymentStatus.SCHEDULED),
         "submitted": instalment(1, GrantPaymentStatus.SUBMITTED),
         "approved": instalment(2, GrantPaymentStatus.APPROVED),
+        "rejected": instalment(3, GrantPaymentStatus.REJECTED),
+        "other_rejected": instalment(4, GrantPaymentStatus.REJECTED),
     }
     db.session.commit()
     world.grant_records = made  # type: ignore[attr-defined]
@@ -559,6 +561,21 @@ CASES = {
     ),
     "GET /contracts/{reference}/volumes": Case(
         "GET", lambda w, r: f"/contracts/{w.contract.reference}/volumes", EVERYONE
+    ),
+    "POST /grant-payments/{payment_id}/replace": Case(
+        "POST",
+        first_or_second(
+            lambda w: f"/grant-payments/{grant_of(w)['rejected'].id}/replace",
+            lambda w: f"/grant-payments/{grant_of(w)['other_rejected'].id}/replace",
+            ("nacro_manager",),
+        ),
+        only({"contract_manager": 201, "nacro_manager": 201}),
+    ),
+    "PUT /contracts/{reference}/volumes/expected-starts": Case(
+        "PUT",
+        lambda w, r: f"/contracts/{w.contract.reference}/volumes/expected-starts",
+        only({"contract_manager": 200}),
+        lambda w, r: {"month": w.contract.start_date.strftime("%Y-%m"), "expected_starts": 3},
     ),
 }
 

@@ -793,3 +793,138 @@ def test_invoice_forms_showing_errors_are_accessible(
         page.get_by_role("button", name="Mark as paid").click()
         expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the date it was paid")
         check_page(page, "mark paid (errors)")
+
+
+# --- grants, expected volumes and remittance details (issue 18) ---------------------------------------
+
+GRANT_PAGES = [
+    "/grants/{grant.reference}",
+    "/grants/payments",
+    "/grants/payments?status=scheduled",
+    "/grants/payments/{approved_payment.id}",
+    "/grants/payments/{submitted_payment.id}",
+    "/grants/payments/{rejected_payment.id}",
+    "/grants/payments/{scheduled_payment.id}",
+    "/grants/{grant.reference}/activity",
+    "/contracts/{grant.reference}/volumes",
+    "/contracts/{nacro_contract.reference}/volumes",
+    "/contracts/{nacro_contract.reference}",
+    "/remittance/{nacro.id}",
+]
+GRANT_PAGES_BY_ROLE: dict[str, list[str]] = {
+    "contract_manager": [
+        *GRANT_PAGES,
+        "/",
+        "/grants/{grant.reference}/instalments/new",
+        "/grants/{grant.reference}/schedule/import",
+        "/grants/payments/{submitted_payment.id}/query",
+        "/grants/payments/{submitted_payment.id}/reject",
+        "/grants/payments/{approved_payment.id}/pay",
+        "/grants/payments/{rejected_payment.id}/replace",
+        "/contracts/{nacro_contract.reference}/volumes/starts",
+        "/contracts/{nacro_contract.reference}/volumes/starts?service=ACC-TTG&month={plan_month}",
+        "/contracts/{nacro_contract.reference}/volumes/import",
+        "/remittance/",
+        "/remittance/{nacro.id}/bank-account/reject",
+    ],
+    "nacro_manager": [
+        *GRANT_PAGES,
+        "/grants/payments/{rejected_payment.id}/replace",
+        "/grants/{grant.reference}/activity/new",
+        "/remittance/{nacro.id}/details",
+    ],
+}
+
+
+@pytest.fixture
+def grants(everyone: dict[str, Any]) -> dict[str, Any]:
+    """A grant paid by a schedule with an instalment in each state (approved, submitted, rejected,
+    not yet released), drop-in work, expected starts that Nacro's contract is well below, and a
+    change of bank account awaiting confirmation."""
+    from portal.contracts.models import ContractTier
+    from portal.grants import activity, service, volumes
+    from portal.remittance import service as remittance
+
+    today = london_today()
+    start = today - timedelta(days=200)
+    manager, partner = everyone["contract_manager"], everyone["nacro_manager"]
+    grant = ContractFactory(
+        reference="BENCH-WOM-04",
+        title="Women's centre",
+        crc=everyone["crc"],
+        partner=everyone["nacro"],
+        tier=ContractTier.GRANT,
+        start_date=start,
+        end_date=start + timedelta(days=720),
+        value_cap_pence=200_000_00,
+        payment_terms_days=14,
+    )
+
+    def instalment(offset: int) -> Any:
+        first = start + timedelta(days=offset)
+        fields = service.InstalmentFields(first, first + timedelta(days=89), first, 20_000_00, "advance", False)
+        return service.add_instalment(manager, grant, fields)
+
+    approved, submitted, rejected, scheduled = (instalment(offset) for offset in (0, 90, 180, 270))
+    for raised in (approved, submitted, rejected):
+        service.submit_payment(partner, raised)
+    service.approve_payment(manager, approved)
+    service.reject_payment(manager, rejected, reason="The period's return is missing")
+    activity.record_activity(
+        everyone["nacro_caseworker"],
+        grant,
+        day=today - timedelta(days=3),
+        kind="drop_in",
+        attendees="9",
+        duration_minutes="120",
+        description="Wednesday drop-in",
+    )
+    volumes.set_expected_starts(manager, grant, service_code="", month=start, starts=6)
+    contract = everyone["nacro_contract"]
+    plan_month = max(contract.start_date, today - timedelta(days=40)).replace(day=1)
+    volumes.set_expected_starts(manager, contract, service_code="ACC-TTG", month=plan_month, starts=40)
+    remittance.request_bank_change(
+        partner, everyone["nacro"], account_name="Nacro", sort_code="309430", account_number="00733445"
+    )
+    return everyone | {
+        "grant": grant,
+        "approved_payment": approved,
+        "submitted_payment": submitted,
+        "rejected_payment": rejected,
+        "scheduled_payment": scheduled,
+        "plan_month": plan_month.strftime("%Y-%m"),
+    }
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+@pytest.mark.parametrize("role", GRANT_PAGES_BY_ROLE)
+def test_every_grant_volume_and_remittance_page_a_role_can_reach_is_accessible(
+    page: Page, live_server: str, grants: dict[str, Any], subtests: pytest.Subtests, role: str, width: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in(page, live_server, grants[role])
+    for path in GRANT_PAGES_BY_ROLE[role]:
+        where = f"{role} at {width}px {path}"
+        with subtests.test(msg=where):
+            visit(page, f"{live_server}{path.format(**grants)}", 200, where)
+            check_page(page, where)
+            if width == 375:
+                check_fits_a_phone(page, where)
+
+
+def test_grant_and_volume_forms_showing_errors_are_accessible(
+    page: Page, live_server: str, grants: dict[str, Any], subtests: pytest.Subtests
+) -> None:
+    """Expected starts and a replacement grant payment as they look after a mistake."""
+    sign_in(page, live_server, grants["contract_manager"])
+    with subtests.test(msg="expected starts with nothing filled in"):
+        page.goto(f"{live_server}/contracts/{grants['nacro_contract'].reference}/volumes/starts")
+        page.get_by_role("button", name="Save expected starts").click()
+        expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the month as YYYY-MM")
+        check_page(page, "expected starts (errors)")
+    with subtests.test(msg="a replacement for nothing"):
+        page.goto(f"{live_server}/grants/payments/{grants['rejected_payment'].id}/replace")
+        page.get_by_label("Amount").fill("none")
+        page.get_by_role("button", name="Put a replacement on the schedule").click()
+        expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the amount in pounds")
+        check_page(page, "replace grant payment (errors)")

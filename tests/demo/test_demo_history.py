@@ -390,6 +390,22 @@ def test_the_grant_schedule_has_instalments_paid_due_and_awaiting_return_accepta
     assert not db.session.scalar(select(func.count()).select_from(Invoice).where(Invoice.contract_id == grant.id))
 
 
+def test_one_grant_payment_was_rejected_and_replaced_by_the_partner_and_both_sides_were_emailed():
+    from portal.grants import service as grants
+    from portal.grants.models import GrantPaymentStatus
+    from portal.notifications.models import OutboundEmail
+
+    grant = _contract("BENCH-WOM-04")
+    (rejected,) = [i for i in grants.schedule_of(grant) if i.status == GrantPaymentStatus.REJECTED]
+    replacement = grants.replacement_of(rejected)
+    assert replacement.status == GrantPaymentStatus.PAID and replacement.number != rejected.number
+    assert (replacement.period_start, replacement.amount_pence) == (rejected.period_start, rejected.amount_pence)
+    grant_emails = select(OutboundEmail.subject).where(OutboundEmail.subject.like("Grant payment%"))
+    subjects = set(db.session.scalars(grant_emails))
+    assert f"Grant payment {rejected.number} rejected" in subjects
+    assert f"Grant payment {replacement.number} paid" in subjects
+
+
 def test_the_grant_only_partners_return_shows_its_drop_ins_and_the_grant_paid():
     from portal.dates import Period, PeriodKind, add_months
     from portal.grants.models import GrantActivity
