@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal import access
 from portal.contracts.models import Contract, ContractTier
-from portal.csv_files import FileRejected, csv_text
+from portal.csv_files import FileRejected, csv_response
 from portal.dates import london_today
 from portal.errors import InvalidTransition, ValidationFailed
 from portal.extensions import db
@@ -148,11 +148,8 @@ def import_schedule(reference: str):  # type: ignore[no-untyped-def]
 @login_required
 def schedule_csv(reference: str):  # type: ignore[no-untyped-def]
     contract = _grant(reference)
-    return Response(
-        csv_text(service.CSV_COLUMNS, service.schedule_csv(contract), bom=True),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="grant-schedule-{contract.reference}.csv"'},
-    )
+    name = f"grant-schedule-{contract.reference}.csv"
+    return csv_response(service.CSV_COLUMNS, service.schedule_csv(contract), name, bom=True)
 
 
 # --- grant payments -----------------------------------------------------------------------------------
