@@ -19,6 +19,7 @@ import base64
 import binascii
 import enum
 import json
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -209,7 +210,11 @@ def seek(
     elif offset:
         query, position = query.offset(offset), offset
     labelled = [key.expression.label(f"_seek_{index}") for index, key in enumerate(keys)]
-    rows = list(db.session.execute(query.add_columns(*labelled).limit(per_page + 1)).unique())
+    result = db.session.execute(query.add_columns(*labelled).limit(per_page + 1)).unique()
+    # A row of several columns is given as a named tuple of the statement's own columns (by name or
+    # unpacked, as the statement's rows would be), without the keys added here.
+    shaped = namedtuple("Row", list(result.keys())[:width], rename=True) if width > 1 else None
+    rows = list(result)
     more = len(rows) > per_page
     rows = rows[:per_page]
     if backwards:
@@ -219,8 +224,7 @@ def seek(
         offset = max(0, position - len(rows))
     else:
         offset = position
-    # A row of several columns stays a Row (its fields by name); the keys after them do no harm.
-    items = [row[0] if width == 1 else row for row in rows]
+    items = [row[0] if shaped is None else shaped(*row[:width]) for row in rows]
 
     def cursor(row: Any, at: int) -> str:
         return encode_cursor(list(row[width:]), at)

@@ -27,9 +27,10 @@ from portal.grants.models import GrantActivity, GrantInstalment, GrantPaymentSta
 from portal.money import NotAnAmount, parse_pounds
 from portal.pdf import pdf_response, render_pdf
 from portal.urls import as_id
-from portal.web import act_and_redirect, attempt
+from portal.web import act_and_redirect, attempt, paginate
 
 bp = Blueprint("grants", __name__, url_prefix="/grants")
+PAGE_SIZE = 50
 
 
 def _user() -> Any:
@@ -165,17 +166,16 @@ def payments():  # type: ignore[no-untyped-def]
         statement = statement.where(GrantInstalment.status != GrantPaymentStatus.SCHEDULED)
     if status in {s.value for s in GrantPaymentStatus}:
         statement = statement.where(GrantInstalment.status == GrantPaymentStatus(status))
-    rows = list(
-        db.session.execute(
-            statement.with_only_columns(GrantInstalment, Contract)
-            .join(Contract, Contract.id == GrantInstalment.contract_id)
-            .order_by(GrantInstalment.submitted_at.desc(), GrantInstalment.id.desc())
-            .limit(500)
-        ).all()
+    page = paginate(
+        statement.with_only_columns(GrantInstalment, Contract)
+        .join(Contract, Contract.id == GrantInstalment.contract_id)
+        .order_by(GrantInstalment.submitted_at.desc().nulls_last(), GrantInstalment.id.desc()),
+        per_page=PAGE_SIZE,
     )
     return render_template(
         "grants/payments.html",
-        rows=rows,
+        page=page,
+        rows=page.items,
         status=status,
         statuses={"": "Any status (raised)"}
         | {s.value: s.label for s in GrantPaymentStatus if s != GrantPaymentStatus.SCHEDULED}
