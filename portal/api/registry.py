@@ -75,7 +75,7 @@ class Endpoint:
         if self.path_parameters:
             codes.add(404)
         if self.query is not None:
-            codes.add(422)
+            codes.update({400, 422})  # 400: a NUL character in the address, refused before any field is read
         if self.body is not None:
             codes.update({400, 413, 415, 422})
         if self.method == "POST":
