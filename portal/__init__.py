@@ -332,6 +332,7 @@ def register_commands(app: Flask) -> None:
     from portal.access import permissions_table_command
     from portal.accounts.cli import api_token_cli, user_cli
     from portal.contracts.cli import contract_cli, rate_card_cli
+    from portal.delivery.review import records_cli
     from portal.demo.cli import demo_code_command, demo_data_command
     from portal.jobs import jobs_cli
     from portal.notifications.cli import notifications_cli, outbox_cli
@@ -346,6 +347,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(notifications_cli)
     app.cli.add_command(contract_cli)
     app.cli.add_command(rate_card_cli)
+    app.cli.add_command(records_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(api_token_cli)
     app.cli.add_command(permissions_table_command)

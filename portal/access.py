@@ -406,6 +406,13 @@ rule(
 )
 rule(
     User,
+    "manage_in_any_organisation",
+    {ADMIN},
+    "add users to any organisation, and see whose users they are",
+    "Partner managers add users to their own organisation only",
+)
+rule(
+    User,
     "see_api_tokens",
     EVERYONE,
     "see a person's API tokens",

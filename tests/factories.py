@@ -43,7 +43,7 @@ from portal.delivery.models import (
 )
 from portal.extensions import db
 from portal.invoicing.billing import totals
-from portal.invoicing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceLine, InvoiceStatus
 from portal.organisations.models import Organisation, OrganisationKind, Tier
 from portal.people.models import Disability, Gender, Person
 from portal.referrals.models import Complexity, LocationType, Referral, ReferralStatus, RoshLevel
@@ -216,8 +216,10 @@ class ReferralFactory(BaseFactory):
 
     class Params:
         # Accepted (waiting for first contact) and in progress, with the stamps the portal writes.
+        # Sent a day before it was accepted, 30 days ago: a referral is never accepted before it is sent.
         accepted = factory.Trait(
             status=ReferralStatus.ACCEPTED,
+            sent_at=factory.LazyFunction(lambda: utcnow() - timedelta(days=31)),
             accepted_at=factory.LazyFunction(lambda: utcnow() - timedelta(days=30)),
             first_contact_due_on=factory.LazyFunction(lambda: london_today() + timedelta(days=7)),
         )
@@ -341,13 +343,15 @@ class InvoiceLineFactory(BaseFactory):
     price = factory.SubFactory(RateCardPriceFactory, item=factory.SelfAttribute("..item"))
     invoice_id = factory.SelfAttribute("invoice.id")
     item_id = factory.SelfAttribute("item.id")
-    price_id = factory.SelfAttribute("price.id")
+    # `price=None` for a line whose price is not on the rate card (an adjustment, or a line staged
+    # before its item had prices): giving the item a price would change what later drafts bill.
+    price_id = factory.LazyAttribute(lambda line: line.price.id if line.price else None)
     item_code = factory.SelfAttribute("item.code")
     service_code = factory.SelfAttribute("item.service_code")
     description = factory.SelfAttribute("item.name")
     unit = factory.SelfAttribute("item.unit")
     quantity_hundredths = 100
-    unit_price_pence = factory.SelfAttribute("price.unit_price_pence")
+    unit_price_pence = factory.LazyAttribute(lambda line: line.price.unit_price_pence if line.price else 0)
     amount_pence = factory.LazyAttribute(lambda line: line.quantity_hundredths * line.unit_price_pence // 100)
     event_count = factory.LazyAttribute(lambda line: line.quantity_hundredths // 100)
 
@@ -415,6 +419,22 @@ class InvoiceFactory(BaseFactory):
             [line.amount_pence for line in made], self.vat_rate_bp
         )
         db.session.commit()
+
+
+class InvoiceEventFactory(BaseFactory):
+    """One billed event (`event_key` such as "session:12") frozen on an invoice line, live."""
+
+    class Meta:
+        model = InvoiceEvent
+        exclude = ("line",)
+
+    line = factory.SubFactory(InvoiceLineFactory, invoice=factory.SubFactory(InvoiceFactory, lines=0))
+    invoice_id = factory.SelfAttribute("line.invoice_id")
+    line_id = factory.SelfAttribute("line.id")
+    item_id = factory.SelfAttribute("line.item_id")
+    event_key = factory.Sequence(lambda n: f"session:{n + 1}")
+    event_date = factory.LazyFunction(_last_month)
+    live = True
 
 
 class ServiceReturnFactory(BaseFactory):

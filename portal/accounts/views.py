@@ -371,7 +371,10 @@ def users():  # type: ignore[no-untyped-def]
             statement = statement.where(User.active.is_(False))
     page = paginate(statement, per_page=50)
     return render_template(
-        "accounts/users.html", form=form, page=page, show_organisation=current_user.role == Role.ADMIN
+        "accounts/users.html",
+        form=form,
+        page=page,
+        show_organisation=access.can(current_user, "manage_in_any_organisation", User),
     )
 
 
@@ -388,7 +391,7 @@ def _load_managed_user(user_id: int) -> User:
 def new_user():  # type: ignore[no-untyped-def]
     _require_user_admin()
     form = UserForm()
-    choose_organisation = current_user.role == Role.ADMIN
+    choose_organisation = access.can(current_user, "manage_in_any_organisation", User)
     if choose_organisation:
         organisations = db.session.scalars(access.organisations_for_user_admin(current_user)).all()
         form.organisation_id.choices = {o.id: o.name for o in organisations}

@@ -184,7 +184,8 @@ def get_invoice_pdf(user: User, record: Invoice) -> Any:
     summary="Get an invoice or credit note as a UBL 2.1 e-invoice",
     description="A UBL 2.1 Invoice (type 380) or CreditNote (type 381) following PEPPOL BIS Billing 3.0 "
     "(EN 16931): lines, VAT breakdown, totals, the partner's confirmed bank account and the contract's purchase "
-    "order. A draft has none yet (409).",
+    "order. A draft has none yet (409); nor has an invoice whose partner or CRC has no VAT number or PEPPOL "
+    "participant ID to address it to (409 saying which).",
 )
 def get_invoice_xml(user: User, record: Invoice) -> Any:
     return file_response(einvoice.document(record), einvoice.filename(record), "application/xml")

@@ -81,6 +81,7 @@ def present(referral: Referral) -> dict[str, Any]:
         "sentence_end_date": referral.sentence_end_date,
         "urgent": referral.urgent,
         "reoffending": referral.reoffending,
+        "c2c": referral.c2c,
         "colour_band": referral.colour_band,
         "colour_band_reason": referral.colour_band_reason,
         "referrer": _staff(referral.referrer),

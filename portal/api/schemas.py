@@ -30,6 +30,7 @@ from portal.delivery.models import Achievement, Attendance, NonAttendanceReason,
 from portal.invoicing.models import InvoiceKind, InvoiceStatus
 from portal.people.models import ETHNICITY_CODES, Disability, Gender
 from portal.referrals.models import (
+    C2C,
     ColourBand,
     Complexity,
     DeclineReason,
@@ -423,6 +424,11 @@ class NewReferral(Body):
     reoffending: Reoffending | None = Field(
         None, description="Likelihood of reoffending; with `rosh_level` it suggests the colour band (Annex 3)."
     )
+    c2c: C2C | None = Field(
+        None,
+        description="C2C, Annex 3's third banding factor: with high `reoffending`, high C2C suggests red. "
+        "Empty: banded as low.",
+    )
     colour_band: ColourBand | None = Field(
         None, description="Empty: the suggested band (when `reoffending` is given). Another needs `colour_band_reason`."
     )
@@ -534,6 +540,7 @@ class Referral(Out):
     sentence_end_date: date
     urgent: bool
     reoffending: Reoffending | None
+    c2c: C2C | None
     colour_band: ColourBand | None
     colour_band_reason: str | None
     referrer: StaffMember

@@ -10,6 +10,7 @@ back with no changes.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from collections import defaultdict
@@ -26,6 +27,7 @@ from portal.contracts.models import (
     SESSION_UNITS,
     Contract,
     ContractStatus,
+    OutcomeFrom,
     OutcomeType,
     Pathway,
     RateCardItem,
@@ -58,10 +60,28 @@ COLUMNS = (
     "effective_from",
     "effective_to",
     "session_kinds",
+    # The rule of a per_outcome item's outcome type (portal.delivery.outcome_rules): counted from
+    # acceptance, start (first contact) or release; the earliest and latest day after it; at most how
+    # many a referral may have; whether a claim needs an evidence file (yes or no).
+    "outcome_from",
+    "outcome_earliest_days",
+    "outcome_latest_days",
+    "outcome_max_per_referral",
+    "outcome_evidence_required",
 )
 # The eleven columns of the first rate-card files: a file needs them all; later columns are optional.
 REQUIRED_COLUMNS = COLUMNS[:11]
-ITEM_COLUMNS = (*COLUMNS[:8], "session_kinds")
+RULE_COLUMNS = COLUMNS[12:]
+ITEM_COLUMNS = (*COLUMNS[:8], "session_kinds", *RULE_COLUMNS)
+# The rule's columns and the outcome type's fields they set.
+RULE_FIELDS = {
+    "outcome_from": "outcome_from",
+    "outcome_earliest_days": "outcome_earliest_days",
+    "outcome_latest_days": "outcome_latest_days",
+    "outcome_max_per_referral": "max_per_referral",
+    "outcome_evidence_required": "evidence_required",
+}
+MAX_RULE_DAYS = 3650
 MAX_BYTES = 1_000_000
 MAX_ROWS = 5_000
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -81,6 +101,7 @@ class ImportSummary:
     prices_changed: int = 0
     prices_removed: int = 0
     outcome_types_added: list[str] = field(default_factory=list)
+    outcome_rules_changed: list[str] = field(default_factory=list)
 
     @property
     def changed_anything(self) -> bool:
@@ -91,6 +112,7 @@ class ImportSummary:
             or self.prices_changed
             or self.prices_removed
             or self.outcome_types_added
+            or self.outcome_rules_changed
         )
 
     def describe(self) -> str:
@@ -104,6 +126,8 @@ class ImportSummary:
         ]
         if self.outcome_types_added:
             parts.append(f"outcome types added: {', '.join(self.outcome_types_added)}")
+        if self.outcome_rules_changed:
+            parts.append(f"outcome rules changed: {', '.join(self.outcome_rules_changed)}")
         return "; ".join(parts)
 
 
@@ -137,7 +161,7 @@ def export_rate_card(contract: Contract) -> str:
             item.outcome_type.code if item.outcome_type else "",
             "" if item.max_units_per_referral is None else str(item.max_units_per_referral),
         ]
-        later_cells = ["|".join(item.session_kinds)]
+        later_cells = ["|".join(item.session_kinds), *_rule_cells(item.outcome_type)]
         if not item.prices:
             writer.writerow([*item_cells, "", "", "", *later_cells])
         for price in item.prices:
@@ -153,6 +177,18 @@ def export_rate_card(contract: Contract) -> str:
     return buffer.getvalue()
 
 
+def _rule_cells(outcome_type: OutcomeType | None) -> list[str]:
+    if outcome_type is None:
+        return [""] * len(RULE_COLUMNS)
+    return [
+        outcome_type.outcome_from.value if outcome_type.outcome_from else "acceptance",
+        str(outcome_type.outcome_earliest_days or 0),
+        "" if outcome_type.outcome_latest_days is None else str(outcome_type.outcome_latest_days),
+        "" if outcome_type.max_per_referral is None else str(outcome_type.max_per_referral),
+        "yes" if outcome_type.evidence_required else "no",
+    ]
+
+
 # --- reading a file ------------------------------------------------------------------------------
 
 
@@ -163,7 +199,11 @@ def read_rate_card(data: bytes) -> list[ParsedRow]:
         data, COLUMNS, max_bytes=MAX_BYTES, max_rows=MAX_ROWS, required_columns=REQUIRED_COLUMNS, what="rate card"
     )
     errors: list[RowError] = []
-    parsed = [row for row in (_parse_row(csv_row.number, csv_row.values, errors) for csv_row in rows) if row]
+    # A file without the rule's columns (made before them) leaves the outcome types' rules alone.
+    with_rules = bool(set(RULE_COLUMNS) & set(_header(data)))
+    parsed = [
+        row for row in (_parse_row(csv_row.number, csv_row.values, errors, with_rules) for csv_row in rows) if row
+    ]
     errors.extend(_check_consistency(parsed))
     if errors:
         raise RateCardImportFailed(sort_errors(errors, COLUMNS), "rate card")
@@ -191,7 +231,52 @@ def _parse_date(value: str, row: int, column: str, errors: list[RowError]) -> da
         return None
 
 
-def _parse_row(row: int, values: dict[str, str], errors: list[RowError]) -> ParsedRow | None:
+def _header(data: bytes) -> list[str]:
+    first = data.decode("utf-8-sig", errors="replace").splitlines()[:1]
+    return [cell.strip().lower() for cell in next(csv.reader(first), [])] if first else []
+
+
+def _parse_rule(row: int, values: dict[str, str], item: dict[str, Any], errors: list[RowError]) -> None:
+    """The outcome rule's cells of a row: a per_outcome item's type's rule, empty on any other item."""
+    given = {column: values[column] for column in RULE_COLUMNS}
+    if item["unit"] is None:  # its unit is wrong, which says enough
+        item.update(dict.fromkeys(RULE_COLUMNS))
+        return
+    if item["unit"] != Unit.PER_OUTCOME:
+        for column, value in given.items():
+            if value:
+                errors.append(RowError(row, column, "Only per_outcome items have an outcome rule: leave it empty"))
+        item.update(dict.fromkeys(RULE_COLUMNS))
+        return
+    source = given["outcome_from"].lower()
+    if source in ("", "acceptance"):
+        item["outcome_from"] = None
+    else:
+        item["outcome_from"] = _choice(source, OutcomeFrom, row, "outcome_from", errors)
+        if item["outcome_from"] is None:
+            errors[-1] = RowError(
+                row, "outcome_from", f"Unknown outcome from '{source}': use acceptance, start or release"
+            )
+    for column, lowest in (("outcome_earliest_days", 0), ("outcome_latest_days", 0), ("outcome_max_per_referral", 1)):
+        text = given[column]
+        item[column] = None
+        if text:
+            if not (text.isascii() and text.isdigit()) or not lowest <= int(text) <= MAX_RULE_DAYS:
+                errors.append(RowError(row, column, f"'{text}' is not a whole number from {lowest} to {MAX_RULE_DAYS}"))
+            else:
+                item[column] = int(text)
+    item["outcome_earliest_days"] = item["outcome_earliest_days"] or 0
+    if item["outcome_latest_days"] is not None and item["outcome_latest_days"] < item["outcome_earliest_days"]:
+        errors.append(
+            RowError(row, "outcome_latest_days", "The latest day must be the same as the earliest day or after it")
+        )
+    evidence = given["outcome_evidence_required"].lower()
+    if evidence not in ("", "yes", "no"):
+        errors.append(RowError(row, "outcome_evidence_required", f"'{evidence}' is not yes or no"))
+    item["outcome_evidence_required"] = evidence == "yes"
+
+
+def _parse_row(row: int, values: dict[str, str], errors: list[RowError], with_rules: bool = False) -> ParsedRow | None:
     start = len(errors)
     item: dict[str, Any] = {}
     for column, example in (("code", "ACC-TTG-REF"), ("service_code", "ACC-TTG")):
@@ -257,6 +342,12 @@ def _parse_row(row: int, values: dict[str, str], errors: list[RowError]) -> Pars
                 "Only per_session, per_hour and per_rar_day items price session kinds: leave it empty",
             )
         )
+
+    if with_rules:
+        _parse_rule(row, values, item, errors)
+    else:
+        item.update(dict.fromkeys(RULE_COLUMNS))
+    item["rule_given"] = with_rules and item["unit"] == Unit.PER_OUTCOME
 
     price = None
     amount, start_text, end_text = values["unit_price"], values["effective_from"], values["effective_to"]
@@ -343,6 +434,29 @@ def _check_consistency(rows: list[ParsedRow]) -> list[RowError]:
                     f"This price of item {code} overlaps the price in row {overlap.first.row}",
                 )
             )
+    errors.extend(_one_rule_per_outcome_type(by_code))
+    return errors
+
+
+def _one_rule_per_outcome_type(by_code: dict[str, list[ParsedRow]]) -> list[RowError]:
+    """Two items pricing one outcome type give it one rule (the rule is the type's, not the item's)."""
+    errors: list[RowError] = []
+    first_of: dict[str, ParsedRow] = {}
+    for group in by_code.values():
+        row = group[0]
+        if not row.item.get("rule_given") or not row.item["outcome_type"]:
+            continue
+        first = first_of.setdefault(row.item["outcome_type"], row)
+        different = [column for column in RULE_COLUMNS if row.item[column] != first.item[column]]
+        if first is not row and different:
+            errors.append(
+                RowError(
+                    row.row,
+                    different[0],
+                    f"Outcome type {row.item['outcome_type']} has a different rule in row {first.row}: "
+                    "an outcome type has one rule, so give both items' rows the same",
+                )
+            )
     return errors
 
 
@@ -416,6 +530,8 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
                     db.session.flush()
                     outcome_types[outcome_type.code] = outcome_type
                     summary.outcome_types_added.append(outcome_type.code)
+                    if described["rule_given"]:
+                        _apply_rule(outcome_type, described)
                     record_event(
                         "outcome_type.created",
                         actor=actor,
@@ -426,6 +542,18 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
                             **snapshot(outcome_type, ("code", "name", "pathway")),
                         },
                     )
+                elif described["rule_given"]:
+                    before = snapshot(outcome_type, tuple(RULE_FIELDS.values()))
+                    _apply_rule(outcome_type, described)
+                    difference = changes(before, snapshot(outcome_type, tuple(RULE_FIELDS.values())))
+                    if difference:
+                        summary.outcome_rules_changed.append(outcome_type.code)
+                        record_event(
+                            "outcome_type.updated",
+                            actor=actor,
+                            record=outcome_type,
+                            details={"contract": contract.reference, "via": "rate card import", "changes": difference},
+                        )
             fields = {
                 "session_kinds": list(described["session_kinds"]),
                 "code": code,
@@ -481,6 +609,11 @@ def import_rate_card(actor: Any, contract: Contract, data: bytes, *, filename: s
         db.session.rollback()
         raise
     return summary
+
+
+def _apply_rule(outcome_type: OutcomeType, described: dict[str, Any]) -> None:
+    for column, attribute in RULE_FIELDS.items():
+        setattr(outcome_type, attribute, described[column])
 
 
 def _check_double_billing(

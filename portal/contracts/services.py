@@ -187,6 +187,12 @@ def services_of(contract: Contract) -> list[Service]:
 # --- what referrers choose from -----------------------------------------------------------------------
 
 
+def service_names(contract_id: int) -> dict[str, str]:
+    """A contract's service names by code, in one query: pages that list invoice lines or work name
+    each row's service by what people call it, not by its code."""
+    return dict(db.session.execute(select(Service.code, Service.name).where(Service.contract_id == contract_id)).all())
+
+
 def open_services(actor: Any, today: date | None = None, *, contract_ids: Any = None) -> list[Service]:
     """Services open to referrals on the actor's active contracts running today, by name, with
     their contracts (one query)."""
@@ -234,7 +240,11 @@ def _services_for_new_items(session: OrmSession, flush_context: Any, instances: 
         for (contract_id, code), items in sorted(groups.items()):
             if any((s.contract_id, s.code) == (contract_id, code) for s in pending):
                 continue
-            if session.scalar(select(Service.id).where(Service.contract_id == contract_id, Service.code == code)):
+            existing = session.scalars(
+                select(Service).where(Service.contract_id == contract_id, Service.code == code)
+            ).first()
+            if existing is not None:
+                _open_on_first_priced_item(session, existing, items)
                 continue
             # Named after the item that best says what the service is: its referral fee, else
             # anything but a grant's monthly amount.
@@ -259,3 +269,62 @@ def _services_for_new_items(session: OrmSession, flush_context: Any, instances: 
             )
             session.add(service)
             pending.append(service)
+
+
+def _referrable(item: RateCardItem) -> bool:
+    """An item someone can be referred for: in use, and not a grant's monthly amount."""
+    return item.active is not False and _value(item.unit) != "monthly_fixed"
+
+
+def _open_on_first_priced_item(session: OrmSession, service: Service, items: list[RateCardItem]) -> None:
+    """A service made closed because its first item was a grant's monthly amount opens when its
+    first item a person can be referred for arrives: it was closed only for want of one. One a
+    contract manager closed (the audit log records each change of `open_to_referrals`) stays closed."""
+    from portal.audit.models import AuditEvent
+    from portal.audit.service import record_event
+
+    if service.open_to_referrals or not any(_referrable(item) for item in items):
+        return
+    new_ids = {item.id for item in items if item.id is not None}
+    priced_before = [
+        item
+        for item in session.scalars(
+            select(RateCardItem).where(
+                RateCardItem.contract_id == service.contract_id, RateCardItem.service_code == service.code
+            )
+        ).all()
+        if item.id not in new_ids and item not in items and _referrable(item)
+    ]
+    if priced_before:
+        return  # it had items to refer to and is closed all the same: someone closed it
+    decisions = session.scalars(
+        select(AuditEvent.details).where(
+            AuditEvent.action == "service.updated",
+            AuditEvent.record_type == "service",
+            AuditEvent.record_id == str(service.id),
+        )
+    ).all()
+    if any("open_to_referrals" in (details or {}).get("changes", {}) for details in decisions):
+        return
+    service.open_to_referrals = True
+    record_event(
+        "service.opened",
+        actor=_acting_user(),
+        record=service,
+        details={
+            "code": service.code,
+            "why": "its first item a person can be referred for was added",
+            "items": sorted(item.code for item in items if _referrable(item)),
+        },
+    )
+
+
+def _acting_user() -> Any:
+    """Who added the item, when a page or the API did (the rule opened the service on their
+    action); None at the command line, where the audit log names no one."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and current_user.is_authenticated:
+        return current_user._get_current_object()
+    return None

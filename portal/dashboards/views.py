@@ -5,7 +5,6 @@ export. The number of queries is the same however many records there are."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +19,7 @@ from portal.csv_files import csv_response, xlsx_response
 from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
+from portal.figures import Counted, count_figures
 from portal.grants.models import RAISED_STATUSES, GrantInstalment
 from portal.invoicing import prompt_payment
 from portal.invoicing.models import Invoice, InvoiceStatus
@@ -28,16 +28,9 @@ from portal.organisations.models import Organisation
 from portal.places.models import Prison, ProbationOffice
 from portal.referrals.models import Referral
 from portal.returns import spreadsheet
-from portal.returns.kpis import (
-    Records,
-    compute_figures,
-    percent_text,
-    referral_figures,
-    session_figures,
-    verified_by_pathway,
-)
+from portal.returns.kpis import percent_text
 from portal.returns.models import ReturnStatus, ServiceReturn
-from portal.returns.records import default_labels, load_records
+from portal.returns.records import default_labels
 from portal.returns.views import recent_periods
 
 bp = Blueprint("dashboards", __name__, url_prefix="/dashboard")
@@ -147,26 +140,10 @@ def _waiting(contract_ids: list[int]) -> dict[str, int]:
     return {"overdue": overdue or 0, "invoices": invoices or 0, "returns": returns or 0}
 
 
-def _per_contract(records: Records, contracts: list[Contract], period: Period, spend: dict[int, int]) -> list[dict]:
-    today = london_today()
-    # Each contract's rows, sorted out in one pass (not one pass over every row per contract: with
-    # forty contracts and a year of national records that was two seconds of the page).
-    referrals_of: dict[int, list[Any]] = defaultdict(list)
-    sessions_of: dict[int, list[Any]] = defaultdict(list)
-    verified_of: Counter[int] = Counter()
-    for referral in records.referrals:
-        referrals_of[referral.contract_id].append(referral)
-    for session in records.sessions:
-        sessions_of[session.contract_id].append(session)
-    for outcome in records.outcomes:
-        if outcome.verified_on in period.window:
-            verified_of[outcome.contract_id] += 1
+def _per_contract(counted: Counted, contracts: list[Contract], spend: dict[int, int]) -> list[dict]:
     rows = []
     for contract in contracts:
-        referrals = referrals_of[contract.id]
-        figures = referral_figures(referrals, period.window, today)
-        session = session_figures(sessions_of[contract.id], referrals, period.window)
-        verified = verified_of[contract.id]
+        figures = counted.by_contract[contract.id]
         spent = spend.get(contract.id, 0)
         rows.append(
             {
@@ -174,8 +151,8 @@ def _per_contract(records: Records, contracts: list[Contract], period: Period, s
                 "received": figures["received"],
                 "accepted": figures["accepted"],
                 "answered_within_sla": percent_text(figures["answered_within_sla"]),
-                "attendance": percent_text(session["attendance_rate"]),
-                "verified": verified,
+                "attendance": percent_text(figures["attendance_rate"]),
+                "verified": figures["verified"],
                 "spend_pence": spent,
                 "spend_percent": percent_text({"n": spent, "d": contract.value_cap_pence}),
             }
@@ -206,20 +183,18 @@ def _scope() -> tuple[Any, Filters, list[Contract], list[Contract], dict[str, st
     return user, filters, contracts, filters.contracts(contracts), partners
 
 
-def _figures(filters: Filters, chosen: list[Contract]) -> tuple[Records, dict[str, Any]]:
-    period = filters.period
-    earliest = min((c.start_date for c in chosen), default=period.start)
-    ytd = period.year_to_date(earliest)
-    months = period.charted_months(earliest)
-    records = load_records(
+def _figures(filters: Filters, chosen: list[Contract]) -> Counted:
+    """The figures of the chosen contracts, counted in SQL (portal.figures): a fixed number of
+    grouped queries, however many referrals and sessions the period holds."""
+    return count_figures(
         [c.id for c in chosen],
-        min(period.previous().start, ytd.start, months[0]),
-        period.end,
+        filters.period,
+        today=london_today(),
+        contract_start=min((c.start_date for c in chosen), default=filters.period.start),
         pathway=filters.pathway or None,
         area=filters.area or None,
+        labels=default_labels(),
     )
-    figures = compute_figures(records, period, today=london_today(), contract_start=earliest, labels=default_labels())
-    return records, figures
 
 
 @bp.route("/")
@@ -228,7 +203,8 @@ def index():  # type: ignore[no-untyped-def]
     user, filters, contracts, chosen, partners = _scope()
     ids = [c.id for c in chosen]
     period = filters.period
-    records, figures = _figures(filters, chosen)
+    counted = _figures(filters, chosen)
+    figures = counted.figures
     spend = _spend_by_contract(ids)
     view = request.args.get("view") if request.args.get("view") in DASHBOARD_VIEWS else "summary"
     referral_args = filters.referral_args()
@@ -256,8 +232,8 @@ def index():  # type: ignore[no-untyped-def]
         areas=_area_choices([c.id for c in contracts]),
         periods=recent_periods(min((c.start_date for c in contracts), default=period.start), london_today()),
         waiting=_waiting(ids),
-        verified_by_pathway=verified_by_pathway(records.outcomes, period.window),
-        per_contract=_per_contract(records, chosen, period, spend),
+        verified_by_pathway=counted.verified_by_pathway,
+        per_contract=_per_contract(counted, chosen, spend),
         volumes={row["contract_id"]: row for row in figures["volumes"]["contracts"]},
         links=links,
         overdue_url=url_for("referrals.index", tab="all", overdue="yes", **referral_args),
@@ -308,7 +284,7 @@ def figures_xlsx():  # type: ignore[no-untyped-def]
 def _figures_file(kind: str) -> Response:
     """The dashboard's figures, as filtered, as CSV or XLSX."""
     _user, filters, _contracts, chosen, _partners = _scope()
-    _records, figures = _figures(filters, chosen)
+    figures = _figures(filters, chosen).figures
     name = f"dashboard-figures-{filters.period.code}.{kind}"
     if kind == "xlsx":
         title = f"Dashboard: {', '.join(c.reference for c in chosen) or 'no contracts'}, {filters.period.label}"

@@ -12,7 +12,6 @@ from sqlalchemy import Select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import access
-from portal.accounts.models import Role
 from portal.audit.service import record_read
 from portal.contracts.models import Contract
 from portal.csv_files import csv_response, stream_rows
@@ -38,8 +37,8 @@ class QueueFilters:
 
     @classmethod
     def from_args(cls, args: Any, *, default_status: str) -> QueueFilters:
-        # A referrer's own referrals by default: the ones they answer for (a link shows everyone's).
-        mine_default = "yes" if current_user.role == Role.CRC_REFERRER else ""
+        # Whoever writes referrals sees their own by default: the ones they answer for (a link shows everyone's).
+        mine_default = "yes" if access.can(current_user, "create", Referral) else ""
         return cls(
             status=args.get("status", default_status)[:20],
             contract=args.get("contract", "")[:30].upper(),

@@ -581,6 +581,22 @@ def rate_card_csv(contract: DemoContract) -> str:
                     period.effective_from.isoformat(),
                     period.effective_to.isoformat() if period.effective_to else "",
                     "|".join(item.session_kinds),
+                    *_rule_cells(item.outcome_type),
                 ]
             )
     return buffer.getvalue()
+
+
+def _rule_cells(outcome_type: str | None) -> list[object]:
+    """A per_outcome item's outcome rule, as the file carries it (the same rule the loader gives
+    the outcome type, so importing it changes nothing)."""
+    if not outcome_type:
+        return ["", "", "", "", ""]
+    rule = OUTCOME_RULES[outcome_type]
+    return [
+        rule.outcome_from or "acceptance",
+        rule.earliest,
+        "" if rule.latest is None else rule.latest,
+        "" if rule.most is None else rule.most,
+        "yes" if rule.evidence_required else "no",
+    ]

@@ -33,6 +33,7 @@ from portal.demo.supply_chain import (
     PARTNER_PEOPLE,
     PARTNERS,
     DemoOrganisation,
+    demo_peppol_id,
     email_for,
 )
 from portal.extensions import db
@@ -139,6 +140,7 @@ def _create_org(demo: DemoOrganisation) -> Organisation:
         charity_number=demo.charity_number,
         company_number=demo.company_number,
         vat_number=demo.vat_number,
+        peppol_id=None if demo.vat_number else demo_peppol_id(demo.slug),
         address_line_1=demo.street,
         town=demo.town,
         postcode=demo.postcode,

@@ -36,9 +36,12 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         )
     )
     credited = db.session.get(Invoice, invoice.credited_invoice_id) if invoice.credited_invoice_id else None
+    from portal.contracts.services import service_names
     from portal.invoicing.service import balance
+    from portal.invoicing.uncovered import uncovered_work
     from portal.remittance.service import remittance_of
 
+    uncovered = ([], 0) if invoice.is_credit_note else uncovered_work(invoice)
     return render_pdf(
         "pdf/invoice.html",
         invoice=invoice,
@@ -54,4 +57,8 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         period_end=month_end(invoice.period_start),
         balance=balance(invoice),
         remittance=remittance_of(invoice, contract),
+        service_names=service_names(invoice.contract_id),
+        # As the invoice page lists it: verified work of the month no price covers.
+        uncovered=uncovered[0],
+        uncovered_total=uncovered[1],
     )

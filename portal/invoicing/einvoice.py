@@ -3,12 +3,13 @@ semantic model), for a buyer's accounts payable system to read without keying.
 
 Built from the same stored records as the PDF (lines, totals, the remittance details confirmed at
 the time it is downloaded). What it says, element by element, follows the BIS 3.0 specification
-(https://docs.peppol.eu/poacc/billing/3.0/); `check` applies the business rules that can be checked
-offline (EN 16931 BR-xx and BR-CO-xx sums, BR-CL code lists, PEPPOL-EN16931-R003 and -R120), which
-the tests run on every document. Not checked here: the Schematron files themselves (they need an
-XSLT 2 processor) and delivery over the PEPPOL network, which needs the parties registered there
-(the endpoint is the party's UK VAT number, scheme 9932, if it has one, else its email, scheme EM,
-which EN 16931 allows and the PEPPOL network does not).
+(https://docs.peppol.eu/poacc/billing/3.0/); `check` applies a quick subset of the business rules
+(EN 16931 BR-xx and BR-CO-xx sums, BR-CL code lists, PEPPOL-EN16931-R003 and -R120), and the tests
+run every kind of document through the official PEPPOL and CEN Schematron as well
+(tests/invoicing/test_einvoice_schematron.py). Each party is addressed at its PEPPOL endpoint
+(`portal.peppol`: its participant ID, else its UK VAT number); a party with neither has no
+e-invoice, and the download says what to record. Not done here: delivery over the PEPPOL network,
+which needs the parties registered with an access point.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from portal.errors import InvalidTransition
 from portal.extensions import db
 from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from portal.organisations.models import Organisation
+from portal.peppol import EAS_CODES, Endpoint, endpoint_of, vat_digits
 
 CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 PROFILE_ID = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
@@ -91,12 +93,20 @@ class _Builder:
         return self.cbc(parent, name, _pounds(pence), currencyID=CURRENCY)
 
 
-def _party(b: _Builder, parent: ET.Element, organisation: Organisation, *, seller: bool, tax: _Tax) -> None:
+def _endpoint(organisation: Organisation) -> Endpoint:
+    endpoint = endpoint_of(organisation)
+    if endpoint is None:
+        raise InvalidTransition(
+            f"{organisation.name} has no VAT number or PEPPOL participant ID, so an e-invoice has nowhere to "
+            "go: record one in the organisation's details (the PDF is unaffected)"
+        )
+    return endpoint
+
+
+def _party(b: _Builder, parent: ET.Element, organisation: Organisation, *, tax: _Tax) -> None:
     party = b.cac(parent, "Party")
-    if organisation.vat_number:
-        b.cbc(party, "EndpointID", _vat_digits(organisation.vat_number), schemeID="9932")
-    else:
-        b.cbc(party, "EndpointID", organisation.contact_email or "unknown@invalid.example", schemeID="EM")
+    endpoint = _endpoint(organisation)
+    b.cbc(party, "EndpointID", endpoint.identifier, schemeID=endpoint.scheme)
     name = b.cac(party, "PartyName")
     b.cbc(name, "Name", organisation.name)
     address = b.cac(party, "PostalAddress")
@@ -110,9 +120,10 @@ def _party(b: _Builder, parent: ET.Element, organisation: Organisation, *, selle
         b.cbc(address, "PostalZone", organisation.postcode)
     country = b.cac(address, "Country")
     b.cbc(country, "IdentificationCode", "GB")
-    if organisation.vat_number and (not seller or tax.category != "O"):
+    # BR-O-02: work outside the scope of VAT names no VAT identifier, the buyer's included.
+    if organisation.vat_number and tax.category != "O":
         scheme = b.cac(party, "PartyTaxScheme")
-        b.cbc(scheme, "CompanyID", "GB" + _vat_digits(organisation.vat_number))
+        b.cbc(scheme, "CompanyID", "GB" + vat_digits(organisation.vat_number))
         b.cbc(b.cac(scheme, "TaxScheme"), "ID", "VAT")
     legal = b.cac(party, "PartyLegalEntity")
     b.cbc(legal, "RegistrationName", organisation.name)
@@ -124,10 +135,6 @@ def _party(b: _Builder, parent: ET.Element, organisation: Organisation, *, selle
             b.cbc(contact, "Name", organisation.contact_name)
         if organisation.contact_email:
             b.cbc(contact, "ElectronicMail", organisation.contact_email)
-
-
-def _vat_digits(vat_number: str) -> str:
-    return "".join(ch for ch in vat_number.upper() if ch.isalnum()).removeprefix("GB")
 
 
 def document(invoice: Invoice) -> bytes:
@@ -148,6 +155,7 @@ def document(invoice: Invoice) -> bytes:
     credited = db.session.get(Invoice, invoice.credited_invoice_id) if invoice.credited_invoice_id else None
     remittance = remittance_of(invoice, contract)
     tax = _tax(invoice, supplier)
+    _endpoint(supplier), _endpoint(buyer)  # refused before anything is built
     note = invoice.is_credit_note
     root = ET.Element(f"{{{NS['creditnote' if note else 'invoice']}}}{'CreditNote' if note else 'Invoice'}")
     b = _Builder(root)
@@ -177,13 +185,15 @@ def document(invoice: Invoice) -> bytes:
         if credited.received_on:
             b.cbc(reference, "IssueDate", credited.received_on.isoformat())
     b.cbc(b.cac(root, "ContractDocumentReference"), "ID", contract.reference)
-    _party(b, b.cac(root, "AccountingSupplierParty"), supplier, seller=True, tax=tax)
-    _party(b, b.cac(root, "AccountingCustomerParty"), buyer, seller=False, tax=tax)
+    _party(b, b.cac(root, "AccountingSupplierParty"), supplier, tax=tax)
+    _party(b, b.cac(root, "AccountingCustomerParty"), buyer, tax=tax)
     if not note:
-        means = b.cac(root, "PaymentMeans")
-        b.cbc(means, "PaymentMeansCode", CREDIT_TRANSFER, name="Credit transfer")
-        b.cbc(means, "PaymentID", invoice.number)
+        # BR-61: a credit transfer names the account; without confirmed bank details the document
+        # gives no payment means (the terms below still say when payment is due).
         if remittance.has_bank_account:
+            means = b.cac(root, "PaymentMeans")
+            b.cbc(means, "PaymentMeansCode", CREDIT_TRANSFER, name="Credit transfer")
+            b.cbc(means, "PaymentID", invoice.number)
             account = b.cac(means, "PayeeFinancialAccount")
             b.cbc(account, "ID", remittance.account_number)
             b.cbc(account, "Name", remittance.account_name)
@@ -236,7 +246,6 @@ def _category(b: _Builder, parent: ET.Element, tax: _Tax, *, with_reason: bool) 
 
 # --- the business rules checkable offline -------------------------------------------------------------
 
-EAS_CODES = frozenset({"0088", "0192", "9932", "EM"})  # of the CEF EAS list, those this portal may write
 CATEGORIES = frozenset({"S", "Z", "E", "AE", "K", "G", "O", "L", "M"})
 UNITS = frozenset({"HUR", "MON", ONE})
 

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from portal import access, keyset
 from portal.audit.service import record_read
 from portal.contracts.models import Contract
+from portal.contracts.services import service_names
 from portal.csv_files import csv_response
 from portal.dates import london_today
 from portal.extensions import db
@@ -271,6 +272,7 @@ def _render_invoice(invoice: Invoice, *, form: Any = None, message_form: Any = N
             event_counts=queries.event_counts(invoice),
             unpriced=unpriced,
             unpriced_total=unpriced_total,
+            service_names=service_names(invoice.contract_id),
             uncovered=uncovered,
             uncovered_total=uncovered_total,
             cap=service.cap_position(invoice) if invoice.cap_excess_pence > 0 else None,
@@ -561,6 +563,7 @@ def line(invoice_id: int, line_id: int):  # type: ignore[no-untyped-def]
         line=shown,
         totals=totals,
         page=page,
+        service_names=service_names(invoice.contract_id),
     )
     # The events name people by CRN; audited after rendering, so the commit reloads nothing.
     record_read(current_user, "invoice.line_viewed", record=invoice, details={"line": shown.position})

@@ -26,6 +26,7 @@ class PartnerForm(FlaskForm):
     charity_number = StringField("Charity number (optional)", widget=GovTextInput())
     company_number = StringField("Company number (optional)", widget=GovTextInput())
     vat_number = StringField("VAT registration number (optional)", widget=GovTextInput())
+    peppol_id = StringField("PEPPOL participant ID for e-invoices (optional)", widget=GovTextInput())
     address_line_1 = StringField("Address line 1", widget=GovTextInput())
     address_line_2 = StringField("Address line 2 (optional)", widget=GovTextInput())
     town = StringField("Town or city", widget=GovTextInput())
@@ -42,6 +43,7 @@ class PartnerForm(FlaskForm):
         "charity_number",
         "company_number",
         "vat_number",
+        "peppol_id",
         "address_line_1",
         "address_line_2",
         "town",

@@ -43,6 +43,10 @@ class Organisation(TimestampMixin, VersionedMixin, db.Model):
     charity_number: Mapped[str | None] = mapped_column(String(20))
     company_number: Mapped[str | None] = mapped_column(String(20))
     vat_number: Mapped[str | None] = mapped_column(String(20))
+    # Where e-invoices reach it on the PEPPOL network when it has no VAT number (the VAT number is
+    # its address otherwise): "scheme:identifier", the scheme from the EAS code list, like a GLN
+    # "0088:5060123456782".
+    peppol_id: Mapped[str | None] = mapped_column(String(60))
     address_line_1: Mapped[str | None] = mapped_column(String(200))
     address_line_2: Mapped[str | None] = mapped_column(String(200))
     town: Mapped[str | None] = mapped_column(String(100))

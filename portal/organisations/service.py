@@ -14,6 +14,7 @@ from portal.audit.service import changes, record_event, snapshot
 from portal.errors import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.organisations.models import Organisation, OrganisationKind, Tier
+from portal.peppol import participant_id_error
 from portal.persistence import check_version, guards_versions
 
 ORGANISATION_FIELDS = (
@@ -23,6 +24,7 @@ ORGANISATION_FIELDS = (
     "charity_number",
     "company_number",
     "vat_number",
+    "peppol_id",
     "address_line_1",
     "address_line_2",
     "town",
@@ -131,6 +133,11 @@ def validate_organisation_fields(
             if not pattern.match(value):
                 label = field.replace("_", " ").replace("vat", "VAT")
                 errors[field] = [f"Enter a {label} in the correct format, like {example}"]
+
+    if data.get("peppol_id"):
+        data["peppol_id"] = data["peppol_id"].replace(" ", "")
+        if reason := participant_id_error(data["peppol_id"]):
+            errors["peppol_id"] = [reason]
 
     postcode = data.get("postcode")
     if postcode:

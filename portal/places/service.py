@@ -49,29 +49,60 @@ def names_of(crc_id: int) -> Places:
     )
 
 
+class PlaceFinder:
+    """A CRC's places loaded once (three queries), to find any number of names in memory: the
+    bulk import checks thousands of rows against them."""
+
+    def __init__(self, places: dict[type, list[Any]]) -> None:
+        self.counties = {county.id: county for county in places[County]}
+        self.prisons = [prison for prison in places[Prison] if prison.active]
+        self.offices = [office for office in places[ProbationOffice] if office.active]
+        self.offices_by_id = {office.id: office for office in places[ProbationOffice]}
+        self.names = Places(
+            counties={c.id: c.name for c in places[County]},
+            prisons={p.id: p.name for p in places[Prison]},
+            offices={o.id: o.name for o in places[ProbationOffice]},
+        )
+
+    @classmethod
+    def of(cls, crc_id: int) -> PlaceFinder:
+        return cls(places_of(crc_id))
+
+    def prison(self, name: Any) -> Prison | None:
+        text = name.strip().lower() if isinstance(name, str) else ""
+        return next((prison for prison in self.prisons if prison.name.lower() == text), None) if text else None
+
+    def office(self, name: Any) -> ProbationOffice | None:
+        """The active office with this name, or another spelling of it ("Bedford" is "Bedford probation office")."""
+        key = office_key(name) if isinstance(name, str) else ""
+        if not key:
+            return None
+        exact = [office for office in self.offices if office.name.lower() == name.strip().lower()]
+        if exact:
+            return exact[0]
+        matches = [office for office in self.offices if office_key(office.name) == key]
+        return matches[0] if len(matches) == 1 else None
+
+    def county_of(self, office: ProbationOffice | None) -> County | None:
+        return self.counties.get(office.county_id) if office is not None and office.county_id else None
+
+
 def find_prison(crc_id: int, name: Any) -> Prison | None:
     text = (name or "").strip().lower() if isinstance(name, str) else ""
     if not text:
         return None
-    for prison in db.session.scalars(select(Prison).where(Prison.crc_id == crc_id, Prison.active.is_(True))).all():
-        if prison.name.lower() == text:
-            return prison
-    return None
+    prisons = db.session.scalars(select(Prison).where(Prison.crc_id == crc_id, Prison.active.is_(True))).all()
+    return next((prison for prison in prisons if prison.name.lower() == text), None)
 
 
 def find_office(crc_id: int, name: Any) -> ProbationOffice | None:
     """The active office with this name, or another spelling of it ("Bedford" is "Bedford probation office")."""
-    key = office_key(name) if isinstance(name, str) else ""
-    if not key:
+    if not (office_key(name) if isinstance(name, str) else ""):
         return None
     offices = db.session.scalars(
         select(ProbationOffice).where(ProbationOffice.crc_id == crc_id, ProbationOffice.active.is_(True))
     ).all()
-    exact = [office for office in offices if office.name.lower() == name.strip().lower()]
-    if exact:
-        return exact[0]
-    matches = [office for office in offices if office_key(office.name) == key]
-    return matches[0] if len(matches) == 1 else None
+    return PlaceFinder({County: [], Prison: [], ProbationOffice: list(offices)}).office(name)
 
 
 # --- managing them ------------------------------------------------------------------------------

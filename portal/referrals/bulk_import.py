@@ -53,7 +53,10 @@ COLUMNS = (
     "rar_days",
     "sentence_end_date",
     "urgent",
+    "reoffending",
+    "c2c",
     "colour_band",
+    "colour_band_reason",
 )
 # A row names its service by `service` (its name) or by `service_code`, or both.
 OPTIONAL_COLUMNS = (
@@ -70,6 +73,7 @@ OPTIONAL_COLUMNS = (
     "rar_days",
     "urgent",
     "reoffending",
+    "c2c",
     "colour_band",
     "colour_band_reason",
 )
@@ -85,6 +89,7 @@ PROGRESS_EVERY = 25
 class CheckedRow:
     number: int
     data: dict[str, Any]  # cleaned, ready for service.send_checked
+    service: Any = None  # the Service referred to, loaded with the file's other look-ups
 
 
 def _fields(values: dict[str, str]) -> dict[str, Any]:
@@ -101,9 +106,18 @@ def check_file(actor: Any, data: bytes, today: date | None = None) -> list[Check
     rows = read_csv(
         data, COLUMNS, max_bytes=MAX_BYTES, max_rows=MAX_ROWS, required_columns=REQUIRED_COLUMNS, what="referrals file"
     )
-    # Contracts and their services are looked up once for the file, not once a row.
+    # Contracts, services and places are looked up once for the file, not once a row: a file of
+    # 5,000 rows is checked with the queries of a file of one.
     contracts = {contract.reference: contract for contract in validation.referrable_contracts(actor, today)}
-    services = {contract.id: dict(validation.referrable_services(contract)) for contract in contracts.values()}
+    lookups = validation.Lookups.load(actor.organisation_id, [contract.id for contract in contracts.values()])
+    services = {
+        contract.id: {
+            code: service.name
+            for (contract_id, code), service in lookups.services.items()
+            if contract_id == contract.id and service.open_to_referrals
+        }
+        for contract in contracts.values()
+    }
 
     def service_check(fields: dict[str, Any]) -> dict[str, Any]:
         contract = contracts.get((fields.get("contract") or "").strip().upper())
@@ -116,12 +130,15 @@ def check_file(actor: Any, data: bytes, today: date | None = None) -> list[Check
     errors: list[RowError] = []
     for row in rows:
         try:
-            data_row = validation.check_everything(actor, _fields(row.values), today, service_check=service_check)
+            data_row = validation.check_everything(
+                actor, _fields(row.values), today, service_check=service_check, lookups=lookups
+            )
         except ValidationFailed as failure:
             for field, messages in failure.errors.items():
                 errors.extend(RowError(row.number, COLUMN_FOR_FIELD.get(field, field), message) for message in messages)
         else:
-            checked.append(CheckedRow(row.number, data_row))
+            service_record = lookups.services.get((data_row["contract_id"], data_row["service_code"]))
+            checked.append(CheckedRow(row.number, data_row, service_record))
     errors.extend(_duplicates(checked))
     if errors:
         raise FileRejected(sort_errors(errors, COLUMNS), "referrals file")
@@ -197,7 +214,7 @@ def run_import(import_id: int, user_id: int) -> dict[str, Any]:
         report_progress(0, total, "Sending referrals")
         references = []
         for done, row in enumerate(rows, start=1):
-            references.append(service.send_checked(actor, row.data, save=False).reference)
+            references.append(service.send_checked(actor, row.data, save=False, service=row.service).reference)
             if done % PROGRESS_EVERY == 0 or done == total:
                 report_progress(done, total, f"{done} of {total} referrals sent")
         referral_import = db.session.get(ReferralImport, import_id)

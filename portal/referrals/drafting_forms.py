@@ -17,7 +17,16 @@ from wtforms.validators import InputRequired
 
 from portal.forms import GovDateField, Length
 from portal.people.models import ETHNICITIES, Disability, Gender
-from portal.referrals.models import ColourBand, Complexity, LocationType, ReleaseType, Reoffending, RiskFlag, RoshLevel
+from portal.referrals.models import (
+    C2C,
+    ColourBand,
+    Complexity,
+    LocationType,
+    ReleaseType,
+    Reoffending,
+    RiskFlag,
+    RoshLevel,
+)
 
 
 class StepForm(FlaskForm):
@@ -127,6 +136,12 @@ class NeedsForm(StepForm):
         widget=GovRadioInput(),
         validate_choice=False,
         choices={r.value: r.value.capitalize() for r in Reoffending},
+    )
+    c2c = RadioField(
+        "C2C (optional)",
+        widget=GovRadioInput(),
+        validate_choice=False,
+        choices={c.value: c.value.capitalize() for c in C2C},
     )
     colour_band = RadioField(
         "Colour band (optional)",

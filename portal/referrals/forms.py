@@ -26,7 +26,10 @@ from wtforms.validators import InputRequired, Optional
 
 from portal.forms import GovDateField, Length
 from portal.referrals.models import (
+    C2C,
+    ColourBand,
     DeclineReason,
+    Reoffending,
     RiskFlag,
     RoshLevel,
     WithdrawReason,
@@ -87,6 +90,28 @@ class AmendForm(VersionedForm):
     rar_days = StringField("RAR days", widget=GovTextInput(), validators=[Optional(), Length(max=3)])
     expected_release_date = GovDateField("Expected release date", name_in_messages="Expected release date")
     contact_details = TextAreaField("Contact details", widget=GovTextArea(), validators=[Length(max=5000)])
+    reoffending = RadioField(
+        "Likelihood of reoffending",
+        widget=GovRadioInput(),
+        validate_choice=False,
+        choices={"": "Not known"} | {r.value: r.value.capitalize() for r in Reoffending},
+    )
+    c2c = RadioField(
+        "C2C",
+        widget=GovRadioInput(),
+        validate_choice=False,
+        choices={"": "Not known"} | {c.value: c.value.capitalize() for c in C2C},
+    )
+    colour_band = RadioField(
+        "Colour band",
+        widget=GovRadioInput(),
+        validate_choice=False,
+        choices={"": "The suggested band"}
+        | {b.value: f"{b.label}: {b.minimum_hours} hours minimum" for b in ColourBand},
+    )
+    colour_band_reason = TextAreaField(
+        "Why a band other than the suggested one", widget=GovTextArea(), validators=[Length(max=2000)]
+    )
     reason = TextAreaField(
         "Why are you making this change?",
         widget=GovTextArea(),

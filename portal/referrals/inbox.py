@@ -158,7 +158,12 @@ def referral_list(user: User, tab_key: str, filters: Filters, sort: str, directi
         .where(_tab_clause(tab, user))
         # Loaded for the page's rows once they are chosen (a query each, whatever the page size): joined
         # in, the database would join every one of the partner's referrals before picking fifty.
-        .options(selectinload(Referral.person), selectinload(Referral.caseworker), selectinload(Referral.contract))
+        .options(
+            selectinload(Referral.person),
+            selectinload(Referral.caseworker),
+            selectinload(Referral.contract),
+            selectinload(Referral.service),
+        )
     )
     statement = _filtered(statement, filters)
     column = SORTS.get(sort, Referral.sent_at)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
-from portal.contracts.models import Contract
+from portal.contracts.models import Contract, Service
 from portal.dates import london_today
 from portal.db import TimestampMixin, UtcDateTime, VersionedMixin, enum_type, utcnow
 from portal.extensions import db
@@ -163,6 +163,18 @@ class Reoffending(StrEnum):
         return f"{self.value.capitalize()} likelihood of reoffending"
 
 
+class C2C(StrEnum):
+    """C2C, the third factor of Annex 3's colour banding: with high reoffending, high C2C makes
+    the case red."""
+
+    LOW = "low"
+    HIGH = "high"
+
+    @property
+    def label(self) -> str:
+        return f"{self.value.capitalize()} C2C"
+
+
 class DeclineReason(StrEnum):
     NO_CAPACITY = "no_capacity"
     OUTSIDE_AREA = "outside_area"
@@ -279,6 +291,8 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     colour_band: Mapped[ColourBand | None] = mapped_column(enum_type(ColourBand))
     reoffending: Mapped[Reoffending | None] = mapped_column(enum_type(Reoffending))
+    # Annex 3's third factor; unknown (None) is banded as low, as the portal did before recording it.
+    c2c: Mapped[C2C | None] = mapped_column(enum_type(C2C))
     # Why the band differs from the one the risk and reoffending suggest (portal.referrals.banding).
     colour_band_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -312,6 +326,21 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     person: Mapped[Person | None] = relationship(lazy="raise_on_sql")
     referrer: Mapped[User] = relationship(foreign_keys=[referrer_id], lazy="raise_on_sql")
     caseworker: Mapped[User | None] = relationship(foreign_keys=[caseworker_id], lazy="raise_on_sql")
+    # The service referred to (its name is what people read; the code is what rate cards price).
+    # Lists load it with joinedload(Referral.service), so their queries do not grow with the rows;
+    # one record (a page, an email) may load it when read.
+    service: Mapped[Service | None] = relationship(
+        primaryjoin="and_(foreign(Referral.contract_id) == Service.contract_id, "
+        "foreign(Referral.service_code) == Service.code)",
+        viewonly=True,
+        uselist=False,
+    )
+
+    @property
+    def service_name(self) -> str:
+        """The service's name (its code if the service has no record)."""
+        service = self.service
+        return service.name if service is not None else (self.service_code or "")
 
     @property
     def flags(self) -> list[RiskFlag]:

@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import access
 from portal.accounts.models import PARTNER_ROLES, User
@@ -29,6 +30,7 @@ from portal.referrals.models import (
     LIVE_STATUSES,
     OPEN_STATUSES,
     CaseNote,
+    ColourBand,
     DeclineReason,
     Referral,
     ReferralEvent,
@@ -320,17 +322,20 @@ def send_referral(
 def _send(actor: Any, referral: Referral, *, save: bool = True) -> Referral:
     contract = db.session.get(Contract, referral.contract_id)
     now = utcnow()
-    for _attempt in range(5):
-        referral.reference = new_reference()
-        if db.session.scalar(select(Referral.id).where(Referral.reference == referral.reference)) is None:
-            break
+    # Without no_autoflush the look-up would first save this referral's new reference and then find
+    # it, so every attempt "collided" and the last one was never checked at all.
+    with db.session.no_autoflush:
+        for _attempt in range(5):
+            referral.reference = new_reference()
+            if db.session.scalar(select(Referral.id).where(Referral.reference == referral.reference)) is None:
+                break
     REFERRAL_WORKFLOW.apply(referral, "send", actor, details={"reference": referral.reference}, at=now)
     referral.accept_due_on = add_working_days(london_day(now), contract.accept_sla_working_days)
     timeline(
         referral,
         ReferralEventKind.SENT,
         actor,
-        f"Referral sent to {contract.partner.name} for {referral.service_code}",
+        f"Referral sent to {contract.partner.name} for {referral.service_name} ({referral.service_code})",
         {"accept_due_on": referral.accept_due_on},
     )
     _notify_partner(contract, referral, "referral_sent", actor=actor)
@@ -348,11 +353,14 @@ def create_and_send(actor: Any, fields: dict[str, Any], *, save: bool = True) ->
     return send_checked(actor, data, save=save)
 
 
-def send_checked(actor: Any, data: dict[str, Any], *, save: bool = True) -> Referral:
-    """Create and send a referral from fields already through validation.check_everything."""
+def send_checked(actor: Any, data: dict[str, Any], *, save: bool = True, service: Any = None) -> Referral:
+    """Create and send a referral from fields already through validation.check_everything.
+    `service`, its Service record if the caller has it, saves looking it up again."""
     data = dict(data)
     person_data = {field: data.pop(field) for field in validation.PERSON_FIELDS}
     referral = Referral(status=ReferralStatus.DRAFT, crc_id=actor.organisation_id, referrer_id=actor.id, **data)
+    if service is not None:
+        set_committed_value(referral, "service", service)
     db.session.add(referral)
     referral.person_id = _apply_person(actor, person_data, referral.crc_id).id
     db.session.flush()
@@ -572,6 +580,11 @@ def amend_referral(
                 errors.update({key: value for key, value in failure.errors.items() if key == "expected_release_date"})
     if "contact_details" in changes_wanted:
         cleaned["contact_details"] = (str(changes_wanted["contact_details"] or "")).strip() or None
+    if {*validation.BAND_INPUTS, "colour_band", "colour_band_reason"} & set(changes_wanted) and not errors:
+        try:
+            cleaned.update(_amended_band(referral, cleaned, changes_wanted))
+        except ValidationFailed as failure:
+            errors.update(failure.errors)
     if not reason:
         errors["reason"] = ["Explain why you are amending the referral"]
     if errors:
@@ -590,6 +603,8 @@ def amend_referral(
         {"changes": difference, "reason": reason},
     )
     record_event("referral.amended", actor=actor, record=referral, details={"changes": difference, "reason": reason})
+    if "colour_band" in difference:
+        _record_band_change(actor, referral, difference["colour_band"], reason)
     contract = db.session.get(Contract, referral.contract_id)
     _notify_partner(
         contract,
@@ -601,6 +616,72 @@ def amend_referral(
     )
     commit("referral")
     return referral
+
+
+def _amended_band(referral: Referral, cleaned: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """The band after an amendment, by the rule a referral is sent with (validation.check_band):
+    the band the risk and likelihood of reoffending now suggest, unless the referrer chooses another
+    and says why. A band chosen earlier with a reason stays, with its reason, until the referrer
+    changes it (the reason was given for the case, not for one level of risk); without one, the
+    band follows the new suggestion."""
+    fields = {
+        "rosh_level": cleaned.get("rosh_level", referral.rosh_level),
+        "reoffending": wanted.get("reoffending", referral.reoffending),
+        "c2c": wanted.get("c2c", referral.c2c),
+        "colour_band": wanted.get("colour_band", referral.colour_band),
+        "colour_band_reason": wanted.get("colour_band_reason", referral.colour_band_reason),
+    }
+    chose_band = "colour_band" in wanted
+    if not chose_band and not referral.colour_band_reason:
+        fields["colour_band"] = None  # no reasoned choice to keep: the suggestion decides
+    needs = {
+        "complexity": "low",
+        "desired_outcomes": ["-"],
+        "reason": "-",
+        "sentence_end_date": london_today(),
+        **{key: getattr(value, "value", value) for key, value in fields.items() if key != "rosh_level"},
+    }
+    try:
+        checked = validation.check_needs(needs)
+    except ValidationFailed as failure:
+        raise ValidationFailed(
+            {key: value for key, value in failure.errors.items() if key in ("reoffending", "c2c", "colour_band")}
+        ) from None
+    band = {key: checked[key] for key in ("reoffending", "c2c", "colour_band", "colour_band_reason")}
+    band["rosh_level"] = fields["rosh_level"]
+    errors = validation.check_band(band)
+    if errors:
+        raise ValidationFailed(errors)
+    if band["colour_band"] is None and not chose_band:
+        band["colour_band"] = referral.colour_band  # nothing suggests a band yet: keep the one it has
+    del band["rosh_level"]
+    return band
+
+
+def _record_band_change(actor: Any, referral: Referral, change: Any, reason: str) -> None:
+    """A changed colour band is a line of the referral's history of its own (the band's history,
+    with what suggested it) and an audit event: the partner plans face-to-face hours by it."""
+    from portal.referrals.banding import suggested_band
+
+    before, after = change["before"], change["after"]
+    suggested = suggested_band(referral.rosh_level, referral.reoffending, referral.c2c)
+    label = referral.colour_band.label if referral.colour_band else "None"
+    was = ColourBand(before).label if before else "none"
+    why = (
+        f"chosen by the referrer: {referral.colour_band_reason}"
+        if referral.colour_band_reason
+        else f"suggested by {referral.rosh_level.label.lower() if referral.rosh_level else 'the risk'} "
+        f"and {referral.reoffending.label.lower() if referral.reoffending else 'the likelihood of reoffending'}"
+    )
+    details = {
+        "from": before,
+        "to": after,
+        "suggested": suggested.value if suggested else None,
+        "band_reason": referral.colour_band_reason,
+        "reason": reason,
+    }
+    timeline(referral, ReferralEventKind.AMENDED, actor, f"Colour band changed from {was} to {label}: {why}", details)
+    record_event("referral.band_changed", actor=actor, record=referral, details=details)
 
 
 # --- case notes ----------------------------------------------------------------------------------------

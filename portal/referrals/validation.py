@@ -8,6 +8,8 @@ returns cleaned values, or raises ValidationFailed naming every bad field.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Any
 
@@ -20,7 +22,16 @@ from portal.dates import london_today, parse_user_date
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.people.models import ETHNICITY_CODES, Disability, Gender
-from portal.referrals.models import ColourBand, Complexity, LocationType, ReleaseType, Reoffending, RiskFlag, RoshLevel
+from portal.referrals.models import (
+    C2C,
+    ColourBand,
+    Complexity,
+    LocationType,
+    ReleaseType,
+    Reoffending,
+    RiskFlag,
+    RoshLevel,
+)
 
 CRN = re.compile(r"^[A-Z]\d{6}$")
 PRISON_NUMBER = re.compile(r"^[A-Z]\d{4}[A-Z]{2}$")
@@ -58,6 +69,7 @@ NEEDS_FIELDS = (
     "sentence_end_date",
     "urgent",
     "reoffending",
+    "c2c",
     "colour_band",
     "colour_band_reason",
 )
@@ -70,6 +82,10 @@ FIELD_LABELS = {
     "rar_days": "RAR days",
     "expected_release_date": "expected release date",
     "contact_details": "contact details",
+    "reoffending": "likelihood of reoffending",
+    "c2c": "C2C",
+    "colour_band": "colour band",
+    "colour_band_reason": "reason for the colour band",
 }
 
 # What a referrer may change after sending, each change with a reason.
@@ -81,7 +97,14 @@ AMENDABLE_FIELDS = (
     "rar_days",
     "expected_release_date",
     "contact_details",
+    "reoffending",
+    "c2c",
+    "colour_band",
+    "colour_band_reason",
 )
+# What the colour band is worked out from (portal.referrals.banding): an amendment to any of them,
+# or to the band itself, works it out again.
+BAND_INPUTS = ("rosh_level", "reoffending", "c2c")
 
 
 def _text(value: Any) -> str:
@@ -113,6 +136,24 @@ def check_crn(value: Any) -> str:
     if not CRN.match(crn):
         raise ValidationFailed.single("crn", "Enter a CRN in the correct format, like X123456")
     return crn
+
+
+@dataclass
+class Lookups:
+    """What the checks look up in the database, loaded once for many referrals: the bulk import
+    checks thousands of rows, so its queries must not grow with them (one per table, not a row)."""
+
+    places: Any  # portal.places.service.PlaceFinder of the referrer's CRC
+    services: dict[tuple[int, str], Service] = dataclass_field(default_factory=dict)  # (contract id, code)
+
+    @classmethod
+    def load(cls, crc_id: int, contract_ids: list[int]) -> Lookups:
+        from portal.places.service import PlaceFinder
+
+        services = []
+        if contract_ids:
+            services = db.session.scalars(select(Service).where(Service.contract_id.in_(contract_ids))).all()
+        return cls(PlaceFinder.of(crc_id), {(service.contract_id, service.code): service for service in services})
 
 
 # --- service --------------------------------------------------------------------------------
@@ -246,11 +287,17 @@ def _age(birth: date, today: date) -> int:
 # --- location ------------------------------------------------------------------------------------
 
 
-def check_location(fields: dict[str, Any], today: date | None = None, *, crc_id: int | None = None) -> dict[str, Any]:
+def check_location(
+    fields: dict[str, Any], today: date | None = None, *, crc_id: int | None = None, places: Any = None
+) -> dict[str, Any]:
     """Where the person is: a prison or probation office of the CRC's reference data (portal.places),
-    named as the records name them (an office also by another spelling of its name)."""
+    named as the records name them (an office also by another spelling of its name). `places`, a
+    PlaceFinder of the CRC, saves looking them up again for each of many referrals."""
     from portal.places.service import find_office, find_prison
 
+    if places is not None:
+        find_prison = lambda _crc_id, name: places.prison(name)  # noqa: E731
+        find_office = lambda _crc_id, name: places.office(name)  # noqa: E731
     today = today or london_today()
     errors: dict[str, list[str]] = {}
     data: dict[str, Any] = dict.fromkeys(LOCATION_FIELDS)
@@ -400,6 +447,10 @@ def check_needs(fields: dict[str, Any], today: date | None = None) -> dict[str, 
     data["reoffending"] = _enum(likely, Reoffending) if likely not in (None, "") else None
     if likely not in (None, "") and data["reoffending"] is None:
         errors["reoffending"] = ["Select the likelihood of reoffending: low or high"]
+    c2c = fields.get("c2c")
+    data["c2c"] = _enum(c2c, C2C) if c2c not in (None, "") else None
+    if c2c not in (None, "") and data["c2c"] is None:
+        errors["c2c"] = ["Select C2C: low or high"]
     band_reason = _text(fields.get("colour_band_reason"))
     if len(band_reason) > 2000:
         errors["colour_band_reason"] = ["The reason for the band must be 2000 characters or fewer"]
@@ -422,18 +473,25 @@ def check_rar_days_setting(location_type: Any, rar_days: Any) -> None:
 
 
 def check_everything(
-    actor: Any, fields: dict[str, Any], today: date | None = None, *, service_check: Any = None
+    actor: Any,
+    fields: dict[str, Any],
+    today: date | None = None,
+    *,
+    service_check: Any = None,
+    lookups: Lookups | None = None,
 ) -> dict[str, Any]:
     """All parts at once (the API and bulk import): every bad field is reported together.
-    `service_check(fields)` may replace the database lookup of contract and service (the bulk
-    import looks its contracts up once, not once a row)."""
+    `service_check(fields)` may replace the database lookup of contract and service, and `lookups`
+    those of places and services' rules (the bulk import loads them once for the file, not a row)."""
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
     service_check = service_check or (lambda values: check_service(actor, values, today))
     for check in (
         lambda: service_check(fields),
         lambda: check_person(fields, today),
-        lambda: check_location(fields, today, crc_id=getattr(actor, "organisation_id", None)),
+        lambda: check_location(
+            fields, today, crc_id=getattr(actor, "organisation_id", None), places=lookups.places if lookups else None
+        ),
         lambda: check_risk(fields),
         lambda: check_needs(fields, today),
     ):
@@ -455,19 +513,19 @@ def check_everything(
     if not errors:
         errors.update(check_band(cleaned))
     if not errors:
-        errors.update(check_eligibility(cleaned, today))
+        errors.update(check_eligibility(cleaned, today, lookups))
     if errors:
         raise ValidationFailed(errors)
     return cleaned
 
 
 def check_band(cleaned: dict[str, Any]) -> dict[str, list[str]]:
-    """The colour band: the one the risk of serious harm and likelihood of reoffending suggest
-    (portal.referrals.banding, when both are known) unless the referrer chose another and said why.
+    """The colour band: the one the risk of serious harm, likelihood of reoffending and C2C suggest
+    (portal.referrals.banding, when the first two are known) unless the referrer chose another and said why.
     Fills in the suggested band when none was chosen; keeps a reason only for a band that differs."""
     from portal.referrals.banding import suggested_band
 
-    suggested = suggested_band(cleaned.get("rosh_level"), cleaned.get("reoffending"))
+    suggested = suggested_band(cleaned.get("rosh_level"), cleaned.get("reoffending"), cleaned.get("c2c"))
     if suggested is None:
         return {}
     if cleaned.get("colour_band") is None:
@@ -476,29 +534,44 @@ def check_band(cleaned: dict[str, Any]) -> dict[str, list[str]]:
         cleaned["colour_band_reason"] = None
         return {}
     if not cleaned.get("colour_band_reason"):
+        factors = (
+            "the risk, likelihood of reoffending and C2C"
+            if cleaned.get("c2c")
+            else ("the risk and likelihood of reoffending")
+        )
         return {
             "colour_band_reason": [
-                f"Say why the band is {cleaned['colour_band'].label}: the risk and likelihood of reoffending "
-                f"suggest {suggested.label}"
+                f"Say why the band is {cleaned['colour_band'].label}: {factors} suggest {suggested.label}"
             ]
         }
     return {}
 
 
-def check_eligibility(cleaned: dict[str, Any], today: date | None = None) -> dict[str, list[str]]:
+def check_eligibility(
+    cleaned: dict[str, Any], today: date | None = None, lookups: Lookups | None = None
+) -> dict[str, list[str]]:
     """The rules of the chosen service that the referral breaks, by field ({} when eligible): the
     one check the form, the bulk import and the API all make when a referral is sent."""
     from portal.places.models import ProbationOffice
     from portal.places.service import names_of
 
-    service = db.session.scalars(
-        select(Service).where(Service.contract_id == cleaned["contract_id"], Service.code == cleaned["service_code"])
-    ).first()
+    if lookups is not None:
+        service = lookups.services.get((cleaned["contract_id"], cleaned["service_code"]))
+    else:
+        service = db.session.scalars(
+            select(Service).where(
+                Service.contract_id == cleaned["contract_id"], Service.code == cleaned["service_code"]
+            )
+        ).first()
     if service is None:
         return {"service_code": ["Select a service this contract provides"]}
-    office = (
-        db.session.get(ProbationOffice, cleaned["probation_office_id"]) if cleaned.get("probation_office_id") else None
-    )
+    office_id = cleaned.get("probation_office_id")
+    if lookups is not None:
+        office = lookups.places.offices_by_id.get(office_id) if office_id else None
+        county = lookups.places.county_of(office)
+    else:
+        office = db.session.get(ProbationOffice, office_id) if office_id else None
+        county = office.county if office else None
     gender, location = cleaned.get("gender"), cleaned.get("location_type")
     candidate = Candidate(
         gender=getattr(gender, "value", gender),
@@ -509,10 +582,12 @@ def check_eligibility(cleaned: dict[str, Any], today: date | None = None) -> dic
         probation_office_id=office.id if office else None,
         probation_office_name=office.name if office else None,
         county_id=office.county_id if office else None,
-        county_name=office.county.name if office and office.county else None,
+        county_name=county.name if county else None,
     )
     places = None
-    if service.county_ids or service.prison_ids or service.probation_office_ids:
+    if lookups is not None:
+        places = lookups.places.names
+    elif service.county_ids or service.prison_ids or service.probation_office_ids:
         crc_id = db.session.scalar(select(Contract.crc_id).where(Contract.id == service.contract_id))
         places = names_of(crc_id)
     return broken_rules(service, candidate, today or london_today(), places)

@@ -12,10 +12,10 @@ from sqlalchemy.orm import joinedload
 
 from portal import access
 from portal.accounts.models import PARTNER_ROLES, User
-from portal.contracts.models import RateCardItem
 from portal.dates import london_today
 from portal.extensions import db
 from portal.referrals import service
+from portal.referrals.banding import suggested_band
 from portal.referrals.blueprint import bp
 from portal.referrals.forms import (
     AcceptForm,
@@ -44,18 +44,14 @@ def load_referral(reference: str) -> Referral:
             joinedload(Referral.person),
             joinedload(Referral.referrer),
             joinedload(Referral.caseworker),
+            joinedload(Referral.service),
         ],
     )
 
 
 def service_name(referral: Referral) -> str:
-    name = db.session.scalar(
-        select(RateCardItem.name)
-        .where(RateCardItem.contract_id == referral.contract_id, RateCardItem.service_code == referral.service_code)
-        .order_by(RateCardItem.code)
-        .limit(1)
-    )
-    return name or referral.service_code or ""
+    """The name of the service as its record says (it was its first rate-card item's name)."""
+    return referral.service_name
 
 
 def caseworker_choices(referral: Referral) -> dict[str, str]:
@@ -188,6 +184,10 @@ AMEND_FIELDS = (
     "rar_days",
     "expected_release_date",
     "contact_details",
+    "reoffending",
+    "c2c",
+    "colour_band",
+    "colour_band_reason",
 )
 
 
@@ -200,6 +200,11 @@ def _amend_values(referral: Referral) -> dict[str, Any]:
         "rar_days": "" if referral.rar_days is None else str(referral.rar_days),
         "expected_release_date": referral.expected_release_date,
         "contact_details": referral.contact_details or "",
+        "reoffending": referral.reoffending.value if referral.reoffending else "",
+        "c2c": referral.c2c.value if referral.c2c else "",
+        # A band that follows the suggestion shows as "the suggested band", so it follows a new one.
+        "colour_band": referral.colour_band.value if referral.colour_band and referral.colour_band_reason else "",
+        "colour_band_reason": referral.colour_band_reason or "",
     }
 
 
@@ -241,6 +246,7 @@ def amend(reference: str):  # type: ignore[no-untyped-def]
         ),
         f"Referral {referral.reference} has been amended. The partner has been told.",
         "referrals/amend.html",
+        suggested=suggested_band(referral.rosh_level, referral.reoffending, referral.c2c),
     )
 
 

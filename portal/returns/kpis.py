@@ -1,4 +1,7 @@
-"""The figures of a service return and of the dashboards.
+"""The figures of a service return and of the dashboards: their definitions, as Python over plain
+rows. This is the reference: the pages and returns count the same figures in SQL (portal.figures),
+and tests/test_figures_match_records.py holds the two equal on random histories. Both are laid out
+by `assemble_figures`.
 
 Two halves:
 - `load_records` reads, for some contracts and a range of days, the plain rows the figures
@@ -278,6 +281,8 @@ class DateIndex:
         self.rows = [row for _, row in dated]
 
     def _bounds(self, window: Window) -> tuple[int, int]:
+        if window.start > window.end:
+            return 0, 0  # an empty window (a year to date before the contract began): nothing, not minus something
         return bisect_left(self.days, window.start), bisect_right(self.days, window.end)
 
     def count(self, window: Window) -> int:
@@ -555,9 +560,10 @@ def outcome_figures(outcomes: list[OutcomeRow], reports: list[EndOfServiceRow], 
 
 
 def outcomes_by_type(outcomes: list[OutcomeRow], window: Window) -> list[dict[str, Any]]:
-    """A row per outcome type with any claim or decision in the window, by pathway then name."""
+    """A row per outcome type with any claim or decision in the window, by pathway then name (types
+    of the same name on several contracts are one row, under the first of their codes)."""
     kinds: dict[tuple[str, str], dict[str, Any]] = {}
-    for o in outcomes:
+    for o in sorted(outcomes, key=lambda o: o.outcome_type):
         events = (o.claimed_on in window, o.verified_on in window, o.rejected_on in window)
         if not any(events):
             continue
@@ -798,16 +804,80 @@ def compute_figures(
         to_date=records.to_date,
     )
     windows = _windows(period, contract_start)
-    referrals = {name: referral_figures(records.referrals, window, today) for name, window in windows.items()}
-    sessions = {name: session_figures(records.sessions, records.referrals, window) for name, window in windows.items()}
-    outcomes = {
-        name: outcome_figures(records.outcomes, records.end_of_service, window) for name, window in windows.items()
-    }
+    as_of = min(period.end, today)
+    months = period.charted_months(contract_start)
+    parts = Parts(
+        referrals={name: referral_figures(records.referrals, window, today) for name, window in windows.items()},
+        sessions={
+            name: session_figures(records.sessions, records.referrals, window) for name, window in windows.items()
+        },
+        outcomes={
+            name: outcome_figures(records.outcomes, records.end_of_service, window) for name, window in windows.items()
+        },
+        safeguarding={name: safeguarding_figures(records.concerns, window) for name, window in windows.items()},
+        releases={name: release_figures(records.releases, window) for name, window in windows.items()},
+        locations={name: location_figures(records.referrals, window) for name, window in windows.items()},
+        equality={name: equality_counts(records.referrals, window) for name, window in windows.items()},
+        activities=(
+            {name: activity_figures(records.activities, window) for name, window in windows.items()}
+            if records.activities or any(c.grant for c in records.contracts)
+            else None
+        ),
+        outcomes_by_type=outcomes_by_type(records.outcomes, windows["period"]),
+        months=monthly_series(records, months),
+        volume_counts={
+            name: _started_and_received(records.referrals, window, as_of) for name, window in windows.items()
+        },
+    )
+    return assemble_figures(parts, records, period, today=today, contract_start=contract_start, labels=labels)
+
+
+@dataclass
+class Parts:
+    """The figures of each window (period, previous, year to date) before they are laid out as rows:
+    computed from plain rows by the functions of this module (the reference definitions) or counted
+    in SQL by portal.figures (what the pages and returns use). Either way assemble_figures lays them
+    out, so the two can only differ in what they count."""
+
+    referrals: dict[str, dict[str, Any]]
+    sessions: dict[str, dict[str, Any]]
+    outcomes: dict[str, dict[str, Any]]
+    safeguarding: dict[str, dict[str, Any]]
+    releases: dict[str, dict[str, Any]]
+    locations: dict[str, dict[str, Any]]
+    equality: dict[str, dict[str, dict[str, int]]]
+    activities: dict[str, dict[str, Any]] | None
+    outcomes_by_type: list[dict[str, Any]]
+    months: list[dict[str, Any]]
+    # Starts and referrals received in each window up to the day figures are taken to.
+    volume_counts: dict[str, tuple[int, int]]
+
+
+def _started_and_received(referrals: list[ReferralRow], window: Window, as_of: date) -> tuple[int, int]:
+    end = min(window.end, as_of)
+    if end < window.start:
+        return 0, 0
+    cut = Window(window.start, end)
+    return indexed(referrals, "first_contact_on").count(cut), indexed(referrals, "sent_on").count(cut)
+
+
+def assemble_figures(
+    parts: Parts,
+    records: Records,
+    period: Period,
+    *,
+    today: date,
+    contract_start: date | None = None,
+    labels: Labels | None = None,
+) -> dict[str, Any]:
+    """The figures laid out as a return freezes them. `records` needs only its invoices, contracts,
+    cap, expected starts, spend profile and counts to date (a few rows a contract and month)."""
+    labels = labels or Labels()
+    windows = _windows(period, contract_start)
+    referrals, sessions, outcomes = parts.referrals, parts.sessions, parts.outcomes
+    safeguarding, releases, locations = parts.safeguarding, parts.releases, parts.locations
     money = {name: money_figures(records.invoices, window) for name, window in windows.items()}
-    safeguarding = {name: safeguarding_figures(records.concerns, window) for name, window in windows.items()}
-    releases = {name: release_figures(records.releases, window) for name, window in windows.items()}
     payments = {name: payment_figures(records.invoices, window) for name, window in windows.items()}
-    locations = {name: location_figures(records.referrals, window) for name, window in windows.items()}
 
     def values(source: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
         return {name: figures[key] for name, figures in source.items()}
@@ -947,9 +1017,9 @@ def compute_figures(
     )
     spend = spend_to(records.invoices, period.end)
     as_of = min(period.end, today)
-    volumes = volume_figures(records, windows, as_of)
+    volumes = volume_figures(records, windows, as_of, parts.volume_counts)
     unmet = {name: unmet_need(figures) for name, figures in referrals.items()}
-    equality = equality_tables({name: equality_counts(records.referrals, window) for name, window in windows.items()})
+    equality = equality_tables(parts.equality)
     figures = {
         "schema": SCHEMA_VERSION,
         "period": {"code": period.code, "kind": period.kind.value, "label": period.label, **period.window.as_json()},
@@ -967,7 +1037,7 @@ def compute_figures(
             {"key": "resettlement", "title": "Through the Gate: release", "rows": resettlement_rows},
             {"key": "safeguarding", "title": "Safeguarding", "rows": safeguarding_rows},
             {"key": "money", "title": "Money", "rows": money_rows},
-            *_grant_sections(records, windows),
+            *_grant_sections(parts.activities),
             {"key": "volumes", "title": "Against the contract", "rows": volumes["rows"]},
             {
                 "key": "unmet_need",
@@ -990,14 +1060,14 @@ def compute_figures(
             "paid_to_period_end_pence": grant_paid_to(records.invoices, period.end),
             "is_grant": any(c.grant for c in records.contracts),
         },
-        "outcomes_by_type": outcomes_by_type(records.outcomes, windows["period"]),
+        "outcomes_by_type": parts.outcomes_by_type,
         "equality": equality,
         "spend": {
             "to_period_end_pence": spend,
             "cap_pence": records.cap_pence,
             "percent_of_cap": percent(spend, records.cap_pence),
         },
-        "months": monthly_series(records, period.charted_months(contract_start)),
+        "months": parts.months,
     }
     figures["headline"] = headline_kpis(figures)
     return figures
@@ -1111,11 +1181,10 @@ def activity_figures(activities: list[ActivityCount], window: Window) -> dict[st
     }
 
 
-def _grant_sections(records: Records, windows: dict[str, Window]) -> list[dict[str, Any]]:
+def _grant_sections(by_window: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The grant-funded activity section, for grants (and any contract that records such activity)."""
-    if not records.activities and not any(c.grant for c in records.contracts):
+    if by_window is None:
         return []
-    by_window = {name: activity_figures(records.activities, window) for name, window in windows.items()}
     spec = (
         ("activity_drop_ins", "drop_ins", "Drop-in sessions held", "count"),
         ("activity_groups", "groups", "Group work sessions held", "count"),
@@ -1234,23 +1303,34 @@ def contract_volumes(
     }
 
 
-def volume_figures(records: Records, windows: dict[str, Window], as_of: date) -> dict[str, Any]:
+def volume_figures(
+    records: Records, windows: dict[str, Window], as_of: date, counts: dict[str, tuple[int, int]]
+) -> dict[str, Any]:
     """The "Against the contract" rows (expected and actual starts and spend in each window) and the
     summary to date across the contracts, with each contract's own figures and flags."""
     to_date = {row.contract_id: row for row in records.to_date}
+    # Each contract's rows sorted out in one pass, not a pass over every contract's rows per contract.
+    invoices_of: dict[int, list[InvoiceRow]] = {}
+    starts_of: dict[int, list[MonthlyExpectation]] = {}
+    profile_of: dict[int, list[MonthlyExpectation]] = {}
+    for rows_of, rows in ((invoices_of, records.invoices), (starts_of, records.expected_starts)):
+        for row in rows:
+            rows_of.setdefault(row.contract_id, []).append(row)  # type: ignore[attr-defined]
+    for row in records.spend_profile:
+        profile_of.setdefault(row.contract_id, []).append(row)
     per_contract = [
         contract_volumes(
             terms,
-            records.expected_starts,
-            records.spend_profile,
-            records.invoices,
+            starts_of.get(terms.contract_id, []),
+            profile_of.get(terms.contract_id, []),
+            invoices_of.get(terms.contract_id, []),
             to_date.get(terms.contract_id),
             as_of,
         )
         for terms in records.contracts
     ]
 
-    def window_values(window: Window) -> dict[str, Any]:
+    def window_values(name: str, window: Window) -> dict[str, Any]:
         end = min(window.end, as_of)
         expected_starts = expected_spend = 0
         any_starts = False
@@ -1266,12 +1346,7 @@ def volume_figures(records: Records, windows: dict[str, Window], as_of: date) ->
                 any_starts = True
                 expected_starts += _expected_between(months, low, high)
             expected_spend += _expected_between(expected_spend_by_month(terms, records.spend_profile), low, high)
-        started = (
-            indexed(records.referrals, "first_contact_on").count(Window(window.start, end))
-            if end >= window.start
-            else 0
-        )
-        received = indexed(records.referrals, "sent_on").count(Window(window.start, end)) if end >= window.start else 0
+        started, received = counts[name]
         before = window.start - timedelta(days=1)
         spent = spend_to(records.invoices, end) - spend_to(records.invoices, before) if end >= window.start else 0
         return {
@@ -1284,7 +1359,7 @@ def volume_figures(records: Records, windows: dict[str, Window], as_of: date) ->
             "spend_against_profile": percent(spent, expected_spend),
         }
 
-    by_window = {name: window_values(window) for name, window in windows.items()}
+    by_window = {name: window_values(name, window) for name, window in windows.items()}
     spec = (
         ("expected_starts", "Starts expected", "count"),
         ("starts", "Starts (first contact)", "count"),

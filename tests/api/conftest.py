@@ -153,6 +153,9 @@ def world(
     for contract in (nacro_contract, st_giles_contract):
         contract.start_date = month_start(today, 12)
         contract.end_date = date(this_month.year + 2, this_month.month, 1)
+    # The CRC is VAT registered, and Nacro, a charity that is not, is reached at its GLN for e-invoices.
+    nacro_contract.crc.vat_number = "GB987654321"
+    nacro_contract.partner.peppol_id = "0088:5060123456783"
     db.session.commit()
     housed = _priced_service(nacro_contract, "ACC-TTG", "ACC-TTG", "accommodation_secured_first_night")
     st_giles_housed = _priced_service(st_giles_contract, "ETE-REL", "ETE-REL", "entered_employment")

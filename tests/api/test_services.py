@@ -53,3 +53,38 @@ def test_the_api_lists_a_contracts_services_with_who_is_eligible(
     assert ttg["name"] == "Through the Gate accommodation"
     assert ttg["eligibility"]["prisons"] == ["HMP Bedford"] and ttg["eligibility"]["sex"] == "male"
     assert api_as(st_giles_manager).get("/contracts/BENCH-ACC-01/services").status_code == 404
+
+
+def test_the_api_takes_c2c_suggests_the_band_from_it_and_reads_it_back(api_as, referrer, ttg_service):
+    body = {
+        "contract": "BENCH-ACC-01",
+        "service": "Through the Gate accommodation",
+        "person": {
+            "crn": "X123457",
+            "given_name": "Sam",
+            "family_name": "Smith",
+            "date_of_birth": "1990-04-01",
+            "gender": "male",
+            "ethnicity": "white_british",
+            "disability": "no",
+        },
+        "location": {
+            "type": "custody",
+            "prison": "HMP Bedford",
+            "expected_release_date": days_from_today(30).isoformat(),
+        },
+        "rosh_level": "medium",
+        "reoffending": "high",
+        "c2c": "high",
+        "risk_summary": "None known.",
+        "complexity": "low",
+        "desired_outcomes": ["A home"],
+        "reason": "Homeless on release.",
+        "sentence_end_date": days_from_today(300).isoformat(),
+    }
+    api = api_as(referrer)
+    assert api.post("/referrals", body | {"c2c": "middling"}).status_code == 422
+    created = api.post("/referrals", body)
+    assert created.status_code == 201, created.json
+    assert (created.json["c2c"], created.json["colour_band"]) == ("high", "red")
+    assert api.get(f"/referrals/{created.json['reference']}").json["c2c"] == "high"

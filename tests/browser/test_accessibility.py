@@ -9,7 +9,7 @@ when the navigation grows, the role's test says which page to add.
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
@@ -20,27 +20,23 @@ from sqlalchemy import select
 from portal.accounts.models import Role, User
 from portal.accounts.tokens import create_token
 from portal.contracts.models import Contract, ContractStatus, Pathway, Unit
-from portal.dates import london_today
+from portal.dates import Period, PeriodKind, london_today
 from portal.db import utcnow
-from portal.delivery.models import (
-    Alert,
-    AlertKind,
-    Attendance,
-    NonAttendanceReason,
-    Outcome,
-    Session,
-    SessionKind,
-)
+from portal.delivery.models import AlertKind, GroupSession, SessionKind
 from portal.extensions import db
 from portal.organisations.models import Organisation
 from portal.referrals.models import ColourBand, LocationType, ReferralStatus
 from tests.browser.conftest import TITLE_SUFFIX, assert_accessible, sign_in
 from tests.factories import (
+    AlertFactory,
     ContractFactory,
+    OutcomeFactory,
     OutcomeTypeFactory,
     RateCardItemFactory,
     RateCardPriceFactory,
     ReferralFactory,
+    ServiceReturnFactory,
+    SessionFactory,
     UserFactory,
 )
 from tests.helpers import Portal
@@ -332,33 +328,28 @@ def everyone(
         prison="HMP Bedford",
         expected_release_date=today + timedelta(days=9),
     )
-    session = Session(
-        referral_id=referral.id,
+    session = SessionFactory(
+        referral=referral,
         date=today - timedelta(days=2),
-        start_time=time(10),
-        duration_minutes=60,
-        kind=SessionKind.ONE_TO_ONE,
-        attendance=Attendance.DID_NOT_ATTEND,
-        non_attendance_reason=NonAttendanceReason.UNACCEPTABLE,
-        recorded_by_id=nacro_caseworker.id,
+        missed=True,
+        recorded_by=nacro_caseworker,
     )
-    future_session = Session(
-        referral_id=referral.id,
+    future_session = SessionFactory(
+        referral=referral,
         date=today + timedelta(days=3),
         start_time=time(14),
-        duration_minutes=60,
         kind=SessionKind.VIDEO,
-        recorded_by_id=nacro_caseworker.id,
+        attendance=None,
+        feedback_at=None,
+        recorded_by=nacro_caseworker,
     )
-    outcome = Outcome(
-        referral_id=referral.id,
-        outcome_type_id=housed.id,
+    outcome = OutcomeFactory(
+        referral=referral,
+        outcome_type=housed,
         achieved_on=today - timedelta(days=1),
         evidence="Licence agreement seen.",
-        claimed_by_id=nacro_caseworker.id,
+        claimed_by=nacro_caseworker,
     )
-    from portal.delivery.models import GroupSession
-
     group = GroupSession(
         contract_id=nacro_contract.id,
         title="Tenancy skills",
@@ -370,51 +361,34 @@ def everyone(
     )
     db.session.add(group)
     db.session.flush()
-    group_member = Session(
-        referral_id=referral.id,
+    SessionFactory(
+        referral=referral,
         group_session_id=group.id,
         date=group.date,
         start_time=group.start_time,
         duration_minutes=group.duration_minutes,
         kind=SessionKind.GROUP,
-        attendance=Attendance.ATTENDED,
-        recorded_by_id=nacro_caseworker.id,
+        recorded_by=nacro_caseworker,
     )
-    db.session.add_all([session, future_session, outcome, group_member])
-    db.session.flush()
-    db.session.add(
-        Alert(
-            referral_id=referral.id,
-            session_id=session.id,
-            kind=AlertKind.UNACCEPTABLE_ABSENCE,
-            detail="Did not attend",
-            raised_by_id=nacro_caseworker.id,
-        )
+    AlertFactory(session=session, kind=AlertKind.UNACCEPTABLE_ABSENCE, detail="Did not attend")
+    # Last quarter's return is a draft; the one before was submitted (its figures frozen).
+    last_quarter = Period(PeriodKind.QUARTER, date(today.year, (today.month - 1) // 3 * 3 + 1, 1)).previous()
+    quarter_before = last_quarter.previous()
+    service_return = ServiceReturnFactory(
+        contract=nacro_contract,
+        period_kind=PeriodKind.QUARTER,
+        period_start=last_quarter.start,
+        period_end=last_quarter.end,
+        created_by=nacro_manager,
     )
-    db.session.commit()
-    from datetime import date
-
-    from portal.returns.models import ReturnStatus, ServiceReturn
-
-    service_return = ServiceReturn(
-        contract_id=nacro_contract.id,
-        period_kind="quarter",
-        period_start=date(2026, 7, 1),
-        period_end=date(2026, 9, 30),
-        created_by_id=nacro_manager.id,
+    submitted_return = ServiceReturnFactory(
+        contract=nacro_contract,
+        period_kind=PeriodKind.QUARTER,
+        period_start=quarter_before.start,
+        period_end=quarter_before.end,
+        created_by=nacro_manager,
+        submitted=True,
     )
-    submitted_return = ServiceReturn(
-        contract_id=nacro_contract.id,
-        period_kind="quarter",
-        period_start=date(2026, 4, 1),
-        period_end=date(2026, 6, 30),
-        status=ReturnStatus.SUBMITTED,
-        submitted_at=utcnow(),
-        submitted_by_id=nacro_manager.id,
-        created_by_id=nacro_manager.id,
-    )
-    db.session.add_all([service_return, submitted_return])
-    db.session.commit()
     from portal.safeguarding.risk import record_risk_summary
     from portal.safeguarding.service import acknowledge_concern, raise_concern
 

@@ -16,14 +16,14 @@ from sqlalchemy import select
 
 from portal.contracts.models import Unit
 from portal.dates import london_today
-from portal.delivery.models import Attendance, Session, SessionKind
+from portal.delivery.models import Attendance
 from portal.extensions import db
 from portal.formatting import format_money
 from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from portal.referrals.models import ReferralStatus
 from tests.browser.conftest import assert_accessible, sign_in
 from tests.browser.test_referral_journey import fill_date, sign_out
-from tests.factories import PersonFactory, RateCardItemFactory, RateCardPriceFactory, ReferralFactory
+from tests.factories import PersonFactory, RateCardItemFactory, RateCardPriceFactory, ReferralFactory, SessionFactory
 
 pytestmark = pytest.mark.browser
 
@@ -58,18 +58,13 @@ def month_of_work(nacro_contract, referrer, nacro_caseworker):
         person=PersonFactory(given_name="Ava", family_name="Ashdown"),
     )
     for day, attendance in ((3, Attendance.ATTENDED), (10, Attendance.LATE), (17, Attendance.DID_NOT_ATTEND)):
-        db.session.add(
-            Session(
-                referral_id=referral.id,
-                date=month.replace(day=day),
-                start_time=time(10, 30),
-                duration_minutes=60,
-                kind=SessionKind.ONE_TO_ONE,
-                attendance=attendance,
-                recorded_by_id=nacro_caseworker.id,
-            )
+        SessionFactory(
+            referral=referral,
+            date=month.replace(day=day),
+            start_time=time(10, 30),
+            attendance=attendance,
+            recorded_by=nacro_caseworker,
         )
-    db.session.commit()
     return nacro_contract
 
 

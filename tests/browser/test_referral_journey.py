@@ -115,4 +115,4 @@ def test_a_custody_referral_with_a_domestic_abuse_flag_is_sent_read_accepted_and
     timeline = page.locator(".portal-timeline")
     expect(timeline).to_contain_text(f"Assigned to {nacro_caseworker.name}")
     expect(timeline).to_contain_text(f"Accepted by {nacro_manager.name}, who confirmed reading the risk information")
-    expect(timeline).to_contain_text("Referral sent to Nacro for ACC-TTG")
+    expect(timeline).to_contain_text("Referral sent to Nacro for Through the Gate accommodation (ACC-TTG)")

@@ -826,7 +826,8 @@ def test_the_rate_card_downloads_as_csv_for_anyone_who_can_see_the_contract(port
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0] == (
         "code,service_code,name,pathway,setting,unit,outcome_type,max_units_per_referral,"
-        "unit_price,effective_from,effective_to,session_kinds"
+        "unit_price,effective_from,effective_to,session_kinds,outcome_from,outcome_earliest_days,"
+        "outcome_latest_days,outcome_max_per_referral,outcome_evidence_required"
     )
     assert any(
         line.startswith("ACC-TTG-OUT,ACC-TTG,") and "accommodation_secured_first_night" in line for line in lines

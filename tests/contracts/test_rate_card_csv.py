@@ -260,3 +260,88 @@ def test_cli_names_an_unknown_contract(runner, tmp_path):
     result = runner.invoke(args=["rate-card", "export", "NOPE-01"])
     assert result.exit_code == 1
     assert "no contract has the reference 'NOPE-01'" in result.output
+
+
+# --- outcome rules in the file ------------------------------------------------------------------------
+
+RULE_HEADER = HEADER.rstrip("\n") + (
+    ",session_kinds,outcome_from,outcome_earliest_days,outcome_latest_days,outcome_max_per_referral,"
+    "outcome_evidence_required\n"
+)
+RULED_CARD = RULE_HEADER + (
+    "ACC-TTG-NIGHT,ACC-TTG,Accommodation on the first night,accommodation,custody,per_outcome,"
+    "accommodation_secured_first_night,1,400.00,2025-04-01,,,release,0,1,1,yes\n"
+    "ACC-TTG-13WK,ACC-TTG,Accommodation sustained 13 weeks,accommodation,both,per_outcome,"
+    "accommodation_sustained_13_weeks,1,600.00,2025-04-01,,,start,91,,1,yes\n"
+    "FBD-DEBT,FBD-ADVICE,Debt advice session,finance_benefit_debt,community,per_session,,6,45.50,2025-04-01,,,,,,,\n"
+)
+
+
+def rule_of(code):
+    outcome = db.session.scalars(select(OutcomeType).where(OutcomeType.code == code)).one()
+    return (
+        outcome.outcome_from and outcome.outcome_from.value,
+        outcome.outcome_earliest_days,
+        outcome.outcome_latest_days,
+        outcome.max_per_referral,
+        outcome.evidence_required,
+    )
+
+
+def test_a_rate_card_file_sets_each_outcome_types_rule_and_exports_it_back(contract_manager, nacro_contract):
+    import_rate_card(contract_manager, nacro_contract, RULED_CARD.encode())
+    assert rule_of("accommodation_sustained_13_weeks") == ("start", 91, None, 1, True)
+    assert rule_of("accommodation_secured_first_night") == ("release", 0, 1, 1, True)
+    exported = export_rate_card(nacro_contract)
+    assert "accommodation_sustained_13_weeks,1,600.00,2025-04-01,,,start,91,,1,yes" in exported
+    again = import_rate_card(contract_manager, nacro_contract, exported.encode())
+    assert not again.changed_anything and export_rate_card(nacro_contract) == exported
+    # A changed rule is an audited change of the outcome type.
+    changed = import_rate_card(contract_manager, nacro_contract, exported.replace(",start,91,", ",start,84,").encode())
+    assert changed.outcome_rules_changed == ["accommodation_sustained_13_weeks"]
+    assert rule_of("accommodation_sustained_13_weeks")[1] == 84
+    audit = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "outcome_type.updated")).one()
+    assert audit.details["changes"]["outcome_earliest_days"] == {"before": 91, "after": 84}
+
+
+def test_a_file_without_the_rule_columns_leaves_the_rules_alone(contract_manager, nacro_contract):
+    import_rate_card(contract_manager, nacro_contract, RULED_CARD.encode())
+    import_rate_card(contract_manager, nacro_contract, TTG_RATE_CARD.encode())
+    assert rule_of("accommodation_sustained_13_weeks") == ("start", 91, None, 1, True)
+
+
+def test_bad_rules_are_named_by_row_and_column_and_nothing_is_saved(contract_manager, nacro_contract):
+    bad = RULE_HEADER + (
+        "ACC-TTG-NIGHT,ACC-TTG,First night,accommodation,custody,per_outcome,"
+        "accommodation_secured_first_night,1,400.00,2025-04-01,,,gate,0,1,1,yes\n"
+        "ACC-TTG-13WK,ACC-TTG,13 weeks,accommodation,both,per_outcome,"
+        "accommodation_sustained_13_weeks,1,600.00,2025-04-01,,,start,91,90,0,maybe\n"
+        "FBD-DEBT,FBD-ADVICE,Debt advice,finance_benefit_debt,community,per_session,,6,45.50,2025-04-01,,,start,,,,\n"
+        "ACC-TTG-13WK-B,ACC-TTG,13 weeks (second item),accommodation,both,per_outcome,"
+        "accommodation_sustained_13_weeks,1,600.00,2025-04-01,,,release,91,,1,yes\n"
+    )
+    with pytest.raises(RateCardImportFailed) as failure:
+        import_rate_card(contract_manager, nacro_contract, bad.encode())
+    assert errors_of(failure) == [
+        (2, "outcome_from"),
+        (3, "outcome_latest_days"),
+        (3, "outcome_max_per_referral"),
+        (3, "outcome_evidence_required"),
+        (4, "outcome_from"),
+    ]
+    assert count(RateCardItem) == 0 and count(OutcomeType) == 0
+    messages = [str(error) for error in failure.value.errors]
+    assert "Row 2, column outcome_from: Unknown outcome from 'gate': use acceptance, start or release" in messages
+    assert "Row 4, column outcome_from: Only per_outcome items have an outcome rule: leave it empty" in messages
+    # Two items pricing one outcome type must give it one rule.
+    fixed = (
+        bad.replace(",gate,", ",release,")
+        .replace(",91,90,0,maybe", ",91,,1,yes")
+        .replace("2025-04-01,,,start,,,,", "2025-04-01,,,,,,,")
+    )
+    with pytest.raises(RateCardImportFailed) as failure:
+        import_rate_card(contract_manager, nacro_contract, fixed.encode())
+    assert [str(error) for error in failure.value.errors] == [
+        "Row 5, column outcome_from: Outcome type accommodation_sustained_13_weeks has a different rule in row 3: "
+        "an outcome type has one rule, so give both items' rows the same"
+    ]

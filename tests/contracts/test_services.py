@@ -306,3 +306,45 @@ def test_another_crcs_prisons_are_not_this_crcs(referrer, ttg_service):
     with pytest.raises(ValidationFailed) as failure:
         referrals.create_and_send(referrer, whole_referral(ttg_service, prison="HMP Elsewhere"))
     assert failure.value.errors == {"prison": ["Select the prison the person is in"]}
+
+
+# --- a service made closed for want of an item to refer to opens when it gets one ---------------------
+
+
+def test_a_service_whose_first_item_was_a_grants_monthly_amount_opens_with_its_first_priced_item(ttg_service):
+    from portal.contracts.models import Unit
+    from tests.factories import RateCardItemFactory
+
+    RateCardItemFactory(contract=ttg_service, code="MENT-MONTH", service_code="MENT", unit=Unit.MONTHLY_FIXED)
+    assert the_service(ttg_service, "MENT").open_to_referrals is False
+    RateCardItemFactory(contract=ttg_service, code="MENT-SESSION", service_code="MENT", unit=Unit.PER_SESSION)
+    assert the_service(ttg_service, "MENT").open_to_referrals is True
+    opened = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "service.opened")).one()
+    assert opened.details["items"] == ["MENT-SESSION"]
+
+
+def closed_by(manager, contract, service):
+    """The contract manager closes the service on its page (every field as it is, but closed)."""
+    fields = {key: getattr(service, key) for key in services.SERVICE_FIELDS if key != "code"}
+    fields = {key: getattr(value, "value", value) for key, value in fields.items()}
+    services.update_service(
+        manager, service, contract, version=service.version, **(fields | {"open_to_referrals": False})
+    )
+
+
+def test_a_service_a_contract_manager_closed_stays_closed_when_items_are_added(contract_manager, ttg_service):
+    from portal.contracts.models import Unit
+    from tests.factories import RateCardItemFactory
+
+    RateCardItemFactory(contract=ttg_service, code="MENT-MONTH", service_code="MENT", unit=Unit.MONTHLY_FIXED)
+    mentoring = the_service(ttg_service, "MENT")
+    mentoring.open_to_referrals = True  # opened, then closed by a decision: the decision stands
+    db.session.commit()
+    closed_by(contract_manager, ttg_service, mentoring)
+    RateCardItemFactory(contract=ttg_service, code="MENT-SESSION", service_code="MENT", unit=Unit.PER_SESSION)
+    assert the_service(ttg_service, "MENT").open_to_referrals is False
+    # One with items to refer to that is closed stays closed when another item arrives.
+    closed_by(contract_manager, ttg_service, the_service(ttg_service))
+    RateCardItemFactory(contract=ttg_service, code="ACC-TTG-PHONE", service_code="ACC-TTG", unit=Unit.PER_SESSION)
+    assert the_service(ttg_service).open_to_referrals is False
+    assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "service.opened")).all() == []

@@ -9,7 +9,13 @@ import pytest
 
 from portal.dashboards.performance import COLUMNS
 from portal.dashboards.views import invoices_url
-from tests.factories import ReferralFactory
+from tests.factories import (
+    InvoiceEventFactory,
+    InvoiceFactory,
+    InvoiceLineFactory,
+    RateCardItemFactory,
+    ReferralFactory,
+)
 from tests.helpers import STORY_DAY, QueryCounter, text_of
 from tests.returns.conftest import at
 
@@ -145,36 +151,15 @@ def test_the_performance_export_shows_what_each_referral_was_invoiced(portal, qu
     """On PostgreSQL the sums arrive as NUMERIC: the export once failed there (money.pounds)."""
     from portal.contracts.models import Unit
     from portal.extensions import db
-    from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine
-    from tests.factories import RateCardItemFactory
+    from portal.invoicing.models import Invoice
 
     invoice = db.session.query(Invoice).filter_by(number="NACRO-000001").one()
     item = RateCardItemFactory(contract=quarter["contract"], code="QA-REF", service_code="QA", unit=Unit.PER_REFERRAL)
-    line = InvoiceLine(
-        invoice=invoice,
-        position=1,
-        item_id=item.id,
-        item_code="QA-REF",
-        service_code="QA",
-        description="Referral",
-        unit=Unit.PER_REFERRAL,
-        quantity_hundredths=100,
-        unit_price_pence=72_000,
-        amount_pence=72_000,
-        event_count=1,
+    line = InvoiceLineFactory(
+        invoice=invoice, item=item, price=None, description="Referral", unit_price_pence=72_000, position=1
     )
-    db.session.add(line)
-    db.session.flush()
-    db.session.add(
-        InvoiceEvent(
-            invoice_id=invoice.id,
-            line_id=line.id,
-            item_id=item.id,
-            event_key=f"referral:{quarter['a'].id}",
-            referral_id=quarter["a"].id,
-            event_date=date(2026, 7, 2),
-            live=True,
-        )
+    InvoiceEventFactory(
+        line=line, event_key=f"referral:{quarter['a'].id}", referral_id=quarter["a"].id, event_date=date(2026, 7, 2)
     )
     db.session.commit()
     portal.sign_in(nacro_manager)
@@ -194,54 +179,25 @@ def test_the_performance_export_shows_what_each_referral_has_been_invoiced(porta
     from portal.contracts.models import Contract
     from portal.delivery.models import Session
     from portal.extensions import db
-    from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceStatus
     from portal.referrals.models import Referral
-    from tests.factories import RateCardItemFactory
 
     referral = db.session.scalar(select(Referral).where(Referral.reference == "QA0001AA"))
     session_ids = db.session.scalars(select(Session.id).where(Session.referral_id == referral.id)).all()[:2]
     contract = db.session.get(Contract, referral.contract_id)
-    contract_id = contract.id
     item = RateCardItemFactory(contract=contract, code="QA-SES", service_code=referral.service_code)
-    invoice = Invoice(
-        contract_id=contract_id,
-        partner_id=nacro_manager.organisation_id,
-        number="TEST-000099",
-        period_start=date(2026, 7, 1),
-        status=InvoiceStatus.SUBMITTED,
-        vat_rate_bp=0,
-        subtotal_pence=9000,
-        total_pence=9000,
+    # A submitted invoice billing two of the referral's sessions at £45 each.
+    invoice = InvoiceFactory(contract=contract, submitted=True, period_start=date(2026, 7, 1), vat_rate_bp=0, lines=0)
+    line = InvoiceLineFactory(
+        invoice=invoice, item=item, price=None, description="Sessions", quantity_hundredths=200, unit_price_pence=4500
     )
-    db.session.add(invoice)
-    db.session.flush()
-    line = InvoiceLine(
-        invoice_id=invoice.id,
-        position=1,
-        item_id=item.id,
-        item_code=item.code,
-        service_code=item.service_code,
-        description="Sessions",
-        unit=item.unit,
-        quantity_hundredths=200,
-        unit_price_pence=4500,
-        amount_pence=9000,
-        event_count=2,
-    )
-    db.session.add(line)
-    db.session.flush()
+    invoice.subtotal_pence = invoice.total_pence = line.amount_pence
     for session_id in session_ids:
-        db.session.add(
-            InvoiceEvent(
-                invoice_id=invoice.id,
-                line_id=line.id,
-                item_id=item.id,
-                event_key=f"session:{session_id}",
-                referral_id=referral.id,
-                session_id=session_id,
-                event_date=date(2026, 7, 10),
-                live=True,
-            )
+        InvoiceEventFactory(
+            line=line,
+            event_key=f"session:{session_id}",
+            referral_id=referral.id,
+            session_id=session_id,
+            event_date=date(2026, 7, 10),
         )
     db.session.commit()
     portal.sign_in(nacro_manager)
@@ -264,3 +220,40 @@ def test_the_dashboard_opens_on_a_summary_with_the_detail_one_part_at_a_time(por
     assert "Attendance per month" in text_of(portal.get("/dashboard/?view=charts"))
     figures = portal.get("/dashboard/?view=figures&period=2026-Q3").get_data(as_text=True)
     assert 'href="/dashboard/?view=equality&amp;period=2026-Q3"' in figures  # each part keeps the filters
+
+
+DASHBOARD_PAGES = (
+    "/dashboard/?period=2026-Q3",
+    "/dashboard/?period=2026-Q3&view=figures",
+    "/dashboard/?period=2026-Q3&view=contracts",
+    "/dashboard/?period=2026-Q3&view=charts",
+    "/dashboard/?period=2026-Q3&view=equality",
+    "/dashboard/?period=2026-09&pathway=accommodation",
+    "/dashboard/?period=2026-Q3&area=HMP+Bedford",
+    "/dashboard/?period=2026-Q3&contract=BENCH-ACC-01",
+    "/dashboard/figures.csv?period=2026-Q3",
+)
+
+
+def test_every_part_and_filter_of_the_dashboard_takes_the_same_queries_for_a_few_records_or_a_history(
+    app, portal, quarter, contract_manager, referrer, nacro_caseworker, st_giles_contract
+):
+    """The figures are counted in SQL: a year of referrals, sessions of every kind, outcomes,
+    concerns, releases and reports adds no query to any part of the dashboard."""
+    import random
+
+    from tests.test_figures_match_records import random_history
+
+    portal.sign_in(contract_manager)
+    few = {}
+    for url in DASHBOARD_PAGES:
+        portal.get(url)
+        with QueryCounter(app) as queries:
+            assert portal.get(url).status_code == 200
+        few[url] = queries.count
+    random_history(random.Random(11), [quarter["contract"], st_giles_contract], referrer, nacro_caseworker)
+    for url in DASHBOARD_PAGES:
+        with QueryCounter(app) as queries:
+            assert portal.get(url).status_code == 200
+        assert queries.count == few[url], url
+        assert queries.count <= 45, url  # the figures take about twenty of them

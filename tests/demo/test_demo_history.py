@@ -419,6 +419,8 @@ def test_every_active_contract_expects_starts_and_the_crc_clearly_under_refers_o
     assert flagged["BENCH-ACC-01"] and not flagged["BENCH-ETE-01"]
     acc = to_date(_contract("BENCH-ACC-01"))
     assert acc["received"] < acc["expected_starts"] / 2
+
+
 def test_payments_late_and_held_and_a_bank_change_awaiting_confirmation():
     """Issue 18: some invoices paid late, one held in query and paid, each payment with its
     reference; every partner's bank account confirmed, one change awaiting the CRC."""

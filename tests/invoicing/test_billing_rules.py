@@ -10,18 +10,23 @@ from hypothesis import strategies as st
 
 from portal.contracts.models import Unit
 from portal.dates import months_between
-from portal.delivery.models import Attendance, Outcome, OutcomeStatus, Session, SessionKind
+from portal.delivery.models import Attendance, OutcomeStatus, SessionKind
 from portal.extensions import db
 from portal.invoicing import billing
-from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceLine, InvoiceStatus
+from portal.invoicing.models import InvoiceEvent
 from portal.referrals.models import LocationType, ReferralStatus
 from tests.factories import (
     ContractFactory,
+    InvoiceEventFactory,
+    InvoiceFactory,
+    InvoiceLineFactory,
+    OutcomeFactory,
     OutcomeTypeFactory,
     PartnerFactory,
     RateCardItemFactory,
     RateCardPriceFactory,
     ReferralFactory,
+    SessionFactory,
 )
 from tests.invoicing import oracle
 
@@ -74,70 +79,34 @@ class Scenario:
         kind=SessionKind.ONE_TO_ONE,
         at=10,
     ):
-        session = Session(
-            referral_id=referral.id,
+        return SessionFactory(
+            referral=referral,
             date=day,
             start_time=time(at),
             duration_minutes=minutes,
             kind=kind,
             attendance=attendance,
             counts_as_rar_day=rar,
-            recorded_by_id=self.caseworker.id,
+            recorded_by=self.caseworker,
         )
-        db.session.add(session)
-        db.session.commit()
-        return session
 
     def outcome(self, referral, outcome_type, day, *, status=OutcomeStatus.VERIFIED):
-        outcome = Outcome(
-            referral_id=referral.id,
-            outcome_type_id=outcome_type.id,
+        return OutcomeFactory(
+            referral=referral,
+            outcome_type=outcome_type,
             achieved_on=day,
             evidence="x",
-            claimed_by_id=self.caseworker.id,
+            claimed_by=self.caseworker,
             status=status,
         )
-        db.session.add(outcome)
-        db.session.commit()
-        return outcome
 
     def already_invoiced(self, item, event_key, referral=None, *, on=date(2026, 2, 1)):
         """A submitted invoice that bills `event_key` for `item`."""
-        invoice = Invoice(
-            kind=InvoiceKind.INVOICE,
-            contract_id=self.contract.id,
-            partner_id=self.contract.partner_id,
-            status=InvoiceStatus.SUBMITTED,
-            vat_rate_bp=0,
-            period_start=on.replace(day=1),
+        invoice = InvoiceFactory(
+            contract=self.contract, submitted=True, vat_rate_bp=0, period_start=on.replace(day=1), lines=0
         )
-        db.session.add(invoice)
-        db.session.flush()
-        line = InvoiceLine(
-            invoice_id=invoice.id,
-            position=1,
-            item_id=item.id,
-            item_code=item.code,
-            service_code=item.service_code,
-            description="earlier",
-            unit=item.unit,
-            quantity_hundredths=100,
-            unit_price_pence=1,
-            amount_pence=1,
-        )
-        db.session.add(line)
-        db.session.flush()
-        db.session.add(
-            InvoiceEvent(
-                invoice_id=invoice.id,
-                line_id=line.id,
-                item_id=item.id,
-                event_key=event_key,
-                referral_id=getattr(referral, "id", None),
-                event_date=on,
-                live=True,
-            )
-        )
+        line = InvoiceLineFactory(invoice=invoice, item=item, price=None, unit_price_pence=1, description="earlier")
+        InvoiceEventFactory(line=line, event_key=event_key, referral_id=getattr(referral, "id", None), event_date=on)
         db.session.commit()
 
     def check(self, period=MARCH):

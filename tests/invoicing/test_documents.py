@@ -121,7 +121,8 @@ def test_a_credit_note_is_titled_as_one_and_names_the_invoice_it_corrects(app, w
     assert "Credit note NACRO-000002" in text
     assert "This credit note corrects invoice NACRO-000001" in text
     assert "Corrects Invoice NACRO-000001 Reason Session recorded in error" in text
-    assert "TTG-SESSION Credit: TTG-SESSION Per attended session -1 £45.00 -£45.00" in text
+    # The line's description, then its service (TTG, named after its referral fee item).
+    assert "TTG-SESSION Credit: TTG-SESSION TTG-REF Per attended session -1 £45.00 -£45.00" in text
     assert "Subtotal -£45.00 VAT at 20% -£9.00 Total credited -£54.00" in text
     assert set(MONEY.findall(text)) == {"£45.00", "-£45.00", "-£9.00", "-£54.00", "£54.00"}
 
@@ -184,3 +185,22 @@ def test_the_pdf_renders_in_an_app_context_alone_as_the_api_will_call_it(work, n
     draft = service.generate_draft(nacro_manager, priced, "2026-09")
     assert not has_request_context()
     assert invoice_pdf(draft).startswith(b"%PDF-")
+
+
+def test_invoice_lines_name_their_service_on_the_page_and_the_pdf(app, portal, work, nacro_manager, priced):
+    from portal.contracts.models import Service
+
+    record = db.session.scalars(select(Service).where(Service.code == "TTG")).one()
+    record.name = "Through the Gate resettlement"
+    db.session.commit()
+    september_of(work)
+    draft = service.generate_draft(nacro_manager, priced, "2026-09")
+    pages, _reader = pdf_text(render(app, draft))
+    assert " ".join(pages).count("Through the Gate resettlement") == len(lines_of(draft))
+    portal.sign_in(nacro_manager)
+    page = portal.get(f"/invoices/{draft.id}").get_data(as_text=True)
+    assert page.count("Through the Gate resettlement") == len(lines_of(draft))
+    line = lines_of(draft)[0]
+    assert "Service: Through the Gate resettlement (TTG)" in portal.get(
+        f"/invoices/{draft.id}/lines/{line.id}"
+    ).get_data(as_text=True)

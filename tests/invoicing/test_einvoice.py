@@ -2,8 +2,8 @@
 Billing 3.0 (EN 16931): the business rules that can be checked offline hold (required elements,
 code lists, line amounts, sums and the VAT breakdown); another partner's is not found.
 
-Not checked here: the UBL 2.1 XML schema (no package on the index we install from carries the
-OASIS XSDs, and they are not vendored) and the Schematron files (they need an XSLT 2 processor)."""
+The official Schematron is run in test_einvoice_schematron.py. Not checked anywhere: the UBL 2.1 XML
+schema (no package on the indexes we install from carries the OASIS XSDs, and they are not vendored)."""
 
 import xml.etree.ElementTree as ET
 
@@ -19,6 +19,13 @@ from tests.invoicing.stories import september_of, submitted_september
 pytestmark = pytest.mark.on_day(STORY_DAY)
 api_as = api_fixtures.api_as
 C = {"cbc": einvoice.NS["cbc"], "cac": einvoice.NS["cac"]}
+
+
+@pytest.fixture(autouse=True)
+def addressed(crc, nacro):
+    """The CRC and Nacro are VAT registered: their VAT numbers are their PEPPOL endpoints."""
+    crc.vat_number, nacro.vat_number = "GB987654321", "GB123456789"
+    db.session.commit()
 
 
 def parse(xml: bytes) -> ET.Element:
@@ -81,6 +88,7 @@ def test_a_credit_note_is_a_ubl_credit_note_naming_the_invoice_it_corrects(
 def test_a_charity_charging_no_vat_says_why(work, nacro, nacro_manager, priced, vat_number, category):
     priced.vat_rate_bp = 0
     nacro.vat_number = vat_number
+    nacro.peppol_id = None if vat_number else "0088:5060123456783"  # reached at its GLN
     db.session.commit()
     september_of(work)
     invoice = service.submit_invoice(nacro_manager, service.generate_draft(nacro_manager, priced, "2026-09"))

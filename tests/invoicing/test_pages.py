@@ -66,11 +66,12 @@ def test_partner_manager_generates_a_draft_and_reads_its_lines_and_totals(portal
     assert "Draft invoice for September 2026 generated from the records" in page
     assert "Draft invoice Draft" in page
     for row in (
-        "TTG-HOUR TTG-HOUR Per attended hour 2.25 £30.00 £67.50 2 events",
-        "TTG-NIGHT TTG-NIGHT Per verified outcome 1 £400.00 £400.00 1 event",
-        "TTG-RAR TTG-RAR Per RAR day delivered 1 £110.00 £110.00 1 event",
-        "TTG-REF TTG-REF Per referral started 1 £150.00 £150.00 1 event",
-        "TTG-SESSION TTG-SESSION Per attended session 2 £45.00 £90.00 2 events",
+        # Item code, description, then the service (TTG, named after its referral fee item).
+        "TTG-HOUR TTG-HOUR TTG-REF Per attended hour 2.25 £30.00 £67.50 2 events",
+        "TTG-NIGHT TTG-NIGHT TTG-REF Per verified outcome 1 £400.00 £400.00 1 event",
+        "TTG-RAR TTG-RAR TTG-REF Per RAR day delivered 1 £110.00 £110.00 1 event",
+        "TTG-REF TTG-REF TTG-REF Per referral started 1 £150.00 £150.00 1 event",
+        "TTG-SESSION TTG-SESSION TTG-REF Per attended session 2 £45.00 £90.00 2 events",
     ):
         assert row in page
     assert "Subtotal £817.50 VAT at 20% £163.50 Total £981.00" in page
@@ -137,7 +138,7 @@ def test_earlier_work_is_labelled_and_work_no_price_covers_is_a_warning(portal, 
     RateCardPriceFactory(item=late_item, unit_price_pence=999, effective_from=date(2026, 11, 1))
     portal.sign_in(nacro_manager)
     page = text_of(portal.get(generate(portal, priced, "10", "2026").headers["Location"]))
-    assert "TTG-SESSION (includes work before October 2026) Includes earlier work" in page
+    assert "TTG-SESSION (includes work before October 2026) TTG-REF Includes earlier work" in page
     assert "Work no price covers" in page
     # The new item prices all three attended sessions, but only from November.
     assert "3 pieces of work are not on this invoice: no price on the rate card covers the date it was done" in page
@@ -171,7 +172,7 @@ def test_a_draft_the_records_have_overtaken_is_refreshed_and_the_page_says_why(p
     assert response.status_code == 200
     page = text_of(response)
     assert "There is a problem The records changed since this invoice was generated" in page
-    assert "TTG-SESSION TTG-SESSION Per attended session 3 £45.00 £135.00" in page  # the figures shown are new
+    assert "TTG-SESSION TTG-SESSION TTG-REF Per attended session 3 £45.00 £135.00" in page  # the figures shown are new
     assert fresh(draft).status == InvoiceStatus.DRAFT
 
 
@@ -505,7 +506,7 @@ def test_a_partner_manager_credits_a_session_and_the_contract_manager_approves_i
     page = text_of(portal.get(response.headers["Location"]))
     assert "Credit note NACRO-000002 raised for -£54.00" in page
     assert "This credit note corrects invoice NACRO-000001" in page and "Session recorded in error" in page
-    assert "TTG-SESSION Credit: TTG-SESSION Per attended session -1 £45.00 -£45.00" in page
+    assert "TTG-SESSION Credit: TTG-SESSION TTG-REF Per attended session -1 £45.00 -£45.00" in page
     assert "Subtotal -£45.00 VAT at 20% -£9.00 Total -£54.00" in page
     assert "Approve credit note" not in page
 
@@ -547,7 +548,7 @@ def test_a_whole_line_too_long_to_list_is_credited_in_one_tick(portal, work, nac
     finally:
         views.LISTED_EVENTS = previous
     page = text_of(portal.get(response.headers["Location"]))
-    assert "TTG-HOUR Credit: TTG-HOUR Per attended hour -2.25 £30.00 -£67.50" in page
+    assert "TTG-HOUR Credit: TTG-HOUR TTG-REF Per attended hour -2.25 £30.00 -£67.50" in page
     assert "The credited work can be billed again, correctly, once the credit note is approved" in page
 
 

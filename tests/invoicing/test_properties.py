@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from portal.contracts.models import Unit
-from portal.delivery.models import Attendance, Outcome, OutcomeStatus, Session, SessionKind
 from portal.errors import InvalidTransition, ValidationFailed
 from portal.extensions import db
 from portal.invoicing import service
@@ -18,11 +17,13 @@ from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceL
 from portal.referrals.models import ReferralStatus
 from tests.factories import (
     ContractFactory,
+    OutcomeFactory,
     OutcomeTypeFactory,
     PartnerFactory,
     RateCardItemFactory,
     RateCardPriceFactory,
     ReferralFactory,
+    SessionFactory,
     UserFactory,
 )
 
@@ -85,32 +86,24 @@ def _apply(action, contract, manager, caseworker, contract_manager, referral, ou
 
     if kind == "session":
         _, month, day, minutes, rar = action
-        db.session.add(
-            Session(
-                referral_id=referral.id,
-                date=MONTHS[month].replace(day=day),
-                start_time=time(9),
-                duration_minutes=minutes,
-                kind=SessionKind.ONE_TO_ONE,
-                attendance=Attendance.ATTENDED,
-                counts_as_rar_day=rar,
-                recorded_by_id=caseworker.id,
-            )
+        SessionFactory(
+            referral=referral,
+            date=MONTHS[month].replace(day=day),
+            start_time=time(9),
+            duration_minutes=minutes,
+            counts_as_rar_day=rar,
+            recorded_by=caseworker,
         )
-        db.session.commit()
     elif kind == "outcome":
         _, month, day = action
-        db.session.add(
-            Outcome(
-                referral_id=referral.id,
-                outcome_type_id=outcome_type.id,
-                achieved_on=MONTHS[month].replace(day=day),
-                evidence="seen",
-                claimed_by_id=caseworker.id,
-                status=OutcomeStatus.VERIFIED,
-            )
+        OutcomeFactory(
+            referral=referral,
+            outcome_type=outcome_type,
+            achieved_on=MONTHS[month].replace(day=day),
+            evidence="seen",
+            claimed_by=caseworker,
+            verified=True,
         )
-        db.session.commit()
     elif kind == "generate":
         service.generate_draft(manager, contract, MONTHS[action[1]])
     elif kind == "submit" and (invoice := latest(InvoiceKind.INVOICE, InvoiceStatus.DRAFT)):

@@ -45,3 +45,23 @@ def test_the_draft_lists_verified_work_no_price_covers(work, nacro_manager, cont
     assert "3 pieces of work verified in September 2026 are on no invoice" in page
     assert "No item of the referral&#39;s service prices it" in page or "No item of the referral's service" in page
     assert "Achieved outside the days its outcome type" in page
+
+
+def test_the_invoice_pdf_lists_the_work_no_price_covers_as_the_page_does(app, work, nacro_manager, priced):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from portal.invoicing.documents import invoice_pdf
+
+    referral = work.referral(date(2026, 9, 2))
+    benefit = OutcomeTypeFactory(contract=priced, name="Benefit claim made")  # priced by no item of TTG
+    work.outcome(referral, benefit, date(2026, 9, 10))
+    work.session(referral, date(2026, 9, 15))  # priced: billed, not listed
+    draft = service.generate_draft(nacro_manager, priced, "2026-09")
+    with app.test_request_context():
+        data = invoice_pdf(draft)
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(data)).pages)
+    assert "Verified work no price covers (not billed)" in text
+    assert f"{referral.reference}" in text and "Verified outcome: Benefit claim made" in text
+    assert "1 piece of work verified in September 2026 is on no invoice" in text

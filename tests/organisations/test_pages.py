@@ -206,6 +206,7 @@ def test_a_contract_manager_adds_a_partner_through_the_page(portal, contract_man
     [
         ("vat_number", "243618254", "Enter a VAT number in the correct format, like GB123456789"),
         ("charity_number", "charity", "Enter a charity number in the correct format, like 1123456"),
+        ("peppol_id", "0088:5060123456782", "A GLN (scheme 0088) is 13 digits ending in its check digit"),
         ("company_number", "123", "Enter a company number in the correct format, like 01234567"),
         ("postcode", "Bedford", "Enter a full UK postcode, like MK40 1QJ"),
         (

@@ -84,6 +84,10 @@ def test_a_partner_added_in_the_portal_needs_an_address_and_a_main_contact(contr
         ("vat_number", "123456789", "Enter a VAT number in the correct format, like GB123456789"),
         ("vat_number", "GB12345", "Enter a VAT number in the correct format, like GB123456789"),
         ("charity_number", "12-AB", "Enter a charity number in the correct format, like 1123456"),
+        ("peppol_id", "5060123456783", "Enter the PEPPOL participant ID as scheme and identifier"),
+        ("peppol_id", "0088:5060123456782", "A GLN (scheme 0088) is 13 digits ending in its check digit"),
+        ("peppol_id", "EM:finance@nacro.example", "Enter the PEPPOL participant ID as scheme and identifier"),
+        ("peppol_id", "1234:ABC", "1234 is not a PEPPOL electronic address scheme"),
         ("company_number", "1234", "Enter a company number in the correct format, like 01234567"),
         ("postcode", "MK40", "Enter a full UK postcode, like MK40 1QJ"),
         ("postcode", "12345", "Enter a full UK postcode, like MK40 1QJ"),
@@ -184,3 +188,10 @@ def test_the_crc_is_not_changed_in_the_portal(contract_manager, crc):
 def test_a_partner_keeps_its_kind(contract_manager, nacro):
     with pytest.raises(ValueError, match="not editable"):
         update_organisation(contract_manager, nacro, version=nacro.version, kind="crc")
+
+
+def test_a_partner_not_registered_for_vat_records_where_its_e_invoices_go(contract_manager):
+    partner = create_organisation(contract_manager, **{**PARTNER, "peppol_id": " 0088:5060 1234 56783 "})
+    assert partner.peppol_id == "0088:5060123456783"
+    (event,) = events("organisation.created")
+    assert event.details["peppol_id"] == "0088:5060123456783"

@@ -11,7 +11,7 @@ from portal.contracts.service import end_contract
 from portal.extensions import db
 from portal.referrals import bulk_import
 from portal.referrals.models import ImportStatus, Referral, ReferralImport
-from tests.helpers import days_from_today, text_of
+from tests.helpers import QueryCounter, days_from_today, text_of
 
 
 def row(**overrides):
@@ -181,3 +181,40 @@ def test_partners_cannot_import_and_nobody_sees_anothers_upload(
     portal.sign_in(contract_manager)
     assert portal.get(status_url).status_code == 404
     assert portal.get(status_url + "/status.json").status_code == 404
+
+
+def a_mixed_file(rows: int) -> bytes:
+    """People in prisons and at probation offices, so every row needs its places and its service's rules."""
+    lines = []
+    for n in range(rows):
+        if n % 2:
+            lines.append(
+                row(
+                    crn=f"X3{n:05d}",
+                    location_type="custody",
+                    prison="HMP Bedford",
+                    expected_release_date=days_from_today(30).isoformat(),
+                    community_office="",
+                    postcode="",
+                )
+            )
+        else:
+            lines.append(row(crn=f"X3{n:05d}", community_office="Bedford"))
+    return csv_bytes(lines)
+
+
+def test_checking_a_file_looks_places_and_rules_up_once_not_once_a_row(observer_app, ttg_service, referrer):
+    from portal.contracts.models import Service
+    from portal.places.models import Prison, ProbationOffice
+
+    service = db.session.scalars(select(Service).where(Service.code == "ACC-TTG")).one()
+    # A service with rules that name places, so saying a broken rule would need their names.
+    service.prison_ids = [db.session.scalars(select(Prison.id).where(Prison.name == "HMP Bedford")).one()]
+    service.probation_office_ids = list(db.session.scalars(select(ProbationOffice.id)).all())
+    db.session.commit()
+    bulk_import.check_file(referrer, a_mixed_file(1))  # the referrer and their CRC, loaded once
+    with QueryCounter(observer_app) as few:
+        assert len(bulk_import.check_file(referrer, a_mixed_file(3))) == 3
+    with QueryCounter(observer_app) as many:
+        assert len(bulk_import.check_file(referrer, a_mixed_file(300))) == 300
+    assert many.count == few.count

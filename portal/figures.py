@@ -1,0 +1,824 @@
+"""The figures of the dashboards and service returns, counted in SQL.
+
+Each figure is a grouped query's count, sum or FILTER-like CASE over the window it is asked of
+(the period, the previous period, the year to date, each charted month), so the database does
+the counting and Python receives a few rows a contract (or a place, a reason, an outcome type),
+however many referrals and sessions there are: about twenty queries a page, whatever the data.
+
+The definitions are those of portal.returns.kpis, whose functions compute the same figures from
+plain rows (`load_records`): they are the reference, and tests/test_figures_match_records.py
+checks the two agree exactly on random histories, on SQLite and PostgreSQL. Both are laid out by
+kpis.assemble_figures. Invoices and grant payments (a few a contract and month) are still read as
+rows and counted by the kpis functions: spend, prompt payment and the grant's money.
+
+Two counts need a calendar day in SQL rather than a window's bounds: whether an event happened
+by a referral's own due date (the SLA figures) and a person's age on their first contact.
+`london_date` is that day, on either database.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Date, and_, case, extract, func, literal_column, or_, select, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
+
+from portal.contracts.models import Pathway
+from portal.dates import Period, PeriodKind, Window, end_of_london_day, month_label, start_of_london_day
+from portal.delivery.models import (
+    ATTENDED,
+    Attendance,
+    EndOfServiceReport,
+    NonAttendanceReason,
+    Outcome,
+    OutcomeStatus,
+    Session,
+)
+from portal.extensions import db
+from portal.grants.models import ActivityKind, GrantActivity
+from portal.people.models import ETHNICITY_GROUPS, Person
+from portal.places.models import Prison, ProbationOffice
+from portal.referrals.models import Referral
+from portal.returns import kpis
+from portal.returns.kpis import AGE_BANDS, DISABILITIES, ETHNIC_GROUPS, GENDERS, Labels, Parts, percent
+from portal.returns.records import _referral_filters, load_terms, relevant_referrals
+
+
+class london_date(FunctionElement):  # noqa: N801 (an SQL function, named as one)
+    """The London calendar day of a stored moment (portal.dates.london_day, in SQL)."""
+
+    type = Date()
+    inherit_cache = True
+    name = "london_date"
+
+
+@compiles(london_date)
+def _london_date_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    (moment,) = list(element.clauses)
+    return f"CAST(timezone('Europe/London', {compiler.process(moment, **kw)}) AS DATE)"
+
+
+@compiles(london_date, "sqlite")
+def _london_date_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps UTC text and knows no time zones. UK summer time (the rule since 1996) runs
+    # from 01:00 UTC on the last Sunday of March (the Sunday on or after 25 March) to 01:00 UTC on
+    # the last Sunday of October; tests check this against zoneinfo hour by hour.
+    (moment,) = list(element.clauses)
+    m = compiler.process(moment, **kw)
+    # To the second: SQLite's date functions round microseconds to milliseconds, and 23:59:59.9999
+    # would round into the next day.
+    second = f"substr({m}, 1, 19)"
+
+    def change(month: str) -> str:
+        return f"datetime(date(strftime('%Y', {second}) || '-{month}-25', 'weekday 0'), '+1 hours')"
+
+    summer = f"{second} >= {change('03')} AND {second} < {change('10')}"
+    return f"date({second}, CASE WHEN {summer} THEN '+1 hours' ELSE '+0 hours' END)"
+
+
+def _count(*conditions: Any) -> Any:
+    return func.count(case((and_(*conditions), 1)))
+
+
+def _sum(value: Any, *conditions: Any) -> Any:
+    return func.coalesce(func.sum(case((and_(*conditions), value))), 0)
+
+
+def _on(column: Any, window: Window) -> Any:
+    """A day column inside the window."""
+    return and_(column >= window.start, column <= window.end)
+
+
+def _during(column: Any, window: Window) -> Any:
+    """A moment inside the window's London days."""
+    return and_(column >= start_of_london_day(window.start), column < end_of_london_day(window.end))
+
+
+def _columns(spec: dict[str, Any]) -> list[Any]:
+    return [expression.label(name.replace(".", "__").replace(":", "_")) for name, expression in spec.items()]
+
+
+def _read(row: Any, spec: dict[str, Any], offset: int) -> dict[str, int]:
+    return {name: int(row[offset + index] or 0) for index, name in enumerate(spec)}
+
+
+@dataclass
+class Counted:
+    """The figures, and what the dashboard shows beside them: each contract's own and the verified
+    outcomes of the period by pathway."""
+
+    figures: dict[str, Any]
+    by_contract: dict[int, dict[str, Any]] = field(default_factory=dict)
+    verified_by_pathway: list[dict[str, Any]] = field(default_factory=list)
+
+
+def count_figures(
+    contract_ids: Sequence[int],
+    period: Period,
+    *,
+    today: date,
+    contract_start: date | None = None,
+    pathway: str | None = None,
+    area: str | None = None,
+    labels: Labels | None = None,
+) -> Counted:
+    """Every figure of `period` for these contracts (as kpis.compute_figures over load_records)."""
+    ids = list(contract_ids)
+    windows = kpis._windows(period, contract_start)
+    months = period.charted_months(contract_start)
+    start = min(period.previous().start, windows["ytd"].start, months[0])
+    end = period.end
+    if not ids:
+        return Counted(
+            kpis.compute_figures(kpis.Records(), period, today=today, contract_start=contract_start, labels=labels)
+        )
+    as_of = min(end, today)
+    month_windows = {f"m{index}": Period(PeriodKind.MONTH, month).window for index, month in enumerate(months)}
+    scope = _Scope(ids, start, end, pathway, area)
+
+    referrals, contract_referrals = _referral_counts(scope, windows, month_windows, today, as_of)
+    declined, withdrawn = _reasons(scope, windows)
+    to_accept, to_contact = _medians(scope, windows)
+    rar = _rar_against_ordered(scope, windows)
+    sessions, contract_sessions = _session_counts(scope, windows, month_windows)
+    rar_days = _rar_days(scope, windows)
+    outcome_rows = _outcome_counts(scope, windows, month_windows)
+    achievements = _achievements(scope, windows)
+
+    referral_parts = {}
+    session_parts = {}
+    outcome_parts = {}
+    for name in windows:
+        r = referrals
+        referral_parts[name] = {
+            "received": r[f"{name}.received"],
+            "accepted": r[f"{name}.accepted"],
+            "declined": sum(declined[name].values()),
+            "declined_by_reason": declined[name],
+            "withdrawn": sum(withdrawn[name].values()),
+            "withdrawn_by_reason": withdrawn[name],
+            "answered_within_sla": percent(r[f"{name}.answered_in_time"], r[f"{name}.answer_due"]),
+            "first_contact_within_sla": percent(r[f"{name}.contacted_in_time"], r[f"{name}.contact_due"]),
+            "median_days_to_accept": _median_text(to_accept[name]),
+            "median_days_to_first_contact": _median_text(to_contact[name]),
+            "caseload_start": r[f"{name}.caseload_start"],
+            "caseload_end": r[f"{name}.caseload_end"],
+            "starts": r[f"{name}.starts"],
+            "completions": r[f"{name}.completions"],
+            "early_endings": r[f"{name}.early_endings"],
+        }
+        s = sessions
+        attended, late, missed = s[f"{name}.attended"], s[f"{name}.late"], s[f"{name}.missed"]
+        session_parts[name] = {
+            "scheduled": s[f"{name}.scheduled"],
+            "held": attended + late + missed,
+            "attended": attended,
+            "late": late,
+            "missed_acceptable": s[f"{name}.missed_acceptable"],
+            "missed_unacceptable": s[f"{name}.missed_unacceptable"],
+            "missed_logistics": s[f"{name}.missed_logistics"],
+            "did_not_happen": s[f"{name}.did_not_happen"],
+            "awaiting_feedback": s[f"{name}.awaiting_feedback"],
+            "attendance_rate": percent(attended + late, attended + late + missed),
+            "hours_delivered": kpis.hours(s[f"{name}.minutes"]),
+            "rar_days_delivered": rar_days[name],
+            "rar_days_against_ordered": percent(rar[f"{name}.delivered"], rar[f"{name}.ordered"]),
+        }
+        a = achievements[name]
+        achieved, partly, not_achieved = a["achieved"], a["partially_achieved"], a["not_achieved"]
+        outcome_parts[name] = {
+            "claimed": sum(row[f"{name}.claimed"] for row in outcome_rows),
+            "verified": sum(row[f"{name}.verified"] for row in outcome_rows),
+            "rejected": sum(row[f"{name}.rejected"] for row in outcome_rows),
+            "desired_outcomes_assessed": achieved + partly + not_achieved,
+            "desired_achieved": achieved,
+            "desired_partially_achieved": partly,
+            "desired_not_achieved": not_achieved,
+            "achievement_score": percent(
+                kpis.ACHIEVEMENT_HALVES["achieved"] * achieved + kpis.ACHIEVEMENT_HALVES["partially_achieved"] * partly,
+                kpis.ACHIEVEMENT_HALVES["achieved"] * (achieved + partly + not_achieved),
+            ),
+        }
+
+    records = load_terms(ids, end, pathway=pathway, area=area, today=today)
+    activities = _activities(scope, windows, always=any(c.grant for c in records.contracts))
+    parts = Parts(
+        referrals=referral_parts,
+        sessions=session_parts,
+        outcomes=outcome_parts,
+        safeguarding=_safeguarding(scope, windows),
+        releases=_releases(scope, windows),
+        locations=_locations(scope, windows),
+        equality=_equality(scope, windows),
+        activities=activities,
+        outcomes_by_type=_by_type(outcome_rows),
+        months=[
+            {
+                "month": f"{month:%Y-%m}",
+                "label": month_label(month),
+                "received": referrals[f"m{index}.received"],
+                "accepted": referrals[f"m{index}.accepted"],
+                "outcomes_claimed": sum(row[f"m{index}.claimed"] for row in outcome_rows),
+                "outcomes_verified": sum(row[f"m{index}.verified"] for row in outcome_rows),
+                "attended": sessions[f"m{index}.attended"],
+                "late": sessions[f"m{index}.late"],
+                "missed": sessions[f"m{index}.missed"],
+                "did_not_happen": sessions[f"m{index}.did_not_happen"],
+            }
+            for index, month in enumerate(months)
+        ],
+        volume_counts={name: (referrals[f"v_{name}.started"], referrals[f"v_{name}.received"]) for name in windows},
+    )
+    figures = kpis.assemble_figures(parts, records, period, today=today, contract_start=contract_start, labels=labels)
+    by_contract = {}
+    for contract_id in ids:
+        r = contract_referrals.get(contract_id, {})
+        s = contract_sessions.get(contract_id, {})
+        attended = s.get("period.attended", 0) + s.get("period.late", 0)
+        by_contract[contract_id] = {
+            "received": r.get("period.received", 0),
+            "accepted": r.get("period.accepted", 0),
+            "answered_within_sla": percent(r.get("period.answered_in_time", 0), r.get("period.answer_due", 0)),
+            "attendance_rate": percent(attended, attended + s.get("period.missed", 0)),
+            "verified": sum(row["period.verified"] for row in outcome_rows if row["contract_id"] == contract_id),
+        }
+    verified: Counter[tuple[str, str]] = Counter()
+    for row in outcome_rows:
+        if row["period.verified"]:
+            verified[(row["pathway_label"], row["pathway"])] += row["period.verified"]
+    return Counted(
+        figures,
+        by_contract,
+        [{"pathway": key, "label": label, "verified": verified[(label, key)]} for label, key in sorted(verified)],
+    )
+
+
+@dataclass
+class _Scope:
+    ids: list[int]
+    start: date
+    end: date
+    pathway: str | None
+    area: str | None
+
+    @property
+    def first(self) -> Any:
+        return start_of_london_day(self.start)
+
+    @property
+    def after(self) -> Any:
+        return end_of_london_day(self.end)
+
+    def referrals(self, statement: Any, *, pathway: bool = True) -> Any:
+        """Narrow a statement over Referral to the counted referrals' contracts, pathway and area."""
+        statement = statement.where(Referral.contract_id.in_(self.ids))
+        return _referral_filters(statement, self.pathway if pathway else None, self.area)
+
+    def population(self, statement: Any) -> Any:
+        """Narrow to the referrals the figures count (load_records' referral rows)."""
+        statement = statement.where(*relevant_referrals(self.ids, self.start, self.first, self.after))
+        return _referral_filters(statement, self.pathway, self.area)
+
+
+def _grouped(statement: Any, keys: int, spec: dict[str, Any]) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
+    return [(tuple(row[:keys]), _read(row, spec, keys)) for row in db.session.execute(statement)]
+
+
+def _total(rows: list[tuple[tuple[Any, ...], dict[str, int]]], spec: dict[str, Any]) -> dict[str, int]:
+    totals = dict.fromkeys(spec, 0)
+    for _key, values in rows:
+        for name, value in values.items():
+            totals[name] += value
+    return totals
+
+
+def _referral_counts(
+    scope: _Scope, windows: dict[str, Window], months: dict[str, Window], today: date, as_of: date
+) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+    """The referral, SLA and caseload figures of each window, by contract: one query."""
+    r = Referral
+    ended = func.coalesce(r.completed_at, r.withdrawn_at)  # an accepted case's end (ReferralRow.ended_on)
+    answered = or_(r.accepted_on.is_not(None), r.declined_at.is_not(None))
+    answer_counts = or_(
+        answered,
+        and_(or_(r.withdrawn_at.is_(None), london_date(r.withdrawn_at) > r.accept_due_on), r.accept_due_on < today),
+    )
+    answered_in_time = or_(
+        and_(r.accepted_on.is_not(None), r.accepted_on <= r.accept_due_on),
+        and_(r.accepted_on.is_(None), r.declined_at.is_not(None), london_date(r.declined_at) <= r.accept_due_on),
+    )
+    contact_counts = or_(
+        r.first_contact_at.is_not(None),
+        and_(or_(ended.is_(None), london_date(ended) > r.first_contact_due_on), r.first_contact_due_on < today),
+    )
+    contacted_in_time = and_(r.first_contact_at.is_not(None), london_date(r.first_contact_at) <= r.first_contact_due_on)
+    spec: dict[str, Any] = {}
+    for name, w in windows.items():
+        spec |= {
+            f"{name}.received": _count(_during(r.sent_at, w)),
+            f"{name}.accepted": _count(_on(r.accepted_on, w)),
+            f"{name}.answer_due": _count(_on(r.accept_due_on, w), answer_counts),
+            f"{name}.answered_in_time": _count(_on(r.accept_due_on, w), answer_counts, answered_in_time),
+            f"{name}.contact_due": _count(_on(r.first_contact_due_on, w), contact_counts),
+            f"{name}.contacted_in_time": _count(_on(r.first_contact_due_on, w), contact_counts, contacted_in_time),
+            f"{name}.caseload_start": _count(
+                r.accepted_on < w.start, or_(ended.is_(None), ended >= start_of_london_day(w.start))
+            ),
+            f"{name}.caseload_end": _count(
+                r.accepted_on <= w.end, or_(ended.is_(None), ended >= end_of_london_day(w.end))
+            ),
+            f"{name}.starts": _count(_during(r.first_contact_at, w)),
+            f"{name}.completions": _count(_during(r.completed_at, w)),
+            f"{name}.early_endings": _count(_during(r.withdrawn_at, w), r.accepted_on.is_not(None)),
+        }
+        cut = Window(w.start, min(w.end, as_of))
+        counted = cut.end >= cut.start
+        spec |= {
+            f"v_{name}.started": _count(_during(r.first_contact_at, cut)) if counted else literal_column("0"),
+            f"v_{name}.received": _count(_during(r.sent_at, cut)) if counted else literal_column("0"),
+        }
+    for name, w in months.items():
+        spec |= {f"{name}.received": _count(_during(r.sent_at, w)), f"{name}.accepted": _count(_on(r.accepted_on, w))}
+    statement = scope.population(select(r.contract_id, *_columns(spec)).group_by(r.contract_id))
+    rows = _grouped(statement, 1, spec)
+    return _total(rows, spec), {key[0]: values for key, values in rows}
+
+
+def _reasons(scope: _Scope, windows: dict[str, Window]) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Referrals declined and withdrawn in each window, by reason: two grouped queries."""
+    r = Referral
+    results = []
+    for moment, reason in ((r.declined_at, r.decline_reason), (r.withdrawn_at, r.withdraw_reason)):
+        spec = {name: _count(_during(moment, w)) for name, w in windows.items()}
+        statement = scope.population(select(reason, *_columns(spec)).where(moment.is_not(None)).group_by(reason))
+        by_window: dict[str, dict[str, int]] = {name: {} for name in windows}
+        for (code,), values in _grouped(statement, 1, spec):
+            key = code.value if code else "other"
+            for name, value in values.items():
+                if value:
+                    by_window[name][key] = by_window[name].get(key, 0) + value
+        results.append(by_window)
+    return results[0], results[1]
+
+
+def _medians(scope: _Scope, windows: dict[str, Window]) -> tuple[dict[str, Counter[int]], dict[str, Counter[int]]]:
+    """Working days from sent to accepted and from accepted to first contact, as counts of each pair
+    of days (a few hundred pairs, whatever the referrals): working days come from the bank holiday
+    calendar, so Python counts them, once a pair."""
+    r = Referral
+    sent_on, contacted_on = london_date(r.sent_at), london_date(r.first_contact_at)
+    results = []
+    for low, high, happened, in_range in (
+        (
+            sent_on,
+            r.accepted_on,
+            lambda w: _on(r.accepted_on, w),
+            _on(r.accepted_on, Window(scope.start, scope.end)),
+        ),
+        (
+            r.accepted_on,
+            contacted_on,
+            lambda w: _during(r.first_contact_at, w),
+            and_(r.accepted_on.is_not(None), _during(r.first_contact_at, Window(scope.start, scope.end))),
+        ),
+    ):
+        spec = {name: _count(happened(w)) for name, w in windows.items()}
+        statement = scope.population(select(low, high, *_columns(spec)).where(in_range).group_by(low, high))
+        by_window: dict[str, Counter[int]] = {name: Counter() for name in windows}
+        for (first, last), values in _grouped(statement, 2, spec):
+            days = kpis.working_days_between(first, last)
+            for name, value in values.items():
+                if value:
+                    by_window[name][days] += value
+        results.append(by_window)
+    return results[0], results[1]
+
+
+def _median_text(counts: Counter[int]) -> str | None:
+    """kpis.median of the values counted, without listing them."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    ordered = sorted(counts.items())
+
+    def nth(index: int) -> int:
+        seen = 0
+        for value, count in ordered:
+            seen += count
+            if index < seen:
+                return value
+        raise IndexError(index)
+
+    middle = total // 2
+    if total % 2:
+        return str(kpis.median([nth(middle)]))
+    return str(kpis.median([nth(middle - 1), nth(middle)]))
+
+
+def _rar_against_ordered(scope: _Scope, windows: dict[str, Window]) -> dict[str, int]:
+    """RAR days delivered (at most those ordered) and ordered, of cases that ended in each window."""
+    r, s = Referral, Session
+    ended = func.coalesce(r.completed_at, r.withdrawn_at)
+    delivered = (  # RAR days are calendar days: two RAR sessions on one day are one day
+        select(func.count(func.distinct(s.date)))
+        .where(
+            s.referral_id == r.id,
+            s.attendance.in_(ATTENDED),
+            s.counts_as_rar_day.is_(True),
+            s.date <= scope.end,
+        )
+        .scalar_subquery()
+    )
+    cases = scope.population(
+        select(r.rar_days.label("ordered"), ended.label("ended"), delivered.label("delivered")).where(
+            r.accepted_on.is_not(None), r.rar_days > 0, ended >= scope.first, ended < scope.after
+        )
+    ).subquery()
+    capped = case((cases.c.delivered < cases.c.ordered, cases.c.delivered), else_=cases.c.ordered)
+    spec: dict[str, Any] = {}
+    for name, w in windows.items():
+        spec |= {
+            f"{name}.delivered": _sum(capped, _during(cases.c.ended, w)),
+            f"{name}.ordered": _sum(cases.c.ordered, _during(cases.c.ended, w)),
+        }
+    row = db.session.execute(select(*_columns(spec))).one()
+    return _read(row, spec, 0)
+
+
+class _Spans:
+    """The day ranges every window is made of: the windows' starts and ends cut the days into spans,
+    and each window is some of them. A row of a big table (sessions) is put in its span by one
+    CASE and counted once, and the windows add up their spans: far cheaper than a conditional count
+    per window and figure over every row."""
+
+    def __init__(self, windows: dict[str, Window]) -> None:
+        cuts = {w.start for w in windows.values()} | {w.end + timedelta(days=1) for w in windows.values()}
+        self.cuts = sorted(cuts)
+        # Span i holds the days from cuts[i - 1] up to the day before cuts[i] (span 0: before them all).
+        self.windows_of = {
+            span: [
+                name
+                for name, w in windows.items()
+                if w.start <= self.cuts[span - 1] and self.cuts[span] <= w.end + timedelta(days=1)
+            ]
+            for span in range(1, len(self.cuts))
+        }
+
+    def of(self, day: Any) -> Any:
+        # Literal days, not parameters, as in _equality: the expression is grouped by.
+        return case(
+            *[
+                (day < literal_column(f"'{cut.isoformat()}'"), literal_column(str(span)))
+                for span, cut in enumerate(self.cuts)
+            ],
+            else_=literal_column(str(len(self.cuts))),
+        )
+
+
+def _session_counts(
+    scope: _Scope, windows: dict[str, Window], months: dict[str, Window]
+) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+    """Sessions of each window by attendance, by contract: one query, grouped by span of days."""
+    s = Session
+    spans = _Spans(windows | months)
+    span = spans.of(s.date)
+    statement = scope.referrals(
+        select(
+            Referral.contract_id,
+            span,
+            s.attendance,
+            s.non_attendance_reason,
+            func.count(),
+            func.coalesce(func.sum(s.duration_minutes), 0),
+        )
+        .join(Referral, Referral.id == s.referral_id)
+        .where(s.date >= scope.start, s.date <= scope.end)
+        .group_by(Referral.contract_id, span, s.attendance, s.non_attendance_reason)
+    )
+    totals: Counter[str] = Counter()
+    by_contract: dict[int, Counter[str]] = defaultdict(Counter)
+    for contract_id, span_of, attendance, reason, sessions, minutes in db.session.execute(statement):
+        kinds = ["scheduled"]
+        if attendance == Attendance.ATTENDED:
+            kinds.append("attended")
+        elif attendance == Attendance.LATE:
+            kinds.append("late")
+        elif attendance == Attendance.SESSION_DID_NOT_HAPPEN:
+            kinds.append("did_not_happen")
+        elif attendance is None:
+            kinds.append("awaiting_feedback")
+        elif attendance == Attendance.DID_NOT_ATTEND:
+            kinds.append("missed")
+            if reason == NonAttendanceReason.ACCEPTABLE:
+                kinds.append("missed_acceptable")
+            elif reason == NonAttendanceReason.LOGISTICS:
+                kinds.append("missed_logistics")
+            else:
+                kinds.append("missed_unacceptable")
+        for name in spans.windows_of.get(int(span_of), []):
+            for kind in kinds:
+                totals[f"{name}.{kind}"] += sessions
+                by_contract[contract_id][f"{name}.{kind}"] += sessions
+            if attendance in ATTENDED:
+                totals[f"{name}.minutes"] += int(minutes)
+    return totals, by_contract
+
+
+def _rar_days(scope: _Scope, windows: dict[str, Window]) -> dict[str, int]:
+    """RAR days delivered in each window: each referral's days with an attended RAR session, once a day."""
+    s = Session
+    spans = _Spans(windows)
+    days = (
+        scope.referrals(
+            select(s.referral_id, s.date)
+            .join(Referral, Referral.id == s.referral_id)
+            .where(
+                s.date >= scope.start,
+                s.date <= scope.end,
+                s.attendance.in_(ATTENDED),
+                s.counts_as_rar_day.is_(True),
+            )
+        )
+        .distinct()
+        .subquery()
+    )
+    span = spans.of(days.c.date)
+    totals: Counter[str] = Counter()
+    for span_of, count in db.session.execute(select(span, func.count()).group_by(span)):
+        for name in spans.windows_of.get(int(span_of), []):
+            totals[name] += count
+    return {name: totals[name] for name in windows}
+
+
+def _outcome_counts(scope: _Scope, windows: dict[str, Window], months: dict[str, Window]) -> list[dict[str, Any]]:
+    """Outcomes claimed, verified and rejected in each window, by contract and outcome type: one query."""
+    from portal.contracts.models import OutcomeType
+
+    o, t = Outcome, OutcomeType
+    verified = o.status == OutcomeStatus.VERIFIED
+    rejected = o.status == OutcomeStatus.REJECTED
+    spec: dict[str, Any] = {}
+    for name, w in list(windows.items()) + list(months.items()):
+        spec[f"{name}.claimed"] = _count(_during(o.claimed_at, w))
+        spec[f"{name}.verified"] = _count(verified, _during(o.verified_at, w))
+        if name in windows:
+            spec[f"{name}.rejected"] = _count(rejected, _during(o.rejected_at, w))
+
+    def within(column: Any) -> Any:
+        return and_(column >= scope.first, column < scope.after)
+
+    statement = (
+        select(Referral.contract_id, t.code, t.name, t.pathway, *_columns(spec))
+        .join(Referral, Referral.id == o.referral_id)
+        .join(t, t.id == o.outcome_type_id)
+        .where(or_(within(o.claimed_at), within(o.verified_at), within(o.rejected_at)))
+        .group_by(Referral.contract_id, t.code, t.name, t.pathway)
+    )
+    if scope.pathway:
+        statement = statement.where(t.pathway == Pathway(scope.pathway))
+    rows = []
+    grouped = _grouped(scope.referrals(statement, pathway=False), 4, spec)
+    for (contract_id, code, outcome_name, outcome_pathway), values in grouped:
+        rows.append(
+            {
+                "contract_id": contract_id,
+                "outcome_type": code,
+                "label": outcome_name,
+                "pathway": outcome_pathway.value,
+                "pathway_label": outcome_pathway.label,
+                **values,
+            }
+        )
+    return rows
+
+
+def _by_type(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """kpis.outcomes_by_type: a row per outcome type with any claim or decision in the period."""
+    kinds: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda row: row["outcome_type"]):
+        if not (row["period.claimed"] or row["period.verified"] or row["period.rejected"]):
+            continue
+        kind = kinds.setdefault(
+            (row["pathway_label"], row["label"]),
+            {
+                "pathway": row["pathway"],
+                "pathway_label": row["pathway_label"],
+                "outcome_type": row["outcome_type"],
+                "label": row["label"],
+                "claimed": 0,
+                "verified": 0,
+                "rejected": 0,
+            },
+        )
+        for key in ("claimed", "verified", "rejected"):
+            kind[key] += row[f"period.{key}"]
+    return [kinds[key] for key in sorted(kinds)]
+
+
+def _achievements(scope: _Scope, windows: dict[str, Window]) -> dict[str, Counter[str]]:
+    """Desired outcomes assessed in the end-of-service reports of each window, by achievement: the
+    reports' JSON lists are unnested in SQL (json_array_elements, or SQLite's json_each)."""
+    e = EndOfServiceReport
+    if db.session.get_bind().dialect.name == "postgresql":
+        items = func.json_array_elements(e.outcomes).table_valued("value")
+        achievement = items.c.value.op("->>")(literal_column("'achievement'"))
+    else:
+        items = func.json_each(e.outcomes).table_valued("value")
+        achievement = func.json_extract(items.c.value, literal_column("'$.achievement'"))
+    spec = {name: _count(_during(e.submitted_at, w)) for name, w in windows.items()}
+    statement = scope.referrals(
+        select(achievement, *_columns(spec))
+        .select_from(e)
+        .join(items, true())
+        .join(Referral, Referral.id == e.referral_id)
+        .where(e.submitted_at >= scope.first, e.submitted_at < scope.after)
+        .group_by(achievement)
+    )
+    by_window: dict[str, Counter[str]] = {name: Counter() for name in windows}
+    for (kind,), values in _grouped(statement, 1, spec):
+        for name, value in values.items():
+            by_window[name][str(kind)] += value
+    return by_window
+
+
+def _safeguarding(scope: _Scope, windows: dict[str, Window]) -> dict[str, dict[str, Any]]:
+    from portal.db import utcnow
+    from portal.safeguarding.models import SafeguardingConcern, Urgency
+
+    c = SafeguardingConcern
+    now = utcnow()
+    decided = or_(c.acknowledged_at.is_not(None), c.acknowledge_due_at < now)
+    in_time = and_(c.acknowledged_at.is_not(None), c.acknowledged_at <= c.acknowledge_due_at)
+    spec: dict[str, Any] = {}
+    for name, w in windows.items():
+        inside = _during(c.raised_at, w)
+        spec |= {
+            f"{name}.raised": _count(inside),
+            f"{name}.urgent": _count(inside, c.urgency == Urgency.URGENT),
+            f"{name}.decided": _count(inside, decided),
+            f"{name}.in_time": _count(inside, in_time),
+            f"{name}.escalated": _count(inside, c.escalated_at.is_not(None)),
+            f"{name}.rosh_high": _count(inside, c.rosh_high.is_(True)),
+        }
+    statement = scope.referrals(
+        select(*_columns(spec))
+        .select_from(c)
+        .join(Referral, Referral.id == c.referral_id)
+        .where(c.raised_at >= scope.first, c.raised_at < scope.after)
+    )
+    n = _read(db.session.execute(statement).one(), spec, 0)
+    return {
+        name: {
+            "concerns_raised": n[f"{name}.raised"],
+            "concerns_urgent": n[f"{name}.urgent"],
+            "concerns_acknowledged_in_time": percent(n[f"{name}.in_time"], n[f"{name}.decided"]),
+            "concerns_escalated": n[f"{name}.escalated"],
+            "concerns_rosh_high": n[f"{name}.rosh_high"],
+        }
+        for name in windows
+    }
+
+
+def _releases(scope: _Scope, windows: dict[str, Window]) -> dict[str, dict[str, Any]]:
+    from portal.ttg.models import SETTLED, FirstNight, ReleaseRecord
+
+    r = ReleaseRecord
+    shares = ("met_at_gate", "id_held", "bank_account", "benefit_claim", "gp_registered")
+    spec: dict[str, Any] = {}
+    for name, w in windows.items():
+        inside = _on(r.released_on, w)
+        spec |= {
+            f"{name}.released": _count(inside),
+            f"{name}.settled": _count(inside, r.first_night.in_(list(SETTLED))),
+            f"{name}.nfa": _count(inside, r.first_night == FirstNight.NO_FIXED_ABODE),
+            **{f"{name}.{key}": _count(inside, getattr(r, key).is_(True)) for key in shares},
+        }
+    statement = scope.referrals(
+        select(*_columns(spec))
+        .select_from(r)
+        .join(Referral, Referral.id == r.referral_id)
+        .where(r.released_on >= scope.start, r.released_on <= scope.end)
+    )
+    n = _read(db.session.execute(statement).one(), spec, 0)
+    return {
+        name: {
+            "released": n[f"{name}.released"],
+            "released_settled": percent(n[f"{name}.settled"], n[f"{name}.released"]),
+            "released_nfa": n[f"{name}.nfa"],
+            **{f"released_{key}": percent(n[f"{name}.{key}"], n[f"{name}.released"]) for key in shares},
+        }
+        for name in windows
+    }
+
+
+def _activities(scope: _Scope, windows: dict[str, Window], *, always: bool = False) -> dict[str, dict[str, Any]] | None:
+    """Grant-funded activity of each window; None if there was none in the range (and `always` is not set)."""
+    a = GrantActivity
+    spec: dict[str, Any] = {"any": func.count()}
+    for name, w in windows.items():
+        inside = _on(a.day, w)
+        spec |= {
+            f"{name}.drop_ins": _count(inside, a.kind == ActivityKind.DROP_IN),
+            f"{name}.groups": _count(inside, a.kind == ActivityKind.GROUP_WORK),
+            f"{name}.attendances": _sum(a.attendees, inside),
+            f"{name}.minutes": _sum(a.duration_minutes, inside),
+        }
+    statement = select(*_columns(spec)).where(a.contract_id.in_(scope.ids), a.day >= scope.start, a.day <= scope.end)
+    n = _read(db.session.execute(statement).one(), spec, 0)
+    if not n["any"] and not always:
+        return None
+    return {
+        name: {
+            "drop_ins": n[f"{name}.drop_ins"],
+            "groups": n[f"{name}.groups"],
+            "attendances": n[f"{name}.attendances"],
+            "hours": kpis.hours(n[f"{name}.minutes"]),
+        }
+        for name in windows
+    }
+
+
+def _locations(scope: _Scope, windows: dict[str, Window]) -> dict[str, dict[str, Any]]:
+    """Referrals received in each window from custody and the community, by prison and office."""
+    r = Referral
+    prison, office = aliased(Prison), aliased(ProbationOffice)
+    prison_name = func.coalesce(prison.name, r.prison)
+    office_name = func.coalesce(office.name, r.community_office)
+    spec = {name: _count(_during(r.sent_at, w)) for name, w in windows.items()}
+    statement = scope.population(
+        select(r.location_type, prison_name, office_name, *_columns(spec))
+        .select_from(r)
+        .outerjoin(prison, prison.id == r.prison_id)
+        .outerjoin(office, office.id == r.probation_office_id)
+        .group_by(r.location_type, prison_name, office_name)
+    )
+    result: dict[str, dict[str, Any]] = {
+        name: {"custody": 0, "community": 0, "prisons": Counter(), "offices": Counter()} for name in windows
+    }
+    for (location, prison_of, office_of), values in _grouped(statement, 3, spec):
+        kind = location.value if location else None
+        for name, value in values.items():
+            if not value or kind not in ("custody", "community"):
+                continue
+            result[name][kind] += value
+            if kind == "custody":
+                result[name]["prisons"][prison_of or "Prison not recorded"] += value
+            else:
+                result[name]["offices"][office_of or "Office not recorded"] += value
+    return result
+
+
+def _equality(scope: _Scope, windows: dict[str, Window]) -> dict[str, dict[str, dict[str, int]]]:
+    """People starting in each window by gender, ethnic group, age band on starting and disability."""
+    r, p = Referral, Person
+    started_on = london_date(r.first_contact_at)
+    born = p.date_of_birth
+
+    def sql(value: int | str) -> Any:
+        # Literals, not parameters: PostgreSQL groups by this expression only if it is written the
+        # same way in the select list and the GROUP BY, which numbered parameters are not.
+        return literal_column(str(value) if isinstance(value, int) else f"'{value}'")
+
+    def month_day(day: Any) -> Any:
+        return extract("month", day) * sql(100) + extract("day", day)
+
+    age = (
+        extract("year", started_on)
+        - extract("year", born)
+        - case((month_day(started_on) < month_day(born), sql(1)), else_=sql(0))
+    )
+    band = case(
+        (born.is_(None), sql("not_stated")),
+        *[(and_(age >= sql(low), age <= sql(high)), sql(key)) for key, _label, low, high in AGE_BANDS[1:]],
+        else_=sql(AGE_BANDS[0][0]),
+    )
+    spec = {name: _count(_during(r.first_contact_at, w)) for name, w in windows.items()}
+    statement = scope.population(
+        select(p.gender, p.ethnicity, band, p.disability, *_columns(spec))
+        .select_from(r)
+        .outerjoin(p, p.id == r.person_id)
+        .where(r.first_contact_at >= scope.first, r.first_contact_at < scope.after)
+        .group_by(p.gender, p.ethnicity, band, p.disability)
+    )
+    counts: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for (gender, ethnicity, age_band, disability), values in _grouped(statement, 4, spec):
+        for name, value in values.items():
+            counts[name]["gender"][gender.value if gender else "not_stated"] += value
+            counts[name]["ethnicity"][ETHNICITY_GROUPS.get(ethnicity or "not_stated", "Not stated")] += value
+            counts[name]["age"][age_band] += value
+            counts[name]["disability"][disability.value if disability else "not_stated"] += value
+    return {
+        name: {
+            "gender": {key: counts[name]["gender"][key] for key, _ in GENDERS},
+            "ethnicity": {group: counts[name]["ethnicity"][group] for group in ETHNIC_GROUPS},
+            "age": {key: counts[name]["age"][key] for key, *_ in AGE_BANDS},
+            "disability": {key: counts[name]["disability"][key] for key, _ in DISABILITIES},
+        }
+        for name in windows
+    }
