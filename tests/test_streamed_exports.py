@@ -13,7 +13,14 @@ from sqlalchemy import event
 
 from portal.csv_files import CHUNK, csv_chunks, csv_text
 from portal.extensions import db
-from tests.factories import AlertFactory, InvoiceFactory, OutcomeFactory, ServiceReturnFactory, SessionFactory
+from tests.factories import (
+    AlertFactory,
+    InvoiceFactory,
+    OutcomeFactory,
+    ReferralFactory,
+    ServiceReturnFactory,
+    SessionFactory,
+)
 
 
 class StreamedQueries:
@@ -41,14 +48,9 @@ class StreamedQueries:
 def records(nacro_contract, ttg_service, referrer, nacro_caseworker):
     """A little of everything the exports list, on Nacro's contract."""
     for _ in range(3):
-        session = SessionFactory(
-            referral__contract=nacro_contract,
-            referral__service_code="ACC-TTG",
-            referral__referrer=referrer,
-            recorded_by=nacro_caseworker,
-        )
-        AlertFactory(session=session)
-        OutcomeFactory(referral=session.referral)
+        referral = ReferralFactory(contract=nacro_contract, service_code="ACC-TTG", referrer=referrer, in_progress=True)
+        AlertFactory(session=SessionFactory(referral=referral, recorded_by=nacro_caseworker))
+        OutcomeFactory(referral=referral)
         InvoiceFactory(contract=nacro_contract, submitted=True)
     ServiceReturnFactory(contract=nacro_contract, submitted=True)
     db.session.commit()
