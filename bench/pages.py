@@ -8,9 +8,14 @@ another, so no request waits behind another: the time is the page's own work (be
 (a referral, an invoice, a return) are the largest partner's, found in the database. The load test
 (bench/load.py) measures the same pages under load, through gunicorn.
 
-Then the documents: a frozen service return's PDF (time and pages), and the per-referral
-performance report's CSV for every contract and for one, streamed, with the peak Python memory
-each took (tracemalloc): flat memory means the two peaks are alike however many rows each has.
+A deep page of a list is reached as a reader reaches it, by following "Next" (keyset cursors):
+`(page 21)` is the page after following it twenty times, and costs what the first page does.
+
+Then the documents: a frozen service return's PDF (time and pages), and every streamed export
+(CSV and XLSX: the performance report, outcome claims, alerts, invoices, invoice lines, a line's
+events, the returns list, the figures), with its rows and the peak Python memory it took
+(tracemalloc): flat memory means the peaks are alike however many rows each has. Run it on a
+20,000- and a 200,000-referral database to compare (`--exports-only` skips the pages).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import re
 import statistics
 import sys
 import time
+from html import unescape
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 DEFAULT_PASSWORD = "demo-password-2026"
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+NEXT = re.compile(r'<a[^>]*href="([^"]+)"[^>]*rel="next"')
 
 
 def records() -> dict[str, str]:
@@ -80,7 +87,7 @@ def walks(r: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
     """(page name as bench/load.py names it, URL) for each person."""
     inbox = [
         ("/referrals/?tab=[tab]", "/referrals/?tab=all"),
-        ("/referrals/?tab=all&page=[n]", "/referrals/?tab=all&page=2"),
+        ("/referrals/?tab=all (page 21)", "next:20:/referrals/?tab=all"),
         ("/referrals/?q=[reference]", f"/referrals/?tab=all&q={r['referral']}"),
         ("/referrals/?q=[name]", "/referrals/?tab=all&q=Person4217"),
         ("/referrals/?overdue=yes", "/referrals/?tab=all&overdue=yes"),
@@ -103,13 +110,18 @@ def walks(r: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
         "contracts@scale.example": [
             ("/", "/"),
             ("/invoices/queue", "/invoices/queue"),
-            ("/invoices/?status=[s]&page=[n]", "/invoices/?status=paid&page=2"),
+            ("/invoices/?status=[s] (page 21)", "next:20:/invoices/?status=paid"),
             ("/contracts/[reference]", f"/contracts/{r['contract']}"),
             ("/dashboard/?contract=[ref]", f"/dashboard/?contract={r['contract']}"),
             ("/dashboard/?partner=[id]", f"/dashboard/?partner={r['partner']}"),
             ("/dashboard/", "/dashboard/"),
         ],
-        "admin@scale.example": [("/audit/", "/audit/"), ("/audit/?page=[n]", "/audit/?page=5"), ("/users", "/users")],
+        "admin@scale.example": [
+            ("/audit/", "/audit/"),
+            ("/audit/ (page 21)", "next:20:/audit/"),
+            ("/audit/ (page 101)", "next:100:/audit/"),
+            ("/users", "/users"),
+        ],
     }
 
 
@@ -118,6 +130,8 @@ def main() -> int:
     parser.add_argument("--database-url", required=True, help="a database seeded by bench/scale.py")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--password", default=DEFAULT_PASSWORD)
+    parser.add_argument("--exports-only", action="store_true", help="measure only the documents and exports")
+    parser.add_argument("--export", default="", help="only the exports whose name contains this")
     args = parser.parse_args()
     os.environ.update(PORTAL_ENV="test", TEST_DATABASE_URL=args.database_url, LOG_LEVEL="WARNING")
 
@@ -139,9 +153,10 @@ def main() -> int:
         found = records()
     # Requests outside any app context of ours: each gets its own, as in production (an active
     # context would be shared by every request, and with it the signed-in user).
-    for email, pages in walks(found).items():
+    for email, pages in ({} if args.exports_only else walks(found)).items():
         client = signed_in(app, email, args.password)
         for name, url in pages:
+            url = deep(client, url)
             times, queried, status = [], 0, 0
             for _ in range(args.repeat):
                 queries["count"] = 0
@@ -153,11 +168,12 @@ def main() -> int:
             who = email.split("@")[0] + ("" if "scale" in email else " (partner 01)")
             best, median = min(times), statistics.median(times)
             print(f"| {who} | `{name}`{flag} | {best:.0f} | {median:.0f} | {queried} |", flush=True)
-    documents(app, found, args.password)
+    documents(app, found, args.password, args.export)
+    streaming(app)
     return 0
 
 
-def documents(app: object, found: dict[str, str], password: str) -> None:
+def documents(app: object, found: dict[str, str], password: str, only: str = "") -> None:
     import io
     import tracemalloc
 
@@ -170,19 +186,89 @@ def documents(app: object, found: dict[str, str], password: str) -> None:
     elapsed = (time.perf_counter() - started) * 1000
     pages = len(PdfReader(io.BytesIO(pdf.data)).pages) if pdf.status_code == 200 else f"({pdf.status_code})"
     print(f"| service return PDF (`/service-returns/[id].pdf`) | {pages} pages | {elapsed:.0f} | – |")
-    contracts = signed_in(app, "contracts@scale.example", password)
-    for label, url in (
-        ("performance CSV, every contract", "/dashboard/performance.csv"),
-        ("performance CSV, one contract", f"/dashboard/performance.csv?contract={found['contract']}"),
-    ):
+    print("\n| export | rows | ms | peak Python memory MB |\n|---|---:|---:|---:|")
+    for email, label, url in EXPORTS(found):
+        if only not in label:
+            continue
+        client = signed_in(app, email, password)
         tracemalloc.start()
         started = time.perf_counter()
-        response = contracts.get(url, buffered=False)
-        lines = sum(chunk.count(b"\n") for chunk in response.response) - 1  # less the header
+        response = client.get(url, buffered=False)
+        size, lines = 0, 0
+        for chunk in response.response:
+            size += len(chunk)
+            lines += chunk.count(b"\n")
         elapsed = (time.perf_counter() - started) * 1000
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print(f"| {label} (`{url}`) | {lines:,} rows | {elapsed:.0f} | {peak / 2**20:.1f} |", flush=True)
+        rows = f"{lines - 1:,}" if url.endswith((".csv", "=")) or ".csv?" in url else f"{size / 1000:,.0f} kB"
+        flag = "" if response.status_code == 200 else f" ({response.status_code})"
+        print(f"| {label} (`{url}`){flag} | {rows} | {elapsed:.0f} | {peak / 2**20:.1f} |", flush=True)
+
+
+def streaming(app: object) -> None:
+    """The export machinery itself (csv_files.stream_rows and csv_chunks, which every export uses)
+    over billed events (the largest table a 20,000-referral seed has past 200,000 rows), at 20,000 and
+    200,000 rows: the peak must not grow with the rows. For
+    contrast, the same rows read whole (.all()), as the exports did before."""
+    import tracemalloc
+
+    from sqlalchemy import select
+
+    from portal.csv_files import csv_chunks, stream_rows
+    from portal.extensions import db
+    from portal.invoicing.models import InvoiceEvent
+
+    print("\n| billed events to CSV | rows | ms | peak Python memory MB |\n|---|---:|---:|---:|")
+    with app.app_context():  # type: ignore[attr-defined]
+        for how in ("streamed", "read whole"):
+            for count in (20_000, 200_000):
+                statement = select(InvoiceEvent).order_by(InvoiceEvent.id).limit(count)
+                tracemalloc.start()
+                started = time.perf_counter()
+                records = stream_rows(statement) if how == "streamed" else db.session.scalars(statement).all()
+                rows = ((e.id, e.invoice_id, e.line_id, e.event_key, e.event_date, e.minutes) for e in records)
+                size = sum(
+                    len(piece) for piece in csv_chunks(("id", "invoice", "line", "event", "date", "minutes"), rows)
+                )
+                elapsed = (time.perf_counter() - started) * 1000
+                _, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+                db.session.expunge_all()
+                print(
+                    f"| {how} | {count:,} ({size / 1e6:.1f} MB of CSV) | {elapsed:.0f} | {peak / 2**20:.1f} |",
+                    flush=True,
+                )
+
+
+def EXPORTS(found: dict[str, str]) -> list[tuple[str, str, str]]:  # noqa: N802 - a table
+    """(who, what, URL) of every streamed export, the largest each role can ask for."""
+    manager, contracts = "manager@partner-01.example", "contracts@scale.example"
+    return [
+        (contracts, "performance CSV, every contract", "/dashboard/performance.csv"),
+        (contracts, "performance CSV, one contract", f"/dashboard/performance.csv?contract={found['contract']}"),
+        (contracts, "outcome claims CSV, every status", "/outcomes/export.csv?status="),
+        (contracts, "alerts CSV, every status", "/alerts/export.csv?status="),
+        (contracts, "invoices CSV, all", "/invoices/export.csv"),
+        (contracts, "invoice lines CSV, all", "/invoices/lines.csv"),
+        (manager, "a line's events CSV (largest line)", f"/invoices/{found['submitted']}/lines/{found['line']}.csv"),
+        (contracts, "service returns CSV", "/service-returns/export.csv"),
+        (contracts, "dashboard figures XLSX", "/dashboard/figures.xlsx"),
+        (manager, "a return's figures XLSX", f"/service-returns/{found['return']}/figures.xlsx"),
+    ]
+
+
+def deep(client, url: str) -> str:  # type: ignore[no-untyped-def]
+    """`next:N:/list/`: the URL of the list's page after following its Next link N times."""
+    if not url.startswith("next:"):
+        return url
+    _, times, url = url.split(":", 2)
+    for _ in range(int(times)):
+        match = NEXT.search(client.get(url).get_data(as_text=True))
+        if match is None:
+            break
+        url = unescape(match.group(1))
+    return url
 
 
 def signed_in(app: object, email: str, password: str):  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from portal.delivery.models import (  # noqa: F401
 )
 from portal.grants.models import ExpectedStarts, GrantActivity, GrantInstalment, SpendProfile  # noqa: F401
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceMessage, InvoiceSequence  # noqa: F401
+from portal.list_indexes import LIST_INDEXES  # noqa: F401 - each list's order as an index
 from portal.notifications.models import DigestItem, OutboundEmail  # noqa: F401
 from portal.organisations.models import Organisation  # noqa: F401
 from portal.people.models import Person  # noqa: F401

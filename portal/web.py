@@ -6,16 +6,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from math import ceil
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from werkzeug.exceptions import HTTPException
 
+from portal import keyset
 from portal.errors import DomainError, InvalidTransition, NotAllowed, NotFound, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.persistence import as_conflict
@@ -189,66 +189,69 @@ def _first_input_id(field: Any) -> str:
 
 @dataclass
 class Page:
+    """One page of a list, reached by keyset (portal.keyset): "Next" carries the last row's keys in
+    `?after=`, "Previous" the first row's in `?before=`, so a deep page costs what the first does."""
+
     items: list[Any]
-    page: int
     per_page: int
+    # Counted only up to keyset.COUNT_LIMIT: `more` says there are more than `total`.
     total: int
-    # True when the rows were counted only up to a limit: there are more than `total`.
+    offset: int = 0
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
     more: bool = False
 
     @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
     def first_index(self) -> int:
-        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
+        return self.offset + 1 if self.items else 0
 
     @property
     def last_index(self) -> int:
-        return min(self.total, self.page * self.per_page)
+        return self.offset + len(self.items)
+
+    def count_of(self, singular: str, plural_form: str | None = None) -> str:
+        """The rows' count as a page says it: "1 referral", "1,234 referrals", or past the count's
+        limit "more than 10,000 referrals"."""
+        from portal.formatting import plural
+
+        if self.more:
+            return f"more than {self.total:,} {plural(2, singular, plural_form).split(' ', 1)[1]}"
+        text = plural(self.total, singular, plural_form)
+        return f"{self.total:,}{text[len(str(self.total)) :]}"
 
     def pagination(self, endpoint: str, **values: Any) -> dict[str, Any] | None:
-        """Parameters for the GOV.UK pagination component, keeping the current filters."""
-        if self.pages <= 1:
+        """Parameters for the GOV.UK pagination component (its Previous and Next links, as for
+        content that cannot be numbered), keeping the current filters, search and sort."""
+        if self.next_cursor is None and self.previous_cursor is None:
             return None
-        args = {key: value for key, value in request.args.items() if key != "page"}
+        args = {key: value for key, value in request.args.items() if key not in {"page", "after", "before"}}
         args.update(values)
-
-        def href(number: int) -> str:
-            return url_for(endpoint, **args, page=number)
-
-        numbers = sorted({1, self.pages, self.page - 1, self.page, self.page + 1} & set(range(1, self.pages + 1)))
-        items: list[dict[str, Any]] = []
-        previous = 0
-        for number in numbers:
-            if number - previous > 1:
-                items.append({"ellipsis": True})
-            items.append({"number": number, "href": href(number), "current": number == self.page})
-            previous = number
-        params: dict[str, Any] = {"items": items}
-        if self.page > 1:
-            params["previous"] = {"href": href(self.page - 1)}
-        if self.page < self.pages:
-            params["next"] = {"href": href(self.page + 1)}
+        params: dict[str, Any] = {}
+        if self.previous_cursor is not None:
+            params["previous"] = {"href": url_for(endpoint, **args, before=self.previous_cursor)}
+        if self.next_cursor is not None:
+            params["next"] = {"href": url_for(endpoint, **args, after=self.next_cursor)}
         return params
 
 
-def paginate(statement: Select, *, per_page: int, page: int | None = None, count_limit: int | None = None) -> Page:
-    """One page of `statement`'s rows and the total, in two queries whatever the page size.
-
-    `count_limit`: count at most that many rows. Counting millions (the audit log) costs more than
-    the page itself; past the limit the page says "more than" and its filters narrow the search."""
-    if page is None:
-        page = request.args.get("page", 1, type=int) or 1
-    page = max(1, page)
-    counted = statement.order_by(None)
-    if count_limit is not None:
-        counted = counted.limit(count_limit + 1)
-    total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
-    more = count_limit is not None and total > count_limit
-    total = min(total, count_limit) if count_limit is not None else total
-    pages = max(1, ceil(total / per_page))
-    page = min(page, pages)
-    items = list(db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)).unique())
-    return Page(items=items, page=page, per_page=per_page, total=total, more=more)
+def paginate(statement: Select, *, per_page: int, count_limit: int | None = keyset.COUNT_LIMIT) -> Page:
+    """One page of `statement`'s rows (ordered, ending in its id) after or before the cursor in the
+    query string, and their count up to `count_limit`: two queries whatever the page or its depth.
+    A cursor that is not ours (an edited link) shows the first page."""
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    try:
+        window = keyset.seek(statement, per_page=per_page, after=after, before=before)
+    except keyset.BadCursor:
+        window = keyset.seek(statement, per_page=per_page)
+    total, more = keyset.bounded_count(statement, count_limit)
+    if not more and window.offset + len(window.items) > total:  # rows went while the reader paged
+        total = window.offset + len(window.items)
+    return Page(
+        items=window.items,
+        per_page=per_page,
+        total=total,
+        offset=window.offset,
+        next_cursor=window.next_cursor,
+        previous_cursor=window.previous_cursor,
+        more=more,
+    )

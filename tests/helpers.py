@@ -124,3 +124,10 @@ def dated(values: dict[str, Any]) -> dict[str, Any]:
 # 2026 counted by hand in tests/returns, the months invoiced in tests/invoicing. Their modules say
 # `pytestmark = pytest.mark.on_day(STORY_DAY)`, so they read the same on whatever day the suite runs.
 STORY_DAY = date(2026, 12, 7)
+
+
+def pagination_link(response: TestResponse, rel: str = "next") -> str | None:
+    """The href of a list's GOV.UK pagination link ("next" or "prev"), or None if the page has none."""
+    html = response.get_data(as_text=True)
+    match = re.search(r'<a[^>]*href="([^"]+)"[^>]*rel="' + rel + '"', html)
+    return unescape(match.group(1)) if match else None

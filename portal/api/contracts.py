@@ -72,6 +72,7 @@ def list_contracts(user: User, query: schemas.ContractQuery) -> Any:
         page=page.page,
         per_page=page.per_page,
         total=page.total,
+        next=page.next,
     )
 
 

@@ -120,6 +120,7 @@ def list_sessions(user: User, record: Referral, query: schemas.SyncQuery) -> Any
         page=page.page,
         per_page=page.per_page,
         total=page.total,
+        next=page.next,
     )
 
 
@@ -200,6 +201,7 @@ def _outcome_page(statement: Any, query: schemas.SyncQuery) -> Any:
         page=page.page,
         per_page=page.per_page,
         total=page.total,
+        next=page.next,
     )
 
 

@@ -161,6 +161,7 @@ def list_grant_payments(user: User, query: schemas.GrantPaymentQuery) -> Any:
         page=page.page,
         per_page=page.per_page,
         total=page.total,
+        next=page.next,
     )
 
 

@@ -139,6 +139,7 @@ def list_invoices(user: User, query: schemas.InvoiceQuery) -> Any:
         page=page.page,
         per_page=page.per_page,
         total=page.total,
+        next=page.next,
     )
 
 

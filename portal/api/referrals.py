@@ -200,6 +200,7 @@ def list_referrals(user: User, query: schemas.ReferralQuery) -> Any:
         page=page.page,
         per_page=page.per_page,
         total=page.total,
+        next=page.next,
     )
     # After the answer is built, so committing the audit event reloads nothing.
     record_read(user, "referrals.listed", details={"via": "api", "references": [r.reference for r in answer.items]})

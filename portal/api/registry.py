@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select, func, select
 from werkzeug.exceptions import HTTPException
 
+from portal import keyset
 from portal.api import idempotency
 from portal.errors import DomainError
 from portal.extensions import db
@@ -74,7 +75,7 @@ class Endpoint:
         if self.path_parameters:
             codes.add(404)
         if self.query is not None:
-            codes.add(422)
+            codes.update({400, 422})  # 400: a NUL character in the address, refused before any field is read
         if self.body is not None:
             codes.update({400, 413, 415, 422})
         if self.method == "POST":
@@ -278,11 +279,24 @@ class Page:
     page: int
     per_page: int
     total: int
+    # The cursor for the next page (`?after=`), None on the last.
+    next: str | None = None
 
 
 def paginate(statement: Select, query: Any) -> Page:
-    """One page of `statement` (already ordered) and the total: two queries, whatever the page size.
-    A page past the end is empty, so a client can read pages until it gets fewer than per_page."""
+    """One page of `statement` (ordered, ending in its id) and the total: two queries, whatever the
+    page size. `?after=` (the previous page's `next`) seeks past that row, so a deep page costs what
+    the first does; `?page=N` still reads numbered pages. A page past the end is empty."""
     total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
-    rows = db.session.scalars(statement.limit(query.per_page).offset((query.page - 1) * query.per_page)).unique()
-    return Page(items=list(rows), page=query.page, per_page=query.per_page, total=total)
+    after = getattr(query, "after", None)
+    try:
+        if after:
+            window = keyset.seek(statement, per_page=query.per_page, after=after)
+        else:
+            window = keyset.seek(statement, per_page=query.per_page, offset=(query.page - 1) * query.per_page)
+    except keyset.BadCursor:
+        raise ApiProblem(
+            "validation", errors={"after": ["Give the `next` value of a page of this list, as it was sent"]}
+        ) from None
+    number = window.offset // query.per_page + 1 if after else query.page
+    return Page(items=window.items, page=number, per_page=query.per_page, total=total, next=window.next_cursor)

@@ -153,6 +153,7 @@ def list_service_returns(user: User, query: schemas.ServiceReturnQuery) -> Any:
         page=page.page,
         per_page=page.per_page,
         total=page.total,
+        next=page.next,
     )
 
 

@@ -190,7 +190,11 @@ def list_concerns(user: User, record: Referral, query: schemas.PageQuery) -> Any
     )
     page = paginate(statement, query)
     return ConcernPage(
-        items=[present(concern) for concern in page.items], page=page.page, per_page=page.per_page, total=page.total
+        items=[present(concern) for concern in page.items],
+        page=page.page,
+        per_page=page.per_page,
+        total=page.total,
+        next=page.next,
     )
 
 

@@ -90,6 +90,12 @@ class PageQuery(BaseModel):
 
     page: int = Field(1, ge=1, le=MAX_PAGE, description="Which page, from 1.")
     per_page: int = Field(50, ge=1, le=MAX_PER_PAGE, description=f"Records a page, at most {MAX_PER_PAGE}.")
+    after: str | None = Field(
+        None,
+        max_length=1000,
+        description="The `next` value of the page before: the page after it, read from where that one "
+        "ended (as fast deep in a long list as at its start; `page` is then ignored).",
+    )
 
 
 class SyncQuery(PageQuery):
@@ -142,6 +148,10 @@ def page_of(model: type[BaseModel], name: str | None = None) -> type[BaseModel]:
         page=(int, ...),
         per_page=(int, ...),
         total=(int, Field(description="Records matching the filters, on every page.")),
+        next=(
+            str | None,
+            Field(None, description="Send as `?after=` (with the same filters) for the next page; null on the last."),
+        ),
     )
 
 

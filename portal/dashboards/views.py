@@ -5,19 +5,17 @@ export. The number of queries is the same however many records there are."""
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import case, func, select
 
 from portal import access, charts
 from portal.audit.service import record_read
 from portal.contracts.models import PATHWAY_LABELS, Contract, ContractStatus, Pathway
-from portal.csv_files import SafeCsvWriter, csv_text
+from portal.csv_files import csv_response, xlsx_response
 from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
@@ -288,15 +286,10 @@ def _figures_file(kind: str) -> Response:
     _user, filters, _contracts, chosen, _partners = _scope()
     figures = _figures(filters, chosen).figures
     name = f"dashboard-figures-{filters.period.code}.{kind}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if kind == "xlsx":
         title = f"Dashboard: {', '.join(c.reference for c in chosen) or 'no contracts'}, {filters.period.label}"
-        return Response(
-            spreadsheet.xlsx(figures, title),
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers=headers,
-        )
-    return Response(csv_text((), spreadsheet.text_rows(figures), bom=True), mimetype="text/csv", headers=headers)
+        return xlsx_response(spreadsheet.workbook(figures, title), name)
+    return csv_response((), spreadsheet.text_rows(figures), name, bom=True)
 
 
 @bp.route("/performance.csv")
@@ -317,28 +310,12 @@ def performance_csv():  # type: ignore[no-untyped-def]
         details={"contracts": [c.reference for c in chosen], "period": filters.period.code},
     )
 
-    def lines() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = SafeCsvWriter(buffer)
-        buffer.write("\ufeff")
-        writer.writerow(performance.COLUMNS)
-        for row in performance.rows(
-            chosen_ids,
-            filters.period.start,
-            filters.period.end,
-            pathway=filters.pathway or None,
-            area=filters.area or None,
-        ):
-            writer.writerow(row)
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    name = f"referral-performance-{filters.period.code}.csv"
-    return Response(
-        stream_with_context(lines()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    rows = performance.rows(
+        chosen_ids,
+        filters.period.start,
+        filters.period.end,
+        pathway=filters.pathway or None,
+        area=filters.area or None,
     )
+    name = f"referral-performance-{filters.period.code}.csv"
+    return csv_response(performance.COLUMNS, rows, name, bom=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, render_template, request
+from flask import render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import Select
 from sqlalchemy.orm import contains_eager, joinedload
@@ -14,7 +14,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from portal import access
 from portal.audit.service import record_read
 from portal.contracts.models import Contract
-from portal.csv_files import csv_text
+from portal.csv_files import csv_response, stream_rows
 from portal.dates import london_today
 from portal.delivery.models import Alert, Outcome, OutcomeStatus
 from portal.delivery.views import bp
@@ -78,14 +78,6 @@ def _choices() -> dict[str, Any]:
         "contracts": {"": "All contracts"} | {c.reference: f"{c.reference}: {c.title}" for c in contracts},
         "partners": {"": "All partners"} | {str(p.id): p.name for p in sorted(partners, key=lambda p: p.name)},
     }
-
-
-def _csv(text: str, filename: str) -> Response:
-    return Response(
-        text,
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 # --- outcome claims -------------------------------------------------------------------------------------
@@ -164,7 +156,7 @@ def outcomes_csv():  # type: ignore[no-untyped-def]
             outcome.status.value,
             outcome.rejection_reason or "",
         )
-        for outcome in db.session.scalars(_outcomes(filters)).unique()
+        for outcome in stream_rows(_outcomes(filters))
     )
     header = (
         "referral",
@@ -179,7 +171,7 @@ def outcomes_csv():  # type: ignore[no-untyped-def]
         "status",
         "rejection_reason",
     )
-    return _csv(csv_text(header, rows), "outcomes.csv")
+    return csv_response(header, rows, "outcomes.csv")
 
 
 # --- alerts ------------------------------------------------------------------------------------------------
@@ -242,7 +234,7 @@ def alerts_csv():  # type: ignore[no-untyped-def]
             alert.raised_at.isoformat(),
             alert.acknowledged_at.isoformat() if alert.acknowledged_at else "",
         )
-        for alert in db.session.scalars(_alerts(filters)).unique()
+        for alert in stream_rows(_alerts(filters))
     )
     header = ("referral", "crn", "name", "contract", "partner", "kind", "detail", "raised_at", "acknowledged_at")
-    return _csv(csv_text(header, rows), "alerts.csv")
+    return csv_response(header, rows, "alerts.csv")

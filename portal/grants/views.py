@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal import access
 from portal.contracts.models import Contract, ContractTier
-from portal.csv_files import FileRejected, csv_text
+from portal.csv_files import FileRejected, csv_response
 from portal.dates import london_today
 from portal.errors import InvalidTransition, ValidationFailed
 from portal.extensions import db
@@ -35,9 +35,10 @@ from portal.grants.models import GrantActivity, GrantInstalment, GrantPaymentSta
 from portal.money import NotAnAmount, parse_pounds
 from portal.pdf import pdf_response, render_pdf
 from portal.urls import as_id
-from portal.web import act_and_redirect, attempt
+from portal.web import act_and_redirect, attempt, paginate
 
 bp = Blueprint("grants", __name__, url_prefix="/grants")
+PAGE_SIZE = 50
 
 
 def _user() -> Any:
@@ -156,11 +157,8 @@ def import_schedule(reference: str):  # type: ignore[no-untyped-def]
 @login_required
 def schedule_csv(reference: str):  # type: ignore[no-untyped-def]
     contract = _grant(reference)
-    return Response(
-        csv_text(service.CSV_COLUMNS, service.schedule_csv(contract), bom=True),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="grant-schedule-{contract.reference}.csv"'},
-    )
+    name = f"grant-schedule-{contract.reference}.csv"
+    return csv_response(service.CSV_COLUMNS, service.schedule_csv(contract), name, bom=True)
 
 
 # --- grant payments -----------------------------------------------------------------------------------
@@ -176,17 +174,16 @@ def payments():  # type: ignore[no-untyped-def]
         statement = statement.where(GrantInstalment.status != GrantPaymentStatus.SCHEDULED)
     if status in {s.value for s in GrantPaymentStatus}:
         statement = statement.where(GrantInstalment.status == GrantPaymentStatus(status))
-    rows = list(
-        db.session.execute(
-            statement.with_only_columns(GrantInstalment, Contract)
-            .join(Contract, Contract.id == GrantInstalment.contract_id)
-            .order_by(GrantInstalment.submitted_at.desc(), GrantInstalment.id.desc())
-            .limit(500)
-        ).all()
+    page = paginate(
+        statement.with_only_columns(GrantInstalment, Contract)
+        .join(Contract, Contract.id == GrantInstalment.contract_id)
+        .order_by(GrantInstalment.submitted_at.desc().nulls_last(), GrantInstalment.id.desc()),
+        per_page=PAGE_SIZE,
     )
     return render_template(
         "grants/payments.html",
-        rows=rows,
+        page=page,
+        rows=page.items,
         status=status,
         statuses={"": "Any status (raised)"}
         | {s.value: s.label for s in GrantPaymentStatus if s != GrantPaymentStatus.SCHEDULED}

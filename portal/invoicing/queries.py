@@ -8,7 +8,7 @@ shows grow (eager loads and aggregates in SQL).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import joinedload
 
-from portal import access
+from portal import access, keyset
 from portal.accounts.models import User
 from portal.contracts.models import Contract, OutcomeType, RateCardItem, Unit
+from portal.csv_files import stream_rows
 from portal.dates import month_end
 from portal.delivery.models import Attendance, Outcome, Session
 from portal.extensions import db
@@ -388,39 +389,61 @@ def _event_rows(user: User, source: Any, *, limit: int | None = None, offset: in
     statement = _event_rows_statement(source)
     if limit is not None:
         statement = statement.limit(limit).offset(offset)
-    rows = db.session.execute(statement).all()
-    referrals, people = _visible_ids(user, source)
-    shown = []
+    return _shown_events(user, source, db.session.execute(statement).all())
+
+
+def _shown_events(user: User, source: Any, rows: Any) -> list[EventRow]:
+    return list(_showing(_visible_ids(user, source), rows))
+
+
+def streamed_event_rows(user: User, line: InvoiceLine) -> Iterator[EventRow]:
+    """All the line's events in date order, as `user` may see them, fetched a batch at a time
+    (for the CSV download: a line can bill tens of thousands of sessions)."""
+    source = _line_source(line)
+    # Who may see what is asked now, while the request's user is at hand, not as the file streams.
+    return _showing(_visible_ids(user, source), stream_rows(_event_rows_statement(source)))
+
+
+def _showing(visible: tuple[set[int], set[int]], rows: Any) -> Iterator[EventRow]:
+    referrals, people = visible
     for row in rows:
         referral_seen = row.referral_id in referrals
         person_seen = referral_seen and row.person_id in people
-        shown.append(
-            EventRow(
-                id=row.id,
-                line_id=row.line_id,
-                event_key=row.event_key,
-                event_date=_as_date(row.event_date),
-                minutes=row.minutes,
-                credited_by_id=row.credited_by_id,
-                session_date=row.session_date,
-                start_time=row.start_time,
-                duration_minutes=row.duration_minutes,
-                attendance=row.attendance,
-                outcome_type=row.outcome_type,
-                achieved_on=row.achieved_on,
-                referral_id=row.referral_id if referral_seen else None,
-                referral_reference=row.reference if referral_seen else None,
-                accepted_on=row.accepted_on if referral_seen else None,
-                person_name=f"{row.given_name} {row.family_name}" if person_seen else None,
-                crn=row.crn if person_seen else None,
-            )
+        yield EventRow(
+            id=row.id,
+            line_id=row.line_id,
+            event_key=row.event_key,
+            event_date=_as_date(row.event_date),
+            minutes=row.minutes,
+            credited_by_id=row.credited_by_id,
+            session_date=row.session_date,
+            start_time=row.start_time,
+            duration_minutes=row.duration_minutes,
+            attendance=row.attendance,
+            outcome_type=row.outcome_type,
+            achieved_on=row.achieved_on,
+            referral_id=row.referral_id if referral_seen else None,
+            referral_reference=row.reference if referral_seen else None,
+            accepted_on=row.accepted_on if referral_seen else None,
+            person_name=f"{row.given_name} {row.family_name}" if person_seen else None,
+            crn=row.crn if person_seen else None,
         )
-    return shown
 
 
 def event_rows(user: User, line: InvoiceLine, *, limit: int | None = None, offset: int = 0) -> list[EventRow]:
     """The line's events in date order (a page of them, with `limit`), as `user` may see them."""
     return _event_rows(user, _line_source(line), limit=limit, offset=offset)
+
+
+def event_page(
+    user: User, line: InvoiceLine, *, per_page: int, after: str | None = None, before: str | None = None
+) -> keyset.Window:
+    """A page of the line's events in date order, after or before a keyset cursor (BadCursor for
+    one that is not ours), as `user` may see them."""
+    source = _line_source(line)
+    window = keyset.seek(_event_rows_statement(source), per_page=per_page, after=after, before=before)
+    window.items = _shown_events(user, source, window.items)
+    return window
 
 
 def _line_source(line: InvoiceLine) -> Any:

@@ -17,10 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import access
+from portal import access, keyset
 from portal.audit.service import record_read
 from portal.contracts.models import Contract
 from portal.contracts.services import service_names
+from portal.csv_files import csv_response
 from portal.dates import london_today
 from portal.extensions import db
 from portal.formatting import format_date, format_money
@@ -163,21 +164,15 @@ def queue():  # type: ignore[no-untyped-def]
     )
 
 
-def _csv(text: str, filename: str) -> Response:
-    return Response(
-        text,
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 @bp.route("/export.csv")
 @login_required
 def export_invoices():  # type: ignore[no-untyped-def]
     """The filtered list (every page of it) as CSV."""
     user = current_user._get_current_object()
     filters = queries.Filters.from_args(request.args)
-    return _csv(exports.invoices_csv(queries.invoice_list(user, filters)), "invoices.csv")
+    return csv_response(
+        exports.INVOICE_COLUMNS, exports.invoice_rows(queries.invoice_list(user, filters)), "invoices.csv"
+    )
 
 
 @bp.route("/lines.csv")
@@ -186,7 +181,9 @@ def export_lines():  # type: ignore[no-untyped-def]
     """The lines of every invoice in the filtered list, as CSV."""
     user = current_user._get_current_object()
     filters = queries.Filters.from_args(request.args)
-    return _csv(exports.lines_csv(queries.invoice_ids(user, filters)), "invoice-lines.csv")
+    return csv_response(
+        exports.LINE_COLUMNS, exports.line_rows(queries.invoice_ids(user, filters)), "invoice-lines.csv"
+    )
 
 
 # --- generating ---------------------------------------------------------------------------------------------
@@ -545,11 +542,19 @@ def line(invoice_id: int, line_id: int):  # type: ignore[no-untyped-def]
     invoice = load_invoice(invoice_id)
     shown = load_line(invoice, line_id)
     totals = queries.line_totals(shown, credit=invoice.is_credit_note)
-    number = max(1, request.args.get("page", 1, type=int) or 1)
-    pages = max(1, -(-totals.events // EVENTS_PAGE_SIZE))
-    number = min(number, pages)
-    rows = queries.event_rows(current_user, shown, limit=EVENTS_PAGE_SIZE, offset=(number - 1) * EVENTS_PAGE_SIZE)
-    page = Page(items=rows, page=number, per_page=EVENTS_PAGE_SIZE, total=totals.events)
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    try:
+        window = queries.event_page(current_user, shown, per_page=EVENTS_PAGE_SIZE, after=after, before=before)
+    except keyset.BadCursor:
+        window = queries.event_page(current_user, shown, per_page=EVENTS_PAGE_SIZE)
+    page = Page(
+        items=window.items,
+        per_page=EVENTS_PAGE_SIZE,
+        total=totals.events,
+        offset=window.offset,
+        next_cursor=window.next_cursor,
+        previous_cursor=window.previous_cursor,
+    )
     html = render_template(
         "invoicing/line.html",
         invoice=invoice,
@@ -570,11 +575,13 @@ def line(invoice_id: int, line_id: int):  # type: ignore[no-untyped-def]
 def line_csv(invoice_id: int, line_id: int):  # type: ignore[no-untyped-def]
     invoice = load_invoice(invoice_id)
     shown = load_line(invoice, line_id)
-    rows = queries.event_rows(current_user, shown)
+    rows = queries.streamed_event_rows(current_user, shown)
     name = pdf_filename(invoice).removesuffix(".pdf")
     # The events name people by CRN: a download of personal data.
     record_read(current_user, "invoice.line_events_downloaded", record=invoice, details={"line": shown.position})
-    return _csv(exports.events_csv(invoice, shown, rows), f"{name}-line-{shown.position}.csv")
+    return csv_response(
+        exports.EVENT_COLUMNS, exports.event_rows(invoice, shown, rows), f"{name}-line-{shown.position}.csv"
+    )
 
 
 @bp.route("/<int:invoice_id>/lines.csv")
@@ -582,7 +589,9 @@ def line_csv(invoice_id: int, line_id: int):  # type: ignore[no-untyped-def]
 def invoice_lines_csv(invoice_id: int):  # type: ignore[no-untyped-def]
     invoice = load_invoice(invoice_id)
     ids = select(Invoice.id).where(access.visibility_clause(Invoice, current_user), Invoice.id == invoice.id)
-    return _csv(exports.lines_csv(ids), f"{pdf_filename(invoice).removesuffix('.pdf')}-lines.csv")
+    return csv_response(
+        exports.LINE_COLUMNS, exports.line_rows(ids), f"{pdf_filename(invoice).removesuffix('.pdf')}-lines.csv"
+    )
 
 
 @bp.route("/<int:invoice_id>.pdf")

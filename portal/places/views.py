@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -19,7 +19,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
 
 from portal import access
-from portal.csv_files import FileRejected, csv_text
+from portal.csv_files import FileRejected, csv_response
 from portal.errors import StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.forms import Length
@@ -150,8 +150,4 @@ def import_places():  # type: ignore[no-untyped-def]
 @login_required
 def export():  # type: ignore[no-untyped-def]
     _require_admin()
-    return Response(
-        csv_text(service.CSV_COLUMNS, service.export_rows(current_user.organisation_id)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="places.csv"'},
-    )
+    return csv_response(service.CSV_COLUMNS, service.export_rows(current_user.organisation_id), "places.csv")

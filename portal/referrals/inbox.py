@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload
 
 from portal import access
 from portal.accounts.models import User
@@ -156,11 +156,13 @@ def referral_list(user: User, tab_key: str, filters: Filters, sort: str, directi
         access.visible(Referral, user)
         .outerjoin(Person, Person.id == Referral.person_id)
         .where(_tab_clause(tab, user))
+        # Loaded for the page's rows once they are chosen (a query each, whatever the page size): joined
+        # in, the database would join every one of the partner's referrals before picking fifty.
         .options(
-            joinedload(Referral.person),
-            joinedload(Referral.caseworker),
-            joinedload(Referral.contract),
-            joinedload(Referral.service),
+            selectinload(Referral.person),
+            selectinload(Referral.caseworker),
+            selectinload(Referral.contract),
+            selectinload(Referral.service),
         )
     )
     statement = _filtered(statement, filters)

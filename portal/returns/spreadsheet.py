@@ -3,11 +3,10 @@ with numbers as numbers in XLSX (counts, percentages, hours and pounds) so they 
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 from typing import Any
 
-from portal.csv_files import append_safe_row
+from portal.csv_files import safe_cells
 from portal.formatting import format_money
 from portal.returns.kpis import percent_text, percent_value
 
@@ -56,41 +55,44 @@ def text_rows(figures: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def xlsx(figures: dict[str, Any], title: str) -> bytes:
-    """The figures as an XLSX workbook: a Figures sheet and an Outcomes sheet."""
+def workbook(figures: dict[str, Any], title: str) -> Any:
+    """The figures as a write-only XLSX workbook (rows go to disk as they are added; save it with
+    csv_files.xlsx_response): a Figures sheet and an Outcomes sheet."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Figures"
-    append_safe_row(sheet, [title])
-    sheet["A1"].font = Font(bold=True, size=14)
-    append_safe_row(sheet, header(figures))
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
-    for section in figures["sections"]:
-        for row in section["rows"]:
-            values = [_cell(row["values"][c], row["kind"]) for c in COLUMNS]
-            append_safe_row(sheet, [section["title"], row["label"]] + [value for value, _ in values])
-            for offset, (_, number_format) in enumerate(values):
-                if number_format:
-                    sheet.cell(row=sheet.max_row, column=3 + offset).number_format = number_format
-    for table in figures["equality"]:
-        for row in table["rows"]:
-            append_safe_row(
-                sheet, [f"Equality: {table['title']}", row["label"]] + [row["values"][c]["count"] for c in COLUMNS]
-            )
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Figures")
+    # Widths and frozen panes are written before the rows, so they are set first.
     for letter, width in zip("ABCDE", (26, 52, 30, 30, 36), strict=True):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "C3"
+    title_cells = safe_cells(sheet, [title])
+    title_cells[0].font = Font(bold=True, size=14)
+    sheet.append(title_cells)
+    sheet.append(safe_cells(sheet, header(figures), bold=True))
+    for section in figures["sections"]:
+        for row in section["rows"]:
+            values = [_cell(row["values"][c], row["kind"]) for c in COLUMNS]
+            sheet.append(
+                safe_cells(
+                    sheet,
+                    [section["title"], row["label"]] + [value for value, _ in values],
+                    [None, None] + [number_format for _, number_format in values],
+                )
+            )
+    for table in figures["equality"]:
+        for row in table["rows"]:
+            sheet.append(
+                safe_cells(
+                    sheet, [f"Equality: {table['title']}", row["label"]] + [row["values"][c]["count"] for c in COLUMNS]
+                )
+            )
 
-    outcomes = workbook.create_sheet("Outcomes")
-    append_safe_row(outcomes, ["pathway", "outcome", "claimed", "verified", "rejected"])
+    outcomes = book.create_sheet("Outcomes")
+    outcomes.append(safe_cells(outcomes, ["pathway", "outcome", "claimed", "verified", "rejected"]))
     for row in figures["outcomes_by_type"]:
-        append_safe_row(
-            outcomes, [row["pathway_label"], row["label"], row["claimed"], row["verified"], row["rejected"]]
+        outcomes.append(
+            safe_cells(outcomes, [row["pathway_label"], row["label"], row["claimed"], row["verified"], row["rejected"]])
         )
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return book

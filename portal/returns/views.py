@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from portal import access, charts
 from portal.accounts.models import User
 from portal.contracts.models import Contract, ContractStatus
-from portal.csv_files import csv_text
+from portal.csv_files import csv_response, stream_rows, xlsx_response
 from portal.dates import Period, PeriodKind, add_months, london_today, parse_period
 from portal.extensions import db
 from portal.formatting import format_money
@@ -121,14 +121,10 @@ def export_list():  # type: ignore[no-untyped-def]
             item.status.value,
             item.submitted_at.isoformat() if item.submitted_at else "",
         )
-        for item in db.session.scalars(statement)
+        for item in stream_rows(statement)
     )
     header = ("contract", "partner", "period", "period_start", "period_end", "status", "submitted_at")
-    return Response(
-        csv_text(header, rows),
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="service-returns.csv"'},
-    )
+    return csv_response(header, rows, "service-returns.csv")
 
 
 @bp.route("/")
@@ -321,11 +317,7 @@ def figures_csv(return_id: int):  # type: ignore[no-untyped-def]
     service_return = load_return(return_id)
     figures = service.figures_of(service_return)
     name = service_return.filename.removesuffix(".pdf") + ".csv"
-    return Response(
-        csv_text((), spreadsheet.text_rows(figures), bom=True),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_response((), spreadsheet.text_rows(figures), name, bom=True)
 
 
 @bp.route("/<int:return_id>/figures.xlsx")
@@ -333,13 +325,8 @@ def figures_csv(return_id: int):  # type: ignore[no-untyped-def]
 def figures_xlsx(return_id: int):  # type: ignore[no-untyped-def]
     service_return = load_return(return_id)
     title = f"Service return: {service_return.contract.reference}, {service_return.period.label}"
-    data = spreadsheet.xlsx(service.figures_of(service_return), title)
-    name = service_return.filename.removesuffix(".pdf") + ".xlsx"
-    return Response(
-        data,
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    workbook = spreadsheet.workbook(service.figures_of(service_return), title)
+    return xlsx_response(workbook, service_return.filename.removesuffix(".pdf") + ".xlsx")
 
 
 # --- bulk downloads ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 
 from portal.referrals.models import LocationType, ReferralStatus
 from tests.factories import PersonFactory, ReferralFactory
-from tests.helpers import QueryCounter, days_from_today, text_of
+from tests.helpers import QueryCounter, days_from_today, pagination_link, text_of
 
 
 @pytest.fixture
@@ -119,8 +119,47 @@ def test_fifty_a_page(portal, ttg_service, referrer, nacro_manager):
     for number in range(55):
         ReferralFactory(reference=f"PG{number:04d}AA", contract=ttg_service, service_code="ACC-TTG", referrer=referrer)
     portal.sign_in(nacro_manager)
-    assert "Showing 1 to 50 of 55 referrals" in text_of(portal.get("/referrals/?tab=new"))
-    assert "Showing 51 to 55 of 55 referrals" in text_of(portal.get("/referrals/?tab=new&page=2"))
+    first = portal.get("/referrals/?tab=new")
+    assert "Showing 1 to 50 of 55 referrals" in text_of(first)
+    second = portal.get(pagination_link(first, "next"))
+    assert "Showing 51 to 55 of 55 referrals" in text_of(second)
+    assert pagination_link(second, "next") is None
+    assert "Showing 1 to 50 of 55 referrals" in text_of(portal.get(pagination_link(second, "prev")))
+
+
+def test_paging_through_a_search_sorted_by_name_shows_each_match_once_and_keeps_the_search(
+    portal, app, ttg_service, referrer, nacro_manager
+):
+    from portal.referrals import lists
+
+    for number in range(12):  # three people share each family name: the sort has ties
+        person = PersonFactory(given_name="Sam", family_name=["Jones", "Khan", "Lee", "Moss"][number % 4])
+        ReferralFactory(
+            reference=f"SR{number:04d}AA",
+            contract=ttg_service,
+            service_code="ACC-TTG",
+            referrer=referrer,
+            person=person,
+        )
+    ReferralFactory(reference="ZZ0001AA", contract=ttg_service, service_code="ACC-TTG", referrer=referrer)
+    lists.PAGE_SIZE, previous = 5, lists.PAGE_SIZE
+    portal.sign_in(nacro_manager)
+    try:
+        seen, href, counts = [], "/referrals/?tab=new&q=sam&sort=name&dir=asc", []
+        while href:
+            assert "q=sam" in href and "sort=name" in href
+            with QueryCounter(app) as queries:
+                response = portal.get(href)
+            counts.append(queries.count)
+            seen.extend(sorted(references_on(response), key=text_of(response).index))
+            href = pagination_link(response, "next")
+    finally:
+        lists.PAGE_SIZE = previous
+    assert len(seen) == len(set(seen)) == 12
+    assert "ZZ0001AA" not in seen
+    surnames = [int(reference[2:6]) % 4 for reference in seen]  # Jones, Khan, Lee, Moss
+    assert surnames == sorted(surnames)
+    assert len(set(counts)) == 1  # page 3 costs what page 1 does
 
 
 def test_the_crc_sees_its_referrals_by_state_and_partner(portal, caseload, referrer, st_giles):

@@ -1,0 +1,42 @@
+"""The indexes that let each list read a page in its own order (issue 20: keyset pagination).
+
+A list's page is `WHERE <filters> AND (sort keys) > (cursor) ORDER BY sort keys, id LIMIT 51`; with
+an index on (filter column, sort keys, id) PostgreSQL starts an index scan at the cursor and stops
+after 51 rows, however deep the page. They live here, next to one another, because they belong to
+the lists rather than to any one model; migration 0024_scale_lists creates them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Index
+
+from portal.audit.models import AuditEvent
+from portal.delivery.models import Alert, Outcome
+from portal.invoicing.models import Invoice
+from portal.referrals.models import Referral
+from portal.returns.models import ServiceReturn
+from portal.safeguarding.models import SafeguardingConcern
+
+LIST_INDEXES = (
+    # The audit log, newest first (2.7 million events at national scale).
+    Index("ix_audit_event_occurred_at_id", AuditEvent.occurred_at, AuditEvent.id),
+    # A partner's inbox: its contracts' referrals, newest sent first.
+    Index(
+        "ix_referral_contract_sent_at",
+        Referral.contract_id,
+        Referral.sent_at.desc().nulls_last(),
+        Referral.id.desc(),
+    ),
+    # Outcome claims to verify, oldest first, by status.
+    Index("ix_outcome_status_claimed_at", Outcome.status, Outcome.claimed_at, Outcome.id),
+    # Alerts, oldest first (open ones are those not yet acknowledged).
+    Index("ix_alert_raised_at", Alert.raised_at, Alert.id),
+    # Invoices, newest month first; the approval queue, submitted longest ago first.
+    Index("ix_invoice_period_start_id", Invoice.period_start, Invoice.id),
+    Index("ix_invoice_status_submitted_at", Invoice.status, Invoice.submitted_at, Invoice.id),
+    # Service returns, newest period first; those to review, submitted longest ago first.
+    Index("ix_service_return_period_start_id", ServiceReturn.period_start, ServiceReturn.id),
+    Index("ix_service_return_status_submitted_at", ServiceReturn.status, ServiceReturn.submitted_at, ServiceReturn.id),
+    # Safeguarding concerns, the earliest acknowledgement deadline first.
+    Index("ix_safeguarding_concern_due_id", SafeguardingConcern.acknowledge_due_at, SafeguardingConcern.id),
+)
