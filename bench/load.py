@@ -88,6 +88,7 @@ class Person(HttpUser):
         self.grants: list[str] = []
         self.remittances: list[str] = []
         self.sign_in()
+        self.floor()  # at least once each, however loaded the machine
         self.discover()
 
     # --- helpers -----------------------------------------------------------------------------------------
@@ -208,6 +209,9 @@ class PartnerManager(Inbox):
     def discover(self) -> None:
         super().discover()
         self.payments = self.first(PAYMENT_LINK, self.page("/grants/payments", "/grants/payments"))
+        # A partner's remittance page is its own: the list sends its people there.
+        sent = self.client.get("/remittance/", name="/remittance/ (to their own)", allow_redirects=False)
+        self.remittances = REMITTANCE_LINK.findall(f'href="{urlsplit(sent.headers.get("Location", "")).path}"')
         invoices = self.page("/invoices/", "/invoices/")
         self.invoices = self.first(INVOICE_LINK, invoices)
         self.returns = self.first(RETURN_LINK, self.page("/service-returns/", "/service-returns/"))
@@ -253,7 +257,9 @@ class PartnerManager(Inbox):
 
     @task(1)
     def remittance(self) -> None:
-        self.page("/remittance/", "/remittance/")
+        own = self.pick(self.remittances)
+        if own:
+            self.page(f"/remittance/{own}", "/remittance/[id]")
 
 
 class Caseworker(Inbox):
@@ -380,6 +386,9 @@ class ContractManager(Reader):
 class Administrator(Reader):
     email = "admin@scale.example"
 
+    def discover(self) -> None:
+        self.page("/audit/", "/audit/")
+
     @task(4)
     def audit_log(self) -> None:
         self.page("/audit/", "/audit/")
@@ -401,8 +410,6 @@ class ApiClient(Person):
     email = f"manager@{LARGEST_PARTNER}"
 
     def discover(self) -> None:
-        self.concerns = self.first(CONCERN_LINK, self.page("/safeguarding/?status=all", "/safeguarding/?status=[s]"))
-        self.contracts = self.first(CONTRACT_LINK, self.page("/contracts/", "/contracts/"))
         form = self.page("/account/api-tokens/new", "/account/api-tokens/new")
         token = CSRF.search(form)
         created = self.client.post(
@@ -413,10 +420,14 @@ class ApiClient(Person):
         secret = TOKEN.search(created.text)
         if not secret:
             raise SystemExit("Could not create an API token for the load test")
+        # Referrals with concerns, found as their manager finds them (the API lists concerns per referral).
+        self.concerns = self.first(CONCERN_LINK, self.page("/safeguarding/?status=all", "/safeguarding/?status=[s]"))
         self.client.cookies.clear()  # the API ignores cookies: make sure it is the token that is timed
         self.headers = {"Authorization": f"Bearer {secret.group(1)}"}
         listed = self.api("/api/v1/referrals?per_page=50", "/api/v1/referrals")
         self.referrals = [item["reference"] for item in (listed or {}).get("items", [])][:20]
+        contracts = self.api("/api/v1/contracts", "/api/v1/contracts")
+        self.contracts = [item["reference"] for item in (contracts or {}).get("items", [])][:20]
         self.concern_ids: list[int] = []
         for reference in self.concerns[:5]:
             found = self.api(f"/api/v1/referrals/{reference}/concerns", "/api/v1/referrals/[reference]/concerns")
