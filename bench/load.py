@@ -8,9 +8,13 @@ Signs in as the accounts bench/scale.py makes (a contract manager, a CRC referre
 administrator, the largest partner's manager and caseworker, and an API client with a token it
 creates on its account page) and walks the pages each uses most: home, the inbox's tabs, filters
 and search, a referral, sessions, invoices, the approval queue, an invoice and its lines, returns,
-a return, dashboards with filters, the audit log, the API's lists. Every user also asks for
-`/healthz` now and then: served by the same gunicorn under the same load, it is the floor no page
-can beat. Prints p50, p95 and p99 per page, in milliseconds, and each page's p95 against the floor's.
+a return, dashboards with filters and the prompt-payment part, the audit log; the service
+directory, a contract's services and volumes, places, safeguarding concerns and a referral's
+concerns, risk summary and release, grant payments and a grant, remittance details; the API's
+lists (referrals, invoices, returns, grant payments, a contract's services, a referral's
+concerns). Every user also asks for `/healthz` now and then: served by the same gunicorn under the
+same load, it is the floor no page can beat. Prints p50, p95 and p99 per page, in milliseconds,
+and each page's p95 against the floor's.
 
 It stops by itself after --run-time seconds or --max-requests requests, whichever comes first, and
 talks only to 127.0.0.1 (or localhost, ::1): it refuses any other host. The server should allow the
@@ -43,6 +47,10 @@ LINE_LINK = re.compile(r'href="/invoices/(\d+)/lines/(\d+)"')
 RETURN_LINK = re.compile(r'href="/service-returns/(\d+)"')
 CONTRACT_LINK = re.compile(r'href="/contracts/([A-Z0-9-]+)"')
 PARTNER_OPTION = re.compile(r'<option value="(\d+)"')
+CONCERN_LINK = re.compile(r'href="/referrals/([A-Z]{2}\d{4}[A-Z]{2})/safeguarding"')
+PAYMENT_LINK = re.compile(r'href="/grants/payments/(\d+)"')
+GRANT_LINK = re.compile(r'href="/grants/([A-Z0-9-]+)"')
+REMITTANCE_LINK = re.compile(r'href="/remittance/(\d+)"')
 TOKEN = re.compile(r'id="api-token"><code>([^<]+)</code>')
 
 
@@ -74,7 +82,13 @@ class Person(HttpUser):
         self.returns: list[str] = []
         self.contracts: list[str] = []
         self.partners: list[str] = []
+        self.concerns: list[str] = []  # referrals with a safeguarding concern
+        self.released: list[str] = []  # custody referrals (their release page)
+        self.payments: list[str] = []
+        self.grants: list[str] = []
+        self.remittances: list[str] = []
         self.sign_in()
+        self.floor()  # at least once each, however loaded the machine
         self.discover()
 
     # --- helpers -----------------------------------------------------------------------------------------
@@ -135,6 +149,31 @@ class Inbox(Reader):
 
     def discover(self) -> None:
         self.referrals = self.first(REFERRAL_LINK, self.page("/referrals/?tab=all", "/referrals/?tab=[tab]"))
+        self.concerns = self.first(CONCERN_LINK, self.page("/safeguarding/?status=all", "/safeguarding/?status=[s]"))
+
+    @task(1)
+    def safeguarding(self) -> None:
+        self.page("/safeguarding/", "/safeguarding/")
+        reference = self.pick(self.concerns)
+        if reference:
+            self.page(f"/referrals/{reference}/safeguarding", "/referrals/[reference]/safeguarding")
+
+    @task(1)
+    def release(self) -> None:
+        """A referral's risk summary; and a custody referral's Through the Gate page (its release, once
+        recorded), found as people find it: on the referral's page."""
+        reference = self.pick(self.concerns or self.referrals)
+        if reference:
+            self.page(f"/referrals/{reference}/risk", "/referrals/[reference]/risk")
+        if not self.released:
+            reference = self.pick(self.referrals)
+            if reference and f"/referrals/{reference}/release" in self.page(
+                f"/referrals/{reference}", "/referrals/[reference]"
+            ):
+                self.released.append(reference)
+        released = self.pick(self.released)
+        if released:
+            self.page(f"/referrals/{released}/release", "/referrals/[reference]/release")
 
     @task(4)
     def inbox_tab(self) -> None:
@@ -169,6 +208,10 @@ class PartnerManager(Inbox):
 
     def discover(self) -> None:
         super().discover()
+        self.payments = self.first(PAYMENT_LINK, self.page("/grants/payments", "/grants/payments"))
+        # A partner's remittance page is its own: the list sends its people there.
+        sent = self.client.get("/remittance/", name="/remittance/ (to their own)", allow_redirects=False)
+        self.remittances = REMITTANCE_LINK.findall(f'href="{urlsplit(sent.headers.get("Location", "")).path}"')
         invoices = self.page("/invoices/", "/invoices/")
         self.invoices = self.first(INVOICE_LINK, invoices)
         self.returns = self.first(RETURN_LINK, self.page("/service-returns/", "/service-returns/"))
@@ -205,6 +248,19 @@ class PartnerManager(Inbox):
     def dashboard(self) -> None:
         self.page("/dashboard/", "/dashboard/")
 
+    @task(1)
+    def grant_payments(self) -> None:
+        self.page("/grants/payments", "/grants/payments")
+        payment = self.pick(self.payments)
+        if payment:
+            self.page(f"/grants/payments/{payment}", "/grants/payments/[id]")
+
+    @task(1)
+    def remittance(self) -> None:
+        own = self.pick(self.remittances)
+        if own:
+            self.page(f"/remittance/{own}", "/remittance/[id]")
+
 
 class Caseworker(Inbox):
     email = f"caseworker@{LARGEST_PARTNER}"
@@ -219,6 +275,10 @@ class Referrer(Inbox):
     email = "referrer@scale.example"
     tabs = ("sent", "open", "completed", "closed", "all")
 
+    @task(1)
+    def service_directory(self) -> None:
+        self.page("/services/", "/services/")
+
 
 class ContractManager(Reader):
     email = "contracts@scale.example"
@@ -232,6 +292,43 @@ class ContractManager(Reader):
         for invoice in self.invoices[:3]:
             self.lines += self.first(LINE_LINK, self.page(f"/invoices/{invoice}", "/invoices/[id]"), 3)
         self.returns = self.first(RETURN_LINK, self.page("/service-returns/", "/service-returns/"))
+        payments = self.page("/grants/payments", "/grants/payments")
+        self.payments = self.first(PAYMENT_LINK, payments)
+        self.grants = [ref for ref in self.first(GRANT_LINK, payments) if ref != "payments"]
+        self.remittances = self.first(REMITTANCE_LINK, self.page("/remittance/", "/remittance/"))
+
+    @task(1)
+    def services_and_places(self) -> None:
+        self.page("/services/", "/services/")
+        contract = self.pick(self.contracts)
+        if contract:
+            self.page(f"/contracts/{contract}/services", "/contracts/[reference]/services")
+            self.page(f"/contracts/{contract}/volumes", "/contracts/[reference]/volumes")
+
+    @task(2)
+    def grant_payments(self) -> None:
+        self.page("/grants/payments", "/grants/payments")
+        payment = self.pick(self.payments)
+        if payment:
+            self.page(f"/grants/payments/{payment}", "/grants/payments/[id]")
+        grant = self.pick(self.grants)
+        if grant:
+            self.page(f"/grants/{grant}", "/grants/[reference]")
+
+    @task(1)
+    def remittance(self) -> None:
+        self.page("/remittance/", "/remittance/")
+        partner = self.pick(self.remittances)
+        if partner:
+            self.page(f"/remittance/{partner}", "/remittance/[id]")
+
+    @task(1)
+    def prompt_payment(self) -> None:
+        self.page("/dashboard/?view=payments", "/dashboard/?view=payments")
+
+    @task(1)
+    def safeguarding(self) -> None:
+        self.page("/safeguarding/?status=all", "/safeguarding/?status=[s]")
 
     @task(3)
     def dashboard(self) -> None:
@@ -289,6 +386,9 @@ class ContractManager(Reader):
 class Administrator(Reader):
     email = "admin@scale.example"
 
+    def discover(self) -> None:
+        self.page("/audit/", "/audit/")
+
     @task(4)
     def audit_log(self) -> None:
         self.page("/audit/", "/audit/")
@@ -297,6 +397,11 @@ class Administrator(Reader):
     @task(2)
     def users(self) -> None:
         self.page("/users", "/users")
+
+    @task(1)
+    def places(self) -> None:
+        self.page("/places/", "/places/")
+        self.page("/safeguarding/team-managers", "/safeguarding/team-managers")
 
 
 class ApiClient(Person):
@@ -315,10 +420,18 @@ class ApiClient(Person):
         secret = TOKEN.search(created.text)
         if not secret:
             raise SystemExit("Could not create an API token for the load test")
+        # Referrals with concerns, found as their manager finds them (the API lists concerns per referral).
+        self.concerns = self.first(CONCERN_LINK, self.page("/safeguarding/?status=all", "/safeguarding/?status=[s]"))
         self.client.cookies.clear()  # the API ignores cookies: make sure it is the token that is timed
         self.headers = {"Authorization": f"Bearer {secret.group(1)}"}
         listed = self.api("/api/v1/referrals?per_page=50", "/api/v1/referrals")
         self.referrals = [item["reference"] for item in (listed or {}).get("items", [])][:20]
+        contracts = self.api("/api/v1/contracts", "/api/v1/contracts")
+        self.contracts = [item["reference"] for item in (contracts or {}).get("items", [])][:20]
+        self.concern_ids: list[int] = []
+        for reference in self.concerns[:5]:
+            found = self.api(f"/api/v1/referrals/{reference}/concerns", "/api/v1/referrals/[reference]/concerns")
+            self.concern_ids += [item["id"] for item in (found or {}).get("items", [])]
 
     def api(self, url: str, name: str) -> dict | None:
         if name.startswith(self.skipped):
@@ -352,6 +465,25 @@ class ApiClient(Person):
     @task(1)
     def returns_list(self) -> None:
         self.api("/api/v1/service-returns", "/api/v1/service-returns")
+
+    @task(1)
+    def grant_payments(self) -> None:
+        self.api("/api/v1/grant-payments", "/api/v1/grant-payments")
+
+    @task(1)
+    def services(self) -> None:
+        contract = self.pick(self.contracts)
+        if contract:
+            self.api(f"/api/v1/contracts/{contract}/services", "/api/v1/contracts/[reference]/services")
+
+    @task(1)
+    def safeguarding(self) -> None:
+        reference = self.pick(self.concerns or self.referrals)
+        if reference:
+            self.api(f"/api/v1/referrals/{reference}/concerns", "/api/v1/referrals/[reference]/concerns")
+        concern = self.pick(self.concern_ids)
+        if concern:
+            self.api(f"/api/v1/concerns/{concern}", "/api/v1/concerns/[id]")
 
 
 ROLES = (PartnerManager, Caseworker, Referrer, ContractManager, Administrator, ApiClient)

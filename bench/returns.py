@@ -129,6 +129,7 @@ def seed(referral_count: int, session_count: int):
         Person.__table__.insert(),
         [
             {
+                "crc_id": crc.id,  # people belong to their CRC
                 "crn": f"B{n:06d}",
                 "given_name": "Bench",
                 "family_name": f"Person{n}",

@@ -146,21 +146,29 @@ class Writer:
                 continue
             table = db.metadata.tables[name]
             columns = list(dict.fromkeys(column for row in rows for column in row))
-            rows = [{column: row.get(column) for column in columns} for row in rows]
             if self.postgres:
-                json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
+                json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"} & set(columns)
                 cursor = self.connection.connection.driver_connection.cursor()
                 names = ", ".join(f'"{column}"' for column in columns)
                 with cursor.copy(f'COPY "{name}" ({names}) FROM STDIN') as copy:
-                    for row in rows:
-                        copy.write_row(
-                            [
-                                json.dumps(row[c]) if c in json_columns and row[c] is not None else row[c]
-                                for c in columns
-                            ]
-                        )
+                    write = copy.write_row
+                    if json_columns:
+                        encoded = [(c, c in json_columns) for c in columns]
+                        for row in rows:
+                            write(
+                                [
+                                    json.dumps(v) if is_json and v is not None else v
+                                    for c, is_json in encoded
+                                    for v in (row.get(c),)
+                                ]
+                            )
+                    else:
+                        for row in rows:
+                            write([row.get(c) for c in columns])
             else:
-                self.connection.execute(table.insert(), rows)
+                self.connection.execute(
+                    table.insert(), [{column: row.get(column) for column in columns} for row in rows]
+                )
             self.counts[name] += len(rows)
 
     def finish(self) -> None:
@@ -173,18 +181,77 @@ class Writer:
                 self.connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), {last})"))
 
 
+@contextmanager
+def loading(connection: Any, log: Any = print) -> Iterator[None]:
+    """On PostgreSQL, write without the tables' foreign keys and secondary indexes, then put them
+    back as pg_restore does: one pass per constraint or index over the loaded rows is far cheaper
+    than checking and indexing two million rows one at a time (COPY fires a foreign-key check per
+    row). Putting them back checks every row: a broken foreign key or a duplicate where a unique
+    index stands stops the seed, as it would have during the load. Primary keys stay."""
+    from sqlalchemy import text
+
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    tables = list(FLUSH_ORDER)
+    constraints = connection.execute(
+        text(
+            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+            "WHERE c.contype IN ('f', 'u') AND c.conrelid::regclass::text = ANY(:tables) "
+            "ORDER BY c.contype DESC"  # unique ones first: foreign keys may lean on them
+        ),
+        {"tables": tables + [f'"{name}"' for name in tables]},
+    ).all()
+    indexes = connection.execute(
+        text(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid::regclass::text = ANY(:tables) AND NOT i.indisprimary "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+        ),
+        {"tables": tables + [f'"{name}"' for name in tables]},
+    ).all()
+    for table, name, _ in reversed(constraints):  # foreign keys first
+        connection.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    for name, _ in indexes:
+        connection.execute(text(f"DROP INDEX {name}"))
+    yield
+    started = time.perf_counter()
+    connection.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+    for _, definition in indexes:
+        connection.execute(text(definition))
+    for table, name, definition in constraints:
+        connection.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
+    log(
+        f"  (put back {len(indexes)} indexes and {len(constraints)} constraints in "
+        f"{time.perf_counter() - started:.1f} s)"
+    )
+
+
 # Parents before children, so foreign keys hold at every flush.
 FLUSH_ORDER = (
     "organisation",
+    "county",
+    "prison",
+    "probation_office",
     "user_account",
+    "remittance_details",
+    "bank_details_change",
     "contract",
+    "contract_purchase_order",
     "outcome_type",
     "rate_card_item",
     "rate_card_price",
+    "service",
+    "expected_starts",
+    "spend_profile",
+    "grant_activity",
     "person",
     "referral",
+    "risk_summary",
     "delivery_session",
     "alert",
+    "safeguarding_concern",
+    "release_record",
     "outcome",
     "end_of_service_report",
     "referral_event",
@@ -192,6 +259,7 @@ FLUSH_ORDER = (
     "invoice",
     "invoice_line",
     "invoice_event",
+    "grant_instalment",
     "service_return",
     "audit_event",
 )
@@ -218,6 +286,33 @@ class Item:
 
 
 @dataclass
+class ServicePlan:
+    """A service's eligibility, as the seeded referrals must meet it when sent: the setting, whom it
+    is for, and the prisons and probation offices (by name) it takes people from."""
+
+    code: str
+    setting: str  # custody, community or both
+    prisons: list[str]
+    offices: list[str]
+    sex: str | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+
+
+@dataclass
+class PlacePlan:
+    """The CRC's places (portal.places) by name, with their ids."""
+
+    counties: dict[str, int]
+    prisons: dict[str, int]
+    offices: dict[str, int]
+    office_county: dict[str, str]
+
+    def offices_in(self, counties: list[str]) -> list[str]:
+        return sorted(name for name, county in self.office_county.items() if county in counties)
+
+
+@dataclass
 class ContractPlan:
     id: int
     reference: str
@@ -234,6 +329,10 @@ class ContractPlan:
     prisons: list[str]
     counties: list[str]
     services: list[str] = field(default_factory=list)
+    service_plans: dict[str, ServicePlan] = field(default_factory=dict)
+    # A grant paid by a schedule of instalments: no rate card, never invoiced (portal.grants).
+    schedule: bool = False
+    remittance: dict[str, Any] = field(default_factory=dict)  # as its invoices freeze it
     items: list[Item] = field(default_factory=list)
     outcome_types: list[int] = field(default_factory=list)
     referrals: int = 0
@@ -255,6 +354,8 @@ class World:
     contracts: list[ContractPlan]
     partner_ids: list[int]
     prefixes: dict[int, str]
+    places: PlacePlan
+    managers: dict[int, int] = field(default_factory=dict)  # partner id -> its manager
 
 
 PATHWAYS = (
@@ -267,7 +368,6 @@ PATHWAYS = (
     "attitudes_thinking_behaviour",
     "women_abuse",
 )
-OFFICES = ("Bedford", "Luton", "Cambridge", "Peterborough", "Northampton", "Stevenage", "Watford", "Wellingborough")
 
 
 def partner_weights(count: int) -> list[float]:
@@ -303,6 +403,7 @@ def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -
     crc_id = writer.add(
         "organisation", name="Scale CRC", kind="crc", tier=None, active=True, contact_email="crc@scale.example", **stamp
     )
+    places = seed_places(writer, crc_id, stamp)
     admin_id = user("admin@scale.example", "Ada Admin", "admin", crc_id)
     contract_manager_id = user("contracts@scale.example", "Connie Contracts", "contract_manager", crc_id)
     referrer_ids = [user("referrer@scale.example", "Rita Referrer", "crc_referrer", crc_id)]
@@ -314,6 +415,7 @@ def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -
     contracts: list[ContractPlan] = []
     partner_ids: list[int] = []
     prefixes: dict[int, str] = {}
+    managers: dict[int, int] = {}
     contract_end = date(today.year + 2, 3, 31)
     for index in range(1, scale.partners + 1):
         # The last partner has stopped working with the CRC: inactive, with only an ended contract.
@@ -334,6 +436,7 @@ def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -
         prefixes[partner_id] = f"P{index:02d}"
         domain = f"partner-{index:02d}.example"
         manager_id = user(f"manager@{domain}", f"Manager {index:02d}", "provider_manager", partner_id)
+        managers[partner_id] = manager_id
         caseworkers = max(1, min(8, round(weights[index - 1] * scale.partners * 2)))
         caseworker_ids = [user(f"caseworker@{domain}", f"Caseworker {index:02d}", "provider_caseworker", partner_id)]
         caseworker_ids += [
@@ -359,6 +462,9 @@ def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -
         if index % 10 == 5:
             # Next year's contract, still being set up.
             plans.append(("draft", date(today.year + 1, 4, 1), date(today.year + 3, 3, 31)))
+        # Some Tier III partners, and the largest partner, also hold a grant paid by a schedule of
+        # instalments (no rate card).
+        scheduled_grant = not retired and (index == 1 or (grant and index % 8 == 4))
         share = weights[index - 1] * scale.referrals
         live_days = sum((min(end, today) - start).days for status, start, end in plans if status != "draft")
         for number, (status, start, end) in enumerate(plans, start=1):
@@ -408,8 +514,23 @@ def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -
                 description=None,
                 **stamp,
             )
+            services(writer, plan, index, places, stamp)
             rate_card(writer, plan, index, grant, history_start, stamp)
             contracts.append(plan)
+        if scheduled_grant:
+            contracts.append(
+                schedule_contract(
+                    writer, crc_id, partner_id, index, manager_id, caseworker_ids, history_start, contract_end, stamp
+                )
+            )
+        remittance(
+            writer,
+            (crc_id, partner_id, index, domain),
+            (manager_id, contract_manager_id),
+            [plan for plan in contracts if plan.partner_id == partner_id],
+            stamp,
+            today,
+        )
     return World(
         today=today,
         history_start=history_start,
@@ -420,6 +541,8 @@ def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -
         contracts=contracts,
         partner_ids=partner_ids,
         prefixes=prefixes,
+        places=places,
+        managers=managers,
     )
 
 
@@ -440,9 +563,7 @@ def rate_card(writer: Writer, plan: ContractPlan, index: int, grant: bool, histo
                 updated_at=stamp["updated_at"],
             )
         )
-    services = [f"S{index:02d}A"] + ([f"S{index:02d}B"] if index % 2 else [])
-    plan.services = services
-    for service_number, service in enumerate(services):
+    for service_number, service in enumerate(plan.services):
         hourly = (index + service_number) % 3 == 1
         specs: list[tuple[str, str, int, int | None]] = [("REF", "per_referral", 15_000, None)]
         if grant and service_number == 0:
@@ -463,7 +584,7 @@ def rate_card(writer: Writer, plan: ContractPlan, index: int, grant: bool, histo
                 service_code=service,
                 name=f"{service} {unit.replace('_', ' ')}",
                 pathway=pathway,
-                setting="both",
+                setting=plan.service_plans[service].setting,
                 unit=unit,
                 outcome_type_id=outcome_type_id,
                 max_units_per_referral=None,
@@ -489,6 +610,230 @@ def rate_card(writer: Writer, plan: ContractPlan, index: int, grant: bool, histo
                 start, year = end + timedelta(days=1), year + 1
                 pence = pence * 103 // 100  # 3% more each April
             plan.items.append(Item(item_id, f"{service}-{code}", service, unit, outcome_type_id, prices))
+
+
+def seed_places(writer: Writer, crc_id: int, stamp: dict) -> PlacePlan:
+    """The CRC's counties, prisons and probation offices (BeNCH's, as the demo loads them)."""
+    from portal.places.bench import COUNTIES, PRISONS, PROBATION_OFFICES
+
+    counties = {name: writer.add("county", crc_id=crc_id, name=name, active=True, **stamp) for name in COUNTIES}
+    prisons = {
+        name: writer.add(
+            "prison", crc_id=crc_id, name=name, county_id=counties[county] if county else None, active=True, **stamp
+        )
+        for name, county in PRISONS.items()
+    }
+    offices = {
+        name: writer.add("probation_office", crc_id=crc_id, name=name, county_id=counties[county], active=True, **stamp)
+        for name, county in PROBATION_OFFICES.items()
+    }
+    return PlacePlan(counties, prisons, offices, dict(PROBATION_OFFICES))
+
+
+def services(writer: Writer, plan: ContractPlan, index: int, places: PlacePlan, stamp: dict) -> None:
+    """The contract's services with their eligibility (portal.contracts.eligibility): the first works
+    in its prisons and, in the community, its counties; a second, on odd partners, is either a
+    women's service taking people from two named offices or a young adults' service (18 to 25)."""
+    pathway = PATHWAYS[index % len(PATHWAYS)]
+    community_offices = places.offices_in(plan.counties)
+    first = ServicePlan(
+        f"S{index:02d}A", "both" if plan.prisons else "community", list(plan.prisons), community_offices
+    )
+    plans = [first]
+    if index % 2:
+        if index % 4 == 1:
+            plans.append(ServicePlan(f"S{index:02d}B", "community", [], community_offices[:2], sex="female"))
+        else:
+            plans.append(ServicePlan(f"S{index:02d}B", "community", [], community_offices, min_age=18, max_age=25))
+    for spec in plans:
+        women, young = spec.sex == "female", spec.max_age is not None
+        name = f"Partner {index:02d} {pathway.replace('_', ' ')}" + (
+            " for women" if women else " for young adults" if young else ""
+        )
+        writer.add(
+            "service",
+            contract_id=plan.id,
+            code=spec.code,
+            name=f"{name} ({spec.code})",
+            description="Support towards the pathway's goals, one to one and in groups.",
+            pathway=pathway,
+            setting=spec.setting,
+            sex=spec.sex,
+            min_age=spec.min_age,
+            max_age=spec.max_age,
+            **service_places(plan, spec, places),
+            open_to_referrals=True,
+            **stamp,
+        )
+    plan.services = [spec.code for spec in plans]
+    plan.service_plans = {spec.code: spec for spec in plans}
+
+
+def service_places(plan: ContractPlan, spec: ServicePlan, places: PlacePlan) -> dict[str, list[int]]:
+    """The ids of the places a service's rules name: a women's service its offices, any other its
+    contract's counties; a service working in custody its prisons."""
+    women = spec.sex == "female"
+    return {
+        "county_ids": [] if women else sorted(places.counties[name] for name in plan.counties),
+        "prison_ids": sorted(places.prisons[name] for name in spec.prisons),
+        "probation_office_ids": sorted(places.offices[name] for name in spec.offices) if women else [],
+    }
+
+
+QUARTER_GRANT_PENCE = 8_000_00
+
+
+def schedule_contract(
+    writer: Writer,
+    crc_id: int,
+    partner_id: int,
+    index: int,
+    manager_id: int,
+    caseworker_ids: list[int],
+    start: date,
+    end: date,
+    stamp: dict,
+) -> ContractPlan:
+    """A grant paid by a quarterly schedule of instalments: no rate card and no referrals (its
+    instalments are written with the invoices, when the partner's numbers are taken)."""
+    contract_id = writer.new_id("contract")
+    quarters = ((end.year - start.year) * 12 + end.month - start.month) // 3 + 1
+    plan = ContractPlan(
+        id=contract_id,
+        reference=f"SCALE-{index:02d}-G",
+        partner_index=index,
+        partner_id=partner_id,
+        status="active",
+        tier="grant",
+        start=start,
+        end=end,
+        vat_rate_bp=0,
+        payment_terms_days=30,
+        accept_sla=2,
+        contact_sla=5,
+        prisons=[],
+        counties=[],
+        schedule=True,
+        manager_id=manager_id,
+        caseworker_ids=caseworker_ids,
+    )
+    writer.add(
+        "contract",
+        id=contract_id,
+        reference=plan.reference,
+        title=f"Partner {index:02d}: women's centre grant",
+        crc_id=crc_id,
+        partner_id=partner_id,
+        tier="grant",
+        status="active",
+        start_date=start,
+        end_date=end,
+        value_cap_pence=QUARTER_GRANT_PENCE * (quarters + 1),
+        vat_rate_bp=0,
+        payment_terms_days=30,
+        accept_sla_working_days=2,
+        first_contact_sla_working_days=5,
+        counties=[],
+        prisons=[],
+        description="Core funding for a women's centre, paid quarterly in advance.",
+        **stamp,
+    )
+    return plan
+
+
+# Invented accounts: sort codes in a range no UK bank uses for customer accounts (as the demo's).
+SORT_CODE_BASE = 990000
+
+
+def remittance(
+    writer: Writer,
+    partner: tuple[int, int, int, str],
+    people: tuple[int, int],
+    plans: list[ContractPlan],
+    stamp: dict,
+    today: date,
+) -> None:
+    """The partner's bank account, asked for by its manager and confirmed by the contract manager,
+    its remittance email and purchase order numbers (two contracts in three); partner 01 has asked
+    to move bank, waiting for the contract manager's check. Invoices freeze these details."""
+    crc_id, partner_id, index, domain = partner
+    manager_id, contract_manager_id = people
+    created = stamp["created_at"]
+    account = {
+        "account_name": f"Partner {index:02d}",
+        "sort_code": f"{SORT_CODE_BASE + index * 11:06d}",
+        "account_number": f"{40000000 + index * 1009:08d}",
+    }
+    requested, confirmed = created + timedelta(hours=1), created + timedelta(days=1)
+    change_id = writer.add(
+        "bank_details_change",
+        organisation_id=partner_id,
+        **account,
+        status="confirmed",
+        requested_at=requested,
+        requested_by_id=manager_id,
+        decided_at=confirmed,
+        decided_by_id=contract_manager_id,
+        rejection_reason=None,
+        **stamp,
+    )
+    email = f"finance@{domain}"
+    writer.add(
+        "remittance_details",
+        organisation_id=partner_id,
+        **account,
+        bank_confirmed_at=confirmed,
+        bank_confirmed_by_id=contract_manager_id,
+        remittance_email=email,
+        updated_by_id=manager_id,
+        **stamp,
+    )
+    audit = {"actor_email": None, "ip_address": "127.0.0.1", "request_id": None}
+    for moment, actor, org, action, record, record_id in (
+        (requested, manager_id, partner_id, "remittance.bank_change_requested", "bank_details_change", change_id),
+        (confirmed, contract_manager_id, crc_id, "remittance.bank_change_confirmed", "bank_details_change", change_id),
+        (confirmed, manager_id, partner_id, "remittance.details_updated", "organisation", partner_id),
+    ):
+        writer.add(
+            "audit_event",
+            occurred_at=moment,
+            actor_id=actor,
+            organisation_id=org,
+            action=action,
+            record_type=record,
+            record_id=str(record_id),
+            details={"partner": f"Partner {index:02d}"},
+            **audit,
+        )
+    for number, plan in enumerate(plans):
+        order = f"PO-{4100 + plan.id:05d}" if number % 3 != 2 else None
+        if order:
+            writer.add("contract_purchase_order", contract_id=plan.id, number=order, updated_by_id=manager_id, **stamp)
+        plan.remittance = {**account, "remittance_email": email, "purchase_order": order}
+    if index == 1:
+        asked = at(today - timedelta(days=2), 10)
+        pending_id = writer.add(
+            "bank_details_change",
+            organisation_id=partner_id,
+            account_name=f"Partner {index:02d} (operating account)",
+            sort_code=f"{SORT_CODE_BASE + 99:06d}",
+            account_number=f"{70000000 + index * 1009:08d}",
+            status="pending",
+            requested_at=asked,
+            requested_by_id=manager_id,
+            **stamp,
+        )
+        writer.add(
+            "audit_event",
+            occurred_at=asked,
+            actor_id=manager_id,
+            organisation_id=partner_id,
+            action="remittance.bank_change_requested",
+            record_type="bank_details_change",
+            record_id=str(pending_id),
+            details={"partner": f"Partner {index:02d}"},
+            **audit,
+        )
 
 
 # --- the work: people, referrals, sessions, outcomes -----------------------------------------------------------
@@ -520,6 +865,42 @@ ETHNICITIES = (
     ("not_stated", 6),
 )
 KINDS_COMMUNITY = (("one_to_one", 60), ("phone", 14), ("video", 10), ("group", 11), ("home_visit", 5))
+CONCERN_CATEGORIES = (
+    "child_protection",
+    "domestic_abuse",
+    "adult_at_risk",
+    "self_harm",
+    "risk_to_public",
+    "risk_to_staff",
+    "exploitation",
+    "other",
+)
+CONCERN_OUTCOMES = (
+    "no_further_action",
+    "risk_plan_updated",
+    "referred_to_childrens_services",
+    "referred_to_adult_social_care",
+    "police_action",
+    "other",
+)
+FIRST_NIGHTS = (
+    ("own_tenancy", 15),
+    ("family_or_friends", 35),
+    ("supported_housing", 15),
+    ("approved_premises", 15),
+    ("temporary", 12),
+    ("no_fixed_abode", 8),
+)
+# Who a risk flag puts at risk (portal.safeguarding.models.AtRisk).
+RISK_AT = {
+    "domestic_abuse": "partner_or_ex_partner",
+    "child_safeguarding": "children",
+    "violence": "public",
+    "self_harm": "known_adult",
+    "arson": "public",
+    "sexual_offending": "children",
+}
+RELEASE_TYPES = ("conditional_release", "conditional_release", "home_detention_curfew", "end_of_sentence", "parole")
 FLAGS = ("domestic_abuse", "child_safeguarding", "violence", "self_harm", "arson", "sexual_offending")
 
 
@@ -566,6 +947,13 @@ class Referrals:
         self.serial = 0
         self.events: dict[int, list[Event]] = defaultdict(list)  # by contract
         self.statuses: Counter[str] = Counter()
+        self.concerns: Counter[str] = Counter()
+        self.services: dict[tuple[int, str], Any] = {}
+        self.last_person: tuple[str, date] = ("", date.min)
+        self.releases = 0
+        # Whatever happens after this moment has not happened yet: a concern not acknowledged by
+        # now is still open.
+        self.now = datetime.now(UTC)
 
     def audit(
         self, action: str, moment: datetime, actor_id: int, org_id: int, record: str, record_id: Any, **details: Any
@@ -594,6 +982,83 @@ class Referrals:
             summary=summary,
             details={},
         )
+
+    def check_eligible(
+        self,
+        plan: ContractPlan,
+        spec: ServicePlan,
+        sent_day: date,
+        location: str,
+        prison: str | None,
+        office: str | None,
+    ) -> None:
+        """The referral meets its service's eligibility on the day it is sent, by the portal's own rules
+        (portal.contracts.eligibility), or the seed stops: a referral breaking them could not be sent."""
+        from portal.contracts.eligibility import Candidate, broken_rules
+
+        places = self.world.places
+        service = self.services.get((plan.id, spec.code))
+        if service is None:
+            service = self.services[(plan.id, spec.code)] = self.service_record(plan, spec)
+        gender, born = self.last_person
+        county = places.office_county.get(office) if office else None
+        who = Candidate(
+            gender=gender,
+            date_of_birth=born,
+            location_type=location,
+            prison_id=places.prisons[prison] if prison else None,
+            prison_name=prison,
+            probation_office_id=places.offices[office] if office else None,
+            probation_office_name=office,
+            county_id=places.counties[county] if county else None,
+            county_name=county,
+        )
+        broken = broken_rules(service, who, sent_day)
+        if broken:
+            raise SystemExit(f"{plan.reference} {spec.code}: a seeded referral breaks its service's rules: {broken}")
+
+    def service_record(self, plan: ContractPlan, spec: ServicePlan) -> Any:
+        """The service as the portal reads it (never saved: the seed writes its row)."""
+        from portal.contracts.models import Service, ServiceSex, Setting
+
+        return Service(
+            code=spec.code,
+            setting=Setting(spec.setting),
+            sex=ServiceSex(spec.sex) if spec.sex else None,
+            min_age=spec.min_age,
+            max_age=spec.max_age,
+            **service_places(plan, spec, self.world.places),
+        )
+
+    def risk_summary(
+        self, referral_id: int, reference: str, number: int, moment: datetime, referrer: int, flags: list[str]
+    ) -> None:
+        """A version of the referral's structured risk summary (portal.safeguarding.risk): the first
+        recorded as it is sent, an amendment with the reason for it."""
+        rng = self.rng
+        at_risk = sorted({RISK_AT.get(flag, "public") for flag in flags})
+        checked = moment.date() - timedelta(days=rng.randint(1, 20))
+        summary_id = self.writer.add(
+            "risk_summary",
+            referral_id=referral_id,
+            number=number,
+            recorded_at=moment,
+            recorded_by_id=referrer,
+            reason="The police domestic abuse check has come back." if number > 1 else None,
+            at_risk=at_risk,
+            nature="Risk of harm to " + ", ".join(who.replace("_", " ") for who in at_risk) + " when using alcohol.",
+            when_greatest="Evenings and weekends, after drinking." if rng.random() < 0.6 else None,
+            protective_factors="Supportive family; in work." if rng.random() < 0.5 else None,
+            police_da_check="information_shared" if number > 1 else rng.choice(("nothing_known", "requested")),
+            police_da_check_on=checked,
+            childrens_services_check="nothing_known" if "children" in at_risk else "not_requested",
+            childrens_services_check_on=checked if "children" in at_risk else None,
+            mappa=False,
+            iom=rng.random() < 0.1,
+            lone_working_restrictions="Meet in the office only." if "staff" in at_risk else None,
+        )
+        action = "risk_summary.recorded" if number == 1 else "risk_summary.amended"
+        self.audit(action, moment, referrer, self.world.crc_id, "risk_summary", summary_id, referral=reference)
 
     def contract(self, plan: ContractPlan) -> None:
         if plan.status == "draft" or not plan.referrals:
@@ -633,11 +1098,16 @@ class Referrals:
         self.audit("referral.draft_started", started, referrer, self.world.crc_id, "referral", referral_id)
         self.statuses["draft"] += 1
 
-    def person(self, created: datetime, female: bool) -> int:
+    def person(self, created: datetime, female: bool, ages: tuple[int, int] = (19, 64)) -> int:
+        """A person aged within `ages` on the day they are referred (as a service's age rule reads it)."""
         rng = self.rng
         self.serial += 1
-        age = rng.randint(19, 64)
-        born = self.world.today - timedelta(days=365 * age + rng.randrange(365))
+        age = rng.randint(*ages)
+        referred = created.date()
+        anniversary = referred.replace(year=referred.year - age, day=min(referred.day, 28))
+        born = anniversary - timedelta(days=rng.randint(1, 330))
+        gender = "female" if female else rng.choices(("male", "other", "not_stated"), weights=(96, 1, 3))[0]
+        self.last_person = (gender, born)
         return self.writer.add(
             "person",
             crc_id=self.world.crc_id,
@@ -646,7 +1116,7 @@ class Referrals:
             given_name=rng.choice(("Sam", "Alex", "Jo", "Chris", "Lee", "Jordan", "Kim", "Robin", "Charlie", "Ash")),
             family_name=f"Person{self.serial}",
             date_of_birth=born,
-            gender="female" if female else rng.choices(("male", "other", "not_stated"), weights=(96, 1, 3))[0],
+            gender=gender,
             ethnicity=weighted(rng, ETHNICITIES),
             disability=rng.choices(("no", "yes", "not_stated"), weights=(70, 22, 8))[0],
             interpreter_language="Polish" if rng.random() < 0.02 else None,
@@ -662,13 +1132,19 @@ class Referrals:
         manager = plan.manager_id
         caseworker = rng.choice(plan.caseworker_ids)
         sent_at = at(sent_day, rng.randint(9, 11), rng.randrange(60))
-        custody = bool(plan.prisons) and rng.random() < 0.35
-        female = rng.random() < 0.12
-        person_id = self.person(sent_at, female)
+        # The service first: the person and where they are meet its eligibility when it is sent.
+        service = rng.choice(plan.services)
+        spec = plan.service_plans[service]
+        custody = spec.setting != "community" and bool(spec.prisons) and rng.random() < 0.35
+        female = spec.sex == "female" or (spec.sex is None and rng.random() < 0.12)
+        person_id = self.person(sent_at, female, (spec.min_age or 19, spec.max_age or 64))
         referral_id = w.new_id("referral")
         reference = reference_for(referral_id)
-        service = rng.choice(plan.services)
         rar_days = None if custody or rng.random() < 0.4 else rng.choice((5, 10, 15, 20))
+        places = self.world.places
+        prison = rng.choice(spec.prisons) if custody else None
+        office = None if custody else rng.choice(spec.offices)
+        self.check_eligible(plan, spec, sent_day, "custody" if custody else "community", prison, office)
         row: dict[str, Any] = {
             "id": referral_id,
             "reference": reference,
@@ -679,9 +1155,13 @@ class Referrals:
             "crc_id": crc,
             "referrer_id": referrer,
             "location_type": "custody" if custody else "community",
-            "prison": rng.choice(plan.prisons) if custody else None,
+            "prison": prison,
+            "prison_id": places.prisons[prison] if prison else None,
             "expected_release_date": sent_day + timedelta(days=rng.randint(30, 200)) if custody else None,
-            "community_office": None if custody else rng.choice(OFFICES),
+            "reception_date": sent_day - timedelta(days=rng.randint(7, 300)) if custody else None,
+            "release_type": rng.choice(RELEASE_TYPES) if custody else None,
+            "community_office": office,
+            "probation_office_id": places.offices[office] if office else None,
             "postcode": None,
             "contact_details": None,
             "rosh_level": rng.choice(("low", "medium")),
@@ -722,6 +1202,8 @@ class Referrals:
         items = plan.items_of(service)
         self.audit("referral.sent", sent_at, referrer, crc, "referral", referral_id, reference=reference)
         self.timeline(referral_id, sent_at, referrer, "sent", "Referral sent")
+        if row["risk_flags"]:
+            self.risk_summary(referral_id, reference, 1, sent_at, referrer, row["risk_flags"])
         fate = rng.random()
         answer_day = working_days_after(sent_day, rng.choice((0, 1, 1, 2, 2, 3)))
         if answer_day >= today or (plan.status == "ended" and answer_day > plan.end):
@@ -762,6 +1244,11 @@ class Referrals:
         )
         self.audit("referral.accepted", answered_at, manager, plan.partner_id, "referral", referral_id)
         self.timeline(referral_id, answered_at, manager, "accepted", "Accepted; the risk information was read")
+        amended = answered_at + timedelta(hours=2)
+        if row["risk_flags"] and rng.random() < 0.1 and amended < self.now:
+            # The referrer learns more once the partner has the case: a second version, with its reason.
+            self.risk_summary(referral_id, reference, 2, amended, referrer, row["risk_flags"])
+            self.timeline(referral_id, amended, referrer, "note", "Risk summary amended: nature of the risk")
         for item in items:
             if item.unit == "per_referral":
                 self.events[plan.id].append(
@@ -798,6 +1285,7 @@ class Referrals:
         for item in items:
             items_by_unit[item.unit].append(item)
         attended_days: list[date] = []
+        concerned = False
         for number, day in enumerate(dates):
             session_id = w.new_id("delivery_session")
             start = clock(10 if number % 2 else 14, 0)
@@ -883,10 +1371,11 @@ class Referrals:
                         )
                     )
                 if rar:
+                    # A RAR day is a day (API.md): keyed by the referral and the date, the day's
+                    # session standing for it.
                     for item in items_by_unit["per_rar_day"]:
-                        self.events[plan.id].append(
-                            Event(item.id, f"session:{session_id}", day, feedback, referral_id, session_id)
-                        )
+                        key = f"rarday:{referral_id}:{day.isoformat()}"
+                        self.events[plan.id].append(Event(item.id, key, day, feedback, referral_id, session_id))
             if (attendance == "did_not_attend" and reason == "unacceptable") or concern:
                 acknowledged = feedback + timedelta(days=rng.randint(1, 3))
                 w.add(
@@ -900,6 +1389,12 @@ class Referrals:
                     acknowledged_at=acknowledged if acknowledged < at(today, 9) else None,
                     acknowledged_by_id=referrer if acknowledged < at(today, 9) else None,
                 )
+            if attendance in ("attended", "late") and not concerned and rng.random() < 0.01:
+                concerned = True
+                self.concern(plan, row, caseworker, referrer, feedback + timedelta(minutes=30))
+        release = row["expected_release_date"] if custody else None
+        if release and first <= release < min(ends_on if finished else today, today):
+            self.release(plan, row, release, caseworker)
         if len(attended_days) >= 3 and rng.random() < 0.45:
             self.outcome(plan, row, items_by_unit["per_outcome"], caseworker, referrer, attended_days)
         if not finished:
@@ -933,6 +1428,116 @@ class Referrals:
         )
         self.audit("referral.completed", ended_at, plan.manager_id, org, "referral", referral_id)
         self.timeline(referral_id, ended_at, plan.manager_id, "completed", "Completed: end-of-service report submitted")
+
+    def concern(self, plan: ContractPlan, row: dict, caseworker: int, referrer: int, raised: datetime) -> None:
+        """A safeguarding concern the caseworker raised after a session (portal.safeguarding): the
+        referrer acknowledges it within its working hours, now and then late (escalated to the CRC's
+        administrators, the seed naming no team managers), and closes it with an outcome; the last
+        few are still open or acknowledged."""
+        from portal.working_days import add_working_hours
+
+        rng, now, crc = self.rng, self.now, self.world.crc_id
+        urgency = "urgent" if rng.random() < 0.3 else "standard"
+        due = add_working_hours(raised, 4 if urgency == "urgent" else 8)
+        late = rng.random() < 0.1
+        acknowledged = due + timedelta(hours=rng.randint(1, 20)) if late else raised + (due - raised) * rng.random()
+        escalated = due + timedelta(minutes=10)
+        if not (late or acknowledged >= now) or escalated >= now:
+            escalated = None
+        closed = acknowledged + timedelta(days=rng.randint(1, 14), hours=rng.randint(0, 5))
+        status = "open" if acknowledged >= now else "acknowledged" if closed >= now else "closed"
+        category = rng.choice(CONCERN_CATEGORIES)
+        told = rng.random() < 0.5
+        outcome = rng.choice(CONCERN_OUTCOMES) if status == "closed" else None
+        concern_id = self.writer.add(
+            "safeguarding_concern",
+            referral_id=row["id"],
+            status=status,
+            category=category,
+            urgency=urgency,
+            what_happened="Disclosed during the session; details recorded for the referrer.",
+            told_mash=told and category == "child_protection",
+            told_police=told and category != "child_protection",
+            told_responsible_officer=False,
+            told_at=raised - timedelta(minutes=20) if told else None,
+            rosh_high=False,
+            raised_at=raised,
+            raised_by_id=caseworker,
+            acknowledge_due_at=due,
+            acknowledged_at=acknowledged if status != "open" else None,
+            acknowledged_by_id=referrer if status != "open" else None,
+            escalated_at=escalated,
+            escalated_to_id=None,
+            closed_at=closed if status == "closed" else None,
+            closed_by_id=referrer if status == "closed" else None,
+            outcome=outcome,
+            outcome_detail="Discussed with the responsible officer; plan updated." if outcome else None,
+            version=1,
+            created_at=raised,
+            updated_at=closed if status == "closed" else acknowledged if status != "open" else escalated or raised,
+        )
+        self.concerns[status] += 1
+        self.concerns["escalated"] += escalated is not None
+        reference = row["reference"]
+        steps = [("raised", raised, caseworker, plan.partner_id, "Safeguarding concern raised")]
+        if escalated:
+            steps.append(
+                ("escalated", escalated, None, crc, "Safeguarding concern not acknowledged in time: escalated")
+            )
+        if status != "open":
+            steps.append(("acknowledged", acknowledged, referrer, crc, "Safeguarding concern acknowledged"))
+        if status == "closed":
+            steps.append(("closed", closed, referrer, crc, "Safeguarding concern closed"))
+        for action, moment, actor, org, summary in steps:
+            self.audit(
+                f"safeguarding_concern.{action}",
+                moment,
+                actor,
+                org,
+                "safeguarding_concern",
+                concern_id,
+                referral=reference,
+            )
+            self.timeline(row["id"], moment, actor, "note", summary)
+
+    def release(self, plan: ContractPlan, row: dict, day: date, caseworker: int) -> None:
+        """Through the Gate: the person left prison on their expected day, the caseworker recorded it
+        with the release-day checklist, and the case carried on in the community (portal.ttg)."""
+        rng, places = self.rng, self.world.places
+        office = rng.choice(places.offices_in(plan.counties) or sorted(places.offices))
+        area = rng.choice(("MK40", "LU1", "PE1", "CB1", "NN1", "SG1", "WD17", "MK42 9AB"))
+        first_night = weighted(rng, FIRST_NIGHTS)
+        moment = at(day, 16)
+        self.writer.add(
+            "release_record",
+            referral_id=row["id"],
+            released_on=day,
+            release_type=row["release_type"],
+            prison=row["prison"],
+            community_office=office,
+            address_area=area,
+            first_night=first_night,
+            first_night_address=None if first_night == "no_fixed_abode" else "Address held on the case file.",
+            id_held=rng.random() < 0.7,
+            bank_account=rng.random() < 0.6,
+            benefit_claim=rng.random() < 0.5,
+            gp_registered=rng.random() < 0.4,
+            met_at_gate=rng.random() < 0.3,
+            recorded_at=moment,
+            recorded_by_id=caseworker,
+        )
+        row.update(
+            location_type="community",
+            community_office=office,
+            probation_office_id=places.offices[office],
+            postcode=area,
+            updated_at=max(row["updated_at"], moment),
+        )
+        self.audit(
+            "referral.released", moment, caseworker, plan.partner_id, "referral", row["id"], released_on=day.isoformat()
+        )
+        self.timeline(row["id"], moment, caseworker, "note", f"Released from {row['prison']}: now reports to {office}")
+        self.releases += 1
 
     def outcome(
         self, plan: ContractPlan, row: dict, items: list[Item], caseworker: int, referrer: int, days: list[date]
@@ -1137,7 +1742,8 @@ def bill_months(
             writer.new_id("invoice"), plan, period, submitted_at, status, numbers.take(plan.partner_id)
         )
         write_invoice(writer, world, record, (subtotal, vat, total), approved_at, paid_on)
-        writer.flush("invoice")  # before its lines, which refer to it
+        if not writer.postgres:  # (PostgreSQL loads without foreign keys: see loading())
+            writer.flush("invoice")  # before its lines, which refer to it
         for position, (item, price_id, pence, hundredths, minutes, line_events, description, earlier) in enumerate(
             lines, start=1
         ):
@@ -1174,10 +1780,154 @@ def bill_months(
                     credits_event_id=None,
                     credited_by_id=None,
                 )
-        writer.flush("invoice_line")  # before the next invoice's events, which refer to theirs
+        if not writer.postgres:
+            writer.flush("invoice_line")  # before the next invoice's events, which refer to theirs
         writer.maybe_flush()
         invoices.append(record)
     return invoices, pending + ordered[upcoming:]
+
+
+def grant_payments(writer: Writer, world: World, numbers: Numbers, rng: random.Random) -> int:
+    """Each scheduled grant's quarterly instalments, paid in advance: raised by the partner's manager
+    from 30 days before each is due (taking the partner's next number), approved two working days
+    later and paid five after that, with the payment's reference; the latest raised is approved or
+    submitted and waits, those to come are scheduled. Also its weekly drop-in for the last half year."""
+    raised_count = 0
+    today, cm = world.today, world.contract_manager_id
+    audit = {"actor_email": None, "record_type": "grant_instalment", "ip_address": "127.0.0.1", "request_id": None}
+    for plan in world.contracts:
+        if not plan.schedule:
+            continue
+        created = at(plan.start - timedelta(days=30), 9)
+        writer.add(
+            "audit_event",
+            occurred_at=created,
+            actor_id=cm,
+            organisation_id=world.crc_id,
+            action="grant.schedule_imported",
+            record_type="contract",
+            record_id=str(plan.id),
+            details={"contract": plan.reference},
+            actor_email=None,
+            ip_address="127.0.0.1",
+            request_id=None,
+        )
+        start = plan.start
+        while start <= plan.end:
+            end = min(add_months(start, 3) - timedelta(days=1), plan.end)
+            instalment_id = writer.new_id("grant_instalment")
+            raised = next_working_day(start - timedelta(days=plan.payment_terms_days))
+            approved = working_days_after(raised, 2)
+            paid = working_days_after(approved, 5)
+            status = (
+                "scheduled"
+                if raised >= today
+                else "submitted"
+                if approved >= today
+                else "approved"
+                if paid >= today
+                else "paid"
+            )
+            number = numbers.take(plan.partner_id) if status != "scheduled" else None
+            moments = {"submitted": at(raised, 10), "approved": at(approved, 11), "paid": at(paid, 15)}
+            done = {
+                "submitted": status != "scheduled",
+                "approved": status in ("approved", "paid"),
+                "paid": status == "paid",
+            }
+            reference = f"BACS {paid:%y%m%d}-{instalment_id}"
+            writer.add(
+                "grant_instalment",
+                id=instalment_id,
+                contract_id=plan.id,
+                partner_id=plan.partner_id,
+                period_start=start,
+                period_end=end,
+                due_on=start,
+                amount_pence=QUARTER_GRANT_PENCE,
+                timing="advance",
+                needs_accepted_return=False,
+                status=status,
+                number=number,
+                payment_due_on=max(start, raised + timedelta(days=plan.payment_terms_days)) if number else None,
+                created_by_id=cm,
+                submitted_at=moments["submitted"] if done["submitted"] else None,
+                submitted_by_id=plan.manager_id if done["submitted"] else None,
+                approved_at=moments["approved"] if done["approved"] else None,
+                approved_by_id=cm if done["approved"] else None,
+                paid_at=moments["paid"] if done["paid"] else None,
+                paid_by_id=cm if done["paid"] else None,
+                paid_on=paid if done["paid"] else None,
+                payment_reference=reference if done["paid"] else None,
+                version=1,
+                created_at=created,
+                updated_at=max((moments[k] for k in moments if done[k]), default=created),
+            )
+            for action in ("submitted", "approved", "paid"):
+                if done[action]:
+                    actor = plan.manager_id if action == "submitted" else cm
+                    writer.add(
+                        "audit_event",
+                        occurred_at=moments[action],
+                        actor_id=actor,
+                        organisation_id=plan.partner_id if action == "submitted" else world.crc_id,
+                        action=f"grant_payment.{action}",
+                        record_id=str(instalment_id),
+                        details={"number": number, "amount_pence": QUARTER_GRANT_PENCE},
+                        **audit,
+                    )
+            raised_count += number is not None
+            start = end + timedelta(days=1)
+        day = max(plan.start, today - timedelta(days=182))
+        while day < today:
+            if day.weekday() == 1:  # Tuesday: the drop-in
+                moment = at(day, 16)
+                writer.add(
+                    "grant_activity",
+                    contract_id=plan.id,
+                    day=day,
+                    kind="drop_in",
+                    attendees=rng.randint(5, 14),
+                    duration_minutes=180,
+                    description="Drop-in at the women's centre",
+                    recorded_by_id=plan.caseworker_ids[0],
+                    created_at=moment,
+                    updated_at=moment,
+                )
+            day += timedelta(days=1)
+    return raised_count
+
+
+def volumes(writer: Writer, world: World) -> None:
+    """Every active rate-card contract's expected starts a month (its first service, a little above
+    what it is sent) and spend profile, set by the contract manager (portal.grants.volumes)."""
+    for plan in world.contracts:
+        if plan.status != "active" or plan.schedule or not plan.services:
+            continue
+        months = max(1, (world.today.year - plan.start.year) * 12 + world.today.month - plan.start.month)
+        per_month = max(1, round(plan.referrals / months * 1.2))
+        month = month_start(plan.start)
+        while month <= plan.end:
+            writer.add(
+                "expected_starts", contract_id=plan.id, service_code=plan.services[0], month=month, starts=per_month
+            )
+            writer.add("spend_profile", contract_id=plan.id, month=month, expected_pence=per_month * 60_000)
+            month = next_month(month)
+        moment = at(plan.start, 10)
+        for action in ("contract.expected_starts_set", "contract.spend_profile_set"):
+            writer.add(
+                "audit_event",
+                occurred_at=moment,
+                actor_id=world.contract_manager_id,
+                actor_email=None,
+                organisation_id=world.crc_id,
+                action=action,
+                record_type="contract",
+                record_id=str(plan.id),
+                details={"contract": plan.reference},
+                ip_address="127.0.0.1",
+                request_id=None,
+            )
 
 
 def decide(
@@ -1186,6 +1936,8 @@ def decide(
     """The invoice's status as of today, and when it was approved and paid (never in the future)."""
     approved_at = submitted_at + timedelta(days=rng.randint(3, 9))
     paid_on = (approved_at + timedelta(days=rng.randint(5, 20))).date()
+    if rng.random() < 0.12:
+        paid_on += timedelta(days=rng.randint(10, 30))  # paid late: past the 30 days' terms
     if fate in ("approved", "paid") and approved_at >= at(today, 9):
         return "submitted", None, None
     if fate == "paid" and paid_on >= today:
@@ -1201,8 +1953,12 @@ def write_invoice(
     approved_at: datetime | None,
     paid_on: date | None,
 ) -> None:
+    from portal.invoicing import payment_terms
+
     plan, status, submitted_at = record.contract, record.status, record.submitted_at
     cm = world.contract_manager_id
+    received_on = submitted_at.date()
+    due_date = received_on + timedelta(days=plan.payment_terms_days)
     decided_at = submitted_at + timedelta(days=2)
     subtotal, vat, total = amounts
     writer.add(
@@ -1222,7 +1978,7 @@ def write_invoice(
         generated_by_id=plan.manager_id,
         submitted_at=submitted_at,
         submitted_by_id=plan.manager_id,
-        due_date=submitted_at.date() + timedelta(days=plan.payment_terms_days),
+        due_date=due_date,
         queried_at=decided_at if status == "queried" else None,
         queried_by_id=cm if status == "queried" else None,
         query_reason="Please attach the attendance registers." if status == "queried" else None,
@@ -1234,6 +1990,13 @@ def write_invoice(
         paid_at=at(paid_on, 14) if paid_on else None,
         paid_by_id=cm if paid_on else None,
         paid_on=paid_on,
+        # Prompt payment (portal.invoicing.payment_terms): received the day it was submitted.
+        received_on=received_on,
+        days_held=0,
+        days_to_pay=payment_terms.days_to_pay(received_on, paid_on, 0) if paid_on else None,
+        paid_late=paid_on > due_date if paid_on else None,
+        payment_reference=f"BACS {paid_on:%y%m%d} {record.number}" if paid_on else None,
+        remittance=plan.remittance or None,
         cap_excess_pence=0,
         excess_approved_pence=None,
         excess_approved_at=None,
@@ -1264,13 +2027,16 @@ def write_invoice(
         ("invoice.paid", at(paid_on, 14) if paid_on else None),
     ):
         if moment:
+            details: dict[str, Any] = {"number": record.number}
+            if action == "invoice.paid" and paid_on:
+                details.update(paid_on=paid_on.isoformat(), payment_reference=f"BACS {paid_on:%y%m%d} {record.number}")
             writer.add(
                 "audit_event",
                 occurred_at=moment,
                 actor_id=cm,
                 organisation_id=world.crc_id,
                 action=action,
-                details={"number": record.number},
+                details=details,
                 request_id=None,
                 **audit,
             )
@@ -1364,7 +2130,7 @@ def seed_returns(writer: Writer, world: World, quarters: int, rng: random.Random
 # --- the run ---------------------------------------------------------------------------------------------------
 
 
-def seed(scale: Scale, password: str = DEFAULT_PASSWORD, *, returns_quarters: int = 4, log: Any = print) -> World:
+def seed(scale: Scale, password: str = DEFAULT_PASSWORD, *, returns_quarters: int = 2, log: Any = print) -> World:
     """Write the whole CRC into the current app's (empty, migrated) database; returns what it made."""
     from sqlalchemy import func, select
 
@@ -1384,29 +2150,38 @@ def seed(scale: Scale, password: str = DEFAULT_PASSWORD, *, returns_quarters: in
     def step(what: str) -> None:
         log(f"  {time.perf_counter() - started:7.1f} s  {what}")
 
-    world = build_world(writer, scale, hash_password(password), today)
-    writer.flush()
-    step(f"{scale.partners} partners, {len(world.contracts)} contracts with their rate cards")
+    with loading(connection, log):
+        world = build_world(writer, scale, hash_password(password), today)
+        writer.flush()
+        step(f"{scale.partners} partners, {len(world.contracts)} contracts with their rate cards")
 
-    referrals = Referrals(writer, world, rng)
-    for plan in world.contracts:
-        referrals.contract(plan)
-    writer.flush()
-    step(
-        f"{writer.counts['referral']:,} referrals, {writer.counts['delivery_session']:,} sessions, "
-        f"{writer.counts['outcome']:,} outcomes"
-    )
+        referrals = Referrals(writer, world, rng)
+        for plan in world.contracts:
+            referrals.contract(plan)
+        writer.flush()
+        step(
+            f"{writer.counts['referral']:,} referrals, {writer.counts['delivery_session']:,} sessions, "
+            f"{writer.counts['outcome']:,} outcomes"
+        )
 
-    invoices: list[InvoiceRecord] = []
-    left: dict[int, list[Event]] = {}
-    numbers = Numbers(world)
-    for plan in world.contracts:
-        made, left[plan.id] = bill_months(writer, world, plan, referrals.events.pop(plan.id, []), numbers, rng)
-        invoices += made
-    numbers.write_sequences(writer)
-    writer.finish()
+        invoices: list[InvoiceRecord] = []
+        left: dict[int, list[Event]] = {}
+        numbers = Numbers(world)
+        for plan in world.contracts:
+            if plan.schedule:
+                continue
+            made, left[plan.id] = bill_months(writer, world, plan, referrals.events.pop(plan.id, []), numbers, rng)
+            invoices += made
+        payments = grant_payments(writer, world, numbers, rng)
+        volumes(writer, world)
+        numbers.write_sequences(writer)
+        writer.finish()
     db.session.commit()
-    step(f"{len(invoices):,} invoices, {writer.counts['invoice_event']:,} billed events")
+    step(
+        f"{len(invoices):,} invoices, {writer.counts['invoice_event']:,} billed events, {payments} grant payments; "
+        f"{sum(referrals.concerns[s] for s in ('open', 'acknowledged', 'closed')):,} safeguarding concerns "
+        f"{dict(referrals.concerns)}, {referrals.releases:,} releases"
+    )
 
     analyse()
     credit_notes(world, invoices, rng)
@@ -1495,8 +2270,8 @@ def drafts(world: World, left: dict[int, list[Event]]) -> int:
     total = 0
     period = f"{world.today:%Y-%m}"
     for plan in world.contracts:
-        if plan.status != "active" or plan.start > world.today:
-            continue
+        if plan.status != "active" or plan.start > world.today or plan.schedule:
+            continue  # (a grant paid by its schedule is never invoiced)
         contract = db.session.get(Contract, plan.id)
         manager = db.session.get(User, plan.manager_id)
         draft = service.generate_draft(
@@ -1554,7 +2329,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--years", type=int, default=5)
     parser.add_argument("--password", default=DEFAULT_PASSWORD)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--returns-quarters", type=int, default=4, help="quarterly returns per active contract")
+    parser.add_argument(
+        "--returns-quarters", type=int, default=2, help="quarters of returns per active contract, before this one"
+    )
     parser.add_argument(
         "--today",
         type=date.fromisoformat,

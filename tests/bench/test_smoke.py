@@ -1,6 +1,7 @@
 """Smoke tests of the benchmarks' tools, at a size that takes seconds: bench/scale.py seeds a small CRC
-into this run's test database and its checks pass; bench/load.py walks every role's pages on it
-without a failure. The benchmarks themselves (200,000 referrals, minutes of load) never run here."""
+(with its places, services, safeguarding concerns, releases, grants and remittance details) into
+this run's test database and its checks pass; bench/load.py walks every role's pages on it without
+a failure. The benchmarks themselves (200,000 referrals, minutes of load) never run here."""
 
 from __future__ import annotations
 
@@ -18,12 +19,17 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from portal import integrity
 from portal.accounts.models import User
-from portal.contracts.models import Contract, ContractStatus
+from portal.contracts.models import Contract, ContractStatus, Service
 from portal.dates import london_today
 from portal.extensions import db
+from portal.grants.models import ExpectedStarts, GrantActivity, GrantInstalment, GrantPaymentStatus, SpendProfile
 from portal.invoicing.models import Invoice, InvoiceKind
+from portal.places.models import County, Prison, ProbationOffice
 from portal.referrals.models import Referral
+from portal.remittance.models import PurchaseOrder, RemittanceDetails
 from portal.returns.models import ServiceReturn
+from portal.safeguarding.models import RiskSummary, SafeguardingConcern
+from portal.ttg.models import ReleaseRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,13 +91,28 @@ def test_a_small_national_crc_is_seeded_obeys_the_rules_and_serves_every_role(ap
     kinds = set(db.session.scalars(select(Invoice.kind)))
     assert kinds == set(InvoiceKind)  # invoices and credit notes
     assert db.session.scalar(select(func.count()).select_from(ServiceReturn))
+    # What came with services, safeguarding, Through the Gate and fair pay is seeded too.
+    for model in (County, Prison, ProbationOffice, Service, RiskSummary, SafeguardingConcern, ReleaseRecord):
+        assert db.session.scalar(select(func.count()).select_from(model)), model.__name__
+    for model in (RemittanceDetails, PurchaseOrder, ExpectedStarts, SpendProfile, GrantActivity):
+        assert db.session.scalar(select(func.count()).select_from(model)), model.__name__
+    assert db.session.scalar(select(func.count()).where(GrantInstalment.status == GrantPaymentStatus.PAID))
+    paid = db.session.scalars(select(Invoice).where(Invoice.paid_on.is_not(None))).all()
+    assert paid and all(invoice.payment_reference and invoice.days_to_pay is not None for invoice in paid)
+    assert all(invoice.remittance["sort_code"] for invoice in paid)
     assert integrity.problems() == {}
 
     loaded = bench("load.py", "--host", served, "--users-per-role", "1", "--run-time", "15", "--max-requests", "150")
 
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     table = loaded.stdout
-    for page in ("`/healthz` (floor)", "`/referrals/?tab=[tab]`", "`/api/v1/referrals`", "`/audit/`"):
+    for page in (
+        "`/healthz` (floor)",
+        "`/referrals/?tab=[tab]`",
+        "`/api/v1/referrals`",
+        "`/audit/`",
+        "`/safeguarding/?status=[s]`",  # every inbox user looks for concerns first
+    ):
         assert page in table
 
 
