@@ -25,6 +25,7 @@ from portal.grants import service, volumes
 from portal.grants.models import GrantActivity, GrantInstalment, GrantPaymentStatus
 from portal.grants.views import grant_payment_pdf, pdf_filename
 from portal.grants.volume_views import to_date
+from portal.invoicing import einvoice
 
 
 def load_payment(user: User, payment_id: int) -> GrantInstalment:
@@ -190,6 +191,25 @@ def get_grant_payment(user: User, record: GrantInstalment) -> Any:
 )
 def get_grant_payment_pdf(user: User, record: GrantInstalment) -> Any:
     return file_response(grant_payment_pdf(record), pdf_filename(record))
+
+
+@api.route(
+    "GET",
+    f"/grant-payments/<{ID}:payment_id>.xml",
+    load=load_payment,
+    response=None,
+    media_type="application/xml",
+    errors=(409,),
+    who="Partner (own), CRC",
+    tag="Grants",
+    summary="Get a grant payment as a UBL 2.1 e-invoice",
+    description="A raised grant payment as a UBL 2.1 Invoice (type 380) following PEPPOL BIS Billing 3.0, so "
+    "accounts payable takes it as it takes invoices: one line, the instalment, outside the scope of VAT (category "
+    "O), with the bank account it was raised with. An instalment not yet raised has none (409), nor has one whose "
+    "partner or CRC has no VAT number or PEPPOL participant ID (409 saying which).",
+)
+def get_grant_payment_xml(user: User, record: GrantInstalment) -> Any:
+    return file_response(einvoice.grant_payment_document(record), f"{record.number}.xml", "application/xml")
 
 
 def _action(name: str, summary: str, who: str, body: type, description: str = "", **options: Any) -> Any:

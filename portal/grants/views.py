@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal import access
@@ -32,6 +32,7 @@ from portal.grants.forms import (
     ReplaceForm,
 )
 from portal.grants.models import GrantActivity, GrantInstalment, GrantPaymentStatus
+from portal.invoicing import einvoice
 from portal.money import NotAnAmount, parse_pounds
 from portal.pdf import pdf_response, render_pdf
 from portal.urls import as_id
@@ -218,6 +219,16 @@ def payment(instalment_id: int):  # type: ignore[no-untyped-def]
 def payment_pdf(instalment_id: int):  # type: ignore[no-untyped-def]
     instalment = _instalment(instalment_id)
     return pdf_response(grant_payment_pdf(instalment), pdf_filename(instalment))
+
+
+@bp.route("/payments/<int:instalment_id>.xml")
+@login_required
+def payment_einvoice(instalment_id: int):  # type: ignore[no-untyped-def]
+    """The raised grant payment as a UBL 2.1 e-invoice (PEPPOL BIS Billing 3.0)."""
+    instalment = _instalment(instalment_id)
+    response = Response(einvoice.grant_payment_document(instalment), mimetype="application/xml")
+    response.headers["Content-Disposition"] = f'attachment; filename="{instalment.number}.xml"'
+    return response
 
 
 def pdf_filename(instalment: GrantInstalment) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,7 @@ from portal.contracts.models import Contract
 from portal.dates import london_day, month_end
 from portal.errors import InvalidTransition
 from portal.extensions import db
+from portal.formatting import format_date
 from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from portal.organisations.models import Organisation
 from portal.peppol import EAS_CODES, Endpoint, endpoint_of, vat_digits
@@ -137,6 +139,40 @@ def _party(b: _Builder, parent: ET.Element, organisation: Organisation, *, tax: 
             b.cbc(contact, "ElectronicMail", organisation.contact_email)
 
 
+@dataclass(frozen=True)
+class _Line:
+    position: int
+    quantity: str
+    unit_code: str
+    amount_pence: int
+    price_pence: int
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class _Document:
+    """What a UBL document says, whichever record it comes from (an invoice, a credit note, a grant payment)."""
+
+    number: str
+    issued: date
+    due: date | None
+    note: str | None
+    credit_note: bool
+    credited: Invoice | None
+    period_start: date
+    period_end: date
+    contract: Contract
+    supplier: Organisation
+    buyer: Organisation
+    remittance: Any
+    tax: _Tax
+    subtotal_pence: int
+    vat_pence: int
+    total_pence: int
+    lines: list[_Line]
+
+
 def document(invoice: Invoice) -> bytes:
     """The invoice (UBL Invoice) or credit note (UBL CreditNote) as UTF-8 XML. A draft is not an
     invoice yet, and has none."""
@@ -146,54 +182,132 @@ def document(invoice: Invoice) -> bytes:
 
     contract = db.session.get(Contract, invoice.contract_id)
     supplier = db.session.get(Organisation, contract.partner_id)
-    buyer = db.session.get(Organisation, contract.crc_id)
-    lines = list(
-        db.session.scalars(
-            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
+    lines = db.session.scalars(
+        select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
+    )
+    note = invoice.is_credit_note
+    if note:
+        text = invoice.credit_reason
+    else:
+        text = f"Invoiced before the month ended: {invoice.early_reason}" if invoice.early_reason else None
+    return _render(
+        _Document(
+            number=invoice.number,
+            issued=invoice.received_on or london_day(invoice.submitted_at) or invoice.period_start,
+            due=None if note else invoice.due_date,
+            note=text,
+            credit_note=note,
+            credited=db.session.get(Invoice, invoice.credited_invoice_id) if invoice.credited_invoice_id else None,
+            period_start=invoice.period_start,
+            period_end=month_end(invoice.period_start),
+            contract=contract,
+            supplier=supplier,
+            buyer=db.session.get(Organisation, contract.crc_id),
+            remittance=remittance_of(invoice, contract),
+            tax=_tax(invoice, supplier),
+            subtotal_pence=invoice.subtotal_pence,
+            vat_pence=invoice.vat_pence,
+            total_pence=invoice.total_pence,
+            lines=[
+                _Line(
+                    position=line.position,
+                    quantity=f"{abs(line.quantity):.2f}".rstrip("0").rstrip("."),
+                    unit_code=UNIT_CODES.get(line.unit.value, ONE),
+                    amount_pence=line.amount_pence,
+                    price_pence=line.unit_price_pence,
+                    name=line.item_code,
+                    description=f"{line.description} ({line.unit.label})",
+                )
+                for line in lines
+            ],
         )
     )
-    credited = db.session.get(Invoice, invoice.credited_invoice_id) if invoice.credited_invoice_id else None
-    remittance = remittance_of(invoice, contract)
-    tax = _tax(invoice, supplier)
-    _endpoint(supplier), _endpoint(buyer)  # refused before anything is built
-    note = invoice.is_credit_note
+
+
+GRANT_OUTSIDE_VAT = _Tax("O", None, "Grant funding: outside the scope of VAT (no supply is made)")
+
+
+def grant_payment_document(instalment: Any) -> bytes:
+    """A raised grant payment as a UBL Invoice, so the CRC's accounts payable system takes it as it
+    takes invoices: one line, the instalment, outside the scope of VAT (a grant buys no supply:
+    HMRC VAT Notice 701/1, section 5), with the bank account it was raised with. An instalment not
+    yet raised is not a payment request, and has none."""
+    from portal.remittance.service import remittance_of
+
+    if not instalment.number or instalment.submitted_at is None:
+        raise InvalidTransition("This instalment has not been raised as a grant payment yet: it has no e-invoice")
+    contract = db.session.get(Contract, instalment.contract_id)
+    period = f"{format_date(instalment.period_start)} to {format_date(instalment.period_end)}"
+    return _render(
+        _Document(
+            number=instalment.number,
+            issued=london_day(instalment.submitted_at),
+            due=instalment.payment_due_on or instalment.due_on,
+            note=f"Grant instalment in {instalment.timing.value} for {period}",
+            credit_note=False,
+            credited=None,
+            period_start=instalment.period_start,
+            period_end=instalment.period_end,
+            contract=contract,
+            supplier=db.session.get(Organisation, contract.partner_id),
+            buyer=db.session.get(Organisation, contract.crc_id),
+            remittance=remittance_of(instalment, contract),
+            tax=GRANT_OUTSIDE_VAT,
+            subtotal_pence=instalment.amount_pence,
+            vat_pence=0,
+            total_pence=instalment.amount_pence,
+            lines=[
+                _Line(
+                    position=1,
+                    quantity="1",
+                    unit_code=ONE,
+                    amount_pence=instalment.amount_pence,
+                    price_pence=instalment.amount_pence,
+                    name=f"{contract.reference} grant instalment",
+                    description=f"Grant instalment ({instalment.timing.value}), {period}",
+                )
+            ],
+        )
+    )
+
+
+def _render(doc: _Document) -> bytes:
+    _endpoint(doc.supplier), _endpoint(doc.buyer)  # refused before anything is built
+    note, contract, remittance, tax = doc.credit_note, doc.contract, doc.remittance, doc.tax
     root = ET.Element(f"{{{NS['creditnote' if note else 'invoice']}}}{'CreditNote' if note else 'Invoice'}")
     b = _Builder(root)
     b.cbc(root, "CustomizationID", CUSTOMIZATION_ID)
     b.cbc(root, "ProfileID", PROFILE_ID)
-    b.cbc(root, "ID", invoice.number)
-    issued = invoice.received_on or london_day(invoice.submitted_at) or invoice.period_start
-    b.cbc(root, "IssueDate", issued.isoformat())
-    if not note and invoice.due_date:
-        b.cbc(root, "DueDate", invoice.due_date.isoformat())
+    b.cbc(root, "ID", doc.number)
+    b.cbc(root, "IssueDate", doc.issued.isoformat())
+    if doc.due:
+        b.cbc(root, "DueDate", doc.due.isoformat())
     b.cbc(root, "CreditNoteTypeCode" if note else "InvoiceTypeCode", CREDIT_NOTE_TYPE if note else INVOICE_TYPE)
-    if note and invoice.credit_reason:
-        b.cbc(root, "Note", invoice.credit_reason)
-    elif invoice.early_reason:
-        b.cbc(root, "Note", f"Invoiced before the month ended: {invoice.early_reason}")
+    if doc.note:
+        b.cbc(root, "Note", doc.note)
     b.cbc(root, "DocumentCurrencyCode", CURRENCY)
     # BT-10: the buyer's reference, by which the CRC routes the invoice: the purchase order, else the contract.
     b.cbc(root, "BuyerReference", remittance.purchase_order or contract.reference)
     period = b.cac(root, "InvoicePeriod")
-    b.cbc(period, "StartDate", invoice.period_start.isoformat())
-    b.cbc(period, "EndDate", month_end(invoice.period_start).isoformat())
+    b.cbc(period, "StartDate", doc.period_start.isoformat())
+    b.cbc(period, "EndDate", doc.period_end.isoformat())
     if remittance.purchase_order:
         b.cbc(b.cac(root, "OrderReference"), "ID", remittance.purchase_order)
-    if note and credited is not None:
+    if note and doc.credited is not None:
         reference = b.cac(b.cac(root, "BillingReference"), "InvoiceDocumentReference")
-        b.cbc(reference, "ID", credited.number)
-        if credited.received_on:
-            b.cbc(reference, "IssueDate", credited.received_on.isoformat())
+        b.cbc(reference, "ID", doc.credited.number)
+        if doc.credited.received_on:
+            b.cbc(reference, "IssueDate", doc.credited.received_on.isoformat())
     b.cbc(b.cac(root, "ContractDocumentReference"), "ID", contract.reference)
-    _party(b, b.cac(root, "AccountingSupplierParty"), supplier, tax=tax)
-    _party(b, b.cac(root, "AccountingCustomerParty"), buyer, tax=tax)
+    _party(b, b.cac(root, "AccountingSupplierParty"), doc.supplier, tax=tax)
+    _party(b, b.cac(root, "AccountingCustomerParty"), doc.buyer, tax=tax)
     if not note:
         # BR-61: a credit transfer names the account; without confirmed bank details the document
         # gives no payment means (the terms below still say when payment is due).
         if remittance.has_bank_account:
             means = b.cac(root, "PaymentMeans")
             b.cbc(means, "PaymentMeansCode", CREDIT_TRANSFER, name="Credit transfer")
-            b.cbc(means, "PaymentID", invoice.number)
+            b.cbc(means, "PaymentID", doc.number)
             account = b.cac(means, "PayeeFinancialAccount")
             b.cbc(account, "ID", remittance.account_number)
             b.cbc(account, "Name", remittance.account_name)
@@ -204,33 +318,27 @@ def document(invoice: Invoice) -> bytes:
             text += f"; remittance advice to {remittance.remittance_email}"
         b.cbc(terms, "Note", text)
     total = b.cac(root, "TaxTotal")
-    b.money(total, "TaxAmount", invoice.vat_pence)
+    b.money(total, "TaxAmount", doc.vat_pence)
     subtotal = b.cac(total, "TaxSubtotal")
-    b.money(subtotal, "TaxableAmount", invoice.subtotal_pence)
-    b.money(subtotal, "TaxAmount", invoice.vat_pence)
+    b.money(subtotal, "TaxableAmount", doc.subtotal_pence)
+    b.money(subtotal, "TaxAmount", doc.vat_pence)
     _category(b, b.cac(subtotal, "TaxCategory"), tax, with_reason=True)
     monetary = b.cac(root, "LegalMonetaryTotal")
-    b.money(monetary, "LineExtensionAmount", invoice.subtotal_pence)
-    b.money(monetary, "TaxExclusiveAmount", invoice.subtotal_pence)
-    b.money(monetary, "TaxInclusiveAmount", invoice.total_pence)
-    b.money(monetary, "PayableAmount", invoice.total_pence)
-    for line in lines:
+    b.money(monetary, "LineExtensionAmount", doc.subtotal_pence)
+    b.money(monetary, "TaxExclusiveAmount", doc.subtotal_pence)
+    b.money(monetary, "TaxInclusiveAmount", doc.total_pence)
+    b.money(monetary, "PayableAmount", doc.total_pence)
+    for line in doc.lines:
         element = b.cac(root, "CreditNoteLine" if note else "InvoiceLine")
         b.cbc(element, "ID", line.position)
-        quantity = f"{abs(line.quantity):.2f}".rstrip("0").rstrip(".")
-        b.cbc(
-            element,
-            "CreditedQuantity" if note else "InvoicedQuantity",
-            quantity,
-            unitCode=UNIT_CODES.get(line.unit.value, ONE),
-        )
+        b.cbc(element, "CreditedQuantity" if note else "InvoicedQuantity", line.quantity, unitCode=line.unit_code)
         b.money(element, "LineExtensionAmount", line.amount_pence)
         item = b.cac(element, "Item")
-        b.cbc(item, "Description", f"{line.description} ({line.unit.label})")
-        b.cbc(item, "Name", line.item_code)
-        b.cbc(b.cac(item, "SellersItemIdentification"), "ID", line.item_code)
+        b.cbc(item, "Description", line.description)
+        b.cbc(item, "Name", line.name)
+        b.cbc(b.cac(item, "SellersItemIdentification"), "ID", line.name)
         _category(b, b.cac(item, "ClassifiedTaxCategory"), tax, with_reason=False)
-        b.money(b.cac(element, "Price"), "PriceAmount", line.unit_price_pence)
+        b.money(b.cac(element, "Price"), "PriceAmount", line.price_pence)
     ET.indent(root)
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
 

@@ -488,6 +488,9 @@ CASES = {
     "GET /grant-payments/{payment_id}.pdf": Case(
         "GET", lambda w, r: f"/grant-payments/{grant_of(w)['submitted'].id}.pdf", EVERYONE, mimetype="application/pdf"
     ),
+    "GET /grant-payments/{payment_id}.xml": Case(
+        "GET", lambda w, r: f"/grant-payments/{grant_of(w)['submitted'].id}.xml", EVERYONE, mimetype="application/xml"
+    ),
     "POST /grant-payments/{payment_id}/submit": Case(
         "POST", lambda w, r: f"/grant-payments/{grant_of(w)['scheduled'].id}/submit", only({"nacro_manager": 200})
     ),

@@ -17,10 +17,12 @@ from portal.errors import InvalidTransition
 from portal.extensions import db
 from portal.invoicing import einvoice, service
 from portal.remittance import service as remittance
+from tests.api import conftest as api_fixtures
 from tests.helpers import STORY_DAY, text_of
 from tests.invoicing.stories import september_of, submitted_september
 
 pytestmark = pytest.mark.on_day(STORY_DAY)
+api_as = api_fixtures.api_as
 
 SVRL = "http://purl.oclc.org/dsdl/svrl"
 RULE_SETS = ("CEN-EN16931-UBL.xsl", "PEPPOL-EN16931-UBL.xsl")
@@ -129,3 +131,46 @@ def test_the_rules_catch_a_document_that_breaks_them(work, crc, nacro, nacro_man
     broken = xml.replace(b'schemeID="9932">987654321', b'schemeID="EM">finance@bench.example')
     assert broken != xml
     assert [rule for _, rule, _ in fatal(broken)] == ["PEPPOL-EN16931-CL008"]
+
+
+def test_a_raised_grant_payment_is_an_e_invoice_outside_vat_that_passes_the_rules(
+    portal, crc, nacro, nacro_manager, contract_manager, st_giles_manager, api_as
+):
+    """A grant buys no supply, so its payment request is outside the scope of VAT (category O) and
+    names no VAT identifiers; accounts payable takes it as it takes invoices."""
+    from datetime import date
+
+    from portal.contracts.models import ContractTier
+    from portal.grants import service as grants
+    from tests.factories import ContractFactory
+
+    crc.vat_number, nacro.peppol_id = "GB987654321", "0088:5060123456783"
+    db.session.commit()
+    grant = ContractFactory(
+        reference="BENCH-WOM-04", crc=crc, partner=nacro, tier=ContractTier.GRANT, payment_terms_days=14
+    )
+    _remittance(nacro, nacro_manager, contract_manager, grant)
+    quarter = grants.add_instalment(
+        contract_manager,
+        grant,
+        grants.InstalmentFields(date(2026, 10, 1), date(2026, 12, 31), date(2026, 10, 1), 20_000_00, "advance", False),
+    )
+    with pytest.raises(InvalidTransition, match="has not been raised"):
+        einvoice.grant_payment_document(quarter)
+    raised = grants.submit_payment(nacro_manager, quarter, version=quarter.version)
+    xml = einvoice.grant_payment_document(raised)
+    assert failed_asserts(xml) == []
+    text = xml.decode()
+    assert f"<cbc:ID>{raised.number}</cbc:ID>" in text and "<cbc:ID>O</cbc:ID>" in text
+    assert '<cbc:PayableAmount currencyID="GBP">20000.00</cbc:PayableAmount>' in text
+    assert "PartyTaxScheme" not in text and "<cbc:ID>00733445</cbc:ID>" in text
+
+    portal.sign_in(nacro_manager)
+    response = portal.get(f"/grants/payments/{raised.id}.xml")
+    assert response.status_code == 200 and response.data == xml
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{raised.number}.xml"'
+    assert api_as(contract_manager).get(f"/grant-payments/{raised.id}.xml").data == xml
+    portal.sign_out()
+    portal.sign_in(st_giles_manager)
+    assert portal.get(f"/grants/payments/{raised.id}.xml").status_code == 404
+    assert api_as(st_giles_manager).get(f"/grant-payments/{raised.id}.xml").status_code == 404
