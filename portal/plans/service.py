@@ -387,14 +387,15 @@ def request_changes(actor: Any, plan: ActionPlan, *, reason: Any, version: int |
     return plan
 
 
-def close_plan(actor: Any, referral: Referral) -> None:
-    """The referral has ended (end-of-service report): its plan closes with it. In the caller's
-    transaction; nothing to do for a referral without a plan."""
+def close_plan(actor: Any, referral: Referral, *, because: str = "the end-of-service report was submitted") -> None:
+    """The referral has ended (its end-of-service report, or it was withdrawn): its plan closes with
+    it, and no more reviews are asked for. In the caller's transaction; nothing to do for a referral
+    without a plan."""
     plan = plan_of(referral)
     if plan is None or plan.status == PlanStatus.CLOSED:
         return
-    PLAN_WORKFLOW.apply(plan, "close", actor, details={"referral": referral.reference})
-    _timeline(referral, actor, "Action plan closed: the end-of-service report was submitted", {"plan_id": plan.id})
+    PLAN_WORKFLOW.apply(plan, "close", actor, details={"referral": referral.reference, "because": because})
+    _timeline(referral, actor, f"Action plan closed: {because}", {"plan_id": plan.id})
 
 
 # --- when a review is due -------------------------------------------------------------------------------

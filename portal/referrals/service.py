@@ -515,8 +515,10 @@ def withdraw_referral(
     contract = db.session.get(Contract, referral.contract_id)
     _notify_partner(contract, referral, "referral_withdrawn", actor=actor)
     from portal.delivery.sessions import cancel_future_sessions
+    from portal.plans.service import close_plan
 
     cancel_future_sessions(actor, referral)
+    close_plan(actor, referral, because="the referral was withdrawn")
     commit("referral")
     return referral
 

@@ -155,6 +155,7 @@ def _transfer_to_nps(actor: Any, referral: Referral, concern: SafeguardingConcer
     """The risk of serious harm is high: a CRC may not hold the case, so it stops at the partner now
     (withdrawn, reason transferred to the NPS; sessions booked ahead are cancelled)."""
     from portal.delivery.sessions import cancel_future_sessions
+    from portal.plans.service import close_plan
     from portal.referrals.service import REFERRAL_WORKFLOW, timeline
 
     detail = f"Safeguarding concern {concern.id}: risk of serious harm now high. Transfer to the NPS."
@@ -169,6 +170,7 @@ def _transfer_to_nps(actor: Any, referral: Referral, concern: SafeguardingConcer
     referral.withdraw_detail = detail
     timeline(referral, ReferralEventKind.WITHDRAWN, actor, f"Withdrawn: {WithdrawReason.TRANSFERRED_TO_NPS.label}")
     cancel_future_sessions(actor, referral)
+    close_plan(actor, referral, because="the case transfers to the NPS")
 
 
 # --- acknowledging and closing (the referrer) --------------------------------------------------------

@@ -216,6 +216,19 @@ def test_the_end_of_service_report_closes_the_plan(accepted, nacro_caseworker, r
         save_plan(nacro_caseworker, accepted, activities=[activity()], rar_days_planned=1)
 
 
+def test_withdrawing_the_referral_closes_its_plan_so_no_review_is_asked_for(accepted, nacro_caseworker, referrer):
+    from portal.plans.service import review_due
+    from portal.referrals.service import withdraw_referral
+
+    plan = save_plan(nacro_caseworker, accepted, activities=[activity()], rar_days_planned=1, submit=True)
+    approve_plan(referrer, plan)
+    withdraw_referral(referrer, accepted, reason_code="moved_out_of_area", detail="Moved to Leeds.")
+    assert plan.status == PlanStatus.CLOSED
+    (closed,) = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "action_plan.closed"))
+    assert closed.details["because"] == "the referral was withdrawn"
+    assert review_due(accepted) is None
+
+
 def test_the_plan_pages_from_writing_to_approval(accepted, nacro_caseworker, referrer, portal):
     portal.sign_in(nacro_caseworker)
     page = text_of(portal.get("/referrals/PL1234AB/plan"))
