@@ -210,7 +210,9 @@ class PlansStory:
             select(ProgressReview).where(ProgressReview.status == ReviewStatus.SUBMITTED).order_by(ProgressReview.id)
         ).all()
         for review in waiting:
-            if add_working_days(london_day(review.submitted_at), 2) > today:
+            # Read within two working days; those of the demo's last fortnight are still waiting.
+            submitted_on = london_day(review.submitted_at)
+            if add_working_days(submitted_on, 2) > today or submitted_on > self.history.today - timedelta(days=14):
                 continue
             referral = db.session.get(Referral, review.referral_id)
             response = RESPONSES[review.id % len(RESPONSES)] if review.id % 3 == 0 else None
@@ -220,17 +222,8 @@ class PlansStory:
     # --- now: every state on show ----------------------------------------------------------------------
 
     def last_touches(self) -> None:
-        """Whatever the calendar left out: a plan sent back, one waiting for approval and a draft."""
-        if not self._plans(PlanStatus.CHANGES_REQUESTED):
-            submitted = self._plans(PlanStatus.SUBMITTED)
-            if submitted:
-                plan = submitted[0]
-                referral = db.session.get(Referral, plan.referral_id)
-                service.request_changes(
-                    db.session.get(User, referral.referrer_id),
-                    plan,
-                    reason="Please add the work towards each of his desired outcomes, not only accommodation.",
-                )
+        """Whatever the calendar left out: a plan sent back, one waiting for approval and a draft,
+        whatever day the demo is loaded on."""
         fresh = db.session.scalars(
             select(Referral)
             .where(
@@ -240,13 +233,33 @@ class PlansStory:
             .order_by(Referral.accepted_at.desc(), Referral.id)
         ).all()
         fresh = [referral for referral in fresh if referral.desired_outcomes]
-        if not self._plans(PlanStatus.SUBMITTED) and fresh:
-            referral = fresh.pop(0)
-            activities, rar = self.activities(referral)
-            service.save_plan(
-                self._partner(referral), referral, activities=activities, rar_days_planned=rar, submit=True
+        if not self._plans(PlanStatus.CHANGES_REQUESTED) and (plan := self._a_submitted_plan(fresh)) is not None:
+            referral = db.session.get(Referral, plan.referral_id)
+            service.request_changes(
+                db.session.get(User, referral.referrer_id),
+                plan,
+                reason="Please add the work towards each of his desired outcomes, not only accommodation.",
             )
+        self._a_submitted_plan(fresh)
         if not self._plans(PlanStatus.DRAFT) and fresh:
             referral = fresh.pop(0)
             activities, rar = self.activities(referral)
             service.save_plan(self._partner(referral), referral, activities=activities, rar_days_planned=rar)
+
+    def _a_submitted_plan(self, fresh: list[Referral]) -> ActionPlan | None:
+        """A plan waiting for the referrer: one already waiting, else a new referral's first plan,
+        else the revision of a plan approved once (those approved twice stay on show)."""
+        if submitted := self._plans(PlanStatus.SUBMITTED):
+            return submitted[0]
+        revised = not fresh
+        if fresh:
+            referral = fresh.pop(0)
+        else:
+            approved_once = [plan for plan in self._plans(PlanStatus.APPROVED) if plan.approved_number == 1]
+            if not approved_once:
+                return None
+            referral = db.session.get(Referral, approved_once[-1].referral_id)
+        activities, rar = self.activities(referral, revised=revised)
+        return service.save_plan(
+            self._partner(referral), referral, activities=activities, rar_days_planned=rar, submit=True
+        )
