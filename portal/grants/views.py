@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal import access
@@ -226,9 +226,7 @@ def payment_pdf(instalment_id: int):  # type: ignore[no-untyped-def]
 def payment_einvoice(instalment_id: int):  # type: ignore[no-untyped-def]
     """The raised grant payment as a UBL 2.1 e-invoice (PEPPOL BIS Billing 3.0)."""
     instalment = _instalment(instalment_id)
-    response = Response(einvoice.grant_payment_document(instalment), mimetype="application/xml")
-    response.headers["Content-Disposition"] = f'attachment; filename="{instalment.number}.xml"'
-    return response
+    return einvoice.download(einvoice.grant_payment_document(instalment), f"{instalment.number}.xml")
 
 
 def pdf_filename(instalment: GrantInstalment) -> str:

@@ -54,6 +54,15 @@ def filename(invoice: Invoice) -> str:
     return f"{invoice.number}.xml"
 
 
+def download(xml: bytes, name: str) -> Any:
+    """A page's e-invoice download (the API answers with its own `file_response`)."""
+    from flask import Response
+
+    response = Response(xml, mimetype="application/xml")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
 def _pounds(pence: int) -> str:
     return f"{Decimal(abs(pence)) / 100:.2f}"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -28,6 +28,7 @@ from portal.formatting import format_date, format_money
 from portal.invoicing import exports, payment_terms, queries, service
 from portal.invoicing.documents import invoice_pdf, pdf_filename, vat_rate_label
 from portal.invoicing.einvoice import document as einvoice_document
+from portal.invoicing.einvoice import download as einvoice_download
 from portal.invoicing.einvoice import filename as einvoice_filename
 from portal.invoicing.forms import (
     ConfirmForm,
@@ -606,6 +607,4 @@ def pdf(invoice_id: int) -> BaseResponse:
 def einvoice(invoice_id: int) -> BaseResponse:
     """The invoice or credit note as a UBL 2.1 document (PEPPOL BIS Billing 3.0)."""
     invoice = load_invoice(invoice_id)
-    response = Response(einvoice_document(invoice), mimetype="application/xml")
-    response.headers["Content-Disposition"] = f'attachment; filename="{einvoice_filename(invoice)}"'
-    return response
+    return einvoice_download(einvoice_document(invoice), einvoice_filename(invoice))
