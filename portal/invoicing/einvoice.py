@@ -5,8 +5,9 @@ Built from the same stored records as the PDF (lines, totals, the remittance det
 the time it is downloaded). What it says, element by element, follows the BIS 3.0 specification
 (https://docs.peppol.eu/poacc/billing/3.0/); `check` applies a quick subset of the business rules
 (EN 16931 BR-xx and BR-CO-xx sums, BR-CL code lists, PEPPOL-EN16931-R003 and -R120), and the tests
-run every kind of document through the official PEPPOL and CEN Schematron as well
-(tests/invoicing/test_einvoice_schematron.py). Each party is addressed at its PEPPOL endpoint
+validate every kind of document against the OASIS UBL 2.1 XML schema and run it through the
+official PEPPOL and CEN Schematron as well (tests/invoicing/test_einvoice_xsd.py and
+test_einvoice_schematron.py). Each party is addressed at its PEPPOL endpoint
 (`portal.peppol`: its participant ID, else its UK VAT number); a party with neither has no
 e-invoice, and the download says what to record. Not done here: delivery over the PEPPOL network,
 which needs the parties registered with an access point.
