@@ -161,10 +161,11 @@ def area_choices(crc_id: int | None, existing: Contract | None = None) -> dict[s
     """The counties and prisons a contract of this CRC may cover, by field: its places in use
     (portal.places), and any the contract already covers, kept though retired since."""
     from portal.places.models import County, Prison
-    from portal.places.service import places_of
 
-    places = places_of(crc_id, active_only=True) if crc_id is not None else {County: [], Prison: []}
-    choices = {"counties": places[County], "prisons": places[Prison]}
+    choices: dict[str, list[Any]] = {}
+    for field, model in (("counties", County), ("prisons", Prison)):
+        in_use = select(model).where(model.crc_id == crc_id, model.active.is_(True)).order_by(model.name)
+        choices[field] = list(db.session.scalars(in_use).all()) if crc_id is not None else []
     if existing is not None:
         for field in PLACE_FIELDS:
             offered = {place.id for place in choices[field]}
