@@ -128,3 +128,27 @@ def test_a_place_a_contract_covers_cannot_be_deleted_from_under_it(nacro_contrac
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
+
+
+def test_the_contract_page_reads_its_places_in_the_same_queries_however_many_it_covers(
+    app, portal, contract_manager, crc, nacro
+):
+    from tests.factories import ContractFactory
+    from tests.helpers import QueryCounter
+
+    ContractFactory(reference="BENCH-ONE-01", crc=crc, partner=nacro, counties=["Bedfordshire"])
+    ContractFactory(
+        reference="BENCH-ALL-01",
+        crc=crc,
+        partner=nacro,
+        counties=["Bedfordshire", "Cambridgeshire", "Hertfordshire", "Northamptonshire"],
+        prisons=["HMP Bedford", "HMP Littlehey", "HMP The Mount", "HMP Woodhill"],
+    )
+    portal.sign_in(contract_manager)
+    portal.get("/contracts/BENCH-ONE-01")
+    with QueryCounter(app) as one:
+        assert portal.get("/contracts/BENCH-ONE-01").status_code == 200
+    with QueryCounter(app) as eight:
+        page = text_of(portal.get("/contracts/BENCH-ALL-01"))
+    assert "Prisons: HMP Bedford, HMP Littlehey, HMP The Mount, HMP Woodhill" in page
+    assert eight.count == one.count
