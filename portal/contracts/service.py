@@ -186,7 +186,8 @@ def _chosen_places(field: str, values: Any, allowed: list[Any], errors: dict[str
             place = by_name.get(" ".join(value.split()).lower())
             message = f"There is no {label} called {value} in use: select one from the list"  # noqa: S608 - words
         else:
-            place = by_id.get(getattr(value, "id", value))
+            key = getattr(value, "id", value)
+            place = by_id.get(key) if isinstance(key, int) and not isinstance(key, bool) else None
             message = f"Select a {label} from the list"  # noqa: S608 - a message, not SQL
         if place is None:
             if message not in errors.get(field, []):

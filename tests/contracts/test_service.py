@@ -75,6 +75,7 @@ def test_only_contract_managers_create_contracts(request, role_fixture, nacro):
         ({"counties": [], "prisons": []}, "counties", "at least one county or prison"),
         ({"prisons": ["HMP Nowhere"]}, "prisons", "There is no prison called HMP Nowhere in use"),
         ({"prisons": [999_999]}, "prisons", "Select a prison from the list"),
+        ({"prisons": [{"name": "HMP Bedford"}]}, "prisons", "Select a prison from the list"),
     ],
 )
 def test_bad_contract_details_are_refused_naming_the_field(contract_manager, nacro, override, field, message):
