@@ -89,6 +89,7 @@ def seed(events: int):
     from portal.extensions import db
     from portal.organisations.models import Organisation, OrganisationKind, Tier
     from portal.people.models import Person
+    from portal.places.models import County
     from portal.referrals.models import Referral
 
     crc = Organisation(name="Bench CRC", kind=OrganisationKind.CRC)
@@ -113,8 +114,7 @@ def seed(events: int):
         end_date=date(2027, 3, 31),
         value_cap_pence=20_000_000_00,
         vat_rate_bp=2000,
-        counties=["Bedfordshire"],
-        prisons=[],
+        counties=[County(crc_id=crc.id, name="Bedfordshire")],
     )
     db.session.add(contract)
     db.session.flush()

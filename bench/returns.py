@@ -77,6 +77,7 @@ def seed(referral_count: int, session_count: int):
     from portal.extensions import db
     from portal.organisations.models import Organisation, OrganisationKind, Tier
     from portal.people.models import ETHNICITY_CODES, Person
+    from portal.places.models import County, Prison
     from portal.referrals.models import Referral
     from portal.returns.models import ServiceReturn
 
@@ -103,9 +104,10 @@ def seed(referral_count: int, session_count: int):
         end_date=date(2027, 3, 31),
         value_cap_pence=2_000_000_000,
         vat_rate_bp=0,
-        counties=["Bedfordshire"],
-        prisons=["HMP Bedford"],
     )
+    bedfordshire = County(crc_id=crc.id, name="Bedfordshire")
+    contract.counties = [bedfordshire]
+    contract.prisons = [Prison(crc_id=crc.id, name="HMP Bedford", county=bedfordshire)]
     db.session.add(contract)
     db.session.flush()
     db.session.add(

@@ -237,6 +237,8 @@ FLUSH_ORDER = (
     "remittance_details",
     "bank_details_change",
     "contract",
+    "contract_county",
+    "contract_prison",
     "contract_purchase_order",
     "outcome_type",
     "rate_card_item",
@@ -263,7 +265,7 @@ FLUSH_ORDER = (
     "service_return",
     "audit_event",
 )
-NO_ID = {"invoice_sequence"}
+NO_ID = {"invoice_sequence", "contract_county", "contract_prison"}
 
 
 # --- the world: organisations, people who sign in, contracts and rate cards ------------------------------------
@@ -509,11 +511,13 @@ def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -
                 payment_terms_days=30,
                 accept_sla_working_days=2,
                 first_contact_sla_working_days=5,
-                counties=counties,
-                prisons=prisons,
                 description=None,
                 **stamp,
             )
+            for name in counties:
+                writer.add("contract_county", contract_id=contract_id, county_id=places.counties[name])
+            for name in prisons:
+                writer.add("contract_prison", contract_id=contract_id, prison_id=places.prisons[name])
             services(writer, plan, index, places, stamp)
             rate_card(writer, plan, index, grant, history_start, stamp)
             contracts.append(plan)
@@ -733,8 +737,6 @@ def schedule_contract(
         payment_terms_days=30,
         accept_sla_working_days=2,
         first_contact_sla_working_days=5,
-        counties=[],
-        prisons=[],
         description="Core funding for a women's centre, paid quarterly in advance.",
         **stamp,
     )

@@ -46,6 +46,7 @@ from portal.invoicing.billing import totals
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceKind, InvoiceLine, InvoiceStatus
 from portal.organisations.models import Organisation, OrganisationKind, Tier
 from portal.people.models import Disability, Gender, Person
+from portal.places.models import County, Prison
 from portal.referrals.models import Complexity, LocationType, Referral, ReferralStatus, RoshLevel
 from portal.returns.models import ReturnStatus, ServiceReturn
 from portal.returns.records import figures_for
@@ -121,8 +122,36 @@ class ContractFactory(BaseFactory):
     payment_terms_days = 30
     accept_sla_working_days = 2
     first_contact_sla_working_days = 5
-    counties = factory.LazyFunction(lambda: ["Bedfordshire"])
-    prisons = factory.LazyFunction(list)
+
+    @factory.post_generation
+    def counties(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]  # noqa: N805
+        """ContractFactory(counties=["Hertfordshire"]): the CRC's counties by name (default Bedfordshire)."""
+        if create:
+            obj.counties = places_named(County, obj.crc_id, ["Bedfordshire"] if extracted is None else extracted)
+            db.session.commit()
+
+    @factory.post_generation
+    def prisons(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]  # noqa: N805
+        """ContractFactory(prisons=["HMP Bedford"]): the CRC's prisons by name (default none)."""
+        if create:
+            obj.prisons = places_named(Prison, obj.crc_id, extracted or [])
+            db.session.commit()
+
+
+def places_named(model: type, crc_id: int, names: list) -> list:
+    """The CRC's places of `model` with these names (records pass as they are); a name the CRC
+    lacks (a CRC made with places=False) is added to its list, as the migration keeps one."""
+    found = []
+    for name in names:
+        if not isinstance(name, str):
+            found.append(name)
+            continue
+        place = db.session.scalars(select(model).where(model.crc_id == crc_id, model.name == name)).first()
+        if place is None:
+            place = model(crc_id=crc_id, name=name)
+            db.session.add(place)
+        found.append(place)
+    return found
 
 
 class OutcomeTypeFactory(BaseFactory):

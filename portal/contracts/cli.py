@@ -107,7 +107,8 @@ def create_command(
             ContractTier.GRANT.value if partner.tier and partner.tier.value == "III" else ContractTier.SUBCONTRACT.value
         )
     if not counties and not prisons:
-        counties = tuple(sorted(service.area_names(crc.id)[0]))  # the CRC's whole area unless told otherwise
+        # The CRC's whole area unless told otherwise.
+        counties = tuple(county.name for county in service.area_choices(crc.id)["counties"])
     try:
         contract = service.create_contract(
             None,
@@ -133,5 +134,5 @@ def create_command(
         f"Created active contract {contract.reference} ({contract.tier.value}) between {crc.name} and "
         f"{partner.name}: {start:%Y-%m-%d} to {end:%Y-%m-%d}, cap £{cap_pounds:,}, VAT {vat_rate}%, "
         f"payment terms {payment_terms_days} days, SLAs {sla_accept_days}/{sla_first_contact_days} working days, "
-        f"area: {', '.join([*counties, *prisons])} (id {contract.id})"
+        f"area: {', '.join([*contract.county_names, *contract.prison_names])} (id {contract.id})"
     )

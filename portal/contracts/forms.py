@@ -90,16 +90,17 @@ class ContractForm(VersionedForm):
     first_contact_sla_working_days = StringField(
         "Working days to first contact after acceptance", widget=GovTextInput(), default="5"
     )
-    # Choices: the CRC's counties and prisons (portal.places), set by the page with area_choices.
+    # Choices: the CRC's counties and prisons by id (portal.places), set by the page with area_choices.
     counties = SelectMultipleField("Counties", widget=GovCheckboxesInput(), choices={}, validate_choice=False)
     prisons = SelectMultipleField("Prisons", widget=GovCheckboxesInput(), choices={}, validate_choice=False)
 
     def area_choices(self, crc_id: int, contract: Any = None) -> None:
-        from portal.contracts.service import area_names
+        from portal.contracts.service import area_choices
 
-        counties, prisons = area_names(crc_id, contract)
-        self.counties.choices = {name: name for name in sorted(counties)}
-        self.prisons.choices = {name: name for name in sorted(prisons)}
+        for name, places in area_choices(crc_id, contract).items():
+            getattr(self, name).choices = {
+                str(place.id): place.name + ("" if place.active else " (retired)") for place in places
+            }
 
     description = TextAreaField("Description (optional)", widget=GovTextArea(), validators=[Length(max=5000)])
     submit = SubmitField("Save contract", widget=GovSubmitInput())
@@ -119,8 +120,9 @@ class ContractForm(VersionedForm):
             "payment_terms_days": whole_number_from(self.payment_terms_days.data),
             "accept_sla_working_days": whole_number_from(self.accept_sla_working_days.data),
             "first_contact_sla_working_days": whole_number_from(self.first_contact_sla_working_days.data),
-            "counties": self.counties.data or [],
-            "prisons": self.prisons.data or [],
+            # An id that is not a number is passed on as -1, which no place has: the service refuses it.
+            "counties": [as_id(value) or -1 for value in self.counties.data or []],
+            "prisons": [as_id(value) or -1 for value in self.prisons.data or []],
             "description": self.description.data,
         }
 

@@ -9,11 +9,13 @@ from enum import StrEnum
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.db import Money, TimestampMixin, VersionedMixin, enum_type
 from portal.extensions import db
 from portal.organisations.models import Organisation
+from portal.places.models import County, Prison
 
 
 class Pathway(StrEnum):
@@ -127,6 +130,21 @@ class ContractStatus(StrEnum):
 
 VAT_RATES_BASIS_POINTS = (0, 2000)  # 0% (most charities' services are exempt) or 20%
 
+# The places a contract covers are the CRC's records (portal.places), not names: renaming a place
+# renames it on every contract, and a place a contract covers cannot be deleted from under it.
+contract_county = Table(
+    "contract_county",
+    db.metadata,
+    Column("contract_id", ForeignKey("contract.id", ondelete="CASCADE"), primary_key=True),
+    Column("county_id", ForeignKey("county.id"), primary_key=True, index=True),
+)
+contract_prison = Table(
+    "contract_prison",
+    db.metadata,
+    Column("contract_id", ForeignKey("contract.id", ondelete="CASCADE"), primary_key=True),
+    Column("prison_id", ForeignKey("prison.id"), primary_key=True, index=True),
+)
+
 
 class Contract(TimestampMixin, VersionedMixin, db.Model):
     __tablename__ = "contract"
@@ -146,8 +164,6 @@ class Contract(TimestampMixin, VersionedMixin, db.Model):
     payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
     accept_sla_working_days: Mapped[int] = mapped_column(Integer, default=2)
     first_contact_sla_working_days: Mapped[int] = mapped_column(Integer, default=5)
-    counties: Mapped[list[str]] = mapped_column(JSON, default=list)
-    prisons: Mapped[list[str]] = mapped_column(JSON, default=list)
     description: Mapped[str | None] = mapped_column(Text)
 
     crc: Mapped[Organisation] = relationship(foreign_keys=[crc_id], lazy="joined", innerjoin=True)
@@ -158,6 +174,18 @@ class Contract(TimestampMixin, VersionedMixin, db.Model):
     outcome_types: Mapped[list[OutcomeType]] = relationship(
         back_populates="contract", order_by="OutcomeType.code", lazy="raise_on_sql"
     )
+    # The area it serves: a page listing contracts with their places loads them with selectinload.
+    counties: Mapped[list[County]] = relationship(secondary=contract_county, order_by=County.name)
+    prisons: Mapped[list[Prison]] = relationship(secondary=contract_prison, order_by=Prison.name)
+
+    @property
+    def county_names(self) -> list[str]:
+        # Sorted here, not by the database, so both databases give one order (the demo's draws use it).
+        return sorted(county.name for county in self.counties)
+
+    @property
+    def prison_names(self) -> list[str]:
+        return sorted(prison.name for prison in self.prisons)
 
     @property
     def vat_rate(self) -> Decimal:

@@ -40,6 +40,7 @@ from portal.contracts.models import (
     Unit,
 )
 from portal.contracts.pricing import find_overlaps
+from portal.db import utcnow
 from portal.errors import StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.organisations.models import Organisation, OrganisationKind
@@ -152,16 +153,55 @@ def _check_version(record: Any, version: int | None, what: str) -> None:
 # --- contracts --------------------------------------------------------------------------------
 
 
-def area_names(crc_id: int | None, existing: Contract | None = None) -> tuple[set[str], set[str]]:
-    """The counties and prisons a contract of this CRC may serve: its places in use (portal.places),
-    and any the contract already names."""
-    from portal.places.models import County, Prison
-    from portal.places.service import places_of
+# The fields naming the places a contract covers: lists of the CRC's County and Prison records.
+PLACE_FIELDS = {"counties": "county", "prisons": "prison"}
 
-    places = places_of(crc_id, active_only=True) if crc_id is not None else {County: [], Prison: []}
-    counties = {c.name for c in places[County]} | set(existing.counties if existing else [])
-    prisons = {p.name for p in places[Prison]} | set(existing.prisons if existing else [])
-    return counties, prisons
+
+def area_choices(crc_id: int | None, existing: Contract | None = None) -> dict[str, list[Any]]:
+    """The counties and prisons a contract of this CRC may cover, by field: its places in use
+    (portal.places), and any the contract already covers, kept though retired since."""
+    from portal.places.models import County, Prison
+
+    choices: dict[str, list[Any]] = {}
+    for field, model in (("counties", County), ("prisons", Prison)):
+        in_use = select(model).where(model.crc_id == crc_id, model.active.is_(True)).order_by(model.name)
+        choices[field] = list(db.session.scalars(in_use).all()) if crc_id is not None else []
+    if existing is not None:
+        for field in PLACE_FIELDS:
+            offered = {place.id for place in choices[field]}
+            kept = [place for place in getattr(existing, field) if place.id not in offered]
+            choices[field] = sorted([*choices[field], *kept], key=lambda place: place.name.lower())
+    return choices
+
+
+def _chosen_places(field: str, values: Any, allowed: list[Any], errors: dict[str, list[str]]) -> list[Any]:
+    """The places `values` name: each a record, an id (the form's checkboxes) or a name, any case
+    (the command line, the demo). A value naming none of `allowed` is an error naming it."""
+    label = PLACE_FIELDS[field]
+    by_id = {place.id: place for place in allowed}
+    by_name = {place.name.lower(): place for place in allowed}
+    chosen: dict[int, Any] = {}
+    for value in values if isinstance(values, (list, tuple, set)) else [values]:
+        if isinstance(value, str):
+            place = by_name.get(" ".join(value.split()).lower())
+            message = f"There is no {label} called {value} in use: select one from the list"  # noqa: S608 - words
+        else:
+            key = getattr(value, "id", value)
+            place = by_id.get(key) if isinstance(key, int) and not isinstance(key, bool) else None
+            message = f"Select a {label} from the list"  # noqa: S608 - a message, not SQL
+        if place is None:
+            if message not in errors.get(field, []):
+                errors.setdefault(field, []).append(message)
+            continue
+        chosen[place.id] = place
+    return sorted(chosen.values(), key=lambda place: place.name.lower())
+
+
+def contract_snapshot(contract: Contract) -> dict[str, Any]:
+    """The contract's fields for an audit event, its places by name (as they were named before
+    they were records, so old and new events read alike)."""
+    values = snapshot(contract, [name for name in CONTRACT_FIELDS if name not in PLACE_FIELDS])
+    return values | {"counties": contract.county_names, "prisons": contract.prison_names}
 
 
 def validate_contract(
@@ -224,13 +264,9 @@ def validate_contract(
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             errors[field] = [f"{label} must be a whole number from {low} to {high}"]
 
-    counties, prisons = area_names(crc_id if crc_id is not None else getattr(existing, "crc_id", None), existing)
-    for field, allowed, label in (("counties", counties, "county"), ("prisons", prisons, "prison")):
-        values = list(data.get(field) or [])
-        unknown = [value for value in values if value not in allowed]
-        if unknown:
-            errors[field] = [f"Select a {label} from the list"]  # noqa: S608 - a message, not SQL
-        data[field] = sorted(set(values))
+    choices = area_choices(crc_id if crc_id is not None else getattr(existing, "crc_id", None), existing)
+    for field in PLACE_FIELDS:
+        data[field] = _chosen_places(field, data.get(field) or [], choices[field], errors)
     if "counties" not in errors and "prisons" not in errors and not data["counties"] and not data["prisons"]:
         errors["counties"] = ["Select at least one county or prison the contract serves"]
 
@@ -255,7 +291,7 @@ def create_contract(actor: Any, *, crc: Organisation | None = None, **fields: An
     contract = Contract(crc_id=crc_id, status=ContractStatus.DRAFT, **data)
     db.session.add(contract)
     db.session.flush()
-    record_event("contract.created", actor=actor, record=contract, details=snapshot(contract, CONTRACT_FIELDS))
+    record_event("contract.created", actor=actor, record=contract, details=contract_snapshot(contract))
     db.session.commit()
     return contract
 
@@ -268,11 +304,13 @@ def update_contract(actor: Any, contract: Contract, *, version: int | None = Non
     data = validate_contract(fields, existing=contract)
     if contract.status != ContractStatus.DRAFT and data["reference"] != contract.reference:
         raise ValidationFailed.single("reference", "The reference cannot change once the contract is active")
-    before = snapshot(contract, CONTRACT_FIELDS)
+    before = contract_snapshot(contract)
     for key, value in data.items():
         setattr(contract, key, value)
-    difference = changes(before, snapshot(contract, CONTRACT_FIELDS))
+    difference = changes(before, contract_snapshot(contract))
     if difference:
+        # Its places are rows of other tables: a change to them alone would not raise the version.
+        contract.updated_at = utcnow()
         record_event("contract.updated", actor=actor, record=contract, details={"changes": difference})
     db.session.commit()
     return contract

@@ -206,8 +206,8 @@ def contract_form_data(contract: Contract) -> dict[str, Any]:
         "payment_terms_days": str(contract.payment_terms_days),
         "accept_sla_working_days": str(contract.accept_sla_working_days),
         "first_contact_sla_working_days": str(contract.first_contact_sla_working_days),
-        "counties": list(contract.counties or []),
-        "prisons": list(contract.prisons or []),
+        "counties": [str(county.id) for county in contract.counties],
+        "prisons": [str(prison.id) for prison in contract.prisons],
         "description": contract.description or "",
         "version": str(contract.version),
     }

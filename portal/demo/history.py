@@ -384,12 +384,12 @@ class History:
             sent_day = days[-1 - rng.randint(0, 12)] if index < 2 else rng.choice(days)
             code = codes[index % len(codes)] if index < len(codes) else rng.choice(codes)
             settings = services[code]
-            can_custody = bool(contract.prisons) and (Setting.COMMUNITY not in settings or len(settings) > 1)
-            can_community = bool(contract.counties) and (Setting.CUSTODY not in settings or len(settings) > 1)
+            can_custody = bool(contract.prison_names) and (Setting.COMMUNITY not in settings or len(settings) > 1)
+            can_community = bool(contract.county_names) and (Setting.CUSTODY not in settings or len(settings) > 1)
             if not (can_custody or can_community):
-                can_custody, can_community = bool(contract.prisons), bool(contract.counties)
+                can_custody, can_community = bool(contract.prison_names), bool(contract.county_names)
             custody = can_custody and (not can_community or rng.random() < 0.5)
-            prison = rng.choice(contract.prisons) if custody else None
+            prison = rng.choice(contract.prison_names) if custody else None
             gender = plan.gender or rng.choices(("male", "female", "other", "not_stated"), (82, 16, 1, 1))[0]
             if prison == "HMP Peterborough (female)":
                 gender = "female"
@@ -447,7 +447,7 @@ class History:
             "urgent": rng.random() < 0.06,
         }
         if not custody:
-            office, postcode = office_and_postcode(rng, contract.counties, plan.offices)
+            office, postcode = office_and_postcode(rng, contract.county_names, plan.offices)
             fields.update(community_office=office, postcode=postcode, contact_details=f"Mobile {phone(rng)}")
             if rng.random() < 0.65:
                 fields["colour_band"] = rng.choices(("green", "yellow", "blue", "red"), (35, 35, 20, 10))[0]

@@ -113,7 +113,7 @@ class SafeguardingStory:
         if referral is None or referral.status not in LIVE_STATUSES or referral.location_type != LocationType.CUSTODY:
             return
         rng = self.rng
-        counties = case.contract.counties or list(OFFICES)  # a prison-only contract: anywhere they settle
+        counties = case.contract.county_names or list(OFFICES)  # a prison-only contract: anywhere they settle
         office, postcode = office_and_postcode(rng, counties, case.plan.offices)
         first_night = rng.choices([kind.value for kind in FirstNight], (15, 25, 25, 10, 15, 10))[0]
         fields = {

@@ -22,7 +22,7 @@ def second_crc(app, world: World):
     other = CrcFactory(name="Other CRC")
     contract = ContractFactory(
         reference="OTHER-ACC-01", crc=other, partner=world.contract.partner, start_date=world.contract.start_date,
-        end_date=world.contract.end_date, counties=list(world.contract.counties),
+        end_date=world.contract.end_date, counties=world.contract.county_names,
     )  # fmt: skip
     _priced_service(contract, "ACC-TTG", "ACC-TTG", "accommodation_secured_first_night")
     referrer = UserFactory(email="referrer@other-crc.example", role=Role.CRC_REFERRER, organisation=other)

@@ -27,7 +27,7 @@ def test_an_operator_creates_an_active_contract_and_is_told_what_was_made(runner
     assert (contract.value_cap_pence, contract.vat_rate_bp, contract.payment_terms_days) == (25_000_000, 2000, 14)
     assert (contract.accept_sla_working_days, contract.first_contact_sla_working_days) == (2, 5)
     assert contract.tier == ContractTier.SUBCONTRACT  # Nacro is a Tier II partner
-    assert contract.counties == ["Bedfordshire"]
+    assert contract.county_names == ["Bedfordshire"]
     actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == ["contract.created", "contract.activated"]
 

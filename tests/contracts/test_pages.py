@@ -13,6 +13,7 @@ from portal.contracts import service
 from portal.contracts.models import Contract, ContractStatus, OutcomeType, Pathway, RateCardItem, RateCardPrice, Unit
 from portal.dates import london_today
 from portal.extensions import db
+from portal.places.models import County, Prison
 from tests.factories import (
     ContractFactory,
     CrcFactory,
@@ -31,6 +32,16 @@ def day_month_year(day: date) -> list[str]:
     return [str(day.day), str(day.month), str(day.year)]
 
 
+def place_ids(model, *names):
+    """The checkbox values of BeNCH CRC's places with these names: their ids."""
+    from portal.organisations.models import Organisation
+
+    crc_id = db.session.scalar(select(Organisation.id).where(Organisation.name == "BeNCH CRC"))
+    places = db.session.scalars(select(model).where(model.crc_id == crc_id, model.name.in_(names))).all()
+    assert len(places) == len(names), f"BeNCH CRC should have {names}"
+    return [str(place.id) for place in places]
+
+
 def new_contract_form(partner, **overrides):
     form = {
         "reference": "bench-men-03",
@@ -44,8 +55,8 @@ def new_contract_form(partner, **overrides):
         "payment_terms_days": "30",
         "accept_sla_working_days": "2",
         "first_contact_sla_working_days": "5",
-        "counties": ["Hertfordshire", "Bedfordshire"],
-        "prisons": ["HMP The Mount"],
+        "counties": place_ids(County, "Hertfordshire", "Bedfordshire"),
+        "prisons": place_ids(Prison, "HMP The Mount"),
         "description": "Mentoring by people with lived experience.",
     }
     return form | overrides
@@ -128,7 +139,8 @@ def test_contract_manager_creates_a_contract_and_sees_it_listed(portal, contract
     contract = db.session.scalars(select(Contract)).one()
     assert contract.status == ContractStatus.DRAFT
     assert contract.value_cap_pence == 12_000_000
-    assert contract.counties == ["Bedfordshire", "Hertfordshire"]
+    assert contract.county_names == ["Bedfordshire", "Hertfordshire"]
+    assert contract.prison_names == ["HMP The Mount"]
     assert contract.start_date == date(2026, 4, 1)
     assert "contract.created" in audit_actions()
 
@@ -410,7 +422,7 @@ def test_contract_manager_edits_a_contract_with_its_values_filled_in(portal, con
     form = portal.get("/contracts/BENCH-ACC-01/edit").get_data(as_text=True)
     assert 'value="250000.00"' in form
     assert 'id="start_date-day"' in form and 'value="2026"' in form
-    assert 'value="Bedfordshire" checked' in form
+    assert f'value="{place_ids(County, "Bedfordshire")[0]}" checked' in form
 
     response = portal.post(
         "/contracts/BENCH-ACC-01/edit",

@@ -71,9 +71,11 @@ def test_only_contract_managers_create_contracts(request, role_fixture, nacro):
         ({"vat_rate_bp": 1750}, "vat_rate_bp", "0% or 20%"),
         ({"payment_terms_days": -1}, "payment_terms_days", "0 to 120"),
         ({"accept_sla_working_days": 0}, "accept_sla_working_days", "1 to 30"),
-        ({"counties": ["Kent"]}, "counties", "Select a county from the list"),
+        ({"counties": ["Kent"]}, "counties", "There is no county called Kent in use"),
         ({"counties": [], "prisons": []}, "counties", "at least one county or prison"),
-        ({"prisons": ["HMP Nowhere"]}, "prisons", "Select a prison from the list"),
+        ({"prisons": ["HMP Nowhere"]}, "prisons", "There is no prison called HMP Nowhere in use"),
+        ({"prisons": [999_999]}, "prisons", "Select a prison from the list"),
+        ({"prisons": [{"name": "HMP Bedford"}]}, "prisons", "Select a prison from the list"),
     ],
 )
 def test_bad_contract_details_are_refused_naming_the_field(contract_manager, nacro, override, field, message):

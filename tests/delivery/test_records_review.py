@@ -9,9 +9,12 @@ from datetime import time, timedelta
 from sqlalchemy import select
 
 from portal.audit.models import AuditEvent
+from portal.db import utcnow
 from portal.delivery.models import Attendance, SessionKind
 from portal.extensions import db
-from portal.referrals.models import LocationType
+from portal.formatting import format_date
+from portal.referrals.models import LocationType, ReleaseType
+from portal.ttg.models import FirstNight, ReleaseRecord
 from tests.factories import ReferralFactory, SessionFactory
 from tests.helpers import days_from_today
 
@@ -71,3 +74,43 @@ def test_a_clean_history_has_nothing_to_put_right(runner, ttg_service):
     result = runner.invoke(args=["records", "review"])
     assert result.exit_code == 0
     assert "0 overlapping session pair(s) and 0 RAR day(s) recorded in custody" in result.output
+
+
+def test_a_released_persons_rar_day_recorded_before_the_release_is_found_and_later_ones_are_not(
+    runner, ttg_service, referrer, nacro_caseworker
+):
+    """Through the Gate moves the case to the community on release day: the referral is no longer a
+    custody one, but a RAR day recorded before that day was still recorded in custody."""
+    released_on = days_from_today(-10)
+    released = ReferralFactory(
+        contract=ttg_service,
+        service_code="ACC-TTG",
+        referrer=referrer,
+        in_progress=True,
+        location_type=LocationType.COMMUNITY,
+    )
+    db.session.add(
+        ReleaseRecord(
+            referral_id=released.id,
+            released_on=released_on,
+            release_type=ReleaseType.CONDITIONAL_RELEASE,
+            prison="HMP Bedford",
+            community_office="Bedford probation office",
+            first_night=FirstNight.OWN_TENANCY,
+            recorded_at=utcnow(),
+            recorded_by_id=nacro_caseworker.id,
+        )
+    )
+    db.session.commit()
+    before = SessionFactory(referral=released, date=released_on - timedelta(days=2), rar_day=True)
+    SessionFactory(referral=released, date=released_on, rar_day=True)  # the day out: in the community
+    SessionFactory(referral=released, date=released_on + timedelta(days=3), rar_day=True)
+
+    result = runner.invoke(args=["records", "review"])
+
+    assert result.exit_code == 0, result.output
+    assert "0 overlapping session pair(s) and 1 RAR day(s) recorded in custody in 1 contract(s)" in result.output
+    assert (
+        f"referral {released.reference}, session {before.id}: The session on {format_date(before.date)} "
+        "is recorded as a RAR day while the person was in custody"
+    ) in result.output

@@ -202,16 +202,18 @@ def test_grants_go_to_tier_iii_partners_and_subcontracts_to_tier_ii():
 
 def test_service_areas_are_the_cpas_counties_and_prisons_as_in_annex_3():
     for contract in contracts():
-        assert set(contract.counties) <= set(COUNTIES) and set(contract.prisons) <= set(PRISONS)
+        assert set(contract.county_names) <= set(COUNTIES) and set(contract.prison_names) <= set(PRISONS)
         assert contract.counties or contract.prisons
+        # The CRC's own records, in use: the administrators' list, not names typed into the contract.
+        assert all(place.crc_id == contract.crc_id and place.active for place in contract.counties + contract.prisons)
     by_reference = {contract.reference: contract for contract in contracts()}
-    assert by_reference["BENCH-ACC-01"].prisons == ["HMP Bedford", "HMP Woodhill"]
-    assert by_reference["BENCH-ACC-02"].counties == ["Bedfordshire", "Northamptonshire"]
-    assert by_reference["BENCH-ACC-03"].prisons == ["HMP The Mount"]
-    assert by_reference["BENCH-ACC-03"].counties == ["Hertfordshire"]
-    assert by_reference["BENCH-DV-01"].counties == list(COUNTIES)
-    assert "HMP Peterborough (male)" in by_reference["BENCH-DV-01"].prisons
-    assert by_reference["BENCH-WOM-04"].counties == ["Northamptonshire"]
+    assert by_reference["BENCH-ACC-01"].prison_names == ["HMP Bedford", "HMP Woodhill"]
+    assert by_reference["BENCH-ACC-02"].county_names == ["Bedfordshire", "Northamptonshire"]
+    assert by_reference["BENCH-ACC-03"].prison_names == ["HMP The Mount"]
+    assert by_reference["BENCH-ACC-03"].county_names == ["Hertfordshire"]
+    assert by_reference["BENCH-DV-01"].county_names == list(COUNTIES)
+    assert "HMP Peterborough (male)" in by_reference["BENCH-DV-01"].prison_names
+    assert by_reference["BENCH-WOM-04"].county_names == ["Northamptonshire"]
 
 
 def test_the_demo_contract_manager_did_the_work_and_the_audit_log_shows_it():

@@ -110,7 +110,7 @@ def test_people_look_like_a_real_caseload():
     custody = db.session.scalars(select(Referral).where(Referral.prison.is_not(None))).all()
     assert custody and all(r.expected_release_date for r in custody)
     contracts = {c.id: c for c in db.session.scalars(select(Contract)).all()}
-    assert all(r.prison in contracts[r.contract_id].prisons for r in custody)
+    assert all(r.prison in contracts[r.contract_id].prison_names for r in custody)
     assert db.session.scalar(select(func.count()).select_from(Referral).where(Referral.rar_days.is_not(None)))
     assert db.session.scalar(select(func.count()).select_from(Referral).where(Referral.colour_band.is_not(None)))
     assert db.session.scalar(select(func.count()).select_from(Referral).where(Referral.urgent.is_(True)))
