@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 
 from portal import access
 from portal.audit.service import record_event
-from portal.contracts.models import Contract, RateCardItem
+from portal.contracts.models import Contract, Service
 from portal.csv_files import FileRejected, RowError, read_csv
 from portal.dates import month_label, parse_month
 from portal.errors import StaleRecord, ValidationFailed
@@ -26,7 +26,9 @@ MAX_STARTS = 100_000
 
 
 def service_codes(contract: Contract) -> set[str]:
-    return set(db.session.scalars(select(RateCardItem.service_code).where(RateCardItem.contract_id == contract.id)))
+    """The codes of the contract's services (its Service records, not its rate-card items: a
+    grant's services have no items, and still expect starts)."""
+    return set(db.session.scalars(select(Service.code).where(Service.contract_id == contract.id)))
 
 
 def _month(values: dict[str, str], contract: Contract, number: int, errors: list[RowError]) -> Any:
