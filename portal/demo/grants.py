@@ -53,7 +53,7 @@ class GrantTerms:
 
 GRANTS = {
     "BENCH-WOM-01": GrantTerms(1, 3_600_00, "arrears"),
-    "BENCH-WOM-02": GrantTerms(3, 8_000_00, "advance"),
+    "BENCH-WOM-02": GrantTerms(3, 8_000_00, "advance", latest=("paid", "varied")),
     "BENCH-WOM-03": GrantTerms(1, 3_000_00, "advance", latest=("submitted", "queried")),
     "BENCH-WOM-04": GrantTerms(3, 8_000_00, "mixed", rejects_one=True, current_left_unpaid=True, drop_ins=True),
 }
@@ -74,6 +74,11 @@ EXPECTED_STARTS = {
 }
 QUERY_REASON = "Please confirm the month's key work is in the service return before we approve this instalment"
 REJECTION_REASON = "It quotes last year's grant agreement number: please raise it again under this year's"
+VARIATION_PENCE = 500_00
+VARIATION_REASON = (
+    "The grant was varied for this quarter (£500 more for the summer group programme): we will replace "
+    "this instalment with the varied amount for you to raise"
+)
 
 
 def is_paid_by_schedule(contract: Contract) -> bool:
@@ -257,6 +262,10 @@ def _decide(history: History, rng: random.Random, instalment_id: int, story: str
     if story == "queried":  # the partner has still to answer
         service.query_payment(history.contract_manager, instalment, reason=QUERY_REASON)
         return
+    if story == "varied":
+        service.reject_payment(history.contract_manager, instalment, reason=VARIATION_REASON)
+        history.at(_later(history, rng, rng.randint(1, 3), 10, 12), _vary, history, rng, instalment_id)
+        return
     if terms.rejects_one and instalment.period_end < history.today and not history.counts["grant_payments_rejected"]:
         # Once in the year, one is rejected and the partner replaces it (the rejected one stays).
         service.reject_payment(history.finance, instalment, reason=REJECTION_REASON)
@@ -275,6 +284,16 @@ def _working_day_by(day: date) -> date:
     while not is_working_day(day):
         day -= timedelta(days=1)
     return day
+
+
+def _vary(history: History, rng: random.Random, instalment_id: int) -> None:
+    """The contract manager replaces the rejected instalment with the varied amount; the partner
+    raises the replacement a working day or two later, and it is approved and paid as any other."""
+    rejected = db.session.get(GrantInstalment, instalment_id)
+    replacement = service.replace_rejected(
+        history.contract_manager, rejected, amount_pence=rejected.amount_pence + VARIATION_PENCE
+    )
+    history.at(_later(history, rng, rng.randint(1, 2), 10, 12), _try_to_raise, history, rng, replacement.id, "paid")
 
 
 def _replace(history: History, instalment_id: int) -> None:
