@@ -545,6 +545,9 @@ class History:
         ahead = []
         for session_id in sorted(case.booked):
             session = db.session.get(Session, session_id)
+            if session is None:  # cancelled meanwhile (deleted with its history line)
+                case.booked.discard(session_id)
+                continue
             if sessions.session_start(session.date, session.start_time) < self.current:
                 self.record(case, session.date, session.start_time, session_id)
             else:
