@@ -280,31 +280,12 @@ def _open_on_first_priced_item(session: OrmSession, service: Service, items: lis
     """A service made closed because its first item was a grant's monthly amount opens when its
     first item a person can be referred for arrives: it was closed only for want of one. One a
     contract manager closed (the audit log records each change of `open_to_referrals`) stays closed."""
-    from portal.audit.models import AuditEvent
     from portal.audit.service import record_event
 
     if service.open_to_referrals or not any(_referrable(item) for item in items):
         return
     new_ids = {item.id for item in items if item.id is not None}
-    priced_before = [
-        item
-        for item in session.scalars(
-            select(RateCardItem).where(
-                RateCardItem.contract_id == service.contract_id, RateCardItem.service_code == service.code
-            )
-        ).all()
-        if item.id not in new_ids and item not in items and _referrable(item)
-    ]
-    if priced_before:
-        return  # it had items to refer to and is closed all the same: someone closed it
-    decisions = session.scalars(
-        select(AuditEvent.details).where(
-            AuditEvent.action == "service.updated",
-            AuditEvent.record_type == "service",
-            AuditEvent.record_id == str(service.id),
-        )
-    ).all()
-    if any("open_to_referrals" in (details or {}).get("changes", {}) for details in decisions):
+    if _closed_on_purpose(session, service, ignore=lambda item: item.id in new_ids or item in items, added=False):
         return
     service.open_to_referrals = True
     record_event(
@@ -317,6 +298,65 @@ def _open_on_first_priced_item(session: OrmSession, service: Service, items: lis
             "items": sorted(item.code for item in items if _referrable(item)),
         },
     )
+
+
+def _closed_on_purpose(
+    session: OrmSession, service: Service, ignore: Any = lambda item: False, *, added: bool = True
+) -> bool:
+    """Whether someone closed the service, rather than the portal for want of an item to refer to:
+    it had such an item (other than those `ignore` picks) and is closed all the same, or a person
+    changed `open_to_referrals` (or, with `added`, added the service closed): the audit log
+    records each."""
+    from portal.audit.models import AuditEvent
+
+    priced_before = [
+        item
+        for item in session.scalars(
+            select(RateCardItem).where(
+                RateCardItem.contract_id == service.contract_id, RateCardItem.service_code == service.code
+            )
+        ).all()
+        if not ignore(item) and _referrable(item)
+    ]
+    if priced_before:
+        return True
+    decisions = session.execute(
+        select(AuditEvent.action, AuditEvent.details).where(
+            AuditEvent.action.in_(("service.created", "service.updated") if added else ("service.updated",)),
+            AuditEvent.record_type == "service",
+            AuditEvent.record_id == str(service.id),
+        )
+    ).all()
+    return any(
+        action == "service.created" or "open_to_referrals" in (details or {}).get("changes", {})
+        for action, details in decisions
+    )
+
+
+def open_for_a_schedule(actor: Any, contract: Contract) -> list[Service]:
+    """A grant paid by its schedule of instalments needs no unit price for people to be referred
+    to its services (the schedule pays for their work), so when its schedule is set a service the
+    portal closed for want of an item to refer to (its only item was the grant's monthly amount)
+    opens, audited. One a contract manager closed, or added closed, stays closed. The caller commits."""
+    session = db.session()
+    opened = []
+    for service in session.scalars(
+        select(Service).where(Service.contract_id == contract.id, Service.open_to_referrals.is_(False))
+    ).all():
+        if _closed_on_purpose(session, service):
+            continue
+        service.open_to_referrals = True
+        record_event(
+            "service.opened",
+            actor=actor,
+            record=service,
+            details={
+                "code": service.code,
+                "why": "its grant is paid by a schedule of instalments, which needs no item to refer to",
+            },
+        )
+        opened.append(service)
+    return opened
 
 
 def _acting_user() -> Any:

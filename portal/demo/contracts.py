@@ -135,6 +135,17 @@ class DemoItem:
 
 
 @dataclass(frozen=True)
+class DemoGrantService:
+    """A service of a grant: people are referred to it and its work is recorded, but no rate-card
+    item prices it (the grant's schedule of instalments pays for it), so the contract manager adds
+    it as a service of its own."""
+
+    code: str
+    pathway: Pathway
+    setting: Setting
+
+
+@dataclass(frozen=True)
 class DemoContract:
     reference: str
     partner: str  # the partner's slug in supply_chain.PARTNERS
@@ -145,6 +156,8 @@ class DemoContract:
     prisons: tuple[str, ...]
     description: str
     items: tuple[DemoItem, ...]
+    # A grant's services, which no item prices (their codes are not the items').
+    grant_services: tuple[DemoGrantService, ...] = ()
     # Outcomes the partner records for management information without being paid for them.
     also_records: tuple[str, ...] = ()
     status: ContractStatus = ContractStatus.ACTIVE
@@ -427,7 +440,7 @@ DEMO_CONTRACTS: tuple[DemoContract, ...] = (
                          "family_contact_restored", BOTH, price(200_00)),
         ),
     ),
-    # --- Women's centres: Tier III grants paid monthly -------------------------------------------
+    # --- Women's centres: Tier III grants paid by schedules of instalments, with no unit prices ---------
     DemoContract(
         reference="BENCH-WOM-01",
         partner="cambridge-womens-resource-centre",
@@ -437,15 +450,12 @@ DEMO_CONTRACTS: tuple[DemoContract, ...] = (
         counties=("Cambridgeshire",),
         prisons=(),
         description="A women-only centre for women on probation in Cambridge and Peterborough: "
-        "one-to-one support, groups, and specialist help with abuse and sex work.",
+        "one-to-one support, groups, and specialist help with abuse and sex work. Paid monthly in arrears "
+        "by a schedule of instalments, each released once the month's service return is accepted.",
         payment_terms_days=14,
-        items=(
-            DemoItem("WOM-CAM-GRANT", "WOM-CAM", "Women's centre grant",
-                     WOMEN_ABUSE, COMMUNITY, MONTHLY_FIXED, price(4_500_00)),
-            DemoItem("WOM-CAM-121", "WOM-CAM", "One-to-one support session (counts as a RAR day)",
-                     WOMEN_ABUSE, COMMUNITY, PER_SESSION, price(40_00), max_units_per_referral=12,
-                     session_kinds=("one_to_one",)),
-        ),
+        items=(),
+        grant_services=(DemoGrantService("WOM-CAM", WOMEN_ABUSE, COMMUNITY),),
+        imported_from_csv=False,
         also_records=("safety_plan_agreed", "exit_plan_agreed", "registered_with_gp", "benefit_claim_made"),
     ),
     DemoContract(
@@ -456,15 +466,12 @@ DEMO_CONTRACTS: tuple[DemoContract, ...] = (
         cap_pounds=100_000,
         counties=("Bedfordshire",),
         prisons=(),
-        description="Group and one-to-one support for women on probation in the Bedford area.",
+        description="Group and one-to-one support for women on probation in the Bedford area. Paid "
+        "quarterly in advance by a schedule of instalments.",
         payment_terms_days=14,
-        items=(
-            DemoItem("WOM-BED-GRANT", "WOM-BED", "Women's services grant",
-                     WOMEN_ABUSE, COMMUNITY, MONTHLY_FIXED, price(2_500_00)),
-            DemoItem("WOM-BED-GROUP", "WOM-BED", "Women's group session (counts as a RAR day)",
-                     WOMEN_ABUSE, COMMUNITY, PER_SESSION, price(35_00), max_units_per_referral=12,
-                     session_kinds=("group",)),
-        ),
+        items=(),
+        grant_services=(DemoGrantService("WOM-BED", WOMEN_ABUSE, COMMUNITY),),
+        imported_from_csv=False,
         also_records=("safety_plan_agreed", "family_contact_restored"),
     ),
     DemoContract(
@@ -475,15 +482,12 @@ DEMO_CONTRACTS: tuple[DemoContract, ...] = (
         cap_pounds=110_000,
         counties=("Bedfordshire",),
         prisons=(),
-        description="Key work and groups for women on probation in the Luton area.",
+        description="Key work and groups for women on probation in the Luton area. Paid monthly in "
+        "advance by a schedule of instalments.",
         payment_terms_days=14,
-        items=(
-            DemoItem("WOM-LUT-GRANT", "WOM-LUT", "Women's services grant",
-                     WOMEN_ABUSE, COMMUNITY, MONTHLY_FIXED, price(3_000_00)),
-            DemoItem("WOM-LUT-KEYWORK", "WOM-LUT", "One-to-one key work",
-                     WOMEN_ABUSE, COMMUNITY, PER_HOUR, price(30_00), max_units_per_referral=24,
-                     session_kinds=("one_to_one", "phone", "video", "home_visit")),
-        ),
+        items=(),
+        grant_services=(DemoGrantService("WOM-LUT", WOMEN_ABUSE, COMMUNITY),),
+        imported_from_csv=False,
         also_records=("safety_plan_agreed", "exit_plan_agreed", "engaged_with_treatment"),
     ),
     DemoContract(

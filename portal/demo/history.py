@@ -28,7 +28,7 @@ from flask import current_app
 from sqlalchemy import exists, func, select, text
 
 from portal.accounts.models import Role, User
-from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, Setting, Unit
+from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, Service, Setting, Unit
 from portal.dates import Period, add_months, london_day
 from portal.delivery import alerts, end_of_service, outcome_rules, outcomes, sessions
 from portal.delivery.models import Alert, Outcome, Session
@@ -348,8 +348,8 @@ class History:
                 self._plan_referrals(contract, plan, first, last)
                 if plan.group is not None:
                     self._plan_groups(contract, plan.group, first, last)
-            if demo_grants.is_scheduled_grant(contract):
-                demo_grants.plan(self, contract)  # paid by its schedule, not invoiced
+            if demo_grants.is_paid_by_schedule(contract):
+                demo_grants.plan(self, contract)  # a grant: paid by its schedule, never invoiced
             else:
                 self._plan_invoices(contract)
             self._plan_returns(contract)
@@ -364,13 +364,14 @@ class History:
         self.counts["emails"] += deliver_queued(limit=10_000)
 
     def _services(self, contract: Contract) -> dict[str, set[Setting]]:
-        services: dict[str, set[Setting]] = {}
-        for item in db.session.scalars(
-            select(RateCardItem).where(RateCardItem.contract_id == contract.id, RateCardItem.active.is_(True))
-        ).all():
-            if item.unit != Unit.MONTHLY_FIXED:
-                services.setdefault(item.service_code, set()).add(item.setting)
-        return services
+        """The contract's services open to referrals, by code, with where each works: from the
+        service records, so a grant's services (which no rate-card item prices) get referrals too."""
+        return {
+            service.code: {service.setting}
+            for service in db.session.scalars(
+                select(Service).where(Service.contract_id == contract.id, Service.open_to_referrals.is_(True))
+            )
+        }
 
     def _plan_referrals(self, contract: Contract, plan: ContractPlan, first: date, last: date) -> None:
         rng = self.rng
@@ -544,6 +545,9 @@ class History:
         ahead = []
         for session_id in sorted(case.booked):
             session = db.session.get(Session, session_id)
+            if session is None:  # cancelled meanwhile (deleted with its history line)
+                case.booked.discard(session_id)
+                continue
             if sessions.session_start(session.date, session.start_time) < self.current:
                 self.record(case, session.date, session.start_time, session_id)
             else:
@@ -1143,7 +1147,7 @@ class History:
         for contract in contracts:
             if contract.start_date > self.today or contract.end_date < last_month:
                 continue
-            if demo_grants.is_scheduled_grant(contract):
+            if demo_grants.is_paid_by_schedule(contract):
                 continue
             sent_last_month = db.session.scalar(
                 select(

@@ -242,6 +242,12 @@ class SafeguardingStory:
         concern = db.session.get(SafeguardingConcern, concern_id)
         referral = db.session.get(Referral, concern.referral_id)
         outcome, detail = OUTCOMES[state]
+        if state == "transfer":
+            # The transfer withdraws the referral: first the caseworker records how the sessions that
+            # have happened went (one waiting for its feedback would be left on a case that has ended).
+            for case in self.history.cases:
+                if case.referral is not None and case.referral.id == referral.id:
+                    self.history._catch_up(case)
         service.close_concern(db.session.get(User, referral.referrer_id), concern, outcome=outcome, detail=detail)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portal.contracts.models import Contract, Setting
-from portal.contracts.services import services_of, update_service
+from portal.contracts.services import add_service, services_of, update_service
 from portal.demo.contracts import DemoContract
 from portal.places.service import places_of
 
@@ -144,14 +144,28 @@ DEMO_SERVICES: dict[str, DemoService] = {
 
 
 def describe_services(manager: Any, contract: Contract, demo: DemoContract) -> None:
-    """Name, describe and limit the contract's services as the contract manager would."""
+    """Name, describe and limit the contract's services as the contract manager would (a grant's
+    services, which no item prices, are added as services of their own: open to referrals)."""
     places = places_of(contract.crc_id)
     by_model = {model.__tablename__: {place.name: place.id for place in found} for model, found in places.items()}
+    for grant_service in demo.grant_services:
+        spec = DEMO_SERVICES[grant_service.code]
+        add_service(
+            manager,
+            contract,
+            code=grant_service.code,
+            name=spec.name,
+            pathway=grant_service.pathway,
+            setting=grant_service.setting,
+        )
+    grant_settings = {grant_service.code: grant_service.setting for grant_service in demo.grant_services}
     for service in services_of(contract):
         spec = DEMO_SERVICES.get(service.code)
         if spec is None:
             continue
-        settings = {item.setting for item in demo.items if item.service_code == service.code}
+        settings = {item.setting for item in demo.items if item.service_code == service.code} or {
+            grant_settings.get(service.code, Setting.BOTH)
+        }
         setting = settings.pop() if len(settings) == 1 else Setting.BOTH
         update_service(
             manager,
@@ -166,8 +180,7 @@ def describe_services(manager: Any, contract: Contract, demo: DemoContract) -> N
             prison_ids=[by_model["prison"][name] for name in demo.prisons] if setting != Setting.COMMUNITY else [],
             probation_office_ids=[by_model["probation_office"][name] for name in spec.offices],
             # Open when something of it is priced per referral, session, hour, day or outcome (a
-            # grant's monthly amount alone belongs to the contract).
-            open_to_referrals=any(
-                item.unit.value != "monthly_fixed" for item in demo.items if item.service_code == service.code
-            ),
+            # grant's monthly amount alone belongs to the contract), or it is a grant's service.
+            open_to_referrals=service.code in grant_settings
+            or any(item.unit.value != "monthly_fixed" for item in demo.items if item.service_code == service.code),
         )

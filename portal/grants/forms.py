@@ -67,6 +67,16 @@ class ExpectedStartsForm(VersionedForm):
     submit = SubmitField("Save expected starts", widget=GovSubmitInput())
 
 
+class ExpectedStartsRangeForm(FlaskForm):
+    """The same starts expected of a service (or the whole contract) in each month of a range."""
+
+    service_code = SelectField("Service", widget=GovSelect(), validate_choice=False)
+    from_month = StringField("First month", widget=GovTextInput(), validators=[Length(max=7)])
+    to_month = StringField("Last month", widget=GovTextInput(), validators=[Length(max=7)])
+    expected_starts = StringField("Starts expected in each month", widget=GovTextInput(), validators=[Length(max=7)])
+    submit = SubmitField("Save expected starts", widget=GovSubmitInput())
+
+
 class ConfirmForm(VersionedForm):
     submit = SubmitField("Confirm", widget=GovSubmitInput())
 

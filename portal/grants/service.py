@@ -4,10 +4,13 @@ instalment as a grant payment once it is released, which takes the next number o
 invoice sequence; the contract manager approves, queries, rejects or marks it paid, as an invoice.
 
 A grant paid by a schedule has no unit prices: once a contract has a schedule it is not invoiced
-from a rate card (`refuse_rate_card_invoice`, which invoicing asks), and a contract already
-invoiced from its rate card cannot be given a schedule. Each operation checks who is acting and
-the instalment's state, writes the change with its audit event and commits, or raises a domain
-error and changes nothing.
+from a rate card (`refuse_rate_card_invoice`, which invoicing asks, and `paid_by_schedule`, which
+keeps it off the contracts to invoice), and a contract already invoiced from its rate card cannot
+be given a schedule. Its services need no priced item to take referrals: setting the schedule
+opens any the portal closed for want of one (portal.contracts.services.open_for_a_schedule).
+
+Each operation checks who is acting and the instalment's state, writes the change with its audit
+event and commits, or raises a domain error and changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy import delete, exists, func, select
 from portal import access
 from portal.audit.service import record_event
 from portal.contracts.models import Contract, ContractStatus, ContractTier
+from portal.contracts.services import open_for_a_schedule
 from portal.csv_files import FileRejected, RowError, read_csv
 from portal.dates import london_day, london_today, parse_user_date
 from portal.errors import InvalidTransition, ValidationFailed
@@ -59,6 +63,11 @@ CSV_COLUMNS = ("period_start", "period_end", "due_on", "amount", "timing", "need
 
 def has_schedule(contract: Contract) -> bool:
     return bool(db.session.scalar(select(exists().where(GrantInstalment.contract_id == contract.id))))
+
+
+def paid_by_schedule() -> Any:
+    """A clause true of a contract (joined as Contract) that is a grant paid by its schedule."""
+    return (Contract.tier == ContractTier.GRANT) & exists().where(GrantInstalment.contract_id == Contract.id)
 
 
 def refuse_rate_card_invoice(contract: Contract) -> None:
@@ -214,6 +223,7 @@ def add_instalment(actor: Any, contract: Contract, fields: InstalmentFields) -> 
     instalment = _instalment(actor, contract, fields)
     db.session.flush()
     record_event("grant.instalment_added", actor=actor, record=instalment, details=_described(contract, instalment))
+    open_for_a_schedule(actor, contract)
     commit("grant schedule")
     return instalment
 
@@ -322,6 +332,7 @@ def import_schedule(actor: Any, contract: Contract, data: bytes) -> list[GrantIn
             "instalments": [_described(contract, instalment) for instalment in made],
         },
     )
+    open_for_a_schedule(actor, contract)
     commit("grant schedule")
     return made
 

@@ -17,7 +17,7 @@ from portal.dates import Period, PeriodKind, london_today, month_label, parse_mo
 from portal.extensions import db
 from portal.grants import volumes
 from portal.grants.below_plan import below_plan
-from portal.grants.forms import ExpectedStartsForm, VolumesFileForm
+from portal.grants.forms import ExpectedStartsForm, ExpectedStartsRangeForm, VolumesFileForm
 from portal.grants.models import ExpectedStarts
 from portal.returns.records import figures_for
 from portal.web import attempt
@@ -141,3 +141,36 @@ def set_starts(reference: str):  # type: ignore[no-untyped-def]
             )
             return redirect(url_for("volumes.show", reference=contract.reference))
     return render_template("grants/expected_starts_form.html", form=form, contract=contract)
+
+
+@bp.route("/<reference>/volumes/starts/months", methods=["GET", "POST"])
+@login_required
+def set_starts_for_months(reference: str):  # type: ignore[no-untyped-def]
+    """Set the same starts expected of one service in each month of a range, in one submit."""
+    contract = _contract(reference)
+    user = current_user._get_current_object()
+    access.require(user, "manage", contract)
+    form = ExpectedStartsRangeForm()
+    codes = sorted(volumes.service_codes(contract))
+    form.service_code.choices = [("", "Whole contract (every service)")] + [(code, code) for code in codes]
+    if form.validate_on_submit():
+        result = attempt(
+            form,
+            lambda: volumes.set_expected_starts_for_months(
+                user,
+                contract,
+                service_code=form.service_code.data,
+                from_month=form.from_month.data,
+                to_month=form.to_month.data,
+                starts=form.expected_starts.data,
+            ),
+        )
+        if result.ok:
+            rows = result.result
+            flash(
+                f"Expected starts for {rows[0].service_code or 'the whole contract'} saved: {rows[0].starts} a month "
+                f"from {month_label(rows[0].month)} to {month_label(rows[-1].month)} ({len(rows)} months).",
+                "success",
+            )
+            return redirect(url_for("volumes.show", reference=contract.reference))
+    return render_template("grants/expected_starts_range_form.html", form=form, contract=contract)

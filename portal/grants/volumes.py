@@ -1,6 +1,7 @@
 """What a contract expects: starts a month by service (ExpectedStarts) and spend a month
 (SpendProfile). The contract manager sets each from a CSV file, all or nothing, replacing what
-was there, or sets the starts of one service and month (page and API, `set_expected_starts`);
+was there, sets the starts of one service and month (page and API, `set_expected_starts`), or
+of one service in each month of a range (page, `set_expected_starts_for_months`);
 the figures compare the records against them (portal.returns.kpis, "Against the contract")."""
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from sqlalchemy import delete, select
 
 from portal import access
 from portal.audit.service import record_event
-from portal.contracts.models import Contract, RateCardItem
+from portal.contracts.models import Contract, Service
 from portal.csv_files import FileRejected, RowError, read_csv
-from portal.dates import month_label, parse_month
+from portal.dates import add_months, month_label, parse_month
 from portal.errors import StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.grants.models import ExpectedStarts, SpendProfile
@@ -26,7 +27,9 @@ MAX_STARTS = 100_000
 
 
 def service_codes(contract: Contract) -> set[str]:
-    return set(db.session.scalars(select(RateCardItem.service_code).where(RateCardItem.contract_id == contract.id)))
+    """The codes of the contract's services (its Service records, not its rate-card items: a
+    grant's services have no items, and still expect starts)."""
+    return set(db.session.scalars(select(Service.code).where(Service.contract_id == contract.id)))
 
 
 def _month(values: dict[str, str], contract: Contract, number: int, errors: list[RowError]) -> Any:
@@ -162,6 +165,76 @@ def set_expected_starts(
     )
     commit("contract")
     return row
+
+
+def set_expected_starts_for_months(
+    actor: Any, contract: Contract, *, service_code: Any, from_month: Any, to_month: Any, starts: Any
+) -> list[ExpectedStarts]:
+    """Set the starts a contract expects of one service (an empty code: the whole contract) in every
+    month from `from_month` to `to_month`, adding figures or changing them in place (so a page read
+    before is stale, as after a CSV import). One audit event for the range, with the figures it
+    replaced. Errors name the field: service_code, from_month, to_month, expected_starts."""
+    access.require(actor, "manage", contract)
+    lock(contract)
+    errors: dict[str, list[str]] = {}
+    code = str(service_code or "").strip().upper()
+    if code and code not in service_codes(contract):
+        errors["service_code"] = [f"{code} is not a service of {contract.reference}"]
+    first, last = parse_month(from_month), parse_month(to_month)
+    for field, day, which in (("from_month", first, "first"), ("to_month", last, "last")):
+        if day is None:
+            errors[field] = [f"Enter the {which} month as YYYY-MM, like 2027-04"]
+        elif day > contract.end_date or day < contract.start_date.replace(day=1):
+            errors[field] = [f"{month_label(day)} is outside the contract"]
+    if first and last and "from_month" not in errors and "to_month" not in errors and last < first:
+        errors["to_month"] = ["The last month must be the same as or after the first month"]
+    text = str(starts if starts is not None else "").strip()
+    if not text:
+        errors["expected_starts"] = ["Enter the starts expected in each month, like 12"]
+    elif not (text.isascii() and text.isdigit() and int(text) <= MAX_STARTS):
+        errors["expected_starts"] = [f"Enter the expected starts as a whole number from 0 to {MAX_STARTS:,}"]
+    if errors or first is None or last is None:
+        raise ValidationFailed(errors)
+    existing = {
+        row.month: row
+        for row in db.session.scalars(
+            select(ExpectedStarts).where(
+                ExpectedStarts.contract_id == contract.id,
+                ExpectedStarts.service_code == code,
+                ExpectedStarts.month >= first,
+                ExpectedStarts.month <= last,
+            )
+        )
+    }
+    rows, replaced = [], {}
+    month = first
+    while month <= last:
+        row = existing.get(month)
+        if row is None:
+            row = ExpectedStarts(contract_id=contract.id, service_code=code, month=month, starts=int(text))
+            db.session.add(row)
+        else:
+            replaced[month.strftime("%Y-%m")] = row.starts
+            row.starts = int(text)
+        rows.append(row)
+        month = add_months(month, 1)
+    db.session.flush()
+    record_event(
+        "contract.expected_starts_set_for_months",
+        actor=actor,
+        record=contract,
+        details={
+            "contract": contract.reference,
+            "service_code": code,
+            "from_month": first.strftime("%Y-%m"),
+            "to_month": last.strftime("%Y-%m"),
+            "months": len(rows),
+            "starts": int(text),
+            "replaced": replaced,
+        },
+    )
+    commit("contract")
+    return rows
 
 
 def import_spend_profile(actor: Any, contract: Contract, data: bytes) -> int:

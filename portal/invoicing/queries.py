@@ -159,7 +159,12 @@ def waiting_for_excess_approval(user: User, filters: Filters) -> list[Invoice]:
 
 
 def contract_choices(user: User, *, billable_only: bool = False) -> list[Contract]:
+    from portal.grants.service import paid_by_schedule
+
     statement = access.visible(Contract, user).order_by(Contract.reference)
+    if billable_only:
+        # A grant paid by its schedule of instalments is never invoiced: its grant payments are raised.
+        statement = statement.where(~paid_by_schedule())
     contracts = list(db.session.scalars(statement).unique())
     return (
         [contract for contract in contracts if billing.contract_can_be_billed(contract)] if billable_only else contracts

@@ -103,9 +103,39 @@ def test_rate_cards_mix_units_as_the_services_are_paid():
     assert units("BENCH-MEN-01") >= {Unit.PER_HOUR}  # peer mentoring by the hour
     assert units("BENCH-DV-01") >= {Unit.PER_SESSION, Unit.PER_RAR_DAY}  # DV programme
     assert units("BENCH-FAM-01") == {Unit.PER_SESSION, Unit.PER_OUTCOME}  # family support
-    for women_centre in ("BENCH-WOM-01", "BENCH-WOM-02", "BENCH-WOM-03"):
-        assert Unit.MONTHLY_FIXED in units(women_centre)  # grants paid monthly
-    assert units("BENCH-WOM-04") == set()  # a grant paid by its schedule of instalments: no unit prices
+    assert units("BENCH-MEN-01") >= {Unit.MONTHLY_FIXED}  # the service user council, a fixed monthly amount
+
+
+def test_no_grant_has_unit_prices_and_each_is_paid_by_a_schedule_of_instalments():
+    """Issue 18: the women's centres' grants (Tier III) are paid by schedules of instalments, not
+    by a rate card; those that take referrals have services open to them from the start."""
+    from portal.contracts.models import ContractTier, Service
+    from portal.grants import service as grants
+
+    grants_held = [c for c in contracts(ContractStatus.ACTIVE) if c.tier == ContractTier.GRANT]
+    assert [c.reference for c in grants_held] == ["BENCH-WOM-01", "BENCH-WOM-02", "BENCH-WOM-03", "BENCH-WOM-04"]
+    assert items_of(grants_held) == []
+    for grant in grants_held:
+        schedule = grants.schedule_of(grant)
+        assert schedule and sum(i.amount_pence for i in schedule) <= grant.value_cap_pence, grant.reference
+        assert schedule[0].period_start == grant.start_date and schedule[-1].period_end == grant.end_date
+    timings = {
+        grant.reference: {(i.timing.value, i.needs_accepted_return) for i in grants.schedule_of(grant)}
+        for grant in grants_held
+    }
+    # The schedules differ: in arrears on accepted returns, in advance, monthly and quarterly.
+    assert ("arrears", True) in timings["BENCH-WOM-01"]
+    assert timings["BENCH-WOM-02"] == timings["BENCH-WOM-03"] == {("advance", False)}
+    periods = {grant.reference: len(grants.schedule_of(grant)) for grant in grants_held}
+    assert periods["BENCH-WOM-01"] == periods["BENCH-WOM-03"] == 3 * periods["BENCH-WOM-02"]
+    services = db.session.scalars(
+        select(Service).where(Service.contract_id.in_([grant.id for grant in grants_held])).order_by(Service.code)
+    ).all()
+    assert [(s.code, s.open_to_referrals) for s in services] == [
+        ("WOM-BED", True),
+        ("WOM-CAM", True),
+        ("WOM-LUT", True),
+    ]
 
 
 def test_price_periods_of_an_item_never_overlap_and_fall_within_the_contract():

@@ -542,3 +542,108 @@ def test_action_plans_and_progress_reviews_in_every_state():
     )
     assert open_without_plan == 0
     del due_on
+
+
+# --- issue 18: every women's centre's grant is paid by its schedule, and the centres still take referrals
+
+
+WOMENS_GRANTS = ("BENCH-WOM-01", "BENCH-WOM-02", "BENCH-WOM-03", "BENCH-WOM-04")
+
+
+def test_no_grant_has_a_rate_card_item_or_an_invoice():
+    from portal.contracts.models import ContractTier
+
+    grants_held = db.session.scalars(select(Contract).where(Contract.tier == ContractTier.GRANT)).all()
+    assert sorted(c.reference for c in grants_held) == list(WOMENS_GRANTS)
+    ids = [c.id for c in grants_held]
+    assert not db.session.scalar(
+        select(func.count()).select_from(RateCardItem).where(RateCardItem.contract_id.in_(ids))
+    )
+    # Neither an invoice, a draft nor a credit note: a grant's work is paid by its schedule.
+    assert not db.session.scalar(select(func.count()).select_from(Invoice).where(Invoice.contract_id.in_(ids)))
+
+
+def test_every_grant_has_a_schedule_in_several_states_and_together_they_show_every_state():
+    from portal.grants import service as grants
+    from portal.grants.models import GrantPaymentStatus
+
+    today = london_today()
+    seen = set()
+    for reference in WOMENS_GRANTS:
+        grant = _contract(reference)
+        states = set()
+        for instalment in grants.schedule_of(grant):
+            # A scheduled instalment is one of: not released yet, waiting for returns, ready to raise.
+            states.add(grants.state_of(grant, instalment, today) if not instalment.is_raised else instalment.status)
+        assert GrantPaymentStatus.PAID in states and "not_yet" in states, (reference, states)
+        assert len(states) >= 3, (reference, states)
+        seen |= states
+        paid = [i for i in grants.schedule_of(grant) if i.status == GrantPaymentStatus.PAID]
+        assert all(i.payment_reference and i.paid_on >= london_day_of(i.submitted_at) for i in paid)
+    assert set(GrantPaymentStatus) - {GrantPaymentStatus.SCHEDULED} <= seen
+    assert {"not_yet", "awaiting_return"} <= seen
+    # Cambridge's monthly instalments wait for their months' returns: the last three are not accepted.
+    cambridge = _contract("BENCH-WOM-01")
+    waiting = [
+        i
+        for i in grants.schedule_of(cambridge)
+        if not i.is_raised and grants.state_of(cambridge, i, today) == "awaiting_return"
+    ]
+    assert len(waiting) == 3 and all(i.period_end < today for i in waiting)
+    # Bedford's grant was varied for a quarter: the contract manager replaced the instalment raised.
+    bedford = grants.schedule_of(_contract("BENCH-WOM-02"))
+    (rejected,) = [i for i in bedford if i.status == GrantPaymentStatus.REJECTED]
+    replacement = grants.replacement_of(rejected)
+    assert replacement.status == GrantPaymentStatus.PAID
+    assert replacement.amount_pence == rejected.amount_pence + 500_00
+
+
+def london_day_of(moment):
+    return moment.astimezone(LONDON).date()
+
+
+def test_grant_referrals_are_delivered_and_counted_in_returns_but_never_billed():
+    from portal.returns.kpis import figure
+
+    for reference in ("BENCH-WOM-01", "BENCH-WOM-02", "BENCH-WOM-03"):
+        grant = _contract(reference)
+        referrals = db.session.scalars(select(Referral).where(Referral.contract_id == grant.id)).all()
+        assert len(referrals) >= 10, reference
+        attended = db.session.scalar(
+            select(func.count())
+            .select_from(Session)
+            .join(Referral, Referral.id == Session.referral_id)
+            .where(Referral.contract_id == grant.id, Session.attendance.in_([Attendance.ATTENDED, Attendance.LATE]))
+        )
+        assert attended >= 20, reference
+        # The partner's accepted service returns count the grant's sessions and its grant payments.
+        accepted = db.session.scalars(
+            select(ServiceReturn).where(
+                ServiceReturn.contract_id == grant.id, ServiceReturn.status == ReturnStatus.ACCEPTED
+            )
+        ).all()
+        assert sum(figure(r.kpis, "held") for r in accepted) > 0, reference
+        assert sum(figure(r.kpis, "received") for r in accepted) > 0, reference
+        assert sum(figure(r.kpis, "grant_paid_pence") for r in accepted) > 0, reference
+    # Their outcomes are recorded, unpaid: no item prices them.
+    womens = select(Contract.id).where(Contract.reference.in_(WOMENS_GRANTS))
+    recorded = db.session.scalars(
+        select(OutcomeType.recorded_unpaid)
+        .join(Outcome, Outcome.outcome_type_id == OutcomeType.id)
+        .join(Referral, Referral.id == Outcome.referral_id)
+        .where(Referral.contract_id.in_(womens))
+    ).all()
+    assert recorded and all(recorded)
+
+
+def test_invoices_still_tell_their_stories_from_the_supply_contracts():
+    """With the grants off invoices, the paid-late, queried and held invoices come from subcontracts."""
+    from portal.contracts.models import ContractTier
+
+    invoices = db.session.scalars(
+        select(Invoice).join(Contract, Contract.id == Invoice.contract_id).where(Invoice.kind == InvoiceKind.INVOICE)
+    ).all()
+    contracts = {c.id: c for c in db.session.scalars(select(Contract))}
+    assert all(contracts[i.contract_id].tier == ContractTier.SUBCONTRACT for i in invoices)
+    assert any(i.status == InvoiceStatus.PAID and i.paid_late for i in invoices)
+    assert any(i.status == InvoiceStatus.QUERIED for i in invoices)

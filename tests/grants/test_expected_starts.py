@@ -120,3 +120,57 @@ def test_a_figure_read_before_a_csv_import_is_stale_after_it(ttg_service, contra
         volumes.set_expected_starts(
             contract_manager, ttg_service, service_code="ACC-TTG", month="2026-05", starts=3, version=read
         )
+
+
+def test_the_contract_manager_sets_a_range_of_months_in_one_submit_naming_the_field_when_wrong(
+    ttg_service, contract_manager, nacro_manager, portal
+):
+    volumes.set_expected_starts(contract_manager, ttg_service, service_code="ACC-TTG", month="2027-05", starts=2)
+    rows = volumes.set_expected_starts_for_months(
+        contract_manager, ttg_service, service_code="acc-ttg", from_month="2027-04", to_month="2027-09", starts="6"
+    )
+    assert [(r.month, r.starts) for r in rows] == [(date(2027, month, 1), 6) for month in range(4, 10)]
+    changed = [r for r in volumes.expected_starts_of(ttg_service) if r.month == date(2027, 5, 1)]
+    assert changed[0].starts == 6 and changed[0].version == 2  # changed in place: a page read before is stale
+    (event,) = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "contract.expected_starts_set_for_months")
+    ).all()
+    assert event.actor_id == contract_manager.id
+    assert event.details["replaced"] == {"2027-05": 2}
+    assert (event.details["from_month"], event.details["to_month"], event.details["months"]) == (
+        "2027-04",
+        "2027-09",
+        6,
+    )
+    with pytest.raises(ValidationFailed) as backwards:
+        volumes.set_expected_starts_for_months(
+            contract_manager, ttg_service, service_code="ACC-TTG", from_month="2027-09", to_month="2027-04", starts=1
+        )
+    assert set(backwards.value.errors) == {"to_month"}
+    with pytest.raises(ValidationFailed) as wrong:
+        volumes.set_expected_starts_for_months(
+            contract_manager, ttg_service, service_code="NOPE", from_month="April", to_month="2031-01", starts=""
+        )
+    assert set(wrong.value.errors) == {"service_code", "from_month", "to_month", "expected_starts"}
+    with pytest.raises(NotAllowed):
+        volumes.set_expected_starts_for_months(
+            nacro_manager, ttg_service, service_code="", from_month="2027-04", to_month="2027-05", starts=1
+        )
+
+    db.session.rollback()  # as the page does on a refusal (it had locked the contract)
+
+    # On the page: the error summary names the field; a good range is saved in one submit.
+    portal.sign_in(contract_manager)
+    url = f"/contracts/{ttg_service.reference}/volumes/starts/months"
+    assert url in portal.get(f"/contracts/{ttg_service.reference}/volumes").get_data(as_text=True)
+    bad = portal.post(
+        url, {"service_code": "ACC-TTG", "from_month": "2027-10", "to_month": "2027-01", "expected_starts": "4"}
+    )
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 200 and "There is a problem" in html and 'href="#to_month"' in html
+    saved = portal.post(
+        url, {"service_code": "", "from_month": "2027-10", "to_month": "2027-12", "expected_starts": "4"}
+    )
+    assert saved.status_code == 302
+    whole = [(r.month, r.starts) for r in volumes.expected_starts_of(ttg_service) if r.service_code == ""]
+    assert whole == [(date(2027, 10, 1), 4), (date(2027, 11, 1), 4), (date(2027, 12, 1), 4)]
