@@ -259,6 +259,74 @@ def count_figures(
     )
 
 
+def count_volumes(
+    contract_ids: Sequence[int], period: Period, *, today: date, pathway: str | None = None, area: str | None = None
+) -> dict[str, Any]:
+    """The contracts against what they expected, to the period's end or today (the figures'
+    `volumes`, as count_figures gives them, each contract's under `contracts`): from the contracts'
+    terms and their counts to date alone (a few queries, a few rows a contract and month), without
+    the period's figures, which a page that shows only these need not count."""
+    ids = list(contract_ids)
+    records = load_terms(ids, period.end, pathway=pathway, area=area, today=today) if ids else kpis.Records()
+    return kpis.volume_figures(records, {}, min(period.end, today), {})["summary"]
+
+
+def count_summary(
+    contract_ids: Sequence[int],
+    period: Period,
+    *,
+    today: date,
+    contract_start: date | None = None,
+    pathway: str | None = None,
+    area: str | None = None,
+) -> dict[str, Any]:
+    """What the dashboard's summary shows, as count_figures counts it: the period's referrals
+    received, its headline figures against their targets (kpis.headline_kpis), the referrals
+    declined for unmet need (kpis.unmet_need) and the volumes to date. The same queries as
+    count_figures, over the period alone: the previous period, the year to date and the charted
+    months (a year and more of records: seconds for the whole CRC at national scale) are the other
+    parts' to count. Every referral a period's figure counts is among those the period's own scope
+    holds (sent by its end; ended inside it, or a clock due inside it); tests compare the two."""
+    ids = list(contract_ids)
+    window = period.window
+    windows = {"period": window}
+    records = load_terms(ids, period.end, pathway=pathway, area=area, today=today) if ids else kpis.Records()
+    volumes = kpis.volume_figures(records, {}, min(period.end, today), {})["summary"]
+    r: dict[str, int] = {}
+    s: dict[str, int] = {}
+    declined: dict[str, dict[str, int]] = {"period": {}}
+    achieved: Counter[str] = Counter()
+    if ids:
+        scope = _Scope(ids, window.start, window.end, pathway, area)
+        r, _ = _referral_counts(scope, windows, {}, today, min(period.end, today))
+        declined, _ = _reasons(scope, windows, withdrawn=False)
+        s, _ = _session_counts(scope, windows, {})
+        achieved = _achievements(scope, windows)["period"]
+    attended = s.get("period.attended", 0) + s.get("period.late", 0)
+    assessed = achieved["achieved"] + achieved["partially_achieved"] + achieved["not_achieved"]
+    halves = kpis.ACHIEVEMENT_HALVES
+    values = {
+        "received": r.get("period.received", 0),
+        "answered_within_sla": percent(r.get("period.answered_in_time", 0), r.get("period.answer_due", 0)),
+        "first_contact_within_sla": percent(r.get("period.contacted_in_time", 0), r.get("period.contact_due", 0)),
+        "attendance_rate": percent(attended, attended + s.get("period.missed", 0)),
+        "achievement_score": percent(
+            halves["achieved"] * achieved["achieved"] + halves["partially_achieved"] * achieved["partially_achieved"],
+            halves["achieved"] * assessed,
+        ),
+    }
+    spend = kpis.spend_to(records.invoices, period.end)
+    headline = kpis.headline_kpis(
+        {
+            "sections": [{"rows": [{"key": key, "values": {"period": value}} for key, value in values.items()]}],
+            "spend": {"percent_of_cap": percent(spend, records.cap_pence)},
+            "volumes": volumes,
+        }
+    )
+    unmet = kpis.unmet_need({"declined_by_reason": declined["period"]})
+    return {"received": values["received"], "headline": headline, "unmet_need": unmet, "volumes": volumes}
+
+
 @dataclass
 class _Scope:
     ids: list[int]
@@ -350,11 +418,15 @@ def _referral_counts(
     return _total(rows, spec), {key[0]: values for key, values in rows}
 
 
-def _reasons(scope: _Scope, windows: dict[str, Window]) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
-    """Referrals declined and withdrawn in each window, by reason: two grouped queries."""
+def _reasons(
+    scope: _Scope, windows: dict[str, Window], *, withdrawn: bool = True
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Referrals declined and withdrawn (unless not asked for) in each window, by reason: a grouped
+    query each."""
     r = Referral
-    results = []
-    for moment, reason in ((r.declined_at, r.decline_reason), (r.withdrawn_at, r.withdraw_reason)):
+    results: list[dict[str, dict[str, int]]] = []
+    moments = ((r.declined_at, r.decline_reason), (r.withdrawn_at, r.withdraw_reason))
+    for moment, reason in moments if withdrawn else moments[:1]:
         spec = {name: _count(_during(moment, w)) for name, w in windows.items()}
         statement = scope.population(select(reason, *_columns(spec)).where(moment.is_not(None)).group_by(reason))
         by_window: dict[str, dict[str, int]] = {name: {} for name in windows}
@@ -364,7 +436,7 @@ def _reasons(scope: _Scope, windows: dict[str, Window]) -> tuple[dict[str, dict[
                 if value:
                     by_window[name][key] = by_window[name].get(key, 0) + value
         results.append(by_window)
-    return results[0], results[1]
+    return results[0], results[1] if withdrawn else {}
 
 
 def _medians(scope: _Scope, windows: dict[str, Window]) -> tuple[dict[str, Counter[int]], dict[str, Counter[int]]]:
@@ -435,11 +507,17 @@ def _rar_against_ordered(scope: _Scope, windows: dict[str, Window]) -> dict[str,
         )
         .scalar_subquery()
     )
-    cases = scope.population(
-        select(r.rar_days.label("ordered"), ended.label("ended"), delivered.label("delivered")).where(
-            r.accepted_on.is_not(None), r.rar_days > 0, ended >= scope.first, ended < scope.after
+    # MATERIALIZED (PostgreSQL 12+, SQLite 3.35+): each case's days are counted once. Inlined, the
+    # subquery was run again for every window's sum that names it (six times over at the CRC's scale).
+    cases = (
+        scope.population(
+            select(r.rar_days.label("ordered"), ended.label("ended"), delivered.label("delivered")).where(
+                r.accepted_on.is_not(None), r.rar_days > 0, ended >= scope.first, ended < scope.after
+            )
         )
-    ).subquery()
+        .cte("rar_cases")
+        .prefix_with("MATERIALIZED")
+    )
     capped = case((cases.c.delivered < cases.c.ordered, cases.c.delivered), else_=cases.c.ordered)
     spec: dict[str, Any] = {}
     for name, w in windows.items():
