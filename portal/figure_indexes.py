@@ -39,7 +39,11 @@ FIGURE_INDEXES = (
     Index("ix_referral_declined_at", Referral.declined_at),
     # People starting (equality monitoring): referrals by the day of their first contact.
     Index("ix_referral_first_contact_at", Referral.first_contact_at),
-    # The dashboard's area filter: place names referrals carry with no place record (few or none).
+    # The dashboard's area filter: whether any referral on the user's contracts names a place (a
+    # probe a place and contract; by the place alone, a partner's probe read every other partner's
+    # referrals there), and the place names referrals carry with no place record (few or none).
+    Index("ix_referral_prison_contract", Referral.prison_id, Referral.contract_id),
+    Index("ix_referral_office_contract", Referral.probation_office_id, Referral.contract_id),
     Index(
         "ix_referral_prison_free_text",
         Referral.prison,

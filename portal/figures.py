@@ -236,6 +236,20 @@ def count_figures(
         volume_counts={name: (referrals[f"v_{name}.started"], referrals[f"v_{name}.received"]) for name in windows},
     )
     figures = kpis.assemble_figures(parts, records, period, today=today, contract_start=contract_start, labels=labels)
+    return Counted(
+        figures,
+        _by_contract(ids, contract_referrals, contract_sessions, outcome_rows),
+        _verified_by_pathway(outcome_rows),
+    )
+
+
+def _by_contract(
+    ids: list[int],
+    contract_referrals: dict[int, dict[str, int]],
+    contract_sessions: dict[int, dict[str, int]],
+    outcome_rows: list[dict[str, Any]],
+) -> dict[int, dict[str, Any]]:
+    """Each contract's own figures of the period, as the dashboard shows them beside it."""
     by_contract = {}
     for contract_id in ids:
         r = contract_referrals.get(contract_id, {})
@@ -248,14 +262,42 @@ def count_figures(
             "attendance_rate": percent(attended, attended + s.get("period.missed", 0)),
             "verified": sum(row["period.verified"] for row in outcome_rows if row["contract_id"] == contract_id),
         }
+    return by_contract
+
+
+def _verified_by_pathway(outcome_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     verified: Counter[tuple[str, str]] = Counter()
     for row in outcome_rows:
         if row["period.verified"]:
             verified[(row["pathway_label"], row["pathway"])] += row["period.verified"]
+    return [{"pathway": key, "label": label, "verified": verified[(label, key)]} for label, key in sorted(verified)]
+
+
+def count_by_contract(
+    contract_ids: Sequence[int],
+    period: Period,
+    *,
+    today: date,
+    pathway: str | None = None,
+    area: str | None = None,
+) -> Counted:
+    """What the dashboard's "by contract" part shows, as count_figures counts it: each contract's
+    figures of the period, the period's verified outcomes by pathway, and the volumes to date (as
+    `figures["volumes"]`). Over the period alone, as count_summary (and for the same reason)."""
+    ids = list(contract_ids)
+    volumes = count_volumes(ids, period, today=today, pathway=pathway, area=area)
+    if not ids:
+        return Counted({"volumes": volumes})
+    window = period.window
+    windows = {"period": window}
+    scope = _Scope(ids, window.start, window.end, pathway, area)
+    _, contract_referrals = _referral_counts(scope, windows, {}, today, min(period.end, today))
+    _, contract_sessions = _session_counts(scope, windows, {})
+    outcome_rows = _outcome_counts(scope, windows, {})
     return Counted(
-        figures,
-        by_contract,
-        [{"pathway": key, "label": label, "verified": verified[(label, key)]} for label, key in sorted(verified)],
+        {"volumes": volumes},
+        _by_contract(ids, contract_referrals, contract_sessions, outcome_rows),
+        _verified_by_pathway(outcome_rows),
     )
 
 

@@ -413,14 +413,14 @@ def _summary_of(figures: dict) -> dict:
 
 
 @pytest.mark.parametrize("seed", [1, 4])
-def test_the_dashboards_summary_and_the_volumes_page_count_what_every_figure_counts(
+def test_the_dashboards_summary_its_contracts_and_the_volumes_page_count_what_every_figure_counts(
     seed, two_contracts, referrer, nacro_caseworker
 ):
-    """The summary counts the period alone (not the previous period, the year to date and a year of
-    months) and the volumes page only the volumes; both give what count_figures gives, also after
-    sessions are recorded again and removed and referrals are declined."""
+    """The summary and the "by contract" part count the period alone (not the previous period, the
+    year to date and a year of months) and the volumes page only the volumes; each gives what
+    count_figures gives, also after sessions are recorded again and removed and referrals declined."""
     from portal.delivery.models import Session
-    from portal.figures import count_summary, count_volumes
+    from portal.figures import count_by_contract, count_summary, count_volumes
     from portal.referrals.models import Referral
 
     rng = random.Random(seed)
@@ -441,11 +441,16 @@ def test_the_dashboards_summary_and_the_volumes_page_count_what_every_figure_cou
         for ids, code, pathway, area in cases:
             period = parse_period(code)
             start = min((c.start_date for c in two_contracts if c.id in ids), default=two_contracts[0].start_date)
-            whole = count_figures(
+            counted = count_figures(
                 ids, period, today=TODAY, contract_start=start, pathway=pathway, area=area, labels=default_labels()
-            ).figures
+            )
+            whole = counted.figures
             summary = count_summary(ids, period, today=TODAY, contract_start=start, pathway=pathway, area=area)
             assert summary == _summary_of(whole), (code, ids, pathway, area)
+            by_contract = count_by_contract(ids, period, today=TODAY, pathway=pathway, area=area)
+            assert by_contract.by_contract == counted.by_contract, (code, ids, pathway, area)
+            assert by_contract.verified_by_pathway == counted.verified_by_pathway, (code, ids, pathway, area)
+            assert by_contract.figures["volumes"] == whole["volumes"], (code, ids, pathway, area)
             if not pathway and not area:
                 assert count_volumes(ids, period, today=TODAY) == whole["volumes"], (code, ids)
 

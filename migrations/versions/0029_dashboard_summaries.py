@@ -2,8 +2,9 @@
 
 The indexes the figures read (portal/figure_indexes.py): sessions by day with what is counted,
 RAR days (partial), end-of-service reports by submission, referrals by the day declined and of
-first contact, and the place names referrals carry without a place record (partial). No data
-changes. On PostgreSQL the tables are analysed afterwards, so the planner knows the new indexes.
+first contact, referrals by place and contract, and the place names referrals carry without a
+place record (partial). No data changes. On PostgreSQL the tables are analysed afterwards, so the
+planner knows the new indexes.
 
 Revision ID: 0029_dashboard_summaries
 Revises: 0028_contract_places
@@ -44,6 +45,8 @@ INDEXES = (
     ("ix_end_of_service_report_submitted_at", "end_of_service_report", ["submitted_at"], {}),
     ("ix_referral_declined_at", "referral", ["declined_at"], {}),
     ("ix_referral_first_contact_at", "referral", ["first_contact_at"], {}),
+    ("ix_referral_prison_contract", "referral", ["prison_id", "contract_id"], {}),
+    ("ix_referral_office_contract", "referral", ["probation_office_id", "contract_id"], {}),
     (
         "ix_referral_prison_free_text",
         "referral",

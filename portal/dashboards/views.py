@@ -19,7 +19,7 @@ from portal.csv_files import csv_response, xlsx_response
 from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
-from portal.figures import Counted, count_figures, count_summary
+from portal.figures import Counted, count_by_contract, count_figures, count_summary
 from portal.grants.models import RAISED_STATUSES, GrantInstalment
 from portal.invoicing import prompt_payment
 from portal.invoicing.models import Invoice, InvoiceStatus
@@ -233,9 +233,14 @@ def index():  # type: ignore[no-untyped-def]
         if view == "summary"
         else None
     )
-    counted = _figures(filters, chosen) if view in FIGURE_VIEWS else Counted({})
+    if view == "contracts":
+        counted = count_by_contract(
+            ids, period, today=london_today(), pathway=filters.pathway or None, area=filters.area or None
+        )
+    else:
+        counted = _figures(filters, chosen) if view in FIGURE_VIEWS else Counted({})
     figures = counted.figures
-    spend = _spend_by_contract(ids) if view in FIGURE_VIEWS else {}
+    spend = _spend_by_contract(ids) if view == "contracts" else {}
     windows = kpis._windows(period, contract_start)
     links = {
         key: {
@@ -264,7 +269,8 @@ def index():  # type: ignore[no-untyped-def]
         periods=recent_periods(min((c.start_date for c in contracts), default=period.start), london_today()),
         waiting=_waiting(ids) if view == "summary" else {},
         verified_by_pathway=counted.verified_by_pathway,
-        per_contract=_per_contract(counted, chosen, spend) if figures else [],
+        per_contract=_per_contract(counted, chosen, spend) if view == "contracts" else [],
+        period_window=windows["period"].as_json(),
         volumes={row["contract_id"]: row for row in figures["volumes"]["contracts"]} if figures else {},
         links=links,
         overdue_url=url_for("referrals.index", tab="all", overdue="yes", **referral_args),
@@ -298,7 +304,7 @@ DASHBOARD_VIEWS = {
     "payments": "Prompt payment",
     "export": "Export",
 }
-FIGURE_VIEWS = ("contracts", "figures", "charts", "equality")
+FIGURE_VIEWS = ("figures", "charts", "equality")
 
 
 @bp.route("/figures.csv")
