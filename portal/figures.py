@@ -369,6 +369,26 @@ def count_summary(
     return {"received": values["received"], "headline": headline, "unmet_need": unmet, "volumes": volumes}
 
 
+def count_equality(
+    contract_ids: Sequence[int],
+    period: Period,
+    *,
+    today: date,
+    contract_start: date | None = None,
+    pathway: str | None = None,
+    area: str | None = None,
+) -> list[dict[str, Any]]:
+    """The equality tables of people starting (count_figures' `figures["equality"]`): one grouped
+    query over the period, the previous period and the year to date, not the charted months' year
+    nor the other figures."""
+    ids = list(contract_ids)
+    if not ids:
+        return count_figures(ids, period, today=today, contract_start=contract_start).figures["equality"]
+    windows = kpis._windows(period, contract_start)
+    scope = _Scope(ids, min(w.start for w in windows.values()), period.end, pathway, area)
+    return kpis.equality_tables(_equality(scope, windows))
+
+
 @dataclass
 class _Scope:
     ids: list[int]

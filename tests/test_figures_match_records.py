@@ -417,10 +417,11 @@ def test_the_dashboards_summary_its_contracts_and_the_volumes_page_count_what_ev
     seed, two_contracts, referrer, nacro_caseworker
 ):
     """The summary and the "by contract" part count the period alone (not the previous period, the
-    year to date and a year of months) and the volumes page only the volumes; each gives what
-    count_figures gives, also after sessions are recorded again and removed and referrals declined."""
+    year to date and a year of months), the equality part its three windows and no months, and the
+    volumes page only the volumes; each gives what count_figures gives, also after sessions are
+    recorded again and removed and referrals declined."""
     from portal.delivery.models import Session
-    from portal.figures import count_by_contract, count_summary, count_volumes
+    from portal.figures import count_by_contract, count_equality, count_summary, count_volumes
     from portal.referrals.models import Referral
 
     rng = random.Random(seed)
@@ -451,6 +452,8 @@ def test_the_dashboards_summary_its_contracts_and_the_volumes_page_count_what_ev
             assert by_contract.by_contract == counted.by_contract, (code, ids, pathway, area)
             assert by_contract.verified_by_pathway == counted.verified_by_pathway, (code, ids, pathway, area)
             assert by_contract.figures["volumes"] == whole["volumes"], (code, ids, pathway, area)
+            equality = count_equality(ids, period, today=TODAY, contract_start=start, pathway=pathway, area=area)
+            assert equality == whole["equality"], (code, ids, pathway, area)
             if not pathway and not area:
                 assert count_volumes(ids, period, today=TODAY) == whole["volumes"], (code, ids)
 

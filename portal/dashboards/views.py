@@ -19,7 +19,7 @@ from portal.csv_files import csv_response, xlsx_response
 from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
-from portal.figures import Counted, count_by_contract, count_figures, count_summary
+from portal.figures import Counted, count_by_contract, count_equality, count_figures, count_summary
 from portal.grants.models import RAISED_STATUSES, GrantInstalment
 from portal.invoicing import prompt_payment
 from portal.invoicing.models import Invoice, InvoiceStatus
@@ -237,6 +237,16 @@ def index():  # type: ignore[no-untyped-def]
         counted = count_by_contract(
             ids, period, today=london_today(), pathway=filters.pathway or None, area=filters.area or None
         )
+    elif view == "equality":
+        equality = count_equality(
+            ids,
+            period,
+            today=london_today(),
+            contract_start=contract_start,
+            pathway=filters.pathway or None,
+            area=filters.area or None,
+        )
+        counted = Counted({"equality": equality})
     else:
         counted = _figures(filters, chosen) if view in FIGURE_VIEWS else Counted({})
     figures = counted.figures
@@ -271,7 +281,7 @@ def index():  # type: ignore[no-untyped-def]
         verified_by_pathway=counted.verified_by_pathway,
         per_contract=_per_contract(counted, chosen, spend) if view == "contracts" else [],
         period_window=windows["period"].as_json(),
-        volumes={row["contract_id"]: row for row in figures["volumes"]["contracts"]} if figures else {},
+        volumes={row["contract_id"]: row for row in figures["volumes"]["contracts"]} if "volumes" in figures else {},
         links=links,
         overdue_url=url_for("referrals.index", tab="all", overdue="yes", **referral_args),
         invoices_url=invoices_url(status="submitted", contract=filters.contract, partner=filters.partner),
@@ -304,7 +314,7 @@ DASHBOARD_VIEWS = {
     "payments": "Prompt payment",
     "export": "Export",
 }
-FIGURE_VIEWS = ("figures", "charts", "equality")
+FIGURE_VIEWS = ("figures", "charts")
 
 
 @bp.route("/figures.csv")
