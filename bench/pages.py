@@ -114,7 +114,11 @@ def walks(r: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
             ("/contracts/[reference]", f"/contracts/{r['contract']}"),
             ("/dashboard/?contract=[ref]", f"/dashboard/?contract={r['contract']}"),
             ("/dashboard/?partner=[id]", f"/dashboard/?partner={r['partner']}"),
+            ("/dashboard/?contract=[ref]&pathway=[p]", f"/dashboard/?contract={r['contract']}&pathway=accommodation"),
             ("/dashboard/", "/dashboard/"),
+            ("/dashboard/?view=payments", "/dashboard/?view=payments"),
+            ("/dashboard/?view=contracts", "/dashboard/?view=contracts"),
+            ("/contracts/[reference]/volumes", f"/contracts/{r['contract']}/volumes"),
         ],
         "admin@scale.example": [
             ("/audit/", "/audit/"),

@@ -236,6 +236,20 @@ def count_figures(
         volume_counts={name: (referrals[f"v_{name}.started"], referrals[f"v_{name}.received"]) for name in windows},
     )
     figures = kpis.assemble_figures(parts, records, period, today=today, contract_start=contract_start, labels=labels)
+    return Counted(
+        figures,
+        _by_contract(ids, contract_referrals, contract_sessions, outcome_rows),
+        _verified_by_pathway(outcome_rows),
+    )
+
+
+def _by_contract(
+    ids: list[int],
+    contract_referrals: dict[int, dict[str, int]],
+    contract_sessions: dict[int, dict[str, int]],
+    outcome_rows: list[dict[str, Any]],
+) -> dict[int, dict[str, Any]]:
+    """Each contract's own figures of the period, as the dashboard shows them beside it."""
     by_contract = {}
     for contract_id in ids:
         r = contract_referrals.get(contract_id, {})
@@ -248,15 +262,131 @@ def count_figures(
             "attendance_rate": percent(attended, attended + s.get("period.missed", 0)),
             "verified": sum(row["period.verified"] for row in outcome_rows if row["contract_id"] == contract_id),
         }
+    return by_contract
+
+
+def _verified_by_pathway(outcome_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     verified: Counter[tuple[str, str]] = Counter()
     for row in outcome_rows:
         if row["period.verified"]:
             verified[(row["pathway_label"], row["pathway"])] += row["period.verified"]
+    return [{"pathway": key, "label": label, "verified": verified[(label, key)]} for label, key in sorted(verified)]
+
+
+def count_by_contract(
+    contract_ids: Sequence[int],
+    period: Period,
+    *,
+    today: date,
+    pathway: str | None = None,
+    area: str | None = None,
+) -> Counted:
+    """What the dashboard's "by contract" part shows, as count_figures counts it: each contract's
+    figures of the period, the period's verified outcomes by pathway, and the volumes to date (as
+    `figures["volumes"]`). Over the period alone, as count_summary (and for the same reason)."""
+    ids = list(contract_ids)
+    volumes = count_volumes(ids, period, today=today, pathway=pathway, area=area)
+    if not ids:
+        return Counted({"volumes": volumes})
+    window = period.window
+    windows = {"period": window}
+    scope = _Scope(ids, window.start, window.end, pathway, area)
+    _, contract_referrals = _referral_counts(scope, windows, {}, today, min(period.end, today))
+    _, contract_sessions = _session_counts(scope, windows, {})
+    outcome_rows = _outcome_counts(scope, windows, {})
     return Counted(
-        figures,
-        by_contract,
-        [{"pathway": key, "label": label, "verified": verified[(label, key)]} for label, key in sorted(verified)],
+        {"volumes": volumes},
+        _by_contract(ids, contract_referrals, contract_sessions, outcome_rows),
+        _verified_by_pathway(outcome_rows),
     )
+
+
+def count_volumes(
+    contract_ids: Sequence[int], period: Period, *, today: date, pathway: str | None = None, area: str | None = None
+) -> dict[str, Any]:
+    """The contracts against what they expected, to the period's end or today (the figures'
+    `volumes`, as count_figures gives them, each contract's under `contracts`): from the contracts'
+    terms and their counts to date alone (a few queries, a few rows a contract and month), without
+    the period's figures, which a page that shows only these need not count."""
+    ids = list(contract_ids)
+    records = load_terms(ids, period.end, pathway=pathway, area=area, today=today) if ids else kpis.Records()
+    return kpis.volume_figures(records, {}, min(period.end, today), {})["summary"]
+
+
+def count_summary(
+    contract_ids: Sequence[int],
+    period: Period,
+    *,
+    today: date,
+    contract_start: date | None = None,
+    pathway: str | None = None,
+    area: str | None = None,
+) -> dict[str, Any]:
+    """What the dashboard's summary shows, as count_figures counts it: the period's referrals
+    received, its headline figures against their targets (kpis.headline_kpis), the referrals
+    declined for unmet need (kpis.unmet_need) and the volumes to date. The same queries as
+    count_figures, over the period alone: the previous period, the year to date and the charted
+    months (a year and more of records: seconds for the whole CRC at national scale) are the other
+    parts' to count. Every referral a period's figure counts is among those the period's own scope
+    holds (sent by its end; ended inside it, or a clock due inside it); tests compare the two."""
+    ids = list(contract_ids)
+    window = period.window
+    windows = {"period": window}
+    records = load_terms(ids, period.end, pathway=pathway, area=area, today=today) if ids else kpis.Records()
+    volumes = kpis.volume_figures(records, {}, min(period.end, today), {})["summary"]
+    r: dict[str, int] = {}
+    s: dict[str, int] = {}
+    declined: dict[str, dict[str, int]] = {"period": {}}
+    achieved: Counter[str] = Counter()
+    if ids:
+        scope = _Scope(ids, window.start, window.end, pathway, area)
+        r, _ = _referral_counts(scope, windows, {}, today, min(period.end, today))
+        declined, _ = _reasons(scope, windows, withdrawn=False)
+        s, _ = _session_counts(scope, windows, {})
+        achieved = _achievements(scope, windows)["period"]
+    attended = s.get("period.attended", 0) + s.get("period.late", 0)
+    assessed = achieved["achieved"] + achieved["partially_achieved"] + achieved["not_achieved"]
+    halves = kpis.ACHIEVEMENT_HALVES
+    values = {
+        "received": r.get("period.received", 0),
+        "answered_within_sla": percent(r.get("period.answered_in_time", 0), r.get("period.answer_due", 0)),
+        "first_contact_within_sla": percent(r.get("period.contacted_in_time", 0), r.get("period.contact_due", 0)),
+        "attendance_rate": percent(attended, attended + s.get("period.missed", 0)),
+        "achievement_score": percent(
+            halves["achieved"] * achieved["achieved"] + halves["partially_achieved"] * achieved["partially_achieved"],
+            halves["achieved"] * assessed,
+        ),
+    }
+    spend = kpis.spend_to(records.invoices, period.end)
+    headline = kpis.headline_kpis(
+        {
+            "sections": [{"rows": [{"key": key, "values": {"period": value}} for key, value in values.items()]}],
+            "spend": {"percent_of_cap": percent(spend, records.cap_pence)},
+            "volumes": volumes,
+        }
+    )
+    unmet = kpis.unmet_need({"declined_by_reason": declined["period"]})
+    return {"received": values["received"], "headline": headline, "unmet_need": unmet, "volumes": volumes}
+
+
+def count_equality(
+    contract_ids: Sequence[int],
+    period: Period,
+    *,
+    today: date,
+    contract_start: date | None = None,
+    pathway: str | None = None,
+    area: str | None = None,
+) -> list[dict[str, Any]]:
+    """The equality tables of people starting (count_figures' `figures["equality"]`): one grouped
+    query over the period, the previous period and the year to date, not the charted months' year
+    nor the other figures."""
+    ids = list(contract_ids)
+    if not ids:
+        return count_figures(ids, period, today=today, contract_start=contract_start).figures["equality"]
+    windows = kpis._windows(period, contract_start)
+    scope = _Scope(ids, min(w.start for w in windows.values()), period.end, pathway, area)
+    return kpis.equality_tables(_equality(scope, windows))
 
 
 @dataclass
@@ -350,11 +480,15 @@ def _referral_counts(
     return _total(rows, spec), {key[0]: values for key, values in rows}
 
 
-def _reasons(scope: _Scope, windows: dict[str, Window]) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
-    """Referrals declined and withdrawn in each window, by reason: two grouped queries."""
+def _reasons(
+    scope: _Scope, windows: dict[str, Window], *, withdrawn: bool = True
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Referrals declined and withdrawn (unless not asked for) in each window, by reason: a grouped
+    query each."""
     r = Referral
-    results = []
-    for moment, reason in ((r.declined_at, r.decline_reason), (r.withdrawn_at, r.withdraw_reason)):
+    results: list[dict[str, dict[str, int]]] = []
+    moments = ((r.declined_at, r.decline_reason), (r.withdrawn_at, r.withdraw_reason))
+    for moment, reason in moments if withdrawn else moments[:1]:
         spec = {name: _count(_during(moment, w)) for name, w in windows.items()}
         statement = scope.population(select(reason, *_columns(spec)).where(moment.is_not(None)).group_by(reason))
         by_window: dict[str, dict[str, int]] = {name: {} for name in windows}
@@ -364,7 +498,7 @@ def _reasons(scope: _Scope, windows: dict[str, Window]) -> tuple[dict[str, dict[
                 if value:
                     by_window[name][key] = by_window[name].get(key, 0) + value
         results.append(by_window)
-    return results[0], results[1]
+    return results[0], results[1] if withdrawn else {}
 
 
 def _medians(scope: _Scope, windows: dict[str, Window]) -> tuple[dict[str, Counter[int]], dict[str, Counter[int]]]:
@@ -435,11 +569,17 @@ def _rar_against_ordered(scope: _Scope, windows: dict[str, Window]) -> dict[str,
         )
         .scalar_subquery()
     )
-    cases = scope.population(
-        select(r.rar_days.label("ordered"), ended.label("ended"), delivered.label("delivered")).where(
-            r.accepted_on.is_not(None), r.rar_days > 0, ended >= scope.first, ended < scope.after
+    # MATERIALIZED (PostgreSQL 12+, SQLite 3.35+): each case's days are counted once. Inlined, the
+    # subquery was run again for every window's sum that names it (six times over at the CRC's scale).
+    cases = (
+        scope.population(
+            select(r.rar_days.label("ordered"), ended.label("ended"), delivered.label("delivered")).where(
+                r.accepted_on.is_not(None), r.rar_days > 0, ended >= scope.first, ended < scope.after
+            )
         )
-    ).subquery()
+        .cte("rar_cases")
+        .prefix_with("MATERIALIZED")
+    )
     capped = case((cases.c.delivered < cases.c.ordered, cases.c.delivered), else_=cases.c.ordered)
     spec: dict[str, Any] = {}
     for name, w in windows.items():

@@ -390,3 +390,89 @@ def test_a_service_returns_figures_are_those_computed_from_the_records(two_contr
                 expected = reference_figures_for(contract, period, today=today)
                 counted = figures_for(contract, period, today=today)
                 assert differences(counted, expected) == [], (contract.reference, code, today)
+
+
+def _summary_of(figures: dict) -> dict:
+    """What the dashboard's summary shows, read from the whole figures."""
+    unmet = {
+        row["key"]: row["values"]["period"]
+        for s in figures["sections"]
+        if s["key"] == "unmet_need"
+        for row in s["rows"]
+    }
+    return {
+        "received": figure(figures, "received"),
+        "headline": figures["headline"],
+        "unmet_need": {
+            "total": unmet["unmet_need"],
+            "no_capacity": unmet["unmet_no_capacity"],
+            "outside_area": unmet["unmet_no_service_in_area"],
+        },
+        "volumes": figures["volumes"],
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_the_dashboards_summary_its_contracts_and_the_volumes_page_count_what_every_figure_counts(
+    seed, two_contracts, referrer, nacro_caseworker
+):
+    """The summary and the "by contract" part count the period alone (not the previous period, the
+    year to date and a year of months), the equality part its three windows and no months, and the
+    volumes page only the volumes; each gives what count_figures gives, also after sessions are
+    recorded again and removed and referrals declined."""
+    from portal.delivery.models import Session
+    from portal.figures import count_by_contract, count_equality, count_summary, count_volumes
+    from portal.referrals.models import Referral
+
+    rng = random.Random(seed)
+    random_history(rng, two_contracts, referrer, nacro_caseworker)
+    both = [c.id for c in two_contracts]
+    cases = [
+        (both, "2026-Q3", None, None),
+        ([both[1]], "2026-10", None, None),
+        ([both[1]], "2025-08", None, None),
+        (both, "2026-03", None, None),
+        (both, "2025-Q4", "ete", None),
+        (both, "2026-Q3", "accommodation", "HMP Bedford"),
+        (both, "2026-Q2", None, "Bedford probation office"),
+        ([], "2026-Q3", None, None),
+    ]
+
+    def compare() -> None:
+        for ids, code, pathway, area in cases:
+            period = parse_period(code)
+            start = min((c.start_date for c in two_contracts if c.id in ids), default=two_contracts[0].start_date)
+            counted = count_figures(
+                ids, period, today=TODAY, contract_start=start, pathway=pathway, area=area, labels=default_labels()
+            )
+            whole = counted.figures
+            summary = count_summary(ids, period, today=TODAY, contract_start=start, pathway=pathway, area=area)
+            assert summary == _summary_of(whole), (code, ids, pathway, area)
+            by_contract = count_by_contract(ids, period, today=TODAY, pathway=pathway, area=area)
+            assert by_contract.by_contract == counted.by_contract, (code, ids, pathway, area)
+            assert by_contract.verified_by_pathway == counted.verified_by_pathway, (code, ids, pathway, area)
+            assert by_contract.figures["volumes"] == whole["volumes"], (code, ids, pathway, area)
+            equality = count_equality(ids, period, today=TODAY, contract_start=start, pathway=pathway, area=area)
+            assert equality == whole["equality"], (code, ids, pathway, area)
+            if not pathway and not area:
+                assert count_volumes(ids, period, today=TODAY) == whole["volumes"], (code, ids)
+
+    compare()
+    rich = count_figures(both, parse_period("2026-Q3"), today=TODAY).figures  # the comparison means something
+    assert figure(rich, "received") and any(kpi["status"] != "no_data" for kpi in rich["headline"])
+    sessions = list(db.session.scalars(select(Session).order_by(Session.id)))
+    for session in rng.sample(sessions, min(30, len(sessions))):
+        session.attendance = rng.choice([*Attendance, None])
+        session.non_attendance_reason = (
+            rng.choice(list(NonAttendanceReason)) if session.attendance == Attendance.DID_NOT_ATTEND else None
+        )
+    for session in rng.sample(sessions, min(10, len(sessions))):
+        db.session.delete(session)
+    for referral in db.session.scalars(
+        select(Referral).where(Referral.status == ReferralStatus.SENT).order_by(Referral.id).limit(5)
+    ):
+        referral.status = ReferralStatus.DECLINED
+        referral.declined_at = referral.sent_at + timedelta(days=1)
+        referral.decline_reason = rng.choice([DeclineReason.NO_CAPACITY, DeclineReason.OUTSIDE_AREA])
+    db.session.flush()
+    compare()

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, union
 
 from portal import access, charts
 from portal.audit.service import record_read
@@ -19,7 +19,7 @@ from portal.csv_files import csv_response, xlsx_response
 from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
-from portal.figures import Counted, count_figures
+from portal.figures import Counted, count_by_contract, count_equality, count_figures, count_summary
 from portal.grants.models import RAISED_STATUSES, GrantInstalment
 from portal.invoicing import prompt_payment
 from portal.invoicing.models import Invoice, InvoiceStatus
@@ -27,7 +27,7 @@ from portal.invoicing.payment_terms import PROMPT_PAYMENT_DAYS
 from portal.organisations.models import Organisation
 from portal.places.models import Prison, ProbationOffice
 from portal.referrals.models import Referral
-from portal.returns import spreadsheet
+from portal.returns import kpis, spreadsheet
 from portal.returns.kpis import percent_text
 from portal.returns.models import ReturnStatus, ServiceReturn
 from portal.returns.records import default_labels
@@ -87,19 +87,30 @@ class Filters:
 
 def _area_choices(contract_ids: list[int]) -> dict[str, str]:
     """Prisons and probation offices that referrals on these contracts name, by their records
-    (a renamed office is one area): one query."""
-    places = db.session.execute(
-        select(
-            func.coalesce(Prison.name, Referral.prison),
-            func.coalesce(ProbationOffice.name, Referral.community_office),
+    (a renamed office is one area), and the names referrals made before the records existed carry:
+    one query. Each place is asked whether any sent referral on these contracts names it (an
+    index probe a place, migration 0029), rather than every referral read for its place."""
+    r = Referral
+
+    def named(place: Any, place_id: Any) -> Any:
+        return select(place.name).where(
+            select(r.id).where(place_id == place.id, r.contract_id.in_(contract_ids), r.sent_at.is_not(None)).exists()
         )
-        .select_from(Referral)
-        .outerjoin(Prison, Prison.id == Referral.prison_id)
-        .outerjoin(ProbationOffice, ProbationOffice.id == Referral.probation_office_id)
-        .where(Referral.contract_id.in_(contract_ids), Referral.sent_at.is_not(None))
-        .distinct()
+
+    def free_text(place_id: Any, name: Any) -> Any:
+        return select(name).where(
+            place_id.is_(None), name.is_not(None), r.contract_id.in_(contract_ids), r.sent_at.is_not(None)
+        )
+
+    places = db.session.scalars(
+        union(
+            named(Prison, r.prison_id),
+            named(ProbationOffice, r.probation_office_id),
+            free_text(r.prison_id, r.prison),
+            free_text(r.probation_office_id, r.community_office),
+        )
     ).all()
-    names = sorted({name for row in places for name in row if name})
+    names = sorted({name for name in places if name})
     return {"": "All areas"} | {name: name for name in names}
 
 
@@ -203,18 +214,51 @@ def index():  # type: ignore[no-untyped-def]
     user, filters, contracts, chosen, partners = _scope()
     ids = [c.id for c in chosen]
     period = filters.period
-    counted = _figures(filters, chosen)
-    figures = counted.figures
-    spend = _spend_by_contract(ids)
     view = request.args.get("view") if request.args.get("view") in DASHBOARD_VIEWS else "summary"
     referral_args = filters.referral_args()
+    contract_start = min((c.start_date for c in chosen), default=period.start)
+    # Each part counts only what it shows: every figure beside the previous period and the year to
+    # date, with a year of charted months, is most of the dashboard's cost (seconds for the whole CRC
+    # at national scale); the summary needs the period's headline figures, the prompt-payment and
+    # export parts none.
+    summary = (
+        count_summary(
+            ids,
+            period,
+            today=london_today(),
+            contract_start=contract_start,
+            pathway=filters.pathway or None,
+            area=filters.area or None,
+        )
+        if view == "summary"
+        else None
+    )
+    if view == "contracts":
+        counted = count_by_contract(
+            ids, period, today=london_today(), pathway=filters.pathway or None, area=filters.area or None
+        )
+    elif view == "equality":
+        equality = count_equality(
+            ids,
+            period,
+            today=london_today(),
+            contract_start=contract_start,
+            pathway=filters.pathway or None,
+            area=filters.area or None,
+        )
+        counted = Counted({"equality": equality})
+    else:
+        counted = _figures(filters, chosen) if view in FIGURE_VIEWS else Counted({})
+    figures = counted.figures
+    spend = _spend_by_contract(ids) if view == "contracts" else {}
+    windows = kpis._windows(period, contract_start)
     links = {
         key: {
             column: url_for(
                 "referrals.index",
                 tab="all",
-                sent_from=figures["columns"][column]["start"],
-                sent_to=figures["columns"][column]["end"],
+                sent_from=windows[column].start.isoformat(),
+                sent_to=windows[column].end.isoformat(),
                 **referral_args,
             )
             for column in ("period", "previous", "ytd")
@@ -224,6 +268,8 @@ def index():  # type: ignore[no-untyped-def]
     return render_template(
         "dashboards/index.html",
         figures=figures,
+        summary=summary,
+        chosen=chosen,
         charts=charts,
         filters=filters,
         partners=partners,
@@ -231,10 +277,11 @@ def index():  # type: ignore[no-untyped-def]
         pathways={"": "All pathways"} | {p.value: PATHWAY_LABELS[p] for p in Pathway},
         areas=_area_choices([c.id for c in contracts]),
         periods=recent_periods(min((c.start_date for c in contracts), default=period.start), london_today()),
-        waiting=_waiting(ids),
+        waiting=_waiting(ids) if view == "summary" else {},
         verified_by_pathway=counted.verified_by_pathway,
-        per_contract=_per_contract(counted, chosen, spend),
-        volumes={row["contract_id"]: row for row in figures["volumes"]["contracts"]},
+        per_contract=_per_contract(counted, chosen, spend) if view == "contracts" else [],
+        period_window=windows["period"].as_json(),
+        volumes={row["contract_id"]: row for row in figures["volumes"]["contracts"]} if "volumes" in figures else {},
         links=links,
         overdue_url=url_for("referrals.index", tab="all", overdue="yes", **referral_args),
         invoices_url=invoices_url(status="submitted", contract=filters.contract, partner=filters.partner),
@@ -267,6 +314,7 @@ DASHBOARD_VIEWS = {
     "payments": "Prompt payment",
     "export": "Export",
 }
+FIGURE_VIEWS = ("figures", "charts")
 
 
 @bp.route("/figures.csv")

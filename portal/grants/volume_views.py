@@ -15,11 +15,11 @@ from portal.contracts.models import Contract
 from portal.csv_files import FileRejected
 from portal.dates import Period, PeriodKind, london_today, month_label, parse_month
 from portal.extensions import db
+from portal.figures import count_volumes
 from portal.grants import volumes
 from portal.grants.below_plan import below_plan
 from portal.grants.forms import ExpectedStartsForm, ExpectedStartsRangeForm, VolumesFileForm
 from portal.grants.models import ExpectedStarts
-from portal.returns.records import figures_for
 from portal.web import attempt
 
 bp = Blueprint("volumes", __name__, url_prefix="/contracts")
@@ -34,8 +34,8 @@ def to_date(contract: Contract) -> dict[str, Any]:
     """The contract against what it expected, from its start to today (or its end)."""
     today = london_today()
     day = min(max(today, contract.start_date), contract.end_date)
-    figures = figures_for(contract, Period(PeriodKind.MONTH, day.replace(day=1)), today=today)
-    return figures["volumes"]["contracts"][0]
+    # Only the volumes: the month's other figures are not shown here, and cost seconds to count.
+    return count_volumes([contract.id], Period(PeriodKind.MONTH, day.replace(day=1)), today=today)["contracts"][0]
 
 
 @bp.route("/<reference>/volumes")

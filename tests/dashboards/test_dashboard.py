@@ -232,6 +232,8 @@ DASHBOARD_PAGES = (
     "/dashboard/?period=2026-Q3&area=HMP+Bedford",
     "/dashboard/?period=2026-Q3&contract=BENCH-ACC-01",
     "/dashboard/figures.csv?period=2026-Q3",
+    "/dashboard/?period=2026-Q3&view=payments",
+    "/dashboard/?period=2026-Q3&view=export",
 )
 
 
@@ -257,3 +259,29 @@ def test_every_part_and_filter_of_the_dashboard_takes_the_same_queries_for_a_few
             assert portal.get(url).status_code == 200
         assert queries.count == few[url], url
         assert queries.count <= 45, url  # the figures take about twenty of them
+
+
+def test_the_area_filter_offers_the_places_referrals_on_the_contracts_name(
+    portal, quarter, st_giles_work, contract_manager, nacro_manager, referrer, crc
+):
+    """By the place's record (its name now), or the name a referral carried before the records
+    existed; a place no sent referral on the user's contracts names is not offered."""
+    from portal.extensions import db
+    from portal.places.models import ProbationOffice
+
+    db.session.add(ProbationOffice(crc_id=crc.id, name="Nowhere Street probation office"))  # no referral names it
+    ReferralFactory(
+        contract=quarter["contract"],
+        service_code="ACC-TTG",
+        referrer=referrer,
+        reference="AR0001AA",
+        sent_at=at(date(2026, 8, 4)),
+        community_office="Old Kempston office",
+    )
+    portal.sign_in(contract_manager)
+    html = portal.get("/dashboard/?period=2026-Q3").get_data(as_text=True)
+    assert 'value="Old Kempston office"' in html and 'value="HMP The Mount"' in html
+    assert 'value="Nowhere Street probation office"' not in html
+    portal.sign_in(nacro_manager)
+    html = portal.get("/dashboard/?period=2026-Q3").get_data(as_text=True)
+    assert 'value="Old Kempston office"' in html
