@@ -12,7 +12,7 @@ from sqlalchemy import Index, String, func, literal_column
 from sqlalchemy.sql.elements import Grouping
 
 from portal.audit.models import AuditEvent
-from portal.delivery.models import Alert, Outcome
+from portal.delivery.models import Alert, Outcome, Session
 from portal.invoicing.models import Invoice
 from portal.people.models import Person
 from portal.referrals.models import Referral
@@ -49,6 +49,15 @@ LIST_INDEXES = (
     Index("ix_service_return_status_submitted_at", ServiceReturn.status, ServiceReturn.submitted_at, ServiceReturn.id),
     # Safeguarding concerns, the earliest acknowledgement deadline first.
     Index("ix_safeguarding_concern_due_id", SafeguardingConcern.acknowledge_due_at, SafeguardingConcern.id),
+    # A caseworker's sessions awaiting feedback (My sessions): only those with no attendance yet, a
+    # small part of two million, so each of the caseworker's cases is looked up in a small index.
+    Index(
+        "ix_delivery_session_unrecorded",
+        Session.referral_id,
+        Session.date,
+        postgresql_where=Session.attendance.is_(None),
+        sqlite_where=Session.attendance.is_(None),
+    ),
     # The inbox's tab counts, read from the index alone: a partner's by contract, the CRC's by CRC,
     # each by status and by whose the case is ("My cases", "Unassigned", a referrer's drafts).
     Index("ix_referral_contract_status_caseworker", Referral.contract_id, Referral.status, Referral.caseworker_id),

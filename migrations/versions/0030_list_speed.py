@@ -30,6 +30,15 @@ INDEXES = (
 def upgrade():
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns, unique=False)
+    # A caseworker's sessions awaiting feedback: those with no attendance yet.
+    op.create_index(
+        'ix_delivery_session_unrecorded',
+        'delivery_session',
+        ['referral_id', 'date'],
+        unique=False,
+        postgresql_where=sa.text('attendance IS NULL'),
+        sqlite_where=sa.text('attendance IS NULL'),
+    )
     if op.get_bind().dialect.name == 'postgresql':
         # A name anywhere in "given family": `LIKE '%term%'` answered by trigrams rather than by
         # reading every person. pg_trgm is a trusted extension (PostgreSQL 13+): the database's
@@ -41,5 +50,6 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('DROP INDEX IF EXISTS ix_person_name_trgm')
+    op.drop_index('ix_delivery_session_unrecorded', table_name='delivery_session')
     for name, table, _columns in reversed(INDEXES):
         op.drop_index(name, table_name=table)
