@@ -25,7 +25,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, or_, select, tuple_
+from sqlalchemy import Select, and_, false, func, literal_column, or_, select, tuple_
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
@@ -239,6 +239,10 @@ def seek(
 def bounded_count(statement: Select, limit: int | None = COUNT_LIMIT) -> tuple[int, bool]:
     """How many rows `statement` has, counting at most `limit` + 1: (count, whether there are more)."""
     counted = statement.order_by(None)
+    if not counted._distinct and not counted._group_by_clauses:
+        # Only the rows are counted, not their columns: so PostgreSQL can count from an index alone
+        # rather than read each row from the table (the ORM's eager loads go too).
+        counted = counted.with_only_columns(literal_column("1"), maintain_column_froms=True).options()
     if limit is not None:
         counted = counted.limit(limit + 1)
     total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0

@@ -8,14 +8,24 @@ the lists rather than to any one model; migration 0024_scale_lists creates them.
 
 from __future__ import annotations
 
-from sqlalchemy import Index
+from sqlalchemy import Index, String, func, literal_column
+from sqlalchemy.sql.elements import Grouping
 
 from portal.audit.models import AuditEvent
-from portal.delivery.models import Alert, Outcome
+from portal.delivery.models import Alert, Outcome, Session
 from portal.invoicing.models import Invoice
+from portal.people.models import Person
 from portal.referrals.models import Referral
 from portal.returns.models import ServiceReturn
 from portal.safeguarding.models import SafeguardingConcern
+
+# What the inbox's name search looks in: "given family", lower-cased. The space is written into the
+# SQL rather than bound as a parameter, so that a query says exactly the expression the trigram index
+# below is built on, and PostgreSQL answers `LIKE '%term%'` from that index.
+# (The brackets are PostgreSQL's own, as it reads the index back, so Alembic sees the two agree.)
+PERSON_NAME = func.lower(
+    Grouping(Person.given_name.op("||")(literal_column("' '"))).op("||")(Person.family_name), type_=String
+)
 
 LIST_INDEXES = (
     # The audit log, newest first (2.7 million events at national scale).
@@ -39,4 +49,26 @@ LIST_INDEXES = (
     Index("ix_service_return_status_submitted_at", ServiceReturn.status, ServiceReturn.submitted_at, ServiceReturn.id),
     # Safeguarding concerns, the earliest acknowledgement deadline first.
     Index("ix_safeguarding_concern_due_id", SafeguardingConcern.acknowledge_due_at, SafeguardingConcern.id),
+    # A caseworker's sessions awaiting feedback (My sessions): only those with no attendance yet, a
+    # small part of two million, so each of the caseworker's cases is looked up in a small index.
+    Index(
+        "ix_delivery_session_unrecorded",
+        Session.referral_id,
+        Session.date,
+        postgresql_where=Session.attendance.is_(None),
+        sqlite_where=Session.attendance.is_(None),
+    ),
+    # The inbox's tab counts, read from the index alone: a partner's by contract, the CRC's by CRC,
+    # each by status and by whose the case is ("My cases", "Unassigned", a referrer's drafts).
+    Index("ix_referral_contract_status_caseworker", Referral.contract_id, Referral.status, Referral.caseworker_id),
+    Index("ix_referral_crc_status_referrer", Referral.crc_id, Referral.status, Referral.referrer_id),
+    # The inbox's search: a name anywhere in "given family" (trigrams, PostgreSQL only: SQLite
+    # reads every name, which at its sizes is quick), and a CRN in any CRC.
+    Index(
+        "ix_person_name_trgm",
+        PERSON_NAME.label("name"),
+        postgresql_using="gin",
+        postgresql_ops={"name": "gin_trgm_ops"},
+    ).ddl_if(dialect="postgresql"),
+    Index("ix_person_crn", Person.crn),
 )

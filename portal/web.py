@@ -200,6 +200,9 @@ class Page:
     next_cursor: str | None = None
     previous_cursor: str | None = None
     more: bool = False
+    # Where a page holds more than one list (My sessions): each list's cursors are `<name>_after`
+    # and `<name>_before`, so paging one keeps the others where they are.
+    name: str = ""
 
     @property
     def first_index(self) -> int:
@@ -224,21 +227,26 @@ class Page:
         content that cannot be numbered), keeping the current filters, search and sort."""
         if self.next_cursor is None and self.previous_cursor is None:
             return None
-        args = {key: value for key, value in request.args.items() if key not in {"page", "after", "before"}}
+        after, before = _cursor_names(self.name)
+        args = {key: value for key, value in request.args.items() if key not in {"page", after, before}}
         args.update(values)
         params: dict[str, Any] = {}
         if self.previous_cursor is not None:
-            params["previous"] = {"href": url_for(endpoint, **args, before=self.previous_cursor)}
+            params["previous"] = {"href": url_for(endpoint, **args, **{before: self.previous_cursor})}
         if self.next_cursor is not None:
-            params["next"] = {"href": url_for(endpoint, **args, after=self.next_cursor)}
+            params["next"] = {"href": url_for(endpoint, **args, **{after: self.next_cursor})}
         return params
 
 
-def paginate(statement: Select, *, per_page: int, count_limit: int | None = keyset.COUNT_LIMIT) -> Page:
+def _cursor_names(name: str) -> tuple[str, str]:
+    return (f"{name}_after", f"{name}_before") if name else ("after", "before")
+
+
+def paginate(statement: Select, *, per_page: int, count_limit: int | None = keyset.COUNT_LIMIT, name: str = "") -> Page:
     """One page of `statement`'s rows (ordered, ending in its id) after or before the cursor in the
     query string, and their count up to `count_limit`: two queries whatever the page or its depth.
     A cursor that is not ours (an edited link) shows the first page."""
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = (request.args.get(key) or None for key in _cursor_names(name))
     try:
         window = keyset.seek(statement, per_page=per_page, after=after, before=before)
     except keyset.BadCursor:
@@ -254,4 +262,5 @@ def paginate(statement: Select, *, per_page: int, count_limit: int | None = keys
         next_cursor=window.next_cursor,
         previous_cursor=window.previous_cursor,
         more=more,
+        name=name,
     )

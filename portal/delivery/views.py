@@ -29,11 +29,11 @@ from portal.delivery.forms import (
 from portal.delivery.models import Alert, Attendance, EvidenceFile, GroupSession, Outcome, Session
 from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
 from portal.extensions import db
-from portal.formatting import format_date, plural
+from portal.formatting import LONDON, format_date, plural
 from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
 from portal.referrals.views import load_referral, service_name
 from portal.urls import safe_next
-from portal.web import act_and_redirect, attempt_and_redirect
+from portal.web import act_and_redirect, attempt_and_redirect, paginate
 
 bp = Blueprint("delivery", __name__)
 
@@ -600,44 +600,36 @@ def acknowledge_alert(alert_id: int):  # type: ignore[no-untyped-def]
     return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
 
 
+MY_SESSIONS_PAGE = 50
+
+
 @bp.route("/my-sessions")
 @login_required
 def my_sessions():  # type: ignore[no-untyped-def]
     """A caseworker's day: sessions on their cases from a fortnight ago to a month ahead, and the
-    ones that have happened but still need their attendance recorded."""
+    ones that have happened but still need their attendance recorded; each list 50 at a time (a
+    caseworker of years has thousands of cases), paged by keyset on its own."""
     access.require(current_user, "record_sessions", Referral)
     today = london_today()
+    now = utcnow().astimezone(LONDON)
     mine = access.visible(Referral, current_user).where(Referral.caseworker_id == current_user.id)
     base = (
         select(Session)
-        .join(Referral, Referral.id == Session.referral_id)
         .where(Session.referral_id.in_(mine.with_only_columns(Referral.id)))
         .options(joinedload(Session.referral).joinedload(Referral.person))
+        .order_by(Session.date, Session.start_time, Session.id)
     )
-    window = (
-        db.session.scalars(
-            base.where(Session.date >= today - timedelta(days=14), Session.date <= today + timedelta(days=31)).order_by(
-                Session.date, Session.start_time
-            )
-        )
-        .unique()
-        .all()
-    )
-    awaiting = (
-        db.session.scalars(
-            base.where(Session.attendance.is_(None), or_(Session.date < today, and_(Session.date == today))).order_by(
-                Session.date, Session.start_time
-            )
-        )
-        .unique()
-        .all()
-    )
-    awaiting = [s for s in awaiting if sessions.session_start(s.date, s.start_time) <= utcnow()]
+    # Started by now (London's clock): before today, or today at or before this minute.
+    happened = or_(Session.date < today, and_(Session.date == today, Session.start_time <= now.time()))
+    lists = {
+        "awaiting": base.where(Session.attendance.is_(None), happened),
+        "upcoming": base.where(Session.date >= today, Session.date <= today + timedelta(days=31)),
+        "recent": base.where(Session.date >= today - timedelta(days=14), Session.date < today),
+    }
+    pages = {name: paginate(statement, per_page=MY_SESSIONS_PAGE, name=name) for name, statement in lists.items()}
     return render_template(
         "delivery/my_sessions.html",
-        upcoming=[s for s in window if s.date >= today],
-        recent=[s for s in window if s.date < today],
-        awaiting=awaiting,
+        pages=pages,
         today=today,
         attendance=Attendance,
         statuses=ReferralStatus,

@@ -6,18 +6,21 @@ referral its reader may not see; counts are single aggregate queries.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from portal import access
+from portal import access, keyset
 from portal.accounts.models import User
-from portal.contracts.models import Contract, Pathway, RateCardItem
+from portal.contracts.models import Contract, Pathway, RateCardItem, Service
 from portal.extensions import db
+from portal.list_indexes import PERSON_NAME
 from portal.people.models import Person
 from portal.referrals.models import LocationType, Referral, ReferralStatus
+from portal.referrals.validation import CRN
 from portal.urls import as_id
 
 S = ReferralStatus
@@ -102,7 +105,9 @@ def _filtered(statement: Select, filters: Filters) -> Select:
     if filters.location in {member.value for member in LocationType}:
         statement = statement.where(Referral.location_type == LocationType(filters.location))
     if filters.overdue:
-        statement = statement.where(Referral.overdue)
+        # The statuses are implied by `overdue` (only a sent or an accepted referral can be), but
+        # said outright they let the database read just those from the (contract, status) index.
+        statement = statement.where(Referral.status.in_((S.SENT, S.ACCEPTED)), Referral.overdue)
     if (partner_id := as_id(filters.partner_id)) is not None:
         statement = statement.where(
             Referral.contract_id.in_(select(Contract.id).where(Contract.partner_id == partner_id))
@@ -124,18 +129,32 @@ def _filtered(statement: Select, filters: Filters) -> Select:
         )
     if filters.area:
         statement = statement.where(or_(Referral.prison == filters.area, Referral.community_office == filters.area))
-    term = filters.q.strip()
-    if term:
-        like = f"%{term.lower()}%"
-        statement = statement.where(
-            or_(
-                Referral.reference == term.upper(),
-                Person.crn == term.upper().replace(" ", ""),
-                func.lower(Person.given_name + " " + Person.family_name).like(like),
-                func.lower(Person.family_name).like(like),
-            )
-        )
+    if term := filters.q.strip():
+        statement = statement.where(_searched(term))
     return statement
+
+
+# What the search box was given: a referral's reference (AB1234CD), a person's CRN (X123456), or
+# else part of a name. Neither a reference nor a CRN can be part of a name, so each kind of term is
+# looked for only where it can be, each with its own index (the reference's, the CRN's, the name's
+# trigrams on PostgreSQL) and as a plain AND: one OR across referral and person would make the
+# database join every referral the reader can see to its person before it could pick fifty.
+REFERENCE_TERM = re.compile(r"^[A-Z]{2}\d{4}[A-Z]{2}$")
+
+
+def _searched(term: str) -> Any:
+    if REFERENCE_TERM.match(term.upper()):
+        return Referral.reference == term.upper()
+    if CRN.match(crn := term.upper().replace(" ", "")):
+        return Referral.person_id.in_(select(Person.id).where(Person.crn == crn))
+    # "given family" holds a family name too, so this one test finds a name typed either way.
+    named = PERSON_NAME.like(f"%{_escaped(term.lower())}%", escape="\\")
+    return Referral.person_id.in_(select(Person.id).where(named))
+
+
+def _escaped(term: str) -> str:
+    """The term as LIKE reads it literally: a % or _ typed into the box is that character."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _sent_between(statement: Select, sent_from: str, sent_to: str) -> Select:
@@ -171,18 +190,49 @@ def referral_list(user: User, tab_key: str, filters: Filters, sort: str, directi
     return statement.order_by(ordered.nulls_last(), Referral.id.desc())
 
 
-def tab_counts(user: User, filters: Filters) -> dict[str, int]:
-    """How many referrals each tab holds under the current filters: one query."""
+# Referrals that have finished (completed, declined, withdrawn) pile up year after year: counting a
+# tab of them exactly would read every one on every request. They are counted up to the lists' limit
+# ("more than 10,000", as the list under the tab says); the live ones, a caseload's worth however
+# long the CRC has run, are counted exactly.
+FINISHED = frozenset({S.COMPLETED, S.DECLINED, S.WITHDRAWN})
+
+
+def tab_counts(user: User, filters: Filters) -> dict[str, str]:
+    """How many referrals each tab holds under the current filters, as the tab says it ("1,234",
+    "more than 10,000"): one query, reading at most the live referrals and the limit's worth of
+    finished ones per tab, from the indexes on (contract, status, caseworker) and (CRC, status,
+    referrer) without the table."""
     tabs = tabs_for(user)
-    columns = [func.count(case((_tab_clause(tab, user), 1))).label(tab.key) for tab in tabs]
-    statement = (
-        select(*columns)
-        .select_from(Referral)
-        .outerjoin(Person, Person.id == Referral.person_id)
-        .where(access.visibility_clause(Referral, user))
+    seen = _filtered(select(Referral.id).where(access.visibility_clause(Referral, user)), filters)
+    live = (
+        seen.with_only_columns(
+            *(func.count(case((_tab_clause(tab, user), 1))).label(tab.key) for tab in tabs),
+        )
+        .where(Referral.status.not_in(FINISHED))
+        .subquery()
     )
-    row = db.session.execute(_filtered(statement, filters)).one()
-    return {tab.key: getattr(row, tab.key) for tab in tabs}
+    capped = {
+        tab.key: select(func.count())
+        .select_from(
+            seen.where(_tab_clause(tab, user), Referral.status.in_(tab.statuses & FINISHED))
+            .limit(keyset.COUNT_LIMIT + 1)
+            .subquery()
+        )
+        .scalar_subquery()
+        for tab in tabs
+        if tab.statuses & FINISHED
+    }
+    row = db.session.execute(
+        select(*(live.c[tab.key] for tab in tabs), *(count.label(f"{key}_finished") for key, count in capped.items()))
+    ).one()
+    counts = {}
+    for tab in tabs:
+        finished = getattr(row, f"{tab.key}_finished", 0)
+        if finished > keyset.COUNT_LIMIT:
+            counts[tab.key] = f"more than {keyset.COUNT_LIMIT:,}"
+        else:
+            counts[tab.key] = f"{getattr(row, tab.key) + finished:,}"
+    return counts
 
 
 @dataclass(frozen=True)
@@ -209,11 +259,19 @@ def overdue_counts(user: User) -> OverdueCounts:
 
 
 def service_choices(user: User) -> dict[str, str]:
+    """The services the reader's referrals were sent to: each of their contracts' services that has
+    one (found by the first such referral), rather than every referral read to list a few codes."""
+    in_use = (
+        select(Referral.id)
+        .where(
+            access.visibility_clause(Referral, user),
+            Referral.contract_id == Service.contract_id,
+            Referral.service_code == Service.code,
+        )
+        .exists()
+    )
     codes = db.session.scalars(
-        select(Referral.service_code)
-        .where(access.visibility_clause(Referral, user), Referral.service_code.is_not(None))
-        .distinct()
-        .order_by(Referral.service_code)
+        select(Service.code).where(access.visibility_clause(Service, user), in_use).distinct().order_by(Service.code)
     ).all()
     return {"": "All services"} | {code: code for code in codes}
 

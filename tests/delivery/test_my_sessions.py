@@ -1,0 +1,103 @@
+"""My sessions at national scale (issue 20): a caseworker's lists paged 50 at a time, each on its
+own, in a fixed number of queries however many cases and sessions they have."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from portal.dates import london_today
+from tests.factories import ReferralFactory, SessionFactory
+from tests.helpers import QueryCounter, pagination_link, text_of
+
+
+@pytest.fixture
+def case(ttg_service, referrer, nacro_caseworker):
+    return ReferralFactory(
+        reference="MS1000AA",
+        contract=ttg_service,
+        service_code="ACC-TTG",
+        referrer=referrer,
+        accepted=True,
+        accepted_at=datetime.now(UTC) - timedelta(days=90),
+        caseworker=nacro_caseworker,
+    )
+
+
+def unrecorded(referral, count, first_day):
+    """`count` sessions with no attendance recorded, a day apart from `first_day` onwards."""
+    return [
+        SessionFactory(referral=referral, date=first_day + timedelta(days=number), attendance=None, feedback_at=None)
+        for number in range(count)
+    ]
+
+
+def awaiting_rows(response):
+    return response.get_data(as_text=True).count(">Record attendance<")
+
+
+def test_sessions_awaiting_feedback_come_fifty_at_a_time_oldest_first(portal, app, case, nacro_caseworker):
+    unrecorded(case, 55, london_today() - timedelta(days=60))
+    unrecorded(case, 2, london_today() + timedelta(days=3))  # booked ahead: coming up, not awaiting
+    portal.sign_in(nacro_caseworker)
+    with QueryCounter(app) as first_queries:
+        first = portal.get("/my-sessions")
+    assert "Awaiting feedback (55)" in text_of(first)
+    assert awaiting_rows(first) == 50
+    assert "Showing 1 to 50 of 55 sessions" in text_of(first)
+    later = pagination_link(first, "next")
+    assert "awaiting_after=" in later and later.endswith("#awaiting")
+    with QueryCounter(app) as second_queries:
+        second = portal.get(later)
+    assert awaiting_rows(second) == 5
+    assert "Showing 51 to 55 of 55 sessions" in text_of(second)
+    assert second_queries.count == first_queries.count
+    # The other lists stay on their first page.
+    coming_up = text_of(second).split("Today and coming up", 1)[1].split("The last two weeks", 1)[0]
+    assert coming_up.count("MS1000AA") == 2
+    assert awaiting_rows(portal.get(pagination_link(second, "prev"))) == 50
+
+
+def test_my_sessions_costs_the_same_queries_however_many_cases_and_sessions(
+    portal, app, ttg_service, referrer, case, nacro_caseworker
+):
+    unrecorded(case, 1, london_today() - timedelta(days=2))
+    portal.sign_in(nacro_caseworker)
+    with QueryCounter(app) as few:
+        portal.get("/my-sessions")
+    for number in range(8):
+        referral = ReferralFactory(
+            reference=f"MT{number:04d}AA",
+            contract=ttg_service,
+            service_code="ACC-TTG",
+            referrer=referrer,
+            accepted=True,
+            caseworker=nacro_caseworker,
+        )
+        unrecorded(referral, 3, london_today() - timedelta(days=5))
+        unrecorded(referral, 2, london_today() + timedelta(days=1))
+    with QueryCounter(app) as many:
+        page = portal.get("/my-sessions")
+    assert "Awaiting feedback (25)" in text_of(page)
+    assert many.count == few.count
+
+
+def test_a_caseworker_never_sees_another_caseworkers_or_partners_sessions(
+    portal, case, st_giles_contract, referrer, nacro_caseworker, st_giles_caseworker
+):
+    unrecorded(case, 1, london_today() - timedelta(days=1))
+    theirs = ReferralFactory(
+        reference="SG3000AA",
+        contract=st_giles_contract,
+        service_code="ETE",
+        referrer=referrer,
+        accepted=True,
+        caseworker=st_giles_caseworker,
+    )
+    unrecorded(theirs, 1, london_today() - timedelta(days=1))
+    portal.sign_in(nacro_caseworker)
+    page = text_of(portal.get("/my-sessions"))
+    assert "MS1000AA" in page and "SG3000AA" not in page
+    portal.sign_out()
+    portal.sign_in(st_giles_caseworker)
+    page = text_of(portal.get("/my-sessions"))
+    assert "SG3000AA" in page and "MS1000AA" not in page
