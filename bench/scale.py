@@ -2567,6 +2567,7 @@ def world_logins(password: str) -> None:
         ("administrator", "admin@scale.example"),
         ("contract manager", "contracts@scale.example"),
         ("CRC referrer", "referrer@scale.example (also referrer-02 to referrer-12)"),
+        ("team manager (referrers 01 to 06)", "team-north@scale.example (07 to 11: team-south)"),
         ("partner manager, largest partner", "manager@partner-01.example (partner-02 … likewise)"),
         ("caseworker, largest partner", "caseworker@partner-01.example"),
     ):
