@@ -29,11 +29,11 @@ Prints the sign-in emails; every account has the password given (default the dem
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
 import time
+from bisect import bisect
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from functools import cache
+from itertools import accumulate, chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +107,7 @@ class Writer:
 
     Rows carry their own ids (the seeder numbers every record), so nothing is read back; sequences
     are moved past the ids at the end. Rows are plain Python values as the columns store them
-    (enum values as strings, money in pence, UTC datetimes); JSON columns are encoded here.
+    (enum values as strings, money in pence, UTC datetimes, JSON columns' Python values).
     """
 
     def __init__(self, connection: Any) -> None:
@@ -114,6 +116,7 @@ class Writer:
         self.buffers: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.counts: Counter[str] = Counter()
         self.next_ids: dict[str, int] = {}
+        self.types: dict[str, dict[str, int]] = {}
 
     def new_id(self, table: str) -> int:
         if table not in self.next_ids:
@@ -144,32 +147,47 @@ class Writer:
             rows = self.buffers.pop(name, [])
             if not rows:
                 continue
-            table = db.metadata.tables[name]
-            columns = list(dict.fromkeys(column for row in rows for column in row))
+            # Every key any row has, in first-seen order (iterating the dicts' keys in C).
+            columns = list(dict.fromkeys(chain.from_iterable(rows)))
             if self.postgres:
-                json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"} & set(columns)
-                cursor = self.connection.connection.driver_connection.cursor()
-                names = ", ".join(f'"{column}"' for column in columns)
-                with cursor.copy(f'COPY "{name}" ({names}) FROM STDIN') as copy:
-                    write = copy.write_row
-                    if json_columns:
-                        encoded = [(c, c in json_columns) for c in columns]
-                        for row in rows:
-                            write(
-                                [
-                                    json.dumps(v) if is_json and v is not None else v
-                                    for c, is_json in encoded
-                                    for v in (row.get(c),)
-                                ]
-                            )
-                    else:
-                        for row in rows:
-                            write([row.get(c) for c in columns])
+                self.copy(name, columns, rows)
             else:
                 self.connection.execute(
-                    table.insert(), [{column: row.get(column) for column in columns} for row in rows]
+                    db.metadata.tables[name].insert(), [{column: row.get(column) for column in columns} for row in rows]
                 )
             self.counts[name] += len(rows)
+
+    def copy(self, name: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
+        """COPY in PostgreSQL's binary format, each column's type given: psycopg's C dumpers write
+        the values as they are stored, without formatting and parsing text (about twice as fast
+        as text COPY for the same rows, measured). JSON columns take the Python value itself."""
+        cursor = self.connection.connection.driver_connection.cursor()
+        types = self.column_types(name)
+        names = ", ".join(f'"{column}"' for column in columns)
+        width = len(columns)
+        # Most rows give every column: a C itemgetter picks them; a row that leaves some out
+        # (None, as the column's default here) goes the slow way.
+        pick = itemgetter(*columns) if width > 1 else (lambda row: (row[columns[0]],))
+        with cursor.copy(f'COPY "{name}" ({names}) FROM STDIN (FORMAT BINARY)') as copy:
+            copy.set_types([types[column] for column in columns])
+            write = copy.write_row
+            for row in rows:
+                write(pick(row) if len(row) == width else [row.get(column) for column in columns])
+
+    def column_types(self, name: str) -> dict[str, int]:
+        """Each column's type (its oid), as binary COPY must be told."""
+        if name not in self.types:
+            from sqlalchemy import text
+
+            found = self.connection.execute(
+                text(
+                    "SELECT attname, atttypid FROM pg_attribute "
+                    "WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped"
+                ),
+                {"table": f'"{name}"'},
+            )
+            self.types[name] = {column: int(oid) for column, oid in found}
+        return self.types[name]
 
     def finish(self) -> None:
         """Flush everything and move each table's id sequence past the ids written."""
@@ -358,6 +376,8 @@ class World:
     prefixes: dict[int, str]
     places: PlacePlan
     managers: dict[int, int] = field(default_factory=dict)  # partner id -> its manager
+    team_manager_of: dict[int, int] = field(default_factory=dict)  # referrer id -> their team manager
+    team_manager_names: dict[int, str] = field(default_factory=dict)
 
 
 PATHWAYS = (
@@ -408,10 +428,38 @@ def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -
     places = seed_places(writer, crc_id, stamp)
     admin_id = user("admin@scale.example", "Ada Admin", "admin", crc_id)
     contract_manager_id = user("contracts@scale.example", "Connie Contracts", "contract_manager", crc_id)
-    referrer_ids = [user("referrer@scale.example", "Rita Referrer", "crc_referrer", crc_id)]
-    referrer_ids += [
-        user(f"referrer-{n:02d}@scale.example", f"Referrer {n:02d}", "crc_referrer", crc_id) for n in range(2, 13)
+    # Two team managers, senior referrers to whom each referrer's late safeguarding concerns are
+    # escalated (portal.safeguarding); the last referrer has none named, so theirs go to the
+    # administrators, as the portal does when the CRC names nobody.
+    team_managers = {
+        user("team-north@scale.example", "Tariq North", "crc_referrer", crc_id): "Tariq North",
+        user("team-south@scale.example", "Tamsin South", "crc_referrer", crc_id): "Tamsin South",
+    }
+    north, south = team_managers
+    referrers = [("referrer@scale.example", "Rita Referrer", north)] + [
+        (f"referrer-{n:02d}@scale.example", f"Referrer {n:02d}", north if n <= 6 else south if n < 12 else None)
+        for n in range(2, 13)
     ]
+    referrer_ids: list[int] = []
+    team_manager_of: dict[int, int] = {}
+    for email, name, team_manager in referrers:
+        referrer_id = user(email, name, "crc_referrer", crc_id, team_manager_id=team_manager)
+        referrer_ids.append(referrer_id)
+        if team_manager:
+            team_manager_of[referrer_id] = team_manager
+            writer.add(
+                "audit_event",
+                occurred_at=created + timedelta(hours=1),
+                actor_id=admin_id,
+                actor_email=None,
+                organisation_id=crc_id,
+                action="user.team_manager_set",
+                record_type="user",
+                record_id=str(referrer_id),
+                details={"team_manager": {"before": None, "after": team_manager}},
+                ip_address="127.0.0.1",
+                request_id=None,
+            )
 
     weights = partner_weights(scale.partners)
     contracts: list[ContractPlan] = []
@@ -547,6 +595,8 @@ def build_world(writer: Writer, scale: Scale, password_hash: str, today: date) -
         prefixes=prefixes,
         places=places,
         managers=managers,
+        team_manager_of=team_manager_of,
+        team_manager_names=team_managers,
     )
 
 
@@ -907,7 +957,15 @@ FLAGS = ("domestic_abuse", "child_safeguarding", "violence", "self_harm", "arson
 
 
 def weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
-    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
+    # The same draw as rng.choices(names, weights=...) (one random() against the running totals),
+    # with the totals worked out once per table of choices rather than on every call.
+    names, totals = _cumulative(choices)
+    return names[bisect(totals, rng.random() * totals[-1], 0, len(totals) - 1)]
+
+
+@cache
+def _cumulative(choices: tuple[tuple[str, int], ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    return tuple(c for c, _ in choices), tuple(accumulate(w for _, w in choices))
 
 
 @dataclass(frozen=True)
@@ -1108,7 +1166,7 @@ class Referrals:
         referred = created.date()
         anniversary = referred.replace(year=referred.year - age, day=min(referred.day, 28))
         born = anniversary - timedelta(days=rng.randint(1, 330))
-        gender = "female" if female else rng.choices(("male", "other", "not_stated"), weights=(96, 1, 3))[0]
+        gender = "female" if female else weighted(rng, (("male", 96), ("other", 1), ("not_stated", 3)))
         self.last_person = (gender, born)
         return self.writer.add(
             "person",
@@ -1120,7 +1178,7 @@ class Referrals:
             date_of_birth=born,
             gender=gender,
             ethnicity=weighted(rng, ETHNICITIES),
-            disability=rng.choices(("no", "yes", "not_stated"), weights=(70, 22, 8))[0],
+            disability=weighted(rng, (("no", 70), ("yes", 22), ("not_stated", 8))),
             interpreter_language="Polish" if rng.random() < 0.02 else None,
             created_at=created,
             updated_at=created,
@@ -1317,7 +1375,7 @@ class Referrals:
                         else "session_did_not_happen"
                     )
                 if attendance == "did_not_attend":
-                    reason = rng.choices(("acceptable", "unacceptable", "logistics"), weights=(5, 4, 1))[0]
+                    reason = weighted(rng, (("acceptable", 5), ("unacceptable", 4), ("logistics", 1)))
                 feedback = moment + timedelta(hours=2)
             if finished and attendance is None:
                 continue  # an ended case keeps no booked or unrecorded session
@@ -1433,12 +1491,13 @@ class Referrals:
 
     def concern(self, plan: ContractPlan, row: dict, caseworker: int, referrer: int, raised: datetime) -> None:
         """A safeguarding concern the caseworker raised after a session (portal.safeguarding): the
-        referrer acknowledges it within its working hours, now and then late (escalated to the CRC's
-        administrators, the seed naming no team managers), and closes it with an outcome; the last
-        few are still open or acknowledged."""
+        referrer acknowledges it within its working hours, now and then late (escalated to the
+        referrer's team manager, or to the CRC's administrators for the referrer with none), and
+        closes it with an outcome; the last few are still open or acknowledged."""
         from portal.working_days import add_working_hours
 
         rng, now, crc = self.rng, self.now, self.world.crc_id
+        team_manager = self.world.team_manager_of.get(referrer)
         urgency = "urgent" if rng.random() < 0.3 else "standard"
         due = add_working_hours(raised, 4 if urgency == "urgent" else 8)
         late = rng.random() < 0.1
@@ -1469,7 +1528,7 @@ class Referrals:
             acknowledged_at=acknowledged if status != "open" else None,
             acknowledged_by_id=referrer if status != "open" else None,
             escalated_at=escalated,
-            escalated_to_id=None,
+            escalated_to_id=team_manager if escalated else None,
             closed_at=closed if status == "closed" else None,
             closed_by_id=referrer if status == "closed" else None,
             outcome=outcome,
@@ -1483,8 +1542,9 @@ class Referrals:
         reference = row["reference"]
         steps = [("raised", raised, caseworker, plan.partner_id, "Safeguarding concern raised")]
         if escalated:
+            to = self.world.team_manager_names[team_manager] if team_manager else "the CRC's administrators"
             steps.append(
-                ("escalated", escalated, None, crc, "Safeguarding concern not acknowledged in time: escalated")
+                ("escalated", escalated, None, crc, f"Safeguarding concern not acknowledged in time: escalated to {to}")
             )
         if status != "open":
             steps.append(("acknowledged", acknowledged, referrer, crc, "Safeguarding concern acknowledged"))
@@ -1793,10 +1853,13 @@ def grant_payments(writer: Writer, world: World, numbers: Numbers, rng: random.R
     """Each scheduled grant's quarterly instalments, paid in advance: raised by the partner's manager
     from 30 days before each is due (taking the partner's next number), approved two working days
     later and paid five after that, with the payment's reference; the latest raised is approved or
-    submitted and waits, those to come are scheduled. Also its weekly drop-in for the last half year."""
+    submitted and waits, those to come are scheduled. Not every one goes smoothly: on each grant an
+    early payment was queried, resubmitted under its number and paid, and another was rejected
+    (keeping its number and reason) and replaced for its period, the replacement raised under a new
+    number and paid; on the largest partner's grant the latest raised is queried and waits for the
+    partner. Also its weekly drop-in for the last half year."""
     raised_count = 0
     today, cm = world.today, world.contract_manager_id
-    audit = {"actor_email": None, "record_type": "grant_instalment", "ip_address": "127.0.0.1", "request_id": None}
     for plan in world.contracts:
         if not plan.schedule:
             continue
@@ -1814,72 +1877,51 @@ def grant_payments(writer: Writer, world: World, numbers: Numbers, rng: random.R
             ip_address="127.0.0.1",
             request_id=None,
         )
+        periods = []
         start = plan.start
         while start <= plan.end:
             end = min(add_months(start, 3) - timedelta(days=1), plan.end)
-            instalment_id = writer.new_id("grant_instalment")
-            raised = next_working_day(start - timedelta(days=plan.payment_terms_days))
-            approved = working_days_after(raised, 2)
-            paid = working_days_after(approved, 5)
-            status = (
-                "scheduled"
-                if raised >= today
-                else "submitted"
-                if approved >= today
-                else "approved"
-                if paid >= today
-                else "paid"
-            )
-            number = numbers.take(plan.partner_id) if status != "scheduled" else None
-            moments = {"submitted": at(raised, 10), "approved": at(approved, 11), "paid": at(paid, 15)}
-            done = {
-                "submitted": status != "scheduled",
-                "approved": status in ("approved", "paid"),
-                "paid": status == "paid",
-            }
-            reference = f"BACS {paid:%y%m%d}-{instalment_id}"
-            writer.add(
-                "grant_instalment",
-                id=instalment_id,
-                contract_id=plan.id,
-                partner_id=plan.partner_id,
-                period_start=start,
-                period_end=end,
-                due_on=start,
-                amount_pence=QUARTER_GRANT_PENCE,
-                timing="advance",
-                needs_accepted_return=False,
-                status=status,
-                number=number,
-                payment_due_on=max(start, raised + timedelta(days=plan.payment_terms_days)) if number else None,
-                created_by_id=cm,
-                submitted_at=moments["submitted"] if done["submitted"] else None,
-                submitted_by_id=plan.manager_id if done["submitted"] else None,
-                approved_at=moments["approved"] if done["approved"] else None,
-                approved_by_id=cm if done["approved"] else None,
-                paid_at=moments["paid"] if done["paid"] else None,
-                paid_by_id=cm if done["paid"] else None,
-                paid_on=paid if done["paid"] else None,
-                payment_reference=reference if done["paid"] else None,
-                version=1,
-                created_at=created,
-                updated_at=max((moments[k] for k in moments if done[k]), default=created),
-            )
-            for action in ("submitted", "approved", "paid"):
-                if done[action]:
-                    actor = plan.manager_id if action == "submitted" else cm
-                    writer.add(
-                        "audit_event",
-                        occurred_at=moments[action],
-                        actor_id=actor,
-                        organisation_id=plan.partner_id if action == "submitted" else world.crc_id,
-                        action=f"grant_payment.{action}",
-                        record_id=str(instalment_id),
-                        details={"number": number, "amount_pence": QUARTER_GRANT_PENCE},
-                        **audit,
-                    )
-            raised_count += number is not None
+            periods.append((start, end, next_working_day(start - timedelta(days=plan.payment_terms_days))))
             start = end + timedelta(days=1)
+        raised = [n for n, (_, _, day) in enumerate(periods) if day < today]
+        story = {}
+        if len(raised) >= 4:
+            story = {raised[1]: "rejected", raised[2]: "queried"}
+            if plan.partner_index == 1 and working_days_after(periods[raised[-1]][2], 1) < today:
+                story[raised[-1]] = "waiting"
+        for n, (start, end, raise_day) in enumerate(periods):
+            steps = [("submitted", raise_day, 10, plan.manager_id)]
+            kind = story.get(n)
+            if kind == "queried":
+                queried = working_days_after(raise_day, 1)
+                resubmitted = working_days_after(queried, 2)
+                steps += [("queried", queried, 11, cm), ("submitted", resubmitted, 10, plan.manager_id)]
+                steps += payment_steps(resubmitted, cm)
+            elif kind == "waiting":
+                steps.append(("queried", working_days_after(raise_day, 1), 11, cm))
+            elif kind == "rejected":
+                steps.append(("rejected", working_days_after(raise_day, 2), 11, cm))
+            else:
+                steps += payment_steps(raise_day, cm)
+            rejected_id = grant_instalment(writer, world, plan, numbers, start, end, created, cm, steps)
+            raised_count += raise_day < today
+            if kind == "rejected":
+                # The partner's manager replaces it as scheduled (portal.grants.replace_rejected) the
+                # next working day, and raises the replacement at once.
+                day = working_days_after(steps[-1][1], 1)
+                grant_instalment(
+                    writer,
+                    world,
+                    plan,
+                    numbers,
+                    start,
+                    end,
+                    at(day, 9),
+                    plan.manager_id,
+                    [("submitted", day, 10, plan.manager_id), *payment_steps(day, cm)],
+                    replaces=rejected_id,
+                )
+                raised_count += day < today
         day = max(plan.start, today - timedelta(days=182))
         while day < today:
             if day.weekday() == 1:  # Tuesday: the drop-in
@@ -1898,6 +1940,110 @@ def grant_payments(writer: Writer, world: World, numbers: Numbers, rng: random.R
                 )
             day += timedelta(days=1)
     return raised_count
+
+
+GRANT_REASONS = {
+    "queried": "The activity summary for the quarter is missing: please attach it and resubmit.",
+    "rejected": "This quarter was paid with last quarter's payment: raised twice in error.",
+}
+
+
+def payment_steps(raised: date, cm: int) -> list[tuple[str, date, int, int]]:
+    """Approved two working days after it was (last) raised, paid five after that."""
+    approved = working_days_after(raised, 2)
+    return [("approved", approved, 11, cm), ("paid", working_days_after(approved, 5), 15, cm)]
+
+
+def grant_instalment(
+    writer: Writer,
+    world: World,
+    plan: ContractPlan,
+    numbers: Numbers,
+    start: date,
+    end: date,
+    created: datetime,
+    created_by: int,
+    steps: list[tuple[str, date, int, int]],
+    replaces: int | None = None,
+) -> int:
+    """One instalment and the steps of its workflow (portal.grants.service) that have happened by
+    today: each stamps its `<step>_at`/`_by_id` (a resubmission stamps `submitted_at` again) and
+    writes its audit event, as GRANT_WORKFLOW.apply does. Raised, it takes the partner's next number."""
+    today = world.today
+    instalment_id = writer.new_id("grant_instalment")
+    done = [(action, at(day, hour), actor) for action, day, hour, actor in steps if day < today]
+    number = numbers.take(plan.partner_id) if done else None
+    stamps: dict[str, Any] = {}
+    for action, moment, actor in done:
+        stamps[f"{action}_at"], stamps[f"{action}_by_id"] = moment, actor
+    paid = stamps.get("paid_at")
+    reference = f"BACS {paid:%y%m%d}-{instalment_id}" if paid else None
+    first_raised = steps[0][1]
+    writer.add(
+        "grant_instalment",
+        id=instalment_id,
+        contract_id=plan.id,
+        partner_id=plan.partner_id,
+        period_start=start,
+        period_end=end,
+        due_on=start,
+        amount_pence=QUARTER_GRANT_PENCE,
+        timing="advance",
+        needs_accepted_return=False,
+        status=done[-1][0] if done else "scheduled",
+        number=number,
+        payment_due_on=max(start, first_raised + timedelta(days=plan.payment_terms_days)) if number else None,
+        created_by_id=created_by,
+        submitted_at=stamps.get("submitted_at"),
+        submitted_by_id=stamps.get("submitted_by_id"),
+        queried_at=stamps.get("queried_at"),
+        queried_by_id=stamps.get("queried_by_id"),
+        query_reason=GRANT_REASONS["queried"] if "queried_at" in stamps else None,
+        approved_at=stamps.get("approved_at"),
+        approved_by_id=stamps.get("approved_by_id"),
+        rejected_at=stamps.get("rejected_at"),
+        rejected_by_id=stamps.get("rejected_by_id"),
+        rejection_reason=GRANT_REASONS["rejected"] if "rejected_at" in stamps else None,
+        paid_at=paid,
+        paid_by_id=stamps.get("paid_by_id"),
+        paid_on=paid.date() if paid else None,
+        payment_reference=reference,
+        replaces_id=replaces,
+        version=1 + len(done),
+        created_at=created,
+        updated_at=done[-1][1] if done else created,
+    )
+    audit = {"actor_email": None, "record_type": "grant_instalment", "ip_address": "127.0.0.1", "request_id": None}
+    if replaces:
+        writer.add(
+            "audit_event",
+            occurred_at=created,
+            actor_id=created_by,
+            organisation_id=plan.partner_id,
+            action="grant.instalment_replaced",
+            record_id=str(instalment_id),
+            details={"contract": plan.reference, "replaces_id": replaces, "period_start": start.isoformat()},
+            **audit,
+        )
+    submissions = 0
+    for action, moment, actor in done:
+        details: dict[str, Any] = {"number": number, "amount_pence": QUARTER_GRANT_PENCE}
+        if action == "submitted":
+            details["resubmitted"] = submissions > 0
+            submissions += 1
+        if action in GRANT_REASONS:
+            details["reason"] = GRANT_REASONS[action]
+        writer.add(
+            "audit_event",
+            occurred_at=moment,
+            actor_id=actor,
+            organisation_id=plan.partner_id if actor == plan.manager_id else world.crc_id,
+            action=f"grant_payment.{action}",
+            record_id=str(instalment_id),
+            details=details,
+            **audit,
+        )
+    return instalment_id
 
 
 def volumes(writer: Writer, world: World) -> None:
@@ -2055,17 +2201,14 @@ def seed_returns(writer: Writer, world: World, quarters: int, rng: random.Random
     """The last `quarters` quarterly returns of every active contract: the older accepted, then
     submitted, one returned for changes, and the current quarter's still a draft. Frozen figures
     are the portal's own (returns.records.figures_for), as on the day each was submitted."""
-    from portal.contracts.models import Contract
     from portal.dates import Period, PeriodKind
-    from portal.extensions import db
-    from portal.returns.records import figures_for
 
-    written = 0
     current = quarter_start(world.today)
+    planned: list[tuple[ContractPlan, Period, str, datetime | None, datetime | None]] = []
+    frozen: list[tuple[int, Period, date]] = []  # whose figures to count: (contract id, period, as on)
     for plan in world.contracts:
         if plan.status != "active":
             continue
-        contract = db.session.get(Contract, plan.id)
         starts = [current]
         while len(starts) <= quarters and quarter_start(starts[-1] - timedelta(days=1)) >= plan.start:
             starts.append(quarter_start(starts[-1] - timedelta(days=1)))
@@ -2075,58 +2218,89 @@ def seed_returns(writer: Writer, world: World, quarters: int, rng: random.Random
             latest = position == len(starts) - 1
             submitted_day = next_working_day(period.end + timedelta(days=rng.randint(5, 15)))
             if latest or submitted_day >= world.today:
-                status, kpis, submitted_at = "draft", None, None
+                status, submitted_at = "draft", None
             else:
                 previous_done = position < len(starts) - 2
                 status = "accepted" if previous_done else ("returned", "submitted")[plan.partner_index % 2]
                 submitted_at = at(submitted_day, 11)
-                kpis = figures_for(contract, period, today=submitted_day)
+                frozen.append((plan.id, period, submitted_day))
             decided = submitted_at + timedelta(days=rng.randint(2, 9)) if submitted_at else None
             if decided and decided >= at(world.today, 9):
                 status = "submitted"
-            return_id = writer.add(
-                "service_return",
-                contract_id=plan.id,
-                period_kind="quarter",
-                period_start=start,
-                period_end=period.end,
-                status=status,
-                achievements="Referrals rose and most people engaged from the first session.",
-                challenges="Housing remains scarce in the north of the area.",
-                case_study="A man leaving custody found a tenancy and started work within six weeks.",
-                safeguarding_concerns=0,
-                safeguarding_note=None,
-                complaints=None,
-                staffing="Fully staffed.",
-                kpis=kpis,
-                created_by_id=plan.manager_id,
-                submitted_at=submitted_at,
-                submitted_by_id=plan.manager_id if submitted_at else None,
-                returned_at=decided if status == "returned" else None,
-                returned_by_id=world.contract_manager_id if status == "returned" else None,
-                return_reason="Please add the case study's outcome." if status == "returned" else None,
-                accepted_at=decided if status == "accepted" else None,
-                accepted_by_id=world.contract_manager_id if status == "accepted" else None,
-                version=1,
-                created_at=at(period.end, 15) if submitted_at else at(world.today, 9),
-                updated_at=decided or submitted_at or at(world.today, 9),
+            planned.append((plan, period, status, submitted_at, decided))
+    figures = frozen_figures(frozen)
+    for plan, period, status, submitted_at, decided in planned:
+        return_id = writer.add(
+            "service_return",
+            contract_id=plan.id,
+            period_kind="quarter",
+            period_start=period.start,
+            period_end=period.end,
+            status=status,
+            achievements="Referrals rose and most people engaged from the first session.",
+            challenges="Housing remains scarce in the north of the area.",
+            case_study="A man leaving custody found a tenancy and started work within six weeks.",
+            safeguarding_concerns=0,
+            safeguarding_note=None,
+            complaints=None,
+            staffing="Fully staffed.",
+            kpis=figures.get((plan.id, period)) if submitted_at else None,
+            created_by_id=plan.manager_id,
+            submitted_at=submitted_at,
+            submitted_by_id=plan.manager_id if submitted_at else None,
+            returned_at=decided if status == "returned" else None,
+            returned_by_id=world.contract_manager_id if status == "returned" else None,
+            return_reason="Please add the case study's outcome." if status == "returned" else None,
+            accepted_at=decided if status == "accepted" else None,
+            accepted_by_id=world.contract_manager_id if status == "accepted" else None,
+            version=1,
+            created_at=at(period.end, 15) if submitted_at else at(world.today, 9),
+            updated_at=decided or submitted_at or at(world.today, 9),
+        )
+        if submitted_at:
+            writer.add(
+                "audit_event",
+                occurred_at=submitted_at,
+                actor_id=plan.manager_id,
+                actor_email=None,
+                organisation_id=plan.partner_id,
+                action="service_return.submitted",
+                record_type="service_return",
+                record_id=str(return_id),
+                details={"period": period.code},
+                ip_address="127.0.0.1",
+                request_id=None,
             )
-            if submitted_at:
-                writer.add(
-                    "audit_event",
-                    occurred_at=submitted_at,
-                    actor_id=plan.manager_id,
-                    actor_email=None,
-                    organisation_id=plan.partner_id,
-                    action="service_return.submitted",
-                    record_type="service_return",
-                    record_id=str(return_id),
-                    details={"period": period.code},
-                    ip_address="127.0.0.1",
-                    request_id=None,
-                )
-            written += 1
-    return written
+    return len(planned)
+
+
+def frozen_figures(wanted: list[tuple[int, Any, date]]) -> dict[tuple[int, Any], dict[str, Any]]:
+    """Each return's figures as the portal counts them (returns.records.figures_for, as on the day it
+    was submitted). Each is about twenty grouped queries that keep PostgreSQL busy while Python
+    waits, so on PostgreSQL two threads (one per core here), each with its own session, count them
+    side by side; the figures are the same either way, only sooner."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flask import current_app
+
+    from portal.contracts.models import Contract
+    from portal.extensions import db
+    from portal.returns.records import figures_for
+
+    app = current_app._get_current_object()  # the caller has committed: the threads see it all
+
+    def count(job: tuple[int, Any, date]) -> dict[str, Any]:
+        contract_id, period, day = job
+        with app.app_context():
+            try:
+                return figures_for(db.session.get(Contract, contract_id), period, today=day)
+            finally:
+                db.session.remove()
+
+    threads = 2 if db.engine.dialect.name == "postgresql" else 1
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="figures") as pool:
+        counted = list(pool.map(count, wanted))
+    return {(contract_id, period): kpis for (contract_id, period, _), kpis in zip(wanted, counted, strict=True)}
 
 
 # --- the run ---------------------------------------------------------------------------------------------------
@@ -2192,6 +2366,7 @@ def seed(scale: Scale, password: str = DEFAULT_PASSWORD, *, returns_quarters: in
     unbilled = drafts(world, left)
     step(f"this month's drafts generated by the portal's billing: {unbilled:,} events, as the seeder left them")
 
+    db.session.commit()  # the returns' figures are counted in sessions of their own
     writer = Writer(db.session.connection())
     returns = seed_returns(writer, world, returns_quarters, rng)
     writer.flush()
@@ -2394,6 +2569,7 @@ def world_logins(password: str) -> None:
         ("administrator", "admin@scale.example"),
         ("contract manager", "contracts@scale.example"),
         ("CRC referrer", "referrer@scale.example (also referrer-02 to referrer-12)"),
+        ("team manager (referrers 01 to 06)", "team-north@scale.example (07 to 11: team-south)"),
         ("partner manager, largest partner", "manager@partner-01.example (partner-02 … likewise)"),
         ("caseworker, largest partner", "caseworker@partner-01.example"),
     ):

@@ -113,6 +113,9 @@ class BaseConfig:
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
         # Background jobs: "rq" (needs REDIS_URL and `flask jobs worker`), "thread" or "sync".
         self.JOBS_BACKEND = _env("JOBS_BACKEND", "rq" if self.REDIS_URL else "thread")
+        # The RQ queue the web enqueues on and `flask jobs worker` takes from: one name per portal
+        # sharing a Redis (and per test run, so runs side by side never take each other's jobs).
+        self.JOBS_QUEUE = _env("JOBS_QUEUE", "portal")
         self.MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 25) * 1024 * 1024
         self.AUDIT_PAGE_SIZE = 50
         # People are anonymised this many years after their last referral ended (flask people retention).

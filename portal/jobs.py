@@ -54,6 +54,10 @@ def _backend(app: Flask) -> str:
     return app.config.get("JOBS_BACKEND") or ("rq" if app.config.get("REDIS_URL") else "thread")
 
 
+def _queue(app: Flask) -> str:
+    return app.config.get("JOBS_QUEUE") or "portal"
+
+
 def _redis(app: Flask) -> Any:
     from redis import Redis
 
@@ -151,7 +155,7 @@ def start_job(kind: str, target: str, *args: Any, owner_id: int | None = None) -
     else:
         from rq import Queue
 
-        Queue("portal", connection=_redis(app)).enqueue(
+        Queue(_queue(app), connection=_redis(app)).enqueue(
             run_rq_job, state.id, kind, owner_id, target, args, job_id=state.id, job_timeout=3600
         )
     return state
@@ -162,11 +166,11 @@ def jobs_cli() -> None:
     pass
 
 
-@jobs_cli.command("worker", help="Run an RQ worker for the portal's queue (needs REDIS_URL).")
+@jobs_cli.command("worker", help="Run an RQ worker for the portal's queue (JOBS_QUEUE; needs REDIS_URL).")
 @click.option("--burst", is_flag=True, help="Run the jobs waiting now, then stop (for cron, or a test).")
 def worker(burst: bool) -> None:
     from rq import Worker
 
     if not current_app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set: jobs run in the web process instead")
-    Worker(["portal"], connection=_redis(current_app)).work(burst=burst)
+    Worker([_queue(current_app)], connection=_redis(current_app)).work(burst=burst)

@@ -97,6 +97,21 @@ def test_a_small_national_crc_is_seeded_obeys_the_rules_and_serves_every_role(ap
     for model in (RemittanceDetails, PurchaseOrder, ExpectedStarts, SpendProfile, GrantActivity):
         assert db.session.scalar(select(func.count()).select_from(model)), model.__name__
     assert db.session.scalar(select(func.count()).where(GrantInstalment.status == GrantPaymentStatus.PAID))
+    # Grant payments that did not go smoothly: one queried and waiting for the partner, one queried,
+    # resubmitted and paid, and rejected ones each replaced for its period.
+    instalments = db.session.scalars(select(GrantInstalment)).all()
+    assert GrantPaymentStatus.QUERIED in {i.status for i in instalments}
+    assert any(i.status == GrantPaymentStatus.PAID and i.queried_at and i.query_reason for i in instalments)
+    rejected = {i.id for i in instalments if i.status == GrantPaymentStatus.REJECTED and i.rejection_reason}
+    assert rejected and rejected == {i.replaces_id for i in instalments if i.replaces_id}
+    # Referrers have team managers, to whom their late safeguarding concerns are escalated.
+    referrer = db.session.scalars(select(User).where(User.email == "referrer@scale.example")).one()
+    assert referrer.team_manager_id and db.session.get(User, referrer.team_manager_id).email.startswith("team-")
+    team_managers = set(db.session.scalars(select(User.team_manager_id).where(User.team_manager_id.is_not(None))))
+    escalated_to = db.session.scalars(
+        select(SafeguardingConcern.escalated_to_id).where(SafeguardingConcern.escalated_at.is_not(None))
+    )
+    assert set(escalated_to) <= team_managers | {None}
     paid = db.session.scalars(select(Invoice).where(Invoice.paid_on.is_not(None))).all()
     assert paid and all(invoice.payment_reference and invoice.days_to_pay is not None for invoice in paid)
     assert all(invoice.remittance["sort_code"] for invoice in paid)
