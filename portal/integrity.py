@@ -101,18 +101,38 @@ def no_event_is_billed_twice() -> list[str]:
 
 
 def lines_count_their_events() -> list[str]:
-    """A submitted line's quantity was counted from the events stored under it."""
-    counts = select(InvoiceEvent.line_id, func.count().label("events")).group_by(InvoiceEvent.line_id).subquery()
+    """A submitted line's quantity was counted from the events stored under it: its count and its
+    minutes are theirs (the invoice and line pages show a submitted line's own figures)."""
+    counts = (
+        select(
+            InvoiceEvent.line_id,
+            func.count().label("events"),
+            func.coalesce(func.sum(InvoiceEvent.minutes), 0).label("minutes"),
+        )
+        .group_by(InvoiceEvent.line_id)
+        .subquery()
+    )
+    stored_events, stored_minutes = func.coalesce(counts.c.events, 0), func.coalesce(counts.c.minutes, 0)
     rows = db.session.execute(
-        select(Invoice.number, InvoiceLine.item_code, InvoiceLine.event_count, func.coalesce(counts.c.events, 0))
+        select(
+            Invoice.number,
+            InvoiceLine.item_code,
+            InvoiceLine.event_count,
+            stored_events,
+            InvoiceLine.minutes,
+            stored_minutes,
+        )
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .outerjoin(counts, counts.c.line_id == InvoiceLine.id)
-        .where(Invoice.status != InvoiceStatus.DRAFT, InvoiceLine.event_count != func.coalesce(counts.c.events, 0))
+        .where(
+            Invoice.status != InvoiceStatus.DRAFT,
+            or_(InvoiceLine.event_count != stored_events, InvoiceLine.minutes != stored_minutes),
+        )
         .limit(SHOWN)
     ).all()
     return [
-        f"invoice {number} line {code}: {stated} events stated, {stored} stored"
-        for number, code, stated, stored in rows
+        f"invoice {number} line {code}: {stated} events of {minutes} minutes stated, {stored} of {stored_mins} stored"
+        for number, code, stated, stored, minutes, stored_mins in rows
     ]
 
 

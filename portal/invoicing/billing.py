@@ -482,6 +482,15 @@ class Unpriced:
     event_key: str
     event_date: date
 
+    def as_json(self) -> dict[str, str]:
+        """As a draft keeps it (Invoice.unpriced), for its page to show without the rules."""
+        return {
+            "item_code": self.item.code,
+            "item_name": self.item.name,
+            "event_key": self.event_key,
+            "event_date": self.event_date.isoformat(),
+        }
+
 
 @dataclass
 class Bill:
@@ -559,8 +568,10 @@ def bill_for(contract: Contract, period_start: date, *, exclude_invoice_id: int 
             Unpriced(items[row.item_id], row.event_key, _as_date(row.event_date))
             for row in db.session.execute(
                 select(events.c.item_id, events.c.event_key, events.c.event_date)
+                .join(RateCardItem, RateCardItem.id == events.c.item_id)
                 .where(events.c.price_id.is_(None))
-                .order_by(events.c.event_date)
+                # The invoice page's order (queries.unpriced_work), so a draft can keep the first rows.
+                .order_by(events.c.event_date, RateCardItem.code, events.c.event_key)
                 .limit(200)
             )
         ]
@@ -664,7 +675,10 @@ def line_events(line: InvoiceLine, invoice: Invoice) -> Select:
             *(getattr(InvoiceEvent, name).label(name) for name in EVENT_COLUMNS),
         ).where(InvoiceEvent.line_id == line.id)
     contract = db.session.get(Contract, invoice.contract_id)
-    events = billable_events(contract, month_end(invoice.period_start)).subquery()
+    # Only the line's own item: each item's events, limits and prices are its own, so the rules
+    # asked of one item give exactly that item's share of the whole draft, reading far less.
+    items = {item_id: item for item_id, item in contract_items(contract).items() if item_id == line.item_id}
+    events = billable_events(contract, month_end(invoice.period_start), items=items).subquery()
     return select(
         cast(null(), Integer).label("id"),
         literal(line.id, Integer).label("line_id"),

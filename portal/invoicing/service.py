@@ -102,6 +102,8 @@ def check_period(contract: Contract, period: Any) -> date:
 
 
 MAX_EARLY_REASON = 2000
+# How many pieces of work no price covers a draft keeps to show (its page lists the first 50).
+UNPRICED_KEPT = 50
 
 
 def _early_reason(period_start: date, reason: Any) -> str | None:
@@ -191,6 +193,10 @@ def _store_lines(invoice: Invoice, bill: billing.Bill) -> None:
         bill.vat_pence,
         bill.total_pence,
     )
+    # Kept beside the lines, from the same pass of the rules: the draft's page shows them as they
+    # were generated, with the lines, instead of reading the contract's whole history again.
+    invoice.unpriced_count = bill.unpriced_count
+    invoice.unpriced = [work.as_json() for work in bill.unpriced[:UNPRICED_KEPT]]
     invoice.generated_at = utcnow()
 
 
