@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select, true
 
 from portal.contracts.models import Unit
 from portal.delivery.models import ATTENDED, Outcome, OutcomeStatus, Session
@@ -254,6 +254,26 @@ def no_session_is_billed_twice_by_one_measure() -> list[str]:
     return problems
 
 
+def billed_marks_match() -> list[str]:
+    """A session's billed marks say what the live events say (billing.refresh_billed_marks):
+    `billed` exactly when a live event of a per-session or per-hour item names it, `rar_billed`
+    exactly when a live RAR day names it. The draft trusts a mark to leave work out, so a mark
+    left set after its invoice was rejected or credited would lose that work. (Set against set:
+    at national scale a lookup per session took six minutes.)"""
+    from portal.contracts.models import RateCardItem
+
+    e, i = InvoiceEvent, RateCardItem
+    problems = []
+    for mark, units in (("billed", billing.SESSION_MEASURES), ("rar_billed", (Unit.PER_RAR_DAY,))):
+        column = getattr(Session, mark)
+        named = exists().where(e.session_id == Session.id, e.live == true(), e.item_id == i.id, i.unit.in_(units))
+        # Marked and not named, then named and not marked: each an anti- or semi-join, set against set.
+        wrong = db.session.scalars(select(Session.id).where(column == true(), ~named).limit(SHOWN)).all()
+        wrong += db.session.scalars(select(Session.id).where(column == false(), named).limit(SHOWN)).all()
+        problems += [f"session {session_id}: its {mark} mark disagrees with the live events" for session_id in wrong]
+    return problems
+
+
 def ended_referrals_have_nothing_waiting() -> list[str]:
     """A referral that is no longer open (finished, declined, withdrawn) has no session booked
     ahead or waiting for its feedback."""
@@ -274,6 +294,7 @@ CHECKS: tuple[Callable[[], list[str]], ...] = (
     line_amounts_follow_their_prices,
     only_real_work_is_billed,
     no_session_is_billed_twice_by_one_measure,
+    billed_marks_match,
     ended_referrals_have_nothing_waiting,
 )
 
