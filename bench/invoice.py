@@ -38,9 +38,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--contract", help="measure this contract's current month on a seeded database")
+    parser.add_argument(
+        "--pages", action="store_true", help="measure the invoice pages of a seeded database (time and queries)"
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="with --pages: requests per page")
     args = parser.parse_args()
-    if args.contract and not args.database_url:
-        parser.error("--contract needs --database-url (a database bench/scale.py seeded)")
+    if (args.contract or args.pages) and not args.database_url:
+        parser.error("--contract and --pages need --database-url (a database bench/scale.py seeded)")
+    if args.pages:
+        measure_pages(args.database_url, args.repeat)
+        return
 
     bench_dir = ROOT / "instance" / "bench"
     bench_dir.mkdir(parents=True, exist_ok=True)
@@ -312,6 +319,100 @@ def report(
         f"Peak Python memory: rules {peak_rules / 2**20:.1f} MB, generate {peak_generate / 2**20:.1f} MB; "
         f"process peak RSS {rss_mb:.0f} MB (target under 300 MB)"
     )
+
+
+def measure_pages(url: str, repeat: int) -> None:
+    """The invoice pages alone, one request at a time, in process (as bench/pages.py measures every
+    page): best and median ms and the SQL query count, which must not grow with the events. The
+    records are the largest partner's: its largest submitted invoice and line, its draft and the
+    draft's largest line; `(page 21)` follows "Next" twenty times."""
+    import statistics
+
+    from sqlalchemy import event, func, select
+
+    os.environ.update(PORTAL_ENV="test", TEST_DATABASE_URL=url, LOG_LEVEL="WARNING")
+    from pages import deep, signed_in  # bench/pages.py, beside this file
+
+    from portal import create_app
+    from portal.extensions import db
+    from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+    from portal.organisations.models import Organisation
+
+    app = create_app("test")
+    app.config["RATELIMIT_ENABLED"] = False
+    counted = {"queries": 0}
+
+    def count(*_: object, **__: object) -> None:
+        counted["queries"] += 1
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count)
+        partner = db.session.scalar(select(Organisation.id).where(Organisation.name == "Partner 01"))
+        largest = (
+            select(InvoiceLine.invoice_id, InvoiceLine.id)
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .order_by(InvoiceLine.event_count.desc())
+            .limit(1)
+        )
+        submitted, line = db.session.execute(
+            largest.where(Invoice.partner_id == partner, Invoice.status != InvoiceStatus.DRAFT)
+        ).one()
+        draft, draft_line = db.session.execute(
+            largest.where(Invoice.partner_id == partner, Invoice.status == InvoiceStatus.DRAFT)
+        ).one()
+        events = db.session.scalar(select(InvoiceLine.event_count).where(InvoiceLine.id == line))
+        draft_events = db.session.scalar(select(InvoiceLine.event_count).where(InvoiceLine.id == draft_line))
+        invoices = db.session.scalar(select(func.count()).select_from(Invoice))
+        from portal.accounts.models import User
+        from portal.accounts.tokens import create_token
+
+        # The API's client, as bench/load.py's: a token of the contract manager's, made for this run.
+        contracts = db.session.scalar(select(User).where(User.email == "contracts@scale.example"))
+        token = create_token(None, contracts, name=f"bench-invoice-{time.time_ns()}").secret
+    walks = {
+        "manager@partner-01.example": [
+            ("/invoices/", "/invoices/"),
+            ("/invoices/[id] (submitted, largest)", f"/invoices/{submitted}"),
+            (f"/invoices/[id]/lines/[line] (submitted, {events:,} events)", f"/invoices/{submitted}/lines/{line}"),
+            ("/invoices/[id]/lines/[line] (page 21)", f"next:20:/invoices/{submitted}/lines/{line}"),
+            ("/invoices/[id] (draft)", f"/invoices/{draft}"),
+            (f"/invoices/[id]/lines/[line] (draft, {draft_events:,} events)", f"/invoices/{draft}/lines/{draft_line}"),
+        ],
+        "contracts@scale.example": [
+            ("/invoices/", "/invoices/"),
+            ("/invoices/?status=paid (page 21)", "next:20:/invoices/?status=paid"),
+            ("/invoices/queue", "/invoices/queue"),
+            ("/invoices/[id] (submitted, largest)", f"/invoices/{submitted}"),
+            ("/grants/payments", "/grants/payments"),
+        ],
+        "API (contract manager's token)": [
+            ("/api/v1/invoices", "/api/v1/invoices?per_page=50"),
+            ("/api/v1/invoices/[id] (largest)", f"/api/v1/invoices/{submitted}"),
+        ],
+    }
+    print(f"{invoices:,} invoices in the database")
+    print("| who | page | best ms | median ms | queries |\n|---|---|---:|---:|---:|")
+    for email, pages in walks.items():
+        api = email.startswith("API")
+        client = app.test_client() if api else signed_in(app, email, DEFAULT_PASSWORD)
+        headers = {"Authorization": f"Bearer {token}"} if api else {}
+        for name, address in pages:
+            address = deep(client, address)
+            times, status = [], 0
+            for _ in range(repeat):
+                counted["queries"] = 0
+                started = time.perf_counter()
+                status = client.get(address, headers=headers).status_code
+                times.append((time.perf_counter() - started) * 1000)
+            flag = "" if status == 200 else f" ({status})"
+            print(
+                f"| {email.split('@')[0]} | `{name}`{flag} | {min(times):.0f} | {statistics.median(times):.0f} "
+                f"| {counted['queries']} |",
+                flush=True,
+            )
+
+
+DEFAULT_PASSWORD = "demo-password-2026"
 
 
 if __name__ == "__main__":

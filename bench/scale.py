@@ -2352,6 +2352,10 @@ def seed(scale: Scale, password: str = DEFAULT_PASSWORD, *, returns_quarters: in
         volumes(writer, world)
         numbers.write_sequences(writer)
         writer.finish()
+    # The sessions' billed marks, as the live events just written say (the draft trusts them).
+    from portal.invoicing.billing import mark_every_billed_session
+
+    mark_every_billed_session()
     db.session.commit()
     step(
         f"{len(invoices):,} invoices, {writer.counts['invoice_event']:,} billed events, {payments} grant payments; "

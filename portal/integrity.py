@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select, true
 
 from portal.contracts.models import Unit
 from portal.delivery.models import ATTENDED, Outcome, OutcomeStatus, Session
@@ -101,18 +101,38 @@ def no_event_is_billed_twice() -> list[str]:
 
 
 def lines_count_their_events() -> list[str]:
-    """A submitted line's quantity was counted from the events stored under it."""
-    counts = select(InvoiceEvent.line_id, func.count().label("events")).group_by(InvoiceEvent.line_id).subquery()
+    """A submitted line's quantity was counted from the events stored under it: its count and its
+    minutes are theirs (the invoice and line pages show a submitted line's own figures)."""
+    counts = (
+        select(
+            InvoiceEvent.line_id,
+            func.count().label("events"),
+            func.coalesce(func.sum(InvoiceEvent.minutes), 0).label("minutes"),
+        )
+        .group_by(InvoiceEvent.line_id)
+        .subquery()
+    )
+    stored_events, stored_minutes = func.coalesce(counts.c.events, 0), func.coalesce(counts.c.minutes, 0)
     rows = db.session.execute(
-        select(Invoice.number, InvoiceLine.item_code, InvoiceLine.event_count, func.coalesce(counts.c.events, 0))
+        select(
+            Invoice.number,
+            InvoiceLine.item_code,
+            InvoiceLine.event_count,
+            stored_events,
+            InvoiceLine.minutes,
+            stored_minutes,
+        )
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .outerjoin(counts, counts.c.line_id == InvoiceLine.id)
-        .where(Invoice.status != InvoiceStatus.DRAFT, InvoiceLine.event_count != func.coalesce(counts.c.events, 0))
+        .where(
+            Invoice.status != InvoiceStatus.DRAFT,
+            or_(InvoiceLine.event_count != stored_events, InvoiceLine.minutes != stored_minutes),
+        )
         .limit(SHOWN)
     ).all()
     return [
-        f"invoice {number} line {code}: {stated} events stated, {stored} stored"
-        for number, code, stated, stored in rows
+        f"invoice {number} line {code}: {stated} events of {minutes} minutes stated, {stored} of {stored_mins} stored"
+        for number, code, stated, stored, minutes, stored_mins in rows
     ]
 
 
@@ -234,6 +254,26 @@ def no_session_is_billed_twice_by_one_measure() -> list[str]:
     return problems
 
 
+def billed_marks_match() -> list[str]:
+    """A session's billed marks say what the live events say (billing.refresh_billed_marks):
+    `billed` exactly when a live event of a per-session or per-hour item names it, `rar_billed`
+    exactly when a live RAR day names it. The draft trusts a mark to leave work out, so a mark
+    left set after its invoice was rejected or credited would lose that work. (Set against set:
+    at national scale a lookup per session took six minutes.)"""
+    from portal.contracts.models import RateCardItem
+
+    e, i = InvoiceEvent, RateCardItem
+    problems = []
+    for mark, units in (("billed", billing.SESSION_MEASURES), ("rar_billed", (Unit.PER_RAR_DAY,))):
+        column = getattr(Session, mark)
+        named = exists().where(e.session_id == Session.id, e.live == true(), e.item_id == i.id, i.unit.in_(units))
+        # Marked and not named, then named and not marked: each an anti- or semi-join, set against set.
+        wrong = db.session.scalars(select(Session.id).where(column == true(), ~named).limit(SHOWN)).all()
+        wrong += db.session.scalars(select(Session.id).where(column == false(), named).limit(SHOWN)).all()
+        problems += [f"session {session_id}: its {mark} mark disagrees with the live events" for session_id in wrong]
+    return problems
+
+
 def ended_referrals_have_nothing_waiting() -> list[str]:
     """A referral that is no longer open (finished, declined, withdrawn) has no session booked
     ahead or waiting for its feedback."""
@@ -254,6 +294,7 @@ CHECKS: tuple[Callable[[], list[str]], ...] = (
     line_amounts_follow_their_prices,
     only_real_work_is_billed,
     no_session_is_billed_twice_by_one_measure,
+    billed_marks_match,
     ended_referrals_have_nothing_waiting,
 )
 

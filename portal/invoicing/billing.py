@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -51,13 +51,14 @@ from sqlalchemy import (
     true,
     type_coerce,
     union_all,
+    update,
 )
 from sqlalchemy.orm import aliased
 
 from portal.contracts.models import Contract, ContractStatus, OutcomeType, RateCardItem, RateCardPrice, Unit
 from portal.dates import month_end, months_between
 from portal.delivery import outcome_rules
-from portal.delivery.models import ATTENDED, EvidenceFile, Outcome, OutcomeStatus, Session
+from portal.delivery.models import ATTENDED, EvidenceFile, Outcome, OutcomeStatus, Session, SessionKind
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceStatus
@@ -154,10 +155,53 @@ def _day_text(column: Any) -> Any:
     return cast(column, String)
 
 
-def _session_events(item_ids: list[int], period_end: date) -> Select:
-    """per_session and per_hour: each attended session of a kind the item prices."""
+def _unpriced_on(item_ids: list[int], period_end: date, s: Any, i: Any) -> ColumnElement[bool] | None:
+    """True where no price of item `i` covers session `s`'s date (up to `period_end`); None if
+    every item is priced on every day. From the items' price periods, read once, as date ranges
+    (the gaps), so that an index on the date can serve them."""
+    periods: dict[int, list[tuple[date, date | None]]] = {item_id: [] for item_id in item_ids}
+    for item_id, start, end in db.session.execute(
+        select(RateCardPrice.item_id, RateCardPrice.effective_from, RateCardPrice.effective_to).where(
+            RateCardPrice.item_id.in_(item_ids)
+        )
+    ):
+        periods[item_id].append((_as_date(start), None if end is None else _as_date(end)))
+    conditions = []
+    for item_id, item_periods in periods.items():
+        gaps, cursor = [], date.min
+        for start, end in sorted(item_periods):
+            if start > cursor:
+                gaps.append((cursor, start - timedelta(days=1)))
+            if end is None or end >= period_end:
+                cursor = date.max
+                break
+            cursor = max(cursor, end + timedelta(days=1))
+        if cursor <= period_end:
+            gaps.append((cursor, period_end))
+        for low, high in gaps:
+            within = s.date <= high if low == date.min else and_(s.date >= low, s.date <= high)
+            conditions.append(and_(i.id == item_id, within))
+    return or_(*conditions) if conditions else None
+
+
+def _split_by_mark(statement: Select, mark: Any, unpriced: ColumnElement[bool] | None) -> list[Select]:
+    """The sessions the billed mark leaves (by the partial index of unmarked sessions), and of the
+    marked ones only those on a day the item has no price for: a marked session can give that
+    item no event to bill (one session, one bill per measure), but the draft still lists it as
+    work no price covers, as it always has."""
+    # `= false`, which both databases read as the partial indexes' own condition.
+    parts = [statement.where(mark == false())]
+    if unpriced is not None:
+        parts.append(statement.where(mark == true(), unpriced))
+    return parts
+
+
+def _session_events(item_ids: list[int], period_end: date, *, unbilled_only: bool = False) -> list[Select]:
+    """per_session and per_hour: each attended session of a kind the item prices. `unbilled_only`:
+    leaving out sessions a live invoice bills by a session measure (Session.billed), where the
+    item has a price (_split_by_mark)."""
     r, s, i = Referral, Session, RateCardItem
-    return (
+    statement = (
         select(
             *_event_columns(
                 i.id,
@@ -179,23 +223,20 @@ def _session_events(item_ids: list[int], period_end: date) -> Select:
             _prices_kind(i, s),
         )
     )
+    if not unbilled_only:
+        return [statement]
+    return _split_by_mark(statement, s.billed, _unpriced_on(item_ids, period_end, s, i))
 
 
-def _rar_day_events(item_ids: list[int], period_end: date) -> Select:
+def _rar_day_events(item_ids: list[int], period_end: date, *, unbilled_only: bool = False) -> Select:
     """per_rar_day: each calendar day on which a community referral had an attended RAR-day
     session of a kind the item prices; one event per day, however many sessions (the day's first
-    session stands for it)."""
+    session stands for it). `unbilled_only`: leaving out the sessions a live RAR day names
+    (Session.rar_billed) where the item has a price (_split_by_mark); a billed day's other
+    sessions are looked up by their day, as before."""
     r, s, i = Referral, Session, RateCardItem
-    return (
-        select(
-            *_event_columns(
-                i.id,
-                literal("rarday:") + cast(r.id, String) + literal(":") + _day_text(s.date),
-                s.date,
-                referral_id=r.id,
-                session_id=func.min(s.id),
-            )
-        )
+    statement = (
+        select(i.id.label("item_id"), r.id.label("referral_id"), s.id.label("session_id"), s.date.label("day"))
         .select_from(s)
         .join(r, r.id == s.referral_id)
         .join(i, and_(i.contract_id == r.contract_id, i.service_code == r.service_code))
@@ -204,12 +245,27 @@ def _rar_day_events(item_ids: list[int], period_end: date) -> Select:
             i.unit == Unit.PER_RAR_DAY,
             r.location_type == LocationType.COMMUNITY,
             s.attendance.in_(ATTENDED),
-            s.counts_as_rar_day.is_(True),
+            s.counts_as_rar_day == true(),
             s.date <= period_end,
             _prices_kind(i, s),
         )
-        .group_by(i.id, r.id, s.date)
     )
+    parts = (
+        _split_by_mark(statement, s.rar_billed, _unpriced_on(item_ids, period_end, s, i))
+        if unbilled_only
+        else [statement]
+    )
+    # The sessions first, then their days: a day's sessions may come from both parts.
+    day = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("rar_sessions")
+    return select(
+        *_event_columns(
+            day.c.item_id,
+            literal("rarday:") + cast(day.c.referral_id, String) + literal(":") + _day_text(day.c.day),
+            day.c.day,
+            referral_id=day.c.referral_id,
+            session_id=func.min(day.c.session_id),
+        )
+    ).group_by(day.c.item_id, day.c.referral_id, day.c.day)
 
 
 def _referral_events(item_ids: list[int], period_end: date) -> Select:
@@ -289,16 +345,48 @@ def _monthly_events(contract: Contract, items: list[Item], period_end: date) -> 
     ]
 
 
-def _candidates(contract: Contract, items: list[Item], period_end: date) -> Any:
-    """Every event `items` could bill up to `period_end`, before exclusions and limits."""
+def _trusted_marks(items: dict[int, Item]) -> frozenset[str]:
+    """The billed marks that may stand for "no item of this card can bill this session again":
+    a session marked billed by one session measure is then a candidate of no other item (RAR days
+    likewise). True where no two items of one service and one measure share a session kind, as
+    the rate-card import insists (API.md); a card from before that rule (or a worked example)
+    that breaks it is billed without the marks, reading its whole history as before."""
+    ids = [item.id for item in items.values() if item.unit in SESSION_MEASURES or item.unit == Unit.PER_RAR_DAY]
+    if not ids:
+        return frozenset()
+    every = {kind.value for kind in SessionKind}
+    kinds = {
+        item_id: set(item_kinds or []) or every
+        for item_id, item_kinds in db.session.execute(
+            select(RateCardItem.id, RateCardItem.session_kinds).where(RateCardItem.id.in_(ids))
+        )
+    }
+    trusted = set()
+    for mark, units in (("billed", SESSION_MEASURES), ("rar_billed", (Unit.PER_RAR_DAY,))):
+        taken: dict[str, set[str]] = {}
+        shared = False
+        for item in items.values():
+            if item.unit not in units:
+                continue
+            mine = {str(kind) for kind in kinds.get(item.id, every)}
+            shared = shared or bool(taken.get(item.service_code, set()) & mine)
+            taken.setdefault(item.service_code, set()).update(mine)
+        if not shared:
+            trusted.add(mark)
+    return frozenset(trusted)
+
+
+def _candidates(contract: Contract, items: list[Item], period_end: date, *, marks: frozenset[str] = frozenset()) -> Any:
+    """Every event `items` could bill up to `period_end`, before exclusions and limits
+    (`unbilled_only`: leaving out sessions and RAR days the billed marks say are billed)."""
     by_unit: dict[str, list[int]] = {}
     for item in items:
         by_unit.setdefault("session" if item.unit in SESSION_MEASURES else item.unit.value, []).append(item.id)
     parts: list[Select] = []
     if "session" in by_unit:
-        parts.append(_session_events(by_unit["session"], period_end))
+        parts += _session_events(by_unit["session"], period_end, unbilled_only="billed" in marks)
     if Unit.PER_RAR_DAY.value in by_unit:
-        parts.append(_rar_day_events(by_unit[Unit.PER_RAR_DAY.value], period_end))
+        parts.append(_rar_day_events(by_unit[Unit.PER_RAR_DAY.value], period_end, unbilled_only="rar_billed" in marks))
     if Unit.PER_REFERRAL.value in by_unit:
         parts.append(_referral_events(by_unit[Unit.PER_REFERRAL.value], period_end))
     if Unit.PER_OUTCOME.value in by_unit:
@@ -341,12 +429,26 @@ def billable_events(
         )
 
     branches: list[Select] = []
+    # The billed marks leave out work already on a live invoice before it is looked up (the same
+    # lookups below still decide): five years of history are not read again for a month's work.
+    # Not while an invoice is revised: its own billed work counts as free, marks or not.
+    marks = _trusted_marks(items) if exclude_invoice_id is None else frozenset()
     # Items without a per-referral limit: every fresh event counts, in any order.
-    unlimited = _candidates(contract, [item for item in items.values() if not item.limited_per_referral], period_end)
+    unlimited = _candidates(
+        contract,
+        [item for item in items.values() if not item.limited_per_referral],
+        period_end,
+        marks=marks,
+    )
     if unlimited is not None:
         branches.append(select(*(unlimited.c[name] for name in EVENT_COLUMNS)).where(not_yet_billed(unlimited)))
     # Items with one: a referral's fresh events, oldest first, up to the limit less what is billed already.
-    limited = _candidates(contract, [item for item in items.values() if item.limited_per_referral], period_end)
+    limited = _candidates(
+        contract,
+        [item for item in items.values() if item.limited_per_referral],
+        period_end,
+        marks=marks,
+    )
     if limited is not None:
         live_per_referral = (
             select(InvoiceEvent.item_id, InvoiceEvent.referral_id, func.count().label("already"))
@@ -482,6 +584,15 @@ class Unpriced:
     event_key: str
     event_date: date
 
+    def as_json(self) -> dict[str, str]:
+        """As a draft keeps it (Invoice.unpriced), for its page to show without the rules."""
+        return {
+            "item_code": self.item.code,
+            "item_name": self.item.name,
+            "event_key": self.event_key,
+            "event_date": self.event_date.isoformat(),
+        }
+
 
 @dataclass
 class Bill:
@@ -559,8 +670,10 @@ def bill_for(contract: Contract, period_start: date, *, exclude_invoice_id: int 
             Unpriced(items[row.item_id], row.event_key, _as_date(row.event_date))
             for row in db.session.execute(
                 select(events.c.item_id, events.c.event_key, events.c.event_date)
+                .join(RateCardItem, RateCardItem.id == events.c.item_id)
                 .where(events.c.price_id.is_(None))
-                .order_by(events.c.event_date)
+                # The invoice page's order (queries.unpriced_work), so a draft can keep the first rows.
+                .order_by(events.c.event_date, RateCardItem.code, events.c.event_key)
                 .limit(200)
             )
         ]
@@ -652,6 +765,65 @@ def store_events(invoice: Invoice, contract: Contract, *, exclude_invoice_id: in
     return stored == stored_signature(invoice)
 
 
+def sessions_marked_by(invoice_id: int) -> Select:
+    """The sessions whose billed marks an invoice's events decide: those its events name."""
+    return select(InvoiceEvent.session_id).where(
+        InvoiceEvent.invoice_id == invoice_id, InvoiceEvent.session_id.is_not(None)
+    )
+
+
+def session_marks() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """What the marks of a session (in an UPDATE or a check of delivery_session) must say.
+
+    Both are about the sessions the live events name, which delivery's corrections lock
+    (invoicing.service._sessions_on_live_invoices): a named session can be neither edited nor
+    deleted, so a mark can only go stale when its event stops being live, and that is where it is
+    refreshed. (A RAR day's other sessions are not named, not locked and not marked: they stay
+    candidates, and the day is left out by the lookup of the day, as before.)"""
+    e, i, s = InvoiceEvent, RateCardItem, Session
+    named = and_(e.session_id == s.id, e.live == true(), e.item_id == i.id)
+    return (
+        exists().where(named, i.unit.in_(SESSION_MEASURES)),
+        exists().where(named, i.unit == Unit.PER_RAR_DAY),
+    )
+
+
+def refresh_billed_marks(session_ids: Select | Iterable[int]) -> None:
+    """Set the billed marks of these sessions from the live events, as they are now: called
+    wherever events go live or stop being live (submitting, revising, rejecting, a credit note
+    that lets work be billed again). A mark is a shortcut the rules trust to leave work out, so
+    it must never say billed where no live event bills it (integrity.billed_marks_match)."""
+    ids = session_ids if isinstance(session_ids, Select) else sorted(set(session_ids))
+    if not isinstance(ids, Select) and not ids:
+        return
+    billed, rar_billed = session_marks()
+    db.session.execute(
+        update(Session)
+        .where(Session.id.in_(ids))
+        # Bookkeeping, not an edit of the session: its updated_at (the API's updated_since) stays.
+        .values(billed=billed, rar_billed=rar_billed, updated_at=Session.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_every_billed_session() -> None:
+    """Set the billed marks of every session a live event names, set-based: for records written in
+    bulk with their marks unset (bench/scale.py; migration 0032 does the same)."""
+    e, i = InvoiceEvent, RateCardItem
+    for mark, units in (("billed", SESSION_MEASURES), ("rar_billed", (Unit.PER_RAR_DAY,))):
+        named = (
+            select(e.session_id)
+            .join(i, i.id == e.item_id)
+            .where(e.live == true(), e.session_id.is_not(None), i.unit.in_(units))
+        )
+        db.session.execute(
+            update(Session)
+            .where(Session.id.in_(named))
+            .values({mark: True, "updated_at": Session.updated_at})
+            .execution_options(synchronize_session=False)
+        )
+
+
 def line_events(line: InvoiceLine, invoice: Invoice) -> Select:
     """The events a line bills: the frozen ones once the invoice has been submitted, otherwise
     what the rules give now (a draft stores no events). Columns: id, line_id, credited_by_id
@@ -664,7 +836,10 @@ def line_events(line: InvoiceLine, invoice: Invoice) -> Select:
             *(getattr(InvoiceEvent, name).label(name) for name in EVENT_COLUMNS),
         ).where(InvoiceEvent.line_id == line.id)
     contract = db.session.get(Contract, invoice.contract_id)
-    events = billable_events(contract, month_end(invoice.period_start)).subquery()
+    # Only the line's own item: each item's events, limits and prices are its own, so the rules
+    # asked of one item give exactly that item's share of the whole draft, reading far less.
+    items = {item_id: item for item_id, item in contract_items(contract).items() if item_id == line.item_id}
+    events = billable_events(contract, month_end(invoice.period_start), items=items).subquery()
     return select(
         cast(null(), Integer).label("id"),
         literal(line.id, Integer).label("line_id"),

@@ -166,6 +166,12 @@ class Invoice(TimestampMixin, VersionedMixin, db.Model):
     credit_reason: Mapped[str | None] = mapped_column(Text)
     rebill: Mapped[bool] = mapped_column(Boolean, default=False)
     raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # A draft's work no price covers, as its generation found it (the count, and the first rows as
+    # billing.Unpriced.as_json gives them): kept with its lines so that its page need not run the
+    # rules over the contract's whole history again. None: not kept (a draft from before these
+    # columns, or an invoice past draft); the page then asks the records.
+    unpriced_count: Mapped[int | None] = mapped_column(Integer)
+    unpriced: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     contract: Mapped[Contract] = relationship(lazy="raise_on_sql")
     partner: Mapped[Organisation] = relationship(lazy="raise_on_sql")
@@ -275,10 +281,19 @@ class InvoiceEvent(db.Model):
 
     __tablename__ = "invoice_event"
     __table_args__ = (
-        Index("ix_invoice_event_line", "line_id"),
+        # A line's events page in date order (queries.event_page): the index carries the order.
+        Index("ix_invoice_event_line_order", "line_id", "event_date", "event_key", "id"),
         Index("ix_invoice_event_invoice", "invoice_id"),
         Index("ix_invoice_event_session", "session_id"),
         Index("ix_invoice_event_outcome", "outcome_id"),
+        # Whether an outcome is billed (the invoice page's uncovered work, credits): the live events
+        # of outcomes are a few percent of all events, so this answers without reading the rest.
+        Index(
+            "ix_invoice_event_live_outcome",
+            "outcome_id",
+            postgresql_where=text("live AND outcome_id IS NOT NULL"),
+            sqlite_where=text("live = 1 AND outcome_id IS NOT NULL"),
+        ),
         Index("ix_invoice_event_referral_item", "referral_id", "item_id"),
         # Foreign keys into this table need their own indexes, or deleting a draft's events
         # checks every other event for a reference to each one (minutes for a big month).

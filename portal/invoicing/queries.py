@@ -253,6 +253,14 @@ def unpriced_work(invoice: Invoice, *, limit: int = 50) -> tuple[list[UnpricedWo
     """Work the draft would bill but no price covers (its date falls outside every price period):
     the first `limit` pieces, and how many there are. Only a draft or queried invoice changes, so
     only they are asked."""
+    if invoice.status == InvoiceStatus.DRAFT and invoice.unpriced_count is not None:
+        # What the draft's generation found, kept with its lines (the page shows both as of then;
+        # submitting checks the records again).
+        kept = [
+            UnpricedWork(row["item_code"], row["item_name"], row["event_key"], _as_date(row["event_date"]))
+            for row in (invoice.unpriced or [])[:limit]
+        ]
+        return kept, invoice.unpriced_count
     contract = db.session.get(Contract, invoice.contract_id)
     exclude = invoice.id if invoice.status == InvoiceStatus.QUERIED else None
     events = billing.billable_events(contract, month_end(invoice.period_start), exclude_invoice_id=exclude).subquery()
@@ -390,15 +398,38 @@ def _visible_ids(user: User, source: Any) -> tuple[set[int], set[int]]:
     return referrals, people
 
 
+def _visible_among(user: User, rows: list[Any]) -> tuple[set[int], set[int]]:
+    """Which of these rows' referrals, and their people, the user may see: two queries over the
+    rows in hand (a page of a line's events), not over every event of the line."""
+    referral_ids = {row.referral_id for row in rows if row.referral_id is not None}
+    if not referral_ids:
+        return set(), set()
+    referrals = set(
+        db.session.scalars(
+            select(Referral.id).where(Referral.id.in_(referral_ids), access.visibility_clause(Referral, user))
+        )
+    )
+    people = set(
+        db.session.scalars(
+            select(Person.id).where(
+                Person.id.in_({row.person_id for row in rows if row.referral_id in referral_ids}),
+                access.visibility_clause(Person, user),
+            )
+        )
+    )
+    return referrals, people
+
+
 def _event_rows(user: User, source: Any, *, limit: int | None = None, offset: int = 0) -> list[EventRow]:
     statement = _event_rows_statement(source)
     if limit is not None:
         statement = statement.limit(limit).offset(offset)
-    return _shown_events(user, source, db.session.execute(statement).all())
+    return _shown_events(user, db.session.execute(statement).all())
 
 
-def _shown_events(user: User, source: Any, rows: Any) -> list[EventRow]:
-    return list(_showing(_visible_ids(user, source), rows))
+def _shown_events(user: User, rows: Any) -> list[EventRow]:
+    rows = list(rows)
+    return list(_showing(_visible_among(user, rows), rows))
 
 
 def streamed_event_rows(user: User, line: InvoiceLine) -> Iterator[EventRow]:
@@ -447,7 +478,7 @@ def event_page(
     one that is not ours), as `user` may see them."""
     source = _line_source(line)
     window = keyset.seek(_event_rows_statement(source), per_page=per_page, after=after, before=before)
-    window.items = _shown_events(user, source, window.items)
+    window.items = _shown_events(user, window.items)
     return window
 
 
@@ -476,6 +507,18 @@ class LineTotals:
 
 
 def line_totals(line: InvoiceLine, *, credit: bool = False) -> LineTotals:
+    """A line's figures: a submitted line's (or a credit note's) are its own, counted from the
+    events frozen under it (integrity.lines_count_their_events checks they agree), so a 30,000-event
+    line is not counted again on every view; a draft's are worked out again from the records now,
+    so its page can say when they have moved since it was generated."""
+    invoice = db.session.get(Invoice, line.invoice_id)
+    if invoice is not None and (invoice.status != InvoiceStatus.DRAFT or invoice.is_credit_note):
+        return LineTotals(
+            events=line.event_count,
+            minutes=line.minutes,
+            quantity_hundredths=line.quantity_hundredths,
+            amount_pence=line.amount_pence,
+        )
     events = _line_source(line)
     count, minutes = db.session.execute(
         select(func.count(), func.coalesce(func.sum(events.c.minutes), 0)).select_from(events)
@@ -489,23 +532,6 @@ def line_totals(line: InvoiceLine, *, credit: bool = False) -> LineTotals:
         minutes=minutes,
         quantity_hundredths=hundredths,
         amount_pence=billing.line_amount(hundredths, line.unit_price_pence),
-    )
-
-
-def event_counts(invoice: Invoice) -> dict[int, int]:
-    """Events per line of an invoice, in one query (a draft's lines carry their own counts)."""
-    if invoice.status == InvoiceStatus.DRAFT and not invoice.is_credit_note:
-        return dict(
-            db.session.execute(
-                select(InvoiceLine.id, InvoiceLine.event_count).where(InvoiceLine.invoice_id == invoice.id)
-            ).all()
-        )
-    return dict(
-        db.session.execute(
-            select(InvoiceEvent.line_id, func.count())
-            .where(InvoiceEvent.invoice_id == invoice.id)
-            .group_by(InvoiceEvent.line_id)
-        ).all()
     )
 
 

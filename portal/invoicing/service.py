@@ -102,6 +102,8 @@ def check_period(contract: Contract, period: Any) -> date:
 
 
 MAX_EARLY_REASON = 2000
+# How many pieces of work no price covers a draft keeps to show (its page lists the first 50).
+UNPRICED_KEPT = 50
 
 
 def _early_reason(period_start: date, reason: Any) -> str | None:
@@ -191,6 +193,10 @@ def _store_lines(invoice: Invoice, bill: billing.Bill) -> None:
         bill.vat_pence,
         bill.total_pence,
     )
+    # Kept beside the lines, from the same pass of the rules: the draft's page shows them as they
+    # were generated, with the lines, instead of reading the contract's whole history again.
+    invoice.unpriced_count = bill.unpriced_count
+    invoice.unpriced = [work.as_json() for work in bill.unpriced[:UNPRICED_KEPT]]
     invoice.generated_at = utcnow()
 
 
@@ -202,6 +208,8 @@ def _freeze_events(invoice: Invoice, contract: Contract) -> None:
         db.session.flush()
     except IntegrityError:
         matches = False
+    if matches:
+        billing.refresh_billed_marks(billing.sessions_marked_by(invoice.id))
     if not matches:
         db.session.rollback()
         raise StaleRecord(
@@ -288,7 +296,10 @@ def revise_invoice(actor: Any, invoice: Invoice, *, version: int | None = None) 
     if invoice.status != S.QUERIED:
         raise InvalidTransition("Only a queried invoice can be revised")
     # Its own events count as free while it is counted again: they are replaced by the new ones.
+    # (Their sessions' marks are cleared with them, or the freezing would take them for billed.)
+    were_marked = db.session.scalars(billing.sessions_marked_by(invoice.id)).all()
     _store_lines(invoice, billing.bill_for(contract, invoice.period_start, exclude_invoice_id=invoice.id))
+    billing.refresh_billed_marks(were_marked)
     _freeze_events(invoice, contract)
     invoice.cap_excess_pence = _cap_excess(contract, invoice)
     invoice.generated_by_id = actor.id
@@ -407,6 +418,8 @@ def approve_invoice(actor: Any, invoice: Invoice, *, version: int | None = None)
             )
             .values(live=False)
         )
+        # The credit note's events are copies of the credited ones: they name the same sessions.
+        billing.refresh_billed_marks(billing.sessions_marked_by(invoice.id))
     elif invoice.is_credit_note:
         # Outcomes credited for good are `credited`: out of every figure that counts verified outcomes.
         credited = db.session.scalars(
@@ -477,6 +490,7 @@ def reject_invoice(actor: Any, invoice: Invoice, *, reason: str, version: int | 
     ask = "Say why the invoice is rejected"
     invoice.rejection_reason = _decide_with_reason(actor, invoice, "reject", version, reason, ask)
     db.session.execute(update(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id).values(live=False))
+    billing.refresh_billed_marks(billing.sessions_marked_by(invoice.id))
     if invoice.is_credit_note:
         db.session.execute(
             update(InvoiceEvent).where(InvoiceEvent.credited_by_id == invoice.id).values(credited_by_id=None)

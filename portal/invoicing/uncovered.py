@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, union_all
+from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, true, union_all
 
 from portal.contracts.models import OutcomeType, RateCardItem, Unit
 from portal.dates import month_end
@@ -97,7 +97,9 @@ def uncovered_work(invoice: Invoice, *, limit: int = 50) -> tuple[list[Uncovered
             o.status == OutcomeStatus.VERIFIED,
             o.achieved_on <= period_end,
             or_(o.achieved_on >= period_start, o.verified_at >= month_began),
-            ~exists().where(InvoiceEvent.outcome_id == o.id, InvoiceEvent.live.is_(True)),
+            # `live = true`, not `IS TRUE`: so both databases answer from the partial index of live
+            # outcomes' events (a few thousand) instead of every billed event's outcome (2 million).
+            ~exists().where(InvoiceEvent.outcome_id == o.id, InvoiceEvent.live == true()),
         )
         .subquery("uncovered_outcome")
     )

@@ -270,7 +270,8 @@ def _render_invoice(invoice: Invoice, *, form: Any = None, message_form: Any = N
             contract=contract,
             title=title_of(invoice),
             lines=lines,
-            event_counts=queries.event_counts(invoice),
+            # Every line carries its count (integrity.lines_count_their_events): no count of events.
+            event_counts={line.id: line.event_count for line in lines},
             unpriced=unpriced,
             unpriced_total=unpriced_total,
             service_names=service_names(invoice.contract_id),

@@ -621,3 +621,58 @@ def test_another_partners_user_of_the_same_name_role_cannot_see_nacros_invoices(
     for url in (f"/invoices/{invoice.id}", f"/invoices/{invoice.id}.pdf", f"/invoices/{invoice.id}/lines.csv"):
         assert portal.get(url).status_code == 404
     assert "NACRO" not in portal.get("/invoices/export.csv").get_data(as_text=True)
+
+
+def test_a_submitted_invoice_and_a_page_of_its_events_issue_as_many_queries_for_many_events_as_for_few(
+    app, portal, work, nacro_manager, priced
+):
+    """At national scale an invoice bills tens of thousands of events: its page shows each line's
+    count as the line stores it, and a page of a line's events asks who may see only those shown."""
+    referral = work.referral(date(2026, 9, 2))
+    work.session(referral, date(2026, 9, 3), 60)
+    small = service.submit_invoice(nacro_manager, service.generate_draft(nacro_manager, priced, "2026-09"))
+    for day in range(1, 29):
+        other = work.referral(date(2026, 10, 1))
+        work.session(other, date(2026, 10, day), 30 + day)
+    big = service.submit_invoice(nacro_manager, service.generate_draft(nacro_manager, priced, "2026-10"))
+    portal.sign_in(nacro_manager)
+    counts = []
+    for invoice in (small, big):
+        line = next(line for line in lines_of(invoice) if line.item_code == "TTG-HOUR")
+        urls = [f"/invoices/{invoice.id}", f"/invoices/{invoice.id}/lines/{line.id}"]
+        for url in urls:
+            assert portal.get(url).status_code == 200
+        with QueryCounter(app) as counter:
+            for url in urls:
+                portal.get(url)
+        counts.append(counter.count)
+    assert counts[0] == counts[1]
+    line = next(line for line in lines_of(big) if line.item_code == "TTG-HOUR")
+    page = text_of(portal.get(f"/invoices/{big.id}/lines/{line.id}"))
+    assert "Events 28" in page and "add up to" not in page
+    assert "TTG-HOUR TTG-HOUR TTG-REF Per attended hour" in text_of(portal.get(f"/invoices/{big.id}"))
+    assert "28 events" in text_of(portal.get(f"/invoices/{big.id}"))
+
+
+def test_a_drafts_page_shows_the_work_no_price_covers_as_generated_until_it_is_generated_again(
+    app, portal, work, nacro_manager, priced
+):
+    """The draft keeps what its generation found beside its lines (its page does not read the
+    contract's whole history again on every view); generating it again brings both up to date."""
+    september_of(work)
+    draft = service.generate_draft(nacro_manager, priced, "2026-09")
+    assert fresh(draft).unpriced_count == 0
+    late_item = RateCardItemFactory(contract=priced, code="TTG-LATE", service_code="TTG", unit=Unit.PER_SESSION)
+    RateCardPriceFactory(item=late_item, unit_price_pence=999, effective_from=date(2026, 11, 1))
+    portal.sign_in(nacro_manager)
+    with QueryCounter(app) as shown:
+        page = text_of(portal.get(f"/invoices/{draft.id}"))
+    assert "Work no price covers" not in page
+    response = portal.post(f"/invoices/{draft.id}/regenerate", {"version": str(fresh(draft).version)})
+    page = text_of(portal.get(response.headers["Location"]))
+    assert "Work no price covers" in page and "TTG-LATE: Service item" in page
+    assert fresh(draft).unpriced_count == 2
+    assert [work["item_code"] for work in fresh(draft).unpriced] == ["TTG-LATE", "TTG-LATE"]
+    with QueryCounter(app) as again:
+        portal.get(f"/invoices/{draft.id}")
+    assert again.count == shown.count

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from portal import integrity
 from portal.contracts.models import Unit
 from portal.errors import InvalidTransition, ValidationFailed
 from portal.extensions import db
@@ -144,6 +145,9 @@ def _check_invariants(contract):
         .having(func.count(func.distinct(Invoice.id)) > 1)
     ).all()
     assert on_two_live_invoices == [], f"uncredited work on two live invoices: {on_two_live_invoices}"
+    # The sessions' billed marks follow every submission, rejection and credit note (the draft
+    # trusts them to leave billed work out).
+    assert integrity.billed_marks_match() == []
 
     for invoice in db.session.scalars(
         select(Invoice).where(Invoice.contract_id == contract.id, Invoice.status == InvoiceStatus.APPROVED)
