@@ -193,6 +193,16 @@ def service_names(contract_id: int) -> dict[str, str]:
     return dict(db.session.execute(select(Service.code, Service.name).where(Service.contract_id == contract_id)).all())
 
 
+def in_pathway(contract_id: Any, service_code: Any, pathway: str) -> Any:
+    """A SQL condition: the service a row names (by its contract and service code) is on this
+    pathway. The service record says, not its rate-card items: a grant's services have none."""
+    return (
+        select(Service.id)
+        .where(Service.contract_id == contract_id, Service.code == service_code, Service.pathway == Pathway(pathway))
+        .exists()
+    )
+
+
 def open_services(actor: Any, today: date | None = None, *, contract_ids: Any = None) -> list[Service]:
     """Services open to referrals on the actor's active contracts running today, by name, with
     their contracts (one query)."""

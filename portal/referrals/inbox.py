@@ -15,7 +15,8 @@ from sqlalchemy.orm import selectinload
 
 from portal import access, keyset
 from portal.accounts.models import User
-from portal.contracts.models import Contract, Pathway, RateCardItem, Service
+from portal.contracts.models import Contract, Pathway, Service
+from portal.contracts.services import in_pathway
 from portal.extensions import db
 from portal.list_indexes import PERSON_NAME
 from portal.people.models import Person
@@ -118,15 +119,7 @@ def _filtered(statement: Select, filters: Filters) -> Select:
         )
     statement = _sent_between(statement, filters.sent_from, filters.sent_to)
     if filters.pathway in {member.value for member in Pathway}:
-        statement = statement.where(
-            select(RateCardItem.id)
-            .where(
-                RateCardItem.contract_id == Referral.contract_id,
-                RateCardItem.service_code == Referral.service_code,
-                RateCardItem.pathway == Pathway(filters.pathway),
-            )
-            .exists()
-        )
+        statement = statement.where(in_pathway(Referral.contract_id, Referral.service_code, filters.pathway))
     if filters.area:
         statement = statement.where(or_(Referral.prison == filters.area, Referral.community_office == filters.area))
     if term := filters.q.strip():

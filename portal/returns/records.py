@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
-from portal.contracts.models import Contract, ContractTier, OutcomeType, Pathway, RateCardItem
+from portal.contracts.models import Contract, ContractTier, OutcomeType, Pathway
+from portal.contracts.services import in_pathway
 from portal.dates import end_of_london_day, london_day, london_today, start_of_london_day
 from portal.delivery.models import ATTENDED, EndOfServiceReport, Outcome, OutcomeStatus, Session
 from portal.extensions import db
@@ -50,13 +51,7 @@ def _referral_filters(statement: Select, pathway: str | None, area: str | None) 
     """Narrow a statement that joins Referral to one pathway (by the referral's service) or area
     (its prison or probation office)."""
     if pathway:
-        statement = statement.where(
-            exists().where(
-                RateCardItem.contract_id == Referral.contract_id,
-                RateCardItem.service_code == Referral.service_code,
-                RateCardItem.pathway == Pathway(pathway),
-            )
-        )
+        statement = statement.where(in_pathway(Referral.contract_id, Referral.service_code, pathway))
     if area:
         # By the office or prison record (its name now), or the name a referral made before the
         # records existed carries.
@@ -132,13 +127,7 @@ def _service_filter(pathway: str | None) -> list[Any]:
     """Expected starts of a pathway's services only (a service is priced under one pathway)."""
     if not pathway:
         return []
-    return [
-        exists().where(
-            RateCardItem.contract_id == ExpectedStarts.contract_id,
-            RateCardItem.service_code == ExpectedStarts.service_code,
-            RateCardItem.pathway == Pathway(pathway),
-        )
-    ]
+    return [in_pathway(ExpectedStarts.contract_id, ExpectedStarts.service_code, pathway)]
 
 
 def _contract_terms(ids: list[int]) -> list[ContractTerms]:

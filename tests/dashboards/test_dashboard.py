@@ -7,8 +7,10 @@ from datetime import date
 
 import pytest
 
+from portal.contracts.models import Pathway, Service, Setting
 from portal.dashboards.performance import COLUMNS
 from portal.dashboards.views import invoices_url
+from portal.extensions import db
 from tests.factories import (
     InvoiceEventFactory,
     InvoiceFactory,
@@ -56,6 +58,24 @@ def test_filters_narrow_the_figures_to_one_partner(portal, quarter, st_giles_wor
     assert '<p class="portal-tile__number">3</p>' in html
     html = portal.get("/dashboard/?period=2026-Q3&pathway=accommodation").get_data(as_text=True)
     assert '<p class="portal-tile__number">4</p>' in html  # St Giles' service has no rate card item
+
+
+def test_a_service_without_rate_card_items_counts_under_its_own_pathway(
+    portal, quarter, st_giles_work, st_giles_contract, contract_manager
+):
+    """A grant's services have no rate-card items: the pathway filters ask the service record, so
+    their referrals are not lost from a pathway's dashboard, return or inbox."""
+    db.session.add(
+        Service(contract_id=st_giles_contract.id, code="ETE-REL", name="Resettlement ETE", pathway=Pathway.ETE,
+                setting=Setting.BOTH)
+    )
+    db.session.commit()
+    portal.sign_in(contract_manager)
+    html = portal.get("/dashboard/?period=2026-Q3&pathway=ete").get_data(as_text=True)
+    assert '<p class="portal-tile__number">3</p>' in html
+    listed = text_of(portal.get("/referrals/?tab=all&pathway=ete"))
+    assert all(f"SG{n:04d}ZZ" in listed for n in range(3))
+    assert "SG0000ZZ" not in text_of(portal.get("/referrals/?tab=all&pathway=accommodation"))
 
 
 def test_a_partner_manager_sees_only_their_own_contracts(portal, quarter, st_giles_work, nacro_manager, st_giles):
