@@ -224,6 +224,13 @@ class SafeguardingStory:
         if any(told.get(name) for name in ("told_mash", "told_police", "told_responsible_officer")):
             told["told_at"] = raised_at - timedelta(minutes=30)
         caseworker = db.session.get(User, referral.caseworker_id)
+        if state == "transfer":
+            # Raising it withdraws the referral (risk of serious harm high: transferred to the NPS), so
+            # first the caseworker records how the sessions that have happened went: one still waiting
+            # for its feedback would be left on a case that has ended.
+            for case in self.history.cases:
+                if case.referral is not None and case.referral.id == referral.id:
+                    self.history._catch_up(case)
         concern = service.raise_concern(caseworker, referral, told)
         self.counts[f"concerns_{state}"] += 1
         if state == "escalated":
@@ -242,12 +249,6 @@ class SafeguardingStory:
         concern = db.session.get(SafeguardingConcern, concern_id)
         referral = db.session.get(Referral, concern.referral_id)
         outcome, detail = OUTCOMES[state]
-        if state == "transfer":
-            # The transfer withdraws the referral: first the caseworker records how the sessions that
-            # have happened went (one waiting for its feedback would be left on a case that has ended).
-            for case in self.history.cases:
-                if case.referral is not None and case.referral.id == referral.id:
-                    self.history._catch_up(case)
         service.close_concern(db.session.get(User, referral.referrer_id), concern, outcome=outcome, detail=detail)
 
 
