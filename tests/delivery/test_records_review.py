@@ -31,11 +31,13 @@ def test_the_review_lists_overlaps_and_rar_days_in_custody_by_contract_and_chang
         start_time=time(0, 10),
         kind=SessionKind.GROUP,
     )
-    one_to_one = SessionFactory(referral=group.referral, date=day, start_time=time(0, 30))
+    # Held here: a later factory's commit expires `group`, and a session's referral never lazy-loads.
+    referral = group.referral
+    one_to_one = SessionFactory(referral=referral, date=day, start_time=time(0, 30))
     # Back to back is not an overlap; a session that did not happen blocks nothing.
-    SessionFactory(referral=group.referral, date=day, start_time=time(1, 30))
+    SessionFactory(referral=referral, date=day, start_time=time(1, 30))
     SessionFactory(
-        referral=group.referral, date=day, start_time=time(0, 45), attendance=Attendance.SESSION_DID_NOT_HAPPEN
+        referral=referral, date=day, start_time=time(0, 45), attendance=Attendance.SESSION_DID_NOT_HAPPEN
     )
     # A RAR day recorded while the person was in custody, and one in the community (fine).
     custody = ReferralFactory(
@@ -49,7 +51,7 @@ def test_the_review_lists_overlaps_and_rar_days_in_custody_by_contract_and_chang
         expected_release_date=days_from_today(40),
     )
     in_custody = SessionFactory(referral=custody, date=day - timedelta(days=3), rar_day=True)
-    SessionFactory(referral=group.referral, date=day - timedelta(days=3), rar_day=True)
+    SessionFactory(referral=referral, date=day - timedelta(days=3), rar_day=True)
     report = tmp_path / "review.csv"
 
     result = runner.invoke(args=["records", "review", "--csv", str(report)])
@@ -60,7 +62,7 @@ def test_the_review_lists_overlaps_and_rar_days_in_custody_by_contract_and_chang
     assert "1 overlapping session pair(s) and 1 RAR day(s) recorded in custody in 1 contract(s)" in result.output
     rows = list(csv.DictReader(io.StringIO(report.read_text())))
     assert [(row["kind"], row["referral"], int(row["session_id"])) for row in rows] == [
-        ("overlapping_sessions", group.referral.reference, group.id),
+        ("overlapping_sessions", referral.reference, group.id),
         ("rar_day_in_custody", custody.reference, in_custody.id),
     ]
     audit = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "records.reviewed")).one()
