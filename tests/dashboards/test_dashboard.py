@@ -66,8 +66,13 @@ def test_a_service_without_rate_card_items_counts_under_its_own_pathway(
     """A grant's services have no rate-card items: the pathway filters ask the service record, so
     their referrals are not lost from a pathway's dashboard, return or inbox."""
     db.session.add(
-        Service(contract_id=st_giles_contract.id, code="ETE-REL", name="Resettlement ETE", pathway=Pathway.ETE,
-                setting=Setting.BOTH)
+        Service(
+            contract_id=st_giles_contract.id,
+            code="ETE-REL",
+            name="Resettlement ETE",
+            pathway=Pathway.ETE,
+            setting=Setting.BOTH,
+        )
     )
     db.session.commit()
     portal.sign_in(contract_manager)

@@ -36,9 +36,7 @@ def test_the_review_lists_overlaps_and_rar_days_in_custody_by_contract_and_chang
     one_to_one = SessionFactory(referral=referral, date=day, start_time=time(0, 30))
     # Back to back is not an overlap; a session that did not happen blocks nothing.
     SessionFactory(referral=referral, date=day, start_time=time(1, 30))
-    SessionFactory(
-        referral=referral, date=day, start_time=time(0, 45), attendance=Attendance.SESSION_DID_NOT_HAPPEN
-    )
+    SessionFactory(referral=referral, date=day, start_time=time(0, 45), attendance=Attendance.SESSION_DID_NOT_HAPPEN)
     # A RAR day recorded while the person was in custody, and one in the community (fine).
     custody = ReferralFactory(
         contract=ttg_service,
