@@ -17,7 +17,7 @@ from flask import Flask
 from portal.dates import Period, PeriodKind, london_today
 from portal.returns import bulk
 from tests.factories import ContractFactory, CrcFactory, ServiceReturnFactory
-from tests.helpers import text_of
+from tests.helpers import redis_or_skip, text_of
 
 # Redis database 10, 11, 12… by pytest worker (never 4 or 15, which other tests empty), and a queue
 # named for this process: runs side by side, in this worktree or another, never take each other's jobs.
@@ -29,12 +29,7 @@ QUEUE = f"portal-returns-zip-test-{os.getpid()}"
 @pytest.fixture
 def rq_on_redis(app: Flask, observer_app: Flask, tmp_path: Path, monkeypatch) -> Iterator[object]:
     """Both apps (the pages' and the worker's) queue on, and read progress from, one real Redis."""
-    redis = pytest.importorskip("redis")
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    connection = redis_or_skip(REDIS_URL)
     for flask_app in (app, observer_app):
         for key, value in (
             ("JOBS_BACKEND", "rq"),
