@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -97,3 +97,47 @@ def as_conflict(error: BaseException) -> StaleRecord | None:
 def _is_unique_violation(error: IntegrityError) -> bool:
     # PostgreSQL's SQLSTATE 23505; SQLite says so in words.
     return getattr(error.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(error.orig)
+
+
+def insert_new_in_bulk(*models: type) -> None:
+    """Save the session's new records of these models with one INSERT a model, not one a record.
+    The ORM saves a new row on its own whenever it must read its id back and the database cannot
+    say which id went to which row of a many-row INSERT (SQLite), or when its unset fields differ
+    from the last one's, so a thousand audit events were a thousand statements. Only for records
+    whose id nothing reads before the commit (audit events, timeline entries, queued emails): they
+    leave the session saved but not loaded, and no ORM event runs for them."""
+    pending = {model: [record for record in db.session.new if type(record) is model] for model in models}
+    for records in pending.values():  # all out of the session first, so no autoflush saves them one by one
+        for record in records:
+            db.session.expunge(record)
+    for model, records in pending.items():
+        if records:
+            db.session.execute(insert(model.__table__), column_values(model, records))  # type: ignore[attr-defined]
+
+
+def column_values(model: type, records: list[Any]) -> list[dict[str, Any]]:
+    """The column values of new, unsaved `records` for a many-row INSERT into the model's table,
+    by column, each row with the same columns so that they go in one statement: what a record
+    leaves unset is its column's default (None where it has none), as the ORM would have saved it."""
+    columns = {attribute.key: attribute.columns[0] for attribute in inspect(model).column_attrs}
+    rows = [{columns[key].key: value for key, value in record.__dict__.items() if key in columns} for record in records]
+    for column in columns.values():
+        if any(column.key in row for row in rows):
+            for row in rows:
+                if column.key not in row:
+                    row[column.key] = _default_of(column)
+    return rows
+
+
+def _default_of(column: Any) -> Any:
+    """What the database would store in `column` for a record that leaves it unset."""
+    default = column.default
+    if default is None:
+        if column.server_default is not None:
+            raise ValueError(f"{column} has a database default: leave it to the ORM")
+        return None
+    if default.is_scalar:
+        return default.arg
+    if default.is_callable:
+        return default.arg(None)  # SQLAlchemy wraps a default taking no arguments to take the context
+    raise ValueError(f"{column}'s default is SQL: leave it to the ORM")

@@ -53,6 +53,13 @@ class StateMachine:
         where the model has them, and write the audit event `<record_type>.<name>`. The one place
         a transition is stamped: services never set those fields themselves. `at` (default now) is
         the moment stamped, returned so a service can date what follows from it the same."""
+        moment, before = self.stamp(record, name, actor, at=at)
+        self.audit(record, name, actor, before, details=details)
+        return moment
+
+    def stamp(self, record: Any, name: str, actor: Any, *, at: datetime | None = None) -> tuple[datetime, StrEnum]:
+        """`apply` without the audit event, for a record not saved yet (saved in bulk, it has no id
+        to name): returns the moment stamped and the status it left, for `audit` once it is saved."""
         self.check(record, name)
         transition = self.transitions[name]
         before = record.status
@@ -63,13 +70,21 @@ class StateMachine:
             setattr(record, f"{stamp}_at", moment)
         if hasattr(record, f"{stamp}_by_id"):
             setattr(record, f"{stamp}_by_id", getattr(actor, "id", None))
+        return moment, before
+
+    def audit(
+        self, record: Any, name: str, actor: Any, before: StrEnum, *, details: dict[str, Any] | None = None
+    ) -> None:
+        """The audit event of transition `name`, which moved `record` on from status `before`."""
         record_event(
             f"{self.record_type}.{PAST_TENSE.get(name, name + 'ed')}",
             actor=actor,
             record=record,
-            details={"status": {"before": before.value, "after": transition.target.value}, **(details or {})},
+            details={
+                "status": {"before": before.value, "after": self.transitions[name].target.value},
+                **(details or {}),
+            },
         )
-        return moment
 
 
 PAST_TENSE = {

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from html import unescape
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -131,3 +132,14 @@ def pagination_link(response: TestResponse, rel: str = "next") -> str | None:
     html = response.get_data(as_text=True)
     match = re.search(r'<a[^>]*href="([^"]+)"[^>]*rel="' + rel + '"', html)
     return unescape(match.group(1)) if match else None
+
+
+def redis_or_skip(url: str) -> Any:
+    """A connection to the Redis database at `url`, or the test skipped when Redis is not running."""
+    redis = pytest.importorskip("redis")
+    connection = redis.Redis.from_url(url)
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    return connection

@@ -25,6 +25,7 @@ from portal.accounts import mfa
 from portal.accounts.models import Role
 from portal.extensions import db
 from tests.factories import PASSWORD, UserFactory
+from tests.helpers import redis_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/4"
@@ -33,20 +34,10 @@ SECRET = "production-shape-test-secret-key-0123456789"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
-def redis_or_skip():  # type: ignore[no-untyped-def]
-    redis = pytest.importorskip("redis")
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
-    return connection
-
-
 @pytest.fixture
 def redis_store() -> Iterator[str]:
     """Redis database 4, emptied before and after: each test counts its own sign-in attempts."""
-    connection = redis_or_skip()
+    connection = redis_or_skip(REDIS_URL)
     connection.flushdb()
     yield REDIS_URL
     connection.flushdb()
@@ -79,7 +70,7 @@ def servers(app: Flask) -> Iterator[tuple[str, str]]:
     database = database_url(app)
     if not database.startswith("postgresql"):
         pytest.skip("two instances share one PostgreSQL database in production")
-    redis_or_skip()
+    redis_or_skip(REDIS_URL)
     sockets, servers = [], []
     for _ in range(2):
         listening = socket.socket()

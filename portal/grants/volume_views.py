@@ -4,10 +4,12 @@ with forecasts to its end and the under-delivery flags. Partners see their own c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from portal import access
@@ -93,17 +95,34 @@ def import_volumes(reference: str):  # type: ignore[no-untyped-def]
     return render_template("grants/volumes_import.html", form=form, contract=contract, failure=failure)
 
 
+def _starts_form(reference: str, form_class: type[FlaskForm]) -> tuple[Contract, Any, FlaskForm]:
+    """The contract of an expected-starts page, which only those who manage it may use, the user,
+    and the page's form offering the contract's services (or the whole contract)."""
+    contract = _contract(reference)
+    user = current_user._get_current_object()
+    access.require(user, "manage", contract)
+    form = form_class()
+    codes = sorted(volumes.service_codes(contract))
+    form.service_code.choices = [("", "Whole contract (every service)")] + [(code, code) for code in codes]
+    return contract, user, form
+
+
+def _save_starts(form: FlaskForm, contract: Contract, operation: Callable[[], Any], said: Callable[[Any], str]) -> Any:
+    """Run the setting of expected starts: back to the volumes page with what was saved (`said` of
+    the result), or None to show the form again with the reasons."""
+    result = attempt(form, operation)
+    if not result.ok:
+        return None
+    flash(said(result.result), "success")
+    return redirect(url_for("volumes.show", reference=contract.reference))
+
+
 @bp.route("/<reference>/volumes/starts", methods=["GET", "POST"])
 @login_required
 def set_starts(reference: str):  # type: ignore[no-untyped-def]
     """Set or change the starts expected of one service in one month (?service=&month= picks the
     figure to change, with the version it is read at)."""
-    contract = _contract(reference)
-    user = current_user._get_current_object()
-    access.require(user, "manage", contract)
-    form = ExpectedStartsForm()
-    codes = sorted(volumes.service_codes(contract))
-    form.service_code.choices = [("", "Whole contract (every service)")] + [(code, code) for code in codes]
+    contract, user, form = _starts_form(reference, ExpectedStartsForm)
     if request.method == "GET":
         code = request.args.get("service", "")[:40].upper()
         month = parse_month(request.args.get("month", ""))
@@ -121,8 +140,9 @@ def set_starts(reference: str):  # type: ignore[no-untyped-def]
         form.expected_starts.data = str(existing.starts) if existing else ""
         form.version.data = str(existing.version) if existing else "0"
     elif form.validate_on_submit():
-        result = attempt(
+        saved = _save_starts(
             form,
+            contract,
             lambda: volumes.set_expected_starts(
                 user,
                 contract,
@@ -131,15 +151,13 @@ def set_starts(reference: str):  # type: ignore[no-untyped-def]
                 starts=form.expected_starts.data,
                 version=(form.version.data or "").strip() or "0",
             ),
-        )
-        if result.ok:
-            row = result.result
-            flash(
+            lambda row: (
                 f"Expected starts for {row.service_code or 'the whole contract'} in {month_label(row.month)} "
-                f"saved: {row.starts}.",
-                "success",
-            )
-            return redirect(url_for("volumes.show", reference=contract.reference))
+                f"saved: {row.starts}."
+            ),
+        )
+        if saved:
+            return saved
     return render_template("grants/expected_starts_form.html", form=form, contract=contract)
 
 
@@ -147,15 +165,11 @@ def set_starts(reference: str):  # type: ignore[no-untyped-def]
 @login_required
 def set_starts_for_months(reference: str):  # type: ignore[no-untyped-def]
     """Set the same starts expected of one service in each month of a range, in one submit."""
-    contract = _contract(reference)
-    user = current_user._get_current_object()
-    access.require(user, "manage", contract)
-    form = ExpectedStartsRangeForm()
-    codes = sorted(volumes.service_codes(contract))
-    form.service_code.choices = [("", "Whole contract (every service)")] + [(code, code) for code in codes]
+    contract, user, form = _starts_form(reference, ExpectedStartsRangeForm)
     if form.validate_on_submit():
-        result = attempt(
+        saved = _save_starts(
             form,
+            contract,
             lambda: volumes.set_expected_starts_for_months(
                 user,
                 contract,
@@ -164,13 +178,11 @@ def set_starts_for_months(reference: str):  # type: ignore[no-untyped-def]
                 to_month=form.to_month.data,
                 starts=form.expected_starts.data,
             ),
-        )
-        if result.ok:
-            rows = result.result
-            flash(
+            lambda rows: (
                 f"Expected starts for {rows[0].service_code or 'the whole contract'} saved: {rows[0].starts} a month "
-                f"from {month_label(rows[0].month)} to {month_label(rows[-1].month)} ({len(rows)} months).",
-                "success",
-            )
-            return redirect(url_for("volumes.show", reference=contract.reference))
+                f"from {month_label(rows[0].month)} to {month_label(rows[-1].month)} ({len(rows)} months)."
+            ),
+        )
+        if saved:
+            return saved
     return render_template("grants/expected_starts_range_form.html", form=form, contract=contract)

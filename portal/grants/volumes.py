@@ -6,6 +6,7 @@ the figures compare the records against them (portal.returns.kpis, "Against the 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -32,13 +33,21 @@ def service_codes(contract: Contract) -> set[str]:
     return set(db.session.scalars(select(Service.code).where(Service.contract_id == contract.id)))
 
 
+def _month_problem(contract: Contract, day: date | None, which: str = "the month") -> str | None:
+    """What is wrong with a month given as YYYY-MM (`day` as parse_month read it): not a month, or
+    outside the contract (the start's month counts as within it). None when it is right."""
+    if day is None:
+        return f"Enter {which} as YYYY-MM, like 2027-04"
+    if day > contract.end_date or day < contract.start_date.replace(day=1):
+        return f"{month_label(day)} is outside the contract"
+    return None
+
+
 def _month(values: dict[str, str], contract: Contract, number: int, errors: list[RowError]) -> Any:
     month = parse_month(values.get("month", ""))
-    if month is None:
-        errors.append(RowError(number, "month", "Enter the month as YYYY-MM, like 2027-04"))
-        return None
-    if month > contract.end_date or month < contract.start_date.replace(day=1):
-        errors.append(RowError(number, "month", f"{month_label(month)} is outside the contract"))
+    problem = _month_problem(contract, month)
+    if problem:
+        errors.append(RowError(number, "month", problem))
         return None
     return month
 
@@ -102,6 +111,35 @@ def import_expected_starts(actor: Any, contract: Contract, data: bytes) -> int:
     return len(kept)
 
 
+# The checks the expected-starts form and the range form share: each puts its error under the
+# field's name, for the form's error summary and the API's field errors.
+def _checked_service_code(contract: Contract, service_code: Any, errors: dict[str, list[str]]) -> str:
+    """The service code as kept (an empty code: the whole contract)."""
+    code = str(service_code or "").strip().upper()
+    if code and code not in service_codes(contract):
+        errors["service_code"] = [f"{code} is not a service of {contract.reference}"]
+    return code
+
+
+def _checked_month(contract: Contract, value: Any, field: str, which: str, errors: dict[str, list[str]]) -> date | None:
+    """The first day of the month given as YYYY-MM (None when it is not a month)."""
+    day = parse_month(value)
+    problem = _month_problem(contract, day, which)
+    if problem:
+        errors[field] = [problem]
+    return day
+
+
+def _checked_starts(starts: Any, blank: str, errors: dict[str, list[str]]) -> str:
+    """The starts as typed; `blank` is the error when nothing was."""
+    text = str(starts if starts is not None else "").strip()
+    if not text:
+        errors["expected_starts"] = [blank]
+    elif not (text.isascii() and text.isdigit() and int(text) <= MAX_STARTS):
+        errors["expected_starts"] = [f"Enter the expected starts as a whole number from 0 to {MAX_STARTS:,}"]
+    return text
+
+
 @guards_versions("expected starts")
 def set_expected_starts(
     actor: Any, contract: Contract, *, service_code: Any, month: Any, starts: Any, version: Any = None
@@ -113,20 +151,10 @@ def set_expected_starts(
     access.require(actor, "manage", contract)
     lock(contract)  # two people setting one new figure at once: the second is told, not lost
     errors: dict[str, list[str]] = {}
-    code = str(service_code or "").strip().upper()
-    if code and code not in service_codes(contract):
-        errors["service_code"] = [f"{code} is not a service of {contract.reference}"]
-    day = parse_month(month)
-    if day is None:
-        errors["month"] = ["Enter the month as YYYY-MM, like 2027-04"]
-    elif day > contract.end_date or day < contract.start_date.replace(day=1):
-        errors["month"] = [f"{month_label(day)} is outside the contract"]
-    text = str(starts if starts is not None else "").strip()
-    if not text:
-        errors["expected_starts"] = ["Enter the starts expected in the month, like 12"]
-    elif not (text.isascii() and text.isdigit() and int(text) <= MAX_STARTS):
-        errors["expected_starts"] = [f"Enter the expected starts as a whole number from 0 to {MAX_STARTS:,}"]
-    if errors:
+    code = _checked_service_code(contract, service_code, errors)
+    day = _checked_month(contract, month, "month", "the month", errors)
+    text = _checked_starts(starts, "Enter the starts expected in the month, like 12", errors)
+    if errors or day is None:
         raise ValidationFailed(errors)
     row = db.session.scalars(
         select(ExpectedStarts).where(
@@ -177,22 +205,12 @@ def set_expected_starts_for_months(
     access.require(actor, "manage", contract)
     lock(contract)
     errors: dict[str, list[str]] = {}
-    code = str(service_code or "").strip().upper()
-    if code and code not in service_codes(contract):
-        errors["service_code"] = [f"{code} is not a service of {contract.reference}"]
-    first, last = parse_month(from_month), parse_month(to_month)
-    for field, day, which in (("from_month", first, "first"), ("to_month", last, "last")):
-        if day is None:
-            errors[field] = [f"Enter the {which} month as YYYY-MM, like 2027-04"]
-        elif day > contract.end_date or day < contract.start_date.replace(day=1):
-            errors[field] = [f"{month_label(day)} is outside the contract"]
+    code = _checked_service_code(contract, service_code, errors)
+    first = _checked_month(contract, from_month, "from_month", "the first month", errors)
+    last = _checked_month(contract, to_month, "to_month", "the last month", errors)
     if first and last and "from_month" not in errors and "to_month" not in errors and last < first:
         errors["to_month"] = ["The last month must be the same as or after the first month"]
-    text = str(starts if starts is not None else "").strip()
-    if not text:
-        errors["expected_starts"] = ["Enter the starts expected in each month, like 12"]
-    elif not (text.isascii() and text.isdigit() and int(text) <= MAX_STARTS):
-        errors["expected_starts"] = [f"Enter the expected starts as a whole number from 0 to {MAX_STARTS:,}"]
+    text = _checked_starts(starts, "Enter the starts expected in each month, like 12", errors)
     if errors or first is None or last is None:
         raise ValidationFailed(errors)
     existing = {

@@ -11,7 +11,9 @@ they always go at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,12 +46,34 @@ def _user(user_id: int | None) -> list[User]:
     return _active([db.session.get(User, user_id)] if user_id else [])
 
 
+# Within recipients_remembered(), who holds a role in an organisation, by (organisation id, role).
+_REMEMBERED: ContextVar[dict[tuple[int, Role], list[User]] | None] = ContextVar("remembered_roles", default=None)
+
+
+@contextmanager
+def recipients_remembered() -> Iterator[None]:
+    """Within this block, who holds a role in an organisation is asked of the database once: an
+    operation telling one partner of many records at once (the bulk import's referrals) would
+    otherwise ask again for each record. Only for a block that changes no one's role."""
+    token = _REMEMBERED.set({})
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
+
+
 def _role_in(organisation_id: int, role: Role) -> list[User]:
-    return list(
+    remembered = _REMEMBERED.get()
+    if remembered is not None and (organisation_id, role) in remembered:
+        return list(remembered[(organisation_id, role)])
+    users = list(
         db.session.scalars(
             select(User).where(User.organisation_id == organisation_id, User.role == role, User.active.is_(True))
         ).all()
     )
+    if remembered is not None:
+        remembered[(organisation_id, role)] = users
+    return list(users)
 
 
 def _contract_of(record: Any) -> Any:

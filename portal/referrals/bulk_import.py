@@ -82,7 +82,8 @@ REQUIRED_COLUMNS = tuple(column for column in COLUMNS if column not in OPTIONAL_
 COLUMN_FOR_FIELD = {"contract_id": "contract"}
 MAX_BYTES = 5_000_000
 MAX_ROWS = 5_000
-PROGRESS_EVERY = 25
+# Rows sent together: a batch's queries are as few as one row's, and progress is reported after each.
+SEND_BATCH = 250
 
 
 @dataclass(frozen=True)
@@ -213,10 +214,13 @@ def run_import(import_id: int, user_id: int) -> dict[str, Any]:
         total = len(rows)
         report_progress(0, total, "Sending referrals")
         references = []
-        for done, row in enumerate(rows, start=1):
-            references.append(service.send_checked(actor, row.data, save=False, service=row.service).reference)
-            if done % PROGRESS_EVERY == 0 or done == total:
-                report_progress(done, total, f"{done} of {total} referrals sent")
+        # In batches, each saved with the queries of one (not of each row), reporting progress after each.
+        for start in range(0, total, SEND_BATCH):
+            batch = rows[start : start + SEND_BATCH]
+            sent = service.send_checked_rows(actor, [(row.number, row.data, row.service) for row in batch])
+            references.extend(referral.reference for referral in sent)
+            done = start + len(batch)
+            report_progress(done, total, f"{done} of {total} referrals sent")
         referral_import = db.session.get(ReferralImport, import_id)
         referral_import.status = ImportStatus.IMPORTED
         referral_import.result = {"references": references}

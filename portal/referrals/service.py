@@ -11,11 +11,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal import access
 from portal.accounts.models import PARTNER_ROLES, User
+from portal.audit.models import AuditEvent
 from portal.audit.service import changes, jsonable, record_event
 from portal.contracts.models import Contract
 from portal.dates import london_day, london_today
@@ -24,7 +26,7 @@ from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.notifications.rules import notify
 from portal.people.models import Person
-from portal.persistence import check_version, commit, guards_versions, lock
+from portal.persistence import check_version, column_values, commit, guards_versions, insert_new_in_bulk, lock
 from portal.referrals import validation
 from portal.referrals.models import (
     LIVE_STATUSES,
@@ -178,23 +180,31 @@ def _apply_person(actor: Any, data: dict[str, Any], crc_id: int) -> Person:
         db.session.flush()
         record_event("person.created", actor=actor, record=person, details={"crn": person.crn})
         return person
-    if data.get("date_of_birth") != person.date_of_birth and (
-        (data.get("family_name") or "").strip().lower() != (person.family_name or "").strip().lower()
+    details = {field: getattr(person, field) for field in validation.PERSON_FIELDS}
+    difference = _bring_up_to_date(details, data)
+    for field, value in details.items():
+        setattr(person, field, value)
+    if difference:
+        record_event("person.updated", actor=actor, record=person, details={"changes": difference})
+    return person
+
+
+def _bring_up_to_date(details: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Give a person's `details` (as the CRC holds them) those a referral has just given, returning
+    the changes for the audit event, unless the referral is most likely about someone else."""
+    if data.get("date_of_birth") != details["date_of_birth"] and (
+        (data.get("family_name") or "").strip().lower() != (details["family_name"] or "").strip().lower()
     ):
         # Neither the surname nor the date of birth matches: most likely a mistyped CRN, and
         # saving would rewrite someone else's record for every partner working with them.
         raise ValidationFailed.single(
             "crn",
-            f"CRN {person.crn} is already recorded for someone with a different surname and date of birth. "
+            f"CRN {details['crn']} is already recorded for someone with a different surname and date of birth. "
             "Check the CRN",
         )
-    before = {field: getattr(person, field) for field in validation.PERSON_FIELDS}
-    for field, value in data.items():
-        setattr(person, field, value)
-    difference = changes(before, {field: getattr(person, field) for field in validation.PERSON_FIELDS})
-    if difference:
-        record_event("person.updated", actor=actor, record=person, details={"changes": difference})
-    return person
+    before = dict(details)
+    details.update((field, value) for field, value in data.items() if field in details)
+    return changes(before, details)
 
 
 @guards_versions("referral")
@@ -321,16 +331,25 @@ def send_referral(
 
 def _send(actor: Any, referral: Referral, *, save: bool = True) -> Referral:
     contract = db.session.get(Contract, referral.contract_id)
-    now = utcnow()
-    # Without no_autoflush the look-up would first save this referral's new reference and then find
-    # it, so every attempt "collided" and the last one was never checked at all.
-    with db.session.no_autoflush:
-        for _attempt in range(5):
-            referral.reference = new_reference()
-            if db.session.scalar(select(Referral.id).where(Referral.reference == referral.reference)) is None:
-                break
-    REFERRAL_WORKFLOW.apply(referral, "send", actor, details={"reference": referral.reference}, at=now)
+    _give_references([referral])
+    left = _stamp_sent(actor, referral, contract)
+    _record_sent(actor, referral, contract, left)
+    if save:
+        commit("referral")
+    return referral
+
+
+def _stamp_sent(actor: Any, referral: Referral, contract: Contract) -> ReferralStatus:
+    """The referral sent (its status, when, by whom) and the day its answer is due; the status it
+    left, for _record_sent, which needs the referral saved."""
+    now, left = REFERRAL_WORKFLOW.stamp(referral, "send", actor)
     referral.accept_due_on = add_working_days(london_day(now), contract.accept_sla_working_days)
+    return left  # type: ignore[return-value]
+
+
+def _record_sent(actor: Any, referral: Referral, contract: Contract, left: ReferralStatus) -> None:
+    """The sending's audit event and timeline entry, and the partner told."""
+    REFERRAL_WORKFLOW.audit(referral, "send", actor, left, details={"reference": referral.reference})
     timeline(
         referral,
         ReferralEventKind.SENT,
@@ -339,9 +358,36 @@ def _send(actor: Any, referral: Referral, *, save: bool = True) -> Referral:
         {"accept_due_on": referral.accept_due_on},
     )
     _notify_partner(contract, referral, "referral_sent", actor=actor)
-    if save:
-        commit("referral")
-    return referral
+
+
+# References, CRNs and ids are looked up this many at a time (well under SQLite's limit of bound parameters).
+LOOKUP_BATCH = 1_000
+
+
+def _give_references(referrals: list[Referral]) -> None:
+    """A new reference for each referral, unused by any other, asking the database once for a
+    batch (again for the rare one that collided). Without no_autoflush the look-up would first save
+    the new references and then find them, so every attempt "collided"."""
+    waiting = list(referrals)
+    with db.session.no_autoflush:
+        for _attempt in range(5):
+            if not waiting:
+                return
+            for referral in waiting:
+                referral.reference = new_reference()
+            chosen = [referral.reference for referral in waiting]
+            taken = set()
+            for start in range(0, len(chosen), LOOKUP_BATCH):
+                batch = chosen[start : start + LOOKUP_BATCH]
+                taken.update(db.session.scalars(select(Referral.reference).where(Referral.reference.in_(batch))))
+            seen: set[str] = set()
+            collided = []
+            for referral in waiting:
+                if referral.reference in taken or referral.reference in seen:
+                    collided.append(referral)
+                seen.add(referral.reference)
+            waiting = collided
+    # After five draws a reference still taken is left to the unique index, as before.
 
 
 @guards_versions("referral")
@@ -365,6 +411,141 @@ def send_checked(actor: Any, data: dict[str, Any], *, save: bool = True, service
     referral.person_id = _apply_person(actor, person_data, referral.crc_id).id
     db.session.flush()
     return _send(actor, referral, save=save)
+
+
+def send_checked_rows(actor: Any, rows: list[tuple[int, dict[str, Any], Any]]) -> list[Referral]:
+    """Create and send many referrals from rows already through validation.check_everything, in
+    the caller's transaction (the bulk import commits every row or none): `rows` holds each row's
+    number, its fields and its Service record. Each is sent as send_checked sends one, with the same
+    person rules, timeline entry, audit events (in the same order) and emails, but the look-ups are
+    made once for all the rows and each table is written in one statement, so the queries do not
+    grow with the rows. Rows whose CRN is someone else's raise FileRejected naming each row."""
+    from portal.csv_files import FileRejected, RowError
+    from portal.notifications.models import DigestItem, OutboundEmail
+    from portal.notifications.rules import recipients_remembered
+
+    if not rows:
+        return []
+    crc_id = actor.organisation_id
+    contracts = {  # held here, so that each referral's look-up of its contract finds it loaded
+        contract.id: contract
+        for contract in db.session.scalars(
+            select(Contract).where(Contract.id.in_({data["contract_id"] for _, data, _ in rows}))
+        )
+    }
+    # People: the CRC's records of every CRN in the rows, read once. A person new to the CRC is
+    # created as the first row naming them says; each later row brings the details up to date.
+    crns = sorted({validation.normalise_crn(data["crn"]) for _, data, _ in rows})
+    held: dict[str, Person] = {}
+    for start in range(0, len(crns), LOOKUP_BATCH):
+        chunk = crns[start : start + LOOKUP_BATCH]
+        held.update(
+            (p.crn, p) for p in db.session.scalars(select(Person).where(Person.crc_id == crc_id, Person.crn.in_(chunk)))
+        )
+    details = {
+        crn: {field: getattr(person, field) for field in validation.PERSON_FIELDS} for crn, person in held.items()
+    }
+    errors: list[RowError] = []
+    drafts: list[tuple[str, Referral, Any, list[tuple[str, dict[str, Any]]]]] = []
+    for number, checked, service in rows:
+        data = dict(checked)
+        person_data = {field: data.pop(field) for field in validation.PERSON_FIELDS}
+        crn = validation.normalise_crn(person_data["crn"])
+        events: list[tuple[str, dict[str, Any]]] = []
+        if crn not in details:
+            details[crn] = dict(person_data)
+            events.append(("person.created", {"crn": person_data["crn"]}))
+        else:
+            try:
+                difference = _bring_up_to_date(details[crn], person_data)
+            except ValidationFailed as failure:
+                errors.extend(
+                    RowError(number, field, message)
+                    for field, messages in failure.errors.items()
+                    for message in messages
+                )
+                continue
+            if difference:
+                events.append(("person.updated", {"changes": difference}))
+        # Not added to the session: saved below, with the others, in one statement.
+        referral = Referral(status=ReferralStatus.DRAFT, crc_id=crc_id, referrer_id=actor.id, **data)
+        drafts.append((crn, referral, service, events))
+    if errors:
+        raise FileRejected(errors, "referrals file")
+
+    people = _save_people(crc_id, held, details)
+    _give_references([referral for _, referral, _, _ in drafts])
+    left = {}
+    for crn, referral, _, _ in drafts:
+        referral.person_id = people[crn].id
+        left[referral.reference] = _stamp_sent(actor, referral, contracts[referral.contract_id])
+    saved = {
+        referral.reference: referral
+        for referral in _insert_and_load(Referral, column_values(Referral, [referral for _, referral, _, _ in drafts]))
+    }
+    sent = []
+    # Each partner's managers asked once, not once a referral; and the audit events, timeline
+    # entries and emails kept back from the session's flushes, to be saved together below.
+    with recipients_remembered(), db.session.no_autoflush:
+        for crn, draft, service, events in drafts:
+            referral = saved[draft.reference]
+            set_committed_value(referral, "service", service)
+            for action, event_details in events:
+                record_event(action, actor=actor, record=people[crn], details=event_details)
+            _record_sent(actor, referral, contracts[referral.contract_id], left[referral.reference])
+            sent.append(referral)
+    insert_new_in_bulk(AuditEvent, ReferralEvent, OutboundEmail, DigestItem)
+    return sent
+
+
+def _insert_and_load(model: Any, rows: list[dict[str, Any]]) -> list[Any]:
+    """Insert rows of the model's table in one statement (the ORM's own INSERT of many records
+    goes a record at a time on SQLite, and wherever their empty fields differ), then load them."""
+    table = model.__table__
+    ids = list(db.session.scalars(insert(table).returning(table.c.id), rows))
+    loaded = []
+    for start in range(0, len(ids), LOOKUP_BATCH):
+        loaded.extend(db.session.scalars(select(model).where(model.id.in_(ids[start : start + LOOKUP_BATCH]))))
+    return loaded
+
+
+def _save_people(crc_id: int, held: dict[str, Person], details: dict[str, dict[str, Any]]) -> dict[str, Person]:
+    """Save people's details as a batch of referrals left them: the new ones added in one
+    statement, the changed ones updated in one (version-checked, as every change of a person is)."""
+    new = [values | {"crc_id": crc_id} for crn, values in details.items() if crn not in held]
+    people = dict(held)
+    if new:
+        people.update((person.crn, person) for person in _insert_and_load(Person, new))
+    changed = [
+        (held[crn], values)
+        for crn, values in details.items()
+        if crn in held and any(getattr(held[crn], field) != value for field, value in values.items())
+    ]
+    if changed:
+        table = Person.__table__
+        now = utcnow()
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("person_id"), table.c.version == bindparam("read_version"))
+            .values(
+                {field: bindparam(field) for field in validation.PERSON_FIELDS}
+                | {"version": bindparam("new_version"), "updated_at": now}
+            )
+        )
+        result = db.session.execute(
+            statement,
+            [
+                values | {"person_id": person.id, "read_version": person.version, "new_version": person.version + 1}
+                for person, values in changed
+            ],
+        )
+        if db.session.get_bind().dialect.supports_sane_multi_rowcount and result.rowcount != len(changed):
+            raise StaleDataError("A person was changed by someone else while the referrals were sent")
+        for person, values in changed:  # the records as saved, without reading them again
+            saved = values | {"version": person.version + 1, "updated_at": now}
+            for field, value in saved.items():
+                set_committed_value(person, field, value)
+    return people
 
 
 def discard_draft(actor: Any, referral: Referral) -> None:

@@ -8,8 +8,10 @@ when the navigation grows, the role's test says which page to add.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -515,6 +517,15 @@ def check_page(page: Page, where: str) -> None:
     assert_accessible(page)
 
 
+def shoot(page: Page, name: str) -> None:
+    """A full-page screenshot into $A11Y_SCREENSHOTS/<name>.png, when that is set: to look at a
+    form as a person sees it (axe-core cannot tell that a page looks wrong)."""
+    folder = os.environ.get("A11Y_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
 def test_signed_out_pages_are_accessible(page: Page, live_server: str, subtests: pytest.Subtests) -> None:
     for path, status in SIGNED_OUT_PAGES:
         with subtests.test(msg=f"signed out {path}"):
@@ -823,6 +834,7 @@ GRANT_PAGES_BY_ROLE: dict[str, list[str]] = {
         "/grants/payments/{rejected_payment.id}/replace",
         "/contracts/{nacro_contract.reference}/volumes/starts",
         "/contracts/{nacro_contract.reference}/volumes/starts?service=ACC-TTG&month={plan_month}",
+        "/contracts/{nacro_contract.reference}/volumes/starts/months",
         "/contracts/{nacro_contract.reference}/volumes/import",
         "/remittance/",
         "/remittance/{nacro.id}/bank-account/reject",
@@ -922,9 +934,68 @@ def test_grant_and_volume_forms_showing_errors_are_accessible(
         page.get_by_role("button", name="Save expected starts").click()
         expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the month as YYYY-MM")
         check_page(page, "expected starts (errors)")
+    with subtests.test(msg="expected starts for a range of months, empty and then backwards"):
+        page.goto(f"{live_server}/contracts/{grants['nacro_contract'].reference}/volumes/starts/months")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Set expected starts for a range of months")
+        check_page(page, "expected starts for a range of months")
+        shoot(page, "expected-starts-range-empty")
+        page.get_by_label("First month").fill("2027-09")
+        page.get_by_label("Last month").fill("2027-04")
+        page.get_by_role("button", name="Save expected starts").click()
+        summary = page.locator(".govuk-error-summary")
+        expect(summary).to_contain_text("The last month must be the same as or after the first month")
+        expect(summary).to_contain_text("Enter the starts expected in each month")
+        expect(page).to_have_title(re.compile(r"^Error: Set expected starts for a range of months "))
+        # The summary's links lead to the fields, whose own messages repeat them.
+        expect(summary.get_by_role("link", name="The last month must be")).to_have_attribute("href", "#to_month")
+        expect(page.locator("#to_month-error")).to_be_visible()
+        check_page(page, "expected starts for a range of months (errors)")
+        shoot(page, "expected-starts-range-errors")
     with subtests.test(msg="a replacement for nothing"):
         page.goto(f"{live_server}/grants/payments/{grants['rejected_payment'].id}/replace")
         page.get_by_label("Amount").fill("none")
         page.get_by_role("button", name="Put a replacement on the schedule").click()
         expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the amount in pounds")
         check_page(page, "replace grant payment (errors)")
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_contract_forms_place_checkboxes_are_accessible_with_a_retired_place_ticked(
+    page: Page, live_server: str, everyone: dict[str, Any], subtests: pytest.Subtests, width: int
+) -> None:
+    """The CRC's counties and prisons as checkboxes on a new contract and on one whose prison has
+    since been retired: still ticked, labelled "(retired)", so the manager sees why it is there."""
+    from portal.places import service as places
+    from portal.places.models import Prison
+
+    contract = everyone["nacro_contract"]
+    woodhill = db.session.scalars(
+        select(Prison).where(Prison.crc_id == contract.crc_id, Prison.name == "HMP Woodhill")
+    ).one()
+    places.update_place(everyone["admin"], woodhill, active=False, name=woodhill.name, county_id=None)
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in(page, live_server, everyone["contract_manager"])
+
+    with subtests.test(msg=f"at {width}px: a new contract's places"):
+        page.goto(f"{live_server}/contracts/new")
+        counties = page.get_by_role("group", name="Counties served")
+        expect(counties.get_by_role("checkbox", name="Bedfordshire")).not_to_be_checked()
+        expect(
+            page.get_by_role("group", name="Prisons served").get_by_role("checkbox", name="HMP Bedford")
+        ).to_be_visible()
+        check_page(page, f"new contract's places at {width}px")
+        if width == 375:
+            check_fits_a_phone(page, f"new contract's places at {width}px")
+
+    with subtests.test(msg=f"at {width}px: a contract's places with one retired"):
+        page.goto(f"{live_server}/contracts/{contract.reference}/edit")
+        counties = page.get_by_role("group", name="Counties served")
+        prisons = page.get_by_role("group", name="Prisons served")
+        expect(counties.get_by_role("checkbox", name="Bedfordshire")).to_be_checked()
+        expect(counties.get_by_role("checkbox", name="Northamptonshire")).to_be_checked()
+        expect(prisons.get_by_role("checkbox", name="HMP Bedford", exact=True)).to_be_checked()
+        expect(prisons.get_by_role("checkbox", name="HMP Woodhill (retired)", exact=True)).to_be_checked()
+        check_page(page, f"contract's places with one retired at {width}px")
+        if width == 375:
+            check_fits_a_phone(page, f"contract's places with one retired at {width}px")
+        shoot(page, f"contract-places-retired-{width}px")

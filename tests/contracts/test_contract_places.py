@@ -2,8 +2,6 @@
 a place renames it on the contract, retiring one keeps it there but offers it for nothing new, and a
 name that is not one of the CRC's places in use is refused naming it."""
 
-from datetime import date
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +12,7 @@ from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.places import service as places
 from portal.places.models import County, Prison
+from tests.contracts.test_service import contract_fields
 from tests.factories import CrcFactory
 from tests.helpers import STORY_DAY, text_of
 
@@ -21,22 +20,8 @@ pytestmark = pytest.mark.on_day(STORY_DAY)
 
 
 def fields(partner, **overrides):
-    return {
-        "reference": "BENCH-MEN-03",
-        "title": "Peer mentoring",
-        "partner_id": partner.id,
-        "tier": "subcontract",
-        "start_date": date(2026, 4, 1),
-        "end_date": date(2027, 3, 31),
-        "value_cap_pence": 12_000_000,
-        "vat_rate_bp": 0,
-        "payment_terms_days": 30,
-        "accept_sla_working_days": 2,
-        "first_contact_sla_working_days": 5,
-        "counties": ["Hertfordshire"],
-        "prisons": ["HMP The Mount"],
-        "description": "",
-    } | overrides
+    """A new contract's fields (those of the service tests), covering one county and one prison."""
+    return contract_fields(partner, **({"reference": "BENCH-MEN-03", "prisons": ["HMP The Mount"]} | overrides))
 
 
 def place(model, crc, name):

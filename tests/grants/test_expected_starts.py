@@ -14,9 +14,10 @@ from portal.errors import NotAllowed, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.grants import volumes
 from portal.grants.below_plan import below_plan
-from tests.factories import ReferralFactory
+from portal.grants.models import ExpectedStarts
+from tests.factories import ContractFactory, CrcFactory, ReferralFactory
 from tests.grants.test_volumes import starts_csv
-from tests.helpers import STORY_DAY, text_of
+from tests.helpers import STORY_DAY, Portal, text_of
 
 pytestmark = pytest.mark.on_day(STORY_DAY)  # 7 December 2026; the contract runs 1 April 2026 to 31 March 2028
 
@@ -174,3 +175,43 @@ def test_the_contract_manager_sets_a_range_of_months_in_one_submit_naming_the_fi
     assert saved.status_code == 302
     whole = [(r.month, r.starts) for r in volumes.expected_starts_of(ttg_service) if r.service_code == ""]
     assert whole == [(date(2027, 10, 1), 4), (date(2027, 11, 1), 4), (date(2027, 12, 1), 4)]
+
+
+def test_no_one_but_the_crcs_contract_managers_reaches_the_expected_starts_pages_and_a_refusal_writes_nothing(
+    app, ttg_service, st_giles_contract, contract_manager, nacro_manager, nacro_caseworker, st_giles_manager, referrer
+):
+    """A contract someone may not see is answered as one that does not exist (404): another
+    partner's, or another CRC's. A contract they may see but not manage (a partner's own, seen by
+    its manager or caseworker; the CRC's, seen by its referrer) is refused (403). Both pages, on GET
+    and on POST, and nothing is written either way."""
+    elsewhere = ContractFactory(crc=CrcFactory(name="Other CRC"), partner=st_giles_contract.partner)
+    elsewhere_reference = elsewhere.reference
+    ask = {
+        (st_giles_manager, ttg_service.reference): 404,  # another partner's contract with our CRC
+        (nacro_manager, st_giles_contract.reference): 404,  # likewise, the other way
+        (nacro_manager, elsewhere_reference): 404,  # another CRC's contract with another partner
+        (contract_manager, elsewhere_reference): 404,  # the CRC's manager and another CRC's contract
+        (nacro_manager, ttg_service.reference): 403,  # their own contract: the CRC sets its expected starts
+        (nacro_caseworker, ttg_service.reference): 403,
+        (referrer, ttg_service.reference): 403,  # the CRC's, but only its contract managers manage it
+    }
+    one_month = {"version": "0", "service_code": "", "month": "2027-04", "expected_starts": "5"}
+    months = {"service_code": "", "from_month": "2027-04", "to_month": "2027-06", "expected_starts": "5"}
+    for (user, reference), status in ask.items():
+        visitor = Portal(app.test_client())
+        visitor.sign_in(user)
+        visitor.get("/")  # a page of their own, for a CSRF token: a refusal is not a CSRF failure
+        for path, data in (("volumes/starts", one_month), ("volumes/starts/months", months)):
+            url = f"/contracts/{reference}/{path}"
+            assert visitor.get(url).status_code == status, (user.email, "GET", url)
+            assert visitor.post(url, data).status_code == status, (user.email, "POST", url)
+
+    assert db.session.scalars(select(ExpectedStarts)).all() == []
+    assert db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("contract.expected%"))).all() == []
+    # The same posts from the CRC's contract manager are saved: what was refused was the person.
+    portal = Portal(app.test_client())
+    portal.sign_in(contract_manager)
+    portal.get("/")
+    for path, data in (("volumes/starts", one_month), ("volumes/starts/months", months)):
+        assert portal.post(f"/contracts/{ttg_service.reference}/{path}", data).status_code == 302
+    assert len(volumes.expected_starts_of(ttg_service)) == 3

@@ -3,11 +3,13 @@
 import csv
 import io
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
 from portal.contracts.service import end_contract
+from portal.csv_files import FileRejected
 from portal.extensions import db
 from portal.referrals import bulk_import
 from portal.referrals.models import ImportStatus, Referral, ReferralImport
@@ -218,3 +220,118 @@ def test_checking_a_file_looks_places_and_rules_up_once_not_once_a_row(observer_
     with QueryCounter(observer_app) as many:
         assert len(bulk_import.check_file(referrer, a_mixed_file(300))) == 300
     assert many.count == few.count
+
+
+def imported(referrer, content: bytes) -> ReferralImport:
+    """A checked file, confirmed: as the page leaves it for the background job."""
+    referral_import = bulk_import.upload(referrer, "referrals.csv", content)
+    referral_import.status = ImportStatus.IMPORTING
+    db.session.commit()
+    return referral_import
+
+
+def test_sending_a_file_takes_the_same_queries_for_40_rows_as_for_4(observer_app, ttg_service, referrer):
+    """Once checked, a file's referrals are sent with the queries of one: people, contracts,
+    references and partners' managers looked up once, each table written in one statement."""
+    counts = {}
+    for rows, first_crn in ((4, "X3"), (40, "X5")):
+        referral_import = imported(referrer, a_mixed_file(rows).replace(b"X3", first_crn.encode()))
+        import_id, referrer_id = referral_import.id, referrer.id
+        with observer_app.app_context(), QueryCounter(observer_app) as queries:
+            bulk_import.run_import(import_id, referrer_id)
+        counts[rows] = queries.count
+        db.session.expire_all()
+        assert db.session.get(ReferralImport, import_id).status == ImportStatus.IMPORTED
+    assert count(Referral) == 44
+    assert counts[40] == counts[4], counts
+
+
+def what_was_saved() -> dict:
+    """Everything sending wrote, without what differs from one sending to the next (ids, random
+    references, moments): referrals, people, timeline, audit trail and emails, in the order saved."""
+    from portal.audit.models import AuditEvent
+    from portal.notifications.models import OutboundEmail
+    from portal.people.models import Person
+    from portal.referrals.models import ReferralEvent
+
+    db.session.flush()
+    referrals = db.session.scalars(select(Referral).order_by(Referral.id)).all()
+    names = {referral.reference: f"<referral {n}>" for n, referral in enumerate(referrals)}
+    crns = {person.id: person.crn for person in db.session.scalars(select(Person))}
+
+    def plain(value):
+        text = repr(value)
+        for reference, name in names.items():
+            text = text.replace(reference, name)
+        return text
+
+    # The version too: one by one, a referral is saved three times (draft, person, sent), at once once.
+    moving = {"id", "reference", "person_id", "created_at", "updated_at", "sent_at", "version"}
+    columns = [column.key for column in Referral.__table__.columns if column.key not in moving]
+    person_columns = [
+        column.key for column in Person.__table__.columns if column.key not in {"id", "created_at", "updated_at"}
+    ]
+    return {
+        "referrals": [(crns[r.person_id], [(key, plain(getattr(r, key))) for key in columns]) for r in referrals],
+        "people": sorted(
+            [(key, plain(getattr(p, key))) for key in person_columns] for p in db.session.scalars(select(Person))
+        ),
+        "audit": [
+            (e.action, e.record_type, plain(e.details))
+            for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))
+        ],
+        "timeline": [
+            (e.kind, plain(e.summary), plain(e.details))
+            for e in db.session.scalars(select(ReferralEvent).order_by(ReferralEvent.id))
+        ],
+        "emails": [
+            (e.template, e.recipient, plain(e.subject), plain(e.body_text), e.record_type)
+            for e in db.session.scalars(select(OutboundEmail).order_by(OutboundEmail.id))
+        ],
+    }
+
+
+def test_sending_a_file_saves_what_sending_its_rows_one_by_one_would(ttg_service, referrer, nacro_manager):
+    """The batch sends each row as the one-referral path would: people created, or brought up to
+    date with their changes audited; every referral sent, on its timeline, audited and emailed."""
+    from portal.referrals import service
+    from tests.factories import PersonFactory
+
+    PersonFactory(crn="X300002", given_name="Alison", family_name="Khan", date_of_birth=date(1991, 5, 5))
+    rows = [(row.number, row.data, row.service) for row in bulk_import.check_file(referrer, a_mixed_file(6))]
+
+    one_by_one = []
+    for _, data, service_record in rows:
+        one_by_one.append(service.send_checked(referrer, data, save=False, service=service_record))
+    alone = what_was_saved()
+    db.session.rollback()
+    assert count(Referral) == 0
+
+    sent = service.send_checked_rows(referrer, rows)
+    together = what_was_saved()
+    assert [(r.status.value, r.version) for r in sent] == [("sent", 1)] * 6 and len({r.reference for r in sent}) == 6
+    assert together == alone
+    # What the comparison stands on: both paths did all of it.
+    actions = [action for action, _, _ in together["audit"]]
+    assert actions.count("person.created") == 5 and actions.count("person.updated") == 1
+    assert actions.count("referral.sent") == 6 and len(together["timeline"]) == 6
+    assert len(together["emails"]) == 12  # Nacro's referral mailbox and its manager told of each
+
+
+def test_a_row_naming_someone_elses_crn_stops_the_import_naming_the_row(ttg_service, referrer):
+    """A CRN the CRC holds for someone with another surname and date of birth is most likely
+    mistyped: nothing is sent, and the import says which row."""
+    from tests.factories import PersonFactory
+
+    PersonFactory(crn="X300003", given_name="Bo", family_name="Nolan", date_of_birth=date(1970, 1, 1))
+    referral_import = imported(referrer, a_mixed_file(5))
+    import_id = referral_import.id
+    with pytest.raises(FileRejected):
+        bulk_import.run_import(import_id, referrer.id)
+    assert count(Referral) == 0
+    failed = db.session.get(ReferralImport, import_id)
+    assert failed.status == ImportStatus.FAILED
+    assert failed.result["errors"] == [
+        "Row 5, column crn: CRN X300003 is already recorded for someone with a different surname and date of "
+        "birth. Check the CRN"
+    ]

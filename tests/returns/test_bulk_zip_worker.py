@@ -5,6 +5,7 @@ shows how far it has got; a failure is told in words the contract manager can ac
 from __future__ import annotations
 
 import os
+import signal
 import zipfile
 from collections.abc import Iterator
 from io import BytesIO
@@ -16,7 +17,7 @@ from flask import Flask
 from portal.dates import Period, PeriodKind, london_today
 from portal.returns import bulk
 from tests.factories import ContractFactory, CrcFactory, ServiceReturnFactory
-from tests.helpers import text_of
+from tests.helpers import redis_or_skip, text_of
 
 # Redis database 10, 11, 12… by pytest worker (never 4 or 15, which other tests empty), and a queue
 # named for this process: runs side by side, in this worktree or another, never take each other's jobs.
@@ -28,12 +29,7 @@ QUEUE = f"portal-returns-zip-test-{os.getpid()}"
 @pytest.fixture
 def rq_on_redis(app: Flask, observer_app: Flask, tmp_path: Path, monkeypatch) -> Iterator[object]:
     """Both apps (the pages' and the worker's) queue on, and read progress from, one real Redis."""
-    redis = pytest.importorskip("redis")
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    connection = redis_or_skip(REDIS_URL)
     for flask_app in (app, observer_app):
         for key, value in (
             ("JOBS_BACKEND", "rq"),
@@ -46,12 +42,26 @@ def rq_on_redis(app: Flask, observer_app: Flask, tmp_path: Path, monkeypatch) ->
     connection.delete(f"rq:queue:{QUEUE}")
 
 
+# The signals an RQ worker takes over: SIGINT and SIGTERM for its warm and cold shutdowns, SIGALRM
+# for a job's time limit.
+WORKER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
+
+
 def run_worker(connection: object) -> None:
     """A real RQ worker on the queue, in burst mode: it takes what is queued, runs it and stops.
-    SimpleWorker runs the job in this process, so the test can watch it as it goes."""
+    SimpleWorker runs the job in this process, so the test can watch it as it goes.
+
+    The worker installs its own signal handlers and leaves them behind when it stops; left in place,
+    pytest's own Ctrl+C (and xdist's SIGTERM) would reach a stopped worker, which raises StopRequested
+    at the end of the run. So the handlers this process had are put back, whatever the job did."""
     from rq import SimpleWorker
 
-    SimpleWorker([QUEUE], connection=connection).work(burst=True)
+    before = {number: signal.getsignal(number) for number in WORKER_SIGNALS}
+    try:
+        SimpleWorker([QUEUE], connection=connection).work(burst=True)
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
 
 
 def last_quarter() -> Period:
@@ -173,3 +183,9 @@ def test_a_partner_manager_gets_no_zip_of_the_quarter(app, nacro_manager, quarte
     final = jobs.job_status(state.id)
     assert (final.status, final.error) == ("failed", "Only the CRC's contract managers can download returns in bulk")
     assert list((tmp_path / "exports").glob("*.zip")) == []
+
+
+def test_the_worker_leaves_the_test_runs_signal_handlers_as_it_found_them(rq_on_redis):
+    before = {number: signal.getsignal(number) for number in WORKER_SIGNALS}
+    run_worker(rq_on_redis)
+    assert {number: signal.getsignal(number) for number in WORKER_SIGNALS} == before
