@@ -245,11 +245,12 @@ def _ids_first(statement: Select, query: Select, limit: int, order: list[Key]) -
     each row it tests from the table until it has a page. For a statement whose filters and order
     are on its own entity's columns, with no joins (`.execution_options(seek_ids_first=True)`)."""
     entity = statement.column_descriptions[0]["entity"]
-    ids = query.with_only_columns(entity.id, maintain_column_froms=True).options().limit(limit)
+    ids = query.with_only_columns(entity.id, maintain_column_froms=True).options().limit(limit).subquery()
+    # Joined to (not `IN`): the database then knows it has at most `limit` rows to read by their ids.
     return (
         select(entity)
         .options(*statement._with_options)
-        .where(entity.id.in_(ids))
+        .join(ids, ids.c.id == entity.id)
         .order_by(*(key.ordering() for key in order))
     )
 
