@@ -227,6 +227,7 @@ def referral_list(user: User, tab_key: str, filters: Filters, sort: str, directi
 # ("more than 10,000", as the list under the tab says); the live ones, a caseload's worth however
 # long the CRC has run, are counted exactly.
 FINISHED = frozenset({S.COMPLETED, S.DECLINED, S.WITHDRAWN})
+LIVE = frozenset(S) - FINISHED
 
 
 def tab_counts(user: User, filters: Filters) -> dict[str, str]:
@@ -240,7 +241,9 @@ def tab_counts(user: User, filters: Filters) -> dict[str, str]:
         seen.with_only_columns(
             *(func.count(case((_tab_clause(tab, user), 1))).label(tab.key) for tab in tabs),
         )
-        .where(Referral.status.not_in(FINISHED))
+        # Named rather than "not finished": the indexes' (contract or CRC, status) then read just
+        # these statuses, instead of every referral the reader sees, to test each one's status.
+        .where(Referral.status.in_(sorted(LIVE)))
         .subquery()
     )
     capped = {
