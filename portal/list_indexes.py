@@ -9,7 +9,6 @@ the lists rather than to any one model; migration 0024_scale_lists creates them.
 from __future__ import annotations
 
 from sqlalchemy import Index, String, func, literal_column
-from sqlalchemy.sql.elements import Grouping
 
 from portal.audit.models import AuditEvent
 from portal.delivery.models import Alert, Outcome, Session
@@ -19,23 +18,25 @@ from portal.referrals.models import Referral
 from portal.returns.models import ServiceReturn
 from portal.safeguarding.models import SafeguardingConcern
 
-# What the inbox's name search looks in: "given family", lower-cased. The space is written into the
-# SQL rather than bound as a parameter, so that a query says exactly the expression the trigram index
-# below is built on, and PostgreSQL answers `LIKE '%term%'` from that index.
-# (The brackets are PostgreSQL's own, as it reads the index back, so Alembic sees the two agree.)
-PERSON_NAME = func.lower(
-    Grouping(Person.given_name.op("||")(literal_column("' '"))).op("||")(Person.family_name), type_=String
-)
+# What the trigram index below is on: the referral's copy of its person's name ("given family",
+# lower-cased; Referral.person_name). A narrow name search says this, and PostgreSQL answers
+# `LIKE '%term%'` from the index; a broad one says the bare column, which no trigram index is on,
+# so the database reads the lists' indexes (which carry the name) in order instead
+# (portal.referrals.inbox). Both match the same referrals.
+SEARCH_NAME = func.coalesce(Referral.person_name, literal_column("''"), type_=String)
 
 LIST_INDEXES = (
     # The audit log, newest first (2.7 million events at national scale).
     Index("ix_audit_event_occurred_at_id", AuditEvent.occurred_at, AuditEvent.id),
-    # A partner's inbox: its contracts' referrals, newest sent first.
+    # A partner's inbox: its contracts' referrals, newest sent first. It carries the status and the
+    # person's name too (PostgreSQL), so a name search (or its count) over a partner's tens of
+    # thousands of referrals tests each from the index alone, without reading the table.
     Index(
         "ix_referral_contract_sent_at",
         Referral.contract_id,
         Referral.sent_at.desc().nulls_last(),
         Referral.id.desc(),
+        postgresql_include=["status", "person_name"],
     ),
     # Outcome claims to verify, oldest first, by status.
     Index("ix_outcome_status_claimed_at", Outcome.status, Outcome.claimed_at, Outcome.id),
@@ -60,15 +61,39 @@ LIST_INDEXES = (
     ),
     # The inbox's tab counts, read from the index alone: a partner's by contract, the CRC's by CRC,
     # each by status and by whose the case is ("My cases", "Unassigned", a referrer's drafts).
-    Index("ix_referral_contract_status_caseworker", Referral.contract_id, Referral.status, Referral.caseworker_id),
-    Index("ix_referral_crc_status_referrer", Referral.crc_id, Referral.status, Referral.referrer_id),
-    # The inbox's search: a name anywhere in "given family" (trigrams, PostgreSQL only: SQLite
-    # reads every name, which at its sizes is quick), and a CRN in any CRC.
+    # They carry the person's name too (PostgreSQL), so the counts of a name search read them alone.
     Index(
-        "ix_person_name_trgm",
-        PERSON_NAME.label("name"),
+        "ix_referral_contract_status_caseworker",
+        Referral.contract_id,
+        Referral.status,
+        Referral.caseworker_id,
+        postgresql_include=["person_name"],
+    ),
+    Index(
+        "ix_referral_crc_status_referrer",
+        Referral.crc_id,
+        Referral.status,
+        Referral.referrer_id,
+        postgresql_include=["person_name"],
+    ),
+    # The inbox's search: a name anywhere in "given family", kept on the referral (trigrams,
+    # PostgreSQL only: SQLite reads every name, which at its sizes is quick), and a CRN in any CRC.
+    Index(
+        "ix_referral_person_name_trgm",
+        SEARCH_NAME.label("name"),
         postgresql_using="gin",
         postgresql_ops={"name": "gin_trgm_ops"},
     ).ddl_if(dialect="postgresql"),
     Index("ix_person_crn", Person.crn),
+    # Starts (first contacts) by contract and service, for the contract manager's home page (its
+    # services below plan, portal.grants.below_plan): counted from this index alone, rather than
+    # reading every referral of every contract the CRC holds.
+    Index(
+        "ix_referral_starts",
+        Referral.contract_id,
+        Referral.service_code,
+        Referral.first_contact_at,
+        postgresql_where=Referral.sent_at.is_not(None) & Referral.first_contact_at.is_not(None),
+        sqlite_where=Referral.sent_at.is_not(None) & Referral.first_contact_at.is_not(None),
+    ),
 )

@@ -144,3 +144,34 @@ def test_counts_stop_at_the_limit(tied_referrals):
     assert keyset.bounded_count(statement, 10) == (10, True)
     assert keyset.bounded_count(statement, 23) == (23, False)
     assert keyset.bounded_count(statement, None) == (23, False)
+
+
+ENTITY_ORDERS = {name: order for name, order in ORDERS.items() if "name" not in name}
+
+
+@pytest.mark.parametrize("order", ENTITY_ORDERS, ids=list(ENTITY_ORDERS))
+@pytest.mark.parametrize("per_page", [1, 7, 23])
+def test_a_page_chosen_by_its_ids_first_is_the_same_page(tied_referrals, order, per_page):
+    """seek_ids_first (the page's ids chosen first, then its rows read with their eager loads):
+    the same rows, in the same order, forwards, back and by offset, as the statement read whole."""
+    from sqlalchemy.orm import joinedload, selectinload
+
+    statement = (
+        select(Referral)
+        .where(Referral.reference != "KS0004AA")
+        .options(joinedload(Referral.contract), selectinload(Referral.person))
+        .order_by(*ENTITY_ORDERS[order]())
+    )
+    fast = statement.execution_options(seek_ids_first=True)
+
+    forwards, backwards, windows = walk(fast, per_page)
+    plain_forwards, _, plain_windows = walk(statement, per_page)
+
+    assert [r.id for r in forwards] == [r.id for r in backwards] == [r.id for r in plain_forwards]
+    assert len(forwards) == 22
+    assert [(w.offset, w.next_cursor, w.previous_cursor) for w in windows] == [
+        (w.offset, w.next_cursor, w.previous_cursor) for w in plain_windows
+    ]
+    assert all(r.person is not None for r in forwards)  # loaded with the page, not lazily
+    deep = keyset.seek(fast, per_page=per_page, offset=per_page)
+    assert [r.id for r in deep.items] == [r.id for r in plain_forwards[per_page : 2 * per_page]]

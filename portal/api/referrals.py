@@ -194,7 +194,10 @@ def list_referrals(user: User, query: schemas.ReferralQuery) -> Any:
         statement = statement.where(Referral.service_code == query.service_code.strip().upper())
     if query.updated_since is not None:
         statement = statement.where(Referral.updated_at >= query.updated_since)
-    page = paginate(statement.options(*REFERRAL_OPTIONS).order_by(Referral.id), query)
+    # The page's ids are chosen first (from an index), then only those rows are read with what
+    # they show joined: joined before the page was chosen, every matching referral was joined.
+    statement = statement.options(*REFERRAL_OPTIONS).execution_options(seek_ids_first=True)
+    page = paginate(statement.order_by(Referral.id), query)
     answer = schemas.ReferralPage(
         items=[schemas.Referral(**present(referral)) for referral in page.items],
         page=page.page,

@@ -6,11 +6,13 @@ referral its reader may not see; counts are single aggregate queries.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from flask import g, has_request_context
+from sqlalchemy import Select, and_, case, func, or_, select, text
 from sqlalchemy.orm import selectinload
 
 from portal import access, keyset
@@ -18,7 +20,7 @@ from portal.accounts.models import User
 from portal.contracts.models import Contract, Pathway, Service
 from portal.contracts.services import in_pathway
 from portal.extensions import db
-from portal.list_indexes import PERSON_NAME
+from portal.list_indexes import SEARCH_NAME
 from portal.people.models import Person
 from portal.referrals.models import LocationType, Referral, ReferralStatus
 from portal.referrals.validation import CRN
@@ -140,9 +142,39 @@ def _searched(term: str) -> Any:
         return Referral.reference == term.upper()
     if CRN.match(crn := term.upper().replace(" ", "")):
         return Referral.person_id.in_(select(Person.id).where(Person.crn == crn))
-    # "given family" holds a family name too, so this one test finds a name typed either way.
-    named = PERSON_NAME.like(f"%{_escaped(term.lower())}%", escape="\\")
-    return Referral.person_id.in_(select(Person.id).where(named))
+    # "given family" holds a family name too, so this one test finds a name typed either way. The
+    # name is read from the referral's own copy (kept by the database as the person's changes), so a
+    # search never joins tens of thousands of referrals to their people to count or pick fifty.
+    pattern = f"%{_escaped(term.lower())}%"
+    if _broad(pattern):
+        # The bare column, which no trigram index is on: the database reads the lists' own indexes,
+        # which carry the name, in order.
+        return Referral.person_name.like(pattern, escape="\\")
+    # The expression the trigram index is on (NULL, no person, matches nothing either way).
+    return SEARCH_NAME.like(pattern, escape="\\")
+
+
+# A name matching more referrals than this is searched by reading the lists' indexes in order
+# rather than the trigram index: the trigrams of a common name ("person1", "smith") list most
+# referrals, and reading those lists costs more than testing the reader's own referrals one by one,
+# while a rare name ("kim person33086") is found in the trigram index at once.
+BROAD_NAME = 5_000
+
+
+def _broad(pattern: str) -> bool:
+    """Whether the planner's estimate of the referrals a name pattern matches (its trigram
+    statistics; one EXPLAIN, no rows read) makes it a broad term. Asked once a request per term."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return False
+    cache = g.setdefault("broad_names", {}) if has_request_context() else {}
+    if pattern not in cache:
+        plan = db.session.execute(
+            text("EXPLAIN (FORMAT JSON) SELECT 1 FROM referral WHERE person_name LIKE :pattern ESCAPE '\\'"),
+            {"pattern": pattern},
+        ).scalar_one()
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        cache[pattern] = plan[0]["Plan"]["Plan Rows"] > BROAD_NAME
+    return cache[pattern]
 
 
 def _escaped(term: str) -> str:
@@ -166,7 +198,6 @@ def referral_list(user: User, tab_key: str, filters: Filters, sort: str, directi
     tab = next((tab for tab in tabs_for(user) if tab.key == tab_key), tabs_for(user)[0])
     statement = (
         access.visible(Referral, user)
-        .outerjoin(Person, Person.id == Referral.person_id)
         .where(_tab_clause(tab, user))
         # Loaded for the page's rows once they are chosen (a query each, whatever the page size): joined
         # in, the database would join every one of the partner's referrals before picking fifty.
@@ -178,6 +209,14 @@ def referral_list(user: User, tab_key: str, filters: Filters, sort: str, directi
         )
     )
     statement = _filtered(statement, filters)
+    if sort == "name":
+        # Joined only to sort by: joined (even unused), it keeps the database from counting a list
+        # from an index alone, since the join's key is not in the index.
+        statement = statement.outerjoin(Person, Person.id == Referral.person_id)
+    else:
+        # A page's fifty are chosen from the indexes alone (keyset._ids_first): a name search tests
+        # thousands of referrals' names to find them, from the index rather than the table.
+        statement = statement.execution_options(seek_ids_first=True)
     column = SORTS.get(sort, Referral.sent_at)
     ordered = column.desc() if direction == "desc" else column.asc()
     return statement.order_by(ordered.nulls_last(), Referral.id.desc())
@@ -188,6 +227,7 @@ def referral_list(user: User, tab_key: str, filters: Filters, sort: str, directi
 # ("more than 10,000", as the list under the tab says); the live ones, a caseload's worth however
 # long the CRC has run, are counted exactly.
 FINISHED = frozenset({S.COMPLETED, S.DECLINED, S.WITHDRAWN})
+LIVE = frozenset(S) - FINISHED
 
 
 def tab_counts(user: User, filters: Filters) -> dict[str, str]:
@@ -201,7 +241,9 @@ def tab_counts(user: User, filters: Filters) -> dict[str, str]:
         seen.with_only_columns(
             *(func.count(case((_tab_clause(tab, user), 1))).label(tab.key) for tab in tabs),
         )
-        .where(Referral.status.not_in(FINISHED))
+        # Named rather than "not finished": the indexes' (contract or CRC, status) then read just
+        # these statuses, instead of every referral the reader sees, to test each one's status.
+        .where(Referral.status.in_(sorted(LIVE)))
         .subquery()
     )
     capped = {

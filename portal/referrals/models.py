@@ -258,6 +258,10 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     contract_id: Mapped[int | None] = mapped_column(ForeignKey("contract.id"))
     service_code: Mapped[str | None] = mapped_column(String(40))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    # The person's "given family", lower-cased, as the inbox's name search reads it: kept by the
+    # database itself (triggers, migration 0034) whenever a referral's person or a person's name
+    # changes, so a search reads the referral row alone. Never set here.
+    person_name: Mapped[str | None] = mapped_column(String(201))
     # The CRC organisation that owns the referral (set from the referrer on creation).
     crc_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     referrer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
@@ -410,7 +414,14 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
 
 # The inbox's order (newest sent first, drafts last): with this index a page of a partner's or the
 # CRC's referrals reads about fifty index entries instead of sorting every referral they can see.
-Index("ix_referral_sent_at", Referral.sent_at.desc().nulls_last(), Referral.id.desc())
+# It carries what says who may see a referral and the person's name (PostgreSQL INCLUDE, migration
+# 0034), so a broad name search reads it alone, not the table, until it has its page.
+Index(
+    "ix_referral_sent_at",
+    Referral.sent_at.desc().nulls_last(),
+    Referral.id.desc(),
+    postgresql_include=["contract_id", "crc_id", "status", "referrer_id", "person_name"],
+)
 
 
 class ReferralEventKind(StrEnum):
