@@ -71,4 +71,10 @@ LIST_INDEXES = (
         postgresql_ops={"name": "gin_trgm_ops"},
     ).ddl_if(dialect="postgresql"),
     Index("ix_person_crn", Person.crn),
+    # An invoice's page: whether any of the contract's referrals is on a service no item prices
+    # (portal.invoicing.uncovered), answered from a few probes of this index.
+    Index("ix_referral_contract_service", Referral.contract_id, Referral.service_code),
+    # ...and the month's verified outcomes, by the day achieved (ix_outcome_status_achieved) or,
+    # achieved earlier, by the time verified.
+    Index("ix_outcome_status_verified_at", Outcome.status, Outcome.verified_at),
 )

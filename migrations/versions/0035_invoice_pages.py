@@ -1,5 +1,10 @@
 """national scale: invoice pages and my sessions (issue 20)
 
+An invoice's page lists the verified work of its month no price covers
+(portal.invoicing.uncovered): whether any of the contract's referrals is on a service no item
+prices is answered from an index on (contract_id, service_code), and the month's verified outcomes
+achieved earlier but verified in or after the month from one on (status, verified_at).
+
 Revision ID: 0035_invoice_pages
 Revises: 0034_inbox_speed
 Create Date: 2026-12-07 06:00:00
@@ -17,8 +22,10 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    op.create_index('ix_referral_contract_service', 'referral', ['contract_id', 'service_code'], unique=False)
+    op.create_index('ix_outcome_status_verified_at', 'outcome', ['status', 'verified_at'], unique=False)
 
 
 def downgrade():
-    pass
+    op.drop_index('ix_outcome_status_verified_at', table_name='outcome')
+    op.drop_index('ix_referral_contract_service', table_name='referral')
