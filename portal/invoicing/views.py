@@ -543,12 +543,14 @@ def credit_note(invoice_id: int):  # type: ignore[no-untyped-def]
 def line(invoice_id: int, line_id: int):  # type: ignore[no-untyped-def]
     invoice = load_invoice(invoice_id)
     shown = load_line(invoice, line_id)
-    totals = queries.line_totals(shown, credit=invoice.is_credit_note)
     after, before = request.args.get("after") or None, request.args.get("before") or None
+    credit = invoice.is_credit_note
     try:
-        window = queries.event_page(current_user, shown, per_page=EVENTS_PAGE_SIZE, after=after, before=before)
+        window, totals = queries.line_page(
+            current_user, shown, per_page=EVENTS_PAGE_SIZE, after=after, before=before, credit=credit
+        )
     except keyset.BadCursor:
-        window = queries.event_page(current_user, shown, per_page=EVENTS_PAGE_SIZE)
+        window, totals = queries.line_page(current_user, shown, per_page=EVENTS_PAGE_SIZE, credit=credit)
     page = Page(
         items=window.items,
         per_page=EVENTS_PAGE_SIZE,
