@@ -121,7 +121,14 @@ def uncovered_work(invoice: Invoice, *, limit: int = 50) -> tuple[list[Uncovered
             or_(o.achieved_on >= period_start, o.verified_at >= month_began),
             # `live = true`, not `IS TRUE`: so both databases answer from the partial index of live
             # outcomes' events (a few thousand) instead of every billed event's outcome (2 million).
-            ~exists().where(InvoiceEvent.outcome_id == o.id, InvoiceEvent.live == true()),
+            # Asked as "its first live event is none" rather than NOT EXISTS: PostgreSQL then probes
+            # that index for each of the month's outcomes, where as an anti-join it read the whole
+            # index (sixty thousand live outcomes at national scale) to rule out a thousand.
+            select(InvoiceEvent.id)
+            .where(InvoiceEvent.outcome_id == o.id, InvoiceEvent.live == true())
+            .limit(1)
+            .scalar_subquery()
+            .is_(None),
         )
         .subquery("uncovered_outcome")
     )

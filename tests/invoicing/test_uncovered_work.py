@@ -91,3 +91,16 @@ def test_sessions_of_every_service_no_item_prices_are_listed_whatever_its_code(w
         ["", "AAA", "TTH", "ZZZ", "TTG0", "TT"]
     )
     assert total == 6
+
+
+def test_an_outcome_a_live_invoice_bills_is_not_listed_even_if_it_now_breaks_its_rule(work, nacro_manager, priced):
+    referral = work.referral(date(2026, 9, 2))
+    billed = work.outcome(referral, priced.first_night, date(2026, 9, 5))
+    submitted = service.submit_invoice(nacro_manager, service.generate_draft(nacro_manager, priced, "2026-09"))
+    later = work.outcome(work.referral(date(2026, 9, 2)), priced.first_night, date(2026, 9, 20))
+    priced.first_night.outcome_from, priced.first_night.outcome_earliest_days = OutcomeFrom.START, 0
+    db.session.commit()  # neither referral has a first contact: both outcomes now break the rule
+    listed, total = uncovered_work(submitted)
+    assert total == 1
+    assert [(piece.record_id, piece.reason) for piece in listed] == [(later.id, "outside_rule")]
+    assert billed.id not in {piece.record_id for piece in listed}
