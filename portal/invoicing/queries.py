@@ -171,11 +171,22 @@ def contract_choices(user: User, *, billable_only: bool = False) -> list[Contrac
     )
 
 
-def partner_choices(user: User) -> list[Organisation]:
-    """Partners with a contract the (CRC) user can see."""
+def contract_options(user: User) -> list[Any]:
+    """(reference, title) of the contracts the user can see, by reference: a list filter's choices,
+    read as plain rows rather than as contracts with what they load."""
+    visible = select(Contract.id).where(access.visibility_clause(Contract, user))
     return list(
-        db.session.scalars(
-            select(Organisation)
+        db.session.execute(
+            select(Contract.reference, Contract.title).where(Contract.id.in_(visible)).order_by(Contract.reference)
+        )
+    )
+
+
+def partner_options(user: User) -> list[Any]:
+    """(id, name) of the partners with a contract the (CRC) user can see, by name (plain rows)."""
+    return list(
+        db.session.execute(
+            select(Organisation.id, Organisation.name)
             .where(Organisation.id.in_(select(Contract.partner_id).where(access.visibility_clause(Contract, user))))
             .order_by(Organisation.name)
         )

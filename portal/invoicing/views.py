@@ -95,13 +95,13 @@ def _run(form: Any, operation: Any) -> Any:
 
 def _filter_form(filters: queries.Filters) -> InvoiceFilterForm:
     form = InvoiceFilterForm(request.args)
-    contracts = queries.contract_choices(current_user)
+    contracts = queries.contract_options(current_user)
     form.contract.choices = {"": "All contracts"} | {
         contract.reference: f"{contract.reference}: {contract.title}" for contract in contracts
     }
     if current_user.is_crc_user:
         form.partner.choices = {"": "All partners"} | {
-            str(partner.id): partner.name for partner in queries.partner_choices(current_user)
+            str(partner.id): partner.name for partner in queries.partner_options(current_user)
         }
     else:
         del form.partner  # a partner sees only its own invoices anyway
