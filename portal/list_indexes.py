@@ -96,4 +96,13 @@ LIST_INDEXES = (
         postgresql_where=Referral.sent_at.is_not(None) & Referral.first_contact_at.is_not(None),
         sqlite_where=Referral.sent_at.is_not(None) & Referral.first_contact_at.is_not(None),
     ),
+    # An invoice's page: whether any of the contract's referrals is on a service no item prices
+    # (portal.invoicing.uncovered), answered from a few probes of this index.
+    Index("ix_referral_contract_service", Referral.contract_id, Referral.service_code),
+    # ...and the month's verified outcomes, by the day achieved (ix_outcome_status_achieved) or,
+    # achieved earlier, by the time verified.
+    Index("ix_outcome_status_verified_at", Outcome.status, Outcome.verified_at),
+    # My sessions: a caseworker's cases (thousands over the years) that their organisation sees,
+    # from the index alone, before each case's sessions are looked up.
+    Index("ix_referral_caseworker_cases", Referral.caseworker_id, Referral.contract_id, Referral.status, Referral.id),
 )

@@ -19,9 +19,10 @@ from portal.api.contracts import find_contract
 from portal.api.registry import ID, file_response, paginate
 from portal.contracts.models import Contract
 from portal.dates import parse_month
+from portal.extensions import db
 from portal.invoicing import einvoice, service
 from portal.invoicing.documents import invoice_pdf, pdf_filename
-from portal.invoicing.models import Invoice
+from portal.invoicing.models import Invoice, InvoiceLine, quantity_of
 from portal.problems import ApiProblem
 
 INVOICE_OPTIONS = (joinedload(Invoice.contract), selectinload(Invoice.lines))
@@ -31,7 +32,54 @@ def load_invoice(user: User, invoice_id: int) -> Invoice:
     return access.get_visible_or_404(Invoice, invoice_id, user, options=INVOICE_OPTIONS)
 
 
-def present(invoice: Invoice, balance: service.Balance | None = None) -> schemas.Invoice:
+# What the API shows of a line: read as plain rows for a page of invoices (fifty invoices hold
+# hundreds of lines, each a mapped object otherwise), in the order of Invoice.lines.
+LINE_COLUMNS = (
+    InvoiceLine.invoice_id,
+    InvoiceLine.item_code,
+    InvoiceLine.service_code,
+    InvoiceLine.description,
+    InvoiceLine.unit,
+    InvoiceLine.quantity_hundredths,
+    InvoiceLine.unit_price_pence,
+    InvoiceLine.amount_pence,
+    InvoiceLine.includes_earlier_work,
+)
+
+
+def lines_of(invoice_ids: list[int]) -> dict[int, list[Any]]:
+    """The lines of these invoices, by invoice, in position order (one query)."""
+    found: dict[int, list[Any]] = {invoice_id: [] for invoice_id in invoice_ids}
+    if invoice_ids:
+        rows = db.session.execute(
+            select(*LINE_COLUMNS)
+            .where(InvoiceLine.invoice_id.in_(invoice_ids))
+            .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
+        )
+        for row in rows:
+            found[row.invoice_id].append(row)
+    return found
+
+
+def _line(line: Any) -> schemas.InvoiceLine:
+    """A line, from an InvoiceLine or a row of LINE_COLUMNS."""
+    return schemas.InvoiceLine(
+        item_code=line.item_code,
+        service_code=line.service_code,
+        description=line.description,
+        unit=line.unit,
+        quantity=schemas.decimal_string(quantity_of(line.quantity_hundredths)),
+        unit_price_pence=line.unit_price_pence,
+        amount_pence=line.amount_pence,
+        includes_earlier_work=line.includes_earlier_work,
+    )
+
+
+def present(
+    invoice: Invoice, balance: service.Balance | None = None, *, lines: list[Any] | None = None
+) -> schemas.Invoice:
+    """An invoice as the API gives it; `lines` (rows of LINE_COLUMNS) when read for a whole page,
+    otherwise its loaded lines."""
     if balance is None and not invoice.is_credit_note:
         balance = service.balance(invoice)
     return schemas.Invoice(
@@ -41,19 +89,7 @@ def present(invoice: Invoice, balance: service.Balance | None = None) -> schemas
         contract=invoice.contract.reference,
         period=invoice.period_start.strftime("%Y-%m"),
         status=invoice.status,
-        lines=[
-            schemas.InvoiceLine(
-                item_code=line.item_code,
-                service_code=line.service_code,
-                description=line.description,
-                unit=line.unit,
-                quantity=schemas.decimal_string(line.quantity),
-                unit_price_pence=line.unit_price_pence,
-                amount_pence=line.amount_pence,
-                includes_earlier_work=line.includes_earlier_work,
-            )
-            for line in invoice.lines
-        ],
+        lines=[_line(line) for line in (invoice.lines if lines is None else lines)],
         subtotal_pence=invoice.subtotal_pence,
         vat_rate=schemas.decimal_string(invoice.vat_rate, "0.0001"),
         vat_pence=invoice.vat_pence,
@@ -132,10 +168,11 @@ def list_invoices(user: User, query: schemas.InvoiceQuery) -> Any:
         statement = statement.where(Invoice.period_start == start)
     if query.updated_since is not None:
         statement = statement.where(Invoice.updated_at >= query.updated_since)
-    page = paginate(statement.options(*INVOICE_OPTIONS).order_by(Invoice.id), query)
+    page = paginate(statement.options(joinedload(Invoice.contract)).order_by(Invoice.id), query)
     balances = service.balances(page.items)
+    lines = lines_of([invoice.id for invoice in page.items])
     return schemas.InvoicePage(
-        items=[present(invoice, balances.get(invoice.id)) for invoice in page.items],
+        items=[present(invoice, balances.get(invoice.id), lines=lines[invoice.id]) for invoice in page.items],
         page=page.page,
         per_page=page.per_page,
         total=page.total,

@@ -30,6 +30,7 @@ from portal.delivery.models import Alert, Attendance, EvidenceFile, GroupSession
 from portal.errors import InvalidTransition, StaleRecord, ValidationFailed
 from portal.extensions import db
 from portal.formatting import LONDON, format_date, plural
+from portal.people.models import Person
 from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
 from portal.referrals.views import load_referral, service_name
 from portal.urls import safe_next
@@ -616,7 +617,13 @@ def my_sessions():  # type: ignore[no-untyped-def]
     base = (
         select(Session)
         .where(Session.referral_id.in_(mine.with_only_columns(Referral.id)))
-        .options(joinedload(Session.referral).joinedload(Referral.person))
+        # Only what the lists show of each case and person (a referral's row is wide: risk, contacts).
+        .options(
+            joinedload(Session.referral)
+            .load_only(Referral.reference, Referral.person_id)
+            .joinedload(Referral.person)
+            .load_only(Person.given_name, Person.family_name)
+        )
         .order_by(Session.date, Session.start_time, Session.id)
     )
     # Started by now (London's clock): before today, or today at or before this minute.

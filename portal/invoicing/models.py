@@ -272,7 +272,12 @@ class InvoiceLine(db.Model):
 
     @property
     def quantity(self) -> Decimal:
-        return (Decimal(self.quantity_hundredths) / 100).quantize(Decimal("0.01"))
+        return quantity_of(self.quantity_hundredths)
+
+
+def quantity_of(hundredths: int) -> Decimal:
+    """A line's quantity from its hundredths: 1250 is 12.50."""
+    return (Decimal(hundredths) / 100).quantize(Decimal("0.01"))
 
 
 class InvoiceEvent(db.Model):

@@ -171,11 +171,22 @@ def contract_choices(user: User, *, billable_only: bool = False) -> list[Contrac
     )
 
 
-def partner_choices(user: User) -> list[Organisation]:
-    """Partners with a contract the (CRC) user can see."""
+def contract_options(user: User) -> list[Any]:
+    """(reference, title) of the contracts the user can see, by reference: a list filter's choices,
+    read as plain rows rather than as contracts with what they load."""
+    visible = select(Contract.id).where(access.visibility_clause(Contract, user))
     return list(
-        db.session.scalars(
-            select(Organisation)
+        db.session.execute(
+            select(Contract.reference, Contract.title).where(Contract.id.in_(visible)).order_by(Contract.reference)
+        )
+    )
+
+
+def partner_options(user: User) -> list[Any]:
+    """(id, name) of the partners with a contract the (CRC) user can see, by name (plain rows)."""
+    return list(
+        db.session.execute(
+            select(Organisation.id, Organisation.name)
             .where(Organisation.id.in_(select(Contract.partner_id).where(access.visibility_clause(Contract, user))))
             .order_by(Organisation.name)
         )
@@ -523,16 +534,52 @@ def line_totals(line: InvoiceLine, *, credit: bool = False) -> LineTotals:
     count, minutes = db.session.execute(
         select(func.count(), func.coalesce(func.sum(events.c.minutes), 0)).select_from(events)
     ).one()
-    minutes = int(minutes)
+    return _worked_out(line, int(count), int(minutes), credit=credit)
+
+
+def _worked_out(line: InvoiceLine, count: int, minutes: int, *, credit: bool) -> LineTotals:
+    """A draft line's figures from its events' count and minutes, as the rules give them now."""
     hundredths = billing.hours_hundredths(minutes) if line.unit == Unit.PER_HOUR else 100 * int(count)
     if credit:
         hundredths = -hundredths
     return LineTotals(
-        events=int(count),
+        events=count,
         minutes=minutes,
         quantity_hundredths=hundredths,
         amount_pence=billing.line_amount(hundredths, line.unit_price_pence),
     )
+
+
+def line_page(
+    user: User,
+    line: InvoiceLine,
+    *,
+    per_page: int,
+    after: str | None = None,
+    before: str | None = None,
+    credit: bool = False,
+) -> tuple[keyset.Window, LineTotals]:
+    """A page of the line's events (event_page) and its figures (line_totals). A draft's events
+    are the billing rules' answer now, the costly part of its page: asked once, as one statement
+    whose rows carry the count and minutes of all of them, rather than once for the figures and
+    again for the page. BadCursor for a cursor that is not ours."""
+    invoice = db.session.get(Invoice, line.invoice_id)
+    if invoice is None or invoice.status != InvoiceStatus.DRAFT or invoice.is_credit_note:
+        window = event_page(user, line, per_page=per_page, after=after, before=before)
+        return window, line_totals(line, credit=credit)
+    # Named three times in the statement, so PostgreSQL works the events out once (a CTE used more
+    # than once is materialised); SQLite may work them out again, which at its sizes is quick.
+    events = billing.line_events(line, invoice).cte("events")
+    counted = select(func.count()).select_from(events).scalar_subquery()
+    minutes = select(func.coalesce(func.sum(events.c.minutes), 0)).select_from(events).scalar_subquery()
+    statement = _event_rows_statement(events).add_columns(counted.label("all_events"), minutes.label("all_minutes"))
+    window = keyset.seek(statement, per_page=per_page, after=after, before=before)
+    if window.items:
+        totals = _worked_out(line, int(window.items[0].all_events), int(window.items[0].all_minutes), credit=credit)
+    else:  # no events on this page (none at all, or a cursor past them): counted on their own
+        totals = line_totals(line, credit=credit)
+    window.items = _shown_events(user, window.items)
+    return window, totals
 
 
 def creditable_by_line(user: User, invoice: Invoice) -> list[tuple[InvoiceLine, list[EventRow]]]:

@@ -95,13 +95,13 @@ def _run(form: Any, operation: Any) -> Any:
 
 def _filter_form(filters: queries.Filters) -> InvoiceFilterForm:
     form = InvoiceFilterForm(request.args)
-    contracts = queries.contract_choices(current_user)
+    contracts = queries.contract_options(current_user)
     form.contract.choices = {"": "All contracts"} | {
         contract.reference: f"{contract.reference}: {contract.title}" for contract in contracts
     }
     if current_user.is_crc_user:
         form.partner.choices = {"": "All partners"} | {
-            str(partner.id): partner.name for partner in queries.partner_choices(current_user)
+            str(partner.id): partner.name for partner in queries.partner_options(current_user)
         }
     else:
         del form.partner  # a partner sees only its own invoices anyway
@@ -543,12 +543,14 @@ def credit_note(invoice_id: int):  # type: ignore[no-untyped-def]
 def line(invoice_id: int, line_id: int):  # type: ignore[no-untyped-def]
     invoice = load_invoice(invoice_id)
     shown = load_line(invoice, line_id)
-    totals = queries.line_totals(shown, credit=invoice.is_credit_note)
     after, before = request.args.get("after") or None, request.args.get("before") or None
+    credit = invoice.is_credit_note
     try:
-        window = queries.event_page(current_user, shown, per_page=EVENTS_PAGE_SIZE, after=after, before=before)
+        window, totals = queries.line_page(
+            current_user, shown, per_page=EVENTS_PAGE_SIZE, after=after, before=before, credit=credit
+        )
     except keyset.BadCursor:
-        window = queries.event_page(current_user, shown, per_page=EVENTS_PAGE_SIZE)
+        window, totals = queries.line_page(current_user, shown, per_page=EVENTS_PAGE_SIZE, credit=credit)
     page = Page(
         items=window.items,
         per_page=EVENTS_PAGE_SIZE,

@@ -676,3 +676,41 @@ def test_a_drafts_page_shows_the_work_no_price_covers_as_generated_until_it_is_g
     with QueryCounter(app) as again:
         portal.get(f"/invoices/{draft.id}")
     assert again.count == shown.count
+
+
+def test_a_drafts_line_is_paged_with_the_figures_the_rules_give_now_from_one_reading_of_them(
+    app, portal, work, nacro_manager, priced
+):
+    """A draft's line page works its events out once for both the page and the line's figures:
+    every page shows the figures line_totals gives, and the pages together are event_rows."""
+    from portal.invoicing import queries
+    from portal.invoicing.views import EVENTS_PAGE_SIZE
+
+    for index in range(EVENTS_PAGE_SIZE + 5):
+        referral = work.referral(date(2026, 9, 1))
+        work.session(referral, date(2026, 9, 2 + index % 27), 30 + index % 7)
+    draft = service.generate_draft(nacro_manager, priced, "2026-09")
+    line = next(line for line in lines_of(draft) if line.item_code == "TTG-HOUR")
+    totals = queries.line_totals(line)
+    assert totals.events == EVENTS_PAGE_SIZE + 5
+    window, shown = queries.line_page(nacro_manager, line, per_page=EVENTS_PAGE_SIZE)
+    assert shown == totals
+    following, shown_after = queries.line_page(nacro_manager, line, per_page=EVENTS_PAGE_SIZE, after=window.next_cursor)
+    assert shown_after == totals
+    assert [e.event_key for e in window.items + following.items] == [
+        e.event_key for e in queries.event_rows(nacro_manager, line)
+    ]
+    assert window.items + following.items == queries.event_rows(nacro_manager, line)
+    back, shown_back = queries.line_page(
+        nacro_manager, line, per_page=EVENTS_PAGE_SIZE, before=following.previous_cursor
+    )
+    assert back.items == window.items and shown_back == totals
+    portal.sign_in(nacro_manager)
+    first = text_of(portal.get(f"/invoices/{draft.id}/lines/{line.id}"))
+    assert f"Events {EVENTS_PAGE_SIZE + 5}" in first
+    # Work recorded since the draft was generated: the figures move, on every page alike.
+    work.session(work.referral(date(2026, 9, 1)), date(2026, 9, 29), 45)
+    moved = queries.line_totals(line)
+    assert moved.events == EVENTS_PAGE_SIZE + 6
+    assert queries.line_page(nacro_manager, line, per_page=EVENTS_PAGE_SIZE)[1] == moved
+    assert f"Events {EVENTS_PAGE_SIZE + 6}" in text_of(portal.get(f"/invoices/{draft.id}/lines/{line.id}"))

@@ -65,3 +65,42 @@ def test_the_invoice_pdf_lists_the_work_no_price_covers_as_the_page_does(app, wo
     assert "Verified work no price covers (not billed)" in text
     assert f"{referral.reference}" in text and "Verified outcome: Benefit claim made" in text
     assert "1 piece of work verified in September 2026 is on no invoice" in text
+
+
+def test_sessions_of_every_service_no_item_prices_are_listed_whatever_its_code(work, nacro_manager, priced):
+    """Whether any referral is on a service no item prices is asked as ranges between the priced
+    codes (so an index answers it): a code below, between or above them, or none at all, is listed;
+    a priced code is not."""
+    from portal.contracts.models import Unit
+    from tests.factories import RateCardItemFactory, RateCardPriceFactory
+
+    # A second priced service, paid by results only: its sessions are not listed either.
+    item = RateCardItemFactory(contract=priced, code="TTX-NIGHT", service_code="TTX", unit=Unit.PER_OUTCOME)
+    item.outcome_type = priced.first_night
+    RateCardPriceFactory(item=item, unit_price_pence=100, effective_from=date(2025, 4, 1))
+    db.session.commit()
+    listed_codes = {}
+    for day, code in enumerate((None, "AAA", "TTH", "ZZZ", "TTG", "TTX", "TTG0", "TT"), start=3):
+        referral = work.referral(date(2026, 9, 2))
+        referral.service_code = code
+        db.session.commit()
+        listed_codes[work.session(referral, date(2026, 9, day)).id] = code
+    draft = service.generate_draft(nacro_manager, priced, "2026-09")
+    listed, total = uncovered_work(draft)
+    assert sorted(listed_codes[piece.record_id] or "" for piece in listed if piece.kind == "session") == sorted(
+        ["", "AAA", "TTH", "ZZZ", "TTG0", "TT"]
+    )
+    assert total == 6
+
+
+def test_an_outcome_a_live_invoice_bills_is_not_listed_even_if_it_now_breaks_its_rule(work, nacro_manager, priced):
+    referral = work.referral(date(2026, 9, 2))
+    billed = work.outcome(referral, priced.first_night, date(2026, 9, 5))
+    submitted = service.submit_invoice(nacro_manager, service.generate_draft(nacro_manager, priced, "2026-09"))
+    later = work.outcome(work.referral(date(2026, 9, 2)), priced.first_night, date(2026, 9, 20))
+    priced.first_night.outcome_from, priced.first_night.outcome_earliest_days = OutcomeFrom.START, 0
+    db.session.commit()  # neither referral has a first contact: both outcomes now break the rule
+    listed, total = uncovered_work(submitted)
+    assert total == 1
+    assert [(piece.record_id, piece.reason) for piece in listed] == [(later.id, "outside_rule")]
+    assert billed.id not in {piece.record_id for piece in listed}
