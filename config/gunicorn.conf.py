@@ -26,3 +26,11 @@ errorlog = "-"
 # which could carry personal data.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def when_ready(server) -> None:  # type: ignore[no-untyped-def]
+    """In the master, after the app is preloaded and before any worker forks: compile every
+    template once (portal.warm_up), so no worker pays for it on its first request of a page."""
+    from portal import warm_up
+
+    warm_up(server.app.wsgi())
