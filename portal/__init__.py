@@ -363,7 +363,7 @@ def register_commands(app: Flask) -> None:
 def warm_up(app: Flask) -> None:
     """Do once, before gunicorn forks its workers (config/gunicorn.conf.py calls this with the
     preloaded app), the work each worker would otherwise do on its first request for each page:
-    compiling every template (50–250 ms a page, seen as 1.4 s for a first /contracts/ under load),
+    compiling every template (50 to 250 ms a page, seen as 1.4 s for a first /contracts/ under load),
     configuring the mappers and loading the browser-name rules that sign-in uses. The workers
     share the result by fork; nothing here reads or writes the database, or can go stale
     (templates are not reloaded in production)."""
