@@ -136,7 +136,12 @@ def index():  # type: ignore[no-untyped-def]
     access.require(current_user, "see", ServiceReturn)
     status, contract_reference, statement = _filtered_returns()
     page = paginate(statement, per_page=PAGE_SIZE)
-    contracts = db.session.scalars(access.visible(Contract, current_user).order_by(Contract.reference)).all()
+    # The filter's choices: the references and titles only (whole contracts join two organisations each).
+    contracts = db.session.execute(
+        access.visible(Contract, current_user)
+        .with_only_columns(Contract.reference, Contract.title)
+        .order_by(Contract.reference)
+    ).all()
     return render_template(
         "returns/index.html",
         page=page,
