@@ -33,4 +33,7 @@ def when_ready(server) -> None:  # type: ignore[no-untyped-def]
     template once (portal.warm_up), so no worker pays for it on its first request of a page."""
     from portal import warm_up
 
-    warm_up(server.app.wsgi())
+    try:
+        warm_up(server.app.wsgi())
+    except Exception:  # only an optimisation: the workers compile what they need, as before
+        server.log.exception("warm-up failed; workers will compile templates on first use")
