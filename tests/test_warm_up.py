@@ -1,6 +1,7 @@
 """gunicorn's master compiles every template before it forks its workers (portal.warm_up, called by
 config/gunicorn.conf.py's when_ready), so no worker compiles one on its first request for a page."""
 
+import gc
 import runpy
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,10 +35,15 @@ def test_every_template_fits_the_template_cache(app):
     assert len(names) < app.jinja_env.cache.capacity
 
 
-def test_gunicorn_warms_the_preloaded_app_up_before_forking(monkeypatch):
+def test_gunicorn_warms_the_preloaded_app_up_and_freezes_it_before_forking(monkeypatch):
     settings = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
     assert settings["preload_app"] is True
     fresh = create_app("test")
-    settings["when_ready"](SimpleNamespace(app=SimpleNamespace(wsgi=lambda: fresh)))
+    try:
+        settings["when_ready"](SimpleNamespace(app=SimpleNamespace(wsgi=lambda: fresh)))
+        # The workers' garbage collector no longer walks what the master loaded.
+        assert gc.get_freeze_count() > 100_000
+    finally:
+        gc.unfreeze()
     _compiling_forbidden(fresh, monkeypatch)
     assert fresh.jinja_env.get_template("contracts/show.html") is not None
