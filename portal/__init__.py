@@ -360,6 +360,29 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(safeguarding_cli)
 
 
+def warm_up(app: Flask) -> None:
+    """Do once, before gunicorn forks its workers (config/gunicorn.conf.py calls this with the
+    preloaded app), the work each worker would otherwise do on its first request for each page:
+    compiling every template (50 to 250 ms a page, seen as 1.4 s for a first /contracts/ under load),
+    configuring the mappers and loading the browser-name rules that sign-in uses. The workers
+    share the result by fork; nothing here reads or writes the database, or can go stale
+    (templates are not reloaded in production)."""
+    from sqlalchemy.orm import configure_mappers
+
+    from portal.accounts.sessions import device_name
+
+    started = time.perf_counter()
+    environment = app.jinja_env
+    names = environment.list_templates(filter_func=lambda name: name.endswith((".html", ".txt", ".xml")))
+    for name in names:
+        environment.get_template(name)
+    configure_mappers()
+    device_name("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36")
+    logging.getLogger("portal").info(
+        "warmed up: %d templates compiled in %.0f ms", len(names), (time.perf_counter() - started) * 1000
+    )
+
+
 def register_shellcontext(app: Flask) -> None:
     def shell_context() -> dict[str, object]:
         import portal.models as models

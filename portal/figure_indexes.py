@@ -58,4 +58,17 @@ FIGURE_INDEXES = (
         postgresql_where=text("probation_office_id IS NULL AND community_office IS NOT NULL"),
         sqlite_where=text("probation_office_id IS NULL AND community_office IS NOT NULL"),
     ),
+    # Starts to date by contract and service (services below plan: the contract manager's home and
+    # a contract's page and volumes) and each contract's referrals to date (the volumes' "to date"),
+    # from the index alone (migration 0036_contract_pages): 19 → 5 ms for the largest contract,
+    # 84 → 25 ms for every contract, instead of visiting each referral's row.
+    Index(
+        "ix_referral_contract_starts",
+        Referral.contract_id,
+        Referral.service_code,
+        Referral.first_contact_at,
+        postgresql_include=["sent_at", "accepted_on", "first_contact_due_on", "withdrawn_at", "completed_at"],
+        postgresql_where=text("sent_at IS NOT NULL"),
+        sqlite_where=text("sent_at IS NOT NULL"),
+    ),
 )

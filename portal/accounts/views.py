@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import or_
+from sqlalchemy.orm import contains_eager
 
 from portal import access
 from portal.accounts import mfa, service, sessions
@@ -343,11 +344,21 @@ def _require_user_admin() -> None:
 def users():  # type: ignore[no-untyped-def]
     _require_user_admin()
     form = UserFilterForm(request.args)
-    organisations = db.session.scalars(access.visible(Organisation, current_user).order_by(Organisation.name)).all()
+    organisations = db.session.execute(
+        access.visible(Organisation, current_user)
+        .with_only_columns(Organisation.id, Organisation.name)
+        .order_by(Organisation.name)
+    ).all()
     form.organisation.choices = {"": "All organisations"} | {str(o.id): o.name for o in organisations}
     form.role.choices = {"": "Any role"} | {role.value: role.label for role in Role}
 
-    statement = access.visible(User, current_user).join(User.organisation).order_by(Organisation.name, User.name)
+    # The organisation joined for the order is the one each row shows (not joined a second time).
+    statement = (
+        access.visible(User, current_user)
+        .join(User.organisation)
+        .options(contains_eager(User.organisation))
+        .order_by(Organisation.name, User.name)
+    )
     if form.q.data:
         term = f"%{form.q.data.strip().lower()}%"
         statement = statement.where(or_(User.email.like(term), User.name.ilike(term)))

@@ -181,8 +181,9 @@ def contract_permissions(contract: Contract) -> dict[str, bool]:
 def partner_choices(contract: Contract | None = None, *, for_filter: bool = False) -> dict[str, str]:
     """Partners to choose from: the active ones (and the contract's own, even if no longer
     active); a filter offers every partner, since old contracts name inactive ones."""
-    partners = db.session.scalars(
+    partners = db.session.execute(
         access.visible(Organisation, current_user)
+        .with_only_columns(Organisation.id, Organisation.name, Organisation.active)
         .where(Organisation.kind == OrganisationKind.PARTNER)
         .order_by(Organisation.name)
     ).all()
