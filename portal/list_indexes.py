@@ -85,17 +85,6 @@ LIST_INDEXES = (
         postgresql_ops={"name": "gin_trgm_ops"},
     ).ddl_if(dialect="postgresql"),
     Index("ix_person_crn", Person.crn),
-    # Starts (first contacts) by contract and service, for the contract manager's home page (its
-    # services below plan, portal.grants.below_plan): counted from this index alone, rather than
-    # reading every referral of every contract the CRC holds.
-    Index(
-        "ix_referral_starts",
-        Referral.contract_id,
-        Referral.service_code,
-        Referral.first_contact_at,
-        postgresql_where=Referral.sent_at.is_not(None) & Referral.first_contact_at.is_not(None),
-        sqlite_where=Referral.sent_at.is_not(None) & Referral.first_contact_at.is_not(None),
-    ),
     # An invoice's page: whether any of the contract's referrals is on a service no item prices
     # (portal.invoicing.uncovered), answered from a few probes of this index.
     Index("ix_referral_contract_service", Referral.contract_id, Referral.service_code),

@@ -114,15 +114,6 @@ def upgrade():
     op.execute(f'UPDATE referral SET person_name = {OF_PERSON} WHERE person_id IS NOT NULL')
     for statement in POSTGRESQL_TRIGGERS if postgresql else SQLITE_TRIGGERS:
         op.execute(statement)
-    # The contract manager's home: starts by contract and service, from the index alone.
-    op.create_index(
-        'ix_referral_starts',
-        'referral',
-        ['contract_id', 'service_code', 'first_contact_at'],
-        unique=False,
-        postgresql_where=sa.text('sent_at IS NOT NULL AND first_contact_at IS NOT NULL'),
-        sqlite_where=sa.text('sent_at IS NOT NULL AND first_contact_at IS NOT NULL'),
-    )
     if postgresql:
         for name, columns, included in INCLUDING:
             op.drop_index(name, table_name='referral')
@@ -135,7 +126,6 @@ def upgrade():
 
 
 def downgrade():
-    op.drop_index('ix_referral_starts', table_name='referral')
     if op.get_bind().dialect.name == 'postgresql':
         op.execute(
             "CREATE INDEX ix_person_name_trgm ON person "
