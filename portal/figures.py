@@ -410,6 +410,17 @@ class _Scope:
         statement = statement.where(Referral.contract_id.in_(self.ids))
         return _referral_filters(statement, self.pathway if pathway else None, self.area)
 
+    def rows(self, statement: Any, table: Any, *, pathway: bool = True) -> Any:
+        """Narrow a statement over sessions, outcomes or reports (which carry their referral's
+        contract: migration 0033) to the counted contracts by their own `contract_id`, joining the
+        referral only when a pathway or area filter asks about it. Joined for its contract alone,
+        every referral of the CRC was read for each such query."""
+        statement = statement.where(table.contract_id.in_(self.ids))
+        pathway_of = self.pathway if pathway else None
+        if not (pathway_of or self.area):
+            return statement
+        return _referral_filters(statement.join(Referral, Referral.id == table.referral_id), pathway_of, self.area)
+
     def population(self, statement: Any) -> Any:
         """Narrow to the referrals the figures count (load_records' referral rows)."""
         statement = statement.where(*relevant_referrals(self.ids, self.start, self.first, self.after))
@@ -628,18 +639,18 @@ def _session_counts(
     s = Session
     spans = _Spans(windows | months)
     span = spans.of(s.date)
-    statement = scope.referrals(
+    statement = scope.rows(
         select(
-            Referral.contract_id,
+            s.contract_id,
             span,
             s.attendance,
             s.non_attendance_reason,
             func.count(),
             func.coalesce(func.sum(s.duration_minutes), 0),
         )
-        .join(Referral, Referral.id == s.referral_id)
         .where(s.date >= scope.start, s.date <= scope.end)
-        .group_by(Referral.contract_id, span, s.attendance, s.non_attendance_reason)
+        .group_by(s.contract_id, span, s.attendance, s.non_attendance_reason),
+        s,
     )
     totals: Counter[str] = Counter()
     by_contract: dict[int, Counter[str]] = defaultdict(Counter)
@@ -675,15 +686,14 @@ def _rar_days(scope: _Scope, windows: dict[str, Window]) -> dict[str, int]:
     s = Session
     spans = _Spans(windows)
     days = (
-        scope.referrals(
-            select(s.referral_id, s.date)
-            .join(Referral, Referral.id == s.referral_id)
-            .where(
+        scope.rows(
+            select(s.referral_id, s.date).where(
                 s.date >= scope.start,
                 s.date <= scope.end,
                 s.attendance.in_(ATTENDED),
                 s.counts_as_rar_day.is_(True),
-            )
+            ),
+            s,
         )
         .distinct()
         .subquery()
@@ -714,16 +724,15 @@ def _outcome_counts(scope: _Scope, windows: dict[str, Window], months: dict[str,
         return and_(column >= scope.first, column < scope.after)
 
     statement = (
-        select(Referral.contract_id, t.code, t.name, t.pathway, *_columns(spec))
-        .join(Referral, Referral.id == o.referral_id)
+        select(o.contract_id, t.code, t.name, t.pathway, *_columns(spec))
         .join(t, t.id == o.outcome_type_id)
         .where(or_(within(o.claimed_at), within(o.verified_at), within(o.rejected_at)))
-        .group_by(Referral.contract_id, t.code, t.name, t.pathway)
+        .group_by(o.contract_id, t.code, t.name, t.pathway)
     )
     if scope.pathway:
         statement = statement.where(t.pathway == Pathway(scope.pathway))
     rows = []
-    grouped = _grouped(scope.referrals(statement, pathway=False), 4, spec)
+    grouped = _grouped(scope.rows(statement, o, pathway=False), 4, spec)
     for (contract_id, code, outcome_name, outcome_pathway), values in grouped:
         rows.append(
             {
@@ -772,13 +781,13 @@ def _achievements(scope: _Scope, windows: dict[str, Window]) -> dict[str, Counte
         items = func.json_each(e.outcomes).table_valued("value")
         achievement = func.json_extract(items.c.value, literal_column("'$.achievement'"))
     spec = {name: _count(_during(e.submitted_at, w)) for name, w in windows.items()}
-    statement = scope.referrals(
+    statement = scope.rows(
         select(achievement, *_columns(spec))
         .select_from(e)
         .join(items, true())
-        .join(Referral, Referral.id == e.referral_id)
         .where(e.submitted_at >= scope.first, e.submitted_at < scope.after)
-        .group_by(achievement)
+        .group_by(achievement),
+        e,
     )
     by_window: dict[str, Counter[str]] = {name: Counter() for name in windows}
     for (kind,), values in _grouped(statement, 1, spec):
