@@ -506,7 +506,8 @@ def _invoices(ids: list[int], after: Any) -> list[InvoiceRow]:
             days_to_pay=row[7],
             paid_late=row[8],
         )
-        for row in db.session.execute(statement)
+        # Core execution, as the referral rows: a CRC's few thousand invoices, plain columns.
+        for row in db.session.connection().execute(statement)
     ]
 
 
