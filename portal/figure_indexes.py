@@ -37,7 +37,9 @@ FIGURE_INDEXES = (
     Index("ix_delivery_session_rar_day_contract", Session.contract_id, Session.date, Session.referral_id, **_RAR_DAY),
     Index("ix_delivery_session_rar_day", Session.referral_id, Session.date, **_RAR_DAY),
     # Desired outcomes assessed: the end-of-service reports submitted in the range, by contract.
-    Index("ix_end_of_service_report_contract_submitted", EndOfServiceReport.contract_id, EndOfServiceReport.submitted_at),
+    Index(
+        "ix_end_of_service_report_contract_submitted", EndOfServiceReport.contract_id, EndOfServiceReport.submitted_at
+    ),
     # Outcomes claimed, verified and rejected in the range, by contract: each moment its own range.
     Index("ix_outcome_contract_claimed", Outcome.contract_id, Outcome.claimed_at),
     Index("ix_outcome_contract_verified", Outcome.contract_id, Outcome.verified_at),

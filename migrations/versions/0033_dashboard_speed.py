@@ -15,18 +15,19 @@ Revises: 0032_invoice_speed
 Create Date: 2026-12-07 06:00:00
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0033_dashboard_speed'
-down_revision = '0032_invoice_speed'
+revision = "0033_dashboard_speed"
+down_revision = "0032_invoice_speed"
 branch_labels = None
 depends_on = None
 
 
-TABLES = ('delivery_session', 'outcome', 'end_of_service_report')
+TABLES = ("delivery_session", "outcome", "end_of_service_report")
 
 
 def _rar_day():
@@ -38,32 +39,32 @@ def _rar_day():
 
 INDEXES = (
     (
-        'ix_delivery_session_contract_counted',
-        'delivery_session',
-        ['contract_id', 'date', 'attendance', 'non_attendance_reason', 'duration_minutes', 'referral_id'],
+        "ix_delivery_session_contract_counted",
+        "delivery_session",
+        ["contract_id", "date", "attendance", "non_attendance_reason", "duration_minutes", "referral_id"],
         {},
     ),
-    ('ix_delivery_session_rar_day_contract', 'delivery_session', ['contract_id', 'date', 'referral_id'], _rar_day()),
-    ('ix_end_of_service_report_contract_submitted', 'end_of_service_report', ['contract_id', 'submitted_at'], {}),
-    ('ix_outcome_contract_claimed', 'outcome', ['contract_id', 'claimed_at'], {}),
-    ('ix_outcome_contract_verified', 'outcome', ['contract_id', 'verified_at'], {}),
-    ('ix_outcome_contract_rejected', 'outcome', ['contract_id', 'rejected_at'], {}),
+    ("ix_delivery_session_rar_day_contract", "delivery_session", ["contract_id", "date", "referral_id"], _rar_day()),
+    ("ix_end_of_service_report_contract_submitted", "end_of_service_report", ["contract_id", "submitted_at"], {}),
+    ("ix_outcome_contract_claimed", "outcome", ["contract_id", "claimed_at"], {}),
+    ("ix_outcome_contract_verified", "outcome", ["contract_id", "verified_at"], {}),
+    ("ix_outcome_contract_rejected", "outcome", ["contract_id", "rejected_at"], {}),
     (
-        'ix_referral_figures',
-        'referral',
+        "ix_referral_figures",
+        "referral",
         [
-            'contract_id',
-            'sent_at',
-            'accepted_on',
-            'accept_due_on',
-            'declined_at',
-            'withdrawn_at',
-            'completed_at',
-            'first_contact_due_on',
-            'first_contact_at',
-            'decline_reason',
-            'withdraw_reason',
-            'service_code',
+            "contract_id",
+            "sent_at",
+            "accepted_on",
+            "accept_due_on",
+            "declined_at",
+            "withdrawn_at",
+            "completed_at",
+            "first_contact_due_on",
+            "first_contact_at",
+            "decline_reason",
+            "withdraw_reason",
+            "service_code",
         ],
         {},
     ),
@@ -72,29 +73,29 @@ INDEXES = (
 # Migration 0029's, which the contract-first indexes above serve instead.
 REPLACED = (
     (
-        'ix_delivery_session_date_counted',
-        'delivery_session',
-        ['date', 'referral_id', 'attendance', 'non_attendance_reason', 'duration_minutes'],
+        "ix_delivery_session_date_counted",
+        "delivery_session",
+        ["date", "referral_id", "attendance", "non_attendance_reason", "duration_minutes"],
         {},
     ),
-    ('ix_delivery_session_rar_day_date', 'delivery_session', ['date', 'referral_id'], _rar_day()),
-    ('ix_end_of_service_report_submitted_at', 'end_of_service_report', ['submitted_at'], {}),
+    ("ix_delivery_session_rar_day_date", "delivery_session", ["date", "referral_id"], _rar_day()),
+    ("ix_end_of_service_report_submitted_at", "end_of_service_report", ["submitted_at"], {}),
 )
 
 
 def upgrade():
-    postgresql = op.get_bind().dialect.name == 'postgresql'
+    postgresql = op.get_bind().dialect.name == "postgresql"
     for table in TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('contract_id', sa.Integer(), nullable=True))
+            batch_op.add_column(sa.Column("contract_id", sa.Integer(), nullable=True))
         if postgresql:
             op.execute(
-                f'UPDATE {table} SET contract_id = referral.contract_id FROM referral WHERE referral.id = {table}.referral_id'
+                f"UPDATE {table} SET contract_id = referral.contract_id FROM referral WHERE referral.id = {table}.referral_id"
             )
         else:
             op.execute(
-                f'UPDATE {table} SET contract_id = '
-                f'(SELECT referral.contract_id FROM referral WHERE referral.id = {table}.referral_id)'
+                f"UPDATE {table} SET contract_id = "
+                f"(SELECT referral.contract_id FROM referral WHERE referral.id = {table}.referral_id)"
             )
     for name, table, _columns, _options in REPLACED:
         op.drop_index(name, table_name=table)
@@ -102,8 +103,8 @@ def upgrade():
         op.create_index(name, table, columns, unique=False, **options)
     if postgresql:
         with op.get_context().autocommit_block():
-            for table in (*TABLES, 'referral'):
-                op.execute(f'VACUUM ANALYZE {table}')
+            for table in (*TABLES, "referral"):
+                op.execute(f"VACUUM ANALYZE {table}")
 
 
 def downgrade():
@@ -113,4 +114,4 @@ def downgrade():
         op.create_index(name, table, columns, unique=False, **options)
     for table in reversed(TABLES):
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column('contract_id')
+            batch_op.drop_column("contract_id")
