@@ -44,7 +44,8 @@ FIGURE_INDEXES = (
     Index("ix_outcome_contract_claimed", Outcome.contract_id, Outcome.claimed_at),
     Index("ix_outcome_contract_verified", Outcome.contract_id, Outcome.verified_at),
     Index("ix_outcome_contract_rejected", Outcome.contract_id, Outcome.rejected_at),
-    # The referral figures (portal.figures._referral_counts, _reasons, _medians; records._to_date):
+    # The referral figures (portal.figures._referral_counts, _reasons, _medians, _rar_against_ordered,
+    # _locations, _equality; records._to_date):
     # every column they read, by contract, so the referrals of the CRC's contracts are counted from
     # the index alone (an index-only scan) rather than from the table's pages (migration 0033).
     Index(
@@ -61,6 +62,16 @@ FIGURE_INDEXES = (
         Referral.decline_reason,
         Referral.withdraw_reason,
         Referral.service_code,
+        # RAR days ordered (RAR against ordered), where the person was referred from (locations)
+        # and who they are (equality): the other figures' columns, so those too read no table page.
+        Referral.rar_days,
+        Referral.location_type,
+        Referral.prison_id,
+        Referral.probation_office_id,
+        Referral.prison,
+        Referral.community_office,
+        Referral.person_id,
+        Referral.id,  # RAR against ordered looks each case's sessions up by it
     ),
     # The dashboard's summary: referrals declined in the period (beside those sent, ix_referral_sent_at).
     Index("ix_referral_declined_at", Referral.declined_at),
