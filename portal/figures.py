@@ -28,6 +28,7 @@ from sqlalchemy import Date, and_, case, extract, func, literal_column, or_, sel
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from portal.contracts.models import Pathway
 from portal.dates import Period, PeriodKind, Window, end_of_london_day, month_label, start_of_london_day
@@ -80,6 +81,34 @@ def _london_date_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 
     summer = f"{second} >= {change('03')} AND {second} < {change('10')}"
     return f"date({second}, CASE WHEN {summer} THEN '+1 hours' ELSE '+0 hours' END)"
+
+
+class day_part(FunctionElement):  # noqa: N801 (an SQL function, named as one)
+    """The year, month or day of a date column, as a number: EXTRACT, but on PostgreSQL
+    date_part, whose double precision (exact for these small whole numbers) is several times
+    cheaper to compute with than EXTRACT's numeric (equality monitoring: ages of a year's
+    29,000 people starting, 170 ms against 90 ms)."""
+
+    inherit_cache = True
+    name = "day_part"
+    # The field is part of the statement's cache key: "month" and "year" compile differently.
+    _traverse_internals = [*FunctionElement._traverse_internals, ("field", InternalTraversal.dp_string)]
+
+    def __init__(self, field: str, day: Any) -> None:
+        self.field = field
+        super().__init__(day)
+
+
+@compiles(day_part, "postgresql")
+def _day_part_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    (day,) = list(element.clauses)
+    return f"date_part('{element.field}', {compiler.process(day, **kw)})"
+
+
+@compiles(day_part)
+def _day_part_default(element: Any, compiler: Any, **kw: Any) -> str:
+    (day,) = list(element.clauses)
+    return compiler.process(extract(element.field, day), **kw)
 
 
 def _count(*conditions: Any) -> Any:
@@ -935,25 +964,44 @@ def _equality(scope: _Scope, windows: dict[str, Window]) -> dict[str, dict[str, 
         return literal_column(str(value) if isinstance(value, int) else f"'{value}'")
 
     def month_day(day: Any) -> Any:
-        return extract("month", day) * sql(100) + extract("day", day)
+        return day_part("month", day) * sql(100) + day_part("day", day)
 
     age = (
-        extract("year", started_on)
-        - extract("year", born)
+        day_part("year", started_on)
+        - day_part("year", born)
         - case((month_day(started_on) < month_day(born), sql(1)), else_=sql(0))
     )
+    # Each person's age on starting worked out once, in a MATERIALIZED CTE (PostgreSQL 12+, SQLite
+    # 3.35+): grouped by its band directly, the London day was converted again in every band's test
+    # (some fifty time-zone conversions a row: 390 ms for the CRC's year of 29,000 people starting).
+    starters = (
+        scope.population(
+            select(
+                p.gender.label("gender"),
+                p.ethnicity.label("ethnicity"),
+                p.disability.label("disability"),
+                born.label("born"),
+                age.label("age"),
+                r.first_contact_at.label("started_at"),
+            )
+            .select_from(r)
+            .outerjoin(p, p.id == r.person_id)
+            .where(r.first_contact_at >= scope.first, r.first_contact_at < scope.after)
+        )
+        .cte("starters")
+        .prefix_with("MATERIALIZED")
+    )
     band = case(
-        (born.is_(None), sql("not_stated")),
-        *[(and_(age >= sql(low), age <= sql(high)), sql(key)) for key, _label, low, high in AGE_BANDS[1:]],
+        (starters.c.born.is_(None), sql("not_stated")),
+        *[
+            (and_(starters.c.age >= sql(low), starters.c.age <= sql(high)), sql(key))
+            for key, _label, low, high in AGE_BANDS[1:]
+        ],
         else_=sql(AGE_BANDS[0][0]),
     )
-    spec = {name: _count(_during(r.first_contact_at, w)) for name, w in windows.items()}
-    statement = scope.population(
-        select(p.gender, p.ethnicity, band, p.disability, *_columns(spec))
-        .select_from(r)
-        .outerjoin(p, p.id == r.person_id)
-        .where(r.first_contact_at >= scope.first, r.first_contact_at < scope.after)
-        .group_by(p.gender, p.ethnicity, band, p.disability)
+    spec = {name: _count(_during(starters.c.started_at, w)) for name, w in windows.items()}
+    statement = select(starters.c.gender, starters.c.ethnicity, band, starters.c.disability, *_columns(spec)).group_by(
+        starters.c.gender, starters.c.ethnicity, band, starters.c.disability
     )
     counts: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
     for (gender, ethnicity, age_band, disability), values in _grouped(statement, 4, spec):
