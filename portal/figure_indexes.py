@@ -20,6 +20,22 @@ _RAR_DAY = {
     "sqlite_where": text("counts_as_rar_day IS 1 AND attendance IN ('attended', 'late')"),
 }
 
+# The referral columns the referral figures count, by contract.
+_REFERRAL_FIGURES = (
+    Referral.contract_id,
+    Referral.sent_at,
+    Referral.accepted_on,
+    Referral.accept_due_on,
+    Referral.declined_at,
+    Referral.withdrawn_at,
+    Referral.completed_at,
+    Referral.first_contact_due_on,
+    Referral.first_contact_at,
+    Referral.decline_reason,
+    Referral.withdraw_reason,
+    Referral.service_code,
+)
+
 FIGURE_INDEXES = (
     # Sessions by contract and day with what the counts need (migration 0033; before, by day alone,
     # and every referral was joined for its contract): a contract's, or the CRC's, quarter of
@@ -44,26 +60,17 @@ FIGURE_INDEXES = (
     Index("ix_outcome_contract_claimed", Outcome.contract_id, Outcome.claimed_at),
     Index("ix_outcome_contract_verified", Outcome.contract_id, Outcome.verified_at),
     Index("ix_outcome_contract_rejected", Outcome.contract_id, Outcome.rejected_at),
-    # The referral figures (portal.figures._referral_counts, _reasons, _medians, _rar_against_ordered,
-    # _locations, _equality; records._to_date):
+    # The referral figures (portal.figures._referral_counts, _reasons, _medians; records._to_date):
     # every column they read, by contract, so the referrals of the CRC's contracts are counted from
     # the index alone (an index-only scan) rather than from the table's pages (migration 0033).
+    Index("ix_referral_figures", *_REFERRAL_FIGURES),
+    # The same with what RAR against ordered (the days ordered, each case's id to look its sessions
+    # up), locations (the place) and equality (the person) also read, so those too touch no table
+    # page. Two indexes, not one wide one: at the CRC's scale the planner read the whole table
+    # rather than the wider index for the summary's counts (32 ms became 85 ms).
     Index(
-        "ix_referral_figures",
-        Referral.contract_id,
-        Referral.sent_at,
-        Referral.accepted_on,
-        Referral.accept_due_on,
-        Referral.declined_at,
-        Referral.withdrawn_at,
-        Referral.completed_at,
-        Referral.first_contact_due_on,
-        Referral.first_contact_at,
-        Referral.decline_reason,
-        Referral.withdraw_reason,
-        Referral.service_code,
-        # RAR days ordered (RAR against ordered), where the person was referred from (locations)
-        # and who they are (equality): the other figures' columns, so those too read no table page.
+        "ix_referral_figures_cases",
+        *_REFERRAL_FIGURES,
         Referral.rar_days,
         Referral.location_type,
         Referral.prison_id,
@@ -71,7 +78,7 @@ FIGURE_INDEXES = (
         Referral.prison,
         Referral.community_office,
         Referral.person_id,
-        Referral.id,  # RAR against ordered looks each case's sessions up by it
+        Referral.id,
     ),
     # The dashboard's summary: referrals declined in the period (beside those sent, ix_referral_sent_at).
     Index("ix_referral_declined_at", Referral.declined_at),
