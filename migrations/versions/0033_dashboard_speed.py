@@ -6,7 +6,8 @@ here from the referrals. The figures' queries then count those rows by contract 
 indexes, where each joined every referral of the CRC for its contract (100–300 ms a query at
 200,000 referrals). The referral figures read one covering index of the columns they count
 (`ix_referral_figures`, and `ix_referral_figures_cases` with the columns of RAR against
-ordered, locations and equality besides). The indexes by day that the contract ones replace are dropped.
+ordered, locations and equality besides). The area filter's probes by place and contract also hold
+`sent_at`, so they stay index-only probes beside those wider indexes. The indexes by day that the contract ones replace are dropped.
 
 On PostgreSQL the back-filled tables are vacuumed and analysed afterwards (outside the
 transaction): an index-only scan needs the pages marked all-visible again after the update.
@@ -65,6 +66,8 @@ INDEXES = (
     ("ix_outcome_contract_claimed", "outcome", ["contract_id", "claimed_at"], {}),
     ("ix_outcome_contract_verified", "outcome", ["contract_id", "verified_at"], {}),
     ("ix_outcome_contract_rejected", "outcome", ["contract_id", "rejected_at"], {}),
+    ("ix_referral_prison_contract", "referral", ["prison_id", "contract_id", "sent_at"], {}),
+    ("ix_referral_office_contract", "referral", ["probation_office_id", "contract_id", "sent_at"], {}),
     ("ix_referral_figures", "referral", list(REFERRAL_FIGURES), {}),
     (
         "ix_referral_figures_cases",
@@ -84,7 +87,7 @@ INDEXES = (
     ),
 )
 
-# Migration 0029's, which the contract-first indexes above serve instead.
+# Migration 0029's, which the indexes above serve instead (dropped before those are made).
 REPLACED = (
     (
         "ix_delivery_session_date_counted",
@@ -94,6 +97,9 @@ REPLACED = (
     ),
     ("ix_delivery_session_rar_day_date", "delivery_session", ["date", "referral_id"], _rar_day()),
     ("ix_end_of_service_report_submitted_at", "end_of_service_report", ["submitted_at"], {}),
+    # The area filter's probes, now with `sent_at` (above) so they read the index alone.
+    ("ix_referral_prison_contract", "referral", ["prison_id", "contract_id"], {}),
+    ("ix_referral_office_contract", "referral", ["probation_office_id", "contract_id"], {}),
 )
 
 
