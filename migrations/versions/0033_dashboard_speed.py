@@ -39,6 +39,10 @@ def _rar_day():
     }
 
 
+def _where(condition):
+    return {"postgresql_where": sa.text(condition), "sqlite_where": sa.text(condition)}
+
+
 REFERRAL_FIGURES = (
     "contract_id",
     "sent_at",
@@ -68,6 +72,18 @@ INDEXES = (
     ("ix_outcome_contract_rejected", "outcome", ["contract_id", "rejected_at"], {}),
     ("ix_referral_prison_contract", "referral", ["prison_id", "contract_id", "sent_at"], {}),
     ("ix_referral_office_contract", "referral", ["probation_office_id", "contract_id", "sent_at"], {}),
+    (
+        "ix_referral_prison_free_text",
+        "referral",
+        ["prison", "contract_id", "sent_at"],
+        _where("prison_id IS NULL AND prison IS NOT NULL"),
+    ),
+    (
+        "ix_referral_office_free_text",
+        "referral",
+        ["community_office", "contract_id", "sent_at"],
+        _where("probation_office_id IS NULL AND community_office IS NOT NULL"),
+    ),
     ("ix_referral_figures", "referral", list(REFERRAL_FIGURES), {}),
     (
         "ix_referral_figures_cases",
@@ -100,6 +116,18 @@ REPLACED = (
     # The area filter's probes, now with `sent_at` (above) so they read the index alone.
     ("ix_referral_prison_contract", "referral", ["prison_id", "contract_id"], {}),
     ("ix_referral_office_contract", "referral", ["probation_office_id", "contract_id"], {}),
+    (
+        "ix_referral_prison_free_text",
+        "referral",
+        ["prison", "contract_id"],
+        _where("prison_id IS NULL AND prison IS NOT NULL"),
+    ),
+    (
+        "ix_referral_office_free_text",
+        "referral",
+        ["community_office", "contract_id"],
+        _where("probation_office_id IS NULL AND community_office IS NOT NULL"),
+    ),
 )
 
 
