@@ -1386,6 +1386,7 @@ class Referrals:
                 "delivery_session",
                 id=session_id,
                 referral_id=referral_id,
+                contract_id=row["contract_id"],  # the referral's, copied (migration 0033)
                 group_session_id=None,
                 date=day,
                 start_time=start,
@@ -1473,6 +1474,7 @@ class Referrals:
         w.add(
             "end_of_service_report",
             referral_id=referral_id,
+            contract_id=row["contract_id"],
             summary="The person engaged well and met most of their goals.",
             further_needs=None,
             outcomes=[
@@ -1616,6 +1618,7 @@ class Referrals:
             roll = 1.0  # not decided yet
         base = {
             "referral_id": row["id"],
+            "contract_id": row["contract_id"],
             "outcome_type_id": outcome_type,
             "achieved_on": achieved,
             "evidence": "Evidence held on file.",

@@ -28,6 +28,7 @@ from sqlalchemy import Date, and_, case, extract, func, literal_column, or_, sel
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from portal.contracts.models import Pathway
 from portal.dates import Period, PeriodKind, Window, end_of_london_day, month_label, start_of_london_day
@@ -80,6 +81,34 @@ def _london_date_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 
     summer = f"{second} >= {change('03')} AND {second} < {change('10')}"
     return f"date({second}, CASE WHEN {summer} THEN '+1 hours' ELSE '+0 hours' END)"
+
+
+class day_part(FunctionElement):  # noqa: N801 (an SQL function, named as one)
+    """The year, month or day of a date column, as a number: EXTRACT, but on PostgreSQL
+    date_part, whose double precision (exact for these small whole numbers) is several times
+    cheaper to compute with than EXTRACT's numeric (equality monitoring: ages of a year's
+    29,000 people starting, 170 ms against 90 ms)."""
+
+    inherit_cache = True
+    name = "day_part"
+    # The field is part of the statement's cache key: "month" and "year" compile differently.
+    _traverse_internals = [*FunctionElement._traverse_internals, ("field", InternalTraversal.dp_string)]
+
+    def __init__(self, field: str, day: Any) -> None:
+        self.field = field
+        super().__init__(day)
+
+
+@compiles(day_part, "postgresql")
+def _day_part_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    (day,) = list(element.clauses)
+    return f"date_part('{element.field}', {compiler.process(day, **kw)})"
+
+
+@compiles(day_part)
+def _day_part_default(element: Any, compiler: Any, **kw: Any) -> str:
+    (day,) = list(element.clauses)
+    return compiler.process(extract(element.field, day), **kw)
 
 
 def _count(*conditions: Any) -> Any:
@@ -410,6 +439,17 @@ class _Scope:
         statement = statement.where(Referral.contract_id.in_(self.ids))
         return _referral_filters(statement, self.pathway if pathway else None, self.area)
 
+    def rows(self, statement: Any, table: Any, *, pathway: bool = True) -> Any:
+        """Narrow a statement over sessions, outcomes or reports (which carry their referral's
+        contract: migration 0033) to the counted contracts by their own `contract_id`, joining the
+        referral only when a pathway or area filter asks about it. Joined for its contract alone,
+        every referral of the CRC was read for each such query."""
+        statement = statement.where(table.contract_id.in_(self.ids))
+        pathway_of = self.pathway if pathway else None
+        if not (pathway_of or self.area):
+            return statement
+        return _referral_filters(statement.join(Referral, Referral.id == table.referral_id), pathway_of, self.area)
+
     def population(self, statement: Any) -> Any:
         """Narrow to the referrals the figures count (load_records' referral rows)."""
         statement = statement.where(*relevant_referrals(self.ids, self.start, self.first, self.after))
@@ -628,18 +668,18 @@ def _session_counts(
     s = Session
     spans = _Spans(windows | months)
     span = spans.of(s.date)
-    statement = scope.referrals(
+    statement = scope.rows(
         select(
-            Referral.contract_id,
+            s.contract_id,
             span,
             s.attendance,
             s.non_attendance_reason,
             func.count(),
             func.coalesce(func.sum(s.duration_minutes), 0),
         )
-        .join(Referral, Referral.id == s.referral_id)
         .where(s.date >= scope.start, s.date <= scope.end)
-        .group_by(Referral.contract_id, span, s.attendance, s.non_attendance_reason)
+        .group_by(s.contract_id, span, s.attendance, s.non_attendance_reason),
+        s,
     )
     totals: Counter[str] = Counter()
     by_contract: dict[int, Counter[str]] = defaultdict(Counter)
@@ -675,15 +715,14 @@ def _rar_days(scope: _Scope, windows: dict[str, Window]) -> dict[str, int]:
     s = Session
     spans = _Spans(windows)
     days = (
-        scope.referrals(
-            select(s.referral_id, s.date)
-            .join(Referral, Referral.id == s.referral_id)
-            .where(
+        scope.rows(
+            select(s.referral_id, s.date).where(
                 s.date >= scope.start,
                 s.date <= scope.end,
                 s.attendance.in_(ATTENDED),
                 s.counts_as_rar_day.is_(True),
-            )
+            ),
+            s,
         )
         .distinct()
         .subquery()
@@ -714,16 +753,15 @@ def _outcome_counts(scope: _Scope, windows: dict[str, Window], months: dict[str,
         return and_(column >= scope.first, column < scope.after)
 
     statement = (
-        select(Referral.contract_id, t.code, t.name, t.pathway, *_columns(spec))
-        .join(Referral, Referral.id == o.referral_id)
+        select(o.contract_id, t.code, t.name, t.pathway, *_columns(spec))
         .join(t, t.id == o.outcome_type_id)
         .where(or_(within(o.claimed_at), within(o.verified_at), within(o.rejected_at)))
-        .group_by(Referral.contract_id, t.code, t.name, t.pathway)
+        .group_by(o.contract_id, t.code, t.name, t.pathway)
     )
     if scope.pathway:
         statement = statement.where(t.pathway == Pathway(scope.pathway))
     rows = []
-    grouped = _grouped(scope.referrals(statement, pathway=False), 4, spec)
+    grouped = _grouped(scope.rows(statement, o, pathway=False), 4, spec)
     for (contract_id, code, outcome_name, outcome_pathway), values in grouped:
         rows.append(
             {
@@ -772,13 +810,13 @@ def _achievements(scope: _Scope, windows: dict[str, Window]) -> dict[str, Counte
         items = func.json_each(e.outcomes).table_valued("value")
         achievement = func.json_extract(items.c.value, literal_column("'$.achievement'"))
     spec = {name: _count(_during(e.submitted_at, w)) for name, w in windows.items()}
-    statement = scope.referrals(
+    statement = scope.rows(
         select(achievement, *_columns(spec))
         .select_from(e)
         .join(items, true())
-        .join(Referral, Referral.id == e.referral_id)
         .where(e.submitted_at >= scope.first, e.submitted_at < scope.after)
-        .group_by(achievement)
+        .group_by(achievement),
+        e,
     )
     by_window: dict[str, Counter[str]] = {name: Counter() for name in windows}
     for (kind,), values in _grouped(statement, 1, spec):
@@ -926,25 +964,44 @@ def _equality(scope: _Scope, windows: dict[str, Window]) -> dict[str, dict[str, 
         return literal_column(str(value) if isinstance(value, int) else f"'{value}'")
 
     def month_day(day: Any) -> Any:
-        return extract("month", day) * sql(100) + extract("day", day)
+        return day_part("month", day) * sql(100) + day_part("day", day)
 
     age = (
-        extract("year", started_on)
-        - extract("year", born)
+        day_part("year", started_on)
+        - day_part("year", born)
         - case((month_day(started_on) < month_day(born), sql(1)), else_=sql(0))
     )
+    # Each person's age on starting worked out once, in a MATERIALIZED CTE (PostgreSQL 12+, SQLite
+    # 3.35+): grouped by its band directly, the London day was converted again in every band's test
+    # (some fifty time-zone conversions a row: 390 ms for the CRC's year of 29,000 people starting).
+    starters = (
+        scope.population(
+            select(
+                p.gender.label("gender"),
+                p.ethnicity.label("ethnicity"),
+                p.disability.label("disability"),
+                born.label("born"),
+                age.label("age"),
+                r.first_contact_at.label("started_at"),
+            )
+            .select_from(r)
+            .outerjoin(p, p.id == r.person_id)
+            .where(r.first_contact_at >= scope.first, r.first_contact_at < scope.after)
+        )
+        .cte("starters")
+        .prefix_with("MATERIALIZED")
+    )
     band = case(
-        (born.is_(None), sql("not_stated")),
-        *[(and_(age >= sql(low), age <= sql(high)), sql(key)) for key, _label, low, high in AGE_BANDS[1:]],
+        (starters.c.born.is_(None), sql("not_stated")),
+        *[
+            (and_(starters.c.age >= sql(low), starters.c.age <= sql(high)), sql(key))
+            for key, _label, low, high in AGE_BANDS[1:]
+        ],
         else_=sql(AGE_BANDS[0][0]),
     )
-    spec = {name: _count(_during(r.first_contact_at, w)) for name, w in windows.items()}
-    statement = scope.population(
-        select(p.gender, p.ethnicity, band, p.disability, *_columns(spec))
-        .select_from(r)
-        .outerjoin(p, p.id == r.person_id)
-        .where(r.first_contact_at >= scope.first, r.first_contact_at < scope.after)
-        .group_by(p.gender, p.ethnicity, band, p.disability)
+    spec = {name: _count(_during(starters.c.started_at, w)) for name, w in windows.items()}
+    statement = select(starters.c.gender, starters.c.ethnicity, band, starters.c.disability, *_columns(spec)).group_by(
+        starters.c.gender, starters.c.ethnicity, band, starters.c.disability
     )
     counts: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
     for (gender, ethnicity, age_band, disability), values in _grouped(statement, 4, spec):

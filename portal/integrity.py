@@ -12,7 +12,7 @@ from collections.abc import Callable
 from sqlalchemy import and_, exists, false, func, or_, select, true
 
 from portal.contracts.models import Unit
-from portal.delivery.models import ATTENDED, Outcome, OutcomeStatus, Session
+from portal.delivery.models import ATTENDED, EndOfServiceReport, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.invoicing import billing
 from portal.invoicing.models import (
@@ -286,6 +286,27 @@ def ended_referrals_have_nothing_waiting() -> list[str]:
     return [f"{waiting} sessions wait on referrals that have ended"] if waiting else []
 
 
+def rows_carry_their_referrals_contract() -> list[str]:
+    """Sessions, outcomes and end-of-service reports carry their referral's contract (a copy the
+    dashboard's figures count by: portal.delivery.models.contract_copy), never a different one."""
+    problems = []
+    for model in (Session, Outcome, EndOfServiceReport):
+        wrong = db.session.scalars(
+            select(model.id)
+            .join(Referral, Referral.id == model.referral_id)
+            .where(
+                or_(
+                    model.contract_id != Referral.contract_id,
+                    and_(model.contract_id.is_(None), Referral.contract_id.is_not(None)),
+                    and_(model.contract_id.is_not(None), Referral.contract_id.is_(None)),
+                )
+            )
+            .limit(SHOWN)
+        ).all()
+        problems += [f"{model.__tablename__} {row_id}: its contract is not its referral's" for row_id in wrong]
+    return problems
+
+
 CHECKS: tuple[Callable[[], list[str]], ...] = (
     invoice_totals_add_up,
     numbers_run_without_gaps,
@@ -296,6 +317,7 @@ CHECKS: tuple[Callable[[], list[str]], ...] = (
     no_session_is_billed_twice_by_one_measure,
     billed_marks_match,
     ended_referrals_have_nothing_waiting,
+    rows_carry_their_referrals_contract,
 )
 
 

@@ -68,6 +68,7 @@ def complete_referral(
         raise ValidationFailed(errors)
     report = EndOfServiceReport(
         referral_id=referral.id,
+        contract_id=referral.contract_id,
         summary=summary,
         outcomes=report_outcomes,
         further_needs=text_of(further_needs) or None,

@@ -29,6 +29,22 @@ from portal.extensions import db
 from portal.referrals.models import Referral
 
 
+def referral_contract(context: Any) -> int | None:
+    """The contract of the row's referral, for a row made without naming it (a factory, a test, an
+    import): the `contract_id` the figures group by is a copy of the referral's, never different
+    (portal.integrity checks it). A referral's contract is fixed once it is sent, and sessions,
+    outcomes and reports come only after, so the copy never needs updating."""
+    referral_id = context.get_current_parameters()["referral_id"]
+    return context.connection.scalar(text("SELECT contract_id FROM referral WHERE id = :id"), {"id": referral_id})
+
+
+def contract_copy() -> Any:
+    """The referral's contract, copied onto a row the dashboard's figures count (issue 20): grouped
+    and filtered by contract from the row's own indexes, without joining every referral. No foreign
+    key: it is the referral's (whose key points at the contract), copied."""
+    return mapped_column(Integer, default=referral_contract)
+
+
 class SessionKind(StrEnum):
     ONE_TO_ONE = "one_to_one"
     GROUP = "group"
@@ -129,6 +145,7 @@ class Session(TimestampMixin, VersionedMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"))
+    contract_id: Mapped[int | None] = contract_copy()
     group_session_id: Mapped[int | None] = mapped_column(ForeignKey("group_session.id"), index=True)
     date: Mapped[date] = mapped_column(Date)
     start_time: Mapped[time] = mapped_column(Time)
@@ -233,6 +250,7 @@ class Outcome(TimestampMixin, VersionedMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"))
+    contract_id: Mapped[int | None] = contract_copy()
     outcome_type_id: Mapped[int] = mapped_column(ForeignKey("outcome_type.id"))
     achieved_on: Mapped[date] = mapped_column(Date)
     evidence: Mapped[str] = mapped_column(Text)
@@ -295,6 +313,7 @@ class EndOfServiceReport(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"))
+    contract_id: Mapped[int | None] = contract_copy()
     summary: Mapped[str] = mapped_column(Text)
     further_needs: Mapped[str | None] = mapped_column(Text)
     # [{"desired_outcome", "achievement", "comment"}] in the referral's order.

@@ -235,6 +235,7 @@ def claim_outcome(
     try:
         outcome = Outcome(
             referral_id=referral.id,
+            contract_id=referral.contract_id,
             claimed_by_id=actor.id,
             status=OutcomeStatus.CLAIMED,
             previous_claim_id=previous.id if previous else None,

@@ -302,7 +302,7 @@ def record_session(actor: Any, referral: Referral, fields: dict[str, Any]) -> Re
     data = check_session(referral, fields)
     lock_person(referral)
     refuse_overlap(referral, data)
-    session = Session(referral_id=referral.id, recorded_by_id=actor.id, **data)
+    session = Session(referral_id=referral.id, contract_id=referral.contract_id, recorded_by_id=actor.id, **data)
     if data["attendance"] is not None:
         session.feedback_at = utcnow()
     db.session.add(session)
@@ -592,7 +592,13 @@ def record_group_session(
     db.session.flush()
     warnings: list[str] = []
     for referral, data in checked:
-        session = Session(referral_id=referral.id, group_session_id=group.id, recorded_by_id=actor.id, **data)
+        session = Session(
+            referral_id=referral.id,
+            contract_id=referral.contract_id,
+            group_session_id=group.id,
+            recorded_by_id=actor.id,
+            **data,
+        )
         if data["attendance"] is not None:
             session.feedback_at = utcnow()
         db.session.add(session)
