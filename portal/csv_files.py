@@ -14,6 +14,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import text
+
 from portal.errors import DomainError
 
 
@@ -206,9 +208,16 @@ def stream_rows(statement: Any, *, batch: int = 1000) -> Iterator[Any]:
     """The rows (or, for a select of one entity, the records) of `statement`, fetched `batch` at a
     time through a server-side cursor (yield_per), so an export of 200,000 referrals never holds
     them all. The statement must not eagerly join a collection (SQLAlchemy refuses yield_per then):
-    load those with selectinload, which runs once a batch."""
+    load those with selectinload, which runs once a batch.
+
+    On PostgreSQL the planner is told the whole result will be read: for a cursor it otherwise
+    plans for the first tenth (cursor_tuple_fraction), choosing nested loops that start at once
+    and finish late (the performance export of a national quarter took 7.7 s instead of 3.8 s).
+    SET LOCAL ends with the transaction, so no other statement is planned this way."""
     from portal.extensions import db
 
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
     streamed = statement.execution_options(yield_per=batch)
     if len(statement.column_descriptions) == 1:
         yield from db.session.scalars(streamed)

@@ -1,24 +1,25 @@
 """The per-referral performance export: the 27 columns of HMPPS Refer and Monitor's provider
-performance report (as far as the portal records them), then our own. One query, with sessions
-and outcomes aggregated in SQL per referral, and one for the invoiced amounts, which are read from
-the invoice lines themselves, so the column adds up to the invoices."""
+performance report (as far as the portal records them), then our own. One query, streamed: the
+sessions, outcomes and invoiced amounts aggregated in SQL for the referrals listed, the amounts read
+from the invoice lines themselves, so the column adds up to the invoices."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date
-from itertools import groupby
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import BigInteger, and_, case, cast, func, or_, select
 
 from portal.accounts.models import User
 from portal.contracts.models import Contract, Unit
+from portal.csv_files import stream_rows
 from portal.dates import end_of_london_day, london_day, start_of_london_day
+from portal.db import Money
 from portal.delivery.models import Attendance, EndOfServiceReport, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.invoicing.models import LIVE_STATUSES, Invoice, InvoiceEvent, InvoiceLine
-from portal.money import pounds, share_out
+from portal.money import pounds
 from portal.organisations.models import Organisation
 from portal.people.models import Person
 from portal.referrals.models import DECLINE_REASON_LABELS, Referral, ReferralStatus
@@ -93,6 +94,22 @@ def rows(
     if not contract_ids:
         return
     first, after = start_of_london_day(start), end_of_london_day(end)
+    r = Referral
+    # The referrals the file lists, worked out once: the sessions, outcomes and invoice lines
+    # are read for these only, not for every referral the contracts ever had (at national scale
+    # a quarter lists 14,000 of 200,000 referrals).
+    listed = _referral_filters(
+        select(r.id).where(
+            r.contract_id.in_(contract_ids),
+            r.sent_at.is_not(None),
+            r.sent_at < after,
+            or_(r.declined_at.is_(None), r.declined_at >= first),
+            or_(r.withdrawn_at.is_(None), r.withdrawn_at >= first),
+            or_(r.completed_at.is_(None), r.completed_at >= first),
+        ),
+        pathway,
+        area,
+    ).cte("listed")
     s = Session
     sessions = (
         select(
@@ -110,16 +127,17 @@ def rows(
                 func.distinct(case((and_(s.attendance.in_(ATTENDED), s.counts_as_rar_day.is_(True)), s.date)))
             ).label("rar"),
         )
+        .where(s.referral_id.in_(select(listed.c.id)))
         .group_by(s.referral_id)
         .subquery()
     )
     verified = (
         select(Outcome.referral_id.label("referral_id"), func.count().label("verified"))
-        .where(Outcome.status == OutcomeStatus.VERIFIED)
+        .where(Outcome.status == OutcomeStatus.VERIFIED, Outcome.referral_id.in_(select(listed.c.id)))
         .group_by(Outcome.referral_id)
         .subquery()
     )
-    r = Referral
+    invoiced = invoiced_shares(contract_ids, select(listed.c.id))
     statement = (
         select(
             r,
@@ -130,68 +148,99 @@ def rows(
             User.name.label("caseworker_name"),
             sessions,
             verified.c.verified,
+            invoiced.c.invoiced,
             EndOfServiceReport.submitted_at.label("eos_at"),
             EndOfServiceReport.outcomes.label("eos_outcomes"),
         )
         .select_from(r)
+        .join(listed, listed.c.id == r.id)
         .join(Contract, Contract.id == r.contract_id)
         .join(Organisation, Organisation.id == Contract.partner_id)
         .outerjoin(Person, Person.id == r.person_id)
         .outerjoin(User, User.id == r.caseworker_id)
         .outerjoin(sessions, sessions.c.referral_id == r.id)
         .outerjoin(verified, verified.c.referral_id == r.id)
+        .outerjoin(invoiced, invoiced.c.referral_id == r.id)
         .outerjoin(EndOfServiceReport, EndOfServiceReport.referral_id == r.id)
-        .where(
-            r.contract_id.in_(contract_ids),
-            r.sent_at.is_not(None),
-            r.sent_at < after,
-            or_(r.declined_at.is_(None), r.declined_at >= first),
-            or_(r.withdrawn_at.is_(None), r.withdrawn_at >= first),
-            or_(r.completed_at.is_(None), r.completed_at >= first),
-        )
         .order_by(Contract.reference, r.sent_at, r.id)
     )
-    statement = _referral_filters(statement, pathway, area)
-    invoiced = invoiced_by_referral(contract_ids)
-    # A thousand rows at a time from a server-side cursor: the file streams out with flat memory
-    # however many referrals it lists.
-    for row in db.session.execute(statement.execution_options(yield_per=1000)):
-        yield _line(row._mapping, invoiced)
+    # A thousand rows at a time from a server-side cursor, every figure worked out in SQL: the
+    # file streams out with flat memory however many referrals it lists.
+    for row in stream_rows(statement):
+        yield _line(row._mapping)
+
+
+def invoiced_shares(contract_ids: Sequence[int], referral_ids: Any = None) -> Any:
+    """Each referral's share of the lines of the contracts' invoices and credit notes (submitted
+    and not rejected), in pence before VAT, as a subquery of (referral_id, invoiced). A line is
+    shared between the referrals whose work it bills, by minutes on an hourly line and by pieces
+    of work on the others, to the penny exactly as money.share_out does it (each share rounded
+    down, the pence left to the largest remainders, ties to the lowest referral id, work for no
+    referral last), so the shares add up to the line; a monthly fee bills no referral's work.
+    Worked out in SQL with window functions, so nothing is held in memory; `referral_ids` (a
+    select of ids) narrows it to the lines that bill any of those referrals' work."""
+    e = InvoiceEvent
+    weight = case((InvoiceLine.unit == Unit.PER_HOUR, func.coalesce(func.sum(e.minutes), 0)), else_=func.count())
+    work = (
+        select(
+            e.line_id.label("line_id"),
+            e.referral_id.label("referral_id"),
+            func.abs(InvoiceLine.amount_pence).label("whole"),
+            case((InvoiceLine.amount_pence < 0, -1), else_=1).label("sign"),
+            cast(weight, BigInteger).label("weight"),
+        )
+        .join(InvoiceLine, InvoiceLine.id == e.line_id)
+        .join(Invoice, Invoice.id == e.invoice_id)
+        .where(Invoice.contract_id.in_(contract_ids), Invoice.status.in_(LIVE_STATUSES))
+        .group_by(e.line_id, e.referral_id, InvoiceLine.amount_pence, InvoiceLine.unit)
+    )
+    if referral_ids is not None:
+        billing = select(InvoiceEvent.line_id).where(InvoiceEvent.referral_id.in_(referral_ids))
+        work = work.where(e.line_id.in_(billing))
+    work = work.subquery("work")
+    # PostgreSQL sums BIGINTs as NUMERIC, whose division is not whole: cast back, so `//` rounds
+    # down on both databases. No weight at all (total 0): every share is 0, as in share_out.
+    total = func.nullif(cast(func.sum(work.c.weight).over(partition_by=work.c.line_id), BigInteger), 0)
+    parts = select(
+        work.c.line_id,
+        work.c.referral_id,
+        work.c.sign,
+        work.c.whole,
+        (work.c.whole * work.c.weight // total).label("base"),
+        (work.c.whole * work.c.weight % total).label("remainder"),
+    ).subquery("parts")
+    ranked = select(
+        parts.c.referral_id,
+        parts.c.sign,
+        parts.c.base,
+        (parts.c.whole - cast(func.sum(parts.c.base).over(partition_by=parts.c.line_id), BigInteger)).label("left"),
+        func.row_number()
+        .over(
+            partition_by=parts.c.line_id,
+            order_by=(
+                parts.c.remainder.desc(),
+                case((parts.c.referral_id.is_(None), 1), else_=0),
+                parts.c.referral_id,
+            ),
+        )
+        .label("place"),
+    ).subquery("ranked")
+    share = ranked.c.sign * (func.coalesce(ranked.c.base, 0) + case((ranked.c.place <= ranked.c.left, 1), else_=0))
+    return (
+        select(ranked.c.referral_id.label("referral_id"), cast(func.sum(share), Money).label("invoiced"))
+        .where(ranked.c.referral_id.is_not(None))
+        .group_by(ranked.c.referral_id)
+        .subquery("invoiced")
+    )
 
 
 def invoiced_by_referral(contract_ids: Sequence[int]) -> dict[int, int]:
-    """Each referral's share of the lines of the contracts' invoices and credit notes (submitted
-    and not rejected), in pence before VAT. A line is shared between the referrals whose work it
-    bills, by minutes on an hourly line and by pieces of work on the others, to the penny
-    (money.share_out), so the shares add up to the line; a monthly fee bills no referral's work.
-    One query, however many referrals and lines."""
-    rows = db.session.execute(
-        select(
-            InvoiceEvent.line_id,
-            InvoiceLine.amount_pence,
-            InvoiceLine.unit,
-            InvoiceEvent.referral_id,
-            func.count(),
-            func.coalesce(func.sum(InvoiceEvent.minutes), 0),
-        )
-        .join(InvoiceLine, InvoiceLine.id == InvoiceEvent.line_id)
-        .join(Invoice, Invoice.id == InvoiceEvent.invoice_id)
-        .where(Invoice.contract_id.in_(contract_ids), Invoice.status.in_(LIVE_STATUSES))
-        .group_by(InvoiceEvent.line_id, InvoiceLine.amount_pence, InvoiceLine.unit, InvoiceEvent.referral_id)
-        .order_by(InvoiceEvent.line_id, InvoiceEvent.referral_id)
-    ).all()
-    shares: dict[int, int] = {}
-    for (_line_id, amount, unit), work in groupby(rows, key=lambda row: (row[0], row[1], row[2])):
-        # Referrals in id order, work for no referral last: ties go the same way on every database.
-        ordered = sorted(work, key=lambda row: (row[3] is None, row[3] or 0))
-        weights = {row[3]: (row[5] if unit == Unit.PER_HOUR else row[4]) for row in ordered}
-        for referral_id, share in share_out(amount, weights).items():
-            if referral_id is not None:
-                shares[referral_id] = shares.get(referral_id, 0) + share
-    return shares
+    """Each referral's invoiced amount in pence (invoiced_shares), for the referrals that have any."""
+    shares = invoiced_shares(contract_ids)
+    return {referral_id: int(amount) for referral_id, amount in db.session.execute(select(shares))}
 
 
-def _line(m: Any, invoiced: dict[int, int]) -> list[str]:
+def _line(m: Any) -> list[str]:
     r: Referral = m[Referral]
     eos_outcomes = m["eos_outcomes"] or []
     score = end_of_service_score(item.get("achievement", "") for item in eos_outcomes)
@@ -241,7 +290,7 @@ def _line(m: Any, invoiced: dict[int, int]) -> list[str]:
         ),
         str(r.rar_days or 0),
         str(min(m["rar"] or 0, r.rar_days or 0)),
-        pounds(invoiced.get(r.id, 0)),
+        pounds(m["invoiced"] or 0),
         r.location_type.label if r.location_type else "",
         r.prison or r.community_office or "",
     ]

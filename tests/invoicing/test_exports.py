@@ -151,3 +151,47 @@ def test_the_performance_exports_invoiced_column_adds_up_to_the_invoice(work, na
     column = COLUMNS.index("invoiced_before_vat")
     exported = {line[0]: line[column] for line in rows([work.contract.id], month, month_end(today))}
     assert [exported[referral.reference] for referral in referrals] == ["204.97", "204.97", "207.46"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_invoiced_shares_worked_out_in_sql_are_money_share_out_to_the_penny(
+    work, nacro_manager, contract_manager, today, seed
+):
+    """The performance export reads each referral's share of the invoice lines from SQL (window
+    functions), so a national quarter never holds every line in memory. On a random month of work,
+    with equal minutes making ties and a credit note taking some of it back, every referral's
+    share is what money.share_out gives: rounded down, the pence left to the largest remainders,
+    ties to the lowest referral id."""
+    import random
+
+    from portal.contracts.models import Unit
+    from portal.dashboards.performance import invoiced_by_referral
+    from portal.dates import add_months
+    from portal.invoicing.models import InvoiceEvent
+    from portal.money import share_out
+
+    rng = random.Random(seed)
+    month = add_months(today, -1)
+    referrals = [work.referral(month.replace(day=2)) for _ in range(rng.randint(2, 6))]
+    for referral in referrals:
+        for day in rng.sample(range(3, 28), rng.randint(1, 4)):
+            work.session(referral, month.replace(day=day), rng.choice((15, 20, 25, 45, 60, 61)))
+    invoice = service.submit_invoice(nacro_manager, service.generate_draft(nacro_manager, work.contract, month))
+    events = db.session.scalars(select(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id)).all()
+    credited = rng.sample([event.id for event in service.creditable_events(invoice)], 2)
+    note = service.raise_credit_note(nacro_manager, invoice, event_ids=credited, reason="Recorded twice", rebill=False)
+
+    expected: dict[int, int] = {}
+    for bill in (invoice, note):
+        for line in lines_of(bill):
+            of_line = db.session.scalars(select(InvoiceEvent).where(InvoiceEvent.line_id == line.id)).all()
+            weights: dict[int | None, int] = {}
+            for event in sorted(of_line, key=lambda event: (event.referral_id is None, event.referral_id or 0)):
+                piece = event.minutes if line.unit == Unit.PER_HOUR else 1
+                weights[event.referral_id] = weights.get(event.referral_id, 0) + piece
+            for referral_id, share in share_out(line.amount_pence, weights).items():
+                if referral_id is not None:
+                    expected[referral_id] = expected.get(referral_id, 0) + share
+    assert len(events) > len(referrals)
+    assert invoiced_by_referral([work.contract.id]) == expected
+    assert sum(expected.values()) == invoice.subtotal_pence + note.subtotal_pence
