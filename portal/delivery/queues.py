@@ -9,11 +9,11 @@ from typing import Any
 from flask import render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import Select
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from portal import access
 from portal.audit.service import record_read
-from portal.contracts.models import Contract
+from portal.contracts.models import Contract, OutcomeType
 from portal.csv_files import csv_response, stream_rows
 from portal.dates import london_today
 from portal.delivery.models import Alert, Outcome, OutcomeStatus
@@ -91,7 +91,7 @@ OUTCOME_STATUSES = {
 }
 
 
-def _outcomes(filters: QueueFilters) -> Select:
+def _outcome_claims(filters: QueueFilters) -> Select:
     """Outcome claims the user can see, oldest claim first: the one waiting longest is verified first."""
     from portal.main.work_items import rejected_not_claimed_again
 
@@ -106,14 +106,17 @@ def _outcomes(filters: QueueFilters) -> Select:
         statement.join(Referral, Referral.id == Outcome.referral_id)
         .join(Contract, Contract.id == Referral.contract_id)
         .outerjoin(Person, Person.id == Referral.person_id)
-        .options(
-            contains_eager(Outcome.referral).contains_eager(Referral.person),
-            contains_eager(Outcome.referral).contains_eager(Referral.contract),
-            joinedload(Outcome.outcome_type),
-        )
         .order_by(Outcome.claimed_at, Outcome.id)
     )
     return _filtered(statement, filters)
+
+
+def _outcomes(filters: QueueFilters) -> Select:
+    return _outcome_claims(filters).options(
+        contains_eager(Outcome.referral).contains_eager(Referral.person),
+        contains_eager(Outcome.referral).contains_eager(Referral.contract),
+        joinedload(Outcome.outcome_type),
+    )
 
 
 def _default_outcome_status() -> str:
@@ -142,21 +145,43 @@ def outcomes_csv():  # type: ignore[no-untyped-def]
     filters = QueueFilters.from_args(request.args, default_status=_default_outcome_status())
     # One row per claim with the person's CRN and name: an export of personal data.
     record_read(current_user, "export.outcomes_downloaded", details=filters.audit_details())
+    # The export's columns only, read as rows: a record per claim, its referral, person and
+    # contract costs five times as much at 80,000 claims (28 s to 6 s for the CRC's every claim).
+    partner = aliased(Organisation)
+    statement = (
+        _outcome_claims(filters)
+        .join(OutcomeType, OutcomeType.id == Outcome.outcome_type_id)
+        .join(partner, partner.id == Contract.partner_id)
+        .with_only_columns(
+            Referral.reference,
+            Person.crn,
+            Person.given_name,
+            Person.family_name,
+            Contract.reference,
+            partner.name,
+            OutcomeType.code,
+            OutcomeType.name,
+            Outcome.achieved_on,
+            Outcome.claimed_at,
+            Outcome.status,
+            Outcome.rejection_reason,
+        )
+    )
     rows = (
         (
-            outcome.referral.reference,
-            outcome.referral.person.crn if outcome.referral.person else "",
-            outcome.referral.person.full_name if outcome.referral.person else "",
-            outcome.referral.contract.reference,
-            outcome.referral.contract.partner.name,
-            outcome.outcome_type.code,
-            outcome.outcome_type.name,
-            outcome.achieved_on.isoformat(),
-            outcome.claimed_at.isoformat(),
-            outcome.status.value,
-            outcome.rejection_reason or "",
+            row[0],
+            row[1] or "",
+            f"{row[2]} {row[3]}" if row[2] is not None else "",
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            row[8].isoformat(),
+            row[9].isoformat(),
+            row[10].value,
+            row[11] or "",
         )
-        for outcome in stream_rows(_outcomes(filters))
+        for row in stream_rows(statement)
     )
     header = (
         "referral",
@@ -179,7 +204,7 @@ def outcomes_csv():  # type: ignore[no-untyped-def]
 ALERT_STATUSES = {"open": "Waiting to be acknowledged", "acknowledged": "Acknowledged", "": "Any"}
 
 
-def _alerts(filters: QueueFilters) -> Select:
+def _alert_list(filters: QueueFilters) -> Select:
     statement = access.visible(Alert, current_user)
     if filters.status == "open":
         statement = statement.where(Alert.acknowledged_at.is_(None))
@@ -189,13 +214,16 @@ def _alerts(filters: QueueFilters) -> Select:
         statement.join(Referral, Referral.id == Alert.referral_id)
         .join(Contract, Contract.id == Referral.contract_id)
         .outerjoin(Person, Person.id == Referral.person_id)
-        .options(
-            contains_eager(Alert.referral).contains_eager(Referral.person),
-            contains_eager(Alert.referral).contains_eager(Referral.contract),
-        )
         .order_by(Alert.raised_at, Alert.id)
     )
     return _filtered(statement, filters)
+
+
+def _alerts(filters: QueueFilters) -> Select:
+    return _alert_list(filters).options(
+        contains_eager(Alert.referral).contains_eager(Referral.person),
+        contains_eager(Alert.referral).contains_eager(Referral.contract),
+    )
 
 
 def _alert_filters() -> QueueFilters:
@@ -222,19 +250,37 @@ def alerts_queue():  # type: ignore[no-untyped-def]
 def alerts_csv():  # type: ignore[no-untyped-def]
     filters = _alert_filters()
     record_read(current_user, "export.alerts_downloaded", details=filters.audit_details())
+    # Columns, not records, as the outcome claims' export: 100,000 alerts at national scale.
+    partner = aliased(Organisation)
+    statement = (
+        _alert_list(filters)
+        .join(partner, partner.id == Contract.partner_id)
+        .with_only_columns(
+            Referral.reference,
+            Person.crn,
+            Person.given_name,
+            Person.family_name,
+            Contract.reference,
+            partner.name,
+            Alert.kind,
+            Alert.detail,
+            Alert.raised_at,
+            Alert.acknowledged_at,
+        )
+    )
     rows = (
         (
-            alert.referral.reference,
-            alert.referral.person.crn if alert.referral.person else "",
-            alert.referral.person.full_name if alert.referral.person else "",
-            alert.referral.contract.reference,
-            alert.referral.contract.partner.name,
-            alert.kind.value,
-            alert.detail or "",
-            alert.raised_at.isoformat(),
-            alert.acknowledged_at.isoformat() if alert.acknowledged_at else "",
+            row[0],
+            row[1] or "",
+            f"{row[2]} {row[3]}" if row[2] is not None else "",
+            row[4],
+            row[5],
+            row[6].value,
+            row[7] or "",
+            row[8].isoformat(),
+            row[9].isoformat() if row[9] else "",
         )
-        for alert in stream_rows(_alerts(filters))
+        for row in stream_rows(statement)
     )
     header = ("referral", "crn", "name", "contract", "partner", "kind", "detail", "raised_at", "acknowledged_at")
     return csv_response(header, rows, "alerts.csv")
