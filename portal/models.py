@@ -14,6 +14,7 @@ from portal.delivery.models import (  # noqa: F401
     Session,
     SessionReschedule,
 )
+from portal.figure_cache import FiguresStamp  # noqa: F401 - renewed by the database when figures change
 from portal.figure_indexes import FIGURE_INDEXES  # noqa: F401 - what the dashboard's figures read
 from portal.grants.models import ExpectedStarts, GrantActivity, GrantInstalment, SpendProfile  # noqa: F401
 from portal.invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoiceMessage, InvoiceSequence  # noqa: F401

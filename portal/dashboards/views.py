@@ -19,6 +19,7 @@ from portal.csv_files import csv_response, xlsx_response
 from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
+from portal.figure_cache import remembered
 from portal.figures import Counted, count_by_contract, count_equality, count_figures, count_summary
 from portal.grants.models import RAISED_STATUSES, GrantInstalment
 from portal.invoicing import prompt_payment
@@ -221,18 +222,16 @@ def index():  # type: ignore[no-untyped-def]
     # date, with a year of charted months, is most of the dashboard's cost (seconds for the whole CRC
     # at national scale); the summary needs the period's headline figures, the prompt-payment and
     # export parts none.
-    summary = (
-        count_summary(
-            ids,
-            period,
-            today=london_today(),
-            contract_start=contract_start,
-            pathway=filters.pathway or None,
-            area=filters.area or None,
+    summary = None
+    if view == "summary":
+        # Remembered until a record it counts changes (portal.figure_cache): the whole CRC's
+        # summary is a dozen grouped queries over a year of records, the same on every visit.
+        today, pathway, area = london_today(), filters.pathway or None, filters.area or None
+        summary = remembered(
+            "dashboard.summary",
+            (tuple(ids), period.code, today, contract_start, pathway, area),
+            lambda: count_summary(ids, period, today=today, contract_start=contract_start, pathway=pathway, area=area),
         )
-        if view == "summary"
-        else None
-    )
     if view == "contracts":
         counted = count_by_contract(
             ids, period, today=london_today(), pathway=filters.pathway or None, area=filters.area or None

@@ -1,0 +1,102 @@
+"""The dashboard's summary, remembered until a record it counts changes.
+
+The summary of the whole CRC at national scale (200,000 referrals, 2 million sessions) is about a
+dozen grouped queries over a year of records: 150 ms of SQL and as much again in Python, on every
+visit. Its figures change only when a record they count changes, so they are remembered, keyed by
+a stamp that the database itself renews whenever any row of those tables is written, by whatever
+writes it (a page, the API, an import, the seed's COPY, a hand-typed UPDATE): exactly equal to the
+figures counted afresh, never a moment behind.
+
+Why this is exact. On PostgreSQL each of FIGURE_TABLES has a deferred constraint trigger that
+renews the stamp (a random token in `figures_stamp`) once per writing transaction, at its commit,
+so the new token and the changed rows become visible together. A reader reads the token first and
+counts after: whatever it counts is at least as new as the token, so figures remembered under a
+token never miss a change committed before the token was read, and a change committed later comes
+with a new token. A random token, not a counter: a transaction rolled back, or a database emptied
+(TRUNCATE, which row triggers do not see, has its own trigger), can never bring an old stamp back.
+Renewing at commit (not at the first write) also means a writer holds the stamp's row lock only
+while it commits, and always as the last lock it takes, so writers neither queue on it nor
+deadlock. SQLite has one writer at a time: plain row triggers renew it in the writing transaction.
+
+What it does not do: the figures are remembered per gunicorn worker (each counts once per change),
+and when records change every few seconds (partners recording sessions all day) most visits count
+afresh, at the cost they have without it. `tests/dashboards/test_figure_cache.py` checks that
+everything the summary reads is in FIGURE_TABLES, so a figure that starts reading a new table
+fails until the table is stamped too (migration 0039).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+
+T = TypeVar("T")
+
+# Every table the dashboard's summary (portal.figures.count_summary) reads, with its filters.
+FIGURE_TABLES = (
+    "contract",
+    "delivery_session",
+    "end_of_service_report",
+    "expected_starts",
+    "grant_instalment",
+    "invoice",
+    "prison",
+    "probation_office",
+    "referral",
+    "service",
+    "spend_profile",
+)
+# Remembered summaries per process: a CRC's few filters and periods, not every combination.
+LIMIT = 64
+
+
+class FiguresStamp(db.Model):
+    """One row: a token the database renews whenever a row of FIGURE_TABLES is written."""
+
+    __tablename__ = "figures_stamp"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(36))
+
+
+_remembered: OrderedDict[Hashable, Any] = OrderedDict()
+_lock = threading.Lock()
+
+
+def current_stamp() -> str | None:
+    """The token now, or None before the first write (nothing is remembered then)."""
+    return db.session.scalar(select(FiguresStamp.token).where(FiguresStamp.id == 1))
+
+
+def remembered(name: str, key: Hashable, count: Callable[[], T]) -> T:
+    """`count()`, or what it returned when the records were as they are now. `key` must hold every
+    argument the figures depend on besides the records (the contracts, the period, today, the
+    filters). The result is shared: callers read it and never change it."""
+    token = current_stamp()
+    if token is None:
+        return count()
+    # The database too: a process may serve more than one (tests, the benchmarks).
+    full = (db.engine.url.render_as_string(hide_password=True), token, name, key)
+    with _lock:
+        if full in _remembered:
+            _remembered.move_to_end(full)
+            return _remembered[full]  # type: ignore[no-any-return]
+    value = count()
+    with _lock:
+        _remembered[full] = value
+        while len(_remembered) > LIMIT:
+            _remembered.popitem(last=False)
+    return value
+
+
+def forget() -> None:
+    """Drop everything remembered (tests that count queries start from nothing)."""
+    with _lock:
+        _remembered.clear()

@@ -1,0 +1,167 @@
+"""The dashboard's summary is remembered until a record it counts changes (portal.figure_cache):
+whoever changes a record, by whatever route, the next visit shows the figures counted afresh."""
+
+from __future__ import annotations
+
+import importlib
+import random
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import event, select, text
+
+from portal.dates import parse_period
+from portal.delivery.models import Attendance
+from portal.extensions import db
+from portal.figure_cache import FIGURE_TABLES, current_stamp, forget, remembered
+from portal.figures import count_summary
+from portal.referrals.models import Referral, ReferralStatus
+from tests.factories import ReferralFactory, SessionFactory
+from tests.helpers import STORY_DAY, QueryCounter
+from tests.returns.conftest import at
+
+pytestmark = pytest.mark.on_day(STORY_DAY)  # the returns' worked example, set in 2026
+
+RECEIVED = re.compile(r'<p class="portal-tile__number">(\d+)</p>')
+Q3 = parse_period("2026-Q3")
+
+
+@pytest.fixture(autouse=True)
+def _nothing_remembered():
+    forget()
+    yield
+    forget()
+
+
+def received(portal) -> int:
+    """The summary's first tile: the referrals received in the quarter."""
+    match = RECEIVED.search(portal.get("/dashboard/?period=2026-Q3").get_data(as_text=True))
+    assert match
+    return int(match.group(1))
+
+
+def test_the_summary_reads_only_tables_whose_changes_renew_the_stamp(quarter):
+    """A figure that starts reading another table fails here until a migration gives that table
+    the triggers and FIGURE_TABLES names it: otherwise its changes would not reach the dashboard."""
+    seen: set[str] = set()
+    contract_id = quarter["contract"].id  # read before listening: only the figures' own SQL counts
+
+    def read(conn, cursor, statement, *args) -> None:
+        seen.update(re.findall(r"\b(?:FROM|JOIN)\s+([a-z_]+)\b", statement))
+
+    event.listen(db.engine, "before_cursor_execute", read)
+    try:
+        for pathway, area in ((None, None), ("accommodation", "HMP Bedford")):
+            count_summary([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", read)
+    tables = seen - {"json_array_elements", "json_each"}  # functions the achievements are unnested by
+    assert "referral" in tables and tables <= set(FIGURE_TABLES), tables - set(FIGURE_TABLES)
+    migration = importlib.import_module("migrations.versions.0039_sessions_speed")
+    assert tuple(migration.TABLES) == FIGURE_TABLES
+
+
+def test_every_figure_table_renews_the_stamp_in_the_database():
+    if db.engine.dialect.name == "postgresql":
+        named = "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname LIKE '{}'"
+        changed = db.session.scalars(text(named.format("tr_%_figures_changed") + " AND t.tginitdeferred"))
+        truncated = db.session.scalars(text(named.format("tr_%_figures_truncated")))
+        assert sorted(changed) == sorted(truncated) == sorted(FIGURE_TABLES)
+    else:
+        triggers = db.session.scalars(
+            text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'tr_%_figures_%'")
+        )
+        assert sorted(triggers) == sorted(
+            f"tr_{table}_figures_{change}" for table in FIGURE_TABLES for change in ("insert", "update", "delete")
+        )
+
+
+def test_a_second_visit_is_remembered_and_every_change_is_counted_at_once(app, portal, quarter, contract_manager):
+    portal.sign_in(contract_manager)
+    with QueryCounter(app) as first:
+        assert received(portal) == 4
+    with QueryCounter(app) as again:
+        assert received(portal) == 4
+    assert again.count < first.count - 5  # the summary's grouped queries are not run again
+
+    # Through the ORM (the pages, the API): a referral sent in the quarter.
+    stamp = current_stamp()
+    sent = ReferralFactory(contract=quarter["contract"], service_code="ACC-TTG", sent_at=at(date(2026, 8, 3)))
+    assert current_stamp() != stamp
+    assert received(portal) == 5
+
+    # By hand, in SQL: the same referral moved out of the quarter.
+    db.session.execute(
+        text("UPDATE referral SET sent_at = :moved WHERE id = :id"), {"moved": at(date(2026, 10, 5)), "id": sent.id}
+    )
+    db.session.commit()
+    assert received(portal) == 4
+
+    # A change rolled back is no change: the stamp and the figures stay as they were.
+    stamp = current_stamp()
+    db.session.execute(text("DELETE FROM referral WHERE id = :id"), {"id": sent.id})
+    db.session.rollback()
+    assert current_stamp() == stamp
+    assert received(portal) == 4
+
+    # And deleted, for good.
+    db.session.execute(
+        text("UPDATE referral SET sent_at = :back WHERE id = :id"), {"back": at(date(2026, 8, 3)), "id": sent.id}
+    )
+    db.session.commit()
+    assert received(portal) == 5
+    db.session.execute(text("DELETE FROM referral WHERE id = :id"), {"id": sent.id})
+    db.session.commit()
+    assert received(portal) == 4
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_remembered_figures_equal_figures_counted_afresh_on_a_random_history(quarter, nacro_caseworker, seed):
+    """Referrals sent, accepted, withdrawn and moved; sessions recorded and their attendance
+    changed; some by the ORM, some in SQL by hand: after each change the remembered summary is the
+    summary counted from the records."""
+    rng = random.Random(seed)
+    contract = quarter["contract"]
+    ids = [contract.id]
+
+    def summaries():
+        fresh = count_summary(ids, Q3, today=STORY_DAY)
+        kept = remembered("test.summary", (tuple(ids), Q3, STORY_DAY), lambda: count_summary(ids, Q3, today=STORY_DAY))
+        return kept, fresh
+
+    def some_day() -> date:
+        return date(2026, 6, 1) + timedelta(days=rng.randrange(150))
+
+    for _ in range(12):
+        kept, fresh = summaries()
+        assert kept == fresh
+        referrals = db.session.scalars(select(Referral).where(Referral.contract_id == contract.id)).all()
+        change = rng.choice(("send", "move", "withdraw", "session", "attendance"))
+        if change == "send":
+            ReferralFactory(contract=contract, service_code="ACC-TTG", sent_at=at(some_day()))
+        elif change == "move":
+            chosen = rng.choice(referrals)
+            db.session.execute(
+                text("UPDATE referral SET sent_at = :day WHERE id = :id"), {"day": at(some_day()), "id": chosen.id}
+            )
+            db.session.commit()
+        elif change == "withdraw":
+            chosen = rng.choice(referrals)
+            chosen.status, chosen.withdrawn_at = ReferralStatus.WITHDRAWN, at(some_day())
+            db.session.commit()
+        elif change == "session":
+            SessionFactory(
+                referral=rng.choice(referrals),
+                date=some_day(),
+                attendance=rng.choice(list(Attendance)),
+                recorded_by=nacro_caseworker,
+            )
+        else:
+            db.session.execute(
+                text("UPDATE delivery_session SET attendance = :attendance WHERE referral_id = :id"),
+                {"attendance": rng.choice(list(Attendance)).value, "id": rng.choice(referrals).id},
+            )
+            db.session.commit()
+    kept, fresh = summaries()
+    assert kept == fresh
