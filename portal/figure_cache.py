@@ -1,4 +1,4 @@
-"""The dashboard's summary, remembered until a record it counts changes.
+"""The dashboard's summary and by-contract figures, remembered until a record they count changes.
 
 The summary of the whole CRC at national scale (200,000 referrals, 2 million sessions) is about a
 dozen grouped queries over a year of records: 150 ms of SQL and as much again in Python, on every
@@ -39,7 +39,8 @@ from portal.extensions import db
 
 T = TypeVar("T")
 
-# Every table the dashboard's summary (portal.figures.count_summary) reads, with its filters.
+# Every table the dashboard's summary and by-contract part (portal.figures.count_summary and
+# count_by_contract) read, with their filters.
 FIGURE_TABLES = (
     "contract",
     "delivery_session",
@@ -47,6 +48,8 @@ FIGURE_TABLES = (
     "expected_starts",
     "grant_instalment",
     "invoice",
+    "outcome",
+    "outcome_type",
     "prison",
     "probation_office",
     "referral",

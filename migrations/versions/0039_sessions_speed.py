@@ -32,6 +32,8 @@ TABLES = (
     "expected_starts",
     "grant_instalment",
     "invoice",
+    "outcome",
+    "outcome_type",
     "prison",
     "probation_office",
     "referral",

@@ -233,8 +233,11 @@ def index():  # type: ignore[no-untyped-def]
             lambda: count_summary(ids, period, today=today, contract_start=contract_start, pathway=pathway, area=area),
         )
     if view == "contracts":
-        counted = count_by_contract(
-            ids, period, today=london_today(), pathway=filters.pathway or None, area=filters.area or None
+        today, pathway, area = london_today(), filters.pathway or None, filters.area or None
+        counted = remembered(
+            "dashboard.by_contract",
+            (tuple(ids), period.code, today, pathway, area),
+            lambda: count_by_contract(ids, period, today=today, pathway=pathway, area=area),
         )
     elif view == "equality":
         equality = count_equality(

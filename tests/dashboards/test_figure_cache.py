@@ -15,9 +15,9 @@ from portal.dates import parse_period
 from portal.delivery.models import Attendance
 from portal.extensions import db
 from portal.figure_cache import FIGURE_TABLES, current_stamp, forget, remembered
-from portal.figures import count_summary
+from portal.figures import count_by_contract, count_summary
 from portal.referrals.models import Referral, ReferralStatus
-from tests.factories import ReferralFactory, SessionFactory
+from tests.factories import OutcomeFactory, ReferralFactory, SessionFactory
 from tests.helpers import STORY_DAY, QueryCounter
 from tests.returns.conftest import at
 
@@ -41,7 +41,7 @@ def received(portal) -> int:
     return int(match.group(1))
 
 
-def test_the_summary_reads_only_tables_whose_changes_renew_the_stamp(quarter):
+def test_the_remembered_parts_read_only_tables_whose_changes_renew_the_stamp(quarter):
     """A figure that starts reading another table fails here until a migration gives that table
     the triggers and FIGURE_TABLES names it: otherwise its changes would not reach the dashboard."""
     seen: set[str] = set()
@@ -54,6 +54,7 @@ def test_the_summary_reads_only_tables_whose_changes_renew_the_stamp(quarter):
     try:
         for pathway, area in ((None, None), ("accommodation", "HMP Bedford")):
             count_summary([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
+            count_by_contract([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
     finally:
         event.remove(db.engine, "before_cursor_execute", read)
     tables = seen - {"json_array_elements", "json_each"}  # functions the achievements are unnested by
@@ -118,16 +119,19 @@ def test_a_second_visit_is_remembered_and_every_change_is_counted_at_once(app, p
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_remembered_figures_equal_figures_counted_afresh_on_a_random_history(quarter, nacro_caseworker, seed):
-    """Referrals sent, accepted, withdrawn and moved; sessions recorded and their attendance
-    changed; some by the ORM, some in SQL by hand: after each change the remembered summary is the
-    summary counted from the records."""
+    """Referrals sent, withdrawn and moved; sessions recorded and their attendance changed;
+    outcomes claimed and verified; some by the ORM, some in SQL by hand: after each change the
+    remembered summary and by-contract figures are those counted from the records."""
     rng = random.Random(seed)
     contract = quarter["contract"]
     ids = [contract.id]
 
     def summaries():
-        fresh = count_summary(ids, Q3, today=STORY_DAY)
-        kept = remembered("test.summary", (tuple(ids), Q3, STORY_DAY), lambda: count_summary(ids, Q3, today=STORY_DAY))
+        fresh = (count_summary(ids, Q3, today=STORY_DAY), count_by_contract(ids, Q3, today=STORY_DAY))
+        kept = (
+            remembered("test.summary", (tuple(ids), Q3), lambda: count_summary(ids, Q3, today=STORY_DAY)),
+            remembered("test.by_contract", (tuple(ids), Q3), lambda: count_by_contract(ids, Q3, today=STORY_DAY)),
+        )
         return kept, fresh
 
     def some_day() -> date:
@@ -137,7 +141,7 @@ def test_remembered_figures_equal_figures_counted_afresh_on_a_random_history(qua
         kept, fresh = summaries()
         assert kept == fresh
         referrals = db.session.scalars(select(Referral).where(Referral.contract_id == contract.id)).all()
-        change = rng.choice(("send", "move", "withdraw", "session", "attendance"))
+        change = rng.choice(("send", "move", "withdraw", "session", "attendance", "outcome"))
         if change == "send":
             ReferralFactory(contract=contract, service_code="ACC-TTG", sent_at=at(some_day()))
         elif change == "move":
@@ -157,6 +161,8 @@ def test_remembered_figures_equal_figures_counted_afresh_on_a_random_history(qua
                 attendance=rng.choice(list(Attendance)),
                 recorded_by=nacro_caseworker,
             )
+        elif change == "outcome":
+            OutcomeFactory(referral=rng.choice(referrals), verified=rng.random() < 0.5)
         else:
             db.session.execute(
                 text("UPDATE delivery_session SET attendance = :attendance WHERE referral_id = :id"),
