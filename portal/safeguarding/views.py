@@ -44,6 +44,15 @@ CONCERN_OPTIONS = (
 )
 
 
+# What a row of the list shows: the person, the reference and (to the CRC) the partner. Not who
+# raised, acknowledged or closed it (the concern's own page shows them): four more users, each with
+# their organisation, made the list's query join fourteen tables, a tenth of its time in planning.
+LIST_OPTIONS = (
+    joinedload(SafeguardingConcern.referral).joinedload(Referral.person),
+    joinedload(SafeguardingConcern.referral).joinedload(Referral.contract).joinedload(Contract.partner),
+)
+
+
 def load_concern(concern_id: int) -> SafeguardingConcern:
     return access.get_visible_or_404(SafeguardingConcern, concern_id, current_user, options=CONCERN_OPTIONS)
 
@@ -59,7 +68,7 @@ def index():  # type: ignore[no-untyped-def]
     status = request.args.get("status", "not_closed")
     status = status if status in STATUSES else "not_closed"
     mine = request.args.get("mine", "") == "yes"
-    statement = access.visible(SafeguardingConcern, current_user).options(*CONCERN_OPTIONS)
+    statement = access.visible(SafeguardingConcern, current_user).options(*LIST_OPTIONS)
     if status == "not_closed":
         statement = statement.where(SafeguardingConcern.status.in_(NOT_CLOSED))
     elif status != "all":
