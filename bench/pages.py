@@ -15,7 +15,8 @@ Then the documents: a frozen service return's PDF (time and pages), and every st
 (CSV and XLSX: the performance report, outcome claims, alerts, invoices, invoice lines, a line's
 events, the returns list, the figures), with its rows and the peak Python memory it took
 (tracemalloc): flat memory means the peaks are alike however many rows each has. Run it on a
-20,000- and a 200,000-referral database to compare (`--exports-only` skips the pages).
+20,000- and a 200,000-referral database to compare (`--exports-only` skips the pages; `--page NAME`
+measures only the pages whose name contains NAME, like `safeguarding`).
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ def records() -> dict[str, str]:
     from portal.contracts.models import Contract
     from portal.extensions import db
     from portal.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
-    from portal.organisations.models import Organisation
+    from portal.organisations.models import Organisation, OrganisationKind
     from portal.referrals.models import Referral
     from portal.returns.models import ServiceReturn
+    from portal.safeguarding.models import SafeguardingConcern
 
     partner = db.session.scalar(select(Organisation.id).where(Organisation.name == "Partner 01"))
     contracts = select(Contract.id).where(Contract.partner_id == partner)
@@ -71,8 +73,25 @@ def records() -> dict[str, str]:
             ServiceReturn.contract_id.in_(contracts), ServiceReturn.kpis.is_not(None)
         )
     )
+    # A referral of the partner's with a safeguarding concern, for the case file's section; and the
+    # smallest partner (the last seeded), whose few concerns the list must find among the CRC's.
+    concerned = db.session.scalar(
+        select(Referral.reference)
+        .join(SafeguardingConcern, SafeguardingConcern.referral_id == Referral.id)
+        .where(Referral.contract_id.in_(contracts))
+        .order_by(SafeguardingConcern.id.desc())
+        .limit(1)
+    )
+    smallest = db.session.scalar(
+        select(Organisation.name)
+        .where(Organisation.kind == OrganisationKind.PARTNER)
+        .order_by(Organisation.name.desc())
+        .limit(1)
+    )
     partner_id = str(partner)
     return {
+        "concerned": concerned or "",
+        "smallest": (smallest or "").lower().replace(" ", "-"),
         "contract": contract or "",
         "referral": referral or "",
         "submitted": str(submitted),
@@ -104,7 +123,11 @@ def walks(r: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
             ("/service-returns/", "/service-returns/"),
             ("/service-returns/[id]", f"/service-returns/{r['return']}"),
             ("/dashboard/ (partner)", "/dashboard/"),
+            ("/safeguarding/", "/safeguarding/"),
+            ("/safeguarding/?status=[s]", "/safeguarding/?status=all"),
+            ("/referrals/[reference]/safeguarding", f"/referrals/{r['concerned']}/safeguarding"),
         ],
+        f"manager@{r['smallest']}.example": [("/safeguarding/?status=[s]", "/safeguarding/?status=all")],
         "caseworker@partner-01.example": [("/my-sessions", "/my-sessions")],
         "referrer@scale.example": [("/", "/"), ("/referrals/?tab=[tab]", "/referrals/?tab=sent")],
         "contracts@scale.example": [
@@ -119,6 +142,7 @@ def walks(r: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
             ("/dashboard/?view=payments", "/dashboard/?view=payments"),
             ("/dashboard/?view=contracts", "/dashboard/?view=contracts"),
             ("/contracts/[reference]/volumes", f"/contracts/{r['contract']}/volumes"),
+            ("/safeguarding/?status=[s]", "/safeguarding/?status=all"),
         ],
         "admin@scale.example": [
             ("/audit/", "/audit/"),
@@ -136,6 +160,7 @@ def main() -> int:
     parser.add_argument("--password", default=DEFAULT_PASSWORD)
     parser.add_argument("--exports-only", action="store_true", help="measure only the documents and exports")
     parser.add_argument("--export", default="", help="only the exports whose name contains this")
+    parser.add_argument("--page", default="", help="only the pages whose name contains this (and no documents)")
     args = parser.parse_args()
     os.environ.update(PORTAL_ENV="test", TEST_DATABASE_URL=args.database_url, LOG_LEVEL="WARNING")
 
@@ -160,6 +185,8 @@ def main() -> int:
     for email, pages in ({} if args.exports_only else walks(found)).items():
         client = signed_in(app, email, args.password)
         for name, url in pages:
+            if args.page not in name:
+                continue
             url = deep(client, url)
             times, queried, status = [], 0, 0
             for _ in range(args.repeat):
@@ -169,11 +196,13 @@ def main() -> int:
                 times.append((time.perf_counter() - started) * 1000)
                 queried, status = queries["count"], response.status_code
             flag = "" if status == 200 else f" ({status})"
-            who = email.split("@")[0] + ("" if "scale" in email else " (partner 01)")
+            person, domain = email.split("@")
+            who = person + ("" if "scale" in domain else f" ({domain.removesuffix('.example').replace('-', ' ')})")
             best, median = min(times), statistics.median(times)
             print(f"| {who} | `{name}`{flag} | {best:.0f} | {median:.0f} | {queried} |", flush=True)
-    documents(app, found, args.password, args.export)
-    streaming(app)
+    if not args.page:
+        documents(app, found, args.password, args.export)
+        streaming(app)
     return 0
 
 

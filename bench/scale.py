@@ -1515,6 +1515,7 @@ class Referrals:
         concern_id = self.writer.add(
             "safeguarding_concern",
             referral_id=row["id"],
+            contract_id=row["contract_id"],  # the referral's, copied (migration 0038)
             status=status,
             category=category,
             urgency=urgency,

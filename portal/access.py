@@ -204,7 +204,6 @@ for _model, _attribute, _parent in (
     (EvidenceFile, "outcome_id", Outcome),
     (Alert, "referral_id", Referral),
     (EndOfServiceReport, "referral_id", Referral),
-    (SafeguardingConcern, "referral_id", Referral),
     (RiskSummary, "referral_id", Referral),
     (ReleaseRecord, "referral_id", Referral),
     (ActionPlan, "referral_id", Referral),
@@ -222,6 +221,21 @@ for _model, _attribute, _parent in (
     (PurchaseOrder, "contract_id", Contract),
 ):
     seen_with(_model, _attribute, _parent)
+
+
+@visibility_rule(SafeguardingConcern)
+def _safeguarding_concerns(user: User) -> ColumnElement[bool]:
+    """Seen exactly when its referral is, decided by the concern's own copy of the referral's
+    contract (migration 0038; portal.integrity checks the copy): a concern is raised only on a
+    sent referral, which its CRC and its contract's partner see, so seeing the referral is seeing
+    its contract. Narrowed through each referral instead, a partner's list of concerns read the
+    CRC's concerns one by one in deadline order (issue 20)."""
+    return SafeguardingConcern.contract_id.in_(select(Contract.id).where(_contracts(user)))
+
+
+# One concern is asked about through its referral, as the other records of a referral are: a page
+# of a referral's concerns asks the database once.
+_PARENTS[SafeguardingConcern] = ("referral_id", Referral)
 
 
 def _places_rule(model: type) -> None:

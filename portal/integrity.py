@@ -25,6 +25,7 @@ from portal.invoicing.models import (
     InvoiceStatus,
 )
 from portal.referrals.models import OPEN_STATUSES, Referral
+from portal.safeguarding.models import SafeguardingConcern
 
 # Enough examples to see what went wrong, never a flood.
 SHOWN = 5
@@ -287,10 +288,11 @@ def ended_referrals_have_nothing_waiting() -> list[str]:
 
 
 def rows_carry_their_referrals_contract() -> list[str]:
-    """Sessions, outcomes and end-of-service reports carry their referral's contract (a copy the
-    dashboard's figures count by: portal.delivery.models.contract_copy), never a different one."""
+    """Sessions, outcomes, end-of-service reports and safeguarding concerns carry their referral's
+    contract (a copy the dashboard's figures count by, and who sees a concern is decided by:
+    portal.delivery.models.contract_copy), never a different one."""
     problems = []
-    for model in (Session, Outcome, EndOfServiceReport):
+    for model in (Session, Outcome, EndOfServiceReport, SafeguardingConcern):
         wrong = db.session.scalars(
             select(model.id)
             .join(Referral, Referral.id == model.referral_id)

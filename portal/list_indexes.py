@@ -50,6 +50,16 @@ LIST_INDEXES = (
     Index("ix_service_return_status_submitted_at", ServiceReturn.status, ServiceReturn.submitted_at, ServiceReturn.id),
     # Safeguarding concerns, the earliest acknowledgement deadline first.
     Index("ix_safeguarding_concern_due_id", SafeguardingConcern.acknowledge_due_at, SafeguardingConcern.id),
+    # ...a partner's, by its contracts (the concern's copy of its referral's: migration 0038), in
+    # each status: a partner with few of the CRC's concerns finds them here rather than by walking
+    # every concern in deadline order, and the list's count reads this index alone.
+    Index(
+        "ix_safeguarding_concern_contract_status_due",
+        SafeguardingConcern.contract_id,
+        SafeguardingConcern.status,
+        SafeguardingConcern.acknowledge_due_at,
+        SafeguardingConcern.id,
+    ),
     # A caseworker's sessions awaiting feedback (My sessions): only those with no attendance yet, a
     # small part of two million, so each of the caseworker's cases is looked up in a small index.
     Index(

@@ -38,6 +38,11 @@ CONCERN_OPTIONS = (
     joinedload(SafeguardingConcern.escalated_to),
 )
 
+# A referral's list: each concern's referral is the one the route loaded, found in the session rather
+# than joined again, and of the people only who raised it is shown (the other three users, each with
+# their organisation, made the query join eleven tables).
+LIST_OPTIONS = (joinedload(SafeguardingConcern.raised_by),)
+
 
 class NewConcern(schemas.Body):
     category: ConcernCategory
@@ -185,7 +190,7 @@ def list_concerns(user: User, record: Referral, query: schemas.PageQuery) -> Any
     statement = (
         access.visible(SafeguardingConcern, user)
         .where(SafeguardingConcern.referral_id == record.id)
-        .options(*CONCERN_OPTIONS)
+        .options(*LIST_OPTIONS)
         .order_by(SafeguardingConcern.id)
     )
     page = paginate(statement, query)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.db import TimestampMixin, UtcDateTime, VersionedMixin, enum_type
+from portal.delivery.models import contract_copy
 from portal.extensions import db
 from portal.referrals.models import Referral
 
@@ -113,6 +114,10 @@ class SafeguardingConcern(TimestampMixin, VersionedMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"))
+    # The referral's contract, copied (migration 0038): who may see a concern is decided by it
+    # (portal.access), so a list of concerns is narrowed to the reader's contracts from the
+    # concern's own rows and indexes, rather than by testing each concern's referral.
+    contract_id: Mapped[int | None] = contract_copy()
     status: Mapped[ConcernStatus] = mapped_column(enum_type(ConcernStatus), default=ConcernStatus.OPEN)
     category: Mapped[ConcernCategory] = mapped_column(enum_type(ConcernCategory))
     urgency: Mapped[Urgency] = mapped_column(enum_type(Urgency))

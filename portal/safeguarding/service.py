@@ -118,6 +118,7 @@ def raise_concern(
     cleaned = _check_concern(fields, now)
     concern = SafeguardingConcern(
         referral_id=referral.id,
+        contract_id=referral.contract_id,
         status=ConcernStatus.OPEN,
         raised_at=now,
         raised_by_id=actor.id,
