@@ -232,6 +232,9 @@ def loading(connection: Any, log: Any = print) -> Iterator[None]:
         connection.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
     for name, _ in indexes:
         connection.execute(text(f"DROP INDEX {name}"))
+    # The figures' stamp triggers (migration 0039) are deferred to the commit; here they run as
+    # each row is written, because an index cannot be built on a table with trigger events waiting.
+    connection.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
     yield
     started = time.perf_counter()
     connection.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
