@@ -18,7 +18,7 @@ from portal.delivery.models import Alert, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.formatting import LONDON, format_money
 from portal.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
-from portal.main.work import work_item
+from portal.main.work import once_a_request, work_item
 from portal.organisations.models import Organisation
 from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
 from portal.returns.models import ReturnStatus, ServiceReturn
@@ -37,6 +37,17 @@ def _my_cases(user: User) -> Any:
     return select(Referral.id).where(
         access.visibility_clause(Referral, user), Referral.caseworker_id == user.id, Referral.status.in_(OPEN_STATUSES)
     )
+
+
+def _open_case_count(user: User, today: date) -> int:
+    return once_a_request("open_cases", user, today, lambda: _count(_my_cases(user)))
+
+
+def _has_cases(user: User, today: date) -> bool:
+    """Whether any count over the user's own cases can be above nought. A partner manager who takes no
+    cases is spared nine queries (one each for sessions, claims, plans, reviews…), each of which read
+    the partner's referrals only to find none of them theirs."""
+    return _open_case_count(user, today) > 0
 
 
 def _sent_by(user: User) -> Any:
@@ -62,6 +73,8 @@ def has_happened(now: datetime) -> Any:
     warn=True,
 )
 def _awaiting_feedback(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     return _count(
         select(Session.id).where(
             Session.referral_id.in_(_my_cases(user)), Session.attendance.is_(None), has_happened(utcnow())
@@ -79,6 +92,8 @@ def _awaiting_feedback(user: User, today: date) -> int:
     warn=True,
 )
 def _claims_rejected(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     return _count(rejected_not_claimed_again(user).where(Outcome.referral_id.in_(_my_cases(user))))
 
 
@@ -97,6 +112,8 @@ def rejected_not_claimed_again(user: User) -> Any:
     href=lambda user: url_for("delivery.my_sessions", _anchor="coming-up"),
 )
 def _sessions_today(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     return _count(select(Session.id).where(Session.referral_id.in_(_my_cases(user)), Session.date == today))
 
 
@@ -109,6 +126,8 @@ def _sessions_today(user: User, today: date) -> int:
     href=lambda user: url_for("referrals.index", tab="mine", sort="due", dir="asc"),
 )
 def _new_assignments(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     return _count(
         select(Referral.id).where(
             Referral.id.in_(_my_cases(user)),
@@ -127,6 +146,8 @@ def _new_assignments(user: User, today: date) -> int:
     href=lambda user: url_for("delivery.my_sessions", _anchor="coming-up"),
 )
 def _sessions_this_week(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     sunday = today + timedelta(days=6 - today.weekday())
     return _count(
         select(Session.id).where(Session.referral_id.in_(_my_cases(user)), Session.date > today, Session.date <= sunday)
@@ -142,7 +163,7 @@ def _sessions_this_week(user: User, today: date) -> int:
     href=lambda user: url_for("referrals.index", tab="mine"),
 )
 def _open_cases(user: User, today: date) -> int:
-    return _count(_my_cases(user))
+    return _open_case_count(user, today)
 
 
 @work_item(
@@ -154,6 +175,8 @@ def _open_cases(user: User, today: date) -> int:
     href=lambda user: url_for("delivery.alerts_queue"),
 )
 def _alerts_raised(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     return _count(
         access.visible(Alert, user).where(Alert.acknowledged_at.is_(None), Alert.referral_id.in_(_my_cases(user)))
     )
@@ -692,6 +715,8 @@ def _reviews_to_read(user: User, today: date) -> int:
     warn=True,
 )
 def _plans_changes_asked(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     from portal.plans.models import ActionPlan, PlanStatus
 
     return _count(
@@ -711,6 +736,8 @@ def _plans_changes_asked(user: User, today: date) -> int:
     warn=True,
 )
 def _reviews_overdue(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     from portal.plans.service import reviews_due_clause
 
     return _count(select(Referral.id).where(Referral.id.in_(_my_cases(user)), reviews_due_clause(today, overdue=True)))
@@ -725,6 +752,8 @@ def _reviews_overdue(user: User, today: date) -> int:
     href=lambda user: url_for("plans.index", mine="yes"),
 )
 def _reviews_due(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     from portal.plans.service import reviews_due_clause
 
     return _count(select(Referral.id).where(Referral.id.in_(_my_cases(user)), reviews_due_clause(today, overdue=False)))
@@ -739,6 +768,8 @@ def _reviews_due(user: User, today: date) -> int:
     href=lambda user: url_for("plans.index", mine="yes"),
 )
 def _cases_without_plan(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     from portal.plans.models import ActionPlan
 
     return _count(
