@@ -20,7 +20,7 @@ from portal.formatting import LONDON, format_money
 from portal.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
 from portal.main.work import once_a_request, work_item
 from portal.organisations.models import Organisation
-from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
+from portal.referrals.models import LIVE_STATUSES, OPEN_STATUSES, Referral, ReferralStatus
 from portal.returns.models import ReturnStatus, ServiceReturn
 
 CASEWORKER, MANAGER = Role.PROVIDER_CASEWORKER, Role.PROVIDER_MANAGER
@@ -185,6 +185,27 @@ def _alerts_raised(user: User, today: date) -> int:
 # --- partner managers ----------------------------------------------------------------------------------
 
 
+def _partner_referrals(user: User, today: date) -> dict[str, int]:
+    """The manager's four counts over their partner's referrals, in one query. It reads the few
+    thousand not yet closed once, from the index of their contracts' referrals by status; four counts
+    read them four times, and the overdue one, by other indexes, tens of thousands (EXPLAIN on the
+    200,000-referral seed: 1.1 ms for the one, 5.6 ms for the four, not counting planning)."""
+
+    def ask() -> dict[str, int]:
+        is_open = Referral.status.in_(OPEN_STATUSES)
+        counts = db.session.execute(
+            select(
+                func.count().filter(Referral.overdue),
+                func.count().filter(Referral.status == ReferralStatus.SENT),
+                func.count().filter(and_(is_open, Referral.caseworker_id.is_(None))),
+                func.count().filter(is_open),
+            ).where(access.visibility_clause(Referral, user), Referral.status.in_(LIVE_STATUSES))
+        ).one()
+        return dict(zip(("overdue", "new", "unassigned", "open"), counts, strict=True))
+
+    return once_a_request("partner_referrals", user, today, ask)
+
+
 @work_item(
     "referrals_overdue",
     {MANAGER},
@@ -195,7 +216,7 @@ def _alerts_raised(user: User, today: date) -> int:
     warn=True,
 )
 def _referrals_overdue(user: User, today: date) -> int:
-    return _count(access.visible(Referral, user).where(Referral.overdue))
+    return _partner_referrals(user, today)["overdue"]
 
 
 @work_item(
@@ -207,7 +228,7 @@ def _referrals_overdue(user: User, today: date) -> int:
     href=lambda user: url_for("referrals.index", tab="new", sort="due", dir="asc"),
 )
 def _referrals_new(user: User, today: date) -> int:
-    return _count(access.visible(Referral, user).where(Referral.status == ReferralStatus.SENT))
+    return _partner_referrals(user, today)["new"]
 
 
 @work_item(
@@ -220,19 +241,24 @@ def _referrals_new(user: User, today: date) -> int:
     warn=True,
 )
 def _referrals_unassigned(user: User, today: date) -> int:
-    return _count(
-        access.visible(Referral, user).where(Referral.status.in_(OPEN_STATUSES), Referral.caseworker_id.is_(None))
-    )
+    return _partner_referrals(user, today)["unassigned"]
 
 
 def _loads(user: User, today: date) -> list[tuple[str, int | None, str]]:
-    """Each active caseworker's open cases, busiest first: one query."""
+    """Each active caseworker's open cases, busiest first: one query. The cases are counted by
+    caseworker from the index of the partner's referrals by status alone before the few caseworkers
+    are joined; joined first, each caseworker's whole history was read (3.6 ms, now 0.7 ms)."""
+    loads = (
+        select(Referral.caseworker_id, func.count().label("cases"))
+        .where(access.visibility_clause(Referral, user), Referral.status.in_(OPEN_STATUSES))
+        .group_by(Referral.caseworker_id)
+        .subquery()
+    )
     rows = db.session.execute(
-        select(User.id, User.name, func.count(Referral.id))
-        .join(Referral, and_(Referral.caseworker_id == User.id, Referral.status.in_(OPEN_STATUSES)))
-        .where(access.visibility_clause(Referral, user), User.organisation_id == user.organisation_id)
-        .group_by(User.id, User.name)
-        .order_by(func.count(Referral.id).desc(), User.name)
+        select(User.id, User.name, loads.c.cases)
+        .join(loads, loads.c.caseworker_id == User.id)
+        .where(User.organisation_id == user.organisation_id)
+        .order_by(loads.c.cases.desc(), User.name)
     ).all()
     return [(name, count, url_for("referrals.index", tab="open", caseworker_id=uid)) for uid, name, count in rows]
 
@@ -247,7 +273,7 @@ def _loads(user: User, today: date) -> list[tuple[str, int | None, str]]:
     detail=_loads,
 )
 def _all_open(user: User, today: date) -> int:
-    return _count(access.visible(Referral, user).where(Referral.status.in_(OPEN_STATUSES)))
+    return _partner_referrals(user, today)["open"]
 
 
 @work_item(
