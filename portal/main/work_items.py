@@ -51,7 +51,13 @@ def _has_cases(user: User, today: date) -> bool:
 
 
 def _sent_by(user: User) -> Any:
-    return select(Referral.id).where(access.visibility_clause(Referral, user), Referral.referrer_id == user.id)
+    return select(Referral.id).where(_sent_by_clause(user))
+
+
+def _sent_by_clause(user: User) -> Any:
+    """The referrals `user` sent and can see, as a WHERE clause: counting referrals, it spares the
+    join of the referrer's thousands of referrals to themselves that `id IN _sent_by` costs."""
+    return and_(access.visibility_clause(Referral, user), Referral.referrer_id == user.id)
 
 
 def has_happened(now: datetime) -> Any:
@@ -397,10 +403,10 @@ def _alerts_to_acknowledge(user: User, today: date) -> int:
     href=lambda user: url_for("delivery.outcomes_queue"),
 )
 def _outcomes_to_verify(user: User, today: date) -> int:
+    # The referrals the user sent that they see (_sent_by) are all an outcome's visibility asks;
+    # asking it again read the referrals twice.
     return _count(
-        access.visible(Outcome, user).where(
-            Outcome.status == OutcomeStatus.CLAIMED, Outcome.referral_id.in_(_sent_by(user))
-        )
+        select(Outcome.id).where(Outcome.status == OutcomeStatus.CLAIMED, Outcome.referral_id.in_(_sent_by(user)))
     )
 
 
@@ -416,7 +422,7 @@ def _outcomes_to_verify(user: User, today: date) -> int:
 def _referrals_declined(user: User, today: date) -> int:
     return _count(
         select(Referral.id).where(
-            Referral.id.in_(_sent_by(user)),
+            _sent_by_clause(user),
             Referral.status == ReferralStatus.DECLINED,
             Referral.declined_at >= start_of_london_day(today - timedelta(days=30)),
         )
@@ -432,7 +438,7 @@ def _referrals_declined(user: User, today: date) -> int:
     href=lambda user: url_for("referrals.index", tab="sent", overdue="yes"),
 )
 def _late_answers(user: User, today: date) -> int:
-    return _count(select(Referral.id).where(Referral.id.in_(_sent_by(user)), Referral.accept_overdue))
+    return _count(select(Referral.id).where(_sent_by_clause(user), Referral.accept_overdue))
 
 
 @work_item(
