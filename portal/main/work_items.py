@@ -17,7 +17,7 @@ from portal.db import utcnow
 from portal.delivery.models import Alert, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.formatting import LONDON, format_money
-from portal.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
+from portal.invoicing.models import CLOCK_RUNNING_STATUSES, Invoice, InvoiceKind, InvoiceStatus
 from portal.main.work import once_a_request, work_item
 from portal.organisations.models import Organisation
 from portal.referrals.models import LIVE_STATUSES, OPEN_STATUSES, Referral, ReferralStatus
@@ -292,11 +292,27 @@ def _all_open(user: User, today: date) -> int:
     warn=True,
 )
 def _invoices_queried(user: User, today: date) -> int:
-    return _count(
-        access.visible(Invoice, user).where(
-            Invoice.status == InvoiceStatus.QUERIED, Invoice.kind == InvoiceKind.INVOICE
-        )
-    )
+    return _invoice_counts(user, today)["queried"]
+
+
+def _invoice_counts(user: User, today: date) -> dict[str, int]:
+    """The invoice counts of both managers' lists (queried, to decide, overdue) in one query: each
+    role shows two of them, which were two queries over the same few invoices."""
+
+    def ask() -> dict[str, int]:
+        counts = db.session.execute(
+            select(
+                func.count().filter(Invoice.status == InvoiceStatus.QUERIED, Invoice.kind == InvoiceKind.INVOICE),
+                func.count().filter(Invoice.status == InvoiceStatus.SUBMITTED),
+                func.count().filter(Invoice.overdue),
+            ).where(
+                access.visibility_clause(Invoice, user),
+                Invoice.status.in_({InvoiceStatus.QUERIED, InvoiceStatus.SUBMITTED, *CLOCK_RUNNING_STATUSES}),
+            )
+        ).one()
+        return dict(zip(("queried", "to_decide", "overdue"), counts, strict=True))
+
+    return once_a_request("invoice_counts", user, today, ask)
 
 
 @work_item(
@@ -309,7 +325,22 @@ def _invoices_queried(user: User, today: date) -> int:
     warn=True,
 )
 def _returns_returned(user: User, today: date) -> int:
-    return _count(access.visible(ServiceReturn, user).where(ServiceReturn.status == ReturnStatus.RETURNED))
+    return _return_counts(user, today).get(ReturnStatus.RETURNED, 0)
+
+
+def _return_counts(user: User, today: date) -> dict[ReturnStatus, int]:
+    """How many of the returns the user sees are in each status: one query for the partner
+    manager's two counts (returned, draft) and the contract manager's one (submitted)."""
+
+    def ask() -> dict[ReturnStatus, int]:
+        rows = db.session.execute(
+            select(ServiceReturn.status, func.count())
+            .where(access.visibility_clause(ServiceReturn, user))
+            .group_by(ServiceReturn.status)
+        ).all()
+        return {ReturnStatus(status): count for status, count in rows}
+
+    return once_a_request("return_counts", user, today, ask)
 
 
 @work_item(
@@ -321,7 +352,7 @@ def _returns_returned(user: User, today: date) -> int:
     href=lambda user: url_for("returns.index", status="draft"),
 )
 def _returns_draft(user: User, today: date) -> int:
-    return _count(access.visible(ServiceReturn, user).where(ServiceReturn.status == ReturnStatus.DRAFT))
+    return _return_counts(user, today).get(ReturnStatus.DRAFT, 0)
 
 
 def last_ended_quarter(today: date) -> Window:
@@ -362,7 +393,7 @@ def _returns_due(user: User, today: date) -> int:
 
 
 def _overdue_invoices(user: User, today: date) -> int:
-    return _count(access.visible(Invoice, user).where(Invoice.overdue))
+    return _invoice_counts(user, today)["overdue"]
 
 
 work_item(
@@ -466,7 +497,7 @@ def _drafts(user: User, today: date) -> int:
     href=lambda user: url_for("invoicing.queue"),
 )
 def _invoices_to_decide(user: User, today: date) -> int:
-    return _count(access.visible(Invoice, user).where(Invoice.status == InvoiceStatus.SUBMITTED))
+    return _invoice_counts(user, today)["to_decide"]
 
 
 @work_item(
@@ -478,7 +509,7 @@ def _invoices_to_decide(user: User, today: date) -> int:
     href=lambda user: url_for("returns.index", status="submitted"),
 )
 def _returns_to_review(user: User, today: date) -> int:
-    return _count(access.visible(ServiceReturn, user).where(ServiceReturn.status == ReturnStatus.SUBMITTED))
+    return _return_counts(user, today).get(ReturnStatus.SUBMITTED, 0)
 
 
 @work_item(

@@ -140,7 +140,9 @@ def test_a_partner_managers_home_asks_the_same_number_of_queries_however_many_re
     assert "6 open referrals with no caseworker" in home
     assert "12 open cases across your caseworkers" in home
     assert "6 invoices queried by the CRC, to answer" in home
+    assert "6 invoices unpaid past the due date" in home
     assert "6 service returns returned by the CRC for changes" in home
+    assert "6 service returns in draft, to finish and submit" in home
 
 
 def test_a_partner_managers_home_shows_each_caseworkers_load(portal, ttg_service, nacro_manager, nacro_caseworker):
