@@ -34,20 +34,65 @@ def _count(statement: Any) -> int:
 
 def _my_cases(user: User) -> Any:
     """The open referrals assigned to `user` (ids), that they can see."""
-    return select(Referral.id).where(
+    return select(Referral.id).where(_my_cases_clause(user))
+
+
+def _my_cases_clause(user: User) -> Any:
+    return and_(
         access.visibility_clause(Referral, user), Referral.caseworker_id == user.id, Referral.status.in_(OPEN_STATUSES)
     )
 
 
-def _open_case_count(user: User, today: date) -> int:
-    return once_a_request("open_cases", user, today, lambda: _count(_my_cases(user)))
+def _case_counts(user: User, today: date) -> dict[str, int]:
+    """The counts of the user's own open cases (all, new ones waiting for first contact, those with
+    no action plan) in one query, which also says whether they have any."""
+
+    def ask() -> dict[str, int]:
+        from portal.plans.models import ActionPlan
+
+        has_plan = select(ActionPlan.id).where(ActionPlan.referral_id == Referral.id).exists()
+        counts = db.session.execute(
+            select(
+                func.count(),
+                func.count().filter(Referral.status == ReferralStatus.ACCEPTED, Referral.first_contact_at.is_(None)),
+                func.count().filter(~has_plan),
+            ).where(_my_cases_clause(user))
+        ).one()
+        return dict(zip(("open", "new", "without_plan"), counts, strict=True))
+
+    return once_a_request("case_counts", user, today, ask)
 
 
 def _has_cases(user: User, today: date) -> bool:
     """Whether any count over the user's own cases can be above nought. A partner manager who takes no
-    cases is spared nine queries (one each for sessions, claims, plans, reviews…), each of which read
-    the partner's referrals only to find none of them theirs."""
-    return _open_case_count(user, today) > 0
+    cases is spared the others (sessions, claims, plans, reviews…), each of which read the partner's
+    referrals only to find none of them theirs."""
+    return _case_counts(user, today)["open"] > 0
+
+
+def _session_counts(user: User, today: date) -> dict[str, int]:
+    """The counts of the sessions of the user's cases (waiting for attendance, today, the rest of
+    this week) in one query: each case's sessions are read once, not three times."""
+    if not _has_cases(user, today):
+        return {"awaiting": 0, "today": 0, "this_week": 0}
+
+    def ask() -> dict[str, int]:
+        sunday = today + timedelta(days=6 - today.weekday())
+        awaiting = and_(Session.attendance.is_(None), has_happened(utcnow()))
+        this_week = and_(Session.date > today, Session.date <= sunday)
+        counts = db.session.execute(
+            select(
+                func.count().filter(awaiting),
+                func.count().filter(Session.date == today),
+                func.count().filter(this_week),
+            ).where(
+                Session.referral_id.in_(_my_cases(user)),
+                or_(Session.attendance.is_(None), Session.date == today, this_week),
+            )
+        ).one()
+        return dict(zip(("awaiting", "today", "this_week"), counts, strict=True))
+
+    return once_a_request("session_counts", user, today, ask)
 
 
 def _sent_by(user: User) -> Any:
@@ -79,13 +124,7 @@ def has_happened(now: datetime) -> Any:
     warn=True,
 )
 def _awaiting_feedback(user: User, today: date) -> int:
-    if not _has_cases(user, today):
-        return 0
-    return _count(
-        select(Session.id).where(
-            Session.referral_id.in_(_my_cases(user)), Session.attendance.is_(None), has_happened(utcnow())
-        )
-    )
+    return _session_counts(user, today)["awaiting"]
 
 
 @work_item(
@@ -118,9 +157,7 @@ def rejected_not_claimed_again(user: User) -> Any:
     href=lambda user: url_for("delivery.my_sessions", _anchor="coming-up"),
 )
 def _sessions_today(user: User, today: date) -> int:
-    if not _has_cases(user, today):
-        return 0
-    return _count(select(Session.id).where(Session.referral_id.in_(_my_cases(user)), Session.date == today))
+    return _session_counts(user, today)["today"]
 
 
 @work_item(
@@ -132,15 +169,7 @@ def _sessions_today(user: User, today: date) -> int:
     href=lambda user: url_for("referrals.index", tab="mine", sort="due", dir="asc"),
 )
 def _new_assignments(user: User, today: date) -> int:
-    if not _has_cases(user, today):
-        return 0
-    return _count(
-        select(Referral.id).where(
-            Referral.id.in_(_my_cases(user)),
-            Referral.status == ReferralStatus.ACCEPTED,
-            Referral.first_contact_at.is_(None),
-        )
-    )
+    return _case_counts(user, today)["new"]
 
 
 @work_item(
@@ -152,12 +181,7 @@ def _new_assignments(user: User, today: date) -> int:
     href=lambda user: url_for("delivery.my_sessions", _anchor="coming-up"),
 )
 def _sessions_this_week(user: User, today: date) -> int:
-    if not _has_cases(user, today):
-        return 0
-    sunday = today + timedelta(days=6 - today.weekday())
-    return _count(
-        select(Session.id).where(Session.referral_id.in_(_my_cases(user)), Session.date > today, Session.date <= sunday)
-    )
+    return _session_counts(user, today)["this_week"]
 
 
 @work_item(
@@ -169,7 +193,7 @@ def _sessions_this_week(user: User, today: date) -> int:
     href=lambda user: url_for("referrals.index", tab="mine"),
 )
 def _open_cases(user: User, today: date) -> int:
-    return _open_case_count(user, today)
+    return _case_counts(user, today)["open"]
 
 
 @work_item(
@@ -832,13 +856,4 @@ def _reviews_due(user: User, today: date) -> int:
     href=lambda user: url_for("plans.index", mine="yes"),
 )
 def _cases_without_plan(user: User, today: date) -> int:
-    if not _has_cases(user, today):
-        return 0
-    from portal.plans.models import ActionPlan
-
-    return _count(
-        select(Referral.id).where(
-            Referral.id.in_(_my_cases(user)),
-            ~select(ActionPlan.id).where(ActionPlan.referral_id == Referral.id).exists(),
-        )
-    )
+    return _case_counts(user, today)["without_plan"]
