@@ -579,6 +579,12 @@ def _near_cap(user: User) -> Any:
     )
 
 
+def _near_cap_rows(user: User, today: date) -> list[Any]:
+    """Asked once a request: the count and its detail lines share the rows (one per contract, so
+    there are never many), where a count and then the rows were two queries."""
+    return once_a_request("near_cap", user, today, lambda: db.session.execute(_near_cap(user)).all())
+
+
 def _near_cap_detail(user: User, today: date) -> list[tuple[str, int | None, str]]:
     return [
         (
@@ -586,7 +592,7 @@ def _near_cap_detail(user: User, today: date) -> list[tuple[str, int | None, str
             None,
             url_for("contracts.show", reference=reference),
         )
-        for reference, _title, spent, cap in db.session.execute(_near_cap(user)).all()
+        for reference, _title, spent, cap in _near_cap_rows(user, today)
     ]
 
 
@@ -601,7 +607,7 @@ def _near_cap_detail(user: User, today: date) -> list[tuple[str, int | None, str
     detail=_near_cap_detail,
 )
 def _contracts_near_cap(user: User, today: date) -> int:
-    return _count(_near_cap(user))
+    return len(_near_cap_rows(user, today))
 
 
 def _quiet(user: User, today: date) -> Any:
@@ -632,11 +638,16 @@ def _quiet(user: User, today: date) -> Any:
     warn=True,
     detail=lambda user, today: [
         (f"{reference}: {title}", None, url_for("contracts.show", reference=reference))
-        for reference, title in db.session.execute(_quiet(user, today)).all()
+        for reference, title in _quiet_rows(user, today)
     ],
 )
 def _contracts_quiet(user: User, today: date) -> int:
-    return _count(_quiet(user, today))
+    return len(_quiet_rows(user, today))
+
+
+def _quiet_rows(user: User, today: date) -> list[Any]:
+    """Asked once a request, for the count and its detail lines (as _near_cap_rows)."""
+    return once_a_request("quiet", user, today, lambda: db.session.execute(_quiet(user, today)).all())
 
 
 # --- administrators -------------------------------------------------------------------------------------------

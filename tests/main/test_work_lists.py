@@ -14,6 +14,7 @@ from portal.accounts.models import Role
 from portal.dates import PeriodKind, add_months, london_today, month_end
 from portal.db import utcnow
 from portal.delivery.models import OutcomeStatus
+from portal.extensions import db
 from portal.main.work import items_for
 from portal.main.work_items import last_ended_quarter
 from tests.factories import (
@@ -219,3 +220,19 @@ def test_a_quarterly_return_covers_the_quarter(portal, nacro_contract, nacro_man
     )
     portal.sign_in(nacro_manager)
     assert "No service returns due for the last quarter and not yet started" in text_of(portal.get("/"))
+
+
+def test_a_contract_managers_home_names_the_contracts_near_their_cap_and_the_quiet_ones(
+    portal, contract_manager, nacro_contract, st_giles_contract
+):
+    ReferralFactory(contract=st_giles_contract)
+    invoice = InvoiceFactory(contract=st_giles_contract, submitted=True)
+    invoice.subtotal_pence = 23_000_000  # 92% of its £250,000 cap
+    db.session.commit()
+    portal.sign_in(contract_manager)
+    home = text_of(portal.get("/"))
+    assert "1 contract with 90% or more of the value cap spent" in home
+    assert "BENCH-ETE-02: £230,000.00 of its £250,000.00 cap" in home
+    assert "1 active contract with no referral in the last 30 days" in home
+    assert "BENCH-ACC-01: Through the Gate accommodation" in home
+    assert "BENCH-ETE-02: Release planning" not in home
