@@ -105,7 +105,7 @@ def walks(r: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
             ("/service-returns/[id]", f"/service-returns/{r['return']}"),
             ("/dashboard/ (partner)", "/dashboard/"),
         ],
-        "caseworker@partner-01.example": [("/my-sessions", "/my-sessions")],
+        "caseworker@partner-01.example": [("/", "/"), ("/my-sessions", "/my-sessions")],
         "referrer@scale.example": [("/", "/"), ("/referrals/?tab=[tab]", "/referrals/?tab=sent")],
         "contracts@scale.example": [
             ("/", "/"),
@@ -121,6 +121,7 @@ def walks(r: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
             ("/contracts/[reference]/volumes", f"/contracts/{r['contract']}/volumes"),
         ],
         "admin@scale.example": [
+            ("/", "/"),
             ("/audit/", "/audit/"),
             ("/audit/ (page 21)", "next:20:/audit/"),
             ("/audit/ (page 101)", "next:100:/audit/"),
