@@ -128,7 +128,7 @@ def walks(r: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
             ("/referrals/[reference]/safeguarding", f"/referrals/{r['concerned']}/safeguarding"),
         ],
         f"manager@{r['smallest']}.example": [("/safeguarding/?status=[s]", "/safeguarding/?status=all")],
-        "caseworker@partner-01.example": [("/my-sessions", "/my-sessions")],
+        "caseworker@partner-01.example": [("/", "/"), ("/my-sessions", "/my-sessions")],
         "referrer@scale.example": [("/", "/"), ("/referrals/?tab=[tab]", "/referrals/?tab=sent")],
         "contracts@scale.example": [
             ("/", "/"),
@@ -145,6 +145,7 @@ def walks(r: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
             ("/safeguarding/?status=[s]", "/safeguarding/?status=all"),
         ],
         "admin@scale.example": [
+            ("/", "/"),
             ("/audit/", "/audit/"),
             ("/audit/ (page 21)", "next:20:/audit/"),
             ("/audit/ (page 101)", "next:100:/audit/"),

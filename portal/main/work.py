@@ -10,8 +10,9 @@ any module the app imports at start (list it in ITEM_MODULES if nothing else imp
                text="open", href=lambda user: url_for("safeguarding.index"), warn=True)
     def _open_concerns(user, today): return db.session.scalar(select(func.count())...)
 
-Every item costs one query however many records it counts (a `detail` costs one more), so the
-home page's queries never grow with the work.
+Every item costs at most one query however many records it counts (a `detail` costs one more), so
+the home page's queries never grow with the work. Items that share a question (whether the user has
+any cases; several counts one query answers) ask it through `once_a_request`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
+from flask import g, has_request_context
 from werkzeug.utils import import_string
 
 from portal.accounts.models import Role
@@ -29,6 +31,7 @@ from portal.formatting import plural
 # Modules whose import registers items (imported once, on first use).
 ITEM_MODULES = ["portal.main.work_items"]
 
+T = TypeVar("T")
 Count = Callable[[Any, date], int]
 # (text, count or None, link) rows shown under an item, such as each caseworker's load.
 Detail = Callable[[Any, date], list[tuple[str, int | None, str]]]
@@ -69,6 +72,19 @@ def work_item(
         return count
 
     return register
+
+
+def once_a_request(name: str, user: Any, today: date, ask: Callable[[], T]) -> T:
+    """What several items share (whether the user has open cases; counts that one query answers
+    together), asked once a request whichever item asks first. Outside a request it is asked afresh,
+    so a command acting as several people in turn never reads another's answer."""
+    if not has_request_context():
+        return ask()
+    memo = g.setdefault("work_list_memo", {})
+    key = (name, user.id, today)
+    if key not in memo:
+        memo[key] = ask()
+    return memo[key]
 
 
 def items_for(role: Role) -> list[WorkItem]:

@@ -17,10 +17,10 @@ from portal.db import utcnow
 from portal.delivery.models import Alert, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.formatting import LONDON, format_money
-from portal.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
-from portal.main.work import work_item
+from portal.invoicing.models import CLOCK_RUNNING_STATUSES, Invoice, InvoiceKind, InvoiceStatus
+from portal.main.work import once_a_request, work_item
 from portal.organisations.models import Organisation
-from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
+from portal.referrals.models import LIVE_STATUSES, OPEN_STATUSES, Referral, ReferralStatus
 from portal.returns.models import ReturnStatus, ServiceReturn
 
 CASEWORKER, MANAGER = Role.PROVIDER_CASEWORKER, Role.PROVIDER_MANAGER
@@ -34,13 +34,75 @@ def _count(statement: Any) -> int:
 
 def _my_cases(user: User) -> Any:
     """The open referrals assigned to `user` (ids), that they can see."""
-    return select(Referral.id).where(
+    return select(Referral.id).where(_my_cases_clause(user))
+
+
+def _my_cases_clause(user: User) -> Any:
+    return and_(
         access.visibility_clause(Referral, user), Referral.caseworker_id == user.id, Referral.status.in_(OPEN_STATUSES)
     )
 
 
+def _case_counts(user: User, today: date) -> dict[str, int]:
+    """The counts of the user's own open cases (all, new ones waiting for first contact, those with
+    no action plan) in one query, which also says whether they have any."""
+
+    def ask() -> dict[str, int]:
+        from portal.plans.models import ActionPlan
+
+        has_plan = select(ActionPlan.id).where(ActionPlan.referral_id == Referral.id).exists()
+        counts = db.session.execute(
+            select(
+                func.count(),
+                func.count().filter(Referral.status == ReferralStatus.ACCEPTED, Referral.first_contact_at.is_(None)),
+                func.count().filter(~has_plan),
+            ).where(_my_cases_clause(user))
+        ).one()
+        return dict(zip(("open", "new", "without_plan"), counts, strict=True))
+
+    return once_a_request("case_counts", user, today, ask)
+
+
+def _has_cases(user: User, today: date) -> bool:
+    """Whether any count over the user's own cases can be above nought. A partner manager who takes no
+    cases is spared the others (sessions, claims, plans, reviews…), each of which read the partner's
+    referrals only to find none of them theirs."""
+    return _case_counts(user, today)["open"] > 0
+
+
+def _session_counts(user: User, today: date) -> dict[str, int]:
+    """The counts of the sessions of the user's cases (waiting for attendance, today, the rest of
+    this week) in one query: each case's sessions are read once, not three times."""
+    if not _has_cases(user, today):
+        return {"awaiting": 0, "today": 0, "this_week": 0}
+
+    def ask() -> dict[str, int]:
+        sunday = today + timedelta(days=6 - today.weekday())
+        awaiting = and_(Session.attendance.is_(None), has_happened(utcnow()))
+        this_week = and_(Session.date > today, Session.date <= sunday)
+        counts = db.session.execute(
+            select(
+                func.count().filter(awaiting),
+                func.count().filter(Session.date == today),
+                func.count().filter(this_week),
+            ).where(
+                Session.referral_id.in_(_my_cases(user)),
+                or_(Session.attendance.is_(None), Session.date == today, this_week),
+            )
+        ).one()
+        return dict(zip(("awaiting", "today", "this_week"), counts, strict=True))
+
+    return once_a_request("session_counts", user, today, ask)
+
+
 def _sent_by(user: User) -> Any:
-    return select(Referral.id).where(access.visibility_clause(Referral, user), Referral.referrer_id == user.id)
+    return select(Referral.id).where(_sent_by_clause(user))
+
+
+def _sent_by_clause(user: User) -> Any:
+    """The referrals `user` sent and can see, as a WHERE clause: counting referrals, it spares the
+    join of the referrer's thousands of referrals to themselves that `id IN _sent_by` costs."""
+    return and_(access.visibility_clause(Referral, user), Referral.referrer_id == user.id)
 
 
 def has_happened(now: datetime) -> Any:
@@ -62,11 +124,7 @@ def has_happened(now: datetime) -> Any:
     warn=True,
 )
 def _awaiting_feedback(user: User, today: date) -> int:
-    return _count(
-        select(Session.id).where(
-            Session.referral_id.in_(_my_cases(user)), Session.attendance.is_(None), has_happened(utcnow())
-        )
-    )
+    return _session_counts(user, today)["awaiting"]
 
 
 @work_item(
@@ -79,6 +137,8 @@ def _awaiting_feedback(user: User, today: date) -> int:
     warn=True,
 )
 def _claims_rejected(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     return _count(rejected_not_claimed_again(user).where(Outcome.referral_id.in_(_my_cases(user))))
 
 
@@ -97,7 +157,7 @@ def rejected_not_claimed_again(user: User) -> Any:
     href=lambda user: url_for("delivery.my_sessions", _anchor="coming-up"),
 )
 def _sessions_today(user: User, today: date) -> int:
-    return _count(select(Session.id).where(Session.referral_id.in_(_my_cases(user)), Session.date == today))
+    return _session_counts(user, today)["today"]
 
 
 @work_item(
@@ -109,13 +169,7 @@ def _sessions_today(user: User, today: date) -> int:
     href=lambda user: url_for("referrals.index", tab="mine", sort="due", dir="asc"),
 )
 def _new_assignments(user: User, today: date) -> int:
-    return _count(
-        select(Referral.id).where(
-            Referral.id.in_(_my_cases(user)),
-            Referral.status == ReferralStatus.ACCEPTED,
-            Referral.first_contact_at.is_(None),
-        )
-    )
+    return _case_counts(user, today)["new"]
 
 
 @work_item(
@@ -127,10 +181,7 @@ def _new_assignments(user: User, today: date) -> int:
     href=lambda user: url_for("delivery.my_sessions", _anchor="coming-up"),
 )
 def _sessions_this_week(user: User, today: date) -> int:
-    sunday = today + timedelta(days=6 - today.weekday())
-    return _count(
-        select(Session.id).where(Session.referral_id.in_(_my_cases(user)), Session.date > today, Session.date <= sunday)
-    )
+    return _session_counts(user, today)["this_week"]
 
 
 @work_item(
@@ -142,7 +193,7 @@ def _sessions_this_week(user: User, today: date) -> int:
     href=lambda user: url_for("referrals.index", tab="mine"),
 )
 def _open_cases(user: User, today: date) -> int:
-    return _count(_my_cases(user))
+    return _case_counts(user, today)["open"]
 
 
 @work_item(
@@ -154,12 +205,35 @@ def _open_cases(user: User, today: date) -> int:
     href=lambda user: url_for("delivery.alerts_queue"),
 )
 def _alerts_raised(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     return _count(
         access.visible(Alert, user).where(Alert.acknowledged_at.is_(None), Alert.referral_id.in_(_my_cases(user)))
     )
 
 
 # --- partner managers ----------------------------------------------------------------------------------
+
+
+def _partner_referrals(user: User, today: date) -> dict[str, int]:
+    """The manager's four counts over their partner's referrals, in one query. It reads the few
+    thousand not yet closed once, from the index of their contracts' referrals by status; four counts
+    read them four times, and the overdue one, by other indexes, tens of thousands (EXPLAIN on the
+    200,000-referral seed: 1.1 ms for the one, 5.6 ms for the four, not counting planning)."""
+
+    def ask() -> dict[str, int]:
+        is_open = Referral.status.in_(OPEN_STATUSES)
+        counts = db.session.execute(
+            select(
+                func.count().filter(Referral.overdue),
+                func.count().filter(Referral.status == ReferralStatus.SENT),
+                func.count().filter(and_(is_open, Referral.caseworker_id.is_(None))),
+                func.count().filter(is_open),
+            ).where(access.visibility_clause(Referral, user), Referral.status.in_(LIVE_STATUSES))
+        ).one()
+        return dict(zip(("overdue", "new", "unassigned", "open"), counts, strict=True))
+
+    return once_a_request("partner_referrals", user, today, ask)
 
 
 @work_item(
@@ -172,7 +246,7 @@ def _alerts_raised(user: User, today: date) -> int:
     warn=True,
 )
 def _referrals_overdue(user: User, today: date) -> int:
-    return _count(access.visible(Referral, user).where(Referral.overdue))
+    return _partner_referrals(user, today)["overdue"]
 
 
 @work_item(
@@ -184,7 +258,7 @@ def _referrals_overdue(user: User, today: date) -> int:
     href=lambda user: url_for("referrals.index", tab="new", sort="due", dir="asc"),
 )
 def _referrals_new(user: User, today: date) -> int:
-    return _count(access.visible(Referral, user).where(Referral.status == ReferralStatus.SENT))
+    return _partner_referrals(user, today)["new"]
 
 
 @work_item(
@@ -197,19 +271,24 @@ def _referrals_new(user: User, today: date) -> int:
     warn=True,
 )
 def _referrals_unassigned(user: User, today: date) -> int:
-    return _count(
-        access.visible(Referral, user).where(Referral.status.in_(OPEN_STATUSES), Referral.caseworker_id.is_(None))
-    )
+    return _partner_referrals(user, today)["unassigned"]
 
 
 def _loads(user: User, today: date) -> list[tuple[str, int | None, str]]:
-    """Each active caseworker's open cases, busiest first: one query."""
+    """Each active caseworker's open cases, busiest first: one query. The cases are counted by
+    caseworker from the index of the partner's referrals by status alone before the few caseworkers
+    are joined; joined first, each caseworker's whole history was read (3.6 ms, now 0.7 ms)."""
+    loads = (
+        select(Referral.caseworker_id, func.count().label("cases"))
+        .where(access.visibility_clause(Referral, user), Referral.status.in_(OPEN_STATUSES))
+        .group_by(Referral.caseworker_id)
+        .subquery()
+    )
     rows = db.session.execute(
-        select(User.id, User.name, func.count(Referral.id))
-        .join(Referral, and_(Referral.caseworker_id == User.id, Referral.status.in_(OPEN_STATUSES)))
-        .where(access.visibility_clause(Referral, user), User.organisation_id == user.organisation_id)
-        .group_by(User.id, User.name)
-        .order_by(func.count(Referral.id).desc(), User.name)
+        select(User.id, User.name, loads.c.cases)
+        .join(loads, loads.c.caseworker_id == User.id)
+        .where(User.organisation_id == user.organisation_id)
+        .order_by(loads.c.cases.desc(), User.name)
     ).all()
     return [(name, count, url_for("referrals.index", tab="open", caseworker_id=uid)) for uid, name, count in rows]
 
@@ -224,7 +303,7 @@ def _loads(user: User, today: date) -> list[tuple[str, int | None, str]]:
     detail=_loads,
 )
 def _all_open(user: User, today: date) -> int:
-    return _count(access.visible(Referral, user).where(Referral.status.in_(OPEN_STATUSES)))
+    return _partner_referrals(user, today)["open"]
 
 
 @work_item(
@@ -237,11 +316,27 @@ def _all_open(user: User, today: date) -> int:
     warn=True,
 )
 def _invoices_queried(user: User, today: date) -> int:
-    return _count(
-        access.visible(Invoice, user).where(
-            Invoice.status == InvoiceStatus.QUERIED, Invoice.kind == InvoiceKind.INVOICE
-        )
-    )
+    return _invoice_counts(user, today)["queried"]
+
+
+def _invoice_counts(user: User, today: date) -> dict[str, int]:
+    """The invoice counts of both managers' lists (queried, to decide, overdue) in one query: each
+    role shows two of them, which were two queries over the same few invoices."""
+
+    def ask() -> dict[str, int]:
+        counts = db.session.execute(
+            select(
+                func.count().filter(Invoice.status == InvoiceStatus.QUERIED, Invoice.kind == InvoiceKind.INVOICE),
+                func.count().filter(Invoice.status == InvoiceStatus.SUBMITTED),
+                func.count().filter(Invoice.overdue),
+            ).where(
+                access.visibility_clause(Invoice, user),
+                Invoice.status.in_({InvoiceStatus.QUERIED, InvoiceStatus.SUBMITTED, *CLOCK_RUNNING_STATUSES}),
+            )
+        ).one()
+        return dict(zip(("queried", "to_decide", "overdue"), counts, strict=True))
+
+    return once_a_request("invoice_counts", user, today, ask)
 
 
 @work_item(
@@ -254,7 +349,22 @@ def _invoices_queried(user: User, today: date) -> int:
     warn=True,
 )
 def _returns_returned(user: User, today: date) -> int:
-    return _count(access.visible(ServiceReturn, user).where(ServiceReturn.status == ReturnStatus.RETURNED))
+    return _return_counts(user, today).get(ReturnStatus.RETURNED, 0)
+
+
+def _return_counts(user: User, today: date) -> dict[ReturnStatus, int]:
+    """How many of the returns the user sees are in each status: one query for the partner
+    manager's two counts (returned, draft) and the contract manager's one (submitted)."""
+
+    def ask() -> dict[ReturnStatus, int]:
+        rows = db.session.execute(
+            select(ServiceReturn.status, func.count())
+            .where(access.visibility_clause(ServiceReturn, user))
+            .group_by(ServiceReturn.status)
+        ).all()
+        return {ReturnStatus(status): count for status, count in rows}
+
+    return once_a_request("return_counts", user, today, ask)
 
 
 @work_item(
@@ -266,7 +376,7 @@ def _returns_returned(user: User, today: date) -> int:
     href=lambda user: url_for("returns.index", status="draft"),
 )
 def _returns_draft(user: User, today: date) -> int:
-    return _count(access.visible(ServiceReturn, user).where(ServiceReturn.status == ReturnStatus.DRAFT))
+    return _return_counts(user, today).get(ReturnStatus.DRAFT, 0)
 
 
 def last_ended_quarter(today: date) -> Window:
@@ -307,7 +417,7 @@ def _returns_due(user: User, today: date) -> int:
 
 
 def _overdue_invoices(user: User, today: date) -> int:
-    return _count(access.visible(Invoice, user).where(Invoice.overdue))
+    return _invoice_counts(user, today)["overdue"]
 
 
 work_item(
@@ -348,10 +458,10 @@ def _alerts_to_acknowledge(user: User, today: date) -> int:
     href=lambda user: url_for("delivery.outcomes_queue"),
 )
 def _outcomes_to_verify(user: User, today: date) -> int:
+    # The referrals the user sent that they see (_sent_by) are all an outcome's visibility asks;
+    # asking it again read the referrals twice.
     return _count(
-        access.visible(Outcome, user).where(
-            Outcome.status == OutcomeStatus.CLAIMED, Outcome.referral_id.in_(_sent_by(user))
-        )
+        select(Outcome.id).where(Outcome.status == OutcomeStatus.CLAIMED, Outcome.referral_id.in_(_sent_by(user)))
     )
 
 
@@ -367,7 +477,7 @@ def _outcomes_to_verify(user: User, today: date) -> int:
 def _referrals_declined(user: User, today: date) -> int:
     return _count(
         select(Referral.id).where(
-            Referral.id.in_(_sent_by(user)),
+            _sent_by_clause(user),
             Referral.status == ReferralStatus.DECLINED,
             Referral.declined_at >= start_of_london_day(today - timedelta(days=30)),
         )
@@ -383,7 +493,7 @@ def _referrals_declined(user: User, today: date) -> int:
     href=lambda user: url_for("referrals.index", tab="sent", overdue="yes"),
 )
 def _late_answers(user: User, today: date) -> int:
-    return _count(select(Referral.id).where(Referral.id.in_(_sent_by(user)), Referral.accept_overdue))
+    return _count(select(Referral.id).where(_sent_by_clause(user), Referral.accept_overdue))
 
 
 @work_item(
@@ -411,7 +521,7 @@ def _drafts(user: User, today: date) -> int:
     href=lambda user: url_for("invoicing.queue"),
 )
 def _invoices_to_decide(user: User, today: date) -> int:
-    return _count(access.visible(Invoice, user).where(Invoice.status == InvoiceStatus.SUBMITTED))
+    return _invoice_counts(user, today)["to_decide"]
 
 
 @work_item(
@@ -423,7 +533,7 @@ def _invoices_to_decide(user: User, today: date) -> int:
     href=lambda user: url_for("returns.index", status="submitted"),
 )
 def _returns_to_review(user: User, today: date) -> int:
-    return _count(access.visible(ServiceReturn, user).where(ServiceReturn.status == ReturnStatus.SUBMITTED))
+    return _return_counts(user, today).get(ReturnStatus.SUBMITTED, 0)
 
 
 @work_item(
@@ -469,6 +579,12 @@ def _near_cap(user: User) -> Any:
     )
 
 
+def _near_cap_rows(user: User, today: date) -> list[Any]:
+    """Asked once a request: the count and its detail lines share the rows (one per contract, so
+    there are never many), where a count and then the rows were two queries."""
+    return once_a_request("near_cap", user, today, lambda: db.session.execute(_near_cap(user)).all())
+
+
 def _near_cap_detail(user: User, today: date) -> list[tuple[str, int | None, str]]:
     return [
         (
@@ -476,7 +592,7 @@ def _near_cap_detail(user: User, today: date) -> list[tuple[str, int | None, str
             None,
             url_for("contracts.show", reference=reference),
         )
-        for reference, _title, spent, cap in db.session.execute(_near_cap(user)).all()
+        for reference, _title, spent, cap in _near_cap_rows(user, today)
     ]
 
 
@@ -491,7 +607,7 @@ def _near_cap_detail(user: User, today: date) -> list[tuple[str, int | None, str
     detail=_near_cap_detail,
 )
 def _contracts_near_cap(user: User, today: date) -> int:
-    return _count(_near_cap(user))
+    return len(_near_cap_rows(user, today))
 
 
 def _quiet(user: User, today: date) -> Any:
@@ -522,11 +638,16 @@ def _quiet(user: User, today: date) -> Any:
     warn=True,
     detail=lambda user, today: [
         (f"{reference}: {title}", None, url_for("contracts.show", reference=reference))
-        for reference, title in db.session.execute(_quiet(user, today)).all()
+        for reference, title in _quiet_rows(user, today)
     ],
 )
 def _contracts_quiet(user: User, today: date) -> int:
-    return _count(_quiet(user, today))
+    return len(_quiet_rows(user, today))
+
+
+def _quiet_rows(user: User, today: date) -> list[Any]:
+    """Asked once a request, for the count and its detail lines (as _near_cap_rows)."""
+    return once_a_request("quiet", user, today, lambda: db.session.execute(_quiet(user, today)).all())
 
 
 # --- administrators -------------------------------------------------------------------------------------------
@@ -692,6 +813,8 @@ def _reviews_to_read(user: User, today: date) -> int:
     warn=True,
 )
 def _plans_changes_asked(user: User, today: date) -> int:
+    if not _has_cases(user, today):
+        return 0
     from portal.plans.models import ActionPlan, PlanStatus
 
     return _count(
@@ -711,9 +834,16 @@ def _plans_changes_asked(user: User, today: date) -> int:
     warn=True,
 )
 def _reviews_overdue(user: User, today: date) -> int:
-    from portal.plans.service import reviews_due_clause
+    return _review_counts(user, today)[0]
 
-    return _count(select(Referral.id).where(Referral.id.in_(_my_cases(user)), reviews_due_clause(today, overdue=True)))
+
+def _review_counts(user: User, today: date) -> tuple[int, int]:
+    """(overdue, due in the next two weeks) over the user's cases: one query for both items."""
+    if not _has_cases(user, today):
+        return 0, 0
+    from portal.plans.service import review_counts
+
+    return once_a_request("review_counts", user, today, lambda: review_counts(_my_cases(user), today))
 
 
 @work_item(
@@ -725,9 +855,7 @@ def _reviews_overdue(user: User, today: date) -> int:
     href=lambda user: url_for("plans.index", mine="yes"),
 )
 def _reviews_due(user: User, today: date) -> int:
-    from portal.plans.service import reviews_due_clause
-
-    return _count(select(Referral.id).where(Referral.id.in_(_my_cases(user)), reviews_due_clause(today, overdue=False)))
+    return _review_counts(user, today)[1]
 
 
 @work_item(
@@ -739,11 +867,4 @@ def _reviews_due(user: User, today: date) -> int:
     href=lambda user: url_for("plans.index", mine="yes"),
 )
 def _cases_without_plan(user: User, today: date) -> int:
-    from portal.plans.models import ActionPlan
-
-    return _count(
-        select(Referral.id).where(
-            Referral.id.in_(_my_cases(user)),
-            ~select(ActionPlan.id).where(ActionPlan.referral_id == Referral.id).exists(),
-        )
-    )
+    return _case_counts(user, today)["without_plan"]

@@ -526,6 +526,27 @@ def reviews_due_clause(today: date, referral: Any = Referral, *, overdue: bool |
     return and_(*conditions)
 
 
+def review_counts(referral_ids: Any, today: date) -> tuple[int, int]:
+    """(overdue, due and not yet overdue) among the referrals `referral_ids` selects, as
+    reviews_due_clause counts them, in one query. Each referral's due date is worked out once, in a
+    subquery the database must not flatten (OFFSET 0): its expression is large, and PostgreSQL took
+    longer to plan it (5 to 8 ms) than to run it, once for each count when they were two queries."""
+    due_on, _ending = review_due_sql()
+    due = (
+        select(due_on.label("due_on"))
+        .where(Referral.id.in_(referral_ids), Referral.status.in_(OPEN_STATUSES), Referral.accepted_on.is_not(None))
+        .offset(0)
+        .subquery()
+    )
+    overdue, soon = db.session.execute(
+        select(
+            func.count().filter(due.c.due_on < today),
+            func.count().filter(and_(due.c.due_on >= today, due.c.due_on <= today + DUE_SOON)),
+        ).select_from(due)
+    ).one()
+    return overdue, soon
+
+
 # --- progress reviews (the caseworker, then the referrer) -----------------------------------------------
 
 

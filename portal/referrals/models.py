@@ -423,6 +423,12 @@ Index(
     postgresql_include=["contract_id", "crc_id", "status", "referrer_id", "person_name"],
 )
 
+# The referrals a referrer sent (their home page's counts: outcomes to verify, alerts, plans…), with
+# what says whether they may still see each, read from the index alone: a national referrer's
+# sixteen thousand in 2 ms, where the planner otherwise read every referral newest first (migration
+# 0037). On SQLite, which has no INCLUDE, it is little more than ix_referral_referrer_id.
+Index("ix_referral_referrer_sent", Referral.referrer_id, Referral.id, postgresql_include=["crc_id", "status"])
+
 
 class ReferralEventKind(StrEnum):
     SENT = "sent"

@@ -11,13 +11,15 @@ from datetime import timedelta
 import pytest
 
 from portal.accounts.models import Role
-from portal.dates import PeriodKind, london_today
+from portal.dates import PeriodKind, add_months, london_today, month_end
 from portal.db import utcnow
 from portal.delivery.models import OutcomeStatus
+from portal.extensions import db
 from portal.main.work import items_for
 from portal.main.work_items import last_ended_quarter
 from tests.factories import (
     AlertFactory,
+    InvoiceFactory,
     OutcomeFactory,
     ReferralFactory,
     ServiceReturnFactory,
@@ -91,6 +93,8 @@ def test_a_caseworkers_home_counts_their_cases_sessions_and_rejected_claims(
 def test_the_home_page_asks_the_same_number_of_queries_however_much_work_is_waiting(
     app, portal, ttg_service, nacro_caseworker
 ):
+    # From their first case: with none, the counts over their cases are not asked at all.
+    ReferralFactory(contract=ttg_service, service_code="ACC-TTG", in_progress=True, caseworker=nacro_caseworker)
     portal.sign_in(nacro_caseworker)
     with QueryCounter(app) as few:
         portal.get("/")
@@ -103,6 +107,43 @@ def test_the_home_page_asks_the_same_number_of_queries_however_much_work_is_wait
     with QueryCounter(app) as many:
         portal.get("/")
     assert many.count == few.count
+
+
+def test_a_partner_managers_home_asks_the_same_number_of_queries_however_many_records_there_are(
+    app, portal, nacro, nacro_contract, ttg_service, nacro_manager
+):
+    def add_a_month_of_work(months_ago: int) -> None:
+        caseworker = UserFactory(organisation=nacro, role=Role.PROVIDER_CASEWORKER)
+        ReferralFactory(contract=ttg_service, service_code="ACC-TTG")
+        ReferralFactory(contract=ttg_service, service_code="ACC-TTG", accept_due_on=days_from_today(-3))
+        ReferralFactory(contract=ttg_service, service_code="ACC-TTG", accepted=True)
+        case = ReferralFactory(contract=ttg_service, service_code="ACC-TTG", in_progress=True, caseworker=caseworker)
+        SessionFactory(referral=case, recorded_by=caseworker, date=days_from_today(-2), attendance=None)
+        OutcomeFactory(referral=case, claimed_by=caseworker, rejected=True)
+        InvoiceFactory(contract=nacro_contract, queried=True)
+        InvoiceFactory(contract=nacro_contract, overdue=True)
+        month = add_months(london_today().replace(day=1), -1 - 2 * months_ago)
+        ServiceReturnFactory(contract=nacro_contract, period_start=month, period_end=month_end(month))
+        month = add_months(month, -1)
+        ServiceReturnFactory(contract=nacro_contract, period_start=month, period_end=month_end(month), returned=True)
+
+    add_a_month_of_work(0)
+    portal.sign_in(nacro_manager)
+    with QueryCounter(app) as few:
+        portal.get("/")
+    for months_ago in range(1, 6):
+        add_a_month_of_work(months_ago)
+    with QueryCounter(app) as many:
+        home = text_of(portal.get("/"))
+    assert many.count == few.count
+    assert "6 referrals overdue for an answer or first contact" in home
+    assert "12 new referrals waiting for your answer" in home
+    assert "6 open referrals with no caseworker" in home
+    assert "12 open cases across your caseworkers" in home
+    assert "6 invoices queried by the CRC, to answer" in home
+    assert "6 invoices unpaid past the due date" in home
+    assert "6 service returns returned by the CRC for changes" in home
+    assert "6 service returns in draft, to finish and submit" in home
 
 
 def test_a_partner_managers_home_shows_each_caseworkers_load(portal, ttg_service, nacro_manager, nacro_caseworker):
@@ -179,3 +220,19 @@ def test_a_quarterly_return_covers_the_quarter(portal, nacro_contract, nacro_man
     )
     portal.sign_in(nacro_manager)
     assert "No service returns due for the last quarter and not yet started" in text_of(portal.get("/"))
+
+
+def test_a_contract_managers_home_names_the_contracts_near_their_cap_and_the_quiet_ones(
+    portal, contract_manager, nacro_contract, st_giles_contract
+):
+    ReferralFactory(contract=st_giles_contract)
+    invoice = InvoiceFactory(contract=st_giles_contract, submitted=True)
+    invoice.subtotal_pence = 23_000_000  # 92% of its £250,000 cap
+    db.session.commit()
+    portal.sign_in(contract_manager)
+    home = text_of(portal.get("/"))
+    assert "1 contract with 90% or more of the value cap spent" in home
+    assert "BENCH-ETE-02: £230,000.00 of its £250,000.00 cap" in home
+    assert "1 active contract with no referral in the last 30 days" in home
+    assert "BENCH-ACC-01: Through the Gate accommodation" in home
+    assert "BENCH-ETE-02: Release planning" not in home
