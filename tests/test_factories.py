@@ -1,5 +1,6 @@
 """The factories build records as the portal would hold them, in every state their traits name."""
 
+from portal.accounts.models import User
 from portal.contracts.models import Contract
 from portal.delivery.models import Attendance, OutcomeStatus
 from portal.extensions import db
@@ -23,7 +24,8 @@ def test_sessions_and_alerts_hang_off_an_open_referral_of_the_same_partner():
     assert referral.status == ReferralStatus.IN_PROGRESS and referral.first_contact_at is not None
     assert session.attendance == Attendance.DID_NOT_ATTEND and session.non_attendance_reason is not None
     contract = db.session.get(Contract, referral.contract_id)  # Referral.contract is never lazy-loaded
-    assert session.recorded_by.organisation_id == contract.partner_id
+    recorder = db.session.get(User, session.recorded_by_id)  # nor is Session.recorded_by, once expired
+    assert recorder.organisation_id == contract.partner_id
     assert SessionFactory(scheduled=True).awaiting_feedback
     alert = AlertFactory()
     assert alert.referral_id == db.session.get(type(alert), alert.id).referral_id
