@@ -80,6 +80,28 @@ def _choices() -> dict[str, Any]:
     }
 
 
+def _with_case(statement: Select, *columns: Any) -> Select:
+    """An export's statement (a queue's, which joins the referral, its contract and person) reading
+    plain columns: the case's five (_case_cells), then `columns`."""
+    partner = aliased(Organisation)
+    return statement.join(partner, partner.id == Contract.partner_id).with_only_columns(
+        Referral.reference,
+        Person.crn,
+        Person.given_name,
+        Person.family_name,
+        Contract.reference,
+        partner.name,
+        *columns,
+    )
+
+
+def _case_cells(row: Any) -> tuple[str, ...]:
+    """The referral, CRN, person's name, contract and partner of a _with_case row; its own columns
+    follow from row[6]."""
+    name = f"{row[2]} {row[3]}" if row[2] is not None else ""
+    return (row[0], row[1] or "", name, row[4], row[5])
+
+
 # --- outcome claims -------------------------------------------------------------------------------------
 
 OUTCOME_STATUSES = {
@@ -147,33 +169,18 @@ def outcomes_csv():  # type: ignore[no-untyped-def]
     record_read(current_user, "export.outcomes_downloaded", details=filters.audit_details())
     # The export's columns only, read as rows: a record per claim, its referral, person and
     # contract costs five times as much at 80,000 claims (28 s to 6 s for the CRC's every claim).
-    partner = aliased(Organisation)
-    statement = (
-        _outcome_claims(filters)
-        .join(OutcomeType, OutcomeType.id == Outcome.outcome_type_id)
-        .join(partner, partner.id == Contract.partner_id)
-        .with_only_columns(
-            Referral.reference,
-            Person.crn,
-            Person.given_name,
-            Person.family_name,
-            Contract.reference,
-            partner.name,
-            OutcomeType.code,
-            OutcomeType.name,
-            Outcome.achieved_on,
-            Outcome.claimed_at,
-            Outcome.status,
-            Outcome.rejection_reason,
-        )
+    statement = _with_case(
+        _outcome_claims(filters).join(OutcomeType, OutcomeType.id == Outcome.outcome_type_id),
+        OutcomeType.code,
+        OutcomeType.name,
+        Outcome.achieved_on,
+        Outcome.claimed_at,
+        Outcome.status,
+        Outcome.rejection_reason,
     )
     rows = (
         (
-            row[0],
-            row[1] or "",
-            f"{row[2]} {row[3]}" if row[2] is not None else "",
-            row[4],
-            row[5],
+            *_case_cells(row),
             row[6],
             row[7],
             row[8].isoformat(),
@@ -251,30 +258,10 @@ def alerts_csv():  # type: ignore[no-untyped-def]
     filters = _alert_filters()
     record_read(current_user, "export.alerts_downloaded", details=filters.audit_details())
     # Columns, not records, as the outcome claims' export: 100,000 alerts at national scale.
-    partner = aliased(Organisation)
-    statement = (
-        _alert_list(filters)
-        .join(partner, partner.id == Contract.partner_id)
-        .with_only_columns(
-            Referral.reference,
-            Person.crn,
-            Person.given_name,
-            Person.family_name,
-            Contract.reference,
-            partner.name,
-            Alert.kind,
-            Alert.detail,
-            Alert.raised_at,
-            Alert.acknowledged_at,
-        )
-    )
+    statement = _with_case(_alert_list(filters), Alert.kind, Alert.detail, Alert.raised_at, Alert.acknowledged_at)
     rows = (
         (
-            row[0],
-            row[1] or "",
-            f"{row[2]} {row[3]}" if row[2] is not None else "",
-            row[4],
-            row[5],
+            *_case_cells(row),
             row[6].value,
             row[7] or "",
             row[8].isoformat(),
