@@ -83,6 +83,16 @@ class BaseConfig:
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
         self.LOCKOUT_THRESHOLD = _env_int("LOCKOUT_THRESHOLD", 5)
         self.LOCKOUT_MINUTES = _env_int("LOCKOUT_MINUTES", 15)
+        # Argon2id as OWASP's Password Storage Cheat Sheet gives its first choice: "a minimum
+        # configuration of 19 MiB of memory, an iteration count of 2, and 1 degree of parallelism".
+        # About 20 ms a sign-in on one core. RFC 9106's 64 MiB, 3 passes and 4 lanes (argon2-cffi's
+        # default, used until December 2026) took 150 ms of both cores, and six people signing in at
+        # once on a two-core server waited about a second each (bench/README.md). Online guessing is
+        # stopped by the rate limit and lockout, not by this cost; it slows an offline attack on a
+        # stolen database. Raise all three here: each hash is renewed at its owner's next sign-in.
+        self.ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 2)
+        self.ARGON2_MEMORY_COST = _env_int("ARGON2_MEMORY_COST", 19 * 1024)  # KiB
+        self.ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 1)
         self.PASSWORD_RESET_MINUTES = _env_int("PASSWORD_RESET_MINUTES", 60)
         self.INVITATION_DAYS = _env_int("INVITATION_DAYS", 7)
         self.REDIS_URL = _env("REDIS_URL")
@@ -164,6 +174,7 @@ class TestConfig(BaseConfig):
         # Argon2 at production cost would make the suite crawl; tests check behaviour, not cost.
         self.ARGON2_TIME_COST = 1
         self.ARGON2_MEMORY_COST = 1024
+        self.ARGON2_PARALLELISM = 1
         self.RATELIMIT_STORAGE_URI = "memory://"
         self.JOBS_BACKEND = _env("JOBS_BACKEND", "sync")
         # Every test signs in from 127.0.0.1; the rate-limit test lowers this itself.

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from config.settings import BaseConfig
 from portal.accounts.passwords import password_problems
 from portal.audit.models import AuditEvent
 from portal.db import utcnow
@@ -31,6 +32,26 @@ def link_in(email, path):
 def test_passwords_are_stored_as_argon2id_hashes(nacro_manager):
     assert nacro_manager.password_hash.startswith("$argon2id$")
     assert PASSWORD not in nacro_manager.password_hash
+
+
+def test_outside_the_tests_passwords_cost_what_owasp_asks_of_argon2id(monkeypatch):
+    """OWASP's Password Storage Cheat Sheet: "a minimum configuration of 19 MiB of memory, an
+    iteration count of 2, and 1 degree of parallelism" (the tests hash at the lowest cost)."""
+    for name in ("ARGON2_TIME_COST", "ARGON2_MEMORY_COST", "ARGON2_PARALLELISM"):
+        monkeypatch.delenv(name, raising=False)
+    config = BaseConfig()
+    assert (config.ARGON2_MEMORY_COST, config.ARGON2_TIME_COST, config.ARGON2_PARALLELISM) == (19 * 1024, 2, 1)
+
+
+def test_a_password_hashed_at_another_cost_is_renewed_at_the_next_sign_in(portal, app, nacro_manager):
+    assert "$m=1024,t=1,p=1$" in nacro_manager.password_hash  # the tests' cost
+    app.config.update(ARGON2_MEMORY_COST=2048, ARGON2_PARALLELISM=2)
+    try:
+        assert portal.sign_in(nacro_manager.email, PASSWORD).status_code == 302
+    finally:
+        app.config.update(ARGON2_MEMORY_COST=1024, ARGON2_PARALLELISM=1)
+    db.session.expire_all()
+    assert "$m=2048,t=1,p=2$" in db.session.get(type(nacro_manager), nacro_manager.id).password_hash
 
 
 @pytest.mark.parametrize(
