@@ -101,7 +101,16 @@ LIST_INDEXES = (
     # ...and the month's verified outcomes, by the day achieved (ix_outcome_status_achieved) or,
     # achieved earlier, by the time verified.
     Index("ix_outcome_status_verified_at", Outcome.status, Outcome.verified_at),
-    # My sessions: a caseworker's cases (thousands over the years) that their organisation sees,
-    # from the index alone, before each case's sessions are looked up.
-    Index("ix_referral_caseworker_cases", Referral.caseworker_id, Referral.contract_id, Referral.status, Referral.id),
+    # My sessions: a caseworker's cases (thousands over the years) that their organisation sees, and
+    # whether each is open or ended since a list's first day, from the index alone, before each
+    # such case's sessions are looked up (migration 0040).
+    Index(
+        "ix_referral_caseworker_cases",
+        Referral.caseworker_id,
+        Referral.contract_id,
+        Referral.status,
+        Referral.id,
+        Referral.completed_at,
+        Referral.withdrawn_at,
+    ),
 )

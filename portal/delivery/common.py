@@ -28,3 +28,9 @@ def text_of(value: Any) -> str:
 
 def accepted_on(referral: Referral) -> date | None:
     return london_day(referral.accepted_at) if referral.accepted_at else None
+
+
+def ended_on(referral: Referral) -> date | None:
+    """The day a completed or withdrawn referral ended (London's calendar); None while it is open."""
+    ended_at = referral.completed_at or referral.withdrawn_at
+    return london_day(ended_at) if ended_at else None

@@ -17,7 +17,7 @@ from portal.contracts.models import Contract
 from portal.dates import parse_user_date
 from portal.db import utcnow
 from portal.delivery.alerts import alerts_due, raise_alert
-from portal.delivery.common import DELIVERING, MAX_TEXT, Recorded, accepted_on, text_of
+from portal.delivery.common import DELIVERING, MAX_TEXT, Recorded, accepted_on, ended_on, text_of
 from portal.delivery.corrections import session_is_locked
 from portal.delivery.models import (
     ATTENDED,
@@ -84,6 +84,13 @@ def check_session(
         errors["date"] = ["Enter the date of the session, as a real date"]
     elif accepted is not None and day < accepted:
         errors["date"] = [f"The session cannot be before the referral was accepted ({format_date(accepted)})"]
+    elif (ended := ended_on(referral)) is not None and day > ended:
+        # Its sessions still booked ahead were cancelled when it ended (cancel_future_sessions); one
+        # kept for its feedback may be corrected, but not moved past the end. "My sessions" relies
+        # on it: a case ended before a list's first day has nothing in that list.
+        errors["date"] = [
+            f"The session cannot be after the referral was {referral.status.label.lower()} ({format_date(ended)})"
+        ]
     data["date"] = day
 
     start = _time(fields.get("start_time"))

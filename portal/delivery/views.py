@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import access
 from portal.audit.service import record_read
 from portal.contracts.models import Contract, OutcomeType
-from portal.dates import london_today
+from portal.dates import london_today, start_of_london_day
 from portal.db import utcnow
 from portal.delivery import alerts, corrections, end_of_service, evidence, outcomes, sessions
 from portal.delivery.forms import (
@@ -614,24 +614,43 @@ def my_sessions():  # type: ignore[no-untyped-def]
     today = london_today()
     now = utcnow().astimezone(LONDON)
     mine = access.visible(Referral, current_user).where(Referral.caseworker_id == current_user.id)
-    base = (
-        select(Session)
-        .where(Session.referral_id.in_(mine.with_only_columns(Referral.id)))
-        # Only what the lists show of each case and person (a referral's row is wide: risk, contacts).
-        .options(
-            joinedload(Session.referral)
-            .load_only(Referral.reference, Referral.person_id)
-            .joinedload(Referral.person)
-            .load_only(Person.given_name, Person.family_name)
+
+    def sessions_on(cases: Select) -> Select:
+        return (
+            select(Session)
+            .where(Session.referral_id.in_(cases.with_only_columns(Referral.id)))
+            # Only what the lists show of each case and person (a referral's row is wide: risk, contacts).
+            .options(
+                joinedload(Session.referral)
+                .load_only(Referral.reference, Referral.person_id)
+                .joinedload(Referral.person)
+                .load_only(Person.given_name, Person.family_name)
+            )
+            .order_by(Session.date, Session.start_time, Session.id)
         )
-        .order_by(Session.date, Session.start_time, Session.id)
-    )
-    # Started by now (London's clock): before today, or today at or before this minute.
+
+    def open_or_ended_since(first_day: date) -> Select:
+        """The cases that can have a session on `first_day` or later: the open ones, and those
+        that ended that day or since (none is dated after its end: portal.delivery.sessions.
+        check_session). Most of a caseworker's cases ended long ago; each case costs the lists
+        one look-up in the sessions' index, so they are left out from the index alone."""
+        since = start_of_london_day(first_day)
+        return mine.where(
+            or_(Referral.status.in_(OPEN_STATUSES), Referral.completed_at >= since, Referral.withdrawn_at >= since)
+        )
+
+    # Started by now (London's clock): before today, or today at or before this minute. A session
+    # can wait for its feedback however long ago it was, so that list looks at every case.
     happened = or_(Session.date < today, and_(Session.date == today, Session.start_time <= now.time()))
+    fortnight_ago = today - timedelta(days=14)
     lists = {
-        "awaiting": base.where(Session.attendance.is_(None), happened),
-        "upcoming": base.where(Session.date >= today, Session.date <= today + timedelta(days=31)),
-        "recent": base.where(Session.date >= today - timedelta(days=14), Session.date < today),
+        "awaiting": sessions_on(mine).where(Session.attendance.is_(None), happened),
+        "upcoming": sessions_on(open_or_ended_since(today)).where(
+            Session.date >= today, Session.date <= today + timedelta(days=31)
+        ),
+        "recent": sessions_on(open_or_ended_since(fortnight_ago)).where(
+            Session.date >= fortnight_ago, Session.date < today
+        ),
     }
     pages = {name: paginate(statement, per_page=MY_SESSIONS_PAGE, name=name) for name, statement in lists.items()}
     return render_template(

@@ -247,7 +247,6 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     __tablename__ = "referral"
     __table_args__ = (
         Index("ix_referral_contract_status", "contract_id", "status"),
-        Index("ix_referral_caseworker_id", "caseworker_id"),
         Index("ix_referral_updated_at", "updated_at"),
     )
 

@@ -6,6 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from portal.dates import london_today
+from portal.delivery.sessions import reschedule_session
+from portal.errors import ValidationFailed
+from portal.extensions import db
+from portal.formatting import format_date
+from portal.referrals.models import ReferralStatus
 from tests.factories import ReferralFactory, SessionFactory
 from tests.helpers import QueryCounter, pagination_link, text_of
 
@@ -101,3 +106,50 @@ def test_a_caseworker_never_sees_another_caseworkers_or_partners_sessions(
     portal.sign_in(st_giles_caseworker)
     page = text_of(portal.get("/my-sessions"))
     assert "SG3000AA" in page and "MS1000AA" not in page
+
+
+def ended(referral, days_ago):
+    """Completed `days_ago` days ago, as the end-of-service report would leave it."""
+    referral.status = ReferralStatus.COMPLETED
+    referral.completed_at = datetime.now(UTC) - timedelta(days=days_ago)
+    db.session.commit()
+    return referral
+
+
+def test_a_case_ended_in_the_last_fortnight_keeps_its_sessions_in_the_lists(
+    portal, ttg_service, referrer, case, nacro_caseworker
+):
+    SessionFactory(referral=case, date=london_today() - timedelta(days=6))
+    ended(case, days_ago=5)
+    long_ago = ReferralFactory(
+        reference="MS2000AA",
+        contract=ttg_service,
+        service_code="ACC-TTG",
+        referrer=referrer,
+        accepted=True,
+        accepted_at=datetime.now(UTC) - timedelta(days=200),
+        caseworker=nacro_caseworker,
+    )
+    unrecorded(long_ago, 1, london_today() - timedelta(days=40))  # its feedback is still owed
+    ended(long_ago, days_ago=30)
+    portal.sign_in(nacro_caseworker)
+    page = text_of(portal.get("/my-sessions"))
+    awaiting, rest = page.split("Today and coming up", 1)
+    recent = rest.split("The last two weeks", 1)[1]
+    assert "Awaiting feedback (1)" in awaiting and "MS2000AA" in awaiting
+    assert "MS1000AA" in recent and "MS2000AA" not in recent
+
+
+def test_a_session_of_an_ended_case_cannot_be_moved_past_its_end(case, nacro_caseworker):
+    session = SessionFactory(referral=case, date=london_today() - timedelta(days=3), attendance=None, feedback_at=None)
+    ended(case, days_ago=1)
+    end = london_today() - timedelta(days=1)
+    with pytest.raises(ValidationFailed) as refused:
+        reschedule_session(
+            nacro_caseworker, session, new_date=end + timedelta(days=1), new_time="10:00", reason="They asked"
+        )
+    assert refused.value.errors["date"] == [
+        f"The session cannot be after the referral was completed ({format_date(end)})"
+    ]
+    reschedule_session(nacro_caseworker, session, new_date=end, new_time="10:00", reason="They asked")
+    assert session.date == end
