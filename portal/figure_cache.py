@@ -1,4 +1,5 @@
-"""The dashboard's summary and by-contract figures, remembered until a record they count changes.
+"""The figures (the dashboard's, a return's not yet submitted), remembered until a record they count
+changes.
 
 The summary of the whole CRC at national scale (200,000 referrals, 2 million sessions) is about a
 dozen grouped queries over a year of records: 150 ms of SQL and as much again in Python, on every
@@ -21,8 +22,8 @@ deadlock. SQLite has one writer at a time: plain row triggers renew it in the wr
 What it does not do: the figures are remembered per gunicorn worker (each counts once per change),
 and when records change every few seconds (partners recording sessions all day) most visits count
 afresh, at the cost they have without it. `tests/dashboards/test_figure_cache.py` checks that
-everything the summary reads is in FIGURE_TABLES, so a figure that starts reading a new table
-fails until the table is stamped too (migration 0039).
+everything the figures read is in FIGURE_TABLES, so a figure that starts reading a new table
+fails until the table is stamped too (migrations 0039 and 0041).
 """
 
 from __future__ import annotations
@@ -39,20 +40,25 @@ from portal.extensions import db
 
 T = TypeVar("T")
 
-# Every table the dashboard's summary and by-contract part (portal.figures.count_summary and
-# count_by_contract) read, with their filters.
+# Every table the figures (portal.figures: count_summary, count_by_contract, count_figures and
+# count_equality) read, with their filters: the first thirteen stamped by migration 0039, the
+# others by 0041.
 FIGURE_TABLES = (
     "contract",
     "delivery_session",
     "end_of_service_report",
     "expected_starts",
+    "grant_activity",
     "grant_instalment",
     "invoice",
     "outcome",
     "outcome_type",
+    "person",
     "prison",
     "probation_office",
     "referral",
+    "release_record",
+    "safeguarding_concern",
     "service",
     "spend_profile",
 )

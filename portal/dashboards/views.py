@@ -197,15 +197,23 @@ def _scope() -> tuple[Any, Filters, list[Contract], list[Contract], dict[str, st
 
 def _figures(filters: Filters, chosen: list[Contract]) -> Counted:
     """The figures of the chosen contracts, counted in SQL (portal.figures): a fixed number of
-    grouped queries, however many referrals and sessions the period holds."""
-    return count_figures(
-        [c.id for c in chosen],
-        filters.period,
-        today=london_today(),
-        contract_start=min((c.start_date for c in chosen), default=filters.period.start),
-        pathway=filters.pathway or None,
-        area=filters.area or None,
-        labels=default_labels(),
+    grouped queries, however many referrals and sessions the period holds; remembered until a
+    record they count changes (portal.figure_cache: a second of SQL for the whole CRC)."""
+    ids = tuple(c.id for c in chosen)
+    today, pathway, area = london_today(), filters.pathway or None, filters.area or None
+    contract_start = min((c.start_date for c in chosen), default=filters.period.start)
+    return remembered(
+        "dashboard.figures",
+        (ids, filters.period, today, contract_start, pathway, area),
+        lambda: count_figures(
+            ids,
+            filters.period,
+            today=today,
+            contract_start=contract_start,
+            pathway=pathway,
+            area=area,
+            labels=default_labels(),
+        ),
     )
 
 
@@ -223,30 +231,26 @@ def index():  # type: ignore[no-untyped-def]
     # at national scale); the summary needs the period's headline figures, the prompt-payment and
     # export parts none.
     summary = None
+    today, pathway, area = london_today(), filters.pathway or None, filters.area or None
     if view == "summary":
         # Remembered until a record it counts changes (portal.figure_cache): the whole CRC's
         # summary is a dozen grouped queries over a year of records, the same on every visit.
-        today, pathway, area = london_today(), filters.pathway or None, filters.area or None
         summary = remembered(
             "dashboard.summary",
-            (tuple(ids), period.code, today, contract_start, pathway, area),
+            (tuple(ids), period, today, contract_start, pathway, area),
             lambda: count_summary(ids, period, today=today, contract_start=contract_start, pathway=pathway, area=area),
         )
     if view == "contracts":
-        today, pathway, area = london_today(), filters.pathway or None, filters.area or None
         counted = remembered(
             "dashboard.by_contract",
-            (tuple(ids), period.code, today, pathway, area),
+            (tuple(ids), period, today, pathway, area),
             lambda: count_by_contract(ids, period, today=today, pathway=pathway, area=area),
         )
     elif view == "equality":
-        equality = count_equality(
-            ids,
-            period,
-            today=london_today(),
-            contract_start=contract_start,
-            pathway=filters.pathway or None,
-            area=filters.area or None,
+        equality = remembered(
+            "dashboard.equality",
+            (tuple(ids), period, today, contract_start, pathway, area),
+            lambda: count_equality(ids, period, today=today, contract_start=contract_start, pathway=pathway, area=area),
         )
         counted = Counted({"equality": equality})
     else:

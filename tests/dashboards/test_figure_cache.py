@@ -15,8 +15,10 @@ from portal.dates import parse_period
 from portal.delivery.models import Attendance
 from portal.extensions import db
 from portal.figure_cache import FIGURE_TABLES, current_stamp, forget, remembered
-from portal.figures import count_by_contract, count_summary
+from portal.figures import count_by_contract, count_equality, count_figures, count_summary
+from portal.people.models import Gender
 from portal.referrals.models import Referral, ReferralStatus
+from portal.returns.records import default_labels, figures_for
 from tests.factories import OutcomeFactory, ReferralFactory, SessionFactory
 from tests.helpers import STORY_DAY, QueryCounter
 from tests.returns.conftest import at
@@ -55,12 +57,16 @@ def test_the_remembered_parts_read_only_tables_whose_changes_renew_the_stamp(qua
         for pathway, area in ((None, None), ("accommodation", "HMP Bedford")):
             count_summary([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
             count_by_contract([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
+            count_figures([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
+            count_equality([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
     finally:
         event.remove(db.engine, "before_cursor_execute", read)
-    tables = seen - {"json_array_elements", "json_each"}  # functions the achievements are unnested by
-    assert "referral" in tables and tables <= set(FIGURE_TABLES), tables - set(FIGURE_TABLES)
-    migration = importlib.import_module("migrations.versions.0039_sessions_speed")
-    assert tuple(migration.TABLES) == FIGURE_TABLES
+    # Functions the achievements are unnested by, and the names the queries give their own parts.
+    tables = seen - {"json_array_elements", "json_each", "rar_cases", "starters"}
+    assert {"referral", "person"} <= tables <= set(FIGURE_TABLES), tables - set(FIGURE_TABLES)
+    first = importlib.import_module("migrations.versions.0039_sessions_speed")
+    then = importlib.import_module("migrations.versions.0041_all_figures_remembered")
+    assert sorted(first.TABLES + then.ADDED) == sorted(FIGURE_TABLES)
 
 
 def test_every_figure_table_renews_the_stamp_in_the_database():
@@ -120,18 +126,26 @@ def test_a_second_visit_is_remembered_and_every_change_is_counted_at_once(app, p
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_remembered_figures_equal_figures_counted_afresh_on_a_random_history(quarter, nacro_caseworker, seed):
     """Referrals sent, withdrawn and moved; sessions recorded and their attendance changed;
-    outcomes claimed and verified; some by the ORM, some in SQL by hand: after each change the
-    remembered summary and by-contract figures are those counted from the records."""
+    outcomes claimed and verified; people's details changed; some by the ORM, some in SQL by hand:
+    after each change every remembered part (summary, by contract, every figure, equality) is what
+    is counted from the records."""
     rng = random.Random(seed)
     contract = quarter["contract"]
     ids = [contract.id]
 
+    counters = {
+        "summary": count_summary,
+        "by_contract": count_by_contract,
+        "figures": lambda ids, period, today: count_figures(ids, period, today=today).figures,
+        "equality": count_equality,
+    }
+
     def summaries():
-        fresh = (count_summary(ids, Q3, today=STORY_DAY), count_by_contract(ids, Q3, today=STORY_DAY))
-        kept = (
-            remembered("test.summary", (tuple(ids), Q3), lambda: count_summary(ids, Q3, today=STORY_DAY)),
-            remembered("test.by_contract", (tuple(ids), Q3), lambda: count_by_contract(ids, Q3, today=STORY_DAY)),
-        )
+        fresh = [count(ids, Q3, today=STORY_DAY) for count in counters.values()]
+        kept = [
+            remembered(f"test.{name}", (tuple(ids), Q3), lambda count=count: count(ids, Q3, today=STORY_DAY))
+            for name, count in counters.items()
+        ]
         return kept, fresh
 
     def some_day() -> date:
@@ -141,7 +155,7 @@ def test_remembered_figures_equal_figures_counted_afresh_on_a_random_history(qua
         kept, fresh = summaries()
         assert kept == fresh
         referrals = db.session.scalars(select(Referral).where(Referral.contract_id == contract.id)).all()
-        change = rng.choice(("send", "move", "withdraw", "session", "attendance", "outcome"))
+        change = rng.choice(("send", "move", "withdraw", "session", "attendance", "outcome", "person"))
         if change == "send":
             ReferralFactory(contract=contract, service_code="ACC-TTG", sent_at=at(some_day()))
         elif change == "move":
@@ -163,6 +177,12 @@ def test_remembered_figures_equal_figures_counted_afresh_on_a_random_history(qua
             )
         elif change == "outcome":
             OutcomeFactory(referral=rng.choice(referrals), verified=rng.random() < 0.5)
+        elif change == "person":  # the equality tables count people starting by their gender
+            db.session.execute(
+                text("UPDATE person SET gender = :gender WHERE id = :id"),
+                {"gender": rng.choice(list(Gender)).value, "id": rng.choice(referrals).person_id},
+            )
+            db.session.commit()
         else:
             db.session.execute(
                 text("UPDATE delivery_session SET attendance = :attendance WHERE referral_id = :id"),
@@ -171,3 +191,33 @@ def test_remembered_figures_equal_figures_counted_afresh_on_a_random_history(qua
             db.session.commit()
     kept, fresh = summaries()
     assert kept == fresh
+
+
+def test_a_draft_returns_figures_are_remembered_until_a_person_they_count_changes(quarter):
+    """A return not yet submitted shows live figures: counted once, then remembered; a change to a
+    person starting in the quarter (whom the equality tables count) is counted at once."""
+    contract = quarter["contract"]
+    statements: list[str] = []
+
+    def sent(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", sent)
+    try:
+        before = figures_for(contract, Q3, today=STORY_DAY)
+        counted = len(statements)
+        assert figures_for(contract, Q3, today=STORY_DAY) == before
+    finally:
+        event.remove(db.engine, "before_cursor_execute", sent)
+    assert len(statements) - counted == 1  # the stamp, read to know the remembered figures are current
+
+    stamp = current_stamp()
+    db.session.execute(text("UPDATE person SET gender = 'other' WHERE id = :id"), {"id": quarter["a"].person_id})
+    db.session.commit()  # A started in the quarter
+    assert current_stamp() != stamp
+    after = figures_for(contract, Q3, today=STORY_DAY)
+    assert after["equality"] != before["equality"]
+    fresh = count_figures(
+        [contract.id], Q3, today=STORY_DAY, contract_start=contract.start_date, labels=default_labels()
+    )
+    assert after == fresh.figures

@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from portal.audit.models import AuditEvent
 from portal.dates import PeriodKind, parse_period
 from portal.extensions import db
+from portal.figure_cache import forget
 from portal.formatting import format_date
 from portal.returns.models import ReturnStatus, ServiceReturn
 from tests.factories import ServiceReturnFactory
@@ -254,6 +255,7 @@ def test_the_return_page_takes_the_same_queries_for_few_or_many_records(
     portal.sign_in(nacro_manager)
     url = f"/service-returns/{q3_return.id}"
     portal.get(url)
+    forget()  # each visit counts its figures, rather than remembering the last visit's
     with QueryCounter(app) as few:
         assert portal.get(url).status_code == 200
     for n in range(25):
@@ -264,6 +266,7 @@ def test_the_return_page_takes_the_same_queries_for_few_or_many_records(
             reference=f"MQ{n:04d}AA",
             sent_at=quarter["b"].sent_at,
         )
+    forget()
     with QueryCounter(app) as many:
         assert portal.get(url).status_code == 200
     assert many.count == few.count
