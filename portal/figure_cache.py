@@ -19,20 +19,28 @@ Renewing at commit (not at the first write) also means a writer holds the stamp'
 while it commits, and always as the last lock it takes, so writers neither queue on it nor
 deadlock. SQLite has one writer at a time: plain row triggers renew it in the writing transaction.
 
-What it does not do: the figures are remembered per gunicorn worker (each counts once per change),
-and when records change every few seconds (partners recording sessions all day) most visits count
-afresh, at the cost they have without it. `tests/dashboards/test_figure_cache.py` checks that
+Where they are kept: in each gunicorn worker's memory, and, when the portal has Redis (REDIS_URL),
+there too, under the same stamp, so that one worker's count serves every worker and every instance
+(a day at most; an old stamp's figures are never asked for again). Without Redis, or while it is
+unreachable, each worker counts once per change. What it does not do: when records change every
+few seconds (partners recording sessions all day), most visits count afresh, at the cost they have
+without it. `tests/dashboards/test_figure_cache.py` checks that
 everything the figures read is in FIGURE_TABLES, so a figure that starts reading a new table
 fails until the table is stamped too (migrations 0039 and 0041).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -87,7 +95,8 @@ def current_stamp() -> str | None:
 def remembered(name: str, key: Hashable, count: Callable[[], T]) -> T:
     """`count()`, or what it returned when the records were as they are now. `key` must hold every
     argument the figures depend on besides the records (the contracts, the period, today, the
-    filters). The result is shared: callers read it and never change it."""
+    filters), with a repr that names them (it keys the shared copy). The result is shared: callers
+    read it and never change it."""
     token = current_stamp()
     if token is None:
         return count()
@@ -97,15 +106,68 @@ def remembered(name: str, key: Hashable, count: Callable[[], T]) -> T:
         if full in _remembered:
             _remembered.move_to_end(full)
             return _remembered[full]  # type: ignore[no-any-return]
-    value = count()
+    value = _shared_get(full)
+    if value is _MISSING:
+        value = count()
+        _shared_set(full, value)
     with _lock:
         _remembered[full] = value
         while len(_remembered) > LIMIT:
             _remembered.popitem(last=False)
-    return value
+    return value  # type: ignore[return-value]
 
 
 def forget() -> None:
-    """Drop everything remembered (tests that count queries start from nothing)."""
+    """Drop everything this process remembers (tests that count queries start from nothing)."""
     with _lock:
         _remembered.clear()
+
+
+# --- the copy every worker shares, in Redis ---------------------------------------------------
+
+_MISSING = object()
+# Long enough for a quiet day's figures; a stamp renewed since is never asked for again.
+SHARED_SECONDS = 24 * 3600
+_clients: dict[str, Any] = {}
+log = logging.getLogger(__name__)
+
+
+def _client() -> Any:
+    """The portal's Redis (one client a process), or None when it has none."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    if url not in _clients:
+        from redis import Redis
+
+        # Figures are an optimisation: a Redis slow to answer must not hold a page up for long.
+        _clients[url] = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return _clients[url]
+
+
+def _shared_key(full: tuple[Any, ...]) -> str:
+    return "portal:figures:" + hashlib.sha256(repr(full).encode()).hexdigest()
+
+
+def _shared_get(full: tuple[Any, ...]) -> Any:
+    client = _client()
+    if client is None:
+        return _MISSING
+    try:
+        stored = client.get(_shared_key(full))
+    except RedisError as error:
+        log.warning("figures not read from Redis (%s): counting them here", error)
+        return _MISSING
+    # Pickled by this portal's own workers, as RQ pickles the jobs they queue: the same trust in
+    # the same Redis.
+    return _MISSING if stored is None else pickle.loads(stored)  # noqa: S301
+
+
+def _shared_set(full: tuple[Any, ...], value: Any) -> None:
+    client = _client()
+    if client is None:
+        return
+    try:
+        client.set(_shared_key(full), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ex=SHARED_SECONDS)
+    except RedisError as error:
+        log.warning("figures not kept in Redis (%s)", error)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Date, and_, case, extract, func, literal_column, or_, select, true
@@ -823,6 +823,24 @@ def _achievements(scope: _Scope, windows: dict[str, Window]) -> dict[str, Counte
         for name, value in values.items():
             by_window[name][str(kind)] += value
     return by_window
+
+
+def safeguarding_clock(contract_ids: Sequence[int]) -> datetime | None:
+    """When the figures of these contracts next change with no record changing: the earliest
+    deadline, now or ahead, of a concern not yet acknowledged (once it passes, the concern counts as
+    decided, and late: _safeguarding). Everything else they count changes only with the records or
+    the day, so figures remembered under the same stamp, day and clock are the figures counted
+    afresh (portal.figure_cache). Every contract's concerns, whatever the filters: a deadline
+    outside them only makes the figures be counted again sooner."""
+    from portal.db import utcnow
+    from portal.safeguarding.models import SafeguardingConcern
+
+    c = SafeguardingConcern
+    return db.session.scalar(
+        select(func.min(c.acknowledge_due_at)).where(
+            c.contract_id.in_(list(contract_ids)), c.acknowledged_at.is_(None), c.acknowledge_due_at >= utcnow()
+        )
+    )
 
 
 def _safeguarding(scope: _Scope, windows: dict[str, Window]) -> dict[str, dict[str, Any]]:

@@ -20,7 +20,14 @@ from portal.dashboards import performance
 from portal.dates import Period, PeriodKind, london_today, parse_period
 from portal.extensions import db
 from portal.figure_cache import remembered
-from portal.figures import Counted, count_by_contract, count_equality, count_figures, count_summary
+from portal.figures import (
+    Counted,
+    count_by_contract,
+    count_equality,
+    count_figures,
+    count_summary,
+    safeguarding_clock,
+)
 from portal.grants.models import RAISED_STATUSES, GrantInstalment
 from portal.invoicing import prompt_payment
 from portal.invoicing.models import Invoice, InvoiceStatus
@@ -204,7 +211,7 @@ def _figures(filters: Filters, chosen: list[Contract]) -> Counted:
     contract_start = min((c.start_date for c in chosen), default=filters.period.start)
     return remembered(
         "dashboard.figures",
-        (ids, filters.period, today, contract_start, pathway, area),
+        (ids, filters.period, today, contract_start, pathway, area, safeguarding_clock(ids)),
         lambda: count_figures(
             ids,
             filters.period,

@@ -521,11 +521,11 @@ def figures_for(contract: Contract, period: Any, *, today: date) -> dict[str, An
     remembered until a record they count changes (portal.figure_cache); the caller's own copy, since
     a return being submitted keeps them as its frozen snapshot."""
     from portal.figure_cache import remembered
-    from portal.figures import count_figures
+    from portal.figures import count_figures, safeguarding_clock
 
     counted = remembered(
         "returns.figures",
-        (contract.id, period, today, contract.start_date),
+        (contract.id, period, today, contract.start_date, safeguarding_clock([contract.id])),
         lambda: (
             count_figures(
                 [contract.id], period, today=today, contract_start=contract.start_date, labels=default_labels()

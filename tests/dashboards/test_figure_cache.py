@@ -9,6 +9,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import event, select, text
 
 from portal.dates import parse_period
@@ -19,8 +20,9 @@ from portal.figures import count_by_contract, count_equality, count_figures, cou
 from portal.people.models import Gender
 from portal.referrals.models import Referral, ReferralStatus
 from portal.returns.records import default_labels, figures_for
+from portal.safeguarding.models import ConcernCategory, SafeguardingConcern, Urgency
 from tests.factories import OutcomeFactory, ReferralFactory, SessionFactory
-from tests.helpers import STORY_DAY, QueryCounter
+from tests.helpers import STORY_DAY, QueryCounter, redis_or_skip
 from tests.returns.conftest import at
 
 pytestmark = pytest.mark.on_day(STORY_DAY)  # the returns' worked example, set in 2026
@@ -209,7 +211,9 @@ def test_a_draft_returns_figures_are_remembered_until_a_person_they_count_change
         assert figures_for(contract, Q3, today=STORY_DAY) == before
     finally:
         event.remove(db.engine, "before_cursor_execute", sent)
-    assert len(statements) - counted == 1  # the stamp, read to know the remembered figures are current
+    # The stamp and the safeguarding clock (figures.safeguarding_clock), read to know the
+    # remembered figures are current; not the figures' grouped queries.
+    assert len(statements) - counted == 2
 
     stamp = current_stamp()
     db.session.execute(text("UPDATE person SET gender = 'other' WHERE id = :id"), {"id": quarter["a"].person_id})
@@ -221,3 +225,72 @@ def test_a_draft_returns_figures_are_remembered_until_a_person_they_count_change
         [contract.id], Q3, today=STORY_DAY, contract_start=contract.start_date, labels=default_labels()
     )
     assert after == fresh.figures
+
+
+SHARED = "redis://127.0.0.1:6379/6"
+
+
+@pytest.fixture
+def redis_url(app, observer_app):
+    """Gives the portal a Redis, as in production (REDIS_URL): both the app serving pages and the
+    one the tests' own code runs in. Call it with the address; it puts theirs back after."""
+    apps = (app, observer_app)
+    previous = [each.config.get("REDIS_URL") for each in apps]
+
+    def give(url: str) -> None:
+        for each in apps:
+            each.config["REDIS_URL"] = url
+
+    yield give
+    for each, url in zip(apps, previous, strict=True):
+        each.config["REDIS_URL"] = url
+
+
+def test_figures_one_worker_counted_serve_every_worker_through_redis(redis_url, quarter):
+    redis_or_skip(SHARED)
+    redis_url(SHARED)
+    counted = []
+
+    def count() -> dict:
+        counted.append(1)
+        return {"received": len(counted), "period": Q3}
+
+    assert remembered("test.shared", (Q3,), count) == {"received": 1, "period": Q3}
+    forget()  # another worker, or another gunicorn: nothing of it in its own memory
+    assert remembered("test.shared", (Q3,), count) == {"received": 1, "period": Q3}
+    assert len(counted) == 1
+
+    # A change to a record renews the stamp: every worker counts afresh, whatever Redis holds.
+    ReferralFactory(contract=quarter["contract"], service_code="ACC-TTG", sent_at=at(date(2026, 8, 3)))
+    forget()
+    assert remembered("test.shared", (Q3,), count) == {"received": 2, "period": Q3}
+
+
+def test_without_redis_answering_the_figures_are_counted_here(redis_url, quarter):
+    redis_url("redis://127.0.0.1:1/0")  # nothing listens there
+    assert remembered("test.unreachable", (Q3,), lambda: {"received": 4}) == {"received": 4}
+
+
+def test_a_concern_passing_its_deadline_is_counted_at_once_though_no_record_changed(quarter, nacro_caseworker):
+    """The one figure that changes with the clock alone: a concern not acknowledged by its deadline
+    counts, from that moment, as acknowledged late. Remembered figures are not served past it."""
+    contract, day = quarter["contract"], date(2026, 8, 10)
+    with time_machine.travel(at(day, 9), tick=False) as clock:
+        db.session.add(
+            SafeguardingConcern(
+                referral_id=quarter["a"].id,
+                category=ConcernCategory.OTHER,
+                urgency=Urgency.STANDARD,
+                what_happened="Said they are being threatened where they stay.",
+                raised_at=at(day, 8),
+                raised_by_id=nacro_caseworker.id,
+                acknowledge_due_at=at(day, 10),
+            )
+        )
+        db.session.commit()
+        before = figures_for(contract, Q3, today=day)
+        clock.shift(timedelta(hours=2))  # 11:00: an hour past the deadline, and nobody has acknowledged it
+        after = figures_for(contract, Q3, today=day)
+        fresh = count_figures([contract.id], Q3, today=day, contract_start=contract.start_date, labels=default_labels())
+    assert after == fresh.figures
+    assert after != before
