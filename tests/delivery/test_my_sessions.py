@@ -16,16 +16,26 @@ from tests.helpers import QueryCounter, pagination_link, text_of
 
 
 @pytest.fixture
-def case(ttg_service, referrer, nacro_caseworker):
-    return ReferralFactory(
-        reference="MS1000AA",
-        contract=ttg_service,
-        service_code="ACC-TTG",
-        referrer=referrer,
-        accepted=True,
-        accepted_at=datetime.now(UTC) - timedelta(days=90),
-        caseworker=nacro_caseworker,
-    )
+def new_case(ttg_service, referrer, nacro_caseworker):
+    """Makes an accepted case of the Nacro caseworker's, accepted `days_ago` days ago."""
+
+    def make(reference: str, days_ago: int = 30):
+        return ReferralFactory(
+            reference=reference,
+            contract=ttg_service,
+            service_code="ACC-TTG",
+            referrer=referrer,
+            accepted=True,
+            accepted_at=datetime.now(UTC) - timedelta(days=days_ago),
+            caseworker=nacro_caseworker,
+        )
+
+    return make
+
+
+@pytest.fixture
+def case(new_case):
+    return new_case("MS1000AA", days_ago=90)
 
 
 def unrecorded(referral, count, first_day):
@@ -63,21 +73,14 @@ def test_sessions_awaiting_feedback_come_fifty_at_a_time_oldest_first(portal, ap
 
 
 def test_my_sessions_costs_the_same_queries_however_many_cases_and_sessions(
-    portal, app, ttg_service, referrer, case, nacro_caseworker
+    portal, app, new_case, case, nacro_caseworker
 ):
     unrecorded(case, 1, london_today() - timedelta(days=2))
     portal.sign_in(nacro_caseworker)
     with QueryCounter(app) as few:
         portal.get("/my-sessions")
     for number in range(8):
-        referral = ReferralFactory(
-            reference=f"MT{number:04d}AA",
-            contract=ttg_service,
-            service_code="ACC-TTG",
-            referrer=referrer,
-            accepted=True,
-            caseworker=nacro_caseworker,
-        )
+        referral = new_case(f"MT{number:04d}AA")
         unrecorded(referral, 3, london_today() - timedelta(days=5))
         unrecorded(referral, 2, london_today() + timedelta(days=1))
     with QueryCounter(app) as many:
@@ -116,20 +119,10 @@ def ended(referral, days_ago):
     return referral
 
 
-def test_a_case_ended_in_the_last_fortnight_keeps_its_sessions_in_the_lists(
-    portal, ttg_service, referrer, case, nacro_caseworker
-):
+def test_a_case_ended_in_the_last_fortnight_keeps_its_sessions_in_the_lists(portal, new_case, case, nacro_caseworker):
     SessionFactory(referral=case, date=london_today() - timedelta(days=6))
     ended(case, days_ago=5)
-    long_ago = ReferralFactory(
-        reference="MS2000AA",
-        contract=ttg_service,
-        service_code="ACC-TTG",
-        referrer=referrer,
-        accepted=True,
-        accepted_at=datetime.now(UTC) - timedelta(days=200),
-        caseworker=nacro_caseworker,
-    )
+    long_ago = new_case("MS2000AA", days_ago=200)
     unrecorded(long_ago, 1, london_today() - timedelta(days=40))  # its feedback is still owed
     ended(long_ago, days_ago=30)
     portal.sign_in(nacro_caseworker)
