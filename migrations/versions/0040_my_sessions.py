@@ -9,8 +9,9 @@ since. ix_referral_caseworker_cases gains the two columns that say when a case e
 chosen from the index alone: on the 200,000-referral seed (3,656 cases, 150 open) the page's SQL went
 from 85 ms to 25 ms.
 
-ix_referral_caseworker_id, on caseworker_id alone, is dropped: the wider index begins with the same
-column and answers everything it did.
+ix_referral_caseworker_id and ix_referral_referrer_id, each on one column alone, are dropped: a wider
+index begins with the same column (ix_referral_caseworker_cases, ix_referral_referrer_sent) and
+answers everything they did, and every referral written no longer updates them.
 
 Revision ID: 0040_my_sessions
 Revises: 0039_sessions_speed
@@ -35,9 +36,11 @@ def upgrade():
     op.drop_index("ix_referral_caseworker_cases", table_name="referral")
     op.create_index("ix_referral_caseworker_cases", "referral", WIDER, unique=False)
     op.drop_index("ix_referral_caseworker_id", table_name="referral")
+    op.drop_index("ix_referral_referrer_id", table_name="referral")
 
 
 def downgrade():
+    op.create_index("ix_referral_referrer_id", "referral", ["referrer_id"], unique=False)
     op.create_index("ix_referral_caseworker_id", "referral", ["caseworker_id"], unique=False)
     op.drop_index("ix_referral_caseworker_cases", table_name="referral")
     op.create_index("ix_referral_caseworker_cases", "referral", NARROWER, unique=False)
