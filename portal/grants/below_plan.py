@@ -11,7 +11,8 @@ Sessions have no plan (a contract expects starts and spend, not sessions), so on
 flagged here; spend below the profile is the return's headline "spend" figure.
 
 Two queries for any number of contracts (the expected rows, and the starts grouped by contract
-and service), so the contract manager's home asks the same however many contracts it covers."""
+and service), so the contract manager's home asks the same however many contracts it covers; and
+those two only when a record they count has changed since they were last asked."""
 
 from __future__ import annotations
 
@@ -107,5 +108,10 @@ def below_plan(contract: Contract, as_of: date | None = None) -> list[BelowPlan]
 
 
 def below_plan_seen_by(user: Any, as_of: date) -> list[BelowPlan]:
-    """Services below plan of the contracts `user` sees."""
-    return below_plan_for(access.visible(Contract, user).with_only_columns(Contract.id), as_of)
+    """Services below plan of the contracts `user` sees, remembered until a record they count changes
+    (portal.figure_cache): the starts to date read every start in the contracts' history (166,000
+    index entries, 30 ms, for the whole CRC at national scale) on each visit to the home page."""
+    from portal.figure_cache import remembered
+
+    ids = tuple(db.session.scalars(access.visible(Contract, user).with_only_columns(Contract.id).order_by(Contract.id)))
+    return remembered("grants.below_plan", (ids, as_of), lambda: below_plan_for(list(ids), as_of))

@@ -17,6 +17,7 @@ from portal.delivery.models import Attendance
 from portal.extensions import db
 from portal.figure_cache import FIGURE_TABLES, current_stamp, forget, remembered
 from portal.figures import count_by_contract, count_equality, count_figures, count_summary
+from portal.grants.below_plan import below_plan_for
 from portal.people.models import Gender
 from portal.referrals.models import Referral, ReferralStatus
 from portal.returns.records import default_labels, figures_for
@@ -61,6 +62,7 @@ def test_the_remembered_parts_read_only_tables_whose_changes_renew_the_stamp(qua
             count_by_contract([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
             count_figures([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
             count_equality([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
+        below_plan_for([contract_id], STORY_DAY)  # the contract manager's home
     finally:
         event.remove(db.engine, "before_cursor_execute", read)
     # Functions the achievements are unnested by, and the names the queries give their own parts.

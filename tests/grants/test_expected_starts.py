@@ -95,6 +95,10 @@ def test_a_service_whose_starts_fall_below_80_percent_of_plan_is_flagged_where_t
     home = text_of(portal.get("/"))
     assert "1 service with starts below 80% of plan to date" in home
     assert "BENCH-ACC-01, ACC-TTG: 3 started of 41 expected to date" in home
+    # The home remembers the figures (portal.figure_cache) until a record they count changes: a
+    # fourth start shows at once.
+    ReferralFactory(contract=ttg_service, service_code="ACC-TTG", referrer=referrer, in_progress=True)
+    assert "BENCH-ACC-01, ACC-TTG: 4 started of 41 expected to date" in text_of(portal.get("/"))
 
 
 def test_a_service_on_plan_is_not_flagged_and_a_contract_without_a_plan_never_is(
