@@ -46,12 +46,16 @@ class PlansStory:
 
     def plan(self) -> None:
         history = self.history
+        # The last touches come last: loaded between 16:45 and 17:15 on a working day, today's
+        # afternoon would otherwise follow them and revise the plan they had left sent back.
+        last = history.now - timedelta(minutes=30)
         day = history.start_day
         while day <= history.today:
-            if is_working_day(day):
-                history.at(datetime.combine(day, time(16, 45), tzinfo=LONDON), self.afternoon)
+            afternoon = datetime.combine(day, time(16, 45), tzinfo=LONDON)
+            if is_working_day(day) and afternoon < last:
+                history.at(afternoon, self.afternoon)
             day += timedelta(days=1)
-        history.at(history.now - timedelta(minutes=30), self.last_touches)
+        history.at(last, self.last_touches)
 
     # --- who acts ---------------------------------------------------------------------------------------
 

@@ -14,12 +14,15 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
 from portal.dates import london_today
+from portal.formatting import LONDON
+from portal.plans.models import PlanStatus
+from portal.working_days import is_working_day
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = Path(sys.executable).with_name("flask")
@@ -54,9 +57,14 @@ def walk_the_demo() -> dict[str, object]:
     app = create_app()
     found: dict[str, object] = {"today": None, "logins": {}}
     with app.app_context():
+        from sqlalchemy import select
+
         from portal.dates import london_today as today
+        from portal.extensions import db
+        from portal.plans.models import ActionPlan
 
         found["today"] = today().isoformat()
+        found["plan_statuses"] = sorted(set(db.session.scalars(select(ActionPlan.status))))
         logins = demo_logins()
     for login in logins:
         portal = Portal(app.test_client())
@@ -91,10 +99,16 @@ def walk_the_demo() -> dict[str, object]:
 @pytest.mark.parametrize("years", [5])
 def test_the_demo_loaded_years_ahead_has_the_same_shape(tmp_path, years):
     day = london_today() + timedelta(days=365 * years)
-    moment = f"{day.isoformat()} 11:00:00"
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    # Late on a working afternoon: the demo's daily work on action plans is done at 16:45 and its
+    # last touches half an hour before it is loaded, which once put the two the wrong way round
+    # (loaded between 16:45 and 17:15, no plan was left sent back).
+    moment = datetime.combine(day, time(16, 55), tzinfo=LONDON).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith(("TEST_", "PYTEST"))},
         "PORTAL_ENV": "development",
+        "TZ": "UTC",  # the moment above is given in UTC
         "INSTANCE_DIR": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         "JOBS_BACKEND": "sync",
@@ -114,6 +128,7 @@ def test_the_demo_loaded_years_ahead_has_the_same_shape(tmp_path, years):
     assert walked.returncode == 0, walked.stderr
     found = json.loads(walked.stdout.strip().splitlines()[-1])
     assert found["today"] == day.isoformat()
+    assert found["plan_statuses"] == sorted(status.value for status in PlanStatus)
     logins = found["logins"]
     assert len(logins) >= 10 and all(seen["home"] == 200 for seen in logins.values()), logins
     for email, seen in logins.items():
