@@ -12,6 +12,7 @@ from collections.abc import Callable
 from sqlalchemy import and_, exists, false, func, or_, select, true
 
 from portal.contracts.models import Unit
+from portal.dates import london_day
 from portal.delivery.models import ATTENDED, EndOfServiceReport, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.invoicing import billing
@@ -24,7 +25,7 @@ from portal.invoicing.models import (
     InvoiceSequence,
     InvoiceStatus,
 )
-from portal.referrals.models import OPEN_STATUSES, Referral
+from portal.referrals.models import OPEN_STATUSES, Referral, ReferralStatus
 from portal.safeguarding.models import SafeguardingConcern
 
 # Enough examples to see what went wrong, never a flood.
@@ -287,6 +288,26 @@ def ended_referrals_have_nothing_waiting() -> list[str]:
     return [f"{waiting} sessions wait on referrals that have ended"] if waiting else []
 
 
+def no_session_after_its_referral_ended() -> list[str]:
+    """No session is dated after the day its referral was completed or withdrawn (London's
+    calendar): those booked ahead are cancelled as it ends, and none may be moved past the end
+    (portal.delivery.sessions.check_session; My sessions relies on it). One grouped query: each
+    ended referral's last session day, compared here on London's calendar."""
+    ended = (ReferralStatus.COMPLETED, ReferralStatus.WITHDRAWN)
+    rows = db.session.execute(
+        select(Referral.id, Referral.completed_at, Referral.withdrawn_at, func.max(Session.date))
+        .join(Session, Session.referral_id == Referral.id)
+        .where(Referral.status.in_(ended))
+        .group_by(Referral.id, Referral.completed_at, Referral.withdrawn_at)
+    ).all()
+    wrong = [
+        f"referral {referral_id}: a session on {last} after it ended on {day}"
+        for referral_id, completed_at, withdrawn_at, last in rows
+        if (moment := completed_at or withdrawn_at) is not None and last > (day := london_day(moment))
+    ]
+    return wrong[:SHOWN]
+
+
 def rows_carry_their_referrals_contract() -> list[str]:
     """Sessions, outcomes, end-of-service reports and safeguarding concerns carry their referral's
     contract (a copy the dashboard's figures count by, and who sees a concern is decided by:
@@ -319,6 +340,7 @@ CHECKS: tuple[Callable[[], list[str]], ...] = (
     no_session_is_billed_twice_by_one_measure,
     billed_marks_match,
     ended_referrals_have_nothing_waiting,
+    no_session_after_its_referral_ended,
     rows_carry_their_referrals_contract,
 )
 

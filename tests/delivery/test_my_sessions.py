@@ -5,11 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from portal.dates import london_today
+from portal.dates import london_day, london_today
 from portal.delivery.sessions import reschedule_session
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_date
+from portal.integrity import no_session_after_its_referral_ended
 from portal.referrals.models import ReferralStatus
 from tests.factories import ReferralFactory, SessionFactory
 from tests.helpers import QueryCounter, pagination_link, text_of
@@ -136,7 +137,7 @@ def test_a_case_ended_in_the_last_fortnight_keeps_its_sessions_in_the_lists(port
 def test_a_session_of_an_ended_case_cannot_be_moved_past_its_end(case, nacro_caseworker):
     session = SessionFactory(referral=case, date=london_today() - timedelta(days=3), attendance=None, feedback_at=None)
     ended(case, days_ago=1)
-    end = london_today() - timedelta(days=1)
+    end = london_day(case.completed_at)
     with pytest.raises(ValidationFailed) as refused:
         reschedule_session(
             nacro_caseworker, session, new_date=end + timedelta(days=1), new_time="10:00", reason="They asked"
@@ -146,3 +147,16 @@ def test_a_session_of_an_ended_case_cannot_be_moved_past_its_end(case, nacro_cas
     ]
     reschedule_session(nacro_caseworker, session, new_date=end, new_time="10:00", reason="They asked")
     assert session.date == end
+
+
+def test_the_integrity_check_finds_a_session_dated_after_its_referral_ended(case):
+    """What check_session refuses, written round it (an import, a hand-typed UPDATE), is found."""
+    SessionFactory(referral=case, date=london_today() - timedelta(days=3))
+    ended(case, days_ago=2)
+    assert no_session_after_its_referral_ended() == []
+    late = london_today() - timedelta(days=1)
+    SessionFactory(referral=case, date=late)
+    ended_day = london_day(case.completed_at)
+    assert no_session_after_its_referral_ended() == [
+        f"referral {case.id}: a session on {late} after it ended on {ended_day}"
+    ]
