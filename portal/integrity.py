@@ -12,7 +12,7 @@ from collections.abc import Callable
 from sqlalchemy import and_, exists, false, func, or_, select, true
 
 from portal.contracts.models import Unit
-from portal.dates import london_day
+from portal.delivery.common import day_ended
 from portal.delivery.models import ATTENDED, EndOfServiceReport, Outcome, OutcomeStatus, Session
 from portal.extensions import db
 from portal.invoicing import billing
@@ -303,7 +303,7 @@ def no_session_after_its_referral_ended() -> list[str]:
     wrong = [
         f"referral {referral_id}: a session on {last} after it ended on {day}"
         for referral_id, completed_at, withdrawn_at, last in rows
-        if (moment := completed_at or withdrawn_at) is not None and last > (day := london_day(moment))
+        if (day := day_ended(completed_at, withdrawn_at)) is not None and last > day
     ]
     return wrong[:SHOWN]
 

@@ -4,7 +4,7 @@ text, and how an operation reports what it made. (Who may record it: portal.acce
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from portal.dates import london_day
@@ -32,5 +32,10 @@ def accepted_on(referral: Referral) -> date | None:
 
 def ended_on(referral: Referral) -> date | None:
     """The day a completed or withdrawn referral ended (London's calendar); None while it is open."""
-    ended_at = referral.completed_at or referral.withdrawn_at
+    return day_ended(referral.completed_at, referral.withdrawn_at)
+
+
+def day_ended(completed_at: datetime | None, withdrawn_at: datetime | None) -> date | None:
+    """ended_on, from the two columns as a query reads them (portal.integrity)."""
+    ended_at = completed_at or withdrawn_at
     return london_day(ended_at) if ended_at else None
