@@ -33,7 +33,7 @@ def main() -> int:
 
     from portal import create_app
     from portal.contracts.models import Contract, ContractStatus
-    from portal.dates import Period, PeriodKind, london_today
+    from portal.dates import london_today, quarter_of
     from portal.extensions import db
     from portal.figures import count_figures
     from portal.referrals.models import Referral
@@ -45,7 +45,7 @@ def main() -> int:
         queries = {"n": 0}
         event.listen(db.engine, "before_cursor_execute", lambda *a: queries.__setitem__("n", queries["n"] + 1))
         today = london_today()
-        quarter = Period(PeriodKind.QUARTER, today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1))
+        quarter = quarter_of(today)
         contracts = list(db.session.scalars(select(Contract).where(Contract.status != ContractStatus.DRAFT)))
         sizes = dict(
             db.session.execute(select(Referral.contract_id, func.count()).group_by(Referral.contract_id)).all()

@@ -212,6 +212,11 @@ class Period:
         return months
 
 
+def quarter_of(day: date) -> Period:
+    """The calendar quarter holding `day` (the dashboard's default period)."""
+    return Period(PeriodKind.QUARTER, day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1))
+
+
 def parse_period(value: object) -> Period | None:
     """ "2026-05" as May 2026, "2026-Q2" as April to June 2026; None if it is neither."""
     text = str(value or "").strip()

@@ -17,7 +17,7 @@ from portal.audit.service import record_read
 from portal.contracts.models import PATHWAY_LABELS, Contract, ContractStatus, Pathway
 from portal.csv_files import csv_response, xlsx_response
 from portal.dashboards import performance
-from portal.dates import Period, PeriodKind, london_today, parse_period
+from portal.dates import Period, london_today, parse_period, quarter_of
 from portal.extensions import db
 from portal.figure_cache import remembered
 from portal.figures import (
@@ -53,11 +53,6 @@ def invoices_url(**args: Any) -> str:
     return "/invoices/" + (f"?{urlencode(args)}" if args else "")
 
 
-def _current_quarter() -> Period:
-    today = london_today()
-    return Period(PeriodKind.QUARTER, today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1))
-
-
 class Filters:
     """The dashboard's filters from the query string, each checked against what the user may see."""
 
@@ -67,7 +62,7 @@ class Filters:
         self.contract = args.get("contract", "").upper() if args.get("contract", "").upper() in references else ""
         self.pathway = args.get("pathway", "") if args.get("pathway", "") in {p.value for p in Pathway} else ""
         self.area = args.get("area", "")[:100]
-        self.period = parse_period(args.get("period", "")) or _current_quarter()
+        self.period = parse_period(args.get("period", "")) or quarter_of(london_today())
 
     def contracts(self, contracts: list[Contract]) -> list[Contract]:
         return [
