@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/load.py --host http://127.0.0.1:8000 [--users-per-role 2]
                                    [--run-time 120] [--max-requests 6000] [--password P]
-                                   [--markdown bench/results.md]
+                                   [--record-every SECONDS] [--markdown bench/results.md]
 
 Signs in as the accounts bench/scale.py makes (a contract manager, a CRC referrer, an
 administrator, the largest partner's manager and caseworker, and an API client with a token it
@@ -14,7 +14,8 @@ concerns, risk summary and release, grant payments and a grant, remittance detai
 lists (referrals, invoices, returns, grant payments, a contract's services, a referral's
 concerns). Every user also asks for `/healthz` now and then: served by the same gunicorn under the
 same load, it is the floor no page can beat. Prints p50, p95 and p99 per page, in milliseconds,
-and each page's p95 against the floor's.
+and each page's p95 against the floor's. With --record-every, one more user books a session
+through the API every SECONDS (Booker), so that pages are timed while records change.
 
 It stops by itself after --run-time seconds or --max-requests requests, whichever comes first, and
 talks only to 127.0.0.1 (or localhost, ::1): it refuses any other host. The server should allow the
@@ -29,7 +30,9 @@ import re
 import sys
 import time
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 # Locust patches the standard library for gevent on import: this script is its own process.
 import gevent
@@ -37,6 +40,7 @@ from locust import HttpUser, between, events, task
 from locust.env import Environment
 
 DEFAULT_PASSWORD = "demo-password-2026"
+LONDON = ZoneInfo("Europe/London")
 FLOOR = "/healthz"
 LARGEST_PARTNER = "partner-01.example"
 
@@ -94,6 +98,7 @@ class Person(HttpUser):
     # --- helpers -----------------------------------------------------------------------------------------
 
     skipped: tuple[str, ...] = ()
+    headers: dict[str, str] = {}
 
     def page(self, url: str, name: str | None = None) -> str:
         """GET a page as a signed-in person; anything but 200 (a redirect to sign in, an error) fails."""
@@ -121,6 +126,29 @@ class Person(HttpUser):
 
     def discover(self) -> None:
         """Find records to open by following the links people follow: no database access."""
+
+    def token_headers(self) -> dict[str, str]:
+        """An API token made on the account page, as the Authorization header that carries it."""
+        form = self.page("/account/api-tokens/new", "/account/api-tokens/new")
+        token = CSRF.search(form)
+        created = self.client.post(
+            "/account/api-tokens/new",
+            data={"name": f"load test {time.time_ns()}", "csrf_token": token.group(1) if token else ""},
+            name="/account/api-tokens/new [POST]",
+        )
+        secret = TOKEN.search(created.text)
+        if not secret:
+            raise SystemExit("Could not create an API token for the load test")
+        return {"Authorization": f"Bearer {secret.group(1)}"}
+
+    def api(self, url: str, name: str) -> dict | None:
+        if name.startswith(self.skipped):
+            return None
+        with self.client.get(url, name=name, headers=self.headers, catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"{response.status_code} for {url}")
+                return None
+            return response.json()
 
     def first(self, pattern: re.Pattern[str], text: str, limit: int = 20) -> list:
         return list(dict.fromkeys(pattern.findall(text)))[:limit]
@@ -410,20 +438,10 @@ class ApiClient(Person):
     email = f"manager@{LARGEST_PARTNER}"
 
     def discover(self) -> None:
-        form = self.page("/account/api-tokens/new", "/account/api-tokens/new")
-        token = CSRF.search(form)
-        created = self.client.post(
-            "/account/api-tokens/new",
-            data={"name": f"load test {time.time_ns()}", "csrf_token": token.group(1) if token else ""},
-            name="/account/api-tokens/new [POST]",
-        )
-        secret = TOKEN.search(created.text)
-        if not secret:
-            raise SystemExit("Could not create an API token for the load test")
+        self.headers = self.token_headers()
         # Referrals with concerns, found as their manager finds them (the API lists concerns per referral).
         self.concerns = self.first(CONCERN_LINK, self.page("/safeguarding/?status=all", "/safeguarding/?status=[s]"))
         self.client.cookies.clear()  # the API ignores cookies: make sure it is the token that is timed
-        self.headers = {"Authorization": f"Bearer {secret.group(1)}"}
         listed = self.api("/api/v1/referrals?per_page=50", "/api/v1/referrals")
         self.referrals = [item["reference"] for item in (listed or {}).get("items", [])][:20]
         contracts = self.api("/api/v1/contracts", "/api/v1/contracts")
@@ -432,15 +450,6 @@ class ApiClient(Person):
         for reference in self.concerns[:5]:
             found = self.api(f"/api/v1/referrals/{reference}/concerns", "/api/v1/referrals/[reference]/concerns")
             self.concern_ids += [item["id"] for item in (found or {}).get("items", [])]
-
-    def api(self, url: str, name: str) -> dict | None:
-        if name.startswith(self.skipped):
-            return None
-        with self.client.get(url, name=name, headers=self.headers, catch_response=True) as response:
-            if response.status_code != 200:
-                response.failure(f"{response.status_code} for {url}")
-                return None
-            return response.json()
 
     @task(3)
     def referrals_list(self) -> None:
@@ -486,6 +495,50 @@ class ApiClient(Person):
             self.api(f"/api/v1/concerns/{concern}", "/api/v1/concerns/[id]")
 
 
+class Booker(Person):
+    """With --record-every N: the largest partner's system booking a session every N seconds on one of
+    its cases in progress (POST /api/v1/referrals/{reference}/sessions, a week or so ahead). Each
+    booking writes a session, so every remembered figure is counted again on its next visit
+    (portal.figure_cache): the load test then times pages while records change, as they do all day.
+    It writes to the database under test: run it on a seeded copy, not on live data."""
+
+    email = f"manager@{LARGEST_PARTNER}"
+    every = 10.0
+
+    def wait_time(self) -> float:  # type: ignore[override]
+        return self.every
+
+    def discover(self) -> None:
+        self.headers = self.token_headers()
+        self.client.cookies.clear()
+        listed = self.api("/api/v1/referrals?status=in_progress&per_page=50", "/api/v1/referrals?status=[s]&page=[n]")
+        self.in_progress = [item["reference"] for item in (listed or {}).get("items", [])]
+        if not self.in_progress:
+            raise SystemExit("--record-every: the largest partner has no referral in progress to book sessions on")
+        self.booked = 0
+
+    @task
+    def book_a_session(self) -> None:
+        self.booked += 1
+        reference = self.in_progress[self.booked % len(self.in_progress)]
+        # A different day and minute each time: never the same session twice.
+        day = datetime.now(LONDON).date() + timedelta(days=7 + self.booked // 480)
+        minute = 8 * 60 + self.booked % 480
+        body = {
+            "date": day.isoformat(),
+            "start_time": f"{minute // 60:02d}:{minute % 60:02d}",
+            "duration_minutes": 30,
+            "kind": "phone",
+            "counts_as_rar_day": False,
+            "summary": "Booked by the load test",
+        }
+        name = "/api/v1/referrals/[reference]/sessions [POST]"
+        url = f"/api/v1/referrals/{reference}/sessions"
+        with self.client.post(url, json=body, name=name, headers=self.headers, catch_response=True) as response:
+            if response.status_code != 201:
+                response.failure(f"{response.status_code} for {url}: {response.text[:200]}")
+
+
 ROLES = (PartnerManager, Caseworker, Referrer, ContractManager, Administrator, ApiClient)
 
 
@@ -501,12 +554,19 @@ def run(
     password: str,
     skip: tuple[str, ...] = (),
     spawn_rate: float = 1.0,
+    record_every: float = 0,
 ) -> Environment:
-    for role in ROLES:
-        role.password = password
+    roles: list[type[Person]] = list(ROLES)
+    for role in roles:
         role.fixed_count = users_per_role
+    if record_every:
+        Booker.every = record_every
+        Booker.fixed_count = 1
+        roles.append(Booker)
+    for role in roles:
+        role.password = password
         role.skipped = skip
-    environment = Environment(user_classes=list(ROLES), host=host, events=events)
+    environment = Environment(user_classes=roles, host=host, events=events)
     runner = environment.create_local_runner()
     counted = {"requests": 0}
 
@@ -516,7 +576,7 @@ def run(
             gevent.spawn(runner.quit)
 
     environment.events.request.add_listener(on_request)
-    users = users_per_role * len(ROLES)
+    users = sum(role.fixed_count for role in roles)
     # One user more a second (Locust's own default), as people arrive: all at once, every user's
     # sign-in and first look round (a dozen pages each) land in the same second on a cold server,
     # and the sign-in's six samples time that burst rather than a sign-in amid the day's traffic.
@@ -558,6 +618,13 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=6000, help="requests, at most")
     parser.add_argument("--password", default=DEFAULT_PASSWORD)
     parser.add_argument("--spawn-rate", type=float, default=1.0, help="users started a second (all at once: 100)")
+    parser.add_argument(
+        "--record-every",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="also book a session through the API every SECONDS (records changing while pages are read)",
+    )
     parser.add_argument("--markdown", help="also write the table to this file")
     parser.add_argument(
         "--skip",
@@ -577,11 +644,12 @@ def main(argv: Iterable[str] | None = None) -> int:
         password=args.password,
         skip=tuple(args.skip),
         spawn_rate=args.spawn_rate,
+        record_every=args.record_every,
     )
     table, failures = report(environment)
     total = environment.stats.total
     print(
-        f"{total.num_requests} requests from {args.users_per_role * len(ROLES)} users in "
+        f"{total.num_requests} requests from {args.users_per_role * len(ROLES) + bool(args.record_every)} users in "
         f"{time.perf_counter() - started:.0f} s against {host}; {failures} failed"
     )
     print(table)
