@@ -448,7 +448,11 @@ class _Scope:
         pathway_of = self.pathway if pathway else None
         if not (pathway_of or self.area):
             return statement
-        return _referral_filters(statement.join(Referral, Referral.id == table.referral_id), pathway_of, self.area)
+        # The referral's contract too (the row's copy of it, so no row is lost): without it, the
+        # planner found the pathway's referrals in every contract of the CRC (16,000 for one
+        # contract's figures at national scale) and then dropped the other contracts' rows.
+        joined = statement.join(Referral, Referral.id == table.referral_id).where(Referral.contract_id.in_(self.ids))
+        return _referral_filters(joined, pathway_of, self.area)
 
     def population(self, statement: Any) -> Any:
         """Narrow to the referrals the figures count (load_records' referral rows)."""
