@@ -4,29 +4,38 @@ changes.
 The summary of the whole CRC at national scale (200,000 referrals, 2 million sessions) is about a
 dozen grouped queries over a year of records: 150 ms of SQL and as much again in Python, on every
 visit. Its figures change only when a record they count changes, so they are remembered, keyed by
-a stamp that the database itself renews whenever any row of those tables is written, by whatever
+stamps that the database itself renews whenever a row of those tables is written, by whatever
 writes it (a page, the API, an import, the seed's COPY, a hand-typed UPDATE): exactly equal to the
 figures counted afresh, never a moment behind.
 
+A stamp for each table (migration 0042). Each remembered part names the tables it reads, and is
+keyed by their tokens alone: a session recorded renews `delivery_session`'s token, so the parts
+that count sessions are counted again, and the referrals', invoices' and volumes' (most of the
+summary's cost) are not. With one token for every table, partners recording sessions all day
+would have every figure counted afresh on most visits.
+
 Why this is exact. On PostgreSQL each of FIGURE_TABLES has a deferred constraint trigger that
-renews the stamp (a random token in `figures_stamp`) once per writing transaction, at its commit,
-so the new token and the changed rows become visible together. A reader reads the token first and
-counts after: whatever it counts is at least as new as the token, so figures remembered under a
-token never miss a change committed before the token was read, and a change committed later comes
-with a new token. A random token, not a counter: a transaction rolled back, or a database emptied
-(TRUNCATE, which row triggers do not see, has its own trigger), can never bring an old stamp back.
-Renewing at commit (not at the first write) also means a writer holds the stamp's row lock only
-while it commits, and always as the last lock it takes, so writers neither queue on it nor
-deadlock. SQLite has one writer at a time: plain row triggers renew it in the writing transaction.
+renews its table's token (random, in `figures_stamp`) once per writing transaction, at its commit,
+so the new token and the changed rows become visible together. A reader reads the tokens first
+(one query) and counts after: whatever it counts is at least as new as the tokens, so figures
+remembered under them never miss a change committed before they were read, and a change committed
+later comes with a new token for its table. A random token, not a counter: a transaction rolled
+back, or a table emptied (TRUNCATE, which row triggers do not see, has its own trigger), can never
+bring an old token back; a table with no token at all has its figures counted every time.
+Renewing at commit (not at the first write) means a writer holds the tokens' row locks only while
+it commits, as the last locks it takes; the first renewal of a transaction locks every token in
+the same order, so two writers of different tables never wait on each other crosswise (deadlock).
+SQLite has one writer at a time: plain row triggers renew the token in the writing transaction.
 
 Where they are kept: in each gunicorn worker's memory, and, when the portal has Redis (REDIS_URL),
 there too, under the same stamp, so that one worker's count serves every worker and every instance
 (a day at most; an old stamp's figures are never asked for again). Without Redis, or while it is
-unreachable, each worker counts once per change. What it does not do: when records change every
-few seconds (partners recording sessions all day), most visits count afresh, at the cost they have
-without it. `tests/dashboards/test_figure_cache.py` checks that
-everything the figures read is in FIGURE_TABLES, so a figure that starts reading a new table
-fails until the table is stamped too (migrations 0039 and 0041).
+unreachable, each worker counts once per change. What it does not do: a part is counted again
+after any change to a table it reads, in any contract; and a part that reads the tables written
+most (referrals, sessions) is counted again often. `tests/dashboards/test_figure_cache.py` checks
+that everything each part reads is among the tables it names, and those among FIGURE_TABLES, so a
+figure that starts reading a new table fails until the table is named and stamped too (migrations
+0039, 0041 and 0042).
 """
 
 from __future__ import annotations
@@ -36,12 +45,12 @@ import logging
 import pickle
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import Integer, String, select
+from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -75,11 +84,12 @@ LIMIT = 64
 
 
 class FiguresStamp(db.Model):
-    """One row: a token the database renews whenever a row of FIGURE_TABLES is written."""
+    """A token for each of FIGURE_TABLES, which the database renews whenever a row of that table is
+    written (migration 0042; one token for them all before it)."""
 
     __tablename__ = "figures_stamp"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    table_name: Mapped[str] = mapped_column(String(63), primary_key=True)
     token: Mapped[str] = mapped_column(String(36))
 
 
@@ -87,21 +97,24 @@ _remembered: OrderedDict[Hashable, Any] = OrderedDict()
 _lock = threading.Lock()
 
 
-def current_stamp() -> str | None:
-    """The token now, or None before the first write (nothing is remembered then)."""
-    return db.session.scalar(select(FiguresStamp.token).where(FiguresStamp.id == 1))
+def current_stamps() -> dict[str, str]:
+    """Each table's token now (one query). A table without one (only in a database emptied by hand)
+    has its figures counted afresh until it is written to."""
+    return {name: token for name, token in db.session.execute(select(FiguresStamp.table_name, FiguresStamp.token))}
 
 
-def remembered(name: str, key: Hashable, count: Callable[[], T]) -> T:
-    """`count()`, or what it returned when the records were as they are now. `key` must hold every
+def remembered(name: str, key: Hashable, count: Callable[[], T], *, tables: Iterable[str] = FIGURE_TABLES) -> T:
+    """`count()`, or what it returned when `tables` were as they are now. `key` must hold every
     argument the figures depend on besides the records (the contracts, the period, today, the
-    filters), with a repr that names them (it keys the shared copy). The result is shared: callers
-    read it and never change it."""
-    token = current_stamp()
-    if token is None:
+    filters), with a repr that names them (it keys the shared copy); `tables` every table `count`
+    reads (tests/dashboards/test_figure_cache.py holds each part to its list). The result is
+    shared: callers read it and never change it."""
+    stamps = current_stamps()
+    read = sorted(set(tables))
+    if any(table not in stamps for table in read):
         return count()
     # The database too: a process may serve more than one (tests, the benchmarks).
-    full = (db.engine.url.render_as_string(hide_password=True), token, name, key)
+    full = (db.engine.url.render_as_string(hide_password=True), tuple(stamps[table] for table in read), name, key)
     with _lock:
         if full in _remembered:
             _remembered.move_to_end(full)

@@ -18,6 +18,7 @@ by a referral's own due date (the SLA figures) and a person's age on their first
 
 from __future__ import annotations
 
+import copy
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -357,22 +358,79 @@ def count_summary(
     count_figures, over the period alone: the previous period, the year to date and the charted
     months (a year and more of records: seconds for the whole CRC at national scale) are the other
     parts' to count. Every referral a period's figure counts is among those the period's own scope
-    holds (sent by its end; ended inside it, or a clock due inside it); tests compare the two."""
+    holds (sent by its end; ended inside it, or a clock due inside it); tests compare the two.
+
+    In two parts, which the dashboard remembers apart (portal.figure_cache): the sessions
+    (summary_sessions), written all day, and the rest (summary_counts), most of the cost."""
+    counts = summary_counts(contract_ids, period, today=today, pathway=pathway, area=area)
+    return summary_from(counts, summary_sessions(contract_ids, period, pathway=pathway, area=area))
+
+
+# The tables each part of the summary reads (tests hold them to it): the filters' tables only when
+# there is a filter, so that a session recorded leaves the rest of the summary as it was counted.
+FILTER_TABLES = {"pathway": ("referral", "service"), "area": ("referral", "prison", "probation_office")}
+SUMMARY_TABLES = (
+    "contract",
+    "end_of_service_report",
+    "expected_starts",
+    "grant_instalment",
+    "invoice",
+    "referral",
+    "service",
+    "spend_profile",
+)
+
+
+def tables_read(tables: Sequence[str], *, pathway: str | None = None, area: str | None = None) -> tuple[str, ...]:
+    """`tables`, with those a pathway or area filter reads too."""
+    filters = (FILTER_TABLES["pathway"] if pathway else ()) + (FILTER_TABLES["area"] if area else ())
+    return tuple(sorted(set(tables) | set(filters)))
+
+
+def summary_sessions(
+    contract_ids: Sequence[int], period: Period, *, pathway: str | None = None, area: str | None = None
+) -> dict[str, int]:
+    """The sessions of the period the summary counts (its attendance rate), by attendance: reads
+    `delivery_session`, and with a filter the tables tables_read names."""
+    ids = list(contract_ids)
+    if not ids:
+        return {}
+    window = period.window
+    sessions, _ = _session_counts(_Scope(ids, window.start, window.end, pathway, area), {"period": window}, {})
+    return dict(sessions)
+
+
+def summary_counts(
+    contract_ids: Sequence[int], period: Period, *, today: date, pathway: str | None = None, area: str | None = None
+) -> dict[str, Any]:
+    """Everything the summary counts but the sessions: the period's referrals, their reasons for
+    declining, the end-of-service achievements, the volumes to date and the spend against the cap.
+    Reads SUMMARY_TABLES, and with a filter the tables tables_read names."""
     ids = list(contract_ids)
     window = period.window
     windows = {"period": window}
     records = load_terms(ids, period.end, pathway=pathway, area=area, today=today) if ids else kpis.Records()
-    volumes = kpis.volume_figures(records, {}, min(period.end, today), {})["summary"]
     r: dict[str, int] = {}
-    s: dict[str, int] = {}
     declined: dict[str, dict[str, int]] = {"period": {}}
     achieved: Counter[str] = Counter()
     if ids:
         scope = _Scope(ids, window.start, window.end, pathway, area)
         r, _ = _referral_counts(scope, windows, {}, today, min(period.end, today))
         declined, _ = _reasons(scope, windows, withdrawn=False)
-        s, _ = _session_counts(scope, windows, {})
         achieved = _achievements(scope, windows)["period"]
+    return {
+        "referrals": dict(r),
+        "declined": declined["period"],
+        "achieved": dict(achieved),
+        "volumes": kpis.volume_figures(records, {}, min(period.end, today), {})["summary"],
+        "spend_pence": kpis.spend_to(records.invoices, period.end),
+        "cap_pence": records.cap_pence,
+    }
+
+
+def summary_from(counts: dict[str, Any], sessions: dict[str, int]) -> dict[str, Any]:
+    """The summary the dashboard shows, from its two parts' counts (neither is changed)."""
+    r, s, achieved = counts["referrals"], sessions, Counter(counts["achieved"])
     attended = s.get("period.attended", 0) + s.get("period.late", 0)
     assessed = achieved["achieved"] + achieved["partially_achieved"] + achieved["not_achieved"]
     halves = kpis.ACHIEVEMENT_HALVES
@@ -386,15 +444,15 @@ def count_summary(
             halves["achieved"] * assessed,
         ),
     }
-    spend = kpis.spend_to(records.invoices, period.end)
+    volumes = copy.deepcopy(counts["volumes"])
     headline = kpis.headline_kpis(
         {
             "sections": [{"rows": [{"key": key, "values": {"period": value}} for key, value in values.items()]}],
-            "spend": {"percent_of_cap": percent(spend, records.cap_pence)},
+            "spend": {"percent_of_cap": percent(counts["spend_pence"], counts["cap_pence"])},
             "volumes": volumes,
         }
     )
-    unmet = kpis.unmet_need({"declined_by_reason": declined["period"]})
+    unmet = kpis.unmet_need({"declined_by_reason": dict(counts["declined"])})
     return {"received": values["received"], "headline": headline, "unmet_need": unmet, "volumes": volumes}
 
 

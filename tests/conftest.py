@@ -11,6 +11,7 @@ browser tests' server and the CLI alike. Without it the suite runs on the real d
 from __future__ import annotations
 
 import os
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, time
@@ -20,7 +21,7 @@ import pytest
 import time_machine
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 os.environ["PORTAL_ENV"] = "test"
 # The suite empties its database: never let it pick up a DATABASE_URL exported for a real one.
@@ -33,6 +34,7 @@ from portal.accounts.models import Role
 from portal.contracts.models import Unit
 from portal.dates import london_today
 from portal.extensions import db, limiter
+from portal.figure_cache import FIGURE_TABLES, FiguresStamp
 from portal.formatting import LONDON
 from tests.factories import (
     ContractFactory,
@@ -150,6 +152,11 @@ def _clean_tables(app: Flask) -> None:
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
+        # Every figure table has a token, as after the migrations (figures are remembered only then).
+        connection.execute(text("DELETE FROM figures_stamp"))
+        connection.execute(
+            insert(FiguresStamp), [{"table_name": table, "token": uuid.uuid4().hex} for table in FIGURE_TABLES]
+        )
 
 
 @pytest.fixture(autouse=True)

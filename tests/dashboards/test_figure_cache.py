@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import random
 import re
+import threading
 from datetime import date, timedelta
 
 import pytest
@@ -15,14 +16,25 @@ from sqlalchemy import event, select, text
 from portal.dates import parse_period
 from portal.delivery.models import Attendance
 from portal.extensions import db
-from portal.figure_cache import FIGURE_TABLES, current_stamp, forget, remembered
-from portal.figures import count_by_contract, count_equality, count_figures, count_summary
+from portal.figure_cache import FIGURE_TABLES, current_stamps, forget, remembered
+from portal.figures import (
+    SUMMARY_TABLES,
+    count_by_contract,
+    count_equality,
+    count_figures,
+    count_summary,
+    summary_counts,
+    summary_from,
+    summary_sessions,
+    tables_read,
+)
 from portal.grants.below_plan import below_plan_for
 from portal.people.models import Gender
+from portal.places.models import Prison
 from portal.referrals.models import Referral, ReferralStatus
 from portal.returns.records import default_labels, figures_for
 from portal.safeguarding.models import ConcernCategory, SafeguardingConcern, Urgency
-from tests.factories import OutcomeFactory, ReferralFactory, SessionFactory
+from tests.factories import ContractFactory, OutcomeFactory, ReferralFactory, SessionFactory, places_named
 from tests.helpers import STORY_DAY, QueryCounter, redis_or_skip
 from tests.returns.conftest import at
 
@@ -46,31 +58,103 @@ def received(portal) -> int:
     return int(match.group(1))
 
 
-def test_the_remembered_parts_read_only_tables_whose_changes_renew_the_stamp(quarter):
-    """A figure that starts reading another table fails here until a migration gives that table
-    the triggers and FIGURE_TABLES names it: otherwise its changes would not reach the dashboard."""
+def _tables_read_by(counting) -> set[str]:  # type: ignore[no-untyped-def]
+    """The tables the SQL that `counting()` sends reads from."""
     seen: set[str] = set()
-    contract_id = quarter["contract"].id  # read before listening: only the figures' own SQL counts
 
     def read(conn, cursor, statement, *args) -> None:
         seen.update(re.findall(r"\b(?:FROM|JOIN)\s+([a-z_]+)\b", statement))
 
     event.listen(db.engine, "before_cursor_execute", read)
     try:
-        for pathway, area in ((None, None), ("accommodation", "HMP Bedford")):
+        counting()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", read)
+    # Functions the achievements are unnested by, and the names the queries give their own parts.
+    return seen - {"json_array_elements", "json_each", "rar_cases", "starters"}
+
+
+FILTERS = ((None, None), ("accommodation", None), (None, "HMP Bedford"), ("accommodation", "HMP Bedford"))
+
+
+def test_the_remembered_parts_read_only_tables_whose_changes_renew_the_stamp(quarter):
+    """A figure that starts reading another table fails here until a migration gives that table
+    the triggers and FIGURE_TABLES names it: otherwise its changes would not reach the dashboard."""
+    contract_id = quarter["contract"].id  # read before listening: only the figures' own SQL counts
+
+    def everything() -> None:
+        for pathway, area in FILTERS:
             count_summary([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
             count_by_contract([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
             count_figures([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
             count_equality([contract_id], Q3, today=STORY_DAY, pathway=pathway, area=area)
         below_plan_for([contract_id], STORY_DAY)  # the contract manager's home
-    finally:
-        event.remove(db.engine, "before_cursor_execute", read)
-    # Functions the achievements are unnested by, and the names the queries give their own parts.
-    tables = seen - {"json_array_elements", "json_each", "rar_cases", "starters"}
+
+    tables = _tables_read_by(everything)
     assert {"referral", "person"} <= tables <= set(FIGURE_TABLES), tables - set(FIGURE_TABLES)
     first = importlib.import_module("migrations.versions.0039_sessions_speed")
     then = importlib.import_module("migrations.versions.0041_all_figures_remembered")
-    assert sorted(first.TABLES + then.ADDED) == sorted(FIGURE_TABLES)
+    by_table = importlib.import_module("migrations.versions.0042_figures_by_table")
+    assert sorted(first.TABLES + then.ADDED) == sorted(FIGURE_TABLES) == sorted(by_table.TABLES)
+
+
+@pytest.mark.parametrize(("pathway", "area"), FILTERS)
+def test_each_part_of_the_summary_reads_only_the_tables_it_is_remembered_under(quarter, pathway, area):
+    """The summary's two parts are remembered under their own tables' stamps (a session recorded
+    leaves the referrals' part as it was): each must read no other table, with any filter."""
+    ids = [quarter["contract"].id]
+    counts = _tables_read_by(lambda: summary_counts(ids, Q3, today=STORY_DAY, pathway=pathway, area=area))
+    sessions = _tables_read_by(lambda: summary_sessions(ids, Q3, pathway=pathway, area=area))
+    assert counts <= set(tables_read(SUMMARY_TABLES, pathway=pathway, area=area)), counts
+    assert sessions <= set(tables_read(("delivery_session",), pathway=pathway, area=area)), sessions
+    assert "delivery_session" not in counts and "delivery_session" in sessions
+
+
+def test_a_session_recorded_counts_only_the_summarys_sessions_again(
+    app, portal, quarter, contract_manager, nacro_caseworker
+):
+    """Sessions are what partners record all day: the summary's referrals, volumes and spend (most
+    of its cost) stay remembered, and its attendance rate is counted afresh at once."""
+    portal.sign_in(contract_manager)
+    statements: list[str] = []
+
+    def sent(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    with app.app_context():  # the engine of the app serving the pages
+        engine = db.engine
+
+    def visit() -> str:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", sent)
+        try:
+            return portal.get("/dashboard/?period=2026-Q3").get_data(as_text=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", sent)
+
+    def counted(table: str) -> bool:
+        return any(re.search(rf"SELECT {table}\.contract_id, (count|CASE)", s) for s in statements)
+
+    visit()
+    assert counted("referral") and counted("delivery_session")
+    visit()
+    assert not counted("referral") and not counted("delivery_session")
+
+    def attendance() -> str:
+        fresh = count_summary([quarter["contract"].id], Q3, today=STORY_DAY)
+        return next(k["shown"] for k in fresh["headline"] if k["key"] == "attendance_rate")
+
+    before = attendance()
+    SessionFactory(
+        referral=quarter["a"],
+        date=date(2026, 8, 20),
+        attendance=Attendance.DID_NOT_ATTEND,
+        recorded_by=nacro_caseworker,
+    )
+    page = visit()
+    assert counted("delivery_session") and not counted("referral")
+    assert attendance() != before
+    assert attendance() in page
 
 
 def test_every_figure_table_renews_the_stamp_in_the_database():
@@ -97,9 +181,10 @@ def test_a_second_visit_is_remembered_and_every_change_is_counted_at_once(app, p
     assert again.count < first.count - 5  # the summary's grouped queries are not run again
 
     # Through the ORM (the pages, the API): a referral sent in the quarter.
-    stamp = current_stamp()
+    stamps = current_stamps()
     sent = ReferralFactory(contract=quarter["contract"], service_code="ACC-TTG", sent_at=at(date(2026, 8, 3)))
-    assert current_stamp() != stamp
+    assert current_stamps()["referral"] != stamps["referral"]
+    assert current_stamps()["delivery_session"] == stamps["delivery_session"]
     assert received(portal) == 5
 
     # By hand, in SQL: the same referral moved out of the quarter.
@@ -110,10 +195,10 @@ def test_a_second_visit_is_remembered_and_every_change_is_counted_at_once(app, p
     assert received(portal) == 4
 
     # A change rolled back is no change: the stamp and the figures stay as they were.
-    stamp = current_stamp()
+    stamps = current_stamps()
     db.session.execute(text("DELETE FROM referral WHERE id = :id"), {"id": sent.id})
     db.session.rollback()
-    assert current_stamp() == stamp
+    assert current_stamps() == stamps
     assert received(portal) == 4
 
     # And deleted, for good.
@@ -150,6 +235,23 @@ def test_remembered_figures_equal_figures_counted_afresh_on_a_random_history(qua
             remembered(f"test.{name}", (tuple(ids), Q3), lambda count=count: count(ids, Q3, today=STORY_DAY))
             for name, count in counters.items()
         ]
+        # The summary as the dashboard keeps it: two parts, each under its own tables' stamps.
+        for pathway in (None, "accommodation"):
+            fresh.append(count_summary(ids, Q3, today=STORY_DAY, pathway=pathway))
+            key = (tuple(ids), Q3, pathway)
+            counts = remembered(
+                "test.summary.counts",
+                key,
+                lambda pathway=pathway: summary_counts(ids, Q3, today=STORY_DAY, pathway=pathway),
+                tables=tables_read(SUMMARY_TABLES, pathway=pathway),
+            )
+            sessions = remembered(
+                "test.summary.sessions",
+                key,
+                lambda pathway=pathway: summary_sessions(ids, Q3, pathway=pathway),
+                tables=tables_read(("delivery_session",), pathway=pathway),
+            )
+            kept.append(summary_from(counts, sessions))
         return kept, fresh
 
     def some_day() -> date:
@@ -213,14 +315,14 @@ def test_a_draft_returns_figures_are_remembered_until_a_person_they_count_change
         assert figures_for(contract, Q3, today=STORY_DAY) == before
     finally:
         event.remove(db.engine, "before_cursor_execute", sent)
-    # The stamp and the safeguarding clock (figures.safeguarding_clock), read to know the
+    # The stamps and the safeguarding clock (figures.safeguarding_clock), read to know the
     # remembered figures are current; not the figures' grouped queries.
     assert len(statements) - counted == 2
 
-    stamp = current_stamp()
+    stamps = current_stamps()
     db.session.execute(text("UPDATE person SET gender = 'other' WHERE id = :id"), {"id": quarter["a"].person_id})
     db.session.commit()  # A started in the quarter
-    assert current_stamp() != stamp
+    assert current_stamps()["person"] != stamps["person"]
     after = figures_for(contract, Q3, today=STORY_DAY)
     assert after["equality"] != before["equality"]
     fresh = count_figures(
@@ -296,3 +398,42 @@ def test_a_concern_passing_its_deadline_is_counted_at_once_though_no_record_chan
         fresh = count_figures([contract.id], Q3, today=day, contract_start=contract.start_date, labels=default_labels())
     assert after == fresh.figures
     assert after != before
+
+
+def test_writers_of_different_figure_tables_committing_together_never_deadlock_on_the_stamps(crc):
+    """Each table has its own stamp, renewed at commit. Two transactions that wrote two tables in
+    opposite orders would renew the two stamps in opposite orders, each holding one and waiting for
+    the other: the first renewal of a transaction locks every stamp, in one order, before any."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    first, second = ContractFactory(crc=crc), ContractFactory(crc=crc)
+    prisons = places_named(Prison, crc.id, ["HMP Stamp One", "HMP Stamp Two"])
+    db.session.commit()
+    contracts, prisons = [first.id, second.id], [p.id for p in prisons]
+
+    def touch(connection, table: str, row: int) -> None:  # type: ignore[no-untyped-def]
+        column = "title" if table == "contract" else "name"
+        connection.execute(text(f"UPDATE {table} SET {column} = {column} WHERE id = :id"), {"id": row})
+
+    failures: list[BaseException] = []
+    for _ in range(10):
+        with db.engine.connect() as one, db.engine.connect() as two:
+            touch(one, "contract", contracts[0])  # contract, then prison
+            touch(two, "prison", prisons[1])  # prison, then contract
+            touch(one, "prison", prisons[0])
+            touch(two, "contract", contracts[1])
+            together = threading.Barrier(2)
+
+            def commit(connection, together=together) -> None:  # type: ignore[no-untyped-def]
+                together.wait()
+                try:
+                    connection.commit()
+                except BaseException as error:  # noqa: BLE001 - reported below
+                    failures.append(error)
+
+            threads = [threading.Thread(target=commit, args=(c,)) for c in (one, two)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+    assert failures == []
