@@ -158,28 +158,146 @@ def count_figures(
     area: str | None = None,
     labels: Labels | None = None,
 ) -> Counted:
-    """Every figure of `period` for these contracts (as kpis.compute_figures over load_records)."""
+    """Every figure of `period` for these contracts (as kpis.compute_figures over load_records).
+
+    In two parts, which a page remembers apart (portal.figure_cache): the sessions
+    (figure_sessions), written all day, and the rest (figure_counts)."""
     ids = list(contract_ids)
-    windows = kpis._windows(period, contract_start)
-    months = period.charted_months(contract_start)
-    start = min(period.previous().start, windows["ytd"].start, months[0])
-    end = period.end
     if not ids:
         return Counted(
             kpis.compute_figures(kpis.Records(), period, today=today, contract_start=contract_start, labels=labels)
         )
-    as_of = min(end, today)
-    month_windows = {f"m{index}": Period(PeriodKind.MONTH, month).window for index, month in enumerate(months)}
-    scope = _Scope(ids, start, end, pathway, area)
+    counts = figure_counts(ids, period, today=today, contract_start=contract_start, pathway=pathway, area=area)
+    sessions = figure_sessions(ids, period, contract_start=contract_start, pathway=pathway, area=area)
+    return figures_from(counts, sessions, period, today=today, contract_start=contract_start, labels=labels)
 
-    referrals, contract_referrals = _referral_counts(scope, windows, month_windows, today, as_of)
+
+def remembered_figures(
+    name: str,
+    contract_ids: Sequence[int],
+    period: Period,
+    *,
+    today: date,
+    contract_start: date | None = None,
+    pathway: str | None = None,
+    area: str | None = None,
+    labels: Labels | None = None,
+) -> Counted:
+    """count_figures, each of its two parts remembered under the stamps of the tables it reads
+    (portal.figure_cache), and keyed by the safeguarding clock too: the one figure that moves with
+    the clock alone (a concern not acknowledged by its deadline is late from that moment)."""
+    from portal.figure_cache import FIGURE_TABLES, remembered
+
+    ids = tuple(contract_ids)
+    if not ids:
+        return count_figures(ids, period, today=today, contract_start=contract_start, labels=labels)
+    key = (ids, period, today, contract_start, pathway, area)
+    session_tables = tables_read(FIGURE_SESSION_TABLES, pathway=pathway, area=area)
+    counts = remembered(
+        name,
+        (*key, safeguarding_clock(ids)),
+        lambda: figure_counts(ids, period, today=today, contract_start=contract_start, pathway=pathway, area=area),
+        tables=tuple(table for table in FIGURE_TABLES if table != "delivery_session"),
+    )
+    sessions = remembered(
+        f"{name}.sessions",
+        key,
+        lambda: figure_sessions(ids, period, contract_start=contract_start, pathway=pathway, area=area),
+        tables=session_tables,
+    )
+    return figures_from(counts, sessions, period, today=today, contract_start=contract_start, labels=labels)
+
+
+# The tables figure_sessions reads (with a filter's: tables_read); figure_counts reads the others.
+FIGURE_SESSION_TABLES = ("delivery_session", "referral")
+
+
+def _figure_scope(
+    ids: list[int], period: Period, contract_start: date | None, pathway: str | None, area: str | None
+) -> tuple[_Scope, dict[str, Window], dict[str, Window]]:
+    """What every figure is counted over: the records' scope, the windows and the charted months."""
+    windows = kpis._windows(period, contract_start)
+    months = period.charted_months(contract_start)
+    start = min(period.previous().start, windows["ytd"].start, months[0])
+    month_windows = {f"m{index}": Period(PeriodKind.MONTH, month).window for index, month in enumerate(months)}
+    return _Scope(ids, start, period.end, pathway, area), windows, month_windows
+
+
+def figure_sessions(
+    contract_ids: Sequence[int],
+    period: Period,
+    *,
+    contract_start: date | None = None,
+    pathway: str | None = None,
+    area: str | None = None,
+) -> dict[str, Any]:
+    """The sessions every figure counts: by attendance in each window and month, by contract; the
+    RAR days delivered, and against those ordered. Reads FIGURE_SESSION_TABLES (and a filter's)."""
+    scope, windows, month_windows = _figure_scope(list(contract_ids), period, contract_start, pathway, area)
+    sessions, contract_sessions = _session_counts(scope, windows, month_windows)
+    return {
+        "sessions": dict(sessions),
+        "by_contract": {contract_id: dict(counts) for contract_id, counts in contract_sessions.items()},
+        "rar_days": _rar_days(scope, windows),
+        "rar": _rar_against_ordered(scope, windows),
+    }
+
+
+def figure_counts(
+    contract_ids: Sequence[int],
+    period: Period,
+    *,
+    today: date,
+    contract_start: date | None = None,
+    pathway: str | None = None,
+    area: str | None = None,
+) -> dict[str, Any]:
+    """Everything every figure counts but the sessions (figure_sessions). Reads no session."""
+    ids = list(contract_ids)
+    scope, windows, month_windows = _figure_scope(ids, period, contract_start, pathway, area)
+    referrals, contract_referrals = _referral_counts(scope, windows, month_windows, today, min(period.end, today))
     declined, withdrawn = _reasons(scope, windows)
     to_accept, to_contact = _medians(scope, windows)
-    rar = _rar_against_ordered(scope, windows)
-    sessions, contract_sessions = _session_counts(scope, windows, month_windows)
-    rar_days = _rar_days(scope, windows)
-    outcome_rows = _outcome_counts(scope, windows, month_windows)
-    achievements = _achievements(scope, windows)
+    records = load_terms(ids, period.end, pathway=pathway, area=area, today=today)
+    return {
+        "ids": ids,
+        "referrals": referrals,
+        "by_contract": contract_referrals,
+        "declined": declined,
+        "withdrawn": withdrawn,
+        "to_accept": to_accept,
+        "to_contact": to_contact,
+        "outcome_rows": _outcome_counts(scope, windows, month_windows),
+        "achievements": _achievements(scope, windows),
+        "records": records,
+        "activities": _activities(scope, windows, always=any(c.grant for c in records.contracts)),
+        "safeguarding": _safeguarding(scope, windows),
+        "releases": _releases(scope, windows),
+        "locations": _locations(scope, windows),
+        "equality": _equality(scope, windows),
+    }
+
+
+def figures_from(
+    counts: dict[str, Any],
+    session_counts: dict[str, Any],
+    period: Period,
+    *,
+    today: date,
+    contract_start: date | None = None,
+    labels: Labels | None = None,
+) -> Counted:
+    """Every figure, from figure_counts and figure_sessions (remembered and shared: neither is changed)."""
+    counts = copy.deepcopy(counts)
+    windows = kpis._windows(period, contract_start)
+    months = period.charted_months(contract_start)
+    referrals, contract_referrals = counts["referrals"], counts["by_contract"]
+    declined, withdrawn = counts["declined"], counts["withdrawn"]
+    to_accept, to_contact = counts["to_accept"], counts["to_contact"]
+    outcome_rows, achievements, records = counts["outcome_rows"], counts["achievements"], counts["records"]
+    sessions = Counter(session_counts["sessions"])
+    contract_sessions = {contract_id: Counter(c) for contract_id, c in session_counts["by_contract"].items()}
+    rar_days, rar = dict(session_counts["rar_days"]), dict(session_counts["rar"])
 
     referral_parts = {}
     session_parts = {}
@@ -236,17 +354,15 @@ def count_figures(
             ),
         }
 
-    records = load_terms(ids, end, pathway=pathway, area=area, today=today)
-    activities = _activities(scope, windows, always=any(c.grant for c in records.contracts))
     parts = Parts(
         referrals=referral_parts,
         sessions=session_parts,
         outcomes=outcome_parts,
-        safeguarding=_safeguarding(scope, windows),
-        releases=_releases(scope, windows),
-        locations=_locations(scope, windows),
-        equality=_equality(scope, windows),
-        activities=activities,
+        safeguarding=counts["safeguarding"],
+        releases=counts["releases"],
+        locations=counts["locations"],
+        equality=counts["equality"],
+        activities=counts["activities"],
         outcomes_by_type=_by_type(outcome_rows),
         months=[
             {
@@ -268,7 +384,7 @@ def count_figures(
     figures = kpis.assemble_figures(parts, records, period, today=today, contract_start=contract_start, labels=labels)
     return Counted(
         figures,
-        _by_contract(ids, contract_referrals, contract_sessions, outcome_rows),
+        _by_contract(counts["ids"], contract_referrals, contract_sessions, outcome_rows),
         _verified_by_pathway(outcome_rows),
     )
 

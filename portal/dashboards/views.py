@@ -25,8 +25,7 @@ from portal.figures import (
     Counted,
     count_by_contract,
     count_equality,
-    count_figures,
-    safeguarding_clock,
+    remembered_figures,
     summary_counts,
     summary_from,
     summary_sessions,
@@ -204,22 +203,20 @@ def _scope() -> tuple[Any, Filters, list[Contract], list[Contract], dict[str, st
 def _figures(filters: Filters, chosen: list[Contract]) -> Counted:
     """The figures of the chosen contracts, counted in SQL (portal.figures): a fixed number of
     grouped queries, however many referrals and sessions the period holds; remembered until a
-    record they count changes (portal.figure_cache: a second of SQL for the whole CRC)."""
+    record they count changes (portal.figure_cache: a second of SQL for the whole CRC), the
+    sessions apart from the rest."""
     ids = tuple(c.id for c in chosen)
     today, pathway, area = london_today(), filters.pathway or None, filters.area or None
     contract_start = min((c.start_date for c in chosen), default=filters.period.start)
-    return remembered(
+    return remembered_figures(
         "dashboard.figures",
-        (ids, filters.period, today, contract_start, pathway, area, safeguarding_clock(ids)),
-        lambda: count_figures(
-            ids,
-            filters.period,
-            today=today,
-            contract_start=contract_start,
-            pathway=pathway,
-            area=area,
-            labels=default_labels(),
-        ),
+        ids,
+        filters.period,
+        today=today,
+        contract_start=contract_start,
+        pathway=pathway,
+        area=area,
+        labels=default_labels(),
     )
 
 

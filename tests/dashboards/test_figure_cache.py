@@ -18,11 +18,15 @@ from portal.delivery.models import Attendance
 from portal.extensions import db
 from portal.figure_cache import FIGURE_TABLES, current_stamps, forget, remembered
 from portal.figures import (
+    FIGURE_SESSION_TABLES,
     SUMMARY_TABLES,
     count_by_contract,
     count_equality,
     count_figures,
     count_summary,
+    figure_counts,
+    figure_sessions,
+    remembered_figures,
     summary_counts,
     summary_from,
     summary_sessions,
@@ -108,6 +112,15 @@ def test_each_part_of_the_summary_reads_only_the_tables_it_is_remembered_under(q
     assert counts <= set(tables_read(SUMMARY_TABLES, pathway=pathway, area=area)), counts
     assert sessions <= set(tables_read(("delivery_session",), pathway=pathway, area=area)), sessions
     assert "delivery_session" not in counts and "delivery_session" in sessions
+
+    # Every figure (a draft return, the dashboard's other parts) likewise.
+    def every(part):  # type: ignore[no-untyped-def]
+        return _tables_read_by(lambda: part(ids, Q3, contract_start=date(2026, 4, 1), pathway=pathway, area=area))
+
+    counts = every(lambda *args, **kwargs: figure_counts(*args, today=STORY_DAY, **kwargs))
+    sessions = every(figure_sessions)
+    assert "delivery_session" not in counts
+    assert sessions <= set(tables_read(FIGURE_SESSION_TABLES, pathway=pathway, area=area)), sessions
 
 
 def test_a_session_recorded_counts_only_the_summarys_sessions_again(
@@ -252,6 +265,8 @@ def test_remembered_figures_equal_figures_counted_afresh_on_a_random_history(qua
                 tables=tables_read(("delivery_session",), pathway=pathway),
             )
             kept.append(summary_from(counts, sessions))
+            fresh.append(count_figures(ids, Q3, today=STORY_DAY, pathway=pathway).figures)
+            kept.append(remembered_figures("test.figures", ids, Q3, today=STORY_DAY, pathway=pathway).figures)
         return kept, fresh
 
     def some_day() -> date:
@@ -315,9 +330,10 @@ def test_a_draft_returns_figures_are_remembered_until_a_person_they_count_change
         assert figures_for(contract, Q3, today=STORY_DAY) == before
     finally:
         event.remove(db.engine, "before_cursor_execute", sent)
-    # The stamps and the safeguarding clock (figures.safeguarding_clock), read to know the
-    # remembered figures are current; not the figures' grouped queries.
-    assert len(statements) - counted == 2
+    # The stamps (once for each of the two parts) and the safeguarding clock
+    # (figures.safeguarding_clock), read to know the remembered figures are current; not the
+    # figures' grouped queries.
+    assert len(statements) - counted == 3
 
     stamps = current_stamps()
     db.session.execute(text("UPDATE person SET gender = 'other' WHERE id = :id"), {"id": quarter["a"].person_id})
@@ -437,3 +453,37 @@ def test_writers_of_different_figure_tables_committing_together_never_deadlock_o
             for thread in threads:
                 thread.join(timeout=30)
     assert failures == []
+
+
+def test_a_session_recorded_counts_only_a_draft_returns_sessions_again(quarter, nacro_caseworker):
+    """A return not yet submitted: its referrals, outcomes, people and concerns stay remembered when a
+    session is recorded, and the figures are still exactly those counted afresh."""
+    contract = quarter["contract"]
+    statements: list[str] = []
+
+    def sent(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    def figures() -> dict:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", sent)
+        try:
+            return figures_for(contract, Q3, today=STORY_DAY)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", sent)
+
+    def counted(table: str) -> bool:
+        return any(re.search(rf"SELECT {table}\.contract_id, (count|CASE)", s) for s in statements)
+
+    figures()
+    assert counted("referral") and counted("delivery_session")
+    SessionFactory(
+        referral=quarter["a"], date=date(2026, 8, 20), attendance=Attendance.ATTENDED, recorded_by=nacro_caseworker
+    )
+    after = figures()
+    assert counted("delivery_session") and not counted("referral")
+    start = contract.start_date
+    assert (
+        after
+        == count_figures([contract.id], Q3, today=STORY_DAY, contract_start=start, labels=default_labels()).figures
+    )
