@@ -59,7 +59,7 @@ T = TypeVar("T")
 
 # Every table the figures (portal.figures: count_summary, count_by_contract, count_figures and
 # count_equality) read, with their filters: the first thirteen stamped by migration 0039, the
-# others by 0041.
+# others by 0041; each with a token of its own since 0042.
 FIGURE_TABLES = (
     "contract",
     "delivery_session",
@@ -79,8 +79,9 @@ FIGURE_TABLES = (
     "service",
     "spend_profile",
 )
-# Remembered summaries per process: a CRC's few filters and periods, not every combination.
-LIMIT = 64
+# Remembered parts per process: a CRC's few filters and periods, not every combination (each
+# figure is two or three parts).
+LIMIT = 128
 
 
 class FiguresStamp(db.Model):

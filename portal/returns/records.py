@@ -5,6 +5,7 @@ session or outcome)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -517,15 +518,15 @@ def _invoices(ids: list[int], after: Any) -> list[InvoiceRow]:
 
 def figures_for(contract: Contract, period: Any, *, today: date) -> dict[str, Any]:
     """The live figures of `contract` for `period` (a portal.dates.Period), counted in SQL and
-    remembered until a record they count changes (portal.figure_cache); the caller's own copy (put
-    together afresh from the remembered counts), since a return being submitted keeps them as its
-    frozen snapshot."""
+    remembered until a record they count changes (portal.figure_cache); the caller's own copy, since
+    a return being submitted keeps them as its frozen snapshot."""
     from portal.figures import remembered_figures
 
     start = contract.start_date
-    return remembered_figures(
+    counted = remembered_figures(
         "returns.figures", [contract.id], period, today=today, contract_start=start, labels=default_labels()
-    ).figures
+    )
+    return copy.deepcopy(counted.figures)
 
 
 def reference_figures_for(contract: Contract, period: Any, *, today: date) -> dict[str, Any]:

@@ -330,10 +330,9 @@ def test_a_draft_returns_figures_are_remembered_until_a_person_they_count_change
         assert figures_for(contract, Q3, today=STORY_DAY) == before
     finally:
         event.remove(db.engine, "before_cursor_execute", sent)
-    # The stamps (once for each of the two parts) and the safeguarding clock
-    # (figures.safeguarding_clock), read to know the remembered figures are current; not the
-    # figures' grouped queries.
-    assert len(statements) - counted == 3
+    # The stamps and the safeguarding clock (figures.safeguarding_clock), read to know the
+    # remembered figures are current; not the figures' grouped queries.
+    assert len(statements) - counted == 2
 
     stamps = current_stamps()
     db.session.execute(text("UPDATE person SET gender = 'other' WHERE id = :id"), {"id": quarter["a"].person_id})
