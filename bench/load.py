@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/load.py --host http://127.0.0.1:8000 [--users-per-role 2]
                                    [--run-time 120] [--max-requests 6000] [--password P]
-                                   [--record-every SECONDS] [--markdown bench/results.md]
+                                   [--record-every SECONDS [--today YYYY-MM-DD]] [--markdown bench/results.md]
 
 Signs in as the accounts bench/scale.py makes (a contract manager, a CRC referrer, an
 administrator, the largest partner's manager and caseworker, and an API client with a token it
@@ -31,7 +31,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -505,6 +505,7 @@ class Booker(Person):
 
     email = f"manager@{LARGEST_PARTNER}"
     every = 10.0
+    today: date | None = None  # the portal's day, if its clock is not this machine's (--today)
 
     def wait_time(self) -> float:  # type: ignore[override]
         return self.every
@@ -527,7 +528,8 @@ class Booker(Person):
         # A slot weeks ahead, chosen at random: an earlier run may hold the case's slot, and the
         # portal refuses a session that overlaps another (409), so another slot is tried.
         for _ in range(5):
-            day = datetime.now(LONDON).date() + timedelta(days=random.randint(7, 60))
+            today = self.today or datetime.now(LONDON).date()
+            day = today + timedelta(days=random.randint(7, 60))
             minute = random.randrange(8 * 60, 17 * 60, 5)
             body = {
                 "date": day.isoformat(),
@@ -566,12 +568,14 @@ def run(
     skip: tuple[str, ...] = (),
     spawn_rate: float = 1.0,
     record_every: float = 0,
+    today: date | None = None,
 ) -> Environment:
     roles: list[type[Person]] = list(ROLES)
     for role in roles:
         role.fixed_count = users_per_role
     if record_every:
         Booker.every = record_every
+        Booker.today = today
         Booker.fixed_count = 1
         roles.append(Booker)
     for role in roles:
@@ -636,6 +640,11 @@ def main(argv: Iterable[str] | None = None) -> int:
         metavar="SECONDS",
         help="also book a session through the API every SECONDS (records changing while pages are read)",
     )
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        help="the portal's day (YYYY-MM-DD) for --record-every's bookings, if not this machine's (a pinned test clock)",
+    )
     parser.add_argument("--markdown", help="also write the table to this file")
     parser.add_argument(
         "--skip",
@@ -656,6 +665,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         skip=tuple(args.skip),
         spawn_rate=args.spawn_rate,
         record_every=args.record_every,
+        today=args.today,
     )
     table, failures = report(environment)
     total = environment.stats.total

@@ -119,7 +119,7 @@ def test_a_small_national_crc_is_seeded_obeys_the_rules_and_serves_every_role(ap
 
     loaded = bench(
         "load.py", "--host", served, "--users-per-role", "1", "--run-time", "15", "--max-requests", "150",
-        "--record-every", "2",
+        "--record-every", "2", "--today", today,
     )  # fmt: skip
 
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
