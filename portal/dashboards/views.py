@@ -21,15 +21,11 @@ from portal.dates import Period, london_today, parse_period, quarter_of
 from portal.extensions import db
 from portal.figure_cache import remembered
 from portal.figures import (
-    SUMMARY_TABLES,
     Counted,
     count_by_contract,
     count_equality,
     remembered_figures,
-    summary_counts,
-    summary_from,
-    summary_sessions,
-    tables_read,
+    remembered_summary,
 )
 from portal.grants.models import RAISED_STATUSES, GrantInstalment
 from portal.invoicing import prompt_payment
@@ -236,24 +232,7 @@ def index():  # type: ignore[no-untyped-def]
     summary = None
     today, pathway, area = london_today(), filters.pathway or None, filters.area or None
     if view == "summary":
-        # Remembered until a record it counts changes (portal.figure_cache): the whole CRC's
-        # summary is a dozen grouped queries over a year of records, the same on every visit. In two
-        # parts, each under the tables it reads: sessions are recorded all day, and counting them
-        # again is a tenth of the cost of counting everything.
-        key = (tuple(ids), period, today, pathway, area)
-        counts = remembered(
-            "dashboard.summary",
-            key,
-            lambda: summary_counts(ids, period, today=today, pathway=pathway, area=area),
-            tables=tables_read(SUMMARY_TABLES, pathway=pathway, area=area),
-        )
-        sessions = remembered(
-            "dashboard.summary.sessions",
-            key,
-            lambda: summary_sessions(ids, period, pathway=pathway, area=area),
-            tables=tables_read(("delivery_session",), pathway=pathway, area=area),
-        )
-        summary = summary_from(counts, sessions)
+        summary = remembered_summary("dashboard.summary", ids, period, today=today, pathway=pathway, area=area)
     if view == "contracts":
         counted = remembered(
             "dashboard.by_contract",

@@ -27,8 +27,8 @@ from portal.figures import (
     figure_counts,
     figure_sessions,
     remembered_figures,
+    remembered_summary,
     summary_counts,
-    summary_from,
     summary_sessions,
     tables_read,
 )
@@ -251,20 +251,7 @@ def test_remembered_figures_equal_figures_counted_afresh_on_a_random_history(qua
         # The summary as the dashboard keeps it: two parts, each under its own tables' stamps.
         for pathway in (None, "accommodation"):
             fresh.append(count_summary(ids, Q3, today=STORY_DAY, pathway=pathway))
-            key = (tuple(ids), Q3, pathway)
-            counts = remembered(
-                "test.summary.counts",
-                key,
-                lambda pathway=pathway: summary_counts(ids, Q3, today=STORY_DAY, pathway=pathway),
-                tables=tables_read(SUMMARY_TABLES, pathway=pathway),
-            )
-            sessions = remembered(
-                "test.summary.sessions",
-                key,
-                lambda pathway=pathway: summary_sessions(ids, Q3, pathway=pathway),
-                tables=tables_read(("delivery_session",), pathway=pathway),
-            )
-            kept.append(summary_from(counts, sessions))
+            kept.append(remembered_summary("test.summary", ids, Q3, today=STORY_DAY, pathway=pathway))
             fresh.append(count_figures(ids, Q3, today=STORY_DAY, pathway=pathway).figures)
             kept.append(remembered_figures("test.figures", ids, Q3, today=STORY_DAY, pathway=pathway).figures)
         return kept, fresh
