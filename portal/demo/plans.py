@@ -171,7 +171,15 @@ class PlansStory:
             )
 
     def submit_reviews(self, today: Any) -> None:
-        # What falls due before the next working afternoon is done today (none is left over a weekend).
+        # What falls due before the next working afternoon is done today (none is left over a weekend),
+        # the next one too: a 12-weekly review submitted on a Friday can leave the end-of-plan review due
+        # on the Sunday.
+        while self._submit_reviews_due(today):
+            pass
+
+    def _submit_reviews_due(self, today: Any) -> int:
+        """Submit each case's next review if it falls due before the next working afternoon; how many."""
+        submitted = 0
         next_afternoon = add_working_days(today, 1)
         due_on, _ending = service.review_due_sql(Referral)
         rows = db.session.execute(
@@ -208,6 +216,8 @@ class PlansStory:
             }
             service.submit_review(self._partner(referral), referral, fields)
             self.counts["progress_reviews"] += 1
+            submitted += 1
+        return submitted
 
     def read_reviews(self, today: Any) -> None:
         waiting = db.session.scalars(
