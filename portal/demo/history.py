@@ -280,6 +280,7 @@ class History:
         self.people = PeopleMaker(self.rng)
         self.cases: list[Case] = []
         self.drafts: list[Case] = []
+        self.fresh_sent = False  # the referral sent on the last working day, not yet answered
         self.groups: dict[int, list[Case]] = {}
         self.outcome_types: dict[int, dict[str, OutcomeType]] = {}
         # A transfer to the NPS comes from a safeguarding concern (the demo makes one), never at random.
@@ -383,6 +384,13 @@ class History:
         for index in range(plan.referrals + (1 if contract.reference in DRAFTS_ON else 0)):
             # The last few of each contract are recent, so every contract has work waiting.
             sent_day = days[-1 - rng.randint(0, 12)] if index < 2 else rng.choice(days)
+            # Whatever the day, one referral waits for an answer not yet due: the first contract's
+            # first, sent on the last working day before today (its answer is due a working day or
+            # more after that: today at the earliest).
+            earlier = [day for day in days if day < self.today]
+            fresh = index == 0 and earlier and not self.fresh_sent
+            if fresh:
+                sent_day, self.fresh_sent = earlier[-1], True
             code = codes[index % len(codes)] if index < len(codes) else rng.choice(codes)
             settings = services[code]
             can_custody = bool(contract.prison_names) and (Setting.COMMUNITY not in settings or len(settings) > 1)
@@ -398,6 +406,8 @@ class History:
                 gender = "male" if plan.gender != "female" else gender
             person = self.people.person(gender=gender, in_custody=custody, today=sent_day)
             case = self._case(contract, plan, code, partner, person.fields(), custody, prison, sent_day)
+            if fresh:
+                case.fate = "unanswered"
             if index == plan.referrals:
                 self.drafts.append(case)  # not sent yet: still being written
                 continue
