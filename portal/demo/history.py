@@ -36,6 +36,7 @@ from portal.demo import grants as demo_grants
 from portal.demo import remittance as demo_remittance
 from portal.demo import returns as demo_returns
 from portal.demo.people import PeopleMaker, office_and_postcode, phone
+from portal.demo.safeguarding import ALERT_DAYS, working_morning
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.formatting import LONDON
@@ -281,6 +282,7 @@ class History:
         self.cases: list[Case] = []
         self.drafts: list[Case] = []
         self.fresh_sent = False  # the referral sent on the last working day, not yet answered
+        self.open_alerts: dict[int, int] = {}  # alert id -> referral id: left for the referrer
         self.groups: dict[int, list[Case]] = {}
         self.outcome_types: dict[int, dict[str, OutcomeType]] = {}
         # A transfer to the NPS comes from a safeguarding concern (the demo makes one), never at random.
@@ -801,8 +803,26 @@ class History:
         for alert in db.session.scalars(
             select(Alert).where(Alert.referral_id == case.referral.id, Alert.acknowledged_at.is_(None))
         ).all():
+            if self._left_open(case, alert):
+                continue
             alerts.acknowledge_alert(case.referrer, alert)
             self.counts["alerts_acknowledged"] += 1
+
+    def _left_open(self, case: Case, alert: Alert) -> bool:
+        """Whether this alert is one of the two left for the referrer to acknowledge, whatever the day:
+        the first two of the demo's last fortnight on cases the history does not end (after a quiet
+        Christmas every alert could otherwise have been acknowledged)."""
+        if alert.id in self.open_alerts:
+            return True
+        if len(self.open_alerts) >= 2 or alert.raised_at < working_morning(self.now, ALERT_DAYS - 1, hour=0):
+            return False
+        if alert.referral_id in self.open_alerts.values():
+            return False
+        ends = ("complete", "withdraw")
+        if any(case in args and getattr(action, "__name__", "") in ends for *_, action, args in self.queue):
+            return False
+        self.open_alerts[alert.id] = alert.referral_id
+        return True
 
     def note(self, case: Case) -> None:
         if case.referral.status not in (*DELIVERING, ReferralStatus.COMPLETED):
