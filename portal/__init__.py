@@ -404,7 +404,9 @@ def warm_figures() -> str:
     from sqlalchemy import func, select
 
     from portal.contracts.models import Contract, ContractStatus, Pathway
+    from portal.dashboards.ahead import count_ahead
     from portal.dates import Period, PeriodKind, add_months, london_today, quarter_of
+    from portal.figure_cache import close_shared
     from portal.figures import count_by_contract, count_equality, count_figures, count_summary
     from portal.grants.below_plan import below_plan_for
     from portal.referrals.models import Referral
@@ -432,11 +434,13 @@ def warm_figures() -> str:
         for drafted in (period.previous(), last_month):
             count_figures(ids, drafted, today=today, contract_start=start, labels=labels)
         below_plan_for(ids, today)
-        return f"(contract {contract.reference})"
+        summaries = count_ahead(today)
+        return f"(contract {contract.reference}; {summaries} dashboards' summaries counted ahead)"
     finally:
         db.session.rollback()
         db.session.remove()
         db.engine.dispose()
+        close_shared()
 
 
 def register_shellcontext(app: Flask) -> None:

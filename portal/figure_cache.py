@@ -185,3 +185,12 @@ def _shared_set(full: tuple[Any, ...], value: Any) -> None:
         client.set(_shared_key(full), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ex=SHARED_SECONDS)
     except RedisError as error:
         log.warning("figures not kept in Redis (%s)", error)
+
+
+def close_shared() -> None:
+    """Close this process's connections to Redis: gunicorn's master, before it forks, so that no
+    worker inherits a socket another process reads (redis-py would reopen them in each worker
+    anyway; this leaves nothing to chance)."""
+    for client in _clients.values():
+        client.connection_pool.disconnect()
+    _clients.clear()

@@ -15,6 +15,7 @@ from portal import create_app, warm_figures, warm_up
 from portal.contracts.models import Contract
 from portal.dates import Period, PeriodKind, add_months, london_today, quarter_of
 from portal.extensions import db
+from portal.figure_cache import forget
 from portal.figures import count_by_contract, count_equality, count_figures, count_summary
 from portal.returns.records import default_labels
 from tests.factories import ContractFactory
@@ -67,8 +68,8 @@ def test_the_master_compiles_the_figures_sql_so_no_worker_compiles_it_on_its_fir
     the compiled statements by fork."""
     busy = db.session.get(Contract, nacro_referral.contract_id)
     smallest = ContractFactory(crc=busy.crc, start_date=busy.start_date)
-    ids, start, expected = [busy.id], busy.start_date, f"(contract {smallest.reference})"
-    assert warm_figures() == expected
+    ids, start, expected = [busy.id], busy.start_date, f"(contract {smallest.reference};"
+    assert warm_figures().startswith(expected)
     # Workers must never share a connection the master opened.
     assert db.engine.pool.checkedout() == 0
 
@@ -90,6 +91,27 @@ def test_the_master_compiles_the_figures_sql_so_no_worker_compiles_it_on_its_fir
     finally:
         event.remove(db.engine, "after_cursor_execute", _remember_compiles(compiled))
     assert compiled == []
+
+
+def test_the_master_counts_each_organisations_dashboard_summary_ahead(
+    portal, contract_manager, nacro_manager, nacro_referral, st_giles_contract, monkeypatch
+):
+    """Everyone's first page is their dashboard: the whole CRC's summary was 140 ms of counting at
+    national scale, paid by the first visitor after a restart. The master counts the CRC's and each
+    partner's before forking, so the first visit counts nothing."""
+    emails = (contract_manager.email, nacro_manager.email)
+    forget()
+    assert warm_figures().endswith("; 3 dashboards' summaries counted ahead)")  # the CRC, Nacro, St Giles
+
+    def counted_again(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the summary was counted on the first visit")
+
+    monkeypatch.setattr("portal.figures.summary_counts", counted_again)
+    monkeypatch.setattr("portal.figures.summary_sessions", counted_again)
+    for email in emails:
+        portal.sign_in(email)
+        assert portal.get("/dashboard/").status_code == 200
+        portal.sign_out()
 
 
 def _remember_compiles(into: list):  # type: ignore[no-untyped-def]

@@ -14,9 +14,10 @@ from sqlalchemy import case, func, select, union
 
 from portal import access, charts
 from portal.audit.service import record_read
-from portal.contracts.models import PATHWAY_LABELS, Contract, ContractStatus, Pathway
+from portal.contracts.models import PATHWAY_LABELS, Contract, Pathway
 from portal.csv_files import csv_response, xlsx_response
 from portal.dashboards import performance
+from portal.dashboards.ahead import SUMMARY, dashboard_contracts
 from portal.dates import Period, london_today, parse_period, quarter_of
 from portal.extensions import db
 from portal.figure_cache import remembered
@@ -177,11 +178,7 @@ def _scope() -> tuple[Any, Filters, list[Contract], list[Contract], dict[str, st
     """The signed-in user, the filters, the contracts they may see and those the filters choose."""
     access.require(current_user, "see_figures", Contract)
     user = current_user._get_current_object()
-    contracts = list(
-        db.session.scalars(
-            access.visible(Contract, user).where(Contract.status != ContractStatus.DRAFT).order_by(Contract.reference)
-        )
-    )
+    contracts = list(db.session.scalars(dashboard_contracts(access.visible(Contract, user))))
     partners: dict[str, str] = {}
     if user.is_crc_user:
         partners = {
@@ -232,7 +229,7 @@ def index():  # type: ignore[no-untyped-def]
     summary = None
     today, pathway, area = london_today(), filters.pathway or None, filters.area or None
     if view == "summary":
-        summary = remembered_summary("dashboard.summary", ids, period, today=today, pathway=pathway, area=area)
+        summary = remembered_summary(SUMMARY, ids, period, today=today, pathway=pathway, area=area)
     if view == "contracts":
         counted = remembered(
             "dashboard.by_contract",
