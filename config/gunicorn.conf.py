@@ -30,8 +30,9 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 def when_ready(server) -> None:  # type: ignore[no-untyped-def]
     """In the master, after the app is preloaded and before any worker forks: compile every
-    template and the figures' SQL once (portal.warm_up), so no worker pays for it on its first
-    request of a page (the warm-up closes the database connections it opened); then
+    template and the figures' SQL once and count the dashboards' summaries (portal.warm_up), so no
+    worker pays for them on its first request of a page (the warm-up closes the database and Redis
+    connections it opened); then
     move everything loaded so far out of the garbage collector's sight (gc.freeze, as the Python
     docs advise before fork). A worker's full collection otherwise walks the app's 250,000
     long-lived objects, 60 to 270 ms that stalled whichever request triggered it; it now walks only
