@@ -407,14 +407,13 @@ def warm_figures() -> str:
     share one."""
     from sqlalchemy import func, select
 
-    from portal.contracts.models import Contract, ContractStatus, Pathway
+    from portal.contracts.models import Contract, ContractStatus
     from portal.dashboards.ahead import count_ahead
-    from portal.dates import Period, PeriodKind, add_months, london_today, quarter_of
+    from portal.dates import london_today
     from portal.figure_cache import close_shared
-    from portal.figures import count_by_contract, count_equality, count_figures, count_summary
+    from portal.figures import count_every_shape
     from portal.grants.below_plan import below_plan_for
     from portal.referrals.models import Referral
-    from portal.returns.records import default_labels
 
     try:
         # The smallest, so that compiling costs little counting.
@@ -425,18 +424,8 @@ def warm_figures() -> str:
         if contract is None:
             return "(no contract yet, nothing to count)"
         today = london_today()
-        period = quarter_of(today)
-        ids, start, labels = [contract.id], contract.start_date, default_labels()
-        # Any pathway and any area: their values are the statements' parameters, not their shape.
-        for pathway, area in ((None, None), (Pathway.ACCOMMODATION.value, None), (None, "a probation office")):
-            filters = {"pathway": pathway, "area": area}
-            count_summary(ids, period, today=today, contract_start=start, **filters)
-            count_by_contract(ids, period, today=today, **filters)
-            count_equality(ids, period, today=today, contract_start=start, **filters)
-            count_figures(ids, period, today=today, contract_start=start, labels=labels, **filters)
-        last_month = Period(PeriodKind.MONTH, add_months(today.replace(day=1), -1))
-        for drafted in (period.previous(), last_month):
-            count_figures(ids, drafted, today=today, contract_start=start, labels=labels)
+        ids = [contract.id]
+        count_every_shape(ids, contract.start_date, today)
         below_plan_for(ids, today)
         summaries = count_ahead(today)
         return f"(contract {contract.reference}; {summaries} dashboards' summaries counted ahead)"

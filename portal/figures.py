@@ -32,7 +32,16 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from portal.contracts.models import Pathway
-from portal.dates import Period, PeriodKind, Window, end_of_london_day, month_label, start_of_london_day
+from portal.dates import (
+    Period,
+    PeriodKind,
+    Window,
+    add_months,
+    end_of_london_day,
+    month_label,
+    quarter_of,
+    start_of_london_day,
+)
 from portal.delivery.models import (
     ATTENDED,
     Attendance,
@@ -49,7 +58,7 @@ from portal.places.models import Prison, ProbationOffice
 from portal.referrals.models import Referral
 from portal.returns import kpis
 from portal.returns.kpis import AGE_BANDS, DISABILITIES, ETHNIC_GROUPS, GENDERS, Labels, Parts, percent
-from portal.returns.records import _referral_filters, load_terms, relevant_referrals
+from portal.returns.records import _referral_filters, default_labels, load_terms, relevant_referrals
 
 
 class london_date(FunctionElement):  # noqa: N801 (an SQL function, named as one)
@@ -213,6 +222,26 @@ def remembered_figures(
         return figures_from(counts, sessions, period, today=today, contract_start=contract_start, labels=labels)
 
     return remembered(f"{name}.together", (*key, clock), together)
+
+
+def count_every_shape(contract_ids: Sequence[int], contract_start: date | None, today: date) -> None:
+    """Count these contracts' figures in every shape a page asks for, and keep none: the summary,
+    each contract's, the equality tables and every figure, unfiltered, by pathway and by area, for
+    the dashboard's period (this quarter); and every figure of last quarter and last month, the
+    periods of the returns being drafted. What gunicorn's master runs so that each shape's
+    statements are compiled before its workers fork (portal.warm_figures)."""
+    ids, labels = list(contract_ids), default_labels()
+    period = quarter_of(today)
+    # Any pathway and any area: their values are the statements' parameters, not their shape.
+    for pathway, area in ((None, None), (Pathway.ACCOMMODATION.value, None), (None, "a probation office")):
+        filters = {"pathway": pathway, "area": area}
+        count_summary(ids, period, today=today, contract_start=contract_start, **filters)
+        count_by_contract(ids, period, today=today, **filters)
+        count_equality(ids, period, today=today, contract_start=contract_start, **filters)
+        count_figures(ids, period, today=today, contract_start=contract_start, labels=labels, **filters)
+    last_month = Period(PeriodKind.MONTH, add_months(today.replace(day=1), -1))
+    for drafted in (period.previous(), last_month):
+        count_figures(ids, drafted, today=today, contract_start=contract_start, labels=labels)
 
 
 # The tables figure_sessions reads (with a filter's: tables_read); figure_counts reads the others.

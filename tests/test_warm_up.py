@@ -13,11 +13,10 @@ from sqlalchemy.exc import OperationalError
 
 from portal import create_app, warm_figures, warm_up
 from portal.contracts.models import Contract
-from portal.dates import Period, PeriodKind, add_months, london_today, quarter_of
+from portal.dates import london_today
 from portal.extensions import db
 from portal.figure_cache import forget
-from portal.figures import count_by_contract, count_equality, count_figures, count_summary
-from portal.returns.records import default_labels
+from portal.figures import count_every_shape
 from tests.factories import ContractFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,20 +73,9 @@ def test_the_master_compiles_the_figures_sql_so_no_worker_compiles_it_on_its_fir
     assert db.engine.pool.checkedout() == 0
 
     compiled = []
-    labels = default_labels()
     event.listen(db.engine, "after_cursor_execute", _remember_compiles(compiled))
     try:
-        today = london_today()
-        period = quarter_of(today)
-        for filters in ({}, {"pathway": "health"}, {"area": "Luton probation office"}):
-            count_summary(ids, period, today=today, contract_start=start, **filters)
-            count_by_contract(ids, period, today=today, **filters)
-            count_equality(ids, period, today=today, contract_start=start, **filters)
-            count_figures(ids, period, today=today, contract_start=start, labels=labels, **filters)
-        # The returns being drafted: last quarter's and last month's.
-        last_month = Period(PeriodKind.MONTH, add_months(today.replace(day=1), -1))
-        for drafted in (period.previous(), last_month):
-            count_figures(ids, drafted, today=today, contract_start=start, labels=labels)
+        count_every_shape(ids, start, london_today())
     finally:
         event.remove(db.engine, "after_cursor_execute", _remember_compiles(compiled))
     assert compiled == []
