@@ -816,6 +816,8 @@ class History:
             return True
         if len(self.open_alerts) >= 2 or alert.raised_at < working_morning(self.now, ALERT_DAYS - 1, hour=0):
             return False
+        if not self._delivering(case):
+            return False
         if alert.referral_id in self.open_alerts.values():
             return False
         ends = ("complete", "withdraw")

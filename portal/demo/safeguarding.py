@@ -198,6 +198,8 @@ class SafeguardingStory:
             and case.referral.caseworker_id is not None
             and case.referral.first_contact_at is not None
             and case.referral.first_contact_at < week_ago
+            # The alerts the history leaves open for the referrer stay on a live case.
+            and not (state == "transfer" and case.referral.id in self.history.open_alerts.values())
         ]
         for case in candidates[len(self.used) * 7 % max(len(candidates), 1) :] + candidates:
             # A transfer stops the case: nothing queued may touch it. Otherwise nothing may complete it while
@@ -233,12 +235,24 @@ class SafeguardingStory:
                     self.history._catch_up(case)
         concern = service.raise_concern(caseworker, referral, told)
         self.counts[f"concerns_{state}"] += 1
+        if state == "transfer":
+            self.acknowledge_alerts(referral)
         if state == "escalated":
             history.at(concern.acknowledge_due_at + timedelta(minutes=5), service.escalate_overdue)
         elif state != "open":
             history.at(acknowledged_at, self.acknowledge, concern.id)
         if closes is not None:
             history.at(closes, self.close, concern.id, state)
+
+    def acknowledge_alerts(self, referral: Referral) -> None:
+        """The case has ended: its referrer deals with its open alerts there and then, as the evening's
+        sweep would (on the day the demo is loaded, the sweep has not run yet)."""
+        referrer = db.session.get(User, referral.referrer_id)
+        for alert in db.session.scalars(
+            select(Alert).where(Alert.referral_id == referral.id, Alert.acknowledged_at.is_(None)).order_by(Alert.id)
+        ).all():
+            acknowledge_alert(referrer, alert)
+            self.counts["old_alerts_acknowledged"] += 1
 
     def acknowledge(self, concern_id: int) -> None:
         concern = db.session.get(SafeguardingConcern, concern_id)
