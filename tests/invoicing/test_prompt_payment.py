@@ -102,6 +102,38 @@ def test_the_contract_manager_sees_every_partner_and_a_partner_only_its_own(
     assert "Within 30 days" in own
 
 
+def test_each_contract_by_month_is_shown_for_one_partner_and_downloaded_for_the_whole_crc(
+    portal, payments, contract_manager, st_giles_manager, nacro_contract, st_giles_contract
+):
+    """For the whole CRC, a row for every contract and month is a download (670 rows at national
+    scale); chosen one partner, they are on the page."""
+    portal.sign_in(contract_manager)
+    whole = text_of(portal.get("/dashboard/?view=payments&period=2026-11"))
+    assert "3 rows, one for each contract and month" in whole and "download every row (CSV)" in whole
+    assert "Download these rows (CSV)" not in whole
+    nacro = text_of(portal.get(f"/dashboard/?view=payments&period=2026-11&partner={nacro_contract.partner_id}"))
+    assert "Download these rows (CSV)" in nacro and "BENCH-ACC-01 Nacro October 2026" in nacro
+
+    download = portal.get("/dashboard/payments.csv?period=2026-11")
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    lines = download.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("Partner,Contract,Month paid,Invoices paid,Paid late")
+    assert sorted(tuple(line.split(",")[:3]) for line in lines[1:]) == sorted(
+        (row.partner, row.contract, row.month.strftime("%B %Y"))
+        for row in prompt_payment.report(
+            [nacro_contract.id, st_giles_contract.id], date(2026, 4, 1), date(2026, 11, 30)
+        ).rows
+    )
+    assert len(lines) == 4
+    portal.sign_out()
+
+    # A partner has one partner's contracts: the rows are on its page, and its download holds its own.
+    portal.sign_in(st_giles_manager)
+    assert "Download these rows (CSV)" in text_of(portal.get("/dashboard/?view=payments&period=2026-11"))
+    own = portal.get("/dashboard/payments.csv?period=2026-11").get_data(as_text=True)
+    assert "BENCH-ETE-02" in own and "BENCH-ACC-01" not in own and "Nacro" not in own
+
+
 def test_the_payments_part_takes_the_same_queries_for_more_invoices(
     app, portal, payments, contract_manager, nacro_contract
 ):
